@@ -1,0 +1,113 @@
+// swift-tools-version: 6.1
+// mprefd — waits on PossibleNOW MyPreferences async exports so ETL hosts don't have to.
+//
+// Targets import downward only: executables → MprefWorker → (MyPreferences, MprefStore).
+// MyPreferences knows HTTP and never SQLite; MprefStore knows SQL and never HTTP.
+import PackageDescription
+
+let package = Package(
+    name: "mprefd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mprefd", targets: ["mprefd"]),
+        .executable(name: "mpref-sim", targets: ["mpref-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Already in the graph through swift-configuration's YAML trait; used directly to list the
+        // keys of the config file (account client IDs, unknown-key errors), which ConfigReader cannot.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // A few Linux calls that Swift cannot make directly (variadic prctl).
+        .target(name: "CMprefSystem"),
+
+        // The database: opening, migrations (embedded from migrations/*.sql), tokens, history, hook runs.
+        .target(
+            name: "MprefStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The MyPreferences API: requests, auth (OAuth, PNAUTHINFO3), decoding, Retry-After, outcomes.
+        .target(
+            name: "MyPreferences",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Decisions and actions: polling policy, scheduler, hook runner.
+        .target(
+            name: "MprefWorker",
+            dependencies: [
+                "MprefStore",
+                "MyPreferences",
+                "CMprefSystem",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
+        // A faithful fake of MyPreferences for tests, benchmarks and the demo.
+        .target(
+            name: "MyPreferencesSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "mprefd",
+            dependencies: [
+                "MprefWorker",
+                "MprefStore",
+                "MyPreferences",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "mpref-sim",
+            dependencies: [
+                "MyPreferencesSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore"]),
+        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"]),
+        .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MyPreferencesSimulator"]),
+        .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "mprefdTests", dependencies: ["MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+    ]
+)

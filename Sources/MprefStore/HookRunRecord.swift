@@ -1,0 +1,92 @@
+import GRDB
+
+/// One row of `hook_runs` (`mprefd hooks list --json` prints these; keys = column names).
+public struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: Int64
+    /// Stable across retries of the same event: `MPREFD_EVENT_ID`.
+    public var eventID: String
+    public var tokenID: Int64
+    /// `complete`, `failed`, `expired`, `retrieved`, `timed_out`.
+    public var event: String
+    public var command: String
+    /// Runs started so far.
+    public var attempt: Int
+    /// `pending`, `running`, `succeeded`, `failed` (will retry), `dead` (gave up).
+    public var state: String
+    public var createdAt: String
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var exitCode: Int?
+    public var signal: Int?
+    public var stdoutTail: String?
+    public var stderrTail: String?
+    public var nextAttemptAt: String?
+    public var error: String?
+    // From the token row, for display.
+    public var clientID: String
+    public var accessToken: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, event, command, attempt, state, signal, error
+        case eventID = "event_id"
+        case tokenID = "token_id"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case exitCode = "exit_code"
+        case stdoutTail = "stdout_tail"
+        case stderrTail = "stderr_tail"
+        case nextAttemptAt = "next_attempt_at"
+        case clientID = "client_id"
+        case accessToken = "access_token"
+    }
+
+    static let select = """
+        SELECT h.id, h.event_id, h.token_id, h.event, h.command, h.attempt, h.state, h.created_at, h.started_at,
+               h.finished_at, h.exit_code, h.signal, h.stdout_tail, h.stderr_tail, h.next_attempt_at, h.error,
+               t.client_id, t.access_token
+        FROM hook_runs h JOIN tokens t ON t.id = h.token_id
+        """
+}
+
+/// A hook run claimed for execution, with everything its environment needs.
+package struct HookJob: Sendable, Hashable {
+    package var runID: Int64
+    package var eventID: String
+    package var event: String
+    package var command: String
+    /// This run's number, 1-based (`MPREFD_ATTEMPT`).
+    package var attempt: Int
+    package var clientID: String
+    package var accessToken: Int64
+    package var label: String?
+    package var status: String?
+    package var rowCount: Int64?
+    package var byteCount: Int64?
+    package var addedAt: String
+    package var finishedAt: String?
+}
+
+/// How a hook run ended, to store.
+package struct HookRunOutcome: Sendable, Hashable {
+    /// `succeeded`, `failed` (retry at `nextAttemptAt`), `dead`, or `pending` (interrupted by shutdown: re-run at next start).
+    package var state: String
+    package var finishedAt: String
+    package var exitCode: Int?
+    package var signal: Int?
+    package var stdoutTail: String
+    package var stderrTail: String
+    package var nextAttemptAt: String?
+    package var error: String?
+
+    package init(state: String, finishedAt: String, exitCode: Int?, signal: Int?, stdoutTail: String, stderrTail: String, nextAttemptAt: String?, error: String?) {
+        self.state = state
+        self.finishedAt = finishedAt
+        self.exitCode = exitCode
+        self.signal = signal
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+        self.nextAttemptAt = nextAttemptAt
+        self.error = error
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import GRDB
+
+/// A token to start watching (`mprefd add-token`).
+package struct NewToken: Sendable, Hashable {
+    package var clientID: String
+    package var accessToken: Int64
+    package var label: String?
+    /// When a still-processing export becomes `timed_out`; `nil` for no deadline.
+    package var deadline: Date?
+    /// The token's own hooks, run in addition to the global ones unless `globalHooks` is false.
+    package var hooks: [TokenHook]
+    package var globalHooks: Bool
+
+    package init(clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [], globalHooks: Bool = true) {
+        self.clientID = clientID
+        self.accessToken = accessToken
+        self.label = label
+        self.deadline = deadline
+        self.hooks = hooks
+        self.globalHooks = globalHooks
+    }
+}
+
+/// A hook attached to one token: a shell command run on an event.
+package struct TokenHook: Sendable, Hashable, Codable {
+    /// `complete`, `failure` (failed, timed_out), `expired`, `retrieved`.
+    package var onEvent: String
+    package var command: String
+    package init(onEvent: String, command: String) {
+        self.onEvent = onEvent
+        self.command = command
+    }
+}
+
+/// What `addTokens` did with one token.
+package enum AddResult: Sendable, Hashable {
+    /// A new row, watching.
+    case added(TokenRecord)
+    /// Already watched or paused: nothing changed.
+    case alreadyWatched(TokenRecord)
+    /// Already finished (or removed) and `reset` was not asked: nothing changed.
+    case alreadyFinished(TokenRecord)
+    /// Finished (or removed) and `reset` was asked: watching again from attempt 0, history kept.
+    case reArmed(TokenRecord)
+
+    package var token: TokenRecord {
+        switch self {
+        case .added(let t), .alreadyWatched(let t), .alreadyFinished(let t), .reArmed(let t): t
+        }
+    }
+}
+
+extension TokenDatabase {
+    /// Adds `tokens` in one transaction (10,000 at once is fine), due for a first poll at `now`.
+    ///
+    /// An already-watched token is left unchanged; a finished one is re-armed only when `reset`.
+    /// - Throws: `StoreError` (`.busy` after the busy timeout).
+    package func addTokens(_ tokens: [NewToken], reset: Bool, now: Date = .now) throws -> [AddResult] {
+        let nowText = Timestamp.format(now)
+        return try write { db in
+            let seq = try Self.nextAdminSeq(db)
+            let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq)
+                VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?)
+                """)
+            var results: [AddResult] = []
+            results.reserveCapacity(tokens.count)
+            for token in tokens {
+                let deadline = token.deadline.map(Timestamp.format)
+                if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
+                    if existing.state == .watching || existing.state == .paused {
+                        results.append(.alreadyWatched(existing))
+                    } else if !reset {
+                        results.append(.alreadyFinished(existing))
+                    } else {
+                        try db.execute(sql: """
+                            UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL,
+                                   row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
+                                   finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
+                                   global_hooks = ?, admin_seq = ?
+                            WHERE id = ?
+                            """, arguments: [token.label, nowText, deadline, token.globalHooks, seq, existing.id])
+                        if !token.hooks.isEmpty {
+                            try db.execute(sql: "DELETE FROM token_hooks WHERE token_id = ?", arguments: [existing.id])
+                            try Self.insertHooks(token.hooks, tokenID: existing.id, db: db)
+                        }
+                        results.append(.reArmed(try Self.fetchToken(id: existing.id, db: db)))
+                    }
+                    continue
+                }
+                try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq])
+                let id = db.lastInsertedRowID
+                try Self.insertHooks(token.hooks, tokenID: id, db: db)
+                results.append(.added(try Self.fetchToken(id: id, db: db)))
+            }
+            return results
+        }
+    }
+
+    /// Tokens, optionally filtered, ordered by id.
+    package func listTokens(state: TokenState? = nil, clientID: String? = nil) throws -> [TokenRecord] {
+        try read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            if let clientID {
+                conditions.append("client_id = ?")
+                arguments += [clientID]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens \(filter) ORDER BY id", arguments: arguments)
+        }
+    }
+
+    /// The tokens with this access token (one per client ID), optionally of one client ID.
+    package func findTokens(accessToken: Int64, clientID: String?) throws -> [TokenRecord] {
+        try read { db in
+            if let clientID {
+                return try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE access_token = ? AND client_id = ?", arguments: [accessToken, clientID])
+            }
+            return try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE access_token = ? ORDER BY client_id", arguments: [accessToken])
+        }
+    }
+
+    /// The last `limit` polls of a token, newest first.
+    package func polls(tokenID: Int64, limit: Int) throws -> [PollRecord] {
+        try read { db in
+            try PollRecord.fetchAll(db, sql: """
+                SELECT id, token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
+                       retry_after_s, next_delay_s, outcome, error
+                FROM polls WHERE token_id = ? ORDER BY id DESC LIMIT ?
+                """, arguments: [tokenID, limit])
+        }
+    }
+
+    /// The hooks attached to one token.
+    package func tokenHooks(tokenID: Int64) throws -> [TokenHook] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID])
+                .map { TokenHook(onEvent: $0["on_event"], command: $0["command"]) }
+        }
+    }
+
+    /// An admin state change applied by `changeState`.
+    package enum AdminChange: Sendable {
+        /// watching → paused.
+        case pause
+        /// paused → watching, due now.
+        case resume
+        /// any → removed (history kept).
+        case remove
+        /// delete the rows (history, hook runs and all).
+        case purge
+    }
+
+    /// Applies `change` to the given token ids in one transaction; returns the ids actually changed
+    /// (a pause of a finished token, say, changes nothing).
+    package func changeState(_ change: AdminChange, tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+        let nowText = Timestamp.format(now)
+        return try write { db in
+            let seq = try Self.nextAdminSeq(db)
+            var changed: [Int64] = []
+            for id in tokenIDs {
+                switch change {
+                case .pause:
+                    try db.execute(sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE id = ? AND state = 'watching'", arguments: [seq, id])
+                case .resume:
+                    try db.execute(sql: "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE id = ? AND state = 'paused'", arguments: [nowText, seq, id])
+                case .remove:
+                    try db.execute(sql: "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE id = ? AND state <> 'removed'", arguments: [seq, id])
+                case .purge:
+                    try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
+                }
+                if db.changesCount > 0 { changed.append(id) }
+            }
+            return changed
+        }
+    }
+
+    static func nextAdminSeq(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT coalesce(max(admin_seq), 0) + 1 FROM tokens") ?? 1
+    }
+
+    static func fetchToken(id: Int64, db: Database) throws -> TokenRecord {
+        guard let token = try TokenRecord.fetchOne(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id]) else {
+            throw StoreError(.notFound, "token row \(id) does not exist")
+        }
+        return token
+    }
+
+    private static func insertHooks(_ hooks: [TokenHook], tokenID: Int64, db: Database) throws {
+        for hook in hooks {
+            try db.execute(sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)", arguments: [tokenID, hook.onEvent, hook.command])
+        }
+    }
+}

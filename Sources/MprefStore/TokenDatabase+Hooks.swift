@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+
+extension TokenDatabase {
+    /// Runs left `running` by a crash or a kill become `pending` again, due now; returns how many.
+    /// Call once at daemon start, before claiming runs. They re-run with the same event id and the next attempt number.
+    package func requeueInterruptedHookRuns(now: Date = .now) async throws -> Int {
+        let nowText = Timestamp.format(now)
+        return try await asyncWrite { db in
+            try db.execute(sql: """
+                UPDATE hook_runs SET state = 'pending', next_attempt_at = ?,
+                       error = 'interrupted: the daemon stopped while the hook ran'
+                WHERE state = 'running'
+                """, arguments: [nowText])
+            return db.changesCount
+        }
+    }
+
+    /// Marks up to `limit` due runs (`pending`/`failed` with `next_attempt_at <= now`) `running`,
+    /// attempt + 1, and returns them. One short transaction; the hooks run after it commits.
+    package func claimDueHookRuns(now: Date = .now, limit: Int) async throws -> [HookJob] {
+        let nowText = Timestamp.format(now)
+        return try await asyncWrite { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
+                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at
+                FROM hook_runs h JOIN tokens t ON t.id = h.token_id
+                WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
+                ORDER BY h.next_attempt_at, h.id LIMIT ?
+                """, arguments: [nowText, limit])
+            var jobs: [HookJob] = []
+            for row in rows {
+                let attempt: Int = row[4] + 1
+                try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL WHERE id = ?",
+                               arguments: [attempt, nowText, row[0] as Int64])
+                jobs.append(HookJob(runID: row[0], eventID: row[1], event: row[2], command: row[3], attempt: attempt, clientID: row[5],
+                                    accessToken: row[6], label: row[7], status: row[8], rowCount: row[9], byteCount: row[10],
+                                    addedAt: row[11], finishedAt: row[12]))
+            }
+            return jobs
+        }
+    }
+
+    /// Stores how a run ended.
+    package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
+        try await asyncWrite { db in
+            try db.execute(sql: """
+                UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
+                       next_attempt_at = ?, error = ?
+                WHERE id = ?
+                """, arguments: [outcome.state, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
+                                 outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id])
+        }
+    }
+
+    /// When the next `pending`/`failed` run is due; `nil` when none waits.
+    package func nextHookRunDue() async throws -> Date? {
+        try await asyncRead { db in
+            try String.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM hook_runs WHERE state IN ('pending', 'failed')").flatMap(Timestamp.parse)
+        }
+    }
+
+    /// Hook runs, newest first, optionally of one state.
+    package func listHookRuns(state: String? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
+        try read { db in
+            if let state {
+                return try HookRunRecord.fetchAll(db, sql: HookRunRecord.select + " WHERE h.state = ? ORDER BY h.id DESC LIMIT ?", arguments: [state, limit])
+            }
+            return try HookRunRecord.fetchAll(db, sql: HookRunRecord.select + " ORDER BY h.id DESC LIMIT ?", arguments: [limit])
+        }
+    }
+
+    /// One hook run; `nil` when there is no such id.
+    package func hookRun(id: Int64) throws -> HookRunRecord? {
+        try read { db in try HookRunRecord.fetchOne(db, sql: HookRunRecord.select + " WHERE h.id = ?", arguments: [id]) }
+    }
+
+    /// Re-arms `dead` (or `failed`) runs: `pending`, due now, attempt count restarted at 0 so the
+    /// run gets the full number of attempts again. `ids == nil` re-arms every dead run.
+    /// Returns the ids re-armed.
+    package func retryHookRuns(ids: [Int64]?, now: Date = .now) throws -> [Int64] {
+        let nowText = Timestamp.format(now)
+        return try write { db in
+            let candidates: [Int64]
+            if let ids {
+                candidates = ids
+            } else {
+                candidates = try Int64.fetchAll(db, sql: "SELECT id FROM hook_runs WHERE state = 'dead' ORDER BY id")
+            }
+            var rearmed: [Int64] = []
+            for id in candidates {
+                try db.execute(sql: """
+                    UPDATE hook_runs SET state = 'pending', attempt = 0, next_attempt_at = ?, error = NULL
+                    WHERE id = ? AND state IN ('dead', 'failed')
+                    """, arguments: [nowText, id])
+                if db.changesCount > 0 { rearmed.append(id) }
+            }
+            return rearmed
+        }
+    }
+
+    /// Hook runs by state, e.g. `["pending": 2, "dead": 1]`.
+    package func hookRunCounts() throws -> [String: Int] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state").map { ($0[0] as String, $0[1] as Int) })
+        }
+    }
+}

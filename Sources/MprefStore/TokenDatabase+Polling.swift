@@ -1,0 +1,262 @@
+import Foundation
+import GRDB
+
+/// A token the daemon polls, as it keeps it in memory.
+package struct WatchedToken: Sendable, Hashable {
+    package var id: Int64
+    package var clientID: String
+    package var accessToken: Int64
+    package var attempt: Int
+    package var consecutiveErrors: Int
+    package var consecutiveNotFound: Int
+    /// When the daemon planned to poll next (wall clock, from `next_poll_at`); `nil` = now.
+    package var nextPollAt: Date?
+    /// When a still-processing export becomes `timed_out`; `nil` = never.
+    package var deadlineAt: Date?
+
+    package init(id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
+                 consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil) {
+        self.id = id
+        self.clientID = clientID
+        self.accessToken = accessToken
+        self.attempt = attempt
+        self.consecutiveErrors = consecutiveErrors
+        self.consecutiveNotFound = consecutiveNotFound
+        self.nextPollAt = nextPollAt
+        self.deadlineAt = deadlineAt
+    }
+
+    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at"
+
+    init(row: Row) {
+        self.init(
+            id: row[0], clientID: row[1], accessToken: row[2], attempt: row[3], consecutiveErrors: row[4],
+            consecutiveNotFound: row[5], nextPollAt: (row[6] as String?).flatMap(Timestamp.parse),
+            deadlineAt: (row[7] as String?).flatMap(Timestamp.parse))
+    }
+}
+
+/// A token whose row an admin command changed since the daemon last looked.
+package struct TokenChange: Sendable, Hashable {
+    package var tokenID: Int64
+    package var state: TokenState
+    /// The token as it now is, when its state is `watching`.
+    package var watched: WatchedToken?
+}
+
+/// One poll to append to the history, with the token row's new values.
+package struct PollWrite: Sendable, Hashable {
+    package var tokenID: Int64
+    // The `polls` row.
+    package var polledAt: Date
+    package var httpStatus: Int?
+    package var status: String?
+    package var rowCount: Int64?
+    package var byteCount: Int64?
+    package var latencyMs: Int64?
+    /// Seconds.
+    package var retryAfterS: Double?
+    /// Seconds; `nil` when polling stopped.
+    package var nextDelayS: Double?
+    /// One of the `polls.outcome` values (`ok`, `unavailable`, …).
+    package var outcome: String
+    package var error: String?
+    // The `tokens` row.
+    package var newState: TokenState
+    package var nextPollAt: Date?
+    package var attempt: Int
+    package var consecutiveErrors: Int
+    package var consecutiveNotFound: Int
+    package var lastError: String?
+
+    package init(tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
+                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: String, error: String?,
+                 newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
+                 lastError: String?) {
+        self.tokenID = tokenID
+        self.polledAt = polledAt
+        self.httpStatus = httpStatus
+        self.status = status
+        self.rowCount = rowCount
+        self.byteCount = byteCount
+        self.latencyMs = latencyMs
+        self.retryAfterS = retryAfterS
+        self.nextDelayS = nextDelayS
+        self.outcome = outcome
+        self.error = error
+        self.newState = newState
+        self.nextPollAt = nextPollAt
+        self.attempt = attempt
+        self.consecutiveErrors = consecutiveErrors
+        self.consecutiveNotFound = consecutiveNotFound
+        self.lastError = lastError
+    }
+}
+
+/// A host or account pause, stored so that it survives a restart.
+package struct PauseRecord: Sendable, Hashable, Codable {
+    /// `host` (a 503: subject = scheme://host:port) or `account` (401/403: subject = client ID).
+    package var scope: String
+    package var subject: String
+    package var pausedUntil: Date
+    package var startedAt: Date
+    package var reason: String
+    package var httpStatus: Int?
+    /// Seconds.
+    package var retryAfterS: Double?
+
+    package init(scope: String, subject: String, pausedUntil: Date, startedAt: Date, reason: String, httpStatus: Int?, retryAfterS: Double?) {
+        self.scope = scope
+        self.subject = subject
+        self.pausedUntil = pausedUntil
+        self.startedAt = startedAt
+        self.reason = reason
+        self.httpStatus = httpStatus
+        self.retryAfterS = retryAfterS
+    }
+}
+
+/// What one `recordPolls` transaction did.
+package struct RecordSummary: Sendable, Hashable {
+    /// Hook runs inserted (pending) for terminal events.
+    package var hookRunsCreated = 0
+    /// Tokens whose row was not updated because an admin command changed their state meanwhile
+    /// (their poll row is still appended).
+    package var notWatchingAnyMore: [Int64] = []
+}
+
+extension TokenDatabase {
+    /// Every token in state `watching`, for the scheduler's start.
+    package func loadWatchingTokens() async throws -> [WatchedToken] {
+        try await asyncRead { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state = 'watching'")
+            var tokens: [WatchedToken] = []
+            while let row = try rows.next() { tokens.append(WatchedToken(row: row)) }
+            return tokens
+        }
+    }
+
+    /// The highest `admin_seq` in the table: where watching for admin changes starts.
+    package func currentAdminSeq() async throws -> Int64 {
+        try await asyncRead { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(admin_seq), 0) FROM tokens") ?? 0 }
+    }
+
+    /// Tokens changed by admin commands after `seq` (an indexed range query: cheap when nothing changed).
+    /// Returns the changes and the new high-water mark.
+    package func adminChanges(since seq: Int64) async throws -> (changes: [TokenChange], seq: Int64) {
+        try await asyncRead { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), state, admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
+            var high = seq
+            let changes = rows.compactMap { row -> TokenChange? in
+                high = max(high, row[9])
+                guard let state = TokenState(rawValue: row[8]) else { return nil }
+                return TokenChange(tokenID: row[0], state: state, watched: state == .watching ? WatchedToken(row: row) : nil)
+            }
+            return (changes, high)
+        }
+    }
+
+    /// Appends the polls and updates their tokens in ONE transaction; inserts the pending hook runs
+    /// of every terminal event in that same transaction, and stores `pauses`.
+    ///
+    /// `globalHooks` maps a hook event key (`complete`, `failure`, `expired`, `retrieved`) to the
+    /// configured commands. A token's row is only updated while it is still `watching` (an admin
+    /// pause or remove during the poll wins); its poll row is appended regardless.
+    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], globalHooks: [String: [String]]) async throws -> RecordSummary {
+        try await asyncWrite { db in
+            var summary = RecordSummary()
+            let insertPoll = try db.cachedStatement(sql: """
+                INSERT INTO polls (token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
+                                   retry_after_s, next_delay_s, outcome, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let updateToken = try db.cachedStatement(sql: """
+                UPDATE tokens SET state = ?, last_status = coalesce(?, last_status), row_count = coalesce(?, row_count),
+                       byte_count = coalesce(?, byte_count), last_polled_at = ?, next_poll_at = ?, attempt = ?,
+                       consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?
+                WHERE id = ? AND state = 'watching'
+                """)
+            for w in writes {
+                let polledAt = Timestamp.format(w.polledAt)
+                try insertPoll.execute(arguments: [
+                    w.tokenID, polledAt, w.httpStatus, w.status, w.rowCount, w.byteCount, w.latencyMs,
+                    w.retryAfterS, w.nextDelayS, w.outcome, w.error,
+                ])
+                let finishedAt = w.newState.isTerminal ? polledAt : nil
+                try updateToken.execute(arguments: [
+                    w.newState.rawValue, w.status, w.rowCount, w.byteCount, polledAt, w.nextPollAt.map(Timestamp.format),
+                    w.attempt, w.consecutiveErrors, w.consecutiveNotFound, w.lastError, finishedAt, w.tokenID,
+                ])
+                guard db.changesCount > 0 else {
+                    summary.notWatchingAnyMore.append(w.tokenID)
+                    continue
+                }
+                if w.newState.isTerminal {
+                    summary.hookRunsCreated += try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: polledAt, globalHooks: globalHooks, db: db)
+                }
+            }
+            for pause in pauses {
+                try db.execute(sql: """
+                    INSERT INTO pauses (scope, subject, paused_until, started_at, reason, http_status, retry_after_s)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
+                        started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
+                        retry_after_s = excluded.retry_after_s
+                    """, arguments: [pause.scope, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
+                                     pause.reason, pause.httpStatus, pause.retryAfterS])
+            }
+            return summary
+        }
+    }
+
+    /// Pauses still in force at `now`.
+    package func activePauses(now: Date = .now) async throws -> [PauseRecord] {
+        let nowText = Timestamp.format(now)
+        return try await asyncRead { db in
+            try Row.fetchAll(db, sql: "SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s FROM pauses WHERE paused_until > ?", arguments: [nowText])
+                .compactMap { row in
+                    guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
+                    return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started, reason: row[4], httpStatus: row[5], retryAfterS: row[6])
+                }
+        }
+    }
+
+    /// The hook event name for a terminal state, and the configuration key of its hooks.
+    package static func hookEvent(for state: TokenState) -> (event: String, onEvent: String)? {
+        switch state {
+        case .complete: ("complete", "complete")
+        case .failed: ("failed", "failure")
+        case .timedOut: ("timed_out", "failure")
+        case .expired: ("expired", "expired")
+        case .retrieved: ("retrieved", "retrieved")
+        case .watching, .paused, .removed: nil
+        }
+    }
+
+    private static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [String: [String]], db: Database) throws -> Int {
+        guard let (event, onEvent) = hookEvent(for: state) else { return 0 }
+        let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
+        var commands = useGlobal ? (globalHooks[onEvent] ?? []) : []
+        commands += try String.fetchAll(db, sql: "SELECT command FROM token_hooks WHERE token_id = ? AND on_event = ? ORDER BY id", arguments: [tokenID, onEvent])
+        guard !commands.isEmpty else { return 0 }
+        let eventID = UUID().uuidString.lowercased()
+        var inserted = 0
+        for command in commands {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at)
+                VALUES (?, ?, ?, ?, 'pending', ?, ?)
+                """, arguments: [eventID, tokenID, event, command, now, now])
+            inserted += db.changesCount
+        }
+        return inserted
+    }
+
+    /// Async variants for the daemon: they suspend instead of blocking a cooperative thread.
+    package func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.write(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+    }
+
+    package func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.read(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The mprefd database: one SQLite file shared by the daemon, the admin commands and analysts'
+/// `sqlite3` sessions.
+///
+/// Opened in WAL mode with foreign keys on and a busy timeout (default 10 s), so a writer holding
+/// the lock for a few seconds makes others wait rather than fail. Writes are IMMEDIATE transactions
+/// (GRDB's default for writes), so a read-then-write never fails with SQLITE_BUSY half-way.
+/// No transaction is ever held across network I/O or a child process: every method here is one
+/// short transaction.
+package final class TokenDatabase: Sendable {
+    /// How to open the file.
+    package enum Mode: Sendable {
+        /// Create the file (mode 0640) if missing and apply pending migrations.
+        case readWrite
+        /// Never create or alter anything; the schema must be current.
+        case readOnly
+    }
+
+    /// The path as given.
+    package let path: String
+    package let mode: Mode
+    let writer: any DatabaseWriter
+
+    /// The default busy timeout: how long to wait for another process's write lock. 10 s.
+    package static let defaultBusyTimeout: TimeInterval = 10
+
+    /// Opens (and for `.readWrite` creates and migrates) the database at `path`.
+    ///
+    /// - Throws: `StoreError` `.directoryMissing`, `.databaseMissing` (read-only), `.schemaTooNew`,
+    ///   `.schemaTooOld` (read-only), `.cannotOpen`, `.busy`.
+    package init(path: String, mode: Mode, busyTimeout: TimeInterval = TokenDatabase.defaultBusyTimeout) throws {
+        self.path = path
+        self.mode = mode
+        let directory = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw StoreError(.directoryMissing, "database directory \(directory) does not exist; create it (e.g. `mkdir -p \(directory)`) or choose another path with --db")
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.foreignKeysEnabled = true
+        config.label = "mprefd"
+        do {
+            switch mode {
+            case .readOnly:
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw StoreError(.databaseMissing, "no database at \(path); the daemon or `mprefd add-token` creates it, or pass the right one with --db")
+                }
+                config.readonly = true
+                let queue = try DatabaseQueue(path: path, configuration: config)
+                try Migrator.requireCurrentSchema(queue)
+                writer = queue
+            case .readWrite:
+                try Self.createFileIfMissing(path)
+                config.prepareDatabase { db in
+                    // Let the WAL be checkpointed by the writer often enough that it stays small.
+                    try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
+                }
+                let pool = try DatabasePool(path: path, configuration: config)
+                try Migrator.migrate(pool)
+                writer = pool
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
+    }
+
+    /// Creates an empty file with mode 0640 (owner read-write, group read), whatever the umask,
+    /// so analysts in the service's group can read it and nobody else can.
+    private static func createFileIfMissing(_ path: String) throws {
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
+        if fd >= 0 {
+            _ = fchmod(fd, 0o640)
+            close(fd)
+        } else if errno != EEXIST {
+            let reason = String(cString: strerror(errno))
+            throw StoreError(.cannotOpen, "cannot create database \(path): \(reason); check the directory's owner and permissions")
+        }
+    }
+
+    /// Runs `body` in one IMMEDIATE write transaction.
+    package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        do { return try writer.write(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+    }
+
+    /// Runs `body` in one read transaction (a consistent snapshot).
+    package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+        do { return try writer.read(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+    }
+
+    /// The ids of the migrations applied to this database, in order.
+    package func appliedMigrations() throws -> [String] {
+        try read { db in try Migrator.appliedIDs(db) }
+    }
+
+    /// Bytes on disk: the database file plus its `-wal` file.
+    package func sizeOnDisk() -> (database: Int64, wal: Int64) {
+        func size(_ p: String) -> Int64 {
+            ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        return (size(path), size(path + "-wal"))
+    }
+}
+
+extension StoreError {
+    /// Maps an SQLite error to an operator-facing one.
+    static func from(_ error: DatabaseError, path: String) -> StoreError {
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError(.busy, "database \(path) is locked by another process for longer than the busy timeout; retry, or find the long transaction (e.g. an open sqlite3 session)")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_AUTH:
+            return StoreError(.cannotOpen, "cannot use database \(path): \(error.message ?? "\(error.resultCode)"); check the path, its owner and permissions")
+        default:
+            return StoreError(.cannotOpen, "database \(path): \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+}

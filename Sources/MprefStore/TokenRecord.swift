@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+
+/// One row of `tokens`, as analysts see it (`mprefd list --json` prints these, keys = column names).
+public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: Int64
+    public var clientID: String
+    public var accessToken: Int64
+    public var label: String?
+    public var state: TokenState
+    /// The API's `Status`, verbatim, from the latest decoded poll.
+    public var lastStatus: String?
+    public var rowCount: Int64?
+    public var byteCount: Int64?
+    /// Timestamps: UTC text `YYYY-MM-DDTHH:MM:SS.sssZ` (see `Timestamp`).
+    public var addedAt: String
+    public var nextPollAt: String?
+    public var deadlineAt: String?
+    public var lastPolledAt: String?
+    public var finishedAt: String?
+    /// Polls since the token was (re-)armed.
+    public var attempt: Int
+    /// Polls in a row without a usable status.
+    public var consecutiveErrors: Int
+    public var lastError: String?
+    /// Whether the globally configured hooks run for this token (`add-token --no-global-hooks` clears it).
+    public var globalHooks: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, label, state, attempt
+        case clientID = "client_id"
+        case accessToken = "access_token"
+        case lastStatus = "last_status"
+        case rowCount = "row_count"
+        case byteCount = "byte_count"
+        case addedAt = "added_at"
+        case nextPollAt = "next_poll_at"
+        case deadlineAt = "deadline_at"
+        case lastPolledAt = "last_polled_at"
+        case finishedAt = "finished_at"
+        case consecutiveErrors = "consecutive_errors"
+        case lastError = "last_error"
+        case globalHooks = "global_hooks"
+    }
+
+    static let columns = """
+        id, client_id, access_token, label, state, last_status, row_count, byte_count, added_at,
+        next_poll_at, deadline_at, last_polled_at, finished_at, attempt, consecutive_errors, last_error,
+        global_hooks
+        """
+}
+
+/// One row of `polls`: the history of one poll attempt.
+public struct PollRecord: Codable, Sendable, Hashable, FetchableRecord {
+    public var id: Int64
+    public var tokenID: Int64
+    public var polledAt: String
+    public var httpStatus: Int?
+    public var status: String?
+    public var rowCount: Int64?
+    public var byteCount: Int64?
+    /// Milliseconds from request sent to whole body read.
+    public var latencyMs: Int64?
+    /// Seconds; the server's `Retry-After` hint (RFC 9110 §10.2.3).
+    public var retryAfterS: Double?
+    /// Seconds; the delay chosen after this poll.
+    public var nextDelayS: Double?
+    public var outcome: String
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, outcome, error
+        case tokenID = "token_id"
+        case polledAt = "polled_at"
+        case httpStatus = "http_status"
+        case rowCount = "row_count"
+        case byteCount = "byte_count"
+        case latencyMs = "latency_ms"
+        case retryAfterS = "retry_after_s"
+        case nextDelayS = "next_delay_s"
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import MprefStore
+import MyPreferences
+import ServiceLifecycle
+
+/// `mprefd run`: the scheduler, the hook queue and the heartbeat, as one service.
+///
+/// On graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`): no new polls start, in-flight polls
+/// get `polling.shutdown_grace_s` and are then abandoned unrecorded, running hooks get SIGTERM and
+/// `hooks.kill_grace_s` before SIGKILL and are re-queued; the stop is recorded and `run()` returns.
+package final class Daemon: Service {
+    private let configuration: WorkerConfiguration
+    private let database: TokenDatabase
+    private let logger: Logger
+    private let version: String
+    private let sources: [String: any StatusSource]?
+    /// Seconds between heartbeats written to the `daemon` table. Default 5 s.
+    package let heartbeatInterval: Duration
+
+    /// - Parameter sources: stand-ins for the HTTP clients, by client ID (tests); `nil` builds a
+    ///   `MyPreferencesClient` per configured account.
+    package init(configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger, version: String,
+                 heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil) {
+        self.configuration = configuration
+        self.database = database
+        self.logger = logger
+        self.version = version
+        self.heartbeatInterval = heartbeatInterval
+        self.sources = sources
+    }
+
+    package func run() async throws {
+        if !HookProcessRunner.becomeSubreaper() {
+            logger.warning("cannot become a child subreaper; orphaned hook grandchildren are reaped by PID 1 instead")
+        }
+        var clients: [MyPreferencesClient] = []
+        var targets: [String: PollTarget] = [:]
+        for (clientID, account) in configuration.accounts {
+            let source: any StatusSource
+            if let stand = sources?[clientID] {
+                source = stand
+            } else {
+                let client = try MyPreferencesClient(
+                    configuration: account, logger: logger,
+                    maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
+                clients.append(client)
+                source = client
+            }
+            targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL))
+        }
+        let startedAt = Date()
+        let hostname = ProcessInfo.processInfo.hostName
+        try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
+
+        let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
+        let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
+        let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
+                                     logger: logger, onHookRunsQueued: { hooks.wake() })
+        let heartbeatStop = Mailbox<Void>()
+        logger.info("mprefd started", metadata: [
+            "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
+            "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
+        ])
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await polling.run() }
+                group.addTask { try await hooks.run() }
+                group.addTask { [database, logger, heartbeatInterval, version] in
+                    while !heartbeatStop.isClosed {
+                        _ = await heartbeatStop.take(until: .now + heartbeatInterval)
+                        if heartbeatStop.isClosed { break }
+                        do {
+                            try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
+                        } catch {
+                            logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+                // Whichever part fails first stops the others.
+                do {
+                    try await group.next()
+                    try await group.next()
+                } catch {
+                    polling.requestShutdown()
+                    hooks.requestShutdown()
+                    heartbeatStop.close()
+                    throw error
+                }
+                heartbeatStop.close()
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            polling.requestShutdown()
+            hooks.requestShutdown()
+        }
+        for client in clients { try? await client.shutdown() }
+        try? await database.markDaemonStopped()
+        logger.info("mprefd stopped")
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import MprefStore
+
+/// What a hook is told about its event: the environment variables and the one-line JSON object on stdin.
+///
+/// The hook's command line is never built from these values: they travel only as environment and
+/// stdin, so a `Status` or label such as `$(touch /tmp/pwned)` is inert data.
+enum HookPayload {
+    /// The complete environment of a hook: PATH, HOME, LANG, TZ and the `MPREFD_*` facts; nothing
+    /// else of the daemon's (in particular no credentials).
+    static func environment(for job: HookJob, databasePath: String, daemonEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var env: [String: String] = [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": daemonEnvironment["HOME"] ?? "/",
+            "LANG": daemonEnvironment["LANG"] ?? "C.UTF-8",
+            "TZ": daemonEnvironment["TZ"] ?? "UTC",
+        ]
+        for (key, value) in facts(for: job, databasePath: databasePath) {
+            env["MPREFD_" + key.uppercased()] = value.map { "\($0)" } ?? ""
+        }
+        return env
+    }
+
+    /// The stdin document: one JSON object and a newline; keys are the lower-case names of the variables.
+    static func standardInput(for job: HookJob, databasePath: String) -> [UInt8] {
+        var object: [String: Any] = [:]
+        for (key, value) in facts(for: job, databasePath: databasePath) {
+            object[key] = value ?? NSNull()
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data) + [0x0A]
+    }
+
+    private static func facts(for job: HookJob, databasePath: String) -> [(String, (any Sendable)?)] {
+        [
+            ("event_id", job.eventID),
+            ("event", job.event),
+            ("client_id", job.clientID),
+            ("access_token", job.accessToken),
+            ("label", job.label),
+            ("status", job.status),
+            ("row_count", job.rowCount),
+            ("byte_count", job.byteCount),
+            ("added_at", job.addedAt),
+            ("finished_at", job.finishedAt),
+            ("attempt", job.attempt),
+            ("db", databasePath),
+        ]
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import MprefStore
+import MyPreferences
+
+/// The polling policy: a pure function from (token, poll result, time) to what happens next.
+///
+/// No I/O, no clock, no global randomness: `now` and the RNG are passed in, so every rule is tested
+/// exhaustively without sockets or disk. The rules (MyPreferences error-code guidance in
+/// `mypreferences-api.md`):
+/// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`.
+/// - `Complete` → `complete`; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
+/// - 503: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
+///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
+/// - Other 5xx, transport errors, undecodable bodies, unexpected codes: backoff on `consecutive_errors`.
+/// - 400 → `failed`. 404 → `failed` after `notFoundLimit` in a row. 401/403 → pause the account for `authPause`.
+/// - A token polled at or after its deadline without reaching a terminal status → `timed_out`.
+package struct PollPolicy: Sendable {
+    package var configuration: PollingConfiguration
+
+    package init(configuration: PollingConfiguration) {
+        self.configuration = configuration
+    }
+
+    var backoff: Backoff {
+        Backoff(initial: configuration.initialDelay, max: configuration.maxDelay, multiplier: configuration.multiplier)
+    }
+
+    /// What one poll leads to.
+    package struct Decision: Sendable, Hashable {
+        /// The history row and the token's new values, to commit in one transaction.
+        package var write: PollWrite
+        /// The host pause (503) or account pause (401/403) this poll starts, if any.
+        package var pause: PauseRecord?
+        /// The delay until the next poll; `nil` when polling stopped.
+        package var nextDelay: Duration?
+        /// The server's `Retry-After` exceeded `maxRetryAfter` and was capped.
+        package var retryAfterCapped: Bool
+        /// `Status` was a value this version does not know (treated as still processing).
+        package var unknownStatus: Bool
+    }
+
+    /// Decides the consequences of `result` for `token`.
+    ///
+    /// - Parameters:
+    ///   - polledAt: when the request was sent (the history's `polled_at`).
+    ///   - now: when the result arrived; delays are measured from here.
+    ///   - hostKey: `scheme://host:port` of the account's base URL (the subject of a host pause).
+    package func decide(
+        token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
+        using rng: inout some RandomNumberGenerator
+    ) -> Decision {
+        var attempt = token.attempt + 1
+        if attempt < 0 { attempt = .max }  // saturate
+        var errors = token.consecutiveErrors
+        var notFound = token.consecutiveNotFound
+        var state = TokenState.watching
+        var delay: Duration? = nil
+        var pause: PauseRecord? = nil
+        var capped = false
+        var unknown = false
+        var lastError: String? = nil
+        var status: ExportStatus? = nil
+        var retryAfterS: Double? = nil
+        var detail: String? = nil
+
+        func errorBackoff() -> Duration {
+            errors = errors == .max ? .max : errors + 1
+            return backoff.delay(attempt: errors, using: &rng)
+        }
+
+        switch result.outcome {
+        case .ok(let exportStatus):
+            status = exportStatus
+            errors = 0
+            notFound = 0
+            switch exportStatus.knownStatus {
+            case .complete: state = .complete
+            case .error, .failed:
+                state = .failed
+                lastError = "export status \(exportStatus.status)"
+            case .expired: state = .expired
+            case .retrieved: state = .retrieved
+            case .processing, nil:
+                unknown = exportStatus.knownStatus == nil
+                delay = backoff.delay(attempt: token.attempt, using: &rng)
+            }
+        case .unavailable(let retryAfter):
+            retryAfterS = retryAfter?.seconds
+            let own = errorBackoff()
+            var wait = max(own, retryAfter ?? .zero)
+            if wait > configuration.maxRetryAfter {
+                wait = configuration.maxRetryAfter
+                capped = (retryAfter ?? .zero) > configuration.maxRetryAfter
+            }
+            let jitterCeiling = max(configuration.pauseJitter.seconds, 0.001)
+            wait += .clampedSeconds(Double.random(in: 0.001...max(jitterCeiling, 0.001), using: &rng))
+            delay = wait
+            lastError = "503 Service Unavailable" + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
+            pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: now.addingTimeInterval(wait.seconds), startedAt: now,
+                                reason: lastError ?? "503", httpStatus: result.httpStatus, retryAfterS: retryAfterS)
+        case .serverError:
+            delay = errorBackoff()
+            lastError = "HTTP \(result.httpStatus.map(String.init) ?? "5xx") server error"
+        case .unexpectedStatus:
+            delay = errorBackoff()
+            lastError = "unexpected HTTP status \(result.httpStatus.map(String.init) ?? "?")"
+        case .transportError(let failure, let text):
+            delay = errorBackoff()
+            lastError = "transport error (\(failure.rawValue)): \(text)"
+        case .undecodable(let reason, let excerpt):
+            delay = errorBackoff()
+            lastError = "undecodable status body: \(reason)"
+            detail = excerpt
+        case .badRequest(let text):
+            errors += 1
+            state = .failed
+            lastError = "400 Bad Request (invalid): \(text)"
+        case .notFound:
+            notFound += 1
+            if notFound >= configuration.notFoundLimit {
+                errors += 1
+                state = .failed
+                lastError = "404 Not Found \(notFound) times in a row (not_found)"
+            } else {
+                delay = errorBackoff()
+                lastError = "404 Not Found (\(notFound) of \(configuration.notFoundLimit))"
+            }
+        case .unauthorized, .forbidden:
+            errors += 1
+            let isForbidden = result.outcome == .forbidden
+            let wait = configuration.authPause + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
+            delay = wait
+            lastError = isForbidden
+                ? "403 Forbidden: the user lacks permission; an operator must fix it"
+                : "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
+            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: now.addingTimeInterval(wait.seconds), startedAt: now,
+                                reason: lastError ?? "auth", httpStatus: result.httpStatus, retryAfterS: nil)
+        }
+
+        // The deadline: a token still not terminal when polled at or after it is timed out; otherwise
+        // its next poll is brought forward to the deadline so that it gets one last poll there.
+        if state == .watching, let deadline = token.deadlineAt {
+            if polledAt >= deadline {
+                state = .timedOut
+                delay = nil
+                pause = pause?.scope == "host" ? pause : nil
+                lastError = "deadline \(Timestamp.format(deadline)) reached while \(status?.status ?? "not finished")"
+            } else if let d = delay, now.addingTimeInterval(d.seconds) > deadline {
+                delay = .clampedSeconds(deadline.timeIntervalSince(now))
+            }
+        }
+        if state != .watching { delay = nil }
+
+        let write = PollWrite(
+            tokenID: token.id,
+            polledAt: polledAt,
+            httpStatus: result.httpStatus,
+            status: status?.status,
+            rowCount: status?.rowCount,
+            byteCount: status?.byteCount,
+            latencyMs: result.latency.milliseconds,
+            retryAfterS: retryAfterS,
+            nextDelayS: delay.map { ($0.seconds * 1000).rounded() / 1000 },
+            outcome: Self.outcomeName(result.outcome),
+            error: [lastError, detail].compactMap { $0 }.joined(separator: ": ").nilIfEmpty,
+            newState: state,
+            nextPollAt: delay.map { now.addingTimeInterval($0.seconds) },
+            attempt: attempt,
+            consecutiveErrors: errors,
+            consecutiveNotFound: notFound,
+            lastError: state == .complete || state == .expired || state == .retrieved ? nil : lastError)
+        return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown)
+    }
+
+    /// The `polls.outcome` value for an outcome.
+    package static func outcomeName(_ outcome: PollOutcome) -> String {
+        switch outcome {
+        case .ok: "ok"
+        case .unavailable: "unavailable"
+        case .serverError: "server_error"
+        case .badRequest: "bad_request"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .notFound: "not_found"
+        case .unexpectedStatus: "unexpected_status"
+        case .transportError: "transport_error"
+        case .undecodable: "undecodable"
+        }
+    }
+}
+
+private func formatSeconds(_ d: Duration) -> String {
+    let s = d.seconds
+    return s == s.rounded() ? String(Int64(s)) : String(format: "%.3f", s)
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

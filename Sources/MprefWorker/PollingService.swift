@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import MprefStore
+import MyPreferences
+
+/// The scheduler: keeps every watched token in an in-memory priority queue, sleeps until the
+/// earliest due poll (no busy loop, no table scans), polls with bounded concurrency and a per-host
+/// pace, honours host and account pauses, commits each poll through the `PollRecorder`, and
+/// notices admin changes (add, pause, resume, remove) within a second.
+///
+/// Time: the schedule runs on the monotonic `ContinuousClock`, so a wall-clock jump neither stalls
+/// nor bursts it; stored times are wall-clock UTC. `next_poll_at` values loaded at start are clamped
+/// to [now, now + max delay].
+package final class PollingService: Sendable {
+    private enum Event: Sendable {
+        case polled(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool)
+        case recordFailed(tokenID: Int64)
+        case abandoned(tokenID: Int64)
+        case adminChanges([TokenChange])
+        case shutdown
+    }
+
+    private let database: TokenDatabase
+    private let targets: [String: PollTarget]
+    private let policy: PollPolicy
+    private let recorder: PollRecorder
+    private let logger: Logger
+    private let mailbox = Mailbox<Event>()
+    private let wallNow: @Sendable () -> Date
+    private let onHookRunsQueued: @Sendable () -> Void
+    /// How often admin changes are looked for.
+    package let adminCheckInterval: Duration
+
+    package init(
+        database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
+        logger: Logger, adminCheckInterval: Duration = .milliseconds(500), wallNow: @escaping @Sendable () -> Date = { Date() },
+        onHookRunsQueued: @escaping @Sendable () -> Void = {}
+    ) {
+        self.database = database
+        self.targets = targets
+        self.policy = PollPolicy(configuration: configuration)
+        self.recorder = recorder
+        self.logger = logger
+        self.adminCheckInterval = adminCheckInterval
+        self.wallNow = wallNow
+        self.onHookRunsQueued = onHookRunsQueued
+    }
+
+    /// Asks the loop to stop starting polls; in-flight ones get `shutdownGrace`, then are abandoned unrecorded.
+    package func requestShutdown() { mailbox.post(.shutdown) }
+
+    /// Runs until `requestShutdown()` and in-flight polls are settled.
+    /// - Throws: `StoreError` when the initial load fails.
+    package func run() async throws {
+        var state = SchedulerState(configuration: policy.configuration, targets: targets)
+        let tokens = try await database.loadWatchingTokens()
+        let startSeq = try await database.currentAdminSeq()
+        let pauses = try await database.activePauses(now: wallNow())
+        state.load(tokens: tokens, pauses: pauses, wallNow: wallNow(), now: .now, logger: logger)
+        logger.info("scheduler started", metadata: ["tokens.watching": "\(tokens.count)", "pauses.active": "\(pauses.count)"])
+
+        try await withThrowingTaskGroup(of: Void.self) { background in
+            background.addTask { await self.recorder.run() }
+            background.addTask { [database, mailbox, adminCheckInterval, logger] in
+                var adminSeq = startSeq
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: adminCheckInterval)
+                    if Task.isCancelled { break }
+                    do {
+                        let (changes, seq) = try await database.adminChanges(since: adminSeq)
+                        adminSeq = seq
+                        if !changes.isEmpty { mailbox.post(.adminChanges(changes)) }
+                    } catch {
+                        logger.warning("cannot read admin changes; retrying", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            await withDiscardingTaskGroup { polls in
+                await self.loop(state: &state, polls: &polls)
+            }
+            recorder.close()
+            background.cancelAll()
+            try await background.waitForAll()
+        }
+        logger.info("scheduler stopped")
+    }
+
+    private func loop(state: inout SchedulerState, polls: inout DiscardingTaskGroup) async {
+        var stopping = false
+        var graceDeadline: ContinuousClock.Instant? = nil
+        var abandonedAll = false
+        while true {
+            if !stopping {
+                for launch in state.dueLaunches(now: .now) {
+                    start(launch, in: &polls)
+                }
+            }
+            if stopping && state.inFlight == 0 { return }
+            if let deadline = graceDeadline, !abandonedAll, ContinuousClock.now >= deadline {
+                logger.warning("shutdown grace over; abandoning in-flight polls unrecorded", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                polls.cancelAll()
+                abandonedAll = true
+            }
+            let wake = stopping ? (abandonedAll ? nil : graceDeadline) : state.nextWake
+            for event in await mailbox.take(until: wake) {
+                switch event {
+                case .polled(let id, let decision, let updated):
+                    let pauseIsNew = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
+                    log(decision, pauseIsNew: pauseIsNew)
+                case .recordFailed(let id):
+                    state.retryLater(tokenID: id, now: .now)
+                case .abandoned(let id):
+                    state.abandon(tokenID: id)
+                case .adminChanges(let changes):
+                    state.apply(changes, wallNow: wallNow(), now: .now, logger: logger)
+                case .shutdown:
+                    if !stopping {
+                        stopping = true
+                        graceDeadline = .now + policy.configuration.shutdownGrace
+                        logger.info("shutting down: no new polls", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                    }
+                }
+            }
+        }
+    }
+
+    private func start(_ launch: SchedulerState.Launch, in polls: inout DiscardingTaskGroup) {
+        let token = launch.token
+        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued] in
+            let polledAt = wallNow()
+            let result = await launch.target.source.status(of: token.accessToken)
+            if Task.isCancelled {
+                mailbox.post(.abandoned(tokenID: token.id))
+                return
+            }
+            var rng = SystemRandomNumberGenerator()
+            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey, using: &rng)
+            do {
+                let receipt = try await recorder.record(decision)
+                mailbox.post(.polled(tokenID: token.id, decision: decision, tokenUpdated: receipt.tokenUpdated))
+                if receipt.hookRunsCreated { onHookRunsQueued() }
+            } catch {
+                logger.error("poll not recorded; will poll again", metadata: [
+                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "error": "\(error)",
+                ])
+                mailbox.post(.recordFailed(tokenID: token.id))
+            }
+        }
+    }
+
+    private func log(_ decision: PollPolicy.Decision, pauseIsNew: Bool) {
+        let w = decision.write
+        var metadata: Logger.Metadata = [
+            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
+        ]
+        if let s = w.httpStatus { metadata["http.status"] = "\(s)" }
+        if let s = w.status { metadata["export.status"] = "\(s)" }
+        if let d = w.nextDelayS { metadata["backoff.delay_s"] = "\(d)" }
+        if let r = w.retryAfterS { metadata["http.retry_after_s"] = "\(r)" }
+        if let e = w.lastError { metadata["error"] = "\(e)" }
+        if w.newState != .watching {
+            if let rows = w.rowCount { metadata["export.row_count"] = "\(rows)" }
+            if let bytes = w.byteCount { metadata["export.byte_count"] = "\(bytes)" }
+            logger.info("export finished", metadata: metadata)
+        } else {
+            logger.debug("polled", metadata: metadata)
+        }
+        if decision.unknownStatus {
+            logger.warning("unknown export status; treating it as still processing", metadata: metadata)
+        }
+        if decision.retryAfterCapped {
+            logger.warning("Retry-After longer than polling.max_retry_after_s; capped", metadata: metadata)
+        }
+        if let pause = decision.pause, pauseIsNew {
+            var m = metadata
+            m["pause.subject"] = "\(pause.subject)"
+            m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
+            if pause.scope == "account" {
+                logger.error("account paused: credentials or permissions need an operator", metadata: m)
+            } else {
+                logger.notice("host paused after 503", metadata: m)
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import MprefStore
+
+/// The scheduler's bookkeeping, owned by its one loop: who is watched, when each is due, what is
+/// in flight, which hosts and accounts are paused, and each host's request pace. No I/O.
+struct SchedulerState {
+    struct Slot {
+        var token: WatchedToken
+        var generation: UInt64
+        var inFlight = false
+    }
+
+    struct Launch: Sendable {
+        var token: WatchedToken
+        var target: PollTarget
+    }
+
+    let configuration: PollingConfiguration
+    let targets: [String: PollTarget]
+    private(set) var inFlight = 0
+    private var slots: [Int64: Slot] = [:]
+    private var queue = PollQueue()
+    private var nextGeneration: UInt64 = 1
+    private var hostPauseEnds: [String: ContinuousClock.Instant] = [:]
+    private var accountPauseEnds: [String: ContinuousClock.Instant] = [:]
+    private var pacers: [String: RequestPacer] = [:]
+    private var unconfiguredClientIDs: Set<String> = []
+    private var rng = SystemRandomNumberGenerator()
+
+    init(configuration: PollingConfiguration, targets: [String: PollTarget]) {
+        self.configuration = configuration
+        self.targets = targets
+    }
+
+    /// Tokens being watched (in the queue or in flight).
+    var watchedCount: Int { slots.count }
+
+    /// When the loop should wake next: the earliest due entry, unless every poll slot is taken.
+    var nextWake: ContinuousClock.Instant? {
+        inFlight < configuration.maxInFlight ? queue.first?.due : nil
+    }
+
+    /// Loads the tokens and pauses found at start.
+    mutating func load(tokens: [WatchedToken], pauses: [PauseRecord], wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
+        queue.reserveCapacity(tokens.count)
+        slots.reserveCapacity(tokens.count)
+        for pause in pauses { applyPause(pause, wallNow: wallNow, now: now) }
+        for token in tokens { watch(token, wallNow: wallNow, now: now, logger: logger) }
+    }
+
+    /// Pops every entry due at `now` that may be sent, up to the in-flight limit.
+    mutating func dueLaunches(now: ContinuousClock.Instant) -> [Launch] {
+        var launches: [Launch] = []
+        while inFlight < configuration.maxInFlight, let top = queue.first, top.due <= now {
+            _ = queue.popFirst()
+            guard var slot = slots[top.tokenID], slot.generation == top.generation, !slot.inFlight,
+                  let target = targets[slot.token.clientID] else { continue }
+            if let end = hostPauseEnds[target.hostKey], end > now {
+                schedule(top.tokenID, at: end + spread(), booked: false)
+                continue
+            }
+            if let end = accountPauseEnds[slot.token.clientID], end > now {
+                schedule(top.tokenID, at: end + spread(), booked: false)
+                continue
+            }
+            if !top.slotBooked {
+                var pacer = pacers[target.hostKey] ?? RequestPacer(rate: configuration.maxRequestsPerSecondPerHost)
+                let sendAt = pacer.book(now: now)
+                pacers[target.hostKey] = pacer
+                if sendAt > now {
+                    schedule(top.tokenID, at: sendAt, booked: true)
+                    continue
+                }
+            }
+            slot.inFlight = true
+            slots[top.tokenID] = slot
+            inFlight += 1
+            launches.append(Launch(token: slot.token, target: target))
+        }
+        return launches
+    }
+
+    /// Applies a committed poll. Returns whether it started a pause that was not already in force.
+    mutating func finish(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant) -> Bool {
+        endFlight(tokenID)
+        let pauseIsNew = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? false
+        guard var slot = slots[tokenID] else { return pauseIsNew }
+        let w = decision.write
+        guard tokenUpdated, w.newState == .watching, let delay = decision.nextDelay else {
+            if tokenUpdated { slots[tokenID] = nil }
+            return pauseIsNew
+        }
+        slot.token.attempt = w.attempt
+        slot.token.consecutiveErrors = w.consecutiveErrors
+        slot.token.consecutiveNotFound = w.consecutiveNotFound
+        slot.token.nextPollAt = w.nextPollAt
+        slots[tokenID] = slot
+        schedule(tokenID, at: now + delay, booked: false)
+        return pauseIsNew
+    }
+
+    /// A poll whose commit failed (e.g. disk full): poll it again after the initial delay; nothing was recorded.
+    mutating func retryLater(tokenID: Int64, now: ContinuousClock.Instant) {
+        endFlight(tokenID)
+        guard slots[tokenID] != nil else { return }
+        schedule(tokenID, at: now + configuration.initialDelay, booked: false)
+    }
+
+    /// A poll abandoned at shutdown: nothing recorded.
+    mutating func abandon(tokenID: Int64) {
+        endFlight(tokenID)
+    }
+
+    /// Applies admin changes: newly watched tokens are scheduled; paused, removed or finished ones dropped.
+    mutating func apply(_ changes: [TokenChange], wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
+        for change in changes {
+            if let token = change.watched {
+                if slots[token.id]?.inFlight == true { continue }  // its poll's outcome decides
+                watch(token, wallNow: wallNow, now: now, logger: logger)
+                logger.info("watching token", metadata: ["export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)"])
+            } else if slots.removeValue(forKey: change.tokenID) != nil {
+                logger.info("stopped watching token", metadata: ["token.id": "\(change.tokenID)", "token.state": "\(change.state.rawValue)"])
+            }
+        }
+    }
+
+    private mutating func watch(_ token: WatchedToken, wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
+        guard targets[token.clientID] != nil else {
+            if unconfiguredClientIDs.insert(token.clientID).inserted {
+                logger.error("no account configured for this client ID; its tokens are not polled", metadata: ["export.client_id": "\(token.clientID)"])
+            }
+            return
+        }
+        let wait = token.nextPollAt.map { $0.timeIntervalSince(wallNow) } ?? 0
+        let clamped = min(max(wait, 0), configuration.maxDelay.seconds)
+        let generation = nextGeneration
+        nextGeneration += 1
+        slots[token.id] = Slot(token: token, generation: generation)
+        queue.push(.init(due: now + .clampedSeconds(clamped), tokenID: token.id, generation: generation, slotBooked: false))
+    }
+
+    private mutating func schedule(_ tokenID: Int64, at due: ContinuousClock.Instant, booked: Bool) {
+        guard var slot = slots[tokenID] else { return }
+        slot.generation = nextGeneration
+        nextGeneration += 1
+        slots[tokenID] = slot
+        queue.push(.init(due: due, tokenID: tokenID, generation: slot.generation, slotBooked: booked))
+    }
+
+    private mutating func endFlight(_ tokenID: Int64) {
+        inFlight = max(0, inFlight - 1)
+        slots[tokenID]?.inFlight = false
+    }
+
+    /// Records a pause; returns whether it is new (none of that subject was in force).
+    @discardableResult
+    private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> Bool {
+        let limit = pause.scope == "host" ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
+        let remaining = min(max(pause.pausedUntil.timeIntervalSince(wallNow), 0), limit.seconds)
+        let end = now + .clampedSeconds(remaining)
+        if pause.scope == "host" {
+            let existing = hostPauseEnds[pause.subject]
+            hostPauseEnds[pause.subject] = max(existing ?? end, end)
+            return existing.map { $0 <= now } ?? true
+        } else {
+            let existing = accountPauseEnds[pause.subject]
+            accountPauseEnds[pause.subject] = max(existing ?? end, end)
+            return existing.map { $0 <= now } ?? true
+        }
+    }
+
+    /// A random offset in [0, pauseJitter] so tokens waiting on a pause resume spread out.
+    private mutating func spread() -> Duration {
+        let ceiling = max(configuration.pauseJitter.seconds, 0)
+        return ceiling > 0 ? .clampedSeconds(Double.random(in: 0...ceiling, using: &rng)) : .zero
+    }
+}

@@ -1,0 +1,32 @@
+import MyPreferences
+
+/// Something that answers a status poll: the real `MyPreferencesClient`, or a stand-in in tests.
+package protocol StatusSource: Sendable {
+    /// Polls the status of one export; never throws (failures are outcomes).
+    func status(of accessToken: Int64) async -> PollResult
+}
+
+extension MyPreferencesClient: StatusSource {}
+
+/// Where the tokens of one client ID are polled.
+package struct PollTarget: Sendable {
+    package var source: any StatusSource
+    /// `scheme://host:port` of the account's base URL: the subject of a host pause (503).
+    package var hostKey: String
+
+    package init(source: any StatusSource, hostKey: String) {
+        self.source = source
+        self.hostKey = hostKey
+    }
+
+    /// `scheme://host:port` of `baseURL` (default ports filled in), lower-cased; the URL itself when unparsable.
+    package static func hostKey(of baseURL: String) -> String {
+        guard let components = URLComponents(string: baseURL), let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased() else {
+            return baseURL
+        }
+        let port = components.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(host):\(port)"
+    }
+}
+
+import Foundation

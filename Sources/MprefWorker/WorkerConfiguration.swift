@@ -1,0 +1,84 @@
+import MyPreferences
+
+/// How the daemon polls: backoff, deadlines, pauses, concurrency. Every value has a documented
+/// default chosen for exports that take minutes to hours.
+public struct PollingConfiguration: Sendable, Hashable {
+    /// First delay after adding a token, and the lower bound of every backoff draw. Default 10 s.
+    public var initialDelay: Duration = .seconds(10)
+    /// Upper bound of any backoff delay. Default 5 min.
+    public var maxDelay: Duration = .seconds(300)
+    /// Growth factor per attempt: the n-th delay is drawn in [initial, min(max, initial·multiplierⁿ)]. Default 2.
+    public var multiplier: Double = 2
+    /// Deadline given to tokens added without `--deadline`; `nil` = none. Default 24 h.
+    public var deadline: Duration? = .seconds(86_400)
+    /// Longest `Retry-After` honoured; a longer hint is capped (and logged). Default 1 h.
+    public var maxRetryAfter: Duration = .seconds(3600)
+    /// Largest random extra added to a host pause so that waiting tokens resume spread out. Default 2 s.
+    public var pauseJitter: Duration = .seconds(2)
+    /// Polls in flight at once, across all hosts. Default 64.
+    public var maxInFlight: Int = 64
+    /// Requests per second to one host (token bucket; bursts up to one second's worth). Default 50.
+    public var maxRequestsPerSecondPerHost: Double = 50
+    /// Consecutive 404 answers after which a token is `failed` (not found). Default 3.
+    public var notFoundLimit: Int = 3
+    /// How long an account is paused after 401/403 (credentials or permissions need an operator). Default 15 min.
+    public var authPause: Duration = .seconds(900)
+    /// How long shutdown waits for in-flight polls before abandoning them (unrecorded). Default 10 s.
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public init() {}
+}
+
+/// Shell hooks run when an export reaches a terminal state.
+public struct HookConfiguration: Sendable, Hashable {
+    /// Commands run on `complete`.
+    public var onComplete: [String] = []
+    /// Commands run on `failed` and `timed_out`.
+    public var onFailure: [String] = []
+    /// Commands run on `expired`.
+    public var onExpired: [String] = []
+    /// Commands run on `retrieved`.
+    public var onRetrieved: [String] = []
+    /// Longest a hook may run before SIGTERM to its process group. Default 10 min.
+    public var timeout: Duration = .seconds(600)
+    /// SIGTERM → SIGKILL grace, also given to running hooks at shutdown. Default 10 s.
+    public var killGrace: Duration = .seconds(10)
+    /// Runs of one hook before it is `dead`. Default 5.
+    public var maxAttempts: Int = 5
+    /// Delay before the first retry; doubles per attempt up to `retryMaxDelay`. Default 30 s.
+    public var retryInitialDelay: Duration = .seconds(30)
+    /// Default 1 h.
+    public var retryMaxDelay: Duration = .seconds(3600)
+    /// Hooks running at once. Default 4.
+    public var concurrency: Int = 4
+
+    public init() {}
+
+    /// The global commands for a hook event key (`complete`, `failure`, `expired`, `retrieved`).
+    public func commands(for onEvent: String) -> [String] {
+        switch onEvent {
+        case "complete": onComplete
+        case "failure": onFailure
+        case "expired": onExpired
+        case "retrieved": onRetrieved
+        default: []
+        }
+    }
+}
+
+/// Everything the daemon needs, assembled and validated by the executable.
+public struct WorkerConfiguration: Sendable {
+    /// The accounts, keyed by client ID.
+    public var accounts: [String: AccountConfiguration]
+    public var polling: PollingConfiguration
+    public var hooks: HookConfiguration
+    /// The database path, passed to hooks as `MPREFD_DB`.
+    public var databasePath: String
+
+    public init(accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(), hooks: HookConfiguration = .init(), databasePath: String) {
+        self.accounts = accounts
+        self.polling = polling
+        self.hooks = hooks
+        self.databasePath = databasePath
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// How to reach and authenticate to one MyPreferences account (one client ID).
+public struct AccountConfiguration: Sendable {
+    /// The MyPreferences ClientId: the `{clientId}` path parameter.
+    public var clientID: String
+    /// Base URL; default `https://pm.mypreferences.com/Profiles` (staging: `https://pmstg.mypreferences.com/Profiles`).
+    public var baseURL: String
+    /// Status path template below `baseURL`, with `{clientId}` and `{accessToken}` placeholders (each
+    /// percent-encoded as one path segment). Default `Async/{clientId}/Export/{accessToken}/Status`;
+    /// the API/3 form is `{clientId}/status/Token/{accessToken}`.
+    public var statusPath: String
+    /// The media type asked for in `Accept`; the response's own `Content-Type` picks the decoder.
+    public var accept: MediaType
+    /// TCP (and TLS) connect timeout; default 10 s.
+    public var connectTimeout: Duration
+    /// Whole-request deadline, from send to last body byte; default 30 s.
+    public var requestTimeout: Duration
+    /// Largest response body read, in bytes; a larger one is `.transportError(.bodyTooLarge)`. Default 65,536.
+    public var maxBodyBytes: Int
+    /// Allow plain `http://` to a non-loopback host. Default `false` (loopback `http://` is always allowed).
+    public var allowInsecureHTTP: Bool
+    /// The authentication scheme.
+    public var auth: Authentication
+
+    public static let defaultBaseURL = "https://pm.mypreferences.com/Profiles"
+    public static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
+
+    public init(
+        clientID: String,
+        baseURL: String = Self.defaultBaseURL,
+        statusPath: String = Self.defaultStatusPath,
+        accept: MediaType = .json,
+        connectTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(30),
+        maxBodyBytes: Int = 65_536,
+        allowInsecureHTTP: Bool = false,
+        auth: Authentication = .none
+    ) {
+        self.clientID = clientID
+        self.baseURL = baseURL
+        self.statusPath = statusPath
+        self.accept = accept
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.maxBodyBytes = maxBodyBytes
+        self.allowInsecureHTTP = allowInsecureHTTP
+        self.auth = auth
+    }
+
+    /// `json` (`application/json`) or `xml` (`application/xml`).
+    public enum MediaType: String, Sendable, CaseIterable {
+        case json, xml
+    }
+}
+
+/// The `Authorization` scheme for an account.
+public enum Authentication: Sendable {
+    /// No `Authorization` header (the simulator, loopback tests).
+    case none
+    /// `PNAUTHINFO3-HMAC-SHA256`, signed afresh per request with the HMAC key `secret`.
+    case pnauthinfo3(userID: String, secret: Secret)
+    /// OAuth 2.0 client credentials against `tokenURL`, scope `{ClientId}/{UserId}`.
+    case oauth(tokenURL: String, oauthClientID: String, oauthClientSecret: Secret, userID: String)
+
+    /// The scheme's name as configured: `none`, `pnauthinfo3`, `oauth`.
+    public var schemeName: String {
+        switch self {
+        case .none: "none"
+        case .pnauthinfo3: "pnauthinfo3"
+        case .oauth: "oauth"
+        }
+    }
+}
+
+/// A secret value (HMAC key, OAuth client secret). Prints as `<redacted>` everywhere —
+/// `description`, `debugDescription`, string interpolation, `dump` — so it cannot leak by accident.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The secret itself; read it only where it is used (signing, token requests).
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+    public var customMirror: Mirror { Mirror(reflecting: "<redacted>") }
+}

@@ -1,0 +1,283 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Asks MyPreferences for the status of async exports of one account (one client ID).
+///
+/// Endpoint: MyPreferences Profiles API help, "GET Async/{clientId}/Export/{accessToken}/Status"
+/// (or the API/3 async form "GET {clientId}/status/Token/{accessToken}", by configuration).
+///
+/// Owns one AsyncHTTPClient `HTTPClient`: a keep-alive pool of up to `maxConnectionsPerHost`
+/// HTTP/1.1 connections (HTTP/2 where the server offers it over TLS), TLS certificate
+/// verification always on, redirects never followed, connect timeout from the configuration.
+/// Call ``shutdown()`` once before releasing the client.
+public final class MyPreferencesClient: Sendable {
+    /// This program's version, sent in `User-Agent`.
+    public static let version = "0.1.0"
+    /// `mprefd/<version>`.
+    public static let userAgent = "mprefd/\(version)"
+    /// Default cap on pooled HTTP/1.1 connections per host (AsyncHTTPClient's own default is 8).
+    public static let defaultMaxConnectionsPerHost = 64
+
+    /// The account this client polls.
+    public let configuration: AccountConfiguration
+
+    private let httpClient: HTTPClient
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let authorizer: Authorizer
+
+    private enum Authorizer: Sendable {
+        case none
+        case pnauthinfo3(userID: String, secret: Secret)
+        case oauth(OAuthTokenSource)
+    }
+
+    /// Creates the client and its connection pool.
+    ///
+    /// - Parameters:
+    ///   - configuration: the account: base URL, status path template, auth, timeouts, body limit.
+    ///   - logger: used at debug level only, with metadata such as `export.access_token`, `http.status`.
+    ///   - maxConnectionsPerHost: the pool's soft limit on HTTP/1.1 connections per host (default 64).
+    ///   - now: the wall clock, for PNAUTHINFO3 timestamps, OAuth token lifetimes and `Retry-After`
+    ///     dates; injectable for tests.
+    /// - Throws: ``ClientConfigurationError`` when a URL is invalid, plain `http://` points at a
+    ///   non-loopback host without `allowInsecureHTTP` (`.insecureHTTP`), the status path lacks
+    ///   `{accessToken}`, or a value is out of range (empty client ID, non-positive timeouts,
+    ///   body limit or connection limit).
+    public init(
+        configuration: AccountConfiguration,
+        logger: Logger,
+        maxConnectionsPerHost: Int = MyPreferencesClient.defaultMaxConnectionsPerHost,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        try Self.validate(configuration, maxConnectionsPerHost: maxConnectionsPerHost)
+
+        var httpConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
+            decompression: .disabled
+        )
+        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maxConnectionsPerHost
+        // tlsConfiguration stays nil: AsyncHTTPClient then uses TLSConfiguration.makeClientConfiguration(),
+        // which verifies certificates and host names against the system trust roots.
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+        self.now = now
+        switch configuration.auth {
+        case .none:
+            self.authorizer = .none
+        case .pnauthinfo3(let userID, let secret):
+            self.authorizer = .pnauthinfo3(userID: userID, secret: secret)
+        case .oauth(let tokenURL, let oauthClientID, let oauthClientSecret, let userID):
+            self.authorizer = .oauth(OAuthTokenSource(
+                httpClient: httpClient, tokenURL: tokenURL, oauthClientID: oauthClientID,
+                oauthClientSecret: oauthClientSecret, clientID: configuration.clientID, userID: userID,
+                requestTimeout: configuration.requestTimeout, now: now, logger: logger
+            ))
+        }
+    }
+
+    /// Closes the connection pool. Call once, after the last ``status(of:)`` has returned.
+    ///
+    /// - Throws: AsyncHTTPClient's error if the pool was already shut down.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+
+    /// The status URL for `accessToken`: base URL and expanded path template joined with one `/`,
+    /// client ID and access token each percent-encoded as one path segment.
+    public func statusURL(for accessToken: Int64) -> String {
+        StatusURL.make(
+            baseURL: configuration.baseURL, template: configuration.statusPath,
+            clientID: configuration.clientID, accessToken: accessToken
+        )
+    }
+
+    /// Polls the status of one export. Never throws: every failure is a ``PollOutcome``.
+    ///
+    /// `GET {statusURL}` with `Accept`, `User-Agent` and the scheme's `Authorization`. Each attempt
+    /// must complete — response head and whole body — within `requestTimeout`. Transparent retries,
+    /// at most one of each: a pooled keep-alive connection the server had already closed (no
+    /// response byte received) is retried on a fresh connection; with OAuth, a 401 invalidates the
+    /// bearer token, fetches a new one and retries. `latency` covers the whole call, retries and
+    /// token fetches included, on the monotonic clock.
+    ///
+    /// With OAuth, a token endpoint that refuses the client (400/401) gives `.unauthorized` with the
+    /// token endpoint's status in `httpStatus`; any other token failure gives `.transportError`.
+    public func status(of accessToken: Int64) async -> PollResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (outcome, httpStatus) = await poll(url: statusURL(for: accessToken), accessToken: accessToken)
+        let latency = start.duration(to: clock.now)
+        var metadata: Logger.Metadata = [
+            "export.access_token": "\(accessToken)",
+            "poll.outcome": "\(outcome.kindName)",
+            "poll.latency_ms": "\(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000)",
+        ]
+        if let httpStatus { metadata["http.status"] = "\(httpStatus)" }
+        if case .transportError(let failure, _) = outcome { metadata["transport.failure"] = "\(failure.rawValue)" }
+        logger.debug("polled export status", metadata: metadata)
+        return PollResult(outcome: outcome, httpStatus: httpStatus, latency: latency)
+    }
+
+    private func poll(url: String, accessToken: Int64) async -> (PollOutcome, Int?) {
+        var retriedStaleConnection = false
+        var retriedUnauthorized = false
+        while true {
+            var request = HTTPClientRequest(url: url)
+            request.method = .GET
+            request.headers.add(name: "Accept", value: configuration.accept == .xml ? "application/xml" : "application/json")
+            request.headers.add(name: "User-Agent", value: Self.userAgent)
+
+            var bearerToken: String?
+            switch authorizer {
+            case .none:
+                break
+            case .pnauthinfo3(let userID, let secret):
+                let header = PNAuthInfo3.header(
+                    secret: secret.value, clientID: configuration.clientID, userID: userID,
+                    timestamp: PNAuthInfo3.timestamp(for: now())
+                )
+                request.headers.add(name: "Authorization", value: header)
+            case .oauth(let tokenSource):
+                do {
+                    let token = try await tokenSource.token()
+                    bearerToken = token
+                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                } catch let error as OAuthTokenError {
+                    logger.debug("OAuth token unavailable", metadata: ["export.access_token": "\(accessToken)"])
+                    switch error.kind {
+                    case .rejected: return (.unauthorized, error.httpStatus)
+                    case .unusableAnswer: return (.transportError(.other, detail: error.description), nil)
+                    case .transport(let failure): return (.transportError(failure, detail: error.description), nil)
+                    }
+                } catch {
+                    return (.transportError(.other, detail: "token endpoint: unexpected failure"), nil)
+                }
+            }
+
+            switch await attempt(request) {
+            case .noResponse(let error):
+                if !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
+                    retriedStaleConnection = true
+                    logger.debug("pooled connection was closed; retrying once", metadata: ["export.access_token": "\(accessToken)"])
+                    continue
+                }
+                let (failure, detail) = TransportFailure.classify(error)
+                return (.transportError(failure, detail: detail), nil)
+
+            case .response(let status, let headers, let body, let receivedAt):
+                if status == 401, !retriedUnauthorized, case .oauth(let tokenSource) = authorizer, let bearerToken {
+                    retriedUnauthorized = true
+                    logger.debug("status answered 401; refreshing the OAuth token once", metadata: ["export.access_token": "\(accessToken)"])
+                    await tokenSource.invalidate(bearerToken)
+                    continue
+                }
+                switch body {
+                case .success(let bytes):
+                    return (ResponseClassifier.outcome(status: status, headers: headers, body: bytes, receivedAt: receivedAt), status)
+                case .failure(let error):
+                    // A 2xx needs its body; for anything else the status line decides and the body
+                    // only adds detail, so a body that cannot be read is dropped.
+                    if (200..<300).contains(status) {
+                        let (failure, detail) = TransportFailure.classify(error)
+                        return (.transportError(failure, detail: detail), status)
+                    }
+                    return (ResponseClassifier.outcome(status: status, headers: headers, body: ByteBuffer(), receivedAt: receivedAt), status)
+                }
+            }
+        }
+    }
+
+    /// What one HTTP exchange produced.
+    private enum Attempt: Sendable {
+        /// The request failed before a response head arrived (or the deadline passed).
+        case noResponse(any Error)
+        /// A response head arrived; `body` is the collected body or why it could not be read.
+        case response(status: Int, headers: HTTPHeaders, body: Result<ByteBuffer, any Error>, receivedAt: Date)
+    }
+
+    /// The whole-request deadline ran out (head or body).
+    struct RequestDeadlineExceeded: Error {}
+
+    /// Sends `request` and collects the body (bounded by `maxBodyBytes`), all within `requestTimeout`.
+    /// AsyncHTTPClient's own deadline stops at the response head, so the body is raced against a timer.
+    private func attempt(_ request: HTTPClientRequest) async -> Attempt {
+        let timeout = configuration.requestTimeout
+        let maxBodyBytes = configuration.maxBodyBytes
+        let httpClient = self.httpClient
+        let now = self.now
+        return await withTaskGroup(of: Attempt?.self) { group in
+            group.addTask {
+                let response: HTTPClientResponse
+                do {
+                    response = try await httpClient.execute(request, deadline: .now() + TimeAmount(timeout))
+                } catch {
+                    return .noResponse(error)
+                }
+                let receivedAt = now()
+                let body: Result<ByteBuffer, any Error>
+                do {
+                    body = .success(try await response.body.collect(upTo: maxBodyBytes))
+                } catch {
+                    body = .failure(error)
+                }
+                return .response(status: Int(response.status.code), headers: response.headers, body: body, receivedAt: receivedAt)
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                } catch {
+                    return nil  // cancelled: the exchange finished first
+                }
+                return .noResponse(RequestDeadlineExceeded())
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .noResponse(CancellationError())
+        }
+    }
+
+    private static func validate(_ configuration: AccountConfiguration, maxConnectionsPerHost: Int) throws {
+        guard !configuration.clientID.isEmpty else {
+            throw ClientConfigurationError(code: .invalidValue, field: "clientID", description: "clientID is empty; set it to the MyPreferences ClientId")
+        }
+        try StatusURL.validate(configuration.baseURL, field: "baseURL", allowInsecureHTTP: configuration.allowInsecureHTTP)
+        guard configuration.statusPath.contains("{accessToken}") else {
+            throw ClientConfigurationError(
+                code: .invalidStatusPath, field: "statusPath",
+                description: "statusPath '\(configuration.statusPath)' has no {accessToken} placeholder; "
+                    + "use e.g. '\(AccountConfiguration.defaultStatusPath)' or '{clientId}/status/Token/{accessToken}'"
+            )
+        }
+        for (field, value) in [("connectTimeout", configuration.connectTimeout), ("requestTimeout", configuration.requestTimeout)]
+        where value <= .zero {
+            throw ClientConfigurationError(code: .invalidValue, field: field, description: "\(field) must be positive, got \(value)")
+        }
+        guard configuration.maxBodyBytes > 0 else {
+            throw ClientConfigurationError(
+                code: .invalidValue, field: "maxBodyBytes", description: "maxBodyBytes must be positive, got \(configuration.maxBodyBytes)"
+            )
+        }
+        guard maxConnectionsPerHost > 0 else {
+            throw ClientConfigurationError(
+                code: .invalidValue, field: "maxConnectionsPerHost", description: "maxConnectionsPerHost must be positive, got \(maxConnectionsPerHost)"
+            )
+        }
+        if case .oauth(let tokenURL, let oauthClientID, _, _) = configuration.auth {
+            try StatusURL.validate(tokenURL, field: "auth.tokenURL", allowInsecureHTTP: configuration.allowInsecureHTTP)
+            guard !oauthClientID.isEmpty, !oauthClientID.contains(":") else {
+                throw ClientConfigurationError(
+                    code: .invalidValue, field: "auth.oauthClientID",
+                    description: "auth.oauthClientID must be non-empty and contain no ':' (HTTP Basic credentials)"
+                )
+            }
+        }
+    }
+}

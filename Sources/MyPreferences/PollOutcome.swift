@@ -1,0 +1,66 @@
+/// What one status request came to, classified so the worker can act on it without knowing HTTP.
+///
+/// Error-code meanings: MyPreferences Profiles API help, "HTTP status codes" (400, 401, 403, 404, 500, 503).
+public enum PollOutcome: Sendable, Hashable {
+    /// 2xx with a decodable `AsyncApiDataExportStatusResult`.
+    case ok(ExportStatus)
+    /// 503: the whole host is temporarily unavailable. `retryAfter` is the server's usable
+    /// `Retry-After` hint (RFC 9110 §10.2.3), or `nil` when absent or unusable.
+    case unavailable(retryAfter: Duration?)
+    /// Any other 5xx (the code is in `PollResult.httpStatus`).
+    case serverError
+    /// 400: the request is malformed; `detail` is a bounded excerpt of the body.
+    case badRequest(detail: String)
+    /// 401 after the one OAuth refresh-and-retry (if the scheme has one).
+    case unauthorized
+    /// 403: the user lacks permission.
+    case forbidden
+    /// 404: bad client ID or access token (or not visible yet).
+    case notFound
+    /// Any other status code (1xx, 3xx, other 4xx) — e.g. a redirect, which is never followed.
+    case unexpectedStatus
+    /// No response: connect failure, reset, timeout, TLS failure, body over the limit.
+    case transportError(TransportFailure, detail: String)
+    /// A 2xx whose body could not be decoded; `excerpt` is at most 256 characters of it.
+    case undecodable(reason: String, excerpt: String)
+}
+
+/// Why no usable response arrived.
+public enum TransportFailure: String, Sendable, Hashable {
+    case connect, timeout, reset, tls, bodyTooLarge = "body_too_large", other
+}
+
+/// One status request's outcome with its measurements.
+public struct PollResult: Sendable, Hashable {
+    public var outcome: PollOutcome
+    /// The HTTP status code of the final response; `nil` when no response arrived.
+    public var httpStatus: Int?
+    /// Time from sending the request to having the whole body (monotonic clock).
+    public var latency: Duration
+
+    public init(outcome: PollOutcome, httpStatus: Int?, latency: Duration) {
+        self.outcome = outcome
+        self.httpStatus = httpStatus
+        self.latency = latency
+    }
+}
+
+extension PollOutcome {
+    /// A short name of the case, for logs and metrics labels: `ok`, `unavailable`, `server_error`,
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `unexpected_status`,
+    /// `transport_error`, `undecodable`.
+    public var kindName: String {
+        switch self {
+        case .ok: "ok"
+        case .unavailable: "unavailable"
+        case .serverError: "server_error"
+        case .badRequest: "bad_request"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .notFound: "not_found"
+        case .unexpectedStatus: "unexpected_status"
+        case .transportError: "transport_error"
+        case .undecodable: "undecodable"
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Maps one complete HTTP response to a ``PollOutcome``. Pure: no I/O, no clock.
+///
+/// Error-code meanings: MyPreferences Profiles API help, "HTTP status codes".
+/// - 2xx → ``StatusDecoder`` → `.ok` or `.undecodable`
+/// - 503 → `.unavailable(retryAfter:)` from `Retry-After` (see ``RetryAfter``)
+/// - other 5xx → `.serverError`
+/// - 400 → `.badRequest(detail:)` with a bounded body excerpt
+/// - 401 → `.unauthorized`, 403 → `.forbidden`, 404 → `.notFound`
+/// - anything else (1xx, 3xx — redirects are never followed — and other 4xx) → `.unexpectedStatus`
+enum ResponseClassifier {
+    static func outcome(status: Int, headers: HTTPHeaders, body: ByteBuffer, receivedAt: Date) -> PollOutcome {
+        switch status {
+        case 200..<300:
+            return StatusDecoder.decode(body.readableBytesView, contentType: headers.first(name: "Content-Type"))
+        case 503:
+            let delay = RetryAfter.delay(
+                from: headers["Retry-After"], dateHeader: headers.first(name: "Date"), receivedAt: receivedAt
+            )
+            return .unavailable(retryAfter: delay)
+        case 500..<600:
+            return .serverError
+        case 400:
+            return .badRequest(detail: BodyExcerpt.make(body.readableBytesView))
+        case 401:
+            return .unauthorized
+        case 403:
+            return .forbidden
+        case 404:
+            return .notFound
+        default:
+            return .unexpectedStatus
+        }
+    }
+}

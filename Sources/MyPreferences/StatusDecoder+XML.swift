@@ -1,0 +1,132 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+extension StatusDecoder {
+    /// The data-contract namespace of `AsyncApiDataExportStatusResult` (MyPreferences Profiles API
+    /// help, XML sample of the status resource).
+    public static let xmlNamespace = "http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"
+    /// The root element's local name.
+    public static let xmlRootElement = "AsyncApiDataExportStatusResult"
+
+    /// Decodes the XML form: the root must be `AsyncApiDataExportStatusResult` (local name matched
+    /// case-insensitively) in ``xmlNamespace`` — or in no namespace, for hand-written servers; any
+    /// other namespace is refused. Its child elements may come in any order; unknown ones are
+    /// ignored; `i:nil="true"` counts as absent. Documents with a DTD are refused outright
+    /// (no entity expansion), so the parser never fetches or expands anything.
+    static func decodeXML(_ bytes: [UInt8]) -> Result<ExportStatus, DecodingFailure> {
+        guard !bytes.isEmpty else { return .failure(DecodingFailure(reason: "empty body")) }
+        if containsDTD(bytes) {
+            return .failure(DecodingFailure(reason: "XML with a document type declaration is not accepted"))
+        }
+        let collector = XMLStatusCollector()
+        let parser = XMLParser(data: Data(bytes))
+        parser.shouldProcessNamespaces = true
+        parser.shouldReportNamespacePrefixes = false
+        parser.shouldResolveExternalEntities = false
+        parser.delegate = collector
+        let parsed = parser.parse()
+        if let failure = collector.failure {
+            return .failure(DecodingFailure(reason: failure))
+        }
+        guard parsed else {
+            let detail = parser.parserError.map { " (\(($0 as NSError).code))" } ?? ""
+            return .failure(DecodingFailure(reason: "invalid XML\(detail)"))
+        }
+        guard collector.sawRoot else {
+            return .failure(DecodingFailure(reason: "no \(xmlRootElement) element"))
+        }
+        guard let status = collector.fields["status"] ?? nil else {
+            return .failure(DecodingFailure(reason: "missing Status"))
+        }
+        func count(_ name: String, allowNegative: Bool) -> Int64? {
+            guard let text = collector.fields[name] ?? nil else { return nil }
+            return integer(text: text, allowNegative: allowNegative)
+        }
+        return .success(ExportStatus(
+            accessToken: count("accesstoken", allowNegative: true),
+            status: status,
+            rowCount: count("rowcount", allowNegative: false),
+            byteCount: count("bytecount", allowNegative: false),
+            expires: collector.fields["expires"] ?? nil
+        ))
+    }
+
+    private static func containsDTD(_ bytes: [UInt8]) -> Bool {
+        let marker = Array("<!DOCTYPE".utf8)
+        let upper = bytes.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        guard upper.count >= marker.count else { return false }
+        for start in 0...(upper.count - marker.count) where upper[start] == marker[0] {
+            if upper[start..<start + marker.count].elementsEqual(marker) { return true }
+        }
+        return false
+    }
+}
+
+/// Collects the direct children of the status root element. Used by one parser on one thread.
+private final class XMLStatusCollector: NSObject, XMLParserDelegate {
+    /// Lower-cased child name → text (`nil` when marked `i:nil="true"`); first occurrence wins.
+    var fields: [String: String?] = [:]
+    var sawRoot = false
+    var failure: String?
+
+    private var depth = 0
+    private var currentField: String?
+    private var currentIsNil = false
+    private var currentHasChildElements = false
+    private var text = ""
+
+    private static let instanceNamespace = "http://www.w3.org/2001/XMLSchema-instance"
+
+    private static func isContractNamespace(_ uri: String?) -> Bool {
+        uri == nil || uri == "" || uri == StatusDecoder.xmlNamespace
+    }
+
+    func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+        qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+    ) {
+        depth += 1
+        switch depth {
+        case 1:
+            guard elementName.lowercased() == StatusDecoder.xmlRootElement.lowercased() else {
+                failure = "root element is not \(StatusDecoder.xmlRootElement)"
+                parser.abortParsing()
+                return
+            }
+            guard Self.isContractNamespace(namespaceURI) else {
+                failure = "root element is in an unexpected namespace"
+                parser.abortParsing()
+                return
+            }
+            sawRoot = true
+        case 2:
+            currentField = Self.isContractNamespace(namespaceURI) ? elementName.lowercased() : nil
+            currentIsNil = attributeDict.contains { key, value in
+                (key == "nil" || key.hasSuffix(":nil")) && value.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+            }
+            currentHasChildElements = false
+            text = ""
+        default:
+            currentHasChildElements = true
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if depth == 2, currentField != nil { text += string }
+    }
+
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+        if depth == 2, currentField != nil { text += String(decoding: CDATABlock, as: UTF8.self) }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        if depth == 2, let field = currentField, fields[field] == nil {
+            // An element with element children is not a simple value: treat it as absent.
+            fields[field] = (currentIsNil || currentHasChildElements) ? String?.none : String?.some(text)
+        }
+        if depth == 2 { currentField = nil }
+        depth -= 1
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+
+extension SimulatorResponder {
+    /// The `/_sim/*` control endpoints for out-of-process tests (no authentication, never recorded):
+    /// - `GET /_sim/health` → `{"status":"ok","base_url":…,"port":…,"recorded_requests":…,"oauth_token_requests":…}`
+    /// - `GET /_sim/requests` → JSON array of ``RecordedRequest``, oldest first
+    /// - `POST /_sim/scenarios` with a ``ScenarioBook`` body → merged at runtime; 400 `{"error": …}` when invalid
+    /// - `POST /_sim/reset` → back to the configured scenarios; records, progress and the token count cleared
+    func control(_ request: Request, path: String) async throws -> Response {
+        let json = "application/json; charset=utf-8"
+        switch (request.method, path) {
+        case (.get, "/_sim/health"):
+            let body = "{\"status\":\"ok\",\"base_url\":\(StatusDocument.jsonString(baseURL)),\"port\":\(state.port),"
+                + "\"recorded_requests\":\(state.recordCount),\"oauth_token_requests\":\(state.oauthTokenRequests)}"
+            return Self.response(200, contentType: json, body: body)
+
+        case (.get, "/_sim/requests"):
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(state.records)
+            return Response(
+                status: .ok, headers: [.contentType: json],
+                body: .init(byteBuffer: ByteBuffer(bytes: data))
+            )
+
+        case (.post, "/_sim/scenarios"):
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            do {
+                let book = try JSONDecoder().decode(ScenarioBook.self, from: Data(body.readableBytesView))
+                state.apply(book, now: now())
+                return Self.response(200, contentType: json, body: "{\"status\":\"ok\",\"scenarios\":\(book.scenarios.count)}")
+            } catch {
+                return Self.response(400, contentType: json, body: "{\"error\":\(StatusDocument.jsonString(ScenarioBook.describe(error)))}")
+            }
+
+        case (.post, "/_sim/reset"):
+            state.reset()
+            return Self.response(200, contentType: json, body: "{\"status\":\"ok\"}")
+
+        case (_, "/_sim/health"), (_, "/_sim/requests"), (_, "/_sim/scenarios"), (_, "/_sim/reset"):
+            return Self.response(405, contentType: json, body: "{\"error\":\"method not allowed\"}")
+
+        default:
+            return Self.response(404, contentType: json, body: "{\"error\":\"unknown control endpoint\"}")
+        }
+    }
+
+    var baseURL: String {
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "http://\(shownHost):\(state.port)\(prefix)"
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Synchronization
+
+/// The simulator's mutable state behind one mutex. Every critical section is a few dictionary operations:
+/// no I/O, no awaiting and no sleeping happens while the lock is held.
+final class SimulatorState: Sendable {
+    struct ScenarioKey: Hashable {
+        var clientID: String?
+        var accessToken: Int64
+    }
+
+    struct ProgressKey: Hashable {
+        var clientID: String
+        var accessToken: Int64
+    }
+
+    struct Progress {
+        var stepIndex = 0
+        var usesOfStep = 0
+    }
+
+    struct Window {
+        var from: Date
+        var to: Date
+        var retryAfter: RetryAfter?
+    }
+
+    struct IssuedToken {
+        var expiresAt: Date
+        var clientID: String
+    }
+
+    struct Storage {
+        var defaultScenario: Scenario
+        var scenarios: [ScenarioKey: Scenario] = [:]
+        var progress: [ProgressKey: Progress] = [:]
+        var windows: [Window] = []
+        var records: RequestRing
+        var nextAccessToken: Int64
+        var issuedTokens: [String: IssuedToken] = [:]
+        var oauthTokenRequests = 0
+        var port = 0
+    }
+
+    private let storage: Mutex<Storage>
+    private let initialDefault: Scenario
+    private let initialScenarios: [TokenScenario]
+    private let initialWindows: [Window]
+    let recordsRequests: Bool
+
+    init(configuration: SimulatorConfiguration, startedAt: Date) {
+        let book = configuration.scenarios
+        self.initialDefault = book.defaultScenario ?? configuration.defaultScenario
+        self.initialScenarios = book.scenarios
+        self.initialWindows = (book.hostUnavailable ?? []).map {
+            Window(from: startedAt + $0.from.secondsDouble, to: startedAt + $0.to.secondsDouble, retryAfter: $0.retryAfter)
+        }
+        self.recordsRequests = configuration.recordsRequests
+        var storage = Storage(
+            defaultScenario: initialDefault,
+            records: RequestRing(capacity: configuration.requestRecordLimit),
+            nextAccessToken: configuration.firstAccessToken
+        )
+        for entry in initialScenarios {
+            storage.scenarios[ScenarioKey(clientID: entry.clientID, accessToken: entry.accessToken)] = entry.scenario
+        }
+        storage.windows = initialWindows
+        self.storage = Mutex(storage)
+    }
+
+    // MARK: Polling
+
+    /// The step answering this poll of `accessToken` under `clientID`, advancing that token's progress.
+    /// A (client ID, token) scenario wins over a token-only one, which wins over the default.
+    func nextStep(clientID: String, accessToken: Int64) -> ScenarioStep {
+        storage.withLock { s in
+            let scenario =
+                s.scenarios[ScenarioKey(clientID: clientID, accessToken: accessToken)]
+                ?? s.scenarios[ScenarioKey(clientID: nil, accessToken: accessToken)]
+                ?? s.defaultScenario
+            let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps
+            let key = ProgressKey(clientID: clientID, accessToken: accessToken)
+            var progress = s.progress[key] ?? Progress()
+            let index = min(progress.stepIndex, steps.count - 1)
+            let step = steps[index]
+            progress.usesOfStep += 1
+            if index < steps.count - 1, progress.usesOfStep >= step.repeatCount {
+                progress.stepIndex = index + 1
+                progress.usesOfStep = 0
+            }
+            s.progress[key] = progress
+            return step
+        }
+    }
+
+    /// The window covering `now`, if the host is unavailable then.
+    func hostWindow(at now: Date) -> Window? {
+        storage.withLock { s in
+            s.windows.first { $0.from <= now && now < $0.to }
+        }
+    }
+
+    func allocateAccessToken() -> Int64 {
+        storage.withLock { s in
+            defer { s.nextAccessToken += 1 }
+            return s.nextAccessToken
+        }
+    }
+
+    // MARK: Scenarios at runtime
+
+    /// Sets the scenario of `accessToken` (under `clientID`, or any client ID when nil) and restarts its progress.
+    func setScenario(_ scenario: Scenario, accessToken: Int64, clientID: String?) {
+        storage.withLock { s in
+            Self.set(scenario, accessToken: accessToken, clientID: clientID, in: &s)
+        }
+    }
+
+    private static func set(_ scenario: Scenario, accessToken: Int64, clientID: String?, in s: inout Storage) {
+        s.scenarios[ScenarioKey(clientID: clientID, accessToken: accessToken)] = scenario
+        if let clientID {
+            s.progress[ProgressKey(clientID: clientID, accessToken: accessToken)] = nil
+        } else {
+            s.progress = s.progress.filter { $0.key.accessToken != accessToken }
+        }
+    }
+
+    /// Merges a book: entries replace, `default` and `host_unavailable` replace when present
+    /// (windows then count from `now`).
+    func apply(_ book: ScenarioBook, now: Date) {
+        storage.withLock { s in
+            if let scenario = book.defaultScenario { s.defaultScenario = scenario }
+            for entry in book.scenarios {
+                Self.set(entry.scenario, accessToken: entry.accessToken, clientID: entry.clientID, in: &s)
+            }
+            if let windows = book.hostUnavailable {
+                s.windows = windows.map {
+                    Window(from: now + $0.from.secondsDouble, to: now + $0.to.secondsDouble, retryAfter: $0.retryAfter)
+                }
+            }
+        }
+    }
+
+    /// Back to the configured scenarios, default and windows; forgets progress, records and the OAuth
+    /// token-request count. Issued OAuth tokens stay valid and access tokens keep increasing.
+    func reset() {
+        storage.withLock { s in
+            s.defaultScenario = initialDefault
+            s.scenarios = [:]
+            for entry in initialScenarios {
+                s.scenarios[ScenarioKey(clientID: entry.clientID, accessToken: entry.accessToken)] = entry.scenario
+            }
+            s.windows = initialWindows
+            s.progress = [:]
+            s.records.removeAll()
+            s.oauthTokenRequests = 0
+        }
+    }
+
+    // MARK: OAuth
+
+    func countOAuthTokenRequest() {
+        storage.withLock { $0.oauthTokenRequests += 1 }
+    }
+
+    var oauthTokenRequests: Int {
+        storage.withLock { $0.oauthTokenRequests }
+    }
+
+    func issue(token: String, clientID: String, expiresAt: Date, now: Date) {
+        storage.withLock { s in
+            // Keep the table small under benchmarks that fetch many tokens.
+            if s.issuedTokens.count >= 10_000 {
+                s.issuedTokens = s.issuedTokens.filter { $0.value.expiresAt > now }
+            }
+            s.issuedTokens[token] = IssuedToken(expiresAt: expiresAt, clientID: clientID)
+        }
+    }
+
+    func issuedToken(_ token: String) -> IssuedToken? {
+        storage.withLock { $0.issuedTokens[token] }
+    }
+
+    // MARK: Records
+
+    func record(_ request: RecordedRequest) {
+        guard recordsRequests else { return }
+        storage.withLock { $0.records.append(request) }
+    }
+
+    var records: [RecordedRequest] {
+        storage.withLock { $0.records.inOrder }
+    }
+
+    var recordCount: Int {
+        storage.withLock { $0.records.count }
+    }
+
+    func clearRecords() {
+        storage.withLock { $0.records.removeAll() }
+    }
+
+    var port: Int {
+        get { storage.withLock { $0.port } }
+        set { storage.withLock { $0.port = newValue } }
+    }
+}

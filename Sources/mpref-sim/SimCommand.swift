@@ -1,0 +1,227 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MyPreferencesSimulator
+
+/// `mpref-sim`: runs the MyPreferences simulator until SIGTERM/SIGINT (then exits 0).
+@main
+struct SimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mpref-sim",
+        abstract: "A faithful fake of the PossibleNOW MyPreferences async-export API, for tests, benchmarks and the demo.",
+        discussion: """
+            Serves, under --prefix (default /Profiles):
+              GET  {prefix}/Async/{clientId}/Export/{accessToken}/Status
+                   status, JSON (or XML when Accept asks for application/xml)
+              GET  {prefix}/{clientId}/status/Token/{accessToken}
+                   API/3 form of the same; adds Expires
+              POST {prefix}/Async/{clientId}/Export/Segment/{segmentName}
+                   initiate: {"AccessToken": N}, N increasing
+              POST {prefix}/oauth/token   OAuth client credentials
+              GET /_sim/health  GET /_sim/requests
+              POST /_sim/scenarios (scenario file body)  POST /_sim/reset
+            Once listening it prints "mpref-sim listening on http://HOST:PORT/Profiles"
+            and writes PORT to --port-file. SIGTERM or SIGINT: clean exit 0.
+
+            SCENARIO FILE (--scenarios; also the body of POST /_sim/scenarios)
+            {
+              "default": [ {"status": "Processing", "repeat": 3},
+                           {"status": "Complete", "row_count": 1000,
+                            "byte_count": 123456} ],
+              "scenarios": [
+                {"access_token": 42, "steps": [
+                  {"http": 404, "repeat": 2},
+                  {"unavailable": {"retry_after_s": 3, "form": "http-date"}},
+                  {"status": "Processing", "delay_ms": 250},
+                  {"status": "Complete", "row_count": 7, "byte_count": 99} ]},
+                {"client_id": "ACME_Co", "access_token": 43, "steps": [
+                  {"drop": true},
+                  {"raw": {"code": 200, "content_type": "application/json",
+                           "body": "{\\"Acc"}},
+                  {"status": "Failed"} ]}
+              ],
+              "host_unavailable": [
+                {"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"} ]
+            }
+            A scenario is a list of steps, one answer per poll of that token.
+            Each step has exactly one of:
+              status       200 status document; optional row_count, byte_count
+                           (64-bit), expires (shown in API/3 answers only)
+              http         that status code: 404, or {"code": 404, "body": "..."}
+              unavailable  503; optional retry_after_s, written as delta-seconds
+                           ("form": "seconds", default) or as an IMF-fixdate of
+                           now + retry_after_s ("form": "http-date"); optional body
+              drop         true: close the connection without any response
+              raw          {"code": 200, "content_type": "...", "body": "..."}
+            plus optional "repeat" (default 1) and "delay_ms" (wait first).
+            The last step repeats forever. A token's progress advances only when
+            that token is polled. An entry with client_id applies to that client
+            ID only and wins over one without. Tokens without an entry follow
+            "default" (built in: Processing for 3 polls, then Complete with
+            1000 rows and 123456 bytes). During a host_unavailable window
+            (seconds since start; since the POST for /_sim/scenarios) every API
+            request gets 503. Unknown keys are errors.
+
+            AUTH (--auth)
+              none         accept every request
+              pnauthinfo3  Authorization: PNAUTHINFO3-HMAC-SHA256
+                             Credential={UserId}/{IssuedTimestamp} Signature={sig}
+                           sig = base64(HMAC-SHA256(secret,
+                                   "{ClientId}:{UserId}:{IssuedTimestamp}"))
+                           timestamp ISO 8601 UTC, at most 15 min old, not in
+                           the future; users from --user ID=SECRET
+              oauth        Authorization: Bearer <token from the token endpoint>;
+                           clients from --oauth-client ID=SECRET
+            Failed authentication: 401 {"Message": "...", "Reason": "..."}.
+            """
+    )
+
+    enum AuthMode: String, ExpressibleByArgument, CaseIterable {
+        case none, pnauthinfo3, oauth
+    }
+
+    @Option(help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to bind; 0 picks a free one.")
+    var port = 0
+
+    @Option(help: "API path prefix.")
+    var prefix = "/Profiles"
+
+    @Option(help: ArgumentHelp("Scenario file (JSON; format above).", valueName: "file.json"))
+    var scenarios: String?
+
+    @Option(name: .customLong("port-file"), help: ArgumentHelp("Write the bound port here (atomically) once listening.", valueName: "path"))
+    var portFile: String?
+
+    @Option(name: .customLong("request-log"), help: ArgumentHelp("Append each request as a JSON line to this file.", valueName: "path"))
+    var requestLog: String?
+
+    @Option(help: "Authentication mode: none, pnauthinfo3 or oauth.")
+    var auth: AuthMode = .none
+
+    @Option(name: .customLong("user"), help: ArgumentHelp("A PNAUTHINFO3 user (repeatable).", valueName: "ID=SECRET"))
+    var users: [String] = []
+
+    @Option(name: .customLong("oauth-client"), help: ArgumentHelp("An OAuth client (repeatable).", valueName: "ID=SECRET"))
+    var oauthClients: [String] = []
+
+    @Option(name: .customLong("token-lifetime"), help: ArgumentHelp("OAuth token lifetime in seconds.", valueName: "seconds"))
+    var tokenLifetime = 3600
+
+    @Option(name: .customLong("oauth-token-path"), help: ArgumentHelp("OAuth token endpoint path (default {prefix}/oauth/token).", valueName: "path"))
+    var oauthTokenPath: String?
+
+    @Option(name: .customLong("first-access-token"), help: "First access token handed out by the initiate endpoint.")
+    var firstAccessToken: Int64 = 1
+
+    @Flag(name: .customLong("no-record"), help: "Do not record requests (for benchmarks).")
+    var noRecord = false
+
+    @Option(name: .customLong("log-level"), help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "notice"
+
+    /// One-line usage errors (exit 64) instead of the multi-line usage dump; help and version as usual.
+    static func main() async {
+        let parsed: any ParsableCommand
+        do {
+            parsed = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let message = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("mpref-sim: error: \(message)\n".utf8))
+            Foundation.exit(64)
+        }
+        guard let command = parsed as? SimCommand else {
+            // --help and friends parse into ArgumentParser's own commands, which print and exit.
+            var builtIn = parsed
+            do {
+                try builtIn.run()
+                exit(withError: nil)
+            } catch {
+                exit(withError: error)
+            }
+        }
+        do {
+            try await command.run()
+        } catch {
+            FileHandle.standardError.write(Data("mpref-sim: error: \(error)\n".utf8))
+            Foundation.exit(70)  // EX_SOFTWARE: failed after valid arguments (e.g. address in use)
+        }
+    }
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is not in 0…65535") }
+        guard prefix.isEmpty || prefix.hasPrefix("/") else { throw ValidationError("--prefix '\(prefix)' must start with '/'") }
+        guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime \(tokenLifetime) must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        if let oauthTokenPath, !oauthTokenPath.hasPrefix("/") {
+            throw ValidationError("--oauth-token-path '\(oauthTokenPath)' must start with '/'")
+        }
+        _ = try Self.pairs(users, option: "--user")
+        _ = try Self.pairs(oauthClients, option: "--oauth-client")
+        if auth == .pnauthinfo3, users.isEmpty { throw ValidationError("--auth pnauthinfo3 needs at least one --user ID=SECRET") }
+        if auth == .oauth, oauthClients.isEmpty { throw ValidationError("--auth oauth needs at least one --oauth-client ID=SECRET") }
+        if let scenarios {
+            do {
+                _ = try ScenarioBook(contentsOfFile: scenarios)
+            } catch {
+                throw ValidationError("--scenarios: \(error.description)")
+            }
+        }
+    }
+
+    /// Splits `ID=SECRET` values; the error names the ID (never the secret).
+    static func pairs(_ values: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for value in values {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex else {
+                let shown = value.contains("=") ? "(empty ID)" : "'\(value)'"
+                throw ValidationError("\(option) \(shown) is not ID=SECRET")
+            }
+            let id = String(value[..<equals])
+            guard equals != value.index(before: value.endIndex) else { throw ValidationError("\(option) '\(id)=' has an empty secret") }
+            guard result[id] == nil else { throw ValidationError("\(option) '\(id)' is given twice") }
+            result[id] = String(value[value.index(after: equals)...])
+        }
+        return result
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "mpref-sim")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+
+        let simulatorAuth: SimulatorAuth =
+            switch auth {
+            case .none: .none
+            case .pnauthinfo3: .pnauthinfo3(users: try Self.pairs(users, option: "--user"))
+            case .oauth: .oauth(clients: try Self.pairs(oauthClients, option: "--oauth-client"), tokenLifetime: .seconds(tokenLifetime))
+            }
+        let configuration = SimulatorConfiguration(
+            host: host,
+            port: port,
+            pathPrefix: prefix,
+            auth: simulatorAuth,
+            oauthTokenPath: oauthTokenPath,
+            scenarios: try scenarios.map { try ScenarioBook(contentsOfFile: $0) } ?? ScenarioBook(),
+            firstAccessToken: firstAccessToken,
+            recordsRequests: !noRecord,
+            requestLogPath: requestLog,
+            stopsOnTerminationSignals: true
+        )
+        let simulator = try await MyPreferencesSimulator.start(configuration, logger: logger)
+        if let portFile {
+            do {
+                try Data("\(simulator.port)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+            } catch {
+                await simulator.stop()
+                throw ValidationError("cannot write --port-file \(portFile): \(error.localizedDescription)")
+            }
+        }
+        print("mpref-sim listening on \(simulator.baseURL)")
+        fflush(nil)
+        try await simulator.waitUntilStopped()
+        logger.notice("mpref-sim stopped")
+    }
+}

@@ -1,0 +1,66 @@
+/// Parsing and checking the values operators type: access tokens, client IDs, durations.
+///
+/// Pure functions, so `add-token` can check every value before it writes anything.
+enum AdminValues {
+    /// An access token: a positive 64-bit integer, 1…9223372036854775807, written as ASCII digits
+    /// only (no sign, no `+`, no spaces; leading zeros are allowed). `nil` for anything else.
+    static func accessToken(_ text: some StringProtocol) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard let value = Int64(text), value > 0 else { return nil }
+        return value
+    }
+
+    /// What `accessToken` accepts, for error messages.
+    static let accessTokenRule = "an access token is a positive integer 1…9223372036854775807 written with digits only"
+
+    /// Whether `text` is a MyPreferences client ID: 1–128 of letters, digits, `_`, `-`, `.`.
+    static func isValidClientID(_ text: some StringProtocol) -> Bool {
+        let bytes = text.utf8
+        guard (1...128).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { b in
+            (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+                || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+        }
+    }
+
+    /// What `isValidClientID` accepts, for error messages.
+    static let clientIDRule = "a client ID is 1–128 of letters, digits, '_', '-', '.'"
+
+    /// Seconds in a duration written as `90s`, `45m`, `36h`, `2d`, a combination in that order
+    /// such as `1d12h` or `1h30m`, or a bare number of seconds (`5400`). `nil` when malformed,
+    /// zero, or beyond Int64 seconds.
+    static func durationSeconds(_ text: some StringProtocol) -> Int64? {
+        let text = String(text)
+        guard !text.isEmpty else { return nil }
+        if let bare = accessTokenLikeSeconds(text) { return bare }
+        let units: [(Character, Int64)] = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
+        var total: Int64 = 0
+        var digits = ""
+        var nextUnit = 0
+        for character in text {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
+            guard !digits.isEmpty, let unitIndex = units[nextUnit...].firstIndex(where: { $0.0 == character }),
+                  let number = Int64(digits)
+            else { return nil }
+            let (product, overflow) = number.multipliedReportingOverflow(by: units[unitIndex].1)
+            let (sum, overflow2) = total.addingReportingOverflow(product)
+            guard !overflow, !overflow2 else { return nil }
+            total = sum
+            digits = ""
+            nextUnit = unitIndex + 1
+        }
+        guard digits.isEmpty, total > 0 else { return nil }
+        return total
+    }
+
+    /// What `durationSeconds` accepts, for error messages.
+    static let durationRule = "a duration is like 90s, 45m, 36h, 2d, 1h30m, or a number of seconds, and must be more than 0"
+
+    private static func accessTokenLikeSeconds(_ text: String) -> Int64? {
+        guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(text), value > 0 else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,137 @@
+/// The configuration keys of mprefd: the one file given with `--config` (default
+/// `/etc/mprefd/mprefd.yaml`), every key overridable by an environment variable named `MPREFD_` +
+/// the key path upper-cased with `_` between parts (`polling.max_delay_s` →
+/// `MPREFD_POLLING_MAX_DELAY_S`; `accounts.ACME_Co.auth.secret` → `MPREFD_ACCOUNTS_ACME_CO_AUTH_SECRET`).
+/// Hook lists given by environment hold one command per line.
+///
+/// ```yaml
+/// database:
+///   path: /var/lib/mprefd/mprefd.sqlite3   # string; --db and $MPREFD_DB win over it
+///   busy_timeout_s: 10                     # seconds (>= 1); waiting for another process's write lock
+/// log:
+///   level: info        # trace|debug|info|notice|warning|error|critical
+///   format: logfmt     # logfmt|json  (to stderr, one line per event)
+/// polling:
+///   initial_delay_s: 10            # seconds, > 0
+///   max_delay_s: 300               # seconds, >= initial_delay_s
+///   multiplier: 2                  # >= 1
+///   deadline_s: 86400              # seconds; 0 = no deadline; default for add-token without --deadline
+///   max_retry_after_s: 3600        # seconds, > 0; longer Retry-After hints are capped
+///   pause_jitter_s: 2              # seconds, >= 0
+///   max_in_flight: 64              # 1..10000
+///   max_requests_per_second_per_host: 50   # > 0
+///   not_found_limit: 3             # >= 1
+///   auth_pause_s: 900              # seconds, > 0
+///   shutdown_grace_s: 10           # seconds, >= 0
+/// hooks:
+///   on_complete: []                # list of shell command lines (run with /bin/sh -c)
+///   on_failure: []                 # failed and timed_out
+///   on_expired: []
+///   on_retrieved: []
+///   timeout_s: 600
+///   kill_grace_s: 10
+///   max_attempts: 5                # >= 1
+///   retry_initial_delay_s: 30
+///   retry_max_delay_s: 3600
+///   concurrency: 4                 # >= 1
+/// metrics:
+///   listen: ""                     # "" = off; "127.0.0.1:9464" or ":9464"(= loopback) when on
+/// accounts:                        # map keyed by MyPreferences client ID (1–128 of [A-Za-z0-9_.-])
+///   ACME_Co:
+///     base_url: https://pm.mypreferences.com/Profiles
+///     status_path: Async/{clientId}/Export/{accessToken}/Status
+///     accept: json                 # json|xml
+///     connect_timeout_s: 10
+///     request_timeout_s: 30
+///     max_body_bytes: 65536
+///     allow_insecure_http: false   # plain http:// to a non-loopback host
+///     auth:
+///       scheme: none               # none|pnauthinfo3|oauth
+///       user_id: etl.user          # pnauthinfo3 and oauth
+///       secret: ...                # pnauthinfo3 HMAC key; prefer secret_file
+///       secret_file: acme-hmac     # relative paths resolve against $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when set
+///       token_url: https://...     # oauth
+///       client_id: ...             # oauth client id (not the MyPreferences client ID)
+///       client_secret: ...         # oauth; or client_secret_file
+/// ```
+///
+/// Details beyond the table: a relative `secret_file`/`client_secret_file` resolves against
+/// `$CREDENTIALS_DIRECTORY` when set, else against the config file's directory; one trailing
+/// newline of a secret file is dropped. Durations (`*_s`) accept decimals. `token_url` follows the
+/// same http/https rule as `base_url`.
+enum ConfigKeys {
+    /// What may stand at a key of the file.
+    indirect enum Shape: Sendable {
+        /// A scalar (string, number, boolean).
+        case value
+        /// A sequence of scalars.
+        case list
+        /// A mapping with exactly these keys (in documentation order).
+        case section([(String, Shape)])
+        /// A mapping keyed by MyPreferences client ID, each entry of this shape.
+        case accounts(Shape)
+
+        /// The allowed keys of a section, comma-separated.
+        var allowedKeys: String {
+            switch self {
+            case .section(let keys): keys.map(\.0).joined(separator: ", ")
+            case .accounts: "MyPreferences client IDs (1–128 of letters, digits, '_', '-', '.')"
+            case .value: "a single value"
+            case .list: "a list of values"
+            }
+        }
+    }
+
+    static let auth: Shape = .section([
+        ("scheme", .value), ("user_id", .value), ("secret", .value), ("secret_file", .value),
+        ("token_url", .value), ("client_id", .value), ("client_secret", .value), ("client_secret_file", .value),
+    ])
+
+    static let account: Shape = .section([
+        ("base_url", .value), ("status_path", .value), ("accept", .value), ("connect_timeout_s", .value),
+        ("request_timeout_s", .value), ("max_body_bytes", .value), ("allow_insecure_http", .value), ("auth", auth),
+    ])
+
+    /// The whole file.
+    static let root: Shape = .section([
+        ("database", .section([("path", .value), ("busy_timeout_s", .value)])),
+        ("log", .section([("level", .value), ("format", .value)])),
+        ("polling", .section([
+            ("initial_delay_s", .value), ("max_delay_s", .value), ("multiplier", .value), ("deadline_s", .value),
+            ("max_retry_after_s", .value), ("pause_jitter_s", .value), ("max_in_flight", .value),
+            ("max_requests_per_second_per_host", .value), ("not_found_limit", .value), ("auth_pause_s", .value),
+            ("shutdown_grace_s", .value),
+        ])),
+        ("hooks", .section([
+            ("on_complete", .list), ("on_failure", .list), ("on_expired", .list), ("on_retrieved", .list),
+            ("timeout_s", .value), ("kill_grace_s", .value), ("max_attempts", .value),
+            ("retry_initial_delay_s", .value), ("retry_max_delay_s", .value), ("concurrency", .value),
+        ])),
+        ("metrics", .section([("listen", .value)])),
+        ("accounts", .accounts(account)),
+    ])
+
+    /// The default config file path.
+    static let defaultConfigPath = "/etc/mprefd/mprefd.yaml"
+    /// The default database path (`database.path`).
+    static let defaultDatabasePath = "/var/lib/mprefd/mprefd.sqlite3"
+    /// The prefix of every overriding environment variable.
+    static let environmentPrefix = "MPREFD"
+
+    /// The environment variable that overrides `path` (`["polling", "max_delay_s"]` →
+    /// `MPREFD_POLLING_MAX_DELAY_S`), spelled the way swift-configuration's
+    /// `EnvironmentVariablesProvider` looks it up: camelCase boundaries get `_`, everything
+    /// upper-cased, every character other than a letter or digit becomes `_`.
+    static func environmentName(_ path: [String]) -> String {
+        ([environmentPrefix] + path).map { component -> String in
+            var out = ""
+            var previous: Character?
+            for character in component {
+                if let previous, previous.isLowercase, character.isUppercase { out.append("_") }
+                out += character.isLetter || character.isNumber ? character.uppercased() : "_"
+                previous = character
+            }
+            return out
+        }.joined(separator: "_")
+    }
+}

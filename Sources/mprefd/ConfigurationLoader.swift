@@ -1,0 +1,266 @@
+import Configuration
+import Foundation
+import Logging
+import MprefWorker
+import MyPreferences
+
+/// Reads, overrides, defaults and validates the configuration.
+///
+/// Providers, highest priority first: environment variables `MPREFD_<KEY PATH>` (swift-configuration's
+/// `EnvironmentVariablesProvider` behind a `KeyMappingProvider` that adds the `mprefd` prefix), then
+/// the YAML file (`FileProvider<YAMLSnapshot>`), then the defaults in ``ConfigKeys``. The file is
+/// first checked with Yams for unknown keys (``ConfigurationFile``).
+struct ConfigurationLoader {
+    /// The environment the `MPREFD_*` overrides and `$CREDENTIALS_DIRECTORY` are read from.
+    var environment: [String: String]
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// Loads the configuration from the file at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: The config file.
+    ///   - isExplicit: Whether the operator named the file (`--config`, `$MPREFD_CONFIG`). A missing
+    ///     default file means "no file": defaults and environment only, zero accounts.
+    /// - Throws: `MprefdError` with exit 78 naming the key, the value (never a secret) and what is
+    ///   allowed; for a missing explicit file, an unreadable file or secret file, unknown keys.
+    func load(path: String, isExplicit: Bool) async throws -> MprefdConfiguration {
+        var file: ConfigurationFile?
+        if FileManager.default.fileExists(atPath: path) {
+            file = try ConfigurationFile(path: path)
+        } else if isExplicit {
+            throw MprefdError.configuration("config file \(path) does not exist; pass an existing file with --config (or $MPREFD_CONFIG), or leave both unset to run without accounts")
+        }
+
+        let environmentProvider = EnvironmentVariablesProvider(
+            environmentVariables: environment,
+            secretsSpecifier: .dynamic { name, _ in name.hasSuffix("SECRET") },
+            // Hook commands often contain commas; one command per line instead.
+            arraySeparator: "\n"
+        )
+        var providers: [any ConfigProvider] = [
+            KeyMappingProvider(upstream: environmentProvider) { key in key.prepending([ConfigKeys.environmentPrefix.lowercased()]) }
+        ]
+        if let file, !file.isEmpty {
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(
+                    parsingOptions: .init(secretsSpecifier: .dynamic { key, _ in key.hasSuffix("secret") }),
+                    filePath: .init(path)))
+            } catch {
+                throw MprefdError.configuration("config file \(path) cannot be read: \(error)")
+            }
+        }
+        var values = ConfigValueReader(
+            reader: ConfigReader(providers: providers),
+            filePath: file?.path,
+            fileValuePaths: file?.valuePaths ?? [],
+            environment: environment)
+
+        var configuration = MprefdConfiguration()
+        configuration.filePath = file?.path
+        try readDatabaseAndLog(&values, into: &configuration)
+        try readPolling(&values, into: &configuration)
+        try readHooks(&values, into: &configuration)
+        let listen = values.text(["metrics", "listen"], default: "")
+        if !listen.isEmpty {
+            guard let address = ListenAddress(listen) else {
+                throw values.failure(["metrics", "listen"], listen, allowed: "\"\" (off), HOST:PORT such as 127.0.0.1:9464, or :PORT (loopback)")
+            }
+            configuration.metricsListen = address
+        }
+        for clientID in file?.accountIDs ?? [] {
+            configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: file.map { ($0.path as NSString).deletingLastPathComponent })
+        }
+        configuration.entries = values.entries
+        return configuration
+    }
+
+    private func readDatabaseAndLog(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
+        let path = values.text(["database", "path"], default: ConfigKeys.defaultDatabasePath)
+        guard !path.isEmpty else { throw values.failure(["database", "path"], path, allowed: "a file path, e.g. \(ConfigKeys.defaultDatabasePath)") }
+        configuration.databasePath = path
+        configuration.busyTimeout = .seconds(try values.seconds(["database", "busy_timeout_s"], default: 10, allowed: "seconds >= 1") { $0 >= 1 })
+        let levels = Logger.Level.allCases.map(\.rawValue)
+        let level = try values.choice(["log", "level"], default: "info", from: levels)
+        configuration.logLevel = Logger.Level(rawValue: level) ?? .info
+        let format = try values.choice(["log", "format"], default: "logfmt", from: LogFormat.allCases.map(\.rawValue))
+        configuration.logFormat = LogFormat(rawValue: format) ?? .logfmt
+    }
+
+    private func readPolling(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
+        var p = PollingConfiguration()
+        let initial = try values.seconds(["polling", "initial_delay_s"], default: 10, allowed: "seconds > 0") { $0 > 0 }
+        p.initialDelay = .seconds(initial)
+        p.maxDelay = .seconds(try values.seconds(["polling", "max_delay_s"], default: 300, allowed: "seconds >= polling.initial_delay_s (\(ConfigValueReader.format(initial)))") { $0 >= initial })
+        p.multiplier = try values.number(["polling", "multiplier"], default: 2, allowed: "a number >= 1") { $0 >= 1 }
+        let deadline = try values.seconds(["polling", "deadline_s"], default: 86_400, allowed: "seconds >= 0 (0 = no deadline)") { $0 >= 0 }
+        p.deadline = deadline == 0 ? nil : .seconds(deadline)
+        p.maxRetryAfter = .seconds(try values.seconds(["polling", "max_retry_after_s"], default: 3600, allowed: "seconds > 0") { $0 > 0 })
+        p.pauseJitter = .seconds(try values.seconds(["polling", "pause_jitter_s"], default: 2, allowed: "seconds >= 0") { $0 >= 0 })
+        p.maxInFlight = try values.integer(["polling", "max_in_flight"], default: 64, allowed: "an integer 1..10000") { (1...10_000).contains($0) }
+        p.maxRequestsPerSecondPerHost = try values.number(["polling", "max_requests_per_second_per_host"], default: 50, allowed: "a number > 0") { $0 > 0 }
+        p.notFoundLimit = try values.integer(["polling", "not_found_limit"], default: 3, allowed: "an integer >= 1") { $0 >= 1 }
+        p.authPause = .seconds(try values.seconds(["polling", "auth_pause_s"], default: 900, allowed: "seconds > 0") { $0 > 0 })
+        p.shutdownGrace = .seconds(try values.seconds(["polling", "shutdown_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
+        configuration.polling = p
+    }
+
+    private func readHooks(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
+        var h = HookConfiguration()
+        h.onComplete = try values.commands(["hooks", "on_complete"])
+        h.onFailure = try values.commands(["hooks", "on_failure"])
+        h.onExpired = try values.commands(["hooks", "on_expired"])
+        h.onRetrieved = try values.commands(["hooks", "on_retrieved"])
+        h.timeout = .seconds(try values.seconds(["hooks", "timeout_s"], default: 600, allowed: "seconds > 0") { $0 > 0 })
+        h.killGrace = .seconds(try values.seconds(["hooks", "kill_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
+        h.maxAttempts = try values.integer(["hooks", "max_attempts"], default: 5, allowed: "an integer >= 1") { $0 >= 1 }
+        let retryInitial = try values.seconds(["hooks", "retry_initial_delay_s"], default: 30, allowed: "seconds > 0") { $0 > 0 }
+        h.retryInitialDelay = .seconds(retryInitial)
+        h.retryMaxDelay = .seconds(try values.seconds(["hooks", "retry_max_delay_s"], default: 3600, allowed: "seconds >= hooks.retry_initial_delay_s (\(ConfigValueReader.format(retryInitial)))") { $0 >= retryInitial })
+        h.concurrency = try values.integer(["hooks", "concurrency"], default: 4, allowed: "an integer >= 1") { $0 >= 1 }
+        configuration.hooks = h
+    }
+
+    private func readAccount(_ clientID: String, _ values: inout ConfigValueReader, configDirectory: String?) throws -> AccountConfiguration {
+        let key = ["accounts", clientID]
+        let baseURL = values.text(key + ["base_url"], default: AccountConfiguration.defaultBaseURL)
+        let allowInsecureHTTP = try values.bool(key + ["allow_insecure_http"], default: false)
+        if let problem = URLCheck.problem(baseURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key + ["allow_insecure_http"]).joined(separator: ".")) {
+            throw values.failure(key + ["base_url"], baseURL, allowed: problem)
+        }
+        let statusPath = values.text(key + ["status_path"], default: AccountConfiguration.defaultStatusPath)
+        guard statusPath.contains("{accessToken}"), !statusPath.contains("?"), !statusPath.contains("#") else {
+            throw values.failure(key + ["status_path"], statusPath, allowed: "a path template containing {accessToken} (and usually {clientId}), without '?' or '#', e.g. \(AccountConfiguration.defaultStatusPath)")
+        }
+        let accept = try values.choice(key + ["accept"], default: "json", from: AccountConfiguration.MediaType.allCases.map(\.rawValue))
+        let connectTimeout = try values.seconds(key + ["connect_timeout_s"], default: 10, allowed: "seconds > 0") { $0 > 0 }
+        let requestTimeout = try values.seconds(key + ["request_timeout_s"], default: 30, allowed: "seconds > 0") { $0 > 0 }
+        let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
+        let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
+        return AccountConfiguration(
+            clientID: clientID, baseURL: baseURL, statusPath: statusPath,
+            accept: AccountConfiguration.MediaType(rawValue: accept) ?? .json,
+            connectTimeout: .seconds(connectTimeout), requestTimeout: .seconds(requestTimeout),
+            maxBodyBytes: maxBodyBytes, allowInsecureHTTP: allowInsecureHTTP, auth: auth)
+    }
+
+    private func readAuthentication(_ key: [String], _ values: inout ConfigValueReader, allowInsecureHTTP: Bool, configDirectory: String?) throws -> Authentication {
+        let scheme = try values.choice(key + ["scheme"], default: "none", from: ["none", "pnauthinfo3", "oauth"])
+        let userID = values.optionalText(key + ["user_id"])
+        let secret = try readSecret(key, "secret", &values, configDirectory: configDirectory)
+        let tokenURL = values.optionalText(key + ["token_url"])
+        let oauthClientID = values.optionalText(key + ["client_id"])
+        let clientSecret = try readSecret(key, "client_secret", &values, configDirectory: configDirectory)
+        let dotted = key.joined(separator: ".")
+
+        func forbid(_ name: String, _ isSet: Bool) throws {
+            if isSet {
+                throw MprefdError.configuration("\(dotted).\(name) is set but \(dotted).scheme is \(scheme); remove it, or set the scheme that uses it (user_id: pnauthinfo3, oauth; secret: pnauthinfo3; token_url, client_id, client_secret: oauth)")
+            }
+        }
+        func require<T>(_ name: String, _ value: T?) throws -> T {
+            guard let value else {
+                throw MprefdError.configuration("\(dotted).\(name) is required with \(dotted).scheme \(scheme)")
+            }
+            return value
+        }
+        switch scheme {
+        case "pnauthinfo3":
+            try forbid("token_url", tokenURL != nil)
+            try forbid("client_id", oauthClientID != nil)
+            try forbid("client_secret", clientSecret != nil)
+            return .pnauthinfo3(userID: try require("user_id", userID), secret: try require("secret (or secret_file)", secret))
+        case "oauth":
+            try forbid("secret", secret != nil)
+            let tokenURL = try require("token_url", tokenURL)
+            if let problem = URLCheck.problem(tokenURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key.dropLast() + ["allow_insecure_http"]).joined(separator: ".")) {
+                throw values.failure(key + ["token_url"], tokenURL, allowed: problem)
+            }
+            return .oauth(
+                tokenURL: tokenURL, oauthClientID: try require("client_id", oauthClientID),
+                oauthClientSecret: try require("client_secret (or client_secret_file)", clientSecret),
+                userID: try require("user_id", userID))
+        default:
+            try forbid("user_id", userID != nil)
+            try forbid("secret", secret != nil)
+            try forbid("token_url", tokenURL != nil)
+            try forbid("client_id", oauthClientID != nil)
+            try forbid("client_secret", clientSecret != nil)
+            return .none
+        }
+    }
+
+    /// Reads `NAME` or `NAME_file` under `key`; exactly one may be set.
+    private func readSecret(_ key: [String], _ name: String, _ values: inout ConfigValueReader, configDirectory: String?) throws -> Secret? {
+        let inline = values.secret(key + [name])
+        let fileKey = key + [name + "_file"]
+        guard let given = values.optionalText(fileKey, record: false) else {
+            return inline.map(Secret.init)
+        }
+        let dotted = key.joined(separator: ".")
+        if inline != nil {
+            throw MprefdError.configuration("both \(dotted).\(name) and \(dotted).\(name)_file are set; keep one (prefer \(name)_file)")
+        }
+        let resolved: String
+        if given.hasPrefix("/") {
+            resolved = given
+        } else if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty {
+            resolved = (credentials as NSString).appendingPathComponent(given)
+        } else if let configDirectory, !configDirectory.isEmpty {
+            resolved = (configDirectory as NSString).appendingPathComponent(given)
+        } else {
+            resolved = given
+        }
+        values.record(fileKey, .text(resolved))
+        guard let data = FileManager.default.contents(atPath: resolved) else {
+            let reason = FileManager.default.fileExists(atPath: resolved) ? "it is not readable by this user" : "it does not exist"
+            throw MprefdError.configuration("\(fileKey.joined(separator: ".")) names \(resolved), but \(reason); fix the path (relative paths resolve against $CREDENTIALS_DIRECTORY when set, else the config file's directory) or its permissions")
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasSuffix("\r\n") { text.removeLast(2) } else if text.hasSuffix("\n") { text.removeLast() }
+        guard !text.isEmpty else {
+            throw MprefdError.configuration("\(fileKey.joined(separator: ".")) names \(resolved), which is empty; put the secret in it")
+        }
+        values.entries.append(ConfigEntry(path: key + [name], value: .redacted, source: .secretFile(name + "_file")))
+        return Secret(text)
+    }
+}
+
+/// Checks of `base_url` and `token_url`.
+enum URLCheck {
+    /// What is wrong with `text` as an http(s) base URL, or `nil` when it is fine. Plain `http://`
+    /// is allowed to loopback hosts, and elsewhere only with `allowInsecureHTTP`.
+    static func problem(_ text: String, allowInsecureHTTP: Bool, insecureKey: String) -> String? {
+        guard let components = URLComponents(string: text),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = components.host, !host.isEmpty
+        else { return "an absolute http(s) URL with a host, e.g. https://pm.mypreferences.com/Profiles" }
+        guard components.query == nil, components.fragment == nil else {
+            return "a URL without a query or fragment (remove the part after '?' or '#')"
+        }
+        if scheme == "http", !allowInsecureHTTP, !isLoopback(host: host) {
+            return "https:// (plain http:// to the non-loopback host \(host) needs \(insecureKey): true)"
+        }
+        return nil
+    }
+
+    /// `localhost`, 127.0.0.0/8, or `::1`.
+    static func isLoopback(host: String) -> Bool {
+        var name = host.lowercased()
+        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        if name == "localhost" || name == "localhost." { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            var loopback = in6_addr()
+            _ = inet_pton(AF_INET6, "::1", &loopback)
+            return withUnsafeBytes(of: &v6) { a in withUnsafeBytes(of: &loopback) { b in a.elementsEqual(b) } }
+        }
+        return false
+    }
+}

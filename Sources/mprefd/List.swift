@@ -1,0 +1,78 @@
+import ArgumentParser
+import MprefStore
+
+/// `mprefd list`: the watched tokens.
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List watched tokens with their state, last status and next poll.",
+        discussion: """
+            Opens the database read-only. Times are UTC. States: \(TokenState.allowedValues).
+
+            Examples:
+              mprefd list
+              mprefd list --state watching --client-id ACME_Co
+              mprefd list --json | jq '.[] | select(.state == "complete") | .access_token'
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Only tokens in this state.", valueName: "state"))
+    var state: String?
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"))
+    var clientID: String?
+
+    @Flag(help: "Print a JSON array of token rows (keys = column names of the tokens table).")
+    var json = false
+
+    func run() async throws {
+        var stateFilter: TokenState?
+        if let state {
+            guard let parsed = TokenState(rawValue: state) else {
+                throw MprefdError.usage("unknown state '\(state)'; allowed: \(TokenState.allowedValues)")
+            }
+            stateFilter = parsed
+        }
+        try TokenSelection.checkClientID(clientID)
+        let configuration = try await global.loadConfiguration()
+        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
+        if json {
+            try Output.json(tokens)
+        } else if tokens.isEmpty {
+            Output.note("no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "") + (clientID.map { " for client ID \($0)" } ?? ""))
+        } else {
+            Output.line(TextTable.render(
+                header: ["CLIENT ID", "ACCESS TOKEN", "STATE", "LAST STATUS", "ROWS", "BYTES", "NEXT POLL", "LABEL"],
+                rows: tokens.map { t in
+                    [t.clientID, String(t.accessToken), t.state.rawValue, t.lastStatus ?? "-",
+                     t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
+                     t.nextPollAt ?? "-", t.label ?? ""]
+                },
+                rightAligned: [1, 4, 5]))
+        }
+    }
+}
+
+/// A plain-text table: columns padded to their widest cell, two spaces apart.
+enum TextTable {
+    static func render(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count {
+                widths[i] = max(widths[i], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for (i, cell) in cells.enumerated() {
+                let padding = String(repeating: " ", count: max(0, widths[i] - cell.count))
+                let isLast = i == cells.count - 1
+                parts.append(rightAligned.contains(i) ? padding + cell : (isLast ? cell : cell + padding))
+            }
+            return parts.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import MprefStore
+
+/// `mprefd`: watches MyPreferences async-export access tokens; the daemon and its admin commands.
+@main
+struct MprefCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mprefd",
+        abstract: "Watch PossibleNOW MyPreferences async-export access tokens until their exports finish.",
+        discussion: """
+            Admin commands work on the SQLite database while the daemon runs (they wait up to \
+            database.busy_timeout_s for its write lock).
+
+            Examples:
+              mprefd add-token --client-id ACME_Co 123456 --label "nightly contacts"
+              mprefd list --state watching
+              mprefd show 123456 --history 20
+              mprefd check-config --config /etc/mprefd/mprefd.yaml
+
+            \(MprefdExit.helpTable)
+            """,
+        version: MprefdVersion.current,
+        subcommands: [
+            AddToken.self,
+            List.self,
+            Show.self,
+            Remove.self,
+            Pause.self,
+            Resume.self,
+            Migrate.self,
+            CheckConfig.self,
+            Run.self,
+        ]
+    )
+
+    /// Runs the command; prints `mprefd: error: …` and exits with the documented code for
+    /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
+    static func main() async {
+        let code: Int32
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            code = MprefdExit.ok
+        } catch let error as MprefdError {
+            code = report(error)
+        } catch let error as StoreError {
+            code = report(MprefdError(error))
+        } catch {
+            fflush(nil)
+            exit(withError: error)
+        }
+        fflush(nil)
+        Foundation.exit(code)
+    }
+
+    private static func report(_ error: MprefdError) -> Int32 {
+        fflush(nil)
+        Output.note("mprefd: error: \(error.message)")
+        return error.exitCode
+    }
+}

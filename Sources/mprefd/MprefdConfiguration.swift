@@ -1,0 +1,134 @@
+import Logging
+import MprefWorker
+import MyPreferences
+
+/// The effective configuration of mprefd: the config file's values, overridden by `MPREFD_*`
+/// environment variables, defaulted and validated (see ``ConfigKeys`` for every key).
+///
+/// Built by ``ConfigurationLoader``; every value here has been checked.
+struct MprefdConfiguration: Sendable {
+    /// The config file read, or `nil` when there was none (the default path missing).
+    var filePath: String?
+    /// `database.path`. Default `/var/lib/mprefd/mprefd.sqlite3`; `--db` and `$MPREFD_DB` win over it.
+    var databasePath: String = ConfigKeys.defaultDatabasePath
+    /// `database.busy_timeout_s`: how long to wait for another process's write lock. Default 10 s.
+    var busyTimeout: Duration = .seconds(10)
+    /// `log.level`. Default `info`.
+    var logLevel: Logger.Level = .info
+    /// `log.format`. Default `logfmt`.
+    var logFormat: LogFormat = .logfmt
+    /// `polling.*`.
+    var polling = PollingConfiguration()
+    /// `hooks.*`.
+    var hooks = HookConfiguration()
+    /// `metrics.listen`; `nil` = no metrics endpoint (the default).
+    var metricsListen: ListenAddress?
+    /// `accounts.*`, keyed by MyPreferences client ID; empty when none are configured.
+    var accounts: [String: AccountConfiguration] = [:]
+    /// Every key with its effective value (secrets redacted) and where it came from, in
+    /// documentation order, for `mprefd check-config`.
+    var entries: [ConfigEntry] = []
+
+    /// Client IDs of the configured accounts, sorted.
+    var clientIDs: [String] { accounts.keys.sorted() }
+
+    /// The daemon's view: accounts, polling, hooks and the database path it actually uses.
+    func workerConfiguration(databasePath: String) -> WorkerConfiguration {
+        WorkerConfiguration(accounts: accounts, polling: polling, hooks: hooks, databasePath: databasePath)
+    }
+
+    /// The client ID a command works on: `given` when it is allowed, else the only configured
+    /// account.
+    ///
+    /// - Throws: `MprefdError` exit 64 when `given` is not a valid client ID, is not one of the
+    ///   configured accounts (naming them), or is missing while zero or several accounts are configured.
+    ///   With no accounts configured at all, any valid client ID is accepted.
+    func resolveClientID(_ given: String?) throws -> String {
+        if let given {
+            guard AdminValues.isValidClientID(given) else {
+                throw MprefdError.usage("bad client ID '\(given)': \(AdminValues.clientIDRule)")
+            }
+            if !accounts.isEmpty, accounts[given] == nil {
+                throw MprefdError.usage("client ID '\(given)' is not a configured account; configured: \(clientIDs.joined(separator: ", ")) (see `mprefd check-config`)")
+            }
+            return given
+        }
+        switch accounts.count {
+        case 1:
+            return clientIDs[0]
+        case 0:
+            throw MprefdError.usage("--client-id is required: no accounts are configured\(filePath.map { " in \($0)" } ?? " (no config file)")")
+        default:
+            throw MprefdError.usage("--client-id is required with several accounts configured: \(clientIDs.joined(separator: ", "))")
+        }
+    }
+}
+
+/// `log.format`: how the daemon writes its log lines to stderr.
+enum LogFormat: String, Sendable, CaseIterable {
+    /// `ts=… level=info msg="poll recorded" export.access_token=42`.
+    case logfmt
+    /// One JSON object per line.
+    case json
+}
+
+/// A TCP listen address (`metrics.listen`).
+struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    /// An IP address or host name; `127.0.0.1` when the key gave only `:PORT`.
+    var host: String
+    /// 1…65535.
+    var port: Int
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback); `nil` when malformed.
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65_535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "127.0.0.1" }
+        guard !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
+        self.host = host
+        self.port = port
+    }
+}
+
+/// One key of the effective configuration, for `mprefd check-config`.
+struct ConfigEntry: Sendable {
+    /// Key path: `["polling", "max_delay_s"]`.
+    var path: [String]
+    var value: Value
+    var source: Source
+
+    enum Value: Sendable, Equatable {
+        case text(String)
+        /// A number already formatted (`10`, `2.5`).
+        case number(String)
+        case bool(Bool)
+        case list([String])
+        /// A secret that is set: printed as `<redacted>`.
+        case redacted
+        /// Not set, no default.
+        case unset
+    }
+
+    enum Source: Sendable, Equatable {
+        case byDefault
+        case file
+        /// The environment variable's name.
+        case environment(String)
+        /// Read from the file named by another key (`auth.secret_file`).
+        case secretFile(String)
+
+        var label: String {
+            switch self {
+            case .byDefault: "default"
+            case .file: "file"
+            case .environment(let name): "env \(name)"
+            case .secretFile(let key): "from \(key)"
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import MprefStore
+
+/// The exit codes of every mprefd command (sysexits.h values where one fits).
+///
+/// Documented in `mprefd --help`; scripts branch on them.
+enum MprefdExit {
+    /// Success.
+    static let ok: Int32 = 0
+    /// A lookup found nothing (`mprefd show 123` for an unknown token).
+    static let notFound: Int32 = 1
+    /// EX_USAGE: a bad argument or value (access token, client ID, duration, state).
+    static let usage: Int32 = 64
+    /// EX_DATAERR: bad input data.
+    static let dataError: Int32 = 65
+    /// EX_UNAVAILABLE: the database is missing (read commands), or its schema is too new or too old.
+    static let unavailable: Int32 = 69
+    /// EX_SOFTWARE: an internal error.
+    static let software: Int32 = 70
+    /// EX_TEMPFAIL: the database stayed locked by another process past the busy timeout; retry.
+    static let temporaryFailure: Int32 = 75
+    /// EX_CONFIG: the configuration file, an `MPREFD_*` override or a secret file is wrong.
+    static let configuration: Int32 = 78
+
+    /// The table shown in the root command's `--help`.
+    static let helpTable = """
+        Exit codes:
+          0   ok
+          1   not found (e.g. `show` of a token that is not watched)
+          64  usage: a bad argument or value (access token, client ID, duration, state)
+          65  bad data
+          69  unavailable: database or its directory missing, schema too new or too old
+          70  internal error
+          75  temporary failure: database locked past database.busy_timeout_s; retry
+          78  configuration error: bad key or value (file or MPREFD_* variable),
+              missing --config file, unreadable secret file
+        """
+}
+
+/// An error that ends a command: one line on stderr (`mprefd: error: MESSAGE`) and an exit code.
+///
+/// `message` names the bad value and the fix; it never contains a secret.
+struct MprefdError: Error, CustomStringConvertible, Sendable {
+    /// One of ``MprefdExit``.
+    var exitCode: Int32
+    var message: String
+
+    init(exitCode: Int32, _ message: String) {
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    var description: String { message }
+
+    /// Exit 64: a bad argument or value.
+    static func usage(_ message: String) -> MprefdError { MprefdError(exitCode: MprefdExit.usage, message) }
+    /// Exit 1: the named thing does not exist.
+    static func notFound(_ message: String) -> MprefdError { MprefdError(exitCode: MprefdExit.notFound, message) }
+    /// Exit 78: a configuration error.
+    static func configuration(_ message: String) -> MprefdError { MprefdError(exitCode: MprefdExit.configuration, message) }
+
+    /// Maps a database error to the documented exit codes.
+    init(_ error: StoreError) {
+        let code: Int32 = switch error.code {
+        case .busy: MprefdExit.temporaryFailure
+        case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen: MprefdExit.unavailable
+        case .notFound: MprefdExit.notFound
+        }
+        self.init(exitCode: code, error.message)
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import MprefStore
+
+/// `mprefd remove`: stop watching tokens.
+struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Stop watching tokens (state removed, history kept), or delete them with --purge.",
+        discussion: """
+            All access tokens are checked and looked up first: if one is bad (exit 64) or not \
+            watched (exit 1), nothing changes. A removed token can be watched again with \
+            `mprefd add-token --reset`.
+
+            Examples:
+              mprefd remove 123456
+              mprefd remove --client-id ACME_Co 123456 123457
+              mprefd remove --purge 123456     # deletes the token, its poll history and hook runs
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"))
+    var accessTokens: [String] = []
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"))
+    var clientID: String?
+
+    @Flag(help: "Delete the rows instead: the token, its poll history and its hook runs. Cannot be undone.")
+    var purge = false
+
+    func run() async throws {
+        let tokens = try TokenSelection.parse(accessTokens)
+        guard !tokens.isEmpty else { throw MprefdError.usage("no access token given; e.g. `mprefd remove 123456`") }
+        try TokenSelection.checkClientID(clientID)
+        let configuration = try await global.loadConfiguration()
+        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
+        let changed = Set(try database.changeState(purge ? .purge : .remove, tokenIDs: records.map(\.id)))
+        var lines: [String] = []
+        for record in records {
+            if !changed.contains(record.id) {
+                lines.append("already removed: \(record.displayName)")
+            } else if purge {
+                lines.append("purged \(record.displayName) (token, poll history and hook runs deleted)")
+            } else {
+                lines.append("removed \(record.displayName) (was \(record.state.rawValue); history kept)")
+            }
+        }
+        Output.line(lines.joined(separator: "\n"))
+    }
+}

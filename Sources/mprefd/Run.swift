@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MprefStore
+import MprefWorker
+import ServiceLifecycle
+
+/// `mprefd run`: the long-running daemon.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: poll watched access tokens, record history, fire hooks.",
+        discussion: """
+            Reads the watched access tokens from the database, polls each export's status with \
+            exponential backoff and jitter, honours 503 and Retry-After for the whole host, records \
+            every poll in `polls`, and runs the configured hooks when an export finishes. Tokens \
+            added, paused, resumed or removed with the admin commands are noticed within a second.
+
+            Logs go to stderr, one line per event (log.format: logfmt or json). SIGTERM or SIGINT \
+            stops it gracefully: no new polls, in-flight polls get polling.shutdown_grace_s, running \
+            hooks get SIGTERM and hooks.kill_grace_s; then it exits 0.
+
+            Exits 75 when another `mprefd run` already runs on the same database (its PID is named), \
+            78 on a configuration error, 69 when the database cannot be used.
+
+            Example (systemd runs it the same way):
+              mprefd run --config /etc/mprefd/mprefd.yaml
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let configuration = try await global.loadConfiguration()
+        guard !configuration.accounts.isEmpty else {
+            throw MprefdError.configuration("no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)")
+        }
+        StderrLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        let logger = Logger(label: "mprefd")
+        let database = try global.openDatabase(configuration, mode: .readWrite)
+        let lock: DaemonLock
+        do {
+            lock = try DaemonLock(databasePath: database.path)
+        } catch let failure as DaemonLock.Failure {
+            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
+        }
+        let daemon = Daemon(
+            configuration: configuration.workerConfiguration(databasePath: database.path),
+            database: database, logger: logger, version: MprefdVersion.current)
+        let services: [any Service] = [daemon]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("mprefd stopped on an error", metadata: ["error": "\(error)"])
+            throw MprefdError(exitCode: MprefdExit.software, "\(error)")
+        }
+        withExtendedLifetime(lock) {}
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import Testing
+@testable import MprefStore
+
+@Suite struct PollingStoreTests {
+    let now = Date(timeIntervalSince1970: 1_780_000_000)
+
+    func write(_ token: TokenRecord, state: TokenState, status: String?, at: Date, rows: Int64? = nil) -> PollWrite {
+        PollWrite(tokenID: token.id, polledAt: at, httpStatus: 200, status: status, rowCount: rows, byteCount: rows.map { $0 * 100 },
+                  latencyMs: 5, retryAfterS: nil, nextDelayS: state == .watching ? 10 : nil, outcome: "ok", error: nil,
+                  newState: state, nextPollAt: state == .watching ? at.addingTimeInterval(10) : nil, attempt: 1,
+                  consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
+    }
+
+    @Test func aTerminalPollQueuesGlobalAndTokenHooksInTheSameTransaction() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let added = try db.addTokens([
+            NewToken(clientID: "ACME_Co", accessToken: 1, hooks: [TokenHook(onEvent: "complete", command: "echo mine")]),
+            NewToken(clientID: "ACME_Co", accessToken: 2, hooks: [TokenHook(onEvent: "complete", command: "echo only")], globalHooks: false),
+        ], reset: false, now: now)
+        let a = added[0].token, b = added[1].token
+        let summary = try await db.recordPolls([
+            write(a, state: .complete, status: "Complete", at: now, rows: 7),
+            write(b, state: .complete, status: "Complete", at: now, rows: 8),
+        ], globalHooks: ["complete": ["echo global"], "failure": ["echo failed"]])
+        #expect(summary.hookRunsCreated == 3)
+        let runs = try db.listHookRuns().sorted { $0.id < $1.id }
+        #expect(runs.map(\.command) == ["echo global", "echo mine", "echo only"])
+        #expect(runs[0].eventID == runs[1].eventID)
+        #expect(runs[0].eventID != runs[2].eventID)
+        #expect(runs.allSatisfy { $0.state == "pending" && $0.event == "complete" && $0.attempt == 0 })
+        let token = try #require(try db.findTokens(accessToken: 1, clientID: "ACME_Co").first)
+        #expect(token.state == .complete)
+        #expect(token.finishedAt == Timestamp.format(now))
+        #expect(token.rowCount == 7 && token.byteCount == 700)
+        #expect(token.nextPollAt == nil)
+    }
+
+    @Test func aPollOfATokenPausedMeanwhileIsKeptButDoesNotOverrideThePause() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)[0].token
+        _ = try db.changeState(.pause, tokenIDs: [token.id])
+        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], globalHooks: ["complete": ["true"]])
+        #expect(summary.notWatchingAnyMore == [token.id])
+        #expect(summary.hookRunsCreated == 0)
+        #expect(try db.polls(tokenID: token.id, limit: 10).count == 1)
+        #expect(try db.findTokens(accessToken: 9, clientID: nil).first?.state == .paused)
+    }
+
+    @Test func pollsAreAppendOnly() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)[0].token
+        _ = try await db.recordPolls([write(token, state: .watching, status: "Processing", at: now)], globalHooks: [:])
+        #expect(throws: (any Error).self) { try db.write { db in try db.execute(sql: "UPDATE polls SET status = 'x'") } }
+    }
+
+    @Test func adminChangesAreSeenByTheirSequenceNumber() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let start = try await db.currentAdminSeq()
+        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 5)], reset: false, now: now)[0].token
+        let (first, seq1) = try await db.adminChanges(since: start)
+        #expect(first.map(\.tokenID) == [token.id])
+        #expect(first.first?.watched?.accessToken == 5)
+        let (none, seq2) = try await db.adminChanges(since: seq1)
+        #expect(none.isEmpty && seq2 == seq1)
+        _ = try db.changeState(.remove, tokenIDs: [token.id])
+        let (removed, _) = try await db.adminChanges(since: seq2)
+        #expect(removed.first?.state == .removed)
+        #expect(removed.first?.watched == nil)
+    }
+
+    @Test func hookRunsAreClaimedOnceAndRequeuedAfterACrash() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 11, label: "daily")], reset: false, now: now)[0].token
+        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], globalHooks: ["complete": ["true"]])
+        let jobs = try await db.claimDueHookRuns(now: now.addingTimeInterval(1), limit: 4)
+        #expect(jobs.count == 1)
+        #expect(jobs[0].attempt == 1 && jobs[0].label == "daily" && jobs[0].status == "Complete")
+        #expect(try await db.claimDueHookRuns(now: now.addingTimeInterval(2), limit: 4).isEmpty)
+        #expect(try await db.requeueInterruptedHookRuns(now: now.addingTimeInterval(3)) == 1)
+        let again = try await db.claimDueHookRuns(now: now.addingTimeInterval(4), limit: 4)
+        #expect(again.map(\.eventID) == jobs.map(\.eventID))
+        #expect(again[0].attempt == 2)
+    }
+
+    @Test func addingIsIdempotentAndResetReArms() throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let first = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77, label: "a")], reset: false, now: now)
+        guard case .added = first[0] else { Issue.record("expected added"); return }
+        let second = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77, label: "b")], reset: false, now: now)
+        guard case .alreadyWatched(let same) = second[0] else { Issue.record("expected alreadyWatched"); return }
+        #expect(same.label == "a")
+        try db.write { db in try db.execute(sql: "UPDATE tokens SET state = 'complete', finished_at = '2026-01-01T00:00:00.000Z', attempt = 9") }
+        guard case .alreadyFinished = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77)], reset: false, now: now)[0] else {
+            Issue.record("expected alreadyFinished"); return
+        }
+        guard case .reArmed(let rearmed) = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77)], reset: true, now: now)[0] else {
+            Issue.record("expected reArmed"); return
+        }
+        #expect(rearmed.state == .watching && rearmed.attempt == 0 && rearmed.finishedAt == nil && rearmed.label == "a")
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import MyPreferences
+
+@Suite("MyPreferencesClient transport failures and keep-alive")
+struct ClientTransportTests {
+    func expectTransport(_ result: PollResult, _ failure: TransportFailure, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard case .transportError(let actual, let detail) = result.outcome else {
+            Issue.record("expected transportError(\(failure)), got \(result.outcome)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(actual == failure, "detail: \(detail)", sourceLocation: sourceLocation)
+        #expect(detail.count <= 256, sourceLocation: sourceLocation)
+    }
+
+    @Test func connectionRefused() async throws {
+        let port = closedLoopbackPort()
+        let account = AccountConfiguration(
+            clientID: "ACME_Co", baseURL: "http://127.0.0.1:\(port)/Profiles",
+            connectTimeout: .seconds(1), requestTimeout: .seconds(20)
+        )
+        let result = try await withClient(account) { await $0.status(of: 42) }
+        expectTransport(result, .connect)
+        #expect(result.httpStatus == nil)
+    }
+
+    @Test func serverThatNeverAnswersTimesOut() async throws {
+        try await withServer({ _ in .hang }) { server in
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(500) }) { await $0.status(of: 42) }
+            expectTransport(result, .timeout)
+            #expect(result.latency >= .milliseconds(400))
+        }
+    }
+
+    @Test func bodyThatStallsHitsTheWholeRequestDeadline() async throws {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"Status\":"
+        try await withServer({ request in
+            // Head and part of the body, then silence (the connection stays open).
+            request.indexOnConnection == 0 ? .raw(Array(head.utf8), thenClose: false) : .hang
+        }) { server in
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(700) }) { await $0.status(of: 42) }
+            expectTransport(result, .timeout)
+        }
+    }
+
+    @Test func serverClosingMidBodyIsReset() async throws {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"Status\":"
+        try await withServer({ _ in .raw(Array(head.utf8), thenClose: true) }) { server in
+            let result = try await withClient(loopbackAccount(server)) { await $0.status(of: 42) }
+            expectTransport(result, .reset)
+            #expect(server.requests.count == 1, "a response that had started is not retried")
+        }
+    }
+
+    @Test func idlePooledConnectionClosedByServerIsRetriedOnce() async throws {
+        try await withServer({ request in
+            // The first connection serves one request, then "times out" the next one by closing.
+            (request.connection == 0 && request.indexOnConnection == 1) ? .close : .json(sampleStatusJSON)
+        }) { server in
+            let results = try await withClient(loopbackAccount(server)) { client in
+                [await client.status(of: 42), await client.status(of: 42)]
+            }
+            for result in results {
+                #expect(result.outcome == .ok(ExportStatus(accessToken: 42, status: "Complete", rowCount: 10, byteCount: 2048)))
+                #expect(result.httpStatus == 200)
+            }
+            #expect(server.requests.count == 3)
+            #expect(server.connectionCount == 2)
+        }
+    }
+
+    @Test func serverThatAlwaysHangsUpIsRetriedOnlyOnce() async throws {
+        try await withServer({ _ in .close }) { server in
+            let result = try await withClient(loopbackAccount(server)) { await $0.status(of: 42) }
+            expectTransport(result, .reset)
+            #expect(server.requests.count == 2)
+        }
+    }
+
+    @Test func garbageResponseIsNotAnAnswer() async throws {
+        try await withServer({ _ in .raw(Array("SPDY/9 what\r\n\r\n".utf8), thenClose: true) }) { server in
+            let result = try await withClient(loopbackAccount(server)) { await $0.status(of: 42) }
+            guard case .transportError = result.outcome else {
+                Issue.record("expected a transport error, got \(result.outcome)")
+                return
+            }
+            #expect(result.httpStatus == nil)
+        }
+    }
+
+    @Test func manyConcurrentPollsShareThePool() async throws {
+        try await withServer({ _ in .json(sampleStatusJSON) }) { server in
+            let outcomes = try await withClient(loopbackAccount(server)) { client in
+                await withTaskGroup(of: PollOutcome.self) { group in
+                    for token in 0..<100 { group.addTask { await client.status(of: Int64(token)).outcome } }
+                    return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
+                }
+            }
+            #expect(outcomes.count == 100)
+            #expect(outcomes.allSatisfy { $0.kindName == "ok" })
+            #expect(server.connectionCount <= 64)
+        }
+    }
+}

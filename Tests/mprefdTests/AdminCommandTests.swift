@@ -1,0 +1,273 @@
+import Foundation
+import Testing
+
+/// The admin commands against a real SQLite file, through the real binary.
+@Suite struct AdminCommandTests {
+    @Test func addListShowPauseResumeRemoveRoundTrip() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+
+        let added = try await cli.run(["add-token", "--client-id", "ACME_Co", "123", "456", "--label", "nightly contacts",
+                                       "--deadline", "1h30m", "--on-complete", "echo done, really", "--json"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let addedJSON = try #require(try added.json() as? [[String: Any]])
+        #expect(addedJSON.map { $0["result"] as? String } == ["added", "added"])
+        let first = try #require(addedJSON.first?["token"] as? [String: Any])
+        #expect(first["client_id"] as? String == "ACME_Co")
+        #expect(first["access_token"] as? Int == 123)
+        #expect(first["label"] as? String == "nightly contacts")
+        #expect(first["state"] as? String == "watching")
+        #expect(first["deadline_at"] as? String != nil)
+
+        let again = try await cli.run(["add-token", "--client-id", "ACME_Co", "123"])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already watched: ACME_Co/123"))
+
+        let listed = try #require(try await cli.run(["list", "--json"]).json() as? [[String: Any]])
+        #expect(listed.compactMap { $0["access_token"] as? Int } == [123, 456])
+
+        let shown = try await cli.run(["show", "123", "--json"])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        let shownJSON = try #require(try shown.json() as? [String: Any])
+        #expect((shownJSON["token"] as? [String: Any])?["access_token"] as? Int == 123)
+        let hooks = try #require(shownJSON["hooks"] as? [[String: Any]])
+        #expect(hooks.first?["on_event"] as? String == "complete")
+        #expect(hooks.first?["command"] as? String == "echo done, really")
+        #expect((shownJSON["polls"] as? [Any])?.isEmpty == true)
+
+        let paused = try await cli.run(["pause", "123"])
+        #expect(paused.status == 0)
+        #expect(paused.stdout.contains("paused ACME_Co/123"))
+        #expect(try await state(cli, 123) == "paused")
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "123"]).stdout.contains("already watched"))
+
+        let resumed = try await cli.run(["resume", "--all"])
+        #expect(resumed.status == 0)
+        #expect(resumed.stdout.contains("resumed 1 token"))
+        #expect(try await state(cli, 123) == "watching")
+
+        let removed = try await cli.run(["remove", "123"])
+        #expect(removed.status == 0)
+        #expect(removed.stdout.contains("removed ACME_Co/123"))
+        #expect(try await state(cli, 123) == "removed")
+
+        let finished = try await cli.run(["add-token", "--client-id", "ACME_Co", "123"])
+        #expect(finished.status == 0)
+        #expect(finished.stdout.contains("already finished (removed): ACME_Co/123"))
+        #expect(try await state(cli, 123) == "removed")
+        let reset = try #require(try await cli.run(["add-token", "--client-id", "ACME_Co", "123", "--reset", "--json"]).json() as? [[String: Any]])
+        #expect(reset.first?["result"] as? String == "re_armed")
+        #expect(try await state(cli, 123) == "watching")
+
+        let purged = try await cli.run(["remove", "--purge", "456"])
+        #expect(purged.status == 0)
+        #expect(purged.stdout.contains("purged ACME_Co/456"))
+        let gone = try await cli.run(["show", "456"])
+        #expect(gone.status == 1)
+        #expect(gone.stderr.contains("no token 456"))
+        #expect(try await cli.query("SELECT count(*) AS n FROM token_hooks WHERE token_id NOT IN (SELECT id FROM tokens)").first?["n"] as? Int == 0)
+    }
+
+    @Test func anAccessTokenUnderTwoClientIDsNeedsClientID() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "A", "777"]).status == 0)
+        #expect(try await cli.run(["add-token", "--client-id", "B.b-2", "777"]).status == 0)
+        let ambiguous = try await cli.run(["show", "777"])
+        #expect(ambiguous.status == 64)
+        #expect(ambiguous.stderr.contains("A, B.b-2"))
+        let one = try await cli.run(["show", "777", "--client-id", "B.b-2", "--json"])
+        #expect(one.status == 0)
+        #expect(((try one.json() as? [String: Any])?["token"] as? [String: Any])?["client_id"] as? String == "B.b-2")
+        #expect(try await cli.run(["pause", "777"]).status == 64)
+        #expect(try await cli.run(["pause", "777", "--client-id", "A"]).status == 0)
+    }
+
+    /// Bad values: exit 64, a message naming the value, and nothing written.
+    @Test(arguments: [
+        (["add-token", "--client-id", "ACME_Co", "0"], "'0'"),
+        (["add-token", "--client-id", "ACME_Co", "-1"], "-1"),
+        (["add-token", "--client-id", "ACME_Co", "--", "-1"], "'-1'"),
+        (["add-token", "--client-id", "ACME_Co", "9223372036854775808"], "'9223372036854775808'"),
+        (["add-token", "--client-id", "ACME_Co", "12a"], "'12a'"),
+        (["add-token", "--client-id", "ACME_Co", ""], "''"),
+        (["add-token", "--client-id", "ACME_Co", "+5"], "'+5'"),
+        (["add-token", "--client-id", "ACME_Co", " 5"], "' 5'"),
+        (["add-token", "--client-id", "ACME Co", "5"], "'ACME Co'"),
+        (["add-token", "--client-id", String(repeating: "x", count: 129), "5"], String(repeating: "x", count: 129)),
+        (["add-token", "--client-id", "ACME_Co", "5", "--deadline", "0"], "'0'"),
+        (["add-token", "--client-id", "ACME_Co", "5", "--deadline", "5x"], "'5x'"),
+        (["add-token", "5"], "--client-id"),
+        (["list", "--state", "bogus"], "'bogus'"),
+    ])
+    func badValuesExit64AndWriteNothing(arguments: [String], named: String) async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try await cli.run(arguments)
+        #expect(result.status == 64, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains(named), "stderr: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+
+        // Against an existing database, with good tokens beside the bad one: the tokens table is unchanged.
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "1"]).status == 0)
+        let before = try await cli.query("SELECT * FROM tokens ORDER BY id")
+        let mixed = arguments.first == "add-token" ? arguments + ["2", "3"] : arguments
+        #expect(try await cli.run(mixed).status == 64)
+        let after = try await cli.query("SELECT * FROM tokens ORDER BY id")
+        #expect(after.count == 1)
+        #expect(NSArray(array: before).isEqual(to: after))
+        if arguments.first == "list" {
+            #expect(try await cli.run(["list", "--state", "complete"]).status == 0)
+        }
+    }
+
+    @Test func unknownStateListsTheAllowedOnes() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try await cli.run(["list", "--state", "done"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("watching, paused, complete, failed, expired, retrieved, timed_out, removed"))
+    }
+
+    @Test func stdinWithABadLineNamesTheLineAndWritesNothing() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "--stdin"], stdin: "1\n# comment\n\n  2  \n3x\n4\n")
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("'3x' on stdin line 5"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+    }
+
+    @Test func stdinAddsTenThousandTokensInOneTransaction() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        var lines = ["# tokens of the nightly run", ""]
+        for token in 1...10_000 { lines.append(token % 1000 == 0 ? "  \(token)\t" : String(token)) }
+        lines.insert("# halfway", at: 5000)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "--stdin", "--label", "bulk"], stdin: lines.joined(separator: "\n") + "\n")
+        let elapsed = clock.now - start
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 10_000)
+        let counts = try #require(try await cli.query(
+            "SELECT count(*) AS n, count(DISTINCT access_token) AS distinct_tokens, min(access_token) AS lo, max(access_token) AS hi, count(DISTINCT admin_seq) AS transactions FROM tokens"
+        ).first)
+        #expect(counts["n"] as? Int == 10_000)
+        #expect(counts["distinct_tokens"] as? Int == 10_000)
+        #expect(counts["lo"] as? Int == 1)
+        #expect(counts["hi"] as? Int == 10_000)
+        // addTokens takes one admin_seq per transaction.
+        #expect(counts["transactions"] as? Int == 1)
+        print("add-token --stdin of 10,000 tokens took \(elapsed)")
+    }
+
+    @Test func addTokenWaitsForAnotherProcesssWriteLock() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["migrate"]).status == 0)
+
+        // Hold the write lock from another process for 3 s.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; sleep 3; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"]
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+
+        // Wait until the lock is actually held: a zero-timeout writer fails with "locked".
+        var isLocked = false
+        for _ in 0..<500 where !isLocked {
+            let probe = try await cli.sqlite([cli.databasePath, "BEGIN IMMEDIATE; ROLLBACK;"])
+            isLocked = probe.status != 0 && probe.stderr.contains("locked")
+            if !isLocked { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(isLocked, "the sqlite3 child never took the lock")
+
+        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "42"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("added ACME_Co/42"))
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+        #expect(try await cli.query("SELECT access_token FROM tokens").first?["access_token"] as? Int == 42)
+        #expect(try await cli.query("SELECT subject FROM pauses").first?["subject"] as? String == "lock-test")
+    }
+
+    @Test func tokenSummaryViewReadsWithTheSqlite3CLI() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "9223372036854775807", "--label", "max"]).status == 0)
+        let rows = try await cli.query("SELECT * FROM token_summary")
+        let row = try #require(rows.first)
+        #expect(rows.count == 1)
+        #expect(row["client_id"] as? String == "ACME_Co")
+        #expect((row["access_token"] as? NSNumber)?.int64Value == Int64.max)
+        #expect(row["label"] as? String == "max")
+        #expect(row["state"] as? String == "watching")
+        #expect(row["poll_count"] as? Int == 0)
+    }
+
+    @Test func aNewerSchemaIsRefusedAndLeftUnchanged() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "1"]).status == 0)
+        let insert = try await cli.sqlite([cli.databasePath, "INSERT INTO schema_migrations (id, applied_at) VALUES ('9999_future', '2030-01-01T00:00:00.000Z')"])
+        #expect(insert.status == 0)
+        let dump = try await cli.sqlite([cli.databasePath, ".dump"])
+
+        for arguments in [["add-token", "--client-id", "ACME_Co", "2"], ["list"], ["show", "1"], ["migrate"], ["pause", "1"]] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 69, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("9999_future"), "\(arguments): \(result.stderr)")
+        }
+        #expect(try await cli.sqlite([cli.databasePath, ".dump"]).stdout == dump.stdout)
+    }
+
+    @Test func migrateAppliesAllOnAFreshFileAndNothingTheSecondTime() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let first = try #require(try await cli.run(["migrate", "--json"]).json() as? [String: Any])
+        let applied = try #require(first["applied"] as? [String])
+        let all = try #require(first["migrations"] as? [String])
+        #expect(!applied.isEmpty)
+        #expect(applied == all)
+        #expect(all.first?.hasPrefix("0001_") == true)
+        let second = try #require(try await cli.run(["migrate", "--json"]).json() as? [String: Any])
+        #expect((second["applied"] as? [String]) == [])
+        #expect((second["migrations"] as? [String]) == all)
+        let text = try await cli.run(["migrate"])
+        #expect(text.stdout.contains("nothing to apply"))
+    }
+
+    @Test func readCommandsOnAMissingDatabaseExit69AndCreateNothing() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        for arguments in [["list"], ["show", "1"], ["remove", "1"], ["pause", "--all"], ["resume", "1"]] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 69, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(cli.databasePath))
+        }
+        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+        let missingDirectory = cli.directory.appendingPathComponent("no/such/dir/db.sqlite3").path
+        let result = try await cli.run(["add-token", "--client-id", "A", "1"], database: .some(missingDirectory))
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("mkdir -p"))
+    }
+
+    @Test func theDatabaseUsedIsNamedWhenItComesFromADefault() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let viaEnvironment = try await cli.run(["add-token", "--client-id", "A", "1"], database: .none, environment: ["MPREFD_DB": cli.databasePath])
+        #expect(viaEnvironment.status == 0)
+        #expect(viaEnvironment.stderr.contains("database: \(cli.databasePath) ($MPREFD_DB)"))
+        let configPath = try cli.write("db.yaml", "database:\n  path: \(cli.directory.path)/other.sqlite3\n")
+        let viaConfig = try await cli.run(["add-token", "--client-id", "A", "1", "--config", configPath], database: .none)
+        #expect(viaConfig.status == 0)
+        #expect(viaConfig.stderr.contains("database: \(cli.directory.path)/other.sqlite3 (database.path"))
+        let explicit = try await cli.run(["list"])
+        #expect(!explicit.stderr.contains("database:"))
+    }
+
+    private func state(_ cli: CLI, _ token: Int) async throws -> String? {
+        try await cli.query("SELECT state FROM tokens WHERE access_token = \(token)").first?["state"] as? String
+    }
+}

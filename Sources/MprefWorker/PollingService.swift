@@ -137,6 +137,7 @@ package final class PollingService: Sendable {
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey, using: &rng)
             do {
                 let receipt = try await recorder.record(decision)
+                MprefMetrics.pollRecorded(decision.write)
                 mailbox.post(.polled(tokenID: token.id, decision: decision, tokenUpdated: receipt.tokenUpdated))
                 if receipt.hookRunsCreated { onHookRunsQueued() }
             } catch {

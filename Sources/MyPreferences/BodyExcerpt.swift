@@ -3,10 +3,10 @@
 /// At most `limit` characters (default 256); invalid UTF-8 becomes U+FFFD, never a trap; the cut
 /// never splits a UTF-8 sequence; tab, CR and LF become a space and every other control character
 /// (C0, DEL, C1) becomes U+FFFD, so an excerpt is always one printable line.
-public enum BodyExcerpt {
-    public static let defaultLimit = 256
+package enum BodyExcerpt {
+    package static let defaultLimit = 256
 
-    public static func make<Body: Collection>(_ body: Body, limit: Int = defaultLimit) -> String where Body.Element == UInt8 {
+    package static func make<Body: Collection>(_ body: Body, limit: Int = defaultLimit) -> String where Body.Element == UInt8 {
         guard limit > 0 else { return "" }
         // A character is at most a few bytes in practice; read a bounded prefix, cut at a sequence start.
         let maximumBytes = limit * 8

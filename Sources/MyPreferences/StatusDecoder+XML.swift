@@ -6,9 +6,9 @@ import FoundationXML
 extension StatusDecoder {
     /// The data-contract namespace of `AsyncApiDataExportStatusResult` (MyPreferences Profiles API
     /// help, XML sample of the status resource).
-    public static let xmlNamespace = "http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"
+    package static let xmlNamespace = "http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"
     /// The root element's local name.
-    public static let xmlRootElement = "AsyncApiDataExportStatusResult"
+    package static let xmlRootElement = "AsyncApiDataExportStatusResult"
 
     /// Decodes the XML form: the root must be `AsyncApiDataExportStatusResult` (local name matched
     /// case-insensitively) in ``xmlNamespace`` — or in no namespace, for hand-written servers; any
@@ -19,6 +19,14 @@ extension StatusDecoder {
         guard !bytes.isEmpty else { return .failure(DecodingFailure(reason: "empty body")) }
         if containsDTD(bytes) {
             return .failure(DecodingFailure(reason: "XML with a document type declaration is not accepted"))
+        }
+        // FoundationXML on Linux traps on element names that are not valid UTF-8, so only
+        // well-formed UTF-8 without NUL reaches the parser, and no other declared encoding.
+        guard String(validating: bytes, as: UTF8.self) != nil, !bytes.contains(0) else {
+            return .failure(DecodingFailure(reason: "XML body is not valid UTF-8"))
+        }
+        if let encoding = declaredEncoding(bytes), !["utf-8", "utf8", "us-ascii", "ascii"].contains(encoding) {
+            return .failure(DecodingFailure(reason: "XML encoding is not UTF-8"))
         }
         let collector = XMLStatusCollector()
         let parser = XMLParser(data: Data(bytes))
@@ -51,6 +59,19 @@ extension StatusDecoder {
             byteCount: count("bytecount", allowNegative: false),
             expires: collector.fields["expires"] ?? nil
         ))
+    }
+
+    /// The lower-cased `encoding` of a leading XML declaration, if any.
+    private static func declaredEncoding(_ bytes: [UInt8]) -> String? {
+        let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        guard bytes[start...].starts(with: Array("<?xml".utf8)) else { return nil }
+        let head = String(decoding: bytes[start...].prefix(200), as: UTF8.self)
+        guard let end = head.range(of: "?>") else { return nil }
+        let declaration = head[..<end.lowerBound]
+        guard let key = declaration.range(of: "encoding") else { return nil }
+        let rest = declaration[key.upperBound...].drop(while: { $0 == " " || $0 == "=" || $0 == "\t" })
+        guard let quote = rest.first, quote == "\"" || quote == "'" else { return nil }
+        return String(rest.dropFirst().prefix(while: { $0 != quote })).lowercased()
     }
 
     private static func containsDTD(_ bytes: [UInt8]) -> Bool {
@@ -111,6 +132,11 @@ private final class XMLStatusCollector: NSObject, XMLParserDelegate {
         default:
             currentHasChildElements = true
         }
+    }
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
+        // FoundationXML on Linux can report errors yet return `true` from `parse()`.
+        if failure == nil { failure = "invalid XML (code \((parseError as NSError).code))" }
     }
 
     func parser(_ parser: XMLParser, foundCharacters string: String) {

@@ -21,14 +21,14 @@ import Foundation
 /// - `Expires` is kept verbatim when it is a string (JSON numbers are kept as their literal text).
 /// - Anything else — garbage, HTML, an empty body, a JSON array, another XML root — is
 ///   `.undecodable(reason:excerpt:)` with a bounded excerpt (see ``BodyExcerpt``). No input traps.
-public enum StatusDecoder {
+package enum StatusDecoder {
     /// The body format chosen for a response.
-    public enum Format: String, Sendable {
+    package enum Format: String, Sendable {
         case json, xml
     }
 
     /// Decodes `body` as chosen by `contentType`; returns `.ok` or `.undecodable`.
-    public static func decode<Body: Collection>(_ body: Body, contentType: String?) -> PollOutcome where Body.Element == UInt8 {
+    package static func decode<Body: Collection>(_ body: Body, contentType: String?) -> PollOutcome where Body.Element == UInt8 {
         let bytes = Array(body)
         switch format(contentType: contentType, body: bytes) {
         case .json:
@@ -51,7 +51,7 @@ public enum StatusDecoder {
     }
 
     /// The format named by `contentType` (media type only, case-insensitive), else sniffed from `body`.
-    public static func format(contentType: String?, body: [UInt8]) -> Format? {
+    package static func format(contentType: String?, body: [UInt8]) -> Format? {
         if let contentType {
             let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
                 .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""

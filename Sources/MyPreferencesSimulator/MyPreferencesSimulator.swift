@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 public import Logging
 import NIOCore
+import ServiceLifecycle
+import UnixSignals
 
 /// A faithful fake of the PossibleNOW MyPreferences async-export API, served over real HTTP by Hummingbird,
 /// for tests, benchmarks and the demo.
@@ -37,12 +39,16 @@ public final class MyPreferencesSimulator: Sendable {
     /// The configuration the simulator was started with.
     public let configuration: SimulatorConfiguration
     let state: SimulatorState
+    private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
-    private init(port: Int, configuration: SimulatorConfiguration, state: SimulatorState, running: Task<Void, any Error>) {
+    private init(
+        port: Int, configuration: SimulatorConfiguration, state: SimulatorState, group: ServiceGroup, running: Task<Void, any Error>
+    ) {
         self.port = port
         self.configuration = configuration
         self.state = state
+        self.group = group
         self.running = running
     }
 
@@ -53,9 +59,8 @@ public final class MyPreferencesSimulator: Sendable {
     }
 
     /// Starts the server and returns once it is listening.
-    /// - Throws: ``StartError`` when the server stops before listening, ``RequestLogFile/OpenError``-style
-    ///   errors when ``SimulatorConfiguration/requestLogPath`` cannot be opened, or the bind error
-    ///   (e.g. address in use) from the server.
+    /// - Throws: ``StartError`` when the server stops before listening, an error naming the path when
+    ///   ``SimulatorConfiguration/requestLogPath`` cannot be opened, or the server's bind error (e.g. address in use).
     public static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger) async throws -> MyPreferencesSimulator {
         let state = SimulatorState(configuration: configuration, startedAt: configuration.now())
         let logFile = try configuration.requestLogPath.map { try RequestLogFile(path: $0) }
@@ -80,14 +85,17 @@ public final class MyPreferencesSimulator: Sendable {
             },
             logger: logger
         )
-        let stopsOnSignals = configuration.stopsOnTerminationSignals
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: app)],
+            gracefulShutdownSignals: configuration.stopsOnTerminationSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        )
+        // Requests still in flight (e.g. a long delay_ms) are cancelled after this.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(3)
+        let group = ServiceGroup(configuration: groupConfiguration)
         let running = Task {
             do {
-                if stopsOnSignals {
-                    try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
-                } else {
-                    try await app.runService(gracefulShutdownSignals: [])
-                }
+                try await group.run()
                 continuation.yield(.failure(StartError(description: "the simulator stopped before listening")))
                 continuation.finish()
             } catch {
@@ -100,7 +108,7 @@ public final class MyPreferencesSimulator: Sendable {
             switch event {
             case .success(let port):
                 state.port = port
-                return MyPreferencesSimulator(port: port, configuration: configuration, state: state, running: running)
+                return MyPreferencesSimulator(port: port, configuration: configuration, state: state, group: group, running: running)
             case .failure(let error):
                 running.cancel()
                 throw error
@@ -147,9 +155,10 @@ public final class MyPreferencesSimulator: Sendable {
         state.reset()
     }
 
-    /// Stops the server (in-flight requests are cancelled) and waits until it has stopped. Idempotent.
+    /// Shuts the server down gracefully (idle connections closed, requests in flight get up to 3 s before
+    /// they are cancelled) and waits until it has stopped. Idempotent.
     public func stop() async {
-        running.cancel()
+        await group.triggerGracefulShutdown()
         _ = await running.result
     }
 

@@ -25,8 +25,9 @@ struct AddToken: AsyncParsableCommand {
 
             Examples:
               mprefd add-token --client-id ACME_Co 123456
-              mprefd add-token 123456 --label "nightly contacts" --deadline 6h --on-complete '/usr/local/bin/load-export'
-              grep -v '^#' tokens.txt | mprefd add-token --client-id ACME_Co --stdin
+              mprefd add-token 123456 --label "nightly contacts" --deadline 6h \\
+                  --on-complete '/usr/local/bin/load-export "$MPREFD_ACCESS_TOKEN"'
+              mprefd add-token --client-id ACME_Co --stdin < tokens.txt
               mprefd add-token --reset 123456 --json
             """)
 

@@ -31,6 +31,7 @@ struct MprefCommand: AsyncParsableCommand {
             Migrate.self,
             CheckConfig.self,
             Run.self,
+            Status.self, Wait.self, Hooks.self,
         ]
     )
 

@@ -46,7 +46,10 @@ struct Run: AsyncParsableCommand {
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
             database: database, logger: logger, version: MprefdVersion.current)
-        let services: [any Service] = [daemon]
+        var services: [any Service] = [daemon]
+        if let listen = configuration.metricsListen {
+            services.append(MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service())
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -6,7 +6,8 @@ import MprefStore
 ///
 /// logfmt: `ts=2026-11-29T19:00:00.123Z level=info msg="poll recorded" export.access_token=42`;
 /// a value is quoted (with `\"`, `\\`, `\n` escapes) when it is empty or contains a space, a quote,
-/// `=` or a control character. JSON: `{"ts":"…","level":"info","msg":"poll recorded","export.access_token":"42"}`.
+/// `=` or a control character. JSON: `{"ts":"…","level":"info","msg":"poll recorded","export.access_token":"42"}` (metadata
+/// arrays and dictionaries as JSON arrays and objects, every scalar as a string).
 /// Metadata keys are sorted; `source` is added when it is not `mprefd`. Timestamps are UTC with
 /// milliseconds. Each line is written with one `write(2)`, so lines from concurrent tasks do not interleave.
 ///
@@ -62,8 +63,8 @@ struct StderrLogHandler: LogHandler {
             return parts.joined(separator: " ")
         case .json:
             var parts = ["\"ts\":\(jsonString(timestamp))", "\"level\":\(jsonString(level.rawValue))", "\"msg\":\(jsonString(message))"]
-            for (key, value) in pairs where !["ts", "level", "msg"].contains(key) {
-                parts.append("\(jsonString(key)):\(jsonString(value))")
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !["ts", "level", "msg"].contains(key) {
+                parts.append("\(jsonString(key)):\(jsonValue(value))")
             }
             return "{" + parts.joined(separator: ",") + "}"
         }
@@ -90,6 +91,17 @@ struct StderrLogHandler: LogHandler {
             $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F
         }
         return needsQuotes ? ConfigValueReader.quote(value) : value
+    }
+
+    /// Strings as JSON strings, arrays as arrays, dictionaries as objects.
+    private static func jsonValue(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let text): jsonString(text)
+        case .stringConvertible(let convertible): jsonString(convertible.description)
+        case .array(let items): "[" + items.map(jsonValue).joined(separator: ",") + "]"
+        case .dictionary(let dictionary):
+            "{" + dictionary.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonValue($0.value))" }.joined(separator: ",") + "}"
+        }
     }
 
     private static func jsonString(_ value: String) -> String {

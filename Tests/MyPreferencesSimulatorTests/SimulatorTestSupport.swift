@@ -36,7 +36,11 @@ struct SimpleResponse {
 }
 
 enum TestHTTP {
-    static let logger = Logger(label: "MyPreferencesSimulatorTests")
+    static let logger: Logger = {
+        var logger = Logger(label: "MyPreferencesSimulatorTests")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     /// Sends one request over loopback and collects the whole answer.
     static func send(

@@ -77,6 +77,14 @@ struct ClientTransportTests {
         }
     }
 
+    @Test func tlsHandshakeWithAPlainHTTPServerFailsAsTLS() async throws {
+        let server = try LoopbackServer(greeting: Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in .close }
+        defer { server.stop() }
+        let account = AccountConfiguration(clientID: "ACME_Co", baseURL: "https://127.0.0.1:\(server.port)/Profiles", connectTimeout: .seconds(2))
+        let result = try await withClient(account) { await $0.status(of: 42) }
+        expectTransport(result, .tls)
+    }
+
     @Test func garbageResponseIsNotAnAnswer() async throws {
         try await withServer({ _ in .raw(Array("SPDY/9 what\r\n\r\n".utf8), thenClose: true) }) { server in
             let result = try await withClient(loopbackAccount(server)) { await $0.status(of: 42) }

@@ -152,6 +152,13 @@ struct StatusDecoderTests {
         BadCase("XML wrong namespace", "application/xml", #"<AsyncApiDataExportStatusResult xmlns="urn:other"><Status>Complete</Status></AsyncApiDataExportStatusResult>"#, reason: "namespace"),
         BadCase("XML wrong root", "application/xml", "<Result><Status>Complete</Status></Result>", reason: "root element"),
         BadCase("XML malformed", "application/xml", "<AsyncApiDataExportStatusResult><Status>Complete</AsyncApiDataExportStatusResult>", reason: "invalid XML"),
+        BadCase("XML with invalid UTF-8 in a name (FoundationXML would trap)", "application/xml",
+                Array("<t".utf8) + [0xFF] + Array("t.{6}-e\"uEElu5nEt,lpn[ u".utf8) + [0x00] + Array("eEea/t\"a".utf8), reason: "UTF-8"),
+        BadCase("XML declaring another encoding", "application/xml",
+                #"<?xml version="1.0" encoding="UTF-16"?><AsyncApiDataExportStatusResult><Status>x</Status></AsyncApiDataExportStatusResult>"#,
+                reason: "encoding"),
+        BadCase("XML undeclared prefix", "application/xml",
+                "<x:AsyncApiDataExportStatusResult><Status>1</Status></x:AsyncApiDataExportStatusResult>", reason: "invalid XML"),
         BadCase("XML entity bomb refused", "application/xml",
                 #"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><AsyncApiDataExportStatusResult><Status>&lol2;</Status></AsyncApiDataExportStatusResult>"#,
                 reason: "document type"),
@@ -196,10 +203,14 @@ struct StatusDecoderTests {
         #expect(BodyExcerpt.make([UInt8]()) == "")
     }
 
-    @Test func neverTrapsOnRandomInput() {
+    @Test(arguments: [
+        Array(#"{}[]":,0123456789-.eE+ \tnulltruefalse<>/AsyncApiDataExportStatusResultStatus&;!?\"#.utf8) + [0xFF, 0xC3, 0x00],
+        Array(#"<<<>>>//:: ="'xmlns:i=""AsyncApiDataExportStatusResultStatus&;!?#x;&amp;<![CDATA[]]><?xml version="1.0"?>"#.utf8)
+            + Array("éü😀\u{0301}\u{7}".utf8) + [0xFF, 0xC3, 0x80, 0x00, 0xE2],
+    ])
+    func neverTrapsOnRandomInput(alphabet: [UInt8]) {
         var generator = SplitMix64(seed: 0x5EED)
-        let alphabet = Array(#"{}[]":,0123456789-.eE+ \tnulltruefalse<>/AsyncApiDataExportStatusResultStatus&;!?\"#.utf8) + [0xFF, 0xC3, 0x00]
-        for round in 0..<2_000 {
+        for round in 0..<3_000 {
             let length = Int(generator.next() % 200)
             let body = (0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
             let contentType: String? = round % 3 == 0 ? "application/json" : (round % 3 == 1 ? "application/xml" : nil)

@@ -80,6 +80,7 @@ package final class HookService: Sendable {
             timeout: configuration.timeout,
             killGrace: configuration.killGrace)
         let finishedAt = { Timestamp.format(self.wallNow()) }
+        let hookStarted = ContinuousClock.now
         let outcome: HookRunOutcome
         do {
             let result = try await runner.run(invocation)
@@ -106,6 +107,7 @@ package final class HookService: Sendable {
         } catch {
             outcome = failure(job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
         }
+        MprefMetrics.hookRunEnded(state: outcome.state, duration: ContinuousClock.now - hookStarted)
         // Stored even when shutting down: the run must not stay `running`.
         for attempt in 1...3 {
             do {

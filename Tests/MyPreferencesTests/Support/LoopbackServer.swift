@@ -44,6 +44,8 @@ final class LoopbackServer: Sendable {
     let port: Int
     private let listenFD: Int32
     private let handler: @Sendable (RecordedRequest) -> ServerReply
+    /// When set, every connection is sent these bytes at once and closed, without reading a request.
+    private let greeting: [UInt8]?
     private let state = Mutex(State())
 
     private struct State {
@@ -57,7 +59,7 @@ final class LoopbackServer: Sendable {
     var requests: [RecordedRequest] { state.withLock { $0.requests } }
     var connectionCount: Int { state.withLock { $0.connections } }
 
-    init(handler: @escaping @Sendable (RecordedRequest) -> ServerReply) throws {
+    init(greeting: [UInt8]? = nil, handler: @escaping @Sendable (RecordedRequest) -> ServerReply) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var one: Int32 = 1
@@ -80,6 +82,7 @@ final class LoopbackServer: Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
         self.listenFD = fd
         self.handler = handler
+        self.greeting = greeting
         let server = self
         Thread.detachNewThread { server.acceptLoop() }
     }
@@ -125,6 +128,10 @@ final class LoopbackServer: Sendable {
         defer {
             state.withLock { _ = $0.openFDs.remove(fd) }
             close(fd)
+        }
+        if let greeting {
+            _ = writeAll(fd: fd, bytes: greeting)
+            return
         }
         var buffer: [UInt8] = []
         var requestIndex = 0

@@ -1,46 +1,6 @@
 import ArgumentParser
 import MprefStore
 
-/// `mprefd pause`: stop polling tokens until `mprefd resume`.
-struct Pause: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pause",
-        abstract: "Stop polling watched tokens until they are resumed.",
-        discussion: """
-            Only watching tokens are paused; others are reported and left as they are.
-
-            Examples:
-              mprefd pause 123456 123457
-              mprefd pause --all --client-id ACME_Co
-            """)
-
-    @OptionGroup var selection: StateChangeSelection
-
-    func run() async throws {
-        try await selection.apply(.pause, verb: "paused", eligible: .watching)
-    }
-}
-
-/// `mprefd resume`: poll paused tokens again.
-struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "resume",
-        abstract: "Poll paused tokens again (due at once).",
-        discussion: """
-            Only paused tokens are resumed; others are reported and left as they are.
-
-            Examples:
-              mprefd resume 123456
-              mprefd resume --all
-            """)
-
-    @OptionGroup var selection: StateChangeSelection
-
-    func run() async throws {
-        try await selection.apply(.resume, verb: "resumed", eligible: .paused)
-    }
-}
-
 /// The tokens `pause` and `resume` act on.
 struct StateChangeSelection: ParsableArguments {
     @OptionGroup var global: GlobalOptions

@@ -1,0 +1,55 @@
+# mprefd — common tasks. `make help` lists them.
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+SWIFT ?= swift
+CONFIG ?= debug
+
+# System packages the build and the tests use (Debian names).
+APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd
+
+.PHONY: help build release test deps demo install migrations clean
+
+help:
+	@echo "make build       debug build of mprefd and mpref-sim"
+	@echo "make test        install missing system packages, then run every test (swift test)"
+	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
+	@echo "make install     release build installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
+	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
+
+# Installs what is missing; a no-op when everything is there.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: deps
+	$(SWIFT) build
+	scripts/demo
+
+install: release
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)/etc/mprefd" "$(DESTDIR)/etc/mprefd/hooks" "$(DESTDIR)/lib/systemd/system"
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/mprefd" "$(DESTDIR)$(PREFIX)/bin/mprefd"
+	install -m 0644 etc/mprefd.yaml.example "$(DESTDIR)/etc/mprefd/mprefd.yaml.example"
+	install -m 0755 etc/hooks/*.sh "$(DESTDIR)/etc/mprefd/hooks/"
+	sed 's|/usr/local/bin/mprefd|$(PREFIX)/bin/mprefd|g' etc/systemd/mprefd.service > "$(DESTDIR)/lib/systemd/system/mprefd.service"
+	chmod 0644 "$(DESTDIR)/lib/systemd/system/mprefd.service"
+
+migrations:
+	scripts/embed-migrations
+
+clean:
+	rm -rf .build

@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+
+/// What `mprefd status` reports from the database, read in one transaction (a consistent snapshot).
+package struct StatusSnapshot: Sendable, Hashable {
+    /// The `daemon` row; `nil` when no daemon ever ran on this database.
+    package var daemon: DaemonRecord?
+    /// Token counts by `tokens.state`; states without tokens are absent.
+    package var tokenCounts: [String: Int]
+    /// The earliest `next_poll_at` of a watching token (UTC text, see `Timestamp`); `nil` when none is watched.
+    package var nextPollAt: String?
+    /// Host and account pauses whose `paused_until` is after the snapshot's `now`.
+    package var pauses: [PauseRecord]
+    /// Hook runs by `hook_runs.state`; states without runs are absent.
+    package var hookRunCounts: [String: Int]
+}
+
+/// What one round of `mprefd wait` reads: the waited-for tokens and the daemon row, in one transaction.
+package struct WaitSnapshot: Sendable, Hashable {
+    /// The tokens found, in the order of the ids asked for; a purged token is missing.
+    package var tokens: [TokenRecord]
+    /// The `daemon` row; `nil` when no daemon ever ran on this database.
+    package var daemon: DaemonRecord?
+}
+
+extension TokenDatabase {
+    /// Everything `mprefd status` shows from the database, in one read transaction.
+    ///
+    /// Uses the `tokens_by_state` and `hook_runs_due` indexes; `pauses` and `daemon` are tiny.
+    /// - Parameter now: pauses ending at or before it are left out.
+    /// - Throws: `StoreError` (`.busy` after the busy timeout).
+    package func statusSnapshot(now: Date = .now) throws -> StatusSnapshot {
+        let nowText = Timestamp.format(now)
+        return try read { db in
+            let daemon = try Self.fetchDaemon(db)
+            let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
+            let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching'")
+            let pauses = try Row.fetchAll(db, sql: """
+                SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s
+                FROM pauses WHERE paused_until > ? ORDER BY scope, subject
+                """, arguments: [nowText])
+                .compactMap { row -> PauseRecord? in
+                    guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
+                    return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started,
+                                       reason: row[4], httpStatus: row[5], retryAfterS: row[6])
+                }
+            let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
+            return StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
+                                  hookRunCounts: hookRunCounts)
+        }
+    }
+
+    /// The tokens with these row ids and the daemon row, in one read transaction (primary-key lookups).
+    ///
+    /// - Throws: `StoreError` (`.busy` after the busy timeout).
+    package func waitSnapshot(tokenIDs: [Int64]) throws -> WaitSnapshot {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?")
+            var tokens: [TokenRecord] = []
+            tokens.reserveCapacity(tokenIDs.count)
+            for id in tokenIDs {
+                if let token = try TokenRecord.fetchOne(statement, arguments: [id]) { tokens.append(token) }
+            }
+            return WaitSnapshot(tokens: tokens, daemon: try Self.fetchDaemon(db))
+        }
+    }
+
+    private static func fetchDaemon(_ db: Database) throws -> DaemonRecord? {
+        try DaemonRecord.fetchOne(db, sql: "SELECT pid, version, hostname, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
+    }
+
+    private static func counts(_ db: Database, sql: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: sql) {
+            counts[row[0] as String] = row[1] as Int
+        }
+        return counts
+    }
+}

@@ -1,0 +1,66 @@
+import Metrics
+import MprefStore
+
+/// The Prometheus metrics mprefd exports (`metrics.listen`), their names, and the emit calls the
+/// worker makes. Emission goes through swift-metrics: until `mprefd run` bootstraps
+/// `MetricsSystem` (only when `metrics.listen` is set) every call here is a no-op.
+///
+/// Polls and hook runs are counted here as they happen; the token and pause gauges are read from
+/// the database at scrape time by the endpoint (`mprefd` target), so they stay right even when the
+/// admin CLI changes the database.
+package enum MprefMetrics {
+    /// Counter, label `outcome` (the `polls.outcome` column: `ok`, `unavailable`, `server_error`,
+    /// `not_found`, `transport_error`, …): polls recorded in the history.
+    package static let pollsTotal = "mprefd_polls_total"
+    /// Histogram, seconds: request sent → whole body read, for polls that got a response.
+    package static let pollLatencySeconds = "mprefd_poll_latency_seconds"
+    /// Gauge, label `state` (every `tokens.state`, 0 when none): tokens by state, read at scrape time.
+    package static let tokens = "mprefd_tokens"
+    /// Gauge, label `host` (`scheme://host:port`): seconds left of a 503 host pause, 0 when none.
+    package static let hostPauseSeconds = "mprefd_host_pause_seconds"
+    /// Gauge, label `client_id`: seconds left of a 401/403 account pause, 0 when none.
+    package static let accountPauseSeconds = "mprefd_account_pause_seconds"
+    /// Counter, label `result`: `succeeded`, `failed` (will retry), `dead` (gave up), `interrupted`
+    /// (the daemon stopped during the run; it runs again).
+    package static let hookRunsTotal = "mprefd_hook_runs_total"
+    /// Histogram, seconds: how long each hook run took (start → exit or kill).
+    package static let hookDurationSeconds = "mprefd_hook_duration_seconds"
+
+    /// Histogram buckets for ``pollLatencySeconds``: 5 ms … 30 s (the default request timeout).
+    package static let pollLatencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+    ]
+    /// Histogram buckets for ``hookDurationSeconds``: 100 ms … 30 min (hooks.timeout_s defaults to 600 s).
+    package static let hookDurationBuckets: [Duration] = [
+        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30),
+        .seconds(60), .seconds(300), .seconds(600), .seconds(1800),
+    ]
+
+    /// Counts one recorded poll by outcome and records its latency (when a response arrived).
+    package static func pollRecorded(_ write: PollWrite) {
+        Counter(label: pollsTotal, dimensions: [("outcome", write.outcome)]).increment()
+        if let latencyMs = write.latencyMs {
+            Metrics.Timer(label: pollLatencySeconds).recordMilliseconds(latencyMs)
+        }
+    }
+
+    /// Counts one finished hook run by result and records its duration.
+    ///
+    /// - Parameter state: the `hook_runs.state` the run was stored with: `succeeded`, `failed`,
+    ///   `dead`, or `pending` (interrupted by shutdown, counted as `interrupted`).
+    package static func hookRunEnded(state: String, duration: Duration) {
+        let result = state == "pending" ? "interrupted" : state
+        Counter(label: hookRunsTotal, dimensions: [("result", result)]).increment()
+        Metrics.Timer(label: hookDurationSeconds).recordNanoseconds(duration.nanoseconds)
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating at `Int64.max`).
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : scaled &+ attoseconds / 1_000_000_000
+    }
+}

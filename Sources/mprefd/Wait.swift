@@ -1,0 +1,271 @@
+import ArgumentParser
+import Foundation
+import MprefStore
+import MprefWorker
+
+/// `mprefd wait`: blocks until watched tokens finish, reading the database the daemon writes.
+struct Wait: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until access tokens reach a terminal state (for cron jobs and ETL tasks).",
+        discussion: """
+            Reads the database the daemon writes (read-only, a few indexed lookups every --interval); \
+            it never calls the MyPreferences API itself, so `mprefd run` must be running. On a terminal \
+            it shows one live progress line; otherwise it prints a line whenever a token's state or \
+            status changes, e.g. `ACME_Co/1001 complete Complete rows=1200 bytes=4500000`.
+
+            complete and retrieved count as success (the export's data was fetched either way). \
+            failed, expired, timed_out (the token's deadline passed) and removed count as failure. \
+            A paused token is still waited for. Tokens that are all finished already give their \
+            result even when no daemon runs.
+
+            Exit codes:
+              0    every token complete or retrieved
+              1    a token failed, expired, timed out or was removed (also when
+                   --timeout ends the wait after such a failure was seen)
+              2    --timeout passed with tokens still unfinished
+              3    the daemon is not running: nothing holds its lock when the
+                   wait starts, or later the lock is released and the last
+                   heartbeat grows older than --stale-after (a restart within
+                   that time is waited through); also no database at all
+              64   a bad value; an access token not in the database (add it
+                   first with `mprefd add-token`); or one under several client
+                   IDs without --client-id
+              130  interrupted (SIGINT)
+
+            Examples:
+              mprefd add-token --client-id ACME_Co "$T" && mprefd wait "$T" &&
+                load-export "$T"
+              mprefd wait 1001 1002 --timeout 2h --interval 10s
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"))
+    var accessTokens: [String] = []
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"))
+    var clientID: String?
+
+    @Option(help: ArgumentHelp("Give up after this long (exit 2), e.g. 90s, 45m, 2h, 1d12h. Default: wait forever.", valueName: "duration"))
+    var timeout: String?
+
+    @Option(help: ArgumentHelp("How often to read the database, e.g. 1s, 30s.", valueName: "duration"))
+    var interval: String = "1s"
+
+    @Option(name: .customLong("stale-after"),
+            help: ArgumentHelp("Seconds after which a released lock's last heartbeat means the daemon is gone.", valueName: "seconds"))
+    var staleAfter: Double = DaemonHealth.defaultStaleAfterSeconds
+
+    /// Exit 1: a token failed, expired, timed out or was removed.
+    static let failedExitCode: Int32 = 1
+    /// Exit 2: `--timeout` passed.
+    static let timedOutExitCode: Int32 = 2
+
+    func run() async throws {
+        let tokens = try TokenSelection.parse(accessTokens)
+        guard !tokens.isEmpty else { throw MprefdError.usage("no access token given; e.g. `mprefd wait 123456`") }
+        try TokenSelection.checkClientID(clientID)
+        let timeoutSeconds = try timeout.map { try Self.duration($0, option: "--timeout") }
+        let intervalSeconds = try Self.duration(interval, option: "--interval")
+        guard staleAfter.isFinite, staleAfter > 0 else {
+            throw MprefdError.usage("bad --stale-after \(staleAfter): give a number of seconds > 0")
+        }
+        let configuration = try await global.loadConfiguration()
+        let database: TokenDatabase
+        do {
+            database = try global.openDatabase(configuration, mode: .readOnly)
+        } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
+            throw MprefdError(exitCode: DaemonHealth.notRunningExitCode, "\(error.message) (so no daemon runs on it, and no token was added)")
+        }
+        let records = try Self.resolve(tokens, clientID: clientID, in: database)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = timeoutSeconds.map { start + .seconds($0) }
+        var display = WaitDisplay()
+        var isFirstRound = true
+        while true {
+            let snapshot = try database.waitSnapshot(tokenIDs: records.map(\.id))
+            let progress = WaitProgress(expected: records, found: snapshot.tokens)
+            display.show(progress, elapsed: clock.now - start)
+            if progress.isFinished {
+                display.finish()
+                Output.line(progress.summary)
+                if !progress.failures.isEmpty {
+                    throw MprefdError(exitCode: Self.failedExitCode, progress.failureMessage)
+                }
+                return
+            }
+            let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
+                                             now: Date(), staleAfterSeconds: staleAfter)
+            if !health.isLockHeld, isFirstRound || health.isHeartbeatStale {
+                display.finish()
+                let reason = health.reason ?? "the daemon is not running"
+                throw MprefdError(exitCode: DaemonHealth.notRunningExitCode,
+                                  (isFirstRound ? "" : "stopped waiting: ") + reason + "; \(progress.unfinishedSummary)")
+            }
+            display.daemonNote = health.isLockHeld ? nil : "daemon not running"
+            isFirstRound = false
+            var pause = Duration.seconds(intervalSeconds)
+            if let deadline {
+                let remaining = deadline - clock.now
+                if remaining <= .zero {
+                    display.finish()
+                    let limit = timeout ?? ""
+                    if !progress.failures.isEmpty {
+                        throw MprefdError(exitCode: Self.failedExitCode, "timed out after \(limit); " + progress.failureMessage + "; \(progress.unfinishedSummary)")
+                    }
+                    throw MprefdError(exitCode: Self.timedOutExitCode, "timed out after \(limit): \(progress.unfinishedSummary)")
+                }
+                pause = min(pause, remaining)
+            }
+            try await Task.sleep(for: pause)
+        }
+    }
+
+    private static func duration(_ text: String, option: String) throws -> Int64 {
+        guard let seconds = AdminValues.durationSeconds(text) else {
+            throw MprefdError.usage("bad \(option) '\(text)': \(AdminValues.durationRule)")
+        }
+        return seconds
+    }
+
+    /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
+    private static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord] {
+        var records: [TokenRecord] = []
+        for token in tokens {
+            let found = try database.findTokens(accessToken: token, clientID: clientID)
+            if found.isEmpty {
+                let under = clientID.map { " under client ID \($0)" } ?? ""
+                throw MprefdError.usage("access token \(token) is not in the database\(under); add it first with `mprefd add-token`")
+            }
+            if found.count > 1 {
+                let ids = found.map(\.clientID).joined(separator: ", ")
+                throw MprefdError.usage("access token \(token) exists under several client IDs (\(ids)); choose one with --client-id")
+            }
+            records.append(contentsOf: found)
+        }
+        return records
+    }
+}
+
+/// Where a set of waited-for tokens stands. Pure.
+struct WaitProgress {
+    /// The tokens in the order named, as last read; a purged token keeps its last known row, marked removed.
+    var tokens: [TokenRecord]
+
+    init(expected: [TokenRecord], found: [TokenRecord]) {
+        let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
+        tokens = expected.map { token in
+            if let current = byID[token.id] { return current }
+            var purged = token
+            purged.state = .removed
+            purged.lastError = "purged from the database"
+            return purged
+        }
+    }
+
+    static func isSuccess(_ state: TokenState) -> Bool { state == .complete || state == .retrieved }
+    static func isFinished(_ state: TokenState) -> Bool { state.isTerminal || state == .removed }
+
+    var finished: [TokenRecord] { tokens.filter { Self.isFinished($0.state) } }
+    var unfinished: [TokenRecord] { tokens.filter { !Self.isFinished($0.state) } }
+    var failures: [TokenRecord] { finished.filter { !Self.isSuccess($0.state) } }
+    var isFinished: Bool { unfinished.isEmpty }
+
+    /// `ACME_Co/1001 complete Complete rows=1200 bytes=4500000`.
+    static func line(_ token: TokenRecord) -> String {
+        var parts = [token.displayName, token.state.rawValue, token.lastStatus ?? "-"]
+        if let rows = token.rowCount { parts.append("rows=\(rows)") }
+        if let bytes = token.byteCount { parts.append("bytes=\(bytes)") }
+        if !isSuccess(token.state), isFinished(token.state), let error = token.lastError { parts.append("error: \(error)") }
+        return parts.joined(separator: " ")
+    }
+
+    /// `finished: 2 complete, 1 failed`.
+    var summary: String {
+        var counts: [(TokenState, Int)] = []
+        for state in TokenState.allCases {
+            let n = tokens.filter { $0.state == state }.count
+            if n > 0 { counts.append((state, n)) }
+        }
+        return "finished: " + counts.map { "\($0.1) \($0.0.rawValue)" }.joined(separator: ", ")
+    }
+
+    var failureMessage: String {
+        "\(failures.count) of \(tokens.count) token\(tokens.count == 1 ? "" : "s") did not complete: "
+            + failures.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+    }
+
+    var unfinishedSummary: String {
+        "\(unfinished.count) of \(tokens.count) token\(tokens.count == 1 ? "" : "s") not finished ("
+            + unfinished.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " \($0)" } ?? "") }.joined(separator: ", ") + ")"
+    }
+}
+
+/// How `wait` shows progress: one redrawn line on a terminal, plain change lines otherwise.
+///
+/// Change lines go to stdout when it is not a terminal (every state or status change); when stdout
+/// is a terminal only finished tokens get a line there. The live line goes to stderr when it is a
+/// terminal, else to stdout when that is one.
+struct WaitDisplay {
+    private let liveDescriptor: Int32?
+    private let isStdoutTerminal: Bool
+    private var lastSeen: [Int64: String] = [:]
+    private var isLiveLineDrawn = false
+    /// Shown at the end of the live line (e.g. the daemon is restarting).
+    var daemonNote: String?
+
+    init() {
+        isStdoutTerminal = isatty(STDOUT_FILENO) == 1
+        liveDescriptor = isatty(STDERR_FILENO) == 1 ? STDERR_FILENO : (isStdoutTerminal ? STDOUT_FILENO : nil)
+    }
+
+    mutating func show(_ progress: WaitProgress, elapsed: Duration) {
+        for token in progress.tokens {
+            let key = "\(token.state.rawValue)|\(token.lastStatus ?? "")"
+            guard lastSeen[token.id] != key else { continue }
+            lastSeen[token.id] = key
+            if !isStdoutTerminal || WaitProgress.isFinished(token.state) {
+                clearLiveLine()
+                Self.write(STDOUT_FILENO, WaitProgress.line(token) + "\n")
+            }
+        }
+        guard let liveDescriptor, !progress.isFinished else { return }
+        var parts = ["waiting: \(progress.finished.count)/\(progress.tokens.count) finished"]
+        let unfinished = progress.unfinished
+        if let first = unfinished.first {
+            var text = first.displayName + " " + (first.state == .paused ? "paused" : first.lastStatus ?? "not polled yet")
+            if first.state == .watching, first.attempt > 0 { text += " (attempt \(first.attempt))" }
+            if unfinished.count > 1 { text += " +\(unfinished.count - 1) more" }
+            parts.append(text)
+        }
+        if let daemonNote { parts.append(daemonNote) }
+        parts.append(DaemonHealth.format(duration: Double(elapsed.components.seconds)))
+        var line = parts.joined(separator: " · ")
+        let width = Self.terminalWidth(liveDescriptor)
+        if line.count >= width { line = String(line.prefix(max(1, width - 2))) + "…" }
+        Self.write(liveDescriptor, "\r\u{1B}[K" + line)
+        isLiveLineDrawn = true
+    }
+
+    /// Clears the live line before the final output.
+    mutating func finish() { clearLiveLine() }
+
+    private mutating func clearLiveLine() {
+        guard isLiveLineDrawn, let liveDescriptor else { return }
+        Self.write(liveDescriptor, "\r\u{1B}[K")
+        isLiveLineDrawn = false
+    }
+
+    private static func write(_ descriptor: Int32, _ text: String) {
+        let handle = descriptor == STDERR_FILENO ? FileHandle.standardError : FileHandle.standardOutput
+        handle.write(Data(text.utf8))
+    }
+
+    private static func terminalWidth(_ descriptor: Int32) -> Int {
+        var size = winsize()
+        if ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return 80
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import MyPreferencesSimulator
+import Testing
+
+/// `mprefd run` as a user runs it: the real binary against the simulator over loopback, a real SQLite file.
+@Suite(.serialized) struct DaemonEndToEndTests {
+    @Test func theThreeDemoScenariosRunToTheirEnd() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 1001, scenario: Scenario([.status("Processing", repeat: 3), .status("Complete", rowCount: 1200, byteCount: 4_500_000_000)])),
+            TokenScenario(accessToken: 1002, scenario: Scenario([.unavailable(retryAfter: RetryAfter(seconds: 1), repeat: 2), .status("Complete", rowCount: 5, byteCount: 50)])),
+            TokenScenario(accessToken: 1003, scenario: Scenario([.status("Error")])),
+        ]))
+        try scene.writeConfig()
+        #expect(try await scene.mprefd(["add-token", "1001", "1002", "1003", "--label", "demo"]).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let finished = try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'watching'") == 0 }
+        #expect(finished, "daemon log:\n\(daemon.log)")
+
+        let listed = try await scene.mprefd(["list", "--json"])
+        let tokens = try #require(try listed.json() as? [[String: Any]])
+        let byToken = Dictionary(uniqueKeysWithValues: tokens.map { ($0["access_token"] as? Int ?? 0, $0) })
+        #expect(byToken[1001]?["state"] as? String == "complete")
+        #expect(byToken[1001]?["byte_count"] as? Int == 4_500_000_000)
+        #expect(byToken[1002]?["state"] as? String == "complete")
+        #expect(byToken[1003]?["state"] as? String == "failed")
+
+        let history = try await scene.rows("SELECT t.access_token AS token, p.outcome, p.http_status, p.status, p.retry_after_s FROM polls p JOIN tokens t ON t.id = p.token_id ORDER BY p.id")
+        let outcomes = { (token: Int) in history.filter { $0["token"] as? Int == token }.map { "\($0["outcome"] as? String ?? "")/\($0["status"] as? String ?? "-")" } }
+        #expect(outcomes(1001) == ["ok/Processing", "ok/Processing", "ok/Processing", "ok/Complete"])
+        #expect(outcomes(1002) == ["unavailable/-", "unavailable/-", "ok/Complete"])
+        #expect(outcomes(1003) == ["ok/Error"])
+        #expect(history.filter { $0["token"] as? Int == 1002 && $0["http_status"] as? Int == 503 }.allSatisfy { $0["retry_after_s"] as? Double == 1 })
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test(arguments: [RetryAfter.Form.seconds, .httpDate])
+    func retryAfterHoldsBackEveryTokenOfTheHost(form: RetryAfter.Form) async throws {
+        let tokens = Array(Int64(2001)...2020)
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: tokens.map {
+            TokenScenario(accessToken: $0, scenario: Scenario([.unavailable(retryAfter: RetryAfter(seconds: 2, form: form)), .status("Complete", rowCount: 1, byteCount: 1)]))
+        }))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  pause_jitter_s: 0.2")
+        #expect(try await scene.mprefd(["add-token"] + tokens.map(String.init)).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == tokens.count }, "\(daemon.log)")
+
+        let requests = await scene.simulator.requests().filter { $0.accessToken != nil }
+        let unavailable = requests.filter { $0.status == 503 }
+        #expect(unavailable.count >= 1)
+        #expect(unavailable.allSatisfy { $0.retryAfter != nil })
+        // Every request answered 503 pauses the host: nothing may arrive within 2 s after any 503
+        // answer except requests already sent before it (those arrive within a few milliseconds).
+        for answer in unavailable {
+            let tooEarly = requests.filter { $0.time > answer.time.addingTimeInterval(0.25) && $0.time < answer.time.addingTimeInterval(2.0 - 0.05) }
+            #expect(tooEarly.isEmpty, "requests inside the Retry-After window of the 503 at \(answer.time): \(tooEarly.map(\.time))")
+        }
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func aHostPauseSurvivesARestart() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 3001, scenario: Scenario([.unavailable(retryAfter: RetryAfter(seconds: 4)), .status("Complete")])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  pause_jitter_s: 0.1")
+        _ = try await scene.mprefd(["add-token", "3001"])
+        let first = try scene.startDaemon()
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM polls WHERE outcome = 'unavailable'") == 1 })
+        #expect(await first.stop() == 0)
+        #expect(try await scene.count("SELECT count(*) FROM pauses WHERE scope = 'host'") == 1)
+        let second = try scene.startDaemon()
+        defer { Task { await scene.finish(first, second) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 })
+        let requests = await scene.requests(for: 3001)
+        #expect(requests.count == 2)
+        if requests.count == 2 {
+            #expect(requests[1].time.timeIntervalSince(requests[0].time) >= 4.0 - 0.05, "the restarted daemon polled before the stored pause ended")
+        }
+        #expect(await second.stop() == 0)
+    }
+
+    @Test func aTokenAddedWhileTheDaemonRunsIsPolledWithinASecond() async throws {
+        let scene = try await DaemonScene.start()
+        try scene.writeConfig()
+        _ = try await scene.mprefd(["migrate"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { daemon.log.contains("scheduler started") })
+        let added = try await scene.mprefd(["add-token", "4001"])
+        #expect(added.status == 0)
+        let addedAt = Date()
+        #expect(try await scene.eventually(timeout: .seconds(5)) { await !scene.requests(for: 4001).isEmpty })
+        let first = try #require(await scene.requests(for: 4001).first)
+        let lag = first.time.timeIntervalSince(addedAt)
+        #expect(lag < 1.0, "first poll \(lag) s after add-token")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func aSecondDaemonOnTheSameDatabaseIsRefusedWithTheFirstOnesPID() async throws {
+        let scene = try await DaemonScene.start()
+        try scene.writeConfig()
+        _ = try await scene.mprefd(["migrate"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { daemon.log.contains("mprefd started") })
+        let second = try await scene.mprefd(["run"])
+        #expect(second.status == 75)
+        #expect(second.stderr.contains("PID \(daemon.pid)"), "\(second.stderr)")
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func sigtermDuringAPollLetsItFinishAndRecordsIt() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 5001, scenario: Scenario([.status("Processing", delay: .seconds(2))])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  shutdown_grace_s: 10")
+        _ = try await scene.mprefd(["add-token", "5001"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        // The simulator logs a request once answered; the poll is in flight from ~0.1 s after start.
+        #expect(try await scene.eventually { daemon.log.contains("scheduler started") })
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(await scene.requests(for: 5001).isEmpty, "the poll must still be in flight")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(try await scene.count("SELECT count(*) FROM polls") == 1)
+        #expect(try await scene.count("SELECT attempt FROM tokens WHERE access_token = 5001") == 1)
+    }
+
+    @Test func sigtermPastTheGraceAbandonsThePollUnrecorded() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 5002, scenario: Scenario([.status("Processing", delay: .seconds(6))])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  shutdown_grace_s: 1")
+        _ = try await scene.mprefd(["add-token", "5002"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { daemon.log.contains("scheduler started") })
+        try await Task.sleep(for: .milliseconds(700))
+        let signalled = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        #expect(await daemon.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(ContinuousClock.now - signalled < .seconds(10))
+        #expect(try await scene.count("SELECT count(*) FROM polls") == 0)
+        #expect(try await scene.count("SELECT attempt FROM tokens WHERE access_token = 5002") == 0)
+        #expect(try await scene.rows("PRAGMA integrity_check").first?.values.first as? String == "ok")
+        #expect(daemon.log.contains("abandoning in-flight polls unrecorded"))
+    }
+
+    @Test func killDashNineThenRestartLosesNoCommittedPoll() async throws {
+        let tokens = Array(Int64(6001)...6050)
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(defaultScenario: Scenario([.status("Processing")])))
+        try scene.writeConfig(polling: "initial_delay_s: 0.05\n  max_delay_s: 0.1\n  max_requests_per_second_per_host: 1000")
+        _ = try await scene.mprefd(["add-token"] + tokens.map(String.init))
+        for round in 1...3 {
+            let daemon = try scene.startDaemon()
+            #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM polls") >= 100 * round })
+            let before = try await scene.count("SELECT count(*) FROM polls")
+            daemon.signal(SIGKILL)
+            _ = await daemon.waitForExit()
+            let after = try await scene.count("SELECT count(*) FROM polls")
+            #expect(after >= before)
+            #expect(try await scene.rows("PRAGMA integrity_check").first?.values.first as? String == "ok")
+            // Each poll row and its token update commit together: attempt counts match the history.
+            let mismatched = try await scene.count("SELECT count(*) FROM tokens t WHERE t.attempt <> (SELECT count(*) FROM polls p WHERE p.token_id = t.id)")
+            #expect(mismatched == 0)
+        }
+        let last = try scene.startDaemon()
+        defer { Task { await scene.finish(last) } }
+        let resumedFrom = try await scene.count("SELECT count(*) FROM polls")
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM polls") > resumedFrom + 50 }, "the schedule did not continue after restart")
+        #expect(await last.stop() == 0)
+    }
+}

@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -75,6 +76,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
 
@@ -107,7 +112,7 @@ let package = Package(
         .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore"]),
         .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"]),
         .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MyPreferencesSimulator"]),
-        .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        .testTarget(name: "mprefdTests", dependencies: ["MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", "mpref-sim", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ]
 )

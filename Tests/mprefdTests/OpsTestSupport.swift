@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+
+/// A long-running child (the real `mpref-sim` or `mprefd run` binary), its output in a log file.
+///
+/// `stop()` ends it with SIGTERM (SIGKILL after 15 s); `stopNow()` is the synchronous form for `defer`,
+/// so a child never outlives a failing test.
+final class OpsChild: @unchecked Sendable {
+    let process: Process
+    let logPath: String
+
+    init(_ binary: String, _ arguments: [String], environment: [String: String], in directory: URL, logName: String) throws {
+        logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = directory
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits up to `timeout` for the child to exit; its exit status, or `nil` while it still runs.
+    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL after 15 s; the exit status. Safe to call twice.
+    @discardableResult
+    func stop() async -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        Foundation.kill(pid, SIGTERM)
+        if let status = await waitForExit(timeout: .seconds(15)) { return status }
+        Foundation.kill(pid, SIGKILL)
+        return await waitForExit(timeout: .seconds(5))
+    }
+
+    /// `stop()` for `defer`: blocks until the child is gone.
+    func stopNow() {
+        guard process.isRunning else { return }
+        Foundation.kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            Foundation.kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// One scene for the operator commands: a temp directory (`CLI`), the real `mpref-sim` binary on a
+/// loopback port with a scenario file, a config naming both, and optionally `mprefd run`.
+///
+/// Always `defer { scene.tearDown() }` right after creating it.
+final class OpsScene: @unchecked Sendable {
+    static let simulatorBinary = CLI.packageRoot.appendingPathComponent(".build/debug/mpref-sim").path
+    let cli: CLI
+    let simulator: OpsChild
+    let port: Int
+    let clientID = "DEMO_Co"
+    private(set) var daemon: OpsChild?
+
+    var configPath: String { cli.directory.appendingPathComponent("mprefd.yaml").path }
+
+    /// Starts the simulator with `scenarios` (the mpref-sim scenario file, JSON) and writes
+    /// `mprefd.yaml` with fast polling and `extraYAML` (top-level sections) appended.
+    init(scenarios: String, extraYAML: String = "") async throws {
+        cli = try CLI()
+        #expect(FileManager.default.isExecutableFile(atPath: Self.simulatorBinary), "build first: swift build")
+        let scenarioPath = try cli.write("scenarios.json", scenarios)
+        let portFile = cli.directory.appendingPathComponent("sim.port").path
+        simulator = try OpsChild(Self.simulatorBinary, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
+                                 environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "sim")
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while port == nil, simulator.isRunning, ContinuousClock.now < deadline {
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        guard let port else {
+            simulator.stopNow()
+            cli.cleanUp()
+            throw OpsTestFailure("mpref-sim did not write its port; log:\n\(simulator.log)")
+        }
+        self.port = port
+        try cli.write("mprefd.yaml", """
+            database:
+              path: \(cli.databasePath)
+            polling:
+              initial_delay_s: 0.2
+              max_delay_s: 0.5
+            accounts:
+              \(clientID):
+                base_url: http://127.0.0.1:\(port)/Profiles
+            \(extraYAML)
+            """)
+    }
+
+    /// Stops the daemon and the simulator, removes the directory. Synchronous, for `defer`.
+    func tearDown() {
+        daemon?.stopNow()
+        simulator.stopNow()
+        cli.cleanUp()
+    }
+
+    /// `mprefd ARGS` with `$MPREFD_CONFIG` naming the scene's config (which names the database).
+    func mprefd(_ arguments: [String]) async throws -> CLI.Result {
+        try await cli.run(arguments, database: .none, environment: ["MPREFD_CONFIG": configPath])
+    }
+
+    /// `mprefd ARGS` as a child left running (e.g. a `wait` to interrupt), output in a log file.
+    func startMprefd(_ arguments: [String], logName: String) throws -> OpsChild {
+        var environment = cli.baseEnvironment()
+        environment["MPREFD_CONFIG"] = configPath
+        return try OpsChild(CLI.binary, arguments, environment: environment, in: cli.directory, logName: logName)
+    }
+
+    /// Starts `mprefd run` and waits until `mprefd status` says it is running.
+    @discardableResult
+    func startDaemon() async throws -> OpsChild {
+        let daemon = try startMprefd(["run"], logName: "daemon")
+        self.daemon = daemon
+        let isUp = try await eventually { try await self.mprefd(["status"]).status == 0 || !daemon.isRunning }
+        guard isUp, daemon.isRunning else { throw OpsTestFailure("the daemon did not come up; log:\n\(daemon.log)") }
+        return daemon
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held.
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+}
+
+/// A setup step that failed (the child's log is in the message).
+struct OpsTestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Holds `<database>.lock` the way a daemon does (an exclusive `flock`), to play a hung daemon.
+final class HeldDaemonLock {
+    private let descriptor: Int32
+    private var isHeld = true
+
+    init(databasePath: String) throws {
+        descriptor = open(databasePath + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            throw OpsTestFailure("cannot take \(databasePath).lock: errno \(errno)")
+        }
+        let text = "\(getpid())\n"
+        _ = text.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+    }
+
+    /// Releases the lock (closing the file). Safe to call twice.
+    func release() {
+        guard isHeld else { return }
+        isHeld = false
+        close(descriptor)
+    }
+}
+
+extension CLI.Result {
+    /// stdout as a JSON object.
+    func object() throws -> [String: Any] {
+        try #require(try json() as? [String: Any], "not a JSON object: \(stdout)\nstderr: \(stderr)")
+    }
+}

@@ -8,7 +8,7 @@ CONFIG ?= debug
 # System packages the build and the tests use (Debian names).
 APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd
 
-.PHONY: help build release test deps demo install migrations clean
+.PHONY: help build release test deps demo install migrations clean bench
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
@@ -16,6 +16,7 @@ help:
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
 	@echo "make install     release build installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
+	@echo "make bench       release build, then every benchmark (~12 min), Markdown on stdout (see docs/BENCHMARKS.md)"
 
 # Installs what is missing; a no-op when everything is there.
 deps:
@@ -53,3 +54,12 @@ migrations:
 
 clean:
 	rm -rf .build
+
+# Benchmarks (docs/BENCHMARKS.md): release build in its own scratch path, so a debug build in
+# .build is not disturbed. BENCH_ARGS="--runs 5" passes options; MPREF_BENCH_DIR picks the disk.
+BENCH_SCRATCH ?= .build-release
+BENCH_ARGS ?=
+bench: deps
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mprefd
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mpref-bench
+	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/mpref-bench" all $(BENCH_ARGS)

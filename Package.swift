@@ -109,10 +109,37 @@ let package = Package(
             ]
         ),
 
+        // `make bench`: throughput, scale, idle, admin and hook-latency benchmarks (docs/BENCHMARKS.md).
+        .executableTarget(
+            name: "mpref-bench",
+            dependencies: [
+                "MprefWorker",
+                "MprefStore",
+                "MyPreferences",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore"]),
         .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"]),
         .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MyPreferencesSimulator"]),
         .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", "mpref-sim", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
+        // disk full, shutdown — against the real binaries. Without the variable a fast subset runs in `make test`.
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "mprefd", "mpref-sim", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ]
 )

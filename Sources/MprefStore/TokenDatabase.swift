@@ -22,6 +22,8 @@ package final class TokenDatabase: Sendable {
     /// The path as given.
     package let path: String
     package let mode: Mode
+    /// The migration ids this open applied (empty when the schema was current, and for `.readOnly`).
+    package let migrationsAppliedOnOpen: [String]
     let writer: any DatabaseWriter
 
     /// The default busy timeout: how long to wait for another process's write lock. 10 s.
@@ -53,6 +55,7 @@ package final class TokenDatabase: Sendable {
                 let queue = try DatabaseQueue(path: path, configuration: config)
                 try Migrator.requireCurrentSchema(queue)
                 writer = queue
+                migrationsAppliedOnOpen = []
             case .readWrite:
                 try Self.createFileIfMissing(path)
                 config.prepareDatabase { db in
@@ -60,7 +63,7 @@ package final class TokenDatabase: Sendable {
                     try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
                 }
                 let pool = try DatabasePool(path: path, configuration: config)
-                try Migrator.migrate(pool)
+                migrationsAppliedOnOpen = try Migrator.migrate(pool)
                 writer = pool
             }
         } catch let error as StoreError {

@@ -58,6 +58,7 @@ package final class Daemon: Service {
         let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
                                      logger: logger, onHookRunsQueued: { hooks.wake() })
         let heartbeatStop = Mailbox<Void>()
+        let checkpointer = WALCheckpointer(database: database, logger: logger)
         logger.info("mprefd started", metadata: [
             "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
             "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
@@ -66,7 +67,7 @@ package final class Daemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await polling.run() }
                 group.addTask { try await hooks.run() }
-                group.addTask { [database, logger, heartbeatInterval, version] in
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer] in
                     while !heartbeatStop.isClosed {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
                         if heartbeatStop.isClosed { break }
@@ -75,6 +76,7 @@ package final class Daemon: Service {
                         } catch {
                             logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
                         }
+                        await checkpointer.checkIfNeeded()
                     }
                 }
                 // Whichever part fails first stops the others.

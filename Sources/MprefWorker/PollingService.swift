@@ -136,10 +136,13 @@ package final class PollingService: Sendable {
             var rng = SystemRandomNumberGenerator()
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey, using: &rng)
             do {
-                let receipt = try await recorder.record(decision)
+                // Held (not re-polled) while the database refuses writes: the answer is not lost.
+                let receipt = try await recorder.recordHolding(decision)
                 MprefMetrics.pollRecorded(decision.write)
                 mailbox.post(.polled(tokenID: token.id, decision: decision, tokenUpdated: receipt.tokenUpdated))
                 if receipt.hookRunsCreated { onHookRunsQueued() }
+            } catch is CancellationError {
+                mailbox.post(.abandoned(tokenID: token.id))
             } catch {
                 logger.error("poll not recorded; will poll again", metadata: [
                     "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "error": "\(error)",

@@ -23,7 +23,7 @@ struct CheckConfig: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let configuration = try await global.loadConfiguration()
+        let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         let database = global.databaseLocation(configuration)
         if json {
             var root = ConfigRendering.tree(configuration.entries)

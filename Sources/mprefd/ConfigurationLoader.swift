@@ -13,9 +13,13 @@ import MyPreferences
 struct ConfigurationLoader {
     /// The environment the `MPREFD_*` overrides and `$CREDENTIALS_DIRECTORY` are read from.
     var environment: [String: String]
+    /// Whether `*_file` secrets are read. Only the daemon and `check-config` need them; admin
+    /// commands run by users who cannot read the credentials (systemd's `LoadCredential=`) skip them.
+    var readsSecretFiles: Bool
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init(environment: [String: String] = ProcessInfo.processInfo.environment, readsSecretFiles: Bool = true) {
         self.environment = environment
+        self.readsSecretFiles = readsSecretFiles
     }
 
     /// Loads the configuration from the file at `path`.
@@ -214,6 +218,9 @@ struct ConfigurationLoader {
             resolved = given
         }
         values.record(fileKey, .text(resolved))
+        guard readsSecretFiles else {
+            return Secret("")
+        }
         guard let data = FileManager.default.contents(atPath: resolved) else {
             let reason = FileManager.default.fileExists(atPath: resolved) ? "it is not readable by this user" : "it does not exist"
             throw MprefdError.configuration("\(fileKey.joined(separator: ".")) names \(resolved), but \(reason); fix the path (relative paths resolve against $CREDENTIALS_DIRECTORY when set, else the config file's directory) or its permissions")

@@ -33,9 +33,11 @@ struct GlobalOptions: ParsableArguments {
     /// Loads and validates the configuration.
     ///
     /// - Throws: `MprefdError` exit 78 (see ``ConfigurationLoader/load(path:isExplicit:)``).
-    func loadConfiguration() async throws -> MprefdConfiguration {
+    /// - Parameter readingSecretFiles: Read `*_file` secrets (the daemon and `check-config`); admin
+    ///   commands leave them unread, so users without access to the credentials can run them.
+    func loadConfiguration(readingSecretFiles: Bool = false) async throws -> MprefdConfiguration {
         let location = configLocation
-        return try await ConfigurationLoader().load(path: location.path, isExplicit: location.isExplicit)
+        return try await ConfigurationLoader(readsSecretFiles: readingSecretFiles).load(path: location.path, isExplicit: location.isExplicit)
     }
 
     /// The database path and where it came from (`nil` source = `--db`, said by the operator).

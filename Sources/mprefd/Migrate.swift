@@ -18,38 +18,22 @@ struct Migrate: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(help: "Print {database, applied, migrations} as JSON; applied is null when it cannot be told which were pending.")
+    @Flag(help: "Print {database, applied, migrations} as JSON: the ids applied by this run, and every id now applied.")
     var json = false
 
     func run() async throws {
         let configuration = try await global.loadConfiguration()
-        let path = global.databaseLocation(configuration).path
-        // What was applied before: a read-only open never alters anything.
-        let before: [String]?
-        if !FileManager.default.fileExists(atPath: path) {
-            before = []
-        } else {
-            do {
-                before = try TokenDatabase(path: path, mode: .readOnly).appliedMigrations()
-            } catch let error as StoreError where error.code == .schemaTooOld {
-                // Some are pending; the store does not say which were applied before.
-                before = nil
-            }
-        }
         let database = try global.openDatabase(configuration, mode: .readWrite)
         let after = try database.appliedMigrations()
-        let applied = before.map { old in after.filter { !old.contains($0) } }
+        let applied = database.migrationsAppliedOnOpen
         if json {
             try Output.json(MigrateJSON(database: database.path, applied: applied, migrations: after))
             return
         }
-        switch applied {
-        case .some(let ids) where ids.isEmpty:
+        if applied.isEmpty {
             Output.line("schema is up to date; nothing to apply")
-        case .some(let ids):
-            Output.line("applied: " + ids.joined(separator: ", "))
-        case .none:
-            Output.line("applied the pending migrations")
+        } else {
+            Output.line("applied: " + applied.joined(separator: ", "))
         }
         Output.line("migrations: " + after.joined(separator: ", "))
     }
@@ -58,8 +42,8 @@ struct Migrate: AsyncParsableCommand {
 /// `mprefd migrate --json`.
 struct MigrateJSON: Encodable {
     var database: String
-    /// Ids applied by this run; `nil` when unknown.
-    var applied: [String]?
+    /// Ids applied by this run (empty when the schema was current).
+    var applied: [String]
     /// Every id now applied, in order.
     var migrations: [String]
 

@@ -30,7 +30,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let configuration = try await global.loadConfiguration()
+        let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         guard !configuration.accounts.isEmpty else {
             throw MprefdError.configuration("no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)")
         }

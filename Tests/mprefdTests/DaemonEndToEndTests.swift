@@ -172,4 +172,69 @@ import Testing
         #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM polls") > resumedFrom + 50 }, "the schedule did not continue after restart")
         #expect(await last.stop() == 0)
     }
+
+    @Test func pausedAndRemovedTokensStopBeingPolledWithinASecond() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(defaultScenario: Scenario([.status("Processing")])))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.1")
+        _ = try await scene.mprefd(["add-token", "8001", "8002"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually {
+            let a = await scene.requests(for: 8001).count, b = await scene.requests(for: 8002).count
+            return a >= 3 && b >= 3
+        })
+        #expect(try await scene.mprefd(["pause", "8001"]).status == 0)
+        #expect(try await scene.mprefd(["remove", "8002"]).status == 0)
+        try await Task.sleep(for: .seconds(1))
+        let pausedCount = await scene.requests(for: 8001).count, removedCount = await scene.requests(for: 8002).count
+        try await Task.sleep(for: .seconds(1))
+        #expect(await scene.requests(for: 8001).count == pausedCount, "a paused token was polled")
+        #expect(await scene.requests(for: 8002).count == removedCount, "a removed token was polled")
+        #expect(try await scene.mprefd(["resume", "8001"]).status == 0)
+        #expect(try await scene.eventually(timeout: .seconds(3)) { await scene.requests(for: 8001).count > pausedCount })
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func pnauthinfo3FromACredentialFileWorksAndTheSecretLeaksNowhere() async throws {
+        let secret = "hmac-\(UUID().uuidString)"
+        let cli = try CLI()
+        var configuration = SimulatorConfiguration()
+        configuration.auth = .pnauthinfo3(users: ["etl.user": secret])
+        configuration.defaultScenario = Scenario([.status("Processing"), .status("Complete", rowCount: 1, byteCount: 2)])
+        let simulator = try await MyPreferencesSimulator.start(configuration, logger: .init(label: "sim"))
+        let scene = DaemonScene(cli: cli, simulator: simulator)
+        let credentials = cli.directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try Data(secret.utf8).write(to: credentials.appendingPathComponent("acme-hmac"))
+        try cli.write("mprefd.yaml", """
+            database:
+              path: \(cli.databasePath)
+            log:
+              level: trace
+            polling:
+              initial_delay_s: 0.1
+            accounts:
+              \(scene.clientID):
+                base_url: \(simulator.baseURL)
+                auth:
+                  scheme: pnauthinfo3
+                  user_id: etl.user
+                  secret_file: acme-hmac
+            """)
+        _ = try await scene.mprefd(["add-token", "9001"])
+        let daemon = try scene.startDaemon(environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 }, "\(daemon.log)")
+        #expect(await simulator.requests().allSatisfy { $0.authScheme == "PNAUTHINFO3-HMAC-SHA256" && $0.status == 200 })
+        let arguments = (try? String(contentsOfFile: "/proc/\(daemon.pid)/cmdline", encoding: .utf8)) ?? ""
+        #expect(!arguments.contains(secret))
+        let environment = (try? String(contentsOfFile: "/proc/\(daemon.pid)/environ", encoding: .utf8)) ?? ""
+        #expect(!environment.contains(secret))
+        #expect(await daemon.stop() == 0)
+        #expect(!daemon.log.contains(secret), "the secret reached the log")
+        let dump = try await cli.sqlite([cli.databasePath, ".dump"])
+        #expect(!dump.stdout.contains(secret), "the secret reached the database")
+        let shown = try await scene.mprefd(["check-config"], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+        #expect(!shown.stdout.contains(secret) && !shown.stderr.contains(secret))
+    }
 }

@@ -123,7 +123,7 @@ final class PackagingChild: @unchecked Sendable {
     let process = Process()
     let stdoutPath: String
     let stderrPath: String
-    private let exit = Mutex<Int32?>(nil)
+    private let exit = ExitStatusBox()
     private let exited: AsyncStream<Int32>
     private let exitedContinuation: AsyncStream<Int32>.Continuation
 
@@ -144,14 +144,14 @@ final class PackagingChild: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         let exit = self.exit, continuation = exitedContinuation
         process.terminationHandler = { finished in
-            exit.withLock { $0 = finished.terminationStatus }
+            exit.value.withLock { $0 = finished.terminationStatus }
             continuation.yield(finished.terminationStatus)
             continuation.finish()
         }
         try process.run()
     }
 
-    var isRunning: Bool { exit.withLock { $0 } == nil }
+    var isRunning: Bool { exit.value.withLock { $0 } == nil }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 
@@ -162,7 +162,7 @@ final class PackagingChild: @unchecked Sendable {
 
     /// The exit status once it exits; `nil` if it is still running after `timeout` (then SIGKILLed).
     func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        if let status = exit.withLock({ $0 }) { return status }
+        if let status = exit.value.withLock({ $0 }) { return status }
         let stream = exited
         let status = await withTaskGroup(of: Int32?.self) { group in
             group.addTask {
@@ -178,7 +178,7 @@ final class PackagingChild: @unchecked Sendable {
             return first
         }
         if let status { return status }
-        if let status = exit.withLock({ $0 }) { return status }
+        if let status = exit.value.withLock({ $0 }) { return status }
         kill(process.processIdentifier, SIGKILL)
         return nil
     }
@@ -209,6 +209,11 @@ extension PackagingChild {
         }
         return ProgramResult(status: status, stdout: child.stdout, stderr: child.stderr)
     }
+}
+
+/// The exit status of a child, set once by its termination handler.
+final class ExitStatusBox: Sendable {
+    let value = Mutex<Int32?>(nil)
 }
 
 /// The `sqlite3` command-line shell.
@@ -362,6 +367,14 @@ struct ReportingRun: Sendable {
         var failures: [String] = []
         var states: [Int: String] = [:]
         do {
+            // Readers start once the daemon has the database open (its heartbeat row names its PID):
+            // before that a group member cannot open a WAL database read-only (no -shm file yet; see
+            // docs/REPORTING.md, "When the daemon is stopped").
+            try await PackagingTools.waitUntil("mprefd run to open the database", timeout: .seconds(30)) {
+                guard daemon.isRunning else { throw PackagingTestError("mprefd run exited early (\(daemon.stderr))") }
+                let rows = try? await SQLiteShell.rows(databasePath, "SELECT pid FROM daemon WHERE stopped_at IS NULL", directory: directory)
+                return rows?.first?.int("pid") == Int(daemon.process.processIdentifier)
+            }
             try await PackagingTools.waitUntil("every export but one finished and every hook run ended", timeout: .seconds(120)) {
                 guard daemon.isRunning else { throw PackagingTestError("mprefd run exited early (\(daemon.stderr))") }
                 // Both documented read-only forms, alternately.

@@ -1,0 +1,192 @@
+import Foundation
+import MprefStore
+
+/// `mprefd status` output: the human lines and the `--json` object.
+struct StatusReport: Encodable {
+    struct DatabaseInfo: Encodable {
+        var path: String
+        var exists: Bool
+        /// The database file plus its `-wal` file, bytes.
+        var sizeBytes: Int64
+        var fileBytes: Int64
+        var walBytes: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case path, exists
+            case sizeBytes = "size_bytes"
+            case fileBytes = "file_bytes"
+            case walBytes = "wal_bytes"
+        }
+    }
+
+    struct Pause: Encodable {
+        /// `host` or `account`.
+        var scope: String
+        var subject: String
+        var pausedUntil: String
+        var startedAt: String
+        var reason: String
+        var httpStatus: Int?
+        var retryAfterS: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case scope, subject, reason
+            case pausedUntil = "paused_until"
+            case startedAt = "started_at"
+            case httpStatus = "http_status"
+            case retryAfterS = "retry_after_s"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(scope, forKey: .scope)
+            try c.encode(subject, forKey: .subject)
+            try c.encode(pausedUntil, forKey: .pausedUntil)
+            try c.encode(startedAt, forKey: .startedAt)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(httpStatus, forKey: .httpStatus)
+            try c.encode(retryAfterS, forKey: .retryAfterS)
+        }
+    }
+
+    var running: Bool
+    var reason: String?
+    var lockHeld: Bool
+    var pid: Int?
+    var version: String?
+    var hostname: String?
+    var startedAt: String?
+    /// Seconds since `startedAt`, while running.
+    var uptimeS: Double?
+    var heartbeatAt: String?
+    var heartbeatAgeS: Double?
+    var staleAfterS: Double
+    var stoppedAt: String?
+    var database: DatabaseInfo
+    /// Every token state, zero included.
+    var tokens: [String: Int]
+    var nextPollAt: String?
+    var pauses: [Pause]
+    /// Every hook run state, zero included.
+    var hookRuns: [String: Int]
+
+    static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
+
+    enum CodingKeys: String, CodingKey {
+        case running, reason, pid, version, hostname, database, tokens, pauses
+        case lockHeld = "lock_held"
+        case startedAt = "started_at"
+        case uptimeS = "uptime_s"
+        case heartbeatAt = "heartbeat_at"
+        case heartbeatAgeS = "heartbeat_age_s"
+        case staleAfterS = "stale_after_s"
+        case stoppedAt = "stopped_at"
+        case nextPollAt = "next_poll_at"
+        case hookRuns = "hook_runs"
+    }
+
+    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double) {
+        running = health.isRunning
+        reason = health.reason
+        lockHeld = health.isLockHeld
+        pid = health.pid
+        version = health.record?.version
+        hostname = health.record?.hostname
+        startedAt = health.record?.startedAt
+        uptimeS = health.isRunning
+            ? health.record.flatMap { Timestamp.parse($0.startedAt) }.map { max(0, (now.timeIntervalSince($0) * 1000).rounded() / 1000) }
+            : nil
+        heartbeatAt = health.record?.heartbeatAt
+        heartbeatAgeS = health.heartbeatAgeSeconds.map { ($0 * 1000).rounded() / 1000 }
+        staleAfterS = staleAfterSeconds
+        stoppedAt = health.record?.stoppedAt
+        database = DatabaseInfo(path: path, exists: true, sizeBytes: size.database + size.wal, fileBytes: size.database, walBytes: size.wal)
+        tokens = Dictionary(uniqueKeysWithValues: TokenState.allCases.map { ($0.rawValue, snapshot.tokenCounts[$0.rawValue] ?? 0) })
+        nextPollAt = snapshot.nextPollAt
+        pauses = snapshot.pauses.map {
+            Pause(scope: $0.scope, subject: $0.subject, pausedUntil: Timestamp.format($0.pausedUntil), startedAt: Timestamp.format($0.startedAt),
+                  reason: $0.reason, httpStatus: $0.httpStatus, retryAfterS: $0.retryAfterS)
+        }
+        hookRuns = Dictionary(uniqueKeysWithValues: Self.hookRunStates.map { ($0, snapshot.hookRunCounts[$0] ?? 0) })
+    }
+
+    init(missingDatabaseAt path: String, reason: String, staleAfterSeconds: Double) {
+        running = false
+        self.reason = "the daemon is not running: \(reason)"
+        lockHeld = false
+        staleAfterS = staleAfterSeconds
+        database = DatabaseInfo(path: path, exists: false, sizeBytes: 0, fileBytes: 0, walBytes: 0)
+        tokens = [:]
+        pauses = []
+        hookRuns = [:]
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        // Every key always present (null when unknown), so monitoring scripts can rely on the shape.
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(running, forKey: .running)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(lockHeld, forKey: .lockHeld)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(version, forKey: .version)
+        try c.encode(hostname, forKey: .hostname)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(uptimeS, forKey: .uptimeS)
+        try c.encode(heartbeatAt, forKey: .heartbeatAt)
+        try c.encode(heartbeatAgeS, forKey: .heartbeatAgeS)
+        try c.encode(staleAfterS, forKey: .staleAfterS)
+        try c.encode(stoppedAt, forKey: .stoppedAt)
+        try c.encode(database, forKey: .database)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(nextPollAt, forKey: .nextPollAt)
+        try c.encode(pauses, forKey: .pauses)
+        try c.encode(hookRuns, forKey: .hookRuns)
+    }
+
+    /// Aligned `key: value` lines.
+    func lines(now: Date) -> [String] {
+        func or(_ text: String?) -> String { text ?? "-" }
+        func counts(_ values: [String: Int], order: [String], always: Set<String>) -> String {
+            let parts = order.compactMap { key -> String? in
+                let n = values[key] ?? 0
+                return n > 0 || always.contains(key) ? "\(key) \(n)" : nil
+            }
+            return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+        }
+        func relative(_ timestamp: String?) -> String {
+            guard let timestamp else { return "-" }
+            guard let date = Timestamp.parse(timestamp) else { return timestamp }
+            let delta = date.timeIntervalSince(now)
+            return delta >= 0 ? "\(timestamp) (in \(DaemonHealth.format(duration: delta)))" : "\(timestamp) (\(DaemonHealth.format(duration: -delta)) ago)"
+        }
+        var fields: [(String, String)] = [("daemon", running ? "running" : "NOT RUNNING")]
+        if let reason { fields.append(("reason", reason)) }
+        fields += [
+            ("pid", or(pid.map(String.init))),
+            ("version", or(version)),
+            ("hostname", or(hostname)),
+            ("started", or(startedAt)),
+            ("uptime", or(uptimeS.map { DaemonHealth.format(duration: $0) })),
+            ("heartbeat", relative(heartbeatAt)),
+        ]
+        if let stoppedAt { fields.append(("stopped", stoppedAt)) }
+        fields.append(("database", database.path + (database.exists ? "" : " (missing)")))
+        if database.exists {
+            fields.append(("database size", "\(database.sizeBytes) bytes (file \(database.fileBytes) + WAL \(database.walBytes))"))
+            fields.append(("tokens", counts(tokens, order: TokenState.allCases.map(\.rawValue), always: ["watching"])))
+            fields.append(("next poll", relative(nextPollAt)))
+            let hostPauses = pauses.filter { $0.scope == "host" }
+            let accountPauses = pauses.filter { $0.scope != "host" }
+            func describe(_ pause: Pause) -> String {
+                "\(pause.subject) until \(pause.pausedUntil) (\(pause.reason))"
+            }
+            fields.append(("host pause", hostPauses.isEmpty ? "none" : hostPauses.map(describe).joined(separator: "; ")))
+            if !accountPauses.isEmpty {
+                fields.append(("account pause", accountPauses.map(describe).joined(separator: "; ")))
+            }
+            fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
+        }
+        let width = (fields.map(\.0.count).max() ?? 0) + 2
+        return fields.map { name, value in (name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value }
+    }
+}

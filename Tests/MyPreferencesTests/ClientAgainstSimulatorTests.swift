@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import MyPreferences
+import MyPreferencesSimulator
+import Synchronization
+import Testing
+
+/// The client and the project's own simulator agree on both auth schemes, both path forms and both
+/// media types, over real loopback HTTP.
+@Suite struct ClientAgainstSimulatorTests {
+    func start(_ auth: SimulatorAuth, now: @escaping @Sendable () -> Date = { Date() }) async throws -> MyPreferencesSimulator {
+        var configuration = SimulatorConfiguration()
+        configuration.auth = auth
+        configuration.now = now
+        configuration.defaultScenario = Scenario([.status("Complete", rowCount: 3_000_000_000, byteCount: 5_000_000_000)])
+        return try await MyPreferencesSimulator.start(configuration, logger: Logger(label: "sim"))
+    }
+
+    @Test(arguments: [AccountConfiguration.MediaType.json, .xml], [AccountConfiguration.defaultStatusPath, "{clientId}/status/Token/{accessToken}"])
+    func pnauthinfo3IsAcceptedByTheSimulator(accept: AccountConfiguration.MediaType, statusPath: String) async throws {
+        let simulator = try await start(.pnauthinfo3(users: ["etl.user": "s3cr3t-Key"]))
+        let client = try MyPreferencesClient(
+            configuration: AccountConfiguration(clientID: "ACME_Co", baseURL: simulator.baseURL, statusPath: statusPath, accept: accept,
+                                               auth: .pnauthinfo3(userID: "etl.user", secret: Secret("s3cr3t-Key"))),
+            logger: Logger(label: "client"))
+        let result = await client.status(of: 42)
+        try await client.shutdown()
+        await simulator.stop()
+        guard case .ok(let status) = result.outcome else {
+            Issue.record("expected ok, got \(result.outcome)")
+            return
+        }
+        #expect(status.knownStatus == .complete)
+        #expect(status.rowCount == 3_000_000_000)
+        #expect(status.byteCount == 5_000_000_000)
+        #expect(statusPath.hasPrefix("Async") ? status.expires == nil : status.expires != nil)
+        #expect(await simulator.requests().first?.authScheme == "PNAUTHINFO3-HMAC-SHA256")
+    }
+
+    @Test func aWrongHMACKeyIsUnauthorized() async throws {
+        let simulator = try await start(.pnauthinfo3(users: ["etl.user": "right"]))
+        let client = try MyPreferencesClient(
+            configuration: AccountConfiguration(clientID: "ACME_Co", baseURL: simulator.baseURL, auth: .pnauthinfo3(userID: "etl.user", secret: Secret("wrong"))),
+            logger: Logger(label: "client"))
+        let result = await client.status(of: 42)
+        try await client.shutdown()
+        await simulator.stop()
+        #expect(result.outcome == .unauthorized)
+        #expect(result.httpStatus == 401)
+    }
+
+    @Test func oauthFetchesOneTokenFor32ConcurrentPollsAndRefreshesAfterExpiry() async throws {
+        let clock = Mutex(Date())
+        let now: @Sendable () -> Date = { clock.withLock { $0 } }
+        let simulator = try await start(.oauth(clients: ["oauth-client": "oauth-secret"], tokenLifetime: .seconds(600)), now: now)
+        let client = try MyPreferencesClient(
+            configuration: AccountConfiguration(
+                clientID: "ACME_Co", baseURL: simulator.baseURL,
+                auth: .oauth(tokenURL: simulator.baseURL + "/oauth/token", oauthClientID: "oauth-client",
+                             oauthClientSecret: Secret("oauth-secret"), userID: "etl.user")),
+            logger: Logger(label: "client"), now: now)
+        let outcomes = await withTaskGroup(of: PollOutcome.self) { group in
+            for token in 1...32 { group.addTask { await client.status(of: Int64(token)).outcome } }
+            return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.count == 32)
+        #expect(outcomes.allSatisfy { if case .ok = $0 { true } else { false } })
+        #expect(await simulator.oauthTokenRequestCount() == 1)
+        // Past the token's lifetime on both clocks: one refresh, then polls go on.
+        clock.withLock { $0 = $0.addingTimeInterval(601) }
+        let later = await client.status(of: 99)
+        #expect(later.httpStatus == 200)
+        #expect(await simulator.oauthTokenRequestCount() == 2)
+        let bearer = await simulator.requests().filter { $0.accessToken != nil }.allSatisfy { $0.authScheme == "Bearer" }
+        #expect(bearer)
+        try await client.shutdown()
+        await simulator.stop()
+    }
+}

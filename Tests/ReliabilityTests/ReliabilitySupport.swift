@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import MyPreferencesSimulator
+import Testing
+
+/// Every reliability suite runs one at a time (they time real processes on a 2-core machine).
+@Suite(.serialized) enum Reliability {}
+
+/// How much of the suite runs: `MPREFD_RELIABILITY=full` (`make test-reliability`) runs everything at
+/// full size; without it a fast subset runs inside `make test`.
+enum ReliabilityMode {
+    static let environment = ProcessInfo.processInfo.environment
+    static let isFull = environment["MPREFD_RELIABILITY"] == "full"
+    /// Crash-recovery rounds: `ROUNDS=N`, else 20 (full) or 3 (fast).
+    static let rounds = environment["ROUNDS"].flatMap(Int.init).map { max(1, $0) } ?? (isFull ? 20 : 3)
+    /// Generated fuzz inputs per generator: `FUZZ_CASES=N`, else 100,000 (full) or 10,000 (fast).
+    static let fuzzCases = environment["FUZZ_CASES"].flatMap(Int.init) ?? (isFull ? 100_000 : 10_000)
+    /// The seed of every random choice in a run: `SEED=N` replays a run; else a fresh one (printed).
+    static let seed: UInt64 = environment["SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+}
+
+/// A small seeded generator (SplitMix64), so a printed seed replays the same run.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A failure in setting a scene up (the message carries the relevant log).
+struct SceneFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A child process of the test (the real `mprefd`, `sqlite3`, `openssl`), output in a log file.
+/// `stopNow()` is synchronous so that `defer` can end it even when the test fails.
+final class Child: @unchecked Sendable {
+    let process = Process()
+    let logPath: String
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL,
+         logName: String, standardInput: FileHandle? = FileHandle.nullDevice) throws {
+        logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.currentDirectoryURL = directory
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = standardInput
+        try process.run()
+        try? log.close()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ signal: Int32) { if process.isRunning { kill(pid, signal) } }
+
+    /// Waits up to `timeout` for the exit; the exit status, or `nil` while it still runs.
+    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    /// `kill -9` and wait for the exit.
+    func killNine() async {
+        signal(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(30))
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; blocks. Safe to call twice; for `defer`.
+    func stopNow(grace: TimeInterval = 15) {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// One scene: a temp directory, an in-process MyPreferences simulator on loopback, a config file
+/// naming the database and the accounts, and the real `mprefd` binary (admin commands, `mprefd run`).
+final class ReliabilityScene: @unchecked Sendable {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let mprefd = packageRoot.appendingPathComponent(".build/debug/mprefd").path
+    static let clientID = "DEMO_Co"
+
+    let directory: URL
+    let simulator: MyPreferencesSimulator
+    /// Where the database lives (the temp directory unless a test puts it elsewhere, e.g. on a tmpfs).
+    var databasePath: String
+    var configPath: String { directory.appendingPathComponent("mprefd.yaml").path }
+    private(set) var daemons: [Child] = []
+    private var others: [Child] = []
+
+    init(scenarios: ScenarioBook = ScenarioBook(), defaultScenario: Scenario = .standard) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-rel-\(UUID().uuidString.prefix(12))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        databasePath = directory.appendingPathComponent("mprefd.sqlite3").path
+        var configuration = SimulatorConfiguration()
+        configuration.scenarios = scenarios
+        configuration.defaultScenario = defaultScenario
+        var logger = Logger(label: "sim")
+        logger.logLevel = .error
+        simulator = try await MyPreferencesSimulator.start(configuration, logger: logger)
+        #expect(FileManager.default.isExecutableFile(atPath: Self.mprefd), "build first: swift build")
+    }
+
+    /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous, for `defer`.
+    func endChildren() {
+        for child in daemons + others { child.stopNow(grace: 5) }
+    }
+
+    /// Ends every child this scene started, stops the simulator, removes the directory.
+    func tearDown() async {
+        endChildren()
+        await simulator.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Writes `mprefd.yaml`: database, debug logs, `polling` lines, the simulator's account plus
+    /// `accounts` (extra YAML account entries), and `extra` top-level YAML appended verbatim.
+    @discardableResult
+    func writeConfig(polling: [String], accounts: String = "", extra: String = "", busyTimeout: Int = 10) throws -> String {
+        let text = """
+            database:
+              path: \(databasePath)
+              busy_timeout_s: \(busyTimeout)
+            log:
+              level: debug
+            polling:
+            \(polling.map { "  " + $0 }.joined(separator: "\n"))
+            accounts:
+              \(Self.clientID):
+                base_url: \(simulator.baseURL)
+            \(accounts)
+            \(extra)
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
+        return configPath
+    }
+
+    /// The environment of every `mprefd` run: this process's, without `MPREFD_*`, config named.
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MPREFD_") && $0.key != "CREDENTIALS_DIRECTORY" }
+        environment["MPREFD_CONFIG"] = configPath
+        return environment
+    }
+
+    /// `mprefd ARGS` to its end; the exit status and combined output.
+    @discardableResult
+    func mprefd(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
+        try await run(Self.mprefd, arguments, stdin: stdin, environment: environment)
+    }
+
+    /// Starts `mprefd run` (optionally through `/bin/sh -c 'PREFIX exec mprefd run'`) and waits until it logs "mprefd started".
+    @discardableResult
+    func startDaemon(shellPrefix: String? = nil) async throws -> Child {
+        let child: Child
+        if let shellPrefix {
+            child = try Child("/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory, logName: "daemon")
+        } else {
+            child = try Child(Self.mprefd, ["run"], environment: environment, in: directory, logName: "daemon")
+        }
+        daemons.append(child)
+        let up = await eventually(timeout: .seconds(30)) { child.log.contains("scheduler started") || !child.isRunning }
+        guard up, child.isRunning else { throw SceneFailure("the daemon did not start; log:\n\(child.log)") }
+        return child
+    }
+
+    /// Starts any other long-running child that `tearDown()` must end.
+    func startChild(_ executable: String, _ arguments: [String], logName: String, standardInput: FileHandle? = FileHandle.nullDevice) throws -> Child {
+        let child = try Child(executable, arguments, environment: ProcessInfo.processInfo.environment, in: directory, logName: logName, standardInput: standardInput)
+        others.append(child)
+        return child
+    }
+
+    /// Rows of `sql` run by the `sqlite3` CLI (`.timeout 20000`), as JSON objects.
+    func query(_ sql: String) async throws -> [[String: Any]] {
+        let result = try await run("/usr/bin/env", ["sqlite3", "-json", "-cmd", ".timeout 20000", databasePath, sql], stdin: nil, environment: nil)
+        guard result.status == 0 else { throw SceneFailure("sqlite3 failed (\(result.status)): \(result.output)\nSQL: \(sql)") }
+        let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { return [] }
+        guard let rows = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
+            throw SceneFailure("sqlite3 printed no JSON rows: \(text.prefix(500))")
+        }
+        return rows
+    }
+
+    /// The first column of the first row of `sql`, as an integer (0 when no row).
+    func scalar(_ sql: String) async throws -> Int {
+        let rows = try await query(sql)
+        return (rows.first?.values.first as? Int) ?? 0
+    }
+
+    /// `PRAGMA integrity_check`'s answer (`ok` when sound).
+    func integrity() async throws -> String {
+        let rows = try await query("PRAGMA integrity_check")
+        return rows.map { ($0.values.first as? String) ?? "?" }.joined(separator: "; ")
+    }
+
+    /// Tokens whose `attempt` differs from their number of `polls` rows (the two commit together).
+    func attemptMismatches() async throws -> Int {
+        try await scalar("SELECT count(*) FROM tokens t WHERE t.attempt <> (SELECT count(*) FROM polls p WHERE p.token_id = t.id)")
+    }
+
+    /// Requests the simulator answered (not dropped), per access token.
+    func answeredRequests() async -> [Int64: Int] {
+        var counts: [Int64: Int] = [:]
+        for request in await simulator.requests() where request.status != nil {
+            if let token = request.accessToken { counts[token, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// `polls` rows per access token.
+    func committedPolls() async throws -> [Int64: Int] {
+        var counts: [Int64: Int] = [:]
+        for row in try await query("SELECT t.access_token AS token, count(p.id) AS n FROM tokens t LEFT JOIN polls p ON p.token_id = t.id GROUP BY t.id") {
+            counts[Int64(row["token"] as? Int ?? 0)] = row["n"] as? Int ?? 0
+        }
+        return counts
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held.
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+
+    /// Runs a program to its end; output through a file so a large one cannot block it.
+    func run(_ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?) async throws -> (status: Int32, output: String) {
+        let outURL = directory.appendingPathComponent("out-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outURL) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.currentDirectoryURL = directory
+        let out = try FileHandle(forWritingTo: outURL)
+        process.standardOutput = out
+        process.standardError = out
+        var inURL: URL?
+        if let stdin {
+            let url = directory.appendingPathComponent("in-\(UUID().uuidString)")
+            try Data(stdin.utf8).write(to: url)
+            process.standardInput = try FileHandle(forReadingFrom: url)
+            inURL = url
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        defer { if let inURL { try? FileManager.default.removeItem(at: inURL) } }
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        try out.close()
+        return (status, String(decoding: try Data(contentsOf: outURL), as: UTF8.self))
+    }
+}
+
+/// Lines of `log` (the daemon's logfmt output) containing `text`.
+func logLines(_ log: String, containing text: String) -> [Substring] {
+    log.split(separator: "\n").filter { $0.contains(text) }
+}

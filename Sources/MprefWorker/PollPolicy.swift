@@ -161,7 +161,7 @@ package struct PollPolicy: Sendable {
             latencyMs: result.latency.milliseconds,
             retryAfterS: retryAfterS,
             nextDelayS: delay.map { ($0.seconds * 1000).rounded() / 1000 },
-            outcome: Self.outcomeName(result.outcome),
+            outcome: result.outcome.kindName,
             error: [lastError, detail].compactMap { $0 }.joined(separator: ": ").nilIfEmpty,
             newState: state,
             nextPollAt: delay.map { now.addingTimeInterval($0.seconds) },
@@ -170,22 +170,6 @@ package struct PollPolicy: Sendable {
             consecutiveNotFound: notFound,
             lastError: state == .complete || state == .expired || state == .retrieved ? nil : lastError)
         return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown)
-    }
-
-    /// The `polls.outcome` value for an outcome.
-    package static func outcomeName(_ outcome: PollOutcome) -> String {
-        switch outcome {
-        case .ok: "ok"
-        case .unavailable: "unavailable"
-        case .serverError: "server_error"
-        case .badRequest: "bad_request"
-        case .unauthorized: "unauthorized"
-        case .forbidden: "forbidden"
-        case .notFound: "not_found"
-        case .unexpectedStatus: "unexpected_status"
-        case .transportError: "transport_error"
-        case .undecodable: "undecodable"
-        }
     }
 }
 

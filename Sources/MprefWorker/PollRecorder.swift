@@ -54,24 +54,33 @@ package final class PollRecorder: Sendable {
         self.maxHoldRetryDelay = maxHoldRetryDelay
     }
 
-    /// Commits `decision` like ``record(_:)``, but holds it through failures that refuse every write:
-    /// the commit is retried after 0.5 s, 1 s, 2 s … (at most ``maxHoldRetryDelay`` apart) until it succeeds.
+    /// Commits `decision` like ``record(_:)``, but holds it through failures that refuse writes
+    /// (disk full, I/O errors, the lock held past the busy timeout): the commit is retried after
+    /// 0.5 s, 1 s, 2 s … (at most ``maxHoldRetryDelay`` apart) until it succeeds.
     /// - Throws: `CancellationError` when the task is cancelled while holding (shutdown: the poll is
-    ///   abandoned unrecorded); the commit's `StoreError` when other commits succeeded meanwhile — the
-    ///   database is writable and this write itself is refused (e.g. its token was purged).
+    ///   abandoned unrecorded); the commit's `StoreError` once this write was refused
+    ///   ``maxRefusalsWhileOthersCommit`` times while other commits succeeded — the database is
+    ///   writable and this write itself is refused (e.g. its token was purged meanwhile).
     package func recordHolding(_ decision: PollPolicy.Decision) async throws -> Receipt {
         var delay: Duration = .milliseconds(500)
+        var refusedAlone = 0
         while true {
             let successesBefore = health.withLock { $0.successes }
             do {
                 return try await record(decision)
             } catch {
-                if health.withLock({ $0.successes }) != successesBefore { throw error }
+                if health.withLock({ $0.successes }) != successesBefore {
+                    refusedAlone += 1
+                    if refusedAlone >= maxRefusalsWhileOthersCommit { throw error }
+                }
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, maxHoldRetryDelay)
             }
         }
     }
+
+    /// How often a held poll may be refused while other commits succeed before it is given up. 5.
+    package let maxRefusalsWhileOthersCommit = 5
 
     /// Commits `decision` (with others waiting at the same time) and returns once it is durable.
     /// - Throws: `StoreError` when the transaction failed (e.g. disk full); the poll is then not recorded.

@@ -9,7 +9,7 @@ import Darwin
 ///
 /// Status path: MyPreferences Profiles API help, "GET Async/{clientId}/Export/{accessToken}/Status";
 /// API/3 async help, "GET {clientId}/status/Token/{accessToken}".
-enum StatusURL {
+package enum StatusURL {
     /// `baseURL` and the expanded `template` joined with exactly one `/`, whatever slashes either
     /// side carries. `{clientId}` and `{accessToken}` are each replaced by one percent-encoded
     /// path segment (only RFC 3986 unreserved characters stay literal; a segment of dots is
@@ -98,7 +98,7 @@ enum StatusURL {
 
     /// Whether `host` is loopback: `localhost` (any case, optional trailing dot), an IPv4 address
     /// in 127.0.0.0/8, or the IPv6 address `::1` (any spelling, brackets allowed).
-    static func isLoopback(host: String) -> Bool {
+    package static func isLoopback(host: String) -> Bool {
         var name = host.lowercased()
         if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         if name == "localhost" || name == "localhost." { return true }

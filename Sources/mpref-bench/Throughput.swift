@@ -30,6 +30,12 @@ enum Throughput {
         defer { server.stop() }
         Bench.note("throughput: server pid \(server.pid) port \(server.port); \(tokens) tokens, \(concurrency) in flight, \(seconds) s per phase")
 
+        if options.string("only") == "daemon" {
+            // For profiling (`perf record -p PID`): the daemon phase alone.
+            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0)
+            print(String(format: "mprefd durable: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            return
+        }
         print("## 1. Throughput with durable history\n")
         print("\(tokens) tokens always answering `Processing`; \(concurrency) requests in flight in every phase; \(Int(seconds)) s per phase after 1 s warm-up; fixed-answer NIO server in its own process (1 event loop).\n")
         print("| run | raw AHC GETs/s (before / after) | MyPreferencesClient polls/s (no DB) | **mprefd durable polls/s** | **ratio to raw** | server CPU (cores) in raw / mprefd phase | bench process CPU (cores) in mprefd phase |")

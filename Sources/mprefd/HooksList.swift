@@ -23,7 +23,7 @@ struct HooksList: AsyncParsableCommand {
     @Option(help: ArgumentHelp("At most this many runs (the newest).", valueName: "n"))
     var limit: Int = 1000
 
-    @Flag(help: "Print a JSON array of hook runs (keys = column names of hook_runs, plus client_id and access_token; absent values are left out).")
+    @Flag(help: "Print a JSON array of hook runs (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
     var json = false
 
     func run() async throws {

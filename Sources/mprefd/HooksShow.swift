@@ -21,7 +21,7 @@ struct HooksShow: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The hook run id (from `mprefd hooks list`).", valueName: "id"))
     var id: String
 
-    @Flag(help: "Print the run as a JSON object (keys = column names of hook_runs, plus client_id and access_token).")
+    @Flag(help: "Print the run as a JSON object (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
     var json = false
 
     func run() async throws {

@@ -17,6 +17,8 @@ struct MprefCommand: AsyncParsableCommand {
               mprefd list --state watching
               mprefd show 123456 --history 20
               mprefd check-config --config /etc/mprefd/mprefd.yaml
+              mprefd run --config /etc/mprefd/mprefd.yaml   # the daemon
+              mprefd add-token "$T" && mprefd wait "$T" && load-export "$T"
 
             \(MprefdExit.helpTable)
             """,
@@ -31,7 +33,9 @@ struct MprefCommand: AsyncParsableCommand {
             Migrate.self,
             CheckConfig.self,
             Run.self,
-            Status.self, Wait.self, Hooks.self,
+            Status.self,
+            Wait.self,
+            Hooks.self,
         ]
     )
 

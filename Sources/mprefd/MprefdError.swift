@@ -26,12 +26,16 @@ enum MprefdExit {
     static let helpTable = """
         Exit codes:
           0   ok
-          1   not found (e.g. `show` of a token that is not watched)
+          1   not found (e.g. `show` of a token that is not watched);
+              `wait`: a token failed, expired or timed out
+          2   `wait`: --timeout ran out
+          3   `status`, `wait`: the daemon is not running (or its heartbeat is stale)
           64  usage: a bad argument or value (access token, client ID, duration, state)
           65  bad data
           69  unavailable: database or its directory missing, schema too new or too old
           70  internal error
-          75  temporary failure: database locked past database.busy_timeout_s; retry
+          75  temporary failure: database locked past database.busy_timeout_s (retry),
+              or another `mprefd run` already runs on the database
           78  configuration error: bad key or value (file or MPREFD_* variable),
               missing --config file, unreadable secret file
         """

@@ -1,4 +1,5 @@
 import Foundation
+import MyPreferences
 
 /// Checks of `base_url` and `token_url`.
 enum URLCheck {
@@ -18,21 +19,9 @@ enum URLCheck {
         return nil
     }
 
-    /// `localhost`, 127.0.0.0/8, or `::1`.
+    /// `localhost`, 127.0.0.0/8, or `::1` — the client's own rule, so config validation and the
+    /// client never disagree.
     static func isLoopback(host: String) -> Bool {
-        var name = host.lowercased()
-        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
-        if name == "localhost" || name == "localhost." { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, name, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, name, &v6) == 1 {
-            var loopback = in6_addr()
-            _ = inet_pton(AF_INET6, "::1", &loopback)
-            return withUnsafeBytes(of: &v6) { a in withUnsafeBytes(of: &loopback) { b in a.elementsEqual(b) } }
-        }
-        return false
+        StatusURL.isLoopback(host: host)
     }
 }

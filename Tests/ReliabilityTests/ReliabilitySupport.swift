@@ -44,8 +44,10 @@ final class Child: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
+    /// - Parameter logThroughPipe: the child writes its output into a pipe that this process copies
+    ///   to the log file, so that limits on the child's file size (`RLIMIT_FSIZE`) spare its log.
     init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL,
-         logName: String, standardInput: FileHandle? = FileHandle.nullDevice) throws {
+         logName: String, standardInput: FileHandle? = FileHandle.nullDevice, logThroughPipe: Bool = false) throws {
         logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
@@ -53,11 +55,21 @@ final class Child: @unchecked Sendable {
         if let environment { process.environment = environment }
         process.currentDirectoryURL = directory
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
+        if logThroughPipe {
+            let pipe = Pipe()
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil } else { log.write(data) }
+            }
+            process.standardOutput = pipe
+            process.standardError = pipe
+        } else {
+            process.standardOutput = log
+            process.standardError = log
+        }
         process.standardInput = standardInput
         try process.run()
-        try? log.close()
+        if !logThroughPipe { try? log.close() }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -175,7 +187,8 @@ final class ReliabilityScene: @unchecked Sendable {
     func startDaemon(shellPrefix: String? = nil) async throws -> Child {
         let child: Child
         if let shellPrefix {
-            child = try Child("/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory, logName: "daemon")
+            child = try Child("/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory,
+                              logName: "daemon", logThroughPipe: true)
         } else {
             child = try Child(Self.mprefd, ["run"], environment: environment, in: directory, logName: "daemon")
         }

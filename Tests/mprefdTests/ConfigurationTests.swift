@@ -249,7 +249,7 @@ import Testing
         let none = try cli.write("none.yaml", "polling:\n  deadline_s: 0\n")
         let noDeadline = try await cli.run(["add-token", "--config", none, "--client-id", "A", "1", "--json"])
         let token = try #require((try noDeadline.json() as? [[String: Any]])?.first?["token"] as? [String: Any])
-        #expect(token["deadline_at"] == nil)
+        #expect(token["deadline_at"] is NSNull, "every column is present; no deadline is null")
         let explicit = try await cli.run(["add-token", "--config", none, "--client-id", "A", "2", "--deadline", "2d", "--json"])
         let token2 = try #require((try explicit.json() as? [[String: Any]])?.first?["token"] as? [String: Any])
         let added = try #require(token2["added_at"] as? String), deadline = try #require(token2["deadline_at"] as? String)

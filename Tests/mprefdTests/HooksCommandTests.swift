@@ -46,6 +46,7 @@ import Testing
         #expect(shownJSON["exit_code"] as? Int == 3)
         #expect(shownJSON["stdout_tail"] as? String == "out-marker\n")
         #expect(shownJSON["stderr_tail"] as? String == "err-marker\n")
+        #expect(shownJSON["signal"] is NSNull)
 
         let retried = try await scene.mprefd(["hooks", "retry", "--dead"])
         #expect(retried.status == 0, "\(retried.stderr)")

@@ -5,7 +5,8 @@ import Testing
 
 /// The Prometheus endpoint (`metrics.listen`), scraped over loopback from a real `mprefd run`
 /// polling a real `mpref-sim`.
-@Suite struct MetricsEndpointTests {
+@Suite(.enabled("needs the sqlite3 CLI (apt-get install sqlite3)") { PackagingTools.ensure("sqlite3", package: "sqlite3") })
+struct MetricsEndpointTests {
     /// 1: Complete at once (hook `true` succeeds). 2: Processing forever. 3: Processing three times,
     /// then 503 with Retry-After 300 s, which pauses the whole host for the rest of the test, so the
     /// counters stop moving. 4: Error (its failure hook `exit 4` is dead after one attempt).
@@ -61,14 +62,16 @@ import Testing
 
         let daemon = try PackagingChild(PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, directory: directory, name: "mprefd")
         defer { daemon.terminate() }
-        // Wait until the 503 has paused the host (no poll after it) and both hook runs have ended.
-        try await PackagingTools.waitUntil("the 503 pause and both hook runs", timeout: .seconds(60)) {
+        // Wait until the 503 has paused the host, both hook runs have ended, and no poll was sent for
+        // a second (a poll in flight when the 503 arrived is recorded too), so the counters are still.
+        try await PackagingTools.waitUntil("the 503 pause, both hook runs and a quiet second", timeout: .seconds(60)) {
             guard daemon.isRunning else { throw PackagingTestError("mprefd run exited: \(daemon.stderr)") }
             let rows = try await SQLiteShell.rows(databasePath, """
                 SELECT (SELECT count(*) FROM polls WHERE outcome = 'unavailable') AS unavailable,
-                       (SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')) AS hooks_ended
+                       (SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')) AS hooks_ended,
+                       (SELECT (julianday('now') - julianday(max(polled_at))) * 86400.0 FROM polls) AS quiet_s
                 """, directory: directory)
-            return rows.first?.int("unavailable") == 1 && rows.first?.int("hooks_ended") == 2
+            return rows.first?.int("unavailable") == 1 && rows.first?.int("hooks_ended") == 2 && (rows.first?.double("quiet_s") ?? 0) > 1.0
         }
         let polls = try await SQLiteShell.rows(databasePath, "SELECT outcome, count(*) AS n FROM polls GROUP BY outcome", directory: directory)
         let pollsByOutcome = Dictionary(uniqueKeysWithValues: polls.compactMap { row in row.string("outcome").map { ($0, row.int("n") ?? -1) } })

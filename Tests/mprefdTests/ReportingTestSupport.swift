@@ -238,8 +238,12 @@ enum SQLiteShell {
         return rows
     }
 
-    /// Runs `sqlite3 OPTIONS DATABASE SQL`.
+    /// Runs `sqlite3 -cmd '.timeout 5000' OPTIONS DATABASE SQL`. The busy timeout is what
+    /// docs/REPORTING.md tells analysts to use: without it, two readers opening a WAL database at
+    /// the same moment after the daemon stopped can get "database is locked" while one of them
+    /// recovers the WAL index.
     static func run(_ database: String, _ sql: String, options: [String], as reader: Reader = .me, directory: URL) async throws -> ProgramResult {
+        let options = ["-cmd", ".timeout 5000"] + options
         guard let sqlite3 = PackagingTools.which("sqlite3") else { throw PackagingTestError("sqlite3 is not installed (apt-get install sqlite3)") }
         var environment = PackagingTools.cleanEnvironment()
         environment["HOME"] = "/nonexistent"  // no ~/.sqliterc
@@ -326,6 +330,15 @@ struct ReportingRun: Sendable {
         """
 
     private static func produce() async throws -> ReportingRun {
+        // The shared run's directory outlives the tests that read it (there is no suite-level
+        // teardown for it); remove those of earlier runs, once they are an hour old.
+        let temporary = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix("mprefd-reporting-") {
+            let old = temporary.appendingPathComponent(name)
+            if let modified = try? FileManager.default.attributesOfItem(atPath: old.path)[.modificationDate] as? Date, modified < Date().addingTimeInterval(-3600) {
+                try? FileManager.default.removeItem(at: old)
+            }
+        }
         let directory = try PackagingTools.temporaryDirectory("mprefd-reporting")
         let simulator = try await SimulatorRun.start(scenarios: scenarios, in: directory)
         let databasePath = directory.appendingPathComponent("mprefd.sqlite3").path

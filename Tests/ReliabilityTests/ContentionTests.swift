@@ -1,0 +1,72 @@
+import Foundation
+import MyPreferencesSimulator
+import Testing
+
+extension Reliability {
+    /// Other `sqlite3` sessions on the daemon's database while it polls at full speed.
+    @Suite struct DatabaseContention {
+        /// A `sqlite3` session holds `BEGIN IMMEDIATE` (the write lock) for 3 s, later another holds a
+        /// read transaction open (2 minutes in the full run, 12 s in the fast subset).
+        ///
+        /// No poll lost: after a graceful stop (every in-flight poll recorded within the grace), the
+        /// simulator's answered requests equal the `polls` rows, token by token, and every token's
+        /// `attempt` equals its rows. The daemon logs the wait ("database write waited"). While the
+        /// reader holds its snapshot the `-wal` file grows past the daemon's 16 MiB limit and the
+        /// daemon warns about "a long-running reader"; once the reader leaves the daemon checkpoints
+        /// (TRUNCATE) and the file shrinks back under 1 MiB.
+        @Test func aHeldWriteLockAndALongReaderLoseNoPollAndTheWALShrinksBack() async throws {
+            let scene = try await ReliabilityScene(defaultScenario: Scenario([.status("Processing")]))
+            defer { Task { await scene.tearDown() } }
+            defer { scene.endChildren() }
+            let readerHold = ReliabilityMode.isFull ? 120 : 12
+            try scene.writeConfig(polling: ["initial_delay_s: 0.01", "max_delay_s: 0.02", "max_in_flight: 64",
+                                            "max_requests_per_second_per_host: 400", "shutdown_grace_s: 15"])
+            let tokens = (0..<300).map { String(20_001 + $0) }
+            try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
+            let daemon = try await scene.startDaemon()
+            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 1000 })
+            let dir = scene.directory.path
+            let db = scene.databasePath
+
+            // 1. The write lock, held for 3 s.
+            let polledBefore = await scene.answeredRequests().values.reduce(0, +)
+            let writer = try scene.startChild("/usr/bin/env", ["sqlite3", db, ".timeout 30000", "BEGIN IMMEDIATE;", ".shell touch \(dir)/locked", ".shell sleep 3", "COMMIT;"], logName: "writer")
+            #expect(await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/locked") })
+            #expect(await writer.waitForExit(timeout: .seconds(30)) == 0, "sqlite3 writer: \(writer.log)")
+            let polledDuringLock = await scene.answeredRequests().values.reduce(0, +) - polledBefore
+            #expect(await scene.eventually(timeout: .seconds(10)) { daemon.log.contains("database write waited") }, "no wait logged")
+            #expect(daemon.isRunning)
+            #expect(!daemon.log.contains("cannot record polls"), "a commit failed during a 3 s lock (busy timeout 10 s)")
+
+            // 2. A read transaction held open while the daemon keeps writing.
+            let reader = try scene.startChild("/usr/bin/env", ["sqlite3", db, ".timeout 30000", "BEGIN;", "SELECT count(*) FROM polls;",
+                                                               ".shell touch \(dir)/reading", ".shell sleep \(readerHold)", "COMMIT;"], logName: "reader")
+            #expect(await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/reading") })
+            var largestWAL: Int64 = 0
+            while reader.isRunning {
+                largestWAL = max(largestWAL, walSize(db))
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(await reader.waitForExit() == 0, "sqlite3 reader: \(reader.log)")
+            print("contention: \(polledDuringLock) polls answered during the 3 s lock; WAL grew to \(largestWAL) bytes during the \(readerHold) s read")
+            #expect(largestWAL > 16 << 20, "the WAL never passed the daemon's 16 MiB limit; the reader test proves nothing")
+            #expect(daemon.log.contains("a long-running reader"), "no warning about the reader")
+            let shrunk = await scene.eventually(timeout: .seconds(30)) { walSize(db) < 1 << 20 }
+            #expect(shrunk, "WAL still \(walSize(db)) bytes 30 s after the reader left")
+            #expect(daemon.log.contains("WAL checkpointed and truncated"))
+
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit(timeout: .seconds(30)) == 0)
+            #expect(try await scene.integrity() == "ok")
+            #expect(try await scene.attemptMismatches() == 0)
+            let answered = await scene.answeredRequests(), committed = try await scene.committedPolls()
+            let lost = answered.filter { committed[$0.key] != $0.value }
+            #expect(lost.isEmpty, "answered but not recorded (token: answered): \(lost.prefix(10)); recorded: \(lost.keys.prefix(10).map { committed[$0] ?? 0 })")
+            #expect(answered.values.reduce(0, +) > 2000)
+        }
+
+        private func walSize(_ db: String) -> Int64 {
+            ((try? FileManager.default.attributesOfItem(atPath: db + "-wal"))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
+    }
+}

@@ -49,7 +49,13 @@ package final class HookService: Sendable {
                 let free = configuration.concurrency - running.value
                 if free > 0 {
                     do {
-                        for job in try await database.claimDueHookRuns(now: wallNow(), limit: free) {
+                        // A cheap indexed read first: the claiming write transaction only when a run is due.
+                        let now = wallNow()
+                        guard let due = try await database.nextHookRunDue(), due <= now else {
+                            _ = await wakeups.take(until: .now + recheckInterval)
+                            continue
+                        }
+                        for job in try await database.claimDueHookRuns(now: now, limit: free) {
                             running.add(1)
                             group.addTask { [self] in
                                 await self.execute(job)

@@ -32,8 +32,18 @@ enum Throughput {
 
         if options.string("only") == "daemon" {
             // For profiling (`perf record -p PID`): the daemon phase alone.
-            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0)
+            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0, probe: options.string("probe") != nil)
             print(String(format: "mprefd durable: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            return
+        }
+        if options.string("only") == "client" {
+            let phase = try await statusClient(baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
+            print(String(format: "MyPreferencesClient: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            return
+        }
+        if options.string("only") == "raw" {
+            let phase = try await rawClient(url: server.baseURL + "/Async/BENCH/Export/123/Status", concurrency: concurrency, seconds: seconds, serverPID: server.pid)
+            print(String(format: "raw: %.0f GETs/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
             return
         }
         print("## 1. Throughput with durable history\n")
@@ -118,7 +128,7 @@ enum Throughput {
     }
 
     /// The daemon, every poll committed: polls/s = rows appended to `polls` per second of the window.
-    static func daemonPhase(baseURL: String, tokens: Int, concurrency: Int, seconds: Double, serverPID: Int32, run: Int) async throws -> Phase {
+    static func daemonPhase(baseURL: String, tokens: Int, concurrency: Int, seconds: Double, serverPID: Int32, run: Int, probe: Bool = false) async throws -> Phase {
         let dir = try Bench.freshDirectory("throughput-\(run)")
         let path = dir + "/mprefd.sqlite3"
         try Seeder.seedInChild(db: path, tokens: tokens, firstDue: Date().timeIntervalSince1970, rate: 0)
@@ -132,13 +142,27 @@ enum Throughput {
         polling.maxRequestsPerSecondPerHost = 1_000_000
         let configuration = WorkerConfiguration(accounts: ["BENCH": DaemonHarness.account(baseURL: baseURL)], polling: polling, databasePath: path)
         let logger = benchLogger("mprefd")
-        let phase = try await DaemonHarness.withDaemon(configuration: configuration, database: database, logger: logger) {
+        // With `--probe`, a timing wrapper in front of a client built like the daemon's own tells how
+        // long the HTTP part of each poll takes inside the daemon (diagnosis, not the reported figure).
+        var sources: [String: any StatusSource]? = nil
+        var timing: TimingSource? = nil
+        if probe {
+            let client = try MyPreferencesClient(configuration: DaemonHarness.account(baseURL: baseURL), logger: logger, maxConnectionsPerHost: concurrency)
+            let t = TimingSource(inner: client)
+            timing = t
+            sources = ["BENCH": t]
+        }
+        let phase = try await DaemonHarness.withDaemon(configuration: configuration, database: database, logger: logger, sources: sources) {
             try await Task.sleep(for: .seconds(1.5))
             let (r0, t0, s0, p0) = (try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
             try await Task.sleep(for: .seconds(seconds))
             let (r1, t1, s1, p1) = (try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
             let dt = t1 - t0
             return Phase(rate: Double(r1 - r0) / dt, serverCPU: (s1 - s0) / dt, selfCPU: (p1 - p0) / dt)
+        }
+        if let timing {
+            try await timing.inner.shutdown()
+            Bench.note(timing.report())
         }
         // Every poll row has its token row updated in the same transaction: check the two agree.
         let (rows, attempts) = try database.read { db in
@@ -147,5 +171,27 @@ enum Throughput {
         if rows != attempts { Bench.note("WARNING: polls rows \(rows) ≠ sum(tokens.attempt) \(attempts)") }
         Bench.note(String(format: "mprefd durable: %.0f polls/s (%lld rows in all, sum(attempt) %lld)", phase.rate, rows, attempts))
         return phase
+    }
+}
+
+/// Measures the time spent inside the status source (the HTTP exchange and decoding) per poll.
+final class TimingSource: StatusSource {
+    let inner: MyPreferencesClient
+    private let totals = Mutex<(count: Int, seconds: Double, concurrent: Int, concurrentSum: Int)>((0, 0, 0, 0))
+
+    init(inner: MyPreferencesClient) { self.inner = inner }
+
+    func status(of accessToken: Int64) async -> PollResult {
+        let t0 = Bench.monotonicSeconds()
+        totals.withLock { $0.concurrent += 1; $0.concurrentSum += $0.concurrent }
+        let result = await inner.status(of: accessToken)
+        let dt = Bench.monotonicSeconds() - t0
+        totals.withLock { $0.count += 1; $0.seconds += dt; $0.concurrent -= 1 }
+        return result
+    }
+
+    func report() -> String {
+        let t = totals.withLock { $0 }
+        return String(format: "inside the source: %d polls, mean %.2f ms, mean concurrency at start %.1f", t.count, t.seconds / Double(max(t.count, 1)) * 1000, Double(t.concurrentSum) / Double(max(t.count, 1)))
     }
 }

@@ -114,10 +114,15 @@ package final class HookService: Sendable {
             outcome = failure(job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
         }
         MprefMetrics.hookRunEnded(state: outcome.state, duration: ContinuousClock.now - hookStarted)
-        // Stored even when shutting down: the run must not stay `running`.
+        // Stored even when shutting down: the run must not stay `running`. Shutdown cancels this
+        // task, and GRDB's async writes refuse to start in a cancelled task: store synchronously then.
         for attempt in 1...3 {
             do {
-                try await database.finishHookRun(id: job.runID, outcome)
+                if Task.isCancelled {
+                    try database.finishHookRunSynchronously(id: job.runID, outcome)
+                } else {
+                    try await database.finishHookRun(id: job.runID, outcome)
+                }
                 return
             } catch {
                 logger.error("cannot store the hook run's result", metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)", "attempt": "\(attempt)"])

@@ -8,7 +8,7 @@ CONFIG ?= debug
 # System packages the build and the tests use (Debian names).
 APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd
 
-.PHONY: help build release test deps demo install migrations clean bench
+.PHONY: help build release test deps demo install migrations clean bench test-reliability
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
@@ -17,6 +17,7 @@ help:
 	@echo "make install     release build installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
 	@echo "make bench       release build, then every benchmark (~12 min), Markdown on stdout (see docs/BENCHMARKS.md)"
+	@echo "make test-reliability  crash/kill -9 rounds (ROUNDS=N, default 20), fault matrix, 100k fuzz cases (FUZZ_CASES=N), contention, disk full, shutdown; <10 min"
 
 # Installs what is missing; a no-op when everything is there.
 deps:
@@ -63,3 +64,7 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mprefd
 	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mpref-bench
 	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/mpref-bench" all $(BENCH_ARGS)
+
+# The whole hardening suite (a fast subset of it runs in `make test`). SEED=N replays a run's random choices.
+test-reliability: deps
+	MPREFD_RELIABILITY=full $(SWIFT) test --filter ReliabilityTests

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 
 /// The mprefd database: one SQLite file shared by the daemon, the admin commands and analysts'
@@ -61,6 +62,11 @@ package final class TokenDatabase: Sendable {
                 config.prepareDatabase { db in
                     // Let the WAL be checkpointed by the writer often enough that it stays small.
                     try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
+                    // Keep the -wal and -shm files when the last connection closes: a reader with only
+                    // group read access (sqlite3 -readonly) cannot create them, so without this an
+                    // analyst could not open the database while the daemon is stopped.
+                    var persist: Int32 = 1
+                    _ = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
                 }
                 let pool = try DatabasePool(path: path, configuration: config)
                 migrationsAppliedOnOpen = try Migrator.migrate(pool)
@@ -116,7 +122,9 @@ extension StoreError {
         switch error.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return StoreError(.busy, "database \(path) is locked by another process for longer than the busy timeout; retry, or find the long transaction (e.g. an open sqlite3 session)")
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_AUTH:
+        case .SQLITE_READONLY:
+            return StoreError(.cannotOpen, "database \(path) is read-only for this user; run commands that change it as the database's owner (e.g. `sudo -u mprefd mprefd …`)")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_AUTH:
             return StoreError(.cannotOpen, "cannot use database \(path): \(error.message ?? "\(error.resultCode)"); check the path, its owner and permissions")
         default:
             return StoreError(.cannotOpen, "database \(path): \(error.message ?? "\(error.resultCode)")")

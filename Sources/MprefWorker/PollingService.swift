@@ -13,6 +13,8 @@ import MyPreferences
 /// to [now, now + max delay].
 package final class PollingService: Sendable {
     private enum Event: Sendable {
+        /// The HTTP exchange of a poll ended; its commit is pending.
+        case answered(tokenID: Int64)
         case polled(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool)
         case recordFailed(tokenID: Int64)
         case abandoned(tokenID: Int64)
@@ -104,6 +106,8 @@ package final class PollingService: Sendable {
             let wake = stopping ? (abandonedAll ? nil : graceDeadline) : state.nextWake
             for event in await mailbox.take(until: wake) {
                 switch event {
+                case .answered(let id):
+                    state.answered(tokenID: id)
                 case .polled(let id, let decision, let updated):
                     let pauseIsNew = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
                     log(decision, pauseIsNew: pauseIsNew)
@@ -133,6 +137,7 @@ package final class PollingService: Sendable {
                 mailbox.post(.abandoned(tokenID: token.id))
                 return
             }
+            mailbox.post(.answered(tokenID: token.id))
             var rng = SystemRandomNumberGenerator()
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey, using: &rng)
             do {
@@ -154,6 +159,12 @@ package final class PollingService: Sendable {
 
     private func log(_ decision: PollPolicy.Decision, pauseIsNew: Bool) {
         let w = decision.write
+        // The common case, a poll that changes nothing worth more than a debug line: skip building
+        // the metadata when debug is off (it costs more than the rest of the scheduler's work per poll).
+        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped, decision.pause == nil || !pauseIsNew,
+           logger.logLevel > .debug {
+            return
+        }
         var metadata: Logger.Metadata = [
             "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
         ]

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Asks MyPreferences for the status of async exports of one account (one client ID).
 ///
@@ -28,6 +29,7 @@ public final class MyPreferencesClient: Sendable {
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let authorizer: Authorizer
+    private let urlTemplate: StatusURL.Template
 
     private enum Authorizer: Sendable {
         case none
@@ -66,6 +68,7 @@ public final class MyPreferencesClient: Sendable {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
 
         self.configuration = configuration
+        self.urlTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.statusPath, clientID: configuration.clientID)
         self.httpClient = httpClient
         self.logger = logger
         self.now = now
@@ -93,10 +96,7 @@ public final class MyPreferencesClient: Sendable {
     /// The status URL for `accessToken`: base URL and expanded path template joined with one `/`,
     /// client ID and access token each percent-encoded as one path segment.
     public func statusURL(for accessToken: Int64) -> String {
-        StatusURL.make(
-            baseURL: configuration.baseURL, template: configuration.statusPath,
-            clientID: configuration.clientID, accessToken: accessToken
-        )
+        urlTemplate.url(for: accessToken)
     }
 
     /// Polls the status of one export. Never throws: every failure is a ``PollOutcome``.
@@ -115,6 +115,9 @@ public final class MyPreferencesClient: Sendable {
         let start = clock.now
         let (outcome, httpStatus) = await poll(url: statusURL(for: accessToken), accessToken: accessToken)
         let latency = start.duration(to: clock.now)
+        guard logger.logLevel <= .debug else {
+            return PollResult(outcome: outcome, httpStatus: httpStatus, latency: latency)
+        }
         var metadata: Logger.Metadata = [
             "export.access_token": "\(accessToken)",
             "poll.outcome": "\(outcome.kindName)",
@@ -231,17 +234,29 @@ public final class MyPreferencesClient: Sendable {
                 return .response(status: Int(response.status.code), headers: response.headers, body: body, receivedAt: receivedAt)
             }
             group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                } catch {
-                    return nil  // cancelled: the exchange finished first
-                }
-                return .noResponse(RequestDeadlineExceeded())
+                // false: cancelled, the exchange finished first.
+                await Self.sleep(for: timeout, on: httpClient.eventLoopGroup.any()) ? .noResponse(RequestDeadlineExceeded()) : nil
             }
             let first = await group.next() ?? nil
             group.cancelAll()
             return first ?? .noResponse(CancellationError())
         }
+    }
+
+    /// Waits `duration` on an event loop's timer; returns `true` when it ran out, `false` as soon as
+    /// the task is cancelled. Used instead of `Task.sleep`, which on Linux arms and cancels a
+    /// Dispatch timer through Dispatch's manager thread for every poll (about 8 % of a poll's CPU in
+    /// docs/BENCHMARKS.md); the event loop already keeps AsyncHTTPClient's own timers.
+    static func sleep(for duration: Duration, on eventLoop: any EventLoop) async -> Bool {
+        let waiter = TimerWaiter()
+        let scheduled = eventLoop.scheduleTask(in: TimeAmount(duration)) { waiter.finish(fired: true) }
+        let fired = await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter.wait($0) }
+        } onCancel: {
+            waiter.finish(fired: false)
+        }
+        if !fired { scheduled.cancel() }
+        return fired
     }
 
     private static func validate(_ configuration: AccountConfiguration, maxConnectionsPerHost: Int) throws {
@@ -279,5 +294,45 @@ public final class MyPreferencesClient: Sendable {
                 )
             }
         }
+    }
+}
+
+/// One wait for ``MyPreferencesClient/sleep(for:on:)``: resumed exactly once, by the timer or by cancellation,
+/// whichever comes first (either may come before the waiter is installed).
+private final class TimerWaiter: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<Bool, Never>)
+        case finished(Bool)
+    }
+
+    private let state = Mutex(State.idle)
+
+    func wait(_ continuation: CheckedContinuation<Bool, Never>) {
+        let early: Bool? = state.withLock { s in
+            switch s {
+            case .finished(let fired): return fired
+            case .idle, .waiting:
+                s = .waiting(continuation)
+                return nil
+            }
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func finish(fired: Bool) {
+        let waiting: CheckedContinuation<Bool, Never>? = state.withLock { s in
+            switch s {
+            case .idle:
+                s = .finished(fired)
+                return nil
+            case .waiting(let continuation):
+                s = .finished(fired)
+                return continuation
+            case .finished:
+                return nil
+            }
+        }
+        waiting?.resume(returning: fired)
     }
 }

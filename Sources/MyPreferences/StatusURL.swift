@@ -21,6 +21,35 @@ package enum StatusURL {
         return join(baseURL, path)
     }
 
+    /// One account's status URL with everything but the access token expanded once, so that each
+    /// poll only splices the token's digits in (`make` per poll cost more than the HTTP client's own
+    /// work; see docs/BENCHMARKS.md). `url(for:)` equals `make(…)` for every access token.
+    package struct Template: Sendable {
+        private let head: String
+        private let pieces: [String]
+
+        package init(baseURL: String, template: String, clientID: String) {
+            var base = Substring(baseURL)
+            while base.hasSuffix("/") { base = base.dropLast() }
+            var path = Substring(template.replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(clientID)))
+            while path.hasPrefix("/") { path = path.dropFirst() }
+            head = String(base) + "/"
+            pieces = path.components(separatedBy: "{accessToken}")
+        }
+
+        /// The URL for `accessToken` (its decimal digits are all unreserved characters, so they need no encoding).
+        package func url(for accessToken: Int64) -> String {
+            let digits = String(accessToken)
+            var url = head
+            url.reserveCapacity(head.utf8.count + pieces.reduce(0) { $0 + $1.utf8.count } + digits.utf8.count * max(pieces.count - 1, 0))
+            for (i, piece) in pieces.enumerated() {
+                if i > 0 { url += digits }
+                url += piece
+            }
+            return url
+        }
+    }
+
     static func join(_ base: String, _ path: String) -> String {
         var base = Substring(base)
         while base.hasSuffix("/") { base = base.dropLast() }

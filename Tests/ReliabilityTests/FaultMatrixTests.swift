@@ -154,7 +154,7 @@ extension Reliability {
             let dated = try await MyPreferencesSimulator.start(configuration, logger: .init(label: "sim-date"))
             let bare = try await MyPreferencesSimulator.start(configuration, logger: .init(label: "sim-bare"))
             defer { Task { await dated.stop(); await bare.stop() } }
-            let storm = Duration.seconds(5), retryAfter = 2
+            let storm = Duration.seconds(5), retryAfter = 3
             try scene.writeConfig(
                 polling: ["initial_delay_s: 1.0", "max_delay_s: 2.0", "pause_jitter_s: 0.2", "max_requests_per_second_per_host: 200"],
                 accounts: """
@@ -165,7 +165,8 @@ extension Reliability {
                 """)
             let hosts: [(client: String, simulator: MyPreferencesSimulator, pause: Double, form: RetryAfter.Form?)] = [
                 ("DEMO_Co", scene.simulator, Double(retryAfter), .seconds),
-                ("DATE_Co", dated, Double(retryAfter), .httpDate),
+                // An HTTP date has whole seconds and is read against the whole-second Date header: up to 1 s shorter.
+                ("DATE_Co", dated, Double(retryAfter) - 1, .httpDate),
                 // No Retry-After: the pause is the token's own backoff, at least initial_delay_s.
                 ("BARE_Co", bare, 1.0, nil),
             ]

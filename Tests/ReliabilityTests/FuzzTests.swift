@@ -35,6 +35,7 @@ extension Reliability {
                 }
             }
             FuzzCrashReporter.current = 0
+            FuzzCrashReporter.uninstall()
             print("fuzzing: done in \(ContinuousClock.now - started); kinds \(kinds.sorted { $0.key < $1.key })")
             #expect(failures.isEmpty, "failing cases (replay one with FUZZ_SEED=…, then add it to FuzzRegressions.seeds):\n\(failures.joined(separator: "\n"))")
         }
@@ -137,17 +138,26 @@ enum FuzzCase {
 }
 
 /// Prints the seed of the case being run when the process dies of a trap or a fault, so a crash is
-/// as replayable as a failed expectation. The handler only formats an integer and calls `write(2)`.
+/// as replayable as a failed expectation. Installed for the fuzz loop only; the previous handlers
+/// (e.g. the Swift runtime's backtracer) are restored after it, and chained to on a crash. The
+/// handler only formats an integer and calls `write(2)`.
 enum FuzzCrashReporter {
     nonisolated(unsafe) static var current: UInt64 = 0
-    nonisolated(unsafe) private static var installed = false
+    nonisolated(unsafe) static var previous: [sigaction] = Array(repeating: sigaction(), count: 65)
+    static let signals = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE]
 
     static func install() {
-        guard !installed else { return }
-        installed = true
-        for signal in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] {
-            _ = Glibc.signal(signal, fuzzCrashHandler)
+        for signal in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = fuzzCrashHandler
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            _ = sigaction(signal, &action, &previous[Int(signal)])
         }
+    }
+
+    static func uninstall() {
+        for signal in signals { _ = sigaction(signal, &previous[Int(signal)], nil) }
     }
 }
 
@@ -168,6 +178,7 @@ private func fuzzCrashHandler(_ signal: Int32) {
         }
         _ = write(2, "\n", 1)
     }
-    _ = Glibc.signal(signal, SIG_DFL)
+    // Hand the signal to whoever had it before (the fault recurs, or the raised signal is delivered, on return).
+    _ = sigaction(signal, &FuzzCrashReporter.previous[Int(signal)], nil)
     raise(signal)
 }

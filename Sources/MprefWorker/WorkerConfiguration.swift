@@ -15,7 +15,7 @@ public struct PollingConfiguration: Sendable, Hashable {
     public var maxRetryAfter: Duration = .seconds(3600)
     /// Largest random extra added to a host pause so that waiting tokens resume spread out. Default 2 s.
     public var pauseJitter: Duration = .seconds(2)
-    /// Polls in flight at once, across all hosts. Default 64.
+    /// Status requests (HTTP) in flight at once, across all hosts; polls answered but not yet committed are capped at 4× this. Default 64.
     public var maxInFlight: Int = 64
     /// Requests per second to one host (token bucket; bursts up to one second's worth). Default 50.
     public var maxRequestsPerSecondPerHost: Double = 50

@@ -17,7 +17,7 @@ extension Reliability {
         @Test func aHeldWriteLockAndALongReaderLoseNoPollAndTheWALShrinksBack() async throws {
             let scene = try await ReliabilityScene(defaultScenario: Scenario([.status("Processing")]))
             defer { Task { await scene.tearDown() } }
-            defer { scene.endChildren() }
+            defer { scene.endChildren(); scene.removeDirectory() }
             // The rate keeps the WAL of the 2-minute read near 250 MB; 10 s at 150/s pass the 16 MiB limit.
             let readerHold = ReliabilityMode.isFull ? 120 : 10
             try scene.writeConfig(polling: ["initial_delay_s: 0.01", "max_delay_s: 0.02", "max_in_flight: 64",

@@ -61,6 +61,7 @@ extension Reliability {
                 scene.endChildren()
                 // Hooks orphaned by a kill finish on their own; end any that did not.
                 for pid in orphanCheck.compactMap(Int32.init) where pid > 1 && kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
+                scene.removeDirectory()
             }
             let dir = scene.directory.path
             let hookLog = "\(dir)/hooks.log"

@@ -33,6 +33,7 @@ extension Reliability {
             defer {
                 scene.endChildren()
                 if onTmpfs { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint]).waitUntilExit() }
+                scene.removeDirectory()
             }
             print("disk full: \(onTmpfs ? "16 MiB tmpfs filled by a file" : "mount refused (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); RLIMIT_FSIZE via prlimit on the daemon")")
             if onTmpfs { scene.databasePath = mountPoint + "/mprefd.sqlite3" }

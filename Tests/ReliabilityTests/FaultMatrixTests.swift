@@ -28,7 +28,7 @@ extension Reliability {
                 TokenScenario(accessToken: 208, scenario: Scenario([.status("Processing", repeat: 3), .status("Complete")])),
             ]))
             defer { Task { await scene.tearDown() } }
-            defer { scene.endChildren() }
+            defer { scene.endChildren(); scene.removeDirectory() }
             let seen = Mutex<[Int64: Int]>([:])
             let fault = try await FaultServer.start { token in
                 let n = seen.withLock { counts -> Int in
@@ -148,7 +148,7 @@ extension Reliability {
             let book = ScenarioBook(defaultScenario: Scenario([.status("Processing", repeat: 2), .status("Complete", rowCount: 5, byteCount: 6)]))
             let scene = try await ReliabilityScene(scenarios: book)
             defer { Task { await scene.tearDown() } }
-            defer { scene.endChildren() }
+            defer { scene.endChildren(); scene.removeDirectory() }
             var configuration = SimulatorConfiguration()
             configuration.scenarios = book
             let dated = try await MyPreferencesSimulator.start(configuration, logger: .init(label: "sim-date"))

@@ -140,11 +140,16 @@ final class ReliabilityScene: @unchecked Sendable {
         for child in daemons + others { child.stopNow(grace: 5) }
     }
 
+    /// Removes the scene's directory (after `endChildren()`); synchronous, for `defer`.
+    func removeDirectory() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     /// Ends every child this scene started, stops the simulator, removes the directory.
     func tearDown() async {
         endChildren()
         await simulator.stop()
-        try? FileManager.default.removeItem(at: directory)
+        removeDirectory()
     }
 
     /// Writes `mprefd.yaml`: database, debug logs, `polling` lines, the simulator's account plus

@@ -22,6 +22,7 @@ extension Reliability {
             defer {
                 scene.endChildren()
                 for pid in hookGroups where pid > 1 && kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
+                scene.removeDirectory()
             }
             // The hook waits for a flag file: slow (interrupted) in the first run, instant after the restart.
             try Data("""
@@ -89,7 +90,7 @@ extension Reliability {
         @Test func sigtermPastTheGraceAbandonsInFlightPollsUnrecordedAndExitsZero() async throws {
             let scene = try await ReliabilityScene(defaultScenario: Scenario([.status("Processing", delay: .seconds(20))]))
             defer { Task { await scene.tearDown() } }
-            defer { scene.endChildren() }
+            defer { scene.endChildren(); scene.removeDirectory() }
             try scene.writeConfig(polling: ["initial_delay_s: 0.1", "max_delay_s: 0.2", "max_in_flight: 64",
                                             "max_requests_per_second_per_host: 1000", "shutdown_grace_s: 1"])
             try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: (0..<100).map { String(42_001 + $0) }.joined(separator: "\n")).status == 0)

@@ -140,7 +140,9 @@ struct ConfigurationLoader {
         }
         let accept = try values.choice(key + ["accept"], default: "json", from: AccountConfiguration.MediaType.allCases.map(\.rawValue))
         let connectTimeout = try values.seconds(key + ["connect_timeout_s"], default: 10, allowed: "seconds > 0") { $0 > 0 }
-        let requestTimeout = try values.seconds(key + ["request_timeout_s"], default: 30, allowed: "seconds > 0") { $0 > 0 }
+        // AsyncHTTPClient retries a failed connection (refused, TLS) until the connect timeout; a
+        // request deadline at or below it would report every such failure as a plain timeout.
+        let requestTimeout = try values.seconds(key + ["request_timeout_s"], default: 30, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
         let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
         let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
         return AccountConfiguration(

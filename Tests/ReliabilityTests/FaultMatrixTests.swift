@@ -56,7 +56,7 @@ extension Reliability {
                   FAULT_Co:
                     base_url: \(fault.baseURL)
                     request_timeout_s: 2
-                    connect_timeout_s: 2
+                    connect_timeout_s: 1
                   TLS_Co:
                     base_url: \(tls.baseURL)
                     request_timeout_s: 3

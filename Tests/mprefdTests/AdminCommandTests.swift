@@ -167,21 +167,22 @@ import Testing
         defer { cli.cleanUp() }
         #expect(try await cli.run(["migrate"]).status == 0)
 
-        // Hold the write lock from another process for 3 s.
+        // Hold the write lock from another process for 3 s. sqlite3 itself creates the marker file
+        // once BEGIN IMMEDIATE and the INSERT have run, so the lock is known to be held from then on.
+        let marker = cli.directory.appendingPathComponent("locked").path
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-        holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; sleep 3; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"]
+        holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; sleep 3; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"]
         try holder.run()
         defer { if holder.isRunning { holder.terminate() } }
-
-        // Wait until the lock is actually held: a zero-timeout writer fails with "locked".
         var isLocked = false
-        for _ in 0..<500 where !isLocked {
-            let probe = try await cli.sqlite([cli.databasePath, "BEGIN IMMEDIATE; ROLLBACK;"])
-            isLocked = probe.status != 0 && probe.stderr.contains("locked")
+        for _ in 0..<600 where !isLocked {
+            isLocked = FileManager.default.fileExists(atPath: marker)
             if !isLocked { try await Task.sleep(for: .milliseconds(10)) }
         }
         try #require(isLocked, "the sqlite3 child never took the lock")
+        let probe = try await cli.sqlite([cli.databasePath, "BEGIN IMMEDIATE; ROLLBACK;"])
+        #expect(probe.status != 0 && probe.stderr.contains("locked"), "the lock must be held while add-token runs")
 
         let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "42"])
         #expect(result.status == 0, "\(result.stderr)")

@@ -4,48 +4,11 @@ import MyPreferencesSimulator
 import Testing
 
 /// A running `mprefd run` child process (the real binary), its log in a file.
-final class DaemonProcess: @unchecked Sendable {
-    let process: Process
-    let logPath: String
+typealias DaemonProcess = OpsChild
 
-    init(cli: CLI, config: String, environment extra: [String: String] = [:]) throws {
-        logPath = cli.directory.appendingPathComponent("daemon-\(UUID().uuidString.prefix(8)).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["run", "--config", config]
-        process.environment = cli.baseEnvironment().merging(extra) { _, new in new }
-        process.currentDirectoryURL = cli.directory
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-    /// Waits for the process to exit (up to `timeout`); returns its status, or `nil` if it is still running.
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited after 15 s. Safe to call twice.
-    func stop() async -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
-        signal(SIGTERM)
-        if let status = await waitForExit(timeout: .seconds(15)) { return status }
-        signal(SIGKILL)
-        return await waitForExit(timeout: .seconds(5))
-    }
+extension OpsChild {
+    /// Sends `signal` to the child.
+    func signal(_ signal: Int32) { kill(pid, signal) }
 }
 
 /// One end-to-end scene: an in-process MyPreferences simulator over loopback, a temp directory with
@@ -95,7 +58,8 @@ struct DaemonScene {
     }
 
     func startDaemon(environment: [String: String] = [:]) throws -> DaemonProcess {
-        try DaemonProcess(cli: cli, config: configPath, environment: environment)
+        try OpsChild(CLI.binary, ["run", "--config", configPath], environment: cli.baseEnvironment().merging(environment) { _, new in new },
+                     in: cli.directory, logName: "daemon")
     }
 
     func rows(_ sql: String) async throws -> [[String: Any]] {

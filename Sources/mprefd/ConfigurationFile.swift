@@ -24,11 +24,26 @@ struct ConfigurationFile: Sendable {
     ///   shape (a list where one value belongs, …), or an account key that is not a valid client ID.
     init(path: String) throws {
         self.path = path
-        let text: String
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw MprefdError.configuration("config file \(path) is a directory; name the YAML file in it, e.g. \(path)/mprefd.yaml")
+        }
+        // Read through a file handle so that devices work too (`--config /dev/null`: no configuration).
+        let data: Data
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "it does not exist"
+                throw MprefdError.configuration("cannot read config file \(path): \(reason); check the path and its permissions")
+            }
+            defer { try? handle.close() }
+            data = try handle.readToEnd() ?? Data()
+        } catch let error as MprefdError {
+            throw error
         } catch {
             throw MprefdError.configuration("cannot read config file \(path): \(Self.reason(error)); check the path and its permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MprefdError.configuration("config file \(path) is not UTF-8 text; save it as UTF-8 YAML")
         }
         let root: Node?
         do {

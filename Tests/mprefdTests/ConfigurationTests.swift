@@ -256,4 +256,20 @@ import Testing
         let seconds = try await cli.query("SELECT round((julianday('\(deadline)') - julianday('\(added)')) * 86400) AS s", database: ":memory:")
         #expect(seconds.first?["s"] as? Double == 172_800)
     }
+
+    @Test func oddConfigPathsGiveOneClearLine() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let devNull = try await cli.run(["check-config", "--config", "/dev/null"])
+        #expect(devNull.status == 0, "an empty device is an empty configuration: \(devNull.stderr)")
+        let directory = try await cli.run(["check-config", "--config", cli.directory.path])
+        #expect(directory.status == 78)
+        #expect(directory.stderr.contains("is a directory"))
+        let binary = try cli.write("binary.yaml", "")
+        try Data([0xFF, 0xFE, 0x00, 0x41]).write(to: URL(fileURLWithPath: binary))
+        let notText = try await cli.run(["check-config", "--config", binary])
+        #expect(notText.status == 78)
+        #expect(notText.stderr.contains("not UTF-8"))
+        #expect(notText.stderr.split(separator: "\n").count == 1)
+    }
 }

@@ -127,7 +127,7 @@ let package = Package(
         ),
 
         .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore"]),
-        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"]),
+        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"], exclude: ["Fixtures"]),
         .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MyPreferencesSimulator"]),
         .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", "mpref-sim", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),

@@ -13,7 +13,7 @@ extension Migration {
 
             -- One row per watched export: an access token of one MyPreferences client ID.
             CREATE TABLE tokens (
-                id                 INTEGER PRIMARY KEY,
+                id                 INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a purge
                 client_id          TEXT    NOT NULL CHECK (length(client_id) BETWEEN 1 AND 128),
                 access_token       INTEGER NOT NULL CHECK (access_token > 0),
                 label              TEXT,
@@ -38,6 +38,23 @@ extension Migration {
 
             CREATE INDEX tokens_by_state ON tokens (state, next_poll_at);
             CREATE INDEX tokens_by_admin_seq ON tokens (admin_seq);
+
+            -- The admin change counter: only ever increases (tokens.admin_seq takes its values), so the daemon's
+            -- high-water mark stays valid when rows are purged.
+            CREATE TABLE admin_sequence (
+                id    INTEGER PRIMARY KEY CHECK (id = 1),
+                value INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO admin_sequence (id, value) VALUES (1, 0);
+
+            -- Tokens deleted by `mprefd remove --purge`, so a running daemon stops polling them.
+            -- Rows older than a day are pruned by later purges.
+            CREATE TABLE purged_tokens (
+                token_id   INTEGER NOT NULL,
+                admin_seq  INTEGER NOT NULL,
+                purged_at  TEXT    NOT NULL
+            ) STRICT;
+            CREATE INDEX purged_tokens_by_admin_seq ON purged_tokens (admin_seq);
 
             -- The history: one row per poll attempt, append-only.
             CREATE TABLE polls (

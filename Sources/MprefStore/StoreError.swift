@@ -16,6 +16,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case busy
         /// A row the caller named does not exist.
         case notFound
+        /// The file is not an SQLite database, or it is damaged.
+        case corrupt
     }
 
     public var code: Code

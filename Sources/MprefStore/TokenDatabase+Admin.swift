@@ -41,7 +41,8 @@ package enum AddResult: Sendable, Hashable {
     case alreadyWatched(TokenRecord)
     /// Already finished (or removed) and `reset` was not asked: nothing changed.
     case alreadyFinished(TokenRecord)
-    /// Finished (or removed) and `reset` was asked: watching again from attempt 0, history kept.
+    /// Finished (or removed) and `reset` was asked: watching again from attempt 0 with `added_at`
+    /// now (so durations measure this run), history kept.
     case reArmed(TokenRecord)
 
     package var token: TokenRecord {
@@ -76,12 +77,12 @@ extension TokenDatabase {
                         results.append(.alreadyFinished(existing))
                     } else {
                         try db.execute(sql: """
-                            UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL,
+                            UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
                                    row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
                                    finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
                                    global_hooks = ?, admin_seq = ?
                             WHERE id = ?
-                            """, arguments: [token.label, nowText, deadline, token.globalHooks, seq, existing.id])
+                            """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, existing.id])
                         if !token.hooks.isEmpty {
                             try db.execute(sql: "DELETE FROM token_hooks WHERE token_id = ?", arguments: [existing.id])
                             try Self.insertHooks(token.hooks, tokenID: existing.id, db: db)
@@ -175,6 +176,12 @@ extension TokenDatabase {
                     try db.execute(sql: "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE id = ? AND state <> 'removed'", arguments: [seq, id])
                 case .purge:
                     try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
+                    if db.changesCount > 0 {
+                        try db.execute(sql: "INSERT INTO purged_tokens (token_id, admin_seq, purged_at) VALUES (?, ?, ?)", arguments: [id, seq, nowText])
+                        try db.execute(sql: "DELETE FROM purged_tokens WHERE purged_at < ?", arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
+                        changed.append(id)
+                    }
+                    continue
                 }
                 if db.changesCount > 0 { changed.append(id) }
             }
@@ -182,8 +189,9 @@ extension TokenDatabase {
         }
     }
 
+    /// The next value of the admin change counter (`admin_sequence`), which never decreases.
     static func nextAdminSeq(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT coalesce(max(admin_seq), 0) + 1 FROM tokens") ?? 1
+        try Int64.fetchOne(db, sql: "UPDATE admin_sequence SET value = value + 1 WHERE id = 1 RETURNING value") ?? 1
     }
 
     static func fetchToken(id: Int64, db: Database) throws -> TokenRecord {

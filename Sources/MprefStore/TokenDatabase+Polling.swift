@@ -138,7 +138,7 @@ extension TokenDatabase {
 
     /// The highest `admin_seq` in the table: where watching for admin changes starts.
     package func currentAdminSeq() async throws -> Int64 {
-        try await asyncRead { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(admin_seq), 0) FROM tokens") ?? 0 }
+        try await asyncRead { db in try Int64.fetchOne(db, sql: "SELECT value FROM admin_sequence WHERE id = 1") ?? 0 }
     }
 
     /// Tokens changed by admin commands after `seq` (an indexed range query: cheap when nothing changed).
@@ -147,10 +147,15 @@ extension TokenDatabase {
         try await asyncRead { db in
             let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), state, admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
             var high = seq
-            let changes = rows.compactMap { row -> TokenChange? in
+            var changes = rows.compactMap { row -> TokenChange? in
                 high = max(high, row[9])
                 guard let state = TokenState(rawValue: row[8]) else { return nil }
                 return TokenChange(tokenID: row[0], state: state, watched: state == .watching ? WatchedToken(row: row) : nil)
+            }
+            // Purged rows: gone from `tokens`, so reported as removed.
+            for row in try Row.fetchAll(db, sql: "SELECT token_id, admin_seq FROM purged_tokens WHERE admin_seq > ?", arguments: [seq]) {
+                high = max(high, row[1])
+                changes.append(TokenChange(tokenID: row[0], state: .removed, watched: nil))
             }
             return (changes, high)
         }
@@ -176,7 +181,13 @@ extension TokenDatabase {
                        consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?
                 WHERE id = ? AND state = 'watching'
                 """)
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM tokens WHERE id = ?")
             for w in writes {
+                // A token purged while its poll was in flight has no row to attach history to.
+                guard try Bool.fetchOne(exists, arguments: [w.tokenID]) == true else {
+                    summary.notWatchingAnyMore.append(w.tokenID)
+                    continue
+                }
                 let polledAt = Timestamp.format(w.polledAt)
                 try insertPoll.execute(arguments: [
                     w.tokenID, polledAt, w.httpStatus, w.status, w.rowCount, w.byteCount, w.latencyMs,

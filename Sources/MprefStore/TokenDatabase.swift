@@ -42,6 +42,9 @@ package final class TokenDatabase: Sendable {
         if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
             throw StoreError(.directoryMissing, "database directory \(directory) does not exist; create it (e.g. `mkdir -p \(directory)`) or choose another path with --db")
         }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError(.cannotOpen, "\(path) is a directory; --db names the database file, e.g. \((path as NSString).appendingPathComponent("mprefd.sqlite3"))")
+        }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
@@ -124,7 +127,9 @@ extension StoreError {
             return StoreError(.busy, "database \(path) is locked by another process for longer than the busy timeout; retry, or find the long transaction (e.g. an open sqlite3 session)")
         case .SQLITE_READONLY:
             return StoreError(.cannotOpen, "database \(path) is read-only for this user; run commands that change it as the database's owner (e.g. `sudo -u mprefd mprefd …`)")
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_AUTH:
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError(.corrupt, "\(path) is not an mprefd database or is damaged (\(error.message ?? "\(error.resultCode)")); check --db, or restore it from a backup")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
             return StoreError(.cannotOpen, "cannot use database \(path): \(error.message ?? "\(error.resultCode)"); check the path, its owner and permissions")
         default:
             return StoreError(.cannotOpen, "database \(path): \(error.message ?? "\(error.resultCode)")")

@@ -89,8 +89,8 @@ struct AddToken: AsyncParsableCommand {
             deadlineSeconds = seconds
         }
         let hooks = try tokenHooks()
-        if let label, label.contains(where: \.isNewline) {
-            throw MprefdError.usage("bad --label: it must be one line")
+        if let label, label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) || label.count > 1000 {
+            throw MprefdError.usage("bad --label: it must be one line of at most 1000 characters without control characters (tabs, escapes)")
         }
 
         let configuration = try await global.loadConfiguration()

@@ -32,7 +32,7 @@ enum AdminValues {
     static func durationSeconds(_ text: some StringProtocol) -> Int64? {
         let text = String(text)
         guard !text.isEmpty else { return nil }
-        if let bare = accessTokenLikeSeconds(text) { return bare }
+        if let bare = accessTokenLikeSeconds(text) { return bare <= maxDurationSeconds ? bare : nil }
         let units: [(Character, Int64)] = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
         var total: Int64 = 0
         var digits = ""
@@ -52,12 +52,15 @@ enum AdminValues {
             digits = ""
             nextUnit = unitIndex + 1
         }
-        guard digits.isEmpty, total > 0 else { return nil }
+        guard digits.isEmpty, total > 0, total <= maxDurationSeconds else { return nil }
         return total
     }
 
+    /// The longest `--deadline`/`--timeout` accepted: 100 years (timestamps stay four-digit years).
+    static let maxDurationSeconds: Int64 = 100 * 366 * 86_400
+
     /// What `durationSeconds` accepts, for error messages.
-    static let durationRule = "a duration is like 90s, 45m, 36h, 2d, 1h30m, or a number of seconds, and must be more than 0"
+    static let durationRule = "a duration is like 90s, 45m, 36h, 2d, 1h30m, or a number of seconds, more than 0 and at most 100 years"
 
     private static func accessTokenLikeSeconds(_ text: String) -> Int64? {
         guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(text), value > 0 else { return nil }

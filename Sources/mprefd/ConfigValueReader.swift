@@ -72,9 +72,15 @@ struct ConfigValueReader {
     }
 
     /// A number of seconds (decimals allowed) for which `isAllowed` holds.
+    /// At most `maxSeconds` (about 31.7 years): larger values are typos, and they would not fit a `Duration`.
     mutating func seconds(_ path: [String], default defaultValue: Double, allowed: String, _ isAllowed: (Double) -> Bool) throws -> Double {
-        try number(path, default: defaultValue, allowed: "a number of " + allowed, isAllowed)
+        try number(path, default: defaultValue, allowed: "a number of " + allowed + " (at most \(Int(Self.maxSeconds)))") {
+            $0 <= Self.maxSeconds && isAllowed($0)
+        }
     }
+
+    /// The largest number of seconds any `*_s` key takes: 10⁹.
+    static let maxSeconds: Double = 1_000_000_000
 
     /// A finite number for which `isAllowed` holds.
     mutating func number(_ path: [String], default defaultValue: Double, allowed: String, _ isAllowed: (Double) -> Bool) throws -> Double {

@@ -31,7 +31,7 @@ enum MprefdExit {
           2   `wait`: --timeout ran out
           3   `status`, `wait`: the daemon is not running (or its heartbeat is stale)
           64  usage: a bad argument or value (access token, client ID, duration, state)
-          65  bad data
+          65  bad data: the database file is not an SQLite database or is damaged
           69  unavailable: database or its directory missing, schema too new or too old
           70  internal error
           75  temporary failure: database locked past database.busy_timeout_s (retry),
@@ -69,6 +69,7 @@ struct MprefdError: Error, CustomStringConvertible, Sendable {
         case .busy: MprefdExit.temporaryFailure
         case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen: MprefdExit.unavailable
         case .notFound: MprefdExit.notFound
+        case .corrupt: MprefdExit.dataError
         }
         self.init(exitCode: code, error.message)
     }

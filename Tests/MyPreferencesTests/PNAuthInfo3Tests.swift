@@ -17,14 +17,24 @@ struct PNAuthInfo3Tests {
         var cases: [Vector]
     }
 
-    /// `<repo>/../shared/vectors/pnauthinfo3.json`; CI lays `shared/` beside the clone the same way.
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // MyPreferencesTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // repo
+
+    /// The team's shared vectors, `<repo>/../shared/vectors/pnauthinfo3.json` (CI lays `shared/`
+    /// beside the clone); a clone without it uses the copy in `Fixtures/`, which must not drift.
     static func vectorFileURL() -> URL {
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // MyPreferencesTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // repo
-            .deletingLastPathComponent()  // beside the repo
-            .appendingPathComponent("shared/vectors/pnauthinfo3.json")
+        let shared = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/pnauthinfo3.json")
+        return FileManager.default.fileExists(atPath: shared.path) ? shared : fixtureURL
+    }
+
+    static let fixtureURL = repositoryRoot.appendingPathComponent("Tests/MyPreferencesTests/Fixtures/pnauthinfo3.json")
+
+    @Test func theFixtureCopyMatchesTheSharedVectors() throws {
+        let shared = Self.vectorFileURL()
+        guard shared != Self.fixtureURL else { return }  // no shared/ beside this clone
+        #expect(try Data(contentsOf: shared) == Data(contentsOf: Self.fixtureURL), "refresh Tests/MyPreferencesTests/Fixtures/pnauthinfo3.json from shared/")
     }
 
     @Test func sharedVectorsReproduce() throws {

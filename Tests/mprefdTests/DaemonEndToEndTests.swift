@@ -237,4 +237,32 @@ import Testing
         let shown = try await scene.mprefd(["check-config"], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
         #expect(!shown.stdout.contains(secret) && !shown.stderr.contains(secret))
     }
+
+    /// Regression: a purge used to lower the admin sequence (and free the row id), so the daemon
+    /// ignored later tokens or polled a purged one under a new token's row.
+    @Test func purgedTokensStopAndLaterTokensAreStillNoticed() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(defaultScenario: Scenario([.status("Processing")]), scenarios: [
+            TokenScenario(accessToken: 8101, scenario: Scenario([.status("Complete")])),
+            TokenScenario(accessToken: 8103, scenario: Scenario([.status("Complete", rowCount: 3, byteCount: 4)])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.1")
+        _ = try await scene.mprefd(["add-token", "8101", "8102"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 })
+        #expect(try await scene.eventually { await scene.requests(for: 8102).count >= 2 })
+        // Purge the finished token (the newest admin_seq) and the one being polled.
+        #expect(try await scene.mprefd(["remove", "--purge", "8101", "8102"]).status == 0)
+        try await Task.sleep(for: .seconds(1))
+        let purgedPolls = await scene.requests(for: 8102).count
+        #expect(try await scene.mprefd(["add-token", "8103"]).status == 0)
+        #expect(try await scene.eventually(timeout: .seconds(5)) { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = 8103 AND state = 'complete'") == 1 },
+                "a token added after a purge was not noticed: \(daemon.log.suffix(2000))")
+        let row = try #require(try await scene.rows("SELECT row_count, id FROM tokens WHERE access_token = 8103").first)
+        #expect(row["row_count"] as? Int == 3, "8103's own answer, not a purged token's")
+        #expect((row["id"] as? Int ?? 0) > 2, "row ids are never reused")
+        #expect(await scene.requests(for: 8102).count <= purgedPolls + 1, "a purged token is still polled")
+        #expect(!daemon.log.contains("FOREIGN KEY"))
+        #expect(await daemon.stop() == 0)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// One row of `hook_runs` (`mprefd hooks list --json` prints these; keys = column names).
@@ -84,8 +85,9 @@ package struct HookRunOutcome: Sendable, Hashable {
         self.finishedAt = finishedAt
         self.exitCode = exitCode
         self.signal = signal
-        self.stdoutTail = stdoutTail
-        self.stderrTail = stderrTail
+        // SQLite TEXT and the sqlite3 CLI stop at a NUL byte: keep the rest of the output visible.
+        self.stdoutTail = stdoutTail.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+        self.stderrTail = stderrTail.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         self.nextAttemptAt = nextAttemptAt
         self.error = error
     }

@@ -197,4 +197,20 @@ import Testing
         #expect(during >= 5, "only \(during) polls of the other token during a 3 s hook")
         #expect(await daemon.stop() == 0)
     }
+
+    @Test func hookOutputWithNULBytesIsKeptWhole() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [TokenScenario(accessToken: 7701, scenario: Scenario([.status("Complete")]))]))
+        try scene.writeConfig(extra: """
+            hooks:
+              on_complete:
+                - 'printf "before\\000after\\n"'
+            """)
+        _ = try await scene.mprefd(["add-token", "7701"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") == 1 }, "\(daemon.log)")
+        let run = try #require(try await scene.rows("SELECT stdout_tail FROM hook_runs").first)
+        #expect(run["stdout_tail"] as? String == "before\u{FFFD}after\n")
+        #expect(await daemon.stop() == 0)
+    }
 }

@@ -16,7 +16,10 @@ enum Output {
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        print(String(decoding: data, as: UTF8.self))
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        // Straight to stdout: no String copy of what can be tens of megabytes (`list --json`).
+        fflush(nil)
+        FileHandle.standardOutput.write(data)
     }
 }

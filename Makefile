@@ -14,7 +14,7 @@ help:
 	@echo "make build       debug build of mprefd and mpref-sim"
 	@echo "make test        install missing system packages, then run every test (swift test)"
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
-	@echo "make install     release build installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
+	@echo "make install     self-contained release build (~10 min) installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
 	@echo "make bench       release build, then every benchmark (~12 min), Markdown on stdout (see docs/BENCHMARKS.md)"
 	@echo "make test-reliability  crash/kill -9 rounds (ROUNDS=N, default 20), fault matrix, 100k fuzz cases (FUZZ_CASES=N), contention, disk full, shutdown; <10 min"
@@ -31,8 +31,12 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
+# A self-contained binary: the Swift runtime and Foundation linked in (--static-swift-stdlib), so
+# the service host needs only Debian's libsqlite3-0 and libxml2, not a Swift toolchain.
+RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path .build-static
+
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -44,7 +48,9 @@ demo: deps
 
 install: release
 	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)/etc/mprefd" "$(DESTDIR)/etc/mprefd/hooks" "$(DESTDIR)/lib/systemd/system"
-	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/mprefd" "$(DESTDIR)$(PREFIX)/bin/mprefd"
+	install -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/mprefd" "$(DESTDIR)$(PREFIX)/bin/mprefd"
+	install -d "$(DESTDIR)$(PREFIX)/share/doc/mprefd"
+	install -m 0644 README.md docs/REPORTING.md "$(DESTDIR)$(PREFIX)/share/doc/mprefd/"
 	install -m 0644 etc/mprefd.yaml.example "$(DESTDIR)/etc/mprefd/mprefd.yaml.example"
 	install -m 0755 etc/hooks/*.sh "$(DESTDIR)/etc/mprefd/hooks/"
 	sed 's|/usr/local/bin/mprefd|$(PREFIX)/bin/mprefd|g' etc/systemd/mprefd.service > "$(DESTDIR)/lib/systemd/system/mprefd.service"

@@ -43,14 +43,26 @@ extension TokenDatabase {
 
     /// Stores how a run ended.
     package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
-        try await asyncWrite { db in
-            try db.execute(sql: """
-                UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
-                       next_attempt_at = ?, error = ?
-                WHERE id = ?
-                """, arguments: [outcome.state, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
-                                 outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id])
-        }
+        try await asyncWrite { db in try Self.storeHookRun(id: id, outcome, db: db) }
+    }
+
+    /// ``finishHookRun(id:_:)`` for a task that is already cancelled — the daemon's shutdown
+    /// interrupting a running hook, whose result (`pending`, re-run at next start) must still be
+    /// stored so that the run is not left `running`. GRDB's async accesses throw `CancellationError`
+    /// in a cancelled task, so this one is synchronous: one short transaction that blocks the calling
+    /// thread while it waits for the write lock (at most the busy timeout).
+    /// - Throws: `StoreError` when the transaction fails.
+    package func finishHookRunSynchronously(id: Int64, _ outcome: HookRunOutcome) throws {
+        try write { db in try Self.storeHookRun(id: id, outcome, db: db) }
+    }
+
+    private static func storeHookRun(id: Int64, _ outcome: HookRunOutcome, db: Database) throws {
+        try db.execute(sql: """
+            UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
+                   next_attempt_at = ?, error = ?
+            WHERE id = ?
+            """, arguments: [outcome.state, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
+                             outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id])
     }
 
     /// When the next `pending`/`failed` run is due; `nil` when none waits.
@@ -96,13 +108,6 @@ extension TokenDatabase {
                 if db.changesCount > 0 { rearmed.append(id) }
             }
             return rearmed
-        }
-    }
-
-    /// Hook runs by state, e.g. `["pending": 2, "dead": 1]`.
-    package func hookRunCounts() throws -> [String: Int] {
-        try read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state").map { ($0[0] as String, $0[1] as Int) })
         }
     }
 }

@@ -116,6 +116,21 @@ package struct PauseRecord: Sendable, Hashable, Codable {
     }
 }
 
+extension PauseRecord {
+    /// The pauses with `paused_until` after `now`, ordered by scope and subject.
+    static func fetchInForce(_ db: Database, now: Date) throws -> [PauseRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s
+            FROM pauses WHERE paused_until > ? ORDER BY scope, subject
+            """, arguments: [Timestamp.format(now)])
+            .compactMap { row in
+                guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
+                return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started,
+                                   reason: row[4], httpStatus: row[5], retryAfterS: row[6])
+            }
+    }
+}
+
 /// What one `recordPolls` transaction did.
 package struct RecordSummary: Sendable, Hashable {
     /// Hook runs inserted (pending) for terminal events.
@@ -222,14 +237,7 @@ extension TokenDatabase {
 
     /// Pauses still in force at `now`.
     package func activePauses(now: Date = .now) async throws -> [PauseRecord] {
-        let nowText = Timestamp.format(now)
-        return try await asyncRead { db in
-            try Row.fetchAll(db, sql: "SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s FROM pauses WHERE paused_until > ?", arguments: [nowText])
-                .compactMap { row in
-                    guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
-                    return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started, reason: row[4], httpStatus: row[5], retryAfterS: row[6])
-                }
-        }
+        try await asyncRead { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
     /// The hook event name for a terminal state, and the configuration key of its hooks.

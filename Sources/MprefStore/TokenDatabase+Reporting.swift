@@ -30,20 +30,11 @@ extension TokenDatabase {
     /// - Parameter now: pauses ending at or before it are left out.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
     package func statusSnapshot(now: Date = .now) throws -> StatusSnapshot {
-        let nowText = Timestamp.format(now)
-        return try read { db in
+        try read { db in
             let daemon = try Self.fetchDaemon(db)
             let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
             let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching'")
-            let pauses = try Row.fetchAll(db, sql: """
-                SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s
-                FROM pauses WHERE paused_until > ? ORDER BY scope, subject
-                """, arguments: [nowText])
-                .compactMap { row -> PauseRecord? in
-                    guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
-                    return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started,
-                                       reason: row[4], httpStatus: row[5], retryAfterS: row[6])
-                }
+            let pauses = try PauseRecord.fetchInForce(db, now: now)
             let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
             return StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
                                   hookRunCounts: hookRunCounts)

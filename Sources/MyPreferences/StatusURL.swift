@@ -100,7 +100,7 @@ package enum StatusURL {
     /// unless `allowInsecureHTTP`.
     ///
     /// - Throws: ``ClientConfigurationError`` with code `.invalidURL` or `.insecureHTTP`, naming `field`.
-    static func validate(_ urlString: String, field: String, allowInsecureHTTP: Bool) throws {
+    package static func validate(_ urlString: String, field: String, allowInsecureHTTP: Bool) throws {
         guard let components = URLComponents(string: urlString),
               let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = components.host, !host.isEmpty

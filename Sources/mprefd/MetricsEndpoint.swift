@@ -85,14 +85,15 @@ final class MetricsEndpoint: Sendable {
     ///
     /// - Throws: the store's error when `tokens` or `pauses` cannot be read.
     func scrape(now: Date = Date()) throws -> String {
-        let counts = try database.tokenCounts()
+        let snapshot = try database.statusSnapshot(now: now)
+        let counts = snapshot.tokenCounts
         for state in TokenState.allCases {
             registry.makeGauge(
                 descriptor: Self.descriptor(MprefMetrics.tokens, help: "Tokens by state, read from the database at scrape time."),
                 labels: [("state", state.rawValue)]
             ).set(Double(counts[state.rawValue] ?? 0))
         }
-        let pauses = try database.pausesInForce(now: now)
+        let pauses = snapshot.pauses
         var inForce: [PauseKey: Double] = [:]
         for pause in pauses {
             inForce[PauseKey(scope: pause.scope, subject: pause.subject)] = max(0, pause.pausedUntil.timeIntervalSince(now))

@@ -1,27 +1,18 @@
-import Foundation
 import MyPreferences
 
-/// Checks of `base_url` and `token_url`.
+/// Checks of `base_url` and `token_url`: the client's own validation (`StatusURL.validate`), so the
+/// configuration and the client never disagree, worded as what the key allows.
 enum URLCheck {
-    /// What is wrong with `text` as an http(s) base URL, or `nil` when it is fine. Plain `http://`
-    /// is allowed to loopback hosts, and elsewhere only with `allowInsecureHTTP`.
+    /// What `text` must be instead, or `nil` when it is fine: an absolute http(s) URL with a host,
+    /// no query or fragment, and plain `http://` only to a loopback host unless `insecureKey` is true.
     static func problem(_ text: String, allowInsecureHTTP: Bool, insecureKey: String) -> String? {
-        guard let components = URLComponents(string: text),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host, !host.isEmpty
-        else { return "an absolute http(s) URL with a host, e.g. https://pm.mypreferences.com/Profiles" }
-        guard components.query == nil, components.fragment == nil else {
-            return "a URL without a query or fragment (remove the part after '?' or '#')"
+        do {
+            try StatusURL.validate(text, field: insecureKey, allowInsecureHTTP: allowInsecureHTTP)
+            return nil
+        } catch let error as ClientConfigurationError where error.code == .insecureHTTP {
+            return "https:// (plain http:// to a non-loopback host needs \(insecureKey): true)"
+        } catch {
+            return "an absolute http(s) URL with a host and without a query or fragment, e.g. https://pm.mypreferences.com/Profiles"
         }
-        if scheme == "http", !allowInsecureHTTP, !isLoopback(host: host) {
-            return "https:// (plain http:// to the non-loopback host \(host) needs \(insecureKey): true)"
-        }
-        return nil
-    }
-
-    /// `localhost`, 127.0.0.0/8, or `::1` — the client's own rule, so config validation and the
-    /// client never disagree.
-    static func isLoopback(host: String) -> Bool {
-        StatusURL.isLoopback(host: host)
     }
 }

@@ -26,7 +26,7 @@ public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
     /// Whether the globally configured hooks run for this token (`add-token --no-global-hooks` clears it).
     public var globalHooks: Bool
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, label, state, attempt
         case clientID = "client_id"
         case accessToken = "access_token"
@@ -48,6 +48,18 @@ public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
         next_poll_at, deadline_at, last_polled_at, finished_at, attempt, consecutive_errors, last_error,
         global_hooks
         """
+
+    /// SQL for one row as the JSON object `encode(to:)` writes (every key, `null` for NULL, keys
+    /// sorted as `Output.json` sorts them), built by SQLite's `json_object`: what `list --json` prints.
+    static let jsonObject: String = {
+        let pairs = CodingKeys.allCases.map(\.rawValue).sorted().map { key in
+            // The column is an INTEGER 0/1; JSON wants a boolean.
+            key == CodingKeys.globalHooks.rawValue
+                ? "'\(key)', json(CASE WHEN \(key) THEN 'true' ELSE 'false' END)"
+                : "'\(key)', \(key)"
+        }
+        return "json_object(" + pairs.joined(separator: ", ") + ")"
+    }()
 }
 
 /// One row of `polls`: the history of one poll attempt.

@@ -97,7 +97,9 @@ enum HookLatency {
 
         var polling = PollingConfiguration()
         polling.initialDelay = .seconds(2)
-        polling.maxDelay = .seconds(2)
+        // multiplier 1: every delay is initialDelay. maxDelay also clamps the `next_poll_at` loaded at
+        // start, so it must exceed the spread of the terminal tokens' due times, or they all come due at once.
+        polling.maxDelay = .seconds(60)
         polling.multiplier = 1
         polling.deadline = nil
         polling.maxRequestsPerSecondPerHost = 2000

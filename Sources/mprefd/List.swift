@@ -23,7 +23,7 @@ struct List: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"))
     var clientID: String?
 
-    @Flag(help: "Print a JSON array of token rows (keys = column names of the tokens table).")
+    @Flag(help: "Print a JSON array of token rows, one object per line (keys = column names of the tokens table, null for NULL).")
     var json = false
 
     func run() async throws {
@@ -37,10 +37,12 @@ struct List: AsyncParsableCommand {
         try TokenSelection.checkClientID(clientID)
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
-        let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
         if json {
-            try Output.json(tokens)
-        } else if tokens.isEmpty {
+            try Output.jsonArray { element in try database.forEachTokenJSON(state: stateFilter, clientID: clientID, element) }
+            return
+        }
+        let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
+        if tokens.isEmpty {
             Output.note("no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "") + (clientID.map { " for client ID \($0)" } ?? ""))
         } else {
             Output.line(TextTable.render(

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Asks MyPreferences for the status of async exports of one account (one client ID).
 ///
@@ -133,10 +132,9 @@ public final class MyPreferencesClient: Sendable {
         var retriedStaleConnection = false
         var retriedUnauthorized = false
         while true {
-            var request = HTTPClientRequest(url: url)
-            request.method = .GET
-            request.headers.add(name: "Accept", value: configuration.accept == .xml ? "application/xml" : "application/json")
-            request.headers.add(name: "User-Agent", value: Self.userAgent)
+            var headers = HTTPHeaders()
+            headers.add(name: "Accept", value: configuration.accept == .xml ? "application/xml" : "application/json")
+            headers.add(name: "User-Agent", value: Self.userAgent)
 
             var bearerToken: String?
             switch authorizer {
@@ -147,12 +145,12 @@ public final class MyPreferencesClient: Sendable {
                     secret: secret.value, clientID: configuration.clientID, userID: userID,
                     timestamp: PNAuthInfo3.timestamp(for: now())
                 )
-                request.headers.add(name: "Authorization", value: header)
+                headers.add(name: "Authorization", value: header)
             case .oauth(let tokenSource):
                 do {
                     let token = try await tokenSource.token()
                     bearerToken = token
-                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                    headers.add(name: "Authorization", value: "Bearer \(token)")
                 } catch let error as OAuthTokenError {
                     logger.debug("OAuth token unavailable", metadata: ["export.access_token": "\(accessToken)"])
                     switch error.kind {
@@ -165,7 +163,7 @@ public final class MyPreferencesClient: Sendable {
                 }
             }
 
-            switch await attempt(request) {
+            switch await attempt(url: url, headers: headers) {
             case .noResponse(let error):
                 if !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
                     retriedStaleConnection = true
@@ -206,57 +204,31 @@ public final class MyPreferencesClient: Sendable {
         case response(status: Int, headers: HTTPHeaders, body: Result<ByteBuffer, any Error>, receivedAt: Date)
     }
 
-    /// The whole-request deadline ran out (head or body).
-    struct RequestDeadlineExceeded: Error {}
-
-    /// Sends `request` and collects the body (bounded by `maxBodyBytes`), all within `requestTimeout`.
-    /// AsyncHTTPClient's own deadline stops at the response head, so the body is raced against a timer.
-    private func attempt(_ request: HTTPClientRequest) async -> Attempt {
-        let timeout = configuration.requestTimeout
-        let maxBodyBytes = configuration.maxBodyBytes
-        let httpClient = self.httpClient
-        let now = self.now
-        return await withTaskGroup(of: Attempt?.self) { group in
-            group.addTask {
-                let response: HTTPClientResponse
-                do {
-                    response = try await httpClient.execute(request, deadline: .now() + TimeAmount(timeout))
-                } catch {
-                    return .noResponse(error)
-                }
-                let receivedAt = now()
-                let body: Result<ByteBuffer, any Error>
-                do {
-                    body = .success(try await response.body.collect(upTo: maxBodyBytes))
-                } catch {
-                    body = .failure(error)
-                }
-                return .response(status: Int(response.status.code), headers: response.headers, body: body, receivedAt: receivedAt)
-            }
-            group.addTask {
-                // false: cancelled, the exchange finished first.
-                await Self.sleep(for: timeout, on: httpClient.eventLoopGroup.any()) ? .noResponse(RequestDeadlineExceeded()) : nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .noResponse(CancellationError())
+    /// Sends `request` and collects the body (bounded by `maxBodyBytes`), head and body within
+    /// `requestTimeout`: AsyncHTTPClient's delegate API, whose deadline covers the whole response and
+    /// whose callbacks run on the connection's event loop; the calling task waits once, for the end.
+    /// Cancelling the task cancels the request.
+    private func attempt(url: String, headers: HTTPHeaders) async -> Attempt {
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: .GET, headers: headers)
+        } catch {
+            return .noResponse(error)
         }
-    }
-
-    /// Waits `duration` on an event loop's timer; returns `true` when it ran out, `false` as soon as
-    /// the task is cancelled. Used instead of `Task.sleep`, which on Linux arms and cancels a
-    /// Dispatch timer through Dispatch's manager thread for every poll (about 8 % of a poll's CPU in
-    /// docs/BENCHMARKS.md); the event loop already keeps AsyncHTTPClient's own timers.
-    static func sleep(for duration: Duration, on eventLoop: any EventLoop) async -> Bool {
-        let waiter = TimerWaiter()
-        let scheduled = eventLoop.scheduleTask(in: TimeAmount(duration)) { waiter.finish(fired: true) }
-        let fired = await withTaskCancellationHandler {
-            await withCheckedContinuation { waiter.wait($0) }
-        } onCancel: {
-            waiter.finish(fired: false)
+        let collector = StatusResponseCollector(maxBodyBytes: configuration.maxBodyBytes, now: now)
+        let task = httpClient.execute(request: request, delegate: collector, deadline: .now() + TimeAmount(configuration.requestTimeout))
+        do {
+            let collected = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
+            return .response(status: Int(collected.head.status.code), headers: collected.head.headers, body: .success(collected.body),
+                             receivedAt: collected.receivedAt)
+        } catch {
+            guard let (head, receivedAt) = collector.head else { return .noResponse(error) }
+            return .response(status: Int(head.status.code), headers: head.headers, body: .failure(error), receivedAt: receivedAt)
         }
-        if !fired { scheduled.cancel() }
-        return fired
     }
 
     private static func validate(_ configuration: AccountConfiguration, maxConnectionsPerHost: Int) throws {
@@ -294,45 +266,5 @@ public final class MyPreferencesClient: Sendable {
                 )
             }
         }
-    }
-}
-
-/// One wait for ``MyPreferencesClient/sleep(for:on:)``: resumed exactly once, by the timer or by cancellation,
-/// whichever comes first (either may come before the waiter is installed).
-private final class TimerWaiter: Sendable {
-    private enum State {
-        case idle
-        case waiting(CheckedContinuation<Bool, Never>)
-        case finished(Bool)
-    }
-
-    private let state = Mutex(State.idle)
-
-    func wait(_ continuation: CheckedContinuation<Bool, Never>) {
-        let early: Bool? = state.withLock { s in
-            switch s {
-            case .finished(let fired): return fired
-            case .idle, .waiting:
-                s = .waiting(continuation)
-                return nil
-            }
-        }
-        if let early { continuation.resume(returning: early) }
-    }
-
-    func finish(fired: Bool) {
-        let waiting: CheckedContinuation<Bool, Never>? = state.withLock { s in
-            switch s {
-            case .idle:
-                s = .finished(fired)
-                return nil
-            case .waiting(let continuation):
-                s = .finished(fired)
-                return continuation
-            case .finished:
-                return nil
-            }
-        }
-        waiting?.resume(returning: fired)
     }
 }

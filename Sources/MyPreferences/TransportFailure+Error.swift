@@ -16,15 +16,14 @@ extension TransportFailure {
     /// - `HTTPClientError.deadlineExceeded`, read/write timeouts, pool wait timeout → `.timeout`
     /// - connection reset, remote closed mid-response, premature EOF → `.reset`
     /// - NIOSSL / BoringSSL errors, TLS handshake timeout → `.tls`
-    /// - `NIOTooManyBytesError` → `.bodyTooLarge`
+    /// - `StatusResponseCollector.BodyTooLarge`, `NIOTooManyBytesError` → `.bodyTooLarge`
     /// - anything else → `.other`
     ///
     /// NIOPosix and NIOSSL are not direct dependencies of this target, so their error types
     /// (`NIOConnectionError`, `NIOSSLError`, `BoringSSLError`, …) are recognised by module name.
     static func classify(_ error: any Error) -> (failure: TransportFailure, detail: String) {
         let detail = BodyExcerpt.make(Array(String(describing: error).utf8), limit: 200)
-        if error is MyPreferencesClient.RequestDeadlineExceeded { return (.timeout, "request deadline exceeded") }
-        if error is NIOTooManyBytesError { return (.bodyTooLarge, "response body over the size limit") }
+        if error is StatusResponseCollector.BodyTooLarge || error is NIOTooManyBytesError { return (.bodyTooLarge, "response body over the size limit") }
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return (.connect, "connect timed out")

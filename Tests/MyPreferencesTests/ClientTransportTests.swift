@@ -32,6 +32,21 @@ struct ClientTransportTests {
         }
     }
 
+    @Test func cancellingThePollEndsAHangingRequestAtOnce() async throws {
+        try await withServer({ _ in .hang }) { server in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .seconds(20) }) { client in
+                let poll = Task { await client.status(of: 42) }
+                try? await Task.sleep(for: .milliseconds(300))
+                poll.cancel()
+                return await poll.value
+            }
+            #expect(clock.now - started < .seconds(10), "the request ended with the cancellation, not at its 20 s deadline")
+            if case .transportError(let failure, _) = result.outcome { #expect(failure != .timeout) } else { Issue.record("expected a transport error, got \(result.outcome)") }
+        }
+    }
+
     @Test func bodyThatStallsHitsTheWholeRequestDeadline() async throws {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"Status\":"
         try await withServer({ request in

@@ -94,7 +94,7 @@ extension Reliability {
                 (204, "undecodable", 200, "undecodable status body"),
                 (205, "server_error", 502, "HTTP 502"),
                 (207, "undecodable", 200, "missing Status"),
-                (301, "transport_error", nil, "(timeout)"),  // the whole-request deadline ends the drip
+                (301, "transport_error", 200, "(timeout)"),  // the whole-request deadline ends the drip; the head said 200
                 (302, "transport_error", 200, "(reset)"),
                 (303, "transport_error", nil, "(timeout)"),
                 (304, "transport_error", 200, "(body_too_large)"),

@@ -185,10 +185,12 @@ extension TokenDatabase {
     package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], globalHooks: [String: [String]]) async throws -> RecordSummary {
         try await asyncWrite { db in
             var summary = RecordSummary()
+            // A token purged while its poll was in flight has no row to attach history to: the
+            // INSERT … SELECT … WHERE EXISTS appends nothing then (one statement instead of two).
             let insertPoll = try db.cachedStatement(sql: """
                 INSERT INTO polls (token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
                                    retry_after_s, next_delay_s, outcome, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
                 """)
             let updateToken = try db.cachedStatement(sql: """
                 UPDATE tokens SET state = ?, last_status = coalesce(?, last_status), row_count = coalesce(?, row_count),
@@ -196,18 +198,16 @@ extension TokenDatabase {
                        consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?
                 WHERE id = ? AND state = 'watching'
                 """)
-            let exists = try db.cachedStatement(sql: "SELECT 1 FROM tokens WHERE id = ?")
             for w in writes {
-                // A token purged while its poll was in flight has no row to attach history to.
-                guard try Bool.fetchOne(exists, arguments: [w.tokenID]) == true else {
-                    summary.notWatchingAnyMore.append(w.tokenID)
-                    continue
-                }
                 let polledAt = Timestamp.format(w.polledAt)
                 try insertPoll.execute(arguments: [
                     w.tokenID, polledAt, w.httpStatus, w.status, w.rowCount, w.byteCount, w.latencyMs,
                     w.retryAfterS, w.nextDelayS, w.outcome, w.error,
                 ])
+                guard db.changesCount > 0 else {
+                    summary.notWatchingAnyMore.append(w.tokenID)
+                    continue
+                }
                 let finishedAt = w.newState.isTerminal ? polledAt : nil
                 try updateToken.execute(arguments: [
                     w.newState.rawValue, w.status, w.rowCount, w.byteCount, polledAt, w.nextPollAt.map(Timestamp.format),

@@ -40,7 +40,11 @@ public enum KnownExportStatus: String, Sendable, CaseIterable {
 
     /// Matches `text` case-insensitively, ignoring surrounding whitespace; `nil` when unknown.
     public init?(matching text: String) {
-        let folded = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        if let exact = Self(rawValue: text) {  // the usual spelling: no folding needed
+            self = exact
+            return
+        }
+        let folded = text.trimmingWhitespace().lowercased()
         guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == folded }) else { return nil }
         self = match
     }

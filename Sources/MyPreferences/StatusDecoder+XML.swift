@@ -125,7 +125,7 @@ private final class XMLStatusCollector: NSObject, XMLParserDelegate {
         case 2:
             currentField = Self.isContractNamespace(namespaceURI) ? elementName.lowercased() : nil
             currentIsNil = attributeDict.contains { key, value in
-                (key == "nil" || key.hasSuffix(":nil")) && value.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+                (key == "nil" || key.hasSuffix(":nil")) && value.trimmingWhitespace(andNewlines: false).lowercased() == "true"
             }
             currentHasChildElements = false
             text = ""

@@ -54,7 +54,7 @@ package enum StatusDecoder {
     package static func format(contentType: String?, body: [UInt8]) -> Format? {
         if let contentType {
             let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
-                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+                .map { $0.trimmingWhitespace(andNewlines: false).lowercased() } ?? ""
             switch mediaType {
             case "application/json", "text/json": return .json
             case "application/xml", "text/xml": return .xml
@@ -90,8 +90,9 @@ package enum StatusDecoder {
         guard case .object(let members) = value else {
             return .failure(DecodingFailure(reason: "JSON body is not an object"))
         }
+        let folded = members.map { (key: $0.key.lowercased(), value: $0.value) }  // each key folded once
         func field(_ name: String) -> JSONValue? {
-            members.first(where: { $0.key.lowercased() == name })?.value
+            folded.first(where: { $0.key == name })?.value
         }
         guard let statusValue = field("status") else {
             return .failure(DecodingFailure(reason: "missing Status"))
@@ -124,7 +125,7 @@ package enum StatusDecoder {
     /// An `Int64` from ASCII digits (optionally one leading `-` when `allowNegative`), with
     /// surrounding whitespace ignored; `nil` for anything else, including values beyond `Int64`.
     static func integer(text: String, allowNegative: Bool) -> Int64? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace()
         var digits = Substring(trimmed)
         if allowNegative, digits.first == "-" { digits = digits.dropFirst() }
         guard !digits.isEmpty, digits.utf8.count <= 40,

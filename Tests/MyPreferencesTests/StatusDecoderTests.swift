@@ -176,6 +176,19 @@ struct StatusDecoderTests {
         #expect(!excerpt.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }))
     }
 
+    /// The fast path (printable ASCII at both ends) and the Foundation path trim the same.
+    @Test func whitespaceTrimmingMatchesFoundation() {
+        let samples = ["Complete", " Complete", "Complete\n", "\t Complete \r\n", "\u{00A0}Complete\u{2003}", "", " ", "\n\n",
+                       "a", "x y", "é", " é ", "Complete\u{00A0}", "\u{FEFF}Complete", "application/json ", " text/xml"]
+        for sample in samples {
+            #expect(sample.trimmingWhitespace() == sample.trimmingCharacters(in: .whitespacesAndNewlines), "\(Array(sample.unicodeScalars))")
+            #expect(sample.trimmingWhitespace(andNewlines: false) == sample.trimmingCharacters(in: .whitespaces), "\(Array(sample.unicodeScalars))")
+        }
+        #expect(KnownExportStatus(matching: "Complete") == .complete)
+        #expect(KnownExportStatus(matching: " cOMPLETE\u{00A0}") == .complete)
+        #expect(KnownExportStatus(matching: "Completed") == nil)
+    }
+
     @Test func formatSelection() {
         #expect(StatusDecoder.format(contentType: "application/problem+json", body: []) == .json)
         #expect(StatusDecoder.format(contentType: "application/atom+xml", body: []) == .xml)

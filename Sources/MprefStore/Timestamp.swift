@@ -21,7 +21,24 @@ public enum Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         let h = msOfDay / 3_600_000, m = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        guard (0...9999).contains(year) else {
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        }
+        // The usual case, written into the string's storage directly: it runs two or three times for
+        // every poll committed (a fifth of the commit's CPU when built by interpolation).
+        return String(unsafeUninitializedCapacity: 24) { text in
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    text[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 4, at: 0); text[4] = 45; put(month, 2, at: 5); text[7] = 45; put(day, 2, at: 8); text[10] = 84
+            put(h, 2, at: 11); text[13] = 58; put(m, 2, at: 14); text[16] = 58; put(s, 2, at: 17); text[19] = 46
+            put(ms, 3, at: 20); text[23] = 90
+            return 24
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also with a space instead of `T`, or without `Z`, as

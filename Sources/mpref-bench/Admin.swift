@@ -50,7 +50,7 @@ enum Admin {
         process.environment = environment
         if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
         if let stdout {
-            FileManager.default.createFile(atPath: stdout, contents: nil)
+            _ = FileManager.default.createFile(atPath: stdout, contents: nil)
             process.standardOutput = FileHandle(forWritingAtPath: stdout)
         } else {
             process.standardOutput = FileHandle.nullDevice

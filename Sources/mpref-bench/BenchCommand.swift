@@ -13,7 +13,7 @@ struct BenchCommand {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard !arguments.isEmpty else {
-            Bench.note("usage: mpref-bench throughput|scale|idle|admin|hooks|all [--runs N] [--seconds S] [--tokens N]")
+            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|all [--runs N] [--seconds S] [--tokens N]")
             exit(64)
         }
         let scenario = arguments.removeFirst()
@@ -27,6 +27,7 @@ struct BenchCommand {
             case "idle": try await Idle.run(options)
             case "admin": try await Admin.run(options)
             case "hooks": try await HookLatency.run(options)
+            case "record": try await RecordCost.run(options)
             case "all": try all(options)
             default:
                 Bench.note("unknown scenario \(scenario)")
@@ -61,7 +62,7 @@ struct BenchCommand {
         print("# mpref-bench results\n")
         print("Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n")
         fflush(nil)
-        for scenario in ["throughput", "scale", "idle", "admin", "hooks"] {
+        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks"] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Bench.executablePath)
             process.arguments = [scenario] + passthrough

@@ -105,6 +105,20 @@ import Testing
 
     @Test func matchesKnownValues() {
         #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_799.999)) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_800)) == "10000-01-01T00:00:00.000Z")
+        // Agrees with Foundation's ISO 8601 formatter. 0.4 ms past a whole millisecond: format truncates
+        // and the formatter rounds, and a whole millisecond / 1000 may be stored just below itself.
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var seed: UInt64 = 7
+        for _ in 0..<2000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let ms = Int64(seed >> 24) % 4_102_444_800_000  // 1970 … 2100
+            let date = Date(timeIntervalSince1970: Double(ms) / 1000 + 0.0004)
+            #expect(Timestamp.format(date) == iso.string(from: date), "\(ms)")
+        }
         #expect(Timestamp.format(Date(timeIntervalSince1970: 951_782_400.5)) == "2000-02-29T00:00:00.500Z")
         #expect(Timestamp.parse("2024-03-05 07:08:09") == Date(timeIntervalSince1970: 1_709_622_489))
         for bad in ["", "2024-13-01T00:00:00Z", "2024-03-05T07:08", "2024-03-05T07:08:09.Z", "x024-03-05T07:08:09Z", "2024-03-05T07:08:09Zjunk"] {

@@ -35,8 +35,9 @@ package final class PollingService: Sendable {
     /// The scheduler's loop runs at most once per this interval (default 2 ms); answers, commits and
     /// due polls that come meanwhile are handled together in the next pass. A poll may so start up to
     /// this much after its planned time, and the daemon wakes up to ~500 times a second instead of
-    /// two or three times per poll: at 1,500 polls/s that is 0.84 instead of 1.09 cores (measured in
-    /// docs/BENCHMARKS.md, "Scale"). Not applied while shutting down.
+    /// two or three times per poll: at 1,500 polls/s about 0.8 instead of 1.1 cores (measured in
+    /// docs/BENCHMARKS.md, "Scale"). Not applied while polls wait for a free request slot (every
+    /// answer should start the next at once) or while shutting down.
     package let minimumCycle: Duration
 
     package init(
@@ -112,7 +113,7 @@ package final class PollingService: Sendable {
                 abandonedAll = true
             }
             let wake = stopping ? (abandonedAll ? nil : graceDeadline) : state.nextWake
-            if !stopping {
+            if !stopping, !state.isBacklogged(now: .now) {
                 let early = minimumCycle - (ContinuousClock.now - cycleStarted)
                 if early > .zero { try? await Task.sleep(for: early) }
                 cycleStarted = .now

@@ -53,6 +53,12 @@ struct SchedulerState {
         canLaunch ? queue.first?.due : nil
     }
 
+    /// Polls are due and waiting for a free request or settling slot (`dueLaunches` left them queued).
+    func isBacklogged(now: ContinuousClock.Instant) -> Bool {
+        guard let top = queue.first else { return false }
+        return top.due <= now
+    }
+
     /// Loads the tokens and pauses found at start.
     mutating func load(tokens: [WatchedToken], pauses: [PauseRecord], wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
         queue.reserveCapacity(tokens.count)

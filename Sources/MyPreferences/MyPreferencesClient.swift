@@ -204,10 +204,11 @@ public final class MyPreferencesClient: Sendable {
         case response(status: Int, headers: HTTPHeaders, body: Result<ByteBuffer, any Error>, receivedAt: Date)
     }
 
-    /// Sends `request` and collects the body (bounded by `maxBodyBytes`), head and body within
+    /// One `GET url` with `headers`; collects the body (at most `maxBodyBytes`), head and body within
     /// `requestTimeout`: AsyncHTTPClient's delegate API, whose deadline covers the whole response and
     /// whose callbacks run on the connection's event loop; the calling task waits once, for the end.
-    /// Cancelling the task cancels the request.
+    /// Cancelling the task cancels the request. A body that fails after the head keeps the head's
+    /// status and headers (`.response` with `body: .failure`).
     private func attempt(url: String, headers: HTTPHeaders) async -> Attempt {
         let request: HTTPClient.Request
         do {

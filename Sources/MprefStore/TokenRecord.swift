@@ -43,11 +43,8 @@ public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
         case globalHooks = "global_hooks"
     }
 
-    static let columns = """
-        id, client_id, access_token, label, state, last_status, row_count, byte_count, added_at,
-        next_poll_at, deadline_at, last_polled_at, finished_at, attempt, consecutive_errors, last_error,
-        global_hooks
-        """
+    /// The `tokens` columns a `TokenRecord` is read from (its coding keys: rows decode by column name).
+    static let columns = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// SQL for one row as the JSON object `encode(to:)` writes (every key, `null` for NULL, keys
     /// sorted as `Output.json` sorts them), built by SQLite's `json_object`: what `list --json` prints.

@@ -10,7 +10,6 @@ extension StringProtocol {
         if let first = utf8.first, let last = utf8.last, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) {
             return String(self)
         }
-        if utf8.isEmpty { return "" }
         return trimmingCharacters(in: newlines ? .whitespacesAndNewlines : .whitespaces)
     }
 }

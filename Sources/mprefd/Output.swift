@@ -19,7 +19,7 @@ enum Output {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(value)
         data.append(0x0A)
-        // Straight to stdout: no String copy of what can be tens of megabytes (`list --json`).
+        // Straight to stdout, without a String copy of the encoded bytes.
         fflush(nil)
         FileHandle.standardOutput.write(data)
     }

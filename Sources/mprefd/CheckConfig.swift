@@ -9,7 +9,8 @@ struct CheckConfig: AsyncParsableCommand {
         discussion: """
             Prints every key after MPREFD_* environment overrides, with where its value came \
             from (default, file, env VARIABLE). Secrets print as <redacted>. A bad key or \
-            value is an error naming the key, the value and what is allowed (exit 78).
+            value is an error naming the key, the value and what is allowed (exit 78), and so \
+            is an MPREFD_* override that names no key (the closest one is suggested).
 
             Examples:
               mprefd check-config

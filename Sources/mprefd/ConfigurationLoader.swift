@@ -29,7 +29,8 @@ struct ConfigurationLoader {
     ///   - isExplicit: Whether the operator named the file (`--config`, `$MPREFD_CONFIG`). A missing
     ///     default file means "no file": defaults and environment only, zero accounts.
     /// - Throws: `MprefdError` with exit 78 naming the key, the value (never a secret) and what is
-    ///   allowed; for a missing explicit file, an unreadable file or secret file, unknown keys.
+    ///   allowed; for a missing explicit file, an unreadable file or secret file, unknown keys in
+    ///   the file or in `MPREFD_*` overrides (``ConfigEnvironmentCheck``).
     func load(path: String, isExplicit: Bool) async throws -> MprefdConfiguration {
         var file: ConfigurationFile?
         if FileManager.default.fileExists(atPath: path) {
@@ -38,6 +39,9 @@ struct ConfigurationLoader {
             throw MprefdError.configuration("config file \(path) does not exist; pass an existing file with --config (or $MPREFD_CONFIG), or leave both unset to run without accounts")
         }
 
+        if let unknown = ConfigEnvironmentCheck.unknownOverride(in: environment, accountIDs: file?.accountIDs ?? []) {
+            throw unknown
+        }
         let environmentProvider = EnvironmentVariablesProvider(
             environmentVariables: environment,
             secretsSpecifier: .dynamic { name, _ in name.hasSuffix("SECRET") },

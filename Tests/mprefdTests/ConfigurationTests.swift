@@ -163,6 +163,30 @@ import Testing
         #expect(((try noFile.json() as? [String: Any])?["polling"] as? [String: Any])?["max_delay_s"] as? Int == 61)
     }
 
+    @Test func aMisspelledEnvironmentOverrideIsAnErrorNamingTheClosestKey() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let path = try cli.write("good.yaml", Self.goodConfig)
+        let typo = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY": "60"])
+        #expect(typo.status == 78)
+        #expect(typo.stderr.contains("unknown configuration override MPREFD_POLLING_MAX_DELAY in the environment"), "\(typo.stderr)")
+        #expect(typo.stderr.contains("did you mean MPREFD_POLLING_MAX_DELAY_S?"), "\(typo.stderr)")
+        #expect(typo.stderr.split(separator: "\n").count == 1)
+
+        // An account the file does not have cannot be added from the environment.
+        let account = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ACCOUNTS_NEW_CO_BASE_URL": "https://x.example.com"])
+        #expect(account.status == 78)
+        #expect(account.stderr.contains("the file has: ACME_Co, Other.Co-2"), "\(account.stderr)")
+
+        // The variables mprefd gives hooks, and MPREFD_CONFIG/MPREFD_DB, are not overrides: a hook may run mprefd.
+        let hookEnvironment = try await cli.run(["check-config", "--config", path], environment: [
+            "MPREFD_ACCESS_TOKEN": "123", "MPREFD_EVENT_ID": "e", "MPREFD_STATUS": "Complete", "MPREFD_DB": cli.databasePath,
+            "MPREFD_ACCOUNTS_OTHER_CO_2_AUTH_USER_ID": "someone.else",
+        ])
+        #expect(hookEnvironment.status == 0, "\(hookEnvironment.stderr)")
+        #expect(hookEnvironment.stdout.contains("someone.else"))
+    }
+
     @Test func secretFilesResolveAgainstTheCredentialsDirectory() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

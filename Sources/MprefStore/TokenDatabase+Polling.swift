@@ -156,9 +156,9 @@ extension TokenDatabase {
         try await asyncRead { db in try Int64.fetchOne(db, sql: "SELECT value FROM admin_sequence WHERE id = 1") ?? 0 }
     }
 
-    /// Tokens changed by admin commands after `seq` (an indexed range query: cheap when nothing changed).
-    /// Returns the changes and the new high-water mark.
-    package func adminChanges(since seq: Int64) async throws -> (changes: [TokenChange], seq: Int64) {
+    /// Tokens changed and pauses lifted by admin commands after `seq` (indexed range queries: cheap
+    /// when nothing changed), with the new high-water mark.
+    package func adminChanges(since seq: Int64) async throws -> AdminChanges {
         try await asyncRead { db in
             let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), state, admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
             var high = seq
@@ -172,7 +172,8 @@ extension TokenDatabase {
                 high = max(high, row[1])
                 changes.append(TokenChange(tokenID: row[0], state: .removed, watched: nil))
             }
-            return (changes, high)
+            let lifts = try Self.pauseLifts(since: seq, db)
+            return AdminChanges(tokens: changes, pauseLifts: lifts.lifts, seq: max(high, lifts.seq))
         }
     }
 

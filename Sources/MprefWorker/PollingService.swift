@@ -6,7 +6,7 @@ import MyPreferences
 /// The scheduler: keeps every watched token in an in-memory priority queue, sleeps until the
 /// earliest due poll (no busy loop, no table scans), polls with bounded concurrency and a per-host
 /// pace, honours host and account pauses, commits each poll through the `PollRecorder`, and
-/// notices admin changes (add, pause, resume, remove) within a second.
+/// notices admin changes (add, pause, resume, remove, a host or account pause lifted) within a second.
 ///
 /// Time: the schedule runs on the monotonic `ContinuousClock`, so a wall-clock jump neither stalls
 /// nor bursts it; stored times are wall-clock UTC. `next_poll_at` values loaded at start are clamped
@@ -18,7 +18,7 @@ package final class PollingService: Sendable {
         case polled(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool)
         case recordFailed(tokenID: Int64)
         case abandoned(tokenID: Int64)
-        case adminChanges([TokenChange])
+        case adminChanges(AdminChanges)
         case shutdown
     }
 
@@ -77,8 +77,8 @@ package final class PollingService: Sendable {
                     try? await Task.sleep(for: adminCheckInterval)
                     if Task.isCancelled { break }
                     do {
-                        let (changes, seq) = try await database.adminChanges(since: adminSeq)
-                        adminSeq = seq
+                        let changes = try await database.adminChanges(since: adminSeq)
+                        adminSeq = changes.seq
                         if !changes.isEmpty { mailbox.post(.adminChanges(changes)) }
                     } catch {
                         logger.warning("cannot read admin changes; retrying", metadata: ["error": "\(error)"])
@@ -130,7 +130,10 @@ package final class PollingService: Sendable {
                 case .abandoned(let id):
                     state.abandon(tokenID: id)
                 case .adminChanges(let changes):
-                    state.apply(changes, wallNow: wallNow(), now: .now, logger: logger)
+                    state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
+                    for lift in state.lift(changes.pauseLifts, now: .now) {
+                        logger.notice("\(lift.scope) pause lifted by an operator; polling again", metadata: ["pause.subject": "\(lift.subject)"])
+                    }
                 case .shutdown:
                     if !stopping {
                         stopping = true

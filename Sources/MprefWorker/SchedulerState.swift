@@ -27,8 +27,13 @@ struct SchedulerState {
     private var slots: [Int64: Slot] = [:]
     private var queue = PollQueue()
     private var nextGeneration: UInt64 = 1
-    private var hostPauseEnds: [String: ContinuousClock.Instant] = [:]
-    private var accountPauseEnds: [String: ContinuousClock.Instant] = [:]
+    /// A pause in force: when it ends, and when (wall clock) the latest 503 or 401/403 behind it came.
+    private struct PauseSpan {
+        var end: ContinuousClock.Instant
+        var startedAt: Date
+    }
+    private var hostPauses: [String: PauseSpan] = [:]
+    private var accountPauses: [String: PauseSpan] = [:]
     private var pacers: [String: RequestPacer] = [:]
     private var unconfiguredClientIDs: Set<String> = []
     private var rng = SystemRandomNumberGenerator()
@@ -74,11 +79,11 @@ struct SchedulerState {
             _ = queue.popFirst()
             guard var slot = slots[top.tokenID], slot.generation == top.generation, !slot.inFlight,
                   let target = targets[slot.token.clientID] else { continue }
-            if let end = hostPauseEnds[target.hostKey], end > now {
+            if let end = hostPauses[target.hostKey]?.end, end > now {
                 schedule(top.tokenID, at: end + spread(), booked: false)
                 continue
             }
-            if let end = accountPauseEnds[slot.token.clientID], end > now {
+            if let end = accountPauses[slot.token.clientID]?.end, end > now {
                 schedule(top.tokenID, at: end + spread(), booked: false)
                 continue
             }
@@ -181,18 +186,36 @@ struct SchedulerState {
     /// Records a pause; returns whether it is new (none of that subject was in force).
     @discardableResult
     private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> Bool {
-        let limit = pause.scope == "host" ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
+        let isHost = pause.scope == "host"
+        let limit = isHost ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
         let remaining = min(max(pause.pausedUntil.timeIntervalSince(wallNow), 0), limit.seconds)
-        let end = now + .clampedSeconds(remaining)
-        if pause.scope == "host" {
-            let existing = hostPauseEnds[pause.subject]
-            hostPauseEnds[pause.subject] = max(existing ?? end, end)
-            return existing.map { $0 <= now } ?? true
-        } else {
-            let existing = accountPauseEnds[pause.subject]
-            accountPauseEnds[pause.subject] = max(existing ?? end, end)
-            return existing.map { $0 <= now } ?? true
+        let span = PauseSpan(end: now + .clampedSeconds(remaining), startedAt: pause.startedAt)
+        let existing = isHost ? hostPauses[pause.subject] : accountPauses[pause.subject]
+        let merged = existing.map { PauseSpan(end: max($0.end, span.end), startedAt: max($0.startedAt, span.startedAt)) } ?? span
+        if isHost { hostPauses[pause.subject] = merged } else { accountPauses[pause.subject] = merged }
+        return existing.map { $0.end <= now } ?? true
+    }
+
+    /// Ends the pauses an operator lifted (`mprefd resume --host` / `--account`) and makes the tokens
+    /// that waited on them due at once (spread over `pauseJitter`). A pause that started after the
+    /// lift (a new 503 or 401/403 meanwhile) stays. Returns the lifts that ended a pause in force.
+    mutating func lift(_ lifts: [PauseLift], now: ContinuousClock.Instant) -> [PauseLift] {
+        var ended: [PauseLift] = []
+        for lift in lifts {
+            let isHost = lift.scope == "host"
+            guard let span = isHost ? hostPauses[lift.subject] : accountPauses[lift.subject],
+                  span.end > now, span.startedAt <= lift.liftedAt else { continue }
+            if isHost { hostPauses[lift.subject] = nil } else { accountPauses[lift.subject] = nil }
+            ended.append(lift)
         }
+        guard !ended.isEmpty else { return [] }
+        let hosts = Set(ended.filter { $0.scope == "host" }.map(\.subject))
+        let accounts = Set(ended.filter { $0.scope != "host" }.map(\.subject))
+        let waiting = slots.filter { _, slot in
+            !slot.inFlight && (accounts.contains(slot.token.clientID) || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
+        }
+        for id in waiting.keys { schedule(id, at: now + spread(), booked: false) }
+        return ended
     }
 
     /// A random offset in [0, pauseJitter] so tokens waiting on a pause resume spread out.

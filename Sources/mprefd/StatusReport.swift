@@ -183,10 +183,12 @@ struct StatusReport: Encodable {
             fields.append(("host pause", hostPauses.isEmpty ? "none" : hostPauses.map(describe).joined(separator: "; ")))
             if !accountPauses.isEmpty {
                 fields.append(("account pause", accountPauses.map(describe).joined(separator: "; ")))
+                fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(accountPauses[0].subject)"))
             }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
-        return fields.map { name, value in (name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value }
+        // An empty name continues the line above (a hint under its value).
+        return fields.map { name, value in (name.isEmpty ? "" : name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value }
     }
 }

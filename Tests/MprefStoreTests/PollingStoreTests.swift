@@ -67,15 +67,45 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let start = try await db.currentAdminSeq()
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 5)], reset: false, now: now)[0].token
-        let (first, seq1) = try await db.adminChanges(since: start)
-        #expect(first.map(\.tokenID) == [token.id])
-        #expect(first.first?.watched?.accessToken == 5)
-        let (none, seq2) = try await db.adminChanges(since: seq1)
-        #expect(none.isEmpty && seq2 == seq1)
+        let first = try await db.adminChanges(since: start)
+        #expect(first.tokens.map(\.tokenID) == [token.id])
+        #expect(first.tokens.first?.watched?.accessToken == 5)
+        let none = try await db.adminChanges(since: first.seq)
+        #expect(none.isEmpty && none.seq == first.seq)
         _ = try db.changeState(.remove, tokenIDs: [token.id])
-        let (removed, _) = try await db.adminChanges(since: seq2)
-        #expect(removed.first?.state == .removed)
-        #expect(removed.first?.watched == nil)
+        let removed = try await db.adminChanges(since: none.seq)
+        #expect(removed.tokens.first?.state == .removed)
+        #expect(removed.tokens.first?.watched == nil)
+    }
+
+    @Test func liftingAPauseDeletesItAndIsSeenAsAnAdminChange() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 6)], reset: false, now: now)[0].token
+        let account = PauseRecord(scope: "account", subject: "ACME_Co", pausedUntil: now.addingTimeInterval(900), startedAt: now,
+                                  reason: "401 Unauthorized", httpStatus: 401, retryAfterS: nil)
+        let host = PauseRecord(scope: "host", subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30), startedAt: now,
+                               reason: "503", httpStatus: 503, retryAfterS: 30)
+        _ = try await db.recordPolls([write(token, state: .watching, status: nil, at: now)], pauses: [account, host], globalHooks: [:])
+        let seq = try await db.currentAdminSeq()
+
+        // An unknown subject and a pause that has already ended change nothing.
+        let later = now.addingTimeInterval(60)
+        let missed = try db.liftPauses([(scope: "account", subject: "OTHER_Co"), (scope: "host", subject: host.subject)], now: later)
+        #expect(missed.lifted.isEmpty)
+        #expect(missed.remaining == [account])
+        #expect(try await db.adminChanges(since: seq).isEmpty)
+
+        let lifted = try db.liftPauses([(scope: "account", subject: "ACME_Co"), (scope: "account", subject: "ACME_Co")], now: later)
+        #expect(lifted.lifted == [account])
+        #expect(lifted.remaining.isEmpty)
+        #expect(try await db.activePauses(now: later).isEmpty)
+        let changes = try await db.adminChanges(since: seq)
+        #expect(changes.tokens.isEmpty)
+        #expect(changes.pauseLifts == [PauseLift(scope: "account", subject: "ACME_Co", liftedAt: later)])
+        #expect(changes.seq > seq)
+        #expect(try await db.adminChanges(since: changes.seq).isEmpty)
     }
 
     @Test func hookRunsAreClaimedOnceAndRequeuedAfterACrash() async throws {

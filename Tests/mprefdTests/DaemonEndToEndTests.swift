@@ -80,6 +80,42 @@ import Testing
         #expect(await second.stop() == 0)
     }
 
+    @Test func anAccountPauseLiftedWithResumeIsPolledAgainAtOnce() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 3101, scenario: Scenario([.http(401), .status("Complete", rowCount: 7, byteCount: 70)])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  pause_jitter_s: 0.1\n  auth_pause_s: 600")
+        _ = try await scene.mprefd(["add-token", "3101"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM pauses WHERE scope = 'account'") == 1 }, "\(daemon.log)")
+        let status = try await scene.mprefd(["status"])
+        #expect(status.stdout.contains("mprefd resume --account \(scene.clientID)"), "\(status.stdout)")
+
+        let mixed = try await scene.mprefd(["resume", "--account", scene.clientID, "3101"])
+        #expect(mixed.status == 64, "\(mixed.stderr)")
+        let unknown = try await scene.mprefd(["resume", "--host", "https://elsewhere.example.com"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no host pause in force for https://elsewhere.example.com:443; account \(scene.clientID) is in force"), "\(unknown.stderr)")
+        #expect(try await scene.count("SELECT count(*) FROM pauses") == 1)
+
+        let liftedAt = Date()
+        let lifted = try await scene.mprefd(["resume", "--account", scene.clientID])
+        #expect(lifted.status == 0, "\(lifted.stderr)")
+        #expect(lifted.stdout.hasPrefix("lifted account pause \(scene.clientID) (was until "), "\(lifted.stdout)")
+        #expect(try await scene.eventually(timeout: .seconds(5)) { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 }, "\(daemon.log)")
+        let requests = await scene.requests(for: 3101)
+        #expect(requests.count == 2)
+        if let second = requests.last {
+            #expect(second.time.timeIntervalSince(liftedAt) < 2.0, "polled \(second.time.timeIntervalSince(liftedAt)) s after the lift")
+        }
+        #expect(daemon.log.contains("account pause lifted by an operator"), "\(daemon.log)")
+        let again = try await scene.mprefd(["resume", "--account", scene.clientID])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("none is in force"), "\(again.stderr)")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func aTokenAddedWhileTheDaemonRunsIsPolledWithinASecond() async throws {
         let scene = try await DaemonScene.start()
         try scene.writeConfig()

@@ -43,8 +43,13 @@ struct MprefCommand: AsyncParsableCommand {
     /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
     static func main() async {
         let code: Int32
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            exitAfterParseFailure(error, arguments: Array(CommandLine.arguments.dropFirst()))
+        }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -61,6 +66,28 @@ struct MprefCommand: AsyncParsableCommand {
         }
         fflush(nil)
         Foundation.exit(code)
+    }
+
+    /// Prints ArgumentParser's message (and usage) for a failed parse and exits with its code (64
+    /// for a bad argument, 0 for `--help`). A value such as `-5` is read as an option by
+    /// ArgumentParser ("Unknown option '-5'"), which hides the real mistake: a hint line says so.
+    private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        fflush(nil)
+        if code == .success {
+            Output.line(message)
+        } else {
+            Output.note(message)
+            if code == .validationFailure, let index = arguments.firstIndex(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy { $0.isNumber || $0 == "." } }) {
+                let negative = arguments[index]
+                let previous = index > 0 ? arguments[index - 1] : ""
+                let spelling = previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
+                Output.note("mprefd: hint: '\(negative)' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(spelling))")
+            }
+        }
+        fflush(nil)
+        Foundation.exit(code.rawValue)
     }
 
     private static func report(_ error: MprefdError) -> Int32 {

@@ -121,6 +121,24 @@ import Testing
         }
     }
 
+    @Test func aNegativeNumberGetsAHintBesideArgumentParsersUnknownOption() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let token = try await cli.run(["add-token", "-5"])
+        #expect(token.status == 64)
+        #expect(token.stderr.contains("Unknown option '-5'"))
+        #expect(token.stderr.contains("mprefd: hint: '-5' starts with '-'") && token.stderr.contains("write -- -5"), "\(token.stderr)")
+        // Written as the hint says, the value reaches mprefd's own check, which names it.
+        let passed = try await cli.run(["add-token", "--", "-5"])
+        #expect(passed.status == 64)
+        #expect(passed.stderr.contains("bad access token '-5'"), "\(passed.stderr)")
+        let timeout = try await cli.run(["wait", "--timeout", "-3", "5"])
+        #expect(timeout.status == 64)
+        #expect(timeout.stderr.contains("write --timeout=-3"), "\(timeout.stderr)")
+        let help = try await cli.run(["add-token", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE") && !help.stderr.contains("hint"))
+    }
+
     @Test func unknownStateListsTheAllowedOnes() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

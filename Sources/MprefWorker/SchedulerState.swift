@@ -197,8 +197,9 @@ struct SchedulerState {
     }
 
     /// Ends the pauses an operator lifted (`mprefd resume --host` / `--account`) and makes the tokens
-    /// that waited on them due at once (spread over `pauseJitter`). A pause that started after the
-    /// lift (a new 503 or 401/403 meanwhile) stays. Returns the lifts that ended a pause in force.
+    /// that waited on them due at once: not spread over `pauseJitter` (the operator asked for now),
+    /// the per-host pace still spreads the requests. A pause that started after the lift (a new 503
+    /// or 401/403 meanwhile) stays. Returns the lifts that ended a pause in force.
     mutating func lift(_ lifts: [PauseLift], now: ContinuousClock.Instant) -> [PauseLift] {
         var ended: [PauseLift] = []
         for lift in lifts {
@@ -214,7 +215,7 @@ struct SchedulerState {
         let waiting = slots.filter { _, slot in
             !slot.inFlight && (accounts.contains(slot.token.clientID) || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
         }
-        for id in waiting.keys { schedule(id, at: now + spread(), booked: false) }
+        for id in waiting.keys { schedule(id, at: now, booked: false) }
         return ended
     }
 

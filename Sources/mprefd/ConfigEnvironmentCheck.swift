@@ -1,31 +1,57 @@
-/// Finds `MPREFD_*` environment variables that look like configuration overrides but name no key,
-/// so a misspelled override (`MPREFD_POLLING_MAX_DELAY=60`) is an error instead of silently ignored.
+import MprefWorker
+
+/// Finds `MPREFD_*` environment variables that look like configuration overrides but would not
+/// override what they seem to, so a mistake is an error (exit 78) instead of silently ignored:
 ///
-/// Only variables under a configuration section (`MPREFD_DATABASE_`, `MPREFD_LOG_`,
-/// `MPREFD_POLLING_`, `MPREFD_HOOKS_`, `MPREFD_METRICS_`, `MPREFD_ACCOUNTS_`) are checked: `MPREFD_CONFIG`,
-/// `MPREFD_DB` and the variables mprefd gives hooks (`MPREFD_ACCESS_TOKEN`, …) are not overrides,
-/// and a hook may well run `mprefd show "$MPREFD_ACCESS_TOKEN"` with them set.
+/// - a name under a configuration section (`MPREFD_POLLING_…`, `MPREFD_ACCOUNTS_…`, …) that names no
+///   key, or a name a letter or two from a key (`MPREFD_LOGLEVEL`);
+/// - a known name in the wrong case (`mprefd_log_level`: variable names are case-sensitive);
+/// - an account override whose name several client IDs spell alike (`a.b`, `a-b` and `A_B` all
+///   give `MPREFD_ACCOUNTS_A_B_…`).
+///
+/// `MPREFD_CONFIG`, `MPREFD_DB` and the variables mprefd gives hooks (`MPREFD_ACCESS_TOKEN`, …) are
+/// not overrides (a hook may well run `mprefd show "$MPREFD_ACCESS_TOKEN"`); other `MPREFD_*` names
+/// far from every key (say `MPREFD_ETL_STATE_DIR`, a hook's own setting) are left alone.
 enum ConfigEnvironmentCheck {
-    /// The first unknown override in `environment` (sorted by name), with the closest known name
-    /// when one is near, as a one-line error (exit 78); `nil` when every override names a key.
+    /// The first problem among `environment`'s variables (sorted by name) as a one-line error, or `nil`.
     ///
     /// - Parameter accountIDs: the client IDs the config file has (an override can change an
     ///   account's keys, not add an account).
     static func unknownOverride(in environment: [String: String], accountIDs: [String]) -> MprefdError? {
-        let sections = sectionPrefixes
-        let candidates = environment.keys.filter { name in sections.contains { name.hasPrefix($0) } }.sorted()
+        let prefix = ConfigKeys.environmentPrefix + "_"
+        let notOverrides = HookPayload.variableNames.union(["MPREFD_CONFIG", "MPREFD_DB"])
+        let candidates = environment.keys.filter { $0.uppercased().hasPrefix(prefix) && !notOverrides.contains($0) }.sorted()
         guard !candidates.isEmpty else { return nil }
         let known = knownNames(accountIDs: accountIDs)
-        guard let unknown = candidates.first(where: { !known.contains($0) }) else { return nil }
-        let hint: String
-        if let suggestion = known.filter({ closeEnough($0, unknown) }).min(by: { distance($0, unknown) < distance($1, unknown) }) {
-            hint = "did you mean \(suggestion)?"
-        } else if unknown.hasPrefix(ConfigKeys.environmentName(["accounts"]) + "_") {
-            hint = "an override can change an account of the config file, not add one (the file has: \(accountIDs.isEmpty ? "none" : accountIDs.joined(separator: ", ")))"
-        } else {
-            hint = "`mprefd check-config` lists every key"
+        let sections = sectionPrefixes
+        for name in candidates {
+            if let owners = known[name] {
+                if owners.count > 1 {
+                    return failure("\(name) would override accounts \(owners.joined(separator: ", ")) alike (their client IDs spell the same variable); set this key in the config file instead")
+                }
+                continue
+            }
+            let upper = name.uppercased()
+            if upper != name, known[upper] != nil || notOverrides.contains(upper) {
+                return failure("\(name) is not \(upper): environment variable names are case-sensitive; did you mean \(upper)?")
+            }
+            let nearest = known.keys.filter { closeEnough($0, upper) }.min { distance($0, upper) < distance($1, upper) }
+            guard nearest != nil || sections.contains(where: { upper.hasPrefix($0) }) else { continue }
+            let hint: String
+            if let nearest {
+                hint = "did you mean \(nearest)?"
+            } else if upper.hasPrefix(ConfigKeys.environmentName(["accounts"]) + "_") {
+                hint = "an override can change an account of the config file, not add one (the file has: \(accountIDs.isEmpty ? "none" : accountIDs.joined(separator: ", ")))"
+            } else {
+                hint = "`mprefd check-config` lists every key"
+            }
+            return failure("unknown configuration override \(name) in the environment: no such key; \(hint)")
         }
-        return MprefdError.configuration("unknown configuration override \(unknown) in the environment: no such key; \(hint) (fix its name or unset it)")
+        return nil
+    }
+
+    private static func failure(_ text: String) -> MprefdError {
+        MprefdError.configuration(text + " (fix its name or unset it)")
     }
 
     /// `MPREFD_<SECTION>_` for every top-level section of ``ConfigKeys/root``.
@@ -34,20 +60,21 @@ enum ConfigEnvironmentCheck {
         return sections.map { ConfigKeys.environmentName([$0.0]) + "_" }
     }
 
-    /// The environment name of every key, accounts expanded for `accountIDs`.
-    static func knownNames(accountIDs: [String]) -> Set<String> {
-        var names: Set<String> = []
-        func walk(_ shape: ConfigKeys.Shape, _ path: [String]) {
+    /// The environment name of every key, accounts expanded for `accountIDs`, with the client IDs
+    /// whose keys it overrides (empty for keys outside `accounts`; several when client IDs collide).
+    static func knownNames(accountIDs: [String]) -> [String: [String]] {
+        var names: [String: [String]] = [:]
+        func walk(_ shape: ConfigKeys.Shape, _ path: [String], account: String?) {
             switch shape {
             case .value, .list:
-                names.insert(ConfigKeys.environmentName(path))
+                names[ConfigKeys.environmentName(path), default: []] += account.map { [$0] } ?? []
             case .section(let keys):
-                for (key, child) in keys { walk(child, path + [key]) }
-            case .accounts(let account):
-                for id in accountIDs { walk(account, path + [id]) }
+                for (key, child) in keys { walk(child, path + [key], account: account) }
+            case .accounts(let shape):
+                for id in accountIDs { walk(shape, path + [id], account: id) }
             }
         }
-        walk(ConfigKeys.root, [])
+        walk(ConfigKeys.root, [], account: nil)
         return names
     }
 

@@ -12,7 +12,7 @@ struct ConfigValueReader {
     let filePath: String?
     /// Dotted key paths present in the file.
     let fileValuePaths: Set<String>
-    /// Upper-cased names of the environment variables set.
+    /// Names of the environment variables set (case-sensitive, as the environment provider reads them).
     let environmentNames: Set<String>
     /// The effective values read so far, in reading order.
     var entries: [ConfigEntry] = []
@@ -21,7 +21,7 @@ struct ConfigValueReader {
         self.reader = reader
         self.filePath = filePath
         self.fileValuePaths = fileValuePaths
-        self.environmentNames = Set(environment.keys.map { $0.uppercased() })
+        self.environmentNames = Set(environment.keys)
     }
 
     /// Where the value of `path` comes from.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MprefStore
 import MprefWorker
 
@@ -13,7 +14,8 @@ struct Resume: AsyncParsableCommand {
             --host and --account lift a pause the daemon set itself: a host pause after a 503, an
             account pause after a 401/403 (see `mprefd status`). A running daemon polls that host or
             account again within a second. Lift an account pause once its credentials are fixed;
-            a host pause ends by itself when Retry-After says. Exit 1 when no such pause is in force.
+            a host pause ends by itself when Retry-After says. Exit 1 when a named pause is not in
+            force (the others named are still lifted).
 
             Examples:
               mprefd resume 123456
@@ -41,15 +43,27 @@ struct Resume: AsyncParsableCommand {
             throw MprefdError.usage("--host and --account lift pauses; resume tokens in a separate command (drop the access tokens, --all and --client-id)")
         }
         for account in accounts { try TokenSelection.checkClientID(account) }
-        let subjects = hosts.map { (scope: "host", subject: PollTarget.hostKey(of: $0)) } + accounts.map { (scope: "account", subject: $0) }
+        let subjects = try hosts.map { (scope: "host", subject: try Self.hostKey($0)) } + accounts.map { (scope: "account", subject: $0) }
         let configuration = try await selection.global.loadConfiguration()
         let database = try selection.global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let (lifted, remaining) = try database.liftPauses(subjects)
         let lines = lifted.map { "lifted \($0.scope) pause \($0.subject) (was until \(Timestamp.format($0.pausedUntil)): \($0.reason))" }
         if !lines.isEmpty { Output.line(lines.joined(separator: "\n")) }
         let missed = subjects.filter { subject in !lifted.contains { $0.scope == subject.scope && $0.subject == subject.subject } }
-        guard let first = missed.first else { return }
+        guard !missed.isEmpty else { return }
+        let names = missed.map { "\($0.scope) \($0.subject)" }.joined(separator: ", ")
         let inForce = remaining.isEmpty ? "none is" : remaining.map { "\($0.scope) \($0.subject)" }.joined(separator: ", ") + (remaining.count == 1 ? " is" : " are")
-        throw MprefdError.notFound("no \(first.scope) pause in force for \(first.subject)\(missed.count > 1 ? " (and \(missed.count - 1) more)" : ""); \(inForce) in force (see `mprefd status`)")
+        throw MprefdError.notFound("no pause in force for \(names)\(lifted.isEmpty ? "" : " (the others were lifted)"); \(inForce) in force (see `mprefd status`)")
+    }
+
+    /// The host pause subject (`scheme://host:port`, as `mprefd status` shows it) of a `--host` value:
+    /// an account's `base_url` or the subject itself.
+    /// - Throws: `MprefdError` exit 64 when it is not an http(s) URL with a host.
+    static func hostKey(_ value: String) throws -> String {
+        guard let url = URLComponents(string: value.trimmingCharacters(in: .whitespaces)),
+              let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host?.isEmpty == false else {
+            throw MprefdError.usage("bad --host '\(value)': give the account's base_url or scheme://host:port as `mprefd status` shows it, e.g. https://api.example.com:443")
+        }
+        return PollTarget.hostKey(of: value.trimmingCharacters(in: .whitespaces))
     }
 }

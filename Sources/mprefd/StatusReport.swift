@@ -174,16 +174,25 @@ struct StatusReport: Encodable {
         if database.exists {
             fields.append(("database size", "\(database.sizeBytes) bytes (file \(database.fileBytes) + WAL \(database.walBytes))"))
             fields.append(("tokens", counts(tokens, order: TokenState.allCases.map(\.rawValue), always: ["watching"])))
-            fields.append(("next poll", relative(nextPollAt)))
+            var nextPoll = relative(nextPollAt)
+            // A token held back by a host or account pause keeps its planned (now past) next_poll_at.
+            if !pauses.isEmpty, let planned = nextPollAt.flatMap(Timestamp.parse), planned < now {
+                nextPoll += "; tokens of a paused host or account wait for the pause below"
+            }
+            fields.append(("next poll", nextPoll))
             let hostPauses = pauses.filter { $0.scope == "host" }
             let accountPauses = pauses.filter { $0.scope != "host" }
             func describe(_ pause: Pause) -> String {
                 "\(pause.subject) until \(pause.pausedUntil) (\(pause.reason))"
             }
-            fields.append(("host pause", hostPauses.isEmpty ? "none" : hostPauses.map(describe).joined(separator: "; ")))
-            if !accountPauses.isEmpty {
-                fields.append(("account pause", accountPauses.map(describe).joined(separator: "; ")))
-                fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(accountPauses[0].subject)"))
+            if hostPauses.isEmpty { fields.append(("host pause", "none")) }
+            for pause in hostPauses {
+                fields.append(("host pause", describe(pause)))
+                fields.append(("", "ends by itself; to lift it early: mprefd resume --host \(pause.subject)"))
+            }
+            for pause in accountPauses {
+                fields.append(("account pause", describe(pause)))
+                fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
             }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
         }

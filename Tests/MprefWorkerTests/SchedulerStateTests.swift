@@ -19,7 +19,7 @@ struct SchedulerStateTests {
 
     func state() -> SchedulerState {
         var configuration = PollingConfiguration()
-        configuration.pauseJitter = .zero
+        configuration.pauseJitter = .seconds(60)  // a lift must not wait for any of it
         configuration.maxRequestsPerSecondPerHost = 1_000
         let host = PollTarget(source: NoSource(), hostKey: "https://api.example.com:443")
         return SchedulerState(configuration: configuration, targets: ["ACME_Co": host, "OTHER_Co": host])

@@ -185,6 +185,32 @@ import Testing
         ])
         #expect(hookEnvironment.status == 0, "\(hookEnvironment.stderr)")
         #expect(hookEnvironment.stdout.contains("someone.else"))
+
+        // A name a letter or two from a key, and a key in the wrong case, are mistakes too;
+        // a hook's own MPREFD_* setting far from every key is not.
+        let squashed = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_LOGLEVEL": "trace"])
+        #expect(squashed.status == 78 && squashed.stderr.contains("did you mean MPREFD_LOG_LEVEL?"), "\(squashed.stderr)")
+        let lower = try await cli.run(["check-config", "--config", path], environment: ["mprefd_log_level": "trace"])
+        #expect(lower.status == 78 && lower.stderr.contains("environment variable names are case-sensitive; did you mean MPREFD_LOG_LEVEL?"), "\(lower.stderr)")
+        let own = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ETL_STATE_DIR": "/var/lib/etl"])
+        #expect(own.status == 0, "\(own.stderr)")
+    }
+
+    @Test func anOverrideThatSeveralClientIDsSpellAlikeIsRefused() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let path = try cli.write("twins.yaml", """
+            accounts:
+              a.b:
+                base_url: https://one.example.com
+              a-b:
+                base_url: https://two.example.com
+            """)
+        let result = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ACCOUNTS_A_B_BASE_URL": "https://x.example.com"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("MPREFD_ACCOUNTS_A_B_BASE_URL would override accounts a.b, a-b alike"), "\(result.stderr)")
+        // Without the variable, both accounts load as the file says.
+        #expect(try await cli.run(["check-config", "--config", path]).status == 0)
     }
 
     @Test func secretFilesResolveAgainstTheCredentialsDirectory() async throws {

@@ -5,7 +5,7 @@ import MprefStore
 ///
 /// The hook's command line is never built from these values: they travel only as environment and
 /// stdin, so a `Status` or label such as `$(touch /tmp/pwned)` is inert data.
-enum HookPayload {
+package enum HookPayload {
     /// The complete environment of a hook: PATH, HOME, LANG, TZ and the `MPREFD_*` facts; nothing
     /// else of the daemon's (in particular no credentials).
     static func environment(for job: HookJob, databasePath: String, daemonEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
@@ -30,6 +30,13 @@ enum HookPayload {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data) + [0x0A]
     }
+
+    /// The names of the `MPREFD_*` variables every hook gets (`MPREFD_EVENT_ID`, …, `MPREFD_DB`): not
+    /// configuration overrides, though a hook that runs `mprefd` passes them on.
+    package static let variableNames: Set<String> = [
+        "MPREFD_EVENT_ID", "MPREFD_EVENT", "MPREFD_CLIENT_ID", "MPREFD_ACCESS_TOKEN", "MPREFD_LABEL", "MPREFD_STATUS",
+        "MPREFD_ROW_COUNT", "MPREFD_BYTE_COUNT", "MPREFD_ADDED_AT", "MPREFD_FINISHED_AT", "MPREFD_ATTEMPT", "MPREFD_DB",
+    ]
 
     private static func facts(for job: HookJob, databasePath: String) -> [(String, (any Sendable)?)] {
         [

@@ -236,9 +236,14 @@ extension TokenDatabase {
         }
     }
 
-    /// Pauses still in force at `now`.
+    /// Pauses still in force at `now` (for the daemon's start).
     package func activePauses(now: Date = .now) async throws -> [PauseRecord] {
         try await asyncRead { db in try PauseRecord.fetchInForce(db, now: now) }
+    }
+
+    /// Pauses still in force at `now` (for admin commands).
+    package func pausesInForce(now: Date = .now) throws -> [PauseRecord] {
+        try read { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
     /// The hook event name for a terminal state, and the configuration key of its hooks.

@@ -42,6 +42,7 @@ struct List: AsyncParsableCommand {
             return
         }
         let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
+        let held = try HeldPolls(pauses: database.pausesInForce(), configuration: configuration)
         if tokens.isEmpty {
             Output.note("no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "") + (clientID.map { " for client ID \($0)" } ?? ""))
         } else {
@@ -50,7 +51,7 @@ struct List: AsyncParsableCommand {
                 rows: tokens.map { t in
                     [t.clientID, String(t.accessToken), t.state.rawValue, t.lastStatus ?? "-",
                      t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
-                     t.nextPollAt ?? "-", t.label ?? ""]
+                     held.nextPoll(of: t), t.label ?? ""]
                 },
                 rightAligned: [1, 4, 5]))
         }

@@ -98,6 +98,9 @@ import Testing
         #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = 3102 AND next_poll_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')") == 1 })
         let held = try await scene.mprefd(["status"])
         #expect(held.stdout.contains("wait for the pause below"), "\(held.stdout)")
+        let listed = try await scene.mprefd(["list"])
+        let row3102 = listed.stdout.split(separator: "\n").first { $0.contains(" 3102 ") } ?? ""
+        #expect(row3102.contains("(account paused)"), "\(listed.stdout)")
 
         let mixed = try await scene.mprefd(["resume", "--account", scene.clientID, "3101"])
         #expect(mixed.status == 64, "\(mixed.stderr)")

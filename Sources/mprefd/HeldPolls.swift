@@ -1,0 +1,32 @@
+import Foundation
+import MprefStore
+import MprefWorker
+
+/// When a watching token is really polled next, for `mprefd list`: its `next_poll_at`, unless a
+/// host pause (503) or account pause (401/403) in force holds it longer — the daemon keeps such a
+/// token's planned time in the database and waits for the pause in memory.
+struct HeldPolls {
+    private let accountPauses: [String: PauseRecord]
+    private let hostPauses: [String: PauseRecord]
+    private let hostKeys: [String: String]
+
+    /// - Parameters:
+    ///   - pauses: the pauses in force (`TokenDatabase.pausesInForce()`).
+    ///   - configuration: maps each client ID to its host (`base_url`), the subject of a host pause.
+    init(pauses: [PauseRecord], configuration: MprefdConfiguration) {
+        accountPauses = Dictionary(pauses.filter { $0.scope == "account" }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        hostPauses = Dictionary(pauses.filter { $0.scope == "host" }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        hostKeys = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
+    }
+
+    /// `next_poll_at` as stored, or the end of the pause that holds the token past it, e.g.
+    /// `2026-11-29T10:15:00.000Z (account paused)`; `-` when there is no next poll.
+    func nextPoll(of token: TokenRecord) -> String {
+        guard let planned = token.nextPollAt else { return "-" }
+        guard token.state == .watching else { return planned }
+        let pauses = [accountPauses[token.clientID], hostKeys[token.clientID].flatMap { hostPauses[$0] }].compactMap { $0 }
+        guard let longest = pauses.max(by: { $0.pausedUntil < $1.pausedUntil }),
+              let plannedDate = Timestamp.parse(planned), longest.pausedUntil > plannedDate else { return planned }
+        return "\(Timestamp.format(longest.pausedUntil)) (\(longest.scope) paused)"
+    }
+}

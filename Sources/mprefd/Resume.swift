@@ -11,11 +11,11 @@ struct Resume: AsyncParsableCommand {
         discussion: """
             Only paused tokens are resumed; others are reported and left as they are.
 
-            --host and --account lift a pause the daemon set itself: a host pause after a 503, an
-            account pause after a 401/403 (see `mprefd status`). A running daemon polls that host or
-            account again within a second. Lift an account pause once its credentials are fixed;
-            a host pause ends by itself when Retry-After says. Exit 1 when a named pause is not in
-            force (the others named are still lifted).
+            --host and --account lift a pause the daemon set itself: a host pause after a \
+            503, an account pause after a 401/403 (see `mprefd status`). A running daemon \
+            polls that host or account again within a second. Lift an account pause once its \
+            credentials are fixed; a host pause ends by itself when Retry-After says. Exit 1 \
+            when a named pause is not in force (the others named are still lifted).
 
             Examples:
               mprefd resume 123456

@@ -19,11 +19,18 @@ package struct PollTarget: Sendable {
         self.hostKey = hostKey
     }
 
-    /// `scheme://host:port` of `baseURL` (default ports filled in), lower-cased; the URL itself when unparsable.
+    /// `scheme://host:port` of `baseURL` (default ports filled in), lower-cased; the URL itself when
+    /// it is not an http(s) URL with a host (``validHostKey(of:)`` says which).
     package static func hostKey(of baseURL: String) -> String {
-        guard let components = URLComponents(string: baseURL), let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased() else {
-            return baseURL
-        }
+        validHostKey(of: baseURL) ?? baseURL
+    }
+
+    /// `scheme://host:port` of an http or https URL with a host (default ports filled in, lower-cased,
+    /// surrounding spaces ignored); `nil` for anything else.
+    package static func validHostKey(of url: String) -> String? {
+        guard let components = URLComponents(string: url.trimmingCharacters(in: .whitespaces)),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = components.host?.lowercased(), !host.isEmpty else { return nil }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         return "\(scheme)://\(host):\(port)"
     }

@@ -79,7 +79,7 @@ struct MprefCommand: AsyncParsableCommand {
             Output.line(message)
         } else {
             Output.note(message)
-            if code == .validationFailure, let index = arguments.firstIndex(where: { $0.count > 1 && $0.hasPrefix("-") && $0.dropFirst().allSatisfy { $0.isNumber || $0 == "." } }) {
+            if code == .validationFailure, let index = arguments.firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
                 let negative = arguments[index]
                 let previous = index > 0 ? arguments[index - 1] : ""
                 let spelling = previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import MprefStore
 import MprefWorker
 
@@ -60,10 +59,9 @@ struct Resume: AsyncParsableCommand {
     /// an account's `base_url` or the subject itself.
     /// - Throws: `MprefdError` exit 64 when it is not an http(s) URL with a host.
     static func hostKey(_ value: String) throws -> String {
-        guard let url = URLComponents(string: value.trimmingCharacters(in: .whitespaces)),
-              let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host?.isEmpty == false else {
+        guard let key = PollTarget.validHostKey(of: value) else {
             throw MprefdError.usage("bad --host '\(value)': give the account's base_url or scheme://host:port as `mprefd status` shows it, e.g. https://api.example.com:443")
         }
-        return PollTarget.hostKey(of: value.trimmingCharacters(in: .whitespaces))
+        return key
     }
 }

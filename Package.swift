@@ -34,10 +34,15 @@ let package = Package(
         // A few Linux calls that Swift cannot make directly (variadic prctl).
         .target(name: "CMprefSystem"),
 
+        // The leaf every other target shares: saturating arithmetic and conversions for values from
+        // outside the process, `Duration` ↔ seconds, wall-clock instants pinned to years 0000–9999.
+        .target(name: "MprefCore"),
+
         // The database: opening, migrations (embedded from migrations/*.sql), tokens, history, hook runs.
         .target(
             name: "MprefStore",
             dependencies: [
+                "MprefCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,6 +52,7 @@ let package = Package(
         .target(
             name: "MyPreferences",
             dependencies: [
+                "MprefCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -59,6 +65,7 @@ let package = Package(
         .target(
             name: "MprefWorker",
             dependencies: [
+                "MprefCore",
                 "MprefStore",
                 "MyPreferences",
                 "CMprefSystem",
@@ -86,6 +93,7 @@ let package = Package(
         .executableTarget(
             name: "mprefd",
             dependencies: [
+                "MprefCore",
                 "MprefWorker",
                 "MprefStore",
                 "MyPreferences",
@@ -113,6 +121,7 @@ let package = Package(
         .executableTarget(
             name: "mpref-bench",
             dependencies: [
+                "MprefCore",
                 "MprefWorker",
                 "MprefStore",
                 "MyPreferences",
@@ -126,9 +135,10 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore"]),
-        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MyPreferencesSimulator"], exclude: ["Fixtures"]),
-        .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MyPreferencesSimulator"]),
+        .testTarget(name: "MprefCoreTests", dependencies: ["MprefCore"]),
+        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore", "MprefCore"]),
+        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MprefCore", "MyPreferencesSimulator"], exclude: ["Fixtures"]),
+        .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MprefCore", "MyPreferencesSimulator"]),
         .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", "mpref-sim", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
@@ -136,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "mprefd", "mpref-sim", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
+                "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferences", "MyPreferencesSimulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

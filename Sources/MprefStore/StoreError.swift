@@ -18,6 +18,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case notFound
         /// The file is not an SQLite database, or it is damaged.
         case corrupt
+        /// The SQLite library this process loaded is older than the schema needs (``SQLiteLibrary``).
+        case sqliteTooOld
     }
 
     public var code: Code

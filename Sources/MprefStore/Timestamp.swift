@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// The database's one time format: UTC text `YYYY-MM-DDTHH:MM:SS.sssZ` (millisecond precision),
 /// which sorts as text in time order and which sqlite3's date functions read.
@@ -6,8 +7,10 @@ import Foundation
 /// Formatting and parsing are locale- and time-zone-independent (plain arithmetic on the Unix epoch).
 public enum Timestamp {
     /// Formats `date` as `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC, milliseconds truncated toward the past).
+    /// A date outside years 0000–9999 (a clock gone wrong, a value computed from an absurd delay) is
+    /// written as the nearest end of that range (`WallClock`), so every timestamp written parses back.
     public static func format(_ date: Date) -> String {
-        let totalMs = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let totalMs = WallClock.milliseconds(date)
         var days = totalMs >= 0 ? totalMs / 86_400_000 : (totalMs - 86_399_999) / 86_400_000
         let msOfDay = totalMs - days * 86_400_000
         // Civil-from-days (Howard Hinnant's algorithm), valid for the whole proleptic Gregorian calendar.
@@ -21,9 +24,6 @@ public enum Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
         let h = msOfDay / 3_600_000, m = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
-        guard (0...9999).contains(year) else {
-            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
-        }
         // The usual case, written into the string's storage directly: it runs two or three times for
         // every poll committed (a fifth of the commit's CPU when built by interpolation).
         return String(unsafeUninitializedCapacity: 24) { text in
@@ -85,10 +85,5 @@ public enum Timestamp {
         let days = era * 146_097 + doe - 719_468
         let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second) + fraction
         return Date(timeIntervalSince1970: seconds)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }

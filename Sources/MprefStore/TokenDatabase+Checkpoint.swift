@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 
 /// What one `wal_checkpoint(TRUNCATE)` attempt achieved.
 package struct WALCheckpointResult: Sendable, Hashable {
@@ -24,7 +25,7 @@ extension TokenDatabase {
     /// - Returns: whether it was blocked, and the frame counts SQLite reported.
     /// - Throws: `StoreError` when SQLite fails otherwise (e.g. an I/O error).
     package func checkpointWAL(maxWait: TimeInterval) async throws -> WALCheckpointResult {
-        let waitMs = max(0, Int(maxWait * 1000))
+        let waitMs = max(0, Int(saturating: maxWait * 1000))
         do {
             return try await writer.writeWithoutTransaction { db in
                 let previous = try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0

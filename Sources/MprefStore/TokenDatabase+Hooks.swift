@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 
 extension TokenDatabase {
     /// Runs left `running` by a crash or a kill become `pending` again, due now; returns how many.
@@ -30,12 +31,25 @@ extension TokenDatabase {
                 """, arguments: [nowText, limit])
             var jobs: [HookJob] = []
             for row in rows {
-                let attempt: Int = row[4] + 1
-                try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL WHERE id = ?",
-                               arguments: [attempt, nowText, row[0] as Int64])
-                jobs.append(HookJob(runID: row[0], eventID: row[1], event: row[2], command: row[3], attempt: attempt, clientID: row[5],
-                                    accessToken: row[6], label: row[7], status: row[8], rowCount: row[9], byteCount: row[10],
-                                    addedAt: row[11], finishedAt: row[12]))
+                guard let runID = try? row.decode(Int64.self, forColumn: "id") else { continue }
+                do {
+                    // `attempt` is a public column (operators have sqlite3): the next number saturates.
+                    let attempt = try row.decode(Int.self, forColumn: "attempt").incrementedSaturating
+                    let job = HookJob(
+                        runID: runID, eventID: try row.decode(forColumn: "event_id"), event: try row.decode(forColumn: "event"),
+                        command: try row.decode(forColumn: "command"), attempt: attempt, clientID: try row.decode(forColumn: "client_id"),
+                        accessToken: try row.decode(forColumn: "access_token"), label: try row.decode(forColumn: "label"),
+                        status: try row.decode(forColumn: "last_status"), rowCount: try row.decode(forColumn: "row_count"),
+                        byteCount: try row.decode(forColumn: "byte_count"), addedAt: try row.decode(forColumn: "added_at"),
+                        finishedAt: try row.decode(forColumn: "finished_at"))
+                    try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL WHERE id = ?",
+                                   arguments: [attempt, nowText, runID])
+                    jobs.append(job)
+                } catch let error as RowDecodingError {
+                    // A row edited into something unusable: kept, never run, shown as dead with the reason.
+                    try db.execute(sql: "UPDATE hook_runs SET state = 'dead', finished_at = ?, next_attempt_at = NULL, error = ? WHERE id = ?",
+                                   arguments: [nowText, "this hook run's row cannot be used (\(error)); re-add the hook or fix the row with sqlite3", runID])
+                }
             }
             return jobs
         }

@@ -68,9 +68,12 @@ extension TokenDatabase {
         var lifts: [PauseLift] = []
         for row in try Row.fetchAll(db, sql: "SELECT scope, subject, lifted_at, admin_seq FROM pause_lifts WHERE admin_seq > ? ORDER BY admin_seq",
                                     arguments: [seq]) {
-            high = max(high, row[3])
-            guard let liftedAt = Timestamp.parse(row[2]) else { continue }
-            lifts.append(PauseLift(scope: row[0], subject: row[1], liftedAt: liftedAt))
+            high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
+            guard let liftedAt = (try? row.decode(String.self, forColumn: "lifted_at")).flatMap(Timestamp.parse),
+                  let scope = try? row.decode(String.self, forColumn: "scope"),
+                  let subject = try? row.decode(String.self, forColumn: "subject")
+            else { continue }
+            lifts.append(PauseLift(scope: scope, subject: subject, liftedAt: liftedAt))
         }
         return (lifts, high)
     }

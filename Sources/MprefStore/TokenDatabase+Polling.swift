@@ -25,23 +25,24 @@ package struct WatchedToken: Sendable, Hashable {
         self.nextPollAt = nextPollAt
         self.deadlineAt = deadlineAt
     }
-
-    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at"
-
-    init(row: Row) {
-        self.init(
-            id: row[0], clientID: row[1], accessToken: row[2], attempt: row[3], consecutiveErrors: row[4],
-            consecutiveNotFound: row[5], nextPollAt: (row[6] as String?).flatMap(Timestamp.parse),
-            deadlineAt: (row[7] as String?).flatMap(Timestamp.parse))
-    }
 }
 
 /// A token whose row an admin command changed since the daemon last looked.
 package struct TokenChange: Sendable, Hashable {
     package var tokenID: Int64
     package var state: TokenState
-    /// The token as it now is, when its state is `watching`.
+    /// The token as it now is, when its state is `watching` and its row can be used.
     package var watched: WatchedToken?
+    /// Why the row cannot be polled, when its state is `watching` and a column is unusable.
+    package var defect: TokenRowDefect?
+}
+
+/// The tokens in state `watching` at the daemon's start.
+package struct WatchingTokens: Sendable {
+    /// The rows the daemon can poll.
+    package var tokens: [WatchedToken] = []
+    /// The rows it cannot use as they are (kept, not polled; logged once).
+    package var defects: [TokenRowDefect] = []
 }
 
 /// One poll to append to the history, with the token row's new values.
@@ -124,9 +125,16 @@ extension PauseRecord {
             FROM pauses WHERE paused_until > ? ORDER BY scope, subject
             """, arguments: [Timestamp.format(now)])
             .compactMap { row in
-                guard let until = Timestamp.parse(row[2]), let started = Timestamp.parse(row[3]) else { return nil }
-                return PauseRecord(scope: row[0], subject: row[1], pausedUntil: until, startedAt: started,
-                                   reason: row[4], httpStatus: row[5], retryAfterS: row[6])
+                // A row edited into something unusable is skipped (not a pause), never a trap.
+                guard let until = (try? row.decode(String.self, forColumn: "paused_until")).flatMap(Timestamp.parse),
+                      let started = (try? row.decode(String.self, forColumn: "started_at")).flatMap(Timestamp.parse),
+                      let scope = try? row.decode(String.self, forColumn: "scope"),
+                      let subject = try? row.decode(String.self, forColumn: "subject")
+                else { return nil }
+                return PauseRecord(scope: scope, subject: subject, pausedUntil: until, startedAt: started,
+                                   reason: (try? row.decode(String?.self, forColumn: "reason")).flatMap { $0 } ?? "",
+                                   httpStatus: (try? row.decode(Int?.self, forColumn: "http_status")).flatMap { $0 },
+                                   retryAfterS: (try? row.decode(Double?.self, forColumn: "retry_after_s")).flatMap { $0 })
             }
     }
 }
@@ -141,13 +149,18 @@ package struct RecordSummary: Sendable, Hashable {
 }
 
 extension TokenDatabase {
-    /// Every token in state `watching`, for the scheduler's start.
-    package func loadWatchingTokens() async throws -> [WatchedToken] {
+    /// Every token in state `watching`, for the scheduler's start: the usable rows and the defects of the others.
+    package func loadWatchingTokens() async throws -> WatchingTokens {
         try await asyncRead { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state = 'watching'")
-            var tokens: [WatchedToken] = []
-            while let row = try rows.next() { tokens.append(WatchedToken(row: row)) }
-            return tokens
+            var result = WatchingTokens()
+            while let row = try rows.next() {
+                switch WatchedToken.decode(row) {
+                case .success(let token): result.tokens.append(token)
+                case .failure(let defect): result.defects.append(defect)
+                }
+            }
+            return result
         }
     }
 
@@ -163,14 +176,21 @@ extension TokenDatabase {
             let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), state, admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
             var high = seq
             var changes = rows.compactMap { row -> TokenChange? in
-                high = max(high, row[9])
-                guard let state = TokenState(rawValue: row[8]) else { return nil }
-                return TokenChange(tokenID: row[0], state: state, watched: state == .watching ? WatchedToken(row: row) : nil)
+                high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
+                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                      let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:))
+                else { return nil }
+                guard state == .watching else { return TokenChange(tokenID: id, state: state, watched: nil, defect: nil) }
+                switch WatchedToken.decode(row) {
+                case .success(let token): return TokenChange(tokenID: id, state: state, watched: token, defect: nil)
+                case .failure(let defect): return TokenChange(tokenID: id, state: state, watched: nil, defect: defect)
+                }
             }
             // Purged rows: gone from `tokens`, so reported as removed.
             for row in try Row.fetchAll(db, sql: "SELECT token_id, admin_seq FROM purged_tokens WHERE admin_seq > ?", arguments: [seq]) {
-                high = max(high, row[1])
-                changes.append(TokenChange(tokenID: row[0], state: .removed, watched: nil))
+                guard let id = try? row.decode(Int64.self, forColumn: "token_id") else { continue }
+                high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
+                changes.append(TokenChange(tokenID: id, state: .removed, watched: nil, defect: nil))
             }
             let lifts = try Self.pauseLifts(since: seq, db)
             return AdminChanges(tokens: changes, pauseLifts: lifts.lifts, seq: max(high, lifts.seq))

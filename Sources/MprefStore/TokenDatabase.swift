@@ -32,11 +32,13 @@ package final class TokenDatabase: Sendable {
 
     /// Opens (and for `.readWrite` creates and migrates) the database at `path`.
     ///
-    /// - Throws: `StoreError` `.directoryMissing`, `.databaseMissing` (read-only), `.schemaTooNew`,
-    ///   `.schemaTooOld` (read-only), `.cannotOpen`, `.busy`.
+    /// - Throws: `StoreError` `.sqliteTooOld` (the loaded SQLite library, ``SQLiteLibrary``),
+    ///   `.directoryMissing`, `.databaseMissing` (read-only), `.schemaTooNew`, `.schemaTooOld`
+    ///   (read-only), `.cannotOpen`, `.busy`.
     package init(path: String, mode: Mode, busyTimeout: TimeInterval = TokenDatabase.defaultBusyTimeout) throws {
         self.path = path
         self.mode = mode
+        try SQLiteLibrary.requireSupported()
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Exponential backoff with full jitter between a floor and a ceiling.
 ///

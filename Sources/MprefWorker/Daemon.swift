@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 import MyPreferences
 import ServiceLifecycle
@@ -60,7 +61,7 @@ package final class Daemon: Service {
         let heartbeatStop = Mailbox<Void>()
         let checkpointer = WALCheckpointer(database: database, logger: logger)
         logger.info("mprefd started", metadata: [
-            "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
+            "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
             "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
         ])
         try await withGracefulShutdownHandler {

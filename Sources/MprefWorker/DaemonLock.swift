@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// The single-instance lock: an exclusive `flock` on `<database>.lock`, held for the daemon's life
 /// (the kernel drops it if the process dies, even by `kill -9`). The file holds the owner's PID.

@@ -1,3 +1,4 @@
+import MprefCore
 import Synchronization
 
 /// A many-producer, one-consumer buffer of events. Producers `post` without waiting; the single

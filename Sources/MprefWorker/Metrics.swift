@@ -1,4 +1,5 @@
 import Metrics
+import MprefCore
 import MprefStore
 
 /// The Prometheus metrics mprefd exports (`metrics.listen`), their names, and the emit calls the
@@ -53,14 +54,5 @@ package enum MprefMetrics {
         let result = state == "pending" ? "interrupted" : state
         Counter(label: hookRunsTotal, dimensions: [("result", result)]).increment()
         Metrics.Timer(label: hookDurationSeconds).recordNanoseconds(duration.nanoseconds)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating at `Int64.max`).
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : scaled &+ attoseconds / 1_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MprefStore
 import MyPreferences
 
@@ -9,7 +10,7 @@ import MyPreferences
 /// `mypreferences-api.md`):
 /// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`.
 /// - `Complete` → `complete`; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
-/// - 503: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
+/// - 503 or 429: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
 ///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
 /// - Other 5xx, transport errors, undecodable bodies, unexpected codes: backoff on `consecutive_errors`.
 /// - 400 → `failed`. 404 → `failed` after `notFoundLimit` in a row. 401/403 → pause the account for `authPause`.
@@ -49,8 +50,8 @@ package struct PollPolicy: Sendable {
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
         using rng: inout some RandomNumberGenerator
     ) -> Decision {
-        var attempt = token.attempt + 1
-        if attempt < 0 { attempt = .max }  // saturate
+        // Counters come from the database (operators have sqlite3): every step saturates.
+        let attempt = token.attempt.incrementedSaturating
         var errors = token.consecutiveErrors
         var notFound = token.consecutiveNotFound
         var state = TokenState.watching
@@ -64,7 +65,7 @@ package struct PollPolicy: Sendable {
         var detail: String? = nil
 
         func errorBackoff() -> Duration {
-            errors = errors == .max ? .max : errors + 1
+            errors = errors.incrementedSaturating
             return backoff.delay(attempt: errors, using: &rng)
         }
 
@@ -95,8 +96,10 @@ package struct PollPolicy: Sendable {
             let jitterCeiling = max(configuration.pauseJitter.seconds, 0.001)
             wait += .clampedSeconds(Double.random(in: 0.001...max(jitterCeiling, 0.001), using: &rng))
             delay = wait
-            lastError = "503 Service Unavailable" + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
-            pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: now.addingTimeInterval(wait.seconds), startedAt: now,
+            let code = result.httpStatus ?? 503
+            lastError = "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
+                + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
+            pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                                 reason: lastError ?? "503", httpStatus: result.httpStatus, retryAfterS: retryAfterS)
         case .serverError:
             delay = errorBackoff()
@@ -112,13 +115,13 @@ package struct PollPolicy: Sendable {
             lastError = "undecodable status body: \(reason)"
             detail = excerpt
         case .badRequest(let text):
-            errors += 1
+            errors = errors.incrementedSaturating
             state = .failed
             lastError = "400 Bad Request (invalid): \(text)"
         case .notFound:
-            notFound += 1
+            notFound = notFound.incrementedSaturating
             if notFound >= configuration.notFoundLimit {
-                errors += 1
+                errors = errors.incrementedSaturating
                 state = .failed
                 lastError = "404 Not Found \(notFound) times in a row (not_found)"
             } else {
@@ -126,14 +129,14 @@ package struct PollPolicy: Sendable {
                 lastError = "404 Not Found (\(notFound) of \(configuration.notFoundLimit))"
             }
         case .unauthorized, .forbidden:
-            errors += 1
+            errors = errors.incrementedSaturating
             let isForbidden = result.outcome == .forbidden
             let wait = configuration.authPause + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
             delay = wait
             lastError = isForbidden
                 ? "403 Forbidden: the user lacks permission; an operator must fix it"
                 : "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
-            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: now.addingTimeInterval(wait.seconds), startedAt: now,
+            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                                 reason: lastError ?? "auth", httpStatus: result.httpStatus, retryAfterS: nil)
         }
 
@@ -145,7 +148,7 @@ package struct PollPolicy: Sendable {
                 delay = nil
                 pause = pause?.scope == "host" ? pause : nil
                 lastError = "deadline \(Timestamp.format(deadline)) reached while \(status?.status ?? "not finished")"
-            } else if let d = delay, now.addingTimeInterval(d.seconds) > deadline {
+            } else if let d = delay, WallClock.adding(d, to: now) > deadline {
                 delay = .clampedSeconds(deadline.timeIntervalSince(now))
             }
         }
@@ -164,7 +167,7 @@ package struct PollPolicy: Sendable {
             outcome: result.outcome.kindName,
             error: [lastError, detail].compactMap { $0 }.joined(separator: ": ").nilIfEmpty,
             newState: state,
-            nextPollAt: delay.map { now.addingTimeInterval($0.seconds) },
+            nextPollAt: delay.map { WallClock.adding($0, to: now) },
             attempt: attempt,
             consecutiveErrors: errors,
             consecutiveNotFound: notFound,
@@ -173,9 +176,11 @@ package struct PollPolicy: Sendable {
     }
 }
 
-private func formatSeconds(_ d: Duration) -> String {
+/// `Retry-After` seconds for the error text: whole seconds as an integer, else three decimals.
+/// `d` comes from a server header; the conversion saturates (a hint near `Int64.max` once trapped here).
+func formatSeconds(_ d: Duration) -> String {
     let s = d.seconds
-    return s == s.rounded() ? String(Int64(s)) : String(format: "%.3f", s)
+    return s == s.rounded() ? String(Int64(saturating: s)) : String(format: "%.3f", s)
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import Logging
+import MprefCore
 import MprefStore
 import Synchronization
 
@@ -150,7 +151,7 @@ package final class PollRecorder: Sendable {
         }
         if let (failedFor, failedPolls) = recovered {
             logger.notice("database accepts writes again; held polls are being recorded and polling resumes", metadata: [
-                "db.failing_s": "\(Int(failedFor.seconds))", "polls.failed_commits": "\(failedPolls)",
+                "db.failing_s": "\(Int(saturating: failedFor.seconds))", "polls.failed_commits": "\(failedPolls)",
             ])
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 import MyPreferences
 
@@ -63,11 +64,14 @@ package final class PollingService: Sendable {
     /// - Throws: `StoreError` when the initial load fails.
     package func run() async throws {
         var state = SchedulerState(configuration: policy.configuration, targets: targets)
-        let tokens = try await database.loadWatchingTokens()
+        let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
         let pauses = try await database.activePauses(now: wallNow())
-        state.load(tokens: tokens, pauses: pauses, wallNow: wallNow(), now: .now, logger: logger)
-        logger.info("scheduler started", metadata: ["tokens.watching": "\(tokens.count)", "pauses.active": "\(pauses.count)"])
+        state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: .now, logger: logger)
+        for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }
+        logger.info("scheduler started", metadata: [
+            "tokens.watching": "\(watching.tokens.count)", "tokens.unusable": "\(watching.defects.count)", "pauses.active": "\(pauses.count)",
+        ])
 
         try await withThrowingTaskGroup(of: Void.self) { background in
             background.addTask { await self.recorder.run() }
@@ -175,43 +179,8 @@ package final class PollingService: Sendable {
     }
 
     private func log(_ decision: PollPolicy.Decision, pauseIsNew: Bool) {
-        let w = decision.write
-        // The common case, a poll that changes nothing worth more than a debug line: skip building
-        // the metadata when debug is off (it costs more than the rest of the scheduler's work per poll).
-        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped, decision.pause == nil || !pauseIsNew,
-           logger.logLevel > .debug {
-            return
-        }
-        var metadata: Logger.Metadata = [
-            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
-        ]
-        if let s = w.httpStatus { metadata["http.status"] = "\(s)" }
-        if let s = w.status { metadata["export.status"] = "\(s)" }
-        if let d = w.nextDelayS { metadata["backoff.delay_s"] = "\(d)" }
-        if let r = w.retryAfterS { metadata["http.retry_after_s"] = "\(r)" }
-        if let e = w.lastError { metadata["error"] = "\(e)" }
-        if w.newState != .watching {
-            if let rows = w.rowCount { metadata["export.row_count"] = "\(rows)" }
-            if let bytes = w.byteCount { metadata["export.byte_count"] = "\(bytes)" }
-            logger.info("export finished", metadata: metadata)
-        } else {
-            logger.debug("polled", metadata: metadata)
-        }
-        if decision.unknownStatus {
-            logger.warning("unknown export status; treating it as still processing", metadata: metadata)
-        }
-        if decision.retryAfterCapped {
-            logger.warning("Retry-After longer than polling.max_retry_after_s; capped", metadata: metadata)
-        }
-        if let pause = decision.pause, pauseIsNew {
-            var m = metadata
-            m["pause.subject"] = "\(pause.subject)"
-            m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
-            if pause.scope == "account" {
-                logger.error("account paused: credentials or permissions need an operator", metadata: m)
-            } else {
-                logger.notice("host paused after 503", metadata: m)
-            }
+        for entry in PollLog.entries(for: decision, pauseIsNew: pauseIsNew, debugEnabled: logger.logLevel <= .debug) {
+            logger.log(level: entry.level, entry.message, metadata: entry.metadata)
         }
     }
 }

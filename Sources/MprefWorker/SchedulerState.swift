@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 
 /// The scheduler's bookkeeping, owned by its one loop: who is watched, when each is due, what is
@@ -148,10 +149,25 @@ struct SchedulerState {
                 if slots[token.id]?.inFlight == true { continue }  // its poll's outcome decides
                 watch(token, wallNow: wallNow, now: now, logger: logger)
                 logger.info("watching token", metadata: ["export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)"])
+            } else if let defect = change.defect {
+                slots[change.tokenID] = nil
+                Self.logUnusableRow(defect, logger: logger)
             } else if slots.removeValue(forKey: change.tokenID) != nil {
                 logger.info("stopped watching token", metadata: ["token.id": "\(change.tokenID)", "token.state": "\(change.state.rawValue)"])
             }
         }
+    }
+
+    /// The one log line for a `tokens` row the daemon cannot use: which token, which column, the
+    /// value and how to repair it. The row is kept and not polled; the other tokens go on.
+    static func logUnusableRow(_ defect: TokenRowDefect, logger: Logger) {
+        var metadata: Logger.Metadata = [
+            "token.id": "\(defect.tokenID)", "db.column": "\(defect.column)", "db.value": "\(defect.value)",
+            "expected": "\(defect.expected)", "repair": "\(defect.repair)",
+        ]
+        if let clientID = defect.clientID { metadata["export.client_id"] = "\(clientID)" }
+        if let accessToken = defect.accessToken { metadata["export.access_token"] = "\(accessToken)" }
+        logger.error("token row cannot be used; it is kept and not polled until repaired", metadata: metadata)
     }
 
     private mutating func watch(_ token: WatchedToken, wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {

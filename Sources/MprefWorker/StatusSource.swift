@@ -1,3 +1,4 @@
+import MprefCore
 import MyPreferences
 
 /// Something that answers a status poll: the real `MyPreferencesClient`, or a stand-in in tests.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 import Synchronization
 
@@ -68,7 +69,7 @@ package final class WALCheckpointer: Sendable {
                 }
                 var m = metadata
                 m["db.wal_bytes_after"] = "\(database.sizeOnDisk().wal)"
-                if let blockedFor { m["db.blocked_s"] = "\(Int(blockedFor.seconds))" }
+                if let blockedFor { m["db.blocked_s"] = "\(Int(saturating: blockedFor.seconds))" }
                 logger.notice("WAL checkpointed and truncated", metadata: m)
             }
         } catch {

@@ -1,3 +1,4 @@
+import MprefCore
 import MyPreferences
 
 /// How the daemon polls: backoff, deadlines, pauses, concurrency. Every value has a documented

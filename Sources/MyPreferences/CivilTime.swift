@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Proleptic-Gregorian UTC date arithmetic done by hand, so that neither the host's locale, time
 /// zone nor calendar settings can change how HTTP-dates are read or PNAUTHINFO3 timestamps written.
@@ -58,7 +59,7 @@ enum CivilTime {
     /// `date` as `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` in UTC, milliseconds truncated (never rounded up,
     /// so the timestamp is never later than `date`).
     static func iso8601Milliseconds(_ date: Date) -> String {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let totalMilliseconds = WallClock.milliseconds(date)
         let (seconds, milliseconds) = floorDivide(totalMilliseconds, 1000)
         let (days, secondOfDay) = floorDivide(seconds, 86_400)
         let civil = civilFromDays(days)

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MprefCore
 import NIOCore
 import NIOHTTP1
 
@@ -151,7 +152,7 @@ actor OAuthTokenSource {
         switch field("expires_in") {
         case .number(let text)?, .string(let text)?:
             guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else { throw unusable("invalid expires_in") }
-            lifetime = seconds
+            lifetime = min(seconds, Duration.longest.seconds)  // a server's "forever" stays a finite date
         default:
             break
         }

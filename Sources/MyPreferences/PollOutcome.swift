@@ -4,7 +4,8 @@
 public enum PollOutcome: Sendable, Hashable {
     /// 2xx with a decodable `AsyncApiDataExportStatusResult`.
     case ok(ExportStatus)
-    /// 503: the whole host is temporarily unavailable. `retryAfter` is the server's usable
+    /// 503 (or 429 Too Many Requests): the whole host is temporarily unavailable or asks us to slow
+    /// down (the code is in `PollResult.httpStatus`). `retryAfter` is the server's usable
     /// `Retry-After` hint (RFC 9110 §10.2.3), or `nil` when absent or unusable.
     case unavailable(retryAfter: Duration?)
     /// Any other 5xx (the code is in `PollResult.httpStatus`).

@@ -6,7 +6,8 @@ import NIOHTTP1
 ///
 /// Error-code meanings: MyPreferences Profiles API help, "HTTP status codes".
 /// - 2xx → ``StatusDecoder`` → `.ok` or `.undecodable`
-/// - 503 → `.unavailable(retryAfter:)` from `Retry-After` (see ``RetryAfter``)
+/// - 503, and 429 Too Many Requests (RFC 6585 §4: the same "wait, then retry" with an optional
+///   `Retry-After`) → `.unavailable(retryAfter:)` from `Retry-After` (see ``RetryAfter``)
 /// - other 5xx → `.serverError`
 /// - 400 → `.badRequest(detail:)` with a bounded body excerpt
 /// - 401 → `.unauthorized`, 403 → `.forbidden`, 404 → `.notFound`
@@ -16,7 +17,7 @@ enum ResponseClassifier {
         switch status {
         case 200..<300:
             return StatusDecoder.decode(body.readableBytesView, contentType: headers.first(name: "Content-Type"))
-        case 503:
+        case 503, 429:
             let delay = RetryAfter.delay(
                 from: headers["Retry-After"], dateHeader: headers.first(name: "Date"), receivedAt: receivedAt
             )

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Reads the `Retry-After` response header (RFC 9110 §10.2.3) into a delay.
 ///
@@ -15,9 +16,13 @@ import Foundation
 ///   clock skew between us and the server), otherwise against `receivedAt`. A date not after that
 ///   reference is `Duration.zero` ("retry now").
 ///
+/// A delay longer than `Duration.longest` (~285 years) — delta-seconds of any length, even beyond
+/// 64 bits, or a far-future date — is still a valid, very long delay: it is pinned to
+/// `Duration.longest`, and the poll policy caps it at `polling.max_retry_after_s` (and logs that).
+///
 /// Everything else is "no usable hint" (`nil`), never `0` and never a trap: negative, signed
-/// (`+5`), fractional, empty, non-ASCII digits, values beyond 64 bits, unknown date forms, and a
-/// header repeated with *differing* values (identical repeats are read as one).
+/// (`+5`), fractional, empty, non-ASCII digits, unknown date forms, and a header repeated with
+/// *differing* values (identical repeats are read as one).
 public enum RetryAfter {
     /// The delay the server asks for, or `nil` when there is no usable hint.
     ///
@@ -34,18 +39,18 @@ public enum RetryAfter {
         guard values.dropFirst().allSatisfy({ trimOWS($0) == value }), !value.isEmpty else { return nil }
 
         if value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            guard let seconds = Int64(value) else { return nil }  // beyond 64 bits
-            return .seconds(seconds)
+            // Beyond 64 bits is still "a very long time", not "no hint".
+            return .clampedSeconds(Int64(value) ?? .max)
         }
 
         guard let retryAt = HTTPDate.parse(value, relativeTo: receivedAt) else { return nil }
         if let dateHeader, let serverNow = HTTPDate.parse(trimOWS(dateHeader), relativeTo: receivedAt) {
-            return retryAt > serverNow ? .seconds(retryAt - serverNow) : .zero
+            return retryAt > serverNow ? .clampedSeconds(retryAt.subtractingSaturating(serverNow)) : .zero
         }
         let remaining = Double(retryAt) - receivedAt.timeIntervalSince1970
         guard remaining > 0 else { return .zero }
         // Whole milliseconds, rounded up so "retry at T" never becomes "retry just before T".
-        return .milliseconds(Int64((remaining * 1000).rounded(.up)))
+        return Duration.milliseconds(Int64(saturating: (remaining * 1000).rounded(.up))).clamped
     }
 
     /// Removes optional whitespace (SP / HTAB, RFC 9110 §5.6.3) around a field value.
@@ -105,7 +110,7 @@ enum HTTPDate {
               let time = timeOfDay(parts[2])
         else { return nil }
         // RFC 9110 §5.6.7: more than 50 years in the future → the most recent past such year.
-        let referenceSeconds = Int64(reference.timeIntervalSince1970.rounded(.down))
+        let referenceSeconds = WallClock.seconds(reference)
         let referenceYear = CivilTime.civilFromDays(referenceSeconds >= 0 ? referenceSeconds / 86_400 : (referenceSeconds - 86_399) / 86_400).year
         let century = referenceYear - referenceYear % 100
         var year = century + twoDigitYear

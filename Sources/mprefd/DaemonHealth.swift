@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MprefStore
 
 /// Whether a daemon runs on a database: its lock, its heartbeat and its recorded stop, judged together.
@@ -39,7 +40,7 @@ struct DaemonHealth: Sendable {
             if let stoppedAt = record.stoppedAt {
                 reason = "the lock is held\(pid.map { " by PID \($0)" } ?? "") but the daemon recorded a stop at \(stoppedAt) (starting or stopping?)"
             } else if isStale {
-                let ageText = age.map { "\(Int($0.rounded()))s old" } ?? "unreadable ('\(record.heartbeatAt)')"
+                let ageText = age.map { "\(Int(saturating: $0.rounded()))s old" } ?? "unreadable ('\(record.heartbeatAt)')"
                 reason = "the heartbeat is \(ageText), more than \(DaemonHealth.format(seconds: staleAfterSeconds))s: the daemon\(pid.map { " (PID \($0))" } ?? "") holds the lock but looks hung"
             } else {
                 reason = nil
@@ -53,7 +54,7 @@ struct DaemonHealth: Sendable {
 
     /// `90` → `1m30s`, `93784` → `1d2h3m4s`, `0.4` → `0s`.
     static func format(duration seconds: Double) -> String {
-        var rest = Int64(max(0, seconds.rounded(.down)))
+        var rest = Int64(saturating: max(0, seconds.rounded(.down)))
         var text = ""
         for (unit, size) in [("d", Int64(86_400)), ("h", 3600), ("m", 60)] where rest >= size || !text.isEmpty {
             text += "\(rest / size)\(unit)"

@@ -67,7 +67,7 @@ struct MprefdError: Error, CustomStringConvertible, Sendable {
     init(_ error: StoreError) {
         let code: Int32 = switch error.code {
         case .busy: MprefdExit.temporaryFailure
-        case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen: MprefdExit.unavailable
+        case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen, .sqliteTooOld: MprefdExit.unavailable
         case .notFound: MprefdExit.notFound
         case .corrupt: MprefdExit.dataError
         }

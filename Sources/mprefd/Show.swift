@@ -42,8 +42,10 @@ struct Show: AsyncParsableCommand {
         }
         let hooks = try database.tokenHooks(tokenID: token.id)
         let polls = history == 0 ? [] : try database.polls(tokenID: token.id, limit: history)
+        // A watching row the daemon cannot use (edited by hand): say what and how to repair it.
+        let defect = token.state == .watching ? try database.rowDefect(tokenID: token.id) : nil
         if json {
-            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls))
+            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect.map(UnusableRowJSON.init)))
             return
         }
         func or(_ text: String?) -> String { text ?? "-" }
@@ -64,6 +66,10 @@ struct Show: AsyncParsableCommand {
         ]
         for (name, value) in fields {
             lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+        }
+        if let defect {
+            lines.append("  " + "NOT POLLED:".padding(toLength: 14, withPad: " ", startingAt: 0) + "the row cannot be used: \(defect)")
+            lines.append("  " + "repair:".padding(toLength: 14, withPad: " ", startingAt: 0) + defect.repair)
         }
         if hooks.isEmpty {
             lines.append("  " + "hooks:".padding(toLength: 14, withPad: " ", startingAt: 0) + "-")
@@ -98,6 +104,49 @@ struct ShowJSON: Encodable {
     var hooks: [HookJSON]
     /// Newest first.
     var polls: [PollRecord]
+    /// Set when the token is watching but its row cannot be used (it is not polled); `null` otherwise.
+    var unusableRow: UnusableRowJSON?
+
+    enum CodingKeys: String, CodingKey {
+        case token, hooks, polls
+        case unusableRow = "unusable_row"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(token, forKey: .token)
+        try c.encode(hooks, forKey: .hooks)
+        try c.encode(polls, forKey: .polls)
+        try c.encode(unusableRow, forKey: .unusableRow)  // `null` when usable: stable keys for scripts
+    }
+}
+
+/// Why a watching token's row cannot be polled (`show --json`, `status --json`).
+struct UnusableRowJSON: Encodable {
+    var tokenID: Int64
+    var clientID: String?
+    var accessToken: Int64?
+    var column: String
+    var value: String
+    var expected: String
+    var repair: String
+
+    init(_ defect: TokenRowDefect) {
+        tokenID = defect.tokenID
+        clientID = defect.clientID
+        accessToken = defect.accessToken
+        column = defect.column
+        value = defect.value
+        expected = defect.expected
+        repair = defect.repair
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case column, value, expected, repair
+        case tokenID = "token_id"
+        case clientID = "client_id"
+        case accessToken = "access_token"
+    }
 }
 
 /// A token's own hook, keys as in the `token_hooks` table.

@@ -48,8 +48,10 @@ struct Status: AsyncParsableCommand {
             let snapshot = try database.statusSnapshot(now: now)
             let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
                                              now: now, staleAfterSeconds: staleAfter)
-            report = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
-                                  now: now, staleAfterSeconds: staleAfter)
+            var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
+                                    now: now, staleAfterSeconds: staleAfter)
+            full.unusableRows = try database.unusableWatchingRows().map(UnusableRowJSON.init)
+            report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
             report = StatusReport(missingDatabaseAt: path, reason: error.message, staleAfterSeconds: staleAfter)
         }

@@ -69,6 +69,8 @@ struct StatusReport: Encodable {
     var pauses: [Pause]
     /// Every hook run state, zero included.
     var hookRuns: [String: Int]
+    /// Watching tokens whose rows the daemon cannot use (edited by hand): kept, not polled.
+    var unusableRows: [UnusableRowJSON] = []
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
@@ -83,6 +85,7 @@ struct StatusReport: Encodable {
         case stoppedAt = "stopped_at"
         case nextPollAt = "next_poll_at"
         case hookRuns = "hook_runs"
+        case unusableRows = "unusable_rows"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double) {
@@ -141,6 +144,7 @@ struct StatusReport: Encodable {
         try c.encode(nextPollAt, forKey: .nextPollAt)
         try c.encode(pauses, forKey: .pauses)
         try c.encode(hookRuns, forKey: .hookRuns)
+        try c.encode(unusableRows, forKey: .unusableRows)
     }
 
     /// Aligned `key: value` lines.
@@ -195,6 +199,13 @@ struct StatusReport: Encodable {
                 fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
             }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
+            if !unusableRows.isEmpty {
+                fields.append(("unusable rows", "\(unusableRows.count) watching token(s) not polled: their rows cannot be used (`mprefd show TOKEN` says how to repair)"))
+                for row in unusableRows.prefix(5) {
+                    fields.append(("", "\(row.accessToken.map(String.init) ?? "token id \(row.tokenID)") (\(row.clientID ?? "?")): \(row.column) holds \(row.value)"))
+                }
+                if unusableRows.count > 5 { fields.append(("", "… and \(unusableRows.count - 5) more (`mprefd status --json`)")) }
+            }
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         // An empty name continues the line above (a hint under its value).

@@ -236,3 +236,70 @@ struct SeededRNG: RandomNumberGenerator {
         }
     }
 }
+
+/// Values from outside the process (a server header, a row edited with sqlite3) never trap the policy.
+@Suite struct PollPolicyExtremeValueTests {
+    let t0 = Date(timeIntervalSince1970: 1_780_000_000)
+
+    func decide(_ outcome: PollOutcome, http: Int?, token: WatchedToken, latency: Duration = .milliseconds(5),
+                now: Date? = nil, maxRetryAfter: Duration = .seconds(3600)) -> PollPolicy.Decision {
+        var c = PollingConfiguration()
+        c.maxRetryAfter = maxRetryAfter
+        c.pauseJitter = .seconds(2)
+        var rng = SeededRNG(state: 3)
+        let when = now ?? t0
+        return PollPolicy(configuration: c).decide(
+            token: token, result: PollResult(outcome: outcome, httpStatus: http, latency: latency),
+            polledAt: when, now: when, hostKey: "https://pm.example:443", using: &rng)
+    }
+
+    /// Issue 12, crash 1: a 503 whose Retry-After is near the top of the 64-bit range trapped while
+    /// the hint was turned into the poll's error text.
+    @Test func aRetryAfterNearInt64MaxIsCappedNotATrap() {
+        let hint = RetryAfter.delay(from: ["9223372036854775807"], dateHeader: nil, receivedAt: t0)
+        #expect(hint == .longest)
+        let d = decide(.unavailable(retryAfter: hint), http: 503, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        #expect(d.retryAfterCapped)
+        #expect(d.nextDelay.map { $0 > .seconds(3600) && $0 <= .seconds(3602) } == true)
+        #expect(d.write.error?.contains("Retry-After 9000000000 s") == true)
+        #expect(d.pause.map { $0.pausedUntil > t0.addingTimeInterval(3600) } == true)
+        // The same through an unpinned Duration (a future caller): still no trap.
+        let huge = decide(.unavailable(retryAfter: .seconds(Int64.max)), http: 503, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        #expect(huge.write.error?.contains("Retry-After 9223372036854775807 s") == true)
+        #expect(huge.nextDelay.map { $0 <= .seconds(3602) } == true)
+    }
+
+    /// Issue 12, crash 2: an `attempt` of Int64.max (edited with sqlite3) overflowed on + 1.
+    @Test(arguments: [
+        PollOutcome.ok(ExportStatus(status: "Processing")), .ok(ExportStatus(status: "Complete")), .unavailable(retryAfter: nil),
+        .serverError, .unexpectedStatus, .badRequest(detail: "x"), .notFound, .unauthorized, .forbidden,
+        .transportError(.reset, detail: "x"), .undecodable(reason: "x", excerpt: "x"),
+    ])
+    func countersAtIntMaxSaturate(outcome: PollOutcome) {
+        let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5, attempt: .max, consecutiveErrors: .max,
+                                 consecutiveNotFound: .max, deadlineAt: Date(timeIntervalSince1970: 253_402_300_799))
+        let d = decide(outcome, http: 200, token: token)
+        #expect(d.write.attempt == .max)
+        #expect(d.write.consecutiveErrors >= 0 && d.write.consecutiveNotFound >= 0)
+        if let delay = d.nextDelay {
+            #expect(delay > .zero && delay <= .seconds(3602))
+        }
+        if let next = d.write.nextPollAt { #expect(Timestamp.parse(Timestamp.format(next)) != nil) }
+    }
+
+    @Test func extremeClockReadingsAndLatenciesStayRepresentable() {
+        let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5, deadlineAt: Date(timeIntervalSince1970: -1e300))
+        for now in [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300), Date(timeIntervalSince1970: 253_402_300_799.999)] {
+            let d = decide(.unavailable(retryAfter: .longest), http: 503, token: token, latency: .seconds(Int64.max), now: now)
+            #expect(d.write.latencyMs == .max)
+            if let until = d.pause?.pausedUntil { #expect(Timestamp.parse(Timestamp.format(until)) != nil) }
+        }
+    }
+
+    @Test func a429HonoursRetryAfterLikeA503() {
+        let d = decide(.unavailable(retryAfter: .seconds(30)), http: 429, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        #expect(d.pause?.scope == "host")
+        #expect(d.nextDelay.map { $0 >= .seconds(30) } == true)
+        #expect(d.write.error?.hasPrefix("429 Too Many Requests (Retry-After 30 s)") == true)
+    }
+}

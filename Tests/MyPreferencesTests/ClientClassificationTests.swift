@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Testing
 @testable import MyPreferences
 
@@ -34,6 +35,11 @@ struct ClientClassificationTests {
         Case(status: 503, headers: [("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT"), ("Date", "Sun, 06 Nov 1994 08:49:37 GMT")],
              body: "", expected: .unavailable(retryAfter: .seconds(30))),
         Case(status: 503, headers: [("Retry-After", "soon")], body: "", expected: .unavailable(retryAfter: nil)),
+        // A delta-seconds near the top of the 64-bit range (issue 12): a very long delay, pinned, not a trap.
+        Case(status: 503, headers: [("Retry-After", "9223372036854775807")], body: "", expected: .unavailable(retryAfter: .longest)),
+        // 429 Too Many Requests honours Retry-After like 503 (RFC 6585 §4).
+        Case(status: 429, headers: [("Retry-After", "7")], body: "", expected: .unavailable(retryAfter: .seconds(7))),
+        Case(status: 429, headers: [], body: "", expected: .unavailable(retryAfter: nil)),
         Case(status: 504, headers: [("Retry-After", "5")], body: "", expected: .serverError),
     ]
 

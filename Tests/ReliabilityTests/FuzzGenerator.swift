@@ -245,7 +245,7 @@ struct FuzzGenerator {
             return RetryAfterCase(values: [Self.imfFixdate(serverNow + offset)], dateHeader: Self.imfFixdate(serverNow), receivedAt: receivedAt,
                                   expected: .some(offset > 0 ? .seconds(offset) : .zero), kind: "http-date+Date")
         case 5:
-            let bad = pick(["-1", "+5", "1.5", "", " ", "0x10", "1e3", "١٢", "99999999999999999999", "5 5", "Sun, 06 Nov 1994 08:49:37 UTC",
+            let bad = pick(["-1", "+5", "1.5", "", " ", "0x10", "1e3", "١٢", "5 5", "Sun, 06 Nov 1994 08:49:37 UTC",
                             "sun, 06 Nov 1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun Nov 6 08:49:37 1994", "tomorrow"])
             return RetryAfterCase(values: [bad], dateHeader: nil, receivedAt: receivedAt, expected: .some(nil), kind: "invalid")
         case 6:

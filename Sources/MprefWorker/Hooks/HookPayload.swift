@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MprefStore
 
 /// What a hook is told about its event: the environment variables and the one-line JSON object on stdin.

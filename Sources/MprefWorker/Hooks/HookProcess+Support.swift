@@ -1,3 +1,4 @@
+import MprefCore
 import Synchronization
 
 #if canImport(Glibc)

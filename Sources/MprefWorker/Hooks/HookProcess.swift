@@ -1,5 +1,6 @@
 import CMprefSystem
 import Logging
+import MprefCore
 import Subprocess
 import Synchronization
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 
 /// Runs the durable hook queue (`hook_runs`): claims due runs, runs each as a child process beside
@@ -106,7 +107,7 @@ package final class HookService: Sendable {
                 logger.warning("hook interrupted by shutdown; it runs again at the next start", metadata: metadata)
             } else {
                 let reason = result.timedOut
-                    ? "timed out after \(Int(configuration.timeout.seconds)) s"
+                    ? "timed out after \(Int(saturating: configuration.timeout.seconds)) s"
                     : result.signal.map { "killed by signal \($0)" } ?? "exit code \(result.exitCode.map(String.init) ?? "?")"
                 outcome = failure(job, reason: reason, result: result, finishedAt: finishedAt(), metadata: &metadata)
             }
@@ -139,7 +140,7 @@ package final class HookService: Sendable {
             logger.error("hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
         } else {
             let backoff = Backoff(initial: configuration.retryInitialDelay, max: configuration.retryMaxDelay, multiplier: 2)
-            let delay = backoff.upperBoundSeconds(attempt: job.attempt - 1)
+            let delay = backoff.upperBoundSeconds(attempt: job.attempt.subtractingSaturating(1))
             next = Timestamp.format(wallNow().addingTimeInterval(delay))
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Generates status bodies (JSON and XML, valid and mutated) and `Retry-After` values from a seed.
 ///
@@ -230,7 +231,7 @@ struct FuzzGenerator {
         switch int(0...9) {
         case 0, 1:
             let n = chance(0.1) ? Int64.max : Int64.random(in: 0...100_000, using: &rng)
-            return RetryAfterCase(values: [ows(&self) + String(n) + ows(&self)], dateHeader: nil, receivedAt: receivedAt, expected: .some(.seconds(n)), kind: "seconds")
+            return RetryAfterCase(values: [ows(&self) + String(n) + ows(&self)], dateHeader: nil, receivedAt: receivedAt, expected: .some(.clampedSeconds(n)), kind: "seconds")
         case 2, 3:
             let offset = Int64.random(in: -3600...86_400, using: &rng)
             let form = int(0...2)

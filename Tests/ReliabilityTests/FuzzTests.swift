@@ -95,7 +95,7 @@ enum FuzzCase {
         let allowed: Set<String> =
             switch code {
             case 200..<300: ["ok", "undecodable"]
-            case 503: ["unavailable"]
+            case 503, 429: ["unavailable"]
             case 500..<600: ["server_error"]
             case 400: ["bad_request"]
             case 401: ["unauthorized"]

@@ -1,0 +1,89 @@
+import Foundation
+import MyPreferencesSimulator
+import Testing
+
+/// Issue 12: nothing from outside may crash `mprefd run`. The real binary against the simulator,
+/// with the two inputs that trapped it (and crash-looped it under `Restart=on-failure`), and a
+/// database edited with the `sqlite3` CLI as an operator would.
+@Suite(.serialized, .enabled("needs the sqlite3 CLI (apt-get install sqlite3)") { PackagingTools.ensure("sqlite3", package: "sqlite3") })
+struct ExtremeValuesEndToEndTests {
+    /// Crash 1: `503 Retry-After: 9223372036854775807` trapped while the hint became the error text.
+    @Test func aRetryAfterNearTheTopOfInt64PausesTheHostCappedAndTheDaemonLives() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 4001, scenario: Scenario([
+                .unavailable(retryAfter: RetryAfter(seconds: Int.max)), .status("Complete", rowCount: 3, byteCount: 30),
+            ])),
+        ]))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.5\n  max_retry_after_s: 1\n  pause_jitter_s: 0.1")
+        #expect(try await scene.mprefd(["add-token", "4001"]).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 }, "\(daemon.log)")
+        let polls = try await scene.rows("SELECT outcome, http_status, retry_after_s, error FROM polls ORDER BY id")
+        #expect(polls.first?["outcome"] as? String == "unavailable")
+        #expect(polls.first?["retry_after_s"] as? Double == 9_000_000_000, "pinned to Duration.longest: \(polls)")
+        #expect((polls.first?["error"] as? String)?.contains("Retry-After 9000000000 s") == true)
+        #expect(daemon.log.contains("Retry-After longer than polling.max_retry_after_s; capped"))
+        let requests = await scene.requests(for: 4001)
+        if requests.count == 2 {
+            let gap = requests[1].time.timeIntervalSince(requests[0].time)
+            #expect(gap >= 1 - 0.05 && gap < 10, "the pause is capped at max_retry_after_s (1 s): \(gap) s")
+        }
+        #expect(await daemon.stop() == 0, "the daemon must live and stop cleanly:\n\(daemon.log)")
+    }
+
+    /// Crash 2 and its class: every column the daemon reads, edited with sqlite3 to an extreme or
+    /// unusable value. Usable extremes are polled (counters saturate); unusable rows are logged once,
+    /// kept, not polled, shown by `status` and `show` — and after the documented repair they are polled.
+    @Test func aDatabaseEditedWithExtremeValuesNeitherCrashesNorStopsTheOtherTokens() async throws {
+        let tokens: [Int64] = [5001, 5002, 5003, 5004, 5005]
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: tokens.map {
+            TokenScenario(accessToken: $0, scenario: Scenario([.status("Processing"), .status("Complete", rowCount: 1, byteCount: 1)]))
+        }))
+        try scene.writeConfig()
+        #expect(try await scene.mprefd(["add-token"] + tokens.map(String.init)).status == 0)
+        let edit = try await scene.cli.sqlite([scene.cli.databasePath, """
+            UPDATE tokens SET attempt = 9223372036854775807, consecutive_errors = 9223372036854775807,
+                              consecutive_not_found = 9223372036854775807 WHERE access_token = 5001;
+            UPDATE tokens SET next_poll_at = 'not a time' WHERE access_token = 5002;
+            UPDATE tokens SET deadline_at = '9999-12-31T23:59:59.999Z', row_count = 9223372036854775807,
+                              byte_count = 9223372036854775807, next_poll_at = '0000-01-01T00:00:00.000Z' WHERE access_token = 5003;
+            UPDATE tokens SET attempt = -3 WHERE access_token = 5004;
+            """])
+        #expect(edit.status == 0, "\(edit.stderr)")
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually {
+            try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete' AND access_token IN (5001, 5003, 5005)") == 3
+        }, "\(daemon.log)")
+        let states = try await scene.rows("SELECT access_token, state, attempt FROM tokens ORDER BY access_token")
+        #expect(states.first { $0["access_token"] as? Int == 5001 }?["attempt"] as? Int == Int.max, "the counter saturated: \(states)")
+        #expect(states.filter { [5002, 5004].contains($0["access_token"] as? Int) }.allSatisfy { $0["state"] as? String == "watching" }, "kept: \(states)")
+        let unusableRequests = await scene.requests(for: 5002).count + scene.requests(for: 5004).count
+        #expect(unusableRequests == 0, "unusable rows are not polled")
+        let logged = daemon.log.components(separatedBy: "\n").filter { $0.contains("token row cannot be used") }
+        #expect(logged.count == 2, "one line per unusable row: \(logged)")
+        #expect(logged.contains { $0.contains("db.column=next_poll_at") && $0.contains("export.access_token=5002") }, "\(logged)")
+        #expect(logged.contains { $0.contains("db.column=attempt") && $0.contains("export.access_token=5004") }, "\(logged)")
+
+        let status = try await scene.mprefd(["status"])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("unusable rows:") && status.stdout.contains("5002") && status.stdout.contains("next_poll_at"), "\(status.stdout)")
+        let statusJSON = try #require(try await scene.mprefd(["status", "--json"]).json() as? [String: Any])
+        #expect((statusJSON["unusable_rows"] as? [[String: Any]])?.count == 2)
+        let show = try await scene.mprefd(["show", "5004"])
+        #expect(show.stdout.contains("NOT POLLED") && show.stdout.contains("column attempt holds -3"), "\(show.stdout)")
+        #expect(show.stdout.contains("mprefd pause 5004 && mprefd resume 5004"), "\(show.stdout)")
+        let list = try await scene.mprefd(["list", "--json"])
+        #expect(list.status == 0, "list reads the extreme counts: \(list.stderr)")
+
+        // The documented repair: fix the value with sqlite3, then pause and resume.
+        #expect(try await scene.cli.sqlite([scene.cli.databasePath, "UPDATE tokens SET attempt = 0 WHERE access_token = 5004; UPDATE tokens SET next_poll_at = NULL WHERE access_token = 5002"]).status == 0)
+        for token in ["5002", "5004"] {
+            #expect(try await scene.mprefd(["pause", token]).status == 0)
+            #expect(try await scene.mprefd(["resume", token]).status == 0)
+        }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 5 }, "\(daemon.log)")
+        #expect(await daemon.stop() == 0, "\(daemon.log)")
+    }
+}

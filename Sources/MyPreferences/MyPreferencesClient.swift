@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MprefCore
 import NIOCore
 import NIOHTTP1
 
@@ -112,7 +113,8 @@ public final class MyPreferencesClient: Sendable {
     public func status(of accessToken: Int64) async -> PollResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let (outcome, httpStatus) = await poll(url: statusURL(for: accessToken), accessToken: accessToken)
+        let (answer, httpStatus) = await poll(url: statusURL(for: accessToken), accessToken: accessToken)
+        let outcome = answer.identified(as: accessToken)
         let latency = start.duration(to: clock.now)
         guard logger.logLevel <= .debug else {
             return PollResult(outcome: outcome, httpStatus: httpStatus, latency: latency)
@@ -120,7 +122,7 @@ public final class MyPreferencesClient: Sendable {
         var metadata: Logger.Metadata = [
             "export.access_token": "\(accessToken)",
             "poll.outcome": "\(outcome.kindName)",
-            "poll.latency_ms": "\(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000)",
+            "poll.latency_ms": "\(latency.milliseconds)",
         ]
         if let httpStatus { metadata["http.status"] = "\(httpStatus)" }
         if case .transportError(let failure, _) = outcome { metadata["transport.failure"] = "\(failure.rawValue)" }

@@ -47,6 +47,17 @@ public struct PollResult: Sendable, Hashable {
 }
 
 extension PollOutcome {
+    /// This outcome for a poll of `accessToken`: an `.ok` answer whose body names another export
+    /// (`AccessToken` echoed as a different number) is `.undecodable` — recorded and logged as an
+    /// error, never a terminal state, so an answer meant for export 71 can never complete export 70
+    /// (or start its hooks). An answer without `AccessToken` is trusted, as the API documents none
+    /// as required.
+    public func identified(as accessToken: Int64) -> PollOutcome {
+        guard case .ok(let status) = self, let echoed = status.accessToken, echoed != accessToken else { return self }
+        return .undecodable(reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",
+                            excerpt: "AccessToken \(echoed), Status \(BodyExcerpt.make(Array(status.status.utf8), limit: 64))")
+    }
+
     /// A short name of the case, for logs and metrics labels: `ok`, `unavailable`, `server_error`,
     /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `unexpected_status`,
     /// `transport_error`, `undecodable`.

@@ -45,8 +45,14 @@ extension StatusDecoder {
         guard collector.sawRoot else {
             return .failure(DecodingFailure(reason: "no \(xmlRootElement) element"))
         }
+        if let repeated = repeatedField(collector.repeatedFields) {
+            return .failure(DecodingFailure(reason: "\(repeated) appears more than once (ambiguous)"))
+        }
         guard let status = collector.fields["status"] ?? nil else {
             return .failure(DecodingFailure(reason: "missing Status"))
+        }
+        if let text = collector.fields["accesstoken"] ?? nil, integer(text: text, allowNegative: true) == nil {
+            return .failure(DecodingFailure(reason: "AccessToken is not an integer"))
         }
         func count(_ name: String, allowNegative: Bool) -> Int64? {
             guard let text = collector.fields[name] ?? nil else { return nil }
@@ -87,8 +93,11 @@ extension StatusDecoder {
 
 /// Collects the direct children of the status root element. Used by one parser on one thread.
 private final class XMLStatusCollector: NSObject, XMLParserDelegate {
-    /// Lower-cased child name → text (`nil` when marked `i:nil="true"`); first occurrence wins.
+    /// Lower-cased child name → text (`nil` when marked `i:nil="true"`); first occurrence kept.
     var fields: [String: String?] = [:]
+    /// Lower-cased child names seen again after their first occurrence (each repeat listed twice, so
+    /// ``StatusDecoder/repeatedField(_:)`` finds it).
+    var repeatedFields: [String] = []
     var sawRoot = false
     var failure: String?
 
@@ -148,6 +157,9 @@ private final class XMLStatusCollector: NSObject, XMLParserDelegate {
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        if depth == 2, let field = currentField, fields[field] != nil {
+            repeatedFields += [field, field]
+        }
         if depth == 2, let field = currentField, fields[field] == nil {
             // An element with element children is not a simple value: treat it as absent.
             fields[field] = (currentIsNil || currentHasChildElements) ? String?.none : String?.some(text)

@@ -11,11 +11,15 @@ import Foundation
 ///   ignored, case-insensitive): JSON for `application/json`, `text/json` and any `+json` type;
 ///   XML for `application/xml`, `text/xml` and any `+xml` type. A missing or other type is sniffed:
 ///   first non-blank byte `{` → JSON, `<` → XML, anything else is undecodable.
-/// - Field names match case-insensitively (`RowCount`, `rowCount`, `rowcount`); the first match wins.
+/// - Field names match case-insensitively (`RowCount`, `rowCount`, `rowcount`). A field this decoder
+///   reads (`Status`, `AccessToken`, `RowCount`, `ByteCount`, `Expires`) that appears twice, in any
+///   spelling, makes the body ambiguous: undecodable, never "first one wins".
 /// - `Status` must be present and a string (in XML: an element not marked `i:nil`); kept verbatim.
 /// - `RowCount`, `ByteCount` are non-negative `Int64`s given as JSON integer literals or numeric
 ///   strings of ASCII digits (surrounding whitespace allowed); `AccessToken` likewise but may be
-///   negative. A missing field or JSON `null` is `nil` (unknown) — never `0`. **A count that is
+///   negative. A missing field or JSON `null` is `nil` (unknown) — never `0`. An `AccessToken` that is
+///   present but not such an integer makes the body undecodable: it names the export the answer is
+///   about, so an answer that cannot say which export is not trusted (see ``PollOutcome/identified(as:)``). **A count that is
 ///   negative, fractional (`1.5`, even `1.0`), in exponent form, or beyond `Int64` is also `nil`,
 ///   and the rest of the body is still decoded** (the status is what the poller needs most).
 /// - `Expires` is kept verbatim when it is a string (JSON numbers are kept as their literal text).
@@ -91,6 +95,9 @@ package enum StatusDecoder {
             return .failure(DecodingFailure(reason: "JSON body is not an object"))
         }
         let folded = members.map { (key: $0.key.lowercased(), value: $0.value) }  // each key folded once
+        if let repeated = repeatedField(folded.map(\.key)) {
+            return .failure(DecodingFailure(reason: "\(repeated) appears more than once (ambiguous)"))
+        }
         func field(_ name: String) -> JSONValue? {
             folded.first(where: { $0.key == name })?.value
         }
@@ -106,13 +113,29 @@ package enum StatusDecoder {
         case .number(let text): expires = text
         default: expires = nil
         }
+        let accessToken = integer(field("accesstoken"), allowNegative: true)
+        switch field("accesstoken") {
+        case nil, .null?: break
+        default: if accessToken == nil { return .failure(DecodingFailure(reason: "AccessToken is not an integer")) }
+        }
         return .success(ExportStatus(
-            accessToken: integer(field("accesstoken"), allowNegative: true),
+            accessToken: accessToken,
             status: status,
             rowCount: integer(field("rowcount"), allowNegative: false),
             byteCount: integer(field("bytecount"), allowNegative: false),
             expires: expires
         ))
+    }
+
+    /// The fields this decoder reads, lower-cased.
+    static let readFields: [String] = ["status", "accesstoken", "rowcount", "bytecount", "expires"]
+
+    /// The first read field (its documented spelling) among `keys` (lower-cased) more than once.
+    static func repeatedField(_ keys: [String]) -> String? {
+        for name in readFields where keys.lazy.filter({ $0 == name }).count > 1 {
+            return ["status": "Status", "accesstoken": "AccessToken", "rowcount": "RowCount", "bytecount": "ByteCount", "expires": "Expires"][name] ?? name
+        }
+        return nil
     }
 
     private static func integer(_ value: JSONValue?, allowNegative: Bool) -> Int64? {

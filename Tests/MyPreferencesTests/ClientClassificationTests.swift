@@ -20,6 +20,11 @@ struct ClientClassificationTests {
              expected: .ok(ExportStatus(status: "Processing"))),
         Case(status: 200, headers: [("Content-Type", "text/html")], body: "<html>maintenance</html>",
              expected: .undecodable(reason: "root element is not AsyncApiDataExportStatusResult", excerpt: "<html>maintenance</html>")),
+        // Issue 17.3: an answer naming another export (the poll asks for 42) never completes this one.
+        Case(status: 200, headers: [("Content-Type", "application/json")], body: #"{"AccessToken": 71, "Status": "Complete", "RowCount": 5}"#,
+             expected: .undecodable(reason: "the answer names AccessToken 71, not the polled 42", excerpt: "AccessToken 71, Status Complete")),
+        Case(status: 200, headers: [("Content-Type", "application/json")], body: #"{"AccessToken": "abc", "Status": "Complete"}"#,
+             expected: .undecodable(reason: "AccessToken is not an integer", excerpt: #"{"AccessToken": "abc", "Status": "Complete"}"#)),
         Case(status: 301, headers: [("Location", "/elsewhere")], body: "", expected: .unexpectedStatus),
         Case(status: 302, headers: [("Location", "http://127.0.0.1:1/elsewhere")], body: "", expected: .unexpectedStatus),
         Case(status: 400, headers: [("Content-Type", "text/plain")], body: "Invalid token\nfix it", expected: .badRequest(detail: "Invalid token fix it")),

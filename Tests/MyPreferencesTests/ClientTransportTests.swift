@@ -112,7 +112,7 @@ struct ClientTransportTests {
     }
 
     @Test func manyConcurrentPollsShareThePool() async throws {
-        try await withServer({ _ in .json(sampleStatusJSON) }) { server in
+        try await withServer({ _ in .json(anyTokenStatusJSON) }) { server in
             let outcomes = try await withClient(loopbackAccount(server)) { client in
                 await withTaskGroup(of: PollOutcome.self) { group in
                     for token in 0..<100 { group.addTask { await client.status(of: Int64(token)).outcome } }

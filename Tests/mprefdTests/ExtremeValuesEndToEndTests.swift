@@ -87,3 +87,28 @@ struct ExtremeValuesEndToEndTests {
         #expect(await daemon.stop() == 0, "\(daemon.log)")
     }
 }
+
+/// Issue 17.3: an answer for another export is never trusted.
+@Suite(.serialized) struct ForeignAnswerEndToEndTests {
+    @Test func anAnswerNamingAnotherAccessTokenNeverCompletesThisOne() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
+            TokenScenario(accessToken: 70, scenario: Scenario([
+                .raw(code: 200, contentType: "application/json", body: #"{"AccessToken": 71, "Status": "Complete", "RowCount": 9}"#, repeat: 2),
+                .raw(code: 200, contentType: "application/json", body: #"{"Status": "Processing", "status": "Complete"}"#),
+                .status("Complete", rowCount: 1, byteCount: 1),
+            ])),
+        ]))
+        let marker = scene.cli.directory.appendingPathComponent("completed.out")
+        try scene.writeConfig(extra: "hooks:\n  on_complete:\n    - 'echo \"$MPREFD_ACCESS_TOKEN\" >> \(marker.path)'")
+        #expect(try await scene.mprefd(["add-token", "70"]).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 }, "\(daemon.log)")
+        let polls = try await scene.rows("SELECT outcome, status, error FROM polls ORDER BY id")
+        #expect(polls.map { $0["outcome"] as? String } == ["undecodable", "undecodable", "undecodable", "ok"], "\(polls)")
+        #expect((polls.first?["error"] as? String)?.contains("the answer names AccessToken 71, not the polled 70") == true, "\(polls)")
+        #expect((polls[2]["error"] as? String)?.contains("Status appears more than once") == true, "\(polls)")
+        #expect(try await scene.eventually { (try? String(contentsOf: marker, encoding: .utf8)) == "70\n" })
+        #expect(await daemon.stop() == 0)
+    }
+}

@@ -198,7 +198,9 @@ extension TokenDatabase {
     }
 
     /// Appends the polls and updates their tokens in ONE transaction; inserts the pending hook runs
-    /// of every terminal event in that same transaction, and stores `pauses`.
+    /// of every terminal event in that same transaction, and stores `pauses`: one row per host and
+    /// per account, the one that ends last (a shorter pause never overwrites a longer one in force,
+    /// whatever order a batch brings them in), as the scheduler keeps it in memory.
     ///
     /// `globalHooks` maps a hook event key (`complete`, `failure`, `expired`, `retrieved`) to the
     /// configured commands. A token's row is only updated while it is still `watching` (an admin
@@ -249,6 +251,7 @@ extension TokenDatabase {
                     ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
                         started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
                         retry_after_s = excluded.retry_after_s
+                    WHERE excluded.paused_until > pauses.paused_until
                     """, arguments: [pause.scope, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
                                      pause.reason, pause.httpStatus, pause.retryAfterS])
             }

@@ -12,12 +12,13 @@ package enum PollLog {
         package var metadata: Logger.Metadata
     }
 
-    /// The entries for `decision`; `pauseIsNew` says whether its pause was not already in force.
+    /// The entries for `decision`; `pauseChange` says whether its pause started or extended the
+    /// pause in force (then it is the pause in force, and is logged with its end) or neither.
     /// With `debugEnabled` false, a poll that changes nothing worth more than a debug line costs
     /// nothing (building the metadata costs more than the rest of the scheduler's work per poll).
-    package static func entries(for decision: PollPolicy.Decision, pauseIsNew: Bool, debugEnabled: Bool) -> [Entry] {
+    package static func entries(for decision: PollPolicy.Decision, pauseChange: PauseChange, debugEnabled: Bool) -> [Entry] {
         let w = decision.write
-        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped, decision.pause == nil || !pauseIsNew,
+        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped, decision.pause == nil || pauseChange == .none,
            !debugEnabled {
             return []
         }
@@ -43,14 +44,17 @@ package enum PollLog {
         if decision.retryAfterCapped {
             entries.append(Entry(level: .warning, message: "Retry-After longer than polling.max_retry_after_s; capped", metadata: metadata))
         }
-        if let pause = decision.pause, pauseIsNew {
+        if let pause = decision.pause, pauseChange != .none {
             var m = metadata
             m["pause.subject"] = "\(pause.subject)"
             m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
-            if pause.scope == "account" {
+            switch (pause.scope == "account", pauseChange) {
+            case (true, .started):
                 entries.append(Entry(level: .error, message: "account paused: credentials or permissions need an operator", metadata: m))
-            } else {
+            case (false, .started):
                 entries.append(Entry(level: .notice, message: "host paused after \(w.httpStatus ?? 503)", metadata: m))
+            default:
+                entries.append(Entry(level: .notice, message: "\(pause.scope) pause extended: a later answer asked for longer", metadata: m))
             }
         }
         return entries

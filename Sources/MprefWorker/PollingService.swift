@@ -127,8 +127,8 @@ package final class PollingService: Sendable {
                 case .answered(let id):
                     state.answered(tokenID: id)
                 case .polled(let id, let decision, let updated):
-                    let pauseIsNew = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
-                    log(decision, pauseIsNew: pauseIsNew)
+                    let pauseChange = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
+                    log(decision, pauseChange: pauseChange)
                 case .recordFailed(let id):
                     state.retryLater(tokenID: id, now: .now)
                 case .abandoned(let id):
@@ -178,8 +178,8 @@ package final class PollingService: Sendable {
         }
     }
 
-    private func log(_ decision: PollPolicy.Decision, pauseIsNew: Bool) {
-        for entry in PollLog.entries(for: decision, pauseIsNew: pauseIsNew, debugEnabled: logger.logLevel <= .debug) {
+    private func log(_ decision: PollPolicy.Decision, pauseChange: PauseChange) {
+        for entry in PollLog.entries(for: decision, pauseChange: pauseChange, debugEnabled: logger.logLevel <= .debug) {
             logger.log(level: entry.level, entry.message, metadata: entry.metadata)
         }
     }

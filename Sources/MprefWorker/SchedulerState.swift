@@ -5,6 +5,16 @@ import MprefStore
 
 /// The scheduler's bookkeeping, owned by its one loop: who is watched, when each is due, what is
 /// in flight, which hosts and accounts are paused, and each host's request pace. No I/O.
+/// What a committed poll did to the pause of its host or account.
+package enum PauseChange: Sendable {
+    /// No pause, or one within the jitter of the pause already in force.
+    case none
+    /// No pause of that subject was in force: this poll started one.
+    case started
+    /// This poll's pause ends later than the one in force: the pause in force is now this one.
+    case extended
+}
+
 struct SchedulerState {
     struct Slot {
         var token: WatchedToken
@@ -106,15 +116,15 @@ struct SchedulerState {
         return launches
     }
 
-    /// Applies a committed poll. Returns whether it started a pause that was not already in force.
-    mutating func finish(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant) -> Bool {
+    /// Applies a committed poll. Returns what it did to the host or account pause in force.
+    mutating func finish(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
         endFlight(tokenID)
-        let pauseIsNew = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? false
-        guard var slot = slots[tokenID] else { return pauseIsNew }
+        let pauseChange = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
+        guard var slot = slots[tokenID] else { return pauseChange }
         let w = decision.write
         guard tokenUpdated, w.newState == .watching, let delay = decision.nextDelay else {
             if tokenUpdated { slots[tokenID] = nil }
-            return pauseIsNew
+            return pauseChange
         }
         slot.token.attempt = w.attempt
         slot.token.consecutiveErrors = w.consecutiveErrors
@@ -122,7 +132,7 @@ struct SchedulerState {
         slot.token.nextPollAt = w.nextPollAt
         slots[tokenID] = slot
         schedule(tokenID, at: now + delay, booked: false)
-        return pauseIsNew
+        return pauseChange
     }
 
     /// A poll's HTTP exchange ended (its commit may still be pending): its request slot is free.
@@ -199,9 +209,12 @@ struct SchedulerState {
         slots[tokenID]?.inFlight = false
     }
 
-    /// Records a pause; returns whether it is new (none of that subject was in force).
+    /// Records a pause: the longer of it and the one in force (one pause per host and per account,
+    /// as the store keeps it). Returns `.started` when none of that subject was in force,
+    /// `.extended` when it moves the end of the one in force later by more than `pauseJitter`
+    /// (a later 503 asked for longer), `.none` otherwise.
     @discardableResult
-    private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> Bool {
+    private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
         let isHost = pause.scope == "host"
         let limit = isHost ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
         let remaining = min(max(pause.pausedUntil.timeIntervalSince(wallNow), 0), limit.seconds)
@@ -209,7 +222,8 @@ struct SchedulerState {
         let existing = isHost ? hostPauses[pause.subject] : accountPauses[pause.subject]
         let merged = existing.map { PauseSpan(end: max($0.end, span.end), startedAt: max($0.startedAt, span.startedAt)) } ?? span
         if isHost { hostPauses[pause.subject] = merged } else { accountPauses[pause.subject] = merged }
-        return existing.map { $0.end <= now } ?? true
+        guard let existing, existing.end > now else { return .started }
+        return span.end - existing.end > max(configuration.pauseJitter, .milliseconds(1)) ? .extended : .none
     }
 
     /// Ends the pauses an operator lifted (`mprefd resume --host` / `--account`) and makes the tokens

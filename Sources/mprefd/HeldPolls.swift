@@ -26,7 +26,7 @@ struct HeldPolls {
         guard token.state == .watching else { return planned }
         let pauses = [accountPauses[token.clientID], hostKeys[token.clientID].flatMap { hostPauses[$0] }].compactMap { $0 }
         guard let longest = pauses.max(by: { $0.pausedUntil < $1.pausedUntil }),
-              let plannedDate = Timestamp.parse(planned), longest.pausedUntil > plannedDate else { return planned }
+              let plannedDate = Timestamp.parse(planned), longest.pausedUntil >= plannedDate else { return planned }
         return "\(Timestamp.format(longest.pausedUntil)) (\(longest.scope) paused)"
     }
 }

@@ -143,3 +143,29 @@ import Testing
         #expect(rearmed.state == .watching && rearmed.attempt == 0 && rearmed.finishedAt == nil && rearmed.label == "a")
     }
 }
+
+/// Issue 17.2: the stored pause is the pause in force — the longest — whatever order answers commit in.
+@Suite struct StoredPauseTests {
+    let now = Date(timeIntervalSince1970: 1_780_000_000)
+
+    func pause(_ seconds: Double) -> PauseRecord {
+        PauseRecord(scope: "host", subject: "https://pm.example:443", pausedUntil: now.addingTimeInterval(seconds), startedAt: now,
+                    reason: "503 (Retry-After \(Int(seconds)) s)", httpStatus: 503, retryAfterS: seconds)
+    }
+
+    @Test func aShorterPauseNeverOverwritesALongerOne() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        _ = try await db.recordPolls([], pauses: [pause(2), pause(30), pause(5)], globalHooks: [:])
+        var stored = try db.pausesInForce(now: now)
+        #expect(stored.count == 1)
+        #expect(stored.first?.pausedUntil == now.addingTimeInterval(30))
+        #expect(stored.first?.retryAfterS == 30)
+        _ = try await db.recordPolls([], pauses: [pause(5)], globalHooks: [:])
+        stored = try db.pausesInForce(now: now)
+        #expect(stored.first?.pausedUntil == now.addingTimeInterval(30), "a later, shorter 503 keeps the longer pause")
+        _ = try await db.recordPolls([], pauses: [pause(60)], globalHooks: [:])
+        #expect(try db.pausesInForce(now: now).first?.pausedUntil == now.addingTimeInterval(60))
+    }
+}

@@ -65,3 +65,44 @@ struct SchedulerStateTests {
         #expect(s.dueLaunches(now: now + .seconds(3)).map(\.token.id) == [2])
     }
 }
+
+/// Issue 17.2: one pause per host — the longest — in force, logged and stored alike.
+struct PauseInForceTests {
+    let wallNow = Date(timeIntervalSince1970: 1_780_000_000)
+    let now = ContinuousClock.now
+    let host = "https://api.example.com:443"
+
+    func decision(tokenID: Int64, retryAfter seconds: Double) -> PollPolicy.Decision {
+        let until = wallNow.addingTimeInterval(seconds)
+        let write = PollWrite(tokenID: tokenID, polledAt: wallNow, httpStatus: 503, status: nil, rowCount: nil, byteCount: nil,
+                              latencyMs: 1, retryAfterS: seconds, nextDelayS: seconds, outcome: "unavailable", error: "503",
+                              newState: .watching, nextPollAt: until, attempt: 1, consecutiveErrors: 1, consecutiveNotFound: 0, lastError: "503")
+        return PollPolicy.Decision(write: write, pause: PauseRecord(scope: "host", subject: host, pausedUntil: until, startedAt: wallNow, reason: "503",
+                                                                     httpStatus: 503, retryAfterS: seconds),
+                                   nextDelay: .seconds(seconds), retryAfterCapped: false, unknownStatus: false)
+    }
+
+    @Test func severalAnswersInOneBatchLeaveTheLongestPauseInForceAndLogIt() {
+        var configuration = PollingConfiguration()
+        configuration.pauseJitter = .seconds(1)
+        configuration.maxRequestsPerSecondPerHost = 1_000
+        var s = SchedulerState(configuration: configuration, targets: ["ACME_Co": PollTarget(source: SchedulerStateTests.NoSource(), hostKey: host)])
+        let tokens = (1...4).map { WatchedToken(id: Int64($0), clientID: "ACME_Co", accessToken: Int64(100 + $0)) }
+        s.load(tokens: tokens, pauses: [], wallNow: wallNow, now: now, logger: Logger(label: "test"))
+        #expect(s.dueLaunches(now: now).count == 4)
+        let changes = [(1, 2.0), (2, 30.0), (3, 5.0)].map { id, seconds in
+            s.finish(tokenID: Int64(id), decision: decision(tokenID: Int64(id), retryAfter: seconds), tokenUpdated: true, wallNow: wallNow, now: now)
+        }
+        #expect(changes == [.started, .extended, .none])
+        // Token 4's answer is still pending; when it comes, nothing of the host may be polled before 30 s.
+        _ = s.finish(tokenID: 4, decision: decision(tokenID: 4, retryAfter: 1), tokenUpdated: true, wallNow: wallNow, now: now)
+        #expect(s.dueLaunches(now: now + .seconds(29)).isEmpty)
+        #expect(!s.dueLaunches(now: now + .seconds(30 + 1.1)).isEmpty)
+        // The log says the pause in force: started at 2 s, then extended to 30 s; the 5 s answer is no news.
+        let logged = zip([2.0, 30.0, 5.0], changes).flatMap { seconds, change in
+            PollLog.entries(for: decision(tokenID: 1, retryAfter: seconds), pauseChange: change, debugEnabled: false)
+        }
+        #expect(logged.map { "\($0.message)" } == ["host paused after 503", "host pause extended: a later answer asked for longer"])
+        #expect(logged.last?.metadata["pause.until"] == "\(Timestamp.format(wallNow.addingTimeInterval(30)))")
+    }
+}

@@ -258,7 +258,7 @@ final class PollPathBench {
         fuzzCase.problems += Self.delayProblems(decision, token: token, configuration: configuration, now: now)
 
         // The log rendering, both formats.
-        for entry in PollLog.entries(for: decision, pauseIsNew: true, debugEnabled: true) {
+        for entry in PollLog.entries(for: decision, pauseChange: .started, debugEnabled: true) {
             for format in [LogFormat.logfmt, .json] {
                 let line = StderrLogHandler.format(timestamp: Timestamp.format(now), level: entry.level, message: "\(entry.message)",
                                                    metadata: entry.metadata, format: format)

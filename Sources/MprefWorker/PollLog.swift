@@ -49,6 +49,8 @@ package enum PollLog {
             m["pause.subject"] = "\(pause.subject)"
             m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
             switch (pause.scope == "account", pauseChange) {
+            case (true, .started) where w.httpStatus == 404:
+                entries.append(Entry(level: .error, message: "account paused: every token answers 404, so its base_url or status_path is wrong", metadata: m))
             case (true, .started):
                 entries.append(Entry(level: .error, message: "account paused: credentials or permissions need an operator", metadata: m))
             case (false, .started):

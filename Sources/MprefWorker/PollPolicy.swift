@@ -14,6 +14,9 @@ import MyPreferences
 ///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
 /// - Other 5xx, transport errors, undecodable bodies, unexpected codes: backoff on `consecutive_errors`.
 /// - 400 → `failed`. 404 → `failed` after `notFoundLimit` in a row. 401/403 → pause the account for `authPause`.
+/// - 404 account-wide — this token's and `accountWideNotFound − 1` other tokens' of the account with
+///   no `2xx` from it in between (a `base_url` or `status_path` typo, not a missing export) → pause
+///   the account for `authPause` like 401/403; the token's own 404 count is left alone.
 /// - A token polled at or after its deadline without reaching a terminal status → `timed_out`.
 package struct PollPolicy: Sendable {
     package var configuration: PollingConfiguration
@@ -46,9 +49,11 @@ package struct PollPolicy: Sendable {
     ///   - polledAt: when the request was sent (the history's `polled_at`).
     ///   - now: when the result arrived; delays are measured from here.
     ///   - hostKey: `scheme://host:port` of the account's base URL (the subject of a host pause).
+    ///   - accountNotFoundElsewhere: other tokens of this account that answered `404` since its last
+    ///     `2xx` (the scheduler counts them); decides whether a `404` is account-wide.
     package func decide(
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
-        using rng: inout some RandomNumberGenerator
+        accountNotFoundElsewhere: Int = 0, using rng: inout some RandomNumberGenerator
     ) -> Decision {
         // Counters come from the database (operators have sqlite3): every step saturates.
         let attempt = token.attempt.incrementedSaturating
@@ -118,6 +123,14 @@ package struct PollPolicy: Sendable {
             errors = errors.incrementedSaturating
             state = .failed
             lastError = "400 Bad Request (invalid): \(text)"
+        case .notFound where accountNotFoundElsewhere.incrementedSaturating >= max(configuration.accountWideNotFound, 2):
+            errors = errors.incrementedSaturating
+            let wait = configuration.authPause + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
+            delay = wait
+            let tokens = accountNotFoundElsewhere.incrementedSaturating
+            lastError = "404 Not Found for \(tokens) tokens of this account in a row: check its base_url and status_path, then `mprefd resume --account \(token.clientID)`"
+            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                                reason: lastError ?? "404", httpStatus: result.httpStatus, retryAfterS: nil)
         case .notFound:
             notFound = notFound.incrementedSaturating
             if notFound >= configuration.notFoundLimit {

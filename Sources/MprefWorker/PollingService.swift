@@ -160,7 +160,8 @@ package final class PollingService: Sendable {
             }
             mailbox.post(.answered(tokenID: token.id))
             var rng = SystemRandomNumberGenerator()
-            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey, using: &rng)
+            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey,
+                                         accountNotFoundElsewhere: launch.accountNotFoundElsewhere, using: &rng)
             do {
                 // Held (not re-polled) while the database refuses writes: the answer is not lost.
                 let receipt = try await recorder.recordHolding(decision)

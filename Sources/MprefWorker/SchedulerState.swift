@@ -25,6 +25,9 @@ struct SchedulerState {
     struct Launch: Sendable {
         var token: WatchedToken
         var target: PollTarget
+        /// Other tokens of the account that answered `404` since its last `2xx` (``PollPolicy``'s
+        /// account-wide 404 rule).
+        var accountNotFoundElsewhere: Int = 0
     }
 
     let configuration: PollingConfiguration
@@ -47,6 +50,8 @@ struct SchedulerState {
     private var accountPauses: [String: PauseSpan] = [:]
     private var pacers: [String: RequestPacer] = [:]
     private var unconfiguredClientIDs: Set<String> = []
+    /// Per client ID: the tokens that answered `404` since the account's last `2xx`.
+    private var notFoundStreaks: [String: Set<Int64>] = [:]
     private var rng = SystemRandomNumberGenerator()
 
     init(configuration: PollingConfiguration, targets: [String: PollTarget]) {
@@ -111,7 +116,8 @@ struct SchedulerState {
             slots[top.tokenID] = slot
             inFlight += 1
             openRequests.insert(top.tokenID)
-            launches.append(Launch(token: slot.token, target: target))
+            let elsewhere = notFoundStreaks[slot.token.clientID].map { $0.count - ($0.contains(top.tokenID) ? 1 : 0) } ?? 0
+            launches.append(Launch(token: slot.token, target: target, accountNotFoundElsewhere: elsewhere))
         }
         return launches
     }
@@ -120,6 +126,13 @@ struct SchedulerState {
     mutating func finish(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
         endFlight(tokenID)
         let pauseChange = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
+        if let clientID = slots[tokenID]?.token.clientID {
+            switch decision.write.outcome {
+            case "not_found": notFoundStreaks[clientID, default: []].insert(tokenID)
+            case "ok": notFoundStreaks[clientID] = nil
+            default: break
+            }
+        }
         guard var slot = slots[tokenID] else { return pauseChange }
         let w = decision.write
         guard tokenUpdated, w.newState == .watching, let delay = decision.nextDelay else {

@@ -22,6 +22,10 @@ public struct PollingConfiguration: Sendable, Hashable {
     public var maxRequestsPerSecondPerHost: Double = 50
     /// Consecutive 404 answers after which a token is `failed` (not found). Default 3.
     public var notFoundLimit: Int = 3
+    /// Distinct tokens of one account answering `404` with no `2xx` from that account in between
+    /// that make the 404s account-wide (a `base_url` or `status_path` typo, not a missing export):
+    /// the account is paused like after `401`/`403` instead of failing every token. 3; not a key.
+    public var accountWideNotFound: Int = 3
     /// How long an account is paused after 401/403 (credentials or permissions need an operator). Default 15 min.
     public var authPause: Duration = .seconds(900)
     /// How long shutdown waits for in-flight polls before abandoning them (unrecorded). Default 10 s.

@@ -50,6 +50,27 @@ package enum StatusURL {
         }
     }
 
+    /// The placeholders a path template may hold, exactly as spelled (case matters).
+    package static let placeholders: Set<String> = ["{clientId}", "{accessToken}"]
+
+    /// The `{…}` spans of `template` that are not one of ``placeholders`` — e.g. `{clientid}`, which
+    /// would otherwise be sent literally — and a lone `{` or `}`, in order of appearance.
+    package static func unknownPlaceholders(in template: String) -> [String] {
+        var unknown: [String] = []
+        var rest = Substring(template)
+        while let open = rest.firstIndex(where: { $0 == "{" || $0 == "}" }) {
+            guard rest[open] == "{", let close = rest[open...].firstIndex(of: "}") else {
+                unknown.append(String(rest[open]))
+                rest = rest[rest.index(after: open)...]
+                continue
+            }
+            let span = String(rest[open...close])
+            if !placeholders.contains(span) { unknown.append(span) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return unknown
+    }
+
     static func join(_ base: String, _ path: String) -> String {
         var base = Substring(base)
         while base.hasSuffix("/") { base = base.dropLast() }

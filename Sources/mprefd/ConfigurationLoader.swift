@@ -139,6 +139,9 @@ struct ConfigurationLoader {
             throw values.failure(key + ["base_url"], baseURL, allowed: problem)
         }
         let statusPath = values.text(key + ["status_path"], default: AccountConfiguration.defaultStatusPath)
+        if let unknown = StatusURL.unknownPlaceholders(in: statusPath).first {
+            throw values.failure(key + ["status_path"], statusPath, allowed: "a path template whose only placeholders are {clientId} and {accessToken}, spelled exactly so (\(unknown) would be sent literally), e.g. \(AccountConfiguration.defaultStatusPath)")
+        }
         guard statusPath.contains("{accessToken}"), !statusPath.contains("?"), !statusPath.contains("#") else {
             throw values.failure(key + ["status_path"], statusPath, allowed: "a path template containing {accessToken} (and usually {clientId}), without '?' or '#', e.g. \(AccountConfiguration.defaultStatusPath)")
         }

@@ -303,3 +303,33 @@ struct SeededRNG: RandomNumberGenerator {
         #expect(d.write.error?.hasPrefix("429 Too Many Requests (Retry-After 30 s)") == true)
     }
 }
+
+/// Issue 17.10: 404s from every token of an account are a configuration error, not missing exports.
+@Suite struct AccountWideNotFoundTests {
+    let t0 = Date(timeIntervalSince1970: 1_780_000_000)
+
+    func decide(elsewhere: Int, notFoundSoFar: Int = 0) -> PollPolicy.Decision {
+        var rng = SeededRNG(state: 5)
+        let token = WatchedToken(id: 3, clientID: "ACME_Co", accessToken: 33, consecutiveNotFound: notFoundSoFar)
+        return PollPolicy(configuration: PollingConfiguration()).decide(
+            token: token, result: PollResult(outcome: .notFound, httpStatus: 404, latency: .milliseconds(3)),
+            polledAt: t0, now: t0, hostKey: "https://pm.example:443", accountNotFoundElsewhere: elsewhere, using: &rng)
+    }
+
+    @Test func aThirdTokenAnswering404PausesTheAccountInsteadOfFailingTokens() {
+        let d = decide(elsewhere: 2, notFoundSoFar: 2)
+        #expect(d.write.newState == .watching, "not failed, although this token reached not_found_limit")
+        #expect(d.write.consecutiveNotFound == 2)
+        #expect(d.pause?.scope == "account" && d.pause?.subject == "ACME_Co" && d.pause?.httpStatus == 404)
+        #expect(d.nextDelay.map { $0 >= .seconds(900) } == true)
+        #expect(d.write.lastError?.contains("check its base_url and status_path") == true)
+        #expect(d.write.lastError?.contains("mprefd resume --account ACME_Co") == true)
+    }
+
+    @Test func aLone404IsAMissingExportAsBefore() {
+        let first = decide(elsewhere: 1)
+        #expect(first.pause == nil && first.write.consecutiveNotFound == 1)
+        let last = decide(elsewhere: 0, notFoundSoFar: 2)
+        #expect(last.write.newState == .failed && last.pause == nil)
+    }
+}

@@ -253,7 +253,8 @@ final class PollPathBench {
         let now = Bool.random(using: &rng) ? polledAt : Self.clockReading(&rng)
         var decisionRNG = SplitMix64(seed: rng.next())
         let decision = PollPolicy(configuration: configuration).decide(
-            token: token, result: result, polledAt: polledAt, now: now, hostKey: Self.hostKey, using: &decisionRNG)
+            token: token, result: result, polledAt: polledAt, now: now, hostKey: Self.hostKey,
+            accountNotFoundElsewhere: [0, 0, 1, 2, 5, Int.max].randomElement(using: &rng) ?? 0, using: &decisionRNG)
         fuzzCase.decision = decision
         fuzzCase.problems += Self.delayProblems(decision, token: token, configuration: configuration, now: now)
 

@@ -109,6 +109,9 @@ import Testing
         ("accounts:\n  ACME_Co:\n    base_url: http://pm.example.com/Profiles\n", ["accounts.ACME_Co.base_url", "allow_insecure_http"]),
         ("accounts:\n  ACME_Co:\n    base_url: not a url\n", ["accounts.ACME_Co.base_url", "not a url"]),
         ("accounts:\n  ACME_Co:\n    status_path: Status\n", ["accounts.ACME_Co.status_path", "{accessToken}"]),
+        // Issue 17.10: a misspelled placeholder was sent literally.
+        ("accounts:\n  ACME_Co:\n    status_path: 'Async/{clientid}/Export/{accessToken}/Status'\n", ["accounts.ACME_Co.status_path", "{clientid} would be sent literally"]),
+        ("accounts:\n  ACME_Co:\n    status_path: 'Async/{clientId/Export/{accessToken}/Status'\n", ["accounts.ACME_Co.status_path", "{clientId/Export/{accessToken}"]),
         ("accounts:\n  ACME_Co:\n    auth:\n      scheme: kerberos\n", ["accounts.ACME_Co.auth.scheme", "none|pnauthinfo3|oauth"]),
         ("accounts:\n  ACME_Co:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n", ["accounts.ACME_Co.auth.secret"]),
         ("accounts:\n  ACME_Co:\n    auth:\n      scheme: oauth\n      user_id: u\n      client_id: c\n      client_secret: s\n", ["accounts.ACME_Co.auth.token_url"]),

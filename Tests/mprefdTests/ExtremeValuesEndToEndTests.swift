@@ -112,3 +112,27 @@ struct ExtremeValuesEndToEndTests {
         #expect(await daemon.stop() == 0)
     }
 }
+
+/// Issue 17.10: a `base_url` typo (every token answers 404) pauses the account once, fails nothing.
+@Suite(.serialized) struct AccountWideNotFoundEndToEndTests {
+    @Test func everyTokenAnswering404PausesTheAccountWithOneErrorAndNoFailureHooks() async throws {
+        let tokens: [Int64] = [6001, 6002, 6003, 6004, 6005]
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: tokens.map {
+            TokenScenario(accessToken: $0, scenario: Scenario([.http(404)]))
+        }))
+        let marker = scene.cli.directory.appendingPathComponent("failed.out")
+        try scene.writeConfig(extra: "hooks:\n  on_failure:\n    - 'echo \"$MPREFD_ACCESS_TOKEN\" >> \(marker.path)'")
+        #expect(try await scene.mprefd(["add-token"] + tokens.map(String.init)).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM pauses WHERE scope = 'account' AND http_status = 404") == 1 }, "\(daemon.log)")
+        let status = try await scene.mprefd(["status"])
+        #expect(status.stdout.contains("account pause:") && status.stdout.contains("base_url and status_path"), "\(status.stdout)")
+        // Stopping settles every poll in flight: none of them may have failed a token either.
+        #expect(await daemon.stop() == 0)
+        #expect(try await scene.count("SELECT count(*) FROM tokens WHERE state = 'watching'") == tokens.count)
+        #expect(try await scene.count("SELECT count(*) FROM hook_runs") == 0, "no failure hook queued")
+        let paused = daemon.log.components(separatedBy: "\n").filter { $0.contains("account paused: every token answers 404") }
+        #expect(paused.count == 1, "one clear error: \(paused)")
+    }
+}

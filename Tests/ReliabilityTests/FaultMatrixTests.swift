@@ -23,7 +23,7 @@ extension Reliability {
                 TokenScenario(accessToken: 203, scenario: Scenario([.raw(code: 200, contentType: "application/json", body: "", repeat: 3), .status("Complete")])),
                 TokenScenario(accessToken: 204, scenario: Scenario([.raw(code: 200, contentType: "text/html; charset=utf-8", body: html, repeat: 3), .status("Complete")])),
                 TokenScenario(accessToken: 205, scenario: Scenario([.raw(code: 502, contentType: "text/html", body: html, repeat: 3), .status("Complete")])),
-                TokenScenario(accessToken: 206, scenario: Scenario([.raw(code: 200, contentType: "application/json", body: "{\"Status\":\"Processing\",\"RowCount\":\"x\",\"ByteCount\":-1,\"AccessToken\":[]}", repeat: 3), .status("Complete")])),
+                TokenScenario(accessToken: 206, scenario: Scenario([.raw(code: 200, contentType: "application/json", body: "{\"Status\":\"Processing\",\"RowCount\":\"x\",\"ByteCount\":-1}", repeat: 3), .status("Complete")])),
                 TokenScenario(accessToken: 207, scenario: Scenario([.raw(code: 200, contentType: "application/xml", body: "<AsyncApiDataExportStatusResult><Status><b>x</b></Status></AsyncApiDataExportStatusResult>", repeat: 3), .status("Complete")])),
                 TokenScenario(accessToken: 208, scenario: Scenario([.status("Processing", repeat: 3), .status("Complete")])),
             ]))

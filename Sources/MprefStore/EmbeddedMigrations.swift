@@ -286,5 +286,15 @@ extension Migration {
             CREATE INDEX pause_lifts_by_admin_seq ON pause_lifts (admin_seq);
             """#
         ),
+        Migration(
+            id: "0007_extend_schema_for_operations",
+            sql: #"""
+            -- mprefd schema, migration 0007: what a week in production asked for (issue 17).
+
+            -- Admin commands name tokens by access token alone (`mprefd remove 123`, `wait`, `show`, `pause`):
+            -- one set-based lookup through this index instead of a scan of `tokens` per token.
+            CREATE INDEX tokens_by_access_token ON tokens (access_token);
+            """#
+        ),
     ]
 }

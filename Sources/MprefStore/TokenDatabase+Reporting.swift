@@ -41,18 +41,16 @@ extension TokenDatabase {
         }
     }
 
-    /// The tokens with these row ids and the daemon row, in one read transaction (primary-key lookups).
+    /// The tokens with these row ids and the daemon row, in one read transaction (one set-based
+    /// primary-key lookup).
     ///
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
     package func waitSnapshot(tokenIDs: [Int64]) throws -> WaitSnapshot {
-        try read { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?")
-            var tokens: [TokenRecord] = []
-            tokens.reserveCapacity(tokenIDs.count)
-            for id in tokenIDs {
-                if let token = try TokenRecord.fetchOne(statement, arguments: [id]) { tokens.append(token) }
-            }
-            return WaitSnapshot(tokens: tokens, daemon: try Self.fetchDaemon(db))
+        let ids = Self.jsonArray(tokenIDs)
+        return try read { db in
+            let rows = try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id IN (SELECT value FROM json_each(?))", arguments: [ids])
+            let byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            return WaitSnapshot(tokens: tokenIDs.compactMap { byID[$0] }, daemon: try Self.fetchDaemon(db))
         }
     }
 

@@ -68,6 +68,21 @@ package struct HookJob: Sendable, Hashable {
     package var finishedAt: String?
 }
 
+/// A hook run left `running` by the last daemon, with the process group it started.
+package struct InterruptedHookRun: Sendable, Hashable {
+    package var id: Int64
+    /// The hook's process group ID (= its leader's PID), `hook_runs.pgid`.
+    package var pgid: Int32
+    /// `boot_id/starttime` of the leader when it started, `hook_runs.pgid_leader_identity`.
+    package var leaderIdentity: String?
+
+    package init(id: Int64, pgid: Int32, leaderIdentity: String?) {
+        self.id = id
+        self.pgid = pgid
+        self.leaderIdentity = leaderIdentity
+    }
+}
+
 /// How a hook run ended, to store.
 package struct HookRunOutcome: Sendable, Hashable {
     /// `succeeded`, `failed` (retry at `nextAttemptAt`), `dead`, or `pending` (interrupted by shutdown: re-run at next start).

@@ -16,6 +16,26 @@ extension TokenDatabase {
         }
     }
 
+    /// Runs left `running` whose process group was recorded: what the last daemon may have left
+    /// alive after a crash or `kill -9`. Call at daemon start, before ``requeueInterruptedHookRuns(now:)``.
+    package func interruptedHookRuns() async throws -> [InterruptedHookRun] {
+        try await asyncRead { db in
+            try Row.fetchAll(db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid IS NOT NULL")
+                .compactMap { row in
+                    guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
+                    return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
+                }
+        }
+    }
+
+    /// Records the process group of a run that just started (its leader's PID) and the leader's
+    /// identity (`boot_id/starttime`, see `ProcessIdentity`), so a restart after a crash can end it.
+    package func recordHookRunProcess(id: Int64, attempt: Int, pgid: Int32, leaderIdentity: String?) async throws {
+        try await asyncWrite { db in
+            try db.execute(sql: "UPDATE hook_runs SET pgid = ?, pgid_leader_identity = ? WHERE id = ? AND attempt = ? AND state = 'running'", arguments: [pgid, leaderIdentity, id, attempt])
+        }
+    }
+
     /// Marks up to `limit` due runs (`pending`/`failed` with `next_attempt_at <= now`) `running`,
     /// attempt + 1, and returns them. One short transaction; the hooks run after it commits.
     package func claimDueHookRuns(now: Date = .now, limit: Int) async throws -> [HookJob] {
@@ -31,7 +51,7 @@ extension TokenDatabase {
             var jobs: [HookJob] = []
             for row in rows {
                 let attempt: Int = row[4] + 1
-                try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL WHERE id = ?",
+                try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                arguments: [attempt, nowText, row[0] as Int64])
                 jobs.append(HookJob(runID: row[0], eventID: row[1], event: row[2], command: row[3], attempt: attempt, clientID: row[5],
                                     accessToken: row[6], label: row[7], status: row[8], rowCount: row[9], byteCount: row[10],

@@ -300,6 +300,10 @@ extension Migration {
             -- ends a group still alive before it runs the event again, so no two runs of one event overlap.
             ALTER TABLE hook_runs ADD COLUMN pgid INTEGER;
             ALTER TABLE hook_runs ADD COLUMN pgid_leader_identity TEXT;
+
+            -- Retention (retention.finished_tokens_days): finished and removed tokens by when they ended.
+            CREATE INDEX tokens_finished_by_end ON tokens (coalesce(finished_at, added_at))
+                WHERE state IN ('complete', 'failed', 'expired', 'retrieved', 'timed_out', 'removed');
             """#
         ),
     ]

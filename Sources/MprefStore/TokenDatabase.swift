@@ -71,6 +71,12 @@ package final class TokenDatabase: Sendable {
                     var persist: Int32 = 1
                     _ = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
                 }
+                    // A new file gets incremental auto-vacuum (it only takes effect before the first
+                    // table exists; on an older file it changes nothing): retention's deletes can then
+                    // give pages back to the file system (`PRAGMA incremental_vacuum`).
+                    if !db.configuration.readonly {  // the pool's reader connections cannot write the header
+                        try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    }
                 let pool = try DatabasePool(path: path, configuration: config)
                 migrationsAppliedOnOpen = try Migrator.migrate(pool)
                 writer = pool

@@ -71,6 +71,9 @@ struct ConfigurationLoader {
         try readDatabaseAndLog(&values, into: &configuration)
         try readPolling(&values, into: &configuration)
         try readHooks(&values, into: &configuration)
+        let days = "an integer 0..36500 (days; 0 = keep forever)"
+        configuration.retention.historyDays = try values.integer(["retention", "history_days"], default: 90, allowed: days) { (0...36_500).contains($0) }
+        configuration.retention.finishedTokensDays = try values.integer(["retention", "finished_tokens_days"], default: 365, allowed: days) { (0...36_500).contains($0) }
         let listen = values.text(["metrics", "listen"], default: "")
         if !listen.isEmpty {
             guard let address = ListenAddress(listen) else {

@@ -89,8 +89,8 @@ struct AddToken: AsyncParsableCommand {
             deadlineSeconds = seconds
         }
         let hooks = try tokenHooks()
-        if let label, label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) || label.count > 1000 {
-            throw MprefdError.usage("bad --label: it must be one line of at most 1000 characters without control characters (tabs, escapes)")
+        if let label, label.unicodeScalars.contains(where: TerminalText.isUnsafe) || label.count > 1000 {
+            throw MprefdError.usage("bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)")
         }
 
         let configuration = try await global.loadConfiguration()

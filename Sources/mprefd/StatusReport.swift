@@ -69,6 +69,15 @@ struct StatusReport: Encodable {
     var pauses: [Pause]
     /// Every hook run state, zero included.
     var hookRuns: [String: Int]
+    /// Polls recorded in the last 10 minutes, those without a usable status, and their share (`nil`: no polls).
+    var recentPolls = 0
+    var recentErrors = 0
+    var errorRate: Double?
+    /// Watching tokens not being polled (no configured account, or overdue without a pause).
+    var tokensNotPolled = 0
+    /// Running, but with problems (``StatusProblems``): exit 4.
+    var degraded = false
+    var problems: [String] = []
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
@@ -83,9 +92,15 @@ struct StatusReport: Encodable {
         case stoppedAt = "stopped_at"
         case nextPollAt = "next_poll_at"
         case hookRuns = "hook_runs"
+        case recentPolls = "polls_10m"
+        case recentErrors = "failed_polls_10m"
+        case errorRate = "error_rate_10m"
+        case tokensNotPolled = "tokens_not_polled"
+        case degraded, problems
     }
 
-    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double) {
+    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
+         accountHosts: [String: String] = [:]) {
         running = health.isRunning
         reason = health.reason
         lockHeld = health.isLockHeld
@@ -108,6 +123,13 @@ struct StatusReport: Encodable {
                   reason: $0.reason, httpStatus: $0.httpStatus, retryAfterS: $0.retryAfterS)
         }
         hookRuns = Dictionary(uniqueKeysWithValues: Self.hookRunStates.map { ($0, snapshot.hookRunCounts[$0] ?? 0) })
+        let problems = StatusProblems(snapshot: snapshot, accountHosts: accountHosts)
+        recentPolls = problems.recentPolls
+        recentErrors = problems.recentErrors
+        errorRate = problems.errorRate.map { ($0 * 10_000).rounded() / 10_000 }
+        tokensNotPolled = problems.unconfiguredTokens + problems.overdueTokens
+        self.problems = health.isRunning ? problems.descriptions : []
+        degraded = !self.problems.isEmpty
     }
 
     init(missingDatabaseAt path: String, reason: String, staleAfterSeconds: Double) {
@@ -141,6 +163,12 @@ struct StatusReport: Encodable {
         try c.encode(nextPollAt, forKey: .nextPollAt)
         try c.encode(pauses, forKey: .pauses)
         try c.encode(hookRuns, forKey: .hookRuns)
+        try c.encode(recentPolls, forKey: .recentPolls)
+        try c.encode(recentErrors, forKey: .recentErrors)
+        try c.encode(errorRate, forKey: .errorRate)
+        try c.encode(tokensNotPolled, forKey: .tokensNotPolled)
+        try c.encode(degraded, forKey: .degraded)
+        try c.encode(problems, forKey: .problems)
     }
 
     /// Aligned `key: value` lines.
@@ -159,7 +187,8 @@ struct StatusReport: Encodable {
             let delta = date.timeIntervalSince(now)
             return delta >= 0 ? "\(timestamp) (in \(DaemonHealth.format(duration: delta)))" : "\(timestamp) (\(DaemonHealth.format(duration: -delta)) ago)"
         }
-        var fields: [(String, String)] = [("daemon", running ? "running" : "NOT RUNNING")]
+        var fields: [(String, String)] = [("daemon", running ? (degraded ? "running, DEGRADED" : "running") : "NOT RUNNING")]
+        for problem in problems { fields.append(("problem", problem)) }
         if let reason { fields.append(("reason", reason)) }
         fields += [
             ("pid", or(pid.map(String.init))),
@@ -195,6 +224,9 @@ struct StatusReport: Encodable {
                 fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
             }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
+            let rate = errorRate.map { " (\(($0 * 1000).rounded() / 10) %)" } ?? ""
+            fields.append(("polls (10 min)", "\(recentPolls), failed \(recentErrors)\(rate)"))
+            fields.append(("not polled", "\(tokensNotPolled) token\(tokensNotPolled == 1 ? "" : "s")"))
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         // An empty name continues the line above (a hint under its value).

@@ -66,6 +66,12 @@ package struct HookJob: Sendable, Hashable {
     package var byteCount: Int64?
     package var addedAt: String
     package var finishedAt: String?
+    /// Runs started before the last `mprefd hooks retry` (`hook_runs.attempts_before_retry`): this
+    /// run is the `attempt - attemptsBeforeRetry`-th since, which `hooks.max_attempts` limits.
+    package var attemptsBeforeRetry: Int = 0
+
+    /// Runs since the last `mprefd hooks retry` (or since the event), this one included.
+    package var attemptsSinceRetry: Int { max(1, attempt - attemptsBeforeRetry) }
 }
 
 /// A hook run left `running` by the last daemon, with the process group it started.

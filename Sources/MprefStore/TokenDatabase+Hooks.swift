@@ -43,7 +43,7 @@ extension TokenDatabase {
         return try await asyncWrite { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
-                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at
+                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry
                 FROM hook_runs h JOIN tokens t ON t.id = h.token_id
                 WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
                 ORDER BY h.next_attempt_at, h.id LIMIT ?
@@ -55,7 +55,7 @@ extension TokenDatabase {
                                arguments: [attempt, nowText, row[0] as Int64])
                 jobs.append(HookJob(runID: row[0], eventID: row[1], event: row[2], command: row[3], attempt: attempt, clientID: row[5],
                                     accessToken: row[6], label: row[7], status: row[8], rowCount: row[9], byteCount: row[10],
-                                    addedAt: row[11], finishedAt: row[12]))
+                                    addedAt: row[11], finishedAt: row[12], attemptsBeforeRetry: row[13]))
             }
             return jobs
         }
@@ -107,8 +107,9 @@ extension TokenDatabase {
         try read { db in try HookRunRecord.fetchOne(db, sql: HookRunRecord.select + " WHERE h.id = ?", arguments: [id]) }
     }
 
-    /// Re-arms `dead` (or `failed`) runs: `pending`, due now, attempt count restarted at 0 so the
-    /// run gets the full number of attempts again. `ids == nil` re-arms every dead run.
+    /// Re-arms `dead` (or `failed`) runs: `pending`, due now, with the full number of attempts
+    /// again — `attempts_before_retry` takes the attempts so far, while `attempt` (`MPREFD_ATTEMPT`)
+    /// keeps counting. `ids == nil` re-arms every dead run.
     /// Returns the ids re-armed.
     package func retryHookRuns(ids: [Int64]?, now: Date = .now) throws -> [Int64] {
         let nowText = Timestamp.format(now)
@@ -122,7 +123,7 @@ extension TokenDatabase {
             var rearmed: [Int64] = []
             for id in candidates {
                 try db.execute(sql: """
-                    UPDATE hook_runs SET state = 'pending', attempt = 0, next_attempt_at = ?, error = NULL
+                    UPDATE hook_runs SET state = 'pending', attempts_before_retry = attempt, next_attempt_at = ?, error = NULL
                     WHERE id = ? AND state IN ('dead', 'failed')
                     """, arguments: [nowText, id])
                 if db.changesCount > 0 { rearmed.append(id) }

@@ -139,7 +139,7 @@ struct ConfigurationLoader {
         let baseURL = values.text(key + ["base_url"], default: AccountConfiguration.defaultBaseURL)
         let allowInsecureHTTP = try values.bool(key + ["allow_insecure_http"], default: false)
         if let problem = URLCheck.problem(baseURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key + ["allow_insecure_http"]).joined(separator: ".")) {
-            throw values.failure(key + ["base_url"], baseURL, allowed: problem)
+            throw values.failure(key + ["base_url"], URLCheck.redacted(baseURL), allowed: problem)
         }
         let statusPath = values.text(key + ["status_path"], default: AccountConfiguration.defaultStatusPath)
         guard statusPath.contains("{accessToken}"), !statusPath.contains("?"), !statusPath.contains("#") else {
@@ -189,7 +189,7 @@ struct ConfigurationLoader {
             try forbid("secret", secret != nil)
             let tokenURL = try require("token_url", tokenURL)
             if let problem = URLCheck.problem(tokenURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key.dropLast() + ["allow_insecure_http"]).joined(separator: ".")) {
-                throw values.failure(key + ["token_url"], tokenURL, allowed: problem)
+                throw values.failure(key + ["token_url"], URLCheck.redacted(tokenURL), allowed: problem)
             }
             return .oauth(
                 tokenURL: tokenURL, oauthClientID: try require("client_id", oauthClientID),

@@ -145,13 +145,13 @@ package final class HookService: Sendable {
 
     private func failure(_ job: HookJob, reason: String, result: HookProcessResult?, finishedAt: String, metadata: inout Logger.Metadata) -> HookRunOutcome {
         metadata["error"] = "\(reason)"
-        let isDead = job.attempt >= configuration.maxAttempts
+        let isDead = job.attemptsSinceRetry >= configuration.maxAttempts
         var next: String? = nil
         if isDead {
             logger.error("hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
         } else {
             let backoff = Backoff(initial: configuration.retryInitialDelay, max: configuration.retryMaxDelay, multiplier: 2)
-            let delay = backoff.upperBoundSeconds(attempt: job.attempt - 1)
+            let delay = backoff.upperBoundSeconds(attempt: job.attemptsSinceRetry - 1)
             next = Timestamp.format(wallNow().addingTimeInterval(delay))
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)

@@ -20,7 +20,7 @@ extension TokenDatabase {
     /// alive after a crash or `kill -9`. Call at daemon start, before ``requeueInterruptedHookRuns(now:)``.
     package func interruptedHookRuns() async throws -> [InterruptedHookRun] {
         try await asyncRead { db in
-            try Row.fetchAll(db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid IS NOT NULL")
+            try Row.fetchAll(db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1")
                 .compactMap { row in
                     guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
                     return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])

@@ -12,22 +12,31 @@ import Testing
     }
 
     @Test func aGroupWithoutLiveMembersIsGone() {
-        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, observation: seen(0, leader: recorded)) == .gone)
-        #expect(StaleHookGroupDecision.decide(recordedIdentity: nil, observation: seen(0, leader: nil)) == .gone)
+        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: seen(0, leader: recorded)) == .gone)
+        #expect(StaleHookGroupDecision.decide(recordedIdentity: nil, ownGroup: 77, observation: seen(0, leader: nil)) == .gone)
     }
 
     @Test func theSameLeaderOrOnlyItsMembersLeftAreEnded() {
-        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, observation: seen(2, leader: recorded)) == .end)
-        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, observation: seen(1, leader: nil)) == .end)
-        #expect(StaleHookGroupDecision.decide(recordedIdentity: nil, observation: seen(1, leader: "boot-a/99")) == .end)
+        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: seen(2, leader: recorded)) == .end)
+        #expect(StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: seen(1, leader: nil)) == .end)
+        #expect(StaleHookGroupDecision.decide(recordedIdentity: nil, ownGroup: 77, observation: seen(1, leader: "boot-a/99")) == .end)
     }
 
     @Test func aReusedPIDOrAnotherBootIsLeftAlone() {
-        if case .notOurs = StaleHookGroupDecision.decide(recordedIdentity: recorded, observation: seen(1, leader: "boot-a/9999")) {} else {
+        if case .notOurs = StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: seen(1, leader: "boot-a/9999")) {} else {
             Issue.record("a different leader start time means a reused PID")
         }
-        if case .notOurs = StaleHookGroupDecision.decide(recordedIdentity: recorded, observation: seen(1, leader: nil, boot: "boot-b")) {} else {
+        if case .notOurs = StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: seen(1, leader: nil, boot: "boot-b")) {} else {
             Issue.record("nothing survives a reboot")
+        }
+    }
+
+    @Test func theDaemonsOwnGroupAndGroupsZeroAndOneAreNeverSignalled() {
+        for pgid: Int32 in [0, 1, -5, 77] {
+            let observation = ProcessGroupObservation(pgid: pgid, liveMembers: 3, leaderIdentity: recorded, bootID: "boot-a")
+            if case .notOurs = StaleHookGroupDecision.decide(recordedIdentity: recorded, ownGroup: 77, observation: observation) {} else {
+                Issue.record("pgid \(pgid) must never be signalled")
+            }
         }
     }
 

@@ -17,7 +17,11 @@ package enum StaleHookGroupDecision: Sendable, Hashable {
     ///   - recordedIdentity: `boot_id/starttime` of the hook's leader when it started
     ///     (``ProcessIdentity``), `nil` when it could not be read.
     ///   - observation: the group now.
-    package static func decide(recordedIdentity: String?, observation: ProcessGroupObservation) -> StaleHookGroupDecision {
+    ///   - ownGroup: the daemon's own process group, never signalled.
+    package static func decide(recordedIdentity: String?, ownGroup: Int32, observation: ProcessGroupObservation) -> StaleHookGroupDecision {
+        // 0 and 1 would signal the daemon's own group or every process (`kill(0|-1, …)`): a
+        // damaged row must never do that.
+        guard observation.pgid > 1, observation.pgid != ownGroup else { return .notOurs(reason: "process group \(observation.pgid) cannot be a hook's") }
         guard observation.liveMembers > 0 else { return .gone }
         guard let recordedIdentity else { return .end }
         if let boot = recordedIdentity.split(separator: "/").first, let currentBoot = observation.bootID, String(boot) != currentBoot {

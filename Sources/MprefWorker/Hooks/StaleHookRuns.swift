@@ -24,7 +24,7 @@ struct StaleHookRuns {
         for run in runs {
             let observation = ProcessIdentity.observe(group: run.pgid)
             let metadata: Logger.Metadata = ["hook.run_id": "\(run.id)", "hook.pgid": "\(run.pgid)"]
-            switch StaleHookGroupDecision.decide(recordedIdentity: run.leaderIdentity, observation: observation) {
+            switch StaleHookGroupDecision.decide(recordedIdentity: run.leaderIdentity, ownGroup: getpgrp(), observation: observation) {
             case .gone:
                 continue
             case .notOurs(let reason):

@@ -99,7 +99,7 @@ struct StderrLogHandler: LogHandler {
     /// when they look like one (a label `"123"`, an export status, a hook's output).
     static let textKeys: Set<String> = [
         "error", "export.label", "export.status", "hook.command", "hook.stdout_tail", "hook.stderr_tail",
-        "hook.event_id", "reason", "pause.subject", "db.path", "db.source", "export.client_id", "accounts",
+        "hook.event_id", "reason", "pause.subject", "db.path", "db.source", "export.client_id", "accounts", "mprefd.version",
     ]
 
     /// Strings as JSON strings — or, when `typed`, as numbers and booleans when they are one —

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 
 /// One row of `hook_runs` (`mprefd hooks list --json` prints these; keys = column names).
 public struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
@@ -66,6 +67,27 @@ package struct HookJob: Sendable, Hashable {
     package var byteCount: Int64?
     package var addedAt: String
     package var finishedAt: String?
+    /// Runs started before the last `mprefd hooks retry` (`hook_runs.attempts_before_retry`): this
+    /// run is the `attempt - attemptsBeforeRetry`-th since, which `hooks.max_attempts` limits.
+    package var attemptsBeforeRetry: Int = 0
+
+    /// Runs since the last `mprefd hooks retry` (or since the event), this one included.
+    package var attemptsSinceRetry: Int { max(1, attempt.subtractingSaturating(attemptsBeforeRetry)) }
+}
+
+/// A hook run left `running` by the last daemon, with the process group it started.
+package struct InterruptedHookRun: Sendable, Hashable {
+    package var id: Int64
+    /// The hook's process group ID (= its leader's PID), `hook_runs.pgid`.
+    package var pgid: Int32
+    /// `boot_id/starttime` of the leader when it started, `hook_runs.pgid_leader_identity`.
+    package var leaderIdentity: String?
+
+    package init(id: Int64, pgid: Int32, leaderIdentity: String?) {
+        self.id = id
+        self.pgid = pgid
+        self.leaderIdentity = leaderIdentity
+    }
 }
 
 /// How a hook run ended, to store.

@@ -137,12 +137,40 @@ extension TokenDatabase {
 
     /// The tokens with this access token (one per client ID), optionally of one client ID.
     package func findTokens(accessToken: Int64, clientID: String?) throws -> [TokenRecord] {
-        try read { db in
+        try findTokens(accessTokens: [accessToken], clientID: clientID)
+    }
+
+    /// The tokens with any of these access tokens (one row per client ID and access token),
+    /// optionally of one client ID, ordered by access token then client ID.
+    ///
+    /// One set-based query in one read transaction, whatever the number of tokens: the list travels as
+    /// one JSON array (`json_each`) and each element is found through the `tokens_by_access_token`
+    /// index (migration 0007), or the `(client_id, access_token)` unique index with a client ID.
+    /// - Throws: `StoreError` (`.busy` after the busy timeout).
+    package func findTokens(accessTokens: [Int64], clientID: String?) throws -> [TokenRecord] {
+        guard !accessTokens.isEmpty else { return [] }
+        let list = Self.jsonArray(accessTokens)
+        return try read { db in
             if let clientID {
-                return try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE access_token = ? AND client_id = ?", arguments: [accessToken, clientID])
+                return try TokenRecord.fetchAll(db, sql: Self.findByAccessTokensSQL(withClientID: true), arguments: [list, clientID])
             }
-            return try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE access_token = ? ORDER BY client_id", arguments: [accessToken])
+            return try TokenRecord.fetchAll(db, sql: Self.findByAccessTokensSQL(withClientID: false), arguments: [list])
         }
+    }
+
+    /// The query behind ``findTokens(accessTokens:clientID:)``: parameter 1 is a JSON array of access
+    /// tokens, parameter 2 (when `withClientID`) the client ID. Tests check its query plan.
+    package static func findByAccessTokensSQL(withClientID: Bool) -> String {
+        """
+        SELECT \(TokenRecord.columns) FROM tokens
+        WHERE access_token IN (SELECT value FROM json_each(?))\(withClientID ? " AND client_id = ?" : "")
+        ORDER BY access_token, client_id
+        """
+    }
+
+    /// `[1,2,3]`: integers as one JSON array, for `json_each(?)`.
+    static func jsonArray(_ values: [Int64]) -> String {
+        "[" + values.map(String.init).joined(separator: ",") + "]"
     }
 
     /// The last `limit` polls of a token, newest first.
@@ -176,33 +204,32 @@ extension TokenDatabase {
         case purge
     }
 
-    /// Applies `change` to the given token ids in one transaction; returns the ids actually changed
-    /// (a pause of a finished token, say, changes nothing).
+    /// Applies `change` to the given token ids in one transaction, with one set-based statement
+    /// (primary-key lookups); returns the ids actually changed (a pause of a finished token, say,
+    /// changes nothing), in no particular order.
     package func changeState(_ change: AdminChange, tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+        guard !tokenIDs.isEmpty else { return [] }
         let nowText = Timestamp.format(now)
+        let ids = Self.jsonArray(tokenIDs)
+        let selected = "id IN (SELECT value FROM json_each(?))"
         return try write { db in
             let seq = try Self.nextAdminSeq(db)
-            var changed: [Int64] = []
-            for id in tokenIDs {
-                switch change {
-                case .pause:
-                    try db.execute(sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE id = ? AND state = 'watching'", arguments: [seq, id])
-                case .resume:
-                    try db.execute(sql: "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE id = ? AND state = 'paused'", arguments: [nowText, seq, id])
-                case .remove:
-                    try db.execute(sql: "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE id = ? AND state <> 'removed'", arguments: [seq, id])
-                case .purge:
-                    try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
-                    if db.changesCount > 0 {
-                        try db.execute(sql: "INSERT INTO purged_tokens (token_id, admin_seq, purged_at) VALUES (?, ?, ?)", arguments: [id, seq, nowText])
-                        try db.execute(sql: "DELETE FROM purged_tokens WHERE purged_at < ?", arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
-                        changed.append(id)
-                    }
-                    continue
+            switch change {
+            case .pause:
+                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state = 'watching' RETURNING id", arguments: [seq, ids])
+            case .resume:
+                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id", arguments: [nowText, seq, ids])
+            case .remove:
+                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state <> 'removed' RETURNING id", arguments: [seq, ids])
+            case .purge:
+                let purged = try Int64.fetchAll(db, sql: "DELETE FROM tokens WHERE \(selected) RETURNING id", arguments: [ids])
+                if !purged.isEmpty {
+                    try db.execute(sql: "INSERT INTO purged_tokens (token_id, admin_seq, purged_at) SELECT value, ?, ? FROM json_each(?)",
+                                   arguments: [seq, nowText, Self.jsonArray(purged)])
+                    try db.execute(sql: "DELETE FROM purged_tokens WHERE purged_at < ?", arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
                 }
-                if db.changesCount > 0 { changed.append(id) }
+                return purged
             }
-            return changed
         }
     }
 

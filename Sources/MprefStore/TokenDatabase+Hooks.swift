@@ -17,6 +17,26 @@ extension TokenDatabase {
         }
     }
 
+    /// Runs left `running` whose process group was recorded: what the last daemon may have left
+    /// alive after a crash or `kill -9`. Call at daemon start, before ``requeueInterruptedHookRuns(now:)``.
+    package func interruptedHookRuns() async throws -> [InterruptedHookRun] {
+        try await asyncRead { db in
+            try Row.fetchAll(db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1")
+                .compactMap { row in
+                    guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
+                    return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
+                }
+        }
+    }
+
+    /// Records the process group of a run that just started (its leader's PID) and the leader's
+    /// identity (`boot_id/starttime`, see `ProcessIdentity`), so a restart after a crash can end it.
+    package func recordHookRunProcess(id: Int64, attempt: Int, pgid: Int32, leaderIdentity: String?) async throws {
+        try await asyncWrite { db in
+            try db.execute(sql: "UPDATE hook_runs SET pgid = ?, pgid_leader_identity = ? WHERE id = ? AND attempt = ? AND state = 'running'", arguments: [pgid, leaderIdentity, id, attempt])
+        }
+    }
+
     /// Marks up to `limit` due runs (`pending`/`failed` with `next_attempt_at <= now`) `running`,
     /// attempt + 1, and returns them. One short transaction; the hooks run after it commits.
     package func claimDueHookRuns(now: Date = .now, limit: Int) async throws -> [HookJob] {
@@ -24,7 +44,7 @@ extension TokenDatabase {
         return try await asyncWrite { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
-                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at
+                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry
                 FROM hook_runs h JOIN tokens t ON t.id = h.token_id
                 WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
                 ORDER BY h.next_attempt_at, h.id LIMIT ?
@@ -41,8 +61,9 @@ extension TokenDatabase {
                         accessToken: try row.decode(forColumn: "access_token"), label: try row.decode(forColumn: "label"),
                         status: try row.decode(forColumn: "last_status"), rowCount: try row.decode(forColumn: "row_count"),
                         byteCount: try row.decode(forColumn: "byte_count"), addedAt: try row.decode(forColumn: "added_at"),
-                        finishedAt: try row.decode(forColumn: "finished_at"))
-                    try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL WHERE id = ?",
+                        finishedAt: try row.decode(forColumn: "finished_at"),
+                        attemptsBeforeRetry: try row.decode(forColumn: "attempts_before_retry"))
+                    try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                    arguments: [attempt, nowText, runID])
                     jobs.append(job)
                 } catch let error as RowDecodingError {
@@ -101,8 +122,9 @@ extension TokenDatabase {
         try read { db in try HookRunRecord.fetchOne(db, sql: HookRunRecord.select + " WHERE h.id = ?", arguments: [id]) }
     }
 
-    /// Re-arms `dead` (or `failed`) runs: `pending`, due now, attempt count restarted at 0 so the
-    /// run gets the full number of attempts again. `ids == nil` re-arms every dead run.
+    /// Re-arms `dead` (or `failed`) runs: `pending`, due now, with the full number of attempts
+    /// again — `attempts_before_retry` takes the attempts so far, while `attempt` (`MPREFD_ATTEMPT`)
+    /// keeps counting. `ids == nil` re-arms every dead run.
     /// Returns the ids re-armed.
     package func retryHookRuns(ids: [Int64]?, now: Date = .now) throws -> [Int64] {
         let nowText = Timestamp.format(now)
@@ -116,7 +138,7 @@ extension TokenDatabase {
             var rearmed: [Int64] = []
             for id in candidates {
                 try db.execute(sql: """
-                    UPDATE hook_runs SET state = 'pending', attempt = 0, next_attempt_at = ?, error = NULL
+                    UPDATE hook_runs SET state = 'pending', attempts_before_retry = attempt, next_attempt_at = ?, error = NULL
                     WHERE id = ? AND state IN ('dead', 'failed')
                     """, arguments: [nowText, id])
                 if db.changesCount > 0 { rearmed.append(id) }

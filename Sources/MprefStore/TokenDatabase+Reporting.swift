@@ -13,6 +13,14 @@ package struct StatusSnapshot: Sendable, Hashable {
     package var pauses: [PauseRecord]
     /// Hook runs by `hook_runs.state`; states without runs are absent.
     package var hookRunCounts: [String: Int]
+    /// Polls recorded since `recentSince` (the `polls_by_time` index), and how many of them had no
+    /// usable status (`outcome <> 'ok'`).
+    package var recentPolls: Int = 0
+    package var recentErrors: Int = 0
+    /// Watching tokens by client ID.
+    package var watchingByClientID: [String: Int] = [:]
+    /// Watching tokens whose `next_poll_at` is before `overdueBefore`, by client ID.
+    package var overdueByClientID: [String: Int] = [:]
 }
 
 /// What one round of `mprefd wait` reads: the waited-for tokens and the daemon row, in one transaction.
@@ -27,32 +35,42 @@ extension TokenDatabase {
     /// Everything `mprefd status` shows from the database, in one read transaction.
     ///
     /// Uses the `tokens_by_state` and `hook_runs_due` indexes; `pauses` and `daemon` are tiny.
-    /// - Parameter now: pauses ending at or before it are left out.
+    /// - Parameters:
+    ///   - now: pauses ending at or before it are left out.
+    ///   - recentSince: polls from then on count in `recentPolls`/`recentErrors`; default 10 minutes before `now`.
+    ///   - overdueBefore: a watching token due before then counts in `overdueByClientID`; default 5 minutes before `now`.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func statusSnapshot(now: Date = .now) throws -> StatusSnapshot {
-        try read { db in
+    package func statusSnapshot(now: Date = .now, recentSince: Date? = nil, overdueBefore: Date? = nil) throws -> StatusSnapshot {
+        let recentText = Timestamp.format(recentSince ?? now.addingTimeInterval(-600))
+        let overdueText = Timestamp.format(overdueBefore ?? now.addingTimeInterval(-300))
+        return try read { db in
             let daemon = try Self.fetchDaemon(db)
             let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
             let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching'")
             let pauses = try PauseRecord.fetchInForce(db, now: now)
             let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
-            return StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
-                                  hookRunCounts: hookRunCounts)
+            var snapshot = StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
+                                          hookRunCounts: hookRunCounts)
+            if let row = try Row.fetchOne(db, sql: "SELECT count(*), total(outcome <> 'ok') FROM polls WHERE polled_at >= ?", arguments: [recentText]) {
+                snapshot.recentPolls = row[0]
+                snapshot.recentErrors = Int(exactly: (row[1] as Double).rounded()) ?? 0
+            }
+            snapshot.watchingByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
+            snapshot.overdueByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? GROUP BY client_id", arguments: [overdueText])
+            return snapshot
         }
     }
 
-    /// The tokens with these row ids and the daemon row, in one read transaction (primary-key lookups).
+    /// The tokens with these row ids and the daemon row, in one read transaction (one set-based
+    /// primary-key lookup).
     ///
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
     package func waitSnapshot(tokenIDs: [Int64]) throws -> WaitSnapshot {
-        try read { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?")
-            var tokens: [TokenRecord] = []
-            tokens.reserveCapacity(tokenIDs.count)
-            for id in tokenIDs {
-                if let token = try TokenRecord.fetchOne(statement, arguments: [id]) { tokens.append(token) }
-            }
-            return WaitSnapshot(tokens: tokens, daemon: try Self.fetchDaemon(db))
+        let ids = Self.jsonArray(tokenIDs)
+        return try read { db in
+            let rows = try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id IN (SELECT value FROM json_each(?))", arguments: [ids])
+            let byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            return WaitSnapshot(tokens: tokenIDs.compactMap { byID[$0] }, daemon: try Self.fetchDaemon(db))
         }
     }
 
@@ -60,9 +78,9 @@ extension TokenDatabase {
         try DaemonRecord.fetchOne(db, sql: "SELECT pid, version, hostname, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
     }
 
-    private static func counts(_ db: Database, sql: String) throws -> [String: Int] {
+    private static func counts(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: sql) {
+        for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
             counts[row[0] as String] = row[1] as Int
         }
         return counts

@@ -63,8 +63,22 @@ package final class TokenDatabase: Sendable {
                 writer = queue
                 migrationsAppliedOnOpen = []
             case .readWrite:
+                // A database a newer mprefd made is refused before anything opens it for writing:
+                // not even the WAL switch or the migration ledger may touch it.
+                if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.int64Value > 0 {
+                    var probe = Configuration()
+                    probe.readonly = true
+                    probe.busyMode = .timeout(busyTimeout)
+                    try Migrator.refuseNewerSchema(try DatabaseQueue(path: path, configuration: probe))
+                }
                 try Self.createFileIfMissing(path)
                 config.prepareDatabase { db in
+                    // A new file gets incremental auto-vacuum (it only takes effect before the first
+                    // table exists; on an older file it changes nothing): retention's deletes can then
+                    // give pages back to the file system (`PRAGMA incremental_vacuum`).
+                    if !db.configuration.readonly {  // the pool's reader connections cannot write the header
+                        try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    }
                     // Let the WAL be checkpointed by the writer often enough that it stays small.
                     try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
                     // Keep the -wal and -shm files when the last connection closes: a reader with only

@@ -60,6 +60,7 @@ package final class Daemon: Service {
                                      logger: logger, onHookRunsQueued: { hooks.wake() })
         let heartbeatStop = Mailbox<Void>()
         let checkpointer = WALCheckpointer(database: database, logger: logger)
+        let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
         logger.info("mprefd started", metadata: [
             "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
             "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
@@ -68,7 +69,7 @@ package final class Daemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await polling.run() }
                 group.addTask { try await hooks.run() }
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer] in
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, pruner] in
                     while !heartbeatStop.isClosed {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
                         if heartbeatStop.isClosed { break }
@@ -78,6 +79,7 @@ package final class Daemon: Service {
                             logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
                         }
                         await checkpointer.checkIfNeeded()
+                        await pruner.pruneIfDue()
                     }
                 }
                 // Whichever part fails first stops the others.

@@ -28,6 +28,7 @@ package final class PollingService: Sendable {
     private let policy: PollPolicy
     private let recorder: PollRecorder
     private let logger: Logger
+    private let failureLog: FailureLog
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
     private let onHookRunsQueued: @Sendable () -> Void
@@ -51,6 +52,7 @@ package final class PollingService: Sendable {
         self.policy = PollPolicy(configuration: configuration)
         self.recorder = recorder
         self.logger = logger
+        self.failureLog = FailureLog(logger: logger)
         self.adminCheckInterval = adminCheckInterval
         self.minimumCycle = minimumCycle
         self.wallNow = wallNow
@@ -151,7 +153,7 @@ package final class PollingService: Sendable {
 
     private func start(_ launch: SchedulerState.Launch, in polls: inout DiscardingTaskGroup) {
         let token = launch.token
-        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued] in
+        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog] in
             let polledAt = wallNow()
             let result = await launch.target.source.status(of: token.accessToken)
             if Task.isCancelled {
@@ -166,6 +168,7 @@ package final class PollingService: Sendable {
                 // Held (not re-polled) while the database refuses writes: the answer is not lost.
                 let receipt = try await recorder.recordHolding(decision)
                 MprefMetrics.pollRecorded(decision.write)
+                failureLog.note(token: token, write: decision.write)
                 mailbox.post(.polled(tokenID: token.id, decision: decision, tokenUpdated: receipt.tokenUpdated))
                 if receipt.hookRunsCreated { onHookRunsQueued() }
             } catch is CancellationError {

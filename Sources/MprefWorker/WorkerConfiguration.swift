@@ -71,6 +71,17 @@ public struct HookConfiguration: Sendable, Hashable {
     }
 }
 
+/// How long the daemon keeps history and finished tokens (`retention.*`); 0 days = keep forever.
+public struct RetentionConfiguration: Sendable, Hashable {
+    /// `polls` rows older than this many days are deleted. Default 90 days.
+    public var historyDays: Int = 90
+    /// Finished tokens (complete, failed, expired, retrieved, timed_out, removed) whose end is older
+    /// than this many days are deleted with their polls and hook runs. Default 365 days.
+    public var finishedTokensDays: Int = 365
+
+    public init() {}
+}
+
 /// Everything the daemon needs, assembled and validated by the executable.
 public struct WorkerConfiguration: Sendable {
     /// The accounts, keyed by client ID.
@@ -79,6 +90,8 @@ public struct WorkerConfiguration: Sendable {
     public var hooks: HookConfiguration
     /// The database path, passed to hooks as `MPREFD_DB`.
     public var databasePath: String
+    /// What the daemon prunes, and when.
+    public var retention = RetentionConfiguration()
 
     public init(accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(), hooks: HookConfiguration = .init(), databasePath: String) {
         self.accounts = accounts

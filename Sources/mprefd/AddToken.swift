@@ -21,7 +21,8 @@ struct AddToken: AsyncParsableCommand {
             exactly one account is configured.
 
             DURATION: 90s, 45m, 36h, 2d, combinations such as 1h30m, or a number of seconds. \
-            Default deadline: polling.deadline_s from the configuration (0 = none).
+            Default deadline: polling.deadline_s from the configuration (0 = none); --deadline 0 \
+            means no deadline too.
 
             Examples:
               mprefd add-token --client-id ACME_Co 123456
@@ -42,7 +43,7 @@ struct AddToken: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
     var label: String?
 
-    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline.", valueName: "duration"))
     var deadline: String?
 
     @Flag(help: "Also read access tokens from standard input, one per line (blank lines and lines starting with # are skipped).")
@@ -81,23 +82,27 @@ struct AddToken: AsyncParsableCommand {
         if let clientID, !AdminValues.isValidClientID(clientID) {
             throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
         }
-        var deadlineSeconds: Int64?
+        // nil: the configured default; .some(nil): no deadline (`--deadline 0`, as `deadline_s: 0`).
+        var deadlineSeconds: Int64??
         if let deadline {
-            guard let seconds = AdminValues.durationSeconds(deadline) else {
-                throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule)")
+            if AdminValues.isZeroDuration(deadline) {
+                deadlineSeconds = .some(nil)
+            } else if let seconds = AdminValues.durationSeconds(deadline) {
+                deadlineSeconds = seconds
+            } else {
+                throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), or 0 for no deadline")
             }
-            deadlineSeconds = seconds
         }
         let hooks = try tokenHooks()
-        if let label, label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) || label.count > 1000 {
-            throw MprefdError.usage("bad --label: it must be one line of at most 1000 characters without control characters (tabs, escapes)")
+        if let label, label.unicodeScalars.contains(where: TerminalText.isUnsafe) || label.count > 1000 {
+            throw MprefdError.usage("bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)")
         }
 
         let configuration = try await global.loadConfiguration()
         let clientID = try configuration.resolveClientID(clientID)
         let now = Date()
         let deadlineAt: Date? =
-            if let deadlineSeconds { now.addingTimeInterval(TimeInterval(deadlineSeconds)) }
+            if let deadlineSeconds { deadlineSeconds.map { now.addingTimeInterval(TimeInterval($0)) } }
             else { configuration.polling.deadline.map { now.addingTimeInterval(Self.seconds($0)) } }
 
         let newTokens = tokens.map {

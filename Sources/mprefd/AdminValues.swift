@@ -56,6 +56,14 @@ enum AdminValues {
         return total
     }
 
+    /// Whether `text` is a zero duration (`0`, `00`, `0s`, `0m`, `0h`, `0d`, `0h0m` …): `--deadline 0`
+    /// means no deadline, as `polling.deadline_s: 0` does.
+    static func isZeroDuration(_ text: some StringProtocol) -> Bool {
+        guard !text.isEmpty, !text.contains(where: { $0.isNumber && $0 != "0" }) else { return false }
+        // Same shape as a valid duration, with every digit zero.
+        return durationSeconds(String(text.map { $0 == "0" ? "1" : $0 })) != nil
+    }
+
     /// The longest `--deadline`/`--timeout` accepted: 100 years (timestamps stay four-digit years).
     static let maxDurationSeconds: Int64 = 100 * 366 * 86_400
 

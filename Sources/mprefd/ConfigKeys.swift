@@ -34,6 +34,9 @@
 ///   retry_initial_delay_s: 30
 ///   retry_max_delay_s: 3600
 ///   concurrency: 4                 # >= 1
+/// retention:                      # pruned by the daemon in small batches; 0 = keep forever
+///   history_days: 90               # days, 0..36500; polls rows older than this are deleted
+///   finished_tokens_days: 365      # days, 0..36500; finished/removed tokens (with their polls and hook runs)
 /// metrics:
 ///   listen: ""                     # "" = off; "127.0.0.1:9464" or ":9464"(= loopback) when on
 /// accounts:                        # map keyed by MyPreferences client ID (1–128 of [A-Za-z0-9_.-])
@@ -107,6 +110,7 @@ enum ConfigKeys {
             ("timeout_s", .value), ("kill_grace_s", .value), ("max_attempts", .value),
             ("retry_initial_delay_s", .value), ("retry_max_delay_s", .value), ("concurrency", .value),
         ])),
+        ("retention", .section([("history_days", .value), ("finished_tokens_days", .value)])),
         ("metrics", .section([("listen", .value)])),
         ("accounts", .accounts(account)),
     ])

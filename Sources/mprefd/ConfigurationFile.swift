@@ -49,7 +49,10 @@ struct ConfigurationFile: Sendable {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw MprefdError.configuration("config file \(path) is not valid YAML: \(String(describing: error).split(separator: "\n").joined(separator: " "))")
+            // Only the parser's first line (position and problem): the lines after it quote the
+            // file's text, which may hold an inline secret.
+            let first = String(describing: error).split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "unreadable"
+            throw MprefdError.configuration("config file \(path) is not valid YAML: \(TerminalText.escaped(first)); the offending line is not shown, as it may hold a secret")
         }
         var walker = Walker(path: path)
         isEmpty = root == nil || root?.null != nil

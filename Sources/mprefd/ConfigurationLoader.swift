@@ -71,6 +71,9 @@ struct ConfigurationLoader {
         try readDatabaseAndLog(&values, into: &configuration)
         try readPolling(&values, into: &configuration)
         try readHooks(&values, into: &configuration)
+        let days = "an integer 0..36500 (days; 0 = keep forever)"
+        configuration.retention.historyDays = try values.integer(["retention", "history_days"], default: 90, allowed: days) { (0...36_500).contains($0) }
+        configuration.retention.finishedTokensDays = try values.integer(["retention", "finished_tokens_days"], default: 365, allowed: days) { (0...36_500).contains($0) }
         let listen = values.text(["metrics", "listen"], default: "")
         if !listen.isEmpty {
             guard let address = ListenAddress(listen) else {
@@ -136,7 +139,7 @@ struct ConfigurationLoader {
         let baseURL = values.text(key + ["base_url"], default: AccountConfiguration.defaultBaseURL)
         let allowInsecureHTTP = try values.bool(key + ["allow_insecure_http"], default: false)
         if let problem = URLCheck.problem(baseURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key + ["allow_insecure_http"]).joined(separator: ".")) {
-            throw values.failure(key + ["base_url"], baseURL, allowed: problem)
+            throw values.failure(key + ["base_url"], URLCheck.redacted(baseURL), allowed: problem)
         }
         let statusPath = values.text(key + ["status_path"], default: AccountConfiguration.defaultStatusPath)
         if let unknown = StatusURL.unknownPlaceholders(in: statusPath).first {
@@ -189,7 +192,7 @@ struct ConfigurationLoader {
             try forbid("secret", secret != nil)
             let tokenURL = try require("token_url", tokenURL)
             if let problem = URLCheck.problem(tokenURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key.dropLast() + ["allow_insecure_http"]).joined(separator: ".")) {
-                throw values.failure(key + ["token_url"], tokenURL, allowed: problem)
+                throw values.failure(key + ["token_url"], URLCheck.redacted(tokenURL), allowed: problem)
             }
             return .oauth(
                 tokenURL: tokenURL, oauthClientID: try require("client_id", oauthClientID),

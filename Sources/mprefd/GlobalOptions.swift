@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MprefStore
 
 /// Options every subcommand takes: where the config file and the database are.
@@ -20,6 +21,9 @@ struct GlobalOptions: ParsableArguments {
             valueName: "path"))
     var db: String?
 
+    @Flag(name: .long, help: "Say on stderr which database file is used and where its path came from (also shown at log.level debug).")
+    var verbose = false
+
     /// Where the configuration comes from: `--config`, `$MPREFD_CONFIG`, or the default path, and
     /// whether the operator named it (a missing named file is an error; a missing default is not).
     var configLocation: (path: String, isExplicit: Bool) {
@@ -37,7 +41,9 @@ struct GlobalOptions: ParsableArguments {
     ///   commands leave them unread, so users without access to the credentials can run them.
     func loadConfiguration(readingSecretFiles: Bool = false) async throws -> MprefdConfiguration {
         let location = configLocation
-        return try await ConfigurationLoader(readsSecretFiles: readingSecretFiles).load(path: location.path, isExplicit: location.isExplicit)
+        let configuration = try await ConfigurationLoader(readsSecretFiles: readingSecretFiles).load(path: location.path, isExplicit: location.isExplicit)
+        Output.useFormat(configuration.logFormat)
+        return configuration
     }
 
     /// The database path and where it came from (`nil` source = `--db`, said by the operator).
@@ -52,15 +58,16 @@ struct GlobalOptions: ParsableArguments {
         return (configuration.databasePath, "default path")
     }
 
-    /// Opens the database, saying on stderr which file it is when `--db` did not name it.
+    /// Opens the database; with `--verbose` or `log.level` debug (or trace), says on stderr which file
+    /// it is when `--db` did not name it.
     ///
     /// - Parameter requireExisting: For `.readWrite`: refuse to create a missing file (commands that
     ///   change existing tokens have nothing to do on a new database).
     /// - Throws: `StoreError` (mapped to exit 69 or 75 by the root command).
     func openDatabase(_ configuration: MprefdConfiguration, mode: TokenDatabase.Mode, requireExisting: Bool = false) throws -> TokenDatabase {
         let location = databaseLocation(configuration)
-        if let source = location.source {
-            Output.note("database: \(location.path) (\(source))")
+        if let source = location.source, verbose || configuration.logLevel <= .debug {
+            Output.note("database: \(location.path) (\(source))", level: .debug, metadata: ["db.path": "\(location.path)", "db.source": "\(source)"])
         }
         let directory = (location.path as NSString).deletingLastPathComponent
         if requireExisting, directory.isEmpty || FileManager.default.fileExists(atPath: directory),

@@ -43,7 +43,7 @@ struct HooksList: AsyncParsableCommand {
                 header: ["ID", "TOKEN", "EVENT", "STATE", "ATTEMPT", "EXIT", "FINISHED", "NEXT ATTEMPT", "COMMAND"],
                 rows: runs.map { r in
                     [String(r.id), "\(r.clientID)/\(r.accessToken)", r.event, r.state, String(r.attempt), Hooks.exitText(r),
-                     r.finishedAt ?? "-", r.state == "pending" || r.state == "failed" ? r.nextAttemptAt ?? "-" : "-", r.command]
+                     r.finishedAt ?? "-", r.state == "pending" || r.state == "failed" ? r.nextAttemptAt ?? "-" : "-", TerminalText.escaped(r.command)]
                 },
                 rightAligned: [0, 4, 5]))
         }

@@ -40,7 +40,7 @@ struct HooksShow: AsyncParsableCommand {
             ("token", "\(run.clientID)/\(run.accessToken)"),
             ("event", run.event),
             ("event id", run.eventID),
-            ("command", run.command),
+            ("command", TerminalText.escaped(run.command)),
             ("attempt", String(run.attempt)),
             ("created", run.createdAt),
             ("started", or(run.startedAt)),
@@ -48,7 +48,7 @@ struct HooksShow: AsyncParsableCommand {
             ("exit code", or(run.exitCode.map(String.init))),
             ("signal", or(run.signal.map(String.init))),
             ("next attempt", run.state == "pending" || run.state == "failed" ? or(run.nextAttemptAt) : "-"),
-            ("error", or(run.error)),
+            ("error", or(run.error.map { TerminalText.escaped($0) })),
         ]
         var lines = ["hook run \(run.id)  \(run.state)"]
         for (name, value) in fields {
@@ -61,7 +61,9 @@ struct HooksShow: AsyncParsableCommand {
             }
             lines.append("\(name) (last 8 KiB):")
             let body = tail.hasSuffix("\n") ? String(tail.dropLast()) : tail
-            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "  | " + $0 }
+            // Hook output is the hook's: control characters (escape sequences, carriage returns) and
+            // bidi or line-separator characters are shown escaped, never sent to the terminal.
+            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "  | " + TerminalText.escaped($0) }
         }
         Output.line(lines.joined(separator: "\n"))
     }

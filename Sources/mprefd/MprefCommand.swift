@@ -92,7 +92,7 @@ struct MprefCommand: AsyncParsableCommand {
 
     private static func report(_ error: MprefdError) -> Int32 {
         fflush(nil)
-        Output.note("mprefd: error: \(error.message)")
+        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode)"])
         return error.exitCode
     }
 }

@@ -21,6 +21,8 @@ struct MprefdConfiguration: Sendable {
     var polling = PollingConfiguration()
     /// `hooks.*`.
     var hooks = HookConfiguration()
+    /// `retention.*`: history and finished tokens the daemon prunes. Defaults 90 and 365 days.
+    var retention = RetentionConfiguration()
     /// `metrics.listen`; `nil` = no metrics endpoint (the default).
     var metricsListen: ListenAddress?
     /// `accounts.*`, keyed by MyPreferences client ID; empty when none are configured.
@@ -34,7 +36,9 @@ struct MprefdConfiguration: Sendable {
 
     /// The daemon's view: accounts, polling, hooks and the database path it actually uses.
     func workerConfiguration(databasePath: String) -> WorkerConfiguration {
-        WorkerConfiguration(accounts: accounts, polling: polling, hooks: hooks, databasePath: databasePath)
+        var worker = WorkerConfiguration(accounts: accounts, polling: polling, hooks: hooks, databasePath: databasePath)
+        worker.retention = retention
+        return worker
     }
 
     /// The client ID a command works on: `given` when it is allowed, else the only configured

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import MprefStore
 import Synchronization
 
 /// Writing to stdout and stderr.
@@ -8,9 +10,25 @@ enum Output {
         print(text)
     }
 
-    /// A line on stderr (notes such as `database: PATH`, and errors).
-    static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+    /// How stderr lines are written: plain until a configuration with `log.format: json` is loaded
+    /// (``useFormat(_:)``), then one JSON object per line, like the daemon's log.
+    private static let stderrFormat = Mutex<LogFormat?>(nil)
+
+    /// Makes every later ``note(_:level:metadata:)`` follow `format` (`json`: one JSON object per line).
+    static func useFormat(_ format: LogFormat) {
+        stderrFormat.withLock { $0 = format }
+    }
+
+    /// A line on stderr (notes such as "no tokens", and errors): the text as is, or with
+    /// `log.format: json` a JSON object `{"ts":…,"level":…,"msg":TEXT,…metadata}`.
+    static func note(_ text: String, level: Logger.Level = .info, metadata: Logger.Metadata = [:]) {
+        let line: String
+        if stderrFormat.withLock({ $0 }) == .json {
+            line = StderrLogHandler.format(timestamp: Timestamp.format(Date()), level: level, message: text, metadata: metadata, format: .json)
+        } else {
+            line = text
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     /// `value` as pretty-printed JSON on stdout, keys sorted.

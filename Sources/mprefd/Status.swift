@@ -14,6 +14,11 @@ struct Status: AsyncParsableCommand {
 
             Usable as a monitoring check (Nagios/Icinga, systemd, cron):
               0   running and healthy
+              4   running but degraded: at least half of the polls of the
+                  last 10 minutes failed (10 polls or more), a dead hook run,
+                  or watched tokens not being polled (no account configured
+                  for their client ID, or more than 5 minutes overdue without
+                  a host or account pause); each problem is shown
               3   not running: nothing holds the lock, a stale heartbeat (a
                   hung daemon), a recorded stop, or no database at all (exit
                   3, not 69: no daemon can be running without its database)
@@ -27,6 +32,9 @@ struct Status: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+
+    /// Exit 4: the daemon runs but is degraded (``StatusProblems``).
+    static let degradedExitCode: Int32 = 4
 
     @Option(name: .customLong("stale-after"),
             help: ArgumentHelp("Seconds after which the heartbeat counts as stale (the daemon writes one every 5 s).", valueName: "seconds"))
@@ -48,8 +56,9 @@ struct Status: AsyncParsableCommand {
             let snapshot = try database.statusSnapshot(now: now)
             let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
                                              now: now, staleAfterSeconds: staleAfter)
+            let accountHosts = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
             var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
-                                    now: now, staleAfterSeconds: staleAfter)
+                                    now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts)
             full.unusableRows = try database.unusableWatchingRows().map(UnusableRowJSON.init)
             report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
@@ -62,6 +71,9 @@ struct Status: AsyncParsableCommand {
         }
         if !report.running {
             throw ExitCode(DaemonHealth.notRunningExitCode)
+        }
+        if report.degraded {
+            throw ExitCode(Self.degradedExitCode)
         }
     }
 }

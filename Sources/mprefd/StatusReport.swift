@@ -70,7 +70,23 @@ struct StatusReport: Encodable {
     /// Every hook run state, zero included.
     var hookRuns: [String: Int]
     /// Watching tokens whose rows the daemon cannot use (edited by hand): kept, not polled.
-    var unusableRows: [UnusableRowJSON] = []
+    /// A running daemon with any is degraded (exit 4): those exports are not being watched.
+    var unusableRows: [UnusableRowJSON] = [] {
+        didSet {
+            guard running, !unusableRows.isEmpty else { return }
+            problems.append("\(unusableRows.count) watching token row(s) cannot be used and are not polled; `mprefd show TOKEN` says how to repair each")
+            degraded = true
+        }
+    }
+    /// Polls recorded in the last 10 minutes, those without a usable status, and their share (`nil`: no polls).
+    var recentPolls = 0
+    var recentErrors = 0
+    var errorRate: Double?
+    /// Watching tokens not being polled (no configured account, or overdue without a pause).
+    var tokensNotPolled = 0
+    /// Running, but with problems (``StatusProblems``): exit 4.
+    var degraded = false
+    var problems: [String] = []
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
@@ -86,9 +102,15 @@ struct StatusReport: Encodable {
         case nextPollAt = "next_poll_at"
         case hookRuns = "hook_runs"
         case unusableRows = "unusable_rows"
+        case recentPolls = "polls_10m"
+        case recentErrors = "failed_polls_10m"
+        case errorRate = "error_rate_10m"
+        case tokensNotPolled = "tokens_not_polled"
+        case degraded, problems
     }
 
-    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double) {
+    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
+         accountHosts: [String: String] = [:]) {
         running = health.isRunning
         reason = health.reason
         lockHeld = health.isLockHeld
@@ -111,6 +133,13 @@ struct StatusReport: Encodable {
                   reason: $0.reason, httpStatus: $0.httpStatus, retryAfterS: $0.retryAfterS)
         }
         hookRuns = Dictionary(uniqueKeysWithValues: Self.hookRunStates.map { ($0, snapshot.hookRunCounts[$0] ?? 0) })
+        let problems = StatusProblems(snapshot: snapshot, accountHosts: accountHosts)
+        recentPolls = problems.recentPolls
+        recentErrors = problems.recentErrors
+        errorRate = problems.errorRate.map { ($0 * 10_000).rounded() / 10_000 }
+        tokensNotPolled = problems.unconfiguredTokens + problems.overdueTokens
+        self.problems = health.isRunning ? problems.descriptions : []
+        degraded = !self.problems.isEmpty
     }
 
     init(missingDatabaseAt path: String, reason: String, staleAfterSeconds: Double) {
@@ -145,6 +174,12 @@ struct StatusReport: Encodable {
         try c.encode(pauses, forKey: .pauses)
         try c.encode(hookRuns, forKey: .hookRuns)
         try c.encode(unusableRows, forKey: .unusableRows)
+        try c.encode(recentPolls, forKey: .recentPolls)
+        try c.encode(recentErrors, forKey: .recentErrors)
+        try c.encode(errorRate, forKey: .errorRate)
+        try c.encode(tokensNotPolled, forKey: .tokensNotPolled)
+        try c.encode(degraded, forKey: .degraded)
+        try c.encode(problems, forKey: .problems)
     }
 
     /// Aligned `key: value` lines.
@@ -163,7 +198,8 @@ struct StatusReport: Encodable {
             let delta = date.timeIntervalSince(now)
             return delta >= 0 ? "\(timestamp) (in \(DaemonHealth.format(duration: delta)))" : "\(timestamp) (\(DaemonHealth.format(duration: -delta)) ago)"
         }
-        var fields: [(String, String)] = [("daemon", running ? "running" : "NOT RUNNING")]
+        var fields: [(String, String)] = [("daemon", running ? (degraded ? "running, DEGRADED" : "running") : "NOT RUNNING")]
+        for problem in problems { fields.append(("problem", problem)) }
         if let reason { fields.append(("reason", reason)) }
         fields += [
             ("pid", or(pid.map(String.init))),
@@ -206,6 +242,9 @@ struct StatusReport: Encodable {
                 }
                 if unusableRows.count > 5 { fields.append(("", "… and \(unusableRows.count - 5) more (`mprefd status --json`)")) }
             }
+            let rate = errorRate.map { " (\(($0 * 1000).rounded() / 10) %)" } ?? ""
+            fields.append(("polls (10 min)", "\(recentPolls), failed \(recentErrors)\(rate)"))
+            fields.append(("not polled", "\(tokensNotPolled) token\(tokensNotPolled == 1 ? "" : "s")"))
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         // An empty name continues the line above (a hint under its value).

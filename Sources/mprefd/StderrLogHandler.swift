@@ -6,8 +6,10 @@ import MprefStore
 ///
 /// logfmt: `ts=2026-11-29T19:00:00.123Z level=info msg="poll recorded" export.access_token=42`;
 /// a value is quoted (with `\"`, `\\`, `\n` escapes) when it is empty or contains a space, a quote,
-/// `=` or a control character. JSON: `{"ts":"…","level":"info","msg":"poll recorded","export.access_token":"42"}` (metadata
-/// arrays and dictionaries as JSON arrays and objects, every scalar as a string).
+/// `=` or a control character. JSON: `{"ts":"…","level":"info","msg":"poll recorded","export.access_token":42}` (metadata
+/// arrays and dictionaries as JSON arrays and objects; a value that is a number or `true`/`false` is
+/// written as a JSON number or boolean, except under the free-text keys in ``textKeys`` (labels,
+/// statuses, errors, commands, output), which stay strings).
 /// Metadata keys are sorted; `source` is added when it is not `mprefd`. Timestamps are UTC with
 /// milliseconds. Each line is written with one `write(2)`, so lines from concurrent tasks do not interleave.
 ///
@@ -64,7 +66,7 @@ struct StderrLogHandler: LogHandler {
         case .json:
             var parts = ["\"ts\":\(jsonString(timestamp))", "\"level\":\(jsonString(level.rawValue))", "\"msg\":\(jsonString(message))"]
             for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !["ts", "level", "msg"].contains(key) {
-                parts.append("\(jsonString(key)):\(jsonValue(value))")
+                parts.append("\(jsonString(key)):\(jsonValue(value, typed: !textKeys.contains(key)))")
             }
             return "{" + parts.joined(separator: ",") + "}"
         }
@@ -93,15 +95,57 @@ struct StderrLogHandler: LogHandler {
         return needsQuotes ? ConfigValueReader.quote(value) : value
     }
 
-    /// Strings as JSON strings, arrays as arrays, dictionaries as objects.
-    private static func jsonValue(_ value: Logger.MetadataValue) -> String {
+    /// Metadata keys whose values are free text: never turned into JSON numbers or booleans, even
+    /// when they look like one (a label `"123"`, an export status, a hook's output).
+    static let textKeys: Set<String> = [
+        "error", "export.label", "export.status", "hook.command", "hook.stdout_tail", "hook.stderr_tail",
+        "hook.event_id", "reason", "pause.subject", "db.path", "db.source", "export.client_id", "accounts", "mprefd.version",
+    ]
+
+    /// Strings as JSON strings — or, when `typed`, as numbers and booleans when they are one —
+    /// arrays as arrays, dictionaries as objects.
+    private static func jsonValue(_ value: Logger.MetadataValue, typed: Bool) -> String {
         switch value {
-        case .string(let text): jsonString(text)
-        case .stringConvertible(let convertible): jsonString(convertible.description)
-        case .array(let items): "[" + items.map(jsonValue).joined(separator: ",") + "]"
+        case .string(let text): typed ? jsonScalar(text) : jsonString(text)
+        case .stringConvertible(let convertible): typed ? jsonScalar(convertible.description) : jsonString(convertible.description)
+        case .array(let items): "[" + items.map { jsonValue($0, typed: typed) }.joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonValue($0.value))" }.joined(separator: ",") + "}"
+            "{" + dictionary.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonValue($0.value, typed: typed))" }.joined(separator: ",") + "}"
         }
+    }
+
+    /// `text` bare when it is a JSON number (`-12`, `0.25`, `1e-3`; no leading zeros, no `+`, no
+    /// `inf`/`nan`) or `true`/`false`, else a JSON string.
+    static func jsonScalar(_ text: String) -> String {
+        if text == "true" || text == "false" || isJSONNumber(text) { return text }
+        return jsonString(text)
+    }
+
+    /// RFC 8259 §6 number grammar.
+    static func isJSONNumber(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        func digits() -> Int {
+            var n = 0
+            while let b = bytes.first, (0x30...0x39).contains(b) { bytes.removeFirst(); n += 1 }
+            return n
+        }
+        if bytes.first == UInt8(ascii: "-") { bytes.removeFirst() }
+        guard let first = bytes.first else { return false }
+        if first == UInt8(ascii: "0") {
+            bytes.removeFirst()
+        } else if digits() == 0 {
+            return false
+        }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes.removeFirst()
+            if digits() == 0 { return false }
+        }
+        if let e = bytes.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            bytes.removeFirst()
+            if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { bytes.removeFirst() }
+            if digits() == 0 { return false }
+        }
+        return bytes.isEmpty && text.utf8.count <= 40
     }
 
     private static func jsonString(_ value: String) -> String {

@@ -132,19 +132,9 @@ struct Wait: AsyncParsableCommand {
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
     private static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord] {
-        var records: [TokenRecord] = []
-        for token in tokens {
-            let found = try database.findTokens(accessToken: token, clientID: clientID)
-            if found.isEmpty {
-                let under = clientID.map { " under client ID \($0)" } ?? ""
-                throw MprefdError.usage("access token \(token) is not in the database\(under); add it first with `mprefd add-token`")
-            }
-            if found.count > 1 {
-                let ids = found.map(\.clientID).joined(separator: ", ")
-                throw MprefdError.usage("access token \(token) exists under several client IDs (\(ids)); choose one with --client-id")
-            }
-            records.append(contentsOf: found)
+        try TokenSelection.lookUp(tokens, clientID: clientID, in: database) { token in
+            let under = clientID.map { " under client ID \($0)" } ?? ""
+            return MprefdError.usage("access token \(token) is not in the database\(under); add it first with `mprefd add-token`")
         }
-        return records
     }
 }

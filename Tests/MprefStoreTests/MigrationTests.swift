@@ -60,10 +60,29 @@ import Testing
             #expect(error?.code == .schemaTooNew)
             #expect(error?.message.contains("9999_add_future") == true)
         }
+        // Issue 17.14: not written to at all — the file's bytes are exactly as before.
+        let after = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
+        #expect(after == before, "a database refused as newer must not be written to")
         let pool = try DatabasePool(path: dir.databasePath)
         let tables = try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
         #expect(!tables.contains("hook_runs"), "nothing may be applied to a newer schema")
-        _ = before
+    }
+
+    /// Issue 17.14: a database in rollback-journal mode (as `sqlite3` leaves a copy restored from a
+    /// backup) that a newer mprefd made must not be switched to WAL either.
+    @Test func aNewerSchemaInRollbackModeIsNotSwitchedToWAL() throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        do {
+            let queue = try DatabaseQueue(path: dir.databasePath)
+            try Migrator.migrate(queue, migrations: Array(Migration.all.prefix(1)))
+            try queue.write { db in try db.execute(sql: "INSERT INTO schema_migrations VALUES ('9999_add_future', '2030-01-01T00:00:00.000Z')") }
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
+        let error = #expect(throws: StoreError.self) { try TokenDatabase(path: dir.databasePath, mode: .readWrite) }
+        #expect(error?.code == .schemaTooNew)
+        let after = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
+        #expect(after == before, "not even the journal mode may change")
     }
 
     @Test func readOnlyOpenNeverCreatesAFile() throws {

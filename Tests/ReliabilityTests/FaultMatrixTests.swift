@@ -75,7 +75,9 @@ extension Reliability {
             }
             #expect(done, "log tail:\n\(daemon.log.suffix(4000))")
             #expect(daemon.isRunning, "the daemon died:\n\(daemon.log.suffix(4000))")
-            #expect(try await scene.mprefd(["status"]).status == 0, "mprefd status says the daemon is not healthy")
+            // Running; degraded (exit 4) is right here: most polls of the last 10 minutes met a fault.
+            let status = try await scene.mprefd(["status"])
+            #expect(status.status == 0 || status.status == 4, "mprefd status says the daemon is not running: \(status.output)")
             daemon.signal(SIGTERM)
             #expect(await daemon.waitForExit(timeout: .seconds(20)) == 0)
 

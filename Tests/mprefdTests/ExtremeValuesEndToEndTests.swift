@@ -67,7 +67,7 @@ struct ExtremeValuesEndToEndTests {
         #expect(logged.contains { $0.contains("db.column=attempt") && $0.contains("export.access_token=5004") }, "\(logged)")
 
         let status = try await scene.mprefd(["status"])
-        #expect(status.status == 0)
+        #expect(status.status == 4, "degraded: two watched exports are not polled")
         #expect(status.stdout.contains("unusable rows:") && status.stdout.contains("5002") && status.stdout.contains("next_poll_at"), "\(status.stdout)")
         let statusJSON = try #require(try await scene.mprefd(["status", "--json"]).json() as? [String: Any])
         #expect((statusJSON["unusable_rows"] as? [[String: Any]])?.count == 2)

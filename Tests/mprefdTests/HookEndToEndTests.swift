@@ -153,6 +153,54 @@ import Testing
         #expect(await second.stop() == 0)
     }
 
+    /// Issue 17.4: after `kill -9` the old run keeps running in its own process group; the
+    /// restarted daemon must end it before it runs the same event again.
+    @Test func afterKillDashNineTheOldRunIsEndedBeforeTheEventRunsAgain() async throws {
+        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [TokenScenario(accessToken: 7411, scenario: Scenario([.status("Complete")]))]))
+        let dir = scene.cli.directory.path
+        try scene.writeConfig(extra: """
+            hooks:
+              kill_grace_s: 2
+              on_complete:
+                - \(yaml("echo \"start $MPREFD_ATTEMPT\" >> \(dir)/runs.txt; if [ \"$MPREFD_ATTEMPT\" = 1 ]; then echo $$ > \(dir)/first.pid; sleep 60; fi; echo \"end $MPREFD_ATTEMPT\" >> \(dir)/runs.txt"))
+            """)
+        _ = try await scene.mprefd(["add-token", "7411"])
+        let first = try scene.startDaemon()
+        #expect(try await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/first.pid") }, "\(first.log)")
+        let pgid = try #require(Int32(try String(contentsOfFile: "\(dir)/first.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The process group is recorded when the hook starts.
+        #expect(try await scene.eventually { try await scene.count("SELECT pgid FROM hook_runs WHERE state = 'running'") == Int(pgid) })
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+        defer { kill(-pgid, SIGKILL) }  // only matters when the daemon failed to end it
+        #expect(liveMembers(ofGroup: pgid) > 0, "the killed daemon's hook still runs")
+        let second = try scene.startDaemon()
+        defer { Task { await scene.finish(first, second) } }
+        var liveWhenRerun = -1
+        #expect(try await scene.eventually {
+            let text = (try? String(contentsOfFile: "\(dir)/runs.txt", encoding: .utf8)) ?? ""
+            guard text.contains("start 2") else { return false }
+            if liveWhenRerun < 0 { liveWhenRerun = liveMembers(ofGroup: pgid) }
+            return text.contains("end 2")
+        }, "\(second.log)")
+        #expect(liveWhenRerun == 0, "the first run's process group must be gone before the second run starts")
+        let lines = try String(contentsOfFile: "\(dir)/runs.txt", encoding: .utf8).split(separator: "\n")
+        #expect(lines == ["start 1", "start 2", "end 2"], "the first run was ended, never finished")
+        #expect(second.log.contains("still running; ending it"), "\(second.log)")
+        #expect(await second.stop() == 0)
+    }
+
+    /// Members of process group `pgid` that are alive (not zombies), from `/proc`.
+    func liveMembers(ofGroup pgid: Int32) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { entry in
+            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[2]) == pgid && fields[0] != "Z" && fields[0] != "X"
+        }.count
+    }
+
     @Test func sigtermDuringAHookStopsItAndRequeuesTheRun() async throws {
         let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [TokenScenario(accessToken: 7501, scenario: Scenario([.status("Complete")]))]))
         let dir = scene.cli.directory.path

@@ -51,9 +51,11 @@ import Testing
         let retried = try await scene.mprefd(["hooks", "retry", "--dead"])
         #expect(retried.status == 0, "\(retried.stderr)")
         #expect(retried.stdout.contains("re-armed hook run \(id)"))
-        let rows = try await scene.cli.query("SELECT state, attempt, error FROM hook_runs WHERE id = \(id)")
+        let rows = try await scene.cli.query("SELECT state, attempt, attempts_before_retry, error FROM hook_runs WHERE id = \(id)")
         #expect(rows.first?["state"] as? String == "pending")
-        #expect(rows.first?["attempt"] as? Int == 0)
+        // MPREFD_ATTEMPT keeps counting (the next run is attempt 2), with max_attempts runs granted again.
+        #expect(rows.first?["attempt"] as? Int == 1)
+        #expect(rows.first?["attempts_before_retry"] as? Int == 1)
 
         // A pending run is not re-armed again; an unknown id changes nothing and exits 1.
         let again = try await scene.mprefd(["hooks", "retry", String(id)])

@@ -19,6 +19,7 @@ import Testing
         ("hooks", "on_complete"), ("hooks", "on_failure"), ("hooks", "on_expired"), ("hooks", "on_retrieved"),
         ("hooks", "timeout_s"), ("hooks", "kill_grace_s"), ("hooks", "max_attempts"), ("hooks", "retry_initial_delay_s"),
         ("hooks", "retry_max_delay_s"), ("hooks", "concurrency"),
+        ("retention", "history_days"), ("retention", "finished_tokens_days"),
         ("metrics", "listen"),
         ("accounts", "base_url"), ("accounts", "status_path"), ("accounts", "accept"), ("accounts", "connect_timeout_s"),
         ("accounts", "request_timeout_s"), ("accounts", "max_body_bytes"), ("accounts", "allow_insecure_http"),
@@ -62,6 +63,15 @@ import Testing
         let text = lines.joined(separator: "\n")
         #expect(text.contains("# scheme: pnauthinfo3"))
         #expect(text.contains("# scheme: oauth"))
+    }
+
+    @Test func readmeConfigurationTableListsEveryKey() throws {
+        let readme = try String(contentsOfFile: PackagingTools.path("README.md"), encoding: .utf8)
+        for (section, key) in Self.configKeys {
+            #expect(readme.contains("\(key)`"), "\(section).\(key) is missing from the README's configuration table")
+        }
+        #expect(readme.contains("`retention.history_days` | 90 | days"))
+        #expect(readme.contains("`retention.finished_tokens_days` | 365 | days"))
     }
 
     // MARK: etc/systemd/mprefd.service

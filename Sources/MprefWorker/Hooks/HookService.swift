@@ -40,6 +40,9 @@ package final class HookService: Sendable {
 
     /// Runs until `requestShutdown()`.
     package func run() async throws {
+        // A killed daemon's hooks may still run in their own process groups: end them first, so
+        // that no two runs of one event overlap (issue 17.4).
+        await StaleHookRuns(killGrace: configuration.killGrace, logger: logger).end(try await database.interruptedHookRuns())
         let requeued = try await database.requeueInterruptedHookRuns(now: wallNow())
         if requeued > 0 {
             logger.warning("hook runs interrupted by the last stop will run again", metadata: ["hook.runs": "\(requeued)"])
@@ -90,7 +93,16 @@ package final class HookService: Sendable {
         let hookStarted = ContinuousClock.now
         let outcome: HookRunOutcome
         do {
-            let result = try await runner.run(invocation)
+            let result = try await runner.run(invocation) { pid in
+                let identity = ProcessIdentity.identity(of: pid)
+                Task { [database, logger] in
+                    do {
+                        try await database.recordHookRunProcess(id: job.runID, attempt: job.attempt, pgid: pid, leaderIdentity: identity)
+                    } catch {
+                        logger.warning("cannot record the hook's process group", metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)"])
+                    }
+                }
+            }
             metadata["hook.exit_code"] = result.exitCode.map { "\($0)" } ?? "none"
             metadata["hook.duration_ms"] = "\(result.duration.milliseconds)"
             if let signal = result.signal { metadata["hook.signal"] = "\(signal)" }
@@ -134,13 +146,13 @@ package final class HookService: Sendable {
 
     private func failure(_ job: HookJob, reason: String, result: HookProcessResult?, finishedAt: String, metadata: inout Logger.Metadata) -> HookRunOutcome {
         metadata["error"] = "\(reason)"
-        let isDead = job.attempt >= configuration.maxAttempts
+        let isDead = job.attemptsSinceRetry >= configuration.maxAttempts
         var next: String? = nil
         if isDead {
             logger.error("hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
         } else {
             let backoff = Backoff(initial: configuration.retryInitialDelay, max: configuration.retryMaxDelay, multiplier: 2)
-            let delay = backoff.upperBoundSeconds(attempt: job.attempt.subtractingSaturating(1))
+            let delay = backoff.upperBoundSeconds(attempt: job.attemptsSinceRetry.subtractingSaturating(1))
             next = Timestamp.format(wallNow().addingTimeInterval(delay))
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)

@@ -80,6 +80,7 @@ let package = Package(
         .target(
             name: "MyPreferencesSimulator",
             dependencies: [
+                "MprefCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

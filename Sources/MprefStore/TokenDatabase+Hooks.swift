@@ -54,7 +54,9 @@ extension TokenDatabase {
                 guard let runID = try? row.decode(Int64.self, forColumn: "id") else { continue }
                 do {
                     // `attempt` is a public column (operators have sqlite3): the next number saturates.
-                    let attempt = try row.decode(Int.self, forColumn: "attempt").incrementedSaturating
+                    let stored = try row.decode(Int.self, forColumn: "attempt")
+                    guard stored >= 0 else { throw UnusableHookRow(reason: "attempt holds \(stored); expected an integer >= 0") }
+                    let attempt = stored.incrementedSaturating
                     let job = HookJob(
                         runID: runID, eventID: try row.decode(forColumn: "event_id"), event: try row.decode(forColumn: "event"),
                         command: try row.decode(forColumn: "command"), attempt: attempt, clientID: try row.decode(forColumn: "client_id"),
@@ -66,7 +68,7 @@ extension TokenDatabase {
                     try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                    arguments: [attempt, nowText, runID])
                     jobs.append(job)
-                } catch let error as RowDecodingError {
+                } catch where error is RowDecodingError || error is UnusableHookRow {
                     // A row edited into something unusable: kept, never run, shown as dead with the reason.
                     try db.execute(sql: "UPDATE hook_runs SET state = 'dead', finished_at = ?, next_attempt_at = NULL, error = ? WHERE id = ?",
                                    arguments: [nowText, "this hook run's row cannot be used (\(error)); re-add the hook or fix the row with sqlite3", runID])
@@ -146,4 +148,10 @@ extension TokenDatabase {
             return rearmed
         }
     }
+}
+
+/// A `hook_runs` row whose value cannot be used (edited by hand): the run is made `dead`, never run.
+private struct UnusableHookRow: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }

@@ -28,8 +28,11 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// How an operator repairs it, for `show` and the daemon's log line.
     package var repair: String {
-        let token = accessToken.map(String.init) ?? "the token"
-        return "fix it with sqlite3 (UPDATE tokens SET \(column) = … WHERE id = \(tokenID)), then `mprefd pause \(token) && mprefd resume \(token)` so the daemon re-reads the row"
+        let fix = "fix it with sqlite3 (UPDATE tokens SET \(column) = … WHERE id = \(tokenID))"
+        guard let accessToken, accessToken > 0, column != "access_token" else {
+            return fix + ", then `mprefd pause TOKEN && mprefd resume TOKEN` with the repaired access token so the daemon re-reads the row"
+        }
+        return fix + ", then `mprefd pause \(accessToken) && mprefd resume \(accessToken)` so the daemon re-reads the row"
     }
 
     /// A bounded, printable rendering of a database value for messages.

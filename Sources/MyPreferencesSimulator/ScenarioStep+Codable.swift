@@ -1,3 +1,5 @@
+import MprefCore
+
 // The JSON form of a step (documented on `Scenario`). Decoding is strict: exactly one answer key,
 // no unknown keys, so that a typo in a scenario file fails loudly instead of becoming a default.
 
@@ -158,7 +160,7 @@ extension Duration {
     /// Whole milliseconds, rounded down.
     var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        return seconds.multipliedSaturating(by: 1000).addingSaturating(attoseconds / 1_000_000_000_000_000)
     }
 
     /// Seconds as a floating-point number.

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// UTC date formatting and parsing without shared formatter state (formatters are not `Sendable`,
 /// and these run on every request): IMF-fixdate for `Retry-After`, ISO 8601 with milliseconds for the
@@ -24,7 +25,9 @@ enum UTCTimestamp {
 
     /// The civil UTC fields of `date`, rounded down to the millisecond.
     static func civil(_ date: Date) -> Civil {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // Pinned to years 0000–9999: a scenario's delay (e.g. a Retry-After date near Int64.max
+        // seconds away) must not trap the simulator.
+        let totalMilliseconds = WallClock.milliseconds(date)
         var dayNumber = totalMilliseconds / 86_400_000
         var msOfDay = totalMilliseconds % 86_400_000
         if msOfDay < 0 {

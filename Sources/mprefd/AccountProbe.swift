@@ -39,7 +39,7 @@ enum AccountProbe {
         }
 
         /// One line for the terminal.
-        var line: String { "probe \(clientID): \(result.rawValue) — \(detail)" }
+        var line: String { "probe \(clientID): \(result.rawValue) — \(TerminalText.escaped(detail))" }
     }
 
     /// Judges one status answer (pure). `tokenIsKnown`: the access token came from the database or

@@ -60,6 +60,8 @@ struct MprefCommand: AsyncParsableCommand {
             code = report(error)
         } catch let error as StoreError {
             code = report(MprefdError(error))
+        } catch let error as DecodingError {
+            code = report(MprefdError(exitCode: MprefdExit.dataError, unreadableRow(Self.describe(error))))
         } catch {
             fflush(nil)
             exit(withError: error)
@@ -88,6 +90,25 @@ struct MprefCommand: AsyncParsableCommand {
         }
         fflush(nil)
         Foundation.exit(code.rawValue)
+    }
+
+    /// The one line for a database row that cannot be read as the schema says (edited by hand).
+    private static func unreadableRow(_ detail: String) -> String {
+        "a row of the database cannot be read (\(detail)); find it with sqlite3 and repair it (README: \"A database edited by hand\")"
+    }
+
+    /// `column: problem` of a row decoding failure, one line.
+    private static func describe(_ error: DecodingError) -> String {
+        let (context, fallback): (DecodingError.Context?, String) = switch error {
+        case .dataCorrupted(let c): (c, "corrupted value")
+        case .keyNotFound(let key, let c): (c, "missing column \(key.stringValue)")
+        case .typeMismatch(_, let c): (c, "wrong type")
+        case .valueNotFound(_, let c): (c, "unexpected NULL")
+        @unknown default: (nil, "unreadable value")
+        }
+        let column = context?.codingPath.last?.stringValue
+        let text = context?.debugDescription.split(separator: "\n").first.map(String.init) ?? fallback
+        return (column.map { "column \($0): " } ?? "") + String(text.prefix(200))
     }
 
     private static func report(_ error: MprefdError) -> Int32 {

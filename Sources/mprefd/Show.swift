@@ -65,7 +65,7 @@ struct Show: AsyncParsableCommand {
             ("global hooks", token.globalHooks ? "yes" : "no (--no-global-hooks)"),
         ]
         for (name, value) in fields {
-            lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+            lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + TerminalText.escaped(value))
         }
         if let defect {
             lines.append("  " + "NOT POLLED:".padding(toLength: 14, withPad: " ", startingAt: 0) + "the row cannot be used: \(defect)")

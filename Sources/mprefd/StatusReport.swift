@@ -232,7 +232,9 @@ struct StatusReport: Encodable {
             }
             for pause in accountPauses {
                 fields.append(("account pause", describe(pause)))
-                fields.append(("", "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
+                fields.append(("", pause.httpStatus == 404
+                    ? "fix the account's base_url or status_path and restart, then lift it: mprefd resume --account \(pause.subject)"
+                    : "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
             }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
             if !unusableRows.isEmpty {
@@ -248,6 +250,6 @@ struct StatusReport: Encodable {
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         // An empty name continues the line above (a hint under its value).
-        return fields.map { name, value in (name.isEmpty ? "" : name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + value }
+        return fields.map { name, value in (name.isEmpty ? "" : name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + TerminalText.escaped(value) }
     }
 }

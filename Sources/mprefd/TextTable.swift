@@ -1,6 +1,10 @@
 /// A plain-text table: columns padded to their widest cell, two spaces apart.
 enum TextTable {
-    static func render(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> String {
+    /// Every cell is shown through ``TerminalText/escaped(_:keeping:)``: values from the API or the
+    /// database (a `Status`, an error text) cannot move the cursor, recolour the terminal, break a
+    /// row or reorder it with bidi controls.
+    static func render(header: [String], rows rawRows: [[String]], rightAligned: Set<Int> = []) -> String {
+        let rows = rawRows.map { $0.map { TerminalText.escaped($0) } }
         var widths = header.map(\.count)
         for row in rows {
             for (i, cell) in row.enumerated() where i < widths.count {

@@ -101,3 +101,24 @@ import Testing
         }
     }
 }
+
+/// A hook run edited to a negative attempt is made dead with the reason, never run.
+@Suite struct UnusableHookRowTests {
+    @Test func aNegativeAttemptMakesTheRunDeadNotRun() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let now = Date(timeIntervalSince1970: 1_780_000_000)
+        let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 4)], reset: false, now: now)
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
+                VALUES ('e2', ?, 'complete', 'true', -1, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                """, arguments: [added[0].token.id])
+        }
+        #expect(try await db.claimDueHookRuns(now: now, limit: 10).isEmpty)
+        let run = try #require(try db.listHookRuns().first)
+        #expect(run.state == "dead")
+        #expect(run.error?.contains("attempt holds -1") == true)
+    }
+}

@@ -136,3 +136,31 @@ struct ExtremeValuesEndToEndTests {
         #expect(paused.count == 1, "one clear error: \(paused)")
     }
 }
+
+/// Found by a newcomer trying to break the CLI with hand edits and hostile API text.
+@Suite(.serialized, .enabled("needs the sqlite3 CLI (apt-get install sqlite3)") { PackagingTools.ensure("sqlite3", package: "sqlite3") })
+struct HandEditedOutputTests {
+    @Test func aStateOutsideTheSchemaIsOneLineExit65NotADecodingDump() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "37", "38"]).status == 0)
+        #expect(try await cli.sqlite([cli.databasePath, "PRAGMA ignore_check_constraints = 1; UPDATE tokens SET state = 'bogus' WHERE access_token = 37"]).status == 0)
+        let list = try await cli.run(["list"])
+        #expect(list.status == 65, "\(list.stderr)")
+        #expect(list.stderr.hasPrefix("mprefd: error: a row of the database cannot be read (column state:"), "\(list.stderr)")
+        #expect(list.stderr.split(separator: "\n").count == 1, "\(list.stderr)")
+    }
+
+    @Test func textFromTheAPIOrTheDatabaseCannotDriveTheTerminal() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "302"]).status == 0)
+        #expect(try await cli.sqlite([cli.databasePath, "UPDATE tokens SET last_status = 'Proc' || char(27) || '[31m' || char(10) || 'essing' || char(8238), last_error = 'x' || char(13) || 'y' WHERE access_token = 302"]).status == 0)
+        for command in [["list"], ["show", "302"]] {
+            let result = try await cli.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!result.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x202E || $0.value == 0x0D }, "\(command): \(result.stdout.debugDescription)")
+            #expect(result.stdout.contains(#"Proc\e[31m\u{A}essing\u{202E}"#), "\(command): \(result.stdout)")
+        }
+    }
+}

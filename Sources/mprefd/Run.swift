@@ -19,7 +19,8 @@ struct Run: AsyncParsableCommand {
             stops it gracefully: no new polls, in-flight polls get polling.shutdown_grace_s, running \
             hooks get SIGTERM and hooks.kill_grace_s; then it exits 0.
 
-            Exits 75 when another `mprefd run` already runs on the same database (its PID is named), \
+            Exits 75 when another `mprefd run` already runs on the same database file, by whatever path \
+            (symlink, hard link) it reaches it (its PID is named), \
             78 on a configuration error, 69 when the database cannot be used.
 
             Example (systemd runs it the same way):
@@ -36,13 +37,13 @@ struct Run: AsyncParsableCommand {
         }
         StderrLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "mprefd")
+        // The lock is on the database file itself: taken before the database is opened (opening
+        // migrates, and a second daemon reaching the file by a hard link would write its own -wal).
+        // A file that does not exist yet is created by the open and locked right after.
+        let path = global.databaseLocation(configuration).path
+        var lock = FileManager.default.fileExists(atPath: path) ? try Self.lock(path) : nil
         let database = try global.openDatabase(configuration, mode: .readWrite)
-        let lock: DaemonLock
-        do {
-            lock = try DaemonLock(databasePath: database.path)
-        } catch let failure as DaemonLock.Failure {
-            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
-        }
+        if lock == nil { lock = try Self.lock(database.path) }
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
             database: database, logger: logger, version: MprefdVersion.current)
@@ -61,5 +62,14 @@ struct Run: AsyncParsableCommand {
             throw MprefdError(exitCode: MprefdExit.software, "\(error)")
         }
         withExtendedLifetime(lock) {}
+    }
+
+    /// Takes the single-instance lock on the database file; exit 75 naming the running daemon.
+    private static func lock(_ path: String) throws -> DaemonLock {
+        do {
+            return try DaemonLock(databasePath: path)
+        } catch let failure as DaemonLock.Failure {
+            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
+        }
     }
 }

@@ -8,7 +8,8 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show whether the daemon runs, its database, tokens by state, pauses and hook runs.",
         discussion: """
-            The daemon is running when it holds the single-instance lock (<database>.lock), its \
+            The daemon is running when it holds the single-instance lock (a flock on the database \
+            file itself; <database>.lock only notes its PID), its \
             heartbeat in the `daemon` table (written every 5 s) is at most --stale-after seconds \
             old, and it has not recorded a clean stop. Opens the database read-only. Times are UTC.
 

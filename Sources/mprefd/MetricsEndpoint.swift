@@ -22,6 +22,8 @@ final class MetricsEndpoint: Sendable {
     let database: TokenDatabase
     let address: ListenAddress
     let logger: Logger
+    /// `StderrLogHandler.droppedLines` as last exported.
+    private let droppedLinesExported = Mutex<UInt64>(0)
     /// Pause subjects ever exported, so a pause that ended reads 0 rather than vanishing.
     private let pauseSubjects = Mutex<Set<PauseKey>>([])
 
@@ -116,6 +118,14 @@ final class MetricsEndpoint: Sendable {
                 ).set(value)
             }
         }
+        let dropped = StderrLogHandler.droppedLines
+        let delta = droppedLinesExported.withLock { last -> UInt64 in
+            defer { last = max(last, dropped) }
+            return dropped > last ? dropped - last : 0
+        }
+        let droppedCounter = registry.makeCounter(
+            descriptor: Self.descriptor(MprefMetrics.logLinesDroppedTotal, help: "Log lines dropped because stderr could not be written (its reader went away)."))
+        if delta > 0 { droppedCounter.increment(by: Int64(clamping: delta)) }
         return registry.emitToString()
     }
 

@@ -8,9 +8,11 @@ enum Output {
         print(text)
     }
 
-    /// A line on stderr (notes such as `database: PATH`, and errors).
+    /// A line on stderr (notes such as `database: PATH`, and errors). A failed write (stderr closed,
+    /// or a pipe whose reader went away while `mprefd run` ignores SIGPIPE) drops the line: the
+    /// legacy `FileHandle.write(_:)` would trap instead.
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
     }
 
     /// `value` as pretty-printed JSON on stdout, keys sorted.

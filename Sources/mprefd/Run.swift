@@ -15,9 +15,11 @@ struct Run: AsyncParsableCommand {
             every poll in `polls`, and runs the configured hooks when an export finishes. Tokens \
             added, paused, resumed or removed with the admin commands are noticed within a second.
 
-            Logs go to stderr, one line per event (log.format: logfmt or json). SIGTERM or SIGINT \
-            stops it gracefully: no new polls, in-flight polls get polling.shutdown_grace_s, running \
-            hooks get SIGTERM and hooks.kill_grace_s; then it exits 0.
+            Logs go to stderr, one line per event (log.format: logfmt or json); when stderr is a \
+            pipe whose reader went away, lines are dropped (and counted), never fatal. SIGTERM, \
+            SIGINT or SIGHUP stops it gracefully: no new polls, in-flight polls get \
+            polling.shutdown_grace_s, running hooks get SIGTERM and hooks.kill_grace_s; then it \
+            exits 0. SIGHUP does not reload: restart it to apply a changed configuration.
 
             Exits 75 when another `mprefd run` already runs on the same database file, by whatever path \
             (symlink, hard link) it reaches it (its PID is named), \
@@ -31,6 +33,10 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        // A log reader that went away (`| tee`, `| logger`) must not kill the daemon: writes to a
+        // closed pipe fail with EPIPE instead (StderrLogHandler drops and counts the line). Hooks
+        // get the default disposition back (swift-subprocess resets every signal in the child).
+        signal(SIGPIPE, SIG_IGN)
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         guard !configuration.accounts.isEmpty else {
             throw MprefdError.configuration("no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)")
@@ -53,7 +59,8 @@ struct Run: AsyncParsableCommand {
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger))
         do {
             try await group.run()

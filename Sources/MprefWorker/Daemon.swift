@@ -59,6 +59,7 @@ package final class Daemon: Service {
                                      logger: logger, onHookRunsQueued: { hooks.wake() })
         let heartbeatStop = Mailbox<Void>()
         let checkpointer = WALCheckpointer(database: database, logger: logger)
+        let descriptors = DescriptorWatch(logger: logger)
         logger.info("mprefd started", metadata: [
             "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
             "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
@@ -67,16 +68,18 @@ package final class Daemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await polling.run() }
                 group.addTask { try await hooks.run() }
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer] in
-                    while !heartbeatStop.isClosed {
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors] in
+                    // Ends on close or on cancellation (a cancelled `take` returns at once).
+                    while !heartbeatStop.isClosed, !Task.isCancelled {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
-                        if heartbeatStop.isClosed { break }
+                        if heartbeatStop.isClosed || Task.isCancelled { break }
                         do {
                             try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
                         } catch {
                             logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
                         }
                         await checkpointer.checkIfNeeded()
+                        descriptors.check()
                     }
                 }
                 // Whichever part fails first stops the others.
@@ -96,8 +99,12 @@ package final class Daemon: Service {
             polling.requestShutdown()
             hooks.requestShutdown()
         }
-        for client in clients { try? await client.shutdown() }
-        try? await database.markDaemonStopped()
+        // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
+        // does not inherit the cancellation, which would refuse the database write).
+        await Task { [clients, database] in
+            for client in clients { try? await client.shutdown() }
+            try? await database.markDaemonStopped()
+        }.value
         logger.info("mprefd stopped")
     }
 }

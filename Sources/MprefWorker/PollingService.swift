@@ -101,6 +101,16 @@ package final class PollingService: Sendable {
         var abandonedAll = false
         var cycleStarted = ContinuousClock.now
         while true {
+            // Cancelled (a sibling service failed, or the daemon is torn down without a grace): stop
+            // at once. `take` below would return immediately from now on, so waiting is impossible;
+            // the cancelled in-flight polls end as abandoned, unrecorded.
+            if Task.isCancelled {
+                if state.inFlight > 0 {
+                    logger.warning("cancelled; abandoning in-flight polls unrecorded", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                }
+                polls.cancelAll()
+                return
+            }
             if !stopping {
                 for launch in state.dueLaunches(now: .now) {
                     start(launch, in: &polls)

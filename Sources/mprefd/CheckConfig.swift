@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MprefWorker
 
 /// `mprefd check-config`: validate and print the effective configuration.
 struct CheckConfig: AsyncParsableCommand {
@@ -10,7 +11,9 @@ struct CheckConfig: AsyncParsableCommand {
             Prints every key after MPREFD_* environment overrides, with where its value came \
             from (default, file, env VARIABLE). Secrets print as <redacted>. A bad key or \
             value is an error naming the key, the value and what is allowed (exit 78), and so \
-            is an MPREFD_* override that names no key (the closest one is suggested).
+            is an MPREFD_* override that names no key (the closest one is suggested), and a \
+            metrics.listen address that cannot be listened on (in use by another process than \
+            this database's running daemon, not an address of this machine).
 
             Examples:
               mprefd check-config
@@ -26,6 +29,12 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         let database = global.databaseLocation(configuration)
+        // metrics.listen: the address must be one `mprefd run` can listen on. In use is fine only
+        // when the daemon of this database runs (it is the one listening).
+        if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen),
+           !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
+            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
+        }
         if json {
             var root = ConfigRendering.tree(configuration.entries)
             root["config_file"] = configuration.filePath ?? NSNull()

@@ -23,7 +23,9 @@ struct Run: AsyncParsableCommand {
 
             Exits 75 when another `mprefd run` already runs on the same database file, by whatever path \
             (symlink, hard link) it reaches it (its PID is named), \
-            78 on a configuration error, 69 when the database cannot be used.
+            78 on a configuration error (also a metrics.listen address it cannot listen on), 69 \
+            when the database cannot be used, 70 when a part of it fails while running (the \
+            others are stopped gracefully first; the error is named).
 
             Example (systemd runs it the same way):
               mprefd run --config /etc/mprefd/mprefd.yaml
@@ -50,23 +52,35 @@ struct Run: AsyncParsableCommand {
         var lock = FileManager.default.fileExists(atPath: path) ? try Self.lock(path) : nil
         let database = try global.openDatabase(configuration, mode: .readWrite)
         if lock == nil { lock = try Self.lock(database.path) }
+        // metrics.listen must be usable before polling starts: a configuration error (exit 78, which
+        // systemd does not restart), not a failure after polling began. Checked once the lock is
+        // ours, so that a second daemon is told that instead (exit 75).
+        if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen) {
+            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
+        }
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
             database: database, logger: logger, version: MprefdVersion.current)
-        var services: [any Service] = [daemon]
+        // A service that fails or ends stops the others gracefully (the daemon records its stop,
+        // re-queues running hooks), and `run` exits 70 with that service's error.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
         if let listen = configuration.metricsListen {
-            services.append(MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service())
+            services.append(.init(service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
+                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
+            services: services,
             // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
             gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger))
         do {
             try await group.run()
         } catch {
-            logger.critical("mprefd stopped on an error", metadata: ["error": "\(error)"])
-            throw MprefdError(exitCode: MprefdExit.software, "\(error)")
+            let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            logger.critical("mprefd stopped on an error", metadata: ["error": "\(message)"])
+            throw MprefdError(exitCode: MprefdExit.software, message)
         }
         withExtendedLifetime(lock) {}
     }

@@ -30,6 +30,7 @@ package final class PollingService: Sendable {
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
     private let onHookRunsQueued: @Sendable () -> Void
+    private let beforeAccountLift: @Sendable (String) async -> Void
     /// How often admin changes are looked for.
     package let adminCheckInterval: Duration
     /// The scheduler's loop runs at most once per this interval (default 2 ms); answers, commits and
@@ -43,8 +44,10 @@ package final class PollingService: Sendable {
     package init(
         database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
-        wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {}
+        wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
+        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }
     ) {
+        self.beforeAccountLift = beforeAccountLift
         self.database = database
         self.targets = targets
         self.policy = PollPolicy(configuration: configuration)
@@ -141,6 +144,11 @@ package final class PollingService: Sendable {
                     state.abandon(tokenID: id)
                 case .adminChanges(let changes):
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
+                    // An account pause is lifted once its credentials are fixed: re-read them
+                    // before its tokens are polled again (the old ones would get 401 and a new pause).
+                    for clientID in Set(changes.pauseLifts.filter { $0.scope == "account" }.map(\.subject)) {
+                        await beforeAccountLift(clientID)
+                    }
                     for lift in state.lift(changes.pauseLifts, now: .now) {
                         logger.notice("\(lift.scope) pause lifted by an operator; polling again", metadata: ["pause.subject": "\(lift.subject)"])
                     }

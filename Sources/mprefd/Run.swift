@@ -58,9 +58,19 @@ struct Run: AsyncParsableCommand {
         if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen) {
             throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
         }
+        // On `mprefd resume --account`, the account's credentials are read afresh (config file and
+        // secret files), so a fixed secret file is used at once.
+        let location = global.configLocation
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
-            database: database, logger: logger, version: MprefdVersion.current)
+            database: database, logger: logger, version: MprefdVersion.current,
+            reloadAccount: { clientID in
+                let reloaded = try await ConfigurationLoader(readsSecretFiles: true).load(path: location.path, isExplicit: location.isExplicit)
+                guard let account = reloaded.accounts[clientID] else {
+                    throw MprefdError.configuration("account \(clientID) is no longer in the configuration")
+                }
+                return account
+            })
         // A service that fails or ends stops the others gracefully (the daemon records its stop,
         // re-queues running hooks), and `run` exits 70 with that service's error.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

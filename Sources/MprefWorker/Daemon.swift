@@ -78,7 +78,9 @@ package final class Daemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await polling.run() }
                 group.addTask { try await hooks.run() }
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors] in
+                let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
+                await unconfigured.check()
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured] in
                     // Ends on close or on cancellation (a cancelled `take` returns at once).
                     while !heartbeatStop.isClosed, !Task.isCancelled {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
@@ -90,6 +92,7 @@ package final class Daemon: Service {
                         }
                         await checkpointer.checkIfNeeded()
                         descriptors.check()
+                        await unconfigured.check()
                     }
                 }
                 // Whichever part fails first stops the others.
@@ -131,6 +134,42 @@ package final class Daemon: Service {
             logger.error("account pause lifted, but its credentials cannot be re-read; polling with the old ones", metadata: [
                 "export.client_id": "\(clientID)", "error": "\(error)",
             ])
+        }
+    }
+}
+
+/// Applies the deadlines of tokens whose client ID has no configured account (never polled, so no
+/// poll would apply them): with each heartbeat, those past their deadline become `timed_out` and
+/// their `on_failure` hooks are queued. A failure is logged and tried again at the next heartbeat.
+struct UnconfiguredDeadlines: Sendable {
+    let database: TokenDatabase
+    let configuredClientIDs: [String]
+    let globalHooks: [String: [String]]
+    let logger: Logger
+    let onHookRunsQueued: @Sendable () -> Void
+
+    init(database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger, onHookRunsQueued: @escaping @Sendable () -> Void) {
+        self.database = database
+        self.configuredClientIDs = Array(configuration.accounts.keys)
+        let h = configuration.hooks
+        self.globalHooks = ["complete": h.onComplete, "failure": h.onFailure, "expired": h.onExpired, "retrieved": h.onRetrieved]
+        self.logger = logger
+        self.onHookRunsQueued = onHookRunsQueued
+    }
+
+    func check() async {
+        do {
+            let result = try await database.timeOutUnconfiguredTokens(configuredClientIDs: configuredClientIDs, globalHooks: globalHooks)
+            for token in result.timedOut {
+                logger.info("export finished", metadata: [
+                    "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                    "token.state": "timed_out", "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
+                ])
+            }
+            if result.hookRuns > 0 { onHookRunsQueued() }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("cannot apply the deadlines of tokens without a configured account; retrying", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -49,8 +49,13 @@ struct Status: AsyncParsableCommand {
             let snapshot = try database.statusSnapshot(now: now)
             let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
                                              now: now, staleAfterSeconds: staleAfter)
-            report = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
-                                  now: now, staleAfterSeconds: staleAfter)
+            var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
+                                    now: now, staleAfterSeconds: staleAfter)
+            // Without configured accounts (no config file read) nothing can be said about them.
+            if !configuration.accounts.isEmpty {
+                full.notPolled = try database.watchingTokensWithoutAccount(configuredClientIDs: configuration.clientIDs)
+            }
+            report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
             report = StatusReport(missingDatabaseAt: path, reason: error.message, staleAfterSeconds: staleAfter)
         }

@@ -69,6 +69,9 @@ struct StatusReport: Encodable {
     var pauses: [Pause]
     /// Every hook run state, zero included.
     var hookRuns: [String: Int]
+    /// Watching tokens by client ID, for client IDs that have no configured account: never polled
+    /// (they time out at their deadline). Empty when the configuration names no accounts.
+    var notPolled: [String: Int] = [:]
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
@@ -83,6 +86,7 @@ struct StatusReport: Encodable {
         case stoppedAt = "stopped_at"
         case nextPollAt = "next_poll_at"
         case hookRuns = "hook_runs"
+        case notPolled = "not_polled"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double) {
@@ -141,6 +145,7 @@ struct StatusReport: Encodable {
         try c.encode(nextPollAt, forKey: .nextPollAt)
         try c.encode(pauses, forKey: .pauses)
         try c.encode(hookRuns, forKey: .hookRuns)
+        try c.encode(notPolled, forKey: .notPolled)
     }
 
     /// Aligned `key: value` lines.
@@ -180,6 +185,12 @@ struct StatusReport: Encodable {
                 nextPoll += "; tokens of a paused host or account wait for the pause below"
             }
             fields.append(("next poll", nextPoll))
+            if !notPolled.isEmpty {
+                let total = notPolled.values.reduce(0, +)
+                let list = notPolled.keys.sorted().map { "\($0) \(notPolled[$0] ?? 0)" }.joined(separator: ", ")
+                fields.append(("not polled", "\(total) watching token\(total == 1 ? "" : "s") of client IDs without a configured account: \(list)"))
+                fields.append(("", "add the account back to the configuration, or `mprefd remove` them; until then each times out at its deadline"))
+            }
             let hostPauses = pauses.filter { $0.scope == "host" }
             let accountPauses = pauses.filter { $0.scope != "host" }
             func describe(_ pause: Pause) -> String {

@@ -281,7 +281,7 @@ extension TokenDatabase {
         }
     }
 
-    private static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [String: [String]], db: Database) throws -> Int {
+    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [String: [String]], db: Database) throws -> Int {
         guard let (event, onEvent) = hookEvent(for: state) else { return 0 }
         let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
         var commands = useGlobal ? (globalHooks[onEvent] ?? []) : []

@@ -16,13 +16,20 @@ package final class Daemon: Service {
     private let logger: Logger
     private let version: String
     private let sources: [String: any StatusSource]?
+    private let reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)?
     /// Seconds between heartbeats written to the `daemon` table. Default 5 s.
     package let heartbeatInterval: Duration
 
-    /// - Parameter sources: stand-ins for the HTTP clients, by client ID (tests); `nil` builds a
-    ///   `MyPreferencesClient` per configured account.
+    /// - Parameters:
+    ///   - sources: stand-ins for the HTTP clients, by client ID (tests); `nil` builds a
+    ///     `MyPreferencesClient` per configured account.
+    ///   - reloadAccount: reads an account's configuration afresh (the config file and its secret
+    ///     files), by client ID; called when an operator lifts the account's pause, before its
+    ///     tokens are polled again, so fixed credentials are used at once. `nil`: never re-read.
     package init(configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger, version: String,
-                 heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil) {
+                 heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil,
+                 reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)? = nil) {
+        self.reloadAccount = reloadAccount
         self.configuration = configuration
         self.database = database
         self.logger = logger
@@ -35,17 +42,17 @@ package final class Daemon: Service {
         if !HookProcessRunner.becomeSubreaper() {
             logger.warning("cannot become a child subreaper; orphaned hook grandchildren are reaped by PID 1 instead")
         }
-        var clients: [MyPreferencesClient] = []
+        var clients: [String: ReloadableSource] = [:]
         var targets: [String: PollTarget] = [:]
         for (clientID, account) in configuration.accounts {
             let source: any StatusSource
             if let stand = sources?[clientID] {
                 source = stand
             } else {
-                let client = try MyPreferencesClient(
+                let client = try ReloadableSource(
                     configuration: account, logger: logger,
                     maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
-                clients.append(client)
+                clients[clientID] = client
                 source = client
             }
             targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL))
@@ -57,10 +64,14 @@ package final class Daemon: Service {
         let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
         let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
         let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
-                                     logger: logger, onHookRunsQueued: { hooks.wake() })
+                                     logger: logger, onHookRunsQueued: { hooks.wake() },
+                                     beforeAccountLift: { [clients, reloadAccount, logger] clientID in
+                                         await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
+                                     })
         let heartbeatStop = Mailbox<Void>()
         let checkpointer = WALCheckpointer(database: database, logger: logger)
         let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
+        let descriptors = DescriptorWatch(logger: logger)
         logger.info("mprefd started", metadata: [
             "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
             "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
@@ -69,10 +80,13 @@ package final class Daemon: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await polling.run() }
                 group.addTask { try await hooks.run() }
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, pruner] in
-                    while !heartbeatStop.isClosed {
+                let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
+                await unconfigured.check()
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner] in
+                    // Ends on close or on cancellation (a cancelled `take` returns at once).
+                    while !heartbeatStop.isClosed, !Task.isCancelled {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
-                        if heartbeatStop.isClosed { break }
+                        if heartbeatStop.isClosed || Task.isCancelled { break }
                         do {
                             try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
                         } catch {
@@ -80,6 +94,8 @@ package final class Daemon: Service {
                         }
                         await checkpointer.checkIfNeeded()
                         await pruner.pruneIfDue()
+                        descriptors.check()
+                        await unconfigured.check()
                     }
                 }
                 // Whichever part fails first stops the others.
@@ -99,8 +115,64 @@ package final class Daemon: Service {
             polling.requestShutdown()
             hooks.requestShutdown()
         }
-        for client in clients { try? await client.shutdown() }
-        try? await database.markDaemonStopped()
+        // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
+        // does not inherit the cancellation, which would refuse the database write).
+        await Task { [clients, database] in
+            for client in clients.values { await client.shutdown() }
+            try? await database.markDaemonStopped()
+        }.value
         logger.info("mprefd stopped")
+    }
+
+    /// Re-reads the credentials of `clientID` and polls with them from now on; logs the outcome.
+    /// A failure (say, the secret file is still unreadable) keeps the old credentials.
+    private static func reloadCredentials(of clientID: String, in source: ReloadableSource?,
+                                          using reload: (@Sendable (String) async throws -> AccountConfiguration)?, logger: Logger) async {
+        guard let source, let reload else { return }
+        do {
+            let account = try await reload(clientID)
+            try source.replaceCredentials(with: account.auth)
+            logger.notice("account pause lifted: its credentials were re-read", metadata: ["export.client_id": "\(clientID)"])
+        } catch {
+            logger.error("account pause lifted, but its credentials cannot be re-read; polling with the old ones", metadata: [
+                "export.client_id": "\(clientID)", "error": "\(error)",
+            ])
+        }
+    }
+}
+
+/// Applies the deadlines of tokens whose client ID has no configured account (never polled, so no
+/// poll would apply them): with each heartbeat, those past their deadline become `timed_out` and
+/// their `on_failure` hooks are queued. A failure is logged and tried again at the next heartbeat.
+struct UnconfiguredDeadlines: Sendable {
+    let database: TokenDatabase
+    let configuredClientIDs: [String]
+    let globalHooks: [String: [String]]
+    let logger: Logger
+    let onHookRunsQueued: @Sendable () -> Void
+
+    init(database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger, onHookRunsQueued: @escaping @Sendable () -> Void) {
+        self.database = database
+        self.configuredClientIDs = Array(configuration.accounts.keys)
+        let h = configuration.hooks
+        self.globalHooks = ["complete": h.onComplete, "failure": h.onFailure, "expired": h.onExpired, "retrieved": h.onRetrieved]
+        self.logger = logger
+        self.onHookRunsQueued = onHookRunsQueued
+    }
+
+    func check() async {
+        do {
+            let result = try await database.timeOutUnconfiguredTokens(configuredClientIDs: configuredClientIDs, globalHooks: globalHooks)
+            for token in result.timedOut {
+                logger.info("export finished", metadata: [
+                    "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                    "token.state": "timed_out", "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
+                ])
+            }
+            if result.hookRuns > 0 { onHookRunsQueued() }
+        } catch is CancellationError {
+        } catch {
+            logger.warning("cannot apply the deadlines of tokens without a configured account; retrying", metadata: ["error": "\(error)"])
+        }
     }
 }

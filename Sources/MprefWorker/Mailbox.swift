@@ -26,6 +26,19 @@ package final class Mailbox<Element: Sendable>: Sendable {
         waiter?.resume()
     }
 
+    /// Adds `element` and wakes the consumer, unless the mailbox is closed; whether it was added.
+    /// For requests that someone waits to see answered: once closed, nobody will answer them.
+    package func postUnlessClosed(_ element: Element) -> Bool {
+        let (added, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard !s.isClosed else { return (false, nil) }
+            s.buffer.append(element)
+            defer { s.waiter = nil }
+            return (true, s.waiter)
+        }
+        waiter?.resume()
+        return added
+    }
+
     /// Marks the mailbox closed and wakes the consumer; later `take`s return at once.
     package func close() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
@@ -48,6 +61,8 @@ package final class Mailbox<Element: Sendable>: Sendable {
     }
 
     /// Waits until something is buffered (or the mailbox is closed, or the task is cancelled), then drains.
+    /// In a cancelled task it returns at once, possibly empty-handed, every time: a loop around it
+    /// must end on `Task.isCancelled` (or it spins).
     package func take() async -> [Element] {
         await waitForPost()
         return drain()

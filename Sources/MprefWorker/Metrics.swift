@@ -27,6 +27,11 @@ package enum MprefMetrics {
     /// Histogram, seconds: how long each hook run took (start → exit or kill).
     package static let hookDurationSeconds = "mprefd_hook_duration_seconds"
 
+    /// Counter: log lines dropped because stderr could not be written (its reader went away).
+    /// Counted by the log handler and read at scrape time (the log handler must not touch
+    /// swift-metrics: it logs before `MetricsSystem` is bootstrapped, which may happen only once).
+    package static let logLinesDroppedTotal = "mprefd_log_lines_dropped_total"
+
     /// Histogram buckets for ``pollLatencySeconds``: 5 ms … 30 s (the default request timeout).
     package static let pollLatencyBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),

@@ -87,13 +87,23 @@ package final class PollRecorder: Sendable {
     /// - Throws: `StoreError` when the transaction failed (e.g. disk full); the poll is then not recorded.
     package func record(_ decision: PollPolicy.Decision) async throws -> Receipt {
         try await withCheckedThrowingContinuation { continuation in
-            mailbox.post(Item(decision: decision, continuation: continuation))
+            if !mailbox.postUnlessClosed(Item(decision: decision, continuation: continuation)) {
+                // The commit loop has ended (cancelled): nobody would ever answer.
+                continuation.resume(throwing: CancellationError())
+            }
         }
     }
 
-    /// Runs the commit loop until `close()` and everything posted before it is committed.
+    /// Runs the commit loop until `close()` and everything posted before it is committed, or until
+    /// the task is cancelled: then polls not yet committed fail with `CancellationError` (abandoned
+    /// unrecorded, like at the end of the shutdown grace) and later ``record(_:)`` calls fail at once.
     package func run() async {
         while true {
+            if Task.isCancelled {
+                mailbox.close()
+                for item in mailbox.drain() { item.continuation.resume(throwing: CancellationError()) }
+                return
+            }
             let items = await mailbox.take()
             if items.isEmpty {
                 if mailbox.isClosed { return }
@@ -130,6 +140,9 @@ package final class PollRecorder: Sendable {
                     tokenUpdated: !skipped.contains(item.decision.write.tokenID),
                     hookRunsCreated: summary.hookRunsCreated > 0))
             }
+        } catch is CancellationError {
+            // Stopping without a grace (the task was cancelled): abandoned, not a database problem.
+            for item in batch { item.continuation.resume(throwing: CancellationError()) }
         } catch {
             // One refused write must not sink the others: unless the whole database is busy,
             // commit each poll of a failed batch alone.

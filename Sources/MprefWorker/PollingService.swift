@@ -32,6 +32,7 @@ package final class PollingService: Sendable {
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
     private let onHookRunsQueued: @Sendable () -> Void
+    private let beforeAccountLift: @Sendable (String) async -> Void
     /// How often admin changes are looked for.
     package let adminCheckInterval: Duration
     /// The scheduler's loop runs at most once per this interval (default 2 ms); answers, commits and
@@ -45,8 +46,10 @@ package final class PollingService: Sendable {
     package init(
         database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
-        wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {}
+        wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
+        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }
     ) {
+        self.beforeAccountLift = beforeAccountLift
         self.database = database
         self.targets = targets
         self.policy = PollPolicy(configuration: configuration)
@@ -107,6 +110,16 @@ package final class PollingService: Sendable {
         var abandonedAll = false
         var cycleStarted = ContinuousClock.now
         while true {
+            // Cancelled (a sibling service failed, or the daemon is torn down without a grace): stop
+            // at once. `take` below would return immediately from now on, so waiting is impossible;
+            // the cancelled in-flight polls end as abandoned, unrecorded.
+            if Task.isCancelled {
+                if state.inFlight > 0 {
+                    logger.warning("cancelled; abandoning in-flight polls unrecorded", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                }
+                polls.cancelAll()
+                return
+            }
             if !stopping {
                 for launch in state.dueLaunches(now: .now) {
                     start(launch, in: &polls)
@@ -137,6 +150,11 @@ package final class PollingService: Sendable {
                     state.abandon(tokenID: id)
                 case .adminChanges(let changes):
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
+                    // An account pause is lifted once its credentials are fixed: re-read them
+                    // before its tokens are polled again (the old ones would get 401 and a new pause).
+                    for clientID in Set(changes.pauseLifts.filter { $0.scope == "account" }.map(\.subject)) {
+                        await beforeAccountLift(clientID)
+                    }
                     for lift in state.lift(changes.pauseLifts, now: .now) {
                         logger.notice("\(lift.scope) pause lifted by an operator; polling again", metadata: ["pause.subject": "\(lift.subject)"])
                     }

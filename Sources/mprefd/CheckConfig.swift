@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MprefStore
+import MprefWorker
 
 /// `mprefd check-config`: validate and print the effective configuration.
 struct CheckConfig: AsyncParsableCommand {
@@ -11,7 +12,9 @@ struct CheckConfig: AsyncParsableCommand {
             Prints every key after MPREFD_* environment overrides, with where its value came \
             from (default, file, env VARIABLE). Secrets print as <redacted>. A bad key or \
             value is an error naming the key, the value and what is allowed (exit 78), and so \
-            is an MPREFD_* override that names no key (the closest one is suggested).
+            is an MPREFD_* override that names no key (the closest one is suggested), and a \
+            metrics.listen address that cannot be listened on (in use by another process than \
+            this database's running daemon, not an address of this machine).
 
             With --probe it also sends one real status request per account and says whether \
             the host is reachable, the credentials are accepted and base_url/status_path lead \
@@ -44,6 +47,12 @@ struct CheckConfig: AsyncParsableCommand {
         if probeToken != nil, !probe { throw MprefdError.usage("--probe-token goes with --probe") }
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         let database = global.databaseLocation(configuration)
+        // metrics.listen: the address must be one `mprefd run` can listen on. In use is fine only
+        // when the daemon of this database runs (it is the one listening).
+        if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen),
+           !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
+            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
+        }
         var verdicts: [AccountProbe.Verdict] = []
         if probe {
             let store = try? TokenDatabase(path: database.path, mode: .readOnly)

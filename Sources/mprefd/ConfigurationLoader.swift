@@ -68,7 +68,10 @@ struct ConfigurationLoader {
 
         var configuration = MprefdConfiguration()
         configuration.filePath = file?.path
-        try readDatabaseAndLog(&values, into: &configuration)
+        // Relative paths in the file (database.path, secret_file) resolve against its directory,
+        // made absolute, so that every command and every hook sees the same files wherever it runs.
+        let configDirectory = file.map { Self.absolute(($0.path as NSString).deletingLastPathComponent) }
+        try readDatabaseAndLog(&values, into: &configuration, configDirectory: configDirectory)
         try readPolling(&values, into: &configuration)
         try readHooks(&values, into: &configuration)
         let days = "an integer 0..36500 (days; 0 = keep forever)"
@@ -82,15 +85,28 @@ struct ConfigurationLoader {
             configuration.metricsListen = address
         }
         for clientID in file?.accountIDs ?? [] {
-            configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: file.map { ($0.path as NSString).deletingLastPathComponent })
+            configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: configDirectory)
         }
         configuration.entries = values.entries
         return configuration
     }
 
-    private func readDatabaseAndLog(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
-        let path = values.text(["database", "path"], default: ConfigKeys.defaultDatabasePath)
-        guard !path.isEmpty else { throw values.failure(["database", "path"], path, allowed: "a file path, e.g. \(ConfigKeys.defaultDatabasePath)") }
+    /// `path` made absolute against the current directory (`""` is the current directory), with
+    /// `.` and `..` components removed; symlinks are kept.
+    static func absolute(_ path: String, against base: String? = nil) -> String {
+        if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardized.path }
+        let directory = base ?? FileManager.default.currentDirectoryPath
+        return URL(fileURLWithPath: path.isEmpty ? "." : path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardized.path
+    }
+
+    private func readDatabaseAndLog(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration, configDirectory: String?) throws {
+        let given = values.text(["database", "path"], default: ConfigKeys.defaultDatabasePath)
+        guard !given.isEmpty else { throw values.failure(["database", "path"], given, allowed: "a file path, e.g. \(ConfigKeys.defaultDatabasePath)") }
+        // Relative: against the config file's directory (or the current one without a file).
+        let path = Self.absolute(given, against: configDirectory)
+        if path != given, let index = values.entries.lastIndex(where: { $0.path == ["database", "path"] }) {
+            values.entries[index].value = .text(path)
+        }
         configuration.databasePath = path
         configuration.busyTimeout = .seconds(try values.seconds(["database", "busy_timeout_s"], default: 10, allowed: "seconds >= 1") { $0 >= 1 })
         let levels = Logger.Level.allCases.map(\.rawValue)
@@ -224,10 +240,8 @@ struct ConfigurationLoader {
             resolved = given
         } else if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty {
             resolved = (credentials as NSString).appendingPathComponent(given)
-        } else if let configDirectory, !configDirectory.isEmpty {
-            resolved = (configDirectory as NSString).appendingPathComponent(given)
         } else {
-            resolved = given
+            resolved = Self.absolute(given, against: configDirectory)
         }
         values.record(fileKey, .text(resolved))
         guard readsSecretFiles else {

@@ -17,7 +17,7 @@ struct GlobalOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The SQLite database.",
-            discussion: "Default: $MPREFD_DB, then the config's database.path, then \(ConfigKeys.defaultDatabasePath).",
+            discussion: "Default: $MPREFD_DB, then the config's database.path (a relative one resolves against the config file's directory), then \(ConfigKeys.defaultDatabasePath). A relative --db or $MPREFD_DB resolves against the current directory.",
             valueName: "path"))
     var db: String?
 
@@ -46,11 +46,13 @@ struct GlobalOptions: ParsableArguments {
         return configuration
     }
 
-    /// The database path and where it came from (`nil` source = `--db`, said by the operator).
+    /// The database path, absolute, and where it came from (`nil` source = `--db`, said by the
+    /// operator). A relative `--db` or `$MPREFD_DB` resolves against the current directory, a
+    /// relative `database.path` against the config file's directory (``ConfigurationLoader``).
     func databaseLocation(_ configuration: MprefdConfiguration) -> (path: String, source: String?) {
-        if let db { return (db, nil) }
+        if let db { return (db.isEmpty ? db : ConfigurationLoader.absolute(db), nil) }
         if let fromEnvironment = ProcessInfo.processInfo.environment["MPREFD_DB"], !fromEnvironment.isEmpty {
-            return (fromEnvironment, "$MPREFD_DB")
+            return (ConfigurationLoader.absolute(fromEnvironment), "$MPREFD_DB")
         }
         if let entry = configuration.entries.first(where: { $0.path == ["database", "path"] }), entry.source != .byDefault {
             return (configuration.databasePath, "database.path, \(entry.source.label)")

@@ -43,6 +43,9 @@ struct List: AsyncParsableCommand {
         }
         let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
         let held = try HeldPolls(pauses: database.pausesInForce(), configuration: configuration)
+        // A watching token of a client ID without a configured account is never polled (it times
+        // out at its deadline); unknowable when no accounts are configured here.
+        let unpolled = { (t: TokenRecord) in t.state == .watching && !configuration.accounts.isEmpty && configuration.accounts[t.clientID] == nil }
         if tokens.isEmpty {
             Output.note("no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "") + (clientID.map { " for client ID \($0)" } ?? ""))
         } else {
@@ -51,7 +54,7 @@ struct List: AsyncParsableCommand {
                 rows: tokens.map { t in
                     [t.clientID, String(t.accessToken), t.state.rawValue, t.lastStatus ?? "-",
                      t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
-                     held.nextPoll(of: t), t.label ?? ""]
+                     unpolled(t) ? "- (no account configured: not polled)" : held.nextPoll(of: t), t.label ?? ""]
                 },
                 rightAligned: [1, 4, 5]))
         }

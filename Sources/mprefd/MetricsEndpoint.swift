@@ -1,9 +1,11 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import MprefStore
 import MprefWorker
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -22,6 +24,8 @@ final class MetricsEndpoint: Sendable {
     let database: TokenDatabase
     let address: ListenAddress
     let logger: Logger
+    /// `StderrLogHandler.droppedLines` as last exported.
+    private let droppedLinesExported = Mutex<UInt64>(0)
     /// Pause subjects ever exported, so a pause that ended reads 0 rather than vanishing.
     private let pauseSubjects = Mutex<Set<PauseKey>>([])
 
@@ -54,10 +58,20 @@ final class MetricsEndpoint: Sendable {
         self.logger = logger
     }
 
+    /// A connection idle this long (no request, or between keep-alive requests) is closed. 10 s.
+    static let idleTimeout: TimeAmount = .seconds(10)
+    /// Connections served at once; more wait in the listen backlog (no descriptor used) until one
+    /// closes. 16: a scraper needs one, so idle clients cannot take every file descriptor.
+    static let maxConnections = 16
+
     /// The HTTP server, a `Service` for the daemon's `ServiceGroup`; it stops on graceful shutdown.
-    /// `GET /metrics` answers 200 with the exposition, or 503 when the database cannot be read.
+    /// `GET /metrics` answers 200 with the exposition, or 503 when the database cannot be read;
+    /// `HEAD /metrics` the same without the body; other methods on `/metrics` 405 (`Allow: GET, HEAD`).
+    /// Connections are closed after ``idleTimeout`` idle and at most ``maxConnections`` are served at once.
+    /// - Throws (from `run()`): ``Failure`` naming `metrics.listen` when the server fails (e.g. cannot bind).
     func service() -> some Service {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
+        router.add(middleware: MetricsMethodCheck())
         router.get("/metrics") { _, _ -> Response in
             do {
                 let body = try self.scrape()
@@ -75,10 +89,69 @@ final class MetricsEndpoint: Sendable {
         }
         var metricsLogger = logger
         metricsLogger[metadataKey: "metrics.listen"] = "\(address)"
-        return Application(
+        let application = Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "mprefd-metrics"),
+            server: .http1(configuration: .init(idleTimeout: Self.idleTimeout)),
+            configuration: ApplicationConfiguration(
+                address: .hostname(address.host, port: address.port), serverName: "mprefd-metrics",
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: metricsLogger)),
             logger: metricsLogger)
+        return NamedService(inner: application, address: address)
+    }
+
+    /// The metrics server failed (after the start-up check passed): one line naming the key.
+    struct Failure: Error, CustomStringConvertible {
+        var address: ListenAddress
+        var reason: String
+        var description: String {
+            "the metrics endpoint (metrics.listen \(address)) failed: \(reason); polling stopped. Fix or free the address, or set metrics.listen: \"\" to turn metrics off"
+        }
+    }
+
+    /// The server as a service whose failure names `metrics.listen`.
+    private struct NamedService<Inner: Service>: Service {
+        var inner: Inner
+        var address: ListenAddress
+        func run() async throws {
+            do {
+                try await inner.run()
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw Failure(address: address, reason: String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " "))
+            }
+        }
+    }
+
+    /// Whether `address` can be listened on: `nil` when it can, else why not (`isInUse` when
+    /// another socket listens there). Binds a socket the way the server does (`SO_REUSEADDR`, the
+    /// first address the host name resolves to) and closes it.
+    static func bindProblem(_ address: ListenAddress) -> (reason: String, isInUse: Bool)? {
+        var hints = addrinfo()
+        hints.ai_flags = AI_PASSIVE
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(address.host, String(address.port), &hints, &found)
+        guard resolved == 0, let first = found else {
+            return ("the host \(address.host) does not resolve (\(String(cString: gai_strerror(resolved))))", false)
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard fd >= 0 else { return ("cannot create a socket: \(String(cString: strerror(errno)))", false) }
+        defer { close(fd) }
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let code = errno
+            let text = String(cString: strerror(code))
+            switch code {
+            case EADDRINUSE: return ("\(text): another process listens there", true)
+            case EADDRNOTAVAIL: return ("\(text): \(address.host) is not an address of this machine", false)
+            case EACCES: return ("\(text): ports below 1024 need privileges", false)
+            default: return (text, false)
+            }
+        }
+        return nil
     }
 
     /// Refreshes the database-backed gauges and renders every metric.
@@ -116,10 +189,31 @@ final class MetricsEndpoint: Sendable {
                 ).set(value)
             }
         }
+        let dropped = StderrLogHandler.droppedLines
+        let delta = droppedLinesExported.withLock { last -> UInt64 in
+            defer { last = max(last, dropped) }
+            return dropped > last ? dropped - last : 0
+        }
+        let droppedCounter = registry.makeCounter(
+            descriptor: Self.descriptor(MprefMetrics.logLinesDroppedTotal, help: "Log lines dropped because stderr could not be written (its reader went away)."))
+        if delta > 0 { droppedCounter.increment(by: Int64(clamping: delta)) }
         return registry.emitToString()
     }
 
     private static func descriptor(_ name: String, help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}
+
+/// `/metrics` answers GET and HEAD only: anything else is 405 with `Allow: GET, HEAD`.
+struct MetricsMethodCheck<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path == "/metrics", request.method != .get, request.method != .head {
+            return Response(
+                status: .methodNotAllowed,
+                headers: [.allow: "GET, HEAD", .contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "only GET and HEAD are allowed on /metrics\n")))
+        }
+        return try await next(request, context)
     }
 }

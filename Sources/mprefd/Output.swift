@@ -28,7 +28,9 @@ enum Output {
         } else {
             line = text
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        // A failed write (stderr closed, or a pipe whose reader went away while `mprefd run` ignores
+        // SIGPIPE) drops the line: the legacy `FileHandle.write(_:)` would trap instead.
+        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// `value` as pretty-printed JSON on stdout, keys sorted.

@@ -15,12 +15,17 @@ struct Run: AsyncParsableCommand {
             every poll in `polls`, and runs the configured hooks when an export finishes. Tokens \
             added, paused, resumed or removed with the admin commands are noticed within a second.
 
-            Logs go to stderr, one line per event (log.format: logfmt or json). SIGTERM or SIGINT \
-            stops it gracefully: no new polls, in-flight polls get polling.shutdown_grace_s, running \
-            hooks get SIGTERM and hooks.kill_grace_s; then it exits 0.
+            Logs go to stderr, one line per event (log.format: logfmt or json); when stderr is a \
+            pipe whose reader went away, lines are dropped (and counted), never fatal. SIGTERM, \
+            SIGINT or SIGHUP stops it gracefully: no new polls, in-flight polls get \
+            polling.shutdown_grace_s, running hooks get SIGTERM and hooks.kill_grace_s; then it \
+            exits 0. SIGHUP does not reload: restart it to apply a changed configuration.
 
-            Exits 75 when another `mprefd run` already runs on the same database (its PID is named), \
-            78 on a configuration error, 69 when the database cannot be used.
+            Exits 75 when another `mprefd run` already runs on the same database file, by whatever path \
+            (symlink, hard link) it reaches it (its PID is named), \
+            78 on a configuration error (also a metrics.listen address it cannot listen on), 69 \
+            when the database cannot be used, 70 when a part of it fails while running (the \
+            others are stopped gracefully first; the error is named).
 
             Example (systemd runs it the same way):
               mprefd run --config /etc/mprefd/mprefd.yaml
@@ -30,36 +35,72 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        // A log reader that went away (`| tee`, `| logger`) must not kill the daemon: writes to a
+        // closed pipe fail with EPIPE instead (StderrLogHandler drops and counts the line). Hooks
+        // get the default disposition back (swift-subprocess resets every signal in the child).
+        signal(SIGPIPE, SIG_IGN)
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         guard !configuration.accounts.isEmpty else {
             throw MprefdError.configuration("no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)")
         }
         StderrLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "mprefd")
+        // The lock is on the database file itself: taken before the database is opened (opening
+        // migrates, and a second daemon reaching the file by a hard link would write its own -wal).
+        // A file that does not exist yet is created by the open and locked right after.
+        let path = global.databaseLocation(configuration).path
+        var lock = FileManager.default.fileExists(atPath: path) ? try Self.lock(path) : nil
         let database = try global.openDatabase(configuration, mode: .readWrite)
-        let lock: DaemonLock
-        do {
-            lock = try DaemonLock(databasePath: database.path)
-        } catch let failure as DaemonLock.Failure {
-            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
+        if lock == nil { lock = try Self.lock(database.path) }
+        // metrics.listen must be usable before polling starts: a configuration error (exit 78, which
+        // systemd does not restart), not a failure after polling began. Checked once the lock is
+        // ours, so that a second daemon is told that instead (exit 75).
+        if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen) {
+            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
         }
+        // On `mprefd resume --account`, the account's credentials are read afresh (config file and
+        // secret files), so a fixed secret file is used at once.
+        let location = global.configLocation
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
-            database: database, logger: logger, version: MprefdVersion.current)
-        var services: [any Service] = [daemon]
+            database: database, logger: logger, version: MprefdVersion.current,
+            reloadAccount: { clientID in
+                let reloaded = try await ConfigurationLoader(readsSecretFiles: true).load(path: location.path, isExplicit: location.isExplicit)
+                guard let account = reloaded.accounts[clientID] else {
+                    throw MprefdError.configuration("account \(clientID) is no longer in the configuration")
+                }
+                return account
+            })
+        // A service that fails or ends stops the others gracefully (the daemon records its stop,
+        // re-queues running hooks), and `run` exits 70 with that service's error.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
         if let listen = configuration.metricsListen {
-            services.append(MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service())
+            services.append(.init(service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
+                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            services: services,
+            // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger))
         do {
             try await group.run()
         } catch {
-            logger.critical("mprefd stopped on an error", metadata: ["error": "\(error)"])
-            throw MprefdError(exitCode: MprefdExit.software, "\(error)")
+            let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            logger.critical("mprefd stopped on an error", metadata: ["error": "\(message)"])
+            throw MprefdError(exitCode: MprefdExit.software, message)
         }
         withExtendedLifetime(lock) {}
+    }
+
+    /// Takes the single-instance lock on the database file; exit 75 naming the running daemon.
+    private static func lock(_ path: String) throws -> DaemonLock {
+        do {
+            return try DaemonLock(databasePath: path)
+        } catch let failure as DaemonLock.Failure {
+            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
+        }
     }
 }

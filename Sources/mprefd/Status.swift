@@ -8,7 +8,8 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show whether the daemon runs, its database, tokens by state, pauses and hook runs.",
         discussion: """
-            The daemon is running when it holds the single-instance lock (<database>.lock), its \
+            The daemon is running when it holds the single-instance lock (a flock on the database \
+            file itself; <database>.lock only notes its PID), its \
             heartbeat in the `daemon` table (written every 5 s) is at most --stale-after seconds \
             old, and it has not recorded a clean stop. Opens the database read-only. Times are UTC.
 
@@ -60,6 +61,10 @@ struct Status: AsyncParsableCommand {
             var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
                                     now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts)
             full.unusableRows = try database.unusableWatchingRows().map(UnusableRowJSON.init)
+            // Without configured accounts (no config file read) nothing can be said about them.
+            if !configuration.accounts.isEmpty {
+                full.notPolled = try database.watchingTokensWithoutAccount(configuredClientIDs: configuration.clientIDs)
+            }
             report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
             report = StatusReport(missingDatabaseAt: path, reason: error.message, staleAfterSeconds: staleAfter)

@@ -87,6 +87,9 @@ struct StatusReport: Encodable {
     /// Running, but with problems (``StatusProblems``): exit 4.
     var degraded = false
     var problems: [String] = []
+    /// Watching tokens by client ID, for client IDs that have no configured account: never polled
+    /// (they time out at their deadline). Empty when the configuration names no accounts.
+    var notPolled: [String: Int] = [:]
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
@@ -107,6 +110,7 @@ struct StatusReport: Encodable {
         case errorRate = "error_rate_10m"
         case tokensNotPolled = "tokens_not_polled"
         case degraded, problems
+        case notPolled = "not_polled"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
@@ -180,6 +184,7 @@ struct StatusReport: Encodable {
         try c.encode(tokensNotPolled, forKey: .tokensNotPolled)
         try c.encode(degraded, forKey: .degraded)
         try c.encode(problems, forKey: .problems)
+        try c.encode(notPolled, forKey: .notPolled)
     }
 
     /// Aligned `key: value` lines.
@@ -220,6 +225,12 @@ struct StatusReport: Encodable {
                 nextPoll += "; tokens of a paused host or account wait for the pause below"
             }
             fields.append(("next poll", nextPoll))
+            if !notPolled.isEmpty {
+                let total = notPolled.values.reduce(0, +)
+                let list = notPolled.keys.sorted().map { "\($0) \(notPolled[$0] ?? 0)" }.joined(separator: ", ")
+                fields.append(("no account", "\(total) watching token\(total == 1 ? "" : "s") of client IDs without a configured account (not polled; they time out at their deadline): \(list)"))
+                fields.append(("", "add the account back to the configuration, or `mprefd remove` them; until then each times out at its deadline"))
+            }
             let hostPauses = pauses.filter { $0.scope == "host" }
             let accountPauses = pauses.filter { $0.scope != "host" }
             func describe(_ pause: Pause) -> String {

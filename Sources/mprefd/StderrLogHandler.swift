@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MprefStore
+import Synchronization
 
 /// A swift-log handler writing one line per event to stderr, as `logfmt` or JSON.
 ///
@@ -152,6 +153,11 @@ struct StderrLogHandler: LogHandler {
         ConfigValueReader.quote(value)
     }
 
+    /// Log lines that could not be written (stderr closed, or a pipe whose reader went away:
+    /// EPIPE, as SIGPIPE is ignored by `mprefd run`); they are dropped, never retried.
+    static var droppedLines: UInt64 { dropped.load(ordering: .relaxed) }
+    private static let dropped = Atomic<UInt64>(0)
+
     private static func writeToStderr(_ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0
@@ -164,6 +170,8 @@ struct StderrLogHandler: LogHandler {
             } else if written < 0, errno == EINTR {
                 continue
             } else {
+                // Counted here, exported by the metrics endpoint at scrape time (see MprefMetrics.logLinesDroppedTotal).
+                dropped.add(1, ordering: .relaxed)
                 return
             }
         }

@@ -15,8 +15,9 @@ struct Wait: AsyncParsableCommand {
 
             complete and retrieved count as success (the export's data was fetched either way). \
             failed, expired, timed_out (the token's deadline passed) and removed count as failure. \
-            A paused token is still waited for. Tokens that are all finished already give their \
-            result even when no daemon runs.
+            A paused token is still waited for. A token whose client ID has no configured account \
+            is not polled: it is named on stderr and ends timed_out at its deadline. Tokens that \
+            are all finished already give their result even when no daemon runs.
 
             Exit codes:
               0    every token complete or retrieved
@@ -78,6 +79,14 @@ struct Wait: AsyncParsableCommand {
             throw MprefdError(exitCode: DaemonHealth.notRunningExitCode, "\(error.message) (so no daemon runs on it, and no token was added)")
         }
         let records = try Self.resolve(tokens, clientID: clientID, in: database)
+        // Say why a token will not move: its client ID has no configured account, so the daemon
+        // does not poll it (unknowable when this configuration names no accounts).
+        if !configuration.accounts.isEmpty {
+            for record in records where record.state == .watching && configuration.accounts[record.clientID] == nil {
+                Output.note("\(record.clientID)/\(record.accessToken) is not polled: no account is configured for client ID \(record.clientID); "
+                    + (record.deadlineAt.map { "it times out at its deadline, \($0)" } ?? "it has no deadline, so only --timeout ends this wait"))
+            }
+        }
 
         let clock = ContinuousClock()
         let start = clock.now

@@ -156,18 +156,19 @@ struct OpsTestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Holds `<database>.lock` the way a daemon does (an exclusive `flock`), to play a hung daemon.
+/// Holds the database file's lock the way a daemon does (an exclusive `flock` on the file, its PID
+/// noted in `<database>.lock`), to play a hung daemon. The database must exist. (Releasing closes a
+/// descriptor of the file: do not use it while this process has the database open with SQLite.)
 final class HeldDaemonLock {
     private let descriptor: Int32
     private var isHeld = true
 
     init(databasePath: String) throws {
-        descriptor = open(databasePath + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        descriptor = open(databasePath, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            throw OpsTestFailure("cannot take \(databasePath).lock: errno \(errno)")
+            throw OpsTestFailure("cannot lock \(databasePath): errno \(errno)")
         }
-        let text = "\(getpid())\n"
-        _ = text.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+        try Data("\(getpid())\n".utf8).write(to: URL(fileURLWithPath: databasePath + ".lock"))
     }
 
     /// Releases the lock (closing the file). Safe to call twice.

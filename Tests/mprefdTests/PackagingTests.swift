@@ -109,6 +109,9 @@ import Testing
             #expect(value(key) == expected, "\(key)")
         }
         #expect(["read-only", "yes", "true"].contains(value("ProtectHome") ?? ""))
+        // SIGHUP is a clean stop (exit 0): an ExecReload= sending it would stop the service.
+        #expect(value("ExecReload") == nil)
+        #expect(value("LimitNOFILE").flatMap { Int($0) }.map { $0 >= 1024 } == true)
         let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
         // Secrets through credentials, matched to the example config's secret_file.
         #expect(text.contains("LoadCredential=acme-hmac:"))

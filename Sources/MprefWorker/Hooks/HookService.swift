@@ -49,7 +49,9 @@ package final class HookService: Sendable {
         }
         let running = RunningCount()
         await withDiscardingTaskGroup { group in
-            while !wakeups.isClosed {
+            // Cancelled: `take` returns at once from then on, so the loop must end (running hooks
+            // are torn down by the cancellation: SIGTERM, grace, SIGKILL).
+            while !wakeups.isClosed, !Task.isCancelled {
                 let free = configuration.concurrency - running.value
                 if free > 0 {
                     do {

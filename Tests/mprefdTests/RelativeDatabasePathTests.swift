@@ -29,7 +29,7 @@ import Testing
         let expected = configDirectory.appendingPathComponent("state/mprefd.sqlite3").standardized.path
 
         // Admin commands run elsewhere (the current directory is the test directory, not conf/).
-        let added = try await scene.cli.run(["add-token", "1771", "--config", configPath], database: .none)
+        let added = try await scene.cli.run(["add-token", "1771", "--verbose", "--config", configPath], database: .none)
         #expect(added.status == 0, "\(added.stderr)")
         #expect(FileManager.default.fileExists(atPath: expected), "the database is not next to the config file")
         #expect(!FileManager.default.fileExists(atPath: scene.cli.directory.appendingPathComponent("state").path))

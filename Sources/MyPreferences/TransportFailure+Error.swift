@@ -22,6 +22,24 @@ extension TransportFailure {
     /// NIOPosix and NIOSSL are not direct dependencies of this target, so their error types
     /// (`NIOConnectionError`, `NIOSSLError`, `BoringSSLError`, …) are recognised by module name.
     static func classify(_ error: any Error) -> (failure: TransportFailure, detail: String) {
+        let (failure, detail) = classifyRaw(error)
+        // NIO describes a failed connect as "connection reset (error set): Connection refused (errno:
+        // 111)": say what happened, not "reset" (issue 17.14).
+        if failure == .connect, let plain = Self.connectDetail(detail) { return (failure, plain) }
+        return (failure, detail)
+    }
+
+    /// A plain description of a failed connect from NIO's text, when it names the errno.
+    static func connectDetail(_ text: String) -> String? {
+        let known: [(String, String)] = [
+            ("errno: \(ECONNREFUSED)", "connection refused"), ("errno: \(ENETUNREACH)", "network unreachable"),
+            ("errno: \(EHOSTUNREACH)", "host unreachable"), ("errno: \(EADDRNOTAVAIL)", "address not available"),
+            ("errno: \(ENETDOWN)", "network down"),
+        ]
+        return known.first { text.contains($0.0) }?.1
+    }
+
+    private static func classifyRaw(_ error: any Error) -> (failure: TransportFailure, detail: String) {
         let detail = BodyExcerpt.make(Array(String(describing: error).utf8), limit: 200)
         if error is StatusResponseCollector.BodyTooLarge || error is NIOTooManyBytesError { return (.bodyTooLarge, "response body over the size limit") }
         if let error = error as? HTTPClientError {

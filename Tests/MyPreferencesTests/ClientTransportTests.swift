@@ -22,6 +22,10 @@ struct ClientTransportTests {
         let result = try await withClient(account) { await $0.status(of: 42) }
         expectTransport(result, .connect)
         #expect(result.httpStatus == nil)
+        // Issue 17.14: said as it is, not NIO's "connection reset (error set): …".
+        if case .transportError(_, let detail) = result.outcome {
+            #expect(detail == "connection refused", "\(detail)")
+        }
     }
 
     @Test func serverThatNeverAnswersTimesOut() async throws {

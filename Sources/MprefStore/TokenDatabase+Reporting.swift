@@ -46,7 +46,7 @@ extension TokenDatabase {
         return try read { db in
             let daemon = try Self.fetchDaemon(db)
             let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
-            let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching'")
+            let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching' AND next_poll_at GLOB \(Self.timestampGlob)")
             let pauses = try PauseRecord.fetchInForce(db, now: now)
             let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
             var snapshot = StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
@@ -56,7 +56,7 @@ extension TokenDatabase {
                 snapshot.recentErrors = Int(exactly: (row[1] as Double).rounded()) ?? 0
             }
             snapshot.watchingByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
-            snapshot.overdueByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? GROUP BY client_id", arguments: [overdueText])
+            snapshot.overdueByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? AND next_poll_at GLOB \(Self.timestampGlob) GROUP BY client_id", arguments: [overdueText])
             return snapshot
         }
     }
@@ -85,4 +85,11 @@ extension TokenDatabase {
         }
         return counts
     }
+}
+
+extension TokenDatabase {
+    /// SQL: the shape of a `Timestamp` (`YYYY-MM-DDTHH:MM:SS…`), so a hand-edited `next_poll_at`
+    /// (`''`, `'garbage'`) is neither the "next poll" of `status` nor counted as overdue: such rows
+    /// are reported once, as unusable rows.
+    static let timestampGlob = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'"
 }

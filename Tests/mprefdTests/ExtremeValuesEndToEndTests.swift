@@ -151,6 +151,16 @@ struct HandEditedOutputTests {
         #expect(list.stderr.split(separator: "\n").count == 1, "\(list.stderr)")
     }
 
+    @Test func anEmptyNextPollIsAnUnusableRowNotTheNextPoll() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "11", "12"]).status == 0)
+        #expect(try await cli.sqlite([cli.databasePath, "UPDATE tokens SET next_poll_at = '' WHERE access_token = 11"]).status == 0)
+        let status = try #require(try await cli.run(["status", "--json"]).json() as? [String: Any])
+        #expect((status["next_poll_at"] as? String)?.isEmpty == false, "\(status)")
+        #expect((status["unusable_rows"] as? [[String: Any]])?.first?["column"] as? String == "next_poll_at")
+    }
+
     @Test func textFromTheAPIOrTheDatabaseCannotDriveTheTerminal() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

@@ -63,6 +63,11 @@ public final class MyPreferencesClient: Sendable {
             decompression: .disabled
         )
         httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maxConnectionsPerHost
+        // A connect that fails (refused, unreachable) fails this poll at once instead of being retried
+        // inside the pool until the connect timeout: the poll policy's error backoff (with jitter) is
+        // the one retry schedule, the failure is history, and SIGTERM is not held for
+        // connect_timeout_s by a poll that can never be answered (issue 17.14).
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
         // tlsConfiguration stays nil: AsyncHTTPClient then uses TLSConfiguration.makeClientConfiguration(),
         // which verifies certificates and host names against the system trust roots.
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)

@@ -174,3 +174,39 @@ struct HandEditedOutputTests {
         }
     }
 }
+
+/// Issue 17.14: a refused connection is said as it is, fails the poll at once (not after
+/// connect_timeout_s) and so never holds SIGTERM.
+@Suite(.serialized) struct RefusedConnectionEndToEndTests {
+    @Test func aRefusedConnectionIsHistoryAtOnceAndSIGTERMIsNotHeld() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let config = try cli.write("mprefd.yaml", """
+            database:
+              path: \(cli.databasePath)
+            polling:
+              initial_delay_s: 60
+              max_delay_s: 60
+              shutdown_grace_s: 60
+            accounts:
+              DOWN_Co:
+                base_url: http://127.0.0.1:1/Profiles
+                allow_insecure_http: true
+                connect_timeout_s: 60
+                request_timeout_s: 120
+            """)
+        #expect(try await cli.run(["add-token", "4711", "--config", config], database: .none).status == 0)
+        let daemon = try OpsChild(CLI.binary, ["run", "--config", config], environment: cli.baseEnvironment(), in: cli.directory, logName: "daemon")
+        defer { daemon.stopNow() }
+        // With the pool retrying connects, the first row would come only after connect_timeout_s (60 s).
+        var rows: [[String: Any]] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while rows.isEmpty, ContinuousClock.now < deadline {
+            rows = try await cli.query("SELECT outcome, error FROM polls")
+            if rows.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(rows.first?["outcome"] as? String == "transport_error", "\(daemon.log)")
+        #expect((rows.first?["error"] as? String)?.contains("(connect): connection refused") == true, "\(rows)")
+        #expect(await daemon.stop() == 0)
+    }
+}

@@ -100,6 +100,14 @@ extension TokenDatabase {
         }
     }
 
+    /// The access token most recently added for `clientID` (highest `tokens.id`), or `nil` when the
+    /// client ID has none. One indexed lookup (`UNIQUE (client_id, access_token)` leads with client_id).
+    package func newestAccessToken(clientID: String) throws -> Int64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1", arguments: [clientID])
+        }
+    }
+
     /// Tokens, optionally filtered, ordered by id.
     package func listTokens(state: TokenState? = nil, clientID: String? = nil) throws -> [TokenRecord] {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)

@@ -9,7 +9,7 @@ import MprefCore
 /// Such a row is data to repair, never a reason to stop: the daemon logs it once (naming the token,
 /// the column and the value), keeps it as it is and does not poll it; `mprefd status` counts it and
 /// `mprefd show` says what is wrong and how to repair it.
-package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertible {
+package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertible, Encodable {
     /// `tokens.id`.
     package var tokenID: Int64
     /// `tokens.client_id` and `tokens.access_token`, when those two could be read.
@@ -33,6 +33,26 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
             return fix + ", then `mprefd pause TOKEN && mprefd resume TOKEN` with the repaired access token so the daemon re-reads the row"
         }
         return fix + ", then `mprefd pause \(accessToken) && mprefd resume \(accessToken)` so the daemon re-reads the row"
+    }
+
+    /// The JSON form (`status --json` `unusable_rows`, `show --json` `unusable_row`): every field
+    /// above plus `repair`, keys snake_case, `null` for an unknown client ID or access token.
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tokenID, forKey: .tokenID)
+        try c.encode(clientID, forKey: .clientID)
+        try c.encode(accessToken, forKey: .accessToken)
+        try c.encode(column, forKey: .column)
+        try c.encode(value, forKey: .value)
+        try c.encode(expected, forKey: .expected)
+        try c.encode(repair, forKey: .repair)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case column, value, expected, repair
+        case tokenID = "token_id"
+        case clientID = "client_id"
+        case accessToken = "access_token"
     }
 
     /// A bounded, printable rendering of a database value for messages.

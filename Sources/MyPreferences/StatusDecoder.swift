@@ -127,15 +127,14 @@ package enum StatusDecoder {
         ))
     }
 
-    /// The fields this decoder reads, lower-cased.
-    static let readFields: [String] = ["status", "accesstoken", "rowcount", "bytecount", "expires"]
+    /// The fields this decoder reads: lower-cased key (as matched) → documented spelling (for messages).
+    static let readFields: KeyValuePairs<String, String> = [
+        "status": "Status", "accesstoken": "AccessToken", "rowcount": "RowCount", "bytecount": "ByteCount", "expires": "Expires",
+    ]
 
-    /// The first read field (its documented spelling) among `keys` (lower-cased) more than once.
+    /// The documented spelling of the first read field that `keys` (lower-cased) hold more than once.
     static func repeatedField(_ keys: [String]) -> String? {
-        for name in readFields where keys.lazy.filter({ $0 == name }).count > 1 {
-            return ["status": "Status", "accesstoken": "AccessToken", "rowcount": "RowCount", "bytecount": "ByteCount", "expires": "Expires"][name] ?? name
-        }
-        return nil
+        readFields.first { field in keys.lazy.filter { $0 == field.key }.count > 1 }?.value
     }
 
     private static func integer(_ value: JSONValue?, allowNegative: Bool) -> Int64? {

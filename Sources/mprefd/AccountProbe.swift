@@ -82,7 +82,7 @@ enum AccountProbe {
         let accounts = configuration.accounts.sorted { $0.key < $1.key }
         return await withTaskGroup(of: Verdict.self) { group in
             for (clientID, account) in accounts {
-                let known = probeToken ?? (try? database?.listTokens(clientID: clientID).last?.accessToken) ?? nil
+                let known = probeToken ?? (try? database?.newestAccessToken(clientID: clientID)) ?? nil
                 let token = known ?? 1
                 group.addTask {
                     do {

@@ -45,7 +45,7 @@ struct Show: AsyncParsableCommand {
         // A watching row the daemon cannot use (edited by hand): say what and how to repair it.
         let defect = token.state == .watching ? try database.rowDefect(tokenID: token.id) : nil
         if json {
-            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect.map(UnusableRowJSON.init)))
+            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect))
             return
         }
         func or(_ text: String?) -> String { text ?? "-" }
@@ -105,7 +105,7 @@ struct ShowJSON: Encodable {
     /// Newest first.
     var polls: [PollRecord]
     /// Set when the token is watching but its row cannot be used (it is not polled); `null` otherwise.
-    var unusableRow: UnusableRowJSON?
+    var unusableRow: TokenRowDefect?
 
     enum CodingKeys: String, CodingKey {
         case token, hooks, polls
@@ -118,34 +118,6 @@ struct ShowJSON: Encodable {
         try c.encode(hooks, forKey: .hooks)
         try c.encode(polls, forKey: .polls)
         try c.encode(unusableRow, forKey: .unusableRow)  // `null` when usable: stable keys for scripts
-    }
-}
-
-/// Why a watching token's row cannot be polled (`show --json`, `status --json`).
-struct UnusableRowJSON: Encodable {
-    var tokenID: Int64
-    var clientID: String?
-    var accessToken: Int64?
-    var column: String
-    var value: String
-    var expected: String
-    var repair: String
-
-    init(_ defect: TokenRowDefect) {
-        tokenID = defect.tokenID
-        clientID = defect.clientID
-        accessToken = defect.accessToken
-        column = defect.column
-        value = defect.value
-        expected = defect.expected
-        repair = defect.repair
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case column, value, expected, repair
-        case tokenID = "token_id"
-        case clientID = "client_id"
-        case accessToken = "access_token"
     }
 }
 

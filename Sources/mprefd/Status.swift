@@ -59,8 +59,8 @@ struct Status: AsyncParsableCommand {
                                              now: now, staleAfterSeconds: staleAfter)
             let accountHosts = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
             var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
-                                    now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts)
-            full.unusableRows = try database.unusableWatchingRows().map(UnusableRowJSON.init)
+                                    now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts,
+                                    unusableRows: try database.unusableWatchingRows())
             // Without configured accounts (no config file read) nothing can be said about them.
             if !configuration.accounts.isEmpty {
                 full.notPolled = try database.watchingTokensWithoutAccount(configuredClientIDs: configuration.clientIDs)

@@ -69,15 +69,9 @@ struct StatusReport: Encodable {
     var pauses: [Pause]
     /// Every hook run state, zero included.
     var hookRuns: [String: Int]
-    /// Watching tokens whose rows the daemon cannot use (edited by hand): kept, not polled.
-    /// A running daemon with any is degraded (exit 4): those exports are not being watched.
-    var unusableRows: [UnusableRowJSON] = [] {
-        didSet {
-            guard running, !unusableRows.isEmpty else { return }
-            problems.append("\(unusableRows.count) watching token row(s) cannot be used and are not polled; `mprefd show TOKEN` says how to repair each")
-            degraded = true
-        }
-    }
+    /// Watching tokens whose rows the daemon cannot use (edited by hand): kept, not polled. A running
+    /// daemon with any is degraded (exit 4): those exports are not being watched.
+    var unusableRows: [TokenRowDefect] = []
     /// Polls recorded in the last 10 minutes, those without a usable status, and their share (`nil`: no polls).
     var recentPolls = 0
     var recentErrors = 0
@@ -114,7 +108,7 @@ struct StatusReport: Encodable {
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
-         accountHosts: [String: String] = [:]) {
+         accountHosts: [String: String] = [:], unusableRows: [TokenRowDefect] = []) {
         running = health.isRunning
         reason = health.reason
         lockHeld = health.isLockHeld
@@ -142,7 +136,12 @@ struct StatusReport: Encodable {
         recentErrors = problems.recentErrors
         errorRate = problems.errorRate.map { ($0 * 10_000).rounded() / 10_000 }
         tokensNotPolled = problems.unconfiguredTokens + problems.overdueTokens
-        self.problems = health.isRunning ? problems.descriptions : []
+        self.unusableRows = unusableRows
+        var described = problems.descriptions
+        if !unusableRows.isEmpty {
+            described.append("\(unusableRows.count) watching token row(s) cannot be used and are not polled; `mprefd show TOKEN` says how to repair each")
+        }
+        self.problems = health.isRunning ? described : []
         degraded = !self.problems.isEmpty
     }
 

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import MprefStore
 import MyPreferences
-import Synchronization
 import Testing
 @testable import MprefWorker
 
@@ -18,19 +17,19 @@ import Testing
         }
     }
 
-    /// Whether `task` ends within `timeout` (without waiting for it past that).
+    /// Whether `task` ends within `timeout`: its end raced against the timeout (no polling).
     static func ends(_ task: Task<Void, any Error>, within timeout: Duration) async -> Bool {
-        let box = EndedBox()
-        Task.detached { _ = await task.result; box.ended.store(true, ordering: .relaxed) }
-        let deadline = ContinuousClock.now + timeout
-        while !box.ended.load(ordering: .relaxed), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        // Awaiting `task.result` cannot be cancelled, so it runs detached and signals through a
+        // stream, whose iteration ends when the timeout cancels it.
+        let (ended, signal) = AsyncStream<Void>.makeStream()
+        Task.detached { _ = await task.result; signal.yield(); signal.finish() }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { for await _ in ended { return true }; return false }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
-        return box.ended.load(ordering: .relaxed)
-    }
-
-    final class EndedBox: Sendable {
-        let ended = Atomic<Bool>(false)
     }
 
     @Test func aCancelledDaemonEndsPromptlyWithEveryLoopBusy() async throws {

@@ -118,3 +118,14 @@ struct CLI {
             stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 }
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held. The one
+/// condition wait of these tests (a database row, a file, a log line has no event to await).
+func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}

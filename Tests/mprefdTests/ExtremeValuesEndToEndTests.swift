@@ -199,12 +199,8 @@ struct HandEditedOutputTests {
         let daemon = try OpsChild(CLI.binary, ["run", "--config", config], environment: cli.baseEnvironment(), in: cli.directory, logName: "daemon")
         defer { daemon.stopNow() }
         // With the pool retrying connects, the first row would come only after connect_timeout_s (60 s).
-        var rows: [[String: Any]] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while rows.isEmpty, ContinuousClock.now < deadline {
-            rows = try await cli.query("SELECT outcome, error FROM polls")
-            if rows.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        #expect(try await eventually { try await !cli.query("SELECT 1 FROM polls").isEmpty }, "\(daemon.log)")
+        let rows = try await cli.query("SELECT outcome, error FROM polls")
         #expect(rows.first?["outcome"] as? String == "transport_error", "\(daemon.log)")
         #expect((rows.first?["error"] as? String)?.contains("(connect): connection refused") == true, "\(rows)")
         #expect(await daemon.stop() == 0)

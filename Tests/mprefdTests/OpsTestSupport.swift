@@ -141,12 +141,7 @@ final class OpsScene: @unchecked Sendable {
 
     /// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held.
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
+        try await mprefdTests.eventually(timeout: timeout, condition)
     }
 }
 

@@ -30,14 +30,19 @@ enum MprefdExit {
               `wait`: a token failed, expired or timed out
           2   `wait`: --timeout ran out
           3   `status`, `wait`: the daemon is not running (or its heartbeat is stale)
+          4   `status`: running but degraded (failing polls, dead hooks, tokens
+              not polled)
           64  usage: a bad argument or value (access token, client ID, duration, state)
-          65  bad data: the database file is not an SQLite database or is damaged
-          69  unavailable: database or its directory missing, schema too new or too old
+          65  bad data: the database file is not an SQLite database or is damaged,
+              or a row cannot be read (edited outside the schema)
+          69  unavailable: database or its directory missing, schema too new or too
+              old, SQLite older than 3.37.0; `check-config --probe`: a host unreachable
           70  internal error
           75  temporary failure: database locked past database.busy_timeout_s (retry),
               or another `mprefd run` already runs on the database
           78  configuration error: bad key or value (file or MPREFD_* variable),
-              missing --config file, unreadable secret file
+              missing --config file, unreadable secret file, metrics.listen that
+              cannot be listened on; `check-config --probe`: an account misconfigured
         """
 }
 

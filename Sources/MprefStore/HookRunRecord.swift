@@ -70,6 +70,14 @@ package struct HookJob: Sendable, Hashable {
     /// Runs started before the last `mprefd hooks retry` (`hook_runs.attempts_before_retry`): this
     /// run is the `attempt - attemptsBeforeRetry`-th since, which `hooks.max_attempts` limits.
     package var attemptsBeforeRetry: Int = 0
+    /// The delivered file (`downloads.file`, committed downloads only): `MPREFD_FILE`.
+    package var file: String?
+    /// Records in ``file``: `MPREFD_RECORDS`.
+    package var records: Int64?
+    /// Bytes of ``file``: `MPREFD_FILE_BYTES`.
+    package var fileBytes: Int64?
+    /// Hex SHA-256 of ``file``: `MPREFD_FILE_SHA256`.
+    package var fileSHA256: String?
 
     /// Runs since the last `mprefd hooks retry` (or since the event), this one included.
     package var attemptsSinceRetry: Int { max(1, attempt.subtractingSaturating(attemptsBeforeRetry)) }

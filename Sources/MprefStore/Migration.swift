@@ -8,6 +8,12 @@ package struct Migration: Sendable, Hashable {
     package var id: String
     /// The SQL, verbatim from the file.
     package var sql: String
+
+    /// The file starts with the line `-- mprefd-migration: foreign-keys-off`: it rebuilds a table
+    /// that others reference, so it runs with foreign keys off (see `Migrator`).
+    package var needsForeignKeysOff: Bool {
+        sql.hasPrefix("-- mprefd-migration: foreign-keys-off\n")
+    }
 }
 
 /// Applies migrations safely when several processes open the same new database at once (the daemon
@@ -31,18 +37,43 @@ package enum Migrator {
         try refuseNewerSchema(writer, migrations: migrations)
         var applied: [String] = []
         for migration in migrations {
-            let didApply = try writer.write { db -> Bool in
-                let done = try Bool.fetchOne(db, sql: "SELECT 1 FROM schema_migrations WHERE id = ?", arguments: [migration.id]) ?? false
-                guard !done else { return false }
-                try db.execute(sql: migration.sql)
-                try db.execute(
-                    sql: "INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)",
-                    arguments: [migration.id, Timestamp.format(.now)])
-                return true
-            }
+            let didApply = migration.needsForeignKeysOff
+                ? try applyWithoutForeignKeys(migration, writer)
+                : try writer.write { db -> Bool in try apply(migration, db) }
             if didApply { applied.append(migration.id) }
         }
         return applied
+    }
+
+    /// Applies `migration` inside the caller's transaction unless another process already did.
+    private static func apply(_ migration: Migration, _ db: Database) throws -> Bool {
+        let done = try Bool.fetchOne(db, sql: "SELECT 1 FROM schema_migrations WHERE id = ?", arguments: [migration.id]) ?? false
+        guard !done else { return false }
+        try db.execute(sql: migration.sql)
+        try db.execute(
+            sql: "INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)",
+            arguments: [migration.id, Timestamp.format(.now)])
+        return true
+    }
+
+    /// A migration that rebuilds a table others reference: run with foreign keys off (`PRAGMA
+    /// foreign_keys` has no effect inside a transaction, so it is set around it), then, before the
+    /// commit, `PRAGMA foreign_key_check` must find no dangling reference. Step 1 and 10–12 of
+    /// https://sqlite.org/lang_altertable.html#otheralter.
+    private static func applyWithoutForeignKeys(_ migration: Migration, _ writer: any DatabaseWriter) throws -> Bool {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
+            var didApply = false
+            try db.inTransaction(.immediate) {
+                didApply = try apply(migration, db)
+                if didApply, let dangling = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
+                    throw StoreError(.corrupt, "migration \(migration.id) found a dangling reference (\(dangling)); the database was not changed")
+                }
+                return .commit
+            }
+            return didApply
+        }
     }
 
     /// The ids the database records as applied, in order; empty for a database mprefd never touched.

@@ -11,8 +11,12 @@ package struct NewToken: Sendable, Hashable {
     /// The token's own hooks, run in addition to the global ones unless `globalHooks` is false.
     package var hooks: [TokenHook]
     package var globalHooks: Bool
+    /// `--download` (true) / `--no-download` (false); `nil` = the account's `download.enabled`.
+    package var download: Bool?
 
-    package init(clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [], globalHooks: Bool = true) {
+    package init(clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [], globalHooks: Bool = true,
+                 download: Bool? = nil) {
+        self.download = download
         self.clientID = clientID
         self.accessToken = accessToken
         self.label = label
@@ -63,15 +67,15 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq)
-                VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?)
+                INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download)
+                VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?)
                 """)
             var results: [AddResult] = []
             results.reserveCapacity(tokens.count)
             for token in tokens {
                 let deadline = token.deadline.map(Timestamp.format)
                 if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
-                    if existing.state == .watching || existing.state == .paused {
+                    if existing.state == .watching || existing.state == .paused || existing.state == .downloading {
                         results.append(.alreadyWatched(existing))
                     } else if !reset {
                         results.append(.alreadyFinished(existing))
@@ -80,9 +84,11 @@ extension TokenDatabase {
                             UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
                                    row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
                                    finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
-                                   global_hooks = ?, admin_seq = ?
+                                   global_hooks = ?, admin_seq = ?, download = ?
                             WHERE id = ?
-                            """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, existing.id])
+                            """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, existing.id])
+                        // Watched again from the start: a new download, if any (the old file stays on disk).
+                        try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [existing.id])
                         if !token.hooks.isEmpty {
                             try db.execute(sql: "DELETE FROM token_hooks WHERE token_id = ?", arguments: [existing.id])
                             try Self.insertHooks(token.hooks, tokenID: existing.id, db: db)
@@ -91,7 +97,7 @@ extension TokenDatabase {
                     }
                     continue
                 }
-                try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq])
+                try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download])
                 let id = db.lastInsertedRowID
                 try Self.insertHooks(token.hooks, tokenID: id, db: db)
                 results.append(.added(try Self.fetchToken(id: id, db: db)))
@@ -224,7 +230,7 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             switch change {
             case .pause:
-                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state = 'watching' RETURNING id", arguments: [seq, ids])
+                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state IN ('watching', 'downloading') RETURNING id", arguments: [seq, ids])
             case .resume:
                 return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id", arguments: [nowText, seq, ids])
             case .remove:

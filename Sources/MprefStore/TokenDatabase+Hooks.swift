@@ -44,8 +44,10 @@ extension TokenDatabase {
         return try await asyncWrite { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
-                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry
+                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry,
+                       d.file, d.records, d.bytes AS file_bytes, d.sha256
                 FROM hook_runs h JOIN tokens t ON t.id = h.token_id
+                LEFT JOIN downloads d ON d.token_id = h.token_id AND d.phase = 'committed'
                 WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
                 ORDER BY h.next_attempt_at, h.id LIMIT ?
                 """, arguments: [nowText, limit])
@@ -64,7 +66,9 @@ extension TokenDatabase {
                         status: try row.decode(forColumn: "last_status"), rowCount: try row.decode(forColumn: "row_count"),
                         byteCount: try row.decode(forColumn: "byte_count"), addedAt: try row.decode(forColumn: "added_at"),
                         finishedAt: try row.decode(forColumn: "finished_at"),
-                        attemptsBeforeRetry: try row.decode(forColumn: "attempts_before_retry"))
+                        attemptsBeforeRetry: try row.decode(forColumn: "attempts_before_retry"),
+                        file: try row.decode(forColumn: "file"), records: try row.decode(forColumn: "records"),
+                        fileBytes: try row.decode(forColumn: "file_bytes"), fileSHA256: try row.decode(forColumn: "sha256"))
                     try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                    arguments: [attempt, nowText, runID])
                     jobs.append(job)

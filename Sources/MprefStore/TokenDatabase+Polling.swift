@@ -9,13 +9,26 @@ package struct WatchedToken: Sendable, Hashable {
     package var attempt: Int
     package var consecutiveErrors: Int
     package var consecutiveNotFound: Int
+    /// `watching` (status polls) or `downloading` (page and commit requests).
+    package var state: TokenState
+    /// The token's own download setting (`add-token --download/--no-download`); `nil` = the account's.
+    package var download: Bool?
+    /// The latest `RowCount` seen, for verifying a download; `nil` = unknown.
+    package var rowCount: Int64?
+    /// The latest `ByteCount` seen, for the free-space check before a download; `nil` = unknown.
+    package var byteCount: Int64?
     /// When the daemon planned to poll next (wall clock, from `next_poll_at`); `nil` = now.
     package var nextPollAt: Date?
     /// When a still-processing export becomes `timed_out`; `nil` = never.
     package var deadlineAt: Date?
 
     package init(id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
-                 consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil) {
+                 consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
+                 state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil) {
+        self.byteCount = byteCount
+        self.state = state
+        self.download = download
+        self.rowCount = rowCount
         self.id = id
         self.clientID = clientID
         self.accessToken = accessToken
@@ -31,7 +44,7 @@ package struct WatchedToken: Sendable, Hashable {
 package struct TokenChange: Sendable, Hashable {
     package var tokenID: Int64
     package var state: TokenState
-    /// The token as it now is, when its state is `watching` and its row can be used.
+    /// The token as it now is, when its state is `watching` or `downloading` and its row can be used.
     package var watched: WatchedToken?
     /// Why the row cannot be polled, when its state is `watching` and a column is unusable.
     package var defect: TokenRowDefect?
@@ -152,7 +165,7 @@ extension TokenDatabase {
     /// Every token in state `watching`, for the scheduler's start: the usable rows and the defects of the others.
     package func loadWatchingTokens() async throws -> WatchingTokens {
         try await asyncRead { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state = 'watching'")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading')")
             var result = WatchingTokens()
             while let row = try rows.next() {
                 switch WatchedToken.decode(row) {
@@ -173,14 +186,14 @@ extension TokenDatabase {
     /// when nothing changed), with the new high-water mark.
     package func adminChanges(since seq: Int64) async throws -> AdminChanges {
         try await asyncRead { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), state, admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
+            let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
             var high = seq
             var changes = rows.compactMap { row -> TokenChange? in
                 high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
                 guard let id = try? row.decode(Int64.self, forColumn: "id"),
                       let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:))
                 else { return nil }
-                guard state == .watching else { return TokenChange(tokenID: id, state: state, watched: nil, defect: nil) }
+                guard state.isActive else { return TokenChange(tokenID: id, state: state, watched: nil, defect: nil) }
                 switch WatchedToken.decode(row) {
                 case .success(let token): return TokenChange(tokenID: id, state: state, watched: token, defect: nil)
                 case .failure(let defect): return TokenChange(tokenID: id, state: state, watched: nil, defect: defect)
@@ -244,18 +257,23 @@ extension TokenDatabase {
                     summary.hookRunsCreated += try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: polledAt, globalHooks: globalHooks, db: db)
                 }
             }
-            for pause in pauses {
-                try db.execute(sql: """
-                    INSERT INTO pauses (scope, subject, paused_until, started_at, reason, http_status, retry_after_s)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
-                        started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
-                        retry_after_s = excluded.retry_after_s
-                    WHERE excluded.paused_until > pauses.paused_until
-                    """, arguments: [pause.scope, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
-                                     pause.reason, pause.httpStatus, pause.retryAfterS])
-            }
+            try Self.storePauses(pauses, db)
             return summary
+        }
+    }
+
+    /// Upserts pauses: one row per host and per account, the one that ends last.
+    static func storePauses(_ pauses: [PauseRecord], _ db: Database) throws {
+        for pause in pauses {
+            try db.execute(sql: """
+                INSERT INTO pauses (scope, subject, paused_until, started_at, reason, http_status, retry_after_s)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
+                    started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
+                    retry_after_s = excluded.retry_after_s
+                WHERE excluded.paused_until > pauses.paused_until
+                """, arguments: [pause.scope, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
+                                 pause.reason, pause.httpStatus, pause.retryAfterS])
         }
     }
 
@@ -274,10 +292,11 @@ extension TokenDatabase {
         switch state {
         case .complete: ("complete", "complete")
         case .failed: ("failed", "failure")
+        case .downloadFailed: ("download_failed", "failure")
         case .timedOut: ("timed_out", "failure")
         case .expired: ("expired", "expired")
         case .retrieved: ("retrieved", "retrieved")
-        case .watching, .paused, .removed: nil
+        case .watching, .paused, .downloading, .removed: nil
         }
     }
 

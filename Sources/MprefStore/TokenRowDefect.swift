@@ -73,7 +73,7 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
 
 extension WatchedToken {
     /// The `tokens` columns a `WatchedToken` is read from, by name.
-    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at"
+    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at, state, download, row_count, byte_count"
 
     /// Reads a watched token from a row holding ``columns``, or says which column cannot be used.
     ///
@@ -109,9 +109,27 @@ extension WatchedToken {
         let timestampForm = "NULL or a UTC time YYYY-MM-DDTHH:MM:SS.sssZ"
         guard let nextPollAt = time("next_poll_at") else { return defect("next_poll_at", timestampForm) }
         guard let deadlineAt = time("deadline_at") else { return defect("deadline_at", timestampForm) }
+        guard let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)) else {
+            return defect("state", TokenState.allowedValues)
+        }
+        let download: Bool?
+        do {
+            switch try row.decode(Int64?.self, forColumn: "download") {
+            case nil: download = nil
+            case 0: download = false
+            case 1: download = true
+            default: return defect("download", "NULL (the account's download.enabled), 0 or 1")
+            }
+        } catch {
+            return defect("download", "NULL (the account's download.enabled), 0 or 1")
+        }
+        // RowCount only informs the download's verification: an unusable value is "unknown".
+        let rowCount = (try? row.decode(Int64?.self, forColumn: "row_count")).flatMap { $0 }
+        let byteCount = (try? row.decode(Int64?.self, forColumn: "byte_count")).flatMap { $0 }
         return .success(WatchedToken(
             id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
-            consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt))
+            consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state, download: download,
+            rowCount: rowCount, byteCount: byteCount))
     }
 }
 
@@ -119,7 +137,7 @@ extension TokenDatabase {
     /// The watching tokens whose rows the daemon cannot use, by id (for `status`).
     package func unusableWatchingRows() throws -> [TokenRowDefect] {
         try read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state = 'watching' ORDER BY id")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading') ORDER BY id")
             var defects: [TokenRowDefect] = []
             while let row = try rows.next() {
                 if case .failure(let defect) = WatchedToken.decode(row) { defects.append(defect) }

@@ -46,16 +46,20 @@ package final class Daemon: Service {
         var targets: [String: PollTarget] = [:]
         for (clientID, account) in configuration.accounts {
             let source: any StatusSource
+            var downloads: (any DownloadSource)?
             if let stand = sources?[clientID] {
                 source = stand
+                downloads = stand as? any DownloadSource
             } else {
                 let client = try ReloadableSource(
                     configuration: account, logger: logger,
                     maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
                 clients[clientID] = client
                 source = client
+                downloads = client
             }
-            targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL))
+            targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL), downloads: downloads,
+                                           download: configuration.downloads[clientID] ?? DownloadSettings())
         }
         let startedAt = Date()
         let hostname = ProcessInfo.processInfo.hostName
@@ -155,7 +159,7 @@ struct UnconfiguredDeadlines: Sendable {
         self.database = database
         self.configuredClientIDs = Array(configuration.accounts.keys)
         let h = configuration.hooks
-        self.globalHooks = ["complete": h.onComplete, "failure": h.onFailure, "expired": h.onExpired, "retrieved": h.onRetrieved]
+        self.globalHooks = HookConfiguration.globalHooks(h)
         self.logger = logger
         self.onHookRunsQueued = onHookRunsQueued
     }

@@ -51,6 +51,22 @@ package enum MprefMetrics {
         }
     }
 
+    /// Counter, label `request` (`page`, `commit`) and `outcome` (the poll outcomes): download
+    /// requests recorded in `download_requests`.
+    package static let downloadRequestsTotal = "mprefd_download_requests_total"
+    /// Counter: records stored in download files.
+    package static let downloadRecordsTotal = "mprefd_download_records_total"
+    /// Counter: bytes stored in download files.
+    package static let downloadBytesTotal = "mprefd_download_bytes_total"
+
+    /// Counts one recorded download request and what it stored.
+    package static func downloadRequestRecorded(_ request: DownloadRequestRecord?, records: Int64?, bytes: Int64?) {
+        guard let request else { return }
+        Counter(label: downloadRequestsTotal, dimensions: [("request", request.kind.rawValue), ("outcome", request.outcome)]).increment()
+        if let records, records > 0 { Counter(label: downloadRecordsTotal).increment(by: records) }
+        if let bytes, bytes > 0 { Counter(label: downloadBytesTotal).increment(by: bytes) }
+    }
+
     /// Counts one finished hook run by result and records its duration.
     ///
     /// - Parameter state: the `hook_runs.state` the run was stored with: `succeeded`, `failed`,

@@ -9,7 +9,7 @@ import MyPreferences
 /// exhaustively without sockets or disk. The rules (MyPreferences error-code guidance in
 /// `mypreferences-api.md`):
 /// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`.
-/// - `Complete` → `complete`; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
+/// - `Complete` → `complete`, or `downloading` when the export is to be delivered; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
 /// - 503 or 429: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
 ///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
 /// - Other 5xx, transport errors, undecodable bodies, unexpected codes: backoff on `consecutive_errors`.
@@ -51,9 +51,11 @@ package struct PollPolicy: Sendable {
     ///   - hostKey: `scheme://host:port` of the account's base URL (the subject of a host pause).
     ///   - accountNotFoundElsewhere: other tokens of this account that answered `404` since its last
     ///     `2xx` (the scheduler counts them); decides whether a `404` is account-wide.
+    ///   - deliver: the export is downloaded (the account's or the token's `download`): `Complete`
+    ///     then leads to `downloading`, its first page due at once, instead of `complete`.
     package func decide(
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
-        accountNotFoundElsewhere: Int = 0, using rng: inout some RandomNumberGenerator
+        accountNotFoundElsewhere: Int = 0, deliver: Bool = false, using rng: inout some RandomNumberGenerator
     ) -> Decision {
         // Counters come from the database (operators have sqlite3): every step saturates.
         let attempt = token.attempt.incrementedSaturating
@@ -80,7 +82,7 @@ package struct PollPolicy: Sendable {
             errors = 0
             notFound = 0
             switch exportStatus.knownStatus {
-            case .complete: state = .complete
+            case .complete: state = deliver ? .downloading : .complete
             case .error, .failed:
                 state = .failed
                 lastError = "export status \(exportStatus.status)"
@@ -90,35 +92,16 @@ package struct PollPolicy: Sendable {
                 unknown = exportStatus.knownStatus == nil
                 delay = backoff.delay(attempt: token.attempt, using: &rng)
             }
-        case .unavailable(let retryAfter):
-            retryAfterS = retryAfter?.seconds
-            let own = errorBackoff()
-            var wait = max(own, retryAfter ?? .zero)
-            if wait > configuration.maxRetryAfter {
-                wait = configuration.maxRetryAfter
-                capped = (retryAfter ?? .zero) > configuration.maxRetryAfter
+        case .unavailable, .serverError, .unexpectedStatus, .transportError, .undecodable, .unauthorized, .forbidden:
+            if let failure = transientFailure(result.outcome, httpStatus: result.httpStatus, body: "status", errors: &errors,
+                                              clientID: token.clientID, hostKey: hostKey, now: now, using: &rng) {
+                delay = failure.delay
+                pause = failure.pause
+                lastError = failure.lastError
+                detail = failure.detail
+                retryAfterS = failure.retryAfterS
+                capped = failure.retryAfterCapped
             }
-            let jitterCeiling = max(configuration.pauseJitter.seconds, 0.001)
-            wait += .clampedSeconds(Double.random(in: 0.001...max(jitterCeiling, 0.001), using: &rng))
-            delay = wait
-            let code = result.httpStatus ?? 503
-            lastError = "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
-                + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
-            pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
-                                reason: lastError ?? "503", httpStatus: result.httpStatus, retryAfterS: retryAfterS)
-        case .serverError:
-            delay = errorBackoff()
-            lastError = "HTTP \(result.httpStatus.map(String.init) ?? "5xx") server error"
-        case .unexpectedStatus:
-            delay = errorBackoff()
-            lastError = "unexpected HTTP status \(result.httpStatus.map(String.init) ?? "?")"
-        case .transportError(let failure, let text):
-            delay = errorBackoff()
-            lastError = "transport error (\(failure.rawValue)): \(text)"
-        case .undecodable(let reason, let excerpt):
-            delay = errorBackoff()
-            lastError = "undecodable status body: \(reason)"
-            detail = excerpt
         case .badRequest(let text):
             errors = errors.incrementedSaturating
             state = .failed
@@ -141,16 +124,6 @@ package struct PollPolicy: Sendable {
                 delay = errorBackoff()
                 lastError = "404 Not Found (\(notFound) of \(configuration.notFoundLimit))"
             }
-        case .unauthorized, .forbidden:
-            errors = errors.incrementedSaturating
-            let isForbidden = result.outcome == .forbidden
-            let wait = configuration.authPause + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
-            delay = wait
-            lastError = isForbidden
-                ? "403 Forbidden: the user lacks permission; an operator must fix it"
-                : "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
-            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
-                                reason: lastError ?? "auth", httpStatus: result.httpStatus, retryAfterS: nil)
         }
 
         // The deadline: a token still not terminal when polled at or after it is timed out; otherwise
@@ -165,7 +138,8 @@ package struct PollPolicy: Sendable {
                 delay = .clampedSeconds(deadline.timeIntervalSince(now))
             }
         }
-        if state != .watching { delay = nil }
+        if state == .downloading { delay = .zero }  // the first page is asked for at once
+        if state != .watching && state != .downloading { delay = nil }
 
         let write = PollWrite(
             tokenID: token.id,
@@ -184,8 +158,79 @@ package struct PollPolicy: Sendable {
             attempt: attempt,
             consecutiveErrors: errors,
             consecutiveNotFound: notFound,
-            lastError: state == .complete || state == .expired || state == .retrieved ? nil : lastError)
+            lastError: [.complete, .downloading, .expired, .retrieved].contains(state) ? nil : lastError)
         return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown)
+    }
+}
+
+extension PollPolicy {
+    /// What a request that got no usable answer leads to, the same for every request kind (status
+    /// poll, page, commit) so a 503 or a 401 means one thing whatever asked.
+    struct TransientFailure {
+        var delay: Duration
+        var pause: PauseRecord?
+        var lastError: String
+        var detail: String?
+        /// Seconds; the server's `Retry-After`.
+        var retryAfterS: Double?
+        var retryAfterCapped = false
+    }
+
+    /// The rules for 503/429 (pause the host for max(backoff, `Retry-After`) capped at
+    /// `maxRetryAfter`, plus jitter), 401/403 (pause the account for `authPause` plus jitter) and
+    /// other failures (backoff on `errors`, which this increments). `nil` for `.ok`, `.badRequest`
+    /// and `.notFound`, whose meaning depends on the request kind. `body` names what was asked for
+    /// in error texts (`status`, `page`, `commit`).
+    func transientFailure<Answer>(
+        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, body: String, errors: inout Int, clientID: String, hostKey: String,
+        now: Date, using rng: inout some RandomNumberGenerator
+    ) -> TransientFailure? {
+        func errorBackoff() -> Duration {
+            errors = errors.incrementedSaturating
+            return backoff.delay(attempt: errors, using: &rng)
+        }
+        func jitter() -> Duration {
+            .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
+        }
+        switch outcome {
+        case .ok, .badRequest, .notFound:
+            return nil
+        case .unavailable(let retryAfter):
+            let own = errorBackoff()
+            var wait = max(own, retryAfter ?? .zero)
+            var capped = false
+            if wait > configuration.maxRetryAfter {
+                wait = configuration.maxRetryAfter
+                capped = (retryAfter ?? .zero) > configuration.maxRetryAfter
+            }
+            wait += jitter()
+            let code = httpStatus ?? 503
+            let text = "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
+                + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
+            let pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                                    reason: text, httpStatus: httpStatus, retryAfterS: retryAfter?.seconds)
+            return TransientFailure(delay: wait, pause: pause, lastError: text, retryAfterS: retryAfter?.seconds, retryAfterCapped: capped)
+        case .serverError:
+            return TransientFailure(delay: errorBackoff(), lastError: "HTTP \(httpStatus.map(String.init) ?? "5xx") server error")
+        case .unexpectedStatus:
+            return TransientFailure(delay: errorBackoff(), lastError: "unexpected HTTP status \(httpStatus.map(String.init) ?? "?")")
+        case .transportError(let failure, let text):
+            return TransientFailure(delay: errorBackoff(), lastError: "transport error (\(failure.rawValue)): \(text)")
+        case .undecodable(let reason, let excerpt):
+            return TransientFailure(delay: errorBackoff(), lastError: "undecodable \(body) body: \(reason)", detail: excerpt)
+        case .unauthorized, .forbidden:
+            errors = errors.incrementedSaturating
+            let wait = configuration.authPause + jitter()
+            let text: String
+            if case .forbidden = outcome {
+                text = "403 Forbidden: the user lacks permission; an operator must fix it"
+            } else {
+                text = "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
+            }
+            let pause = PauseRecord(scope: "account", subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                                    reason: text, httpStatus: httpStatus, retryAfterS: nil)
+            return TransientFailure(delay: wait, pause: pause, lastError: text)
+        }
     }
 }
 

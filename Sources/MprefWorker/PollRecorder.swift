@@ -26,7 +26,7 @@ package final class PollRecorder: Sendable {
     }
 
     private let database: TokenDatabase
-    private let globalHooks: [String: [String]]
+    package let globalHooks: [String: [String]]
     private let mailbox = Mailbox<Item>()
     private let logger: Logger
     private let health = Mutex(CommitHealth())
@@ -48,7 +48,7 @@ package final class PollRecorder: Sendable {
     package init(database: TokenDatabase, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
                  slowCommitThreshold: Duration = .seconds(1), maxHoldRetryDelay: Duration = .seconds(10)) {
         self.database = database
-        self.globalHooks = ["complete": hooks.onComplete, "failure": hooks.onFailure, "expired": hooks.onExpired, "retrieved": hooks.onRetrieved]
+        self.globalHooks = HookConfiguration.globalHooks(hooks)
         self.logger = logger
         self.maxBatch = maxBatch
         self.slowCommitThreshold = slowCommitThreshold

@@ -17,6 +17,8 @@ package final class PollingService: Sendable {
         /// The HTTP exchange of a poll ended; its commit is pending.
         case answered(tokenID: Int64)
         case polled(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool)
+        /// A download step (one page or the commit) was run and, when `report.recorded`, stored.
+        case downloaded(tokenID: Int64, report: DownloadStep.Report)
         case recordFailed(tokenID: Int64)
         case abandoned(tokenID: Int64)
         case adminChanges(AdminChanges)
@@ -29,6 +31,7 @@ package final class PollingService: Sendable {
     private let recorder: PollRecorder
     private let logger: Logger
     private let failureLog: FailureLog
+    private let downloadStep: DownloadStep
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
     private let onHookRunsQueued: @Sendable () -> Void
@@ -56,6 +59,8 @@ package final class PollingService: Sendable {
         self.recorder = recorder
         self.logger = logger
         self.failureLog = FailureLog(logger: logger)
+        self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), globalHooks: recorder.globalHooks,
+                                         files: OpenDownloads(), logger: logger, wallNow: wallNow)
         self.adminCheckInterval = adminCheckInterval
         self.minimumCycle = minimumCycle
         self.wallNow = wallNow
@@ -144,6 +149,13 @@ package final class PollingService: Sendable {
                 case .polled(let id, let decision, let updated):
                     let pauseChange = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
                     log(decision, pauseChange: pauseChange)
+                case .downloaded(let id, let report):
+                    let pauseChange = state.finishDownload(tokenID: id, report: report, wallNow: wallNow(), now: .now)
+                    if pauseChange != .none, let pause = report.pause {
+                        logger.warning("\(pause.scope) paused by a download request", metadata: [
+                            "pause.subject": "\(pause.subject)", "pause.until": "\(Timestamp.format(pause.pausedUntil))", "error": "\(pause.reason)",
+                        ])
+                    }
                 case .recordFailed(let id):
                     state.retryLater(tokenID: id, now: .now)
                 case .abandoned(let id):
@@ -171,6 +183,10 @@ package final class PollingService: Sendable {
 
     private func start(_ launch: SchedulerState.Launch, in polls: inout DiscardingTaskGroup) {
         let token = launch.token
+        if token.state == .downloading {
+            startDownloadStep(launch, in: &polls)
+            return
+        }
         polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog] in
             let polledAt = wallNow()
             let result = await launch.target.source.status(of: token.accessToken)
@@ -181,7 +197,8 @@ package final class PollingService: Sendable {
             mailbox.post(.answered(tokenID: token.id))
             var rng = SystemRandomNumberGenerator()
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey,
-                                         accountNotFoundElsewhere: launch.accountNotFoundElsewhere, using: &rng)
+                                         accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
+                                         using: &rng)
             do {
                 // Held (not re-polled) while the database refuses writes: the answer is not lost.
                 let receipt = try await recorder.recordHolding(decision)
@@ -197,6 +214,23 @@ package final class PollingService: Sendable {
                 ])
                 mailbox.post(.recordFailed(tokenID: token.id))
             }
+        }
+    }
+
+    /// One download step of a `downloading` token (a page or the commit), in place of a poll.
+    private func startDownloadStep(_ launch: SchedulerState.Launch, in polls: inout DiscardingTaskGroup) {
+        let token = launch.token
+        polls.addTask { [downloadStep, mailbox, onHookRunsQueued] in
+            guard let source = launch.target.downloads else {
+                mailbox.post(.abandoned(tokenID: token.id))
+                return
+            }
+            var rng = SystemRandomNumberGenerator()
+            let report = await downloadStep.run(token: token, source: source, settings: launch.target.download, hostKey: launch.target.hostKey,
+                                                using: &rng)
+            mailbox.post(.answered(tokenID: token.id))
+            mailbox.post(.downloaded(tokenID: token.id, report: report))
+            if report.hookRunsCreated { onHookRunsQueued() }
         }
     }
 

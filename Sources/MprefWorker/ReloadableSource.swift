@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// A replaced client is kept (polls in flight may still use it) and shut down with the others at
 /// the daemon's stop; replacements are operator actions, so they stay few.
-package final class ReloadableSource: StatusSource {
+package final class ReloadableSource: StatusSource, DownloadSource {
     private struct Clients {
         var current: MyPreferencesClient
         var retired: [MyPreferencesClient] = []
@@ -30,6 +30,14 @@ package final class ReloadableSource: StatusSource {
 
     package func status(of accessToken: Int64) async -> PollResult {
         await clients.withLock { $0.current }.status(of: accessToken)
+    }
+
+    package func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
+        await clients.withLock { $0.current }.page(of: accessToken, offset: offset, limit: limit)
+    }
+
+    package func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
+        await clients.withLock { $0.current }.commit(accessToken, keepFiles: keepFiles)
     }
 
     /// Polls with `auth` from now on (everything else of the account stays as it is).

@@ -135,14 +135,39 @@ struct SchedulerState {
         }
         guard var slot = slots[tokenID] else { return pauseChange }
         let w = decision.write
-        guard tokenUpdated, w.newState == .watching, let delay = decision.nextDelay else {
+        guard tokenUpdated, w.newState.isActive, let delay = decision.nextDelay else {
             if tokenUpdated { slots[tokenID] = nil }
             return pauseChange
         }
+        slot.token.state = w.newState
+        if let rowCount = w.rowCount { slot.token.rowCount = rowCount }
+        if let byteCount = w.byteCount { slot.token.byteCount = byteCount }
         slot.token.attempt = w.attempt
         slot.token.consecutiveErrors = w.consecutiveErrors
         slot.token.consecutiveNotFound = w.consecutiveNotFound
         slot.token.nextPollAt = w.nextPollAt
+        slots[tokenID] = slot
+        schedule(tokenID, at: now + delay, booked: false)
+        return pauseChange
+    }
+
+    /// Applies a recorded download step (see ``DownloadStep``): its pause, and the token's next step
+    /// when it is still downloading. Returns what it did to the pause in force.
+    mutating func finishDownload(tokenID: Int64, report: DownloadStep.Report, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
+        endFlight(tokenID)
+        let pauseChange = report.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
+        guard report.recorded else {
+            if slots[tokenID] != nil { schedule(tokenID, at: now + configuration.initialDelay, booked: false) }
+            return pauseChange
+        }
+        guard var slot = slots[tokenID] else { return pauseChange }
+        guard report.tokenUpdated, report.newState.isActive, let delay = report.nextDelay else {
+            if report.tokenUpdated { slots[tokenID] = nil }
+            return pauseChange
+        }
+        slot.token.state = report.newState
+        slot.token.consecutiveErrors = report.consecutiveErrors
+        slot.token.consecutiveNotFound = report.consecutiveNotFound
         slots[tokenID] = slot
         schedule(tokenID, at: now + delay, booked: false)
         return pauseChange

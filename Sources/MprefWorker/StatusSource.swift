@@ -1,4 +1,5 @@
 import MprefCore
+import MprefStore
 import MyPreferences
 
 /// Something that answers a status poll: the real `MyPreferencesClient`, or a stand-in in tests.
@@ -14,10 +15,21 @@ package struct PollTarget: Sendable {
     package var source: any StatusSource
     /// `scheme://host:port` of the account's base URL: the subject of a host pause (503).
     package var hostKey: String
+    /// Where the account's completed exports are downloaded from; `nil` = never (tests, the probe).
+    package var downloads: (any DownloadSource)?
+    /// The account's download configuration.
+    package var download: DownloadSettings
 
-    package init(source: any StatusSource, hostKey: String) {
+    package init(source: any StatusSource, hostKey: String, downloads: (any DownloadSource)? = nil, download: DownloadSettings = DownloadSettings()) {
         self.source = source
         self.hostKey = hostKey
+        self.downloads = downloads
+        self.download = download
+    }
+
+    /// Whether `token`'s completed export is downloaded: its own setting, else the account's.
+    package func delivers(_ token: WatchedToken) -> Bool {
+        downloads != nil && (token.download ?? download.enabled)
     }
 
     /// `scheme://host:port` of `baseURL` (default ports filled in), lower-cased; the URL itself when

@@ -38,7 +38,7 @@ public struct PollingConfiguration: Sendable, Hashable {
 public struct HookConfiguration: Sendable, Hashable {
     /// Commands run on `complete`.
     public var onComplete: [String] = []
-    /// Commands run on `failed` and `timed_out`.
+    /// Commands run on `failed`, `download_failed` and `timed_out`.
     public var onFailure: [String] = []
     /// Commands run on `expired`.
     public var onExpired: [String] = []
@@ -58,6 +58,11 @@ public struct HookConfiguration: Sendable, Hashable {
     public var concurrency: Int = 4
 
     public init() {}
+
+    /// The global commands by hook event key, as the store inserts hook runs from them.
+    package static func globalHooks(_ hooks: HookConfiguration) -> [String: [String]] {
+        ["complete": hooks.onComplete, "failure": hooks.onFailure, "expired": hooks.onExpired, "retrieved": hooks.onRetrieved]
+    }
 
     /// The global commands for a hook event key (`complete`, `failure`, `expired`, `retrieved`).
     public func commands(for onEvent: String) -> [String] {
@@ -92,6 +97,8 @@ public struct WorkerConfiguration: Sendable {
     public var databasePath: String
     /// What the daemon prunes, and when.
     public var retention = RetentionConfiguration()
+    /// How each account's completed exports are downloaded, by client ID (absent = download off).
+    package var downloads: [String: DownloadSettings] = [:]
 
     public init(accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(), hooks: HookConfiguration = .init(), databasePath: String) {
         self.accounts = accounts

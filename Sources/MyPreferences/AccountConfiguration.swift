@@ -22,9 +22,25 @@ public struct AccountConfiguration: Sendable {
     public var allowInsecureHTTP: Bool
     /// The authentication scheme.
     public var auth: Authentication
+    /// Retrieve (one page of a completed export) path template below `baseURL`, placeholders as in
+    /// ``statusPath``; the client adds `?limit=&offset=&keepAlive=true`. Not in the vendor's public
+    /// Profiles pages: default `Async/{clientId}/Export/Segment/{accessToken}` (the API/3 form,
+    /// documented, is `{clientId}/export/Segment/{accessToken}`).
+    public var retrievePath: String
+    /// Commit path template below `baseURL`; the client adds `?keepFiles=true|false`. Not in the
+    /// vendor's public Profiles pages: default `Async/{clientId}/Export/Segment/Commit/{accessToken}`
+    /// (API/3 by analogy: `{clientId}/export/Segment/Commit/{accessToken}`).
+    public var commitPath: String
+    /// Largest page body read, in bytes (a larger one is `.transportError(.bodyTooLarge)`); default 256 MiB.
+    public var maxPageBytes: Int
+    /// Whole-request deadline of one page, from send to last body byte; default 300 s.
+    public var pageTimeout: Duration
 
     public static let defaultBaseURL = "https://pm.mypreferences.com/Profiles"
     public static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
+    public static let defaultRetrievePath = "Async/{clientId}/Export/Segment/{accessToken}"
+    public static let defaultCommitPath = "Async/{clientId}/Export/Segment/Commit/{accessToken}"
+    public static let defaultMaxPageBytes = 268_435_456
 
     public init(
         clientID: String,
@@ -35,8 +51,16 @@ public struct AccountConfiguration: Sendable {
         requestTimeout: Duration = .seconds(30),
         maxBodyBytes: Int = 65_536,
         allowInsecureHTTP: Bool = false,
-        auth: Authentication = .none
+        auth: Authentication = .none,
+        retrievePath: String = Self.defaultRetrievePath,
+        commitPath: String = Self.defaultCommitPath,
+        maxPageBytes: Int = Self.defaultMaxPageBytes,
+        pageTimeout: Duration = .seconds(300)
     ) {
+        self.retrievePath = retrievePath
+        self.commitPath = commitPath
+        self.maxPageBytes = maxPageBytes
+        self.pageTimeout = pageTimeout
         self.clientID = clientID
         self.baseURL = baseURL
         self.statusPath = statusPath

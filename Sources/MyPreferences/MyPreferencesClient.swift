@@ -30,6 +30,8 @@ public final class MyPreferencesClient: Sendable {
     private let now: @Sendable () -> Date
     private let authorizer: Authorizer
     private let urlTemplate: StatusURL.Template
+    private let retrieveTemplate: StatusURL.Template
+    private let commitTemplate: StatusURL.Template
 
     private enum Authorizer: Sendable {
         case none
@@ -74,6 +76,8 @@ public final class MyPreferencesClient: Sendable {
 
         self.configuration = configuration
         self.urlTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.statusPath, clientID: configuration.clientID)
+        self.retrieveTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.retrievePath, clientID: configuration.clientID)
+        self.commitTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.commitPath, clientID: configuration.clientID)
         self.httpClient = httpClient
         self.logger = logger
         self.now = now
@@ -118,7 +122,12 @@ public final class MyPreferencesClient: Sendable {
     public func status(of accessToken: Int64) async -> PollResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let (answer, httpStatus) = await poll(url: statusURL(for: accessToken), accessToken: accessToken)
+        let (answer, httpStatus) = await exchange(
+            .GET, url: statusURL(for: accessToken), accessToken: accessToken, accept: configuration.accept,
+            maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.requestTimeout
+        ) { body, contentType in
+            StatusDecoder.decode(body.readableBytesView, contentType: contentType)
+        }
         let outcome = answer.identified(as: accessToken)
         let latency = start.duration(to: clock.now)
         guard logger.logLevel <= .debug else {
@@ -135,12 +144,63 @@ public final class MyPreferencesClient: Sendable {
         return PollResult(outcome: outcome, httpStatus: httpStatus, latency: latency)
     }
 
-    private func poll(url: String, accessToken: Int64) async -> (PollOutcome, Int?) {
+    /// The retrieve URL of one page: `{retrievePath}?limit={limit}&offset={offset}&keepAlive=true`.
+    /// `keepAlive=true` always: without it the export is marked retrieved as soon as its last page is
+    /// served, before mprefd has stored it.
+    public func pageURL(for accessToken: Int64, offset: Int64, limit: Int) -> String {
+        retrieveTemplate.url(for: accessToken) + "?limit=\(limit)&offset=\(offset)&keepAlive=true"
+    }
+
+    /// The commit URL: `{commitPath}?keepFiles=true|false`.
+    public func commitURL(for accessToken: Int64, keepFiles: Bool) -> String {
+        commitTemplate.url(for: accessToken) + "?keepFiles=\(keepFiles)"
+    }
+
+    /// Retrieves one page of a completed export. Never throws: every failure is an outcome.
+    ///
+    /// `GET {pageURL}` with `Accept: application/json` (pages are always asked for as JSON), the
+    /// scheme's `Authorization` and the same retries as ``status(of:)``; the body may be up to
+    /// `maxPageBytes` and must arrive within `pageTimeout`. A 2xx is decoded by ``PageDecoder``.
+    /// - Parameters:
+    ///   - offset: 1-based index of the page's first record (the API's `offset`).
+    ///   - limit: records per page (the API's `limit`).
+    public func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
+        let start = ContinuousClock.now
+        let (outcome, httpStatus) = await exchange(
+            .GET, url: pageURL(for: accessToken, offset: offset, limit: limit), accessToken: accessToken, accept: .json,
+            maxBodyBytes: configuration.maxPageBytes, timeout: configuration.pageTimeout
+        ) { body, _ in
+            PageDecoder.decode(Array(body.readableBytesView))
+        }
+        return PageResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
+    }
+
+    /// Commits a retrieved export: `POST {commitURL}` with an empty body. The vendor then marks the
+    /// retrieval complete and expires the token; `keepFiles` keeps its files on the server.
+    /// Never throws. A 2xx is `.ok` whatever its body says.
+    public func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
+        let start = ContinuousClock.now
+        let (outcome, httpStatus) = await exchange(
+            .POST, url: commitURL(for: accessToken, keepFiles: keepFiles), accessToken: accessToken, accept: .json,
+            maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.requestTimeout
+        ) { body, _ in
+            .ok(CommitReceipt(excerpt: BodyExcerpt.make(body.readableBytesView)))
+        }
+        return CommitResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
+    }
+
+    /// One request with authentication and the transparent retries (a stale pooled connection once;
+    /// with OAuth, a 401 once after refreshing the token); the final response is classified by
+    /// ``ResponseClassifier`` with `decode` for a 2xx.
+    private func exchange<Answer>(
+        _ method: HTTPMethod, url: String, accessToken: Int64, accept: AccountConfiguration.MediaType, maxBodyBytes: Int,
+        timeout: Duration, decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
+    ) async -> (RequestOutcome<Answer>, Int?) {
         var retriedStaleConnection = false
         var retriedUnauthorized = false
         while true {
             var headers = HTTPHeaders()
-            headers.add(name: "Accept", value: configuration.accept == .xml ? "application/xml" : "application/json")
+            headers.add(name: "Accept", value: accept == .xml ? "application/xml" : "application/json")
             headers.add(name: "User-Agent", value: Self.userAgent)
 
             var bearerToken: String?
@@ -170,7 +230,7 @@ public final class MyPreferencesClient: Sendable {
                 }
             }
 
-            switch await attempt(url: url, headers: headers) {
+            switch await attempt(method, url: url, headers: headers, maxBodyBytes: maxBodyBytes, timeout: timeout) {
             case .noResponse(let error):
                 if !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
                     retriedStaleConnection = true
@@ -189,7 +249,7 @@ public final class MyPreferencesClient: Sendable {
                 }
                 switch body {
                 case .success(let bytes):
-                    return (ResponseClassifier.outcome(status: status, headers: headers, body: bytes, receivedAt: receivedAt), status)
+                    return (ResponseClassifier.outcome(status: status, headers: headers, body: bytes, receivedAt: receivedAt, decode: decode), status)
                 case .failure(let error):
                     // A 2xx needs its body; for anything else the status line decides and the body
                     // only adds detail, so a body that cannot be read is dropped.
@@ -197,7 +257,7 @@ public final class MyPreferencesClient: Sendable {
                         let (failure, detail) = TransportFailure.classify(error)
                         return (.transportError(failure, detail: detail), status)
                     }
-                    return (ResponseClassifier.outcome(status: status, headers: headers, body: ByteBuffer(), receivedAt: receivedAt), status)
+                    return (ResponseClassifier.outcome(status: status, headers: headers, body: ByteBuffer(), receivedAt: receivedAt, decode: decode), status)
                 }
             }
         }
@@ -216,15 +276,17 @@ public final class MyPreferencesClient: Sendable {
     /// whose callbacks run on the connection's event loop; the calling task waits once, for the end.
     /// Cancelling the task cancels the request. A body that fails after the head keeps the head's
     /// status and headers (`.response` with `body: .failure`).
-    private func attempt(url: String, headers: HTTPHeaders) async -> Attempt {
+    private func attempt(_ method: HTTPMethod, url: String, headers: HTTPHeaders, maxBodyBytes: Int, timeout: Duration) async -> Attempt {
         let request: HTTPClient.Request
         do {
-            request = try HTTPClient.Request(url: url, method: .GET, headers: headers)
+            var headers = headers
+            if method == .POST { headers.add(name: "Content-Length", value: "0") }
+            request = try HTTPClient.Request(url: url, method: method, headers: headers)
         } catch {
             return .noResponse(error)
         }
-        let collector = StatusResponseCollector(maxBodyBytes: configuration.maxBodyBytes, now: now)
-        let task = httpClient.execute(request: request, delegate: collector, deadline: .now() + TimeAmount(configuration.requestTimeout))
+        let collector = StatusResponseCollector(maxBodyBytes: maxBodyBytes, now: now)
+        let task = httpClient.execute(request: request, delegate: collector, deadline: .now() + TimeAmount(timeout))
         do {
             let collected = try await withTaskCancellationHandler {
                 try await task.futureResult.get()

@@ -1,9 +1,12 @@
-/// What one status request came to, classified so the worker can act on it without knowing HTTP.
+/// What one request to MyPreferences came to, classified so the worker can act on it without knowing
+/// HTTP. `Answer` is what a usable 2xx carries: an ``ExportStatus`` for a status poll, an
+/// ``ExportPage`` for a retrieve, a ``CommitReceipt`` for a commit. Every request kind shares the
+/// other cases, so 503/Retry-After, 401/403, 404 and errors mean the same thing for all of them.
 ///
 /// Error-code meanings: MyPreferences Profiles API help, "HTTP status codes" (400, 401, 403, 404, 500, 503).
-public enum PollOutcome: Sendable, Hashable {
-    /// 2xx with a decodable `AsyncApiDataExportStatusResult`.
-    case ok(ExportStatus)
+public enum RequestOutcome<Answer: Sendable & Hashable>: Sendable, Hashable {
+    /// 2xx with a decodable answer (for a status poll: an `AsyncApiDataExportStatusResult`).
+    case ok(Answer)
     /// 503 (or 429 Too Many Requests): the whole host is temporarily unavailable or asks us to slow
     /// down (the code is in `PollResult.httpStatus`). `retryAfter` is the server's usable
     /// `Retry-After` hint (RFC 9110 §10.2.3), or `nil` when absent or unusable.
@@ -31,22 +34,28 @@ public enum TransportFailure: String, Sendable, Hashable {
     case connect, timeout, reset, tls, bodyTooLarge = "body_too_large", other
 }
 
-/// One status request's outcome with its measurements.
-public struct PollResult: Sendable, Hashable {
-    public var outcome: PollOutcome
+/// What a status poll came to.
+public typealias PollOutcome = RequestOutcome<ExportStatus>
+
+/// One request's outcome with its measurements.
+public struct RequestResult<Answer: Sendable & Hashable>: Sendable, Hashable {
+    public var outcome: RequestOutcome<Answer>
     /// The HTTP status code of the final response; `nil` when no response arrived.
     public var httpStatus: Int?
     /// Time from sending the request to having the whole body (monotonic clock).
     public var latency: Duration
 
-    public init(outcome: PollOutcome, httpStatus: Int?, latency: Duration) {
+    public init(outcome: RequestOutcome<Answer>, httpStatus: Int?, latency: Duration) {
         self.outcome = outcome
         self.httpStatus = httpStatus
         self.latency = latency
     }
 }
 
-extension PollOutcome {
+/// One status poll's outcome with its measurements.
+public typealias PollResult = RequestResult<ExportStatus>
+
+extension RequestOutcome where Answer == ExportStatus {
     /// This outcome for a poll of `accessToken`: an `.ok` answer whose body names another export
     /// (`AccessToken` echoed as a different number) is `.undecodable` — recorded and logged as an
     /// error, never a terminal state, so an answer meant for export 71 can never complete export 70
@@ -57,6 +66,9 @@ extension PollOutcome {
         return .undecodable(reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",
                             excerpt: "AccessToken \(echoed), Status \(BodyExcerpt.make(Array(status.status.utf8), limit: 64))")
     }
+}
+
+extension RequestOutcome {
 
     /// A short name of the case, for logs and metrics labels: `ok`, `unavailable`, `server_error`,
     /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `unexpected_status`,

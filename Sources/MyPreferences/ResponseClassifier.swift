@@ -14,9 +14,19 @@ import NIOHTTP1
 /// - anything else (1xx, 3xx — redirects are never followed — and other 4xx) → `.unexpectedStatus`
 enum ResponseClassifier {
     static func outcome(status: Int, headers: HTTPHeaders, body: ByteBuffer, receivedAt: Date) -> PollOutcome {
+        outcome(status: status, headers: headers, body: body, receivedAt: receivedAt) { body, contentType in
+            StatusDecoder.decode(body.readableBytesView, contentType: contentType)
+        }
+    }
+
+    /// The same mapping for any request kind: a 2xx goes to `decode` (the body and its `Content-Type`).
+    static func outcome<Answer>(
+        status: Int, headers: HTTPHeaders, body: ByteBuffer, receivedAt: Date,
+        decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
+    ) -> RequestOutcome<Answer> {
         switch status {
         case 200..<300:
-            return StatusDecoder.decode(body.readableBytesView, contentType: headers.first(name: "Content-Type"))
+            return decode(body, headers.first(name: "Content-Type"))
         case 503, 429:
             let delay = RetryAfter.delay(
                 from: headers["Retry-After"], dateHeader: headers.first(name: "Date"), receivedAt: receivedAt

@@ -67,6 +67,9 @@ struct AddToken: AsyncParsableCommand {
     @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
     var noGlobalHooks = false
 
+    @Flag(inversion: .prefixedNo, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
+    var download: Bool?
+
     @Flag(help: "Print a JSON array of {result, token} instead of lines.")
     var json = false
 
@@ -106,7 +109,7 @@ struct AddToken: AsyncParsableCommand {
             else { configuration.polling.deadline.map { now.addingTimeInterval(Self.seconds($0)) } }
 
         let newTokens = tokens.map {
-            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !noGlobalHooks)
+            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !noGlobalHooks, download: download)
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
         let results = try database.addTokens(newTokens, reset: reset, now: now)

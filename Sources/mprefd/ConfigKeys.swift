@@ -43,6 +43,8 @@
 ///   ACME_Co:
 ///     base_url: https://pm.mypreferences.com/Profiles
 ///     status_path: Async/{clientId}/Export/{accessToken}/Status
+///     retrieve_path: Async/{clientId}/Export/Segment/{accessToken}          # + ?limit=&offset=&keepAlive=true
+///     commit_path: Async/{clientId}/Export/Segment/Commit/{accessToken}     # + ?keepFiles=
 ///     accept: json                 # json|xml
 ///     connect_timeout_s: 10
 ///     request_timeout_s: 30
@@ -56,6 +58,16 @@
 ///       token_url: https://...     # oauth
 ///       client_id: ...             # oauth client id (not the MyPreferences client ID)
 ///       client_secret: ...         # oauth; or client_secret_file
+///     download:                    # completed exports downloaded to NDJSON files
+///       enabled: false             # add-token --download / --no-download wins per token
+///       directory: /var/lib/mprefd/exports   # files: <directory>/<client ID>/<access token>.ndjson
+///       page_size: 1000            # records per page (the API's limit), 1..100000
+///       keep_files: false          # the commit's keepFiles
+///       retention_days: 0          # days; delivered files whose hooks succeeded are deleted after; 0 = keep
+///       verify_counts: strict      # strict|warn: records written must equal TotalResults and RowCount
+///       max_attempts: 10           # failed page/commit requests in a row before download_failed
+///       max_page_bytes: 268435456  # bytes, largest page body read
+///       page_timeout_s: 300        # seconds, one page from send to last byte
 /// ```
 ///
 /// Details beyond the table: a relative `secret_file`/`client_secret_file` resolves against
@@ -90,9 +102,15 @@ enum ConfigKeys {
         ("token_url", .value), ("client_id", .value), ("client_secret", .value), ("client_secret_file", .value),
     ])
 
+    static let download: Shape = .section([
+        ("enabled", .value), ("directory", .value), ("page_size", .value), ("keep_files", .value), ("retention_days", .value),
+        ("verify_counts", .value), ("max_attempts", .value), ("max_page_bytes", .value), ("page_timeout_s", .value),
+    ])
+
     static let account: Shape = .section([
-        ("base_url", .value), ("status_path", .value), ("accept", .value), ("connect_timeout_s", .value),
-        ("request_timeout_s", .value), ("max_body_bytes", .value), ("allow_insecure_http", .value), ("auth", auth),
+        ("base_url", .value), ("status_path", .value), ("retrieve_path", .value), ("commit_path", .value), ("accept", .value),
+        ("connect_timeout_s", .value), ("request_timeout_s", .value), ("max_body_bytes", .value), ("allow_insecure_http", .value),
+        ("auth", auth), ("download", download),
     ])
 
     /// The whole file.

@@ -86,6 +86,7 @@ struct ConfigurationLoader {
         }
         for clientID in file?.accountIDs ?? [] {
             configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: configDirectory)
+            configuration.downloads[clientID] = try readDownload(["accounts", clientID, "download"], &values, configDirectory: configDirectory)
         }
         configuration.entries = values.entries
         return configuration
@@ -170,12 +171,47 @@ struct ConfigurationLoader {
         // request deadline at or below it would report every such failure as a plain timeout.
         let requestTimeout = try values.seconds(key + ["request_timeout_s"], default: 30, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
         let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
+        let retrievePath = try pathTemplate(key + ["retrieve_path"], default: AccountConfiguration.defaultRetrievePath, &values)
+        let commitPath = try pathTemplate(key + ["commit_path"], default: AccountConfiguration.defaultCommitPath, &values)
+        let maxPageBytes = try values.integer(key + ["download", "max_page_bytes"], default: AccountConfiguration.defaultMaxPageBytes,
+                                              allowed: "an integer 1024..4294967296 (bytes)") { (1024...4_294_967_296).contains($0) }
+        let pageTimeout = try values.seconds(key + ["download", "page_timeout_s"], default: 300, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
         let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
         return AccountConfiguration(
             clientID: clientID, baseURL: baseURL, statusPath: statusPath,
             accept: AccountConfiguration.MediaType(rawValue: accept) ?? .json,
             connectTimeout: .seconds(connectTimeout), requestTimeout: .seconds(requestTimeout),
-            maxBodyBytes: maxBodyBytes, allowInsecureHTTP: allowInsecureHTTP, auth: auth)
+            maxBodyBytes: maxBodyBytes, allowInsecureHTTP: allowInsecureHTTP, auth: auth,
+            retrievePath: retrievePath, commitPath: commitPath, maxPageBytes: maxPageBytes, pageTimeout: .seconds(pageTimeout))
+    }
+
+    /// A retrieve or commit path template: only `{clientId}` and `{accessToken}`, the latter required, no query.
+    private func pathTemplate(_ key: [String], default defaultValue: String, _ values: inout ConfigValueReader) throws -> String {
+        let template = values.text(key, default: defaultValue)
+        if let unknown = StatusURL.unknownPlaceholders(in: template).first {
+            throw values.failure(key, template, allowed: "a path template whose only placeholders are {clientId} and {accessToken}, spelled exactly so (\(unknown) would be sent literally), e.g. \(defaultValue)")
+        }
+        guard template.contains("{accessToken}"), !template.contains("?"), !template.contains("#") else {
+            throw values.failure(key, template, allowed: "a path template containing {accessToken} (and usually {clientId}), without '?' or '#', e.g. \(defaultValue)")
+        }
+        return template
+    }
+
+    /// `accounts.<ID>.download`: whether and how the account's completed exports are downloaded.
+    private func readDownload(_ key: [String], _ values: inout ConfigValueReader, configDirectory: String?) throws -> DownloadSettings {
+        var d = DownloadSettings()
+        d.enabled = try values.bool(key + ["enabled"], default: false)
+        let directory = values.text(key + ["directory"], default: DownloadSettings().directory)
+        guard !directory.isEmpty, !directory.contains("\u{0}") else {
+            throw values.failure(key + ["directory"], directory, allowed: "a directory path (relative paths resolve against the config file's directory)")
+        }
+        d.directory = Self.absolute(directory, against: configDirectory)
+        d.pageSize = try values.integer(key + ["page_size"], default: 1000, allowed: "an integer 1..100000 (records per page)") { (1...100_000).contains($0) }
+        d.keepFiles = try values.bool(key + ["keep_files"], default: false)
+        d.retentionDays = try values.integer(key + ["retention_days"], default: 0, allowed: "days, 0..36500 (0 = keep forever)") { (0...36_500).contains($0) }
+        d.strictCounts = try values.choice(key + ["verify_counts"], default: "strict", from: ["strict", "warn"]) == "strict"
+        d.maxAttempts = try values.integer(key + ["max_attempts"], default: 10, allowed: "an integer >= 1") { $0 >= 1 }
+        return d
     }
 
     private func readAuthentication(_ key: [String], _ values: inout ConfigValueReader, allowInsecureHTTP: Bool, configDirectory: String?) throws -> Authentication {

@@ -35,6 +35,7 @@ struct MprefCommand: AsyncParsableCommand {
             Run.self,
             Status.self,
             Wait.self,
+            Download.self,
             Hooks.self,
         ]
     )

@@ -27,6 +27,8 @@ struct MprefdConfiguration: Sendable {
     var metricsListen: ListenAddress?
     /// `accounts.*`, keyed by MyPreferences client ID; empty when none are configured.
     var accounts: [String: AccountConfiguration] = [:]
+    /// `accounts.*.download`, keyed by client ID.
+    var downloads: [String: DownloadSettings] = [:]
     /// Every key with its effective value (secrets redacted) and where it came from, in
     /// documentation order, for `mprefd check-config`.
     var entries: [ConfigEntry] = []
@@ -38,6 +40,7 @@ struct MprefdConfiguration: Sendable {
     func workerConfiguration(databasePath: String) -> WorkerConfiguration {
         var worker = WorkerConfiguration(accounts: accounts, polling: polling, hooks: hooks, databasePath: databasePath)
         worker.retention = retention
+        worker.downloads = downloads
         return worker
     }
 

@@ -43,14 +43,16 @@ struct Show: AsyncParsableCommand {
         let hooks = try database.tokenHooks(tokenID: token.id)
         let polls = history == 0 ? [] : try database.polls(tokenID: token.id, limit: history)
         // A watching row the daemon cannot use (edited by hand): say what and how to repair it.
-        let defect = token.state == .watching ? try database.rowDefect(tokenID: token.id) : nil
+        let defect = token.state.isActive ? try database.rowDefect(tokenID: token.id) : nil
+        let download = try database.downloadCheckpointNow(tokenID: token.id)
         if json {
-            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect))
+            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect,
+                                     download: download.map(DownloadJSON.init)))
             return
         }
         func or(_ text: String?) -> String { text ?? "-" }
         var lines = ["\(token.displayName)  \(token.state.rawValue)"]
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("label", or(token.label)),
             ("last status", or(token.lastStatus)),
             ("rows", or(token.rowCount.map(String.init))),
@@ -64,6 +66,7 @@ struct Show: AsyncParsableCommand {
             ("last error", or(token.lastError)),
             ("global hooks", token.globalHooks ? "yes" : "no (--no-global-hooks)"),
         ]
+        if let download { fields += DownloadDisplay.fields(download) }
         for (name, value) in fields {
             lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + TerminalText.escaped(value))
         }
@@ -106,9 +109,11 @@ struct ShowJSON: Encodable {
     var polls: [PollRecord]
     /// Set when the token is watching but its row cannot be used (it is not polled); `null` otherwise.
     var unusableRow: TokenRowDefect?
+    /// The download's checkpoint, when the export is (being) downloaded; `null` otherwise.
+    var download: DownloadJSON?
 
     enum CodingKeys: String, CodingKey {
-        case token, hooks, polls
+        case token, hooks, polls, download
         case unusableRow = "unusable_row"
     }
 
@@ -118,6 +123,7 @@ struct ShowJSON: Encodable {
         try c.encode(hooks, forKey: .hooks)
         try c.encode(polls, forKey: .polls)
         try c.encode(unusableRow, forKey: .unusableRow)  // `null` when usable: stable keys for scripts
+        try c.encode(download, forKey: .download)
     }
 }
 

@@ -37,6 +37,7 @@ package enum HookPayload {
     package static let variableNames: Set<String> = [
         "MPREFD_EVENT_ID", "MPREFD_EVENT", "MPREFD_CLIENT_ID", "MPREFD_ACCESS_TOKEN", "MPREFD_LABEL", "MPREFD_STATUS",
         "MPREFD_ROW_COUNT", "MPREFD_BYTE_COUNT", "MPREFD_ADDED_AT", "MPREFD_FINISHED_AT", "MPREFD_ATTEMPT", "MPREFD_DB",
+        "MPREFD_FILE", "MPREFD_RECORDS", "MPREFD_FILE_BYTES", "MPREFD_FILE_SHA256",
     ]
 
     private static func facts(for job: HookJob, databasePath: String) -> [(String, (any Sendable)?)] {
@@ -53,6 +54,11 @@ package enum HookPayload {
             ("finished_at", job.finishedAt),
             ("attempt", job.attempt),
             ("db", databasePath),
+            // The delivered file of a downloaded export (empty/null otherwise).
+            ("file", job.file),
+            ("records", job.records),
+            ("file_bytes", job.fileBytes),
+            ("file_sha256", job.fileSHA256),
         ]
     }
 }

@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+import MprefCore
+
+/// Where a download stands: the `downloads.phase` column.
+public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
+    /// Pages are being fetched into `<file>.partial`.
+    case fetching
+    /// Every record is stored and verified, the file renamed; the commit request is next.
+    case committing
+    /// Committed: the export is delivered.
+    case committed
+    /// Gave up (the token is `download_failed`).
+    case failed
+    /// The export vanished mid-download (the token is `expired`); the `.partial` file is kept.
+    case expired
+}
+
+/// One `downloads` row: a download's checkpoint and outcome. Every count is exact (`records` and
+/// `bytes` describe the file's durable prefix, never more).
+public struct DownloadCheckpoint: Sendable, Hashable {
+    public var tokenID: Int64
+    /// The final path, `<directory>/<client ID>/<access token>.ndjson`; the partial file is this + `.partial`.
+    public var file: String
+    public var phase: DownloadPhase
+    public var startedAt: Date
+    /// 1-based offset of the next page to ask for.
+    public var nextOffset: Int64
+    /// Records stored (the file's first `bytes` bytes hold exactly these).
+    public var records: Int64
+    /// Bytes of the file covered by this checkpoint.
+    public var bytes: Int64
+    /// Hex SHA-256 of the file's first `bytes` bytes; `nil` while `bytes` is 0.
+    public var sha256Prefix: String?
+    /// `TotalResults` of the latest page; `nil` before the first.
+    public var totalResults: Int64?
+    /// Pages stored.
+    public var pages: Int64
+    /// Hex SHA-256 of the verified file.
+    public var sha256: String?
+    public var verifiedAt: Date?
+    public var committedAt: Date?
+    /// The `keepFiles` sent with the commit.
+    public var keepFiles: Bool?
+    public var lastError: String?
+
+    public init(tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
+                records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
+                sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil, lastError: String? = nil) {
+        self.tokenID = tokenID
+        self.file = file
+        self.phase = phase
+        self.startedAt = startedAt
+        self.nextOffset = nextOffset
+        self.records = records
+        self.bytes = bytes
+        self.sha256Prefix = sha256Prefix
+        self.totalResults = totalResults
+        self.pages = pages
+        self.sha256 = sha256
+        self.verifiedAt = verifiedAt
+        self.committedAt = committedAt
+        self.keepFiles = keepFiles
+        self.lastError = lastError
+    }
+
+    /// The file being written: ``file`` + `.partial`.
+    public var partialFile: String { file + ".partial" }
+
+    static let columns = """
+        token_id, file, phase, started_at, next_offset, records, bytes, sha256_prefix, total_results, pages, sha256,
+        verified_at, committed_at, keep_files, last_error
+        """
+
+    /// Reads a row holding ``columns``; a row edited into something unusable throws `StoreError.corrupt`
+    /// naming the column (the download then fails with that message instead of guessing).
+    static func decode(_ row: Row) throws -> DownloadCheckpoint {
+        func column<T: DatabaseValueConvertible>(_ name: String, _: T.Type) throws -> T {
+            do { return try row.decode(T.self, forColumn: name) } catch {
+                throw StoreError(.corrupt, "downloads.\(name) cannot be read (\(error)); fix it with sqlite3 or run `mprefd download --retry` to start over")
+            }
+        }
+        func time(_ name: String) throws -> Date? {
+            guard let text = try column(name, String?.self) else { return nil }
+            guard let date = Timestamp.parse(text) else {
+                throw StoreError(.corrupt, "downloads.\(name) holds \(text.prefix(40)); expected a UTC time YYYY-MM-DDTHH:MM:SS.sssZ")
+            }
+            return date
+        }
+        let phaseText = try column("phase", String.self)
+        guard let phase = DownloadPhase(rawValue: phaseText) else {
+            throw StoreError(.corrupt, "downloads.phase holds \(phaseText.prefix(40)); expected one of \(DownloadPhase.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let started = try time("started_at") else { throw StoreError(.corrupt, "downloads.started_at is NULL") }
+        return DownloadCheckpoint(
+            tokenID: try column("token_id", Int64.self), file: try column("file", String.self), phase: phase, startedAt: started,
+            nextOffset: max(1, try column("next_offset", Int64.self)), records: max(0, try column("records", Int64.self)),
+            bytes: max(0, try column("bytes", Int64.self)), sha256Prefix: try column("sha256_prefix", String?.self),
+            totalResults: try column("total_results", Int64?.self), pages: max(0, try column("pages", Int64.self)),
+            sha256: try column("sha256", String?.self), verifiedAt: try time("verified_at"), committedAt: try time("committed_at"),
+            keepFiles: try column("keep_files", Int64?.self).map { $0 != 0 }, lastError: try column("last_error", String?.self))
+    }
+}
+
+/// One page or commit request of a download, for the `download_requests` history.
+package struct DownloadRequestRecord: Sendable, Hashable {
+    package enum Kind: String, Sendable { case page, commit }
+    package var requestedAt: Date
+    package var kind: Kind
+    package var pageOffset: Int64?
+    package var httpStatus: Int?
+    package var records: Int64?
+    package var bytes: Int64?
+    package var totalResults: Int64?
+    package var latencyMs: Int64?
+    /// Seconds.
+    package var retryAfterS: Double?
+    /// Seconds; `nil` when the download stopped.
+    package var nextDelayS: Double?
+    /// One of the `download_requests.outcome` values (the poll outcomes: `ok`, `unavailable`, …).
+    package var outcome: String
+    package var error: String?
+
+    package init(requestedAt: Date, kind: Kind, pageOffset: Int64?, httpStatus: Int?, records: Int64?, bytes: Int64?, totalResults: Int64?,
+                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: String, error: String?) {
+        self.requestedAt = requestedAt
+        self.kind = kind
+        self.pageOffset = pageOffset
+        self.httpStatus = httpStatus
+        self.records = records
+        self.bytes = bytes
+        self.totalResults = totalResults
+        self.latencyMs = latencyMs
+        self.retryAfterS = retryAfterS
+        self.nextDelayS = nextDelayS
+        self.outcome = outcome
+        self.error = error
+    }
+}
+
+/// What one download step stores, in one transaction: its request (if it sent one), the new
+/// checkpoint, the token row's new values and, for a terminal state, the hook runs.
+package struct DownloadWrite: Sendable, Hashable {
+    package var tokenID: Int64
+    package var request: DownloadRequestRecord?
+    package var checkpoint: DownloadCheckpoint
+    package var newState: TokenState
+    package var nextPollAt: Date?
+    package var consecutiveErrors: Int
+    package var consecutiveNotFound: Int
+    package var lastError: String?
+    package var at: Date
+
+    package init(tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint, newState: TokenState, nextPollAt: Date?,
+                 consecutiveErrors: Int, consecutiveNotFound: Int, lastError: String?, at: Date) {
+        self.tokenID = tokenID
+        self.request = request
+        self.checkpoint = checkpoint
+        self.newState = newState
+        self.nextPollAt = nextPollAt
+        self.consecutiveErrors = consecutiveErrors
+        self.consecutiveNotFound = consecutiveNotFound
+        self.lastError = lastError
+        self.at = at
+    }
+}
+
+extension TokenDatabase {
+    /// The download row of token `tokenID`, or `nil` when it has none.
+    /// - Throws: `StoreError.corrupt` when the row cannot be read (see ``DownloadCheckpoint``).
+    package func downloadCheckpoint(tokenID: Int64) async throws -> DownloadCheckpoint? {
+        try await asyncRead { db in try Self.checkpoint(tokenID: tokenID, db) }
+    }
+
+    /// The download row of token `tokenID` (for `show`, `list`, `download`).
+    package func downloadCheckpointNow(tokenID: Int64) throws -> DownloadCheckpoint? {
+        try read { db in try Self.checkpoint(tokenID: tokenID, db) }
+    }
+
+    static func checkpoint(tokenID: Int64, _ db: Database) throws -> DownloadCheckpoint? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(DownloadCheckpoint.columns) FROM downloads WHERE token_id = ?", arguments: [tokenID]) else {
+            return nil
+        }
+        return try DownloadCheckpoint.decode(row)
+    }
+
+    /// The download row of token `tokenID`, created (phase `fetching`, nothing stored) when missing.
+    package func startDownload(tokenID: Int64, file: String, at now: Date) async throws -> DownloadCheckpoint {
+        try await asyncWrite { db in
+            let nowText = Timestamp.format(now)
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO downloads (token_id, file, phase, started_at, updated_at)
+                SELECT ?, ?, 'fetching', ?, ? WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?)
+                """, arguments: [tokenID, file, nowText, nowText, tokenID])
+            guard let checkpoint = try Self.checkpoint(tokenID: tokenID, db) else {
+                throw StoreError(.notFound, "token \(tokenID) is gone (removed with --purge)")
+            }
+            return checkpoint
+        }
+    }
+
+    /// Stores one download step in ONE transaction: appends its request to `download_requests`,
+    /// writes the checkpoint, updates the token (only while it is still `downloading`: an admin
+    /// pause or remove meanwhile wins), inserts the hook runs of a terminal state, and stores
+    /// `pauses` as ``recordPolls(_:pauses:globalHooks:)`` does.
+    /// - Returns: whether the token row was updated, and how many hook runs were queued.
+    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], globalHooks: [String: [String]]) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
+        try await asyncWrite { db in
+            let at = Timestamp.format(w.at)
+            if let r = w.request {
+                try db.execute(sql: """
+                    INSERT INTO download_requests (token_id, requested_at, request, page_offset, http_status, records, bytes, total_results,
+                                                   latency_ms, retry_after_s, next_delay_s, outcome, error)
+                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
+                    """, arguments: [w.tokenID, Timestamp.format(r.requestedAt), r.kind.rawValue, r.pageOffset, r.httpStatus, r.records, r.bytes,
+                                     r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome, r.error])
+            }
+            let c = w.checkpoint
+            try db.execute(sql: """
+                UPDATE downloads SET phase = ?, next_offset = ?, records = ?, bytes = ?, sha256_prefix = ?, total_results = ?, pages = ?,
+                       sha256 = ?, verified_at = ?, committed_at = ?, keep_files = ?, last_error = ?, updated_at = ?
+                WHERE token_id = ?
+                """, arguments: [c.phase.rawValue, c.nextOffset, c.records, c.bytes, c.sha256Prefix, c.totalResults, c.pages, c.sha256,
+                                 c.verifiedAt.map(Timestamp.format), c.committedAt.map(Timestamp.format), c.keepFiles, c.lastError, at, w.tokenID])
+            try db.execute(sql: """
+                UPDATE tokens SET state = ?, last_polled_at = ?, next_poll_at = ?, consecutive_errors = ?, consecutive_not_found = ?,
+                       last_error = ?, finished_at = ?
+                WHERE id = ? AND state = 'downloading'
+                """, arguments: [w.newState.rawValue, at, w.nextPollAt.map(Timestamp.format), w.consecutiveErrors, w.consecutiveNotFound,
+                                 w.lastError, w.newState.isTerminal ? at : nil, w.tokenID])
+            let updated = db.changesCount > 0
+            var hookRuns = 0
+            if updated, w.newState.isTerminal {
+                hookRuns = try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: at, globalHooks: globalHooks, db: db)
+            }
+            try Self.storePauses(pauses, db)
+            return (updated, hookRuns)
+        }
+    }
+
+    /// Re-arms failed downloads (`mprefd download --retry`): each token in `download_failed` (or
+    /// `expired` with a download row) goes back to `downloading` from its checkpoint, due now.
+    /// Returns the tokens re-armed.
+    package func retryDownloads(tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+        try write { db in
+            let nowText = Timestamp.format(now)
+            let seq = try Self.nextAdminSeq(db)
+            var rearmed: [Int64] = []
+            for id in tokenIDs {
+                try db.execute(sql: """
+                    UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
+                           consecutive_not_found = 0, last_error = NULL, admin_seq = ?
+                    WHERE id = ? AND (state = 'download_failed'
+                                      OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
+                    """, arguments: [nowText, seq, id, id])
+                guard db.changesCount > 0 else { continue }
+                try db.execute(sql: """
+                    UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
+                           last_error = NULL, updated_at = ? WHERE token_id = ?
+                    """, arguments: [nowText, id])
+                rearmed.append(id)
+            }
+            return rearmed
+        }
+    }
+
+    /// Readies token `tokenID` for `mprefd download` (one-shot): state `downloading`, due now; its
+    /// download row is kept when it is a partial download to the same `file` (resumed), else
+    /// replaced by a fresh one. Only for a completed export (`complete`, `downloading`,
+    /// `download_failed`, `expired` with a download row).
+    /// - Returns: false when the token is in another state (still processing, failed, removed, …).
+    package func prepareDownload(tokenID: Int64, file: String, now: Date = .now) throws -> Bool {
+        try write { db in
+            let nowText = Timestamp.format(now)
+            let seq = try Self.nextAdminSeq(db)
+            try db.execute(sql: """
+                UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
+                       consecutive_not_found = 0, last_error = NULL, admin_seq = ?
+                WHERE id = ? AND (state IN ('complete', 'downloading', 'download_failed')
+                                  OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
+                """, arguments: [nowText, seq, tokenID, tokenID])
+            guard db.changesCount > 0 else { return false }
+            try db.execute(sql: """
+                DELETE FROM downloads WHERE token_id = ? AND (file <> ? OR phase = 'committed')
+                """, arguments: [tokenID, file])
+            try db.execute(sql: """
+                UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
+                       last_error = NULL, updated_at = ? WHERE token_id = ?
+                """, arguments: [nowText, tokenID])
+            return true
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a download file operation failed.
+package struct DownloadFileError: Error, CustomStringConvertible {
+    /// The disk (or the user's quota) is full: nothing is lost, the step is tried again later.
+    package var diskFull: Bool
+    package var description: String
+
+    static func errno(_ what: String, _ path: String, _ code: Int32 = Glibc.errno) -> DownloadFileError {
+        DownloadFileError(diskFull: code == ENOSPC || code == EDQUOT, description: "\(what) \(path): \(String(cString: strerror(code)))")
+    }
+}
+
+/// The `.partial` file of one download, open for appending, with the SHA-256 of what it holds.
+///
+/// Crash safety: the file's durable prefix is what the checkpoint in SQLite names (bytes and their
+/// checksum). ``open(partial:final:bytes:sha256:)`` truncates the file to that prefix and checks
+/// the checksum, so a page appended but not checkpointed before a `kill -9` is dropped and fetched
+/// again: no gap, no duplicate. Used by one download step at a time (the scheduler never runs two
+/// steps of one token at once); ``OpenDownloads`` hands it from one step to the next.
+package final class DownloadFile: @unchecked Sendable {
+    /// Path of the `.partial` file.
+    package let path: String
+    /// Bytes in the file (all of them durable after ``append(_:)`` returned).
+    package private(set) var bytes: Int64
+    private var hasher: SHA256
+    private var descriptor: Int32
+
+    private init(path: String, descriptor: Int32, bytes: Int64, hasher: SHA256) {
+        self.path = path
+        self.descriptor = descriptor
+        self.bytes = bytes
+        self.hasher = hasher
+    }
+
+    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
+
+    /// Hex SHA-256 of the file's content so far; `nil` while it is empty.
+    package var digest: String? { bytes == 0 ? nil : Self.hex(hasher.finalize()) }
+
+    /// Opens `partial` at the checkpoint: creates the directory (0750) and the file (0640) when
+    /// missing; takes `final` back as the partial file when only it exists (a rename whose checkpoint
+    /// was not stored); truncates to `bytes` and verifies `sha256` of that prefix.
+    /// - Returns: the file, and `restarted` = true when the prefix was missing or did not match (the
+    ///   file is then empty and the download starts over at offset 1).
+    package static func open(partial: String, final: String, bytes: Int64, sha256: String?) throws(DownloadFileError) -> (DownloadFile, restarted: Bool) {
+        let directory = (partial as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw DownloadFileError(diskFull: false, description: "cannot create \(directory): \(error.localizedDescription)")
+        }
+        if access(partial, F_OK) != 0, access(final, F_OK) == 0, rename(final, partial) != 0 {
+            throw .errno("cannot rename back", final)
+        }
+        let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .errno("cannot open", partial) }
+        let file = DownloadFile(path: partial, descriptor: fd, bytes: 0, hasher: SHA256())
+        guard fchmod(fd, 0o640) == 0 else { throw .errno("cannot chmod", partial) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .errno("cannot stat", partial) }
+        let size = Int64(info.st_size)
+        if bytes > 0, size >= bytes {
+            try file.hashPrefix(bytes)
+            if file.digest == sha256 {
+                try file.truncate(to: bytes)
+                return (file, false)
+            }
+        }
+        file.hasher = SHA256()
+        file.bytes = 0
+        try file.truncate(to: 0)
+        return (file, bytes > 0)
+    }
+
+    /// Appends `data` and makes it durable (`fsync`) before returning. On failure the file is cut
+    /// back to what it held before, so the checkpoint stays true.
+    package func append(_ data: [UInt8]) throws(DownloadFileError) {
+        guard !data.isEmpty else { return }
+        var written = 0
+        let failure: DownloadFileError? = data.withUnsafeBytes { buffer -> DownloadFileError? in
+            while written < buffer.count {
+                let n = pwrite(descriptor, buffer.baseAddress.map { $0 + written }, buffer.count - written, off_t(bytes) + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return .errno("cannot write", path)
+                }
+                written += n
+            }
+            return nil
+        }
+        if let failure {
+            _ = ftruncate(descriptor, off_t(bytes))
+            throw failure
+        }
+        guard fsync(descriptor) == 0 else {
+            let error = DownloadFileError.errno("cannot fsync", path)
+            _ = ftruncate(descriptor, off_t(bytes))
+            throw error
+        }
+        hasher.update(data: data)
+        bytes += Int64(data.count)
+    }
+
+    /// Makes the file final: `fsync`, rename to `final`, `fsync` of the directory. Returns the hex SHA-256.
+    package func finish(as final: String) throws(DownloadFileError) -> String {
+        guard fsync(descriptor) == 0 else { throw .errno("cannot fsync", path) }
+        let digest = Self.hex(hasher.finalize())
+        Glibc.close(descriptor)
+        descriptor = -1
+        guard rename(path, final) == 0 else { throw .errno("cannot rename to \(final):", path) }
+        let directory = (final as NSString).deletingLastPathComponent
+        let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { throw .errno("cannot open", directory) }
+        defer { Glibc.close(dirfd) }
+        guard fsync(dirfd) == 0 else { throw .errno("cannot fsync", directory) }
+        return digest
+    }
+
+    /// Free bytes for this user in the file system holding `path`'s directory; `nil` when unknown.
+    package static func freeBytes(near path: String) -> Int64? {
+        var directory = (path as NSString).deletingLastPathComponent
+        while access(directory, F_OK) != 0, directory != "/", !directory.isEmpty {
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return nil }
+        return Int64(clamping: UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
+    }
+
+    private func truncate(to size: Int64) throws(DownloadFileError) {
+        guard ftruncate(descriptor, off_t(size)) == 0 else { throw .errno("cannot truncate", path) }
+        bytes = size
+    }
+
+    private func hashPrefix(_ count: Int64) throws(DownloadFileError) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var done: Int64 = 0
+        while done < count {
+            let want = Int(min(Int64(buffer.count), count - done))
+            let n = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, want, off_t(done)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw .errno("cannot read", path) }
+            hasher.update(data: buffer[0..<n])
+            done += Int64(n)
+        }
+        bytes = done
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+    }
+}

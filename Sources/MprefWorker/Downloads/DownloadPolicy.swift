@@ -1,0 +1,59 @@
+import MprefCore
+import MyPreferences
+
+/// The pure rules of a download: whether a page can be stored, whether it is the last, and whether
+/// the finished file's record count can be trusted. No I/O, no clock.
+///
+/// Paging (MyPreferences retrieve, `mypreferences-api.md`): `offset` is the 1-based index of the
+/// page's first record; the vendor's own example is off by one, so the next offset is always this
+/// one plus the records actually stored, never computed from `Limit`.
+package enum DownloadPolicy {
+    /// Why `page`, asked for at `offset`, cannot be stored as it is (`nil` when it can): it starts
+    /// elsewhere, its `Count` disagrees with its records (a short page), `TotalResults` changed since
+    /// an earlier page, it claims more records after an empty page, or it would overrun `TotalResults`.
+    package static func problem(with page: ExportPage, askedOffset offset: Int64, storedRecords: Int64, previousTotal: Int64?) -> String? {
+        if let answered = page.offset, answered != offset {
+            return "the page starts at record \(answered), but record \(offset) was asked for"
+        }
+        if let count = page.count, count != Int64(page.records) {
+            return "the page says Count \(count) but holds \(page.records) records (a short page)"
+        }
+        if let previousTotal, let total = page.totalResults, total != previousTotal {
+            return "TotalResults changed from \(previousTotal) to \(total) during the download"
+        }
+        if page.records == 0, page.hasMore == true {
+            return "an empty page says HasMore"
+        }
+        if let total = page.totalResults ?? previousTotal, storedRecords.addingSaturating(Int64(page.records)) > total {
+            return "the page would bring the records to \(storedRecords.addingSaturating(Int64(page.records))), beyond TotalResults \(total)"
+        }
+        return nil
+    }
+
+    /// Whether no page follows this one: `HasMore` false, or — without `HasMore` — the records
+    /// reached `TotalResults` or the page was empty.
+    package static func isLast(_ page: ExportPage, recordsAfter: Int64, total: Int64?) -> Bool {
+        if let hasMore = page.hasMore { return !hasMore }
+        if let total { return recordsAfter >= total }
+        return page.records == 0
+    }
+
+    /// Why the file's `records` cannot be trusted, or `nil`: they must equal `TotalResults` (when
+    /// the pages gave one) and `RowCount` (when the status gave one above 0). The message says both numbers.
+    package static func countMismatch(records: Int64, totalResults: Int64?, rowCount: Int64?) -> String? {
+        if let totalResults, records != totalResults {
+            return "records written \(records) ≠ TotalResults \(totalResults)"
+        }
+        if let rowCount, rowCount > 0, records != rowCount {
+            return "records written \(records) ≠ RowCount \(rowCount)"
+        }
+        return nil
+    }
+
+    /// Free bytes to ask for before the first page: `byteCount` plus `margin` of it plus 64 MiB.
+    package static func spaceNeeded(byteCount: Int64?, margin: Double) -> Int64 {
+        let base = max(byteCount ?? 0, 0)
+        let extra = Int64(saturating: Double(base) * max(margin, 0))
+        return base.addingSaturating(extra).addingSaturating(64 << 20)
+    }
+}

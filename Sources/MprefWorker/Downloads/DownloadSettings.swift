@@ -1,0 +1,50 @@
+import Foundation
+import MyPreferences
+
+/// How one account's completed exports are downloaded (configuration `accounts.<ID>.download`).
+package struct DownloadSettings: Sendable, Hashable {
+    /// Download every completed export of the account (a token's `--download`/`--no-download` wins). Default off.
+    package var enabled = false
+    /// Where files go: `<directory>/<client ID>/<access token>.ndjson`. Default `/var/lib/mprefd/exports`.
+    package var directory = "/var/lib/mprefd/exports"
+    /// Records per page (the retrieve request's `limit`). Default 1000.
+    package var pageSize = 1000
+    /// The commit's `keepFiles`: keep the export's files on the server. Default false.
+    package var keepFiles = false
+    /// Days after which a delivered file whose hooks succeeded is deleted; 0 = keep forever. Default 0.
+    package var retentionDays = 0
+    /// Records written must equal `TotalResults` (and `RowCount`): `true` fails the download on a
+    /// mismatch, `false` only logs a warning (`verify_counts: warn`). Default true.
+    package var strictCounts = true
+    /// Failed page or commit requests in a row (not counting 503/401/403 pauses) after which the
+    /// download is `download_failed`. Default 10.
+    package var maxAttempts = 10
+    /// Free space asked for before the first page, beyond `ByteCount`: this fraction of it plus
+    /// 64 MiB. Default 0.1.
+    package var freeSpaceMargin = 0.1
+    /// How long a download waits for free space (or for a disk error to clear) before trying again.
+    package var diskRetry: Duration = .seconds(60)
+
+    package init() {}
+
+    /// The final path of an export's file. Only validated values go in: the client ID (1–128 of
+    /// `[A-Za-z0-9_.-]`, checked by the configuration; `.` and `..` are refused here) and the
+    /// integer access token, so no path can leave `directory`.
+    package func file(clientID: String, accessToken: Int64) -> String? {
+        guard !clientID.isEmpty, clientID != ".", clientID != "..",
+              clientID.utf8.allSatisfy({ Self.allowed.contains($0) }), accessToken > 0 else { return nil }
+        return (directory as NSString).appendingPathComponent("\(clientID)/\(accessToken).ndjson")
+    }
+
+    private static let allowed: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8))
+}
+
+/// Something that serves an export's pages and commit: the real `MyPreferencesClient`, or a stand-in.
+package protocol DownloadSource: Sendable {
+    /// One page: records `offset` (1-based) … `offset + limit - 1`. Never throws.
+    func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult
+    /// Commits a retrieved export. Never throws.
+    func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult
+}
+
+extension MyPreferencesClient: DownloadSource {}

@@ -1,0 +1,21 @@
+import Synchronization
+
+/// The open `.partial` files of downloads in progress, kept between steps so that each page only
+/// appends (re-hashing the file's prefix happens once per download and restart, not per page).
+/// A step takes its token's file out and puts it back when done; the scheduler runs at most one
+/// step per token at a time.
+package final class OpenDownloads: Sendable {
+    private let files = Mutex<[Int64: DownloadFile]>([:])
+
+    package init() {}
+
+    /// The file of token `tokenID`, removed from the cache (nil when none is open).
+    func take(_ tokenID: Int64) -> DownloadFile? {
+        files.withLock { $0.removeValue(forKey: tokenID) }
+    }
+
+    /// Keeps `file` open for token `tokenID`'s next step.
+    func put(_ tokenID: Int64, _ file: DownloadFile) {
+        files.withLock { $0[tokenID] = file }
+    }
+}

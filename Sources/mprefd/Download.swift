@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MprefStore
+import MprefWorker
+import MyPreferences
+
+/// `mprefd download`: fetch a completed export now (one-shot), or re-arm failed downloads.
+struct Download: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Download a completed export to a verified NDJSON file now, or re-arm failed downloads (--retry).",
+        discussion: """
+            One-shot (the default): runs the daemon's own download for one access token — every \
+            page with keepAlive=true, appended and fsync'd, checkpointed in the database, the \
+            records checked against TotalResults and RowCount, the file renamed, then the \
+            commit (accounts.<ID>.download.keep_files) — and prints the file's path. Resumable: \
+            run it again after an interruption and it continues from the last stored page. \
+            The file is <download.directory>/<client ID>/<access token>.ndjson (mode 0640), or \
+            --out. The token must be in the database and its export complete (`mprefd add-token` \
+            it first; `mprefd wait` for it). It runs the token's hooks like the daemon would. \
+            Refused while the daemon runs on the database (exit 75): with download on, the \
+            daemon downloads by itself; use --retry to re-arm a failed one.
+
+            --retry: re-arms tokens in state download_failed (or expired mid-download) for the \
+            running daemon, from their checkpoint.
+
+            Exit 0 when delivered (or re-armed), 1 when the download failed or the export is \
+            gone, 64 for bad arguments, 75 when the daemon holds the database.
+
+            Examples:
+              mprefd download 123456
+              mprefd download 123456 --out /data/acme/today.ndjson --json
+              mprefd download --retry 123456 123457
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"))
+    var accessTokens: [String] = []
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"))
+    var clientID: String?
+
+    @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
+    var retry = false
+
+    @Option(help: ArgumentHelp("Write the file here instead of under download.directory (one-shot only).", valueName: "path"))
+    var out: String?
+
+    @Flag(help: "Print the result as one JSON object (the download's checkpoint and the token's state).")
+    var json = false
+
+    func validate() throws {
+        guard !accessTokens.isEmpty else { throw ValidationError("give an access token") }
+        if !retry, accessTokens.count > 1 { throw ValidationError("one access token at a time (several only with --retry)") }
+        if retry, out != nil { throw ValidationError("--out applies to a one-shot download, not to --retry") }
+        if let out, out.isEmpty || out.hasSuffix("/") || out.contains("\u{0}") { throw ValidationError("bad --out '\(out)': give a file path") }
+    }
+
+    func run() async throws {
+        let tokens = try TokenSelection.parse(accessTokens)
+        try TokenSelection.checkClientID(clientID)
+        if retry {
+            try await rearm(tokens)
+            return
+        }
+        let configuration = try await global.loadConfiguration(readingSecretFiles: true)
+        let path = global.databaseLocation(configuration).path
+        let lock: DaemonLock
+        do {
+            lock = try DaemonLock(databasePath: path, attempts: 1)
+        } catch let failure as DaemonLock.Failure {
+            throw MprefdError(exitCode: MprefdExit.temporaryFailure, "\(failure.description); the daemon downloads completed exports itself when download is on (see `mprefd show`), and `mprefd download --retry` re-arms a failed one")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        guard let record = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {
+            throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
+        }
+        guard let account = configuration.accounts[record.clientID] else {
+            throw MprefdError.configuration("no account configured for client ID \(record.clientID); add it under `accounts:` to download its exports")
+        }
+        let settings = configuration.downloads[record.clientID] ?? DownloadSettings()
+        guard let file = out.map({ ConfigurationLoader.absolute($0) }) ?? settings.file(clientID: record.clientID, accessToken: record.accessToken) else {
+            throw MprefdError.usage("client ID \(record.clientID) cannot name a file; pass --out")
+        }
+        guard try database.prepareDownload(tokenID: record.id, file: file) else {
+            throw MprefdError.notFound("access token \(record.accessToken) is \(record.state.rawValue), not a completed export; `mprefd wait \(record.accessToken)` until it is complete")
+        }
+        StderrLogHandler.bootstrap(level: global.verbose ? .debug : configuration.logLevel >= .warning ? configuration.logLevel : .warning,
+                                   format: configuration.logFormat)
+        let logger = Logger(label: "mprefd")
+        let client = try MyPreferencesClient(configuration: account, logger: logger)
+        defer { Task { try? await client.shutdown() } }
+        let step = DownloadStep(database: database, policy: PollPolicy(configuration: configuration.polling),
+                                globalHooks: HookConfiguration.globalHooks(configuration.hooks), files: OpenDownloads(), logger: logger,
+                                wallNow: { Date() })
+        let state = try await deliver(record, file: file, step: step, client: client, settings: settings, account: account, database: database)
+        try await client.shutdown()
+        let checkpoint = try database.downloadCheckpointNow(tokenID: record.id)
+        if json {
+            try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: state.rawValue,
+                                               download: checkpoint.map(DownloadJSON.init)))
+        } else if state == .complete, let checkpoint {
+            Output.line(checkpoint.file)
+        }
+        guard state == .complete else {
+            let reason = try database.findTokens(accessTokens: [record.accessToken], clientID: record.clientID).first?.lastError ?? state.rawValue
+            throw MprefdError.notFound("download of \(record.accessToken) ended \(state.rawValue): \(reason)")
+        }
+    }
+
+    /// Runs download steps until the token leaves `downloading`, waiting out each step's delay
+    /// (backoff, Retry-After, a pause); progress goes to stderr. Returns the final state.
+    private func deliver(_ record: TokenRecord, file: String, step: DownloadStep, client: MyPreferencesClient, settings: DownloadSettings,
+                         account: AccountConfiguration, database: TokenDatabase) async throws -> TokenState {
+        var token = WatchedToken(id: record.id, clientID: record.clientID, accessToken: record.accessToken, state: .downloading,
+                                 rowCount: record.rowCount, byteCount: record.byteCount)
+        var rng = SystemRandomNumberGenerator()
+        var lastProgress = ""
+        while true {
+            try Task.checkCancellation()
+            let report = await step.run(token: token, source: client, settings: settings, hostKey: PollTarget.hostKey(of: account.baseURL),
+                                        file: file, using: &rng)
+            guard report.recorded else { throw MprefdError(exitCode: MprefdExit.temporaryFailure, "the download step could not be stored; run the command again") }
+            token.consecutiveErrors = report.consecutiveErrors
+            token.consecutiveNotFound = report.consecutiveNotFound
+            if let checkpoint = try database.downloadCheckpointNow(tokenID: record.id), !json {
+                let line = "\(checkpoint.phase.rawValue): \(DownloadDisplay.progress(checkpoint)), \(checkpoint.bytes) bytes"
+                if line != lastProgress { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                lastProgress = line
+            }
+            guard report.newState == .downloading, let delay = report.nextDelay else { return report.newState }
+            if delay > .zero { try await Task.sleep(for: delay) }
+        }
+    }
+
+    private func rearm(_ tokens: [Int64]) async throws {
+        let configuration = try await global.loadConfiguration()
+        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
+        let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id)))
+        var lines: [String] = []
+        for record in records {
+            lines.append(rearmed.contains(record.id)
+                ? "re-armed \(record.displayName): downloading from its checkpoint"
+                : "left \(record.displayName): \(record.state.rawValue), not a failed download")
+        }
+        Output.line(lines.joined(separator: "\n"))
+        if rearmed.count < records.count { throw MprefdError.notFound("\(records.count - rearmed.count) of \(records.count) tokens were not failed downloads") }
+    }
+}
+
+/// `mprefd download --json`.
+struct DownloadResultJSON: Encodable {
+    var clientID: String
+    var accessToken: Int64
+    var state: String
+    var download: DownloadJSON?
+
+    enum CodingKeys: String, CodingKey {
+        case state, download
+        case clientID = "client_id"
+        case accessToken = "access_token"
+    }
+}

@@ -144,7 +144,15 @@ let package = Package(
         .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore", "MprefCore"]),
         .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MprefCore", "MyPreferencesSimulator"], exclude: ["Fixtures"]),
         .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MprefCore", "MyPreferencesSimulator"]),
-        .testTarget(name: "MyPreferencesSimulatorTests", dependencies: ["MyPreferencesSimulator", "mpref-sim", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(
+            name: "MyPreferencesSimulatorTests",
+            dependencies: [
+                "MyPreferencesSimulator", "mpref-sim",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The canonical export checksum, recomputed independently of the simulator.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
         // disk full, shutdown — against the real binaries. Without the variable a fast subset runs in `make test`.

@@ -149,6 +149,31 @@ public final class MyPreferencesSimulator: Sendable {
         state.oauthTokenRequests
     }
 
+    /// The export of `accessToken` under `clientID` — its canonical file's size and SHA-256 and how far its
+    /// download has gone — as `GET /_sim/exports/{clientId}/{accessToken}` reports it; nil when the token's
+    /// scenario has no `Complete` step. Hashing generates every record (cost grows with the record count).
+    public func export(accessToken: Int64, clientID: String) async -> SimulatedExport? {
+        guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else { return nil }
+        return await SimulatedExport(snapshot)
+    }
+
+    /// The canonical file of an export (see ``SimulatedExport``) from `offset` (1-based), at most `limit` records:
+    /// each record's JSON bytes followed by `\n`. Without touching the download state.
+    public func canonicalRecords(accessToken: Int64, clientID: String, offset: Int64 = 1, limit: Int64) async -> [UInt8]? {
+        guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else { return nil }
+        var json = JSONBytes()
+        var index = max(1, offset)
+        var remaining = limit
+        while remaining > 0, index <= snapshot.records.count {
+            snapshot.records.write(index, into: &json)
+            json.bytes.append(UInt8(ascii: "\n"))
+            remaining -= 1
+            if index == Int64.max { break }
+            index += 1
+        }
+        return json.bytes
+    }
+
     /// Back to the configured scenarios, default scenario and host windows; clears records, per-token progress
     /// and the OAuth token-request count. Issued OAuth tokens stay valid; access tokens keep increasing.
     public func reset() async {

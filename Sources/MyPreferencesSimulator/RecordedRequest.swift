@@ -6,7 +6,9 @@ public import Foundation
 /// JSON form (one element of `GET /_sim/requests`, one line of `--request-log`):
 /// `{"time":"2024-03-05T07:08:09.123Z","method":"GET","path":"/Profiles/Async/ACME_Co/Export/42/Status",
 ///   "client_id":"ACME_Co","access_token":42,"auth_scheme":"Bearer","status":503,"retry_after":"3"}`
-/// (`client_id`, `access_token`, `auth_scheme`, `status`, `retry_after` omitted when nil).
+/// (`client_id`, `access_token`, `auth_scheme`, `status`, `retry_after` omitted when nil). Download requests
+/// add `"offset":1001,"limit":1000,"keep_alive":true` (a page; the values in effect, defaults included) or
+/// `"keep_files":false` (a commit, when sent).
 public struct RecordedRequest: Codable, Sendable, Equatable {
     /// When the request arrived (simulator clock), UTC; serialised as ISO 8601 with milliseconds.
     public var time: Date
@@ -25,11 +27,20 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
     public var status: Int?
     /// The `Retry-After` value sent, verbatim.
     public var retryAfter: String?
+    /// A page request's 1-based `offset` in effect (default 1); nil for other requests or an invalid query.
+    public var offset: Int64?
+    /// A page request's `limit` in effect (default 1000).
+    public var limit: Int64?
+    /// A page request's `keepAlive` in effect (default false).
+    public var keepAlive: Bool?
+    /// A commit's `keepFiles`, when sent.
+    public var keepFiles: Bool?
 
     /// Creates a record.
     public init(
         time: Date, method: String, path: String, clientID: String? = nil, accessToken: Int64? = nil,
-        authScheme: String? = nil, status: Int?, retryAfter: String? = nil
+        authScheme: String? = nil, status: Int?, retryAfter: String? = nil,
+        offset: Int64? = nil, limit: Int64? = nil, keepAlive: Bool? = nil, keepFiles: Bool? = nil
     ) {
         self.time = time
         self.method = method
@@ -39,6 +50,10 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         self.authScheme = authScheme
         self.status = status
         self.retryAfter = retryAfter
+        self.offset = offset
+        self.limit = limit
+        self.keepAlive = keepAlive
+        self.keepFiles = keepFiles
     }
 
     enum CodingKeys: String, CodingKey {
@@ -48,6 +63,9 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         case authScheme = "auth_scheme"
         case status
         case retryAfter = "retry_after"
+        case offset, limit
+        case keepAlive = "keep_alive"
+        case keepFiles = "keep_files"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +82,10 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         self.authScheme = try c.decodeIfPresent(String.self, forKey: .authScheme)
         self.status = try c.decodeIfPresent(Int.self, forKey: .status)
         self.retryAfter = try c.decodeIfPresent(String.self, forKey: .retryAfter)
+        self.offset = try c.decodeIfPresent(Int64.self, forKey: .offset)
+        self.limit = try c.decodeIfPresent(Int64.self, forKey: .limit)
+        self.keepAlive = try c.decodeIfPresent(Bool.self, forKey: .keepAlive)
+        self.keepFiles = try c.decodeIfPresent(Bool.self, forKey: .keepFiles)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -76,6 +98,10 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         try c.encodeIfPresent(authScheme, forKey: .authScheme)
         try c.encodeIfPresent(status, forKey: .status)
         try c.encodeIfPresent(retryAfter, forKey: .retryAfter)
+        try c.encodeIfPresent(offset, forKey: .offset)
+        try c.encodeIfPresent(limit, forKey: .limit)
+        try c.encodeIfPresent(keepAlive, forKey: .keepAlive)
+        try c.encodeIfPresent(keepFiles, forKey: .keepFiles)
     }
 }
 

@@ -56,7 +56,8 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
 }
 
 /// A ``Scenario`` bound to an access token, optionally only under one client ID.
-/// JSON: `{"client_id": "ACME_Co", "access_token": 43, "steps": [ … ]}` (`client_id` optional).
+/// JSON: `{"client_id": "ACME_Co", "access_token": 43, "steps": [ … ], "export": { … }}` (`client_id` and
+/// `export` optional; `export` is documented on ``Scenario``).
 public struct TokenScenario: Codable, Sendable, Equatable {
     /// The MyPreferences client ID (path parameter) it applies to; nil: any client ID.
     public var clientID: String?
@@ -74,17 +75,20 @@ public struct TokenScenario: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
-        try c.rejectUnknownKeys(allowed: ["client_id", "access_token", "steps"], in: "a scenarios entry")
+        try c.rejectUnknownKeys(allowed: ["client_id", "access_token", "steps", "export"], in: "a scenarios entry")
         self.clientID = try c.decodeIfPresent(String.self, forKey: JSONKey("client_id"))
         self.accessToken = try c.decode(Int64.self, forKey: JSONKey("access_token"))
-        self.scenario = try c.decode(Scenario.self, forKey: JSONKey("steps"))
+        self.scenario = Scenario(
+            try Scenario.steps(from: c.superDecoder(forKey: JSONKey("steps"))),
+            export: try c.decodeIfPresent(ExportOptions.self, forKey: JSONKey("export")))
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encodeIfPresent(clientID, forKey: JSONKey("client_id"))
         try c.encode(accessToken, forKey: JSONKey("access_token"))
-        try c.encode(scenario, forKey: JSONKey("steps"))
+        try c.encode(scenario.steps, forKey: JSONKey("steps"))
+        try c.encodeIfPresent(scenario.export, forKey: JSONKey("export"))
     }
 }
 

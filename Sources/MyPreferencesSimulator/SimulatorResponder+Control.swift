@@ -6,9 +6,17 @@ extension SimulatorResponder {
     /// - `GET /_sim/health` → `{"status":"ok","base_url":…,"port":…,"recorded_requests":…,"oauth_token_requests":…}`
     /// - `GET /_sim/requests` → JSON array of ``RecordedRequest``, oldest first
     /// - `POST /_sim/scenarios` with a ``ScenarioBook`` body → merged at runtime; 400 `{"error": …}` when invalid
-    /// - `POST /_sim/reset` → back to the configured scenarios; records, progress and the token count cleared
+    /// - `POST /_sim/reset` → back to the configured scenarios; records, progress, exports and the token count cleared
+    /// - `GET /_sim/exports/{clientId}/{accessToken}` → the export's canonical file and download state (``SimulatedExport``):
+    ///   `{"records":R,"bytes":B,"sha256":"<64 hex>","retrieved":false,"committed":false,"keep_files":null,"pages_served":0,"phase":"complete"}`;
+    ///   `phase` is `pending` until the token has served `Complete` (counts then come from the scenario's first
+    ///   `Complete` step). 404 `{"error": …}` when the token's scenario has no `Complete` step, 400 for a
+    ///   non-integer token. Hashing generates every record: about a second per few hundred thousand records.
     func control(_ request: Request, path: String) async throws -> Response {
         let json = "application/json; charset=utf-8"
+        if request.method == .get, path.hasPrefix("/_sim/exports/") {
+            return await exportControl(path: path)
+        }
         switch (request.method, path) {
         case (.get, "/_sim/health"):
             let body = "{\"status\":\"ok\",\"base_url\":\(StatusDocument.jsonString(baseURL)),\"port\":\(state.port),"
@@ -45,6 +53,22 @@ extension SimulatorResponder {
         default:
             return Self.response(404, contentType: json, body: "{\"error\":\"unknown control endpoint\"}")
         }
+    }
+
+    private func exportControl(path: String) async -> Response {
+        let json = "application/json; charset=utf-8"
+        let segments = path.dropFirst("/_sim/exports/".count).split(separator: "/", omittingEmptySubsequences: false)
+            .map { String($0).removingPercentEncoding ?? String($0) }
+        guard segments.count == 2, let clientID = segments.first, !clientID.isEmpty else {
+            return Self.response(404, contentType: json, body: "{\"error\":\"expected /_sim/exports/{clientId}/{accessToken}\"}")
+        }
+        guard let accessToken = Int64(segments[1]) else {
+            return Self.response(400, contentType: json, body: "{\"error\":\"the access token is not an integer\"}")
+        }
+        guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else {
+            return Self.response(404, contentType: json, body: "{\"error\":\"the token's scenario has no Complete status\"}")
+        }
+        return Self.response(200, contentType: json, body: await SimulatedExport(snapshot).json)
     }
 
     var baseURL: String {

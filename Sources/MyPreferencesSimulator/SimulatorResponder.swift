@@ -35,6 +35,10 @@ struct SimulatorResponder: HTTPResponder {
     enum Route {
         case status(clientID: String, accessToken: Substring, api3: Bool)
         case initiate(clientID: String)
+        /// One page of the export: `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=`.
+        case retrieve(clientID: String, accessToken: Substring)
+        /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=`.
+        case commit(clientID: String, accessToken: Substring)
         case oauthToken
         case wrongMethod(clientID: String?)
         case notFound
@@ -49,7 +53,7 @@ struct SimulatorResponder: HTTPResponder {
             time: now(), method: request.method.rawValue, path: path,
             authScheme: Authenticator.presentedScheme(request.headers[.authorization]), status: nil
         )
-        let outcome = try await answer(request, record: &record)
+        let outcome = try await answer(request, record: &record, channel: context.channel)
         switch outcome {
         case .respond(let response):
             record.status = response.status.code
@@ -72,7 +76,7 @@ struct SimulatorResponder: HTTPResponder {
 
     // MARK: API
 
-    private func answer(_ request: Request, record: inout RecordedRequest) async throws -> Outcome {
+    private func answer(_ request: Request, record: inout RecordedRequest, channel: any Channel) async throws -> Outcome {
         let route = Self.route(path: record.path, method: request.method, prefix: prefix, oauthTokenPath: oauthTokenPath)
         switch route {
         case .notFound:
@@ -80,16 +84,19 @@ struct SimulatorResponder: HTTPResponder {
         case .wrongMethod(let clientID):
             record.clientID = clientID
             return .respond(Self.message(405, "The requested resource does not support http method '\(request.method.rawValue)'."))
-        case .oauthToken, .initiate, .status:
+        case .oauthToken, .initiate, .status, .retrieve, .commit:
             break
         }
 
         if let window = state.hostWindow(at: record.time) {
-            if case .status(let clientID, let token, _) = route {
+            switch route {
+            case .status(let clientID, let token, _), .retrieve(let clientID, let token), .commit(let clientID, let token):
                 record.clientID = clientID
                 record.accessToken = Int64(token)
-            } else if case .initiate(let clientID) = route {
+            case .initiate(let clientID):
                 record.clientID = clientID
+            case .oauthToken, .wrongMethod, .notFound:
+                break
             }
             return .respond(unavailable(retryAfter: window.retryAfter, body: nil, at: record.time))
         }
@@ -118,6 +125,16 @@ struct SimulatorResponder: HTTPResponder {
             }
             return perform(step, accessToken: accessToken, api3: api3, accept: request.headers[.accept])
 
+        case .retrieve(let clientID, let tokenText):
+            record.clientID = clientID
+            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
+            return retrieve(request, clientID: clientID, tokenText: tokenText, record: &record, channel: channel)
+
+        case .commit(let clientID, let tokenText):
+            record.clientID = clientID
+            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
+            return commit(request, clientID: clientID, tokenText: tokenText, record: &record)
+
         case .notFound, .wrongMethod:
             return .respond(Self.message(404, "No HTTP resource was found."))
         }
@@ -135,7 +152,7 @@ struct SimulatorResponder: HTTPResponder {
         }
     }
 
-    private func perform(_ step: ScenarioStep, accessToken: Int64, api3: Bool, accept: String?) -> Outcome {
+    func perform(_ step: ScenarioStep, accessToken: Int64, api3: Bool, accept: String?) -> Outcome {
         switch step.answer {
         case .status(let status, let rowCount, let byteCount, let expires):
             let mediaType = StatusDocument.MediaType.negotiate(accept: accept)
@@ -156,7 +173,7 @@ struct SimulatorResponder: HTTPResponder {
         }
     }
 
-    private func unavailable(retryAfter: RetryAfter?, body: String?, at time: Date) -> Response {
+    func unavailable(retryAfter: RetryAfter?, body: String?, at time: Date) -> Response {
         var response =
             if let body {
                 Self.response(503, contentType: Self.guessContentType(body), body: body)
@@ -189,13 +206,23 @@ struct SimulatorResponder: HTTPResponder {
         }
         switch segments.count {
         case 5 where literal(0, "Async") && literal(2, "Export") && literal(3, "Segment"):
-            return method == .post ? .initiate(clientID: segments[1]) : .wrongMethod(clientID: segments[1])
+            switch method {
+            case .post: return .initiate(clientID: segments[1])
+            case .get: return .retrieve(clientID: segments[1], accessToken: Substring(segments[4]))
+            default: return .wrongMethod(clientID: segments[1])
+            }
+        case 6 where literal(0, "Async") && literal(2, "Export") && literal(3, "Segment") && literal(4, "Commit"):
+            return method == .post ? .commit(clientID: segments[1], accessToken: Substring(segments[5])) : .wrongMethod(clientID: segments[1])
+        case 5 where literal(1, "export") && literal(2, "Segment") && literal(3, "Commit"):
+            return method == .post ? .commit(clientID: segments[0], accessToken: Substring(segments[4])) : .wrongMethod(clientID: segments[0])
         case 5 where literal(0, "Async") && literal(2, "Export") && literal(4, "Status"):
             return method == .get ? .status(clientID: segments[1], accessToken: Substring(segments[3]), api3: false) : .wrongMethod(clientID: segments[1])
         case 4 where literal(1, "status") && literal(2, "Token"):
             return method == .get ? .status(clientID: segments[0], accessToken: Substring(segments[3]), api3: true) : .wrongMethod(clientID: segments[0])
         case 4 where literal(1, "export") && literal(2, "Segment") && method == .post:
             return .initiate(clientID: segments[0])
+        case 4 where literal(1, "export") && literal(2, "Segment") && method == .get:
+            return .retrieve(clientID: segments[0], accessToken: Substring(segments[3]))
         default:
             return .notFound
         }

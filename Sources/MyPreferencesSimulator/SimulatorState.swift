@@ -34,6 +34,8 @@ final class SimulatorState: Sendable {
         var defaultScenario: Scenario
         var scenarios: [ScenarioKey: Scenario] = [:]
         var progress: [ProgressKey: Progress] = [:]
+        /// Exports that have served a `Complete` status (see `SimulatorState+Exports.swift`).
+        var exports: [ProgressKey: ExportProgress] = [:]
         var windows: [Window] = []
         var records: RequestRing
         var nextAccessToken: Int64
@@ -42,7 +44,9 @@ final class SimulatorState: Sendable {
         var port = 0
     }
 
-    private let storage: Mutex<Storage>
+    /// Internal (not private) so that the `SimulatorState+…` files share the one lock.
+    let storage: Mutex<Storage>
+    let firstAccessToken: Int64
     private let initialDefault: Scenario
     private let initialScenarios: [TokenScenario]
     private let initialWindows: [Window]
@@ -56,6 +60,7 @@ final class SimulatorState: Sendable {
             Window(from: startedAt + $0.from.secondsDouble, to: startedAt + $0.to.secondsDouble, retryAfter: $0.retryAfter)
         }
         self.recordsRequests = configuration.recordsRequests
+        self.firstAccessToken = configuration.firstAccessToken
         var storage = Storage(
             defaultScenario: initialDefault,
             records: RequestRing(capacity: configuration.requestRecordLimit),
@@ -72,14 +77,18 @@ final class SimulatorState: Sendable {
 
     /// The step answering this poll of `accessToken` under `clientID`, advancing that token's progress.
     /// A (client ID, token) scenario wins over a token-only one, which wins over the default.
+    ///
+    /// Once the export is retrieved or has expired (see `SimulatorState+Exports.swift`), every poll gets
+    /// `Retrieved` / `Expired` with the `Complete` answer's counts, and the scenario no longer advances.
+    /// Serving a `Complete` status makes the export downloadable.
     func nextStep(clientID: String, accessToken: Int64) -> ScenarioStep {
         storage.withLock { s in
-            let scenario =
-                s.scenarios[ScenarioKey(clientID: clientID, accessToken: accessToken)]
-                ?? s.scenarios[ScenarioKey(clientID: nil, accessToken: accessToken)]
-                ?? s.defaultScenario
-            let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
+            if let export = s.exports[key], export.phase != .complete {
+                return .status(export.phase.rawValue, rowCount: export.rowCount, byteCount: export.byteCount)
+            }
+            let scenario = Self.scenario(for: key, in: s)
+            let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps
             var progress = s.progress[key] ?? Progress()
             let index = min(progress.stepIndex, steps.count - 1)
             let step = steps[index]
@@ -89,8 +98,18 @@ final class SimulatorState: Sendable {
                 progress.usesOfStep = 0
             }
             s.progress[key] = progress
+            if case .status(ExportPhase.complete.rawValue, let rowCount, let byteCount, _) = step.answer, s.exports[key] == nil {
+                s.exports[key] = ExportProgress(rowCount: max(0, rowCount), byteCount: byteCount, options: scenario.export ?? ExportOptions())
+            }
             return step
         }
+    }
+
+    /// The scenario in effect for `key`: (client ID, token), else token only, else the default.
+    static func scenario(for key: ProgressKey, in s: Storage) -> Scenario {
+        s.scenarios[ScenarioKey(clientID: key.clientID, accessToken: key.accessToken)]
+            ?? s.scenarios[ScenarioKey(clientID: nil, accessToken: key.accessToken)]
+            ?? s.defaultScenario
     }
 
     /// The window covering `now`, if the host is unavailable then.
@@ -120,8 +139,10 @@ final class SimulatorState: Sendable {
         s.scenarios[ScenarioKey(clientID: clientID, accessToken: accessToken)] = scenario
         if let clientID {
             s.progress[ProgressKey(clientID: clientID, accessToken: accessToken)] = nil
+            s.exports[ProgressKey(clientID: clientID, accessToken: accessToken)] = nil
         } else {
             s.progress = s.progress.filter { $0.key.accessToken != accessToken }
+            s.exports = s.exports.filter { $0.key.accessToken != accessToken }
         }
     }
 
@@ -141,7 +162,7 @@ final class SimulatorState: Sendable {
         }
     }
 
-    /// Back to the configured scenarios, default and windows; forgets progress, records and the OAuth
+    /// Back to the configured scenarios, default and windows; forgets progress, exports, records and the OAuth
     /// token-request count. Issued OAuth tokens stay valid and access tokens keep increasing.
     func reset() {
         storage.withLock { s in
@@ -152,6 +173,7 @@ final class SimulatorState: Sendable {
             }
             s.windows = initialWindows
             s.progress = [:]
+            s.exports = [:]
             s.records.removeAll()
             s.oauthTokenRequests = 0
         }

@@ -1,0 +1,68 @@
+import Crypto
+import MprefCore
+
+/// An export as the simulator would let it be downloaded, and how far its download has gone: the answer of
+/// `GET /_sim/exports/{clientId}/{accessToken}` and of ``MyPreferencesSimulator/export(accessToken:clientID:)``.
+///
+/// The **canonical file** of an export is every record's JSON bytes exactly as the pages serve them, in
+/// order, each followed by `\n` (NDJSON); ``bytes`` and ``sha256`` describe that file.
+public struct SimulatedExport: Sendable, Equatable {
+    /// Records in the export (`TotalResults`).
+    public var records: Int64
+    /// Size of the canonical file in bytes.
+    public var bytes: Int64
+    /// SHA-256 of the canonical file, 64 lower-case hex digits.
+    public var sha256: String
+    /// Whether the export is `Retrieved` (last page served without `keepAlive=true`, or committed).
+    public var isRetrieved: Bool
+    /// Whether a commit was accepted.
+    public var isCommitted: Bool
+    /// The `keepFiles` query value of the last accepted commit; nil when not committed or sent without it.
+    public var keepFiles: Bool?
+    /// 200 page answers served so far (faulty bodies included).
+    public var pagesServed: Int
+    /// `pending` (no `Complete` status served yet: not downloadable), `complete`, `retrieved` or `expired`.
+    public var phase: String
+
+    /// `{"records":R,"bytes":B,"sha256":"…","retrieved":b,"committed":b,"keep_files":b|null,"pages_served":n,"phase":"…"}`.
+    var json: String {
+        "{\"records\":\(records),\"bytes\":\(bytes),\"sha256\":\"\(sha256)\",\"retrieved\":\(isRetrieved),"
+            + "\"committed\":\(isCommitted),\"keep_files\":\(keepFiles.map(String.init) ?? "null"),"
+            + "\"pages_served\":\(pagesServed),\"phase\":\"\(phase)\"}"
+    }
+
+    /// Generates the canonical file of `snapshot` record by record into SHA-256 (never whole in memory),
+    /// yielding between batches so a large export does not hog a thread.
+    init(_ snapshot: ExportSnapshot) async {
+        var hasher = SHA256()
+        var bytes: Int64 = 0
+        var index: Int64 = 1
+        let total = snapshot.records.count
+        while index <= total {
+            var json = JSONBytes(reservingCapacity: 1024 * 700)
+            let batchEnd = min(index.addingSaturating(1023), total)
+            while true {
+                snapshot.records.write(index, into: &json)
+                json.bytes.append(UInt8(ascii: "\n"))
+                if index == batchEnd { break }
+                index += 1
+            }
+            hasher.update(data: json.bytes)
+            bytes = bytes.addingSaturating(Int64(json.bytes.count))
+            if index == total { break }
+            index += 1
+            await Task.yield()
+        }
+        self.records = total
+        self.bytes = bytes
+        self.sha256 = hasher.finalize().map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+        self.isRetrieved = snapshot.phase == .retrieved
+        self.isCommitted = snapshot.isCommitted
+        self.keepFiles = snapshot.keepFiles
+        self.pagesServed = snapshot.pagesServed
+        self.phase = snapshot.phase.map { $0.rawValue.lowercased() } ?? "pending"
+    }
+}

@@ -2,7 +2,9 @@ import Foundation
 import GRDB
 
 /// The states of a token that is no longer polled: what `retention.finished_tokens_days` prunes.
-let finishedStatesSQL = "('complete', 'failed', 'expired', 'retrieved', 'timed_out', 'removed')"
+/// The finished states as an SQL list, in `TokenState` order: the same list, term for term, as the
+/// partial index `tokens_finished_by_end` (migration 0008), which SQLite only uses when they match.
+let finishedStatesSQL = "(" + TokenState.allCases.filter { $0.isTerminal || $0 == .removed }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
 
 extension TokenDatabase {
     /// Deletes up to `limit` `polls` rows polled before `cutoff`, oldest first, in one short write

@@ -173,10 +173,11 @@ struct ConfigurationLoader {
         let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
         let retrievePath = try pathTemplate(key + ["retrieve_path"], default: AccountConfiguration.defaultRetrievePath, &values)
         let commitPath = try pathTemplate(key + ["commit_path"], default: AccountConfiguration.defaultCommitPath, &values)
+        let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
+        // Read last, so that check-config prints them inside the one `download:` block that follows.
         let maxPageBytes = try values.integer(key + ["download", "max_page_bytes"], default: AccountConfiguration.defaultMaxPageBytes,
                                               allowed: "an integer 1024..4294967296 (bytes)") { (1024...4_294_967_296).contains($0) }
         let pageTimeout = try values.seconds(key + ["download", "page_timeout_s"], default: 300, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
-        let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
         return AccountConfiguration(
             clientID: clientID, baseURL: baseURL, statusPath: statusPath,
             accept: AccountConfiguration.MediaType(rawValue: accept) ?? .json,

@@ -144,7 +144,7 @@ import Testing
         defer { cli.cleanUp() }
         let result = try await cli.run(["list", "--state", "done"])
         #expect(result.status == 64)
-        #expect(result.stderr.contains("watching, paused, complete, failed, expired, retrieved, timed_out, removed"))
+        #expect(result.stderr.contains("watching, paused, downloading, complete, failed, download_failed, expired, retrieved, timed_out, removed"))
     }
 
     @Test func stdinWithABadLineNamesTheLineAndWritesNothing() async throws {

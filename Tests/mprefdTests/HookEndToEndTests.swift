@@ -36,6 +36,8 @@ import Testing
             "MPREFD_ACCESS_TOKEN": "7001", "MPREFD_LABEL": "nightly", "MPREFD_STATUS": "Complete",
             "MPREFD_ROW_COUNT": "3000000000", "MPREFD_BYTE_COUNT": "9000000000", "MPREFD_ADDED_AT": token["added_at"] as? String ?? "?",
             "MPREFD_FINISHED_AT": token["finished_at"] as? String ?? "?", "MPREFD_ATTEMPT": "1", "MPREFD_DB": scene.cli.databasePath,
+            // No download for this account: the file variables are there, empty.
+            "MPREFD_FILE": "", "MPREFD_RECORDS": "", "MPREFD_FILE_BYTES": "", "MPREFD_FILE_SHA256": "",
         ]
         for (key, value) in expected { #expect(env[key] == value, "\(key)") }
         // Nothing else: PATH, HOME, LANG, TZ (and PWD, which /bin/sh exports itself).

@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+import Testing
+@testable import MprefStore
+
+/// The typed vocabulary and the schema agree: each enum's raw values are exactly the `CHECK` list
+/// of its column in the newest migration that defines it.
+struct VocabularyTests {
+    /// Every `IN (…)` list of `CHECK (column IN (…))` across `migrations/`, oldest first.
+    func checkLists(_ column: String) -> [[String]] {
+        var lists: [[String]] = []
+        for migration in Migration.all {
+            var rest = Substring(migration.sql.replacingOccurrences(of: "\n", with: " "))
+            while let range = rest.range(of: "CHECK (\(column) IN (") {
+                let tail = rest[range.upperBound...]
+                guard let end = tail.firstIndex(of: ")") else { break }
+                lists.append(tail[..<end].split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+                })
+                rest = tail[end...]
+            }
+        }
+        return lists
+    }
+
+    /// The newest list of `column` that holds `member` (`state` names columns of two tables).
+    func checkList(_ column: String, holding member: String? = nil) -> [String] {
+        checkLists(column).last { member == nil || $0.contains(member ?? "") } ?? []
+    }
+
+    @Test func tokenStatesMatchTheSchema() {
+        #expect(checkList("state", holding: "watching") == TokenState.allCases.map(\.rawValue))
+    }
+
+    @Test func downloadPhasesMatchTheSchema() throws {
+        #expect(checkList("phase") == DownloadPhase.allCases.map(\.rawValue))
+    }
+
+    @Test func hookEventsOfEveryTerminalStateAreAllowedByTheSchema() throws {
+        let events = checkList("event")
+        for state in TokenState.allCases where state.isTerminal {
+            let event = try #require(TokenDatabase.hookEvent(for: state))
+            #expect(events.contains(event.event), "\(state)")
+        }
+        #expect(Set(checkList("request")) == ["page", "commit"])
+    }
+
+    @Test func migration0008KeepsEveryRowIdAndTheSequence() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vocab-\(UUID().uuidString).sqlite3").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        let before = Array(Migration.all.prefix { $0.id < "0008" })
+        try Migrator.migrate(queue, migrations: before)
+        try queue.write { db in
+            for token in 1...3 {
+                try db.execute(sql: "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', ?, '2026-01-01T00:00:00.000Z', 'complete')", arguments: [token])
+            }
+            try db.execute(sql: "DELETE FROM tokens WHERE access_token = 3")  // id 3 must never come back
+            try db.execute(sql: "INSERT INTO polls (token_id, polled_at, outcome) VALUES (1, '2026-01-01T00:00:00.000Z', 'ok')")
+            try db.execute(sql: "INSERT INTO hook_runs (event_id, token_id, event, command, created_at) VALUES ('e', 2, 'complete', 'true', '2026-01-01T00:00:00.000Z')")
+        }
+        try Migrator.migrate(queue)
+        try queue.write { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM polls") == 1)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_runs WHERE token_id = 2") == 1)
+            try db.execute(sql: "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', 9, '2026-01-01T00:00:00.000Z', 'downloading')")
+            #expect(db.lastInsertedRowID == 4)
+            #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
+            // The history still cascades with its token.
+            try db.execute(sql: "DELETE FROM tokens WHERE id = 1")
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM polls") == 0)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import MyPreferences
+import Testing
+@testable import MprefWorker
+
+struct DownloadPolicyTests {
+    func page(count: Int64? = nil, records: Int, hasMore: Bool? = nil, offset: Int64? = nil, total: Int64? = nil) -> ExportPage {
+        ExportPage(count: count, hasMore: hasMore, limit: nil, offset: offset, totalResults: total, records: records, recordKey: "Preferences", ndjson: [])
+    }
+
+    @Test func aPageThatFitsIsStored() {
+        #expect(DownloadPolicy.problem(with: page(count: 10, records: 10, offset: 11, total: 30), askedOffset: 11, storedRecords: 10, previousTotal: 30) == nil)
+        #expect(DownloadPolicy.problem(with: page(records: 10), askedOffset: 1, storedRecords: 0, previousTotal: nil) == nil)
+    }
+
+    @Test func problemsNameBothNumbers() {
+        #expect(DownloadPolicy.problem(with: page(records: 1, offset: 10), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("starts at record 10, but record 11") == true)
+        #expect(DownloadPolicy.problem(with: page(count: 10, records: 9), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("Count 10 but holds 9") == true)
+        #expect(DownloadPolicy.problem(with: page(records: 1, total: 31), askedOffset: 1, storedRecords: 0, previousTotal: 30)?.contains("from 30 to 31") == true)
+        #expect(DownloadPolicy.problem(with: page(records: 0, hasMore: true), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("HasMore") == true)
+        #expect(DownloadPolicy.problem(with: page(records: 5, total: 12), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("beyond TotalResults 12") == true)
+        // Counts from outside never trap: at Int64.max the sum saturates and still overruns nothing.
+        #expect(DownloadPolicy.problem(with: page(records: 5, total: .max), askedOffset: .max, storedRecords: .max, previousTotal: .max) == nil)
+    }
+
+    @Test func theLastPageIsKnownFromHasMoreElseFromTheTotal() {
+        #expect(DownloadPolicy.isLast(page(records: 10, hasMore: false), recordsAfter: 10, total: 100))
+        #expect(!DownloadPolicy.isLast(page(records: 10, hasMore: true), recordsAfter: 100, total: 100))
+        #expect(DownloadPolicy.isLast(page(records: 10), recordsAfter: 100, total: 100))
+        #expect(!DownloadPolicy.isLast(page(records: 10), recordsAfter: 90, total: 100))
+        #expect(DownloadPolicy.isLast(page(records: 0), recordsAfter: 90, total: nil))
+    }
+
+    @Test func countsAreVerifiedAgainstTotalResultsAndRowCount() {
+        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: 100, rowCount: 100) == nil)
+        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: 100, rowCount: 0) == nil)  // RowCount 0 = unknown
+        #expect(DownloadPolicy.countMismatch(records: 99, totalResults: 100, rowCount: nil) == "records written 99 ≠ TotalResults 100")
+        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: nil, rowCount: 101) == "records written 100 ≠ RowCount 101")
+    }
+
+    @Test func spaceNeededSaturates() {
+        #expect(DownloadPolicy.spaceNeeded(byteCount: 1000, margin: 0.1) == 1100 + (64 << 20))
+        #expect(DownloadPolicy.spaceNeeded(byteCount: .max, margin: 10) == .max)
+        #expect(DownloadPolicy.spaceNeeded(byteCount: -5, margin: -1) == 64 << 20)
+    }
+
+    @Test func filesAreNamedOnlyFromValidatedValues() {
+        var settings = DownloadSettings()
+        settings.directory = "/data/x"
+        #expect(settings.file(clientID: "ACME_Co", accessToken: 42) == "/data/x/ACME_Co/42.ndjson")
+        for bad in ["..", ".", "a/b", "", "a\u{0}b", "ü"] { #expect(settings.file(clientID: bad, accessToken: 42) == nil) }
+        #expect(settings.file(clientID: "ACME", accessToken: 0) == nil)
+    }
+}
+
+/// The `.partial` file against its checkpoint: real files in a temporary directory.
+struct DownloadFileTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dlfile-\(UUID().uuidString)").path
+
+    @Test func appendsDurablyAndResumesAtTheCheckpointDroppingWhatCameAfter() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/1.ndjson"
+        let (file, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        #expect(!restarted)
+        try file.append(Array("a\n".utf8))
+        let checkpoint = (bytes: file.bytes, sha: file.digest)
+        try file.append(Array("b\n".utf8))  // appended but never checkpointed (a kill -9 here)
+        let (again, restartedAgain) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        #expect(!restartedAgain && again.bytes == 2)
+        try again.append(Array("c\n".utf8))
+        let digest = try again.finish(as: final)
+        #expect(try String(contentsOfFile: final, encoding: .utf8) == "a\nc\n")
+        #expect(digest == "b72cf6d7918130f75347ff0f8b6e9fde004ee6d7fc26af90a349707207f72750")  // sha256 of "a\nc\n"
+        #expect((try FileManager.default.attributesOfItem(atPath: final)[.posixPermissions] as? Int) == 0o640)
+    }
+
+    @Test func aFileThatDoesNotMatchItsCheckpointStartsOver() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/2.ndjson"
+        let (file, _) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        try file.append(Array("abc\n".utf8))
+        let (other, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 4, sha256: String(repeating: "0", count: 64))
+        #expect(restarted && other.bytes == 0)
+        let (shorter, restartedShort) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 1000, sha256: nil)
+        #expect(restartedShort && shorter.bytes == 0)
+    }
+
+    @Test func aRenamedFileWhoseCheckpointWasLostIsTakenBack() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/3.ndjson"
+        let (file, _) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        try file.append(Array("x\n".utf8))
+        let sha = file.digest
+        _ = try file.finish(as: final)
+        let (back, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 2, sha256: sha)
+        #expect(!restarted && back.bytes == 2)
+        #expect(FileManager.default.fileExists(atPath: final + ".partial") && !FileManager.default.fileExists(atPath: final))
+    }
+}

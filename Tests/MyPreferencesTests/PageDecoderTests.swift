@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import MyPreferences
+
+/// The retrieve answer's decoder: records copied byte for byte, keys case-insensitive, anything
+/// that is not a valid page refused with a reason.
+struct PageDecoderTests {
+    func page(_ text: String) throws -> ExportPage {
+        guard case .ok(let page) = PageDecoder.decode(Array(text.utf8)) else {
+            Issue.record("not a page: \(PageDecoder.decode(Array(text.utf8)))")
+            throw CancellationError()
+        }
+        return page
+    }
+
+    func reason(_ text: String) -> String? {
+        if case .undecodable(let reason, _) = PageDecoder.decode(Array(text.utf8)) { return reason }
+        return nil
+    }
+
+    @Test func recordsAreCopiedByteForByteOneLineEach() throws {
+        let records = [
+            #"{"ProfileId":9007199254740993,"Name":"Zoë \u00e9 日本語 🎉","Nested":{"a":[1,2.50,-3e+2,{"b":null}]},"Esc":"\"\\\/\n\u2028"}"#,
+            #"{"ProfileID":1,"DeletedDate":"2026-01-01T00:00:00.000Z","ReasonCode":"GDPR"}"#,
+            "[]", "\"a string record\"", "12345678901234567890",
+        ]
+        let body = #"{"Count":5,"HasMore":true,"Limit":5,"Offset":11,"TotalResults":99,"UserProfilePreferences":["# + records.joined(separator: ",") + "]}"
+        let p = try page(body)
+        #expect(p.count == 5 && p.hasMore == true && p.limit == 5 && p.offset == 11 && p.totalResults == 99)
+        #expect(p.records == 5)
+        #expect(p.recordKey == "UserProfilePreferences")
+        #expect(p.ndjson == Array((records.joined(separator: "\n") + "\n").utf8))
+    }
+
+    @Test func keysAreCaseInsensitiveAndPreferencesIsAccepted() throws {
+        let p = try page(#"{"count":1,"hasMore":false,"limit":10,"offset":1,"totalResults":1,"preferences":[{"x":1}]}"#)
+        #expect(p.count == 1 && p.hasMore == false && p.totalResults == 1 && p.records == 1 && p.recordKey == "preferences")
+        #expect(p.ndjson == Array("{\"x\":1}\n".utf8))
+    }
+
+    @Test func prettyPrintedRecordsBecomeOneLineWithTheirSpacesKept() throws {
+        let p = try page("{\n  \"Count\": 1,\r\n  \"UserProfilePreferences\": [\n    {\n      \"a\": \"x y\",\n      \"b\": [ 1, 2 ]\n    }\n  ]\n}\n")
+        #expect(String(decoding: p.ndjson, as: UTF8.self) == "{      \"a\": \"x y\",      \"b\": [ 1, 2 ]    }\n")
+    }
+
+    @Test func nullCountsAndAnEmptyArrayDecode() throws {
+        let p = try page(#"{"Count":null,"HasMore":null,"TotalResults":null,"UserProfilePreferences":[]}"#)
+        #expect(p.count == nil && p.hasMore == nil && p.totalResults == nil && p.records == 0 && p.ndjson.isEmpty)
+        let q = try page(#"{"UserProfilePreferences":null,"Extra":{"deep":[{}]}}"#)
+        #expect(q.records == 0)
+    }
+
+    @Test(arguments: [
+        ("", "expected the page to be a JSON object"),
+        (#"{"Count":1}"#, "no UserProfilePreferences or Preferences array"),
+        (#"{"Count":1,"count":2,"Preferences":[]}"#, "appears twice"),
+        (#"{"Preferences":[],"UserProfilePreferences":[]}"#, "both"),
+        (#"{"Count":9223372036854775808,"Preferences":[]}"#, "within 64 bits"),
+        (#"{"Count":1.5,"Preferences":[]}"#, "within 64 bits"),
+        (#"{"HasMore":"yes","Preferences":[]}"#, "not true, false or null"),
+        (#"{"Preferences":[{"a":1}]"#, "expected"),
+        (#"{"Preferences":[{"a":01}]}"#, "expected"),
+        (#"{"Preferences":[{"a":"\x"}]}"#, "invalid escape"),
+        (#"{"Preferences":[{"a":"\u12"}]}"#, "4 hex digits"),
+        ("{\"Preferences\":[{\"a\":\"tab\there\"}]}", "control character"),
+        (#"{"Preferences":[{"a":tru}]}"#, "expected a value"),
+        (#"{"Preferences":[{"a":1,}]}"#, "expected a string"),
+        (#"{"Preferences":[]} x"#, "text after"),
+    ])
+    func invalidPagesAreRefusedWithAReason(body: String, expected: String) {
+        let why = reason(body)
+        #expect(why?.contains(expected) == true, "\(body): \(why ?? "decoded")")
+    }
+
+    @Test func invalidUTF8AndHostileNestingAreRefusedWithoutTrapping() {
+        var bytes = Array(#"{"Preferences":[{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
+        if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("UTF-8")) } else { Issue.record("decoded") }
+        bytes = Array(#"{"Preferences":["#.utf8) + Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000) + Array("]}".utf8)
+        if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("nested deeper")) } else { Issue.record("decoded") }
+        for cut in stride(from: 0, to: 60, by: 3) {
+            let text = #"{"Count":1,"Preferences":[{"a":[1,{"b":"ü"}]}],"HasMore":false}"#
+            _ = PageDecoder.decode(Array(text.utf8.prefix(cut)))  // never traps
+        }
+    }
+}

@@ -36,7 +36,7 @@ struct ExportRecords: Sendable {
         if rng.next() % 50 == 0 {
             json.raw("{")
             json.key("ProfileId"); json.int(profileID)
-            json.raw(","); json.key("DeletedDate"); json.string(Self.timestamp(&rng))
+            json.raw(","); json.key("DeletedDate"); Self.writeTimestamp(&rng, into: &json)
             json.raw(","); json.key("ReasonCode"); json.string(rng.pick(Vocabulary.deletionReasons))
             json.raw("}")
             return
@@ -54,7 +54,7 @@ struct ExportRecords: Sendable {
         json.raw(","); json.key("Addresses"); writeAddresses(&rng, into: &json)
         json.raw(","); json.key("PhoneNumbers"); writePhones(&rng, into: &json)
         json.raw(","); json.key("Emails"); writeEmails(index, &rng, into: &json)
-        json.raw(","); json.key("ModifiedDate"); json.string(Self.timestamp(&rng))
+        json.raw(","); json.key("ModifiedDate"); Self.writeTimestamp(&rng, into: &json)
         json.raw("}")
     }
 
@@ -65,7 +65,7 @@ struct ExportRecords: Sendable {
             json.raw("{"); json.key("ConsentType"); json.string(rng.pick(Vocabulary.consentTypes))
             json.raw(","); json.key("Granted"); json.bool(rng.next() % 3 != 0)
             json.raw(","); json.key("Source"); json.string(rng.pick(Vocabulary.sources))
-            json.raw(","); json.key("ConsentDate"); json.string(Self.timestamp(&rng))
+            json.raw(","); json.key("ConsentDate"); Self.writeTimestamp(&rng, into: &json)
             json.raw("}")
         }
         json.raw("]")
@@ -145,10 +145,18 @@ struct ExportRecords: Sendable {
         json.raw("]")
     }
 
-    /// A UTC instant in 2020–2024 with milliseconds, e.g. `2023-04-05T06:07:08.009Z`.
-    private static func timestamp(_ rng: inout SplitMix64) -> String {
+    /// A UTC instant in 2020–2024 with milliseconds as a JSON string, e.g. `"2023-04-05T06:07:08.009Z"`.
+    private static func writeTimestamp(_ rng: inout SplitMix64, into json: inout JSONBytes) {
         let milliseconds = 1_577_836_800_000 + Int64(rng.next() % 157_766_400_000)
-        return UTCTimestamp.iso8601Milliseconds(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        let c = UTCTimestamp.civil(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        json.raw("\"")
+        json.zeroPadded(c.year, digits: 4); json.raw("-")
+        json.zeroPadded(c.month, digits: 2); json.raw("-")
+        json.zeroPadded(c.day, digits: 2); json.raw("T")
+        json.zeroPadded(c.hour, digits: 2); json.raw(":")
+        json.zeroPadded(c.minute, digits: 2); json.raw(":")
+        json.zeroPadded(c.second, digits: 2); json.raw(".")
+        json.zeroPadded(c.millisecond, digits: 3); json.raw("Z\"")
     }
 }
 

@@ -43,20 +43,33 @@ struct JSONBytes {
             case 0x20..<0x80: bytes.append(UInt8(truncatingIfNeeded: scalar.value))
             default:
                 if asciiOnly {
-                    for unit in String(scalar).utf16 { unicodeEscape(unit) }
+                    UTF16.encode(scalar) { unicodeEscape($0) }
                 } else {
-                    bytes.append(contentsOf: String(scalar).utf8)
+                    UTF8.encode(scalar) { bytes.append($0) }
                 }
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Appends `value` as `digits` decimal digits, zero-padded (`value` in `0..<10^digits`).
+    mutating func zeroPadded(_ value: Int64, digits: Int) {
+        var divisor: Int64 = 1
+        for _ in 1..<max(1, digits) { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
     private mutating func unicodeEscape(_ unit: UInt16) {
-        let hex = Array("0123456789abcdef".utf8)
-        raw("\\u")
-        for shift in stride(from: 12, through: 0, by: -4) {
-            bytes.append(hex[Int((unit >> UInt16(shift)) & 0xF)])
+        bytes.append(UInt8(ascii: "\\"))
+        bytes.append(UInt8(ascii: "u"))
+        for shift: UInt16 in [12, 8, 4, 0] {
+            let nibble = UInt8(truncatingIfNeeded: (unit >> shift) & 0xF)
+            bytes.append(nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10))
         }
     }
 }

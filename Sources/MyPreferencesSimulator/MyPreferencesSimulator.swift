@@ -15,11 +15,26 @@ import UnixSignals
 ///   ``Scenario`` per token (default ``Scenario/standard``).
 /// - `POST Async/{clientId}/Export/Segment/{segmentName}` (and API/3 `POST {clientId}/export/Segment/{segmentName}`):
 ///   `{"AccessToken": N}` with N increasing from ``SimulatorConfiguration/firstAccessToken``.
+/// - `GET Async/{clientId}/Export/Segment/{accessToken}?limit=&offset=&keepAlive=` (API/3:
+///   `GET {clientId}/export/Segment/{accessToken}?…`): one page of the export once the token has served
+///   `Complete`; `POST Async/{clientId}/Export/Segment/Commit/{accessToken}?keepFiles=` (API/3:
+///   `POST {clientId}/export/Segment/Commit/{accessToken}?…`): the commit. Rules, page faults and the
+///   scenario's `export` object are documented on ``Scenario``.
 /// - the OAuth token endpoint (``SimulatorConfiguration/oauthTokenPath``), and the `/_sim/*` control endpoints
-///   (`GET /_sim/health`, `GET /_sim/requests`, `POST /_sim/scenarios`, `POST /_sim/reset`).
+///   (`GET /_sim/health`, `GET /_sim/requests`, `POST /_sim/scenarios`, `POST /_sim/reset`,
+///   `GET /_sim/exports/{clientId}/{accessToken}`).
 ///
 /// Order of checks for an API request: host-wide 503 window → authentication (401 with
-/// `{"Message": …, "Reason": …}`) → access token syntax (400) → the token's next scenario step.
+/// `{"Message": …, "Reason": …}`) → access token syntax (400) → the token's next scenario step (a download:
+/// query (400) → export state → page fault → page).
+///
+/// A download test in a few lines:
+/// ```swift
+/// await simulator.setScenario(.complete(records: 2500), accessToken: 42)
+/// // poll GET …/Async/ACME_Co/Export/42/Status once (Complete), then page through
+/// // GET …/Async/ACME_Co/Export/Segment/42?limit=1000&offset=1&keepAlive=true and POST …/Segment/Commit/42?keepFiles=false
+/// let expected = await simulator.export(accessToken: 42, clientID: "ACME_Co")  // .sha256, .bytes, .isCommitted, .keepFiles
+/// ```
 /// Every API request is recorded (``requests()``) without its credentials.
 ///
 /// ```swift

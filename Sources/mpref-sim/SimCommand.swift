@@ -17,9 +17,27 @@ struct SimCommand: AsyncParsableCommand {
                    API/3 form of the same; adds Expires
               POST {prefix}/Async/{clientId}/Export/Segment/{segmentName}
                    initiate: {"AccessToken": N}, N increasing
+              GET  {prefix}/Async/{clientId}/Export/Segment/{accessToken}
+                     ?limit=1000&offset=1&keepAlive=false
+                   one page once the token has answered Complete:
+                   {"Count":n,"HasMore":b,"Limit":l,"Offset":o,"TotalResults":t,
+                    "UserProfilePreferences":[...]}; records offset..offset+limit-1
+                   (1-based), generated deterministically; RowCount records.
+                   Without keepAlive=true the page holding the last record
+                   retrieves the export (status polls then say Retrieved and
+                   retrieves get 404); with it only the commit does.
+              POST {prefix}/Async/{clientId}/Export/Segment/Commit/{accessToken}
+                     ?keepFiles=false
+                   commit: {"Message":"Committed."}
+                   (API/3 forms: {clientId}/export/Segment/{accessToken} and
+                    {clientId}/export/Segment/Commit/{accessToken})
               POST {prefix}/oauth/token   OAuth client credentials
               GET /_sim/health  GET /_sim/requests
               POST /_sim/scenarios (scenario file body)  POST /_sim/reset
+              GET /_sim/exports/{clientId}/{accessToken}
+                   {"records":R,"bytes":B,"sha256":"...","retrieved":b,
+                    "committed":b,"keep_files":b|null,"pages_served":n,
+                    "phase":"..."} of the canonical file (records + "\\n")
             Once listening it prints "mpref-sim listening on http://HOST:PORT/Profiles"
             and writes PORT to --port-file. SIGTERM or SIGINT: clean exit 0.
 
@@ -61,6 +79,22 @@ struct SimCommand: AsyncParsableCommand {
             1000 rows and 123456 bytes). During a host_unavailable window
             (seconds since start; since the POST for /_sim/scenarios) every API
             request gets 503. Unknown keys are errors.
+
+            EXPORT DOWNLOAD (an "export" object beside "steps" in a scenarios
+            entry; for "default": {"steps": [...], "export": {...}})
+              {"seed": 0, "lowercase_keys": false,
+               "records_key": "UserProfilePreferences",   (or "Preferences")
+               "expire_after_pages": 3,
+               "pages": [ {"offset": 1001, "fault": "unavailable",
+                           "retry_after_s": 1, "times": 2} ]}
+            A page fault applies to the page request with that offset, "times"
+            times (default 1). Faults: unavailable (503, optional retry_after_s,
+            form), server_error (500), http ("code", optional "body"), drop,
+            reset (head + "after_bytes" of the body, default half, then close),
+            slow ("delay_ms", optional "chunks", default 20), short (one record
+            fewer than Count), wrong_total (TotalResults + 1). After
+            expire_after_pages pages served the export's status is Expired and
+            retrieves get 404.
 
             AUTH (--auth)
               none         accept every request

@@ -130,8 +130,10 @@ CREATE TABLE downloads (
     committed_at  TEXT,
     keep_files    INTEGER CHECK (keep_files IN (0, 1)),  -- the keepFiles sent with the commit
     last_error    TEXT,
-    updated_at    TEXT    NOT NULL
+    updated_at    TEXT    NOT NULL,
+    file_deleted_at TEXT                 -- when download.retention_days removed the delivered file
 ) STRICT;
+CREATE INDEX downloads_committed ON downloads (committed_at) WHERE phase = 'committed' AND file_deleted_at IS NULL;
 
 -- The download's history, append-only like `polls`: one row per page or commit request.
 CREATE TABLE download_requests (
@@ -268,6 +270,7 @@ SELECT d.token_id,
        d.bytes,
        d.pages,
        d.sha256,
+       d.file_deleted_at,
        d.started_at,
        d.verified_at,
        d.committed_at,

@@ -465,8 +465,10 @@ extension Migration {
                 committed_at  TEXT,
                 keep_files    INTEGER CHECK (keep_files IN (0, 1)),  -- the keepFiles sent with the commit
                 last_error    TEXT,
-                updated_at    TEXT    NOT NULL
+                updated_at    TEXT    NOT NULL,
+                file_deleted_at TEXT                 -- when download.retention_days removed the delivered file
             ) STRICT;
+            CREATE INDEX downloads_committed ON downloads (committed_at) WHERE phase = 'committed' AND file_deleted_at IS NULL;
 
             -- The download's history, append-only like `polls`: one row per page or commit request.
             CREATE TABLE download_requests (
@@ -603,6 +605,7 @@ extension Migration {
                    d.bytes,
                    d.pages,
                    d.sha256,
+                   d.file_deleted_at,
                    d.started_at,
                    d.verified_at,
                    d.committed_at,

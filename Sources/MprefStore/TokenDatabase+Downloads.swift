@@ -290,4 +290,44 @@ extension TokenDatabase {
             return true
         }
     }
+
+    /// Delivered files of `clientID` committed before `cutoff` whose hook runs all succeeded (or that
+    /// have none) and that are still on disk: what `download.retention_days` removes, oldest first.
+    package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(tokenID: Int64, file: String)] {
+        try await asyncRead { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.token_id, d.file FROM downloads d JOIN tokens t ON t.id = d.token_id
+                WHERE d.phase = 'committed' AND d.file_deleted_at IS NULL AND d.committed_at < ? AND t.client_id = ?
+                  AND NOT EXISTS (SELECT 1 FROM hook_runs h WHERE h.token_id = d.token_id AND h.state <> 'succeeded')
+                ORDER BY d.committed_at LIMIT ?
+                """, arguments: [Timestamp.format(cutoff), clientID, limit])
+            .compactMap { row in
+                guard let id = try? row.decode(Int64.self, forColumn: "token_id"), let file = try? row.decode(String.self, forColumn: "file") else { return nil }
+                return (id, file)
+            }
+        }
+    }
+
+    /// Records that the delivered file of `tokenID` was removed by retention.
+    package func markFileDeleted(tokenID: Int64, at now: Date) async throws {
+        try await asyncWrite { db in
+            try db.execute(sql: "UPDATE downloads SET file_deleted_at = ? WHERE token_id = ?", arguments: [Timestamp.format(now), tokenID])
+        }
+    }
+
+    /// The checkpoints of tokens in state `downloading`, by token id (for `list` and `status`).
+    /// Rows that cannot be read are left out (`show` names their defect).
+    package func downloadsInProgress() throws -> [Int64: DownloadCheckpoint] {
+        try read { db in
+            var result: [Int64: DownloadCheckpoint] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT \(DownloadCheckpoint.columns.split(separator: ",").map { "d." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+                FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.state = 'downloading'
+                """)
+            while let row = try rows.next() {
+                if let checkpoint = try? DownloadCheckpoint.decode(row) { result[checkpoint.tokenID] = checkpoint }
+            }
+            return result
+        }
+    }
 }

@@ -75,6 +75,7 @@ package final class Daemon: Service {
         let heartbeatStop = Mailbox<Void>()
         let checkpointer = WALCheckpointer(database: database, logger: logger)
         let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
+        let fileRetention = DeliveredFileRetention(database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
         let descriptors = DescriptorWatch(logger: logger)
         logger.info("mprefd started", metadata: [
             "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
@@ -86,7 +87,7 @@ package final class Daemon: Service {
                 group.addTask { try await hooks.run() }
                 let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
                 await unconfigured.check()
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner] in
+                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention] in
                     // Ends on close or on cancellation (a cancelled `take` returns at once).
                     while !heartbeatStop.isClosed, !Task.isCancelled {
                         _ = await heartbeatStop.take(until: .now + heartbeatInterval)
@@ -98,6 +99,7 @@ package final class Daemon: Service {
                         }
                         await checkpointer.checkIfNeeded()
                         await pruner.pruneIfDue()
+                        await fileRetention.pruneIfDue()
                         descriptors.check()
                         await unconfigured.check()
                     }

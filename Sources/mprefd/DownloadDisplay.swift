@@ -73,6 +73,12 @@ enum DownloadDisplay {
         return "\(c.records) of \(total) records\(percent)"
     }
 
+    /// `42%` of `TotalResults`, or the records so far before it is known (for `list`'s state column).
+    static func percent(_ c: DownloadCheckpoint) -> String {
+        guard let total = c.totalResults, total > 0 else { return "\(c.records) records" }
+        return "\(min(100, Int(100 * Double(c.records) / Double(total))))%"
+    }
+
     /// The `show` lines of a download.
     static func fields(_ c: DownloadCheckpoint) -> [(String, String)] {
         var fields: [(String, String)] = [

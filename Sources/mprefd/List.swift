@@ -43,6 +43,7 @@ struct List: AsyncParsableCommand {
         }
         let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
         let held = try HeldPolls(pauses: database.pausesInForce(), configuration: configuration)
+        let downloads = tokens.contains { $0.state == .downloading } ? try database.downloadsInProgress() : [:]
         // A watching token of a client ID without a configured account is never polled (it times
         // out at its deadline); unknowable when no accounts are configured here.
         let unpolled = { (t: TokenRecord) in t.state == .watching && !configuration.accounts.isEmpty && configuration.accounts[t.clientID] == nil }
@@ -52,7 +53,8 @@ struct List: AsyncParsableCommand {
             Output.line(TextTable.render(
                 header: ["CLIENT ID", "ACCESS TOKEN", "STATE", "LAST STATUS", "ROWS", "BYTES", "NEXT POLL", "LABEL"],
                 rows: tokens.map { t in
-                    [t.clientID, String(t.accessToken), t.state.rawValue, t.lastStatus ?? "-",
+                    [t.clientID, String(t.accessToken),
+                     t.state.rawValue + (downloads[t.id].map { " " + DownloadDisplay.percent($0) } ?? ""), t.lastStatus ?? "-",
                      t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
                      unpolled(t) ? "- (no account configured: not polled)" : held.nextPoll(of: t), t.label ?? ""]
                 },

@@ -65,6 +65,12 @@ struct Status: AsyncParsableCommand {
             if !configuration.accounts.isEmpty {
                 full.notPolled = try database.watchingTokensWithoutAccount(configuredClientIDs: configuration.clientIDs)
             }
+            if full.tokens[TokenState.downloading.rawValue, default: 0] > 0 {
+                let byID = Dictionary(try database.listTokens(state: .downloading).map { ($0.id, $0) }) { first, _ in first }
+                full.downloads = try database.downloadsInProgress().values.sorted { $0.tokenID < $1.tokenID }.compactMap { checkpoint in
+                    byID[checkpoint.tokenID].map { StatusReport.Download(token: $0, checkpoint: checkpoint) }
+                }
+            }
             report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
             report = StatusReport(missingDatabaseAt: path, reason: error.message, staleAfterSeconds: staleAfter)

@@ -87,6 +87,50 @@ struct StatusReport: Encodable {
 
     static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
 
+    /// A download in progress (`downloads_in_progress`).
+    struct Download: Encodable {
+        var clientID: String
+        var accessToken: Int64
+        var phase: String
+        var records: Int64
+        var totalResults: Int64?
+        var bytes: Int64
+        var lastError: String?
+        var progress: String
+
+        enum CodingKeys: String, CodingKey {
+            case phase, records, bytes
+            case clientID = "client_id"
+            case accessToken = "access_token"
+            case totalResults = "total_results"
+            case lastError = "last_error"
+        }
+
+        init(token: TokenRecord, checkpoint: DownloadCheckpoint) {
+            clientID = token.clientID
+            accessToken = token.accessToken
+            phase = checkpoint.phase.rawValue
+            records = checkpoint.records
+            totalResults = checkpoint.totalResults
+            bytes = checkpoint.bytes
+            lastError = checkpoint.lastError ?? token.lastError
+            progress = DownloadDisplay.progress(checkpoint)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(clientID, forKey: .clientID)
+            try c.encode(accessToken, forKey: .accessToken)
+            try c.encode(phase, forKey: .phase)
+            try c.encode(records, forKey: .records)
+            try c.encode(totalResults, forKey: .totalResults)
+            try c.encode(bytes, forKey: .bytes)
+            try c.encode(lastError, forKey: .lastError)
+        }
+    }
+    /// Downloads in progress (tokens in state `downloading`), by token id.
+    var downloads: [Download] = []
+
     enum CodingKeys: String, CodingKey {
         case running, reason, pid, version, hostname, database, tokens, pauses
         case lockHeld = "lock_held"
@@ -105,6 +149,7 @@ struct StatusReport: Encodable {
         case tokensNotPolled = "tokens_not_polled"
         case degraded, problems
         case notPolled = "not_polled"
+        case downloads = "downloads_in_progress"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
@@ -184,6 +229,7 @@ struct StatusReport: Encodable {
         try c.encode(degraded, forKey: .degraded)
         try c.encode(problems, forKey: .problems)
         try c.encode(notPolled, forKey: .notPolled)
+        try c.encode(downloads, forKey: .downloads)
     }
 
     /// Aligned `key: value` lines.
@@ -246,6 +292,11 @@ struct StatusReport: Encodable {
                     ? "fix the account's base_url or status_path and restart, then lift it: mprefd resume --account \(pause.subject)"
                     : "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
             }
+            for download in downloads.prefix(5) {
+                fields.append(("download", "\(download.clientID)/\(download.accessToken) \(download.phase): \(download.progress), \(download.bytes) bytes"
+                    + (download.lastError.map { "; \($0)" } ?? "")))
+            }
+            if downloads.count > 5 { fields.append(("", "… and \(downloads.count - 5) more (`mprefd status --json`)")) }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
             if !unusableRows.isEmpty {
                 fields.append(("unusable rows", "\(unusableRows.count) watching token(s) not polled: their rows cannot be used (`mprefd show TOKEN` says how to repair)"))

@@ -195,4 +195,55 @@ import Testing
         let usage = try await scene.mprefd(["download"])
         #expect(usage.status == 64)
     }
+
+    @Test func progressShowsInListAndStatusWhileDownloading() async throws {
+        let scene = try await DaemonScene.start()
+        // Pages 2.. drip slowly, so the download is caught in the middle.
+        let slow = (1..<6).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(800), chunks: 4)) }
+        await scene.simulator.setScenario(.complete(records: 3000, export: ExportOptions(pages: slow)), accessToken: 4601, clientID: scene.clientID)
+        try configure(scene, pageSize: 500)
+        _ = try await scene.mprefd(["add-token", "4601"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 1 })
+        let list = try await scene.mprefd(["list"])
+        #expect(list.stdout.contains("downloading "), "\(list.stdout)")
+        #expect(list.stdout.range(of: #"downloading \d+%"#, options: .regularExpression) != nil, "\(list.stdout)")
+        let status = try await scene.mprefd(["status", "--json"])
+        let report = try #require(try status.json() as? [String: Any])
+        let downloads = try #require(report["downloads_in_progress"] as? [[String: Any]])
+        #expect(downloads.first?["access_token"] as? Int == 4601)
+        #expect(downloads.first?["total_results"] as? Int == 3000)
+        #expect((report["tokens"] as? [String: Any])?["downloading"] as? Int == 1)
+        let text = try await scene.mprefd(["status"])
+        #expect(text.stdout.contains("DEMO_Co/4601 fetching:"), "\(text.stdout)")
+    }
+
+    @Test func retentionRemovesDeliveredFilesOnlyOnceTheirHooksSucceeded() async throws {
+        let scene = try await DaemonScene.start()
+        for token: Int64 in [4701, 4702] {
+            await scene.simulator.setScenario(.complete(records: 300), accessToken: token, clientID: scene.clientID)
+        }
+        try configure(scene, download: "enabled: true\n      retention_days: 1", extra: """
+            hooks:
+              on_complete:
+                - 'test "$MPREFD_ACCESS_TOKEN" = 4701'
+              max_attempts: 1
+            """)
+        _ = try await scene.mprefd(["add-token", "4701", "4702"])
+        let first = try scene.startDaemon()
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')") == 2 },
+                "daemon log:\n\(first.log.suffix(3000))")
+        _ = await first.stop()
+        // Both were committed two days ago: 4701's hook succeeded, 4702's is dead.
+        _ = try await scene.cli.sqlite([scene.cli.databasePath, "UPDATE downloads SET committed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 days')"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let gone = await scene.eventually { !FileManager.default.fileExists(atPath: file(scene, 4701)) }
+        #expect(gone, "daemon log:\n\(daemon.log.suffix(3000))")
+        #expect(try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1)
+        #expect(FileManager.default.fileExists(atPath: file(scene, 4702)), "a file whose hook did not succeed is kept")
+        #expect(daemon.log.contains("removed delivered files past download.retention_days"))
+    }
 }
+

@@ -6,9 +6,13 @@ SWIFT ?= swift
 CONFIG ?= debug
 
 # System packages the build and the tests use (Debian names).
-APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd
+APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd python3-venv
 
-.PHONY: help build release test deps demo install migrations clean bench test-reliability
+# The loaders the README's one-line hooks use, from PyPI, in a virtual environment of their own
+# (tested by LoaderHookTests under `make test`).
+HOOK_TOOLS := $(CURDIR)/.build/hook-tools
+
+.PHONY: help build release test deps demo install migrations clean bench test-reliability hook-tools
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
@@ -38,9 +42,16 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path .build-static
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
 
-test: deps
+test: deps hook-tools
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	MPREFD_HOOK_TOOLS=$(HOOK_TOOLS)/bin $(SWIFT) test --skip-build
+
+# sqlite-utils and DuckDB (Python package) from PyPI into .build/hook-tools; a no-op once there.
+hook-tools:
+	@if ! { [ -x "$(HOOK_TOOLS)/bin/sqlite-utils" ] && "$(HOOK_TOOLS)/bin/python" -c 'import duckdb' 2>/dev/null; }; then \
+		echo "installing sqlite-utils and duckdb from PyPI into $(HOOK_TOOLS)"; \
+		python3 -m venv "$(HOOK_TOOLS)" && "$(HOOK_TOOLS)/bin/pip" install -q --disable-pip-version-check sqlite-utils duckdb; \
+	fi
 
 demo: deps
 	$(SWIFT) build

@@ -11,6 +11,7 @@ struct ReportingQueryTests {
     static let expectedNames = [
         "current-state", "completed-today", "time-to-complete-percentiles", "token-history",
         "error-rates-hourly", "stuck-processing", "dead-hooks", "daily-volume", "recent-errors", "pauses-in-force",
+        "downloads",
     ]
 
     private func query(_ name: String) throws -> String {
@@ -175,6 +176,20 @@ struct ReportingQueryTests {
         #expect(seen == ["unavailable/503/\(ReportingRun.Token.unavailable)", "server_error/500/\(ReportingRun.Token.serverError)"])
         let unavailable = rows.first { $0.string("outcome") == "unavailable" }
         #expect(unavailable?.double("retry_after_s") == 1)
+    }
+
+    @Test func downloadsShowEveryDeliveredFile() async throws {
+        let tokens = byToken(try await rows("downloads"))
+        #expect(Set(tokens.keys) == Set(ReportingRun.completed.keys))
+        for (token, expected) in ReportingRun.completed {
+            let row = try #require(tokens[token])
+            #expect(row["phase"] as? String == "committed", "\(token)")
+            #expect(row.int("records") == expected.rows, "\(token)")
+            #expect(row.int("total_results") == expected.rows, "\(token)")
+            #expect((row["percent"] as? Double ?? row.int("percent").map(Double.init)) == 100, "\(token)")
+            #expect((row["sha256"] as? String)?.count == 64, "\(token)")
+            #expect(row.int("pages") == max(1, (expected.rows + 699) / 700), "\(token)")
+        }
     }
 
     @Test func pausesInForceLeavesOutEndedPauses() async throws {

@@ -357,6 +357,10 @@ struct ReportingRun: Sendable {
             accounts:
               \(clientID):
                 base_url: http://127.0.0.1:\(simulator.port)/Profiles
+                download:
+                  enabled: true
+                  directory: \(directory.appendingPathComponent("exports").path)
+                  page_size: 700
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let environment = PackagingTools.cleanEnvironment()
 

@@ -101,7 +101,10 @@ package struct DownloadStep: Sendable {
             file = open
         } else {
             do {
-                let (opened, restarted) = try DownloadFile.open(partial: cp.partialFile, final: cp.file, bytes: cp.bytes, sha256: cp.sha256Prefix)
+                let at = cp
+                let (opened, restarted) = try await FileIO.run { () throws(DownloadFileError) in
+                    try DownloadFile.open(partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix)
+                }
                 file = opened
                 if restarted {
                     logger.warning("download file does not match its checkpoint; starting it over", metadata: metadata.merging([
@@ -117,7 +120,8 @@ package struct DownloadStep: Sendable {
         progress.checkpoint = cp
         if cp.bytes == 0, cp.pages == 0 {
             let needed = DownloadPolicy.spaceNeeded(byteCount: token.byteCount, margin: settings.freeSpaceMargin)
-            if let free = DownloadFile.freeBytes(near: cp.file), free < needed {
+            let path = cp.file
+            if let free = await FileIO.run({ DownloadFile.freeBytes(near: path) }), free < needed {
                 files.put(token.id, file)
                 diskTrouble(DownloadFileError(diskFull: true, description: "\(free) bytes free, \(needed) needed"), settings: settings,
                             progress: &progress, metadata: metadata)
@@ -150,7 +154,8 @@ package struct DownloadStep: Sendable {
             return
         }
         do {
-            try file.append(page.ndjson)
+            let records = page.ndjson
+            try await FileIO.run { () throws(DownloadFileError) in try file.append(records) }
         } catch {
             files.put(token.id, file)
             diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
@@ -189,7 +194,8 @@ package struct DownloadStep: Sendable {
             logger.warning("download count mismatch accepted (verify_counts: warn)", metadata: metadata.merging(["error": "\(mismatch)"]) { $1 })
         }
         do {
-            let sha256 = try file.finish(as: cp.file)
+            let final = cp.file
+            let sha256 = try await FileIO.run { () throws(DownloadFileError) in try file.finish(as: final) }
             progress.checkpoint.sha256 = sha256
             progress.checkpoint.verifiedAt = wallNow()
             progress.checkpoint.phase = .committing

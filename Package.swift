@@ -153,7 +153,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefCore", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
         // disk full, shutdown — against the real binaries. Without the variable a fast subset runs in `make test`.
         .testTarget(

@@ -133,22 +133,32 @@ struct SchedulerState {
             default: break
             }
         }
-        guard var slot = slots[tokenID] else { return pauseChange }
         let w = decision.write
-        guard tokenUpdated, w.newState.isActive, let delay = decision.nextDelay else {
-            if tokenUpdated { slots[tokenID] = nil }
-            return pauseChange
+        continueOrDrop(tokenID, updated: tokenUpdated, state: w.newState, after: decision.nextDelay, now: now) { token in
+            if let rowCount = w.rowCount { token.rowCount = rowCount }
+            if let byteCount = w.byteCount { token.byteCount = byteCount }
+            token.attempt = w.attempt
+            token.consecutiveErrors = w.consecutiveErrors
+            token.consecutiveNotFound = w.consecutiveNotFound
+            token.nextPollAt = w.nextPollAt
         }
-        slot.token.state = w.newState
-        if let rowCount = w.rowCount { slot.token.rowCount = rowCount }
-        if let byteCount = w.byteCount { slot.token.byteCount = byteCount }
-        slot.token.attempt = w.attempt
-        slot.token.consecutiveErrors = w.consecutiveErrors
-        slot.token.consecutiveNotFound = w.consecutiveNotFound
-        slot.token.nextPollAt = w.nextPollAt
+        return pauseChange
+    }
+
+    /// After a recorded request: a token still active (`watching`, `downloading`) with a next delay
+    /// gets `update` and is scheduled; one whose row changed to anything else is dropped; one whose
+    /// row an admin command changed meanwhile (`updated` false) is left to the admin change.
+    private mutating func continueOrDrop(_ tokenID: Int64, updated: Bool, state: TokenState, after delay: Duration?, now: ContinuousClock.Instant,
+                                         update: (inout WatchedToken) -> Void) {
+        guard var slot = slots[tokenID] else { return }
+        guard updated, state.isActive, let delay else {
+            if updated { slots[tokenID] = nil }
+            return
+        }
+        slot.token.state = state
+        update(&slot.token)
         slots[tokenID] = slot
         schedule(tokenID, at: now + delay, booked: false)
-        return pauseChange
     }
 
     /// Applies a recorded download step (see ``DownloadStep``): its pause, and the token's next step
@@ -160,16 +170,10 @@ struct SchedulerState {
             if slots[tokenID] != nil { schedule(tokenID, at: now + configuration.initialDelay, booked: false) }
             return pauseChange
         }
-        guard var slot = slots[tokenID] else { return pauseChange }
-        guard report.tokenUpdated, report.newState.isActive, let delay = report.nextDelay else {
-            if report.tokenUpdated { slots[tokenID] = nil }
-            return pauseChange
+        continueOrDrop(tokenID, updated: report.tokenUpdated, state: report.newState, after: report.nextDelay, now: now) { token in
+            token.consecutiveErrors = report.consecutiveErrors
+            token.consecutiveNotFound = report.consecutiveNotFound
         }
-        slot.token.state = report.newState
-        slot.token.consecutiveErrors = report.consecutiveErrors
-        slot.token.consecutiveNotFound = report.consecutiveNotFound
-        slots[tokenID] = slot
-        schedule(tokenID, at: now + delay, booked: false)
         return pauseChange
     }
 

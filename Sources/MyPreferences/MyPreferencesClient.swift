@@ -16,7 +16,7 @@ import NIOHTTP1
 /// Call ``shutdown()`` once before releasing the client.
 public final class MyPreferencesClient: Sendable {
     /// This program's version, sent in `User-Agent`.
-    public static let version = "0.1.0"
+    public static let version = MprefVersion.current
     /// `mprefd/<version>`.
     public static let userAgent = "mprefd/\(version)"
     /// Default cap on pooled HTTP/1.1 connections per host (AsyncHTTPClient's own default is 8).

@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import Foundation
 import MprefStore
@@ -22,7 +23,7 @@ struct MprefCommand: AsyncParsableCommand {
 
             \(MprefdExit.helpTable)
             """,
-        version: MprefdVersion.current,
+        version: MprefVersion.current,
         subcommands: [
             AddToken.self,
             List.self,

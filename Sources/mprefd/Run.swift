@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import Foundation
 import Logging
@@ -63,7 +64,7 @@ struct Run: AsyncParsableCommand {
         let location = global.configLocation
         let daemon = Daemon(
             configuration: configuration.workerConfiguration(databasePath: database.path),
-            database: database, logger: logger, version: MprefdVersion.current,
+            database: database, logger: logger, version: MprefVersion.current,
             reloadAccount: { clientID in
                 let reloaded = try await ConfigurationLoader(readsSecretFiles: true).load(path: location.path, isExplicit: location.isExplicit)
                 guard let account = reloaded.accounts[clientID] else {

@@ -70,7 +70,7 @@ struct ClientClassificationTests {
             #expect(request.method == "GET")
             #expect(request.target == "/Profiles/Async/ACME_Co/Export/42/Status")
             #expect(request.header("Accept") == "application/json")
-            #expect(request.header("User-Agent") == "mprefd/0.1.0")
+            #expect(request.header("User-Agent") == "mprefd/" + MprefVersion.current)
             #expect(request.header("Authorization") == nil)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Testing
 
 /// `mprefd status` as a monitoring check: the real binary, a real database, a real daemon.
@@ -48,7 +49,7 @@ import Testing
         #expect(json["reason"] is NSNull)
         #expect(json["lock_held"] as? Bool == true)
         #expect(json["pid"] as? Int == Int(daemon.pid))
-        #expect(json["version"] as? String == "0.1.0")
+        #expect(json["version"] as? String == MprefVersion.current)
         #expect((json["uptime_s"] as? Double).map { $0 >= 0 } == true)
         #expect(json["stopped_at"] is NSNull)
         let tokens = try #require(json["tokens"] as? [String: Int])

@@ -131,9 +131,7 @@ package struct DownloadStep: Sendable {
 
         let requestedAt = wallNow()
         let result = await source.page(of: token.accessToken, offset: cp.nextOffset, limit: settings.pageSize)
-        var request = DownloadRequestRecord(
-            requestedAt: requestedAt, kind: .page, pageOffset: cp.nextOffset, httpStatus: result.httpStatus, records: nil, bytes: nil,
-            totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil, outcome: result.outcome.kindName, error: nil)
+        var request = DownloadRequestRecord(.page, at: requestedAt, offset: cp.nextOffset, result)
         defer { progress.request = request }
 
         guard case .ok(let page) = result.outcome else {
@@ -213,9 +211,7 @@ package struct DownloadStep: Sendable {
                         progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator) async {
         let requestedAt = wallNow()
         let result = await source.commit(token.accessToken, keepFiles: settings.keepFiles)
-        var request = DownloadRequestRecord(
-            requestedAt: requestedAt, kind: .commit, pageOffset: nil, httpStatus: result.httpStatus, records: nil, bytes: nil,
-            totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil, outcome: result.outcome.kindName, error: nil)
+        var request = DownloadRequestRecord(.commit, at: requestedAt, offset: nil, result)
         defer { progress.request = request }
         switch result.outcome {
         case .ok, .notFound, .badRequest:
@@ -344,5 +340,14 @@ package struct DownloadStep: Sendable {
         let progress = Progress(checkpoint: checkpoint, state: .downloadFailed, errors: token.consecutiveErrors,
                                 notFound: token.consecutiveNotFound, delay: nil, lastError: text)
         return await record(token: token, progress, metadata: metadata)
+    }
+}
+
+extension DownloadRequestRecord {
+    /// The history row of one page or commit request, before the step adds what it stored.
+    init<Answer>(_ kind: Kind, at requestedAt: Date, offset: Int64?, _ result: RequestResult<Answer>) {
+        self.init(requestedAt: requestedAt, kind: kind, pageOffset: offset, httpStatus: result.httpStatus, records: nil, bytes: nil,
+                  totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil,
+                  outcome: result.outcome.kindName, error: nil)
     }
 }

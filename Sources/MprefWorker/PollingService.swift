@@ -228,6 +228,10 @@ package final class PollingService: Sendable {
             var rng = SystemRandomNumberGenerator()
             let report = await downloadStep.run(token: token, source: source, settings: launch.target.download, hostKey: launch.target.hostKey,
                                                 using: &rng)
+            if Task.isCancelled, !report.recorded {
+                mailbox.post(.abandoned(tokenID: token.id))
+                return
+            }
             mailbox.post(.answered(tokenID: token.id))
             mailbox.post(.downloaded(tokenID: token.id, report: report))
             if report.hookRunsCreated { onHookRunsQueued() }

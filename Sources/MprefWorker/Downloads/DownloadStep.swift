@@ -309,6 +309,12 @@ package struct DownloadStep: Sendable {
     // MARK: Record
 
     private func record(token: WatchedToken, _ progress: Progress, metadata: Logger.Metadata) async -> Report {
+        // Shutdown cancelled the step (its request likely failed because of it): nothing is stored,
+        // as for an abandoned poll; bytes appended past the checkpoint are cut at the next start.
+        guard !Task.isCancelled else {
+            return Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
+                          consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+        }
         var request = progress.request
         request?.nextDelayS = progress.delay.map { ($0.seconds * 1000).rounded() / 1000 }
         let now = wallNow()

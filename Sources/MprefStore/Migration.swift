@@ -1,3 +1,4 @@
+import MprefCore
 import GRDB
 
 /// One schema migration: a file `migrations/NNNN_verb_noun.sql`, embedded in the binary at build

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// A token to start watching (`mprefd add-token`).

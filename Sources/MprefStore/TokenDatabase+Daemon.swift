@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// The `daemon` row: who runs on this database and whether it is alive.

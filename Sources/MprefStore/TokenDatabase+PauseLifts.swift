@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// A host or account pause an operator lifted before its end (`mprefd resume --host` / `--account`).

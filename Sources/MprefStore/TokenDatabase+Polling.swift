@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// A token the daemon polls, as it keeps it in memory.

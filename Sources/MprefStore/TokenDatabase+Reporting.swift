@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// What `mprefd status` reports from the database, read in one transaction (a consistent snapshot).

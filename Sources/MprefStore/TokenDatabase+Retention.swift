@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// The states of a token that is no longer polled: what `retention.finished_tokens_days` prunes.

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// A watching token whose client ID has no configured account: the daemon cannot poll it.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MprefCore
 
 /// The `PNAUTHINFO3-HMAC-SHA256` authorization scheme (PossibleNOW integration-API docs,
 /// "Authentication": a keyed hash over client ID, user ID and an issued timestamp, valid for

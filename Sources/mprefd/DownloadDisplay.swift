@@ -1,3 +1,4 @@
+import MprefCore
 import MprefStore
 
 /// A download's checkpoint as `show --json` and `download --json` print it (keys = `downloads` columns).

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MprefStore
 
 /// `mprefd status` output: the human lines and the `--json` object.

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 import Testing
 @testable import MprefStore

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Logging
 import MprefStore
 import MyPreferences

@@ -1,15 +1,15 @@
 import Foundation
-import MprefCore
 
-/// The database's one time format: UTC text `YYYY-MM-DDTHH:MM:SS.sssZ` (millisecond precision),
-/// which sorts as text in time order and which sqlite3's date functions read.
+/// mprefd's one UTC timestamp codec: `YYYY-MM-DDTHH:MM:SS.sssZ` (millisecond precision), the
+/// database's time format (it sorts as text in time order and sqlite3's date functions read it), the
+/// PNAUTHINFO3 `IssuedTimestamp` and the simulator's records.
 ///
 /// Formatting and parsing are locale- and time-zone-independent (plain arithmetic on the Unix epoch).
-public enum Timestamp {
+package enum Timestamp {
     /// Formats `date` as `YYYY-MM-DDTHH:MM:SS.sssZ` (UTC, milliseconds truncated toward the past).
     /// A date outside years 0000–9999 (a clock gone wrong, a value computed from an absurd delay) is
     /// written as the nearest end of that range (`WallClock`), so every timestamp written parses back.
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let totalMs = WallClock.milliseconds(date)
         var days = totalMs >= 0 ? totalMs / 86_400_000 : (totalMs - 86_399_999) / 86_400_000
         let msOfDay = totalMs - days * 86_400_000
@@ -41,9 +41,16 @@ public enum Timestamp {
         }
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (also with a space instead of `T`, or without `Z`, as
-    /// sqlite3's `strftime` writes); `nil` for anything else.
-    public static func parse(_ text: String) -> Date? {
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.f…]Z`: 1–7 fraction digits; `T` or `t` between date and time (or a
+    /// space, as sqlite3's `strftime` writes); `Z`, `z` or nothing at the end
+    /// (read as UTC); any other zone is refused. The date must exist (no 2024-02-30); a leap second
+    /// `60` is read as `59`. `nil` for anything else.
+    package static func parse(_ text: String) -> Date? { parse(text, allowingSpace: true) }
+
+    /// ``parse(_:)`` without the space form: ISO 8601 only (the PNAUTHINFO3 `IssuedTimestamp`).
+    package static func parseISO8601(_ text: String) -> Date? { parse(text, allowingSpace: false) }
+
+    private static func parse(_ text: String, allowingSpace: Bool) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
@@ -55,10 +62,12 @@ public enum Timestamp {
             }
             return value
         }
-        guard bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 32, bytes[13] == 58, bytes[16] == 58,
+        let separator = bytes[10]
+        guard bytes[4] == 45, bytes[7] == 45, bytes[13] == 58, bytes[16] == 58,
+              separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || (allowingSpace && separator == 32),
               let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+              let seconds = CivilTime.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -71,19 +80,10 @@ public enum Timestamp {
                 scale /= 10
                 index += 1
             }
-            guard index > start else { return nil }
+            guard (1...7).contains(index - start) else { return nil }
         }
-        if index < bytes.count, bytes[index] == 90 { index += 1 }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") { index += 1 }
         guard index == bytes.count else { return nil }
-        // Days-from-civil (Howard Hinnant's algorithm).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second) + fraction
-        return Date(timeIntervalSince1970: seconds)
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }

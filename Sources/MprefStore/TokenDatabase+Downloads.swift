@@ -2,20 +2,6 @@ import Foundation
 import GRDB
 import MprefCore
 
-/// Where a download stands: the `downloads.phase` column.
-public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
-    /// Pages are being fetched into `<file>.partial`.
-    case fetching
-    /// Every record is stored and verified, the file renamed; the commit request is next.
-    case committing
-    /// Committed: the export is delivered.
-    case committed
-    /// Gave up (the token is `download_failed`).
-    case failed
-    /// The export vanished mid-download (the token is `expired`); the `.partial` file is kept.
-    case expired
-}
-
 /// One `downloads` row: a download's checkpoint and outcome. Every count is exact (`records` and
 /// `bytes` describe the file's durable prefix, never more).
 public struct DownloadCheckpoint: Sendable, Hashable {
@@ -204,7 +190,7 @@ extension TokenDatabase {
     /// pause or remove meanwhile wins), inserts the hook runs of a terminal state, and stores
     /// `pauses` as ``recordPolls(_:pauses:globalHooks:)`` does.
     /// - Returns: whether the token row was updated, and how many hook runs were queued.
-    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], globalHooks: [String: [String]]) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
+    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], globalHooks: [HookTrigger: [String]]) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
         try await asyncWrite { db in
             let at = Timestamp.format(w.at)
             if let r = w.request {

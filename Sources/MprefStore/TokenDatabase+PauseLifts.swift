@@ -5,13 +5,13 @@ import GRDB
 /// A host or account pause an operator lifted before its end (`mprefd resume --host` / `--account`).
 package struct PauseLift: Sendable, Hashable {
     /// `host` or `account`, as in `pauses.scope`.
-    package var scope: String
+    package var scope: PauseScope
     /// `scheme://host:port` for a host, the client ID for an account: as in `pauses.subject`.
     package var subject: String
     /// When it was lifted (wall clock). A pause that started after this is a new one and stays.
     package var liftedAt: Date
 
-    package init(scope: String, subject: String, liftedAt: Date) {
+    package init(scope: PauseScope, subject: String, liftedAt: Date) {
         self.scope = scope
         self.subject = subject
         self.liftedAt = liftedAt
@@ -40,7 +40,7 @@ extension TokenDatabase {
     ///   asked (a subject with no pause in force is left out and changes nothing); `remaining`, the
     ///   pauses still in force, for telling the operator what a subject that matched nothing could be.
     /// - Throws: `StoreError` (`.busy` after the busy timeout, `.cannotOpen` when read-only).
-    package func liftPauses(_ subjects: [(scope: String, subject: String)], now: Date = .now) throws -> (lifted: [PauseRecord], remaining: [PauseRecord]) {
+    package func liftPauses(_ subjects: [(scope: PauseScope, subject: String)], now: Date = .now) throws -> (lifted: [PauseRecord], remaining: [PauseRecord]) {
         let nowText = Timestamp.format(now)
         return try write { db in
             let inForce = try PauseRecord.fetchInForce(db, now: now)
@@ -51,9 +51,9 @@ extension TokenDatabase {
                       !lifted.contains(pause) else { continue }
                 let liftSeq = try seq ?? Self.nextAdminSeq(db)
                 seq = liftSeq
-                try db.execute(sql: "DELETE FROM pauses WHERE scope = ? AND subject = ?", arguments: [scope, subject])
+                try db.execute(sql: "DELETE FROM pauses WHERE scope = ? AND subject = ?", arguments: [scope.rawValue, subject])
                 try db.execute(sql: "INSERT INTO pause_lifts (scope, subject, admin_seq, lifted_at) VALUES (?, ?, ?, ?)",
-                               arguments: [scope, subject, liftSeq, nowText])
+                               arguments: [scope.rawValue, subject, liftSeq, nowText])
                 lifted.append(pause)
             }
             if seq != nil {
@@ -71,7 +71,7 @@ extension TokenDatabase {
                                     arguments: [seq]) {
             high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
             guard let liftedAt = (try? row.decode(String.self, forColumn: "lifted_at")).flatMap(Timestamp.parse),
-                  let scope = try? row.decode(String.self, forColumn: "scope"),
+                  let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
                   let subject = try? row.decode(String.self, forColumn: "subject")
             else { continue }
             lifts.append(PauseLift(scope: scope, subject: subject, liftedAt: liftedAt))

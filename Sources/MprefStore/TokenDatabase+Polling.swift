@@ -111,7 +111,7 @@ package struct PollWrite: Sendable, Hashable {
 /// A host or account pause, stored so that it survives a restart.
 package struct PauseRecord: Sendable, Hashable, Codable {
     /// `host` (a 503: subject = scheme://host:port) or `account` (401/403: subject = client ID).
-    package var scope: String
+    package var scope: PauseScope
     package var subject: String
     package var pausedUntil: Date
     package var startedAt: Date
@@ -120,7 +120,7 @@ package struct PauseRecord: Sendable, Hashable, Codable {
     /// Seconds.
     package var retryAfterS: Double?
 
-    package init(scope: String, subject: String, pausedUntil: Date, startedAt: Date, reason: String, httpStatus: Int?, retryAfterS: Double?) {
+    package init(scope: PauseScope, subject: String, pausedUntil: Date, startedAt: Date, reason: String, httpStatus: Int?, retryAfterS: Double?) {
         self.scope = scope
         self.subject = subject
         self.pausedUntil = pausedUntil
@@ -142,7 +142,7 @@ extension PauseRecord {
                 // A row edited into something unusable is skipped (not a pause), never a trap.
                 guard let until = (try? row.decode(String.self, forColumn: "paused_until")).flatMap(Timestamp.parse),
                       let started = (try? row.decode(String.self, forColumn: "started_at")).flatMap(Timestamp.parse),
-                      let scope = try? row.decode(String.self, forColumn: "scope"),
+                      let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
                       let subject = try? row.decode(String.self, forColumn: "subject")
                 else { return nil }
                 return PauseRecord(scope: scope, subject: subject, pausedUntil: until, startedAt: started,
@@ -219,7 +219,7 @@ extension TokenDatabase {
     /// `globalHooks` maps a hook event key (`complete`, `failure`, `expired`, `retrieved`) to the
     /// configured commands. A token's row is only updated while it is still `watching` (an admin
     /// pause or remove during the poll wins); its poll row is appended regardless.
-    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], globalHooks: [String: [String]]) async throws -> RecordSummary {
+    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], globalHooks: [HookTrigger: [String]]) async throws -> RecordSummary {
         try await asyncWrite { db in
             var summary = RecordSummary()
             // A token purged while its poll was in flight has no row to attach history to: the
@@ -273,7 +273,7 @@ extension TokenDatabase {
                     started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
                     retry_after_s = excluded.retry_after_s
                 WHERE excluded.paused_until > pauses.paused_until
-                """, arguments: [pause.scope, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
+                """, arguments: [pause.scope.rawValue, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
                                  pause.reason, pause.httpStatus, pause.retryAfterS])
         }
     }
@@ -288,24 +288,12 @@ extension TokenDatabase {
         try read { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
-    /// The hook event name for a terminal state, and the configuration key of its hooks.
-    package static func hookEvent(for state: TokenState) -> (event: String, onEvent: String)? {
-        switch state {
-        case .complete: ("complete", "complete")
-        case .failed: ("failed", "failure")
-        case .downloadFailed: ("download_failed", "failure")
-        case .timedOut: ("timed_out", "failure")
-        case .expired: ("expired", "expired")
-        case .retrieved: ("retrieved", "retrieved")
-        case .watching, .paused, .downloading, .removed: nil
-        }
-    }
-
-    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [String: [String]], db: Database) throws -> Int {
-        guard let (event, onEvent) = hookEvent(for: state) else { return 0 }
+    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [HookTrigger: [String]], db: Database) throws -> Int {
+        guard let event = HookEvent(state) else { return 0 }
         let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
-        var commands = useGlobal ? (globalHooks[onEvent] ?? []) : []
-        commands += try String.fetchAll(db, sql: "SELECT command FROM token_hooks WHERE token_id = ? AND on_event = ? ORDER BY id", arguments: [tokenID, onEvent])
+        var commands = useGlobal ? (globalHooks[event.trigger] ?? []) : []
+        commands += try String.fetchAll(db, sql: "SELECT command FROM token_hooks WHERE token_id = ? AND on_event = ? ORDER BY id",
+                                        arguments: [tokenID, event.trigger.rawValue])
         guard !commands.isEmpty else { return 0 }
         let eventID = UUID().uuidString.lowercased()
         var inserted = 0
@@ -313,7 +301,7 @@ extension TokenDatabase {
             try db.execute(sql: """
                 INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at)
                 VALUES (?, ?, ?, ?, 'pending', ?, ?)
-                """, arguments: [eventID, tokenID, event, command, now, now])
+                """, arguments: [eventID, tokenID, event.rawValue, command, now, now])
             inserted += db.changesCount
         }
         return inserted

@@ -23,7 +23,7 @@ extension TokenDatabase {
     ///
     /// - Returns: the tokens timed out, and how many hook runs were queued.
     package func timeOutUnconfiguredTokens(configuredClientIDs: [String], now: Date = .now,
-                                           globalHooks: [String: [String]]) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
+                                           globalHooks: [HookTrigger: [String]]) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
             let configured = Set(configuredClientIDs)

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import GRDB
 
 /// One row of `tokens`, as analysts see it (`mprefd list --json` prints these, keys = column names).

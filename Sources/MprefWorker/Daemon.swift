@@ -153,7 +153,7 @@ package final class Daemon: Service {
 struct UnconfiguredDeadlines: Sendable {
     let database: TokenDatabase
     let configuredClientIDs: [String]
-    let globalHooks: [String: [String]]
+    let globalHooks: [HookTrigger: [String]]
     let logger: Logger
     let onHookRunsQueued: @Sendable () -> Void
 

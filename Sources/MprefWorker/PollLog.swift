@@ -49,7 +49,7 @@ package enum PollLog {
             var m = metadata
             m["pause.subject"] = "\(pause.subject)"
             m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
-            switch (pause.scope == "account", pauseChange) {
+            switch (pause.scope == .account, pauseChange) {
             case (true, .started) where w.httpStatus == 404:
                 entries.append(Entry(level: .error, message: "account paused: every token answers 404, so its base_url or status_path is wrong", metadata: m))
             case (true, .started):

@@ -112,7 +112,7 @@ package struct PollPolicy: Sendable {
             delay = wait
             let tokens = accountNotFoundElsewhere.incrementedSaturating
             lastError = "404 Not Found for \(tokens) tokens of this account in a row: check its base_url and status_path, then `mprefd resume --account \(token.clientID)`"
-            pause = PauseRecord(scope: "account", subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+            pause = PauseRecord(scope: .account, subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                                 reason: lastError ?? "404", httpStatus: result.httpStatus, retryAfterS: nil)
         case .notFound:
             notFound = notFound.incrementedSaturating
@@ -132,7 +132,7 @@ package struct PollPolicy: Sendable {
             if polledAt >= deadline {
                 state = .timedOut
                 delay = nil
-                pause = pause?.scope == "host" ? pause : nil
+                pause = pause?.scope == .host ? pause : nil
                 lastError = "deadline \(Timestamp.format(deadline)) reached while \(status?.status ?? "not finished")"
             } else if let d = delay, WallClock.adding(d, to: now) > deadline {
                 delay = .clampedSeconds(deadline.timeIntervalSince(now))
@@ -207,7 +207,7 @@ extension PollPolicy {
             let code = httpStatus ?? 503
             let text = "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
                 + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
-            let pause = PauseRecord(scope: "host", subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+            let pause = PauseRecord(scope: .host, subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                                     reason: text, httpStatus: httpStatus, retryAfterS: retryAfter?.seconds)
             return TransientFailure(delay: wait, pause: pause, lastError: text, retryAfterS: retryAfter?.seconds, retryAfterCapped: capped)
         case .serverError:
@@ -227,7 +227,7 @@ extension PollPolicy {
             } else {
                 text = "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
             }
-            let pause = PauseRecord(scope: "account", subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+            let pause = PauseRecord(scope: .account, subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                                     reason: text, httpStatus: httpStatus, retryAfterS: nil)
             return TransientFailure(delay: wait, pause: pause, lastError: text)
         }

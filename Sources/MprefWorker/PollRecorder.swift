@@ -26,7 +26,7 @@ package final class PollRecorder: Sendable {
     }
 
     private let database: TokenDatabase
-    package let globalHooks: [String: [String]]
+    package let globalHooks: [HookTrigger: [String]]
     private let mailbox = Mailbox<Item>()
     private let logger: Logger
     private let health = Mutex(CommitHealth())

@@ -164,7 +164,7 @@ package final class PollingService: Sendable {
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
                     // before its tokens are polled again (the old ones would get 401 and a new pause).
-                    for clientID in Set(changes.pauseLifts.filter { $0.scope == "account" }.map(\.subject)) {
+                    for clientID in Set(changes.pauseLifts.filter { $0.scope == .account }.map(\.subject)) {
                         await beforeAccountLift(clientID)
                     }
                     for lift in state.lift(changes.pauseLifts, now: .now) {

@@ -257,7 +257,7 @@ struct SchedulerState {
     /// (a later 503 asked for longer), `.none` otherwise.
     @discardableResult
     private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
-        let isHost = pause.scope == "host"
+        let isHost = pause.scope == .host
         let limit = isHost ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
         let remaining = min(max(pause.pausedUntil.timeIntervalSince(wallNow), 0), limit.seconds)
         let span = PauseSpan(end: now + .clampedSeconds(remaining), startedAt: pause.startedAt)
@@ -275,15 +275,15 @@ struct SchedulerState {
     mutating func lift(_ lifts: [PauseLift], now: ContinuousClock.Instant) -> [PauseLift] {
         var ended: [PauseLift] = []
         for lift in lifts {
-            let isHost = lift.scope == "host"
+            let isHost = lift.scope == .host
             guard let span = isHost ? hostPauses[lift.subject] : accountPauses[lift.subject],
                   span.end > now, span.startedAt <= lift.liftedAt else { continue }
             if isHost { hostPauses[lift.subject] = nil } else { accountPauses[lift.subject] = nil }
             ended.append(lift)
         }
         guard !ended.isEmpty else { return [] }
-        let hosts = Set(ended.filter { $0.scope == "host" }.map(\.subject))
-        let accounts = Set(ended.filter { $0.scope != "host" }.map(\.subject))
+        let hosts = Set(ended.filter { $0.scope == .host }.map(\.subject))
+        let accounts = Set(ended.filter { $0.scope != .host }.map(\.subject))
         let waiting = slots.filter { _, slot in
             !slot.inFlight && (accounts.contains(slot.token.clientID) || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
         }

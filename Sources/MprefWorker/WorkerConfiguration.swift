@@ -60,18 +60,17 @@ public struct HookConfiguration: Sendable, Hashable {
     public init() {}
 
     /// The global commands by hook event key, as the store inserts hook runs from them.
-    package static func globalHooks(_ hooks: HookConfiguration) -> [String: [String]] {
-        ["complete": hooks.onComplete, "failure": hooks.onFailure, "expired": hooks.onExpired, "retrieved": hooks.onRetrieved]
+    package static func globalHooks(_ hooks: HookConfiguration) -> [HookTrigger: [String]] {
+        Dictionary(uniqueKeysWithValues: HookTrigger.allCases.map { ($0, hooks.commands(for: $0)) })
     }
 
-    /// The global commands for a hook event key (`complete`, `failure`, `expired`, `retrieved`).
-    public func commands(for onEvent: String) -> [String] {
-        switch onEvent {
-        case "complete": onComplete
-        case "failure": onFailure
-        case "expired": onExpired
-        case "retrieved": onRetrieved
-        default: []
+    /// The global commands of a hook trigger (`hooks.on_complete`, …).
+    public func commands(for trigger: HookTrigger) -> [String] {
+        switch trigger {
+        case .complete: onComplete
+        case .failure: onFailure
+        case .expired: onExpired
+        case .retrieved: onRetrieved
         }
     }
 }

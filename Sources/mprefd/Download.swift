@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MprefCore
 import Logging
 import MprefStore
 import MprefWorker

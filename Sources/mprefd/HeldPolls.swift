@@ -15,8 +15,8 @@ struct HeldPolls {
     ///   - pauses: the pauses in force (`TokenDatabase.pausesInForce()`).
     ///   - configuration: maps each client ID to its host (`base_url`), the subject of a host pause.
     init(pauses: [PauseRecord], configuration: MprefdConfiguration) {
-        accountPauses = Dictionary(pauses.filter { $0.scope == "account" }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
-        hostPauses = Dictionary(pauses.filter { $0.scope == "host" }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        accountPauses = Dictionary(pauses.filter { $0.scope == .account }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        hostPauses = Dictionary(pauses.filter { $0.scope == .host }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
         hostKeys = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
     }
 

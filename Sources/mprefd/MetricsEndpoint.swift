@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -30,7 +31,7 @@ final class MetricsEndpoint: Sendable {
     private let pauseSubjects = Mutex<Set<PauseKey>>([])
 
     private struct PauseKey: Hashable, Sendable {
-        var scope: String
+        var scope: PauseScope
         var subject: String
     }
 
@@ -177,7 +178,7 @@ final class MetricsEndpoint: Sendable {
         }
         for key in known {
             let value = inForce[key] ?? 0
-            if key.scope == "host" {
+            if key.scope == .host {
                 registry.makeGauge(
                     descriptor: Self.descriptor(MprefMetrics.hostPauseSeconds, help: "Seconds left of the 503 pause of a host (scheme://host:port); 0 when none."),
                     labels: [("host", key.subject)]

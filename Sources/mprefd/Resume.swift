@@ -43,7 +43,7 @@ struct Resume: AsyncParsableCommand {
             throw MprefdError.usage("--host and --account lift pauses; resume tokens in a separate command (drop the access tokens, --all and --client-id)")
         }
         for account in accounts { try TokenSelection.checkClientID(account) }
-        let subjects = try hosts.map { (scope: "host", subject: try Self.hostKey($0)) } + accounts.map { (scope: "account", subject: $0) }
+        let subjects = try hosts.map { (scope: PauseScope.host, subject: try Self.hostKey($0)) } + accounts.map { (scope: PauseScope.account, subject: $0) }
         let configuration = try await selection.global.loadConfiguration()
         let database = try selection.global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let (lifted, remaining) = try database.liftPauses(subjects)

@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import MprefStore
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MprefCore
 import MprefStore
 import MprefWorker
 

@@ -34,8 +34,8 @@ struct StatusProblems: Sendable, Hashable {
         recentPolls = snapshot.recentPolls
         recentErrors = snapshot.recentErrors
         deadHookRuns = snapshot.hookRunCounts["dead"] ?? 0
-        let pausedAccounts = Set(snapshot.pauses.filter { $0.scope == "account" }.map(\.subject))
-        let pausedHosts = Set(snapshot.pauses.filter { $0.scope == "host" }.map(\.subject))
+        let pausedAccounts = Set(snapshot.pauses.filter { $0.scope == .account }.map(\.subject))
+        let pausedHosts = Set(snapshot.pauses.filter { $0.scope == .host }.map(\.subject))
         var unconfigured = 0
         var overdue = 0
         for (clientID, watching) in snapshot.watchingByClientID {

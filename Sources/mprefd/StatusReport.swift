@@ -22,7 +22,7 @@ struct StatusReport: Encodable {
 
     struct Pause: Encodable {
         /// `host` or `account`.
-        var scope: String
+        var scope: PauseScope
         var subject: String
         var pausedUntil: String
         var startedAt: String
@@ -277,8 +277,8 @@ struct StatusReport: Encodable {
                 fields.append(("no account", "\(total) watching token\(total == 1 ? "" : "s") of client IDs without a configured account (not polled; they time out at their deadline): \(list)"))
                 fields.append(("", "add the account back to the configuration, or `mprefd remove` them; until then each times out at its deadline"))
             }
-            let hostPauses = pauses.filter { $0.scope == "host" }
-            let accountPauses = pauses.filter { $0.scope != "host" }
+            let hostPauses = pauses.filter { $0.scope == .host }
+            let accountPauses = pauses.filter { $0.scope != .host }
             func describe(_ pause: Pause) -> String {
                 "\(pause.subject) until \(pause.pausedUntil) (\(pause.reason))"
             }

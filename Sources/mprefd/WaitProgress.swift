@@ -1,3 +1,4 @@
+import MprefCore
 import MprefStore
 
 /// Where a set of waited-for tokens stands. Pure.

@@ -26,7 +26,7 @@ import Testing
         let summary = try await db.recordPolls([
             write(a, state: .complete, status: "Complete", at: now, rows: 7),
             write(b, state: .complete, status: "Complete", at: now, rows: 8),
-        ], globalHooks: ["complete": ["echo global"], "failure": ["echo failed"]])
+        ], globalHooks: [.complete: ["echo global"], .failure: ["echo failed"]])
         #expect(summary.hookRunsCreated == 3)
         let runs = try db.listHookRuns().sorted { $0.id < $1.id }
         #expect(runs.map(\.command) == ["echo global", "echo mine", "echo only"])
@@ -46,7 +46,7 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)[0].token
         _ = try db.changeState(.pause, tokenIDs: [token.id])
-        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], globalHooks: ["complete": ["true"]])
+        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], globalHooks: [.complete: ["true"]])
         #expect(summary.notWatchingAnyMore == [token.id])
         #expect(summary.hookRunsCreated == 0)
         #expect(try db.polls(tokenID: token.id, limit: 10).count == 1)
@@ -84,27 +84,27 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 6)], reset: false, now: now)[0].token
-        let account = PauseRecord(scope: "account", subject: "ACME_Co", pausedUntil: now.addingTimeInterval(900), startedAt: now,
+        let account = PauseRecord(scope: .account, subject: "ACME_Co", pausedUntil: now.addingTimeInterval(900), startedAt: now,
                                   reason: "401 Unauthorized", httpStatus: 401, retryAfterS: nil)
-        let host = PauseRecord(scope: "host", subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30), startedAt: now,
+        let host = PauseRecord(scope: .host, subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30), startedAt: now,
                                reason: "503", httpStatus: 503, retryAfterS: 30)
         _ = try await db.recordPolls([write(token, state: .watching, status: nil, at: now)], pauses: [account, host], globalHooks: [:])
         let seq = try await db.currentAdminSeq()
 
         // An unknown subject and a pause that has already ended change nothing.
         let later = now.addingTimeInterval(60)
-        let missed = try db.liftPauses([(scope: "account", subject: "OTHER_Co"), (scope: "host", subject: host.subject)], now: later)
+        let missed = try db.liftPauses([(scope: .account, subject: "OTHER_Co"), (scope: .host, subject: host.subject)], now: later)
         #expect(missed.lifted.isEmpty)
         #expect(missed.remaining == [account])
         #expect(try await db.adminChanges(since: seq).isEmpty)
 
-        let lifted = try db.liftPauses([(scope: "account", subject: "ACME_Co"), (scope: "account", subject: "ACME_Co")], now: later)
+        let lifted = try db.liftPauses([(scope: .account, subject: "ACME_Co"), (scope: .account, subject: "ACME_Co")], now: later)
         #expect(lifted.lifted == [account])
         #expect(lifted.remaining.isEmpty)
         #expect(try await db.activePauses(now: later).isEmpty)
         let changes = try await db.adminChanges(since: seq)
         #expect(changes.tokens.isEmpty)
-        #expect(changes.pauseLifts == [PauseLift(scope: "account", subject: "ACME_Co", liftedAt: later)])
+        #expect(changes.pauseLifts == [PauseLift(scope: .account, subject: "ACME_Co", liftedAt: later)])
         #expect(changes.seq > seq)
         #expect(try await db.adminChanges(since: changes.seq).isEmpty)
     }
@@ -114,7 +114,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 11, label: "daily")], reset: false, now: now)[0].token
-        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], globalHooks: ["complete": ["true"]])
+        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], globalHooks: [.complete: ["true"]])
         let jobs = try await db.claimDueHookRuns(now: now.addingTimeInterval(1), limit: 4)
         #expect(jobs.count == 1)
         #expect(jobs[0].attempt == 1 && jobs[0].label == "daily" && jobs[0].status == "Complete")
@@ -150,7 +150,7 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_780_000_000)
 
     func pause(_ seconds: Double) -> PauseRecord {
-        PauseRecord(scope: "host", subject: "https://pm.example:443", pausedUntil: now.addingTimeInterval(seconds), startedAt: now,
+        PauseRecord(scope: .host, subject: "https://pm.example:443", pausedUntil: now.addingTimeInterval(seconds), startedAt: now,
                     reason: "503 (Retry-After \(Int(seconds)) s)", httpStatus: 503, retryAfterS: seconds)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 import Testing
 @testable import MprefStore
 
@@ -36,11 +37,13 @@ struct VocabularyTests {
         #expect(checkList("phase") == DownloadPhase.allCases.map(\.rawValue))
     }
 
-    @Test func hookEventsOfEveryTerminalStateAreAllowedByTheSchema() throws {
-        let events = checkList("event")
-        for state in TokenState.allCases where state.isTerminal {
-            let event = try #require(TokenDatabase.hookEvent(for: state))
-            #expect(events.contains(event.event), "\(state)")
+    @Test func hookVocabularyMatchesTheSchema() throws {
+        #expect(checkList("event") == HookEvent.allCases.map(\.rawValue))
+        #expect(checkList("on_event") == HookTrigger.allCases.map(\.rawValue))
+        #expect(checkList("state", holding: "pending") == HookRunState.allCases.map(\.rawValue))
+        #expect(checkList("scope") == PauseScope.allCases.map(\.rawValue))
+        for state in TokenState.allCases {
+            #expect((HookEvent(state) != nil) == state.isTerminal, "\(state)")
         }
         #expect(Set(checkList("request")) == ["page", "commit"])
     }

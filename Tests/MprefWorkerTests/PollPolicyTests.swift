@@ -84,7 +84,7 @@ struct SeededRNG: RandomNumberGenerator {
     @Test func unavailableHonoursRetryAfterAndPausesTheHost() throws {
         let d = decide(.unavailable(retryAfter: .seconds(120)), http: 503)
         let pause = try #require(d.pause)
-        #expect(pause.scope == "host")
+        #expect(pause.scope == .host)
         #expect(pause.subject == "https://pm.example:443")
         let wait = try #require(d.nextDelay).seconds
         #expect(wait > 120 && wait <= 121.001)
@@ -168,7 +168,7 @@ struct SeededRNG: RandomNumberGenerator {
     func authFailuresPauseTheAccount(outcome: PollOutcome, http: Int) throws {
         let d = decide(outcome, http: http)
         let pause = try #require(d.pause)
-        #expect(pause.scope == "account")
+        #expect(pause.scope == .account)
         #expect(pause.subject == "ACME_Co")
         #expect(d.write.newState == .watching)
         let wait = try #require(d.nextDelay).seconds
@@ -299,7 +299,7 @@ struct SeededRNG: RandomNumberGenerator {
 
     @Test func a429HonoursRetryAfterLikeA503() {
         let d = decide(.unavailable(retryAfter: .seconds(30)), http: 429, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
-        #expect(d.pause?.scope == "host")
+        #expect(d.pause?.scope == .host)
         #expect(d.nextDelay.map { $0 >= .seconds(30) } == true)
         #expect(d.write.error?.hasPrefix("429 Too Many Requests (Retry-After 30 s)") == true)
     }
@@ -321,7 +321,7 @@ struct SeededRNG: RandomNumberGenerator {
         let d = decide(elsewhere: 2, notFoundSoFar: 2)
         #expect(d.write.newState == .watching, "not failed, although this token reached not_found_limit")
         #expect(d.write.consecutiveNotFound == 2)
-        #expect(d.pause?.scope == "account" && d.pause?.subject == "ACME_Co" && d.pause?.httpStatus == 404)
+        #expect(d.pause?.scope == .account && d.pause?.subject == "ACME_Co" && d.pause?.httpStatus == 404)
         #expect(d.nextDelay.map { $0 >= .seconds(900) } == true)
         #expect(d.write.lastError?.contains("check its base_url and status_path") == true)
         #expect(d.write.lastError?.contains("mprefd resume --account ACME_Co") == true)

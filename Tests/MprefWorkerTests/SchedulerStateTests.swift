@@ -26,43 +26,43 @@ struct SchedulerStateTests {
         return SchedulerState(configuration: configuration, targets: ["ACME_Co": host, "OTHER_Co": host])
     }
 
-    func pause(_ scope: String, _ subject: String, startedAt: Date) -> PauseRecord {
+    func pause(_ scope: PauseScope, _ subject: String, startedAt: Date) -> PauseRecord {
         PauseRecord(scope: scope, subject: subject, pausedUntil: startedAt.addingTimeInterval(600), startedAt: startedAt,
-                    reason: scope == "host" ? "503" : "401 Unauthorized", httpStatus: scope == "host" ? 503 : 401, retryAfterS: nil)
+                    reason: scope == .host ? "503" : "401 Unauthorized", httpStatus: scope == .host ? 503 : 401, retryAfterS: nil)
     }
 
     let tokens = [WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 11), WatchedToken(id: 2, clientID: "OTHER_Co", accessToken: 22)]
 
     @Test func liftingAnAccountPauseMakesOnlyItsTokensDueAtOnce() {
         var s = state()
-        s.load(tokens: tokens, pauses: [pause("account", "ACME_Co", startedAt: wallNow)], wallNow: wallNow, now: now, logger: logger)
+        s.load(tokens: tokens, pauses: [pause(.account, "ACME_Co", startedAt: wallNow)], wallNow: wallNow, now: now, logger: logger)
         // Token 1 waits on the account pause; token 2 is polled.
         #expect(s.dueLaunches(now: now).map(\.token.id) == [2])
         let later = now + .seconds(1)
         #expect(s.dueLaunches(now: later).isEmpty)
 
-        let ended = s.lift([PauseLift(scope: "account", subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: later)
+        let ended = s.lift([PauseLift(scope: .account, subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: later)
         #expect(ended.count == 1)
         #expect(s.dueLaunches(now: later).map(\.token.id) == [1])
         // Lifting again, or a subject that is not paused, ends nothing.
-        #expect(s.lift([PauseLift(scope: "account", subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: later).isEmpty)
-        #expect(s.lift([PauseLift(scope: "host", subject: "https://api.example.com:443", liftedAt: wallNow)], now: later).isEmpty)
+        #expect(s.lift([PauseLift(scope: .account, subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: later).isEmpty)
+        #expect(s.lift([PauseLift(scope: .host, subject: "https://api.example.com:443", liftedAt: wallNow)], now: later).isEmpty)
     }
 
     @Test func liftingAHostPauseReleasesEveryAccountOnThatHost() {
         var s = state()
-        s.load(tokens: tokens, pauses: [pause("host", "https://api.example.com:443", startedAt: wallNow)], wallNow: wallNow, now: now, logger: logger)
+        s.load(tokens: tokens, pauses: [pause(.host, "https://api.example.com:443", startedAt: wallNow)], wallNow: wallNow, now: now, logger: logger)
         #expect(s.dueLaunches(now: now).isEmpty)
         let later = now + .seconds(2)
-        #expect(s.lift([PauseLift(scope: "host", subject: "https://api.example.com:443", liftedAt: wallNow.addingTimeInterval(2))], now: later).count == 1)
+        #expect(s.lift([PauseLift(scope: .host, subject: "https://api.example.com:443", liftedAt: wallNow.addingTimeInterval(2))], now: later).count == 1)
         #expect(Set(s.dueLaunches(now: later).map(\.token.id)) == [1, 2])
     }
 
     @Test func aPauseThatStartedAfterTheLiftStays() {
         var s = state()
         // The lift was committed at wallNow + 1; the daemon saw a new 401 at wallNow + 2 before reading the lift.
-        s.load(tokens: tokens, pauses: [pause("account", "ACME_Co", startedAt: wallNow.addingTimeInterval(2))], wallNow: wallNow, now: now, logger: logger)
-        #expect(s.lift([PauseLift(scope: "account", subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: now).isEmpty)
+        s.load(tokens: tokens, pauses: [pause(.account, "ACME_Co", startedAt: wallNow.addingTimeInterval(2))], wallNow: wallNow, now: now, logger: logger)
+        #expect(s.lift([PauseLift(scope: .account, subject: "ACME_Co", liftedAt: wallNow.addingTimeInterval(1))], now: now).isEmpty)
         #expect(s.dueLaunches(now: now + .seconds(3)).map(\.token.id) == [2])
     }
 }
@@ -78,7 +78,7 @@ struct PauseInForceTests {
         let write = PollWrite(tokenID: tokenID, polledAt: wallNow, httpStatus: 503, status: nil, rowCount: nil, byteCount: nil,
                               latencyMs: 1, retryAfterS: seconds, nextDelayS: seconds, outcome: "unavailable", error: "503",
                               newState: .watching, nextPollAt: until, attempt: 1, consecutiveErrors: 1, consecutiveNotFound: 0, lastError: "503")
-        return PollPolicy.Decision(write: write, pause: PauseRecord(scope: "host", subject: host, pausedUntil: until, startedAt: wallNow, reason: "503",
+        return PollPolicy.Decision(write: write, pause: PauseRecord(scope: .host, subject: host, pausedUntil: until, startedAt: wallNow, reason: "503",
                                                                      httpStatus: 503, retryAfterS: seconds),
                                    nextDelay: .seconds(seconds), retryAfterCapped: false, unknownStatus: false)
     }

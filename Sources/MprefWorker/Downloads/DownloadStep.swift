@@ -28,12 +28,12 @@ package struct DownloadStep: Sendable {
 
     let database: TokenDatabase
     let policy: PollPolicy
-    let globalHooks: [String: [String]]
+    let globalHooks: [HookTrigger: [String]]
     let files: OpenDownloads
     let logger: Logger
     let wallNow: @Sendable () -> Date
 
-    package init(database: TokenDatabase, policy: PollPolicy, globalHooks: [String: [String]], files: OpenDownloads, logger: Logger,
+    package init(database: TokenDatabase, policy: PollPolicy, globalHooks: [HookTrigger: [String]], files: OpenDownloads, logger: Logger,
                  wallNow: @escaping @Sendable () -> Date) {
         self.database = database
         self.policy = policy

@@ -1,0 +1,68 @@
+/// mprefd's vocabulary as types: each enum's raw values are exactly the `CHECK` list of its column in
+/// `migrations/` (`Tests/MprefStoreTests/VocabularyTests.swift` compares them), and every target —
+/// store, client, worker, CLI — uses these instead of strings.
+
+/// A host or account pause: the `pauses.scope` and `pause_lifts.scope` columns.
+public enum PauseScope: String, Codable, Sendable, CaseIterable {
+    /// A 503/429 paused every token of one `scheme://host:port`.
+    case host
+    /// A 401/403 (or an account-wide 404) paused every token of one client ID.
+    case account
+}
+
+/// Where a hook run stands: the `hook_runs.state` column.
+/// `pending → running → succeeded | failed (retried) | dead (gave up)`.
+public enum HookRunState: String, Codable, Sendable, CaseIterable {
+    case pending, running, succeeded, failed, dead
+}
+
+/// The event a hook run is for: the `hook_runs.event` column and `MPREFD_EVENT`.
+public enum HookEvent: String, Codable, Sendable, CaseIterable {
+    case complete, failed
+    case downloadFailed = "download_failed"
+    case expired, retrieved
+    case timedOut = "timed_out"
+
+    /// The event of a terminal state; `nil` for the others.
+    public init?(_ state: TokenState) {
+        switch state {
+        case .complete: self = .complete
+        case .failed: self = .failed
+        case .downloadFailed: self = .downloadFailed
+        case .expired: self = .expired
+        case .retrieved: self = .retrieved
+        case .timedOut: self = .timedOut
+        case .watching, .paused, .downloading, .removed: return nil
+        }
+    }
+
+    /// Which configured hooks run for it (`hooks.on_<trigger>`, `add-token --on-<trigger>`).
+    public var trigger: HookTrigger {
+        switch self {
+        case .complete: .complete
+        case .failed, .downloadFailed, .timedOut: .failure
+        case .expired: .expired
+        case .retrieved: .retrieved
+        }
+    }
+}
+
+/// The key of a hook list: `hooks.on_complete` … and the `token_hooks.on_event` column.
+public enum HookTrigger: String, Codable, Sendable, CaseIterable {
+    case complete, failure, expired, retrieved
+}
+
+/// Where a download stands: the `downloads.phase` column.
+public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
+    /// Pages are being fetched into `<file>.partial`.
+    case fetching
+    /// Every record is stored and verified, the file renamed; the commit request is next.
+    case committing
+    /// Committed: the export is delivered.
+    case committed
+    /// Gave up (the token is `download_failed`).
+    case failed
+    /// The export vanished mid-download (the token is `expired`); the `.partial` file is kept.
+    case expired
+}
+

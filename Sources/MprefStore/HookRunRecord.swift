@@ -101,7 +101,7 @@ package struct InterruptedHookRun: Sendable, Hashable {
 /// How a hook run ended, to store.
 package struct HookRunOutcome: Sendable, Hashable {
     /// `succeeded`, `failed` (retry at `nextAttemptAt`), `dead`, or `pending` (interrupted by shutdown: re-run at next start).
-    package var state: String
+    package var state: HookRunState
     package var finishedAt: String
     package var exitCode: Int?
     package var signal: Int?
@@ -110,7 +110,7 @@ package struct HookRunOutcome: Sendable, Hashable {
     package var nextAttemptAt: String?
     package var error: String?
 
-    package init(state: String, finishedAt: String, exitCode: Int?, signal: Int?, stdoutTail: String, stderrTail: String, nextAttemptAt: String?, error: String?) {
+    package init(state: HookRunState, finishedAt: String, exitCode: Int?, signal: Int?, stdoutTail: String, stderrTail: String, nextAttemptAt: String?, error: String?) {
         self.state = state
         self.finishedAt = finishedAt
         self.exitCode = exitCode

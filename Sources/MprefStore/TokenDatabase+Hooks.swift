@@ -102,7 +102,7 @@ extension TokenDatabase {
             UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
                    next_attempt_at = ?, error = ?
             WHERE id = ?
-            """, arguments: [outcome.state, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
+            """, arguments: [outcome.state.rawValue, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
                              outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id])
     }
 

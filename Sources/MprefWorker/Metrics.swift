@@ -71,8 +71,8 @@ package enum MprefMetrics {
     ///
     /// - Parameter state: the `hook_runs.state` the run was stored with: `succeeded`, `failed`,
     ///   `dead`, or `pending` (interrupted by shutdown, counted as `interrupted`).
-    package static func hookRunEnded(state: String, duration: Duration) {
-        let result = state == "pending" ? "interrupted" : state
+    package static func hookRunEnded(state: HookRunState, duration: Duration) {
+        let result = state == .pending ? "interrupted" : state.rawValue
         Counter(label: hookRunsTotal, dimensions: [("result", result)]).increment()
         Metrics.Timer(label: hookDurationSeconds).recordNanoseconds(duration.nanoseconds)
     }

@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import MprefStore
 
@@ -18,7 +19,7 @@ struct Hooks: AsyncParsableCommand {
         subcommands: [HooksList.self, HooksShow.self, HooksRetry.self])
 
     /// The values of `hook_runs.state`.
-    static let states = ["pending", "running", "succeeded", "failed", "dead"]
+    static let states = HookRunState.allCases.map(\.rawValue)
 
     /// Parses a hook run id: a positive integer written with digits only.
     ///

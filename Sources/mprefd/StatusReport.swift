@@ -86,7 +86,7 @@ struct StatusReport: Encodable {
     /// (they time out at their deadline). Empty when the configuration names no accounts.
     var notPolled: [String: Int] = [:]
 
-    static let hookRunStates = ["pending", "running", "succeeded", "failed", "dead"]
+    static let hookRunStates = HookRunState.allCases.map(\.rawValue)
 
     /// A download in progress (`downloads_in_progress`).
     struct Download: Encodable {

@@ -111,11 +111,11 @@ package final class HookService: Sendable {
             if !result.stdoutTail.isEmpty { metadata["hook.stdout_tail"] = "\(result.stdoutTail)" }
             if !result.stderrTail.isEmpty { metadata["hook.stderr_tail"] = "\(result.stderrTail)" }
             if result.succeeded {
-                outcome = HookRunOutcome(state: "succeeded", finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: nil,
+                outcome = HookRunOutcome(state: .succeeded, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: nil,
                                          stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: nil, error: nil)
                 logger.info("hook succeeded", metadata: metadata)
             } else if result.interrupted {
-                outcome = HookRunOutcome(state: "pending", finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: result.signal.map(Int.init),
+                outcome = HookRunOutcome(state: .pending, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: result.signal.map(Int.init),
                                          stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: finishedAt(),
                                          error: "interrupted: the daemon stopped while the hook ran")
                 logger.warning("hook interrupted by shutdown; it runs again at the next start", metadata: metadata)
@@ -159,7 +159,7 @@ package final class HookService: Sendable {
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)
         }
-        return HookRunOutcome(state: isDead ? "dead" : "failed", finishedAt: finishedAt, exitCode: result?.exitCode.map(Int.init),
+        return HookRunOutcome(state: isDead ? .dead : .failed, finishedAt: finishedAt, exitCode: result?.exitCode.map(Int.init),
                               signal: result?.signal.map(Int.init), stdoutTail: result?.stdoutTail ?? "", stderrTail: result?.stderrTail ?? "",
                               nextAttemptAt: next, error: reason)
     }

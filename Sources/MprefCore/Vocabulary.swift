@@ -66,3 +66,17 @@ public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
     case expired
 }
 
+
+/// What one request (status poll, page, commit) came to, as history records it: the `polls.outcome`
+/// and `download_requests.outcome` columns, the `outcome` label of the metrics. The case of the
+/// client's `RequestOutcome`, without its payload.
+public enum OutcomeKind: String, Codable, Sendable, CaseIterable {
+    case ok, unavailable
+    case serverError = "server_error"
+    case badRequest = "bad_request"
+    case unauthorized, forbidden
+    case notFound = "not_found"
+    case unexpectedStatus = "unexpected_status"
+    case transportError = "transport_error"
+    case undecodable
+}

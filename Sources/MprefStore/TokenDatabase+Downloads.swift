@@ -104,11 +104,11 @@ package struct DownloadRequestRecord: Sendable, Hashable {
     /// Seconds; `nil` when the download stopped.
     package var nextDelayS: Double?
     /// One of the `download_requests.outcome` values (the poll outcomes: `ok`, `unavailable`, …).
-    package var outcome: String
+    package var outcome: OutcomeKind
     package var error: String?
 
     package init(requestedAt: Date, kind: Kind, pageOffset: Int64?, httpStatus: Int?, records: Int64?, bytes: Int64?, totalResults: Int64?,
-                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: String, error: String?) {
+                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?) {
         self.requestedAt = requestedAt
         self.kind = kind
         self.pageOffset = pageOffset
@@ -199,7 +199,7 @@ extension TokenDatabase {
                                                    latency_ms, retry_after_s, next_delay_s, outcome, error)
                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
                     """, arguments: [w.tokenID, Timestamp.format(r.requestedAt), r.kind.rawValue, r.pageOffset, r.httpStatus, r.records, r.bytes,
-                                     r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome, r.error])
+                                     r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome.rawValue, r.error])
             }
             let c = w.checkpoint
             try db.execute(sql: """

@@ -74,7 +74,7 @@ package struct PollWrite: Sendable, Hashable {
     /// Seconds; `nil` when polling stopped.
     package var nextDelayS: Double?
     /// One of the `polls.outcome` values (`ok`, `unavailable`, …).
-    package var outcome: String
+    package var outcome: OutcomeKind
     package var error: String?
     // The `tokens` row.
     package var newState: TokenState
@@ -85,7 +85,7 @@ package struct PollWrite: Sendable, Hashable {
     package var lastError: String?
 
     package init(tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
-                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: String, error: String?,
+                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?,
                  newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
                  lastError: String?) {
         self.tokenID = tokenID
@@ -239,7 +239,7 @@ extension TokenDatabase {
                 let polledAt = Timestamp.format(w.polledAt)
                 try insertPoll.execute(arguments: [
                     w.tokenID, polledAt, w.httpStatus, w.status, w.rowCount, w.byteCount, w.latencyMs,
-                    w.retryAfterS, w.nextDelayS, w.outcome, w.error,
+                    w.retryAfterS, w.nextDelayS, w.outcome.rawValue, w.error,
                 ])
                 guard db.changesCount > 0 else {
                     summary.notWatchingAnyMore.append(w.tokenID)

@@ -45,7 +45,7 @@ package enum MprefMetrics {
 
     /// Counts one recorded poll by outcome and records its latency (when a response arrived).
     package static func pollRecorded(_ write: PollWrite) {
-        Counter(label: pollsTotal, dimensions: [("outcome", write.outcome)]).increment()
+        Counter(label: pollsTotal, dimensions: [("outcome", write.outcome.rawValue)]).increment()
         if let latencyMs = write.latencyMs {
             Metrics.Timer(label: pollLatencySeconds).recordMilliseconds(latencyMs)
         }
@@ -62,7 +62,7 @@ package enum MprefMetrics {
     /// Counts one recorded download request and what it stored.
     package static func downloadRequestRecorded(_ request: DownloadRequestRecord?, records: Int64?, bytes: Int64?) {
         guard let request else { return }
-        Counter(label: downloadRequestsTotal, dimensions: [("request", request.kind.rawValue), ("outcome", request.outcome)]).increment()
+        Counter(label: downloadRequestsTotal, dimensions: [("request", request.kind.rawValue), ("outcome", request.outcome.rawValue)]).increment()
         if let records, records > 0 { Counter(label: downloadRecordsTotal).increment(by: records) }
         if let bytes, bytes > 0 { Counter(label: downloadBytesTotal).increment(by: bytes) }
     }

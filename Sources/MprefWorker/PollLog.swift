@@ -24,7 +24,7 @@ package enum PollLog {
             return []
         }
         var metadata: Logger.Metadata = [
-            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
+            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome.rawValue)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
         ]
         if let s = w.httpStatus { metadata["http.status"] = "\(s)" }
         if let s = w.status { metadata["export.status"] = "\(s)" }

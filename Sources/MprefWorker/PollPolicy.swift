@@ -151,7 +151,7 @@ package struct PollPolicy: Sendable {
             latencyMs: result.latency.milliseconds,
             retryAfterS: retryAfterS,
             nextDelayS: delay.map { ($0.seconds * 1000).rounded() / 1000 },
-            outcome: result.outcome.kindName,
+            outcome: result.outcome.kind,
             error: [lastError, detail].compactMap { $0 }.joined(separator: ": ").nilIfEmpty,
             newState: state,
             nextPollAt: delay.map { WallClock.adding($0, to: now) },

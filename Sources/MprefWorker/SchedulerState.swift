@@ -128,8 +128,8 @@ struct SchedulerState {
         let pauseChange = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
         if let clientID = slots[tokenID]?.token.clientID {
             switch decision.write.outcome {
-            case "not_found": notFoundStreaks[clientID, default: []].insert(tokenID)
-            case "ok": notFoundStreaks[clientID] = nil
+            case .notFound: notFoundStreaks[clientID, default: []].insert(tokenID)
+            case .ok: notFoundStreaks[clientID] = nil
             default: break
             }
         }

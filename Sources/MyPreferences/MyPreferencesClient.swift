@@ -135,7 +135,7 @@ public final class MyPreferencesClient: Sendable {
         }
         var metadata: Logger.Metadata = [
             "export.access_token": "\(accessToken)",
-            "poll.outcome": "\(outcome.kindName)",
+            "poll.outcome": "\(outcome.kind.rawValue)",
             "poll.latency_ms": "\(latency.milliseconds)",
         ]
         if let httpStatus { metadata["http.status"] = "\(httpStatus)" }

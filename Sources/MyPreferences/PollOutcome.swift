@@ -1,3 +1,4 @@
+import MprefCore
 /// What one request to MyPreferences came to, classified so the worker can act on it without knowing
 /// HTTP. `Answer` is what a usable 2xx carries: an ``ExportStatus`` for a status poll, an
 /// ``ExportPage`` for a retrieve, a ``CommitReceipt`` for a commit. Every request kind shares the
@@ -70,21 +71,19 @@ extension RequestOutcome where Answer == ExportStatus {
 
 extension RequestOutcome {
 
-    /// A short name of the case, for logs and metrics labels: `ok`, `unavailable`, `server_error`,
-    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `unexpected_status`,
-    /// `transport_error`, `undecodable`.
-    public var kindName: String {
+    /// The case without its payload: what history, logs and metrics labels record.
+    public var kind: OutcomeKind {
         switch self {
-        case .ok: "ok"
-        case .unavailable: "unavailable"
-        case .serverError: "server_error"
-        case .badRequest: "bad_request"
-        case .unauthorized: "unauthorized"
-        case .forbidden: "forbidden"
-        case .notFound: "not_found"
-        case .unexpectedStatus: "unexpected_status"
-        case .transportError: "transport_error"
-        case .undecodable: "undecodable"
+        case .ok: .ok
+        case .unavailable: .unavailable
+        case .serverError: .serverError
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .unexpectedStatus: .unexpectedStatus
+        case .transportError: .transportError
+        case .undecodable: .undecodable
         }
     }
 }

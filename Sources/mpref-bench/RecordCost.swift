@@ -29,7 +29,7 @@ enum RecordCost {
                 let now = Date()
                 let writes = (0..<batch).map { i in
                     PollWrite(tokenID: ids[(done + i) % ids.count], polledAt: now, httpStatus: 200, status: "Processing", rowCount: nil,
-                              byteCount: nil, latencyMs: 3, retryAfterS: nil, nextDelayS: 0.001, outcome: "ok", error: nil,
+                              byteCount: nil, latencyMs: 3, retryAfterS: nil, nextDelayS: 0.001, outcome: .ok, error: nil,
                               newState: .watching, nextPollAt: now.addingTimeInterval(0.001), attempt: attempt, consecutiveErrors: 0,
                               consecutiveNotFound: 0, lastError: nil)
                 }

@@ -9,7 +9,7 @@ import Testing
 
     func write(_ token: TokenRecord, state: TokenState, status: String?, at: Date, rows: Int64? = nil) -> PollWrite {
         PollWrite(tokenID: token.id, polledAt: at, httpStatus: 200, status: status, rowCount: rows, byteCount: rows.map { $0 * 100 },
-                  latencyMs: 5, retryAfterS: nil, nextDelayS: state == .watching ? 10 : nil, outcome: "ok", error: nil,
+                  latencyMs: 5, retryAfterS: nil, nextDelayS: state == .watching ? 10 : nil, outcome: .ok, error: nil,
                   newState: state, nextPollAt: state == .watching ? at.addingTimeInterval(10) : nil, attempt: 1,
                   consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
     }

@@ -42,6 +42,9 @@ struct VocabularyTests {
         #expect(checkList("on_event") == HookTrigger.allCases.map(\.rawValue))
         #expect(checkList("state", holding: "pending") == HookRunState.allCases.map(\.rawValue))
         #expect(checkList("scope") == PauseScope.allCases.map(\.rawValue))
+        // polls.outcome and download_requests.outcome: the same list.
+        #expect(checkLists("outcome").count >= 2)
+        for list in checkLists("outcome") { #expect(list == OutcomeKind.allCases.map(\.rawValue)) }
         for state in TokenState.allCases {
             #expect((HookEvent(state) != nil) == state.isTerminal, "\(state)")
         }

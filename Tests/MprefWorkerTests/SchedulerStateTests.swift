@@ -76,7 +76,7 @@ struct PauseInForceTests {
     func decision(tokenID: Int64, retryAfter seconds: Double) -> PollPolicy.Decision {
         let until = wallNow.addingTimeInterval(seconds)
         let write = PollWrite(tokenID: tokenID, polledAt: wallNow, httpStatus: 503, status: nil, rowCount: nil, byteCount: nil,
-                              latencyMs: 1, retryAfterS: seconds, nextDelayS: seconds, outcome: "unavailable", error: "503",
+                              latencyMs: 1, retryAfterS: seconds, nextDelayS: seconds, outcome: .unavailable, error: "503",
                               newState: .watching, nextPollAt: until, attempt: 1, consecutiveErrors: 1, consecutiveNotFound: 0, lastError: "503")
         return PollPolicy.Decision(write: write, pause: PauseRecord(scope: .host, subject: host, pausedUntil: until, startedAt: wallNow, reason: "503",
                                                                      httpStatus: 503, retryAfterS: seconds),

@@ -10,7 +10,7 @@ struct ClientClassificationTests {
         var headers: [(String, String)]
         var body: String
         var expected: PollOutcome
-        var testDescription: String { "HTTP \(status) \(headers.map { "\($0.0): \($0.1)" }) → \(expected.kindName)" }
+        var testDescription: String { "HTTP \(status) \(headers.map { "\($0.0): \($0.1)" }) → \(expected.kind.rawValue)" }
     }
 
     static let cases: [Case] = [

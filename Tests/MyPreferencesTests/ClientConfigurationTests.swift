@@ -126,7 +126,7 @@ struct ClientConfigurationTests {
                     $0.statusPath = "/{clientId}/status/Token/{accessToken}"
                 }
                 let result = try await withClient(account) { await $0.status(of: 42) }
-                #expect(result.outcome.kindName == "ok")
+                #expect(result.outcome.kind.rawValue == "ok")
                 #expect(server.requests.last?.target == expected)
             }
         }

@@ -124,7 +124,7 @@ struct ClientTransportTests {
                 }
             }
             #expect(outcomes.count == 100)
-            #expect(outcomes.allSatisfy { $0.kindName == "ok" })
+            #expect(outcomes.allSatisfy { $0.kind.rawValue == "ok" })
             #expect(server.connectionCount <= 64)
         }
     }

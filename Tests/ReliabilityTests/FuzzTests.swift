@@ -119,7 +119,7 @@ enum FuzzCase {
 
     private static func bodyProblems(_ outcome: PollOutcome, allowed: Set<String>) -> [String] {
         var problems: [String] = []
-        if !allowed.contains(outcome.kindName) { problems.append("outcome \(outcome.kindName) not in \(allowed.sorted())") }
+        if !allowed.contains(outcome.kind.rawValue) { problems.append("outcome \(outcome.kind.rawValue) not in \(allowed.sorted())") }
         switch outcome {
         case .ok(let status):
             if let rows = status.rowCount, rows < 0 { problems.append("negative RowCount \(rows)") }

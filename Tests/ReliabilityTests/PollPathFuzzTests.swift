@@ -245,7 +245,7 @@ final class PollPathBench {
         let latency: Duration = [.zero, .milliseconds(Int64.random(in: 0...60_000, using: &rng)), .seconds(Int64.max), .seconds(-1)]
             .randomElement(using: &rng) ?? .zero
         let result = PollResult(outcome: outcome, httpStatus: status, latency: latency)
-        fuzzCase.kind = "\(outcome.kindName)"
+        fuzzCase.kind = "\(outcome.kind.rawValue)"
 
         // The decision.
         let configuration = Self.configuration(&rng)

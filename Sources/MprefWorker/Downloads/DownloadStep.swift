@@ -145,7 +145,7 @@ package struct DownloadStep: Sendable {
         request.totalResults = page.totalResults
         if let problem = DownloadPolicy.problem(with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults) {
             files.put(token.id, file)
-            request.outcome = "undecodable"
+            request.outcome = .undecodable
             requestFailed(RequestOutcome<ExportPage>.undecodable(reason: problem, excerpt: ""), httpStatus: result.httpStatus, token: token,
                           settings: settings, hostKey: hostKey, progress: &progress, using: &rng)
             request.error = progress.lastError
@@ -354,6 +354,6 @@ extension DownloadRequestRecord {
     init<Answer>(_ kind: Kind, at requestedAt: Date, offset: Int64?, _ result: RequestResult<Answer>) {
         self.init(requestedAt: requestedAt, kind: kind, pageOffset: offset, httpStatus: result.httpStatus, records: nil, bytes: nil,
                   totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil,
-                  outcome: result.outcome.kindName, error: nil)
+                  outcome: result.outcome.kind, error: nil)
     }
 }

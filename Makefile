@@ -68,6 +68,7 @@ BENCH_SCRATCH ?= .build-release
 BENCH_ARGS ?=
 bench: deps
 	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mprefd
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mpref-sim
 	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --product mpref-bench
 	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/mpref-bench" all $(BENCH_ARGS)
 

@@ -74,7 +74,7 @@ enum Download {
                              d.rssMax, d.hwm, d.bytes) + (same ? "yes |" : "**NO** |"))
                 fflush(nil)
                 if !same { Bench.note("sha256 mismatch: file \(d.sha256) \(d.bytes) B, canonical \(canonical?.sha256 ?? "?") \(canonical?.bytes ?? -1) B") }
-                try? FileManager.default.removeItem(atPath: d.directory)
+                try? FileManager.default.removeItem(atPath: d.directory + "/exports")  // the database stays, for inspection
             }
             summaries.append("\(size) records: raw \(Bench.summary(raws, digits: 0)) records/s · **mprefd \(Bench.summary(rates, digits: 0)) records/s, \(Bench.summary(mbs)) MB/s · ratio \(Bench.summary(ratios)) %** (target ≥ 80 %) · **RSS peak \(Bench.summary(hwms)) MiB** (target < 100 MB)")
         }
@@ -90,7 +90,7 @@ enum Download {
         }
 
         print("### kill -9 during a download\n")
-        print("\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (each at a random moment 0–20 ms after its checkpoint has advanced past the previous kill's), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. *Fetched again* = pages the simulator served (`pages_served`) − pages stored at the kill; the total is checked against `pages_served` − pages needed at the end.\n")
+        print("\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. *Fetched again* = pages the simulator served (`pages_served`) − pages stored at the kill; the total is checked against `pages_served` − pages needed at the end.\n")
         print("| run | pages stored at each kill | fetched again per kill | total fetched again (served − needed) | page requests recorded | sha256 = canonical | final state |")
         print("|---|---|---|---|---|---|---|")
         fflush(nil)
@@ -274,9 +274,11 @@ enum Download {
         var last = 0
         for k in 1...kills {
             let daemon = try startDaemon(config: config, log: log)
-            // Wait until this daemon has stored at least one page more than at the previous kill.
+            // Wait until this daemon has stored at least one page more than at the previous kill, and the
+            // checkpoint has reached k/(kills+1) of the export (kills spread over the download).
+            let target = max(last + 1, k * pagesNeeded / (kills + 1))
             let deadline = Bench.monotonicSeconds() + 60
-            while try storedPages() <= last {
+            while try storedPages() < target {
                 guard Bench.monotonicSeconds() < deadline, daemon.isRunning else { throw BenchError("kill run: no progress; see \(log)") }
                 try await Task.sleep(for: .milliseconds(1))
             }

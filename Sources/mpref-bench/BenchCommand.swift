@@ -6,14 +6,14 @@ import NIOCore
 /// Markdown on stdout; progress on stderr. Every scenario repeats `--runs` times (default 3) and
 /// reports each run, the median and the range, measuring ratios within one run where it can.
 ///
-/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `all` (each in its own process);
+/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `download`, `all` (each in its own process);
 /// helpers: `serve` (the fixed-answer server), `seed` (fills a database).
 @main
 struct BenchCommand {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard !arguments.isEmpty else {
-            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|all [--runs N] [--seconds S] [--tokens N]")
+            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|all [--runs N] [--seconds S] [--tokens N]")
             exit(64)
         }
         let scenario = arguments.removeFirst()
@@ -28,6 +28,7 @@ struct BenchCommand {
             case "admin": try await Admin.run(options)
             case "hooks": try await HookLatency.run(options)
             case "record": try await RecordCost.run(options)
+            case "download": try await Download.run(options)
             case "all": try all(options)
             default:
                 Bench.note("unknown scenario \(scenario)")
@@ -62,7 +63,7 @@ struct BenchCommand {
         print("# mpref-bench results\n")
         print("Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n")
         fflush(nil)
-        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks"] {
+        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks", "download"] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Bench.executablePath)
             process.arguments = [scenario] + passthrough

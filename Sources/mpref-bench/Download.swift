@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MprefCore
 import GRDB
 import MprefStore
 import NIOCore

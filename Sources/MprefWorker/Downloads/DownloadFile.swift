@@ -57,7 +57,7 @@ package final class DownloadFile: @unchecked Sendable {
         if access(partial, F_OK) != 0, access(final, F_OK) == 0, rename(final, partial) != 0 {
             throw .errno("cannot rename back", final)
         }
-        let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard fd >= 0 else { throw .errno("cannot open", partial) }
         let file = DownloadFile(path: partial, descriptor: fd, bytes: 0, hasher: SHA256())
         guard fchmod(fd, 0o640) == 0 else { throw .errno("cannot chmod", partial) }

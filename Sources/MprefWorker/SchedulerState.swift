@@ -95,12 +95,9 @@ struct SchedulerState {
             _ = queue.popFirst()
             guard var slot = slots[top.tokenID], slot.generation == top.generation, !slot.inFlight,
                   let target = targets[slot.token.clientID] else { continue }
-            if let end = hostPauses[target.hostKey]?.end, end > now {
-                schedule(top.tokenID, at: end + spread(), booked: false)
-                continue
-            }
-            if let end = accountPauses[slot.token.clientID]?.end, end > now {
-                schedule(top.tokenID, at: end + spread(), booked: false)
+            let held = PauseRule.effectiveDue(planned: now, host: hostPauses[target.hostKey]?.end, account: accountPauses[slot.token.clientID]?.end)
+            if held.heldBy != nil {
+                schedule(top.tokenID, at: held.due + spread(), booked: false)
                 continue
             }
             if !top.slotBooked {

@@ -3,9 +3,9 @@ import MprefCore
 import MprefStore
 import MprefWorker
 
-/// When a watching token is really polled next, for `mprefd list`: its `next_poll_at`, unless a
-/// host pause (503) or account pause (401/403) in force holds it longer — the daemon keeps such a
-/// token's planned time in the database and waits for the pause in memory.
+/// When a watching (or downloading) token is really sent its next request, for `mprefd list`: the
+/// scheduler's own rule (`PauseRule`) applied to the stored `next_poll_at` and the pauses in force
+/// — the daemon keeps such a token's planned time in the database and waits for the pause in memory.
 struct HeldPolls {
     private let accountPauses: [String: PauseRecord]
     private let hostPauses: [String: PauseRecord]
@@ -24,10 +24,10 @@ struct HeldPolls {
     /// `2026-11-29T10:15:00.000Z (account paused)`; `-` when there is no next poll.
     func nextPoll(of token: TokenRecord) -> String {
         guard let planned = token.nextPollAt else { return "-" }
-        guard token.state == .watching else { return planned }
-        let pauses = [accountPauses[token.clientID], hostKeys[token.clientID].flatMap { hostPauses[$0] }].compactMap { $0 }
-        guard let longest = pauses.max(by: { $0.pausedUntil < $1.pausedUntil }),
-              let plannedDate = Timestamp.parse(planned), longest.pausedUntil >= plannedDate else { return planned }
-        return "\(Timestamp.format(longest.pausedUntil)) (\(longest.scope) paused)"
+        guard token.state.isActive, let plannedDate = Timestamp.parse(planned) else { return planned }
+        let held = PauseRule.effectiveDue(planned: plannedDate, host: hostKeys[token.clientID].flatMap { hostPauses[$0] }?.pausedUntil,
+                                          account: accountPauses[token.clientID]?.pausedUntil)
+        guard let scope = held.heldBy else { return planned }
+        return "\(Timestamp.format(held.due)) (\(scope.rawValue) paused)"
     }
 }

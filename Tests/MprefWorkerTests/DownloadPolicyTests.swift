@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MyPreferences
 import Testing
 @testable import MprefWorker
@@ -95,5 +96,17 @@ struct DownloadFileTests {
         let (back, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 2, sha256: sha)
         #expect(!restarted && back.bytes == 2)
         #expect(FileManager.default.fileExists(atPath: final + ".partial") && !FileManager.default.fileExists(atPath: final))
+    }
+}
+
+/// The one pause rule the scheduler and `mprefd list` share.
+struct PauseRuleTests {
+    @Test func theLaterEndHoldsTheToken() {
+        #expect(PauseRule.effectiveDue(planned: 10, host: nil, account: nil) == (10, nil))
+        #expect(PauseRule.effectiveDue(planned: 10, host: 5, account: 8) == (10, nil))
+        #expect(PauseRule.effectiveDue(planned: 10, host: 20, account: 15) == (20, .host))
+        #expect(PauseRule.effectiveDue(planned: 10, host: 15, account: 20) == (20, .account))
+        #expect(PauseRule.effectiveDue(planned: 10, host: 20, account: 20) == (20, .host))
+        #expect(PauseRule.effectiveDue(planned: 10, host: 10, account: nil) == (10, nil))
     }
 }

@@ -34,6 +34,9 @@ package final class PollingService: Sendable {
     private let downloadStep: DownloadStep
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
+    /// A random number generator for each poll's backoff draw and for the scheduler's pause spread;
+    /// `SystemRandomNumberGenerator` unless a test injects a seeded one.
+    private let makeRandom: @Sendable () -> any RandomNumberGenerator
     private let onHookRunsQueued: @Sendable () -> Void
     private let beforeAccountLift: @Sendable (String) async -> Void
     /// How often admin changes are looked for.
@@ -50,8 +53,10 @@ package final class PollingService: Sendable {
         database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
-        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }
+        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in },
+        makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() }
     ) {
+        self.makeRandom = makeRandom
         self.beforeAccountLift = beforeAccountLift
         self.database = database
         self.targets = targets
@@ -73,7 +78,7 @@ package final class PollingService: Sendable {
     /// Runs until `requestShutdown()` and in-flight polls are settled.
     /// - Throws: `StoreError` when the initial load fails.
     package func run() async throws {
-        var state = SchedulerState(configuration: policy.configuration, targets: targets)
+        var state = SchedulerState(configuration: policy.configuration, targets: targets, random: makeRandom())
         let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
         let pauses = try await database.activePauses(now: wallNow())
@@ -187,7 +192,7 @@ package final class PollingService: Sendable {
             startDownloadStep(launch, in: &polls)
             return
         }
-        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog] in
+        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog, makeRandom] in
             let polledAt = wallNow()
             let result = await launch.target.source.status(of: token.accessToken)
             if Task.isCancelled {
@@ -195,7 +200,7 @@ package final class PollingService: Sendable {
                 return
             }
             mailbox.post(.answered(tokenID: token.id))
-            var rng = SystemRandomNumberGenerator()
+            var rng = makeRandom()
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey,
                                          accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
                                          using: &rng)
@@ -220,12 +225,12 @@ package final class PollingService: Sendable {
     /// One download step of a `downloading` token (a page or the commit), in place of a poll.
     private func startDownloadStep(_ launch: SchedulerState.Launch, in polls: inout DiscardingTaskGroup) {
         let token = launch.token
-        polls.addTask { [downloadStep, mailbox, onHookRunsQueued] in
+        polls.addTask { [downloadStep, mailbox, onHookRunsQueued, makeRandom] in
             guard let source = launch.target.downloads else {
                 mailbox.post(.abandoned(tokenID: token.id))
                 return
             }
-            var rng = SystemRandomNumberGenerator()
+            var rng = makeRandom()
             let report = await downloadStep.run(token: token, source: source, settings: launch.target.download, hostKey: launch.target.hostKey,
                                                 using: &rng)
             if Task.isCancelled, !report.recorded {

@@ -52,11 +52,13 @@ struct SchedulerState {
     private var unconfiguredClientIDs: Set<String> = []
     /// Per client ID: the tokens that answered `404` since the account's last `2xx`.
     private var notFoundStreaks: [String: Set<Int64>] = [:]
-    private var rng = SystemRandomNumberGenerator()
+    /// Spreads tokens resuming after a pause (``spread()``); injected so tests replay it from a seed.
+    private var rng: any RandomNumberGenerator
 
-    init(configuration: PollingConfiguration, targets: [String: PollTarget]) {
+    init(configuration: PollingConfiguration, targets: [String: PollTarget], random: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
         self.configuration = configuration
         self.targets = targets
+        self.rng = random
     }
 
     /// Tokens being watched (in the queue or in flight).

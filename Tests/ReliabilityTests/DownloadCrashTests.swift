@@ -94,7 +94,7 @@ extension Reliability {
                      + (SELECT count(*) FROM hook_runs WHERE state = 'succeeded')
                 """
             let everything = 3 * tokens.count  // verified + committed downloads and succeeded hooks, once every page is stored
-            var kills = 0, killsInFlight = 0, progressBefore = 0
+            var kills = 0, killsInFlight = 0, tornKills = 0, progressBefore = 0
             let started = ContinuousClock.now
             for round in 1...rounds {
                 let daemon = try await scene.startDaemon()
@@ -105,13 +105,31 @@ extension Reliability {
                 #expect(moved, "round \(round) (SEED=\(seed)): no download progress; log tail:\n\(daemon.log.suffix(3000))")
                 let wait = Int.random(in: 0...250, using: &rng)
                 try await Task.sleep(for: .milliseconds(wait))
-                #expect(daemon.isRunning, "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
-                await daemon.killNine()
+                // Every other round the kill lands between a page made durable and its checkpoint: a `sqlite3`
+                // session holds the write lock, so the step blocks after its fsync; the kill comes once a
+                // `.partial` file holds more than its checkpoint says.
+                var tornKill = false
+                if round % 2 == 0, try await scene.scalar("SELECT count(*) FROM downloads WHERE phase = 'fetching'") > 0 {
+                    let release = "\(dir)/release-\(round)", locked = "\(dir)/locked-\(round)"
+                    let locker = try scene.startChild("/usr/bin/env", ["sqlite3", scene.databasePath, ".timeout 30000", "BEGIN IMMEDIATE;", ".shell touch \(locked)",
+                                                                       ".shell while [ ! -e \(release) ]; do sleep 0.02; done", "ROLLBACK;"], logName: "locker")
+                    #expect(await scene.eventually { FileManager.default.fileExists(atPath: locked) }, "round \(round): no write lock: \(locker.log)")
+                    tornKill = try await scene.eventually(timeout: .seconds(15)) { try await aheadOfCheckpoint(scene) }
+                    #expect(tornKill, "round \(round) (SEED=\(seed)): no page appended while the database was locked; log tail:\n\(daemon.log.suffix(3000))")
+                    #expect(daemon.isRunning, "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
+                    await daemon.killNine()
+                    FileManager.default.createFile(atPath: release, contents: nil)
+                    #expect(await locker.waitForExit() == 0, "sqlite3 locker: \(locker.log)")
+                } else {
+                    #expect(daemon.isRunning, "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
+                    await daemon.killNine()
+                }
                 kills += 1
+                if tornKill { tornKills += 1 }
                 let downloading = try await scene.scalar("SELECT count(*) FROM tokens WHERE state = 'downloading'")
                 if downloading > 0 { killsInFlight += 1 }
                 progressBefore = try await scene.scalar(progressSQL)
-                let context = "round \(round) (SEED=\(seed), killed \(wait) ms after progress)"
+                let context = "round \(round) (SEED=\(seed), killed \(tornKill ? "with a page durable but not checkpointed" : "\(wait) ms after progress"))"
                 #expect(try await scene.integrity() == "ok", "\(context)")
                 try await checkCheckpoints(scene, context: context)
                 print("download crash \(context): progress \(progressBefore), downloading \(downloading), pages served \(await servedPages(scene, tokens))")
@@ -161,7 +179,7 @@ extension Reliability {
             }
             // Pages fetched again because of a kill: served − needed − the served-but-unusable fault pages.
             let refetched = served - neededPages - alteringServes
-            print(String(format: "download crash figures (SEED=\(seed)): rounds \(rounds), kills \(kills) (\(killsInFlight) with a download in flight), pages needed \(neededPages), served \(served), fault pages served unusable \(alteringServes), re-fetched after kills \(refetched) = %.2f per kill", Double(refetched) / Double(max(kills, 1))))
+            print(String(format: "download crash figures (SEED=\(seed)): rounds \(rounds), kills \(kills) (\(killsInFlight) with a download in flight, \(tornKills) between a page's fsync and its checkpoint), pages needed \(neededPages), served \(served), fault pages served unusable \(alteringServes), re-fetched after kills \(refetched) = %.2f per kill", Double(refetched) / Double(max(kills, 1))))
             #expect(refetched >= 0, "\(context): fewer pages served (\(served)) than needed (\(neededPages)) plus cut/short pages (\(alteringServes))")
             #expect(refetched <= killsInFlight * tokens.count,
                     "\(context): \(refetched) pages fetched again for \(killsInFlight) kills with downloads in flight (at most one per download in flight per kill)")
@@ -179,6 +197,13 @@ extension Reliability {
                 } else {
                     #expect(try await sha256(scene, path) == row["sha256"] as? String, "\(context): \(path) (\(phase)) does not match its recorded checksum")
                 }
+            }
+        }
+
+        /// Whether some download's `.partial` file holds more bytes than its checkpoint (a page made durable, not yet checkpointed).
+        private func aheadOfCheckpoint(_ scene: ReliabilityScene) async throws -> Bool {
+            try await scene.query("SELECT file, bytes FROM downloads WHERE phase = 'fetching'").contains { row in
+                (fileSize((row["file"] as? String ?? "?") + ".partial") ?? 0) > Int64(row["bytes"] as? Int ?? Int.max)
             }
         }
 

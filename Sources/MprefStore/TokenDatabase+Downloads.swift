@@ -29,10 +29,14 @@ public struct DownloadCheckpoint: Sendable, Hashable {
     /// The `keepFiles` sent with the commit.
     public var keepFiles: Bool?
     public var lastError: String?
+    /// When `download.retention_days` removed the delivered file.
+    public var fileDeletedAt: Date?
 
     public init(tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
                 records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
-                sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil, lastError: String? = nil) {
+                sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil, lastError: String? = nil,
+                fileDeletedAt: Date? = nil) {
+        self.fileDeletedAt = fileDeletedAt
         self.tokenID = tokenID
         self.file = file
         self.phase = phase
@@ -55,7 +59,7 @@ public struct DownloadCheckpoint: Sendable, Hashable {
 
     static let columns = """
         token_id, file, phase, started_at, next_offset, records, bytes, sha256_prefix, total_results, pages, sha256,
-        verified_at, committed_at, keep_files, last_error
+        verified_at, committed_at, keep_files, last_error, file_deleted_at
         """
 
     /// Reads a row holding ``columns``; a row edited into something unusable throws `StoreError.corrupt`
@@ -84,7 +88,8 @@ public struct DownloadCheckpoint: Sendable, Hashable {
             bytes: max(0, try column("bytes", Int64.self)), sha256Prefix: try column("sha256_prefix", String?.self),
             totalResults: try column("total_results", Int64?.self), pages: max(0, try column("pages", Int64.self)),
             sha256: try column("sha256", String?.self), verifiedAt: try time("verified_at"), committedAt: try time("committed_at"),
-            keepFiles: try column("keep_files", Int64?.self).map { $0 != 0 }, lastError: try column("last_error", String?.self))
+            keepFiles: try column("keep_files", Int64?.self).map { $0 != 0 }, lastError: try column("last_error", String?.self),
+            fileDeletedAt: try time("file_deleted_at"))
     }
 }
 
@@ -314,6 +319,14 @@ extension TokenDatabase {
                 if let checkpoint = try? DownloadCheckpoint.decode(row) { result[checkpoint.tokenID] = checkpoint }
             }
             return result
+        }
+    }
+
+    /// Records, before the commit request is sent, that it is being sent (`keep_files`), so that a
+    /// restart after a lost answer knows a commit may have happened.
+    package func markCommitSent(tokenID: Int64, keepFiles: Bool) async throws {
+        try await asyncWrite { db in
+            try db.execute(sql: "UPDATE downloads SET keep_files = ? WHERE token_id = ?", arguments: [keepFiles, tokenID])
         }
     }
 }

@@ -40,6 +40,8 @@ struct JSONScanner {
         var page = ExportPage(count: nil, hasMore: nil, limit: nil, offset: nil, totalResults: nil, records: 0, recordKey: "", ndjson: [])
         var seen: Set<String> = []
         var sawRecords = false
+        // A UTF-8 byte order mark (some .NET servers send one) is not part of the JSON text.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
         skipWhitespace()
         try expect(UInt8(ascii: "{"), "the page to be a JSON object")
         skipWhitespace()
@@ -91,6 +93,7 @@ struct JSONScanner {
         while true {
             skipWhitespace()
             let start = position
+            guard peek == UInt8(ascii: "{") else { throw fail("record \(page.records + 1) is not a JSON object") }
             try skipValue()
             append(start..<position, to: &page.ndjson)
             page.ndjson.append(UInt8(ascii: "\n"))

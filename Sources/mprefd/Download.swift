@@ -23,6 +23,10 @@ struct Download: AsyncParsableCommand {
             Refused while the daemon runs on the database (exit 75): with download on, the \
             daemon downloads by itself; use --retry to re-arm a failed one.
 
+            A token whose export was already delivered prints its file and exits 0 (nothing is \
+            fetched; the file is never touched). --out must name a new file: an existing path \
+            (file, directory, device, symlink) is refused with exit 64, never replaced.
+
             --retry: re-arms tokens in state download_failed (or expired mid-download) for the \
             running daemon, from their checkpoint.
 
@@ -86,6 +90,20 @@ struct Download: AsyncParsableCommand {
         guard let file = out.map({ ConfigurationLoader.absolute($0) }) ?? settings.file(clientID: record.clientID, accessToken: record.accessToken) else {
             throw MprefdError.usage("client ID \(record.clientID) cannot name a file; pass --out")
         }
+        // Delivered already: the verified file is the answer (idempotent for scripts); it is never
+        // touched again. Fetching again needs a new --out.
+        if let done = try database.downloadCheckpointNow(tokenID: record.id), done.phase == .committed,
+           out == nil || file == done.file, done.fileDeletedAt == nil, FileManager.default.fileExists(atPath: done.file) {
+            if json {
+                try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: record.state.rawValue,
+                                                   download: DownloadJSON(done)))
+            } else {
+                Output.note("already delivered (sha256 \(done.sha256 ?? "?")); to fetch it again, pass --out with a new path")
+                Output.line(done.file)
+            }
+            return
+        }
+        try Self.checkTarget(file, resuming: try database.downloadCheckpointNow(tokenID: record.id))
         guard try database.prepareDownload(tokenID: record.id, file: file) else {
             throw MprefdError.notFound("access token \(record.accessToken) is \(record.state.rawValue), not a completed export; `mprefd wait \(record.accessToken)` until it is complete")
         }
@@ -134,6 +152,26 @@ struct Download: AsyncParsableCommand {
             }
             guard report.newState == .downloading, let delay = report.nextDelay else { return report.newState }
             if delay > .zero { try await Task.sleep(for: delay) }
+        }
+    }
+
+    /// The file to write must be new: nothing at `file` (a delivered file, a directory, a device or
+    /// a symlink is never renamed, truncated or replaced), and at `file.partial` at most a regular
+    /// file this download's own checkpoint started.
+    /// - Throws: `MprefdError` exit 64 naming what is in the way.
+    static func checkTarget(_ file: String, resuming checkpoint: DownloadCheckpoint?) throws {
+        var info = stat()
+        // The one exception: this download's own file, renamed before its checkpoint was stored.
+        let ownUnrecordedRename = checkpoint.map { $0.file == file && $0.phase != .committed && $0.pages > 0 } ?? false
+        if lstat(file, &info) == 0, !(ownUnrecordedRename && (info.st_mode & S_IFMT) == S_IFREG) {
+            throw MprefdError.usage("\(file) already exists; the download never replaces a file: move it away or choose another --out")
+        }
+        let partial = file + ".partial"
+        if lstat(partial, &info) == 0 {
+            let isRegular = (info.st_mode & S_IFMT) == S_IFREG
+            guard isRegular, checkpoint?.file == file else {
+                throw MprefdError.usage("\(partial) already exists and is not this download's own partial file; move it away or choose another --out")
+            }
         }
     }
 

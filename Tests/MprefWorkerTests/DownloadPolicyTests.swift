@@ -11,17 +11,31 @@ struct DownloadPolicyTests {
 
     @Test func aPageThatFitsIsStored() {
         #expect(DownloadPolicy.problem(with: page(count: 10, records: 10, offset: 11, total: 30), askedOffset: 11, storedRecords: 10, previousTotal: 30) == nil)
-        #expect(DownloadPolicy.problem(with: page(records: 10), askedOffset: 1, storedRecords: 0, previousTotal: nil) == nil)
+        #expect(DownloadPolicy.problem(with: page(records: 10, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil) == nil)
+    }
+
+    @Test func aPageWithoutOffsetIsNeverStored() {
+        // A server that ignores `offset` would otherwise have the same records stored again and again.
+        #expect(DownloadPolicy.problem(with: page(count: 3, records: 3, total: 9), askedOffset: 4, storedRecords: 3, previousTotal: 9)?
+            .contains("no Offset") == true)
+    }
+
+    @Test func withoutTotalResultsRowCountBoundsTheRecords() {
+        #expect(DownloadPolicy.problem(with: page(records: 3, hasMore: true, offset: 7), askedOffset: 7, storedRecords: 6, previousTotal: nil,
+                                       rowCount: 9) == nil)
+        #expect(DownloadPolicy.problem(with: page(records: 3, hasMore: true, offset: 10), askedOffset: 10, storedRecords: 9, previousTotal: nil,
+                                       rowCount: 9)?.contains("beyond RowCount 9") == true)
     }
 
     @Test func problemsNameBothNumbers() {
         #expect(DownloadPolicy.problem(with: page(records: 1, offset: 10), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("starts at record 10, but record 11") == true)
-        #expect(DownloadPolicy.problem(with: page(count: 10, records: 9), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("Count 10 but holds 9") == true)
-        #expect(DownloadPolicy.problem(with: page(records: 1, total: 31), askedOffset: 1, storedRecords: 0, previousTotal: 30)?.contains("from 30 to 31") == true)
-        #expect(DownloadPolicy.problem(with: page(records: 0, hasMore: true), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("HasMore") == true)
-        #expect(DownloadPolicy.problem(with: page(records: 5, total: 12), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("beyond TotalResults 12") == true)
+        #expect(DownloadPolicy.problem(with: page(count: 10, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("Count 10 but holds 9 records (a short page)") == true)
+        #expect(DownloadPolicy.problem(with: page(count: -1, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil) == "the page says Count -1 but holds 9 records")
+        #expect(DownloadPolicy.problem(with: page(records: 1, offset: 1, total: 31), askedOffset: 1, storedRecords: 0, previousTotal: 30)?.contains("from 30 to 31") == true)
+        #expect(DownloadPolicy.problem(with: page(records: 0, hasMore: true, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("HasMore") == true)
+        #expect(DownloadPolicy.problem(with: page(records: 5, offset: 11, total: 12), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("beyond TotalResults 12") == true)
         // Counts from outside never trap: at Int64.max the sum saturates and still overruns nothing.
-        #expect(DownloadPolicy.problem(with: page(records: 5, total: .max), askedOffset: .max, storedRecords: .max, previousTotal: .max) == nil)
+        #expect(DownloadPolicy.problem(with: page(records: 5, offset: .max, total: .max), askedOffset: .max, storedRecords: .max, previousTotal: .max) == nil)
     }
 
     @Test func theLastPageIsKnownFromHasMoreElseFromTheTotal() {

@@ -22,7 +22,7 @@ struct PageDecoderTests {
         let records = [
             #"{"ProfileId":9007199254740993,"Name":"Zoë \u00e9 日本語 🎉","Nested":{"a":[1,2.50,-3e+2,{"b":null}]},"Esc":"\"\\\/\n\u2028"}"#,
             #"{"ProfileID":1,"DeletedDate":"2026-01-01T00:00:00.000Z","ReasonCode":"GDPR"}"#,
-            "[]", "\"a string record\"", "12345678901234567890",
+            #"{}"#, #"{"a":[[],{}],"n":-0.5e-3}"#, #"{"big":12345678901234567890}"#,
         ]
         let body = #"{"Count":5,"HasMore":true,"Limit":5,"Offset":11,"TotalResults":99,"UserProfilePreferences":["# + records.joined(separator: ",") + "]}"
         let p = try page(body)
@@ -41,6 +41,14 @@ struct PageDecoderTests {
     @Test func prettyPrintedRecordsBecomeOneLineWithTheirSpacesKept() throws {
         let p = try page("{\n  \"Count\": 1,\r\n  \"UserProfilePreferences\": [\n    {\n      \"a\": \"x y\",\n      \"b\": [ 1, 2 ]\n    }\n  ]\n}\n")
         #expect(String(decoding: p.ndjson, as: UTF8.self) == "{      \"a\": \"x y\",      \"b\": [ 1, 2 ]    }\n")
+    }
+
+    @Test func aByteOrderMarkIsSkippedAndRecordsMustBeObjects() throws {
+        let p = try page("\u{FEFF}" + #"{"Offset":1,"Preferences":[{"a":1}]}"#)
+        #expect(p.records == 1)
+        for record in ["null", "1", #""str""#, "[]"] {
+            #expect(reason(#"{"Preferences":["# + record + "]}")?.contains("is not a JSON object") == true, "\(record)")
+        }
     }
 
     @Test func nullCountsAndAnEmptyArrayDecode() throws {
@@ -75,7 +83,7 @@ struct PageDecoderTests {
     @Test func invalidUTF8AndHostileNestingAreRefusedWithoutTrapping() {
         var bytes = Array(#"{"Preferences":[{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
         if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("UTF-8")) } else { Issue.record("decoded") }
-        bytes = Array(#"{"Preferences":["#.utf8) + Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000) + Array("]}".utf8)
+        bytes = Array(#"{"Preferences":[{"a":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000) + Array("}]}".utf8)
         if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("nested deeper")) } else { Issue.record("decoded") }
         for cut in stride(from: 0, to: 60, by: 3) {
             let text = #"{"Count":1,"Preferences":[{"a":[1,{"b":"ü"}]}],"HasMore":false}"#

@@ -54,8 +54,14 @@ package final class DownloadFile: @unchecked Sendable {
         } catch {
             throw DownloadFileError(diskFull: false, description: "cannot create \(directory): \(error.localizedDescription)")
         }
-        if access(partial, F_OK) != 0, access(final, F_OK) == 0, rename(final, partial) != 0 {
-            throw .errno("cannot rename back", final)
+        // Only this download's own file, renamed before its checkpoint was stored, is taken back; a
+        // fresh download never touches whatever else stands at the final path.
+        var existing = stat()
+        if access(partial, F_OK) != 0, lstat(final, &existing) == 0 {
+            guard bytes > 0, (existing.st_mode & S_IFMT) == S_IFREG else {
+                throw DownloadFileError(diskFull: false, description: "\(final) already exists and is not this download's file; move it away, then `mprefd download --retry`")
+            }
+            guard rename(final, partial) == 0 else { throw .errno("cannot rename back", final) }
         }
         let fd = Glibc.open(partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard fd >= 0 else { throw .errno("cannot open", partial) }

@@ -11,12 +11,20 @@ package enum DownloadPolicy {
     /// Why `page`, asked for at `offset`, cannot be stored as it is (`nil` when it can): it starts
     /// elsewhere, its `Count` disagrees with its records (a short page), `TotalResults` changed since
     /// an earlier page, it claims more records after an empty page, or it would overrun `TotalResults`.
-    package static func problem(with page: ExportPage, askedOffset offset: Int64, storedRecords: Int64, previousTotal: Int64?) -> String? {
-        if let answered = page.offset, answered != offset {
+    ///
+    /// `Offset` is required: without it a server that ignores the `offset` asked for would have the
+    /// same records stored again and again. Without `TotalResults`, `rowCount` (the status's
+    /// `RowCount`, when above 0) bounds the records.
+    package static func problem(with page: ExportPage, askedOffset offset: Int64, storedRecords: Int64, previousTotal: Int64?,
+                                rowCount: Int64? = nil) -> String? {
+        guard let answered = page.offset else {
+            return "the page has no Offset, so its records cannot be placed (asked for record \(offset))"
+        }
+        if answered != offset {
             return "the page starts at record \(answered), but record \(offset) was asked for"
         }
         if let count = page.count, count != Int64(page.records) {
-            return "the page says Count \(count) but holds \(page.records) records (a short page)"
+            return "the page says Count \(count) but holds \(page.records) records" + (count > Int64(page.records) ? " (a short page)" : "")
         }
         if let previousTotal, let total = page.totalResults, total != previousTotal {
             return "TotalResults changed from \(previousTotal) to \(total) during the download"
@@ -24,8 +32,11 @@ package enum DownloadPolicy {
         if page.records == 0, page.hasMore == true {
             return "an empty page says HasMore"
         }
-        if let total = page.totalResults ?? previousTotal, storedRecords.addingSaturating(Int64(page.records)) > total {
-            return "the page would bring the records to \(storedRecords.addingSaturating(Int64(page.records))), beyond TotalResults \(total)"
+        let after = storedRecords.addingSaturating(Int64(page.records))
+        if let total = page.totalResults ?? previousTotal {
+            if after > total { return "the page would bring the records to \(after), beyond TotalResults \(total)" }
+        } else if let rowCount, rowCount > 0, after > rowCount {
+            return "the page would bring the records to \(after), beyond RowCount \(rowCount) (the pages give no TotalResults)"
         }
         return nil
     }

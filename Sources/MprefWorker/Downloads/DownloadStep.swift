@@ -143,7 +143,8 @@ package struct DownloadStep: Sendable {
             return
         }
         request.totalResults = page.totalResults
-        if let problem = DownloadPolicy.problem(with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults) {
+        if let problem = DownloadPolicy.problem(with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults,
+                                                  rowCount: token.rowCount) {
             files.put(token.id, file)
             request.outcome = .undecodable
             requestFailed(RequestOutcome<ExportPage>.undecodable(reason: problem, excerpt: ""), httpStatus: result.httpStatus, token: token,
@@ -209,16 +210,33 @@ package struct DownloadStep: Sendable {
 
     private func commit(token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
                         progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator) async {
+        // `keep_files` set means a commit was sent whose answer was never stored (a crash or kill
+        // in between): then a 404/400 now says the export was committed already. Set before sending.
+        let answerLost = progress.checkpoint.keepFiles != nil
+        if !answerLost {
+            do {
+                try await database.markCommitSent(tokenID: token.id, keepFiles: settings.keepFiles)
+            } catch {
+                progress.delay = policy.configuration.initialDelay
+                progress.lastError = "commit not sent: \(error)"
+                return
+            }
+        }
         let requestedAt = wallNow()
         let result = await source.commit(token.accessToken, keepFiles: settings.keepFiles)
         var request = DownloadRequestRecord(.commit, at: requestedAt, offset: nil, result)
         defer { progress.request = request }
+        let acceptedAfterLostAnswer: Bool
         switch result.outcome {
-        case .ok, .notFound, .badRequest:
+        case .notFound, .badRequest: acceptedAfterLostAnswer = answerLost
+        default: acceptedAfterLostAnswer = false
+        }
+        switch result.outcome {
+        case _ where acceptedAfterLostAnswer, .ok:
             if case .ok = result.outcome {} else {
-                // The file is verified; an export the server no longer knows was committed already
-                // (a commit whose answer was lost before a restart) or expired since: delivered either way.
-                request.error = "commit answered \(result.httpStatus.map(String.init) ?? "?"); taken as committed (the file is verified)"
+                // The file is verified, and the commit sent before a restart lost its answer: the
+                // export was committed then.
+                request.error = "commit answered \(result.httpStatus.map(String.init) ?? "?") after an earlier commit whose answer was lost; taken as committed"
                 logger.warning("commit refused; the verified file is delivered anyway", metadata: metadata.merging([
                     "http.status": "\(result.httpStatus.map(String.init) ?? "-")",
                 ]) { $1 })
@@ -234,6 +252,8 @@ package struct DownloadStep: Sendable {
                 "download.file": "\(progress.checkpoint.file)", "download.records": "\(progress.checkpoint.records)",
             ]) { $1 })
         default:
+            // Answered, so no commit is in flight any more: a later 404 is not taken as success.
+            progress.checkpoint.keepFiles = nil
             requestFailed(result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
                           progress: &progress, using: &rng)
             request.retryAfterS = progress.pause?.retryAfterS
@@ -255,11 +275,20 @@ package struct DownloadStep: Sendable {
                                                  hostKey: hostKey, now: wallNow(), using: &rng) {
             progress.delay = failure.delay
             progress.pause = failure.pause
-            progress.lastError = "\(what) request: \(failure.lastError)" + (failure.detail.map { ": \($0)" } ?? "")
+            progress.lastError = "\(what) request: \(failure.lastError)" + (failure.detail.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? "")
             if failure.pause != nil { return }  // a host or account pause: not the download's fault
         } else if case .notFound = outcome {
             progress.notFound = progress.notFound.incrementedSaturating
             progress.errors = progress.errors.incrementedSaturating
+            if progress.notFound >= policy.configuration.notFoundLimit, what == "commit" {
+                progress.state = .downloadFailed
+                progress.delay = nil
+                progress.lastError = "the commit answered 404 \(progress.notFound) times: check the account's commit_path; "
+                    + "the verified file is at \(cp.file); `mprefd download --retry` commits again"
+                progress.checkpoint.phase = .failed
+                progress.checkpoint.lastError = progress.lastError
+                return
+            }
             if progress.notFound >= policy.configuration.notFoundLimit {
                 progress.state = .expired
                 progress.delay = nil
@@ -284,10 +313,20 @@ package struct DownloadStep: Sendable {
         }
     }
 
-    /// A full disk or a file error: keep the checkpoint, log once per download, try again later.
+    /// A full disk (or quota): keep the checkpoint, log once per download, try again later. Any other
+    /// file error (read-only file system, a symlink or directory in the way, permissions) will not
+    /// clear by itself: the download is `download_failed` with it, and `--retry` after the fix.
     private func diskTrouble(_ error: any Error, settings: DownloadSettings, progress: inout Progress, metadata: Logger.Metadata) {
-        let text = (error as? DownloadFileError).map { $0.diskFull ? "not enough disk space: \($0.description)" : $0.description } ?? "\(error)"
-        if progress.checkpoint.lastError != text {
+        guard let fileError = error as? DownloadFileError, fileError.diskFull else {
+            progress.state = .downloadFailed
+            progress.delay = nil
+            progress.lastError = "download failed: the file cannot be written: \(error); fix it, then `mprefd download --retry`"
+            progress.checkpoint.phase = .failed
+            progress.checkpoint.lastError = progress.lastError
+            return
+        }
+        let text = "not enough disk space: \(fileError.description)"
+        if files.noteTrouble(progress.checkpoint.tokenID, text) {
             logger.error("download waits: the file cannot be written; it resumes from its checkpoint when this clears", metadata: metadata.merging([
                 "error": "\(text)", "retry_in_s": "\(settings.diskRetry.seconds)",
             ]) { $1 })

@@ -6,12 +6,19 @@ import Synchronization
 /// step per token at a time.
 package final class OpenDownloads: Sendable {
     private let files = Mutex<[Int64: DownloadFile]>([:])
+    private let troubles = Mutex<[Int64: String]>([:])
 
     package init() {}
 
     /// The file of token `tokenID`, removed from the cache (nil when none is open).
     func take(_ tokenID: Int64) -> DownloadFile? {
         files.withLock { $0.removeValue(forKey: tokenID) }
+    }
+
+    /// Notes that token `tokenID`'s download waits because of `text`; true the first time this process
+    /// sees that text for it (so it is logged once per process, also after a restart).
+    func noteTrouble(_ tokenID: Int64, _ text: String) -> Bool {
+        troubles.withLock { $0.updateValue(text, forKey: tokenID) != text }
     }
 
     /// Keeps `file` open for token `tokenID`'s next step.

@@ -134,7 +134,8 @@ package struct DownloadRequestRecord: Sendable, Hashable {
 package struct DownloadWrite: Sendable, Hashable {
     package var tokenID: Int64
     package var request: DownloadRequestRecord?
-    package var checkpoint: DownloadCheckpoint
+    /// The new checkpoint; `nil` leaves the `downloads` row as it is (a row that cannot be read, or none).
+    package var checkpoint: DownloadCheckpoint?
     package var newState: TokenState
     package var nextPollAt: Date?
     package var consecutiveErrors: Int
@@ -142,7 +143,7 @@ package struct DownloadWrite: Sendable, Hashable {
     package var lastError: String?
     package var at: Date
 
-    package init(tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint, newState: TokenState, nextPollAt: Date?,
+    package init(tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint?, newState: TokenState, nextPollAt: Date?,
                  consecutiveErrors: Int, consecutiveNotFound: Int, lastError: String?, at: Date) {
         self.tokenID = tokenID
         self.request = request
@@ -206,13 +207,14 @@ extension TokenDatabase {
                     """, arguments: [w.tokenID, Timestamp.format(r.requestedAt), r.kind.rawValue, r.pageOffset, r.httpStatus, r.records, r.bytes,
                                      r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome.rawValue, r.error])
             }
-            let c = w.checkpoint
+            if let c = w.checkpoint {
             try db.execute(sql: """
                 UPDATE downloads SET phase = ?, next_offset = ?, records = ?, bytes = ?, sha256_prefix = ?, total_results = ?, pages = ?,
                        sha256 = ?, verified_at = ?, committed_at = ?, keep_files = ?, last_error = ?, updated_at = ?
                 WHERE token_id = ?
                 """, arguments: [c.phase.rawValue, c.nextOffset, c.records, c.bytes, c.sha256Prefix, c.totalResults, c.pages, c.sha256,
                                  c.verifiedAt.map(Timestamp.format), c.committedAt.map(Timestamp.format), c.keepFiles, c.lastError, at, w.tokenID])
+            }
             try db.execute(sql: """
                 UPDATE tokens SET state = ?, last_polled_at = ?, next_poll_at = ?, consecutive_errors = ?, consecutive_not_found = ?,
                        last_error = ?, finished_at = ?
@@ -232,7 +234,9 @@ extension TokenDatabase {
     /// Re-arms failed downloads (`mprefd download --retry`): each token in `download_failed` (or
     /// `expired` with a download row) goes back to `downloading` from its checkpoint, due now.
     /// Returns the tokens re-armed.
-    package func retryDownloads(tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+    /// With `fromStart`, the checkpoint is dropped: the download begins again at offset 1 (the
+    /// `.partial` file is cut to nothing at its first step).
+    package func retryDownloads(tokenIDs: [Int64], fromStart: Bool = false, now: Date = .now) throws -> [Int64] {
         try write { db in
             let nowText = Timestamp.format(now)
             let seq = try Self.nextAdminSeq(db)
@@ -245,6 +249,7 @@ extension TokenDatabase {
                                       OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
                     """, arguments: [nowText, seq, id, id])
                 guard db.changesCount > 0 else { continue }
+                if fromStart { try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [id]) }
                 try db.execute(sql: """
                     UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
                            last_error = NULL, updated_at = ? WHERE token_id = ?

@@ -31,7 +31,8 @@ public struct AccountConfiguration: Sendable {
     /// vendor's public Profiles pages: default `Async/{clientId}/Export/Segment/Commit/{accessToken}`
     /// (API/3 by analogy: `{clientId}/export/Segment/Commit/{accessToken}`).
     public var commitPath: String
-    /// Largest page body read, in bytes (a larger one is `.transportError(.bodyTooLarge)`); default 256 MiB.
+    /// Largest page body read, in bytes (a larger one is `.transportError(.bodyTooLarge)`); default 64 MiB
+    /// (a 1,000-record page of profiles is about 1 MB; a page is held whole while it is checked).
     public var maxPageBytes: Int
     /// Whole-request deadline of one page, from send to last body byte; default 300 s.
     public var pageTimeout: Duration
@@ -40,7 +41,7 @@ public struct AccountConfiguration: Sendable {
     public static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
     public static let defaultRetrievePath = "Async/{clientId}/Export/Segment/{accessToken}"
     public static let defaultCommitPath = "Async/{clientId}/Export/Segment/Commit/{accessToken}"
-    public static let defaultMaxPageBytes = 268_435_456
+    public static let defaultMaxPageBytes = 67_108_864
 
     public init(
         clientID: String,

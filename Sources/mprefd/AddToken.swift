@@ -67,7 +67,7 @@ struct AddToken: AsyncParsableCommand {
     @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
     var noGlobalHooks = false
 
-    @Flag(inversion: .prefixedNo, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
+    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
     var download: Bool?
 
     @Flag(help: "Print a JSON array of {result, token} instead of lines.")

@@ -16,7 +16,8 @@ enum AdminValues {
     /// Whether `text` is a MyPreferences client ID: 1–128 of letters, digits, `_`, `-`, `.`.
     static func isValidClientID(_ text: some StringProtocol) -> Bool {
         let bytes = text.utf8
-        guard (1...128).contains(bytes.count) else { return false }
+        // `.` and `..` would name directories in a download path (and are no client ID).
+        guard (1...128).contains(bytes.count), text != ".", text != ".." else { return false }
         return bytes.allSatisfy { b in
             (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
                 || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")

@@ -66,7 +66,7 @@
 ///       retention_days: 0          # days; delivered files whose hooks succeeded are deleted after; 0 = keep
 ///       verify_counts: strict      # strict|warn: records written must equal TotalResults and RowCount
 ///       max_attempts: 10           # failed page/commit requests in a row before download_failed
-///       max_page_bytes: 268435456  # bytes, largest page body read
+///       max_page_bytes: 67108864  # bytes, largest page body read
 ///       page_timeout_s: 300        # seconds, one page from send to last byte
 /// ```
 ///

@@ -28,7 +28,8 @@ struct Download: AsyncParsableCommand {
             (file, directory, device, symlink) is refused with exit 64, never replaced.
 
             --retry: re-arms tokens in state download_failed (or expired mid-download) for the \
-            running daemon, from their checkpoint.
+            running daemon, from their checkpoint; with --from-start, from the first record (for a \
+            checkpoint edited into something unusable).
 
             Exit 0 when delivered (or re-armed), 1 when the download failed or the export is \
             gone, 64 for bad arguments, 75 when the daemon holds the database.
@@ -50,6 +51,9 @@ struct Download: AsyncParsableCommand {
     @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
     var retry = false
 
+    @Flag(name: .customLong("from-start"), help: "With --retry: drop the checkpoint and download from the first record again.")
+    var fromStart = false
+
     @Option(help: ArgumentHelp("Write the file here instead of under download.directory (one-shot only).", valueName: "path"))
     var out: String?
 
@@ -60,6 +64,7 @@ struct Download: AsyncParsableCommand {
         guard !accessTokens.isEmpty else { throw ValidationError("give an access token") }
         if !retry, accessTokens.count > 1 { throw ValidationError("one access token at a time (several only with --retry)") }
         if retry, out != nil { throw ValidationError("--out applies to a one-shot download, not to --retry") }
+        if fromStart, !retry { throw ValidationError("--from-start goes with --retry") }
         if let out, out.isEmpty || out.hasSuffix("/") || out.contains("\u{0}") { throw ValidationError("bad --out '\(out)': give a file path") }
     }
 
@@ -179,7 +184,7 @@ struct Download: AsyncParsableCommand {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
-        let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id)))
+        let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id), fromStart: fromStart))
         var lines: [String] = []
         for record in records {
             lines.append(rearmed.contains(record.id)

@@ -71,6 +71,13 @@ struct Status: AsyncParsableCommand {
                 full.downloads = try database.downloadsInProgress().values.sorted { $0.tokenID < $1.tokenID }.compactMap { checkpoint in
                     byID[checkpoint.tokenID].map { StatusReport.Download(token: $0, checkpoint: checkpoint) }
                 }
+                // A download that waits (disk full, failing requests) is something an operator should see.
+                let stalled = full.downloads.filter { $0.lastError != nil }
+                if full.running, !stalled.isEmpty {
+                    full.problems.append("\(stalled.count) download(s) not progressing: "
+                        + stalled.prefix(3).map { "\($0.clientID)/\($0.accessToken): \($0.lastError ?? "")" }.joined(separator: "; "))
+                    full.degraded = true
+                }
             }
             report = full
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {

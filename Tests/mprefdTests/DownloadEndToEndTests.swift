@@ -194,6 +194,47 @@ import Testing
         #expect(canonical.isCommitted)
         let usage = try await scene.mprefd(["download"])
         #expect(usage.status == 64)
+        // Delivered: asked again, the file is the answer and is left exactly as it is.
+        let again = try await scene.mprefd(["download", "4501"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == out)
+        #expect(try await sha256(of: out) == canonical.sha256)
+        // An existing path is never replaced.
+        let precious = try scene.cli.write("precious.csv", "keep me\n")
+        let inTheWay = try await scene.mprefd(["download", "4501", "--out", precious])
+        #expect(inTheWay.status == 64, "\(inTheWay.stderr)")
+        #expect(inTheWay.stderr.contains("already exists"))
+        #expect(try String(contentsOfFile: precious, encoding: .utf8) == "keep me\n")
+        let both = try await scene.mprefd(["add-token", "4599", "--download", "--no-download"])
+        #expect(both.status == 64)
+    }
+
+    @Test func aCommitAnswered404WithoutAnEarlierCommitIsAFailureNamingCommitPath() async throws {
+        let scene = try await DaemonScene.start()
+        await scene.simulator.setScenario(.complete(records: 200), accessToken: 4901, clientID: scene.clientID)
+        try scene.cli.write("mprefd.yaml", """
+            database:
+              path: \(scene.cli.databasePath)
+            polling:
+              initial_delay_s: 0.05
+              max_delay_s: 0.1
+            accounts:
+              \(scene.clientID):
+                base_url: \(scene.simulator.baseURL)
+                commit_path: Async/{clientId}/Export/Segment/Komit/{accessToken}
+                download:
+                  enabled: true
+                  directory: \(scene.cli.directory.appendingPathComponent("exports").path)
+            """)
+        _ = try await scene.mprefd(["add-token", "4901"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(try await scene.eventually { try await state(scene, 4901) == "download_failed" }, "daemon log:\n\(daemon.log.suffix(3000))")
+        let error = try #require(try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4901").first?["last_error"] as? String)
+        #expect(error.contains("commit_path"), "\(error)")
+        let export = await scene.simulator.export(accessToken: 4901, clientID: scene.clientID)
+        #expect(export?.isCommitted == false)
+        #expect(FileManager.default.fileExists(atPath: file(scene, 4901)), "the verified file stays")
     }
 
     @Test func progressShowsInListAndStatusWhileDownloading() async throws {

@@ -66,6 +66,10 @@ package struct DownloadStep: Sendable {
         let checkpoint: DownloadCheckpoint
         do {
             checkpoint = try await database.startDownload(tokenID: token.id, file: path, at: wallNow())
+        } catch let error as StoreError where error.code == .corrupt {
+            // A row edited into something unusable: say so once, as the download's failure.
+            return await fail(token, "the downloads row cannot be read: \(error.message); delete it (sqlite3) or run "
+                + "`mprefd download --retry --from-start \(token.accessToken)`", metadata: metadata)
         } catch {
             logger.error("download checkpoint cannot be read; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
@@ -347,7 +351,8 @@ package struct DownloadStep: Sendable {
 
     // MARK: Record
 
-    private func record(token: WatchedToken, _ progress: Progress, metadata: Logger.Metadata) async -> Report {
+    /// - Parameter keepingCheckpoint: leave the `downloads` row as it is (there is none, or it cannot be read).
+    private func record(token: WatchedToken, _ progress: Progress, keepingCheckpoint: Bool = false, metadata: Logger.Metadata) async -> Report {
         // Shutdown cancelled the step (its request likely failed because of it): nothing is stored,
         // as for an abandoned poll; bytes appended past the checkpoint are cut at the next start.
         guard !Task.isCancelled else {
@@ -358,7 +363,7 @@ package struct DownloadStep: Sendable {
         request?.nextDelayS = progress.delay.map { ($0.seconds * 1000).rounded() / 1000 }
         let now = wallNow()
         let write = DownloadWrite(
-            tokenID: token.id, request: request, checkpoint: progress.checkpoint, newState: progress.state,
+            tokenID: token.id, request: request, checkpoint: keepingCheckpoint ? nil : progress.checkpoint, newState: progress.state,
             nextPollAt: progress.delay.map { WallClock.adding($0, to: now) }, consecutiveErrors: progress.errors,
             consecutiveNotFound: progress.notFound, lastError: progress.lastError, at: now)
         do {
@@ -381,10 +386,10 @@ package struct DownloadStep: Sendable {
     private func fail(_ token: WatchedToken, _ text: String, metadata: Logger.Metadata) async -> Report {
         logger.error("download cannot start", metadata: metadata.merging(["error": "\(text)"]) { $1 })
         let now = wallNow()
-        let checkpoint = DownloadCheckpoint(tokenID: token.id, file: "", phase: .failed, startedAt: now, lastError: text)
-        let progress = Progress(checkpoint: checkpoint, state: .downloadFailed, errors: token.consecutiveErrors,
+        let placeholder = DownloadCheckpoint(tokenID: token.id, file: "", phase: .failed, startedAt: now, lastError: text)
+        let progress = Progress(checkpoint: placeholder, state: .downloadFailed, errors: token.consecutiveErrors,
                                 notFound: token.consecutiveNotFound, delay: nil, lastError: text)
-        return await record(token: token, progress, metadata: metadata)
+        return await record(token: token, progress, keepingCheckpoint: true, metadata: metadata)
     }
 }
 

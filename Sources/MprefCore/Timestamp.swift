@@ -11,18 +11,9 @@ package enum Timestamp {
     /// written as the nearest end of that range (`WallClock`), so every timestamp written parses back.
     package static func format(_ date: Date) -> String {
         let totalMs = WallClock.milliseconds(date)
-        var days = totalMs >= 0 ? totalMs / 86_400_000 : (totalMs - 86_399_999) / 86_400_000
+        let days = totalMs >= 0 ? totalMs / 86_400_000 : (totalMs - 86_399_999) / 86_400_000
         let msOfDay = totalMs - days * 86_400_000
-        // Civil-from-days (Howard Hinnant's algorithm), valid for the whole proleptic Gregorian calendar.
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilTime.civilFromDays(days)
         let h = msOfDay / 3_600_000, m = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
         // The usual case, written into the string's storage directly: it runs two or three times for
         // every poll committed (a fifth of the commit's CPU when built by interpolation).

@@ -7,6 +7,17 @@ import Synchronization
 
 /// Small measuring tools shared by the scenarios: clocks, percentiles, /proc readings, seeding.
 enum Bench {
+    /// The port a child server wrote to `portFile`, polled every 10 ms up to `attempts` times; nil if it never did.
+    static func waitForPort(in portFile: String, attempts: Int) -> Int? {
+        for _ in 0..<attempts {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return port
+            }
+            usleep(10_000)
+        }
+        return nil
+    }
+
     /// Seconds on the monotonic clock since an arbitrary origin.
     static func monotonicSeconds() -> Double {
         var ts = timespec()
@@ -142,15 +153,7 @@ final class ServerProcess {
         if let completeFrom { arguments += ["--complete-from", String(completeFrom)] }
         process.arguments = arguments
         try process.run()
-        var port: Int?
-        for _ in 0..<500 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let p = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                port = p
-                break
-            }
-            usleep(10_000)
-        }
-        guard let port else {
+        guard let port = Bench.waitForPort(in: portFile, attempts: 500) else {
             process.terminate()
             throw BenchError("fixed-answer server did not start")
         }

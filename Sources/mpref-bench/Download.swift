@@ -331,15 +331,7 @@ final class SimProcess {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--scenarios", scenarios, "--port-file", portFile, "--no-record", "--log-level", "error"]
         try process.run()
-        var port: Int?
-        for _ in 0..<1000 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let p = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                port = p
-                break
-            }
-            usleep(10_000)
-        }
-        guard let port else {
+        guard let port = Bench.waitForPort(in: portFile, attempts: 1000) else {
             process.terminate()
             throw BenchError("mpref-sim did not start")
         }

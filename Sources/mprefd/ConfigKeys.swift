@@ -66,6 +66,7 @@
 ///       retention_days: 0          # days; delivered files whose hooks succeeded are deleted after; 0 = keep
 ///       verify_counts: strict      # strict|warn: records written must equal TotalResults and RowCount
 ///       max_attempts: 10           # failed page/commit requests in a row before download_failed
+///       disk_retry_s: 60           # seconds; how often a download waiting for disk space tries again
 ///       max_page_bytes: 67108864  # bytes, largest page body read
 ///       page_timeout_s: 300        # seconds, one page from send to last byte
 /// ```
@@ -104,7 +105,7 @@ enum ConfigKeys {
 
     static let download: Shape = .section([
         ("enabled", .value), ("directory", .value), ("page_size", .value), ("keep_files", .value), ("retention_days", .value),
-        ("verify_counts", .value), ("max_attempts", .value), ("max_page_bytes", .value), ("page_timeout_s", .value),
+        ("verify_counts", .value), ("max_attempts", .value), ("disk_retry_s", .value), ("max_page_bytes", .value), ("page_timeout_s", .value),
     ])
 
     static let account: Shape = .section([

@@ -212,6 +212,7 @@ struct ConfigurationLoader {
         d.retentionDays = try values.integer(key + ["retention_days"], default: 0, allowed: "days, 0..36500 (0 = keep forever)") { (0...36_500).contains($0) }
         d.strictCounts = try values.choice(key + ["verify_counts"], default: "strict", from: ["strict", "warn"]) == "strict"
         d.maxAttempts = try values.integer(key + ["max_attempts"], default: 10, allowed: "an integer >= 1") { $0 >= 1 }
+        d.diskRetry = .seconds(try values.seconds(key + ["disk_retry_s"], default: 60, allowed: "seconds, 0.1..86400") { (0.1...86_400).contains($0) })
         return d
     }
 

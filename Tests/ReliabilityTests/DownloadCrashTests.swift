@@ -15,7 +15,7 @@ extension Reliability {
     ///    page per download in flight was fetched again per kill.
     /// 2. The download directory's file system (a tmpfs) fills up mid-download: the download waits
     ///    with a clear `last_error`, logs once, commits nothing, keeps its checkpoint (the `.partial`
-    ///    file cut back to it); once space returns it resumes (full mode: the retry is 60 s) and
+    ///    file cut back to it); once space returns it resumes (disk_retry_s: 3) and
     ///    the file is the canonical export.
     /// 3. A 401 on a later page pauses the account; the download resumes after the pause and
     ///    completes, nothing committed before.
@@ -257,7 +257,7 @@ extension Reliability {
             }
             let exports = mountPoint + "/exports"
             await scene.simulator.setScenario(.complete(records: 6000, export: ExportOptions(seed: 3)), accessToken: token, clientID: Self.clientID)
-            try configure(scene, directory: exports, pageSize: 500,
+            try configure(scene, directory: exports, pageSize: 500, download: ["disk_retry_s: 3"],
                           polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2", "max_requests_per_second_per_host: 4", "shutdown_grace_s: 5"])
             try #require(try await scene.mprefd(["add-token", "\(token)"]).status == 0)
             let daemon = try await scene.startDaemon()
@@ -282,17 +282,13 @@ extension Reliability {
             #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports)))
             #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
             #expect(logLines(daemon.log, containing: "download waits").count == 1, "logged \(logLines(daemon.log, containing: "download waits").count) times")
-            // It waits (60 s) rather than fetching pages it cannot store.
+            // It waits (disk_retry_s: 3) rather than fetching pages it cannot store.
             let requestsAtStop = await pageRequests(scene, token)
             try await Task.sleep(for: .seconds(2))
             #expect(await pageRequests(scene, token) == requestsAtStop, "pages asked for while the disk is full")
 
-            guard ReliabilityMode.isFull else {
-                print("disk full: the resume (after the 60 s disk retry) runs with MPREFD_RELIABILITY=full")
-                return
-            }
             // One more try while still full: still one log line, same checkpoint.
-            #expect(await scene.eventually(timeout: .seconds(90)) { await pageRequests(scene, token) > requestsAtStop }, "no retry after 60 s")
+            #expect(await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop }, "no retry after 3 s")
             try await Task.sleep(for: .milliseconds(500))
             #expect(logLines(daemon.log, containing: "download waits").count == 1, "the full disk is logged again on every retry")
             #expect(try await scene.scalar("SELECT pages FROM downloads") == pages)

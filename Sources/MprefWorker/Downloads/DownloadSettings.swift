@@ -22,7 +22,7 @@ package struct DownloadSettings: Sendable, Hashable {
     /// Free space asked for before the first page, beyond `ByteCount`: this fraction of it plus
     /// 64 MiB. Default 0.1.
     package var freeSpaceMargin = 0.1
-    /// How long a download waits for free space (or for a disk error to clear) before trying again.
+    /// How long a download waiting for free space tries again after (`download.disk_retry_s`). Default 60 s.
     package var diskRetry: Duration = .seconds(60)
 
     package init() {}

@@ -158,14 +158,9 @@ package struct DownloadWrite: Sendable, Hashable {
 }
 
 extension TokenDatabase {
-    /// The download row of token `tokenID`, or `nil` when it has none.
+    /// The download row of token `tokenID` (for `show` and `download`), or `nil` when it has none.
     /// - Throws: `StoreError.corrupt` when the row cannot be read (see ``DownloadCheckpoint``).
-    package func downloadCheckpoint(tokenID: Int64) async throws -> DownloadCheckpoint? {
-        try await asyncRead { db in try Self.checkpoint(tokenID: tokenID, db) }
-    }
-
-    /// The download row of token `tokenID` (for `show`, `list`, `download`).
-    package func downloadCheckpointNow(tokenID: Int64) throws -> DownloadCheckpoint? {
+    package func downloadCheckpoint(tokenID: Int64) throws -> DownloadCheckpoint? {
         try read { db in try Self.checkpoint(tokenID: tokenID, db) }
     }
 

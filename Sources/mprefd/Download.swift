@@ -97,7 +97,7 @@ struct Download: AsyncParsableCommand {
         }
         // Delivered already: the verified file is the answer (idempotent for scripts); it is never
         // touched again. Fetching again needs a new --out.
-        if let done = try database.downloadCheckpointNow(tokenID: record.id), done.phase == .committed,
+        if let done = try database.downloadCheckpoint(tokenID: record.id), done.phase == .committed,
            out == nil || file == done.file, done.fileDeletedAt == nil, FileManager.default.fileExists(atPath: done.file) {
             if json {
                 try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: record.state.rawValue,
@@ -108,7 +108,7 @@ struct Download: AsyncParsableCommand {
             }
             return
         }
-        try Self.checkTarget(file, resuming: try database.downloadCheckpointNow(tokenID: record.id))
+        try Self.checkTarget(file, resuming: try database.downloadCheckpoint(tokenID: record.id))
         guard try database.prepareDownload(tokenID: record.id, file: file) else {
             throw MprefdError.notFound("access token \(record.accessToken) is \(record.state.rawValue), not a completed export; `mprefd wait \(record.accessToken)` until it is complete")
         }
@@ -122,7 +122,7 @@ struct Download: AsyncParsableCommand {
                                 wallNow: { Date() })
         let state = try await deliver(record, file: file, step: step, client: client, settings: settings, account: account, database: database)
         try await client.shutdown()
-        let checkpoint = try database.downloadCheckpointNow(tokenID: record.id)
+        let checkpoint = try database.downloadCheckpoint(tokenID: record.id)
         if json {
             try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: state.rawValue,
                                                download: checkpoint.map(DownloadJSON.init)))
@@ -150,7 +150,7 @@ struct Download: AsyncParsableCommand {
             guard report.recorded else { throw MprefdError(exitCode: MprefdExit.temporaryFailure, "the download step could not be stored; run the command again") }
             token.consecutiveErrors = report.consecutiveErrors
             token.consecutiveNotFound = report.consecutiveNotFound
-            if let checkpoint = try database.downloadCheckpointNow(tokenID: record.id), !json {
+            if let checkpoint = try database.downloadCheckpoint(tokenID: record.id), !json {
                 let line = "\(checkpoint.phase.rawValue): \(DownloadDisplay.progress(checkpoint)), \(checkpoint.bytes) bytes"
                 if line != lastProgress { FileHandle.standardError.write(Data((line + "\n").utf8)) }
                 lastProgress = line

@@ -44,7 +44,7 @@ struct Show: AsyncParsableCommand {
         let polls = history == 0 ? [] : try database.polls(tokenID: token.id, limit: history)
         // A watching row the daemon cannot use (edited by hand): say what and how to repair it.
         let defect = token.state.isActive ? try database.rowDefect(tokenID: token.id) : nil
-        let download = try database.downloadCheckpointNow(tokenID: token.id)
+        let download = try database.downloadCheckpoint(tokenID: token.id)
         if json {
             try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect,
                                      download: download.map(DownloadJSON.init)))

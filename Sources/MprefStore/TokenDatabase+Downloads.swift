@@ -189,9 +189,9 @@ extension TokenDatabase {
     /// Stores one download step in ONE transaction: appends its request to `download_requests`,
     /// writes the checkpoint, updates the token (only while it is still `downloading`: an admin
     /// pause or remove meanwhile wins), inserts the hook runs of a terminal state, and stores
-    /// `pauses` as ``recordPolls(_:pauses:globalHooks:)`` does.
+    /// `pauses` as ``recordPolls(_:pauses:hooks:)`` does.
     /// - Returns: whether the token row was updated, and how many hook runs were queued.
-    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], globalHooks: [HookTrigger: [String]]) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
+    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], hooks planner: @escaping HookPlanner) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
         try await asyncWrite { db in
             let at = Timestamp.format(w.at)
             if let r = w.request {
@@ -219,7 +219,7 @@ extension TokenDatabase {
             let updated = db.changesCount > 0
             var hookRuns = 0
             if updated, w.newState.isTerminal {
-                hookRuns = try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: at, globalHooks: globalHooks, db: db)
+                hookRuns = try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: at, planner: planner, db: db)
             }
             try Self.storePauses(pauses, db)
             return (updated, hookRuns)

@@ -216,10 +216,9 @@ extension TokenDatabase {
     /// per account, the one that ends last (a shorter pause never overwrites a longer one in force,
     /// whatever order a batch brings them in), as the scheduler keeps it in memory.
     ///
-    /// `globalHooks` maps a hook event key (`complete`, `failure`, `expired`, `retrieved`) to the
-    /// configured commands. A token's row is only updated while it is still `watching` (an admin
+    /// `planner` is the worker's decision of which hook commands run (``HookPlanner``). A token's row is only updated while it is still `watching` (an admin
     /// pause or remove during the poll wins); its poll row is appended regardless.
-    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], globalHooks: [HookTrigger: [String]]) async throws -> RecordSummary {
+    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], hooks planner: @escaping HookPlanner) async throws -> RecordSummary {
         try await asyncWrite { db in
             var summary = RecordSummary()
             // A token purged while its poll was in flight has no row to attach history to: the
@@ -255,7 +254,7 @@ extension TokenDatabase {
                     continue
                 }
                 if w.newState.isTerminal {
-                    summary.hookRunsCreated += try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: polledAt, globalHooks: globalHooks, db: db)
+                    summary.hookRunsCreated += try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: polledAt, planner: planner, db: db)
                 }
             }
             try Self.storePauses(pauses, db)
@@ -288,20 +287,24 @@ extension TokenDatabase {
         try read { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
-    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, globalHooks: [HookTrigger: [String]], db: Database) throws -> Int {
+    /// Inserts, `pending`, the hook runs the worker's `planner` decides for token `tokenID` reaching
+    /// the terminal `state`, from the token's hook settings as its rows now say. Returns how many.
+    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, planner: HookPlanner, db: Database) throws -> Int {
         guard let event = HookEvent(state) else { return 0 }
         let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
-        var commands = useGlobal ? (globalHooks[event.trigger] ?? []) : []
-        commands += try String.fetchAll(db, sql: "SELECT command FROM token_hooks WHERE token_id = ? AND on_event = ? ORDER BY id",
-                                        arguments: [tokenID, event.trigger.rawValue])
-        guard !commands.isEmpty else { return 0 }
-        let eventID = UUID().uuidString.lowercased()
+        var own: [HookTrigger: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID]) {
+            guard let trigger = (try? row.decode(String.self, forColumn: "on_event")).flatMap(HookTrigger.init(rawValue:)),
+                  let command = try? row.decode(String.self, forColumn: "command") else { continue }
+            own[trigger, default: []].append(command)
+        }
+        guard let plan = planner(event, TokenHookSettings(globalHooks: useGlobal, own: own)) else { return 0 }
         var inserted = 0
-        for command in commands {
+        for command in plan.commands {
             try db.execute(sql: """
                 INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at)
                 VALUES (?, ?, ?, ?, 'pending', ?, ?)
-                """, arguments: [eventID, tokenID, event.rawValue, command, now, now])
+                """, arguments: [plan.eventID, tokenID, plan.event.rawValue, command, now, now])
             inserted += db.changesCount
         }
         return inserted

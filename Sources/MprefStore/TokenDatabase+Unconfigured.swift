@@ -10,7 +10,7 @@ package struct UnconfiguredTimeout: Sendable, Hashable {
 }
 
 extension TokenDatabase {
-    /// The `last_error` of a token timed out by ``timeOutUnconfiguredTokens(configuredClientIDs:now:globalHooks:)``.
+    /// The `last_error` of a token timed out by ``timeOutUnconfiguredTokens(configuredClientIDs:now:hooks:)``.
     package static func unconfiguredTimeoutError(clientID: String) -> String {
         "deadline passed without a poll: no account is configured for client ID \(clientID)"
     }
@@ -23,7 +23,7 @@ extension TokenDatabase {
     ///
     /// - Returns: the tokens timed out, and how many hook runs were queued.
     package func timeOutUnconfiguredTokens(configuredClientIDs: [String], now: Date = .now,
-                                           globalHooks: [HookTrigger: [String]]) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
+                                           hooks planner: @escaping HookPlanner) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
             let configured = Set(configuredClientIDs)
@@ -40,7 +40,7 @@ extension TokenDatabase {
                     WHERE id = ? AND state = 'watching'
                     """, arguments: [nowText, Self.unconfiguredTimeoutError(clientID: token.clientID), token.tokenID])
                 guard db.changesCount > 0 else { continue }
-                hookRuns += try Self.insertHookRuns(tokenID: token.tokenID, state: .timedOut, at: nowText, globalHooks: globalHooks, db: db)
+                hookRuns += try Self.insertHookRuns(tokenID: token.tokenID, state: .timedOut, at: nowText, planner: planner, db: db)
             }
             return (due, hookRuns)
         }

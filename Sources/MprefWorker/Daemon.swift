@@ -153,7 +153,7 @@ package final class Daemon: Service {
 struct UnconfiguredDeadlines: Sendable {
     let database: TokenDatabase
     let configuredClientIDs: [String]
-    let globalHooks: [HookTrigger: [String]]
+    let hooks: HookSelection
     let logger: Logger
     let onHookRunsQueued: @Sendable () -> Void
 
@@ -161,14 +161,14 @@ struct UnconfiguredDeadlines: Sendable {
         self.database = database
         self.configuredClientIDs = Array(configuration.accounts.keys)
         let h = configuration.hooks
-        self.globalHooks = HookConfiguration.globalHooks(h)
+        self.hooks = HookSelection(global: HookConfiguration.globalHooks(h))
         self.logger = logger
         self.onHookRunsQueued = onHookRunsQueued
     }
 
     func check() async {
         do {
-            let result = try await database.timeOutUnconfiguredTokens(configuredClientIDs: configuredClientIDs, globalHooks: globalHooks)
+            let result = try await database.timeOutUnconfiguredTokens(configuredClientIDs: configuredClientIDs, hooks: hooks.planner)
             for token in result.timedOut {
                 logger.info("export finished", metadata: [
                     "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",

@@ -26,7 +26,8 @@ package final class PollRecorder: Sendable {
     }
 
     private let database: TokenDatabase
-    package let globalHooks: [HookTrigger: [String]]
+    /// Which hook commands run for a terminal event (decided here, persisted by the store).
+    package let hooks: HookSelection
     private let mailbox = Mailbox<Item>()
     private let logger: Logger
     private let health = Mutex(CommitHealth())
@@ -48,7 +49,7 @@ package final class PollRecorder: Sendable {
     package init(database: TokenDatabase, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
                  slowCommitThreshold: Duration = .seconds(1), maxHoldRetryDelay: Duration = .seconds(10)) {
         self.database = database
-        self.globalHooks = HookConfiguration.globalHooks(hooks)
+        self.hooks = HookSelection(global: HookConfiguration.globalHooks(hooks))
         self.logger = logger
         self.maxBatch = maxBatch
         self.slowCommitThreshold = slowCommitThreshold
@@ -126,7 +127,7 @@ package final class PollRecorder: Sendable {
         let pauses = batch.compactMap(\.decision.pause)
         let started = ContinuousClock.now
         do {
-            let summary = try await database.recordPolls(writes, pauses: pauses, globalHooks: globalHooks)
+            let summary = try await database.recordPolls(writes, pauses: pauses, hooks: hooks.planner)
             let took = ContinuousClock.now - started
             if took >= slowCommitThreshold {
                 logger.warning("database write waited for the lock (another process held it)", metadata: [

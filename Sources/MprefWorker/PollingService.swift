@@ -64,7 +64,7 @@ package final class PollingService: Sendable {
         self.recorder = recorder
         self.logger = logger
         self.failureLog = FailureLog(logger: logger)
-        self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), globalHooks: recorder.globalHooks,
+        self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), hooks: recorder.hooks,
                                          files: OpenDownloads(), logger: logger, wallNow: wallNow)
         self.adminCheckInterval = adminCheckInterval
         self.minimumCycle = minimumCycle

@@ -33,7 +33,7 @@ enum RecordCost {
                               newState: .watching, nextPollAt: now.addingTimeInterval(0.001), attempt: attempt, consecutiveErrors: 0,
                               consecutiveNotFound: 0, lastError: nil)
                 }
-                _ = try await database.recordPolls(writes, globalHooks: [:])
+                _ = try await database.recordPolls(writes, hooks: { _, _ in nil })
                 done += batch
             }
             let (t1, c1) = (Bench.monotonicSeconds(), Bench.processCPUSeconds())

@@ -118,7 +118,7 @@ struct Download: AsyncParsableCommand {
         let client = try MyPreferencesClient(configuration: account, logger: logger)
         defer { Task { try? await client.shutdown() } }
         let step = DownloadStep(database: database, policy: PollPolicy(configuration: configuration.polling),
-                                globalHooks: HookConfiguration.globalHooks(configuration.hooks), files: OpenDownloads(), logger: logger,
+                                hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), files: OpenDownloads(), logger: logger,
                                 wallNow: { Date() })
         let state = try await deliver(record, file: file, step: step, client: client, settings: settings, account: account, database: database)
         try await client.shutdown()

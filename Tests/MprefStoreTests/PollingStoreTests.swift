@@ -26,7 +26,7 @@ import Testing
         let summary = try await db.recordPolls([
             write(a, state: .complete, status: "Complete", at: now, rows: 7),
             write(b, state: .complete, status: "Complete", at: now, rows: 8),
-        ], globalHooks: [.complete: ["echo global"], .failure: ["echo failed"]])
+        ], hooks: planner([.complete: ["echo global"], .failure: ["echo failed"]]))
         #expect(summary.hookRunsCreated == 3)
         let runs = try db.listHookRuns().sorted { $0.id < $1.id }
         #expect(runs.map(\.command) == ["echo global", "echo mine", "echo only"])
@@ -46,7 +46,7 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)[0].token
         _ = try db.changeState(.pause, tokenIDs: [token.id])
-        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], globalHooks: [.complete: ["true"]])
+        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], hooks: planner([.complete: ["true"]]))
         #expect(summary.notWatchingAnyMore == [token.id])
         #expect(summary.hookRunsCreated == 0)
         #expect(try db.polls(tokenID: token.id, limit: 10).count == 1)
@@ -58,7 +58,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)[0].token
-        _ = try await db.recordPolls([write(token, state: .watching, status: "Processing", at: now)], globalHooks: [:])
+        _ = try await db.recordPolls([write(token, state: .watching, status: "Processing", at: now)], hooks: planner([:]))
         #expect(throws: (any Error).self) { try db.write { db in try db.execute(sql: "UPDATE polls SET status = 'x'") } }
     }
 
@@ -88,7 +88,7 @@ import Testing
                                   reason: "401 Unauthorized", httpStatus: 401, retryAfterS: nil)
         let host = PauseRecord(scope: .host, subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30), startedAt: now,
                                reason: "503", httpStatus: 503, retryAfterS: 30)
-        _ = try await db.recordPolls([write(token, state: .watching, status: nil, at: now)], pauses: [account, host], globalHooks: [:])
+        _ = try await db.recordPolls([write(token, state: .watching, status: nil, at: now)], pauses: [account, host], hooks: planner([:]))
         let seq = try await db.currentAdminSeq()
 
         // An unknown subject and a pause that has already ended change nothing.
@@ -114,7 +114,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 11, label: "daily")], reset: false, now: now)[0].token
-        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], globalHooks: [.complete: ["true"]])
+        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], hooks: planner([.complete: ["true"]]))
         let jobs = try await db.claimDueHookRuns(now: now.addingTimeInterval(1), limit: 4)
         #expect(jobs.count == 1)
         #expect(jobs[0].attempt == 1 && jobs[0].label == "daily" && jobs[0].status == "Complete")
@@ -158,15 +158,24 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        _ = try await db.recordPolls([], pauses: [pause(2), pause(30), pause(5)], globalHooks: [:])
+        _ = try await db.recordPolls([], pauses: [pause(2), pause(30), pause(5)], hooks: planner([:]))
         var stored = try db.pausesInForce(now: now)
         #expect(stored.count == 1)
         #expect(stored.first?.pausedUntil == now.addingTimeInterval(30))
         #expect(stored.first?.retryAfterS == 30)
-        _ = try await db.recordPolls([], pauses: [pause(5)], globalHooks: [:])
+        _ = try await db.recordPolls([], pauses: [pause(5)], hooks: planner([:]))
         stored = try db.pausesInForce(now: now)
         #expect(stored.first?.pausedUntil == now.addingTimeInterval(30), "a later, shorter 503 keeps the longer pause")
-        _ = try await db.recordPolls([], pauses: [pause(60)], globalHooks: [:])
+        _ = try await db.recordPolls([], pauses: [pause(60)], hooks: planner([:]))
         #expect(try db.pausesInForce(now: now).first?.pausedUntil == now.addingTimeInterval(60))
+    }
+}
+
+/// A stand-in for the worker's `HookSelection` (this target does not see the worker): global
+/// commands of the event's trigger unless `--no-global-hooks`, then the token's own.
+func planner(_ global: [HookTrigger: [String]]) -> HookPlanner {
+    { event, settings in
+        let commands = (settings.globalHooks ? global[event.trigger] ?? [] : []) + (settings.own[event.trigger] ?? [])
+        return commands.isEmpty ? nil : HookPlan(eventID: UUID().uuidString.lowercased(), event: event, commands: commands)
     }
 }

@@ -299,13 +299,13 @@ final class PollPathBench {
     func commit(_ batch: [PollPathCase]) async -> [String] {
         let decisions = batch.compactMap(\.decision)
         do {
-            _ = try await database.recordPolls(decisions.map(\.write), pauses: decisions.compactMap(\.pause), globalHooks: [.complete: ["true"]])
+            _ = try await database.recordPolls(decisions.map(\.write), pauses: decisions.compactMap(\.pause), hooks: HookSelection(global: [.complete: ["true"]]).planner)
         } catch {
             var problems: [String] = []
             for one in batch {
                 guard let decision = one.decision else { continue }
                 do {
-                    _ = try await database.recordPolls([decision.write], pauses: decision.pause.map { [$0] } ?? [], globalHooks: [.complete: ["true"]])
+                    _ = try await database.recordPolls([decision.write], pauses: decision.pause.map { [$0] } ?? [], hooks: HookSelection(global: [.complete: ["true"]]).planner)
                 } catch {
                     problems.append("FUZZ_SEED=\(one.seed): the commit failed: \(error)")
                 }

@@ -28,16 +28,16 @@ package struct DownloadStep: Sendable {
 
     let database: TokenDatabase
     let policy: PollPolicy
-    let globalHooks: [HookTrigger: [String]]
+    let hooks: HookSelection
     let files: OpenDownloads
     let logger: Logger
     let wallNow: @Sendable () -> Date
 
-    package init(database: TokenDatabase, policy: PollPolicy, globalHooks: [HookTrigger: [String]], files: OpenDownloads, logger: Logger,
+    package init(database: TokenDatabase, policy: PollPolicy, hooks: HookSelection, files: OpenDownloads, logger: Logger,
                  wallNow: @escaping @Sendable () -> Date) {
         self.database = database
         self.policy = policy
-        self.globalHooks = globalHooks
+        self.hooks = hooks
         self.files = files
         self.logger = logger
         self.wallNow = wallNow
@@ -367,7 +367,7 @@ package struct DownloadStep: Sendable {
             nextPollAt: progress.delay.map { WallClock.adding($0, to: now) }, consecutiveErrors: progress.errors,
             consecutiveNotFound: progress.notFound, lastError: progress.lastError, at: now)
         do {
-            let stored = try await database.recordDownload(write, pauses: progress.pause.map { [$0] } ?? [], globalHooks: globalHooks)
+            let stored = try await database.recordDownload(write, pauses: progress.pause.map { [$0] } ?? [], hooks: hooks.planner)
             if progress.state == .downloadFailed || progress.state == .expired {
                 logger.error("download stopped", metadata: metadata.merging([
                     "token.state": "\(progress.state.rawValue)", "error": "\(progress.lastError ?? "")",

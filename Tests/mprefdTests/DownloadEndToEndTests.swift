@@ -282,9 +282,11 @@ import Testing
         defer { Task { await scene.finish(daemon) } }
         let gone = await scene.eventually { !FileManager.default.fileExists(atPath: file(scene, 4701)) }
         #expect(gone, "daemon log:\n\(daemon.log.suffix(3000))")
+        // The file goes first, then its row is marked and the pass logged: wait for both.
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1 })
+        #expect(await scene.eventually { daemon.log.contains("removed delivered files past download.retention_days") })
         #expect(try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1)
         #expect(FileManager.default.fileExists(atPath: file(scene, 4702)), "a file whose hook did not succeed is kept")
-        #expect(daemon.log.contains("removed delivered files past download.retention_days"))
     }
 }
 

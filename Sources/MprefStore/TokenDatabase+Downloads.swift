@@ -312,8 +312,8 @@ extension TokenDatabase {
         try read { db in
             var result: [Int64: DownloadCheckpoint] = [:]
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT \(DownloadCheckpoint.columns.split(separator: ",").map { "d." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
-                FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.state = 'downloading'
+                SELECT \(DownloadCheckpoint.columns) FROM downloads
+                WHERE token_id IN (SELECT id FROM tokens WHERE state = 'downloading')
                 """)
             while let row = try rows.next() {
                 if let checkpoint = try? DownloadCheckpoint.decode(row) { result[checkpoint.tokenID] = checkpoint }

@@ -282,14 +282,17 @@ extension Reliability {
             #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports)))
             #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
             #expect(logLines(daemon.log, containing: "download waits").count == 1, "logged \(logLines(daemon.log, containing: "download waits").count) times")
-            // It waits (disk_retry_s: 3) rather than fetching pages it cannot store.
+            // It waits (disk_retry_s: 3) rather than fetching pages it cannot store: the next page
+            // request comes no sooner than the retry interval after the one that met the full disk.
             let requestsAtStop = await pageRequests(scene, token)
-            try await Task.sleep(for: .seconds(2))
-            #expect(await pageRequests(scene, token) == requestsAtStop, "pages asked for while the disk is full")
-
-            // One more try while still full: still one log line, same checkpoint.
+            let storedAtStop = try await scene.scalar("SELECT count(*) FROM download_requests")
             #expect(await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop }, "no retry after 3 s")
-            try await Task.sleep(for: .milliseconds(500))
+            let times = await scene.simulator.requests().filter { $0.accessToken == token && $0.method == "GET" && $0.offset != nil }.map(\.time)
+            let gap = times[requestsAtStop].timeIntervalSince(times[requestsAtStop - 1])
+            #expect(gap >= 2.5, "pages asked for while the disk is full: the retry came after \(gap) s")
+
+            // One more try while still full, once stored: still one log line, same checkpoint.
+            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM download_requests") > storedAtStop })
             #expect(logLines(daemon.log, containing: "download waits").count == 1, "the full disk is logged again on every retry")
             #expect(try await scene.scalar("SELECT pages FROM downloads") == pages)
 

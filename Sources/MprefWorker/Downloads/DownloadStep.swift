@@ -24,6 +24,13 @@ package struct DownloadStep: Sendable {
         package var recorded: Bool
         package var tokenUpdated: Bool
         package var hookRunsCreated: Bool
+
+        /// Nothing was stored (the database refused, or shutdown cancelled the step): the token is
+        /// as it was, and the step runs again later.
+        static func notRecorded(_ token: WatchedToken) -> Report {
+            Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
+                   consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+        }
     }
 
     let database: TokenDatabase
@@ -72,8 +79,7 @@ package struct DownloadStep: Sendable {
                 + "`mprefd download --retry --from-start \(token.accessToken)`", metadata: metadata)
         } catch {
             logger.error("download checkpoint cannot be read; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
-                          consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+            return .notRecorded(token)
         }
         if checkpoint.pages == 0, checkpoint.phase == .fetching {
             logger.info("download started", metadata: metadata.merging(["download.file": "\(path)"]) { $1 })
@@ -159,6 +165,7 @@ package struct DownloadStep: Sendable {
         do {
             let records = page.ndjson
             try await FileIO.run { () throws(DownloadFileError) in try file.append(records) }
+            files.clearTrouble(token.id)
         } catch {
             files.put(token.id, file)
             diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
@@ -356,8 +363,7 @@ package struct DownloadStep: Sendable {
         // Shutdown cancelled the step (its request likely failed because of it): nothing is stored,
         // as for an abandoned poll; bytes appended past the checkpoint are cut at the next start.
         guard !Task.isCancelled else {
-            return Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
-                          consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+            return .notRecorded(token)
         }
         var request = progress.request
         request?.nextDelayS = progress.delay.map { ($0.seconds * 1000).rounded() / 1000 }
@@ -378,8 +384,7 @@ package struct DownloadStep: Sendable {
                           consecutiveNotFound: progress.notFound, recorded: true, tokenUpdated: stored.tokenUpdated, hookRunsCreated: stored.hookRuns > 0)
         } catch {
             logger.error("download step not recorded; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-            return Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
-                          consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+            return .notRecorded(token)
         }
     }
 

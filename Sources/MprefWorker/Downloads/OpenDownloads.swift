@@ -21,6 +21,11 @@ package final class OpenDownloads: Sendable {
         troubles.withLock { $0.updateValue(text, forKey: tokenID) != text }
     }
 
+    /// Forgets token `tokenID`'s trouble once a page is stored again, so a later one is logged again.
+    func clearTrouble(_ tokenID: Int64) {
+        _ = troubles.withLock { $0.removeValue(forKey: tokenID) }
+    }
+
     /// Keeps `file` open for token `tokenID`'s next step.
     func put(_ tokenID: Int64, _ file: DownloadFile) {
         files.withLock { $0[tokenID] = file }

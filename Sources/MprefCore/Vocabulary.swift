@@ -80,3 +80,26 @@ public enum OutcomeKind: String, Codable, Sendable, CaseIterable {
     case transportError = "transport_error"
     case undecodable
 }
+
+/// Where one `mprefd export` stands: the `exports.state` column.
+///
+/// `sending` (the attempt is recorded; the initiate request is being sent) → `started` (the answer's
+/// access token is stored and watched) | `refused` (the server answered that it started nothing:
+/// 400/401/403/404, or 503/no connection until the command gave up) | `unknown` (the request may have
+/// started an export whose token never arrived: a timeout, a reset, a 5xx, an unreadable answer).
+/// A `sending` row whose command is gone (a crash, `kill -9`) is as unknown as `unknown`; an operator
+/// settles both with `mprefd export --resolve ID TOKEN` (→ `started`) or `--abandon ID` (→ `abandoned`).
+public enum ExportState: String, Codable, Sendable, CaseIterable {
+    case sending, started, unknown, refused, abandoned
+
+    /// Whether the export may exist on the server without mprefd knowing its access token.
+    public var isUnsettled: Bool { self == .sending || self == .unknown }
+}
+
+/// Who last moved a segment's incremental cursor: the `cursors.set_by` column.
+public enum CursorSource: String, Codable, Sendable, CaseIterable {
+    /// A delivered export of the segment (its download committed, or complete with download off).
+    case delivery
+    /// `mprefd cursors reset`.
+    case reset
+}

@@ -17,6 +17,13 @@ package enum WallClock {
         return Swift.min(Swift.max(Int64(saturating: value), earliestMilliseconds), latestMilliseconds)
     }
 
+    /// The instant `ms` milliseconds after the Unix epoch, pinned to years 0000–9999. Half a
+    /// millisecond later than exact, so that ``milliseconds(_:)`` reads `ms` back whatever the
+    /// rounding of the `Double` inside `Date`.
+    package static func date(milliseconds ms: Int64) -> Date {
+        Date(timeIntervalSince1970: (Double(Swift.min(Swift.max(ms, earliestMilliseconds), latestMilliseconds)) + 0.5) / 1000)
+    }
+
     /// Whole seconds since the Unix epoch, rounded toward the past, pinned like ``milliseconds(_:)``.
     package static func seconds(_ date: Date) -> Int64 {
         let ms = milliseconds(date)

@@ -78,6 +78,12 @@ package struct HookJob: Sendable, Hashable {
     package var fileBytes: Int64?
     /// Hex SHA-256 of ``file``: `MPREFD_FILE_SHA256`.
     package var fileSHA256: String?
+    /// The segment of an export `mprefd export` started: `MPREFD_SEGMENT`.
+    package var segment: String?
+    /// Its window's start (UTC timestamp; nil for a full export): `MPREFD_WINDOW_START`.
+    package var windowStart: String?
+    /// Its window's end, when the initiate was sent: `MPREFD_WINDOW_END`.
+    package var windowEnd: String?
 
     /// Runs since the last `mprefd hooks retry` (or since the event), this one included.
     package var attemptsSinceRetry: Int { max(1, attempt.subtractingSaturating(attemptsBeforeRetry)) }

@@ -32,6 +32,9 @@ package struct TokenHook: Sendable, Hashable, Codable {
     /// `complete`, `failure` (failed, timed_out), `expired`, `retrieved`.
     package var onEvent: String
     package var command: String
+    enum CodingKeys: String, CodingKey {
+        case onEvent = "on_event", command
+    }
     package init(onEvent: String, command: String) {
         self.onEvent = onEvent
         self.command = command
@@ -66,45 +69,48 @@ extension TokenDatabase {
         let nowText = Timestamp.format(now)
         return try write { db in
             let seq = try Self.nextAdminSeq(db)
-            let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download)
-                VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?)
-                """)
             var results: [AddResult] = []
             results.reserveCapacity(tokens.count)
             for token in tokens {
-                let deadline = token.deadline.map(Timestamp.format)
-                if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
-                    if existing.state == .watching || existing.state == .paused || existing.state == .downloading {
-                        results.append(.alreadyWatched(existing))
-                    } else if !reset {
-                        results.append(.alreadyFinished(existing))
-                    } else {
-                        try db.execute(sql: """
-                            UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
-                                   row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
-                                   finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
-                                   global_hooks = ?, admin_seq = ?, download = ?
-                            WHERE id = ?
-                            """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, existing.id])
-                        // Watched again from the start: a new download, if any (the old file stays on disk).
-                        try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [existing.id])
-                        if !token.hooks.isEmpty {
-                            try db.execute(sql: "DELETE FROM token_hooks WHERE token_id = ?", arguments: [existing.id])
-                            try Self.insertHooks(token.hooks, tokenID: existing.id, db: db)
-                        }
-                        results.append(.reArmed(try Self.fetchToken(id: existing.id, db: db)))
-                    }
-                    continue
-                }
-                try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download])
-                let id = db.lastInsertedRowID
-                try Self.insertHooks(token.hooks, tokenID: id, db: db)
-                results.append(.added(try Self.fetchToken(id: id, db: db)))
+                results.append(try Self.add(token, reset: reset, seq: seq, nowText: nowText, db: db))
             }
             return results
         }
+    }
+
+    /// One token of ``addTokens(_:reset:now:)``, inside the caller's transaction (also `mprefd export`'s).
+    static func add(_ token: NewToken, reset: Bool, seq: Int64, nowText: String, db: Database) throws -> AddResult {
+        let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download)
+            VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?)
+            """)
+        let deadline = token.deadline.map(Timestamp.format)
+        if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
+            if existing.state == .watching || existing.state == .paused || existing.state == .downloading {
+                return .alreadyWatched(existing)
+            } else if !reset {
+                return .alreadyFinished(existing)
+            }
+            try db.execute(sql: """
+                UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
+                       row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
+                       finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
+                       global_hooks = ?, admin_seq = ?, download = ?
+                WHERE id = ?
+                """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, existing.id])
+            // Watched again from the start: a new download, if any (the old file stays on disk).
+            try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [existing.id])
+            if !token.hooks.isEmpty {
+                try db.execute(sql: "DELETE FROM token_hooks WHERE token_id = ?", arguments: [existing.id])
+                try Self.insertHooks(token.hooks, tokenID: existing.id, db: db)
+            }
+            return .reArmed(try Self.fetchToken(id: existing.id, db: db))
+        }
+        try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download])
+        let id = db.lastInsertedRowID
+        try Self.insertHooks(token.hooks, tokenID: id, db: db)
+        return .added(try Self.fetchToken(id: id, db: db))
     }
 
     /// The access token most recently added for `clientID` (highest `tokens.id`), or `nil` when the

@@ -45,9 +45,10 @@ extension TokenDatabase {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
                        t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry,
-                       d.file, d.records, d.bytes AS file_bytes, d.sha256
+                       d.file, d.records, d.bytes AS file_bytes, d.sha256, e.segment, e.window_start, e.window_end
                 FROM hook_runs h JOIN tokens t ON t.id = h.token_id
                 LEFT JOIN downloads d ON d.token_id = h.token_id AND d.phase = 'committed'
+                LEFT JOIN exports e ON e.token_id = h.token_id
                 WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
                 ORDER BY h.next_attempt_at, h.id LIMIT ?
                 """, arguments: [nowText, limit])
@@ -68,7 +69,9 @@ extension TokenDatabase {
                         finishedAt: try row.decode(forColumn: "finished_at"),
                         attemptsBeforeRetry: try row.decode(forColumn: "attempts_before_retry"),
                         file: try row.decode(forColumn: "file"), records: try row.decode(forColumn: "records"),
-                        fileBytes: try row.decode(forColumn: "file_bytes"), fileSHA256: try row.decode(forColumn: "sha256"))
+                        fileBytes: try row.decode(forColumn: "file_bytes"), fileSHA256: try row.decode(forColumn: "sha256"),
+                        segment: try row.decode(forColumn: "segment"), windowStart: try row.decode(forColumn: "window_start"),
+                        windowEnd: try row.decode(forColumn: "window_end"))
                     try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                    arguments: [attempt, nowText, runID])
                     jobs.append(job)

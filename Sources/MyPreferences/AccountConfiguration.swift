@@ -31,6 +31,10 @@ public struct AccountConfiguration: Sendable {
     /// vendor's public Profiles pages: default `Async/{clientId}/Export/Segment/Commit/{accessToken}`
     /// (API/3 by analogy: `{clientId}/export/Segment/Commit/{accessToken}`).
     public var commitPath: String
+    /// Initiate path template below `baseURL` (`POST`, JSON body): `{clientId}` and `{segmentName}`,
+    /// each one percent-encoded path segment. Default `Async/{clientId}/Export/Segment/{segmentName}`
+    /// (MyPreferences Profiles API help; API/3: `{clientId}/export/Segment/{segmentName}`).
+    public var initiatePath: String
     /// Largest page body read, in bytes (a larger one is `.transportError(.bodyTooLarge)`); default 64 MiB
     /// (a 1,000-record page of profiles is about 1 MB; a page is held whole while it is checked).
     public var maxPageBytes: Int
@@ -41,6 +45,7 @@ public struct AccountConfiguration: Sendable {
     public static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
     public static let defaultRetrievePath = "Async/{clientId}/Export/Segment/{accessToken}"
     public static let defaultCommitPath = "Async/{clientId}/Export/Segment/Commit/{accessToken}"
+    public static let defaultInitiatePath = "Async/{clientId}/Export/Segment/{segmentName}"
     public static let defaultMaxPageBytes = 67_108_864
 
     public init(
@@ -56,8 +61,10 @@ public struct AccountConfiguration: Sendable {
         retrievePath: String = Self.defaultRetrievePath,
         commitPath: String = Self.defaultCommitPath,
         maxPageBytes: Int = Self.defaultMaxPageBytes,
-        pageTimeout: Duration = .seconds(300)
+        pageTimeout: Duration = .seconds(300),
+        initiatePath: String = Self.defaultInitiatePath
     ) {
+        self.initiatePath = initiatePath
         self.retrievePath = retrievePath
         self.commitPath = commitPath
         self.maxPageBytes = maxPageBytes

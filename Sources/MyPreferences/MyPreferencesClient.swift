@@ -189,12 +189,39 @@ public final class MyPreferencesClient: Sendable {
         return CommitResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
     }
 
+    /// The initiate URL of `segment`: `{initiatePath}` with `{clientId}` and `{segmentName}` each
+    /// percent-encoded as one path segment.
+    public func initiateURL(segment: SegmentName) -> String {
+        StatusURL.join(configuration.baseURL, configuration.initiatePath
+            .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID))
+            .replacingOccurrences(of: "{segmentName}", with: StatusURL.encodeSegment(segment.value)))
+    }
+
+    /// Initiates an export of `segment`: `POST {initiateURL}` with `request`'s JSON body
+    /// (`Content-Type: application/json`), the scheme's `Authorization`, within `requestTimeout`.
+    /// Never throws. A 2xx is decoded as `{"AccessToken": N}` (``InitiatedExport``).
+    ///
+    /// Not idempotent (the API has no idempotency key), so nothing is retried that may have reached the
+    /// server: no stale-connection retry; with OAuth, a 401 is retried once after refreshing the token
+    /// (a 401 started nothing). What the caller may retry: `.transportError(.connect, …)` (the
+    /// connection was never made) and `.unavailable` (503/429: the server asks to come back).
+    public func initiate(segment: SegmentName, request: ExportRequest) async -> InitiateResult {
+        let start = ContinuousClock.now
+        let (outcome, httpStatus) = await exchange(
+            .POST, url: initiateURL(segment: segment), accessToken: 0, accept: .json, maxBodyBytes: configuration.maxBodyBytes,
+            timeout: configuration.requestTimeout, body: Array(request.json.utf8)
+        ) { body, _ in
+            InitiatedExport.decode(Array(body.readableBytesView))
+        }
+        return InitiateResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
+    }
+
     /// One request with authentication and the transparent retries (a stale pooled connection once;
     /// with OAuth, a 401 once after refreshing the token); the final response is classified by
     /// ``ResponseClassifier`` with `decode` for a 2xx.
     private func exchange<Answer>(
         _ method: HTTPMethod, url: String, accessToken: Int64, accept: AccountConfiguration.MediaType, maxBodyBytes: Int,
-        timeout: Duration, decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
+        timeout: Duration, body requestBody: [UInt8]? = nil, decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
     ) async -> (RequestOutcome<Answer>, Int?) {
         var retriedStaleConnection = false
         var retriedUnauthorized = false
@@ -230,9 +257,10 @@ public final class MyPreferencesClient: Sendable {
                 }
             }
 
-            switch await attempt(method, url: url, headers: headers, maxBodyBytes: maxBodyBytes, timeout: timeout) {
+            switch await attempt(method, url: url, headers: headers, body: requestBody, maxBodyBytes: maxBodyBytes, timeout: timeout) {
             case .noResponse(let error):
-                if !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
+                // A request with a body (an initiate) is never sent twice: the server may have acted on it.
+                if requestBody == nil, !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
                     retriedStaleConnection = true
                     logger.debug("pooled connection was closed; retrying once", metadata: ["export.access_token": "\(accessToken)"])
                     continue
@@ -276,12 +304,17 @@ public final class MyPreferencesClient: Sendable {
     /// whose callbacks run on the connection's event loop; the calling task waits once, for the end.
     /// Cancelling the task cancels the request. A body that fails after the head keeps the head's
     /// status and headers (`.response` with `body: .failure`).
-    private func attempt(_ method: HTTPMethod, url: String, headers: HTTPHeaders, maxBodyBytes: Int, timeout: Duration) async -> Attempt {
+    private func attempt(_ method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?, maxBodyBytes: Int, timeout: Duration) async -> Attempt {
         let request: HTTPClient.Request
         do {
             var headers = headers
-            if method == .POST { headers.add(name: "Content-Length", value: "0") }
-            request = try HTTPClient.Request(url: url, method: method, headers: headers)
+            if let body {
+                headers.add(name: "Content-Type", value: "application/json")
+                request = try HTTPClient.Request(url: url, method: method, headers: headers, body: .bytes(body))
+            } else {
+                if method == .POST { headers.add(name: "Content-Length", value: "0") }
+                request = try HTTPClient.Request(url: url, method: method, headers: headers)
+            }
         } catch {
             return .noResponse(error)
         }

@@ -40,35 +40,13 @@ struct AddToken: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"))
     var clientID: String?
 
-    @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
-    var label: String?
-
-    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline.", valueName: "duration"))
-    var deadline: String?
-
     @Flag(help: "Also read access tokens from standard input, one per line (blank lines and lines starting with # are skipped).")
     var stdin = false
 
     @Flag(help: "Watch finished (or removed) tokens again from the start; their history is kept.")
     var reset = false
 
-    @Option(name: .customLong("on-complete"), help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
-    var onComplete: [String] = []
-
-    @Option(name: .customLong("on-failure"), help: ArgumentHelp("A shell command run when the export fails or times out (repeatable).", valueName: "cmd"))
-    var onFailure: [String] = []
-
-    @Option(name: .customLong("on-expired"), help: ArgumentHelp("A shell command run when the export expires (repeatable).", valueName: "cmd"))
-    var onExpired: [String] = []
-
-    @Option(name: .customLong("on-retrieved"), help: ArgumentHelp("A shell command run when the export is retrieved (repeatable).", valueName: "cmd"))
-    var onRetrieved: [String] = []
-
-    @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
-    var noGlobalHooks = false
-
-    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
-    var download: Bool?
+    @OptionGroup(title: "Watching") var watch: WatchOptions
 
     @Flag(help: "Print a JSON array of {result, token} instead of lines.")
     var json = false
@@ -85,31 +63,17 @@ struct AddToken: AsyncParsableCommand {
         if let clientID, !AdminValues.isValidClientID(clientID) {
             throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
         }
-        // nil: the configured default; .some(nil): no deadline (`--deadline 0`, as `deadline_s: 0`).
-        var deadlineSeconds: Int64??
-        if let deadline {
-            if AdminValues.isZeroDuration(deadline) {
-                deadlineSeconds = .some(nil)
-            } else if let seconds = AdminValues.durationSeconds(deadline) {
-                deadlineSeconds = seconds
-            } else {
-                throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), or 0 for no deadline")
-            }
-        }
-        let hooks = try tokenHooks()
-        if let label, label.unicodeScalars.contains(where: TerminalText.isUnsafe) || label.count > 1000 {
-            throw MprefdError.usage("bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)")
-        }
+        let deadlineSeconds = try watch.deadlineSeconds()
+        let hooks = try watch.tokenHooks()
+        let label = try watch.checkedLabel()
 
         let configuration = try await global.loadConfiguration()
         let clientID = try configuration.resolveClientID(clientID)
         let now = Date()
-        let deadlineAt: Date? =
-            if let deadlineSeconds { deadlineSeconds.map { now.addingTimeInterval(TimeInterval($0)) } }
-            else { configuration.polling.deadline.map { now.addingTimeInterval(Self.seconds($0)) } }
+        let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
 
         let newTokens = tokens.map {
-            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !noGlobalHooks, download: download)
+            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download)
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
         let results = try database.addTokens(newTokens, reset: reset, now: now)
@@ -136,24 +100,6 @@ struct AddToken: AsyncParsableCommand {
             }
         }
         Output.line(lines.joined(separator: "\n"))
-    }
-
-    /// The token's own hooks from the `--on-*` options.
-    private func tokenHooks() throws -> [TokenHook] {
-        let groups: [(String, String, [String])] = [
-            ("complete", "--on-complete", onComplete), ("failure", "--on-failure", onFailure),
-            ("expired", "--on-expired", onExpired), ("retrieved", "--on-retrieved", onRetrieved),
-        ]
-        var hooks: [TokenHook] = []
-        for (event, option, commands) in groups {
-            for command in commands {
-                guard !command.allSatisfy(\.isWhitespace) else {
-                    throw MprefdError.usage("bad \(option) '\(command)': give a shell command line")
-                }
-                hooks.append(TokenHook(onEvent: event, command: command))
-            }
-        }
-        return hooks
     }
 
     /// Access tokens from `data`, one per line: surrounding whitespace trimmed, blank lines and

@@ -45,6 +45,7 @@
 ///     status_path: Async/{clientId}/Export/{accessToken}/Status
 ///     retrieve_path: Async/{clientId}/Export/Segment/{accessToken}          # + ?limit=&offset=&keepAlive=true
 ///     commit_path: Async/{clientId}/Export/Segment/Commit/{accessToken}     # + ?keepFiles=
+///     initiate_path: Async/{clientId}/Export/Segment/{segmentName}          # POST, `mprefd export`
 ///     accept: json                 # json|xml
 ///     connect_timeout_s: 10
 ///     request_timeout_s: 30
@@ -109,7 +110,7 @@ enum ConfigKeys {
     ])
 
     static let account: Shape = .section([
-        ("base_url", .value), ("status_path", .value), ("retrieve_path", .value), ("commit_path", .value), ("accept", .value),
+        ("base_url", .value), ("status_path", .value), ("retrieve_path", .value), ("commit_path", .value), ("initiate_path", .value), ("accept", .value),
         ("connect_timeout_s", .value), ("request_timeout_s", .value), ("max_body_bytes", .value), ("allow_insecure_http", .value),
         ("auth", auth), ("download", download),
     ])

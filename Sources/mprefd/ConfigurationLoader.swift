@@ -173,6 +173,15 @@ struct ConfigurationLoader {
         let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
         let retrievePath = try pathTemplate(key + ["retrieve_path"], default: AccountConfiguration.defaultRetrievePath, &values)
         let commitPath = try pathTemplate(key + ["commit_path"], default: AccountConfiguration.defaultCommitPath, &values)
+        let initiatePath = values.text(key + ["initiate_path"], default: AccountConfiguration.defaultInitiatePath)
+        let initiateRule = "a path template containing {segmentName} (and usually {clientId}), no other placeholder, without '?' or '#', e.g. \(AccountConfiguration.defaultInitiatePath)"
+        if let unknown = StatusURL.unknownPlaceholders(in: initiatePath.replacingOccurrences(of: "{segmentName}", with: "")).first
+            ?? (initiatePath.contains("{accessToken}") ? "{accessToken}" : nil) {
+            throw values.failure(key + ["initiate_path"], initiatePath, allowed: "\(initiateRule) (\(unknown) would be sent literally)")
+        }
+        guard initiatePath.contains("{segmentName}"), !initiatePath.contains("?"), !initiatePath.contains("#") else {
+            throw values.failure(key + ["initiate_path"], initiatePath, allowed: initiateRule)
+        }
         let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
         // Read last, so that check-config prints them inside the one `download:` block that follows.
         let maxPageBytes = try values.integer(key + ["download", "max_page_bytes"], default: AccountConfiguration.defaultMaxPageBytes,
@@ -183,7 +192,8 @@ struct ConfigurationLoader {
             accept: AccountConfiguration.MediaType(rawValue: accept) ?? .json,
             connectTimeout: .seconds(connectTimeout), requestTimeout: .seconds(requestTimeout),
             maxBodyBytes: maxBodyBytes, allowInsecureHTTP: allowInsecureHTTP, auth: auth,
-            retrievePath: retrievePath, commitPath: commitPath, maxPageBytes: maxPageBytes, pageTimeout: .seconds(pageTimeout))
+            retrievePath: retrievePath, commitPath: commitPath, maxPageBytes: maxPageBytes, pageTimeout: .seconds(pageTimeout),
+            initiatePath: initiatePath)
     }
 
     /// A retrieve or commit path template: only `{clientId}` and `{accessToken}`, the latter required, no query.

@@ -61,5 +61,50 @@ struct List: AsyncParsableCommand {
                 },
                 rightAligned: [1, 4, 5]))
         }
+        // Exports that may have started without a known access token: nothing in the table above
+        // watches them, so say so after it (on stderr: the table stays the only stdout).
+        for export in try database.unsettledExports() where clientID == nil || export.clientID == clientID {
+            Output.note(UnsettledExport(export).line)
+        }
+    }
+}
+
+/// An export whose access token is unknown (`exports.state` `sending` or `unknown`), as `list` and `status` show it.
+struct UnsettledExport: Encodable {
+    var exportID: Int64
+    var clientID: String
+    var segment: String
+    var state: ExportState
+    var sentAt: String
+    var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case exportID = "export_id", clientID = "client_id", segment, state, sentAt = "sent_at", error
+    }
+
+    init(_ export: ExportRecord) {
+        exportID = export.id
+        clientID = export.clientID
+        segment = export.segment
+        state = export.state
+        sentAt = export.windowEnd
+        error = export.error
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(exportID, forKey: .exportID)
+        try c.encode(clientID, forKey: .clientID)
+        try c.encode(segment, forKey: .segment)
+        try c.encode(state, forKey: .state)
+        try c.encode(sentAt, forKey: .sentAt)
+        try c.encode(error, forKey: .error)
+    }
+
+    /// `export 3 of segment Newsletter (ACME_Co), sent …: initiated, token unknown (…); settle it: …`.
+    var line: String {
+        "export \(exportID) of segment \(TerminalText.escaped(segment)) (\(clientID)), sent \(sentAt): initiated, token unknown"
+            + (state == .sending ? " (no answer stored yet)" : "") + (error.map { " (\(TerminalText.escaped($0)))" } ?? "")
+            + "; settle it: `mprefd export --resolve \(exportID) TOKEN` or `mprefd export --abandon \(exportID)`"
     }
 }

@@ -37,6 +37,8 @@ struct MprefCommand: AsyncParsableCommand {
             Status.self,
             Wait.self,
             Download.self,
+            Export.self,
+            Cursors.self,
             Hooks.self,
         ]
     )

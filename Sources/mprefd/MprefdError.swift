@@ -9,6 +9,9 @@ enum MprefdExit {
     static let ok: Int32 = 0
     /// A lookup found nothing (`mprefd show 123` for an unknown token).
     static let notFound: Int32 = 1
+    /// `export`: the initiate's outcome is unknown (its answer was lost), or an earlier export of the
+    /// segment's is; an operator settles it with `export --resolve` or `--abandon`.
+    static let unknownOutcome: Int32 = 5
     /// EX_USAGE: a bad argument or value (access token, client ID, duration, state).
     static let usage: Int32 = 64
     /// EX_DATAERR: bad input data.
@@ -32,7 +35,10 @@ enum MprefdExit {
           3   `status`, `wait`: the daemon is not running (or its heartbeat is stale)
           4   `status`: running but degraded (failing polls, dead hooks, tokens
               not polled)
-          64  usage: a bad argument or value (access token, client ID, duration, state)
+          5   `export`: the export may have started but its access token is unknown
+              (or an earlier export of the segment's is): `export --resolve/--abandon`
+          64  usage: a bad argument or value (access token, client ID, duration, state);
+              `export`: the server refused the request (400)
           65  bad data: the database file is not an SQLite database or is damaged,
               or a row cannot be read (edited outside the schema)
           69  unavailable: database or its directory missing, schema too new or too

@@ -131,6 +131,8 @@ struct StatusReport: Encodable {
     }
     /// Downloads in progress (tokens in state `downloading`), by token id.
     var downloads: [Download] = []
+    /// Exports that may have started without a known access token (`unsettled_exports`).
+    var unsettledExports: [UnsettledExport] = []
 
     enum CodingKeys: String, CodingKey {
         case running, reason, pid, version, hostname, database, tokens, pauses
@@ -151,6 +153,7 @@ struct StatusReport: Encodable {
         case degraded, problems
         case notPolled = "not_polled"
         case downloads = "downloads_in_progress"
+        case unsettledExports = "unsettled_exports"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
@@ -231,6 +234,7 @@ struct StatusReport: Encodable {
         try c.encode(problems, forKey: .problems)
         try c.encode(notPolled, forKey: .notPolled)
         try c.encode(downloads, forKey: .downloads)
+        try c.encode(unsettledExports, forKey: .unsettledExports)
     }
 
     /// Aligned `key: value` lines.
@@ -298,6 +302,8 @@ struct StatusReport: Encodable {
                     + (download.lastError.map { "; \($0)" } ?? "")))
             }
             if downloads.count > 5 { fields.append(("", "… and \(downloads.count - 5) more (`mprefd status --json`)")) }
+            for export in unsettledExports.prefix(5) { fields.append(("export", export.line)) }
+            if unsettledExports.count > 5 { fields.append(("", "… and \(unsettledExports.count - 5) more (`mprefd status --json`)")) }
             fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
             if !unusableRows.isEmpty {
                 fields.append(("unusable rows", "\(unusableRows.count) watching token(s) not polled: their rows cannot be used (`mprefd show TOKEN` says how to repair)"))

@@ -33,6 +33,11 @@ struct VocabularyTests {
         #expect(checkList("state", holding: "watching") == TokenState.allCases.map(\.rawValue))
     }
 
+    @Test func exportVocabularyMatchesTheSchema() throws {
+        #expect(checkList("state", holding: "sending") == ExportState.allCases.map(\.rawValue))
+        #expect(checkList("set_by") == CursorSource.allCases.map(\.rawValue))
+    }
+
     @Test func downloadPhasesMatchTheSchema() throws {
         #expect(checkList("phase") == DownloadPhase.allCases.map(\.rawValue))
     }

@@ -143,6 +143,39 @@ import Testing
         #expect(aboutTheUnit.isEmpty, "systemd-analyze verify complained about the unit:\n\(aboutTheUnit.joined(separator: "\n"))")
     }
 
+    /// The export units: `mprefd-export@.service` (oneshot `mprefd export %I --incremental`) and its
+    /// timer verify as an instance (`@Newsletter`), hardened like the daemon's unit, and the timer
+    /// starts the service of its own instance.
+    @Test(.enabled("needs systemd-analyze (Debian package systemd); installed by .ci/run, or here when root") {
+        PackagingTools.ensure("systemd-analyze", package: "systemd")
+    })
+    func exportUnitsVerifyWithSystemdAnalyze() async throws {
+        let directory = try PackagingTools.temporaryDirectory("mprefd-export-unit")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let service = try String(contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.service"), encoding: .utf8)
+        let timer = try String(contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.timer"), encoding: .utf8)
+        #expect(service.contains("ExecStart=/usr/local/bin/mprefd export %I --incremental "))
+        #expect(service.contains("Type=oneshot"))
+        for directive in ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "ReadWritePaths=/var/lib/mprefd",
+                          "User=mprefd", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "SystemCallFilter=@system-service"] {
+            #expect(service.contains("\n\(directive)\n"), "\(directive)")
+        }
+        #expect(timer.contains("Unit=mprefd-export@%i.service"))
+        #expect(timer.contains("Persistent=true"))
+        let servicePath = directory.appendingPathComponent("mprefd-export@Newsletter.service").path
+        let timerPath = directory.appendingPathComponent("mprefd-export@Newsletter.timer").path
+        try service.replacingOccurrences(of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) ")
+            .write(toFile: servicePath, atomically: true, encoding: .utf8)
+        try timer.write(toFile: timerPath, atomically: true, encoding: .utf8)
+        let analyze = try #require(PackagingTools.which("systemd-analyze"))
+        let result = try await PackagingChild.run(analyze, ["verify", servicePath, timerPath], environment: PackagingTools.cleanEnvironment(),
+                                                  directory: directory)
+        let output = (result.stdout + "\n" + result.stderr).split(separator: "\n").map(String.init)
+        let aboutTheUnits = output.filter { $0.contains("mprefd-export@") }
+        #expect(result.status == 0, "systemd-analyze verify: \(output.joined(separator: "\n"))")
+        #expect(aboutTheUnits.isEmpty, "systemd-analyze verify complained about the export units:\n\(aboutTheUnits.joined(separator: "\n"))")
+    }
+
     /// The check above can fail: a unit with an unknown key is reported.
     @Test(.enabled("needs systemd-analyze (Debian package systemd)") { PackagingTools.ensure("systemd-analyze", package: "systemd") })
     func systemdAnalyzeReportsAnUnknownKey() async throws {

@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import MprefCore
+
+/// An export about to be initiated (`mprefd export`), as recorded before its request is sent.
+package struct NewExport: Sendable, Hashable {
+    package var clientID: String
+    package var segment: SegmentName
+    package var label: String?
+    /// Started from the segment's cursor (`--incremental`).
+    package var incremental: Bool
+    /// The window's start; `nil` for a full export.
+    package var windowStart: Date?
+    /// The `LastDateTime` sent (text exactly as in the body).
+    package var lastDateTime: String?
+    /// The JSON body sent.
+    package var requestBody: String
+    /// `nil` = `polling.deadline_s`; 0 = none; else seconds.
+    package var deadlineSeconds: Int64?
+    package var download: Bool?
+    package var globalHooks: Bool
+    package var hooks: [TokenHook]
+
+    package init(clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?, lastDateTime: String?,
+                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook]) {
+        self.clientID = clientID
+        self.segment = segment
+        self.label = label
+        self.incremental = incremental
+        self.windowStart = windowStart
+        self.lastDateTime = lastDateTime
+        self.requestBody = requestBody
+        self.deadlineSeconds = deadlineSeconds
+        self.download = download
+        self.globalHooks = globalHooks
+        self.hooks = hooks
+    }
+}
+
+/// What ``TokenDatabase/beginExport(_:at:)`` did.
+package enum BeginExport: Sendable, Hashable {
+    /// Recorded as `sending`, first attempt counted: send the request now.
+    case recorded(ExportRecord)
+    /// Another export of the segment may exist without a known token: nothing recorded.
+    case unsettled(ExportRecord)
+}
+
+extension TokenDatabase {
+    /// Records an initiate before its request is sent: state `sending`, attempt 1, `window_end` = `at`.
+    ///
+    /// Refused (``BeginExport/unsettled(_:)``, nothing written) while another export of the same client
+    /// ID and segment is `sending` or `unknown` — the partial unique index `exports_one_unsettled`
+    /// makes that hold across processes.
+    /// - Throws: `StoreError` (`.busy` after the busy timeout).
+    package func beginExport(_ export: NewExport, at: Date) throws -> BeginExport {
+        let hooks = String(decoding: (try? JSONEncoder().encode(export.hooks)) ?? Data("[]".utf8), as: UTF8.self)
+        return try write { db in
+            if let existing = try Self.unsettledExport(clientID: export.clientID, segment: export.segment.value, db: db) {
+                return .unsettled(existing)
+            }
+            try db.execute(sql: """
+                INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
+                                     attempts, created_at, deadline_s, download, global_hooks, hooks)
+                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+                """, arguments: [export.clientID, export.segment.value, export.label, export.incremental, export.windowStart.map(Timestamp.format),
+                                 Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at), export.deadlineSeconds,
+                                 export.download, export.globalHooks, hooks])
+            return .recorded(try Self.fetchExport(id: db.lastInsertedRowID, db: db))
+        }
+    }
+
+    /// Counts one more attempt of a `sending` export just before its request is sent again (only after
+    /// an answer that proves none was started); `window_end` moves to `at`.
+    package func recordExportAttempt(id: Int64, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE exports SET attempts = attempts + 1, window_end = ? WHERE id = ? AND state = 'sending'",
+                           arguments: [Timestamp.format(at), id])
+        }
+    }
+
+    /// Stores the answer's access token and starts watching it, in one transaction: the export is
+    /// `started`, linked to the token row that `token` adds (or finds already watched).
+    /// - Throws: `StoreError` `.notFound` when the export is not `sending`/`unknown` any more (another
+    ///   process settled it), `.corrupt` when another export already owns that token row; `.busy`.
+    package func exportStarted(id: Int64, token: NewToken, httpStatus: Int?, at: Date, settled: Bool = false) throws -> AddResult {
+        let nowText = Timestamp.format(at)
+        return try write { db in
+            let export = try Self.fetchExport(id: id, db: db)
+            guard export.state.isUnsettled else {
+                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue), not waiting for its access token")
+            }
+            let result = try Self.add(token, reset: false, seq: try Self.nextAdminSeq(db), nowText: nowText, db: db)
+            if let owner = try Int64.fetchOne(db, sql: "SELECT id FROM exports WHERE token_id = ? AND id <> ?", arguments: [result.token.id, id]) {
+                throw StoreError(.corrupt, "access token \(token.accessToken) already belongs to export \(owner)")
+            }
+            try db.execute(sql: """
+                UPDATE exports SET state = 'started', token_id = ?, access_token = ?, answered_at = coalesce(answered_at, ?),
+                       http_status = coalesce(?, http_status), error = NULL, settled_at = ?
+                WHERE id = ?
+                """, arguments: [result.token.id, token.accessToken, nowText, httpStatus, settled ? nowText : nil, id])
+            return result
+        }
+    }
+
+    /// Ends a `sending` export whose request got an answer that started nothing (`refused`) or an
+    /// outcome that may have started one (`unknown`), with the reason.
+    /// - Parameter refused: true for `refused`, false for `unknown`.
+    package func settleExport(id: Int64, refused: Bool, httpStatus: Int?, error: String, at: Date) throws {
+        let state: ExportState = refused ? .refused : .unknown
+        try write { db in
+            try db.execute(sql: "UPDATE exports SET state = ?, http_status = ?, error = ?, answered_at = ? WHERE id = ? AND state = 'sending'",
+                           arguments: [state.rawValue, httpStatus, error, httpStatus == nil ? nil : Timestamp.format(at), id])
+        }
+    }
+
+    /// Marks an unsettled export `abandoned` (an operator found no export on the server, or accepts
+    /// never downloading it).
+    /// - Throws: `StoreError` `.notFound` when there is no such export or it is settled already.
+    package func abandonExport(id: Int64, at: Date) throws -> ExportRecord {
+        try write { db in
+            let export = try Self.fetchExport(id: id, db: db)
+            guard export.state.isUnsettled else {
+                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue); only a sending or unknown export can be abandoned")
+            }
+            try db.execute(sql: "UPDATE exports SET state = 'abandoned', settled_at = ? WHERE id = ?", arguments: [Timestamp.format(at), id])
+            return try Self.fetchExport(id: id, db: db)
+        }
+    }
+
+    /// One export.
+    /// - Throws: `StoreError` `.notFound`, `.corrupt` (a row edited outside the schema's rules).
+    package func export(id: Int64) throws -> ExportRecord {
+        try read { db in try Self.fetchExport(id: id, db: db) }
+    }
+
+    /// The export that started token row `tokenID`, if `mprefd export` started it.
+    package func export(tokenID: Int64) throws -> ExportRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE token_id = ?", arguments: [tokenID]).map(ExportRecord.init(row:))
+        }
+    }
+
+    /// Exports that may exist on the server without a known access token (`sending`, `unknown`), oldest first.
+    package func unsettledExports() throws -> [ExportRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE state IN ('sending', 'unknown') ORDER BY id")
+                .map(ExportRecord.init(row:))
+        }
+    }
+
+    /// The newest `limit` exports, optionally of one client ID and segment, newest first.
+    package func exports(clientID: String? = nil, segment: String? = nil, limit: Int) throws -> [ExportRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(ExportRecord.columns) FROM exports
+                WHERE (?1 IS NULL OR client_id = ?1) AND (?2 IS NULL OR segment = ?2)
+                ORDER BY id DESC LIMIT ?3
+                """, arguments: [clientID, segment, limit]).map(ExportRecord.init(row:))
+        }
+    }
+
+    /// The cursor of one segment, if any delivery or reset set it.
+    package func cursor(clientID: String, segment: SegmentName) throws -> CursorRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors WHERE client_id = ? AND segment = ?",
+                             arguments: [clientID, segment.value]).map(CursorRecord.init(row:))
+        }
+    }
+
+    /// Every cursor, by client ID then segment.
+    package func cursors(clientID: String? = nil) throws -> [CursorRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors
+                WHERE ?1 IS NULL OR client_id = ?1 ORDER BY client_id, segment
+                """, arguments: [clientID]).map(CursorRecord.init(row:))
+        }
+    }
+
+    /// Sets a segment's cursor to `position` (`set_by = 'reset'`: deliveries of exports sent before
+    /// `at` no longer move it), or removes it (`position` nil: the next `--incremental` export is a full
+    /// one). Returns whether a cursor existed before.
+    package func resetCursor(clientID: String, segment: SegmentName, to position: Date?, at: Date) throws -> Bool {
+        try write { db in
+            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM cursors WHERE client_id = ? AND segment = ?", arguments: [clientID, segment.value]) ?? false
+            if let position {
+                try db.execute(sql: """
+                    INSERT INTO cursors (client_id, segment, position, export_id, set_by, updated_at) VALUES (?, ?, ?, NULL, 'reset', ?)
+                    ON CONFLICT (client_id, segment) DO UPDATE SET position = excluded.position, export_id = NULL, set_by = 'reset',
+                                                                 updated_at = excluded.updated_at
+                    """, arguments: [clientID, segment.value, Timestamp.format(position), Timestamp.format(at)])
+            } else {
+                try db.execute(sql: "DELETE FROM cursors WHERE client_id = ? AND segment = ?", arguments: [clientID, segment.value])
+            }
+            return existed
+        }
+    }
+
+    private static func unsettledExport(clientID: String, segment: String, db: Database) throws -> ExportRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE client_id = ? AND segment = ? AND state IN ('sending', 'unknown')",
+                         arguments: [clientID, segment]).map(ExportRecord.init(row:))
+    }
+
+    static func fetchExport(id: Int64, db: Database) throws -> ExportRecord {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE id = ?", arguments: [id]) else {
+            throw StoreError(.notFound, "no export \(id); `mprefd status` lists the exports waiting to be resolved")
+        }
+        return try ExportRecord(row: row)
+    }
+}

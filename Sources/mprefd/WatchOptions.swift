@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import MprefStore
+
+/// How a token is watched once known: the options `add-token` and `export` share.
+struct WatchOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
+    var label: String?
+
+    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline.", valueName: "duration"))
+    var deadline: String?
+
+    @Option(name: .customLong("on-complete"), help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
+    var onComplete: [String] = []
+
+    @Option(name: .customLong("on-failure"), help: ArgumentHelp("A shell command run when the export fails or times out (repeatable).", valueName: "cmd"))
+    var onFailure: [String] = []
+
+    @Option(name: .customLong("on-expired"), help: ArgumentHelp("A shell command run when the export expires (repeatable).", valueName: "cmd"))
+    var onExpired: [String] = []
+
+    @Option(name: .customLong("on-retrieved"), help: ArgumentHelp("A shell command run when the export is retrieved (repeatable).", valueName: "cmd"))
+    var onRetrieved: [String] = []
+
+    @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
+    var noGlobalHooks = false
+
+    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
+    var download: Bool?
+
+    /// `--deadline`: `nil` = the configured default; `.some(nil)` = none (`--deadline 0`); else seconds.
+    /// - Throws: `MprefdError` exit 64 naming the value.
+    func deadlineSeconds() throws -> Int64?? {
+        guard let deadline else { return nil }
+        if AdminValues.isZeroDuration(deadline) { return .some(nil) }
+        guard let seconds = AdminValues.durationSeconds(deadline) else {
+            throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), or 0 for no deadline")
+        }
+        return seconds
+    }
+
+    /// `--label`, checked: one line of at most 1000 characters without control or bidi characters.
+    func checkedLabel() throws -> String? {
+        if let label, label.unicodeScalars.contains(where: TerminalText.isUnsafe) || label.count > 1000 {
+            throw MprefdError.usage("bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)")
+        }
+        return label
+    }
+
+    /// The token's own hooks from the `--on-*` options.
+    func tokenHooks() throws -> [TokenHook] {
+        let groups: [(String, String, [String])] = [
+            ("complete", "--on-complete", onComplete), ("failure", "--on-failure", onFailure),
+            ("expired", "--on-expired", onExpired), ("retrieved", "--on-retrieved", onRetrieved),
+        ]
+        var hooks: [TokenHook] = []
+        for (event, option, commands) in groups {
+            for command in commands {
+                guard !command.allSatisfy(\.isWhitespace) else {
+                    throw MprefdError.usage("bad \(option) '\(command)': give a shell command line")
+                }
+                hooks.append(TokenHook(onEvent: event, command: command))
+            }
+        }
+        return hooks
+    }
+
+    /// The deadline instant for a token added at `now`: `seconds` as from ``deadlineSeconds()``
+    /// (`nil` = `polling.deadline_s`).
+    static func deadline(_ seconds: Int64??, configured: Duration?, now: Date) -> Date? {
+        if let seconds { return seconds.map { now.addingTimeInterval(TimeInterval($0)) } }
+        return configured.map { now.addingTimeInterval(AddToken.seconds($0)) }
+    }
+}

@@ -11,8 +11,10 @@ struct ReportingQueryTests {
     static let expectedNames = [
         "current-state", "completed-today", "time-to-complete-percentiles", "token-history",
         "error-rates-hourly", "stuck-processing", "dead-hooks", "daily-volume", "recent-errors", "pauses-in-force",
-        "downloads",
+        "downloads", "segments", "segment-windows", "segment-gaps",
     ]
+    /// The segment queries run in `ExportEndToEndTests` (their database needs `mprefd export`).
+    static let testedElsewhere: Set<String> = ["segments", "segment-windows", "segment-gaps"]
 
     private func query(_ name: String) throws -> String {
         let sql = try ReportingDocument.queries().first { $0.name == name }?.sql

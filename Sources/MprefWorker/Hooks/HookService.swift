@@ -148,14 +148,17 @@ package final class HookService: Sendable {
 
     private func failure(_ job: HookJob, reason: String, result: HookProcessResult?, finishedAt: String, metadata: inout Logger.Metadata) -> HookRunOutcome {
         metadata["error"] = "\(reason)"
-        let isDead = job.attemptsSinceRetry >= configuration.maxAttempts
+        let policy = HookRetryPolicy(maxAttempts: configuration.maxAttempts, initialDelay: configuration.retryInitialDelay,
+                                     maxDelay: configuration.retryMaxDelay)
         var next: String? = nil
-        if isDead {
+        let isDead: Bool
+        switch policy.decide(attemptsSinceRetry: job.attemptsSinceRetry, now: wallNow()) {
+        case .dead:
+            isDead = true
             logger.error("hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
-        } else {
-            let backoff = Backoff(initial: configuration.retryInitialDelay, max: configuration.retryMaxDelay, multiplier: 2)
-            let delay = backoff.upperBoundSeconds(attempt: job.attemptsSinceRetry.subtractingSaturating(1))
-            next = Timestamp.format(wallNow().addingTimeInterval(delay))
+        case .retry(let at):
+            isDead = false
+            next = Timestamp.format(at)
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)
         }

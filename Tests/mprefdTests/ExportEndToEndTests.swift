@@ -1,0 +1,267 @@
+import Foundation
+import MprefCore
+import MyPreferencesSimulator
+import Testing
+
+/// Issue 15 end to end: the real `mprefd export` starts exports in the simulator over loopback, the
+/// daemon delivers them, the cursor makes the next `--incremental` export hold only what changed,
+/// and an initiate whose answer is lost (or whose command is killed) is never sent twice.
+@Suite(.serialized) struct ExportEndToEndTests {
+    /// A segment in the simulator: `records` base profiles, then `changesPerSecond` new changes.
+    func segments(_ scene: DaemonScene, _ entries: String) async throws {
+        let book = try JSONDecoder().decode(ScenarioBook.self, from: Data(#"{"segments": [\#(entries)]}"#.utf8))
+        await scene.simulator.apply(book)
+    }
+
+    func configure(_ scene: DaemonScene, download: Bool = true, baseURL: String? = nil, extra: String = "") throws {
+        try scene.cli.write("mprefd.yaml", """
+            database:
+              path: \(scene.cli.databasePath)
+            log:
+              level: debug
+            polling:
+              initial_delay_s: 0.1
+              max_delay_s: 0.3
+            accounts:
+              \(scene.clientID):
+                base_url: \(baseURL ?? scene.simulator.baseURL)
+                request_timeout_s: 20
+                download:
+                  enabled: \(download)
+                  directory: \(scene.cli.directory.appendingPathComponent("exports").path)
+            \(extra)
+            """)
+    }
+
+    func initiates(_ scene: DaemonScene) async -> [RecordedRequest] {
+        await scene.simulator.requests().filter { $0.method == "POST" && $0.path.contains("/Export/Segment/") && !$0.path.contains("/Commit/") }
+    }
+
+    func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    @Test func anIncrementalExportDeliversOnlyWhatChangedSinceTheLastDeliveredOne() async throws {
+        let scene = try await DaemonScene.start()
+        try await segments(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 1500, "processing_s": 0.3, "changes_per_s": 40, "history_s": 86400}"#)
+        let hookLog = scene.cli.directory.appendingPathComponent("hook.log").path
+        try configure(scene, extra: """
+            hooks:
+              on_complete:
+                - 'printf "%s %s [%s] [%s] %s\\n" "$MPREFD_ACCESS_TOKEN" "$MPREFD_SEGMENT" "$MPREFD_WINDOW_START" "$MPREFD_WINDOW_END" "$MPREFD_RECORDS" >> "\(hookLog)"'
+            """)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+
+        // A full export first (no cursor yet, even with --incremental).
+        let first = try await scene.mprefd(["export", "Newsletter", "--incremental"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("no cursor yet: a full export"))
+        let firstToken = try #require(Int64(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(firstToken) AND state = 'complete'") == 1 },
+                "daemon log:\n\(daemon.log.suffix(3000))")
+        let firstExport = try #require(try await scene.rows("SELECT window_start, window_end, last_date_time, state FROM exports WHERE access_token = \(firstToken)").first)
+        #expect(firstExport["window_start"] is NSNull && firstExport["last_date_time"] is NSNull)
+        let firstEnd = try #require(firstExport["window_end"] as? String)
+        let cursors = try await scene.mprefd(["cursors", "--json"])
+        let cursor = try #require((try cursors.json() as? [[String: Any]])?.first)
+        #expect(cursor["position"] as? String == firstEnd)
+        #expect(cursor["segment"] as? String == "Newsletter" && cursor["set_by"] as? String == "delivery")
+
+        // The simulator keeps changing records; the incremental export starts at the cursor.
+        let second = try await scene.mprefd(["export", "Newsletter", "--incremental", "--json"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let object = try #require(try second.json() as? [String: Any])
+        let secondToken = try #require((object["access_token"] as? NSNumber)?.int64Value)
+        #expect(object["window_start"] as? String == firstEnd)
+        let sent = try #require(object["last_date_time"] as? String)
+        #expect(sent.hasSuffix("9Z") && sent <= firstEnd)
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(secondToken) AND state = 'complete'") == 1 },
+                "daemon log:\n\(daemon.log.suffix(3000))")
+        let secondEnd = try #require(object["window_end"] as? String)
+
+        // Each file is the simulator's canonical export; the second holds only records changed in
+        // its window (the vendor reads the sent LastDateTime rounded up, at most 11 ms before the start).
+        let files = scene.cli.directory.appendingPathComponent("exports/\(scene.clientID)")
+        let full = try lines(files.appendingPathComponent("\(firstToken).ndjson").path)
+        let delta = try lines(files.appendingPathComponent("\(secondToken).ndjson").path)
+        #expect(full.count >= 1500)
+        #expect(!delta.isEmpty && delta.count < 400, "\(delta.count) records in the incremental file")
+        let readStart = Timestamp.format(WallClock.date(milliseconds: ExportRequestRounding.read(sent)))
+        for line in delta {
+            let modified = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["ModifiedDate"] as? String ?? deletedDate(line))
+            #expect(modified >= readStart && modified < secondEnd, "\(modified) outside [\(readStart), \(secondEnd))")
+        }
+        for token in [firstToken, secondToken] {
+            let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: scene.clientID))
+            #expect(canonical.isCommitted)
+            #expect(Int(canonical.records) == (token == firstToken ? full.count : delta.count))
+        }
+        // The hooks were told the segment and the window.
+        #expect(try await scene.eventually { ((try? lines(hookLog)) ?? []).count == 2 })
+        let hook = try lines(hookLog)
+        #expect(hook.contains("\(firstToken) Newsletter [] [\(firstEnd)] \(full.count)"), "\(hook)")
+        #expect(hook.contains("\(secondToken) Newsletter [\(firstEnd)] [\(secondEnd)] \(delta.count)"), "\(hook)")
+        #expect(await initiates(scene).count == 2)
+
+        // docs/REPORTING.md's segment queries (12–14), as an analyst runs them with sqlite3.
+        func query(_ name: String) async throws -> [[String: Any]] {
+            let sql = try #require(try ReportingDocument.queries().first { $0.name == name }?.sql, "docs/REPORTING.md has no \(name) query")
+            return try await SQLiteShell.rows(scene.cli.databasePath, sql, directory: scene.cli.directory)
+        }
+        let summary = try #require(try await query("segments").first)
+        #expect(summary.int("exports") == 2 && summary.int("delivered") == 2 && summary.int("unsettled") == 0)
+        #expect(summary.string("last_delivered_start") == firstEnd && summary.string("last_delivered_end") == secondEnd)
+        #expect(summary.string("cursor") == secondEnd)
+        #expect(summary.int("rows_delivered") == full.count + delta.count)
+        let windows = try await query("segment-windows")
+        #expect(windows.map { $0.string("window_end") ?? "" } == [secondEnd, firstEnd])
+        #expect(windows.allSatisfy { $0.int("delivered") == 1 && ($0.double("duration_s") ?? -1) > 0 })
+        #expect(windows.first?.int("file_records") == delta.count)
+        // Consecutive windows: no gap, nothing unsettled.
+        #expect(try await query("segment-gaps").isEmpty)
+    }
+
+    @Test func aLostAnswerIsHeldForAnOperatorAndNeverSentAgain() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "records": 10, "processing_s": 0.1, "initiate_faults": [{"drop": true}]}, {"name": "Contacts", "records": 5, "processing_s": 0.1, "initiate_faults": [{"http": 500, "creates": false}]}"#)
+        try configure(scene, download: false)
+        let lost = try await scene.mprefd(["export", "Newsletter"])
+        #expect(lost.status == 5, "\(lost.stderr)")
+        #expect(lost.stderr.contains("mprefd export --resolve 1 TOKEN"), "\(lost.stderr)")
+        #expect(lost.stdout.isEmpty)
+        // Visible in list and status…
+        let list = try await scene.mprefd(["list"])
+        #expect(list.stderr.contains("export 1 of segment Newsletter (DEMO_Co)") && list.stderr.contains("initiated, token unknown"), "\(list.stderr)")
+        let status = try await scene.mprefd(["status", "--json"])
+        let unsettled = try #require((try status.json() as? [String: Any])?["unsettled_exports"] as? [[String: Any]])
+        #expect(unsettled.map { $0["state"] as? String } == ["unknown"])
+        let gapsSQL = try #require(try ReportingDocument.queries().first { $0.name == "segment-gaps" }?.sql)
+        let waiting = try await SQLiteShell.rows(scene.cli.databasePath, gapsSQL, directory: scene.cli.directory)
+        #expect(waiting.map { "\($0.string("kind") ?? "")/\($0.string("segment") ?? "")/\($0.int("export_id") ?? 0)" } == ["unsettled/Newsletter/1"])
+        // …and the segment is not exported again until it is settled.
+        let again = try await scene.mprefd(["export", "Newsletter"])
+        #expect(again.status == 5)
+        #expect(again.stderr.contains("Settle it first"), "\(again.stderr)")
+        let sentSoFar = await initiates(scene)
+        #expect(sentSoFar.count == 1)
+        // The operator finds the token (here: the one the simulator handed out) and resolves it.
+        let token = try #require(sentSoFar.first?.accessToken)
+        let resolved = try await scene.mprefd(["export", "--resolve", "1", String(token)])
+        #expect(resolved.status == 0, "\(resolved.stderr)")
+        #expect(resolved.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(token))
+        #expect(try await scene.count("SELECT count(*) FROM exports e JOIN tokens t ON t.id = e.token_id WHERE e.state = 'started' AND t.access_token = \(token) AND e.settled_at IS NOT NULL") == 1)
+        // A 500 is unknown too; abandoning it frees the segment.
+        #expect(try await scene.mprefd(["export", "Contacts"]).status == 5)
+        let abandon = try await scene.mprefd(["export", "--abandon", "2"])
+        #expect(abandon.status == 0, "\(abandon.stderr)")
+        #expect(try await scene.mprefd(["export", "--abandon", "2"]).status == 1)
+        #expect(try await scene.mprefd(["export", "Contacts"]).status == 0)
+        #expect(await initiates(scene).count == 3)
+    }
+
+    @Test func refusalsExitWithTheDocumentedCodesAndA503IsWaitedOut() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 10, "processing_s": 0.1, "initiate_faults": [{"unavailable": {"retry_after_s": 1}}]}"#)
+        try configure(scene, download: false)
+        let waited = try await scene.mprefd(["export", "Newsletter", "--json"])
+        #expect(waited.status == 0, "\(waited.stderr)")
+        #expect(waited.stderr.contains("trying again in 1.0 s (attempt 2 of 5)"), "\(waited.stderr)")
+        #expect(try await scene.count("SELECT attempts FROM exports WHERE id = 1") == 2)
+        let unknownSegment = try await scene.mprefd(["export", "No Such Segment"])
+        #expect(unknownSegment.status == 64, "\(unknownSegment.stderr)")
+        #expect(unknownSegment.stderr.contains("400 Bad Request"), "\(unknownSegment.stderr)")
+        #expect(try await scene.count("SELECT count(*) FROM exports WHERE state = 'refused' AND http_status IS NULL") == 1)
+        // A bad segment name never reaches the server.
+        let bad = try await scene.mprefd(["export", "a/b"])
+        #expect(bad.status == 64 && bad.stderr.contains("bad segment 'a/b'"))
+        #expect(try await scene.mprefd(["export", "Newsletter", "--overlap", "5m"]).status == 64)
+        #expect(try await scene.mprefd(["export", "Newsletter", "--since", "yesterday"]).status == 64)
+        #expect(await initiates(scene).count == 3)
+    }
+
+    @Test func anUnknownClientIDIs404() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "client_id": "Someone_Else", "records": 10, "processing_s": 0.1}"#)
+        try configure(scene, download: false)
+        let result = try await scene.mprefd(["export", "Newsletter"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("404"), "\(result.stderr)")
+    }
+
+    /// `kill -9` while the request is in flight: before it reached the API (a server that never
+    /// answers) and after the API started the export (an answer delayed past the kill). Either way
+    /// the attempt is visible, the segment is held, and nothing is sent again.
+    @Test func killDashNineMidInitiateLeavesAVisibleAttemptAndNoSecondExport() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "records": 10, "processing_s": 0.1, "initiate_faults": [{"delay_s": 60}]}"#)
+        try configure(scene, download: false)
+
+        // After the request: the simulator has started the export; its answer never arrives.
+        let after = try OpsChild(CLI.binary, ["export", "Newsletter", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
+                                 in: scene.cli.directory, logName: "export")
+        #expect(await scene.eventually { await initiates(scene).count == 1 || !after.isRunning })
+        after.signal(SIGKILL)
+        _ = await after.waitForExit()
+        #expect(try await scene.count("SELECT count(*) FROM exports WHERE state = 'sending' AND segment = 'Newsletter'") == 1)
+        let again = try await scene.mprefd(["export", "Newsletter"])
+        #expect(again.status == 5 && again.stderr.contains("export 1 of segment Newsletter"), "\(again.stderr)")
+        #expect(await initiates(scene).count == 1)
+
+        // Before the request reached the API: a listener that accepts and never answers.
+        let blackHole = try BlackHole()
+        defer { blackHole.close() }
+        try configure(scene, download: false, baseURL: "http://127.0.0.1:\(blackHole.port)/Profiles")
+        let before = try OpsChild(CLI.binary, ["export", "Contacts", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
+                                  in: scene.cli.directory, logName: "export")
+        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM exports WHERE segment = 'Contacts' AND state = 'sending'") == 1 })
+        before.signal(SIGKILL)
+        _ = await before.waitForExit()
+        let listed = try await scene.mprefd(["list"])
+        #expect(listed.stderr.contains("export 2 of segment Contacts") && listed.stderr.contains("no answer stored yet"), "\(listed.stderr)")
+        #expect(try await scene.mprefd(["export", "--abandon", "2"]).status == 0)
+        #expect(await initiates(scene).count == 1)
+    }
+}
+
+/// The vendor's reading of a sent `LastDateTime`, in epoch milliseconds (the simulator applies the same rule).
+enum ExportRequestRounding {
+    static func read(_ sent: String) -> Int64 {
+        guard let date = Timestamp.parse(sent) else { return 0 }
+        let ms = WallClock.milliseconds(date)
+        let digit = ((ms % 10) + 10) % 10
+        return ms - digit + (digit <= 2 ? 3 : digit <= 6 ? 7 : 10)
+    }
+}
+
+/// A deleted profile's record carries `DeletedDate` instead of `ModifiedDate`.
+private func deletedDate(_ line: String) -> String? {
+    (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["DeletedDate"] as? String
+}
+
+/// A TCP listener on loopback that completes handshakes (the kernel's backlog) and never reads or answers.
+final class BlackHole: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}

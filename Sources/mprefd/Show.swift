@@ -45,9 +45,10 @@ struct Show: AsyncParsableCommand {
         // A watching row the daemon cannot use (edited by hand): say what and how to repair it.
         let defect = token.state.isActive ? try database.rowDefect(tokenID: token.id) : nil
         let download = try database.downloadCheckpoint(tokenID: token.id)
+        let export = try database.export(tokenID: token.id)
         if json {
             try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect,
-                                     download: download.map(DownloadJSON.init)))
+                                     download: download.map(DownloadJSON.init), export: export))
             return
         }
         func or(_ text: String?) -> String { text ?? "-" }
@@ -67,6 +68,11 @@ struct Show: AsyncParsableCommand {
             ("global hooks", token.globalHooks ? "yes" : "no (--no-global-hooks)"),
         ]
         if let download { fields += DownloadDisplay.fields(download) }
+        if let export {
+            fields.append(("export", "\(export.id) of segment \(export.segment) (`mprefd export`\(export.incremental ? " --incremental" : ""))"))
+            fields.append(("window", "[\(export.windowStart ?? "everything"), \(export.windowEnd))"
+                + (export.lastDateTime.map { " (LastDateTime sent: \($0))" } ?? "")))
+        }
         for (name, value) in fields {
             lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + TerminalText.escaped(value))
         }
@@ -111,9 +117,11 @@ struct ShowJSON: Encodable {
     var unusableRow: TokenRowDefect?
     /// The download's checkpoint, when the export is (being) downloaded; `null` otherwise.
     var download: DownloadJSON?
+    /// The `exports` row when `mprefd export` started it; `null` for a token added with add-token.
+    var export: ExportRecord?
 
     enum CodingKeys: String, CodingKey {
-        case token, hooks, polls, download
+        case token, hooks, polls, download, export
         case unusableRow = "unusable_row"
     }
 
@@ -124,6 +132,7 @@ struct ShowJSON: Encodable {
         try c.encode(polls, forKey: .polls)
         try c.encode(unusableRow, forKey: .unusableRow)  // `null` when usable: stable keys for scripts
         try c.encode(download, forKey: .download)
+        try c.encode(export, forKey: .export)
     }
 }
 

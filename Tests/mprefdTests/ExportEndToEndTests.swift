@@ -79,6 +79,9 @@ import Testing
         #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(secondToken) AND state = 'complete'") == 1 },
                 "daemon log:\n\(daemon.log.suffix(3000))")
         let secondEnd = try #require(object["window_end"] as? String)
+        let show = try #require(try await scene.mprefd(["show", String(secondToken), "--json"]).json() as? [String: Any])
+        let shownExport = try #require(show["export"] as? [String: Any])
+        #expect(shownExport["segment"] as? String == "Newsletter" && shownExport["window_start"] as? String == firstEnd)
 
         // Each file is the simulator's canonical export; the second holds only records changed in
         // its window (the vendor reads the sent LastDateTime rounded up, at most 11 ms before the start).

@@ -74,10 +74,12 @@ struct ExportRecords: Sendable {
         position % 4 == 1 ? Int64(9_007_199_254_740_993).addingSaturating(position) : Int64(10_000_000).addingSaturating(position)
     }
 
-    /// The positions ≥ 1 whose ``profileID(atPosition:)`` is `profileID` (at most two; usually one or none).
-    static func positions(ofProfileID profileID: Int64) -> [Int64] {
-        [profileID.subtractingSaturating(9_007_199_254_740_993), profileID.subtractingSaturating(10_000_000)]
-            .filter { $0 >= 1 && Self.profileID(atPosition: $0) == profileID }
+    /// The position ≥ 1 whose ``profileID(atPosition:)`` is `profileID`, if any. Positions below
+    /// 8,997,199,254,740,993 — far beyond any dataset — have distinct ProfileIds; the big form wins above.
+    static func position(ofProfileID profileID: Int64) -> Int64? {
+        let big: Int64 = 9_007_199_254_740_993
+        let position = profileID > big ? profileID - big : profileID.subtractingSaturating(10_000_000)
+        return position >= 1 && Self.profileID(atPosition: position) == profileID ? position : nil
     }
 
     /// Appends record `index` (1-based, `1...count`) to `json`.

@@ -16,8 +16,12 @@ extension SegmentScenario: Codable {
             throw DecodingError.dataCorruptedError(forKey: JSONKey("name"), in: c, debugDescription: "'name' must not be empty")
         }
         let records = try c.decode(Int64.self, forKey: JSONKey("records"))
-        guard records >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("records"), in: c, debugDescription: "'records' must be ≥ 0, got \(records)")
+        guard records >= 0, records <= Self.mostRecords else {
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("records"), in: c, debugDescription: "'records' must be from 0 to \(Self.mostRecords), got \(records)")
+        }
+        if let seed = try? c.decode(Int64.self, forKey: JSONKey("seed")), seed < 0 {
+            throw DecodingError.dataCorruptedError(forKey: JSONKey("seed"), in: c, debugDescription: "'seed' must be ≥ 0, got \(seed)")
         }
 
         let processing: Processing
@@ -70,6 +74,9 @@ extension SegmentScenario: Codable {
             export: export
         )
     }
+
+    /// The largest base population a segment may have (10^12 records).
+    static let mostRecords: Int64 = 1_000_000_000_000
 
     /// Ten years: the longest processing time or history a segment may have.
     static let longestSeconds: Double = 10 * 366 * 86_400

@@ -16,7 +16,7 @@
 /// |---|---|
 /// | `name` | the segment name, matched **exactly** (case-sensitive) against the path's `{segmentName}` (required, non-empty) |
 /// | `client_id` | the MyPreferences client ID it belongs to; absent: every client ID has this segment |
-/// | `records` | the base population, integer ≥ 0 (required) |
+/// | `records` | the base population, integer from 0 to 10^12 (required) |
 /// | `processing_s` | seconds (fractions allowed, ≥ 0) from the initiate until the export is `Complete`; default 0 |
 /// | `duration` | instead of `processing_s`: `{"median_s": 900, "sigma": 0.3}`, a log-normal draw (median_s > 0, sigma ≥ 0) per export, seeded by `seed` and the access token |
 /// | `changes_per_s` | new changes per second after the entry was loaded, ≥ 0 (fractions allowed); default 0 |
@@ -58,7 +58,7 @@ public struct SegmentScenario: Sendable, Equatable {
     public var name: String
     /// The client ID the segment belongs to; nil: every client ID has it.
     public var clientID: String?
-    /// The base population: records changed before the entry was loaded (≥ 0).
+    /// The base population: records changed before the entry was loaded (0…10^12).
     public var records: Int64
     /// How long an export takes. Default `.fixed(.zero)`: `Complete` at the first poll.
     public var processing: Processing

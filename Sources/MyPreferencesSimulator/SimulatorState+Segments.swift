@@ -114,7 +114,7 @@ extension SimulatorState {
         } ?? 1
         let selection: ExportRecords.Selection
         if request.matchCriteria == .profileID {
-            let positions = Set(request.values.compactMap { Int64($0) }.flatMap(ExportRecords.positions(ofProfileID:)))
+            let positions = Set(request.values.compactMap { Int64($0).flatMap(ExportRecords.position(ofProfileID:)) })
             selection = .positions(positions.filter { first <= $0 && $0 <= last }.sorted())
         } else {
             selection = .range(first: first, count: max(0, last.subtractingSaturating(first).incrementedSaturating))

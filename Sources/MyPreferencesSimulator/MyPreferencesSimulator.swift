@@ -14,19 +14,46 @@ import UnixSignals
 ///   `application/xml`/`text/xml`; a non-numeric access token gets 400. What each poll answers is scripted by a
 ///   ``Scenario`` per token (default ``Scenario/standard``).
 /// - `POST Async/{clientId}/Export/Segment/{segmentName}` (and API/3 `POST {clientId}/export/Segment/{segmentName}`):
-///   `{"AccessToken": N}` with N increasing from ``SimulatorConfiguration/firstAccessToken``.
+///   initiates an export of a segment (``ScenarioBook/segments``, ``SegmentScenario``) and answers
+///   `{"AccessToken": N}`, N increasing from ``SimulatorConfiguration/firstAccessToken``. Details below.
 /// - `GET Async/{clientId}/Export/Segment/{accessToken}?limit=&offset=&keepAlive=` (API/3:
 ///   `GET {clientId}/export/Segment/{accessToken}?…`): one page of the export once the token has served
 ///   `Complete`; `POST Async/{clientId}/Export/Segment/Commit/{accessToken}?keepFiles=` (API/3:
 ///   `POST {clientId}/export/Segment/Commit/{accessToken}?…`): the commit. Rules, page faults and the
 ///   scenario's `export` object are documented on ``Scenario``.
 /// - the OAuth token endpoint (``SimulatorConfiguration/oauthTokenPath``), and the `/_sim/*` control endpoints
-///   (`GET /_sim/health`, `GET /_sim/requests`, `POST /_sim/scenarios`, `POST /_sim/reset`,
+///   (`GET /_sim/health`, `GET /_sim/requests`, `GET /_sim/initiations`, `POST /_sim/scenarios`, `POST /_sim/reset`,
 ///   `GET /_sim/exports/{clientId}/{accessToken}`).
 ///
 /// Order of checks for an API request: host-wide 503 window → authentication (401 with
 /// `{"Message": …, "Reason": …}`) → access token syntax (400) → the token's next scenario step (a download:
 /// query (400) → export state → page fault → page).
+///
+/// ## Initiate
+/// After the 503 windows and authentication:
+/// 1. the body (``InitiateRequest``: JSON, may be empty or `{}`; keys `CallbackURL`, `LastDateTime`,
+///    `MatchCriteria`, `MatchType`, `Values`, any case) — 400 `{"Message": "The request is invalid: …"}`
+///    naming the problem (malformed JSON, a wrong type, a `LastDateTime` not `YYYY-MM-DDTHH:mm:ss.sssZ`, an
+///    unknown `MatchCriteria`, `AlternateId` without `MatchType`, `Values` without `MatchCriteria` or vice versa);
+/// 2. the client ID — 404 `{"Message":"Client ID 'X' was not found"}` unless some segment entry names it
+///    or some entry has no `client_id`;
+/// 3. the segment name, matched exactly (case-sensitive; an entry for the client ID wins over one for every
+///    client ID) — 400 `{"Message":"Segment 'X' was not found"}`;
+/// 4. the segment's next initiate fault, if any (``SegmentScenario``: `drop`, `delay_s`, `unavailable`, `http`);
+/// 5. 200 `{"AccessToken": N}`. The export holds the segment's records changed in [LastDateTime′, T) — T the
+///    initiate time, LastDateTime′ the body's `LastDateTime` rounded up as the vendor documents
+///    (``SegmentTimeline/roundedUp(lastDateTime:)``; without one, every record changed before T) — in
+///    change-time order; with `MatchCriteria: ProfileId`, only those whose `ProfileId` is in `Values` (other
+///    criteria are accepted and do not filter). Its status is `Processing` (counts 0) until the segment's
+///    processing time has passed since the initiate, then `Complete` with `RowCount` = its records and
+///    `ByteCount` = its canonical file's size (computed once, when first needed). From then on it is
+///    retrieved, committed and reported by `GET /_sim/exports/…` exactly like a scripted export (the first
+///    poll, retrieve or commit after it is ready makes it downloadable). A scenario of the token's own
+///    (``setScenario(_:accessToken:clientID:)``, a `scenarios` entry) wins over all this.
+///
+/// Each created export is recorded as an ``Initiation`` (``initiations()``, `GET /_sim/initiations`).
+/// While no segment is configured at all, initiate keeps its earlier behaviour after the body check: any
+/// client ID and segment name get a fresh token whose polls follow its scenario (the default one unless set).
 ///
 /// A download test in a few lines:
 /// ```swift
@@ -139,6 +166,13 @@ public final class MyPreferencesSimulator: Sendable {
         state.records
     }
 
+    /// Every export created by an initiate request since start or ``reset()`` (at most 100,000, oldest
+    /// dropped first), oldest first: what `GET /_sim/initiations` answers. E.g. one command started one
+    /// export when exactly one initiation has its segment.
+    public func initiations() async -> [Initiation] {
+        state.initiations
+    }
+
     /// Forgets the recorded requests.
     public func clearRequests() async {
         state.clearRecords()
@@ -149,7 +183,8 @@ public final class MyPreferencesSimulator: Sendable {
         state.setScenario(scenario, accessToken: accessToken, clientID: clientID)
     }
 
-    /// Merges `book` as `POST /_sim/scenarios` does (its host windows count from now).
+    /// Merges `book` as `POST /_sim/scenarios` does (its host windows count from now, its segments' datasets
+    /// start now).
     public func apply(_ book: ScenarioBook) async {
         state.apply(book, now: configuration.now())
     }
@@ -189,8 +224,9 @@ public final class MyPreferencesSimulator: Sendable {
         return json.bytes
     }
 
-    /// Back to the configured scenarios, default scenario and host windows; clears records, per-token progress
-    /// and the OAuth token-request count. Issued OAuth tokens stay valid; access tokens keep increasing.
+    /// Back to the configured scenarios, default scenario, host windows and segments (their initiate faults
+    /// start over; their datasets keep the server start); clears records, per-token progress, exports,
+    /// initiations and the OAuth token-request count. Issued OAuth tokens stay valid; access tokens keep increasing.
     public func reset() async {
         state.reset()
     }

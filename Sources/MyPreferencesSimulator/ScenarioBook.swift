@@ -8,7 +8,11 @@
 ///     {"access_token": 42, "steps": [ {"http": 500}, {"status": "Complete", "row_count": 7, "byte_count": 99} ]},
 ///     {"client_id": "ACME_Co", "access_token": 43, "steps": [ {"drop": true}, {"status": "Failed"} ]}
 ///   ],
-///   "host_unavailable": [ {"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"} ]
+///   "host_unavailable": [ {"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"} ],
+///   "segments": [
+///     {"name": "Newsletter", "client_id": "ACME_Co", "records": 12000, "processing_s": 3,
+///      "changes_per_s": 2, "history_s": 86400, "seed": 7, "initiate_faults": [ {"drop": true} ]}
+///   ]
 /// }
 /// ```
 /// - `default` (optional): the ``Scenario`` for tokens that have none (when absent, ``Scenario/standard``
@@ -20,10 +24,17 @@
 ///   (`form` as for the `unavailable` step). In the file/configuration the offsets count from server
 ///   start; in `POST /_sim/scenarios` (and ``MyPreferencesSimulator/setHostUnavailable(_:)``) they count
 ///   from the moment the windows are set.
+/// - `segments` (optional): the segments the initiate endpoint can export, per name (matched exactly) and
+///   client ID (`client_id` omitted: every client ID; an entry with `client_id` wins over one without).
+///   Keys, the dataset's change times and the initiate faults are documented on ``SegmentScenario``; the
+///   initiate itself on ``MyPreferencesSimulator``. While no segment is configured at all, initiate keeps
+///   its scenario-only behaviour: any client ID and segment name get a fresh access token.
 ///
 /// Applied at runtime, a book is merged: each entry replaces the one with the same key (and restarts that
-/// token's progress), `default` replaces the default scenario when present, and `host_unavailable`
-/// replaces all windows when present. Unknown keys are rejected.
+/// token's progress; a segment entry, keyed by name and `client_id`, restarts its dataset's *start* and its
+/// initiate faults), `default` replaces the default scenario when present, and `host_unavailable`
+/// replaces all windows when present. Within one book a later entry with the same key wins. Unknown keys are
+/// rejected.
 public struct ScenarioBook: Codable, Sendable, Equatable {
     /// Scenario for tokens with no entry of their own; nil keeps the configured default.
     public var defaultScenario: Scenario?
@@ -31,20 +42,27 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
     public var scenarios: [TokenScenario]
     /// Host-wide 503 windows; nil leaves the current windows alone when merged.
     public var hostUnavailable: [HostUnavailableWindow]?
+    /// Segments the initiate endpoint can export (merged by name and client ID).
+    public var segments: [SegmentScenario]
 
     /// Creates a book; all parts optional.
-    public init(defaultScenario: Scenario? = nil, scenarios: [TokenScenario] = [], hostUnavailable: [HostUnavailableWindow]? = nil) {
+    public init(
+        defaultScenario: Scenario? = nil, scenarios: [TokenScenario] = [], hostUnavailable: [HostUnavailableWindow]? = nil,
+        segments: [SegmentScenario] = []
+    ) {
         self.defaultScenario = defaultScenario
         self.scenarios = scenarios
         self.hostUnavailable = hostUnavailable
+        self.segments = segments
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
-        try c.rejectUnknownKeys(allowed: ["default", "scenarios", "host_unavailable"], in: "a scenario book")
+        try c.rejectUnknownKeys(allowed: ["default", "scenarios", "host_unavailable", "segments"], in: "a scenario book")
         self.defaultScenario = try c.decodeIfPresent(Scenario.self, forKey: JSONKey("default"))
         self.scenarios = try c.decodeIfPresent([TokenScenario].self, forKey: JSONKey("scenarios")) ?? []
         self.hostUnavailable = try c.decodeIfPresent([HostUnavailableWindow].self, forKey: JSONKey("host_unavailable"))
+        self.segments = try c.decodeIfPresent([SegmentScenario].self, forKey: JSONKey("segments")) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -52,6 +70,7 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
         try c.encodeIfPresent(defaultScenario, forKey: JSONKey("default"))
         try c.encode(scenarios, forKey: JSONKey("scenarios"))
         try c.encodeIfPresent(hostUnavailable, forKey: JSONKey("host_unavailable"))
+        if !segments.isEmpty { try c.encode(segments, forKey: JSONKey("segments")) }
     }
 }
 

@@ -36,23 +36,11 @@ public struct SimulatedExport: Sendable, Equatable {
     init(_ snapshot: ExportSnapshot) async {
         var hasher = SHA256()
         var bytes: Int64 = 0
-        var index: Int64 = 1
-        let total = snapshot.records.count
-        while index <= total {
-            var json = JSONBytes(reservingCapacity: 1024 * 700)
-            let batchEnd = min(index.addingSaturating(1023), total)
-            while true {
-                snapshot.records.write(index, into: &json)
-                json.bytes.append(UInt8(ascii: "\n"))
-                if index == batchEnd { break }
-                index += 1
-            }
-            hasher.update(data: json.bytes)
-            bytes = bytes.addingSaturating(Int64(json.bytes.count))
-            if index == total { break }
-            index += 1
-            await Task.yield()
+        await snapshot.records.forEachCanonicalBatch { batch in
+            hasher.update(data: batch)
+            bytes = bytes.addingSaturating(Int64(batch.count))
         }
+        let total = snapshot.records.count
         self.records = total
         self.bytes = bytes
         self.sha256 = hasher.finalize().map { byte in

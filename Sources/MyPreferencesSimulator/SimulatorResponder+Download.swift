@@ -26,7 +26,7 @@ extension SimulatorResponder {
         record.limit = limit
         record.keepAlive = keepAlive
 
-        switch state.servePage(clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive) {
+        switch state.servePage(clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive, now: record.time) {
         case .unknownToken:
             return .respond(Self.message(404, "No export was found for access token \(accessToken)."))
         case .notComplete:
@@ -62,7 +62,7 @@ extension SimulatorResponder {
             return .respond(Self.message(400, error.message))
         }
         record.keepFiles = keepFiles
-        switch state.commit(clientID: clientID, accessToken: accessToken, keepFiles: keepFiles) {
+        switch state.commit(clientID: clientID, accessToken: accessToken, keepFiles: keepFiles, now: record.time) {
         case .unknownToken: return .respond(Self.message(404, "No export was found for access token \(accessToken)."))
         case .notComplete: return .respond(Self.message(400, "The export is not complete."))
         case .expired: return .respond(Self.message(404, "The export has expired."))

@@ -34,7 +34,8 @@ struct SimulatorResponder: HTTPResponder {
 
     enum Route {
         case status(clientID: String, accessToken: Substring, api3: Bool)
-        case initiate(clientID: String)
+        /// `POST …/Export/Segment/{segmentName}` (path segment percent-decoded).
+        case initiate(clientID: String, segmentName: String)
         /// One page of the export: `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=`.
         case retrieve(clientID: String, accessToken: Substring)
         /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=`.
@@ -93,7 +94,7 @@ struct SimulatorResponder: HTTPResponder {
             case .status(let clientID, let token, _), .retrieve(let clientID, let token), .commit(let clientID, let token):
                 record.clientID = clientID
                 record.accessToken = Int64(token)
-            case .initiate(let clientID):
+            case .initiate(let clientID, _):
                 record.clientID = clientID
             case .oauthToken, .wrongMethod, .notFound:
                 break
@@ -105,12 +106,10 @@ struct SimulatorResponder: HTTPResponder {
         case .oauthToken:
             return .respond(try await issueOAuthToken(request, at: record.time))
 
-        case .initiate(let clientID):
+        case .initiate(let clientID, let segmentName):
             record.clientID = clientID
             if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
-            let accessToken = state.allocateAccessToken()
-            record.accessToken = accessToken
-            return .respond(Self.response(200, contentType: StatusDocument.MediaType.json.contentType, body: "{\"AccessToken\":\(accessToken)}"))
+            return try await initiate(request, clientID: clientID, segmentName: segmentName, record: &record)
 
         case .status(let clientID, let tokenText, let api3):
             record.clientID = clientID
@@ -119,7 +118,8 @@ struct SimulatorResponder: HTTPResponder {
                 return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
             }
             record.accessToken = accessToken
-            let step = state.nextStep(clientID: clientID, accessToken: accessToken)
+            await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
+            let step = state.nextStep(clientID: clientID, accessToken: accessToken, now: record.time)
             if let delay = step.delay, delay > .zero {
                 try await Task.sleep(for: delay)
             }
@@ -128,11 +128,17 @@ struct SimulatorResponder: HTTPResponder {
         case .retrieve(let clientID, let tokenText):
             record.clientID = clientID
             if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
+            if let accessToken = Int64(tokenText) {
+                await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
+            }
             return retrieve(request, clientID: clientID, tokenText: tokenText, record: &record, channel: channel)
 
         case .commit(let clientID, let tokenText):
             record.clientID = clientID
             if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
+            if let accessToken = Int64(tokenText) {
+                await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
+            }
             return commit(request, clientID: clientID, tokenText: tokenText, record: &record)
 
         case .notFound, .wrongMethod:
@@ -207,7 +213,7 @@ struct SimulatorResponder: HTTPResponder {
         switch segments.count {
         case 5 where literal(0, "Async") && literal(2, "Export") && literal(3, "Segment"):
             switch method {
-            case .post: return .initiate(clientID: segments[1])
+            case .post: return .initiate(clientID: segments[1], segmentName: segments[4])
             case .get: return .retrieve(clientID: segments[1], accessToken: Substring(segments[4]))
             default: return .wrongMethod(clientID: segments[1])
             }
@@ -220,7 +226,7 @@ struct SimulatorResponder: HTTPResponder {
         case 4 where literal(1, "status") && literal(2, "Token"):
             return method == .get ? .status(clientID: segments[0], accessToken: Substring(segments[3]), api3: true) : .wrongMethod(clientID: segments[0])
         case 4 where literal(1, "export") && literal(2, "Segment") && method == .post:
-            return .initiate(clientID: segments[0])
+            return .initiate(clientID: segments[0], segmentName: segments[3])
         case 4 where literal(1, "export") && literal(2, "Segment") && method == .get:
             return .retrieve(clientID: segments[0], accessToken: Substring(segments[3]))
         default:

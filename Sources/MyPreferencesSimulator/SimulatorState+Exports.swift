@@ -1,3 +1,4 @@
+import Foundation
 import MprefCore
 
 /// Where an export stands once its token has served a `Complete` status.
@@ -10,10 +11,12 @@ enum ExportPhase: String, Sendable {
     case expired = "Expired"
 }
 
-/// One export's download state, per client ID and access token, created when a `Complete` status is served.
+/// One export's download state, per client ID and access token, created when a `Complete` status is served
+/// (or, for an initiated export, once it is ready and is polled, retrieved or committed).
 struct ExportProgress {
-    /// Records in the export: the `RowCount` of the first `Complete` answer served (negative counts as 0).
-    var rowCount: Int64
+    /// The export's records: as many as the `RowCount` of the first `Complete` answer served (negative
+    /// counts as 0), or an initiated export's selection of its segment's dataset.
+    var records: ExportRecords
     /// The `ByteCount` of that answer, repeated in `Retrieved`/`Expired` answers.
     var byteCount: Int64
     /// The scenario's download options, fixed when the export became `Complete`.
@@ -27,12 +30,15 @@ struct ExportProgress {
     /// Uses of each `options.pages` entry so far.
     var faultUses: [Int]
 
-    init(rowCount: Int64, byteCount: Int64, options: ExportOptions) {
-        self.rowCount = rowCount
+    init(records: ExportRecords, byteCount: Int64, options: ExportOptions) {
+        self.records = records
         self.byteCount = byteCount
         self.options = options
         self.faultUses = Array(repeating: 0, count: options.pages.count)
     }
+
+    /// Records in the export (`RowCount`, `TotalResults`).
+    var rowCount: Int64 { records.count }
 }
 
 /// An export as the control endpoint reports it.
@@ -64,9 +70,11 @@ extension SimulatorState {
 
     /// Decides the answer to a page request and records its effects: fault uses, pages served, and the
     /// move to `Retrieved` (last page without `keepAlive`) or `Expired` (`expire_after_pages` reached).
-    func servePage(clientID: String, accessToken: Int64, offset: Int64, limit: Int64, keepAlive: Bool) -> PageDecision {
+    /// An initiated export ready at `now` becomes downloadable here if no poll has made it so.
+    func servePage(clientID: String, accessToken: Int64, offset: Int64, limit: Int64, keepAlive: Bool, now: Date) -> PageDecision {
         storage.withLock { s in
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
+            Self.makeInitiatedExportDownloadable(key, now: now, in: &s)
             guard var export = s.exports[key] else {
                 return isKnown(key, in: s) ? .notComplete : .unknownToken
             }
@@ -86,8 +94,7 @@ extension SimulatorState {
             if let fault, fault.replacesPage {
                 return .fault(fault)
             }
-            let records = ExportRecords(count: export.rowCount, seed: export.options.seed, clientID: clientID, accessToken: accessToken)
-            let page = ExportPage(records: records, offset: offset, limit: limit, options: export.options, fault: fault)
+            let page = ExportPage(records: export.records, offset: offset, limit: limit, options: export.options, fault: fault)
             export.pagesServed = export.pagesServed.incrementedSaturating
             if !keepAlive && page.reachesEnd {
                 export.phase = .retrieved
@@ -99,9 +106,11 @@ extension SimulatorState {
     }
 
     /// Commits an export: `Retrieved`, committed, `keepFiles` remembered. Idempotent on a retrieved export.
-    func commit(clientID: String, accessToken: Int64, keepFiles: Bool?) -> CommitDecision {
+    /// An initiated export ready at `now` can be committed without having been polled.
+    func commit(clientID: String, accessToken: Int64, keepFiles: Bool?, now: Date) -> CommitDecision {
         storage.withLock { s in
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
+            Self.makeInitiatedExportDownloadable(key, now: now, in: &s)
             guard var export = s.exports[key] else {
                 return isKnown(key, in: s) ? .notComplete : .unknownToken
             }
@@ -115,15 +124,19 @@ extension SimulatorState {
     }
 
     /// The export of `accessToken` under `clientID`: its download state once `Complete` was served, else
-    /// the records its scenario's first `Complete` step promises; nil when the scenario has none.
+    /// the records of the initiated export (when the token has no scenario of its own), else the records its
+    /// scenario's first `Complete` step promises; nil when the scenario has none.
     func exportSnapshot(clientID: String, accessToken: Int64) -> ExportSnapshot? {
         storage.withLock { s in
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
             if let export = s.exports[key] {
                 return ExportSnapshot(
-                    records: ExportRecords(count: export.rowCount, seed: export.options.seed, clientID: clientID, accessToken: accessToken),
+                    records: export.records,
                     phase: export.phase, isCommitted: export.isCommitted, keepFiles: export.keepFiles, pagesServed: export.pagesServed
                 )
+            }
+            if !Self.hasOwnScenario(key, in: s), let initiated = s.initiated[key] {
+                return ExportSnapshot(records: initiated.records, phase: nil, isCommitted: false, keepFiles: nil, pagesServed: 0)
             }
             let scenario = Self.scenario(for: key, in: s)
             let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps

@@ -36,6 +36,12 @@ final class SimulatorState: Sendable {
         var progress: [ProgressKey: Progress] = [:]
         /// Exports that have served a `Complete` status (see `SimulatorState+Exports.swift`).
         var exports: [ProgressKey: ExportProgress] = [:]
+        /// Segment entries by name and client ID (see `SimulatorState+Segments.swift`).
+        var segments: [SegmentKey: SegmentEntry] = [:]
+        /// Exports created by initiate requests for a segment.
+        var initiated: [ProgressKey: InitiatedExport] = [:]
+        /// Every export created by an initiate request, oldest first (access tokens ascending).
+        var initiations: [Initiation] = []
         var windows: [Window] = []
         var records: RequestRing
         var nextAccessToken: Int64
@@ -50,6 +56,7 @@ final class SimulatorState: Sendable {
     private let initialDefault: Scenario
     private let initialScenarios: [TokenScenario]
     private let initialWindows: [Window]
+    private let initialSegments: [SegmentKey: SegmentEntry]
     let recordsRequests: Bool
 
     init(configuration: SimulatorConfiguration, startedAt: Date) {
@@ -59,6 +66,11 @@ final class SimulatorState: Sendable {
         self.initialWindows = (book.hostUnavailable ?? []).map {
             Window(from: startedAt + $0.from.secondsDouble, to: startedAt + $0.to.secondsDouble, retryAfter: $0.retryAfter)
         }
+        var segments: [SegmentKey: SegmentEntry] = [:]
+        for segment in book.segments {
+            segments[SegmentKey(segment)] = SegmentEntry(segment: segment, loadedAt: startedAt)
+        }
+        self.initialSegments = segments
         self.recordsRequests = configuration.recordsRequests
         self.firstAccessToken = configuration.firstAccessToken
         var storage = Storage(
@@ -70,6 +82,7 @@ final class SimulatorState: Sendable {
             storage.scenarios[ScenarioKey(clientID: entry.clientID, accessToken: entry.accessToken)] = entry.scenario
         }
         storage.windows = initialWindows
+        storage.segments = segments
         self.storage = Mutex(storage)
     }
 
@@ -81,11 +94,17 @@ final class SimulatorState: Sendable {
     /// Once the export is retrieved or has expired (see `SimulatorState+Exports.swift`), every poll gets
     /// `Retrieved` / `Expired` with the `Complete` answer's counts, and the scenario no longer advances.
     /// Serving a `Complete` status makes the export downloadable.
-    func nextStep(clientID: String, accessToken: Int64) -> ScenarioStep {
+    ///
+    /// A token created by an initiate request for a segment, and without a scenario of its own, answers
+    /// from its export instead (`SimulatorState+Segments.swift`): `Processing` until it is ready at `now`.
+    func nextStep(clientID: String, accessToken: Int64, now: Date) -> ScenarioStep {
         storage.withLock { s in
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
             if let export = s.exports[key], export.phase != .complete {
                 return .status(export.phase.rawValue, rowCount: export.rowCount, byteCount: export.byteCount)
+            }
+            if let step = Self.initiatedStep(for: key, now: now, in: &s) {
+                return step
             }
             let scenario = Self.scenario(for: key, in: s)
             let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps
@@ -99,10 +118,19 @@ final class SimulatorState: Sendable {
             }
             s.progress[key] = progress
             if case .status(ExportPhase.complete.rawValue, let rowCount, let byteCount, _) = step.answer, s.exports[key] == nil {
-                s.exports[key] = ExportProgress(rowCount: max(0, rowCount), byteCount: byteCount, options: scenario.export ?? ExportOptions())
+                let options = scenario.export ?? ExportOptions()
+                s.exports[key] = ExportProgress(
+                    records: ExportRecords(count: rowCount, seed: options.seed, clientID: clientID, accessToken: accessToken),
+                    byteCount: byteCount, options: options)
             }
             return step
         }
+    }
+
+    /// Whether `key`'s token has a scenario of its own: (client ID, token) or token only.
+    static func hasOwnScenario(_ key: ProgressKey, in s: Storage) -> Bool {
+        s.scenarios[ScenarioKey(clientID: key.clientID, accessToken: key.accessToken)] != nil
+            || s.scenarios[ScenarioKey(clientID: nil, accessToken: key.accessToken)] != nil
     }
 
     /// The scenario in effect for `key`: (client ID, token), else token only, else the default.
@@ -119,11 +147,10 @@ final class SimulatorState: Sendable {
         }
     }
 
-    func allocateAccessToken() -> Int64 {
-        storage.withLock { s in
-            defer { s.nextAccessToken += 1 }
-            return s.nextAccessToken
-        }
+    /// The next access token (under the lock held by the caller).
+    static func allocateAccessToken(in s: inout Storage) -> Int64 {
+        defer { s.nextAccessToken = s.nextAccessToken.incrementedSaturating }
+        return s.nextAccessToken
     }
 
     // MARK: Scenarios at runtime
@@ -147,12 +174,16 @@ final class SimulatorState: Sendable {
     }
 
     /// Merges a book: entries replace, `default` and `host_unavailable` replace when present
-    /// (windows then count from `now`).
+    /// (windows then count from `now`); a segment entry replaces the one with its name and client ID, and
+    /// its dataset starts at `now`.
     func apply(_ book: ScenarioBook, now: Date) {
         storage.withLock { s in
             if let scenario = book.defaultScenario { s.defaultScenario = scenario }
             for entry in book.scenarios {
                 Self.set(entry.scenario, accessToken: entry.accessToken, clientID: entry.clientID, in: &s)
+            }
+            for segment in book.segments {
+                s.segments[SegmentKey(segment)] = SegmentEntry(segment: segment, loadedAt: now)
             }
             if let windows = book.hostUnavailable {
                 s.windows = windows.map {
@@ -162,8 +193,9 @@ final class SimulatorState: Sendable {
         }
     }
 
-    /// Back to the configured scenarios, default and windows; forgets progress, exports, records and the OAuth
-    /// token-request count. Issued OAuth tokens stay valid and access tokens keep increasing.
+    /// Back to the configured scenarios, default, windows and segments (their datasets keep the server start as
+    /// *start*; their initiate faults start over); forgets progress, exports, initiated exports, initiations,
+    /// records and the OAuth token-request count. Issued OAuth tokens stay valid and access tokens keep increasing.
     func reset() {
         storage.withLock { s in
             s.defaultScenario = initialDefault
@@ -172,6 +204,9 @@ final class SimulatorState: Sendable {
                 s.scenarios[ScenarioKey(clientID: entry.clientID, accessToken: entry.accessToken)] = entry.scenario
             }
             s.windows = initialWindows
+            s.segments = initialSegments
+            s.initiated = [:]
+            s.initiations = []
             s.progress = [:]
             s.exports = [:]
             s.records.removeAll()

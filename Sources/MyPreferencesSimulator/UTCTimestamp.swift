@@ -12,7 +12,13 @@ enum UTCTimestamp {
     /// The civil UTC fields of `date`, rounded down to the millisecond (pinned to years 0000–9999: a
     /// scenario's delay near Int64.max seconds must not trap the simulator).
     static func civil(_ date: Date) -> Civil {
-        let totalMilliseconds = WallClock.milliseconds(date)
+        civil(milliseconds: WallClock.milliseconds(date))
+    }
+
+    /// The civil UTC fields of exactly `totalMilliseconds` since the Unix epoch (no floating-point round trip).
+    /// Pinned to years 0000–9999 like ``civil(_:)``.
+    static func civil(milliseconds: Int64) -> Civil {
+        let totalMilliseconds = min(max(milliseconds, WallClock.earliestMilliseconds), WallClock.latestMilliseconds)
         var dayNumber = totalMilliseconds / 86_400_000
         var msOfDay = totalMilliseconds % 86_400_000
         if msOfDay < 0 {

@@ -16,7 +16,8 @@ struct SimCommand: AsyncParsableCommand {
               GET  {prefix}/{clientId}/status/Token/{accessToken}
                    API/3 form of the same; adds Expires
               POST {prefix}/Async/{clientId}/Export/Segment/{segmentName}
-                   initiate: {"AccessToken": N}, N increasing
+                   initiate an export of a segment (SEGMENTS below):
+                   {"AccessToken": N}, N increasing
               GET  {prefix}/Async/{clientId}/Export/Segment/{accessToken}
                      ?limit=1000&offset=1&keepAlive=false
                    one page once the token has answered Complete:
@@ -29,10 +30,15 @@ struct SimCommand: AsyncParsableCommand {
               POST {prefix}/Async/{clientId}/Export/Segment/Commit/{accessToken}
                      ?keepFiles=false
                    commit: {"Message":"Committed."}
-                   (API/3 forms: {clientId}/export/Segment/{accessToken} and
+                   (API/3 forms: {clientId}/export/Segment/{segmentName} (POST),
+                    {clientId}/export/Segment/{accessToken} and
                     {clientId}/export/Segment/Commit/{accessToken})
               POST {prefix}/oauth/token   OAuth client credentials
               GET /_sim/health  GET /_sim/requests
+              GET /_sim/initiations
+                   [{"client_id","segment","access_token","last_date_time",
+                     "callback_url","match_criteria","received_at","answered",
+                     "records"}, ...]: every export an initiate created
               POST /_sim/scenarios (scenario file body)  POST /_sim/reset
               GET /_sim/exports/{clientId}/{accessToken}
                    {"records":R,"bytes":B,"sha256":"...","retrieved":b,
@@ -59,7 +65,11 @@ struct SimCommand: AsyncParsableCommand {
                   {"status": "Failed"} ]}
               ],
               "host_unavailable": [
-                {"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"} ]
+                {"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"} ],
+              "segments": [
+                {"name": "Newsletter", "client_id": "ACME_Co", "records": 12000,
+                 "processing_s": 3, "changes_per_s": 2, "history_s": 86400,
+                 "seed": 7, "initiate_faults": [ {"delay_s": 2} ]} ]
             }
             A scenario is a list of steps, one answer per poll of that token.
             Each step has exactly one of:
@@ -95,6 +105,41 @@ struct SimCommand: AsyncParsableCommand {
             fewer than Count), wrong_total (TotalResults + 1). After
             expire_after_pages pages served the export's status is Expired and
             retrieves get 404.
+
+            SEGMENTS (what initiate can export; "segments" in the scenario file)
+              name             matched exactly (case-sensitive) against the path
+              client_id        optional; absent: every client ID has it
+              records          the base population (required, >= 0)
+              processing_s     seconds until Complete (fractions allowed; default
+                               0), or instead "duration": {"median_s": 900,
+                               "sigma": 0.3}, log-normal, seeded by seed + token
+              changes_per_s    new changes per second after loading (default 0)
+              history_s        base records' change times spread over this many
+                               seconds before loading (default 86400)
+              seed             mixed into the records and the duration (default 0)
+              initiate_faults  one per initiate, in order:
+                                 {"drop": true}     create, close without answer
+                                 {"delay_s": 1.5}   create, answer that much later
+                                 {"unavailable": {"retry_after_s": 2}}  503, none
+                                 {"http": 500, "creates": true}  that code; create
+                                                    only when creates is true
+              export           download options as above (no seed)
+            Base record i changed at start - history_s + i*history_s/records,
+            new change k at start + k/changes_per_s (start: server start, or
+            the POST that set the entry; whole milliseconds). An initiate at T
+            exports, in change order, the records changed in [L', T): L' is the
+            body's LastDateTime (YYYY-MM-DDTHH:mm:ss.sssZ; no Z means UTC)
+            rounded up as the vendor documents (last millisecond digit 0-2 ->
+            3, 3-6 -> 7, 7-9 -> next 10 ms); without it, all before T.
+            "MatchCriteria": "ProfileId" with "Values" keeps only those profiles;
+            other criteria are accepted and do not filter. Each record's
+            ModifiedDate is its change time. Status: Processing (counts 0)
+            until the duration has passed, then Complete with RowCount and
+            ByteCount of the export; download and commit as above. A token's
+            own scenario wins. Body errors: 400; unknown client ID (no entry
+            names it, none without client_id): 404; unknown segment:
+            400 {"Message":"Segment 'X' was not found"}. With no segments at
+            all, initiate hands out a token for any name, as scenarios alone.
 
             AUTH (--auth)
               none         accept every request

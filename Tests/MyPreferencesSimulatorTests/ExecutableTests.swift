@@ -149,7 +149,10 @@ struct ExecutableTests {
             Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
         }
         #expect(await child.exited()?.1 == 0)
-        for word in ["host_unavailable", "retry_after_s", "http-date", "delay_ms", "repeat", "drop", "raw", "--port-file"] {
+        for word in [
+            "host_unavailable", "retry_after_s", "http-date", "delay_ms", "repeat", "drop", "raw", "--port-file",
+            "segments", "initiate_faults", "changes_per_s", "history_s", "LastDateTime", "/_sim/initiations",
+        ] {
             #expect(text.contains(word), "help lacks \(word)")
         }
     }

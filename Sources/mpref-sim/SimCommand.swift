@@ -109,7 +109,7 @@ struct SimCommand: AsyncParsableCommand {
             SEGMENTS (what initiate can export; "segments" in the scenario file)
               name             matched exactly (case-sensitive) against the path
               client_id        optional; absent: every client ID has it
-              records          the base population (required, >= 0)
+              records          the base population (required, 0 to 10^12)
               processing_s     seconds until Complete (fractions allowed; default
                                0), or instead "duration": {"median_s": 900,
                                "sigma": 0.3}, log-normal, seeded by seed + token
@@ -132,7 +132,8 @@ struct SimCommand: AsyncParsableCommand {
             rounded up as the vendor documents (last millisecond digit 0-2 ->
             3, 3-6 -> 7, 7-9 -> next 10 ms); without it, all before T.
             "MatchCriteria": "ProfileId" with "Values" keeps only those profiles;
-            other criteria are accepted and do not filter. Each record's
+            other criteria are accepted and do not filter; CallbackURL is
+            recorded, never called. Each record's
             ModifiedDate is its change time. Status: Processing (counts 0)
             until the duration has passed, then Complete with RowCount and
             ByteCount of the export; download and commit as above. A token's

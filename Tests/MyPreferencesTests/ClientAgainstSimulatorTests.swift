@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Logging
 import MyPreferences
 import MyPreferencesSimulator
@@ -75,5 +76,33 @@ import Testing
         #expect(bearer)
         try await client.shutdown()
         await simulator.stop()
+    }
+
+    /// `mprefd export`'s request is signed like every other one: both schemes start an export.
+    @Test func bothAuthSchemesInitiateAnExport() async throws {
+        let segment = try #require(SegmentName("Daily Contacts"))
+        let book = ScenarioBook(segments: [SegmentScenario(name: "Daily Contacts", clientID: "ACME_Co", records: 10)])
+        for (auth, account) in [
+            (SimulatorAuth.pnauthinfo3(users: ["etl.user": "k3y"]), { (base: String) in Authentication.pnauthinfo3(userID: "etl.user", secret: Secret("k3y")) }),
+            (.oauth(clients: ["oauth-client": "oauth-secret"], tokenLifetime: .seconds(600)), { (base: String) in
+                .oauth(tokenURL: base + "/oauth/token", oauthClientID: "oauth-client", oauthClientSecret: Secret("oauth-secret"), userID: "etl.user") }),
+        ] {
+            var configuration = SimulatorConfiguration()
+            configuration.auth = auth
+            configuration.scenarios = book
+            let simulator = try await MyPreferencesSimulator.start(configuration, logger: Logger(label: "sim"))
+            let client = try MyPreferencesClient(configuration: AccountConfiguration(clientID: "ACME_Co", baseURL: simulator.baseURL, auth: account(simulator.baseURL)),
+                                                 logger: Logger(label: "client"))
+            let started = await client.initiate(segment: segment, request: ExportRequest(lastDateTime: "2026-12-01T00:00:00.009Z"))
+            let unknown = await client.initiate(segment: try #require(SegmentName("Nope")), request: ExportRequest())
+            try await client.shutdown()
+            let initiations = await simulator.initiations()
+            await simulator.stop()
+            guard case .ok(let export) = started.outcome else { Issue.record("\(auth): \(started.outcome)"); continue }
+            #expect(initiations.map(\.accessToken) == [export.accessToken])
+            #expect(initiations.first?.segment == "Daily Contacts" && initiations.first?.lastDateTime == "2026-12-01T00:00:00.009Z")
+            guard case .badRequest(let detail) = unknown.outcome else { Issue.record("unknown segment: \(unknown.outcome)"); continue }
+            #expect(detail.contains("Nope"))
+        }
     }
 }

@@ -38,6 +38,8 @@ import Testing
             "MPREFD_FINISHED_AT": token["finished_at"] as? String ?? "?", "MPREFD_ATTEMPT": "1", "MPREFD_DB": scene.cli.databasePath,
             // No download for this account: the file variables are there, empty.
             "MPREFD_FILE": "", "MPREFD_RECORDS": "", "MPREFD_FILE_BYTES": "", "MPREFD_FILE_SHA256": "",
+            // Added with add-token, not started by `mprefd export`: the segment variables are there, empty.
+            "MPREFD_SEGMENT": "", "MPREFD_WINDOW_START": "", "MPREFD_WINDOW_END": "",
         ]
         for (key, value) in expected { #expect(env[key] == value, "\(key)") }
         // Nothing else: PATH, HOME, LANG, TZ (and PWD, which /bin/sh exports itself).

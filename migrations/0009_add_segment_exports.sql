@@ -6,6 +6,10 @@
 -- each (client ID, segment)'s incremental position: the `window_end` of its newest delivered export,
 -- moved by a trigger in the very transaction that makes the export's token `complete`.
 
+-- The segment a token belongs to (set by `mprefd export`, or `add-token --segment`): its exports'
+-- past durations predict when the next one completes. NULL = none.
+ALTER TABLE tokens ADD COLUMN segment TEXT CHECK (segment IS NULL OR length(segment) BETWEEN 1 AND 200);
+
 CREATE TABLE exports (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     client_id      TEXT    NOT NULL CHECK (length(client_id) BETWEEN 1 AND 128),

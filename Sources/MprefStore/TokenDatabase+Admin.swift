@@ -14,10 +14,13 @@ package struct NewToken: Sendable, Hashable {
     package var globalHooks: Bool
     /// `--download` (true) / `--no-download` (false); `nil` = the account's `download.enabled`.
     package var download: Bool?
+    /// The segment the export belongs to (`mprefd export`, `add-token --segment`); `nil` = none.
+    package var segment: SegmentName?
 
     package init(clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [], globalHooks: Bool = true,
-                 download: Bool? = nil) {
+                 download: Bool? = nil, segment: SegmentName? = nil) {
         self.download = download
+        self.segment = segment
         self.clientID = clientID
         self.accessToken = accessToken
         self.label = label
@@ -82,8 +85,8 @@ extension TokenDatabase {
     static func add(_ token: NewToken, reset: Bool, seq: Int64, nowText: String, db: Database) throws -> AddResult {
         let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download)
-            VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?)
+            INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download, segment)
+            VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?, ?)
             """)
         let deadline = token.deadline.map(Timestamp.format)
         if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
@@ -96,9 +99,9 @@ extension TokenDatabase {
                 UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
                        row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
                        finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
-                       global_hooks = ?, admin_seq = ?, download = ?
+                       global_hooks = ?, admin_seq = ?, download = ?, segment = coalesce(?, segment)
                 WHERE id = ?
-                """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, existing.id])
+                """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, token.segment?.value, existing.id])
             // Watched again from the start: a new download, if any (the old file stays on disk).
             try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [existing.id])
             if !token.hooks.isEmpty {
@@ -107,7 +110,8 @@ extension TokenDatabase {
             }
             return .reArmed(try Self.fetchToken(id: existing.id, db: db))
         }
-        try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download])
+        try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download,
+                                       token.segment?.value])
         let id = db.lastInsertedRowID
         try Self.insertHooks(token.hooks, tokenID: id, db: db)
         return .added(try Self.fetchToken(id: id, db: db))

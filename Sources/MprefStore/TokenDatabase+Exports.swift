@@ -208,3 +208,36 @@ extension TokenDatabase {
         return try ExportRecord(row: row)
     }
 }
+
+extension TokenDatabase {
+    /// How long the newest `limit` exports of a segment took to complete, in seconds, newest first:
+    /// from the token's `added_at` to the middle of the last poll before its first `Complete` and that
+    /// poll (the finish lies between them). Tokens of the segment (`tokens.segment`) whose history
+    /// still holds a `Complete` poll; what retention pruned is simply not counted.
+    /// - Parameter excluding: a token row left out (the one being predicted).
+    package func segmentDurations(clientID: String, segment: SegmentName, excluding: Int64? = nil, limit: Int = 30) async throws -> [Double] {
+        try await asyncRead { db in
+            try Double.fetchAll(db, sql: """
+                WITH done AS (
+                    SELECT t.id, t.added_at,
+                           (SELECT min(p.polled_at) FROM polls p WHERE p.token_id = t.id AND lower(p.status) = 'complete') AS first_complete
+                    FROM tokens t
+                    WHERE t.client_id = ?1 AND t.segment = ?2 AND t.id IS NOT ?3
+                    ORDER BY t.id DESC
+                    LIMIT ?4 * 4
+                ), bounded AS (
+                    SELECT id, added_at, first_complete,
+                           coalesce((SELECT max(p.polled_at) FROM polls p
+                                     WHERE p.token_id = done.id AND p.polled_at < done.first_complete AND p.status IS NOT NULL),
+                                    added_at) AS last_before
+                    FROM done WHERE first_complete IS NOT NULL
+                )
+                SELECT ((julianday(first_complete) + julianday(last_before)) / 2 - julianday(added_at)) * 86400.0
+                FROM bounded
+                WHERE first_complete >= added_at
+                ORDER BY id DESC
+                LIMIT ?4
+                """, arguments: [clientID, segment.value, excluding, limit])
+        }
+    }
+}

@@ -22,10 +22,17 @@ package struct WatchedToken: Sendable, Hashable {
     package var nextPollAt: Date?
     /// When a still-processing export becomes `timed_out`; `nil` = never.
     package var deadlineAt: Date?
+    /// When the token was (re-)armed (`added_at`): elapsed time is measured from here; `nil` = unknown.
+    package var addedAt: Date?
+    /// The segment the export belongs to (`tokens.segment`); `nil` = none, or an unusable value.
+    package var segment: SegmentName?
 
     package init(id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
                  consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
-                 state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil) {
+                 state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
+                 addedAt: Date? = nil, segment: SegmentName? = nil) {
+        self.addedAt = addedAt
+        self.segment = segment
         self.byteCount = byteCount
         self.state = state
         self.download = download

@@ -73,7 +73,7 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
 
 extension WatchedToken {
     /// The `tokens` columns a `WatchedToken` is read from, by name.
-    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at, state, download, row_count, byte_count"
+    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at, state, download, row_count, byte_count, added_at, segment"
 
     /// Reads a watched token from a row holding ``columns``, or says which column cannot be used.
     ///
@@ -126,10 +126,13 @@ extension WatchedToken {
         // RowCount only informs the download's verification: an unusable value is "unknown".
         let rowCount = (try? row.decode(Int64?.self, forColumn: "row_count")).flatMap { $0 }
         let byteCount = (try? row.decode(Int64?.self, forColumn: "byte_count")).flatMap { $0 }
+        // Both only inform the learned poll schedule: an unusable value means "no history" (today's backoff).
+        let addedAt = (try? row.decode(String?.self, forColumn: "added_at")).flatMap { $0 }.flatMap(Timestamp.parse)
+        let segment = (try? row.decode(String?.self, forColumn: "segment")).flatMap { $0 }.flatMap(SegmentName.init)
         return .success(WatchedToken(
             id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
             consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state, download: download,
-            rowCount: rowCount, byteCount: byteCount))
+            rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment))
     }
 }
 

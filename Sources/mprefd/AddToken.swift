@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import Foundation
 import MprefStore
@@ -48,6 +49,9 @@ struct AddToken: AsyncParsableCommand {
 
     @OptionGroup(title: "Watching") var watch: WatchOptions
 
+    @Option(help: ArgumentHelp("The segment the export belongs to: its past exports' durations place the polls (see README, \"How polling behaves\").", valueName: "name"))
+    var segment: String?
+
     @Flag(help: "Print a JSON array of {result, token} instead of lines.")
     var json = false
 
@@ -66,6 +70,10 @@ struct AddToken: AsyncParsableCommand {
         let deadlineSeconds = try watch.deadlineSeconds()
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
+        let segmentName = try segment.map { text in
+            guard let name = SegmentName(text) else { throw MprefdError.usage("bad --segment '\(TerminalText.escaped(text.prefix(80)))': \(SegmentName.rule)") }
+            return name
+        }
 
         let configuration = try await global.loadConfiguration()
         let clientID = try configuration.resolveClientID(clientID)
@@ -73,7 +81,7 @@ struct AddToken: AsyncParsableCommand {
         let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
 
         let newTokens = tokens.map {
-            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download)
+            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segmentName)
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
         let results = try database.addTokens(newTokens, reset: reset, now: now)

@@ -166,7 +166,7 @@ struct Export: AsyncParsableCommand {
         case .started(let accessToken, let httpStatus):
             let token = NewToken(clientID: clientID, accessToken: accessToken, label: label,
                                  deadline: WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: Date()),
-                                 hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download)
+                                 hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segment)
             let result: AddResult
             do {
                 result = try database.exportStarted(id: export.id, token: token, httpStatus: httpStatus, at: Date())
@@ -252,7 +252,7 @@ struct Export: AsyncParsableCommand {
         let deadline: Int64?? = export.deadlineSeconds.map { $0 == 0 ? .some(nil) : .some($0) } ?? nil
         let token = NewToken(clientID: export.clientID, accessToken: accessToken, label: export.label,
                              deadline: WatchOptions.deadline(deadline, configured: configuration.polling.deadline, now: now),
-                             hooks: export.hooks, globalHooks: export.globalHooks, download: export.download)
+                             hooks: export.hooks, globalHooks: export.globalHooks, download: export.download, segment: export.segmentName)
         let result = try database.exportStarted(id: id, token: token, httpStatus: nil, at: now, settled: true)
         try report(try database.export(id: id), result: result)
     }

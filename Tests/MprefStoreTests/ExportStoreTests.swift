@@ -214,4 +214,34 @@ import Testing
             #expect(daily.map { $0["delivered"] as Int64 }.reduce(0, +) == 2)
         }
     }
+
+    /// A segment's past durations: added → the middle of the last poll before the first Complete and that poll.
+    @Test func segmentDurationsComeFromTheHistoryOfTheSegmentsTokens() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let segment = try #require(SegmentName("Newsletter"))
+        func poll(_ token: Int64, _ status: String?, at seconds: Double, state: TokenState = .watching) -> PollWrite {
+            PollWrite(tokenID: token, polledAt: start.addingTimeInterval(seconds), httpStatus: status == nil ? 503 : 200, status: status, rowCount: nil,
+                      byteCount: nil, latencyMs: 1, retryAfterS: nil, nextDelayS: nil, outcome: status == nil ? .unavailable : .ok, error: nil,
+                      newState: state, nextPollAt: state == .watching ? start : nil, attempt: 1, consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
+        }
+        let added = try db.addTokens([
+            NewToken(clientID: "ACME_Co", accessToken: 1, segment: segment),
+            NewToken(clientID: "ACME_Co", accessToken: 2, segment: segment),
+            NewToken(clientID: "ACME_Co", accessToken: 3, segment: try #require(SegmentName("Contacts"))),
+            NewToken(clientID: "ACME_Co", accessToken: 4, segment: segment),
+        ], reset: false, now: start).map(\.token.id)
+        // Token 1: Processing at 100 s and 200 s, a 503 at 250 s (no status), Complete at 300 s → 250 s.
+        _ = try await db.recordPolls([poll(added[0], "Processing", at: 100), poll(added[0], "Processing", at: 200), poll(added[0], nil, at: 250),
+                                      poll(added[0], "Complete", at: 300, state: .complete)], hooks: planner([:]))
+        // Token 2: Complete at the first poll, 60 s after it was added → 30 s.
+        _ = try await db.recordPolls([poll(added[1], "complete", at: 60, state: .complete)], hooks: planner([:]))
+        // Token 3 is another segment; token 4 is still processing.
+        _ = try await db.recordPolls([poll(added[2], "Complete", at: 10, state: .complete), poll(added[3], "Processing", at: 10)], hooks: planner([:]))
+        let durations = try await db.segmentDurations(clientID: "ACME_Co", segment: segment)
+        #expect(durations.map { ($0 * 1000).rounded() / 1000 } == [30, 250])
+        #expect(try await db.segmentDurations(clientID: "ACME_Co", segment: segment, excluding: added[1]).count == 1)
+        #expect(try await db.segmentDurations(clientID: "Other_Co", segment: segment).isEmpty)
+    }
 }

@@ -30,6 +30,8 @@ CREATE TABLE exports (
     http_status    INTEGER,            -- of the last answer; NULL = none arrived
     error          TEXT,               -- why it is refused or unknown
     settled_at     TEXT,               -- when `mprefd export --resolve/--abandon` settled an unknown one
+    sender_pid     INTEGER,            -- the `mprefd export` process sending it (while `sending`)
+    sender_identity TEXT,              -- that process's boot_id/start time: a reused PID is not taken for it
     -- How the token is watched once known (as `add-token` would; kept for --resolve):
     deadline_s     INTEGER,            -- NULL = polling.deadline_s; 0 = none
     download       INTEGER CHECK (download IN (0, 1)),  -- NULL = the account's download.enabled
@@ -97,15 +99,20 @@ FROM exports e
 LEFT JOIN tokens t ON t.id = e.token_id
 LEFT JOIN downloads d ON d.token_id = e.token_id AND d.phase = 'committed';
 
--- One row per (client ID, segment): how its exports went and where its cursor stands.
+-- One row per (client ID, segment): how its exports went and where its cursor stands. Every export is
+-- in exactly one of delivered, in_progress, not_delivered (its token failed, expired, timed out, was
+-- retrieved elsewhere or removed), refused, abandoned (without a token) and unsettled — unless its
+-- token row was purged.
 CREATE VIEW segment_summary AS
 SELECT s.client_id,
        s.segment,
        count(*)                                                   AS exports,
        sum(s.delivered)                                           AS delivered,
        sum(s.export_state IN ('sending', 'unknown'))              AS unsettled,
-       sum(s.export_state = 'refused'
-           OR s.token_state IN ('failed', 'download_failed', 'expired', 'retrieved', 'timed_out')) AS not_delivered,
+       sum(s.export_state = 'refused')                            AS refused,
+       sum(s.export_state = 'abandoned' AND s.access_token IS NULL) AS abandoned,
+       sum(coalesce(s.token_state IN ('failed', 'download_failed', 'expired', 'retrieved', 'timed_out', 'removed'), 0)) AS not_delivered,
+       sum(coalesce(s.token_state IN ('watching', 'paused', 'downloading'), 0)) AS in_progress,
        (SELECT x.window_start FROM segment_exports x
          WHERE x.client_id = s.client_id AND x.segment = s.segment AND x.delivered
          ORDER BY x.window_end DESC LIMIT 1)                      AS last_delivered_start,

@@ -32,12 +32,18 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     package var download: Bool?
     package var globalHooks: Bool
     package var hooks: [TokenHook]
+    /// Whether the `hooks` column held something other than a JSON array (edited by hand): ``hooks`` is empty then.
+    package var hooksUnreadable: Bool
+    /// The `mprefd export` process that sent it, and its identity (`boot_id/starttime`).
+    package var senderPID: Int32?
+    package var senderIdentity: String?
 
     package var segmentName: SegmentName? { SegmentName(segment) }
 
     static let columns = """
         id, client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body, attempts,
-        token_id, access_token, created_at, answered_at, http_status, error, settled_at, deadline_s, download, global_hooks, hooks
+        token_id, access_token, created_at, answered_at, http_status, error, settled_at, deadline_s, download, global_hooks, hooks,
+        sender_pid, sender_identity
         """
 
     /// Reads a row by column name; a value edited outside the schema's rules is a `.corrupt` `StoreError`.
@@ -68,11 +74,13 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
         deadlineSeconds = try row.decode(forColumn: "deadline_s")
         download = try row.decode(Int64?.self, forColumn: "download").map { $0 != 0 }
         globalHooks = try row.decode(Int64.self, forColumn: "global_hooks") != 0
-        let hooksText = try text("hooks")
-        guard let hooks = try? JSONDecoder().decode([TokenHook].self, from: Data(hooksText.utf8)) else {
-            throw StoreError(.corrupt, "exports row \(id) has hooks that are not a JSON array of {\"on_event\", \"command\"}")
-        }
-        self.hooks = hooks
+        // Only `--resolve` needs the hooks: an unreadable value must not stop `list` or `status`.
+        let hooksText = (try? row.decode(String.self, forColumn: "hooks")) ?? ""
+        let hooks = try? JSONDecoder().decode([TokenHook].self, from: Data(hooksText.utf8))
+        self.hooks = hooks ?? []
+        hooksUnreadable = hooks == nil
+        senderPID = (try? row.decode(Int64?.self, forColumn: "sender_pid")).flatMap { $0 }.flatMap { Int32(exactly: $0) }
+        senderIdentity = (try? row.decode(String?.self, forColumn: "sender_identity")).flatMap { $0 }
     }
 
     enum CodingKeys: String, CodingKey {

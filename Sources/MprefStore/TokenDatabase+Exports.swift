@@ -20,9 +20,15 @@ package struct NewExport: Sendable, Hashable {
     package var download: Bool?
     package var globalHooks: Bool
     package var hooks: [TokenHook]
+    /// This process and its identity (`boot_id/starttime`), so others can tell a live send from a dead one.
+    package var senderPID: Int32?
+    package var senderIdentity: String?
 
     package init(clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?, lastDateTime: String?,
-                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook]) {
+                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook],
+                 senderPID: Int32? = nil, senderIdentity: String? = nil) {
+        self.senderPID = senderPID
+        self.senderIdentity = senderIdentity
         self.clientID = clientID
         self.segment = segment
         self.label = label
@@ -60,11 +66,11 @@ extension TokenDatabase {
             }
             try db.execute(sql: """
                 INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
-                                     attempts, created_at, deadline_s, download, global_hooks, hooks)
-                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+                                     attempts, created_at, deadline_s, download, global_hooks, hooks, sender_pid, sender_identity)
+                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [export.clientID, export.segment.value, export.label, export.incremental, export.windowStart.map(Timestamp.format),
                                  Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at), export.deadlineSeconds,
-                                 export.download, export.globalHooks, hooks])
+                                 export.download, export.globalHooks, hooks, export.senderPID, export.senderIdentity])
             return .recorded(try Self.fetchExport(id: db.lastInsertedRowID, db: db))
         }
     }
@@ -86,8 +92,10 @@ extension TokenDatabase {
         let nowText = Timestamp.format(at)
         return try write { db in
             let export = try Self.fetchExport(id: id, db: db)
-            guard export.state.isUnsettled else {
-                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue), not waiting for its access token")
+            // An abandoned export that never got a token may still get one: its answer arrived after all
+            // (its command was still sending), or the operator found it later.
+            guard export.state.isUnsettled || (export.state == .abandoned && export.tokenID == nil && export.accessToken == nil) else {
+                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""), not waiting for its access token")
             }
             let result = try Self.add(token, reset: false, seq: try Self.nextAdminSeq(db), nowText: nowText, db: db)
             if let owner = try Int64.fetchOne(db, sql: "SELECT id FROM exports WHERE token_id = ? AND id <> ?", arguments: [result.token.id, id]) {
@@ -95,7 +103,7 @@ extension TokenDatabase {
             }
             try db.execute(sql: """
                 UPDATE exports SET state = 'started', token_id = ?, access_token = ?, answered_at = coalesce(answered_at, ?),
-                       http_status = coalesce(?, http_status), error = NULL, settled_at = ?
+                       http_status = coalesce(?, http_status), error = NULL, settled_at = ?, sender_pid = NULL, sender_identity = NULL
                 WHERE id = ?
                 """, arguments: [result.token.id, token.accessToken, nowText, httpStatus, settled ? nowText : nil, id])
             return result
@@ -108,7 +116,7 @@ extension TokenDatabase {
     package func settleExport(id: Int64, refused: Bool, httpStatus: Int?, error: String, at: Date) throws {
         let state: ExportState = refused ? .refused : .unknown
         try write { db in
-            try db.execute(sql: "UPDATE exports SET state = ?, http_status = ?, error = ?, answered_at = ? WHERE id = ? AND state = 'sending'",
+            try db.execute(sql: "UPDATE exports SET state = ?, http_status = ?, error = ?, answered_at = ?, sender_pid = NULL, sender_identity = NULL WHERE id = ? AND state = 'sending'",
                            arguments: [state.rawValue, httpStatus, error, httpStatus == nil ? nil : Timestamp.format(at), id])
         }
     }
@@ -116,11 +124,16 @@ extension TokenDatabase {
     /// Marks an unsettled export `abandoned` (an operator found no export on the server, or accepts
     /// never downloading it).
     /// - Throws: `StoreError` `.notFound` when there is no such export or it is settled already.
-    package func abandonExport(id: Int64, at: Date) throws -> ExportRecord {
+    /// - Parameter isBeingSent: whether the export's sending command is still alive (checked inside the
+    ///   transaction); such an export is not abandoned (`.busy`): its answer may still come.
+    package func abandonExport(id: Int64, at: Date, isBeingSent: @Sendable (ExportRecord) -> Bool = { _ in false }) throws -> ExportRecord {
         try write { db in
             let export = try Self.fetchExport(id: id, db: db)
             guard export.state.isUnsettled else {
                 throw StoreError(.notFound, "export \(id) is \(export.state.rawValue); only a sending or unknown export can be abandoned")
+            }
+            if export.state == .sending, isBeingSent(export) {
+                throw StoreError(.busy, "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish")
             }
             try db.execute(sql: "UPDATE exports SET state = 'abandoned', settled_at = ? WHERE id = ?", arguments: [Timestamp.format(at), id])
             return try Self.fetchExport(id: id, db: db)

@@ -51,9 +51,18 @@ package final class Daemon: Service {
                 source = stand
                 downloads = stand as? any DownloadSource
             } else {
-                let client = try ReloadableSource(
-                    configuration: account, logger: logger,
-                    maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
+                let client: ReloadableSource
+                do {
+                    client = try ReloadableSource(
+                        configuration: account, logger: logger,
+                        maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
+                } catch {
+                    // Those made before this one must be shut down first (AsyncHTTPClient traps otherwise).
+                    await Task { [clients] in
+                        for made in clients.values { await made.shutdown() }
+                    }.value
+                    throw error
+                }
                 clients[clientID] = client
                 source = client
                 downloads = client
@@ -61,65 +70,75 @@ package final class Daemon: Service {
             targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL), downloads: downloads,
                                            download: configuration.downloads[clientID] ?? DownloadSettings())
         }
-        let startedAt = Date()
-        let hostname = ProcessInfo.processInfo.hostName
-        try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
+        do {
+            let startedAt = Date()
+            let hostname = ProcessInfo.processInfo.hostName
+            try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
 
-        let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
-        let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
-        let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
-                                     logger: logger, onHookRunsQueued: { hooks.wake() },
-                                     beforeAccountLift: { [clients, reloadAccount, logger] clientID in
-                                         await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
-                                     })
-        let heartbeatStop = Mailbox<Void>()
-        let checkpointer = WALCheckpointer(database: database, logger: logger)
-        let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
-        let fileRetention = DeliveredFileRetention(database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
-        let descriptors = DescriptorWatch(logger: logger)
-        logger.info("mprefd started", metadata: [
-            "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
-            "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
-        ])
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await polling.run() }
-                group.addTask { try await hooks.run() }
-                let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
-                await unconfigured.check()
-                group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention] in
-                    // Ends on close or on cancellation (a cancelled `take` returns at once).
-                    while !heartbeatStop.isClosed, !Task.isCancelled {
-                        _ = await heartbeatStop.take(until: .now + heartbeatInterval)
-                        if heartbeatStop.isClosed || Task.isCancelled { break }
-                        do {
-                            try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
-                        } catch {
-                            logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
+            let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
+            let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
+            let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
+                                         logger: logger, onHookRunsQueued: { hooks.wake() },
+                                         beforeAccountLift: { [clients, reloadAccount, logger] clientID in
+                                             await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
+                                         })
+            let heartbeatStop = Mailbox<Void>()
+            let checkpointer = WALCheckpointer(database: database, logger: logger)
+            let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
+            let fileRetention = DeliveredFileRetention(database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
+            let descriptors = DescriptorWatch(logger: logger)
+            logger.info("mprefd started", metadata: [
+                "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
+                "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
+            ])
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await polling.run() }
+                    group.addTask { try await hooks.run() }
+                    let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
+                    await unconfigured.check()
+                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention] in
+                        // Ends on close or on cancellation (a cancelled `take` returns at once).
+                        while !heartbeatStop.isClosed, !Task.isCancelled {
+                            _ = await heartbeatStop.take(until: .now + heartbeatInterval)
+                            if heartbeatStop.isClosed || Task.isCancelled { break }
+                            do {
+                                try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
+                            } catch {
+                                logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
+                            }
+                            await checkpointer.checkIfNeeded()
+                            await pruner.pruneIfDue()
+                            await fileRetention.pruneIfDue()
+                            descriptors.check()
+                            await unconfigured.check()
                         }
-                        await checkpointer.checkIfNeeded()
-                        await pruner.pruneIfDue()
-                        await fileRetention.pruneIfDue()
-                        descriptors.check()
-                        await unconfigured.check()
                     }
-                }
-                // Whichever part fails first stops the others.
-                do {
-                    try await group.next()
-                    try await group.next()
-                } catch {
-                    polling.requestShutdown()
-                    hooks.requestShutdown()
+                    // Whichever part fails first stops the others.
+                    do {
+                        try await group.next()
+                        try await group.next()
+                    } catch {
+                        polling.requestShutdown()
+                        hooks.requestShutdown()
+                        heartbeatStop.close()
+                        throw error
+                    }
                     heartbeatStop.close()
-                    throw error
+                    try await group.waitForAll()
                 }
-                heartbeatStop.close()
-                try await group.waitForAll()
+            } onGracefulShutdown: {
+                polling.requestShutdown()
+                hooks.requestShutdown()
             }
-        } onGracefulShutdown: {
-            polling.requestShutdown()
-            hooks.requestShutdown()
+        } catch {
+            // A failure before or while the services run (the database refusing the heartbeat, a
+            // schema that cannot be read): the clients are shut down before the error is reported;
+            // AsyncHTTPClient traps on a client dropped while still running.
+            await Task { [clients] in
+                for client in clients.values { await client.shutdown() }
+            }.value
+            throw error
         }
         // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
         // does not inherit the cancellation, which would refuse the database write).

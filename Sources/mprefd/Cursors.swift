@@ -52,7 +52,8 @@ struct CursorsList: AsyncParsableCommand {
             return
         }
         let rows = cursors.map { cursor in
-            [cursor.clientID, TerminalText.escaped(cursor.segment), cursor.position,
+            [cursor.clientID, TerminalText.escaped(cursor.segment),
+             Timestamp.parse(cursor.position) == nil ? "\(TerminalText.escaped(cursor.position.prefix(40))) (NOT A TIME: `mprefd cursors reset`)" : cursor.position,
              cursor.setBy == .delivery ? "export \(cursor.exportID.map(String.init) ?? "?")" : "reset", cursor.updatedAt]
         }
         Output.line(TextTable.render(header: ["CLIENT ID", "SEGMENT", "POSITION", "SET BY", "UPDATED"], rows: rows))

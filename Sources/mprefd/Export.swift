@@ -38,10 +38,14 @@ struct Export: AsyncParsableCommand {
             TIME: 2026-12-01T06:00:00Z (UTC; milliseconds allowed), 2026-12-01 (midnight UTC), or \
             a duration before now (36h, 2d). DURATION: 90s, 45m, 36h, 2d, 1h30m.
 
-            Exit codes: 0 started · 1 404 (client ID or segment unknown to the server) · 5 the \
-            outcome is unknown, or an earlier export of the segment is (resolve it) · 64 a bad \
-            argument, or the server refused the request (400) · 69 the server stayed unavailable \
-            (503, no connection) · 75 database locked · 78 configuration, 401/403.
+            Exit codes: 0 started · 1 404 (client ID or segment unknown to the server); \
+            --resolve/--abandon of an export that is settled · 5 the outcome is unknown, or an \
+            earlier export of the segment's is (resolve it) · 64 a bad argument, or the server \
+            refused the request (400, other 4xx, a redirect) · 65 a database row that cannot be \
+            used (a cursor that is not a time) · 69 the server stayed unavailable (503, no \
+            connection) · 75 database locked, or another `mprefd export` of the segment is being \
+            sent right now · 78 configuration (no account), 401/403. With --json, a refused or \
+            unknown export still prints its object (with its export_id) before the error.
 
             Examples:
               mprefd export Newsletter --client-id ACME_Co
@@ -85,12 +89,17 @@ struct Export: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Settle an export whose outcome is unknown: there is nothing to watch.", valueName: "id"))
     var abandon: Int64?
 
-    @Flag(help: "Print one JSON object {export_id, client_id, segment, access_token, window_start, window_end, last_date_time, result}.")
+    @Flag(help: "Print one JSON object {export_id, client_id, segment, state, access_token, window_start, window_end, last_date_time, result}.")
     var json = false
 
     func validate() throws {
         if resolve != nil || abandon != nil {
             guard resolve == nil || abandon == nil else { throw ValidationError("--resolve and --abandon are exclusive") }
+            let windowOrMatch = since != nil || incremental || overlap != nil || matchCriteria != nil || !values.isEmpty || matchType != nil || clientID != nil
+            let watching = watch.label != nil || watch.deadline != nil || !watch.tokenHooksGiven.isEmpty || watch.noGlobalHooks || watch.download != nil
+            if windowOrMatch || watching {
+                throw ValidationError("--resolve and --abandon take only the export's id (and the token): the export keeps the options it was started with")
+            }
             if abandon != nil, segment != nil { throw ValidationError("--abandon ID takes no segment") }
             if resolve != nil, segment == nil { throw ValidationError("--resolve ID TOKEN: give the access token") }
             return
@@ -121,12 +130,18 @@ struct Export: AsyncParsableCommand {
             return criteria
         }
         if criteria == .alternateID, matchType == nil { throw MprefdError.usage("--match-criteria AlternateId needs --match-type (the vendor requires it)") }
-        if let bad = values.first(where: { $0.isEmpty || $0.count > 1000 }) { throw MprefdError.usage("bad --values '\(bad.prefix(80))': 1–1000 characters") }
+        if values.count > 10_000 { throw MprefdError.usage("too many --values (\(values.count)): at most 10000 per export") }
+        for text in values + (matchType.map { [$0] } ?? []) where text.isEmpty || text.count > 1000 || text.unicodeScalars.contains(where: TerminalText.isUnsafe) {
+            throw MprefdError.usage("bad --values/--match-type \(ConfigValueReader.quote(TerminalText.escaped(text.prefix(80)))): 1–1000 characters without control or bidirectional characters")
+        }
         let deadlineSeconds = try watch.deadlineSeconds()
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
 
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
+        guard !configuration.accounts.isEmpty else {
+            throw MprefdError.configuration("no account is configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file)"); starting an export needs one under `accounts:`, with its base_url and auth")
+        }
         let clientID = try configuration.resolveClientID(clientID)
         guard let account = configuration.accounts[clientID] else {
             throw MprefdError.configuration("no account configured for client ID \(clientID); add it under `accounts:` (with its auth) to start exports")
@@ -134,12 +149,18 @@ struct Export: AsyncParsableCommand {
         let database = try global.openDatabase(configuration, mode: .readWrite)
 
         let cursor = incremental ? try database.cursor(clientID: clientID, segment: segment) : nil
+        var cursorPosition: Date?
+        if let cursor {
+            guard let position = Timestamp.parse(cursor.position) else {
+                throw MprefdError(exitCode: MprefdExit.dataError, "the cursor of segment \(TerminalText.escaped(segment.value)) (client ID \(clientID)) holds \(ConfigValueReader.quote(TerminalText.escaped(cursor.position.prefix(80)))), not a UTC time; set it with `mprefd cursors reset \(segment.value) --to TIME`, or remove it (no --to) for a full export")
+            }
+            cursorPosition = position
+        }
         let window: ExportWindow.Start
         do {
-            window = try ExportWindow.start(since: since, incremental: incremental, overlap: overlap,
-                                            cursor: cursor.flatMap { Timestamp.parse($0.position) }, now: now)
+            window = try ExportWindow.start(since: since, incremental: incremental, overlap: overlap, cursor: cursorPosition, now: now)
         } catch {
-            throw MprefdError.usage(error.description)
+            throw MprefdError(exitCode: error.fromCursor ? MprefdExit.dataError : MprefdExit.usage, error.description)
         }
         if incremental, cursor == nil {
             Output.note(since == nil ? "segment \(segment) has no cursor yet: a full export" : "segment \(segment) has no cursor yet: starting at --since")
@@ -149,7 +170,8 @@ struct Export: AsyncParsableCommand {
         let newExport = NewExport(
             clientID: clientID, segment: segment, label: label, incremental: window.fromCursor, windowStart: window.start,
             lastDateTime: request.lastDateTime, requestBody: request.json,
-            deadlineSeconds: deadlineSeconds.map { $0 ?? 0 }, download: watch.download, globalHooks: !watch.noGlobalHooks, hooks: hooks)
+            deadlineSeconds: deadlineSeconds.map { $0 ?? 0 }, download: watch.download, globalHooks: !watch.noGlobalHooks, hooks: hooks,
+            senderPID: ExportSender.current.pid, senderIdentity: ExportSender.current.identity)
 
         let export: ExportRecord
         switch try database.beginExport(newExport, at: Date()) {
@@ -179,10 +201,13 @@ struct Export: AsyncParsableCommand {
             try report(try database.export(id: export.id), result: result)
         case .refused(let refusal, let reason):
             try? database.settleExport(id: export.id, refused: true, httpStatus: nil, error: reason, at: Date())
-            throw MprefdError(exitCode: Self.exitCode(refusal), "export of segment \(segment) (client ID \(clientID)) not started: \(reason)")
+            try? reportJSON(export.id, database: database)
+            let hint = reason.contains("HTTP 3") ? " (a redirect: check the account's base_url and initiate_path)" : ""
+            throw MprefdError(exitCode: Self.exitCode(refusal), "export of segment \(TerminalText.escaped(segment.value)) (client ID \(clientID)) not started: \(TerminalText.escaped(reason))\(hint)")
         case .unknown(let reason, let httpStatus):
             try? database.settleExport(id: export.id, refused: false, httpStatus: httpStatus, error: reason, at: Date())
-            throw MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(export.id) of segment \(segment) may have started, but its access token is unknown: \(reason). Find it in MyPreferences, then `mprefd export --resolve \(export.id) TOKEN`, or `mprefd export --abandon \(export.id)`; until then this segment cannot be exported again")
+            try? reportJSON(export.id, database: database)
+            throw MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(export.id) of segment \(TerminalText.escaped(segment.value)) may have started, but its access token is unknown: \(TerminalText.escaped(reason)). Find it in MyPreferences, then `mprefd export --resolve \(export.id) TOKEN`, or `mprefd export --abandon \(export.id)`; until then this segment cannot be exported again")
         }
     }
 
@@ -220,9 +245,17 @@ struct Export: AsyncParsableCommand {
         }
     }
 
+    /// With --json, the export's row as it ended (refused or unknown), so a script has its id.
+    private func reportJSON(_ id: Int64, database: TokenDatabase) throws {
+        guard json else { return }
+        try Output.json(ExportJSON(export: try database.export(id: id), result: "not_started"))
+    }
+
     private func report(_ export: ExportRecord, result: AddResult) throws {
+        if case .alreadyWatched = result {
+            Output.note("access token \(result.token.accessToken) was already watched: it keeps its own label, deadline, hooks and download setting")
+        }
         guard json else {
-            if case .alreadyWatched = result { Output.note("access token \(result.token.accessToken) was already watched") }
             Output.line(String(result.token.accessToken))
             return
         }
@@ -234,8 +267,12 @@ struct Export: AsyncParsableCommand {
     private func settle(abandon id: Int64) async throws {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
-        let export = try database.abandonExport(id: id, at: Date())
-        if json { try Output.json(ExportJSON(export: export, result: "abandoned")) } else { Output.note("export \(id) of segment \(export.segment) abandoned") }
+        let export = try database.abandonExport(id: id, at: Date(), isBeingSent: ExportSender.isAlive)
+        if json {
+            try Output.json(ExportJSON(export: export, result: "abandoned"))
+        } else {
+            Output.note("export \(id) of segment \(TerminalText.escaped(export.segment)) abandoned; if its access token turns up, `mprefd export --resolve \(id) TOKEN` still watches it")
+        }
     }
 
     private func settle(resolve id: Int64) async throws {
@@ -245,22 +282,36 @@ struct Export: AsyncParsableCommand {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let export = try database.export(id: id)
-        guard export.state.isUnsettled else {
-            throw MprefdError.notFound("export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""); only a sending or unknown export can be resolved")
+        guard export.state.isUnsettled || (export.state == .abandoned && export.accessToken == nil) else {
+            throw MprefdError.notFound("export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""); only a sending, unknown or abandoned export without a token can be resolved")
+        }
+        if ExportSender.isAlive(export) {
+            throw MprefdError(exitCode: MprefdExit.temporaryFailure, "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish")
+        }
+        if export.hooksUnreadable {
+            throw MprefdError(exitCode: MprefdExit.dataError, "export \(id)'s hooks column is not a JSON array of {\"on_event\", \"command\"}; fix it with sqlite3 (e.g. UPDATE exports SET hooks = '[]' WHERE id = \(id)), then resolve again")
         }
         let now = Date()
         let deadline: Int64?? = export.deadlineSeconds.map { $0 == 0 ? .some(nil) : .some($0) } ?? nil
         let token = NewToken(clientID: export.clientID, accessToken: accessToken, label: export.label,
                              deadline: WatchOptions.deadline(deadline, configured: configuration.polling.deadline, now: now),
                              hooks: export.hooks, globalHooks: export.globalHooks, download: export.download, segment: export.segmentName)
-        let result = try database.exportStarted(id: id, token: token, httpStatus: nil, at: now, settled: true)
+        let result: AddResult
+        do {
+            result = try database.exportStarted(id: id, token: token, httpStatus: nil, at: now, settled: true)
+        } catch let error as StoreError where error.code == .corrupt {
+            throw MprefdError.usage("\(error.message); give the access token of export \(id) itself")
+        }
         try report(try database.export(id: id), result: result)
     }
 
     // MARK: Values
 
     static func unsettledError(_ other: ExportRecord) -> MprefdError {
-        MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(other.id) of segment \(other.segment) (client ID \(other.clientID)), sent \(other.windowEnd), is \(other.state.rawValue): it may have started without mprefd knowing its token. Settle it first: `mprefd export --resolve \(other.id) TOKEN` or `mprefd export --abandon \(other.id)`")
+        if ExportSender.isAlive(other) {
+            return MprefdError(exitCode: MprefdExit.temporaryFailure, "another `mprefd export` of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)) is being sent right now (export \(other.id), process \(other.senderPID.map(String.init) ?? "?")); wait for it, then try again")
+        }
+        return MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(other.id) of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)), sent \(other.windowEnd), is \(other.state.rawValue): it may have started without mprefd knowing its token. Settle it first: `mprefd export --resolve \(other.id) TOKEN` or `mprefd export --abandon \(other.id)`")
     }
 
     static func exitCode(_ refusal: InitiatePolicy.Refusal) -> Int32 {

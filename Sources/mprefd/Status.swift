@@ -80,11 +80,8 @@ struct Status: AsyncParsableCommand {
                 }
             }
             full.unsettledExports = try database.unsettledExports().map(UnsettledExport.init)
-            // An `unknown` export needs an operator; a `sending` one only once its command is surely
-            // gone (5 attempts with waits of at most 60 s and 30 s requests end well within 10 minutes).
-            let stuck = full.unsettledExports.filter { export in
-                export.state == .unknown || (Timestamp.parse(export.sentAt).map { now.timeIntervalSince($0) > 600 } ?? true)
-            }
+            // An `unknown` export needs an operator; so does a `sending` one whose command is gone.
+            let stuck = full.unsettledExports.filter { !$0.beingSent }
             if !stuck.isEmpty {
                 full.problems.append("\(stuck.count) export(s) may have started without a known access token: "
                     + stuck.prefix(3).map { "export \($0.exportID) (\($0.clientID)/\($0.segment))" }.joined(separator: ", ")

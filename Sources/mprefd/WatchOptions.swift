@@ -28,6 +28,9 @@ struct WatchOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
     var download: Bool?
 
+    /// Every `--on-*` command given.
+    var tokenHooksGiven: [String] { onComplete + onFailure + onExpired + onRetrieved }
+
     /// `--deadline`: `nil` = the configured default; `.some(nil)` = none (`--deadline 0`); else seconds.
     /// - Throws: `MprefdError` exit 64 naming the value.
     func deadlineSeconds() throws -> Int64?? {

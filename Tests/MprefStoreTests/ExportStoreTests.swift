@@ -201,6 +201,7 @@ import Testing
             #expect(summary["exports"] as Int64 == 3)
             #expect(summary["delivered"] as Int64 == 2)
             #expect(summary["not_delivered"] as Int64 == 1)
+            #expect(summary["in_progress"] as Int64 == 0 && summary["refused"] as Int64 == 0 && summary["abandoned"] as Int64 == 0)
             #expect(summary["unsettled"] as Int64 == 0)
             #expect(summary["last_delivered_start"] as String? == Timestamp.format(start.addingTimeInterval(3600)))
             #expect(summary["last_delivered_end"] as String? == Timestamp.format(start.addingTimeInterval(7200)))

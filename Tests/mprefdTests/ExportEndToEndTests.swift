@@ -213,6 +213,13 @@ import Testing
         let after = try OpsChild(CLI.binary, ["export", "Newsletter", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
                                  in: scene.cli.directory, logName: "export")
         #expect(await scene.eventually { await scene.simulator.initiations().count == 1 || !after.isRunning })
+        // While it is being sent, a second export of the segment, --abandon and --resolve wait for it (exit 75).
+        let concurrent = try await scene.mprefd(["export", "Newsletter"])
+        #expect(concurrent.status == 75 && concurrent.stderr.contains("is being sent right now"), "\(concurrent.stderr)")
+        #expect(try await scene.mprefd(["export", "--abandon", "1"]).status == 75)
+        #expect(try await scene.mprefd(["export", "--resolve", "1", "5"]).status == 75)
+        #expect(try await scene.mprefd(["list"]).stderr.contains("being sent now by process \(after.pid)"))
+        #expect(try await scene.mprefd(["status", "--json"]).stdout.contains("\"being_sent\" : true"))
         after.signal(SIGKILL)
         _ = await after.waitForExit()
         #expect(try await scene.count("SELECT count(*) FROM exports WHERE state = 'sending' AND segment = 'Newsletter'") == 1)
@@ -230,9 +237,49 @@ import Testing
         before.signal(SIGKILL)
         _ = await before.waitForExit()
         let listed = try await scene.mprefd(["list"])
-        #expect(listed.stderr.contains("export 2 of segment Contacts") && listed.stderr.contains("no answer stored yet"), "\(listed.stderr)")
+        #expect(listed.stderr.contains("export 2 of segment Contacts") && listed.stderr.contains("its command ended before an answer was stored"), "\(listed.stderr)")
         #expect(try await scene.mprefd(["export", "--abandon", "2"]).status == 0)
         #expect(await scene.simulator.initiations().count == 1)
+    }
+}
+
+extension ExportEndToEndTests {
+    @Test func badValuesAreRefusedBeforeAnythingIsSent() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "records": 10, "processing_s": 0.1}"#)
+        try configure(scene, download: false)
+        for bad in ["..", ".", "\u{00A0}\u{3000}", "zero\u{200B}width", "a/b"] {
+            let result = try await scene.mprefd(["export", bad])
+            #expect(result.status == 64, "\(bad): \(result.stderr)")
+        }
+        #expect(try await scene.mprefd(["export", "Newsletter", "--match-criteria", "ProfileId", "--values", "1\n2"]).status == 64)
+        #expect(try await scene.mprefd(["export", "--resolve", "1", "5", "--label", "x"]).status == 64)
+        // A cursor edited into something that is not a time: exit 65 naming the fix, never a silent full export.
+        #expect(try await scene.mprefd(["migrate"]).status == 0)
+        _ = try await scene.cli.query("INSERT INTO cursors (client_id, segment, position, set_by, updated_at) VALUES ('DEMO_Co', 'Newsletter', 'not-a-time', 'reset', '2026-12-01T00:00:00.000Z')")
+        let garbage = try await scene.mprefd(["export", "Newsletter", "--incremental"])
+        #expect(garbage.status == 65 && garbage.stderr.contains("mprefd cursors reset Newsletter"), "\(garbage.stderr)")
+        #expect(try await scene.mprefd(["cursors"]).stdout.contains("NOT A TIME"))
+        #expect(await scene.simulator.initiations().isEmpty)
+        // An exports row edited by hand does not stop list or status.
+        #expect(try await scene.mprefd(["export", "Newsletter"]).status == 0)
+        _ = try await scene.cli.query("UPDATE exports SET hooks = 'not json{' WHERE id = 1")
+        #expect(try await scene.mprefd(["list"]).status == 0)
+    }
+
+    /// A daemon whose database lost a column (edited by hand) stops with exit 70 and one line, not a trap.
+    @Test func aDatabaseMissingAColumnStopsTheDaemonCleanly() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try configure(scene, download: false)
+        #expect(try await scene.mprefd(["add-token", "4242"]).status == 0)
+        _ = try await scene.cli.query("ALTER TABLE tokens DROP COLUMN segment")
+        let daemon = try scene.startDaemon()
+        let status = await daemon.waitForExit()
+        #expect(status == 70, "\(daemon.log)")
+        #expect(daemon.log.contains("no such column: segment"))
+        #expect(!daemon.log.contains("Fatal error"))
     }
 }
 

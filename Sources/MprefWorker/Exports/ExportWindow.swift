@@ -19,6 +19,8 @@ package enum ExportWindow {
     /// Why a window cannot start.
     package struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
         package var description: String
+        /// The cursor (a database value), not an argument, is at fault.
+        package var fromCursor: Bool = false
     }
 
     /// - Parameters:
@@ -36,7 +38,8 @@ package enum ExportWindow {
         }
         if let start = chosen.start, start > now {
             let what = chosen.fromCursor ? "the cursor (\(Timestamp.format(start)))" : "--since \(Timestamp.format(start))"
-            throw Problem(description: "\(what) is in the future (now \(Timestamp.format(now))); check the clock, or `mprefd cursors reset`")
+            throw Problem(description: "\(what) is in the future (now \(Timestamp.format(now))); check the clock, or `mprefd cursors reset`",
+                          fromCursor: chosen.fromCursor)
         }
         return chosen
     }

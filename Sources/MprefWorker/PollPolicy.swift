@@ -8,7 +8,9 @@ import MyPreferences
 /// No I/O, no clock, no global randomness: `now` and the RNG are passed in, so every rule is tested
 /// exhaustively without sockets or disk. The rules (MyPreferences error-code guidance in
 /// `mypreferences-api.md`):
-/// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`.
+/// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`, or,
+///   for a token whose segment has a `LearnedSchedule`, the schedule's next gap while the export is
+///   within its forecast.
 /// - `Complete` → `complete`, or `downloading` when the export is to be delivered; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
 /// - 503 or 429: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
 ///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
@@ -41,6 +43,8 @@ package struct PollPolicy: Sendable {
         package var retryAfterCapped: Bool
         /// `Status` was a value this version does not know (treated as still processing).
         package var unknownStatus: Bool
+        /// The next delay came from the learned schedule passed to `decide` (not from the backoff).
+        package var scheduled: Bool = false
     }
 
     /// Decides the consequences of `result` for `token`.
@@ -57,6 +61,28 @@ package struct PollPolicy: Sendable {
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
         accountNotFoundElsewhere: Int = 0, deliver: Bool = false, using rng: inout some RandomNumberGenerator
     ) -> Decision {
+        decide(token: token, result: result, polledAt: polledAt, now: now, hostKey: hostKey,
+               accountNotFoundElsewhere: accountNotFoundElsewhere, deliver: deliver, schedule: nil, sinceAdded: .zero, using: &rng)
+    }
+
+    /// Decides the consequences of `result` for `token`, placing the next poll of a still-processing
+    /// export by its segment's learned schedule.
+    ///
+    /// - Parameters:
+    ///   - schedule: the token's segment's learned schedule, if it has one: a `Processing` (or
+    ///     unknown-status) answer then takes its next delay from `schedule.nextDelay(elapsed:
+    ///     sinceAdded)`, and from the backoff once that is `nil` (the export outlived its forecast).
+    ///     Every other answer — errors, 404, 503/429 pauses with `Retry-After`, 401/403 — and the
+    ///     deadline keep their rules. `nil`: today's backoff for every answer (the other `decide`).
+    ///   - sinceAdded: how long ago the token was added (or its export initiated), measured to `now`.
+    ///     Only read with a `schedule`.
+    ///   - the others: as for `decide(token:result:polledAt:now:hostKey:accountNotFoundElsewhere:deliver:using:)`.
+    package func decide(
+        token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
+        accountNotFoundElsewhere: Int = 0, deliver: Bool = false,
+        schedule: LearnedSchedule?, sinceAdded: Duration,
+        using rng: inout some RandomNumberGenerator
+    ) -> Decision {
         // Counters come from the database (operators have sqlite3): every step saturates.
         let attempt = token.attempt.incrementedSaturating
         var errors = token.consecutiveErrors
@@ -66,6 +92,7 @@ package struct PollPolicy: Sendable {
         var pause: PauseRecord? = nil
         var capped = false
         var unknown = false
+        var scheduled = false
         var lastError: String? = nil
         var status: ExportStatus? = nil
         var retryAfterS: Double? = nil
@@ -90,7 +117,12 @@ package struct PollPolicy: Sendable {
             case .retrieved: state = .retrieved
             case .processing, nil:
                 unknown = exportStatus.knownStatus == nil
-                delay = backoff.delay(attempt: token.attempt, using: &rng)
+                if let planned = schedule?.nextDelay(elapsed: sinceAdded) {
+                    delay = planned
+                    scheduled = true
+                } else {
+                    delay = backoff.delay(attempt: token.attempt, using: &rng)
+                }
             }
         case .unavailable, .serverError, .unexpectedStatus, .transportError, .undecodable, .unauthorized, .forbidden:
             if let failure = transientFailure(result.outcome, httpStatus: result.httpStatus, body: "status", errors: &errors,
@@ -159,7 +191,8 @@ package struct PollPolicy: Sendable {
             consecutiveErrors: errors,
             consecutiveNotFound: notFound,
             lastError: [.complete, .downloading, .expired, .retrieved].contains(state) ? nil : lastError)
-        return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown)
+        return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown,
+                        scheduled: scheduled && state == .watching && delay != nil)
     }
 }
 

@@ -6,14 +6,15 @@ import NIOCore
 /// Markdown on stdout; progress on stderr. Every scenario repeats `--runs` times (default 3) and
 /// reports each run, the median and the range, measuring ratios within one run where it can.
 ///
-/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `download`, `all` (each in its own process);
+/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `download`, `all` (each in its own process),
+/// and `detection` (pure CPU on a virtual clock, not part of `all`);
 /// helpers: `serve` (the fixed-answer server), `seed` (fills a database).
 @main
 struct BenchCommand {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard !arguments.isEmpty else {
-            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|all [--runs N] [--seconds S] [--tokens N]")
+            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|detection|all [--runs N] [--seconds S] [--tokens N]")
             exit(64)
         }
         let scenario = arguments.removeFirst()
@@ -29,6 +30,7 @@ struct BenchCommand {
             case "hooks": try await HookLatency.run(options)
             case "record": try await RecordCost.run(options)
             case "download": try await Download.run(options)
+            case "detection": try Detection.run(options)
             case "all": try all(options)
             default:
                 Bench.note("unknown scenario \(scenario)")

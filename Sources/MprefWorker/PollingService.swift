@@ -32,6 +32,8 @@ package final class PollingService: Sendable {
     private let logger: Logger
     private let failureLog: FailureLog
     private let downloadStep: DownloadStep
+    /// Segments' learned schedules; `nil` with `polling.schedule_effort: 0`.
+    private let schedules: SegmentSchedules?
     private let mailbox = Mailbox<Event>()
     private let wallNow: @Sendable () -> Date
     /// A random number generator for each poll's backoff draw and for the scheduler's pause spread;
@@ -66,6 +68,10 @@ package final class PollingService: Sendable {
         self.failureLog = FailureLog(logger: logger)
         self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), hooks: recorder.hooks,
                                          files: OpenDownloads(), logger: logger, wallNow: wallNow)
+        self.schedules = configuration.scheduleEffort > 0
+            ? SegmentSchedules(database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
+                               fallback: PollPolicy(configuration: configuration).backoff, logger: logger)
+            : nil
         self.adminCheckInterval = adminCheckInterval
         self.minimumCycle = minimumCycle
         self.wallNow = wallNow
@@ -192,7 +198,7 @@ package final class PollingService: Sendable {
             startDownloadStep(launch, in: &polls)
             return
         }
-        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog, makeRandom] in
+        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog, makeRandom, schedules] in
             let polledAt = wallNow()
             let result = await launch.target.source.status(of: token.accessToken)
             if Task.isCancelled {
@@ -201,12 +207,20 @@ package final class PollingService: Sendable {
             }
             mailbox.post(.answered(tokenID: token.id))
             var rng = makeRandom()
-            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: wallNow(), hostKey: launch.target.hostKey,
+            // A token of a segment with history: its polls follow the segment's learned schedule.
+            let schedule = token.segment == nil ? nil : await schedules?.schedule(for: token)
+            let now = wallNow()
+            let sinceAdded = token.addedAt.map { Duration.clampedSeconds(Swift.max(0, now.timeIntervalSince($0))) } ?? .zero
+            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: now, hostKey: launch.target.hostKey,
                                          accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
-                                         using: &rng)
+                                         schedule: schedule, sinceAdded: sinceAdded, using: &rng)
+
             do {
                 // Held (not re-polled) while the database refuses writes: the answer is not lost.
                 let receipt = try await recorder.recordHolding(decision)
+                if decision.write.newState == .complete || decision.write.newState == .downloading {
+                    schedules?.invalidate(token)  // the segment's history just grew (and is stored)
+                }
                 MprefMetrics.pollRecorded(decision.write)
                 failureLog.note(token: token, write: decision.write)
                 mailbox.post(.polled(tokenID: token.id, decision: decision, tokenUpdated: receipt.tokenUpdated))

@@ -30,6 +30,10 @@ public struct PollingConfiguration: Sendable, Hashable {
     public var authPause: Duration = .seconds(900)
     /// How long shutdown waits for in-flight polls before abandoning them (unrecorded). Default 10 s.
     public var shutdownGrace: Duration = .seconds(10)
+    /// `polling.schedule_effort`: a segment's learned schedule spends this many polls per export,
+    /// relative to the backoff (1 = as many as today, placed where completion is likely; see
+    /// `LearnedSchedule`); 0 turns learned schedules off. Default 1.
+    public var scheduleEffort: Double = 1
 
     public init() {}
 }

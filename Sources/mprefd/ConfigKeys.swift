@@ -23,6 +23,7 @@
 ///   not_found_limit: 3             # >= 1
 ///   auth_pause_s: 900              # seconds, > 0
 ///   shutdown_grace_s: 10           # seconds, >= 0
+///   schedule_effort: 1             # 0 = off; 0.05..20: polls of a segment's learned schedule relative to the backoff
 /// hooks:
 ///   on_complete: []                # list of shell command lines (run with /bin/sh -c)
 ///   on_failure: []                 # failed and timed_out
@@ -123,7 +124,7 @@ enum ConfigKeys {
             ("initial_delay_s", .value), ("max_delay_s", .value), ("multiplier", .value), ("deadline_s", .value),
             ("max_retry_after_s", .value), ("pause_jitter_s", .value), ("max_in_flight", .value),
             ("max_requests_per_second_per_host", .value), ("not_found_limit", .value), ("auth_pause_s", .value),
-            ("shutdown_grace_s", .value),
+            ("shutdown_grace_s", .value), ("schedule_effort", .value),
         ])),
         ("hooks", .section([
             ("on_complete", .list), ("on_failure", .list), ("on_expired", .list), ("on_retrieved", .list),

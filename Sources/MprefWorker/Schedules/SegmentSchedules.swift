@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import MprefCore
+import MprefStore
+import Synchronization
+
+/// The learned poll schedule of each segment, built from its history and kept for the daemon's polls.
+///
+/// A token with a segment (`tokens.segment`) is polled by its segment's ``LearnedSchedule`` while its
+/// export is within the forecast; tokens without one, segments with fewer than
+/// ``CompletionForecast/minimumSamples`` past completions, and `polling.schedule_effort: 0` keep
+/// today's backoff. A schedule is rebuilt from the database (``TokenDatabase/segmentDurations``)
+/// when a token of its segment completes, and at least every ``refreshInterval``.
+package final class SegmentSchedules: Sendable {
+    private struct Key: Hashable, Sendable {
+        var clientID: String
+        var segment: SegmentName
+    }
+
+    private struct Entry: Sendable {
+        var schedule: LearnedSchedule?
+        var builtAt: ContinuousClock.Instant
+    }
+
+    private let database: TokenDatabase
+    private let effort: Double
+    private let maxDelay: Duration
+    private let fallback: Backoff
+    private let logger: Logger
+    private let entries = Mutex<[Key: Entry]>([:])
+    /// How long a built schedule is used before the history is read again. 10 minutes.
+    package let refreshInterval: Duration
+
+    /// - Parameters:
+    ///   - effort: `polling.schedule_effort` (> 0; see ``LearnedSchedule``).
+    ///   - maxDelay: `polling.max_delay_s`.
+    ///   - fallback: today's backoff (the knob's reference).
+    package init(database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
+                 refreshInterval: Duration = .seconds(600)) {
+        self.database = database
+        self.effort = effort
+        self.maxDelay = maxDelay
+        self.fallback = fallback
+        self.logger = logger
+        self.refreshInterval = refreshInterval
+    }
+
+    /// The schedule for `token`'s next poll, or `nil` (today's backoff). Reads the segment's history
+    /// when no fresh schedule is kept; a failed read means `nil` this time.
+    package func schedule(for token: WatchedToken) async -> LearnedSchedule? {
+        guard let segment = token.segment else { return nil }
+        let key = Key(clientID: token.clientID, segment: segment)
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[key] }), now - entry.builtAt < refreshInterval {
+            return entry.schedule
+        }
+        let durations: [Double]
+        do {
+            durations = try await database.segmentDurations(clientID: token.clientID, segment: segment, limit: CompletionForecast.defaultMaximumSamples)
+        } catch {
+            logger.debug("segment history unavailable; polling with the backoff", metadata: ["export.segment": "\(segment)", "error": "\(error)"])
+            return nil
+        }
+        let schedule = CompletionForecast(durations: durations).map {
+            LearnedSchedule(forecast: $0, effort: effort, maxDelay: maxDelay, fallback: fallback)
+        }
+        entries.withLock { $0[key] = Entry(schedule: schedule, builtAt: now) }
+        if let schedule {
+            logger.debug("segment schedule built", metadata: [
+                "export.client_id": "\(token.clientID)", "export.segment": "\(segment)", "schedule.samples": "\(durations.count)",
+                "schedule.median_s": "\(Int(schedule.forecast.median.rounded()))", "schedule.expected_polls": "\(schedule.expectedPolls)",
+            ])
+        }
+        return schedule
+    }
+
+    /// Forgets `token`'s segment's schedule (one of its exports just completed: the history grew).
+    package func invalidate(_ token: WatchedToken) {
+        guard let segment = token.segment else { return }
+        _ = entries.withLock { $0.removeValue(forKey: Key(clientID: token.clientID, segment: segment)) }
+    }
+}

@@ -32,12 +32,15 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     package var download: Bool?
     package var globalHooks: Bool
     package var hooks: [TokenHook]
+    /// The id ending the `CallbackURL` sent with the initiate (`callbacks.public_url`); `nil` when none was.
+    package var callbackID: String?
 
     package var segmentName: SegmentName? { SegmentName(segment) }
 
     static let columns = """
         id, client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body, attempts,
-        token_id, access_token, created_at, answered_at, http_status, error, settled_at, deadline_s, download, global_hooks, hooks
+        token_id, access_token, created_at, answered_at, http_status, error, settled_at, deadline_s, download, global_hooks, hooks,
+        callback_id
         """
 
     /// Reads a row by column name; a value edited outside the schema's rules is a `.corrupt` `StoreError`.
@@ -73,6 +76,7 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
             throw StoreError(.corrupt, "exports row \(id) has hooks that are not a JSON array of {\"on_event\", \"command\"}")
         }
         self.hooks = hooks
+        callbackID = try row.decode(forColumn: "callback_id")
     }
 
     enum CodingKeys: String, CodingKey {

@@ -20,9 +20,11 @@ package struct NewExport: Sendable, Hashable {
     package var download: Bool?
     package var globalHooks: Bool
     package var hooks: [TokenHook]
+    /// The id ending the `CallbackURL` sent (`exports.callback_id`, unique); `nil` when no callback was asked for.
+    package var callbackID: String?
 
     package init(clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?, lastDateTime: String?,
-                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook]) {
+                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook], callbackID: String? = nil) {
         self.clientID = clientID
         self.segment = segment
         self.label = label
@@ -34,6 +36,7 @@ package struct NewExport: Sendable, Hashable {
         self.download = download
         self.globalHooks = globalHooks
         self.hooks = hooks
+        self.callbackID = callbackID
     }
 }
 
@@ -60,11 +63,11 @@ extension TokenDatabase {
             }
             try db.execute(sql: """
                 INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
-                                     attempts, created_at, deadline_s, download, global_hooks, hooks)
-                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
+                                     attempts, created_at, deadline_s, download, global_hooks, hooks, callback_id)
+                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
                 """, arguments: [export.clientID, export.segment.value, export.label, export.incremental, export.windowStart.map(Timestamp.format),
                                  Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at), export.deadlineSeconds,
-                                 export.download, export.globalHooks, hooks])
+                                 export.download, export.globalHooks, hooks, export.callbackID])
             return .recorded(try Self.fetchExport(id: db.lastInsertedRowID, db: db))
         }
     }

@@ -658,11 +658,14 @@ extension Migration {
                 deadline_s     INTEGER,            -- NULL = polling.deadline_s; 0 = none
                 download       INTEGER CHECK (download IN (0, 1)),  -- NULL = the account's download.enabled
                 global_hooks   INTEGER NOT NULL DEFAULT 1 CHECK (global_hooks IN (0, 1)),
-                hooks          TEXT    NOT NULL DEFAULT '[]'       -- JSON [{"on_event": …, "command": …}]
+                hooks          TEXT    NOT NULL DEFAULT '[]',      -- JSON [{"on_event": …, "command": …}]
+                callback_id    TEXT    CHECK (callback_id IS NULL OR length(callback_id) BETWEEN 1 AND 128)  -- the id ending the CallbackURL sent (callbacks.public_url); NULL = none sent
             ) STRICT;
 
             CREATE INDEX exports_by_segment ON exports (client_id, segment, id);
             CREATE UNIQUE INDEX exports_by_token ON exports (token_id) WHERE token_id IS NOT NULL;
+            -- A callback POST names its export by this id alone (`mprefd run`'s callbacks.listen looks it up).
+            CREATE UNIQUE INDEX exports_by_callback_id ON exports (callback_id) WHERE callback_id IS NOT NULL;
             -- At most one export per segment whose outcome is not known: a second `mprefd export` of it is refused
             -- until the first is resolved or abandoned.
             CREATE UNIQUE INDEX exports_one_unsettled ON exports (client_id, segment) WHERE state IN ('sending', 'unknown');

@@ -37,13 +37,15 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     /// The `mprefd export` process that sent it, and its identity (`boot_id/starttime`).
     package var senderPID: Int32?
     package var senderIdentity: String?
+    /// The id ending the `CallbackURL` sent with the initiate (`callbacks.public_url`); `nil` when none was.
+    package var callbackID: String?
 
     package var segmentName: SegmentName? { SegmentName(segment) }
 
     static let columns = """
         id, client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body, attempts,
         token_id, access_token, created_at, answered_at, http_status, error, settled_at, deadline_s, download, global_hooks, hooks,
-        sender_pid, sender_identity
+        sender_pid, sender_identity, callback_id
         """
 
     /// Reads a row by column name; a value edited outside the schema's rules is a `.corrupt` `StoreError`.
@@ -81,6 +83,7 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
         hooksUnreadable = hooks == nil
         senderPID = (try? row.decode(Int64?.self, forColumn: "sender_pid")).flatMap { $0 }.flatMap { Int32(exactly: $0) }
         senderIdentity = (try? row.decode(String?.self, forColumn: "sender_identity")).flatMap { $0 }
+        callbackID = (try? row.decode(String?.self, forColumn: "callback_id")).flatMap { $0 }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -23,12 +23,15 @@ package struct NewExport: Sendable, Hashable {
     /// This process and its identity (`boot_id/starttime`), so others can tell a live send from a dead one.
     package var senderPID: Int32?
     package var senderIdentity: String?
+    /// The id ending the `CallbackURL` sent (`exports.callback_id`, unique); `nil` when no callback was asked for.
+    package var callbackID: String?
 
     package init(clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?, lastDateTime: String?,
                  requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook],
-                 senderPID: Int32? = nil, senderIdentity: String? = nil) {
+                 senderPID: Int32? = nil, senderIdentity: String? = nil, callbackID: String? = nil) {
         self.senderPID = senderPID
         self.senderIdentity = senderIdentity
+        self.callbackID = callbackID
         self.clientID = clientID
         self.segment = segment
         self.label = label
@@ -40,6 +43,7 @@ package struct NewExport: Sendable, Hashable {
         self.download = download
         self.globalHooks = globalHooks
         self.hooks = hooks
+        self.callbackID = callbackID
     }
 }
 
@@ -66,11 +70,11 @@ extension TokenDatabase {
             }
             try db.execute(sql: """
                 INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
-                                     attempts, created_at, deadline_s, download, global_hooks, hooks, sender_pid, sender_identity)
-                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+                                     attempts, created_at, deadline_s, download, global_hooks, hooks, sender_pid, sender_identity, callback_id)
+                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [export.clientID, export.segment.value, export.label, export.incremental, export.windowStart.map(Timestamp.format),
                                  Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at), export.deadlineSeconds,
-                                 export.download, export.globalHooks, hooks, export.senderPID, export.senderIdentity])
+                                 export.download, export.globalHooks, hooks, export.senderPID, export.senderIdentity, export.callbackID])
             return .recorded(try Self.fetchExport(id: db.lastInsertedRowID, db: db))
         }
     }

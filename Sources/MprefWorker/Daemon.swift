@@ -4,6 +4,7 @@ import MprefCore
 import MprefStore
 import MyPreferences
 import ServiceLifecycle
+import Synchronization
 
 /// `mprefd run`: the scheduler, the hook queue and the heartbeat, as one service.
 ///
@@ -19,6 +20,8 @@ package final class Daemon: Service {
     private let reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)?
     /// Seconds between heartbeats written to the `daemon` table. Default 5 s.
     package let heartbeatInterval: Duration
+    /// The running scheduler, for ``pollNow(tokenID:)``; `nil` before `run()` starts it and after it stops.
+    private let scheduler = Mutex<PollingService?>(nil)
 
     /// - Parameters:
     ///   - sources: stand-ins for the HTTP clients, by client ID (tests); `nil` builds a
@@ -82,6 +85,8 @@ package final class Daemon: Service {
                                          beforeAccountLift: { [clients, reloadAccount, logger] clientID in
                                              await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
                                          })
+            scheduler.withLock { $0 = polling }
+            defer { scheduler.withLock { $0 = nil } }
             let heartbeatStop = Mailbox<Void>()
             let checkpointer = WALCheckpointer(database: database, logger: logger)
             let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
@@ -147,6 +152,16 @@ package final class Daemon: Service {
             try? await database.markDaemonStopped()
         }.value
         logger.info("mprefd stopped")
+    }
+
+    /// Asks the scheduler to poll token row `tokenID` at once (a callback for its export arrived);
+    /// see ``PollingService/pollNow(tokenID:)``. Returns at once: `false` when the daemon is not
+    /// running (nothing was asked), `true` when the request was handed to the scheduler.
+    @discardableResult
+    package func pollNow(tokenID: Int64) -> Bool {
+        guard let polling = scheduler.withLock({ $0 }) else { return false }
+        polling.pollNow(tokenID: tokenID)
+        return true
     }
 
     /// Re-reads the credentials of `clientID` and polls with them from now on; logs the outcome.

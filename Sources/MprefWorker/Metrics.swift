@@ -27,6 +27,21 @@ package enum MprefMetrics {
     /// Histogram, seconds: how long each hook run took (start → exit or kill).
     package static let hookDurationSeconds = "mprefd_hook_duration_seconds"
 
+    /// Counter, label `result`: callback POSTs the callback listener (`callbacks.listen`) answered —
+    /// `accepted` (202: a known id), `unknown` (404: a malformed or unknown id), `rate_limited`
+    /// (429), `bad_request` (405 another method, 413 a body over the cap).
+    package static let callbacksTotal = "mprefd_callbacks_total"
+
+    /// What became of one callback request (the `result` label of ``callbacksTotal``).
+    package enum CallbackResult: String, Sendable, CaseIterable {
+        case accepted, unknown, rateLimited = "rate_limited", badRequest = "bad_request"
+    }
+
+    /// Counts one callback request by result.
+    package static func callbackAnswered(_ result: CallbackResult) {
+        Counter(label: callbacksTotal, dimensions: [("result", result.rawValue)]).increment()
+    }
+
     /// Counter: log lines dropped because stderr could not be written (its reader went away).
     /// Counted by the log handler and read at scrape time (the log handler must not touch
     /// swift-metrics: it logs before `MetricsSystem` is bootstrapped, which may happen only once).

@@ -22,6 +22,8 @@ package final class PollingService: Sendable {
         case recordFailed(tokenID: Int64)
         case abandoned(tokenID: Int64)
         case adminChanges(AdminChanges)
+        /// A callback for the token arrived: poll it at once (``pollNow(tokenID:)``).
+        case pollNow(tokenID: Int64)
         case shutdown
     }
 
@@ -81,6 +83,13 @@ package final class PollingService: Sendable {
     /// Asks the loop to stop starting polls; in-flight ones get `shutdownGrace`, then are abandoned unrecorded.
     package func requestShutdown() { mailbox.post(.shutdown) }
 
+    /// Asks the loop to poll token row `tokenID` at once (a callback said its export may be complete).
+    /// Returns at once; the loop then makes the token due now if it watches it and no request for it
+    /// is in flight — host and account pauses, the per-host pace and `max_in_flight` still apply, and
+    /// a pause wins. A token the scheduler does not watch (yet) is left alone: one added since the
+    /// last admin check is due at once anyway.
+    package func pollNow(tokenID: Int64) { mailbox.post(.pollNow(tokenID: tokenID)) }
+
     /// Runs until `requestShutdown()` and in-flight polls are settled.
     /// - Throws: `StoreError` when the initial load fails.
     package func run() async throws {
@@ -125,6 +134,9 @@ package final class PollingService: Sendable {
         var graceDeadline: ContinuousClock.Instant? = nil
         var abandonedAll = false
         var cycleStarted = ContinuousClock.now
+        // Tokens a callback named while a poll of theirs was in flight: that poll may have been sent
+        // before the export completed, so they are polled once more as soon as it is settled.
+        var pollAgainAfterFlight: Set<Int64> = []
         while true {
             // Cancelled (a sibling service failed, or the daemon is torn down without a grace): stop
             // at once. `take` below would return immediately from now on, so waiting is impossible;
@@ -160,6 +172,7 @@ package final class PollingService: Sendable {
                 case .polled(let id, let decision, let updated):
                     let pauseChange = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
                     log(decision, pauseChange: pauseChange)
+                    if pollAgainAfterFlight.remove(id) != nil { _ = state.pollNow(tokenID: id, now: .now) }
                 case .downloaded(let id, let report):
                     let pauseChange = state.finishDownload(tokenID: id, report: report, wallNow: wallNow(), now: .now)
                     if pauseChange != .none, let pause = report.pause {
@@ -169,8 +182,10 @@ package final class PollingService: Sendable {
                     }
                 case .recordFailed(let id):
                     state.retryLater(tokenID: id, now: .now)
+                    pollAgainAfterFlight.remove(id)
                 case .abandoned(let id):
                     state.abandon(tokenID: id)
+                    pollAgainAfterFlight.remove(id)
                 case .adminChanges(let changes):
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
@@ -181,6 +196,10 @@ package final class PollingService: Sendable {
                     for lift in state.lift(changes.pauseLifts, now: .now) {
                         logger.notice("\(lift.scope) pause lifted by an operator; polling again", metadata: ["pause.subject": "\(lift.subject)"])
                     }
+                case .pollNow(let id):
+                    let result = state.pollNow(tokenID: id, now: .now)
+                    if result == .inFlight { pollAgainAfterFlight.insert(id) }
+                    logger.debug("poll at once asked for", metadata: ["token.id": "\(id)", "result": "\(result)"])
                 case .shutdown:
                     if !stopping {
                         stopping = true

@@ -290,6 +290,32 @@ struct SchedulerState {
         return ended
     }
 
+    // MARK: Poll at once (a callback)
+
+    /// What ``pollNow(tokenID:now:)`` did.
+    enum PollNowResult: Sendable, Equatable {
+        /// Queued as due at `now`: sent as soon as no host or account pause holds it, the host's pace
+        /// allows and a request slot is free (``dueLaunches(now:)`` applies all three, as for any poll).
+        case queued
+        /// A request for it is in flight already (it may have been sent before the export completed):
+        /// nothing changed; the caller asks again once that poll is settled.
+        case inFlight
+        /// Not watched by the scheduler (unknown, finished, removed, no account configured) or not
+        /// `watching` (a download step is not brought forward): nothing changed.
+        case notWatched
+    }
+
+    /// Makes a watched token due at once (a callback said its export may be complete). Its planned
+    /// poll is replaced, not added to: it is polled once now, and its next delay after that comes
+    /// from the poll's outcome as usual. A pause still wins (the token then waits for its end, like
+    /// every token of that host or account).
+    mutating func pollNow(tokenID: Int64, now: ContinuousClock.Instant) -> PollNowResult {
+        guard let slot = slots[tokenID], slot.token.state == .watching else { return .notWatched }
+        if slot.inFlight { return .inFlight }
+        schedule(tokenID, at: now, booked: false)
+        return .queued
+    }
+
     /// A random offset in [0, pauseJitter] so tokens waiting on a pause resume spread out.
     private mutating func spread() -> Duration {
         let ceiling = max(configuration.pauseJitter.seconds, 0)

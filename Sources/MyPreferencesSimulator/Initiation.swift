@@ -17,7 +17,8 @@ public struct Initiation: Codable, Sendable, Equatable {
     public var accessToken: Int64
     /// The body's `LastDateTime` exactly as received; nil when absent.
     public var lastDateTime: String?
-    /// The body's `CallbackURL` exactly as received; nil when absent. Recorded only: never called.
+    /// The body's `CallbackURL` exactly as received; nil when absent. For a segment's export it is POSTed
+    /// to once the export is `Complete` (``SegmentScenario``, "Callbacks").
     public var callbackURL: String?
     /// The body's `MatchCriteria` in its canonical spelling (e.g. `ProfileId`); nil when absent.
     public var matchCriteria: String?

@@ -52,6 +52,8 @@ import UnixSignals
 ///    (``setScenario(_:accessToken:clientID:)``, a `scenarios` entry) wins over all this.
 ///
 /// Each created export is recorded as an ``Initiation`` (``initiations()``, `GET /_sim/initiations`).
+/// When its body carried `CallbackURL`, the export's status is POSTed there once it is `Complete`, after
+/// the segment's `callback_delay_s` (``SegmentScenario``, "Callbacks"; ``callbacks()``, `GET /_sim/callbacks`).
 /// While no segment is configured at all, initiate keeps its earlier behaviour after the body check: any
 /// client ID and segment name get a fresh token whose polls follow its scenario (the default one unless set).
 ///
@@ -81,12 +83,15 @@ public final class MyPreferencesSimulator: Sendable {
     /// The configuration the simulator was started with.
     public let configuration: SimulatorConfiguration
     let state: SimulatorState
+    private let callbackSender: CallbackSender
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
     private init(
-        port: Int, configuration: SimulatorConfiguration, state: SimulatorState, group: ServiceGroup, running: Task<Void, any Error>
+        port: Int, configuration: SimulatorConfiguration, state: SimulatorState, callbacks: CallbackSender, group: ServiceGroup,
+        running: Task<Void, any Error>
     ) {
+        self.callbackSender = callbacks
         self.port = port
         self.configuration = configuration
         self.state = state
@@ -106,6 +111,7 @@ public final class MyPreferencesSimulator: Sendable {
     public static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger) async throws -> MyPreferencesSimulator {
         let state = SimulatorState(configuration: configuration, startedAt: configuration.now())
         let logFile = try configuration.requestLogPath.map { try RequestLogFile(path: $0) }
+        let callbacks = CallbackSender(now: configuration.now)
         let responder = SimulatorResponder(
             state: state,
             authenticator: Authenticator(
@@ -116,7 +122,8 @@ public final class MyPreferencesSimulator: Sendable {
             oauthTokenPath: configuration.effectiveOAuthTokenPath,
             host: configuration.host,
             now: configuration.now,
-            logFile: logFile
+            logFile: logFile,
+            callbacks: callbacks
         )
         let (events, continuation) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
         let app = Application(
@@ -128,7 +135,7 @@ public final class MyPreferencesSimulator: Sendable {
             logger: logger
         )
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: app)],
+            services: [.init(service: app), .init(service: callbacks)],
             gracefulShutdownSignals: configuration.stopsOnTerminationSignals ? [.sigterm, .sigint] : [],
             logger: logger
         )
@@ -150,7 +157,7 @@ public final class MyPreferencesSimulator: Sendable {
             switch event {
             case .success(let port):
                 state.port = port
-                return MyPreferencesSimulator(port: port, configuration: configuration, state: state, group: group, running: running)
+                return MyPreferencesSimulator(port: port, configuration: configuration, state: state, callbacks: callbacks, group: group, running: running)
             case .failure(let error):
                 running.cancel()
                 throw error
@@ -171,6 +178,12 @@ public final class MyPreferencesSimulator: Sendable {
     /// export when exactly one initiation has its segment.
     public func initiations() async -> [Initiation] {
         state.initiations
+    }
+
+    /// Every callback sent, dropped (`callback_failure_rate`) or failed so far, oldest first: what
+    /// `GET /_sim/callbacks` answers. See ``SegmentScenario`` ("Callbacks").
+    public func callbacks() async -> [SimulatedCallback] {
+        callbackSender.records
     }
 
     /// Forgets the recorded requests.
@@ -229,6 +242,7 @@ public final class MyPreferencesSimulator: Sendable {
     /// initiations and the OAuth token-request count. Issued OAuth tokens stay valid; access tokens keep increasing.
     public func reset() async {
         state.reset()
+        callbackSender.clear()
     }
 
     /// Shuts the server down gracefully (idle connections closed, requests in flight get up to 3 s before

@@ -6,6 +6,7 @@ import MprefCore
 extension SegmentScenario: Codable {
     static let allowedKeys: Set<String> = [
         "name", "client_id", "records", "processing_s", "duration", "changes_per_s", "history_s", "seed", "initiate_faults", "export",
+        "callback_delay_s", "callback_failure_rate",
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -62,6 +63,16 @@ extension SegmentScenario: Codable {
             }
             export?.seed = 0
         }
+        let callbackDelay = try c.decodeIfPresent(Double.self, forKey: JSONKey("callback_delay_s")) ?? 0.5
+        guard callbackDelay >= 0, callbackDelay <= 3600 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("callback_delay_s"), in: c, debugDescription: "'callback_delay_s' must be from 0 to 3600, got \(callbackDelay)")
+        }
+        let callbackFailureRate = try c.decodeIfPresent(Double.self, forKey: JSONKey("callback_failure_rate")) ?? 0
+        guard callbackFailureRate >= 0, callbackFailureRate <= 1 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("callback_failure_rate"), in: c, debugDescription: "'callback_failure_rate' must be from 0 to 1, got \(callbackFailureRate)")
+        }
         self.init(
             name: name,
             clientID: try c.decodeIfPresent(String.self, forKey: JSONKey("client_id")),
@@ -71,7 +82,9 @@ extension SegmentScenario: Codable {
             history: c.contains(JSONKey("history_s")) ? try Self.seconds("history_s", in: c) : .seconds(86_400),
             seed: try c.decodeIfPresent(UInt64.self, forKey: JSONKey("seed")) ?? 0,
             initiateFaults: try c.decodeIfPresent([InitiateFault].self, forKey: JSONKey("initiate_faults")) ?? [],
-            export: export
+            export: export,
+            callbackDelay: .milliseconds(Int64(saturating: (callbackDelay * 1000).rounded())),
+            callbackFailureRate: callbackFailureRate
         )
     }
 
@@ -112,6 +125,8 @@ extension SegmentScenario: Codable {
             export.seed = 0
             try c.encode(export, forKey: JSONKey("export"))
         }
+        try c.encode(callbackDelay.secondsDouble, forKey: JSONKey("callback_delay_s"))
+        try c.encode(callbackFailureRate, forKey: JSONKey("callback_failure_rate"))
     }
 }
 

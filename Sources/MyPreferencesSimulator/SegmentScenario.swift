@@ -24,6 +24,8 @@
 /// | `seed` | integer ≥ 0 mixed into every record and the duration draw; default 0 |
 /// | `initiate_faults` | faults for this segment's initiate requests, consumed one per initiate, in order (below) |
 /// | `export` | download options as in a scenario's `export` object (``ExportOptions``: `lowercase_keys`, `records_key`, `expire_after_pages`, `pages`) — except `seed`, which is the segment's own |
+/// | `callback_delay_s` | seconds (fractions allowed, 0…3600) after an export becomes `Complete` until the simulator POSTs to the initiate's `CallbackURL`; default 0.5 |
+/// | `callback_failure_rate` | 0…1: the share of exports whose callback is not sent at all (a lost callback), decided per export from `seed` and the access token; default 0 |
 ///
 /// Unknown keys, `processing_s` together with `duration`, and out-of-range values are rejected.
 ///
@@ -36,6 +38,15 @@
 /// Each record's `ModifiedDate` is its change time (`YYYY-MM-DDTHH:MM:SS.sssZ`, UTC); a deleted profile
 /// carries it as both `DeletedDate` and `ModifiedDate`. Records are generated from (client ID, segment
 /// name, `seed`, position), so the same record reads the same in every export of the segment.
+///
+/// ## Callbacks
+/// An export of the segment whose initiate body carried `CallbackURL` gets one `POST` to that URL
+/// `callback_delay_s` after it becomes `Complete` (unless `callback_failure_rate` drops it), with
+/// `Content-Type: application/json` and the status document as body:
+/// `{"AccessToken":N,"Status":"Complete","RowCount":R,"ByteCount":B}` — the vendor documents only that
+/// "the status" is posted. It is sent once, never retried; its answer is recorded
+/// (``MyPreferencesSimulator/callbacks()``, `GET /_sim/callbacks`). Callbacks not yet sent are dropped
+/// when the simulator stops or is reset.
 ///
 /// ## Initiate faults
 /// | fault | effect |
@@ -72,13 +83,20 @@ public struct SegmentScenario: Sendable, Equatable {
     public var initiateFaults: [InitiateFault]
     /// Download options for its exports (page faults, key style, expiry); the `seed` inside is ignored.
     public var export: ExportOptions?
+    /// How long after an export becomes `Complete` its callback is sent (when the initiate asked for one). Default 0.5 s.
+    public var callbackDelay: Duration
+    /// The share (0…1) of exports whose callback is never sent, drawn per export from ``seed`` and the access token. Default 0.
+    public var callbackFailureRate: Double
 
     /// Creates a segment entry; every parameter but `name` and `records` has the default documented on its property.
     public init(
         name: String, clientID: String? = nil, records: Int64, processing: Processing = .fixed(.zero),
         changesPerSecond: Double = 0, history: Duration = .seconds(86_400), seed: UInt64 = 0,
-        initiateFaults: [InitiateFault] = [], export: ExportOptions? = nil
+        initiateFaults: [InitiateFault] = [], export: ExportOptions? = nil,
+        callbackDelay: Duration = .milliseconds(500), callbackFailureRate: Double = 0
     ) {
+        self.callbackDelay = callbackDelay
+        self.callbackFailureRate = callbackFailureRate
         self.name = name
         self.clientID = clientID
         self.records = records

@@ -6,6 +6,7 @@ extension SimulatorResponder {
     /// - `GET /_sim/health` → `{"status":"ok","base_url":…,"port":…,"recorded_requests":…,"oauth_token_requests":…}`
     /// - `GET /_sim/requests` → JSON array of ``RecordedRequest``, oldest first
     /// - `GET /_sim/initiations` → JSON array of ``Initiation`` (exports created by initiate requests), oldest first
+    /// - `GET /_sim/callbacks` → JSON array of ``SimulatedCallback`` (callbacks sent, dropped or failed), oldest first
     /// - `POST /_sim/scenarios` with a ``ScenarioBook`` body → merged at runtime,
     ///   `{"status":"ok","scenarios":N,"segments":M}`; 400 `{"error": …}` when invalid
     /// - `POST /_sim/reset` → back to the configured scenarios and segments; records, progress, exports,
@@ -44,6 +45,15 @@ extension SimulatorResponder {
                 body: .init(byteBuffer: ByteBuffer(bytes: data))
             )
 
+        case (.get, "/_sim/callbacks"):
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(callbacks.records)
+            return Response(
+                status: .ok, headers: [.contentType: json],
+                body: .init(byteBuffer: ByteBuffer(bytes: data))
+            )
+
         case (.post, "/_sim/scenarios"):
             var request = request
             let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
@@ -58,6 +68,7 @@ extension SimulatorResponder {
 
         case (.post, "/_sim/reset"):
             state.reset()
+            callbacks.clear()
             return Self.response(200, contentType: json, body: "{\"status\":\"ok\"}")
 
         case (_, "/_sim/health"), (_, "/_sim/requests"), (_, "/_sim/initiations"), (_, "/_sim/scenarios"), (_, "/_sim/reset"):

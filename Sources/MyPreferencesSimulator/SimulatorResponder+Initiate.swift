@@ -33,6 +33,9 @@ extension SimulatorResponder {
             return .respond(faultAnswer(fault))
         case .created(let accessToken, let fault):
             record.accessToken = accessToken
+            if let callback = state.plannedCallback(clientID: clientID, accessToken: accessToken) {
+                callbacks.schedule(callback)
+            }
             let answer = Self.response(200, contentType: StatusDocument.MediaType.json.contentType, body: "{\"AccessToken\":\(accessToken)}")
             switch fault {
             case nil:

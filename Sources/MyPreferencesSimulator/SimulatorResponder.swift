@@ -25,6 +25,8 @@ struct SimulatorResponder: HTTPResponder {
     let host: String
     let now: @Sendable () -> Date
     let logFile: RequestLogFile?
+    /// Sends the callbacks initiated exports asked for.
+    let callbacks: CallbackSender
 
     /// What the handler decided: an HTTP answer, or closing the connection without one.
     enum Outcome {

@@ -41,6 +41,20 @@ struct InitiatedExport {
     var options: ExportOptions
     /// The canonical file's size, computed (outside the lock) once it is ready; nil before.
     var byteCount: Int64?
+    /// The callback to send once it is ready, when the initiate carried `CallbackURL`; nil otherwise.
+    var callback: PlannedCallback?
+}
+
+/// A callback the simulator owes an initiated export: POST its status to `url` at `readyAt + delay`,
+/// unless `isDropped` (the segment's `callback_failure_rate` drew a lost callback).
+struct PlannedCallback: Sendable {
+    var clientID: String
+    var accessToken: Int64
+    var url: String
+    var readyAt: Date
+    var delay: Duration
+    var isDropped: Bool
+    var records: ExportRecords
 }
 
 extension SimulatorState {
@@ -89,10 +103,15 @@ extension SimulatorState {
 
             let accessToken = Self.allocateAccessToken(in: &s)
             let records = Self.plannedRecords(of: entry, clientID: clientID, request: request, now: now)
+            let readyAt = WallClock.adding(entry.segment.processingTime(forAccessToken: accessToken), to: now)
             s.initiated[ProgressKey(clientID: clientID, accessToken: accessToken)] = InitiatedExport(
                 records: records,
-                readyAt: WallClock.adding(entry.segment.processingTime(forAccessToken: accessToken), to: now),
-                options: entry.segment.export ?? ExportOptions())
+                readyAt: readyAt,
+                options: entry.segment.export ?? ExportOptions(),
+                callback: request.callbackURL.map { url in
+                    PlannedCallback(clientID: clientID, accessToken: accessToken, url: url, readyAt: readyAt, delay: entry.segment.callbackDelay,
+                                    isDropped: entry.segment.dropsCallback(forAccessToken: accessToken), records: records)
+                })
             Self.append(
                 Initiation(clientID: clientID, segment: segmentName, accessToken: accessToken, lastDateTime: request.lastDateTime,
                            callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
@@ -127,6 +146,11 @@ extension SimulatorState {
         if s.initiations.count > initiationLimit {
             s.initiations.removeFirst(s.initiations.count - initiationLimit)
         }
+    }
+
+    /// The callback owed to the initiated export of `accessToken` under `clientID`, if its initiate asked for one.
+    func plannedCallback(clientID: String, accessToken: Int64) -> PlannedCallback? {
+        storage.withLock { $0.initiated[ProgressKey(clientID: clientID, accessToken: accessToken)]?.callback }
     }
 
     /// Marks the initiation of `accessToken` answered (after a `delay_s` fault).
@@ -193,6 +217,16 @@ extension SimulatorState {
 }
 
 extension SegmentScenario {
+    /// Whether the callback of the export with `accessToken` is lost: a uniform draw in [0, 1) from a
+    /// SplitMix64 seeded by (``seed``, access token) — other than the duration's — below
+    /// ``callbackFailureRate``. The same export always draws the same.
+    func dropsCallback(forAccessToken accessToken: Int64) -> Bool {
+        guard callbackFailureRate > 0 else { return false }
+        var rng = SplitMix64(state: seed ^ 0x5CA1_1BAC_CA11_BAC5 ^ (UInt64(bitPattern: accessToken) &* 0x9E37_79B9_7F4A_7C15))
+        let draw = Double(rng.next() >> 11) / 9_007_199_254_740_992.0
+        return draw < callbackFailureRate
+    }
+
     /// How long the export with `accessToken` stays `Processing`: the fixed time, or a log-normal draw
     /// `median · exp(sigma · Z)` with Z from Box–Muller over a SplitMix64 seeded by (``seed``, access token) —
     /// the same export always gets the same duration. At most ten years.

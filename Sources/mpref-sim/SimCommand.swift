@@ -124,6 +124,10 @@ struct SimCommand: AsyncParsableCommand {
                                  {"http": 500, "creates": true}  that code; create
                                                     only when creates is true
               export           download options as above (no seed)
+              callback_delay_s seconds after Complete until the CallbackURL
+                               POST (0..3600; default 0.5)
+              callback_failure_rate  0..1: share of exports whose callback
+                               is never sent (seeded per export); default 0
             Base record i changed at start - history_s + i*history_s/records,
             new change k at start + k/changes_per_s (start: server start, or
             the POST that set the entry; whole milliseconds). An initiate at T
@@ -132,8 +136,10 @@ struct SimCommand: AsyncParsableCommand {
             rounded up as the vendor documents (last millisecond digit 0-2 ->
             3, 3-6 -> 7, 7-9 -> next 10 ms); without it, all before T.
             "MatchCriteria": "ProfileId" with "Values" keeps only those profiles;
-            other criteria are accepted and do not filter; CallbackURL is
-            recorded, never called. Each record's
+            other criteria are accepted and do not filter. With a CallbackURL
+            the export's status JSON ({"AccessToken":N,"Status":"Complete",
+            "RowCount":R,"ByteCount":B}) is POSTed there once, callback_delay_s
+            after Complete (GET /_sim/callbacks lists them). Each record's
             ModifiedDate is its change time. Status: Processing (counts 0)
             until the duration has passed, then Complete with RowCount and
             ByteCount of the export; download and commit as above. A token's

@@ -53,6 +53,10 @@ struct CheckConfig: AsyncParsableCommand {
            !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
             throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
         }
+        if let callbacks = configuration.callbacks, let problem = MetricsEndpoint.bindProblem(callbacks.listen),
+           !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
+            throw MprefdError.configuration("callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off")
+        }
         var verdicts: [AccountProbe.Verdict] = []
         if probe {
             let store = try? TokenDatabase(path: database.path, mode: .readOnly)

@@ -40,6 +40,11 @@
 ///   finished_tokens_days: 365      # days, 0..36500; finished/removed tokens (with their polls and hook runs)
 /// metrics:
 ///   listen: ""                     # "" = off; "127.0.0.1:9464" or ":9464"(= loopback) when on
+/// callbacks:                      # the export-complete callback (`mprefd export` sends CallbackURL); off by default
+///   listen: ""                     # "" = off; "127.0.0.1:9465" or ":9465"(= loopback); the daemon's listener, behind a TLS reverse proxy
+///   public_url: ""                 # the https URL the proxy exposes (required with listen; http only to a loopback host); CallbackURL = <public_url>/<id>
+///   rate_per_source_per_s: 5       # callbacks per second per source (the peer, or X-Forwarded-For from a loopback proxy), > 0; more get 429
+///   burst_per_source: 20           # the bucket's size: callbacks a source may send at once, integer 1..10000
 /// accounts:                        # map keyed by MyPreferences client ID (1–128 of [A-Za-z0-9_.-])
 ///   ACME_Co:
 ///     base_url: https://pm.mypreferences.com/Profiles
@@ -133,6 +138,7 @@ enum ConfigKeys {
         ])),
         ("retention", .section([("history_days", .value), ("finished_tokens_days", .value)])),
         ("metrics", .section([("listen", .value)])),
+        ("callbacks", .section([("listen", .value), ("public_url", .value), ("rate_per_source_per_s", .value), ("burst_per_source", .value)])),
         ("accounts", .accounts(account)),
     ])
 

@@ -84,6 +84,7 @@ struct ConfigurationLoader {
             }
             configuration.metricsListen = address
         }
+        configuration.callbacks = try readCallbacks(&values)
         for clientID in file?.accountIDs ?? [] {
             configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: configDirectory)
             configuration.downloads[clientID] = try readDownload(["accounts", clientID, "download"], &values, configDirectory: configDirectory)
@@ -197,6 +198,30 @@ struct ConfigurationLoader {
             maxBodyBytes: maxBodyBytes, allowInsecureHTTP: allowInsecureHTTP, auth: auth,
             retrievePath: retrievePath, commitPath: commitPath, maxPageBytes: maxPageBytes, pageTimeout: .seconds(pageTimeout),
             initiatePath: initiatePath)
+    }
+
+    /// `callbacks.*`: `nil` when `listen` is empty (then `public_url` must be empty too).
+    private func readCallbacks(_ values: inout ConfigValueReader) throws -> CallbackConfiguration? {
+        let listen = values.text(["callbacks", "listen"], default: "")
+        let publicURL = values.text(["callbacks", "public_url"], default: "")
+        let rate = try values.number(["callbacks", "rate_per_source_per_s"], default: 5, allowed: "a number > 0 and <= 1000000 (callbacks per second per source)") { $0 > 0 && $0 <= 1_000_000 }
+        let burst = try values.integer(["callbacks", "burst_per_source"], default: 20, allowed: "an integer 1..10000 (callbacks a source may send at once)") { (1...10_000).contains($0) }
+        guard !listen.isEmpty else {
+            guard publicURL.isEmpty else {
+                throw values.failure(["callbacks", "public_url"], URLCheck.redacted(publicURL), allowed: "\"\" while callbacks.listen is \"\" (nothing would receive the callbacks); set callbacks.listen too, e.g. 127.0.0.1:9465")
+            }
+            return nil
+        }
+        guard let address = ListenAddress(listen) else {
+            throw values.failure(["callbacks", "listen"], listen, allowed: "\"\" (off), HOST:PORT such as 127.0.0.1:9465, or :PORT (loopback)")
+        }
+        guard !publicURL.isEmpty else {
+            throw values.failure(["callbacks", "public_url"], publicURL, allowed: "the https URL your reverse proxy exposes for the listener, e.g. https://etl.example.com/mprefd/callback (required with callbacks.listen)")
+        }
+        if let problem = CallbackConfiguration.publicURLProblem(publicURL) {
+            throw values.failure(["callbacks", "public_url"], URLCheck.redacted(publicURL), allowed: problem)
+        }
+        return CallbackConfiguration(listen: address, publicURL: publicURL, ratePerSourcePerSecond: rate, burstPerSource: burst)
     }
 
     /// A retrieve or commit path template: only `{clientId}` and `{accessToken}`, the latter required, no query.

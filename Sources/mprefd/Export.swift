@@ -35,6 +35,11 @@ struct Export: AsyncParsableCommand {
             MPREFD_SEGMENT, MPREFD_WINDOW_START and MPREFD_WINDOW_END; `mprefd cursors` shows each \
             segment's position.
 
+            Callbacks: with callbacks.listen and callbacks.public_url configured, the request \
+            carries CallbackURL = <callbacks.public_url>/<id> (a random 128-bit id stored in \
+            exports.callback_id); when MyPreferences POSTs there, the running daemon polls the \
+            token at once instead of waiting for its next backoff. Polling stays the fallback.
+
             TIME: 2026-12-01T06:00:00Z (UTC; milliseconds allowed), 2026-12-01 (midnight UTC), or \
             a duration before now (36h, 2d). DURATION: 90s, 45m, 36h, 2d, 1h30m.
 
@@ -165,13 +170,18 @@ struct Export: AsyncParsableCommand {
         if incremental, cursor == nil {
             Output.note(since == nil ? "segment \(segment) has no cursor yet: a full export" : "segment \(segment) has no cursor yet: starting at --since")
         }
-        let request = ExportRequest(lastDateTime: window.start.map(ExportRequest.lastDateTime(for:)), matchCriteria: criteria,
+        // With callbacks on, MyPreferences is asked to POST to <public_url>/<id> when the export is
+        // complete; the id (128 random bits) is stored with the attempt so the daemon's listener can
+        // tell which token to poll.
+        let callbackID = configuration.callbacks.map { _ in CallbackID.make() }
+        let request = ExportRequest(callbackURL: callbackID.flatMap { id in configuration.callbacks?.callbackURL(id: id) },
+                                    lastDateTime: window.start.map(ExportRequest.lastDateTime(for:)), matchCriteria: criteria,
                                     matchType: matchType, values: values)
         let newExport = NewExport(
             clientID: clientID, segment: segment, label: label, incremental: window.fromCursor, windowStart: window.start,
             lastDateTime: request.lastDateTime, requestBody: request.json,
             deadlineSeconds: deadlineSeconds.map { $0 ?? 0 }, download: watch.download, globalHooks: !watch.noGlobalHooks, hooks: hooks,
-            senderPID: ExportSender.current.pid, senderIdentity: ExportSender.current.identity)
+            senderPID: ExportSender.current.pid, senderIdentity: ExportSender.current.identity, callbackID: callbackID)
 
         let export: ExportRecord
         switch try database.beginExport(newExport, at: Date()) {

@@ -25,6 +25,8 @@ struct MprefdConfiguration: Sendable {
     var retention = RetentionConfiguration()
     /// `metrics.listen`; `nil` = no metrics endpoint (the default).
     var metricsListen: ListenAddress?
+    /// `callbacks.*`; `nil` = no callback listener and no `CallbackURL` sent (the default).
+    var callbacks: CallbackConfiguration?
     /// `accounts.*`, keyed by MyPreferences client ID; empty when none are configured.
     var accounts: [String: AccountConfiguration] = [:]
     /// `accounts.*.download`, keyed by client ID.

@@ -22,9 +22,14 @@ struct Run: AsyncParsableCommand {
             polling.shutdown_grace_s, running hooks get SIGTERM and hooks.kill_grace_s; then it \
             exits 0. SIGHUP does not reload: restart it to apply a changed configuration.
 
+            With callbacks.listen set, it also serves the export-complete callbacks that \
+            `mprefd export` asks MyPreferences for: a POST to <callbacks.public_url>/<id> makes it \
+            poll that export's token at once (the body is never trusted; see README "Callbacks").
+
             Exits 75 when another `mprefd run` already runs on the same database file, by whatever path \
             (symlink, hard link) it reaches it (its PID is named), \
-            78 on a configuration error (also a metrics.listen address it cannot listen on), 69 \
+            78 on a configuration error (also a metrics.listen or callbacks.listen address it \
+            cannot listen on), 69 \
             when the database cannot be used, 70 when a part of it fails while running (the \
             others are stopped gracefully first; the error is named).
 
@@ -59,6 +64,9 @@ struct Run: AsyncParsableCommand {
         if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen) {
             throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
         }
+        if let callbacks = configuration.callbacks, let problem = MetricsEndpoint.bindProblem(callbacks.listen) {
+            throw MprefdError.configuration("callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off")
+        }
         // On `mprefd resume --account`, the account's credentials are read afresh (config file and
         // secret files), so a fixed secret file is used at once.
         let location = global.configLocation
@@ -79,6 +87,10 @@ struct Run: AsyncParsableCommand {
         ]
         if let listen = configuration.metricsListen {
             services.append(.init(service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
+                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        if let callbacks = configuration.callbacks {
+            services.append(.init(service: CallbackEndpoint(configuration: callbacks, database: database, daemon: daemon, logger: logger).service(),
                                   successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(

@@ -243,3 +243,46 @@ struct SegmentUnitTests {
         #expect(ExportRecords.position(ofProfileID: .max) == nil)
     }
 }
+
+/// Issue 16 §3: a segment's callback keys.
+@Suite("Segment callbacks (pure)")
+struct SegmentCallbackKeyTests {
+    func decode(_ json: String) throws -> SegmentScenario {
+        try JSONDecoder().decode(SegmentScenario.self, from: Data(json.utf8))
+    }
+
+    @Test func theKeysDecodeWithTheirDefaultsAndRoundTrip() throws {
+        let plain = try decode(#"{"name": "N", "records": 1}"#)
+        #expect(plain.callbackDelay == .milliseconds(500) && plain.callbackFailureRate == 0)
+        let set = try decode(#"{"name": "N", "records": 1, "callback_delay_s": 0.25, "callback_failure_rate": 0.5}"#)
+        #expect(set.callbackDelay == .milliseconds(250) && set.callbackFailureRate == 0.5)
+        #expect(try decode(String(decoding: try JSONEncoder().encode(set), as: UTF8.self)) == set)
+    }
+
+    @Test(arguments: [
+        (#"{"name": "N", "records": 1, "callback_delay_s": -1}"#, "callback_delay_s"),
+        (#"{"name": "N", "records": 1, "callback_delay_s": 3601}"#, "callback_delay_s"),
+        (#"{"name": "N", "records": 1, "callback_failure_rate": 1.5}"#, "callback_failure_rate"),
+        (#"{"name": "N", "records": 1, "callback_failure_rate": -0.1}"#, "callback_failure_rate"),
+        (#"{"name": "N", "records": 1, "callback_retries": 2}"#, "callback_retries"),
+    ])
+    func outOfRangeOrUnknownKeysAreRefused(_ json: String, _ key: String) {
+        #expect(throws: (any Error).self) { try decode(json) }
+        do {
+            _ = try decode(json)
+        } catch {
+            #expect(ScenarioBook.describe(error).contains(key), "\(ScenarioBook.describe(error))")
+        }
+    }
+
+    @Test func theFailureRateIsSeededPerExportAndRoughlyKept() {
+        let none = SegmentScenario(name: "N", records: 1, callbackFailureRate: 0)
+        let all = SegmentScenario(name: "N", records: 1, callbackFailureRate: 1)
+        let half = SegmentScenario(name: "N", records: 1, seed: 7, callbackFailureRate: 0.5)
+        #expect((1...200).allSatisfy { !none.dropsCallback(forAccessToken: $0) })
+        #expect((1...200).allSatisfy { all.dropsCallback(forAccessToken: $0) })
+        let dropped = (1...1000).filter { half.dropsCallback(forAccessToken: Int64($0)) }.count
+        #expect((350...650).contains(dropped), "\(dropped) of 1000")
+        #expect((1...50).map { half.dropsCallback(forAccessToken: $0) } == (1...50).map { half.dropsCallback(forAccessToken: $0) })
+    }
+}

@@ -21,6 +21,7 @@ import Testing
         ("hooks", "retry_max_delay_s"), ("hooks", "concurrency"),
         ("retention", "history_days"), ("retention", "finished_tokens_days"),
         ("metrics", "listen"),
+        ("callbacks", "listen"), ("callbacks", "public_url"), ("callbacks", "rate_per_source_per_s"), ("callbacks", "burst_per_source"),
         ("accounts", "base_url"), ("accounts", "status_path"), ("accounts", "accept"), ("accounts", "connect_timeout_s"),
         ("accounts", "request_timeout_s"), ("accounts", "max_body_bytes"), ("accounts", "allow_insecure_http"),
         ("auth", "scheme"), ("auth", "user_id"), ("auth", "secret_file"), ("auth", "token_url"), ("auth", "client_id"),

@@ -30,13 +30,16 @@ package final class SegmentSchedules: Sendable {
     private let entries = Mutex<[Key: Entry]>([:])
     /// How long a built schedule is used before the history is read again. 10 minutes.
     package let refreshInterval: Duration
+    /// The monotonic clock the refresh interval is measured on (a test injects its own).
+    private let monotonicNow: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
     ///   - effort: `polling.schedule_effort` (> 0; see ``LearnedSchedule``).
     ///   - maxDelay: `polling.max_delay_s`.
     ///   - fallback: today's backoff (the knob's reference).
     package init(database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
-                 refreshInterval: Duration = .seconds(600)) {
+                 refreshInterval: Duration = .seconds(600), monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.monotonicNow = monotonicNow
         self.database = database
         self.effort = effort
         self.maxDelay = maxDelay
@@ -50,7 +53,7 @@ package final class SegmentSchedules: Sendable {
     package func schedule(for token: WatchedToken) async -> LearnedSchedule? {
         guard let segment = token.segment else { return nil }
         let key = Key(clientID: token.clientID, segment: segment)
-        let now = ContinuousClock.now
+        let now = monotonicNow()
         if let entry = entries.withLock({ $0[key] }), now - entry.builtAt < refreshInterval {
             return entry.schedule
         }

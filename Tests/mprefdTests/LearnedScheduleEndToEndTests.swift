@@ -6,18 +6,19 @@ import Testing
 /// segment's exports complete (its learned schedule), not by the backoff; a token without one, and
 /// `polling.schedule_effort: 0`, keep the backoff.
 @Suite(.serialized) struct LearnedScheduleEndToEndTests {
-    /// Three past exports of segment Newsletter, each Complete 2 s after it was added (processing at 1 s).
+    /// Three past exports of segment Newsletter, completing 20, 25 and 30 s after they were added
+    /// (a Processing poll 1 s before, the Complete one 1 s after).
     func history(_ scene: DaemonScene) async throws {
         #expect(try await scene.mprefd(["migrate"]).status == 0)
-        for token in 1...3 {
-            let added = "2026-12-0\(token)T06:00:00.000Z"
+        for (token, seconds) in [(1, 20), (2, 25), (3, 30)] {
+            let day = "2026-12-0\(token)T06:00"
             _ = try await scene.cli.query("""
                 INSERT INTO tokens (client_id, access_token, state, added_at, finished_at, segment)
-                VALUES ('DEMO_Co', \(9000 + token), 'complete', '\(added)', '2026-12-0\(token)T06:00:02.000Z', 'Newsletter');
+                VALUES ('DEMO_Co', \(9000 + token), 'complete', '\(day):00.000Z', '\(day):\(seconds + 1).000Z', 'Newsletter');
                 INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '2026-12-0\(token)T06:00:01.000Z', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(9000 + token);
+                SELECT id, '\(day):\(seconds - 1).000Z', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(9000 + token);
                 INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '2026-12-0\(token)T06:00:02.000Z', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(9000 + token);
+                SELECT id, '\(day):\(seconds + 1).000Z', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(9000 + token);
                 """)
         }
     }
@@ -46,12 +47,13 @@ import Testing
         #expect(polled, "daemon log:\n\(daemon.log.suffix(2000))")
         let scheduled = try #require(try await firstDelays(scene, 5001).first)
         let backoff = try #require(try await firstDelays(scene, 5002).first)
-        #expect(backoff >= 20, "no segment: the backoff")
+        #expect(backoff == 20, "no segment: the backoff's first delay, initial_delay_s")
         if effort > 0 {
-            // Its segment completes about 2 s after the add: the next poll comes well before the backoff's.
-            #expect(scheduled < 10, "next delay \(scheduled) s")
+            // Its segment completes 20–30 s after the add: the schedule places the next poll inside that
+            // window (the backoff's first delay is exactly initial_delay_s, 20 s, as token 5002 shows).
+            #expect(scheduled > 12 && scheduled < 32 && scheduled != backoff, "next delay \(scheduled) s")
         } else {
-            #expect(scheduled >= 20, "schedule_effort 0: the backoff")
+            #expect(scheduled == 20, "schedule_effort 0: the backoff")
         }
     }
 }

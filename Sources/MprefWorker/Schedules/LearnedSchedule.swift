@@ -75,20 +75,21 @@ package struct LearnedSchedule: Sendable, Hashable {
         let horizon = forecast.quantile(Self.horizonQuantile)
         let planner = Planner(forecast: forecast, minGap: low, maxGap: high, horizon: horizon)
         let reference = planner.expectedBackoffPolls(fallback)
-        let target = pinnedEffort * reference
-        // Expected polls fall as λ grows; bisect on log λ between a 1 ms and a 10⁹ s poll cost.
+        // Expected polls fall as λ grows; bisect on log λ between a 1 ms and a 10⁹ s poll cost for the
+        // smallest λ within budget. When even the sparsest plan (every gap `maxDelay`, or the add-time
+        // poll and one more) spends more than the budget, its count is the budget: the cheapest λ
+        // spending no more than that places the unavoidable polls best.
         var lo = -3.0, hi = 9.0
         var best = planner.plan(pollCost: pow(10, hi))
-        if planner.expectedPolls(best) <= target {
-            for _ in 0..<36 {
-                let mid = (lo + hi) / 2
-                let candidate = planner.plan(pollCost: pow(10, mid))
-                if planner.expectedPolls(candidate) <= target {
-                    hi = mid
-                    best = candidate
-                } else {
-                    lo = mid
-                }
+        let target = Swift.max(pinnedEffort * reference, planner.expectedPolls(best) * (1 + 1e-9))
+        for _ in 0..<36 {
+            let mid = (lo + hi) / 2
+            let candidate = planner.plan(pollCost: pow(10, mid))
+            if planner.expectedPolls(candidate) <= target {
+                hi = mid
+                best = candidate
+            } else {
+                lo = mid
             }
         }
         self.forecast = forecast

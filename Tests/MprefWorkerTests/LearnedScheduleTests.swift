@@ -101,6 +101,13 @@ import Testing
         #expect(tiny.nextDelay(elapsed: .seconds(1)) == nil)  // past the horizon: backoff
     }
 
+    /// Far-out forecasts with extreme gap bounds terminate (steps that vanish in rounding end a gap).
+    @Test func extremeScalesTerminate() throws {
+        let s = try schedule(1e13, 0.05, minDelay: .milliseconds(1), maxDelay: .seconds(9_000_000_000))
+        #expect(!s.plan.isEmpty)
+        #expect(s.nextDelay(elapsed: .zero).map { $0 <= .seconds(9_000_000_000) } ?? true)
+    }
+
     @Test func isDeterministic() throws {
         #expect(try schedule(3600, 0.3) == schedule(3600, 0.3))
     }

@@ -77,7 +77,8 @@ package struct CompletionForecast: Sendable, Hashable {
     package func density(_ t: Double) -> Double {
         guard t > 0, t.isFinite else { return 0 }
         let zt = z(t)
-        return exp(-0.5 * zt * zt) / (sigma * t * (2 * Double.pi).squareRoot())
+        // In logs: σ·t underflows for a subnormal t.
+        return Self.finite(exp(-0.5 * zt * zt - Foundation.log(sigma) - Foundation.log(t) - 0.5 * Foundation.log(2 * Double.pi)))
     }
 
     /// The hazard f(t)/S(t) at `t` seconds, per second: the chance per second of finishing now for an
@@ -85,8 +86,9 @@ package struct CompletionForecast: Sendable, Hashable {
     /// where f and S both underflow, the inverse Mills ratio comes from its continued fraction.
     package func hazard(_ t: Double) -> Double {
         guard t > 0, t.isFinite else { return 0 }
-        let zt = z(t)
-        return Self.finite(Self.inverseMillsRatio(zt) / (sigma * t))
+        let ratio = Self.inverseMillsRatio(z(t))
+        guard ratio > 0 else { return 0 }
+        return Self.finite(exp(Foundation.log(ratio) - Foundation.log(sigma) - Foundation.log(t)))
     }
 
     private func z(_ t: Double) -> Double { (Foundation.log(t) - mu) / sigma }

@@ -10,7 +10,7 @@ import MprefCore
 /// E[delay] + λ·E[polls] = ∫ f·g/2 + λ ∫ S/g over g gives g(t) = √(2λ / h(t)), h = f/S the hazard:
 /// poll density ∝ √hazard. The plan places poll k+1 where ∫ √h from poll k reaches √(2λ), clamped to
 /// [`minDelay`, `maxDelay`]. (A density ∝ f^(1/3), the rule when every planned poll is paid for, came
-/// out 20–50 % later at the same polls in the study recorded in docs/BENCHMARKS.md §7.)
+/// out 12–53 % later at the same polls in the study recorded in docs/BENCHMARKS.md §7.)
 ///
 /// **The knob**, `effort` (dimensionless, > 0; `polling.schedule_effort`, default
 /// ``defaultEffort``): how many polls the plan may spend per export, as a fraction of what the
@@ -56,8 +56,9 @@ package struct LearnedSchedule: Sendable, Hashable {
     package static let defaultMinDelay: Duration = .seconds(1)
     /// The fraction of exports the forecast must cover before the schedule gives way to the backoff.
     package static let horizonQuantile = 0.999
-    /// Most polls a plan holds (a safeguard against a degenerate forecast with a tiny `minDelay`).
-    package static let maximumPlannedPolls = 10_000
+    /// Most polls a plan holds (a week of polls 300 s apart; a safeguard against degenerate forecasts):
+    /// past them the backoff takes over.
+    package static let maximumPlannedPolls = 2_000
 
     /// Builds the plan for `forecast`.
     ///
@@ -75,20 +76,21 @@ package struct LearnedSchedule: Sendable, Hashable {
         let horizon = forecast.quantile(Self.horizonQuantile)
         let planner = Planner(forecast: forecast, minGap: low, maxGap: high, horizon: horizon)
         let reference = planner.expectedBackoffPolls(fallback)
-        let target = pinnedEffort * reference
-        // Expected polls fall as λ grows; bisect on log λ between a 1 ms and a 10⁹ s poll cost.
+        // Expected polls fall as λ grows; bisect on log λ between a 1 ms and a 10⁹ s poll cost for the
+        // smallest λ within budget. When even the sparsest plan (every gap `maxDelay`, or the add-time
+        // poll and one more) spends more than the budget, its count is the budget: the cheapest λ
+        // spending no more than that places the unavoidable polls best.
         var lo = -3.0, hi = 9.0
         var best = planner.plan(pollCost: pow(10, hi))
-        if planner.expectedPolls(best) <= target {
-            for _ in 0..<36 {
-                let mid = (lo + hi) / 2
-                let candidate = planner.plan(pollCost: pow(10, mid))
-                if planner.expectedPolls(candidate) <= target {
-                    hi = mid
-                    best = candidate
-                } else {
-                    lo = mid
-                }
+        let target = Swift.max(pinnedEffort * reference, planner.expectedPolls(best) * (1 + 1e-9))
+        for _ in 0..<30 {
+            let mid = (lo + hi) / 2
+            let candidate = planner.plan(pollCost: pow(10, mid))
+            if planner.expectedPolls(candidate) <= target {
+                hi = mid
+                best = candidate
+            } else {
+                lo = mid
             }
         }
         self.forecast = forecast
@@ -158,12 +160,14 @@ extension LearnedSchedule {
                 while true {
                     let rate = forecast.hazard(u + step / 2).squareRoot()
                     let gain = rate * step
-                    if spent + gain < budget {
+                    // Far out (u beyond ~10¹³ s with a tiny `minGap`) a step can vanish in rounding.
+                    let progresses = u + step > u
+                    if spent + gain < budget, progresses {
                         spent += gain
                         u += step
                         break
                     }
-                    if step <= resolution {
+                    if step <= resolution || !progresses {
                         let inside = rate > 0 ? (budget - spent) / rate : step
                         return Swift.min(Swift.max(u + inside, t + minGap), limit)
                     }

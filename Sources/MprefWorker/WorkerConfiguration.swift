@@ -32,8 +32,8 @@ public struct PollingConfiguration: Sendable, Hashable {
     public var shutdownGrace: Duration = .seconds(10)
     /// `polling.schedule_effort`: a segment's learned schedule spends this many polls per export,
     /// relative to the backoff (1 = as many as today, placed where completion is likely; see
-    /// `LearnedSchedule`); 0 turns learned schedules off. Default 1.
-    public var scheduleEffort: Double = 1
+    /// `LearnedSchedule`); 0 turns learned schedules off. Default 0.9.
+    public var scheduleEffort: Double = 0.9
 
     public init() {}
 }

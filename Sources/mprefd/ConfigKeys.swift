@@ -23,7 +23,7 @@
 ///   not_found_limit: 3             # >= 1
 ///   auth_pause_s: 900              # seconds, > 0
 ///   shutdown_grace_s: 10           # seconds, >= 0
-///   schedule_effort: 1             # 0 = off; 0.05..20: polls of a segment's learned schedule relative to the backoff
+///   schedule_effort: 0.9            # 0 = off; 0.05..20: polls of a segment's learned schedule relative to the backoff
 /// hooks:
 ///   on_complete: []                # list of shell command lines (run with /bin/sh -c)
 ///   on_failure: []                 # failed and timed_out

@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 
 /// The `AsyncApiDataExportStatusResult` resource as MyPreferences serialises it.
@@ -65,21 +66,7 @@ struct StatusDocument {
     }
 
     static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONText.quoted(value)
     }
 
     static func xmlEscaped(_ value: String) -> String {

@@ -58,7 +58,7 @@ final class CallbackEndpoint: Sendable {
     }
 
     /// The HTTP server, a `Service` for the daemon's `ServiceGroup`; it stops on graceful shutdown.
-    /// - Throws (from `run()`): ``Failure`` naming `callbacks.listen` when the server fails (e.g. cannot bind).
+    /// - Throws (from `run()`): ``ListenerFailure`` naming `callbacks.listen` when the server fails (e.g. cannot bind).
     func service() -> some Service {
         var listenerLogger = logger
         listenerLogger[metadataKey: "callbacks.listen"] = "\(configuration.listen)"
@@ -69,7 +69,7 @@ final class CallbackEndpoint: Sendable {
                 address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "mprefd-callbacks",
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: listenerLogger)),
             logger: listenerLogger)
-        return NamedService(inner: application, address: configuration.listen)
+        return NamedListenerService(inner: application, failure: ListenerFailure(key: "callbacks.listen", what: "the callback listener", feature: "callbacks", address: configuration.listen, reason: ""))
     }
 
     /// The source a request is rate-limited as: the peer's address, or — when the peer is a loopback
@@ -175,29 +175,6 @@ final class CallbackEndpoint: Sendable {
         }
     }
 
-    /// The callback listener failed (after the start-up check passed): one line naming the key.
-    struct Failure: Error, CustomStringConvertible {
-        var address: ListenAddress
-        var reason: String
-        var description: String {
-            "the callback listener (callbacks.listen \(address)) failed: \(reason); polling stopped. Fix or free the address, or set callbacks.listen: \"\" to turn callbacks off"
-        }
-    }
-
-    /// The server as a service whose failure names `callbacks.listen`.
-    private struct NamedService<Inner: Service>: Service {
-        var inner: Inner
-        var address: ListenAddress
-        func run() async throws {
-            do {
-                try await inner.run()
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                throw Failure(address: address, reason: String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " "))
-            }
-        }
-    }
 }
 
 /// The request context of the callback listener: Hummingbird's basics plus the peer's IP address

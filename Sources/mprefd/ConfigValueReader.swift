@@ -1,3 +1,4 @@
+import MprefCore
 import Configuration
 
 /// Reads one key at a time through a `ConfigReader`, checks it, and records the effective value and
@@ -153,22 +154,6 @@ struct ConfigValueReader {
 
     /// `value` in double quotes, with `"` and `\` and control characters escaped.
     static func quote(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        JSONText.quoted(value)
     }
 }

@@ -69,7 +69,7 @@ final class MetricsEndpoint: Sendable {
     /// `GET /metrics` answers 200 with the exposition, or 503 when the database cannot be read;
     /// `HEAD /metrics` the same without the body; other methods on `/metrics` 405 (`Allow: GET, HEAD`).
     /// Connections are closed after ``idleTimeout`` idle and at most ``maxConnections`` are served at once.
-    /// - Throws (from `run()`): ``Failure`` naming `metrics.listen` when the server fails (e.g. cannot bind).
+    /// - Throws (from `run()`): ``ListenerFailure`` naming `metrics.listen` when the server fails (e.g. cannot bind).
     func service() -> some Service {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMethodCheck())
@@ -97,31 +97,7 @@ final class MetricsEndpoint: Sendable {
                 address: .hostname(address.host, port: address.port), serverName: "mprefd-metrics",
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: metricsLogger)),
             logger: metricsLogger)
-        return NamedService(inner: application, address: address)
-    }
-
-    /// The metrics server failed (after the start-up check passed): one line naming the key.
-    struct Failure: Error, CustomStringConvertible {
-        var address: ListenAddress
-        var reason: String
-        var description: String {
-            "the metrics endpoint (metrics.listen \(address)) failed: \(reason); polling stopped. Fix or free the address, or set metrics.listen: \"\" to turn metrics off"
-        }
-    }
-
-    /// The server as a service whose failure names `metrics.listen`.
-    private struct NamedService<Inner: Service>: Service {
-        var inner: Inner
-        var address: ListenAddress
-        func run() async throws {
-            do {
-                try await inner.run()
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                throw Failure(address: address, reason: String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " "))
-            }
-        }
+        return NamedListenerService(inner: application, failure: ListenerFailure(key: "metrics.listen", what: "the metrics endpoint", feature: "metrics", address: address, reason: ""))
     }
 
     /// Whether `address` can be listened on: `nil` when it can, else why not (`isInUse` when

@@ -9,6 +9,9 @@
 -- The segment a token belongs to (set by `mprefd export`, or `add-token --segment`): its exports'
 -- past durations predict when the next one completes. NULL = none.
 ALTER TABLE tokens ADD COLUMN segment TEXT CHECK (segment IS NULL OR length(segment) BETWEEN 1 AND 200);
+-- When the daemon warned that the export is stuck: still processing beyond polling.stuck_factor × its
+-- segment's 95th percentile. One warning per run of the token (cleared when it is watched again).
+ALTER TABLE tokens ADD COLUMN stuck_at TEXT;
 
 CREATE TABLE exports (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

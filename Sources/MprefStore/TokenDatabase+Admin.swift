@@ -99,7 +99,7 @@ extension TokenDatabase {
                 UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
                        row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
                        finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
-                       global_hooks = ?, admin_seq = ?, download = ?, segment = coalesce(?, segment)
+                       global_hooks = ?, admin_seq = ?, download = ?, segment = coalesce(?, segment), stuck_at = NULL
                 WHERE id = ?
                 """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, token.segment?.value, existing.id])
             // Watched again from the start: a new download, if any (the old file stays on disk).

@@ -258,3 +258,46 @@ extension TokenDatabase {
         }
     }
 }
+
+/// A watching token of a segment, for the stuck check.
+package struct SegmentToken: Sendable, Hashable {
+    package var id: Int64
+    package var clientID: String
+    package var accessToken: Int64
+    package var segment: SegmentName
+    package var addedAt: Date
+    /// When a stuck warning was raised (`tokens.stuck_at`); `nil` = none.
+    package var stuckAt: String?
+}
+
+extension TokenDatabase {
+    /// Watching tokens that belong to a segment, with their `added_at`; rows whose segment or
+    /// `added_at` cannot be read are left out (they are polled with the backoff, and never "stuck").
+    /// - Parameter stuckOnly: only those a stuck warning was raised for.
+    package func watchingSegmentTokens(stuckOnly: Bool = false) async throws -> [SegmentToken] {
+        try await asyncRead { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, client_id, access_token, segment, added_at, stuck_at FROM tokens
+                WHERE state = 'watching' AND segment IS NOT NULL\(stuckOnly ? " AND stuck_at IS NOT NULL" : "") ORDER BY id
+                """).compactMap { row in
+                guard let id = try? row.decode(Int64.self, forColumn: "id"), let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                      let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                      let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
+                      let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)
+                else { return nil }
+                return SegmentToken(id: id, clientID: clientID, accessToken: accessToken, segment: segment, addedAt: addedAt,
+                                    stuckAt: (try? row.decode(String?.self, forColumn: "stuck_at")).flatMap { $0 })
+            }
+        }
+    }
+
+    /// Records the stuck warning of token row `tokenID`; false when it was raised already or the
+    /// token is no longer watching.
+    package func markStuck(tokenID: Int64, at: Date) async throws -> Bool {
+        try await asyncWrite { db in
+            try db.execute(sql: "UPDATE tokens SET stuck_at = ? WHERE id = ? AND state = 'watching' AND stuck_at IS NULL",
+                           arguments: [Timestamp.format(at), tokenID])
+            return db.changesCount > 0
+        }
+    }
+}

@@ -80,11 +80,13 @@ package final class Daemon: Service {
 
             let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
             let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
+            let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
+            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor, logger: logger)
             let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
                                          logger: logger, onHookRunsQueued: { hooks.wake() },
                                          beforeAccountLift: { [clients, reloadAccount, logger] clientID in
                                              await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
-                                         })
+                                         }, schedules: schedules)
             scheduler.withLock { $0 = polling }
             defer { scheduler.withLock { $0 = nil } }
             let heartbeatStop = Mailbox<Void>()
@@ -102,7 +104,7 @@ package final class Daemon: Service {
                     group.addTask { try await hooks.run() }
                     let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
                     await unconfigured.check()
-                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention] in
+                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention, stuck] in
                         // Ends on close or on cancellation (a cancelled `take` returns at once).
                         while !heartbeatStop.isClosed, !Task.isCancelled {
                             _ = await heartbeatStop.take(until: .now + heartbeatInterval)
@@ -117,6 +119,7 @@ package final class Daemon: Service {
                             await fileRetention.pruneIfDue()
                             descriptors.check()
                             await unconfigured.check()
+                            await stuck.check()
                         }
                     }
                     // Whichever part fails first stops the others.

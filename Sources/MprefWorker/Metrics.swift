@@ -27,6 +27,15 @@ package enum MprefMetrics {
     /// Histogram, seconds: how long each hook run took (start → exit or kill).
     package static let hookDurationSeconds = "mprefd_hook_duration_seconds"
 
+    /// Counter: stuck warnings raised (an export still processing beyond `polling.stuck_factor` × its
+    /// segment's 95th-percentile duration; one per export run).
+    package static let stuckExportsTotal = "mprefd_stuck_exports_total"
+
+    /// Counts one stuck warning.
+    package static func exportStuck() {
+        Counter(label: stuckExportsTotal).increment()
+    }
+
     /// Counter, label `result`: callback POSTs the callback listener (`callbacks.listen`) answered —
     /// `accepted` (202: a known id), `unknown` (404: a malformed or unknown id), `rate_limited`
     /// (429), `bad_request` (405 another method, 413 a body over the cap).

@@ -57,7 +57,7 @@ package final class PollingService: Sendable {
         database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
-        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in },
+        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }, schedules: SegmentSchedules? = nil,
         makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() }
     ) {
         self.makeRandom = makeRandom
@@ -71,8 +71,7 @@ package final class PollingService: Sendable {
         self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), hooks: recorder.hooks,
                                          files: OpenDownloads(), logger: logger, wallNow: wallNow)
         self.schedules = configuration.scheduleEffort > 0
-            ? SegmentSchedules(database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
-                               fallback: PollPolicy(configuration: configuration).backoff, logger: logger)
+            ? schedules ?? SegmentSchedules(configuration: configuration, database: database, logger: logger)
             : nil
         self.adminCheckInterval = adminCheckInterval
         self.minimumCycle = minimumCycle

@@ -34,6 +34,10 @@ public struct PollingConfiguration: Sendable, Hashable {
     /// relative to the backoff (1 = as many as today, placed where completion is likely; see
     /// `LearnedSchedule`); 0 turns learned schedules off. Default 0.9.
     public var scheduleEffort: Double = 0.9
+    /// `polling.stuck_factor`: a token of a segment still processing after this many times its
+    /// segment's 95th-percentile duration raises one `stuck` warning (log, metric, `status`); 0 = off.
+    /// Default 3.
+    public var stuckFactor: Double = 3
 
     public init() {}
 }

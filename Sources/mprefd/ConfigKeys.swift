@@ -23,6 +23,7 @@
 ///   not_found_limit: 3             # >= 1
 ///   auth_pause_s: 900              # seconds, > 0
 ///   shutdown_grace_s: 10           # seconds, >= 0
+///   stuck_factor: 3                # 0 = off; 1..1000: warn once when processing beyond this × the segment's p95
 ///   schedule_effort: 0.9            # 0 = off; 0.05..20: polls of a segment's learned schedule relative to the backoff
 /// hooks:
 ///   on_complete: []                # list of shell command lines (run with /bin/sh -c)
@@ -129,7 +130,7 @@ enum ConfigKeys {
             ("initial_delay_s", .value), ("max_delay_s", .value), ("multiplier", .value), ("deadline_s", .value),
             ("max_retry_after_s", .value), ("pause_jitter_s", .value), ("max_in_flight", .value),
             ("max_requests_per_second_per_host", .value), ("not_found_limit", .value), ("auth_pause_s", .value),
-            ("shutdown_grace_s", .value), ("schedule_effort", .value),
+            ("shutdown_grace_s", .value), ("schedule_effort", .value), ("stuck_factor", .value),
         ])),
         ("hooks", .section([
             ("on_complete", .list), ("on_failure", .list), ("on_expired", .list), ("on_retrieved", .list),

@@ -133,6 +133,9 @@ struct ConfigurationLoader {
         p.notFoundLimit = try values.integer(["polling", "not_found_limit"], default: 3, allowed: "an integer >= 1") { $0 >= 1 }
         p.authPause = .seconds(try values.seconds(["polling", "auth_pause_s"], default: 900, allowed: "seconds > 0") { $0 > 0 })
         p.shutdownGrace = .seconds(try values.seconds(["polling", "shutdown_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
+        p.stuckFactor = try values.number(["polling", "stuck_factor"], default: 3, allowed: "0 (off) or a number 1..1000 (times the segment's 95th-percentile duration)") {
+            $0 == 0 || (1...1000).contains($0)
+        }
         p.scheduleEffort = try values.number(["polling", "schedule_effort"], default: 0.9, allowed: "0 (off) or a number 0.05..20 (polls relative to the backoff)") {
             $0 == 0 || (0.05...20).contains($0)
         }

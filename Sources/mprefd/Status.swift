@@ -79,6 +79,15 @@ struct Status: AsyncParsableCommand {
                     full.degraded = true
                 }
             }
+            full.stuckExports = try await database.watchingSegmentTokens(stuckOnly: true).map {
+                StatusReport.Stuck(clientID: $0.clientID, accessToken: $0.accessToken, segment: $0.segment.value, stuckAt: $0.stuckAt ?? "")
+            }
+            if !full.stuckExports.isEmpty {
+                full.problems.append("\(full.stuckExports.count) export(s) stuck (processing far beyond their segment's usual duration): "
+                    + full.stuckExports.prefix(3).map { "\($0.clientID)/\($0.accessToken) (\(TerminalText.escaped($0.segment)))" }.joined(separator: ", ")
+                    + "; check them in MyPreferences, `mprefd remove` one to give up on it")
+                full.degraded = full.running || full.degraded
+            }
             full.unsettledExports = try database.unsettledExports().map(UnsettledExport.init)
             // An `unknown` export needs an operator; so does a `sending` one whose command is gone.
             let stuck = full.unsettledExports.filter { !$0.beingSent }

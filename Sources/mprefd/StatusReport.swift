@@ -133,6 +133,20 @@ struct StatusReport: Encodable {
     var downloads: [Download] = []
     /// Exports that may have started without a known access token (`unsettled_exports`).
     var unsettledExports: [UnsettledExport] = []
+    /// Watching tokens a stuck warning was raised for (`stuck_exports`).
+    var stuckExports: [Stuck] = []
+
+    /// A token still processing far beyond its segment's usual duration (`tokens.stuck_at`).
+    struct Stuck: Encodable {
+        var clientID: String
+        var accessToken: Int64
+        var segment: String
+        var stuckAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case clientID = "client_id", accessToken = "access_token", segment, stuckAt = "stuck_at"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case running, reason, pid, version, hostname, database, tokens, pauses
@@ -154,6 +168,7 @@ struct StatusReport: Encodable {
         case notPolled = "not_polled"
         case downloads = "downloads_in_progress"
         case unsettledExports = "unsettled_exports"
+        case stuckExports = "stuck_exports"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
@@ -235,6 +250,7 @@ struct StatusReport: Encodable {
         try c.encode(notPolled, forKey: .notPolled)
         try c.encode(downloads, forKey: .downloads)
         try c.encode(unsettledExports, forKey: .unsettledExports)
+        try c.encode(stuckExports, forKey: .stuckExports)
     }
 
     /// Aligned `key: value` lines.

@@ -23,3 +23,16 @@ import Testing
         #expect(at > now)
     }
 }
+
+@Suite struct StuckRuleTests {
+    @Test func stuckBeyondTheFactorTimesTheP95AndNeverWhenOff() throws {
+        let forecast = try #require(CompletionForecast(median: 600, sigma: 0.3))
+        let p95 = forecast.quantile(0.95)
+        #expect(p95 > 600 && p95 < 1100)
+        #expect(!StuckRule.isStuck(elapsed: 3 * p95 - 1, forecast: forecast, factor: 3))
+        #expect(StuckRule.isStuck(elapsed: 3 * p95 + 1, forecast: forecast, factor: 3))
+        #expect(!StuckRule.isStuck(elapsed: .greatestFiniteMagnitude, forecast: forecast, factor: 0))
+        #expect(!StuckRule.isStuck(elapsed: .nan, forecast: forecast, factor: 3))
+        #expect(!StuckRule.isStuck(elapsed: 1e12, forecast: forecast, factor: .infinity))
+    }
+}

@@ -56,4 +56,42 @@ import Testing
             #expect(scheduled == 20, "schedule_effort 0: the backoff")
         }
     }
+
+    /// A token still processing beyond stuck_factor × its segment's p95 raises one stuck warning: a
+    /// log line, `tokens.stuck_at`, and `status` degraded naming it. A token of no segment never does.
+    @Test func anExportFarBeyondItsSegmentsUsualDurationIsStuck() async throws {
+        let scene = try await DaemonScene.start()
+        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5101, clientID: scene.clientID)
+        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5102, clientID: scene.clientID)
+        try scene.writeConfig(polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1")
+        #expect(try await scene.mprefd(["migrate"]).status == 0)
+        // History: three exports of Newsletter done in 0.2–0.3 s.
+        for (token, ms) in [(1, 200), (2, 250), (3, 300)] {
+            let day = "2026-12-0\(token)T06:00:00"
+            _ = try await scene.cli.query("""
+                INSERT INTO tokens (client_id, access_token, state, added_at, finished_at, segment)
+                VALUES ('DEMO_Co', \(9100 + token), 'complete', '\(day).000Z', '\(day).\(ms + 50)Z', 'Newsletter');
+                INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
+                SELECT id, '\(day).\(ms - 50)Z', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(9100 + token);
+                INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
+                SELECT id, '\(day).\(ms + 50)Z', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(9100 + token);
+                """)
+        }
+        #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter"]).status == 0)
+        #expect(try await scene.mprefd(["add-token", "5102"]).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let stuck = try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE stuck_at IS NOT NULL") >= 1 }
+        #expect(stuck, "daemon log:\n\(daemon.log.suffix(2000))")
+        #expect(try await scene.rows("SELECT access_token FROM tokens WHERE stuck_at IS NOT NULL").compactMap { $0["access_token"] as? Int } == [5101])
+        #expect(daemon.log.components(separatedBy: "export stuck").count - 1 == 1)
+        let status = try await scene.mprefd(["status", "--json"])
+        #expect(status.status == 4, "\(status.stdout)")
+        let report = try #require(try status.json() as? [String: Any])
+        let listed = try #require(report["stuck_exports"] as? [[String: Any]])
+        #expect(listed.map { $0["access_token"] as? Int } == [5101])
+        #expect((report["problems"] as? [String])?.contains { $0.contains("stuck") } == true)
+        // Watched again from the start: the warning is cleared.
+        #expect(try await scene.mprefd(["add-token", "5101", "--reset"]).status == 0)
+    }
 }

@@ -18,6 +18,7 @@ package final class SegmentSchedules: Sendable {
     }
 
     private struct Entry: Sendable {
+        var forecast: CompletionForecast?
         var schedule: LearnedSchedule?
         var builtAt: ContinuousClock.Instant
     }
@@ -34,7 +35,8 @@ package final class SegmentSchedules: Sendable {
     private let monotonicNow: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
-    ///   - effort: `polling.schedule_effort` (> 0; see ``LearnedSchedule``).
+    ///   - effort: `polling.schedule_effort` (see ``LearnedSchedule``); 0 = no schedules (the forecasts
+    ///     are still made, for the stuck check).
     ///   - maxDelay: `polling.max_delay_s`.
     ///   - fallback: today's backoff (the knob's reference).
     package init(database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
@@ -48,33 +50,49 @@ package final class SegmentSchedules: Sendable {
         self.refreshInterval = refreshInterval
     }
 
+    /// The schedules `configuration` asks for (`schedule_effort`, `max_delay_s`, its backoff).
+    package convenience init(configuration: PollingConfiguration, database: TokenDatabase, logger: Logger) {
+        self.init(database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
+                  fallback: PollPolicy(configuration: configuration).backoff, logger: logger)
+    }
+
     /// The schedule for `token`'s next poll, or `nil` (today's backoff). Reads the segment's history
     /// when no fresh schedule is kept; a failed read means `nil` this time.
     package func schedule(for token: WatchedToken) async -> LearnedSchedule? {
-        guard let segment = token.segment else { return nil }
-        let key = Key(clientID: token.clientID, segment: segment)
+        guard effort > 0, let segment = token.segment else { return nil }
+        return await entry(clientID: token.clientID, segment: segment)?.schedule
+    }
+
+    /// The forecast of a segment's completion times (from its history), or `nil` without enough history.
+    package func forecast(clientID: String, segment: SegmentName) async -> CompletionForecast? {
+        await entry(clientID: clientID, segment: segment)?.forecast
+    }
+
+    private func entry(clientID: String, segment: SegmentName) async -> Entry? {
+        let key = Key(clientID: clientID, segment: segment)
         let now = monotonicNow()
         if let entry = entries.withLock({ $0[key] }), now - entry.builtAt < refreshInterval {
-            return entry.schedule
+            return entry
         }
         let durations: [Double]
         do {
-            durations = try await database.segmentDurations(clientID: token.clientID, segment: segment, limit: CompletionForecast.defaultMaximumSamples)
+            durations = try await database.segmentDurations(clientID: clientID, segment: segment, limit: CompletionForecast.defaultMaximumSamples)
         } catch {
             logger.debug("segment history unavailable; polling with the backoff", metadata: ["export.segment": "\(segment)", "error": "\(error)"])
             return nil
         }
-        let schedule = CompletionForecast(durations: durations).map {
-            LearnedSchedule(forecast: $0, effort: effort, maxDelay: maxDelay, fallback: fallback)
-        }
-        entries.withLock { $0[key] = Entry(schedule: schedule, builtAt: now) }
+        // Newest first from the store; the forecast takes them oldest first.
+        let forecast = CompletionForecast(durations: Array(durations.reversed()))
+        let schedule = effort > 0 ? forecast.map { LearnedSchedule(forecast: $0, effort: effort, maxDelay: maxDelay, fallback: fallback) } : nil
+        let entry = Entry(forecast: forecast, schedule: schedule, builtAt: now)
+        entries.withLock { $0[key] = entry }
         if let schedule {
             logger.debug("segment schedule built", metadata: [
-                "export.client_id": "\(token.clientID)", "export.segment": "\(segment)", "schedule.samples": "\(durations.count)",
+                "export.client_id": "\(clientID)", "export.segment": "\(segment)", "schedule.samples": "\(durations.count)",
                 "schedule.median_s": "\(Int(schedule.forecast.median.rounded()))", "schedule.expected_polls": "\(schedule.expectedPolls)",
             ])
         }
-        return schedule
+        return entry
     }
 
     /// Forgets `token`'s segment's schedule (one of its exports just completed: the history grew).

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import MprefCore
+import MprefStore
+
+/// Raises one `stuck` warning per export still processing far beyond its segment's usual duration
+/// (``StuckRule``, `polling.stuck_factor`): a log line, `mprefd_stuck_exports_total`, and
+/// `tokens.stuck_at`, which `mprefd status` shows. Run with each heartbeat; a failure is logged at
+/// debug and tried again at the next.
+package struct StuckWatch: Sendable {
+    let database: TokenDatabase
+    let schedules: SegmentSchedules
+    let factor: Double
+    let logger: Logger
+    let wallNow: @Sendable () -> Date
+
+    package init(database: TokenDatabase, schedules: SegmentSchedules, factor: Double, logger: Logger,
+                 wallNow: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.schedules = schedules
+        self.factor = factor
+        self.logger = logger
+        self.wallNow = wallNow
+    }
+
+    package func check() async {
+        guard factor > 0 else { return }
+        do {
+            for token in try await database.watchingSegmentTokens() where token.stuckAt == nil {
+                guard let forecast = await schedules.forecast(clientID: token.clientID, segment: token.segment) else { continue }
+                let now = wallNow()
+                let elapsed = now.timeIntervalSince(token.addedAt)
+                guard StuckRule.isStuck(elapsed: elapsed, forecast: forecast, factor: factor),
+                      try await database.markStuck(tokenID: token.id, at: now) else { continue }
+                MprefMetrics.exportStuck()
+                logger.warning("export stuck: still processing far beyond its segment's usual duration", metadata: [
+                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "export.segment": "\(token.segment)",
+                    "stuck.elapsed_s": "\(Int(elapsed))", "stuck.segment_p95_s": "\(Int(forecast.quantile(0.95)))", "stuck.factor": "\(factor)",
+                ])
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.debug("stuck check failed; trying again at the next heartbeat", metadata: ["error": "\(error)"])
+        }
+    }
+}

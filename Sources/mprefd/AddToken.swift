@@ -67,7 +67,7 @@ struct AddToken: AsyncParsableCommand {
         if let clientID, !AdminValues.isValidClientID(clientID) {
             throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
         }
-        let deadlineSeconds = try watch.deadlineSeconds()
+        var deadlineSeconds = try watch.deadlineSeconds()
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
         let segmentName = try segment.map { text in
@@ -80,10 +80,15 @@ struct AddToken: AsyncParsableCommand {
         let now = Date()
         let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
 
-        let newTokens = tokens.map {
+        var newTokens = tokens.map {
             NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segmentName)
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
+        if watch.autoDeadline {
+            deadlineSeconds = try await watch.autoDeadlineSeconds(clientID: clientID, segment: segmentName, database: database)
+            let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
+            newTokens = newTokens.map { var t = $0; t.deadline = deadlineAt; return t }
+        }
         let results = try database.addTokens(newTokens, reset: reset, now: now)
         try report(results)
     }

@@ -139,7 +139,7 @@ struct Export: AsyncParsableCommand {
         for text in values + (matchType.map { [$0] } ?? []) where text.isEmpty || text.count > 1000 || text.unicodeScalars.contains(where: TerminalText.isUnsafe) {
             throw MprefdError.usage("bad --values/--match-type \(ConfigValueReader.quote(TerminalText.escaped(text.prefix(80)))): 1–1000 characters without control or bidirectional characters")
         }
-        let deadlineSeconds = try watch.deadlineSeconds()
+        var deadlineSeconds = try watch.deadlineSeconds()
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
 
@@ -152,6 +152,9 @@ struct Export: AsyncParsableCommand {
             throw MprefdError.configuration("no account configured for client ID \(clientID); add it under `accounts:` (with its auth) to start exports")
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
+        if watch.autoDeadline {
+            deadlineSeconds = try await watch.autoDeadlineSeconds(clientID: clientID, segment: segment, database: database)
+        }
 
         let cursor = incremental ? try database.cursor(clientID: clientID, segment: segment) : nil
         var cursorPosition: Date?

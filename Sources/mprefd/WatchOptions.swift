@@ -1,14 +1,19 @@
 import ArgumentParser
 import Foundation
+import MprefCore
 import MprefStore
+import MprefWorker
 
 /// How a token is watched once known: the options `add-token` and `export` share.
 struct WatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
     var label: String?
 
-    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline; auto = from the segment's history (5 × its 99th-percentile duration, at least 1 h).", valueName: "duration"))
     var deadline: String?
+
+    /// `--deadline auto`.
+    var autoDeadline: Bool { deadline?.lowercased() == "auto" }
 
     @Option(name: .customLong("on-complete"), help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
     var onComplete: [String] = []
@@ -34,10 +39,10 @@ struct WatchOptions: ParsableArguments {
     /// `--deadline`: `nil` = the configured default; `.some(nil)` = none (`--deadline 0`); else seconds.
     /// - Throws: `MprefdError` exit 64 naming the value.
     func deadlineSeconds() throws -> Int64?? {
-        guard let deadline else { return nil }
+        guard let deadline, !autoDeadline else { return nil }
         if AdminValues.isZeroDuration(deadline) { return .some(nil) }
         guard let seconds = AdminValues.durationSeconds(deadline) else {
-            throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), or 0 for no deadline")
+            throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), 0 for no deadline, or auto (from the segment's history)")
         }
         return seconds
     }
@@ -66,6 +71,22 @@ struct WatchOptions: ParsableArguments {
             }
         }
         return hooks
+    }
+
+    /// `--deadline auto` for a token of `segment`: 5 × the segment's 99th-percentile duration (at least
+    /// 1 hour) from its history, in seconds; `nil` (with a note on stderr) without enough history
+    /// (fewer than 3 completions), so the configured `polling.deadline_s` applies.
+    func autoDeadlineSeconds(clientID: String, segment: SegmentName?, database: TokenDatabase) async throws -> Int64?? {
+        guard autoDeadline else { return try deadlineSeconds() }
+        guard let segment else {
+            throw MprefdError.usage("--deadline auto needs the export's segment (mprefd export, or add-token --segment NAME)")
+        }
+        guard let forecast = CompletionForecast(durations: Array(try await database.segmentDurations(clientID: clientID, segment: segment).reversed())) else {
+            Output.note("segment \(TerminalText.escaped(segment.value)) has fewer than \(CompletionForecast.minimumSamples) past completions: --deadline auto uses polling.deadline_s")
+            return nil
+        }
+        let seconds = Swift.max(3600, 5 * forecast.quantile(0.99))
+        return .some(Int64(Swift.min(seconds, Double(AdminValues.maxDurationSeconds)).rounded(.up)))
     }
 
     /// The deadline instant for a token added at `now`: `seconds` as from ``deadlineSeconds()``

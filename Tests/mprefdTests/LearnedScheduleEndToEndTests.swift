@@ -79,6 +79,15 @@ import Testing
         }
         #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter"]).status == 0)
         #expect(try await scene.mprefd(["add-token", "5102"]).status == 0)
+        // --deadline auto: 5 × the segment's p99 (here far below the 1 h floor); without a segment, refused;
+        // a segment without history: the configured deadline, with a note.
+        #expect(try await scene.mprefd(["add-token", "5103", "--segment", "Newsletter", "--deadline", "auto"]).status == 0)
+        let auto = try #require(try await scene.rows("SELECT (julianday(deadline_at) - julianday(added_at)) * 86400.0 AS s FROM tokens WHERE access_token = 5103").first?["s"] as? Double)
+        #expect(abs(auto - 3600) < 1, "\(auto)")
+        #expect(try await scene.mprefd(["add-token", "5104", "--deadline", "auto"]).status == 64)
+        let fresh = try await scene.mprefd(["add-token", "5105", "--segment", "Contacts", "--deadline", "auto"])
+        #expect(fresh.status == 0 && fresh.stderr.contains("fewer than 3 past completions"), "\(fresh.stderr)")
+        #expect(try await scene.mprefd(["remove", "5103", "5105"]).status == 0)
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
         let stuck = try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE stuck_at IS NOT NULL") >= 1 }

@@ -261,7 +261,7 @@ struct HookProcessTests {
         )
         #expect(hangs.timedOut)
         #expect(hangs.signal == SIGTERM)
-        #expect(hangs.duration < .seconds(15))
+        #expect(hangs.duration < .seconds(60))  // timed out, not waited for (`sleep 100`)
     }
 
     // MARK: Cancellation

@@ -40,13 +40,13 @@ struct ClientTransportTests {
         try await withServer({ _ in .hang }) { server in
             let clock = ContinuousClock()
             let started = clock.now
-            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .seconds(20) }) { client in
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .seconds(900) }) { client in
                 let poll = Task { await client.status(of: 42) }
                 try? await Task.sleep(for: .milliseconds(300))
                 poll.cancel()
                 return await poll.value
             }
-            #expect(clock.now - started < .seconds(10), "the request ended with the cancellation, not at its 20 s deadline")
+            #expect(clock.now - started < .seconds(300), "the request ended with the cancellation, not at its 900 s deadline")
             if case .transportError(let failure, _) = result.outcome { #expect(failure != .timeout) } else { Issue.record("expected a transport error, got \(result.outcome)") }
         }
     }

@@ -12,6 +12,10 @@ ALTER TABLE tokens ADD COLUMN segment TEXT CHECK (segment IS NULL OR length(segm
 -- When the daemon warned that the export is stuck: still processing beyond polling.stuck_factor × its
 -- segment's 95th percentile. One warning per run of the token (cleared when it is watched again).
 ALTER TABLE tokens ADD COLUMN stuck_at TEXT;
+-- The status's `Expires` (the API/3 form: when the token expires; format undocumented), verbatim,
+-- from the latest answer that carried one. `status` warns when a complete export is not delivered and
+-- its `Expires` (when it reads as a UTC time) is less than an hour away.
+ALTER TABLE tokens ADD COLUMN expires TEXT;
 
 CREATE TABLE exports (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -301,3 +301,23 @@ extension TokenDatabase {
         }
     }
 }
+
+extension TokenDatabase {
+    /// Complete exports not delivered yet (state `downloading`) whose `Expires` (the API/3 status
+    /// form, `tokens.expires`) reads as a UTC time before `before`, soonest first: (client ID, access
+    /// token, expires). An `Expires` that is not a time (its format is undocumented) is left out.
+    package func expiringUndelivered(before: Date) throws -> [(clientID: String, accessToken: Int64, expires: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT client_id, access_token, expires FROM tokens WHERE state = 'downloading' AND expires IS NOT NULL ORDER BY id")
+                .compactMap { row -> (String, Int64, String, Date)? in
+                    guard let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                          let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                          let text = try? row.decode(String.self, forColumn: "expires"), let date = Timestamp.parse(text), date < before
+                    else { return nil }
+                    return (clientID, accessToken, text, date)
+                }
+                .sorted { $0.3 < $1.3 }
+                .map { (clientID: $0.0, accessToken: $0.1, expires: $0.2) }
+        }
+    }
+}

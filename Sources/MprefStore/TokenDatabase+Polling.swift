@@ -90,11 +90,14 @@ package struct PollWrite: Sendable, Hashable {
     package var consecutiveErrors: Int
     package var consecutiveNotFound: Int
     package var lastError: String?
+    /// The answer's `Expires` (API/3 status form), verbatim and bounded; `nil` = none (the stored one is kept).
+    package var expires: String?
 
     package init(tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
                  latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?,
                  newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
-                 lastError: String?) {
+                 lastError: String?, expires: String? = nil) {
+        self.expires = expires.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
         self.tokenID = tokenID
         self.polledAt = polledAt
         self.httpStatus = httpStatus
@@ -238,7 +241,7 @@ extension TokenDatabase {
             let updateToken = try db.cachedStatement(sql: """
                 UPDATE tokens SET state = ?, last_status = coalesce(?, last_status), row_count = coalesce(?, row_count),
                        byte_count = coalesce(?, byte_count), last_polled_at = ?, next_poll_at = ?, attempt = ?,
-                       consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?
+                       consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?, expires = coalesce(?, expires)
                 WHERE id = ? AND state = 'watching'
                 """)
             for w in writes {
@@ -254,7 +257,7 @@ extension TokenDatabase {
                 let finishedAt = w.newState.isTerminal ? polledAt : nil
                 try updateToken.execute(arguments: [
                     w.newState.rawValue, w.status, w.rowCount, w.byteCount, polledAt, w.nextPollAt.map(Timestamp.format),
-                    w.attempt, w.consecutiveErrors, w.consecutiveNotFound, w.lastError, finishedAt, w.tokenID,
+                    w.attempt, w.consecutiveErrors, w.consecutiveNotFound, w.lastError, finishedAt, w.expires, w.tokenID,
                 ])
                 guard db.changesCount > 0 else {
                     summary.notWatchingAnyMore.append(w.tokenID)

@@ -190,7 +190,8 @@ package struct PollPolicy: Sendable {
             attempt: attempt,
             consecutiveErrors: errors,
             consecutiveNotFound: notFound,
-            lastError: [.complete, .downloading, .expired, .retrieved].contains(state) ? nil : lastError)
+            lastError: [.complete, .downloading, .expired, .retrieved].contains(state) ? nil : lastError,
+            expires: status?.expires)
         return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown,
                         scheduled: scheduled && state == .watching && delay != nil)
     }

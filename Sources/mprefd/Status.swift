@@ -88,6 +88,15 @@ struct Status: AsyncParsableCommand {
                     + "; check them in MyPreferences, `mprefd remove` one to give up on it")
                 full.degraded = full.running || full.degraded
             }
+            full.expiringExports = try database.expiringUndelivered(before: now.addingTimeInterval(3600)).map {
+                StatusReport.Expiring(clientID: $0.clientID, accessToken: $0.accessToken, expires: $0.expires)
+            }
+            if !full.expiringExports.isEmpty {
+                full.problems.append("\(full.expiringExports.count) complete export(s) expire within the hour and are not delivered yet: "
+                    + full.expiringExports.prefix(3).map { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }.joined(separator: ", ")
+                    + "; see their downloads with `mprefd show`")
+                full.degraded = full.running || full.degraded
+            }
             full.unsettledExports = try database.unsettledExports().map(UnsettledExport.init)
             // An `unknown` export needs an operator; so does a `sending` one whose command is gone.
             let stuck = full.unsettledExports.filter { !$0.beingSent }

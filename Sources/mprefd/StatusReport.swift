@@ -135,6 +135,19 @@ struct StatusReport: Encodable {
     var unsettledExports: [UnsettledExport] = []
     /// Watching tokens a stuck warning was raised for (`stuck_exports`).
     var stuckExports: [Stuck] = []
+    /// Complete exports not delivered yet whose `Expires` is less than an hour away (`expiring_exports`).
+    var expiringExports: [Expiring] = []
+
+    /// A complete, undelivered export about to expire (`tokens.expires`, the API/3 status form).
+    struct Expiring: Encodable {
+        var clientID: String
+        var accessToken: Int64
+        var expires: String
+
+        enum CodingKeys: String, CodingKey {
+            case clientID = "client_id", accessToken = "access_token", expires
+        }
+    }
 
     /// A token still processing far beyond its segment's usual duration (`tokens.stuck_at`).
     struct Stuck: Encodable {
@@ -169,6 +182,7 @@ struct StatusReport: Encodable {
         case downloads = "downloads_in_progress"
         case unsettledExports = "unsettled_exports"
         case stuckExports = "stuck_exports"
+        case expiringExports = "expiring_exports"
     }
 
     init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
@@ -251,6 +265,7 @@ struct StatusReport: Encodable {
         try c.encode(downloads, forKey: .downloads)
         try c.encode(unsettledExports, forKey: .unsettledExports)
         try c.encode(stuckExports, forKey: .stuckExports)
+        try c.encode(expiringExports, forKey: .expiringExports)
     }
 
     /// Aligned `key: value` lines.

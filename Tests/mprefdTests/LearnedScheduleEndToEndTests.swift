@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MyPreferencesSimulator
 import Testing
 
@@ -102,5 +103,43 @@ import Testing
         #expect((report["problems"] as? [String])?.contains { $0.contains("stuck") } == true)
         // Watched again from the start: the warning is cleared.
         #expect(try await scene.mprefd(["add-token", "5101", "--reset"]).status == 0)
+    }
+
+    /// A complete export whose `Expires` (the API/3 status form) is less than an hour away while its
+    /// download has not finished: `status` is degraded and names it (`expiring_exports`).
+    @Test func aCompleteExportAboutToExpireUndeliveredDegradesStatus() async throws {
+        let scene = try await DaemonScene.start()
+        let expires = Timestamp.format(Date().addingTimeInterval(1800))
+        // The first page answers 503 with a long Retry-After: the download waits, the token stays `downloading`.
+        let stalled = ExportOptions(pages: [PageFault(offset: 1, .unavailable(retryAfter: .init(seconds: 120)))])
+        await scene.simulator.setScenario(Scenario([.status("Complete", rowCount: 10, byteCount: 1000, expires: expires)], export: stalled),
+                                          accessToken: 6001, clientID: scene.clientID)
+        try scene.cli.write("mprefd.yaml", """
+            database:
+              path: \(scene.cli.databasePath)
+            polling:
+              initial_delay_s: 0.2
+              max_delay_s: 0.5
+              max_retry_after_s: 600
+            accounts:
+              \(scene.clientID):
+                base_url: \(scene.simulator.baseURL)
+                status_path: '{clientId}/status/Token/{accessToken}'
+                download:
+                  enabled: true
+                  directory: \(scene.cli.directory.appendingPathComponent("exports").path)
+            """)
+        #expect(try await scene.mprefd(["add-token", "6001"]).status == 0)
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let paused = try await scene.eventually { try await scene.count("SELECT count(*) FROM pauses") >= 1 }
+        #expect(paused, "daemon log:\n\(daemon.log.suffix(2000))")
+        #expect(try await scene.rows("SELECT state, expires FROM tokens WHERE access_token = 6001").first?["expires"] as? String == expires)
+        let status = try await scene.mprefd(["status", "--json"])
+        #expect(status.status == 4, "\(status.stdout)")
+        let report = try #require(try status.json() as? [String: Any])
+        let expiring = try #require(report["expiring_exports"] as? [[String: Any]])
+        #expect(expiring.map { $0["access_token"] as? Int } == [6001])
+        #expect(expiring.first?["expires"] as? String == expires)
     }
 }

@@ -25,6 +25,9 @@ extension StatusDecoder {
         guard String(validating: bytes, as: UTF8.self) != nil, !bytes.contains(0) else {
             return .failure(DecodingFailure(reason: "XML body is not valid UTF-8"))
         }
+        if let problem = processingInstructionProblem(bytes) {
+            return .failure(DecodingFailure(reason: problem))
+        }
         if let encoding = declaredEncoding(bytes), !["utf-8", "utf8", "us-ascii", "ascii"].contains(encoding) {
             return .failure(DecodingFailure(reason: "XML encoding is not UTF-8"))
         }
@@ -78,6 +81,32 @@ extension StatusDecoder {
         let rest = declaration[key.upperBound...].drop(while: { $0 == " " || $0 == "=" || $0 == "\t" })
         guard let quote = rest.first, quote == "\"" || quote == "'" else { return nil }
         return String(rest.dropFirst().prefix(while: { $0 != quote })).lowercased()
+    }
+
+    /// Processing instructions (`<?…?>`) other than one XML declaration that names its version at the
+    /// very start: FoundationXML on Linux crashes (a NULL `strlen`) on some, e.g. `<?xml?>` (found by
+    /// the fuzzer, `FuzzRegressions`), and a status document needs none.
+    static func processingInstructionProblem(_ bytes: [UInt8]) -> String? {
+        let open: [UInt8] = [0x3C, 0x3F]  // "<?"
+        var start = 0
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
+        while start < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start]) { start += 1 }
+        var index = 0
+        while index + 1 < bytes.count {
+            guard bytes[index] == open[0], bytes[index + 1] == open[1] else { index += 1; continue }
+            guard index == start else { return "XML processing instructions are not accepted" }
+            // The declaration: `<?xml` + whitespace … `version=` … `?>`.
+            let rest = bytes[(index + 2)...]
+            guard let close = rest.indices.first(where: { $0 + 1 < bytes.count && bytes[$0] == 0x3F && bytes[$0 + 1] == 0x3E }) else {
+                return "XML declaration is not closed"
+            }
+            let declaration = String(decoding: bytes[(index + 2)..<close], as: UTF8.self)
+            guard declaration.hasPrefix("xml"), declaration.dropFirst(3).first.map({ $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) == true,
+                  declaration.contains("version")
+            else { return "XML declaration is malformed (it needs <?xml version=\"1.0\" …?>)" }
+            index = close + 2
+        }
+        return nil
     }
 
     private static func containsDTD(_ bytes: [UInt8]) -> Bool {

@@ -198,6 +198,24 @@ struct StatusDecoderTests {
         #expect(KnownExportStatus(matching: "Completed") == nil)
     }
 
+    /// FoundationXML crashed on `<?xml?>` (fuzzer, 2026-12-03): only one XML declaration naming its
+    /// version, at the start, reaches the parser; other processing instructions are undecodable.
+    @Test func processingInstructionsOtherThanTheDeclarationAreRefused() {
+        let root = #"<AsyncApiDataExportStatusResult xmlns="http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"><AccessToken>1</AccessToken><ByteCount>2</ByteCount><RowCount>3</RowCount><Status>Complete</Status></AsyncApiDataExportStatusResult>"#
+        for good in [root, #"<?xml version="1.0" encoding="utf-8"?>"# + root, "\u{FEFF}<?xml version='1.0'?>\n" + root] {
+            guard case .ok(let status) = StatusDecoder.decode(Array(good.utf8), contentType: "application/xml") else {
+                Issue.record("not decoded: \(good.prefix(60))"); continue
+            }
+            #expect(status.status == "Complete" && status.rowCount == 3)
+        }
+        for bad in ["<?xml?>" + root, "<?xml encoding=\"utf-8\"?>" + root, root + "<?php echo 1 ?>", "<?xml version=\"1.0\"?><?pi x?>" + root,
+                    "<?xml version=\"1.0\"" + root, #"<?xml?><AsyncApiDataEx version="1.0" encoding="utf-8"?><AsyncApiDataExportStatusResult/>"#] {
+            guard case .undecodable = StatusDecoder.decode(Array(bad.utf8), contentType: "application/xml") else {
+                Issue.record("decoded: \(bad.prefix(60))"); continue
+            }
+        }
+    }
+
     @Test func formatSelection() {
         #expect(StatusDecoder.format(contentType: "application/problem+json", body: []) == .json)
         #expect(StatusDecoder.format(contentType: "application/atom+xml", body: []) == .xml)

@@ -52,7 +52,9 @@ extension Reliability {
 
 /// Replayed by `Fuzzing.regression`: add a failing case's printed `FUZZ_SEED` here once it is fixed.
 enum FuzzRegressions {
-    static let seeds: [UInt64] = [1, 2, 3, 0xDEAD_BEEF, 0x5EED_0000_0000_0001]
+    static let seeds: [UInt64] = [1, 2, 3, 0xDEAD_BEEF, 0x5EED_0000_0000_0001,
+                                  // `<?xml?>` then a malformed element: FoundationXML crashed in strlen (2026-12-03).
+                                  7_581_871_577_719_738_275]
 }
 
 /// One fuzz case: a body through the decoder and the classifier, and a `Retry-After` through the parser.
@@ -67,6 +69,10 @@ enum FuzzCase {
         var generator = FuzzGenerator(caseSeed: seed)
         var problems: [String] = []
         let body = generator.body()
+        if let dump = ReliabilityMode.environment["FUZZ_DUMP"] {
+            // Replaying one case: its body, as it is decoded, for a crash the signal handler cannot explain.
+            FileManager.default.createFile(atPath: dump, contents: Data(body.bytes))
+        }
         kinds[body.kind, default: 0] += 1
         let excerpt = String(decoding: body.bytes.prefix(120), as: UTF8.self).debugDescription
 

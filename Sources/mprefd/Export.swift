@@ -180,11 +180,12 @@ struct Export: AsyncParsableCommand {
         let request = ExportRequest(callbackURL: callbackID.flatMap { id in configuration.callbacks?.callbackURL(id: id) },
                                     lastDateTime: window.start.map(ExportRequest.lastDateTime(for:)), matchCriteria: criteria,
                                     matchType: matchType, values: values)
+        let sender = ExportSender.current
         let newExport = NewExport(
             clientID: clientID, segment: segment, label: label, incremental: window.fromCursor, windowStart: window.start,
             lastDateTime: request.lastDateTime, requestBody: request.json,
             deadlineSeconds: deadlineSeconds.map { $0 ?? 0 }, download: watch.download, globalHooks: !watch.noGlobalHooks, hooks: hooks,
-            senderPID: ExportSender.current.pid, senderIdentity: ExportSender.current.identity, callbackID: callbackID)
+            senderPID: sender.pid, senderIdentity: sender.identity, callbackID: callbackID)
 
         let export: ExportRecord
         switch try database.beginExport(newExport, at: Date()) {

@@ -7,19 +7,21 @@ import Testing
 /// segment's exports complete (its learned schedule), not by the backoff; a token without one, and
 /// `polling.schedule_effort: 0`, keep the backoff.
 @Suite(.serialized) struct LearnedScheduleEndToEndTests {
-    /// Three past exports of segment Newsletter, completing 20, 25 and 30 s after they were added
-    /// (a Processing poll 1 s before, the Complete one 1 s after).
-    func history(_ scene: DaemonScene) async throws {
+    /// Past exports of segment Newsletter, one per entry of `milliseconds`, each completing that long
+    /// after it was added: a Processing poll 50 ms before, the Complete one 50 ms after (token 9000 + n).
+    func history(_ scene: DaemonScene, milliseconds: [Int]) async throws {
         #expect(try await scene.mprefd(["migrate"]).status == 0)
-        for (token, seconds) in [(1, 20), (2, 25), (3, 30)] {
-            let day = "2026-12-0\(token)T06:00"
+        for (index, ms) in milliseconds.enumerated() {
+            let added = Date(timeIntervalSince1970: 1_796_000_000 + Double(index) * 86_400)
+            func at(_ offset: Int) -> String { Timestamp.format(added.addingTimeInterval(Double(offset) / 1000)) }
+            let token = 9001 + index
             _ = try await scene.cli.query("""
                 INSERT INTO tokens (client_id, access_token, state, added_at, finished_at, segment)
-                VALUES ('DEMO_Co', \(9000 + token), 'complete', '\(day):00.000Z', '\(day):\(seconds + 1).000Z', 'Newsletter');
+                VALUES ('DEMO_Co', \(token), 'complete', '\(at(0))', '\(at(ms + 50))', 'Newsletter');
                 INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '\(day):\(seconds - 1).000Z', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(9000 + token);
+                SELECT id, '\(at(ms - 50))', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(token);
                 INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '\(day):\(seconds + 1).000Z', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(9000 + token);
+                SELECT id, '\(at(ms + 50))', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(token);
                 """)
         }
     }
@@ -36,7 +38,8 @@ import Testing
         await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5002, clientID: scene.clientID)
         // The backoff alone would wait at least 20 s after the first poll.
         try scene.writeConfig(polling: "initial_delay_s: 20\n  max_delay_s: 60\n  schedule_effort: \(effort)")
-        try await history(scene)
+        // Three past exports completing 20, 25 and 30 s after they were added.
+        try await history(scene, milliseconds: [20_000, 25_000, 30_000])
         #expect(try await scene.mprefd(["add-token", "5001", "--segment", "Newsletter"]).status == 0)
         #expect(try await scene.mprefd(["add-token", "5002"]).status == 0)
         let daemon = try scene.startDaemon()
@@ -65,19 +68,8 @@ import Testing
         await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5101, clientID: scene.clientID)
         await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5102, clientID: scene.clientID)
         try scene.writeConfig(polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1")
-        #expect(try await scene.mprefd(["migrate"]).status == 0)
         // History: three exports of Newsletter done in 0.2–0.3 s.
-        for (token, ms) in [(1, 200), (2, 250), (3, 300)] {
-            let day = "2026-12-0\(token)T06:00:00"
-            _ = try await scene.cli.query("""
-                INSERT INTO tokens (client_id, access_token, state, added_at, finished_at, segment)
-                VALUES ('DEMO_Co', \(9100 + token), 'complete', '\(day).000Z', '\(day).\(ms + 50)Z', 'Newsletter');
-                INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '\(day).\(ms - 50)Z', 200, 'Processing', 'ok' FROM tokens WHERE access_token = \(9100 + token);
-                INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
-                SELECT id, '\(day).\(ms + 50)Z', 200, 'Complete', 'ok' FROM tokens WHERE access_token = \(9100 + token);
-                """)
-        }
+        try await history(scene, milliseconds: [200, 250, 300])
         #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter"]).status == 0)
         #expect(try await scene.mprefd(["add-token", "5102"]).status == 0)
         // --deadline auto: 5 × the segment's p99 (here far below the 1 h floor); without a segment, refused;

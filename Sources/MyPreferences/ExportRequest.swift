@@ -57,18 +57,6 @@ public struct ExportRequest: Sendable, Hashable {
         return Timestamp.format(WallClock.date(milliseconds: floored - 1))
     }
 
-    /// How the vendor reads a `LastDateTime`'s milliseconds (the documented rounding), for tests and
-    /// the simulator: epoch milliseconds in, epoch milliseconds out.
-    public static func vendorRounded(milliseconds ms: Int64) -> Int64 {
-        let digit = ((ms % 10) + 10) % 10
-        let ten = ms - digit
-        switch digit {
-        case 0...2: return ten + 3
-        case 3...6: return ten + 7
-        default: return ten + 10
-        }
-    }
-
     static func quoted(_ text: String) -> String {
         JSONText.quoted(text)
     }

@@ -8,7 +8,7 @@ import MprefCore
 /// | key | type | meaning |
 /// |---|---|---|
 /// | `CallbackURL` | string | recorded (``Initiation/callbackURL``); never called |
-/// | `LastDateTime` | string `YYYY-MM-DDTHH:mm:ss.sssZ` (`Z` optional: UTC; `.sss` optional, 1–3 digits) | incremental export: only records changed since then (see ``SegmentTimeline/roundedUp(lastDateTime:)``) |
+/// | `LastDateTime` | string `YYYY-MM-DDTHH:mm:ss.sssZ` (`Z` optional: UTC; `.sss` optional, 1–3 digits) | incremental export: only records changed since then (see ``MprefCore/LastDateTime/vendorRounded(milliseconds:)``) |
 /// | `MatchCriteria` | `ProfileId`, `AlternateId`, `PhoneNumber` or `EmailAddress` (any case) | restrict the export to the profiles in `Values` (only `ProfileId` filters; the others are accepted and export the whole window) |
 /// | `MatchType` | string | required (non-empty) with `AlternateId`; otherwise ignored |
 /// | `Values` | array of 1–10000 strings | required with `MatchCriteria`, refused without it |

@@ -42,7 +42,7 @@ import UnixSignals
 /// 4. the segment's next initiate fault, if any (``SegmentScenario``: `drop`, `delay_s`, `unavailable`, `http`);
 /// 5. 200 `{"AccessToken": N}`. The export holds the segment's records changed in [LastDateTime′, T) — T the
 ///    initiate time, LastDateTime′ the body's `LastDateTime` rounded up as the vendor documents
-///    (``SegmentTimeline/roundedUp(lastDateTime:)``; without one, every record changed before T) — in
+///    (``MprefCore/LastDateTime/vendorRounded(milliseconds:)``; without one, every record changed before T) — in
 ///    change-time order; with `MatchCriteria: ProfileId`, only those whose `ProfileId` is in `Values` (other
 ///    criteria are accepted and do not filter). Its status is `Processing` (counts 0) until the segment's
 ///    processing time has passed since the initiate, then `Complete` with `RowCount` = its records and

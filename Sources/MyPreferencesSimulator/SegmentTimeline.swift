@@ -58,19 +58,4 @@ struct SegmentTimeline: Sendable, Equatable {
         }
         return low
     }
-
-    /// The vendor's rounding of an incremental export's `LastDateTime`: "milliseconds are rounded up to a
-    /// boundary (000–002 → 003, 003–006 → 007, 007–009 → 000 of the next unit) to avoid records being
-    /// skipped", applied to the last digit of the milliseconds — `…0`, `…1`, `…2` → `…3`; `…3`–`…6` → `…7`;
-    /// `…7`–`…9` → the next multiple of 10 ms (carrying into the second, minute, … as needed).
-    /// E.g. `.120` → `.123`, `.123` → `.127`, `.127` → `.130`, `.999` → `.000` of the next second.
-    static func roundedUp(lastDateTime milliseconds: Int64) -> Int64 {
-        let digit = ((milliseconds % 10) + 10) % 10
-        let tens = milliseconds - digit
-        switch digit {
-        case 0...2: return tens.addingSaturating(3)
-        case 3...6: return tens.addingSaturating(7)
-        default: return tens.addingSaturating(10)
-        }
-    }
 }

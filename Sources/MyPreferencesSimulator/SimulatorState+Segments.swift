@@ -129,7 +129,7 @@ extension SimulatorState {
         let timeline = entry.timeline
         let last = timeline.recordsChanged(before: WallClock.milliseconds(now))
         let first = request.lastDateTimeMilliseconds.map {
-            timeline.recordsChanged(before: SegmentTimeline.roundedUp(lastDateTime: $0)).incrementedSaturating
+            timeline.recordsChanged(before: LastDateTime.vendorRounded(milliseconds: $0)).incrementedSaturating
         } ?? 1
         let selection: ExportRecords.Selection
         if request.matchCriteria == .profileID {

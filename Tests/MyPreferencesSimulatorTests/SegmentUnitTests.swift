@@ -37,7 +37,7 @@ struct SegmentUnitTests {
         ])
     func rounding(lastDateTime: String, expected: String) throws {
         let milliseconds = try #require(InitiateRequest.milliseconds(lastDateTime: lastDateTime))
-        let rounded = SegmentTimeline.roundedUp(lastDateTime: milliseconds)
+        let rounded = LastDateTime.vendorRounded(milliseconds: milliseconds)
         #expect(Timestamp.format(Date(timeIntervalSince1970: Double(rounded) / 1000 + 0.0001)) == expected)
     }
 

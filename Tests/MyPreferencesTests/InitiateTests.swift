@@ -68,7 +68,7 @@ import Testing
         let start = WallClock.date(milliseconds: startMs)
         let sent = ExportRequest.lastDateTime(for: start)
         let sentMs = WallClock.milliseconds(try #require(Timestamp.parse(sent)))
-        let readMs = ExportRequest.vendorRounded(milliseconds: sentMs)
+        let readMs = LastDateTime.vendorRounded(milliseconds: sentMs)
         #expect(readMs <= startMs)
         #expect(startMs - readMs < 10)
         #expect(sent.hasSuffix("9Z"))
@@ -77,7 +77,7 @@ import Testing
 
     @Test func theVendorsRoundingTable() {
         let table: [(Int64, Int64)] = [(0, 3), (1, 3), (2, 3), (3, 7), (4, 7), (6, 7), (7, 10), (8, 10), (9, 10), (999, 1000)]
-        for (sent, read) in table { #expect(ExportRequest.vendorRounded(milliseconds: sent) == read, "\(sent)") }
+        for (sent, read) in table { #expect(LastDateTime.vendorRounded(milliseconds: sent) == read, "\(sent)") }
     }
 
     @Test func segmentNamesAreChecked() {

@@ -92,7 +92,7 @@ import Testing
         #expect(!delta.isEmpty && delta.count < full.count, "\(delta.count) records in the incremental file")
         // The window's end is when mprefd sent the request; the vendor's snapshot is a little later,
         // so changes in between are in this file and (again) in the next one — never in neither.
-        let readStart = Timestamp.format(WallClock.date(milliseconds: ExportRequestRounding.read(sent)))
+        let readStart = Timestamp.format(WallClock.date(milliseconds: LastDateTime.vendorRounded(milliseconds: WallClock.milliseconds(try #require(Timestamp.parse(sent))))))
         let received = try #require(await scene.simulator.initiations().first { $0.accessToken == secondToken }?.receivedAt)
         #expect(Timestamp.format(received) >= secondEnd)
         for line in delta {
@@ -280,16 +280,6 @@ extension ExportEndToEndTests {
         #expect(status == 70, "\(daemon.log)")
         #expect(daemon.log.contains("no such column: segment"))
         #expect(!daemon.log.contains("Fatal error"))
-    }
-}
-
-/// The vendor's reading of a sent `LastDateTime`, in epoch milliseconds (the simulator applies the same rule).
-enum ExportRequestRounding {
-    static func read(_ sent: String) -> Int64 {
-        guard let date = Timestamp.parse(sent) else { return 0 }
-        let ms = WallClock.milliseconds(date)
-        let digit = ((ms % 10) + 10) % 10
-        return ms - digit + (digit <= 2 ? 3 : digit <= 6 ? 7 : 10)
     }
 }
 

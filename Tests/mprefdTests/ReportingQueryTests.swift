@@ -13,8 +13,7 @@ struct ReportingQueryTests {
         "error-rates-hourly", "stuck-processing", "dead-hooks", "daily-volume", "recent-errors", "pauses-in-force",
         "downloads", "segments", "segment-windows", "segment-gaps",
     ]
-    /// The segment queries run in `ExportEndToEndTests` (their database needs `mprefd export`).
-    static let testedElsewhere: Set<String> = ["segments", "segment-windows", "segment-gaps"]
+    // "segments", "segment-windows" and "segment-gaps" run in `ExportEndToEndTests` (their database needs `mprefd export`).
 
     private func query(_ name: String) throws -> String {
         let sql = try ReportingDocument.queries().first { $0.name == name }?.sql

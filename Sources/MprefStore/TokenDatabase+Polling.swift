@@ -26,11 +26,15 @@ package struct WatchedToken: Sendable, Hashable {
     package var addedAt: Date?
     /// The segment the export belongs to (`tokens.segment`); `nil` = none, or an unusable value.
     package var segment: SegmentName?
+    /// The export was initiated with a `CallbackURL` (`exports.callback_id`): its completion is
+    /// announced by a callback, and its scheduled polls are a safety net (`callbacks.safety_interval_s`).
+    package var awaitsCallback: Bool
 
     package init(id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
                  consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
                  state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
-                 addedAt: Date? = nil, segment: SegmentName? = nil) {
+                 addedAt: Date? = nil, segment: SegmentName? = nil, awaitsCallback: Bool = false) {
+        self.awaitsCallback = awaitsCallback
         self.addedAt = addedAt
         self.segment = segment
         self.byteCount = byteCount

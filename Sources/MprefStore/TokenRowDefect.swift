@@ -73,7 +73,11 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
 
 extension WatchedToken {
     /// The `tokens` columns a `WatchedToken` is read from, by name.
-    static let columns = "id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at, state, download, row_count, byte_count, added_at, segment"
+    static let columns = """
+        id, client_id, access_token, attempt, consecutive_errors, consecutive_not_found, next_poll_at, deadline_at, state, download, \
+        row_count, byte_count, added_at, segment, \
+        (SELECT e.callback_id IS NOT NULL FROM exports e WHERE e.token_id = tokens.id) AS awaits_callback
+        """
 
     /// Reads a watched token from a row holding ``columns``, or says which column cannot be used.
     ///
@@ -129,10 +133,12 @@ extension WatchedToken {
         // Both only inform the learned poll schedule: an unusable value means "no history" (today's backoff).
         let addedAt = (try? row.decode(String?.self, forColumn: "added_at")).flatMap { $0 }.flatMap(Timestamp.parse)
         let segment = (try? row.decode(String?.self, forColumn: "segment")).flatMap { $0 }.flatMap(SegmentName.init)
+        // Only places the polls (a callback safety net): NULL (no export row) is "no callback".
+        let awaitsCallback = ((try? row.decode(Int64?.self, forColumn: "awaits_callback")).flatMap { $0 } ?? 0) == 1
         return .success(WatchedToken(
             id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
             consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state, download: download,
-            rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment))
+            rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment, awaitsCallback: awaitsCallback))
     }
 }
 

@@ -36,6 +36,15 @@ package enum MprefMetrics {
         Counter(label: stuckExportsTotal).increment()
     }
 
+    /// Counter: exports awaiting a callback that a safety poll found complete before any callback
+    /// for them arrived (`callbacks.safety_interval_s`): lost callbacks, or a broken `public_url`/proxy.
+    package static let callbacksMissedTotal = "mprefd_callbacks_missed_total"
+
+    /// Counts one export found complete without its callback.
+    package static func callbackMissed() {
+        Counter(label: callbacksMissedTotal).increment()
+    }
+
     /// Counter, label `result`: callback POSTs the callback listener (`callbacks.listen`) answered —
     /// `accepted` (202: a known id), `unknown` (404: a malformed or unknown id), `rate_limited`
     /// (429), `bad_request` (405 another method, 413 a body over the cap).

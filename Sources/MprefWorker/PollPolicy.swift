@@ -10,7 +10,7 @@ import MyPreferences
 /// `mypreferences-api.md`):
 /// - `Processing` or an unknown `Status`: keep watching; next delay = `Backoff` draw for `attempt`, or,
 ///   for a token whose segment has a `LearnedSchedule`, the schedule's next gap while the export is
-///   within its forecast.
+///   within its forecast; for an export that awaits its callback, the `CallbackSafetyNet`'s gap.
 /// - `Complete` → `complete`, or `downloading` when the export is to be delivered; `Error`/`Failed` → `failed`; `Expired` → `expired`; `Retrieved` → `retrieved`.
 /// - 503 or 429: pause the whole host for max(own backoff, `Retry-After`) capped at `maxRetryAfter`, plus
 ///   jitter in (0, `pauseJitter`]; the token resumes when the pause ends.
@@ -43,7 +43,8 @@ package struct PollPolicy: Sendable {
         package var retryAfterCapped: Bool
         /// `Status` was a value this version does not know (treated as still processing).
         package var unknownStatus: Bool
-        /// The next delay came from the learned schedule passed to `decide` (not from the backoff).
+        /// The next delay came from the learned schedule or the callback safety net passed to `decide`
+        /// (not from the backoff).
         package var scheduled: Bool = false
     }
 
@@ -75,12 +76,15 @@ package struct PollPolicy: Sendable {
     ///     Every other answer — errors, 404, 503/429 pauses with `Retry-After`, 401/403 — and the
     ///     deadline keep their rules. `nil`: today's backoff for every answer (the other `decide`).
     ///   - sinceAdded: how long ago the token was added (or its export initiated), measured to `now`.
-    ///     Only read with a `schedule`.
+    ///     Only read with a `schedule` or a `safetyNet`.
+    ///   - safetyNet: the export awaits its callback (`callbacks.safety_interval_s`): a `Processing`
+    ///     (or unknown-status) answer takes its next delay from `safetyNet.nextDelay(elapsed:
+    ///     sinceAdded)` instead of the schedule or the backoff; every other answer keeps its rule.
     ///   - the others: as for `decide(token:result:polledAt:now:hostKey:accountNotFoundElsewhere:deliver:using:)`.
     package func decide(
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
         accountNotFoundElsewhere: Int = 0, deliver: Bool = false,
-        schedule: LearnedSchedule?, sinceAdded: Duration,
+        schedule: LearnedSchedule?, sinceAdded: Duration, safetyNet: CallbackSafetyNet? = nil,
         using rng: inout some RandomNumberGenerator
     ) -> Decision {
         // Counters come from the database (operators have sqlite3): every step saturates.
@@ -117,7 +121,10 @@ package struct PollPolicy: Sendable {
             case .retrieved: state = .retrieved
             case .processing, nil:
                 unknown = exportStatus.knownStatus == nil
-                if let planned = schedule?.nextDelay(elapsed: sinceAdded) {
+                if let safetyNet {
+                    delay = safetyNet.nextDelay(elapsed: sinceAdded)
+                    scheduled = true
+                } else if let planned = schedule?.nextDelay(elapsed: sinceAdded) {
                     delay = planned
                     scheduled = true
                 } else {

@@ -225,13 +225,28 @@ package final class PollingService: Sendable {
             }
             mailbox.post(.answered(tokenID: token.id))
             var rng = makeRandom()
-            // A token of a segment with history: its polls follow the segment's learned schedule.
-            let schedule = token.segment == nil ? nil : await schedules?.schedule(for: token)
+            // An export awaiting its callback: a sparse safety net. Else a token of a segment with
+            // history: its polls follow the segment's learned schedule.
+            var safetyNet: CallbackSafetyNet? = nil
+            var schedule: LearnedSchedule? = nil
+            if token.awaitsCallback, let interval = policy.configuration.callbackSafetyInterval {
+                let forecast = if let segment = token.segment { await schedules?.forecast(clientID: token.clientID, segment: segment) } else { CompletionForecast?.none }
+                safetyNet = CallbackSafetyNet(interval: interval, forecast: forecast)
+            } else if token.segment != nil {
+                schedule = await schedules?.schedule(for: token)
+            }
             let now = wallNow()
             let sinceAdded = token.addedAt.map { Duration.clampedSeconds(Swift.max(0, now.timeIntervalSince($0))) } ?? .zero
             let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: now, hostKey: launch.target.hostKey,
                                          accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
-                                         schedule: schedule, sinceAdded: sinceAdded, using: &rng)
+                                         schedule: schedule, sinceAdded: sinceAdded, safetyNet: safetyNet, using: &rng)
+            if safetyNet != nil, !launch.callbackArrived, token.attempt > 0,
+               decision.write.newState == .complete || decision.write.newState == .downloading {
+                MprefMetrics.callbackMissed()
+                logger.notice("export found complete by a safety poll: its callback did not arrive (check callbacks.public_url and the reverse proxy)", metadata: [
+                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                ])
+            }
 
             do {
                 // Held (not re-polled) while the database refuses writes: the answer is not lost.

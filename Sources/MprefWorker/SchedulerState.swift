@@ -20,6 +20,8 @@ struct SchedulerState {
         var token: WatchedToken
         var generation: UInt64
         var inFlight = false
+        /// A callback asked for a poll of it (``pollNow(tokenID:now:)``).
+        var callbackArrived = false
     }
 
     struct Launch: Sendable {
@@ -28,6 +30,8 @@ struct SchedulerState {
         /// Other tokens of the account that answered `404` since its last `2xx` (``PollPolicy``'s
         /// account-wide 404 rule).
         var accountNotFoundElsewhere: Int = 0
+        /// The token's callback has arrived (this poll, or an earlier one, was asked for by it).
+        var callbackArrived = false
     }
 
     let configuration: PollingConfiguration
@@ -116,7 +120,7 @@ struct SchedulerState {
             inFlight += 1
             openRequests.insert(top.tokenID)
             let elsewhere = notFoundStreaks[slot.token.clientID].map { $0.count - ($0.contains(top.tokenID) ? 1 : 0) } ?? 0
-            launches.append(Launch(token: slot.token, target: target, accountNotFoundElsewhere: elsewhere))
+            launches.append(Launch(token: slot.token, target: target, accountNotFoundElsewhere: elsewhere, callbackArrived: slot.callbackArrived))
         }
         return launches
     }
@@ -229,7 +233,9 @@ struct SchedulerState {
             return
         }
         let wait = token.nextPollAt.map { $0.timeIntervalSince(wallNow) } ?? 0
-        let clamped = min(max(wait, 0), configuration.maxDelay.seconds)
+        // A planned poll further away than any gap the daemon plans is a hand-edited row: pinned.
+        let longestGap = token.awaitsCallback ? max(configuration.maxDelay, configuration.callbackSafetyInterval ?? .zero) : configuration.maxDelay
+        let clamped = min(max(wait, 0), longestGap.seconds)
         let generation = nextGeneration
         nextGeneration += 1
         slots[token.id] = Slot(token: token, generation: generation)
@@ -310,8 +316,10 @@ struct SchedulerState {
     /// from the poll's outcome as usual. A pause still wins (the token then waits for its end, like
     /// every token of that host or account).
     mutating func pollNow(tokenID: Int64, now: ContinuousClock.Instant) -> PollNowResult {
-        guard let slot = slots[tokenID], slot.token.state == .watching else { return .notWatched }
+        guard var slot = slots[tokenID], slot.token.state == .watching else { return .notWatched }
         if slot.inFlight { return .inFlight }
+        slot.callbackArrived = true
+        slots[tokenID] = slot
         schedule(tokenID, at: now, booked: false)
         return .queued
     }

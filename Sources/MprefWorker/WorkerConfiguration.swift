@@ -38,6 +38,10 @@ public struct PollingConfiguration: Sendable, Hashable {
     /// segment's 95th-percentile duration raises one `stuck` warning (log, metric, `status`); 0 = off.
     /// Default 3.
     public var stuckFactor: Double = 3
+    /// `callbacks.safety_interval_s` when callbacks are on (`callbacks.listen`): an export that awaits
+    /// its callback is polled at add, when its callback arrives, and otherwise only by this safety net
+    /// (``CallbackSafetyNet``). `nil` = callbacks off, or the key set to 0 (polled as without callbacks).
+    public var callbackSafetyInterval: Duration? = nil
 
     public init() {}
 }

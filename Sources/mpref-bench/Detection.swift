@@ -77,6 +77,16 @@ enum Detection {
         }
     }
 
+    /// Issue 16 §3: with callbacks on, p95 delay ≤ 2 s at ≤ 3 polls per export.
+    struct CallbackGoals: Codable {
+        var p95AtMost2s: Bool
+        var pollsAtMost3: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case p95AtMost2s = "p95_at_most_2s", pollsAtMost3 = "polls_at_most_3"
+        }
+    }
+
     struct SegmentResult: Codable {
         var segment: String
         var medianS: Double
@@ -93,10 +103,12 @@ enum Detection {
         var sweep: [Row]
         var anchors: [AnchorMatch]
         var goals: Goals?
+        var callbackGoals: CallbackGoals?
 
         enum CodingKeys: String, CodingKey {
             case segment, medianS = "median_s", sigma, recurring, fittedMedianS = "fitted_median_s", fittedSigma = "fitted_sigma",
-                 pollCostS = "poll_cost_s", expectedPolls = "expected_polls", expectedBackoffPolls = "expected_backoff_polls", rows, sweep, anchors, goals
+                 pollCostS = "poll_cost_s", expectedPolls = "expected_polls", expectedBackoffPolls = "expected_backoff_polls", rows, sweep, anchors, goals,
+                 callbackGoals = "callback_goals"
         }
     }
 
@@ -164,6 +176,12 @@ enum Detection {
         let learned = try outcomes(stream: 1) { try DetectionPolicies.mprefd(learnedPolicy, schedule: schedule, finish: $0, using: &$1) }
         rows.append(Row(policy: schedule == nil ? "mprefd learned (no history: backoff)" : "mprefd learned",
                         key: "mprefd_learned", effort: schedule?.effort, outcomes: learned))
+        let safetyNet = CallbackSafetyNet(interval: CallbackSafetyNet.defaultInterval, forecast: forecast)
+        let callback = DetectionPolicies.CallbackModel()
+        let called = try outcomes(stream: 2) {
+            try DetectionPolicies.mprefdWithCallbacks(policy, safetyNet: safetyNet, callback: callback, finish: $0, using: &$1)
+        }
+        rows.append(Row(policy: String(format: "mprefd + callbacks (%g %% lost)", callback.lossRate * 100), key: "mprefd_callbacks", outcomes: called))
         for (offset, anchor) in DetectionPolicies.Anchor.allCases.enumerated() {
             let anchored = outcomes(stream: 10 + UInt64(offset)) { anchor.simulate(finish: $0, using: &$1) }
             rows.append(Row(policy: anchor.rawValue, key: anchor.key, outcomes: anchored))
@@ -195,10 +213,13 @@ enum Detection {
         if schedule != nil, let t = rows.first(where: { $0.key == "mprefd_today" }), let l = rows.first(where: { $0.key == "mprefd_learned" }) {
             goals = Goals(pollsAtMostToday: l.polls <= t.polls, meanAtMostHalfToday: l.meanS <= t.meanS / 2, p95AtMost120s: l.p95S <= 120)
         }
+        let callbackGoals = rows.first(where: { $0.key == "mprefd_callbacks" }).map {
+            CallbackGoals(p95AtMost2s: $0.p95S <= 2, pollsAtMost3: $0.polls <= 3)
+        }
         return SegmentResult(segment: segment.name, medianS: segment.medianSeconds, sigma: segment.sigma, recurring: segment.recurring,
                              fittedMedianS: forecast?.median, fittedSigma: forecast?.sigma, pollCostS: schedule?.pollCostSeconds,
                              expectedPolls: schedule?.expectedPolls, expectedBackoffPolls: schedule?.expectedBackoffPolls,
-                             rows: rows, sweep: sweep, anchors: anchors, goals: goals)
+                             rows: rows, sweep: sweep, anchors: anchors, goals: goals, callbackGoals: callbackGoals)
     }
 
     static func printMarkdown(_ report: Report) {
@@ -218,6 +239,14 @@ enum Detection {
             let yes = { (b: Bool) in b ? "met" : "**not met**" }
             print(String(format: "| %@ | %.0f / %.3f | %.2f | %@ | %@ | %@ |", s.segment, s.fittedMedianS ?? 0, s.fittedSigma ?? 0, s.pollCostS ?? 0,
                          yes(g.pollsAtMostToday), yes(g.meanAtMostHalfToday), yes(g.p95AtMost120s)))
+        }
+        print("\n### Callbacks on (every segment): p95 ≤ 2 s at ≤ 3 polls per export\n")
+        print("| segment | mean s | p95 s | polls/export | p95 ≤ 2 s | polls ≤ 3 |")
+        print("|---|---:|---:|---:|---|---|")
+        for s in report.segments {
+            guard let g = s.callbackGoals, let r = s.rows.first(where: { $0.key == "mprefd_callbacks" }) else { continue }
+            let yes = { (b: Bool) in b ? "met" : "**not met**" }
+            print(String(format: "| %@ | %.2f | %.2f | %.2f | %@ | %@ |", s.segment, r.meanS, r.p95S, r.polls, yes(g.p95AtMost2s), yes(g.pollsAtMost3)))
         }
         print("\n### The knob against each anchor: best mean delay at no more polls than the anchor\n")
         print("| segment | anchor | anchor polls / mean s | effort | polls | mean s | p95 s | sooner? |")

@@ -46,6 +46,52 @@ enum DetectionPolicies {
         }
     }
 
+    /// When the vendor's callback reaches the daemon, in the model: seconds after the finish drawn
+    /// log-normal (median ``medianDelay``, σ ``sigma``), or never, with probability ``lossRate``. The
+    /// vendor documents neither; the simulator's default delay is 0.5 s.
+    struct CallbackModel {
+        var medianDelay = 0.5
+        var sigma = 0.5
+        var lossRate = 0.02
+
+        /// Seconds from the finish to the callback's arrival, or `nil` for a lost callback.
+        func draw(using rng: inout BenchRNG) -> Double? {
+            let lost = Double.random(in: 0..<1, using: &rng) < lossRate
+            let delay = medianDelay * exp(sigma * rng.normal())
+            return lost ? nil : delay
+        }
+    }
+
+    /// mprefd with callbacks on: the real `PollPolicy.decide` with the export's `CallbackSafetyNet`
+    /// places the scheduled polls; the callback (``CallbackModel``) brings one poll forward to its
+    /// arrival, which sees `Complete` (the status comes from the poll, never from the callback).
+    static func mprefdWithCallbacks(_ policy: PollPolicy, safetyNet: CallbackSafetyNet, callback: CallbackModel, finish: Double,
+                                    using rng: inout BenchRNG) throws -> DetectionOutcome {
+        let arrival = callback.draw(using: &rng).map { finish + $0 }
+        var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1, awaitsCallback: true)
+        var t = 0.0
+        var polls = 0
+        while true {
+            polls += 1
+            let now = origin.addingTimeInterval(t)
+            let finished = t >= finish
+            let status = ExportStatus(accessToken: 1, status: finished ? "Complete" : "Processing", rowCount: 1, byteCount: 1)
+            let decision = policy.decide(
+                token: token, result: PollResult(outcome: .ok(status), httpStatus: 200, latency: .zero),
+                polledAt: now, now: now, hostKey: "https://bench.invalid:443",
+                schedule: nil, sinceAdded: .clampedSeconds(t), safetyNet: safetyNet, using: &rng)
+            if finished {
+                guard decision.write.newState == .complete else { throw DetectionError("Complete did not complete the token") }
+                return DetectionOutcome(delay: t - finish, polls: polls)
+            }
+            guard let next = decision.nextDelay, next > .zero else { throw DetectionError("Processing gave no next delay") }
+            token.attempt = decision.write.attempt
+            let planned = t + next.seconds
+            // The callback replaces the planned poll when it arrives first (`pollNow`).
+            t = arrival.map { Swift.min($0, planned) } ?? planned
+        }
+    }
+
     /// The same placement without `PollPolicy` (for the knob sweep, many runs): the schedule's gap,
     /// else the backoff draw for the attempt, exactly what `decide` does for a `Processing` answer.
     static func learned(_ schedule: LearnedSchedule, fallback: Backoff, finish: Double,

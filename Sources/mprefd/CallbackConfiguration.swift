@@ -1,4 +1,5 @@
 import Foundation
+import MprefWorker
 import MyPreferences
 
 /// `callbacks.*`: the export-complete callback, on only when `callbacks.listen` is set.
@@ -16,8 +17,14 @@ struct CallbackConfiguration: Sendable, Hashable {
     var ratePerSourcePerSecond: Double
     /// `callbacks.burst_per_source`: the bucket's size, callbacks. Default 20.
     var burstPerSource: Int
+    /// `callbacks.safety_interval_s`: seconds between the status polls of an export that awaits its
+    /// callback (``CallbackSafetyNet``); `nil` (the key set to 0) = such exports are polled as without
+    /// callbacks. Default 1800 s.
+    var safetyInterval: Duration?
 
-    init(listen: ListenAddress, publicURL: String, ratePerSourcePerSecond: Double = 5, burstPerSource: Int = 20) {
+    init(listen: ListenAddress, publicURL: String, ratePerSourcePerSecond: Double = 5, burstPerSource: Int = 20,
+         safetyInterval: Duration? = CallbackSafetyNet.defaultInterval) {
+        self.safetyInterval = safetyInterval
         self.listen = listen
         var trimmed = publicURL
         while trimmed.hasSuffix("/") { trimmed.removeLast() }

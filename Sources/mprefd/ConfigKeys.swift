@@ -46,6 +46,7 @@
 ///   public_url: ""                 # the https URL the proxy exposes (required with listen; http only to a loopback host); CallbackURL = <public_url>/<id>
 ///   rate_per_source_per_s: 5       # callbacks per second per source (the peer, or X-Forwarded-For from a loopback proxy), > 0; more get 429
 ///   burst_per_source: 20           # the bucket's size: callbacks a source may send at once, integer 1..10000
+///   safety_interval_s: 1800        # seconds 10..604800 between safety polls of an export awaiting its callback (first at its segment's p99); 0 = poll as without callbacks
 /// accounts:                        # map keyed by MyPreferences client ID (1–128 of [A-Za-z0-9_.-])
 ///   ACME_Co:
 ///     base_url: https://pm.mypreferences.com/Profiles
@@ -139,7 +140,7 @@ enum ConfigKeys {
         ])),
         ("retention", .section([("history_days", .value), ("finished_tokens_days", .value)])),
         ("metrics", .section([("listen", .value)])),
-        ("callbacks", .section([("listen", .value), ("public_url", .value), ("rate_per_source_per_s", .value), ("burst_per_source", .value)])),
+        ("callbacks", .section([("listen", .value), ("public_url", .value), ("rate_per_source_per_s", .value), ("burst_per_source", .value), ("safety_interval_s", .value)])),
         ("accounts", .accounts(account)),
     ])
 

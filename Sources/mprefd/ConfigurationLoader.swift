@@ -209,6 +209,10 @@ struct ConfigurationLoader {
         let publicURL = values.text(["callbacks", "public_url"], default: "")
         let rate = try values.number(["callbacks", "rate_per_source_per_s"], default: 5, allowed: "a number > 0 and <= 1000000 (callbacks per second per source)") { $0 > 0 && $0 <= 1_000_000 }
         let burst = try values.integer(["callbacks", "burst_per_source"], default: 20, allowed: "an integer 1..10000 (callbacks a source may send at once)") { (1...10_000).contains($0) }
+        let safety = try values.seconds(["callbacks", "safety_interval_s"], default: CallbackSafetyNet.defaultInterval.seconds,
+                                        allowed: "0 (poll as without callbacks) or seconds 10..604800 between the safety polls of an export awaiting its callback") {
+            $0 == 0 || (10...604_800).contains($0)
+        }
         guard !listen.isEmpty else {
             guard publicURL.isEmpty else {
                 throw values.failure(["callbacks", "public_url"], URLCheck.redacted(publicURL), allowed: "\"\" while callbacks.listen is \"\" (nothing would receive the callbacks); set callbacks.listen too, e.g. 127.0.0.1:9465")
@@ -224,7 +228,8 @@ struct ConfigurationLoader {
         if let problem = CallbackConfiguration.publicURLProblem(publicURL) {
             throw values.failure(["callbacks", "public_url"], URLCheck.redacted(publicURL), allowed: problem)
         }
-        return CallbackConfiguration(listen: address, publicURL: publicURL, ratePerSourcePerSecond: rate, burstPerSource: burst)
+        return CallbackConfiguration(listen: address, publicURL: publicURL, ratePerSourcePerSecond: rate, burstPerSource: burst,
+                                     safetyInterval: safety == 0 ? nil : .seconds(safety))
     }
 
     /// A retrieve or commit path template: only `{clientId}` and `{accessToken}`, the latter required, no query.

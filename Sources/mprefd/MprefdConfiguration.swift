@@ -40,6 +40,8 @@ struct MprefdConfiguration: Sendable {
 
     /// The daemon's view: accounts, polling, hooks and the database path it actually uses.
     func workerConfiguration(databasePath: String) -> WorkerConfiguration {
+        var polling = polling
+        polling.callbackSafetyInterval = callbacks?.safetyInterval
         var worker = WorkerConfiguration(accounts: accounts, polling: polling, hooks: hooks, databasePath: databasePath)
         worker.retention = retention
         worker.downloads = downloads

@@ -20,7 +20,7 @@ import Testing
     }
 
     /// Writes the config (hour-long polling delays, callbacks and metrics on) and starts the daemon.
-    func start(_ scene: DaemonScene, rate: String = "5", burst: Int = 20) async throws -> (Listener, DaemonProcess) {
+    func start(_ scene: DaemonScene, rate: String = "5", burst: Int = 20, safetyInterval: Int = 1800) async throws -> (Listener, DaemonProcess) {
         let listener = Listener(callbackPort: try PackagingTools.freeTCPPort(), metricsPort: try PackagingTools.freeTCPPort())
         try scene.writeConfig(polling: "initial_delay_s: 3600\n  max_delay_s: 3600", extra: """
             callbacks:
@@ -28,6 +28,7 @@ import Testing
               public_url: \(listener.publicURL)
               rate_per_source_per_s: \(rate)
               burst_per_source: \(burst)
+              safety_interval_s: \(safetyInterval)
             metrics:
               listen: 127.0.0.1:\(listener.metricsPort)
             """)
@@ -121,6 +122,7 @@ import Testing
         #expect(try await send("\(listener.base)/\(callbackID)").status == 202)
         #expect(await scene.eventually { await statusPolls(scene, accessToken) == 3 }, "\(daemon.log.suffix(3000))")
         #expect(daemon.log.contains("callback received; polling at once"))
+        #expect(!daemon.log.contains("its callback did not arrive"), "\(daemon.log.suffix(3000))")
         // The body is never trusted: the token still reads what the status said.
         #expect(try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'watching' AND last_status = 'Processing'") == 1)
 
@@ -166,6 +168,31 @@ import Testing
         }
     }
 
+    /// A lost callback: the export awaiting it is found by the safety net (`callbacks.safety_interval_s`),
+    /// not by the hour-long backoff, and the daemon says the callback did not arrive.
+    @Test func aLostCallbackIsCaughtByTheSafetyNetAndReported() async throws {
+        let scene = try await DaemonScene.start()
+        try await segment(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 20, "processing_s": 1, "callback_failure_rate": 1}"#)
+        let (listener, daemon) = try await start(scene, safetyInterval: 10)
+        defer { Task { await scene.finish(daemon) } }
+
+        let export = try await scene.mprefd(["export", "Newsletter"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let accessToken = try #require(Int64(export.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try await scene.eventually(timeout: .seconds(60)) {
+            try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'complete'") == 1
+        }, "\(daemon.log.suffix(4000))")
+        // The add-time poll, then the safety poll 10 s later (no segment history: the interval).
+        let polls = await statusPolls(scene, accessToken)
+        #expect(polls == 2, "status requests: \(polls)")
+        let gap = try await scene.rows("SELECT next_delay_s FROM polls WHERE token_id = (SELECT id FROM tokens WHERE access_token = \(accessToken)) ORDER BY id LIMIT 1")
+        #expect((gap.first?["next_delay_s"] as? Double) == 10, "\(gap)")
+        #expect(await scene.simulator.callbacks().filter { $0.accessToken == accessToken }.map(\.result) == [.dropped])
+        #expect(daemon.log.contains("its callback did not arrive"), "\(daemon.log.suffix(3000))")
+        let samples = try await MetricsEndpointTests.scrape(port: listener.metricsPort)
+        #expect(samples["mprefd_callbacks_missed_total"] == 1, "\(samples)")
+    }
+
     @Test func theCallbackKeysAreCheckedTogether() async throws {
         let scene = try await DaemonScene.start()
         defer { Task { await scene.finish() } }
@@ -176,6 +203,7 @@ import Testing
             ("callbacks:\n  listen: 127.0.0.1:9465\n  public_url: https://etl.example.com/cb?x=1", "callbacks.public_url"),
             ("callbacks:\n  listen: nowhere\n  public_url: https://etl.example.com/cb", "callbacks.listen"),
             ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  rate_per_source_per_s: 0", "callbacks.rate_per_source_per_s"),
+            ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  safety_interval_s: 5", "callbacks.safety_interval_s"),
         ]
         for (yaml, key) in cases {
             try scene.writeConfig(extra: yaml)

@@ -19,10 +19,13 @@ enum DetectionPolicies {
 
     /// mprefd itself: the real `PollPolicy.decide`, fed `Processing` until the finish and `Complete` at
     /// the first poll at or after it, the token updated from each decision as the daemon does. With a
-    /// `schedule`, a `Processing` answer takes its delay from it (`sinceAdded` = the virtual elapsed time).
-    static func mprefd(_ policy: PollPolicy, schedule: LearnedSchedule?, finish: Double,
-                       using rng: inout some RandomNumberGenerator) throws -> DetectionOutcome {
-        var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1)
+    /// `schedule`, a `Processing` answer takes its delay from it (`sinceAdded` = the virtual elapsed
+    /// time); with a `safetyNet`, from the net, and a poll is brought forward to `callbackAt` (seconds
+    /// since the start; `nil` = no callback) when the callback arrives before the planned poll
+    /// (`pollNow`). The status always comes from the poll, never from the callback.
+    static func mprefd(_ policy: PollPolicy, schedule: LearnedSchedule?, safetyNet: CallbackSafetyNet? = nil, callbackAt: Double? = nil,
+                       finish: Double, using rng: inout some RandomNumberGenerator) throws -> DetectionOutcome {
+        var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1, awaitsCallback: safetyNet != nil)
         var t = 0.0
         var polls = 0
         while true {
@@ -33,7 +36,7 @@ enum DetectionPolicies {
             let decision = policy.decide(
                 token: token, result: PollResult(outcome: .ok(status), httpStatus: 200, latency: .zero),
                 polledAt: now, now: now, hostKey: "https://bench.invalid:443",
-                schedule: schedule, sinceAdded: .clampedSeconds(t), using: &rng)
+                schedule: schedule, sinceAdded: .clampedSeconds(t), safetyNet: safetyNet, using: &rng)
             if finished {
                 guard decision.write.newState == .complete else { throw DetectionError("Complete did not complete the token") }
                 return DetectionOutcome(delay: t - finish, polls: polls)
@@ -42,7 +45,8 @@ enum DetectionPolicies {
             token.attempt = decision.write.attempt
             token.consecutiveErrors = decision.write.consecutiveErrors
             token.consecutiveNotFound = decision.write.consecutiveNotFound
-            t += next.seconds
+            let planned = t + next.seconds
+            t = callbackAt.map { $0 > t ? Swift.min($0, planned) : planned } ?? planned
         }
     }
 
@@ -62,34 +66,12 @@ enum DetectionPolicies {
         }
     }
 
-    /// mprefd with callbacks on: the real `PollPolicy.decide` with the export's `CallbackSafetyNet`
-    /// places the scheduled polls; the callback (``CallbackModel``) brings one poll forward to its
-    /// arrival, which sees `Complete` (the status comes from the poll, never from the callback).
+    /// mprefd with callbacks on: ``mprefd(_:schedule:safetyNet:callbackAt:finish:using:)`` with the
+    /// export's `CallbackSafetyNet`, the callback arriving as ``CallbackModel`` draws.
     static func mprefdWithCallbacks(_ policy: PollPolicy, safetyNet: CallbackSafetyNet, callback: CallbackModel, finish: Double,
                                     using rng: inout BenchRNG) throws -> DetectionOutcome {
         let arrival = callback.draw(using: &rng).map { finish + $0 }
-        var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1, awaitsCallback: true)
-        var t = 0.0
-        var polls = 0
-        while true {
-            polls += 1
-            let now = origin.addingTimeInterval(t)
-            let finished = t >= finish
-            let status = ExportStatus(accessToken: 1, status: finished ? "Complete" : "Processing", rowCount: 1, byteCount: 1)
-            let decision = policy.decide(
-                token: token, result: PollResult(outcome: .ok(status), httpStatus: 200, latency: .zero),
-                polledAt: now, now: now, hostKey: "https://bench.invalid:443",
-                schedule: nil, sinceAdded: .clampedSeconds(t), safetyNet: safetyNet, using: &rng)
-            if finished {
-                guard decision.write.newState == .complete else { throw DetectionError("Complete did not complete the token") }
-                return DetectionOutcome(delay: t - finish, polls: polls)
-            }
-            guard let next = decision.nextDelay, next > .zero else { throw DetectionError("Processing gave no next delay") }
-            token.attempt = decision.write.attempt
-            let planned = t + next.seconds
-            // The callback replaces the planned poll when it arrives first (`pollNow`).
-            t = arrival.map { Swift.min($0, planned) } ?? planned
-        }
+        return try mprefd(policy, schedule: nil, safetyNet: safetyNet, callbackAt: arrival, finish: finish, using: &rng)
     }
 
     /// The same placement without `PollPolicy` (for the knob sweep, many runs): the schedule's gap,

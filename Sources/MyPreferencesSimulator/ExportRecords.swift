@@ -241,24 +241,7 @@ struct ExportRecords: Sendable {
     }
 }
 
-/// Sebastiano Vigna's SplitMix64: a tiny, fast, well-mixed deterministic generator.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The next value without advancing.
-    var peek: UInt64 {
-        var copy = self
-        return copy.next()
-    }
-
+extension SplitMix64 {
     mutating func pick<T>(_ choices: [T]) -> T {
         choices[Int(next() % UInt64(choices.count))]
     }

@@ -146,26 +146,17 @@ struct DetectionError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// SplitMix64: a small seeded generator, so that a run is reproducible from `--seed`.
-struct BenchRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The benchmarks' generator: SplitMix64, so that a run is reproducible from `--seed`.
+typealias BenchRNG = SplitMix64
 
+extension SplitMix64 {
     /// A generator for one (seed, stream, index), independent of every other.
     init(seed: UInt64, stream: UInt64, index: UInt64) {
-        var mixer = BenchRNG(state: seed)
+        var mixer = SplitMix64(state: seed)
         var s = mixer.next() ^ (stream &* 0xD1B5_4A32_D192_ED03)
         s ^= index &* 0x8CB9_2BA7_2F3D_8DD7
-        state = s
+        self.init(state: s)
     }
-
-    init(state: UInt64) { self.state = state }
 
     /// A standard normal draw (Box–Muller).
     mutating func normal() -> Double {

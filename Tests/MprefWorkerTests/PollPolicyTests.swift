@@ -6,16 +6,8 @@ import Testing
 @testable import MprefWorker
 
 /// A seeded generator (SplitMix64) so that random draws are reproducible.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The tests' seeded generator (MprefCore's SplitMix64).
+typealias SeededRNG = SplitMix64
 
 @Suite struct PollPolicyTests {
     let t0 = Date(timeIntervalSince1970: 1_780_000_000)

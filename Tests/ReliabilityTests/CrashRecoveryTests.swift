@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MyPreferencesSimulator
 import Testing
 

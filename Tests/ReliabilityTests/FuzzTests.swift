@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 @testable import MyPreferences
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MyPreferencesSimulator
 import Testing
 
@@ -17,19 +18,6 @@ enum ReliabilityMode {
     static let fuzzCases = environment["FUZZ_CASES"].flatMap(Int.init) ?? (isFull ? 100_000 : 10_000)
     /// The seed of every random choice in a run: `SEED=N` replays a run; else a fresh one (printed).
     static let seed: UInt64 = environment["SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
-}
-
-/// A small seeded generator (SplitMix64), so a printed seed replays the same run.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A failure in setting a scene up (the message carries the relevant log).

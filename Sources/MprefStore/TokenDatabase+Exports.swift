@@ -291,14 +291,28 @@ extension TokenDatabase {
         }
     }
 
-    /// Records the stuck warning of token row `tokenID`; false when it was raised already or the
-    /// token is no longer watching.
-    package func markStuck(tokenID: Int64, at: Date) async throws -> Bool {
-        try await asyncWrite { db in
+    /// Records the stuck warning of token row `tokenID` and, in the same transaction, queues the
+    /// hook runs of its `stuck` event that `planner` decides (`hooks.on_stuck`, `--on-stuck`), each
+    /// carrying `elapsedSeconds` (since the token was added) and `p95Seconds` (its segment's
+    /// 95th-percentile duration). `marked` is false, and nothing is queued, when the warning was
+    /// raised already or the token is no longer watching.
+    /// - Throws: `StoreError` when the transaction fails (nothing is recorded).
+    package func markStuck(tokenID: Int64, at: Date, elapsedSeconds: Double, p95Seconds: Double,
+                           hooks planner: @escaping HookPlanner) async throws -> (marked: Bool, hookRuns: Int) {
+        let now = Timestamp.format(at)
+        return try await asyncWrite { db in
             try db.execute(sql: "UPDATE tokens SET stuck_at = ? WHERE id = ? AND state = 'watching' AND stuck_at IS NULL",
-                           arguments: [Timestamp.format(at), tokenID])
-            return db.changesCount > 0
+                           arguments: [now, tokenID])
+            guard db.changesCount > 0 else { return (false, 0) }
+            let runs = try Self.insertHookRuns(tokenID: tokenID, event: .stuck, at: now, planner: planner,
+                                               stuck: (Self.milliseconds(elapsedSeconds), Self.milliseconds(p95Seconds)), db: db)
+            return (true, runs)
         }
+    }
+
+    /// `seconds` rounded to the millisecond; `nil` (stored as NULL) when it is not finite.
+    private static func milliseconds(_ seconds: Double) -> Double? {
+        seconds.isFinite ? (seconds * 1000).rounded() / 1000 : nil
     }
 }
 

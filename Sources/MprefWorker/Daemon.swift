@@ -81,7 +81,9 @@ package final class Daemon: Service {
             let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
             let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
             let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
-            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor, logger: logger)
+            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor,
+                                   hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), logger: logger,
+                                   onHookRunsQueued: { hooks.wake() })
             let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
                                          logger: logger, onHookRunsQueued: { hooks.wake() },
                                          beforeAccountLift: { [clients, reloadAccount, logger] clientID in

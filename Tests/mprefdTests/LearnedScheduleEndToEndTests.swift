@@ -144,7 +144,8 @@ import Testing
     }
 
     /// A complete export whose `Expires` (the API/3 status form) is less than an hour away while its
-    /// download has not finished: `status` is degraded and names it (`expiring_exports`).
+    /// download has not finished: `status` is degraded and names it (`expiring_exports`), and the
+    /// daemon logs one warning naming it — once, not at every heartbeat.
     @Test func aCompleteExportAboutToExpireUndeliveredDegradesStatus() async throws {
         let scene = try await DaemonScene.start()
         let expires = Timestamp.format(Date().addingTimeInterval(1800))
@@ -179,5 +180,17 @@ import Testing
         let expiring = try #require(report["expiring_exports"] as? [[String: Any]])
         #expect(expiring.map { $0["access_token"] as? Int } == [6001])
         #expect(expiring.first?["expires"] as? String == expires)
+
+        let warned = try await scene.eventually { daemon.log.contains("export expires soon and is not delivered") }
+        #expect(warned, "daemon log:\n\(daemon.log.suffix(2000))")
+        // Two more heartbeats (each runs the check): still one line.
+        for _ in 0..<2 {
+            let before = try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String
+            #expect(try await scene.eventually { try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String != before })
+        }
+        let lines = daemon.log.split(separator: "\n").filter { $0.contains("export expires soon") }
+        #expect(lines.count == 1, "\(lines)")
+        let line = try #require(lines.first)
+        #expect(line.contains("6001") && line.contains(scene.clientID) && line.contains(expires) && line.contains("mprefd show 6001"), "\(line)")
     }
 }

@@ -22,6 +22,9 @@ public enum HookEvent: String, Codable, Sendable, CaseIterable {
     case downloadFailed = "download_failed"
     case expired, retrieved
     case timedOut = "timed_out"
+    /// Not a state: the daemon raised the `stuck` warning of an export still processing far beyond
+    /// its segment's usual duration (`polling.stuck_factor`); the token keeps being watched.
+    case stuck
 
     /// The event of a terminal state; `nil` for the others.
     public init?(_ state: TokenState) {
@@ -43,13 +46,14 @@ public enum HookEvent: String, Codable, Sendable, CaseIterable {
         case .failed, .downloadFailed, .timedOut: .failure
         case .expired: .expired
         case .retrieved: .retrieved
+        case .stuck: .stuck
         }
     }
 }
 
 /// The key of a hook list: `hooks.on_complete` … and the `token_hooks.on_event` column.
 public enum HookTrigger: String, Codable, Sendable, CaseIterable {
-    case complete, failure, expired, retrieved
+    case complete, failure, expired, retrieved, stuck
 }
 
 /// Where a download stands: the `downloads.phase` column.

@@ -78,12 +78,18 @@ package struct HookJob: Sendable, Hashable {
     package var fileBytes: Int64?
     /// Hex SHA-256 of ``file``: `MPREFD_FILE_SHA256`.
     package var fileSHA256: String?
-    /// The segment of an export `mprefd export` started: `MPREFD_SEGMENT`.
+    /// The segment of the export (`mprefd export`, or `add-token --segment`): `MPREFD_SEGMENT`.
     package var segment: String?
     /// Its window's start (UTC timestamp; nil for a full export): `MPREFD_WINDOW_START`.
     package var windowStart: String?
     /// Its window's end, when the initiate was sent: `MPREFD_WINDOW_END`.
     package var windowEnd: String?
+    /// Event `stuck`: seconds the export had been processing when the warning was raised
+    /// (`hook_runs.stuck_elapsed_s`): `MPREFD_STUCK_ELAPSED_S`; `nil` for the other events.
+    package var stuckElapsedSeconds: Double? = nil
+    /// Event `stuck`: its segment's 95th-percentile duration then, in seconds (`hook_runs.stuck_p95_s`):
+    /// `MPREFD_STUCK_P95_S`; `nil` for the other events.
+    package var stuckP95Seconds: Double? = nil
 
     /// Runs since the last `mprefd hooks retry` (or since the event), this one included.
     package var attemptsSinceRetry: Int { max(1, attempt.subtractingSaturating(attemptsBeforeRetry)) }

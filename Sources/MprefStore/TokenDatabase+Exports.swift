@@ -291,33 +291,60 @@ extension TokenDatabase {
         }
     }
 
-    /// Records the stuck warning of token row `tokenID`; false when it was raised already or the
-    /// token is no longer watching.
-    package func markStuck(tokenID: Int64, at: Date) async throws -> Bool {
-        try await asyncWrite { db in
+    /// Records the stuck warning of token row `tokenID` and, in the same transaction, queues the
+    /// hook runs of its `stuck` event that `planner` decides (`hooks.on_stuck`, `--on-stuck`), each
+    /// carrying `elapsedSeconds` (since the token was added) and `p95Seconds` (its segment's
+    /// 95th-percentile duration). `marked` is false, and nothing is queued, when the warning was
+    /// raised already or the token is no longer watching.
+    /// - Throws: `StoreError` when the transaction fails (nothing is recorded).
+    package func markStuck(tokenID: Int64, at: Date, elapsedSeconds: Double, p95Seconds: Double,
+                           hooks planner: @escaping HookPlanner) async throws -> (marked: Bool, hookRuns: Int) {
+        let now = Timestamp.format(at)
+        return try await asyncWrite { db in
             try db.execute(sql: "UPDATE tokens SET stuck_at = ? WHERE id = ? AND state = 'watching' AND stuck_at IS NULL",
-                           arguments: [Timestamp.format(at), tokenID])
-            return db.changesCount > 0
+                           arguments: [now, tokenID])
+            guard db.changesCount > 0 else { return (false, 0) }
+            let runs = try Self.insertHookRuns(tokenID: tokenID, event: .stuck, at: now, planner: planner,
+                                               stuck: (Self.milliseconds(elapsedSeconds), Self.milliseconds(p95Seconds)), db: db)
+            return (true, runs)
         }
+    }
+
+    /// `seconds` rounded to the millisecond; `nil` (stored as NULL) when it is not finite.
+    private static func milliseconds(_ seconds: Double) -> Double? {
+        seconds.isFinite ? (seconds * 1000).rounded() / 1000 : nil
     }
 }
 
+/// A token with the status's `Expires` (`tokens.expires`, verbatim), for the worker's expiry rule.
+package struct ExpiringToken: Sendable, Hashable {
+    package var id: Int64
+    package var clientID: String
+    package var accessToken: Int64
+    package var state: TokenState
+    /// `tokens.expires`, verbatim (the API/3 status form; its format is undocumented).
+    package var expires: String
+}
+
 extension TokenDatabase {
-    /// Complete exports not delivered yet (state `downloading`) whose `Expires` (the API/3 status
-    /// form, `tokens.expires`) reads as a UTC time before `before`, soonest first: (client ID, access
-    /// token, expires). An `Expires` that is not a time (its format is undocumented) is left out.
-    package func expiringUndelivered(before: Date) throws -> [(clientID: String, accessToken: Int64, expires: String)] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT client_id, access_token, expires FROM tokens WHERE state = 'downloading' AND expires IS NOT NULL ORDER BY id")
-                .compactMap { row -> (String, Int64, String, Date)? in
-                    guard let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                          let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
-                          let text = try? row.decode(String.self, forColumn: "expires"), let date = Timestamp.parse(text), date < before
-                    else { return nil }
-                    return (clientID, accessToken, text, date)
-                }
-                .sorted { $0.3 < $1.3 }
-                .map { (clientID: $0.0, accessToken: $0.1, expires: $0.2) }
+    /// Tokens in one of `states` whose status carried an `Expires`, by row id; rows that cannot be
+    /// read are left out. Which of them are about to expire undelivered is the worker's decision
+    /// (`ExpiryRule`, which passes its states).
+    package func tokensWithExpiry(in states: Set<TokenState>) async throws -> [ExpiringToken] {
+        let names = states.map(\.rawValue).sorted()
+        guard !names.isEmpty else { return [] }
+        return try await asyncRead { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, client_id, access_token, state, expires FROM tokens
+                WHERE state IN (\(databaseQuestionMarks(count: names.count))) AND expires IS NOT NULL ORDER BY id
+                """, arguments: StatementArguments(names)).compactMap { row in
+                guard let id = try? row.decode(Int64.self, forColumn: "id"), let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                      let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                      let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)),
+                      let expires = try? row.decode(String.self, forColumn: "expires")
+                else { return nil }
+                return ExpiringToken(id: id, clientID: clientID, accessToken: accessToken, state: state, expires: expires)
+            }
         }
     }
 }

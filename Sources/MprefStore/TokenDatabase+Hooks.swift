@@ -45,7 +45,8 @@ extension TokenDatabase {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
                        t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry,
-                       d.file, d.records, d.bytes AS file_bytes, d.sha256, e.segment, e.window_start, e.window_end
+                       d.file, d.records, d.bytes AS file_bytes, d.sha256, coalesce(e.segment, t.segment) AS segment,
+                       e.window_start, e.window_end, h.stuck_elapsed_s, h.stuck_p95_s
                 FROM hook_runs h JOIN tokens t ON t.id = h.token_id
                 LEFT JOIN downloads d ON d.token_id = h.token_id AND d.phase = 'committed'
                 LEFT JOIN exports e ON e.token_id = h.token_id
@@ -71,7 +72,9 @@ extension TokenDatabase {
                         file: try row.decode(forColumn: "file"), records: try row.decode(forColumn: "records"),
                         fileBytes: try row.decode(forColumn: "file_bytes"), fileSHA256: try row.decode(forColumn: "sha256"),
                         segment: try row.decode(forColumn: "segment"), windowStart: try row.decode(forColumn: "window_start"),
-                        windowEnd: try row.decode(forColumn: "window_end"))
+                        windowEnd: try row.decode(forColumn: "window_end"),
+                        stuckElapsedSeconds: try row.decode(forColumn: "stuck_elapsed_s"),
+                        stuckP95Seconds: try row.decode(forColumn: "stuck_p95_s"))
                     try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
                                    arguments: [attempt, nowText, runID])
                     jobs.append(job)

@@ -305,6 +305,14 @@ extension TokenDatabase {
     /// the terminal `state`, from the token's hook settings as its rows now say. Returns how many.
     static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, planner: HookPlanner, db: Database) throws -> Int {
         guard let event = HookEvent(state) else { return 0 }
+        return try insertHookRuns(tokenID: tokenID, event: event, at: now, planner: planner, db: db)
+    }
+
+    /// Inserts, `pending`, the hook runs the worker's `planner` decides for `event` of token
+    /// `tokenID`, from the token's hook settings as its rows now say; `stuck` carries the facts of a
+    /// `stuck` event (seconds elapsed, the segment's p95) into each run. Returns how many.
+    static func insertHookRuns(tokenID: Int64, event: HookEvent, at now: String, planner: HookPlanner,
+                               stuck: (elapsedSeconds: Double?, p95Seconds: Double?)? = nil, db: Database) throws -> Int {
         let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
         var own: [HookTrigger: [String]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID]) {
@@ -316,9 +324,10 @@ extension TokenDatabase {
         var inserted = 0
         for command in plan.commands {
             try db.execute(sql: """
-                INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at)
-                VALUES (?, ?, ?, ?, 'pending', ?, ?)
-                """, arguments: [plan.eventID, tokenID, plan.event.rawValue, command, now, now])
+                INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at,
+                                                 stuck_elapsed_s, stuck_p95_s)
+                VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                """, arguments: [plan.eventID, tokenID, plan.event.rawValue, command, now, now, stuck?.elapsedSeconds, stuck?.p95Seconds])
             inserted += db.changesCount
         }
         return inserted

@@ -81,7 +81,10 @@ package final class Daemon: Service {
             let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
             let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
             let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
-            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor, logger: logger)
+            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor,
+                                   hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), logger: logger,
+                                   onHookRunsQueued: { hooks.wake() })
+            let expiry = ExpiryWatch(database: database, logger: logger)
             let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
                                          logger: logger, onHookRunsQueued: { hooks.wake() },
                                          beforeAccountLift: { [clients, reloadAccount, logger] clientID in
@@ -104,7 +107,7 @@ package final class Daemon: Service {
                     group.addTask { try await hooks.run() }
                     let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
                     await unconfigured.check()
-                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention, stuck] in
+                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention, stuck, expiry] in
                         // Ends on close or on cancellation (a cancelled `take` returns at once).
                         while !heartbeatStop.isClosed, !Task.isCancelled {
                             _ = await heartbeatStop.take(until: .now + heartbeatInterval)
@@ -120,6 +123,7 @@ package final class Daemon: Service {
                             descriptors.check()
                             await unconfigured.check()
                             await stuck.check()
+                            await expiry.check()
                         }
                     }
                     // Whichever part fails first stops the others.

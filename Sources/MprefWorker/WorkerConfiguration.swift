@@ -46,7 +46,7 @@ public struct PollingConfiguration: Sendable, Hashable {
     public init() {}
 }
 
-/// Shell hooks run when an export reaches a terminal state.
+/// Shell hooks run when an export reaches a terminal state, or is stuck.
 public struct HookConfiguration: Sendable, Hashable {
     /// Commands run on `complete`.
     public var onComplete: [String] = []
@@ -56,6 +56,9 @@ public struct HookConfiguration: Sendable, Hashable {
     public var onExpired: [String] = []
     /// Commands run on `retrieved`.
     public var onRetrieved: [String] = []
+    /// Commands run on `stuck`: the export is still processing beyond `polling.stuck_factor` × its
+    /// segment's 95th-percentile duration (once per run of the token; it keeps being watched).
+    public var onStuck: [String] = []
     /// Longest a hook may run before SIGTERM to its process group. Default 10 min.
     public var timeout: Duration = .seconds(600)
     /// SIGTERM → SIGKILL grace, also given to running hooks at shutdown. Default 10 s.
@@ -83,6 +86,7 @@ public struct HookConfiguration: Sendable, Hashable {
         case .failure: onFailure
         case .expired: onExpired
         case .retrieved: onRetrieved
+        case .stuck: onStuck
         }
     }
 }

@@ -30,6 +30,7 @@
 ///   on_failure: []                 # failed and timed_out
 ///   on_expired: []
 ///   on_retrieved: []
+///   on_stuck: []                   # the export is stuck (polling.stuck_factor); it keeps being watched
 ///   timeout_s: 600
 ///   kill_grace_s: 10
 ///   max_attempts: 5                # >= 1
@@ -134,7 +135,7 @@ enum ConfigKeys {
             ("shutdown_grace_s", .value), ("schedule_effort", .value), ("stuck_factor", .value),
         ])),
         ("hooks", .section([
-            ("on_complete", .list), ("on_failure", .list), ("on_expired", .list), ("on_retrieved", .list),
+            ("on_complete", .list), ("on_failure", .list), ("on_expired", .list), ("on_retrieved", .list), ("on_stuck", .list),
             ("timeout_s", .value), ("kill_grace_s", .value), ("max_attempts", .value),
             ("retry_initial_delay_s", .value), ("retry_max_delay_s", .value), ("concurrency", .value),
         ])),

@@ -148,6 +148,7 @@ struct ConfigurationLoader {
         h.onFailure = try values.commands(["hooks", "on_failure"])
         h.onExpired = try values.commands(["hooks", "on_expired"])
         h.onRetrieved = try values.commands(["hooks", "on_retrieved"])
+        h.onStuck = try values.commands(["hooks", "on_stuck"])
         h.timeout = .seconds(try values.seconds(["hooks", "timeout_s"], default: 600, allowed: "seconds > 0") { $0 > 0 })
         h.killGrace = .seconds(try values.seconds(["hooks", "kill_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
         h.maxAttempts = try values.integer(["hooks", "max_attempts"], default: 5, allowed: "an integer >= 1") { $0 >= 1 }

@@ -88,13 +88,15 @@ struct Status: AsyncParsableCommand {
                     + "; check them in MyPreferences, `mprefd remove` one to give up on it")
                 full.degraded = full.running || full.degraded
             }
-            full.expiringExports = try database.expiringUndelivered(before: now.addingTimeInterval(3600)).map {
-                StatusReport.Expiring(clientID: $0.clientID, accessToken: $0.accessToken, expires: $0.expires)
-            }
+            // The daemon's rule (`ExpiryRule`): downloading or download_failed, `Expires` within the hour; soonest first.
+            full.expiringExports = try await database.tokensWithExpiry(in: ExpiryRule.undeliveredStates)
+                .compactMap { token in ExpiryRule.secondsLeft(state: token.state, expires: token.expires, now: now).map { (token, $0) } }
+                .sorted { $0.1 < $1.1 }
+                .map { StatusReport.Expiring(clientID: $0.0.clientID, accessToken: $0.0.accessToken, expires: $0.0.expires) }
             if !full.expiringExports.isEmpty {
                 full.problems.append("\(full.expiringExports.count) complete export(s) expire within the hour and are not delivered yet: "
                     + full.expiringExports.prefix(3).map { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }.joined(separator: ", ")
-                    + "; see their downloads with `mprefd show`")
+                    + "; see their downloads with `mprefd show` (a download_failed one: `mprefd download --retry`)")
                 full.degraded = full.running || full.degraded
             }
             full.unsettledExports = try database.unsettledExports().map(UnsettledExport.init)

@@ -27,6 +27,9 @@ struct WatchOptions: ParsableArguments {
     @Option(name: .customLong("on-retrieved"), help: ArgumentHelp("A shell command run when the export is retrieved (repeatable).", valueName: "cmd"))
     var onRetrieved: [String] = []
 
+    @Option(name: .customLong("on-stuck"), help: ArgumentHelp("A shell command run when the export is stuck: still processing beyond polling.stuck_factor × its segment's 95th-percentile duration (repeatable).", valueName: "cmd"))
+    var onStuck: [String] = []
+
     @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
     var noGlobalHooks = false
 
@@ -34,7 +37,7 @@ struct WatchOptions: ParsableArguments {
     var download: Bool?
 
     /// Every `--on-*` command given.
-    var tokenHooksGiven: [String] { onComplete + onFailure + onExpired + onRetrieved }
+    var tokenHooksGiven: [String] { onComplete + onFailure + onExpired + onRetrieved + onStuck }
 
     /// `--deadline`: `nil` = the configured default; `.some(nil)` = none (`--deadline 0`); else seconds.
     /// - Throws: `MprefdError` exit 64 naming the value.
@@ -60,6 +63,7 @@ struct WatchOptions: ParsableArguments {
         let groups: [(String, String, [String])] = [
             ("complete", "--on-complete", onComplete), ("failure", "--on-failure", onFailure),
             ("expired", "--on-expired", onExpired), ("retrieved", "--on-retrieved", onRetrieved),
+            ("stuck", "--on-stuck", onStuck),
         ]
         var hooks: [TokenHook] = []
         for (event, option, commands) in groups {

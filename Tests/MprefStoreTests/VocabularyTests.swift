@@ -54,6 +54,13 @@ struct VocabularyTests {
             #expect((HookEvent(state) != nil) == state.isTerminal, "\(state)")
         }
         #expect(Set(checkList("request")) == ["page", "commit"])
+        // `stuck` (migration 0010) is an event and a trigger, but no state; every event's trigger is a
+        // trigger of the schema, and both lists live in the same (newest) migration that names `stuck`.
+        #expect(checkList("event").contains("stuck") && checkList("on_event").contains("stuck"))
+        #expect(HookEvent.stuck.trigger == .stuck && TokenState(rawValue: "stuck") == nil)
+        for event in HookEvent.allCases { #expect(checkList("on_event").contains(event.trigger.rawValue), "\(event)") }
+        let newest = try #require(Migration.all.last { $0.sql.contains("CHECK (event IN (") })
+        #expect(newest.sql.contains("CHECK (on_event IN ("), "hook_runs.event and token_hooks.on_event are rebuilt together")
     }
 
     @Test func migration0008KeepsEveryRowIdAndTheSequence() throws {

@@ -14,4 +14,27 @@ struct HookPayloadTests {
         #expect(Set(environment.keys.filter { $0.hasPrefix("MPREFD_") }) == HookPayload.variableNames)
         #expect(Set(environment.keys).subtracting(HookPayload.variableNames) == ["PATH", "HOME", "LANG", "TZ"])
     }
+
+    /// A `stuck` event's hook gets its elapsed seconds and the segment's p95, as variables and in the
+    /// stdin JSON (numbers there); the other events get them empty / null.
+    @Test func aStuckEventCarriesItsElapsedTimeAndTheSegmentsP95() throws {
+        var job = HookJob(runID: 1, eventID: "e-1", event: "stuck", command: "true", attempt: 1, clientID: "ACME_Co",
+                          accessToken: 123, label: nil, status: "Processing", rowCount: nil, byteCount: nil,
+                          addedAt: "2026-11-29T00:00:00.000Z", finishedAt: nil, segment: "Newsletter",
+                          stuckElapsedSeconds: 5423.125, stuckP95Seconds: 1800)
+        let environment = HookPayload.environment(for: job, databasePath: "/db", daemonEnvironment: [:])
+        #expect(environment["MPREFD_EVENT"] == "stuck")
+        #expect(environment["MPREFD_SEGMENT"] == "Newsletter")
+        #expect(environment["MPREFD_STUCK_ELAPSED_S"] == "5423.125")
+        #expect(environment["MPREFD_STUCK_P95_S"] == "1800.0")
+        let stdin = try #require(try JSONSerialization.jsonObject(with: Data(HookPayload.standardInput(for: job, databasePath: "/db"))) as? [String: Any])
+        #expect((stdin["stuck_elapsed_s"] as? NSNumber)?.doubleValue == 5423.125)
+        #expect((stdin["stuck_p95_s"] as? NSNumber)?.doubleValue == 1800)
+        job.event = "complete"
+        job.stuckElapsedSeconds = nil
+        job.stuckP95Seconds = nil
+        #expect(HookPayload.environment(for: job, databasePath: "/db", daemonEnvironment: [:])["MPREFD_STUCK_ELAPSED_S"] == "")
+        let other = try #require(try JSONSerialization.jsonObject(with: Data(HookPayload.standardInput(for: job, databasePath: "/db"))) as? [String: Any])
+        #expect(other["stuck_p95_s"] is NSNull)
+    }
 }

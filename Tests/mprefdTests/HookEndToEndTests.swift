@@ -40,6 +40,8 @@ import Testing
             "MPREFD_FILE": "", "MPREFD_RECORDS": "", "MPREFD_FILE_BYTES": "", "MPREFD_FILE_SHA256": "",
             // Added with add-token, not started by `mprefd export`: the segment variables are there, empty.
             "MPREFD_SEGMENT": "", "MPREFD_WINDOW_START": "", "MPREFD_WINDOW_END": "",
+            // Not a `stuck` event: its facts are there, empty.
+            "MPREFD_STUCK_ELAPSED_S": "", "MPREFD_STUCK_P95_S": "",
         ]
         for (key, value) in expected { #expect(env[key] == value, "\(key)") }
         // Nothing else: PATH, HOME, LANG, TZ (and PWD, which /bin/sh exports itself).

@@ -62,15 +62,25 @@ import Testing
     }
 
     /// A token still processing beyond stuck_factor × its segment's p95 raises one stuck warning: a
-    /// log line, `tokens.stuck_at`, and `status` degraded naming it. A token of no segment never does.
+    /// log line, `tokens.stuck_at`, `status` degraded naming it, and its `stuck` hooks — the global
+    /// `hooks.on_stuck` and its own `--on-stuck`, not the global ones with `--no-global-hooks` — run as
+    /// real child processes with the event's facts. A token of no segment never does.
     @Test func anExportFarBeyondItsSegmentsUsualDurationIsStuck() async throws {
         let scene = try await DaemonScene.start()
-        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5101, clientID: scene.clientID)
-        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5102, clientID: scene.clientID)
-        try scene.writeConfig(polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1")
+        for token: Int64 in [5101, 5102, 5106] {
+            await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: token, clientID: scene.clientID)
+        }
+        let dir = scene.cli.directory.path
+        try scene.writeConfig(polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1", extra: """
+            hooks:
+              on_stuck:
+                - 'env > \(dir)/global-$MPREFD_ACCESS_TOKEN.env; cat > \(dir)/global-$MPREFD_ACCESS_TOKEN.json'
+            """)
         // History: three exports of Newsletter done in 0.2–0.3 s.
         try await history(scene, milliseconds: [200, 250, 300])
-        #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter"]).status == 0)
+        #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter", "--on-stuck", "echo \"$MPREFD_EVENT_ID\" >> \(dir)/own-5101.txt"]).status == 0)
+        #expect(try await scene.mprefd(["add-token", "5106", "--segment", "Newsletter", "--no-global-hooks",
+                                        "--on-stuck", "echo \"$MPREFD_EVENT $MPREFD_SEGMENT\" >> \(dir)/own-5106.txt"]).status == 0)
         #expect(try await scene.mprefd(["add-token", "5102"]).status == 0)
         // --deadline auto: 5 × the segment's p99 (here far below the 1 h floor); without a segment, refused;
         // a segment without history: the configured deadline, with a note.
@@ -83,22 +93,59 @@ import Testing
         #expect(try await scene.mprefd(["remove", "5103", "5105"]).status == 0)
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        let stuck = try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE stuck_at IS NOT NULL") >= 1 }
-        #expect(stuck, "daemon log:\n\(daemon.log.suffix(2000))")
-        #expect(try await scene.rows("SELECT access_token FROM tokens WHERE stuck_at IS NOT NULL").compactMap { $0["access_token"] as? Int } == [5101])
-        #expect(daemon.log.components(separatedBy: "export stuck").count - 1 == 1)
+        let ran = try await scene.eventually { try await scene.count("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") >= 3 }
+        #expect(ran, "daemon log:\n\(daemon.log.suffix(2000))")
+        #expect(try await scene.rows("SELECT access_token FROM tokens WHERE stuck_at IS NOT NULL ORDER BY access_token").compactMap { $0["access_token"] as? Int } == [5101, 5106])
+        #expect(daemon.log.components(separatedBy: "export stuck").count - 1 == 2)
         let status = try await scene.mprefd(["status", "--json"])
         #expect(status.status == 4, "\(status.stdout)")
         let report = try #require(try status.json() as? [String: Any])
         let listed = try #require(report["stuck_exports"] as? [[String: Any]])
-        #expect(listed.map { $0["access_token"] as? Int } == [5101])
+        #expect(listed.map { $0["access_token"] as? Int } == [5101, 5106])
         #expect((report["problems"] as? [String])?.contains { $0.contains("stuck") } == true)
+
+        // The hooks: the global one and 5101's own for 5101 (one event id), only its own for 5106.
+        let runs = try await scene.rows("""
+            SELECT t.access_token, h.event, h.event_id, h.command, h.stuck_elapsed_s, h.stuck_p95_s
+            FROM hook_runs h JOIN tokens t ON t.id = h.token_id ORDER BY h.id
+            """)
+        #expect(runs.count == 3 && runs.allSatisfy { $0["event"] as? String == "stuck" })
+        #expect(runs.map { $0["access_token"] as? Int }.sorted { ($0 ?? 0) < ($1 ?? 0) } == [5101, 5101, 5106])
+        let ofFirst = runs.filter { $0["access_token"] as? Int == 5101 }
+        let eventID = try #require(ofFirst.first?["event_id"] as? String)
+        #expect(ofFirst.allSatisfy { $0["event_id"] as? String == eventID })
+        #expect(try String(contentsOfFile: "\(dir)/own-5101.txt", encoding: .utf8) == eventID + "\n")
+        #expect(try String(contentsOfFile: "\(dir)/own-5106.txt", encoding: .utf8) == "stuck Newsletter\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/global-5106.env"), "--no-global-hooks")
+
+        var env: [String: String] = [:]
+        for line in try String(contentsOfFile: "\(dir)/global-5101.env", encoding: .utf8).split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        #expect(env["MPREFD_EVENT"] == "stuck" && env["MPREFD_EVENT_ID"] == eventID)
+        #expect(env["MPREFD_ACCESS_TOKEN"] == "5101" && env["MPREFD_CLIENT_ID"] == scene.clientID)
+        #expect(env["MPREFD_SEGMENT"] == "Newsletter" && env["MPREFD_STATUS"] == "Processing" && env["MPREFD_FINISHED_AT"] == "")
+        let elapsed = try #require(env["MPREFD_STUCK_ELAPSED_S"].flatMap(Double.init))
+        let p95 = try #require(env["MPREFD_STUCK_P95_S"].flatMap(Double.init))
+        // The history's exports took 0.2–0.3 s; stuck_factor 1: stuck once past the p95.
+        #expect(p95 > 0.1 && p95 < 1 && elapsed > p95, "elapsed \(elapsed) s, p95 \(p95) s")
+        let stored = try #require(ofFirst.first)
+        // As stored (sqlite3 prints REALs with 17 digits).
+        let storedElapsed = try #require((stored["stuck_elapsed_s"] as? NSNumber)?.doubleValue)
+        let storedP95 = try #require((stored["stuck_p95_s"] as? NSNumber)?.doubleValue)
+        #expect(abs(storedElapsed - elapsed) < 1e-9 && abs(storedP95 - p95) < 1e-9, "\(storedElapsed) \(storedP95)")
+        let stdin = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/global-5101.json"))) as? [String: Any])
+        #expect(stdin["event"] as? String == "stuck" && (stdin["stuck_elapsed_s"] as? NSNumber)?.doubleValue == elapsed)
+        #expect((stdin["stuck_p95_s"] as? NSNumber)?.doubleValue == p95)
+
         // Watched again from the start: the warning is cleared.
         #expect(try await scene.mprefd(["add-token", "5101", "--reset"]).status == 0)
     }
 
     /// A complete export whose `Expires` (the API/3 status form) is less than an hour away while its
-    /// download has not finished: `status` is degraded and names it (`expiring_exports`).
+    /// download has not finished: `status` is degraded and names it (`expiring_exports`), and the
+    /// daemon logs one warning naming it — once, not at every heartbeat.
     @Test func aCompleteExportAboutToExpireUndeliveredDegradesStatus() async throws {
         let scene = try await DaemonScene.start()
         let expires = Timestamp.format(Date().addingTimeInterval(1800))
@@ -133,5 +180,17 @@ import Testing
         let expiring = try #require(report["expiring_exports"] as? [[String: Any]])
         #expect(expiring.map { $0["access_token"] as? Int } == [6001])
         #expect(expiring.first?["expires"] as? String == expires)
+
+        let warned = try await scene.eventually { daemon.log.contains("export expires soon and is not delivered") }
+        #expect(warned, "daemon log:\n\(daemon.log.suffix(2000))")
+        // Two more heartbeats (each runs the check): still one line.
+        for _ in 0..<2 {
+            let before = try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String
+            #expect(try await scene.eventually { try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String != before })
+        }
+        let lines = daemon.log.split(separator: "\n").filter { $0.contains("export expires soon") }
+        #expect(lines.count == 1, "\(lines)")
+        let line = try #require(lines.first)
+        #expect(line.contains("6001") && line.contains(scene.clientID) && line.contains(expires) && line.contains("mprefd show 6001"), "\(line)")
     }
 }

@@ -16,7 +16,7 @@ import Testing
         ("polling", "max_retry_after_s"), ("polling", "pause_jitter_s"), ("polling", "max_in_flight"),
         ("polling", "max_requests_per_second_per_host"), ("polling", "not_found_limit"), ("polling", "auth_pause_s"),
         ("polling", "shutdown_grace_s"),
-        ("hooks", "on_complete"), ("hooks", "on_failure"), ("hooks", "on_expired"), ("hooks", "on_retrieved"),
+        ("hooks", "on_complete"), ("hooks", "on_failure"), ("hooks", "on_expired"), ("hooks", "on_retrieved"), ("hooks", "on_stuck"),
         ("hooks", "timeout_s"), ("hooks", "kill_grace_s"), ("hooks", "max_attempts"), ("hooks", "retry_initial_delay_s"),
         ("hooks", "retry_max_delay_s"), ("hooks", "concurrency"),
         ("retention", "history_days"), ("retention", "finished_tokens_days"),

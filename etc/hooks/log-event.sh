@@ -1,7 +1,7 @@
 #!/bin/sh
 # log-event.sh — an mprefd hook that appends one line per event with its facts.
 #
-# Usage (in mprefd.yaml, any of hooks.on_complete / on_failure / on_expired / on_retrieved):
+# Usage (in mprefd.yaml, any of hooks.on_complete / on_failure / on_expired / on_retrieved / on_stuck):
 #   - /etc/mprefd/hooks/log-event.sh                        # → events.log beside the database
 #   - /etc/mprefd/hooks/log-event.sh /var/lib/mprefd/x.log  # → that file
 #   - /etc/mprefd/hooks/log-event.sh syslog                 # → logger(1), tag mprefd-hook (the journal)

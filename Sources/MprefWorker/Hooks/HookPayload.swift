@@ -38,7 +38,7 @@ package enum HookPayload {
         "MPREFD_EVENT_ID", "MPREFD_EVENT", "MPREFD_CLIENT_ID", "MPREFD_ACCESS_TOKEN", "MPREFD_LABEL", "MPREFD_STATUS",
         "MPREFD_ROW_COUNT", "MPREFD_BYTE_COUNT", "MPREFD_ADDED_AT", "MPREFD_FINISHED_AT", "MPREFD_ATTEMPT", "MPREFD_DB",
         "MPREFD_FILE", "MPREFD_RECORDS", "MPREFD_FILE_BYTES", "MPREFD_FILE_SHA256",
-        "MPREFD_SEGMENT", "MPREFD_WINDOW_START", "MPREFD_WINDOW_END",
+        "MPREFD_SEGMENT", "MPREFD_WINDOW_START", "MPREFD_WINDOW_END", "MPREFD_STUCK_ELAPSED_S", "MPREFD_STUCK_P95_S",
     ]
 
     private static func facts(for job: HookJob, databasePath: String) -> [(String, (any Sendable)?)] {
@@ -60,10 +60,15 @@ package enum HookPayload {
             ("records", job.records),
             ("file_bytes", job.fileBytes),
             ("file_sha256", job.fileSHA256),
-            // The segment and window of an export `mprefd export` started (empty/null otherwise).
+            // The export's segment (`mprefd export`, `add-token --segment`), and the window of an
+            // export `mprefd export` started (empty/null otherwise).
             ("segment", job.segment),
             ("window_start", job.windowStart),
             ("window_end", job.windowEnd),
+            // Event `stuck`: seconds processing when it was raised, and the segment's p95 then
+            // (empty/null for the other events).
+            ("stuck_elapsed_s", job.stuckElapsedSeconds),
+            ("stuck_p95_s", job.stuckP95Seconds),
         ]
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import mprefd
 
 /// The files an operator installs: the example configuration, the systemd unit, the example hooks.
 @Suite struct PackagingTests {
@@ -8,25 +9,34 @@ import Testing
     static let logHook = PackagingTools.path("etc/hooks/log-event.sh")
     static let etlHook = PackagingTools.path("etc/hooks/etl-complete.sh")
 
-    /// Every key of the configuration (the authoritative list), as its last path component under its section.
-    static let configKeys: [(section: String, key: String)] = [
-        ("database", "path"), ("database", "busy_timeout_s"),
-        ("log", "level"), ("log", "format"),
-        ("polling", "initial_delay_s"), ("polling", "max_delay_s"), ("polling", "multiplier"), ("polling", "deadline_s"),
-        ("polling", "max_retry_after_s"), ("polling", "pause_jitter_s"), ("polling", "max_in_flight"),
-        ("polling", "max_requests_per_second_per_host"), ("polling", "not_found_limit"), ("polling", "auth_pause_s"),
-        ("polling", "shutdown_grace_s"),
-        ("hooks", "on_complete"), ("hooks", "on_failure"), ("hooks", "on_expired"), ("hooks", "on_retrieved"), ("hooks", "on_stuck"),
-        ("hooks", "timeout_s"), ("hooks", "kill_grace_s"), ("hooks", "max_attempts"), ("hooks", "retry_initial_delay_s"),
-        ("hooks", "retry_max_delay_s"), ("hooks", "concurrency"),
-        ("retention", "history_days"), ("retention", "finished_tokens_days"),
-        ("metrics", "listen"),
-        ("callbacks", "listen"), ("callbacks", "public_url"), ("callbacks", "rate_per_source_per_s"), ("callbacks", "burst_per_source"),
-        ("accounts", "base_url"), ("accounts", "status_path"), ("accounts", "accept"), ("accounts", "connect_timeout_s"),
-        ("accounts", "request_timeout_s"), ("accounts", "max_body_bytes"), ("accounts", "allow_insecure_http"),
-        ("auth", "scheme"), ("auth", "user_id"), ("auth", "secret_file"), ("auth", "token_url"), ("auth", "client_id"),
-        ("auth", "client_secret_file"),
-    ]
+    /// Every key of the configuration, from the loader's own table (`ConfigKeys.root`), as its last
+    /// path component under its innermost section (`accounts.<ID>.auth.user_id` → `auth`, `user_id`).
+    static let configKeys: [(section: String, key: String)] = {
+        var keys: [(section: String, key: String)] = []
+        func walk(_ shape: ConfigKeys.Shape, section: String) {
+            switch shape {
+            case .value, .list: break
+            case .accounts(let entry): walk(entry, section: section)
+            case .section(let children):
+                for (name, child) in children {
+                    switch child {
+                    case .value, .list: keys.append((section, name))
+                    case .section, .accounts: walk(child, section: name)
+                    }
+                }
+            }
+        }
+        walk(ConfigKeys.root, section: "")
+        return keys
+    }()
+
+    @Test func theKeyTableHasEveryKeyOnce() {
+        #expect(Self.configKeys.count > 50)
+        #expect(Self.configKeys.contains { $0 == ("callbacks", "safety_interval_s") })
+        #expect(Self.configKeys.contains { $0 == ("download", "keep_files") })
+        let paths = Self.configKeys.map { "\($0.section).\($0.key)" }
+        #expect(Set(paths).count == paths.count, "\(paths)")
+    }
 
     // MARK: etc/mprefd.yaml.example
 

@@ -20,7 +20,7 @@ help:
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
 	@echo "make install     self-contained release build (~10 min) installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
-	@echo "make bench       release build, then every benchmark (~17 min), Markdown on stdout (see docs/BENCHMARKS.md)"
+	@echo "make bench       release build, then every benchmark (~20 min), Markdown on stdout (see docs/BENCHMARKS.md)"
 	@echo "make test-reliability  crash/kill -9 rounds (ROUNDS=N, default 20), fault matrix, 100k fuzz cases (FUZZ_CASES=N), contention, disk full, shutdown; <10 min"
 
 # Installs what is missing; a no-op when everything is there.

@@ -7,7 +7,8 @@ public import Foundation
 ///
 /// JSON form: `{"client_id":"ACME_Co","segment":"Newsletter","access_token":7,
 /// "last_date_time":"2024-03-05T07:00:00.000Z","callback_url":null,"match_criteria":null,
-/// "received_at":"2024-03-05T07:08:09.123Z","answered":true,"records":12000}` (nulls written out).
+/// "received_at":"2024-03-05T07:08:09.123Z","ready_at":"2024-03-05T07:08:29.456Z","answered":true,"records":12000}`
+/// (nulls written out).
 public struct Initiation: Codable, Sendable, Equatable {
     /// The client ID of the path.
     public var clientID: String
@@ -29,11 +30,16 @@ public struct Initiation: Codable, Sendable, Equatable {
     public var answered: Bool
     /// Records in the export; nil when no segment is configured at all (the token then follows its scenario).
     public var records: Int64?
+    /// When the export becomes `Complete` (simulator clock), UTC: ``receivedAt`` plus the segment's processing
+    /// time drawn for this token — the moment its status turns `Complete` and its callback's delay starts.
+    /// A status poll answers `Complete` from then on. nil when no segment is configured (the token follows its
+    /// scenario). Serialised as ISO 8601 with milliseconds.
+    public var readyAt: Date?
 
     /// Creates a record.
     public init(
         clientID: String, segment: String, accessToken: Int64, lastDateTime: String? = nil, callbackURL: String? = nil,
-        matchCriteria: String? = nil, receivedAt: Date, answered: Bool, records: Int64?
+        matchCriteria: String? = nil, receivedAt: Date, answered: Bool, records: Int64?, readyAt: Date? = nil
     ) {
         self.clientID = clientID
         self.segment = segment
@@ -44,6 +50,7 @@ public struct Initiation: Codable, Sendable, Equatable {
         self.receivedAt = receivedAt
         self.answered = answered
         self.records = records
+        self.readyAt = readyAt
     }
 
     enum CodingKeys: String, CodingKey {
@@ -54,6 +61,7 @@ public struct Initiation: Codable, Sendable, Equatable {
         case callbackURL = "callback_url"
         case matchCriteria = "match_criteria"
         case receivedAt = "received_at"
+        case readyAt = "ready_at"
         case answered, records
     }
 
@@ -62,6 +70,13 @@ public struct Initiation: Codable, Sendable, Equatable {
         let receivedText = try c.decode(String.self, forKey: .receivedAt)
         guard let receivedAt = UTCTimestamp.parseISO8601(receivedText) else {
             throw DecodingError.dataCorruptedError(forKey: .receivedAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(receivedText)")
+        }
+        var readyAt: Date?
+        if let readyText = try c.decodeIfPresent(String.self, forKey: .readyAt) {
+            guard let parsed = UTCTimestamp.parseISO8601(readyText) else {
+                throw DecodingError.dataCorruptedError(forKey: .readyAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(readyText)")
+            }
+            readyAt = parsed
         }
         self.init(
             clientID: try c.decode(String.self, forKey: .clientID),
@@ -72,7 +87,8 @@ public struct Initiation: Codable, Sendable, Equatable {
             matchCriteria: try c.decodeIfPresent(String.self, forKey: .matchCriteria),
             receivedAt: receivedAt,
             answered: try c.decode(Bool.self, forKey: .answered),
-            records: try c.decodeIfPresent(Int64.self, forKey: .records)
+            records: try c.decodeIfPresent(Int64.self, forKey: .records),
+            readyAt: readyAt
         )
     }
 
@@ -85,6 +101,7 @@ public struct Initiation: Codable, Sendable, Equatable {
         try c.encode(callbackURL, forKey: .callbackURL)
         try c.encode(matchCriteria, forKey: .matchCriteria)
         try c.encode(UTCTimestamp.iso8601Milliseconds(receivedAt), forKey: .receivedAt)
+        try c.encode(readyAt.map(UTCTimestamp.iso8601Milliseconds), forKey: .readyAt)
         try c.encode(answered, forKey: .answered)
         try c.encode(records, forKey: .records)
     }

@@ -5,7 +5,8 @@ extension SimulatorResponder {
     /// The `/_sim/*` control endpoints for out-of-process tests (no authentication, never recorded):
     /// - `GET /_sim/health` → `{"status":"ok","base_url":…,"port":…,"recorded_requests":…,"oauth_token_requests":…}`
     /// - `GET /_sim/requests` → JSON array of ``RecordedRequest``, oldest first
-    /// - `GET /_sim/initiations` → JSON array of ``Initiation`` (exports created by initiate requests), oldest first
+    /// - `GET /_sim/initiations` → JSON array of ``Initiation`` (exports created by initiate requests, each with
+    ///   `ready_at`, when it becomes `Complete`), oldest first
     /// - `GET /_sim/callbacks` → JSON array of ``SimulatedCallback`` (callbacks sent, dropped or failed), oldest first
     /// - `POST /_sim/scenarios` with a ``ScenarioBook`` body → merged at runtime,
     ///   `{"status":"ok","scenarios":N,"segments":M}`; 400 `{"error": …}` when invalid

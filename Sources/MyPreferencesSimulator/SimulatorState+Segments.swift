@@ -115,7 +115,7 @@ extension SimulatorState {
             Self.append(
                 Initiation(clientID: clientID, segment: segmentName, accessToken: accessToken, lastDateTime: request.lastDateTime,
                            callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
-                           receivedAt: now, answered: fault == nil, records: records.count),
+                           receivedAt: now, answered: fault == nil, records: records.count, readyAt: readyAt),
                 in: &s)
             return .created(accessToken: accessToken, fault: fault)
         }

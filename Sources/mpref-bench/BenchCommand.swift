@@ -6,15 +6,15 @@ import NIOCore
 /// Markdown on stdout; progress on stderr. Every scenario repeats `--runs` times (default 3) and
 /// reports each run, the median and the range, measuring ratios within one run where it can.
 ///
-/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `download`, `all` (each in its own process),
-/// and `detection` (pure CPU on a virtual clock, not part of `all`);
+/// Scenarios: `throughput`, `scale`, `idle`, `admin`, `hooks`, `download`, `time-to-data`, `all` (each in
+/// its own process), and `detection` (pure CPU on a virtual clock, not part of `all`);
 /// helpers: `serve` (the fixed-answer server), `seed` (fills a database).
 @main
 struct BenchCommand {
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard !arguments.isEmpty else {
-            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|detection|all [--runs N] [--seconds S] [--tokens N]")
+            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|time-to-data|detection|all [--runs N] [--seconds S] [--tokens N]")
             exit(64)
         }
         let scenario = arguments.removeFirst()
@@ -31,6 +31,7 @@ struct BenchCommand {
             case "record": try await RecordCost.run(options)
             case "download": try await Download.run(options)
             case "detection": try Detection.run(options)
+            case "time-to-data": try await TimeToData.run(options)
             case "all": try all(options)
             default:
                 Bench.note("unknown scenario \(scenario)")
@@ -65,7 +66,7 @@ struct BenchCommand {
         print("# mpref-bench results\n")
         print("Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n")
         fflush(nil)
-        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks", "download"] {
+        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks", "download", "time-to-data"] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Bench.executablePath)
             process.arguments = [scenario] + passthrough

@@ -149,6 +149,17 @@ enum Detection {
         }
     }
 
+    /// The durations (seconds) of segment number `index` under `seed`: `history` past runs (what a
+    /// learned schedule is fitted from), then `exports` new ones — stream 0 of the run; the policies
+    /// draw from later streams. `mpref-bench time-to-data` seeds a database with the same history.
+    static func durations(_ segment: Segment, index: UInt64, seed: UInt64, history: Int, exports: Int) -> (history: [Double], finishes: [Double]) {
+        let mu = log(segment.medianSeconds)
+        var draws = BenchRNG(seed: seed, stream: index << 8, index: 0)
+        let past = (0..<history).map { _ in exp(mu + segment.sigma * draws.normal()) }
+        let finishes = (0..<exports).map { _ in exp(mu + segment.sigma * draws.normal()) }
+        return (past, finishes)
+    }
+
     static func measure(_ segment: Segment, index: UInt64, seed: UInt64, exports: Int, historyCount: Int,
                         learnedMaxDelay: Duration?) throws -> SegmentResult {
         let policy = PollPolicy(configuration: PollingConfiguration())
@@ -156,11 +167,7 @@ enum Detection {
         if let learnedMaxDelay { configuration.maxDelay = learnedMaxDelay }
         let learnedPolicy = PollPolicy(configuration: configuration)
         let fallback = Backoff(initial: configuration.initialDelay, max: configuration.maxDelay, multiplier: configuration.multiplier)
-        let mu = log(segment.medianSeconds)
-        // Stream 0: the history and the true durations; later streams: one per policy, per export.
-        var draws = BenchRNG(seed: seed, stream: index << 8, index: 0)
-        let history = (0..<historyCount).map { _ in exp(mu + segment.sigma * draws.normal()) }
-        let finishes = (0..<exports).map { _ in exp(mu + segment.sigma * draws.normal()) }
+        let (history, finishes) = durations(segment, index: index, seed: seed, history: historyCount, exports: exports)
         let forecast = segment.recurring ? CompletionForecast(durations: history) : nil
         let schedule = forecast.map { LearnedSchedule(forecast: $0, maxDelay: configuration.maxDelay, fallback: fallback) }
 

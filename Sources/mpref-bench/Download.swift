@@ -324,12 +324,17 @@ final class SimProcess {
     var pid: Int32 { process.processIdentifier }
     var baseURL: String { "http://127.0.0.1:\(port)/Profiles" }
 
-    init(binary: String, scenarios: String, directory: String) throws {
+    /// - Parameter log: a file for the simulator's stdout and stderr (default: this process's own).
+    init(binary: String, scenarios: String, directory: String, log: String? = nil) throws {
         let portFile = directory + "/sim.port"
         try? FileManager.default.removeItem(atPath: portFile)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--scenarios", scenarios, "--port-file", portFile, "--no-record", "--log-level", "error"]
+        if let log, FileManager.default.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) {
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         try process.run()
         guard let port = Bench.waitForPort(in: portFile, attempts: 1000) else {
             process.terminate()

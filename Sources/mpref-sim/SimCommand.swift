@@ -37,8 +37,9 @@ struct SimCommand: AsyncParsableCommand {
               GET /_sim/health  GET /_sim/requests
               GET /_sim/initiations
                    [{"client_id","segment","access_token","last_date_time",
-                     "callback_url","match_criteria","received_at","answered",
-                     "records"}, ...]: every export an initiate created
+                     "callback_url","match_criteria","received_at","ready_at",
+                     "answered","records"}, ...]: every export an initiate
+                   created; ready_at = when it becomes Complete
               POST /_sim/scenarios (scenario file body)  POST /_sim/reset
               GET /_sim/exports/{clientId}/{accessToken}
                    {"records":R,"bytes":B,"sha256":"...","retrieved":b,

@@ -174,12 +174,14 @@ struct InitiateTests {
             #expect(listed.status == 200)
             let array = try #require(try JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [[String: Any]])
             #expect(array.count == 2)
-            let keys: Set<String> = ["client_id", "segment", "access_token", "last_date_time", "callback_url", "match_criteria", "received_at", "answered", "records"]
+            let keys: Set<String> = ["client_id", "segment", "access_token", "last_date_time", "callback_url", "match_criteria", "received_at", "ready_at", "answered", "records"]
             #expect(array.allSatisfy { Set($0.keys) == keys })
             #expect(array[0]["last_date_time"] is NSNull)
             #expect(array[0]["callback_url"] is NSNull)
             #expect(array[0]["received_at"] as? String == Timestamp.format(start.addingTimeInterval(100)))
             #expect(array[0]["records"] as? Int == 9)
+            // processing_s 0: Complete at the initiate.
+            #expect(array[0]["ready_at"] as? String == Timestamp.format(start.addingTimeInterval(100)))
             #expect(array[1]["callback_url"] as? String == "https://etl.example/cb?x=1")
             #expect(array[1]["last_date_time"] as? String == "2024-03-05T07:09:48Z")
             #expect(array[1]["answered"] as? Bool == true)

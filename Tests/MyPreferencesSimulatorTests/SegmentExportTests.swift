@@ -60,7 +60,8 @@ struct SegmentExportTests {
 
             let initiations = await sim.initiations()
             #expect(initiations == [
-                Initiation(clientID: "ACME_Co", segment: "Newsletter", accessToken: 1, receivedAt: start.addingTimeInterval(1), answered: true, records: 2500)
+                Initiation(clientID: "ACME_Co", segment: "Newsletter", accessToken: 1, receivedAt: start.addingTimeInterval(1), answered: true, records: 2500,
+                           readyAt: start.addingTimeInterval(4))
             ])
         }
     }
@@ -188,6 +189,11 @@ struct SegmentExportTests {
             let token = try await sim.initiatedToken(segment: "Opt Outs", api3: true)
             let duration = segment.processingTime(forAccessToken: token).secondsDouble
             #expect(duration != 60)
+            // When it becomes Complete: the initiate's time plus this token's own draw, in the record and over HTTP.
+            let readyAt = try #require(await sim.initiations().first?.readyAt)
+            #expect(abs(readyAt.timeIntervalSince(clock.now) - duration) < 1e-6, "\(readyAt) vs now + \(duration) s")
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(try await sim.control("/_sim/initiations").body.utf8)) as? [[String: Any]])
+            #expect(listed.first?["ready_at"] as? String == Timestamp.format(readyAt))
             let api3Status = try await TestHTTP.send("\(sim.baseURL)/ACME_Co/status/Token/\(token)")
             #expect(try jsonObject(api3Status.body)["Status"] as? String == "Processing")
             clock.advance(by: duration - 0.01)

@@ -376,8 +376,8 @@ enum TimeToData {
     // MARK: The model beside it
 
     /// The detection model (`mpref-bench detection`, §7) for this segment and history: today's backoff,
-    /// the learned schedule, and the learned schedule with a callback `callbackDelay` after the finish
-    /// (lost at `callbackFailureRate`).
+    /// the learned schedule, and callbacks on — the safety net, with a callback `callbackDelay` after
+    /// the finish (lost at `callbackFailureRate`).
     static func model(seed: UInt64, exports: Int) throws -> [ModelRow] {
         let result = try Detection.measure(segment, index: 0, seed: seed, exports: exports, historyCount: historyCount, learnedMaxDelay: nil)
         var rows: [ModelRow] = []
@@ -385,18 +385,18 @@ enum TimeToData {
         if let learned = result.rows.first(where: { $0.key == "mprefd_learned" }) { rows.append(ModelRow(learned, policy: "mprefd learned (polling only)")) }
         let (history, finishes) = Detection.durations(segment, index: 0, seed: seed, history: historyCount, exports: exports)
         let configuration = PollingConfiguration()
-        let fallback = Backoff(initial: configuration.initialDelay, max: configuration.maxDelay, multiplier: configuration.multiplier)
-        guard let forecast = CompletionForecast(durations: history) else { return rows }
-        let schedule = LearnedSchedule(forecast: forecast, maxDelay: configuration.maxDelay, fallback: fallback)
-        let outcomes = finishes.enumerated().map { i, finish in
-            // Stream 1, as the learned row: the same backoff draws past the forecast.
-            var rng = BenchRNG(seed: seed, stream: 1, index: UInt64(i))
-            var loss = BenchRNG(seed: seed, stream: 60, index: UInt64(i))
-            let lost = Double.random(in: 0..<1, using: &loss) < callbackFailureRate
-            return DetectionPolicies.learned(schedule, fallback: fallback, finish: finish, callbackAt: lost ? nil : finish + callbackDelay, using: &rng)
+        // The daemon's callbacks mode: the export awaits its callback, so its scheduled polls are the
+        // safety net (`callbacks.safety_interval_s` at its default), and the callback comes
+        // `callbackDelay` after the finish unless it is lost.
+        let safetyNet = CallbackSafetyNet(interval: CallbackSafetyNet.defaultInterval, forecast: CompletionForecast(durations: history))
+        let callback = DetectionPolicies.CallbackModel(medianDelay: callbackDelay, sigma: 0, lossRate: callbackFailureRate)
+        let policy = PollPolicy(configuration: configuration)
+        let outcomes = try finishes.enumerated().map { i, finish in
+            var rng = BenchRNG(seed: seed, stream: 2, index: UInt64(i))
+            return try DetectionPolicies.mprefdWithCallbacks(policy, safetyNet: safetyNet, callback: callback, finish: finish, using: &rng)
         }
         let row = Detection.Row(policy: "", key: "", outcomes: outcomes)
-        rows.append(ModelRow(row, policy: String(format: "mprefd learned + callback (%.1f s, %.0f %% lost)", callbackDelay, callbackFailureRate * 100)))
+        rows.append(ModelRow(row, policy: String(format: "mprefd + callbacks (%.1f s, %.0f %% lost; safety net)", callbackDelay, callbackFailureRate * 100)))
         return rows
     }
 
@@ -420,25 +420,6 @@ enum TimeToData {
             print(String(format: "| %@ | %.2f / %.2f / %.2f | %.2f |", r.policy, r.meanS, r.p50S, r.p95S, r.polls))
         }
         print("")
-    }
-}
-
-extension DetectionPolicies {
-    /// `learned(_:fallback:finish:using:)` with a callback arriving at `callbackAt` (nil: lost): the daemon
-    /// then polls at once, so the finish is noticed at the earlier of the first scheduled poll at or after
-    /// it and the callback, and that poll is the last. The schedule itself is unchanged (the daemon of
-    /// this benchmark keeps its planned polls while a callback is awaited).
-    static func learned(_ schedule: LearnedSchedule, fallback: Backoff, finish: Double, callbackAt: Double?,
-                        using rng: inout some RandomNumberGenerator) -> DetectionOutcome {
-        var t = 0.0
-        var polls = 1
-        while t < finish {
-            let next = t + (schedule.nextDelay(elapsed: .clampedSeconds(t)) ?? fallback.delay(attempt: polls - 1, using: &rng)).seconds
-            if let callbackAt, callbackAt < next { return DetectionOutcome(delay: callbackAt - finish, polls: polls + 1) }
-            t = next
-            polls += 1
-        }
-        return DetectionOutcome(delay: t - finish, polls: polls)
     }
 }
 

@@ -38,7 +38,8 @@ struct Export: AsyncParsableCommand {
             Callbacks: with callbacks.listen and callbacks.public_url configured, the request \
             carries CallbackURL = <callbacks.public_url>/<id> (a random 128-bit id stored in \
             exports.callback_id); when MyPreferences POSTs there, the running daemon polls the \
-            token at once instead of waiting for its next backoff. Polling stays the fallback.
+            token at once instead of waiting for its next backoff. Until then the export is \
+            polled only by a sparse safety net (callbacks.safety_interval_s, for a lost callback).
 
             TIME: 2026-12-01T06:00:00Z (UTC; milliseconds allowed), 2026-12-01 (midnight UTC), or \
             a duration before now (36h, 2d). DURATION: 90s, 45m, 36h, 2d, 1h30m.

@@ -1,9 +1,9 @@
 /// Writing JSON text by hand, where building a value for an encoder would cost more than it says.
-public enum JSONText {
+package enum JSONText {
     /// `text` as one JSON string literal (RFC 8259 §7): `"` and `\` escaped, `\n`, `\r`, `\t` as
     /// such, every other control character, DEL and the line/paragraph separators U+2028/U+2029 as
     /// `\u00XX`/`\u2028` (so the text stays on one line in any viewer); everything else as is.
-    public static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

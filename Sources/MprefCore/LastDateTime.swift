@@ -3,11 +3,11 @@
 /// 007–009 → 000 of the next unit) to avoid records being skipped", applied to the last digit of the
 /// milliseconds. The one rule the client (which sends a value the rounding cannot move past the window
 /// start), the simulator (which applies it) and the tests share.
-public enum LastDateTime {
+package enum LastDateTime {
     /// `milliseconds` since the Unix epoch as the vendor reads them: `…0`–`…2` → `…3`, `…3`–`…6` → `…7`,
     /// `…7`–`…9` → the next multiple of 10 ms (carrying into the second, …). E.g. `.120` → `.123`,
     /// `.127` → `.130`, `.999` → `.000` of the next second. Saturates at `Int64.max`.
-    public static func vendorRounded(milliseconds: Int64) -> Int64 {
+    package static func vendorRounded(milliseconds: Int64) -> Int64 {
         let digit = ((milliseconds % 10) + 10) % 10
         let tens = milliseconds - digit
         switch digit {

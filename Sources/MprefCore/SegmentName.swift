@@ -4,15 +4,15 @@
 /// Checked once where it enters (the CLI, a database row) and carried typed from there: 1–200
 /// characters, none of them a control character, `/` or `\` (a server may decode `%2F` back into a
 /// path separator), and not only spaces. The client percent-encodes it as one path segment.
-public struct SegmentName: Hashable, Sendable, Comparable, CustomStringConvertible {
+package struct SegmentName: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The name as the vendor knows it.
-    public let value: String
+    package let value: String
 
     /// The rule, for error messages.
-    public static let rule = "a segment name is 1–200 characters of valid UTF-8, without control, format or bidirectional characters (e.g. U+200B, U+202E), '/' or '\\', not only spaces, and not '.' or '..'"
+    package static let rule = "a segment name is 1–200 characters of valid UTF-8, without control, format or bidirectional characters (e.g. U+200B, U+202E), '/' or '\\', not only spaces, and not '.' or '..'"
 
     /// `nil` when `text` breaks ``rule``.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard (1...200).contains(text.count), !text.allSatisfy(\.isWhitespace), text != ".", text != "..",
               !text.unicodeScalars.contains("\u{FFFD}"),
               !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "/" || $0 == "\\"
@@ -21,6 +21,6 @@ public struct SegmentName: Hashable, Sendable, Comparable, CustomStringConvertib
         value = text
     }
 
-    public var description: String { value }
-    public static func < (lhs: SegmentName, rhs: SegmentName) -> Bool { lhs.value < rhs.value }
+    package var description: String { value }
+    package static func < (lhs: SegmentName, rhs: SegmentName) -> Bool { lhs.value < rhs.value }
 }

@@ -1,5 +1,5 @@
 /// Where a watched access token stands: the `tokens.state` column.
-public enum TokenState: String, Codable, Sendable, CaseIterable {
+package enum TokenState: String, Codable, Sendable, CaseIterable {
     /// Being polled.
     case watching
     /// Not polled until `mprefd resume`.
@@ -24,7 +24,7 @@ public enum TokenState: String, Codable, Sendable, CaseIterable {
     case removed
 
     /// States in which the export will not change any more (polling has stopped for good).
-    public var isTerminal: Bool {
+    package var isTerminal: Bool {
         switch self {
         case .complete, .failed, .downloadFailed, .expired, .retrieved, .timedOut: true
         case .watching, .paused, .downloading, .removed: false
@@ -33,8 +33,8 @@ public enum TokenState: String, Codable, Sendable, CaseIterable {
 
     /// States in which the daemon sends requests for the token: status polls (`watching`) or
     /// page and commit requests (`downloading`).
-    public var isActive: Bool { self == .watching || self == .downloading }
+    package var isActive: Bool { self == .watching || self == .downloading }
 
     /// The comma-separated list of values, for error messages and `--help`.
-    public static var allowedValues: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    package static var allowedValues: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

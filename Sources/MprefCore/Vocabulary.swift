@@ -3,7 +3,7 @@
 /// store, client, worker, CLI — uses these instead of strings.
 
 /// A host or account pause: the `pauses.scope` and `pause_lifts.scope` columns.
-public enum PauseScope: String, Codable, Sendable, CaseIterable {
+package enum PauseScope: String, Codable, Sendable, CaseIterable {
     /// A 503/429 paused every token of one `scheme://host:port`.
     case host
     /// A 401/403 (or an account-wide 404) paused every token of one client ID.
@@ -12,12 +12,12 @@ public enum PauseScope: String, Codable, Sendable, CaseIterable {
 
 /// Where a hook run stands: the `hook_runs.state` column.
 /// `pending → running → succeeded | failed (retried) | dead (gave up)`.
-public enum HookRunState: String, Codable, Sendable, CaseIterable {
+package enum HookRunState: String, Codable, Sendable, CaseIterable {
     case pending, running, succeeded, failed, dead
 }
 
 /// The event a hook run is for: the `hook_runs.event` column and `MPREFD_EVENT`.
-public enum HookEvent: String, Codable, Sendable, CaseIterable {
+package enum HookEvent: String, Codable, Sendable, CaseIterable {
     case complete, failed
     case downloadFailed = "download_failed"
     case expired, retrieved
@@ -27,7 +27,7 @@ public enum HookEvent: String, Codable, Sendable, CaseIterable {
     case stuck
 
     /// The event of a terminal state; `nil` for the others.
-    public init?(_ state: TokenState) {
+    package init?(_ state: TokenState) {
         switch state {
         case .complete: self = .complete
         case .failed: self = .failed
@@ -40,7 +40,7 @@ public enum HookEvent: String, Codable, Sendable, CaseIterable {
     }
 
     /// Which configured hooks run for it (`hooks.on_<trigger>`, `add-token --on-<trigger>`).
-    public var trigger: HookTrigger {
+    package var trigger: HookTrigger {
         switch self {
         case .complete: .complete
         case .failed, .downloadFailed, .timedOut: .failure
@@ -52,12 +52,12 @@ public enum HookEvent: String, Codable, Sendable, CaseIterable {
 }
 
 /// The key of a hook list: `hooks.on_complete` … and the `token_hooks.on_event` column.
-public enum HookTrigger: String, Codable, Sendable, CaseIterable {
+package enum HookTrigger: String, Codable, Sendable, CaseIterable {
     case complete, failure, expired, retrieved, stuck
 }
 
 /// Where a download stands: the `downloads.phase` column.
-public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
+package enum DownloadPhase: String, Codable, Sendable, CaseIterable {
     /// Pages are being fetched into `<file>.partial`.
     case fetching
     /// Every record is stored and verified, the file renamed; the commit request is next.
@@ -74,7 +74,7 @@ public enum DownloadPhase: String, Codable, Sendable, CaseIterable {
 /// What one request (status poll, page, commit) came to, as history records it: the `polls.outcome`
 /// and `download_requests.outcome` columns, the `outcome` label of the metrics. The case of the
 /// client's `RequestOutcome`, without its payload.
-public enum OutcomeKind: String, Codable, Sendable, CaseIterable {
+package enum OutcomeKind: String, Codable, Sendable, CaseIterable {
     case ok, unavailable
     case serverError = "server_error"
     case badRequest = "bad_request"
@@ -93,15 +93,15 @@ public enum OutcomeKind: String, Codable, Sendable, CaseIterable {
 /// started an export whose token never arrived: a timeout, a reset, a 5xx, an unreadable answer).
 /// A `sending` row whose command is gone (a crash, `kill -9`) is as unknown as `unknown`; an operator
 /// settles both with `mprefd export --resolve ID TOKEN` (→ `started`) or `--abandon ID` (→ `abandoned`).
-public enum ExportState: String, Codable, Sendable, CaseIterable {
+package enum ExportState: String, Codable, Sendable, CaseIterable {
     case sending, started, unknown, refused, abandoned
 
     /// Whether the export may exist on the server without mprefd knowing its access token.
-    public var isUnsettled: Bool { self == .sending || self == .unknown }
+    package var isUnsettled: Bool { self == .sending || self == .unknown }
 }
 
 /// Who last moved a segment's incremental cursor: the `cursors.set_by` column.
-public enum CursorSource: String, Codable, Sendable, CaseIterable {
+package enum CursorSource: String, Codable, Sendable, CaseIterable {
     /// A delivered export of the segment (its download committed, or complete with download off).
     case delivery
     /// `mprefd cursors reset`.

@@ -3,30 +3,30 @@ import GRDB
 import MprefCore
 
 /// One row of `hook_runs` (`mprefd hooks list --json` prints these; keys = column names).
-public struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
-    public var id: Int64
+package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
+    package var id: Int64
     /// Stable across retries of the same event: `MPREFD_EVENT_ID`.
-    public var eventID: String
-    public var tokenID: Int64
+    package var eventID: String
+    package var tokenID: Int64
     /// `complete`, `failed`, `expired`, `retrieved`, `timed_out`.
-    public var event: String
-    public var command: String
+    package var event: String
+    package var command: String
     /// Runs started so far.
-    public var attempt: Int
+    package var attempt: Int
     /// `pending`, `running`, `succeeded`, `failed` (will retry), `dead` (gave up).
-    public var state: String
-    public var createdAt: String
-    public var startedAt: String?
-    public var finishedAt: String?
-    public var exitCode: Int?
-    public var signal: Int?
-    public var stdoutTail: String?
-    public var stderrTail: String?
-    public var nextAttemptAt: String?
-    public var error: String?
+    package var state: String
+    package var createdAt: String
+    package var startedAt: String?
+    package var finishedAt: String?
+    package var exitCode: Int?
+    package var signal: Int?
+    package var stdoutTail: String?
+    package var stderrTail: String?
+    package var nextAttemptAt: String?
+    package var error: String?
     // From the token row, for display.
-    public var clientID: String
-    public var accessToken: Int64
+    package var clientID: String
+    package var accessToken: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, event, command, attempt, state, signal, error

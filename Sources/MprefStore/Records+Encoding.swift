@@ -2,7 +2,7 @@
 // (synthesised Codable would leave absent values out).
 
 extension TokenRecord {
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(clientID, forKey: .clientID)
@@ -25,7 +25,7 @@ extension TokenRecord {
 }
 
 extension PollRecord {
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(tokenID, forKey: .tokenID)
@@ -43,7 +43,7 @@ extension PollRecord {
 }
 
 extension HookRunRecord {
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(eventID, forKey: .eventID)

@@ -1,7 +1,7 @@
 /// An error from the database layer, with a description safe to log and show to an operator.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
+package struct StoreError: Error, CustomStringConvertible, Sendable {
     /// What went wrong, as a stable code.
-    public enum Code: String, Sendable {
+    package enum Code: String, Sendable {
         /// The database's directory does not exist.
         case directoryMissing
         /// No database file at the path (read-only commands never create one).
@@ -22,14 +22,14 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case sqliteTooOld
     }
 
-    public var code: Code
+    package var code: Code
     /// One line for the operator: what, which value, and the fix.
-    public var message: String
+    package var message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -3,15 +3,15 @@ import MprefCore
 import GRDB
 
 /// The `daemon` row: who runs on this database and whether it is alive.
-public struct DaemonRecord: Codable, Sendable, Hashable, FetchableRecord {
-    public var pid: Int
-    public var version: String
-    public var hostname: String
-    public var startedAt: String
+package struct DaemonRecord: Codable, Sendable, Hashable, FetchableRecord {
+    package var pid: Int
+    package var version: String
+    package var hostname: String
+    package var startedAt: String
     /// Written every few seconds while the daemon runs.
-    public var heartbeatAt: String
+    package var heartbeatAt: String
     /// Set on a clean shutdown.
-    public var stoppedAt: String?
+    package var stoppedAt: String?
 
     enum CodingKeys: String, CodingKey {
         case pid, version, hostname

@@ -4,35 +4,35 @@ import MprefCore
 
 /// One `downloads` row: a download's checkpoint and outcome. Every count is exact (`records` and
 /// `bytes` describe the file's durable prefix, never more).
-public struct DownloadCheckpoint: Sendable, Hashable {
-    public var tokenID: Int64
+package struct DownloadCheckpoint: Sendable, Hashable {
+    package var tokenID: Int64
     /// The final path, `<directory>/<client ID>/<access token>.ndjson`; the partial file is this + `.partial`.
-    public var file: String
-    public var phase: DownloadPhase
-    public var startedAt: Date
+    package var file: String
+    package var phase: DownloadPhase
+    package var startedAt: Date
     /// 1-based offset of the next page to ask for.
-    public var nextOffset: Int64
+    package var nextOffset: Int64
     /// Records stored (the file's first `bytes` bytes hold exactly these).
-    public var records: Int64
+    package var records: Int64
     /// Bytes of the file covered by this checkpoint.
-    public var bytes: Int64
+    package var bytes: Int64
     /// Hex SHA-256 of the file's first `bytes` bytes; `nil` while `bytes` is 0.
-    public var sha256Prefix: String?
+    package var sha256Prefix: String?
     /// `TotalResults` of the latest page; `nil` before the first.
-    public var totalResults: Int64?
+    package var totalResults: Int64?
     /// Pages stored.
-    public var pages: Int64
+    package var pages: Int64
     /// Hex SHA-256 of the verified file.
-    public var sha256: String?
-    public var verifiedAt: Date?
-    public var committedAt: Date?
+    package var sha256: String?
+    package var verifiedAt: Date?
+    package var committedAt: Date?
     /// The `keepFiles` sent with the commit.
-    public var keepFiles: Bool?
-    public var lastError: String?
+    package var keepFiles: Bool?
+    package var lastError: String?
     /// When `download.retention_days` removed the delivered file.
-    public var fileDeletedAt: Date?
+    package var fileDeletedAt: Date?
 
-    public init(tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
+    package init(tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
                 records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
                 sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil, lastError: String? = nil,
                 fileDeletedAt: Date? = nil) {
@@ -55,7 +55,7 @@ public struct DownloadCheckpoint: Sendable, Hashable {
     }
 
     /// The file being written: ``file`` + `.partial`.
-    public var partialFile: String { file + ".partial" }
+    package var partialFile: String { file + ".partial" }
 
     static let columns = """
         token_id, file, phase, started_at, next_offset, records, bytes, sha256_prefix, total_results, pages, sha256,

@@ -3,29 +3,29 @@ import MprefCore
 import GRDB
 
 /// One row of `tokens`, as analysts see it (`mprefd list --json` prints these, keys = column names).
-public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
-    public var id: Int64
-    public var clientID: String
-    public var accessToken: Int64
-    public var label: String?
-    public var state: TokenState
+package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
+    package var id: Int64
+    package var clientID: String
+    package var accessToken: Int64
+    package var label: String?
+    package var state: TokenState
     /// The API's `Status`, verbatim, from the latest decoded poll.
-    public var lastStatus: String?
-    public var rowCount: Int64?
-    public var byteCount: Int64?
+    package var lastStatus: String?
+    package var rowCount: Int64?
+    package var byteCount: Int64?
     /// Timestamps: UTC text `YYYY-MM-DDTHH:MM:SS.sssZ` (see `Timestamp`).
-    public var addedAt: String
-    public var nextPollAt: String?
-    public var deadlineAt: String?
-    public var lastPolledAt: String?
-    public var finishedAt: String?
+    package var addedAt: String
+    package var nextPollAt: String?
+    package var deadlineAt: String?
+    package var lastPolledAt: String?
+    package var finishedAt: String?
     /// Polls since the token was (re-)armed.
-    public var attempt: Int
+    package var attempt: Int
     /// Polls in a row without a usable status.
-    public var consecutiveErrors: Int
-    public var lastError: String?
+    package var consecutiveErrors: Int
+    package var lastError: String?
     /// Whether the globally configured hooks run for this token (`add-token --no-global-hooks` clears it).
-    public var globalHooks: Bool
+    package var globalHooks: Bool
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, label, state, attempt
@@ -61,22 +61,22 @@ public struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
 }
 
 /// One row of `polls`: the history of one poll attempt.
-public struct PollRecord: Codable, Sendable, Hashable, FetchableRecord {
-    public var id: Int64
-    public var tokenID: Int64
-    public var polledAt: String
-    public var httpStatus: Int?
-    public var status: String?
-    public var rowCount: Int64?
-    public var byteCount: Int64?
+package struct PollRecord: Codable, Sendable, Hashable, FetchableRecord {
+    package var id: Int64
+    package var tokenID: Int64
+    package var polledAt: String
+    package var httpStatus: Int?
+    package var status: String?
+    package var rowCount: Int64?
+    package var byteCount: Int64?
     /// Milliseconds from request sent to whole body read.
-    public var latencyMs: Int64?
+    package var latencyMs: Int64?
     /// Seconds; the server's `Retry-After` hint (RFC 9110 §10.2.3).
-    public var retryAfterS: Double?
+    package var retryAfterS: Double?
     /// Seconds; the delay chosen after this poll.
-    public var nextDelayS: Double?
-    public var outcome: String
-    public var error: String?
+    package var nextDelayS: Double?
+    package var outcome: String
+    package var error: String?
 
     enum CodingKeys: String, CodingKey {
         case id, status, outcome, error

@@ -1,54 +1,54 @@
 import Foundation
 
 /// How to reach and authenticate to one MyPreferences account (one client ID).
-public struct AccountConfiguration: Sendable {
+package struct AccountConfiguration: Sendable {
     /// The MyPreferences ClientId: the `{clientId}` path parameter.
-    public var clientID: String
+    package var clientID: String
     /// Base URL; default `https://pm.mypreferences.com/Profiles` (staging: `https://pmstg.mypreferences.com/Profiles`).
-    public var baseURL: String
+    package var baseURL: String
     /// Status path template below `baseURL`, with `{clientId}` and `{accessToken}` placeholders (each
     /// percent-encoded as one path segment). Default `Async/{clientId}/Export/{accessToken}/Status`;
     /// the API/3 form is `{clientId}/status/Token/{accessToken}`.
-    public var statusPath: String
+    package var statusPath: String
     /// The media type asked for in `Accept`; the response's own `Content-Type` picks the decoder.
-    public var accept: MediaType
+    package var accept: MediaType
     /// TCP (and TLS) connect timeout; default 10 s.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
     /// Whole-request deadline, from send to last body byte; default 30 s.
-    public var requestTimeout: Duration
+    package var requestTimeout: Duration
     /// Largest response body read, in bytes; a larger one is `.transportError(.bodyTooLarge)`. Default 65,536.
-    public var maxBodyBytes: Int
+    package var maxBodyBytes: Int
     /// Allow plain `http://` to a non-loopback host. Default `false` (loopback `http://` is always allowed).
-    public var allowInsecureHTTP: Bool
+    package var allowInsecureHTTP: Bool
     /// The authentication scheme.
-    public var auth: Authentication
+    package var auth: Authentication
     /// Retrieve (one page of a completed export) path template below `baseURL`, placeholders as in
     /// ``statusPath``; the client adds `?limit=&offset=&keepAlive=true`. Not in the vendor's public
     /// Profiles pages: default `Async/{clientId}/Export/Segment/{accessToken}` (the API/3 form,
     /// documented, is `{clientId}/export/Segment/{accessToken}`).
-    public var retrievePath: String
+    package var retrievePath: String
     /// Commit path template below `baseURL`; the client adds `?keepFiles=true|false`. Not in the
     /// vendor's public Profiles pages: default `Async/{clientId}/Export/Segment/Commit/{accessToken}`
     /// (API/3 by analogy: `{clientId}/export/Segment/Commit/{accessToken}`).
-    public var commitPath: String
+    package var commitPath: String
     /// Initiate path template below `baseURL` (`POST`, JSON body): `{clientId}` and `{segmentName}`,
     /// each one percent-encoded path segment. Default `Async/{clientId}/Export/Segment/{segmentName}`
     /// (MyPreferences Profiles API help; API/3: `{clientId}/export/Segment/{segmentName}`).
-    public var initiatePath: String
+    package var initiatePath: String
     /// Largest page body read, in bytes (a larger one is `.transportError(.bodyTooLarge)`); default 64 MiB
     /// (a 1,000-record page of profiles is about 1 MB; a page is held whole while it is checked).
-    public var maxPageBytes: Int
+    package var maxPageBytes: Int
     /// Whole-request deadline of one page, from send to last body byte; default 300 s.
-    public var pageTimeout: Duration
+    package var pageTimeout: Duration
 
-    public static let defaultBaseURL = "https://pm.mypreferences.com/Profiles"
-    public static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
-    public static let defaultRetrievePath = "Async/{clientId}/Export/Segment/{accessToken}"
-    public static let defaultCommitPath = "Async/{clientId}/Export/Segment/Commit/{accessToken}"
-    public static let defaultInitiatePath = "Async/{clientId}/Export/Segment/{segmentName}"
-    public static let defaultMaxPageBytes = 67_108_864
+    package static let defaultBaseURL = "https://pm.mypreferences.com/Profiles"
+    package static let defaultStatusPath = "Async/{clientId}/Export/{accessToken}/Status"
+    package static let defaultRetrievePath = "Async/{clientId}/Export/Segment/{accessToken}"
+    package static let defaultCommitPath = "Async/{clientId}/Export/Segment/Commit/{accessToken}"
+    package static let defaultInitiatePath = "Async/{clientId}/Export/Segment/{segmentName}"
+    package static let defaultMaxPageBytes = 67_108_864
 
-    public init(
+    package init(
         clientID: String,
         baseURL: String = Self.defaultBaseURL,
         statusPath: String = Self.defaultStatusPath,
@@ -81,13 +81,13 @@ public struct AccountConfiguration: Sendable {
     }
 
     /// `json` (`application/json`) or `xml` (`application/xml`).
-    public enum MediaType: String, Sendable, CaseIterable {
+    package enum MediaType: String, Sendable, CaseIterable {
         case json, xml
     }
 }
 
 /// The `Authorization` scheme for an account.
-public enum Authentication: Sendable {
+package enum Authentication: Sendable {
     /// No `Authorization` header (the simulator, loopback tests).
     case none
     /// `PNAUTHINFO3-HMAC-SHA256`, signed afresh per request with the HMAC key `secret`.
@@ -96,7 +96,7 @@ public enum Authentication: Sendable {
     case oauth(tokenURL: String, oauthClientID: String, oauthClientSecret: Secret, userID: String)
 
     /// The scheme's name as configured: `none`, `pnauthinfo3`, `oauth`.
-    public var schemeName: String {
+    package var schemeName: String {
         switch self {
         case .none: "none"
         case .pnauthinfo3: "pnauthinfo3"
@@ -107,11 +107,11 @@ public enum Authentication: Sendable {
 
 /// A secret value (HMAC key, OAuth client secret). Prints as `<redacted>` everywhere —
 /// `description`, `debugDescription`, string interpolation, `dump` — so it cannot leak by accident.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+package struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The secret itself; read it only where it is used (signing, token requests).
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(reflecting: "<redacted>") }
+    package let value: String
+    package init(_ value: String) { self.value = value }
+    package var description: String { "<redacted>" }
+    package var debugDescription: String { "<redacted>" }
+    package var customMirror: Mirror { Mirror(reflecting: "<redacted>") }
 }

@@ -4,27 +4,27 @@
 /// `Count`, `HasMore`, `Limit`, `Offset`, `TotalResults` and the records, in `UserProfilePreferences`
 /// (Profiles generation) or `Preferences` (API/3). Keys are matched case-insensitively (the vendor's
 /// own sample lower-cases some). The counts are `nil` when the answer leaves them out or sends `null`.
-public struct ExportPage: Sendable, Hashable {
+package struct ExportPage: Sendable, Hashable {
     /// `Count`: records in this page, as the answer states it.
-    public var count: Int64?
+    package var count: Int64?
     /// `HasMore`: more records follow this page.
-    public var hasMore: Bool?
+    package var hasMore: Bool?
     /// `Limit`: the page size the server applied.
-    public var limit: Int64?
+    package var limit: Int64?
     /// `Offset`: the 1-based index of this page's first record.
-    public var offset: Int64?
+    package var offset: Int64?
     /// `TotalResults`: records in the whole export.
-    public var totalResults: Int64?
+    package var totalResults: Int64?
     /// Records found in the page's record array.
-    public var records: Int
+    package var records: Int
     /// The record array's key as the answer spelled it (`UserProfilePreferences`, `Preferences`, …).
-    public var recordKey: String
+    package var recordKey: String
     /// The records as NDJSON: each record's bytes exactly as the server sent them, followed by one
     /// `\n`. Only line breaks between a record's tokens are dropped (inside a JSON string they cannot
     /// occur), so 64-bit numbers, escapes, Unicode and nesting are kept byte for byte.
-    public var ndjson: [UInt8]
+    package var ndjson: [UInt8]
 
-    public init(count: Int64?, hasMore: Bool?, limit: Int64?, offset: Int64?, totalResults: Int64?, records: Int,
+    package init(count: Int64?, hasMore: Bool?, limit: Int64?, offset: Int64?, totalResults: Int64?, records: Int,
                 recordKey: String, ndjson: [UInt8]) {
         self.count = count
         self.hasMore = hasMore
@@ -38,16 +38,16 @@ public struct ExportPage: Sendable, Hashable {
 }
 
 /// What a commit answered: a 2xx (its body is not documented and not read beyond an excerpt).
-public struct CommitReceipt: Sendable, Hashable {
+package struct CommitReceipt: Sendable, Hashable {
     /// At most 256 characters of the answer's body, for the log.
-    public var excerpt: String
+    package var excerpt: String
 
-    public init(excerpt: String) {
+    package init(excerpt: String) {
         self.excerpt = excerpt
     }
 }
 
 /// What one retrieve request came to.
-public typealias PageResult = RequestResult<ExportPage>
+package typealias PageResult = RequestResult<ExportPage>
 /// What one commit request came to.
-public typealias CommitResult = RequestResult<CommitReceipt>
+package typealias CommitResult = RequestResult<CommitReceipt>

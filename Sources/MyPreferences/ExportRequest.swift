@@ -1,26 +1,26 @@
-public import Foundation
+import Foundation
 import MprefCore
 
 /// The body of an initiate request, `POST {initiatePath}` (MyPreferences Profiles API help, "Async
 /// Export Segment": `SegmentRequestInfo` with `CallbackURL` and `LastDateTime`; the Integration docs
 /// add `MatchCriteria`, `MatchType` and `Values`). Sent as JSON; absent fields are left out.
-public struct ExportRequest: Sendable, Hashable {
+package struct ExportRequest: Sendable, Hashable {
     /// Who to restrict the export to (Integration docs): `MatchCriteria`.
-    public enum MatchCriteria: String, Sendable, Hashable, CaseIterable {
+    package enum MatchCriteria: String, Sendable, Hashable, CaseIterable {
         case profileID = "ProfileId", alternateID = "AlternateId", phoneNumber = "PhoneNumber", emailAddress = "EmailAddress"
     }
 
     /// `CallbackURL`: the vendor POSTs there when the export is complete (body undocumented).
-    public var callbackURL: String?
+    package var callbackURL: String?
     /// `LastDateTime`: only records changed since; UTC `YYYY-MM-DDTHH:MM:SS.sssZ` (see ``lastDateTime(for:)``).
-    public var lastDateTime: String?
-    public var matchCriteria: MatchCriteria?
+    package var lastDateTime: String?
+    package var matchCriteria: MatchCriteria?
     /// `MatchType`, required by the vendor with `AlternateId`.
-    public var matchType: String?
+    package var matchType: String?
     /// `Values` with `MatchCriteria`.
-    public var values: [String]
+    package var values: [String]
 
-    public init(callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil, matchType: String? = nil,
+    package init(callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil, matchType: String? = nil,
                 values: [String] = []) {
         self.callbackURL = callbackURL
         self.lastDateTime = lastDateTime
@@ -31,7 +31,7 @@ public struct ExportRequest: Sendable, Hashable {
 
     /// The compact JSON body, keys in a fixed order: `{"LastDateTime":"…","CallbackURL":"…",…}`
     /// (`{}` when nothing is set).
-    public var json: String {
+    package var json: String {
         var fields: [String] = []
         if let lastDateTime { fields.append("\"LastDateTime\":" + Self.quoted(lastDateTime)) }
         if let callbackURL { fields.append("\"CallbackURL\":" + Self.quoted(callbackURL)) }
@@ -51,7 +51,7 @@ public struct ExportRequest: Sendable, Hashable {
     /// ten milliseconds below it and one more (`…00.001Z` → `…59.999Z`), which the vendor rounds to
     /// `…00.000Z`: at most 11 ms earlier than `start`, never later. Formatted UTC
     /// `YYYY-MM-DDTHH:MM:SS.sssZ` (the documented format; the zone is always given).
-    public static func lastDateTime(for start: Date) -> String {
+    package static func lastDateTime(for start: Date) -> String {
         let ms = WallClock.milliseconds(start)
         let floored = ms - ((ms % 10) + 10) % 10
         return Timestamp.format(WallClock.date(milliseconds: floored - 1))
@@ -63,11 +63,11 @@ public struct ExportRequest: Sendable, Hashable {
 }
 
 /// The answer of a successful initiate: `{"AccessToken": <int>}`.
-public struct InitiatedExport: Sendable, Hashable {
+package struct InitiatedExport: Sendable, Hashable {
     /// The new export's access token (> 0).
-    public var accessToken: Int64
+    package var accessToken: Int64
 
-    public init(accessToken: Int64) {
+    package init(accessToken: Int64) {
         self.accessToken = accessToken
     }
 
@@ -94,4 +94,4 @@ public struct InitiatedExport: Sendable, Hashable {
 }
 
 /// What an initiate request came to.
-public typealias InitiateResult = RequestResult<InitiatedExport>
+package typealias InitiateResult = RequestResult<InitiatedExport>

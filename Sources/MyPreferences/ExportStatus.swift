@@ -2,19 +2,19 @@
 ///
 /// Source: MyPreferences Profiles API help, "GET Async/{clientId}/Export/{accessToken}/Status"
 /// and the API/3 async help "GET {clientId}/status/Token/{accessToken}" (which adds `Expires`).
-public struct ExportStatus: Sendable, Hashable {
+package struct ExportStatus: Sendable, Hashable {
     /// The `AccessToken` field as the server echoed it; `nil` when absent.
-    public var accessToken: Int64?
+    package var accessToken: Int64?
     /// The `Status` field, verbatim (e.g. `"Processing"`, `"Complete"`, or a value this version does not know).
-    public var status: String
+    package var status: String
     /// `RowCount`: rows in the export (meaningful once complete); `nil` when the field was missing.
-    public var rowCount: Int64?
+    package var rowCount: Int64?
     /// `ByteCount`: export size in bytes (meaningful once complete); `nil` when the field was missing.
-    public var byteCount: Int64?
+    package var byteCount: Int64?
     /// `Expires`, verbatim, sent only by the API/3 path form; `nil` otherwise.
-    public var expires: String?
+    package var expires: String?
 
-    public init(accessToken: Int64? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil, expires: String? = nil) {
+    package init(accessToken: Int64? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil, expires: String? = nil) {
         self.accessToken = accessToken
         self.status = status
         self.rowCount = rowCount
@@ -24,13 +24,13 @@ public struct ExportStatus: Sendable, Hashable {
 
     /// `status` mapped case-insensitively (surrounding whitespace ignored) to a documented value;
     /// `nil` for a value this version does not know (treated as still processing, and warned about).
-    public var knownStatus: KnownExportStatus? {
+    package var knownStatus: KnownExportStatus? {
         KnownExportStatus(matching: status)
     }
 }
 
 /// The documented values of `Status`.
-public enum KnownExportStatus: String, Sendable, CaseIterable {
+package enum KnownExportStatus: String, Sendable, CaseIterable {
     case processing = "Processing"
     case complete = "Complete"
     case error = "Error"
@@ -39,7 +39,7 @@ public enum KnownExportStatus: String, Sendable, CaseIterable {
     case retrieved = "Retrieved"
 
     /// Matches `text` case-insensitively, ignoring surrounding whitespace; `nil` when unknown.
-    public init?(matching text: String) {
+    package init?(matching text: String) {
         if let exact = Self(rawValue: text) {  // the usual spelling: no folding needed
             self = exact
             return
@@ -50,5 +50,5 @@ public enum KnownExportStatus: String, Sendable, CaseIterable {
     }
 
     /// Whether polling stops at this status.
-    public var isTerminal: Bool { self != .processing }
+    package var isTerminal: Bool { self != .processing }
 }

@@ -14,16 +14,16 @@ import NIOHTTP1
 /// HTTP/1.1 connections (HTTP/2 where the server offers it over TLS), TLS certificate
 /// verification always on, redirects never followed, connect timeout from the configuration.
 /// Call ``shutdown()`` once before releasing the client.
-public final class MyPreferencesClient: Sendable {
+package final class MyPreferencesClient: Sendable {
     /// This program's version, sent in `User-Agent`.
-    public static let version = MprefVersion.current
+    package static let version = MprefVersion.current
     /// `mprefd/<version>`.
-    public static let userAgent = "mprefd/\(version)"
+    package static let userAgent = "mprefd/\(version)"
     /// Default cap on pooled HTTP/1.1 connections per host (AsyncHTTPClient's own default is 8).
-    public static let defaultMaxConnectionsPerHost = 64
+    package static let defaultMaxConnectionsPerHost = 64
 
     /// The account this client polls.
-    public let configuration: AccountConfiguration
+    package let configuration: AccountConfiguration
 
     private let httpClient: HTTPClient
     private let logger: Logger
@@ -51,7 +51,7 @@ public final class MyPreferencesClient: Sendable {
     ///   non-loopback host without `allowInsecureHTTP` (`.insecureHTTP`), the status path lacks
     ///   `{accessToken}`, or a value is out of range (empty client ID, non-positive timeouts,
     ///   body limit or connection limit).
-    public init(
+    package init(
         configuration: AccountConfiguration,
         logger: Logger,
         maxConnectionsPerHost: Int = MyPreferencesClient.defaultMaxConnectionsPerHost,
@@ -98,13 +98,13 @@ public final class MyPreferencesClient: Sendable {
     /// Closes the connection pool. Call once, after the last ``status(of:)`` has returned.
     ///
     /// - Throws: AsyncHTTPClient's error if the pool was already shut down.
-    public func shutdown() async throws {
+    package func shutdown() async throws {
         try await httpClient.shutdown()
     }
 
     /// The status URL for `accessToken`: base URL and expanded path template joined with one `/`,
     /// client ID and access token each percent-encoded as one path segment.
-    public func statusURL(for accessToken: Int64) -> String {
+    package func statusURL(for accessToken: Int64) -> String {
         urlTemplate.url(for: accessToken)
     }
 
@@ -119,7 +119,7 @@ public final class MyPreferencesClient: Sendable {
     ///
     /// With OAuth, a token endpoint that refuses the client (400/401) gives `.unauthorized` with the
     /// token endpoint's status in `httpStatus`; any other token failure gives `.transportError`.
-    public func status(of accessToken: Int64) async -> PollResult {
+    package func status(of accessToken: Int64) async -> PollResult {
         let clock = ContinuousClock()
         let start = clock.now
         let (answer, httpStatus) = await exchange(
@@ -147,12 +147,12 @@ public final class MyPreferencesClient: Sendable {
     /// The retrieve URL of one page: `{retrievePath}?limit={limit}&offset={offset}&keepAlive=true`.
     /// `keepAlive=true` always: without it the export is marked retrieved as soon as its last page is
     /// served, before mprefd has stored it.
-    public func pageURL(for accessToken: Int64, offset: Int64, limit: Int) -> String {
+    package func pageURL(for accessToken: Int64, offset: Int64, limit: Int) -> String {
         retrieveTemplate.url(for: accessToken) + "?limit=\(limit)&offset=\(offset)&keepAlive=true"
     }
 
     /// The commit URL: `{commitPath}?keepFiles=true|false`.
-    public func commitURL(for accessToken: Int64, keepFiles: Bool) -> String {
+    package func commitURL(for accessToken: Int64, keepFiles: Bool) -> String {
         commitTemplate.url(for: accessToken) + "?keepFiles=\(keepFiles)"
     }
 
@@ -164,7 +164,7 @@ public final class MyPreferencesClient: Sendable {
     /// - Parameters:
     ///   - offset: 1-based index of the page's first record (the API's `offset`).
     ///   - limit: records per page (the API's `limit`).
-    public func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
+    package func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .GET, url: pageURL(for: accessToken, offset: offset, limit: limit), accessToken: accessToken, accept: .json,
@@ -178,7 +178,7 @@ public final class MyPreferencesClient: Sendable {
     /// Commits a retrieved export: `POST {commitURL}` with an empty body. The vendor then marks the
     /// retrieval complete and expires the token; `keepFiles` keeps its files on the server.
     /// Never throws. A 2xx is `.ok` whatever its body says.
-    public func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
+    package func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .POST, url: commitURL(for: accessToken, keepFiles: keepFiles), accessToken: accessToken, accept: .json,
@@ -191,7 +191,7 @@ public final class MyPreferencesClient: Sendable {
 
     /// The initiate URL of `segment`: `{initiatePath}` with `{clientId}` and `{segmentName}` each
     /// percent-encoded as one path segment.
-    public func initiateURL(segment: SegmentName) -> String {
+    package func initiateURL(segment: SegmentName) -> String {
         StatusURL.join(configuration.baseURL, configuration.initiatePath
             .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID))
             .replacingOccurrences(of: "{segmentName}", with: StatusURL.encodeSegment(segment.value)))
@@ -205,7 +205,7 @@ public final class MyPreferencesClient: Sendable {
     /// server: no stale-connection retry; with OAuth, a 401 is retried once after refreshing the token
     /// (a 401 started nothing). What the caller may retry: `.transportError(.connect, …)` (the
     /// connection was never made) and `.unavailable` (503/429: the server asks to come back).
-    public func initiate(segment: SegmentName, request: ExportRequest) async -> InitiateResult {
+    package func initiate(segment: SegmentName, request: ExportRequest) async -> InitiateResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .POST, url: initiateURL(segment: segment), accessToken: 0, accept: .json, maxBodyBytes: configuration.maxBodyBytes,

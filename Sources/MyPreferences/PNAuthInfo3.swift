@@ -9,12 +9,12 @@ import MprefCore
 /// `Authorization: PNAUTHINFO3-HMAC-SHA256 Credential={UserId}/{timestamp} Signature={sig}` where
 /// `sig = base64(HMAC-SHA256(key: secret as UTF-8, message: "{ClientId}:{UserId}:{timestamp}"))`.
 /// Sign every request afresh; the timestamp is never in the future.
-public enum PNAuthInfo3 {
+package enum PNAuthInfo3 {
     /// The scheme name as sent.
-    public static let scheme = "PNAUTHINFO3-HMAC-SHA256"
+    package static let scheme = "PNAUTHINFO3-HMAC-SHA256"
 
     /// The base64 signature of `"{clientID}:{userID}:{timestamp}"` keyed with `secret` (UTF-8).
-    public static func signature(secret: String, clientID: String, userID: String, timestamp: String) -> String {
+    package static func signature(secret: String, clientID: String, userID: String, timestamp: String) -> String {
         let key = SymmetricKey(data: Data(secret.utf8))
         let message = Data("\(clientID):\(userID):\(timestamp)".utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
@@ -22,14 +22,14 @@ public enum PNAuthInfo3 {
     }
 
     /// The full `Authorization` field value for one request.
-    public static func header(secret: String, clientID: String, userID: String, timestamp: String) -> String {
+    package static func header(secret: String, clientID: String, userID: String, timestamp: String) -> String {
         let sig = signature(secret: secret, clientID: clientID, userID: userID, timestamp: timestamp)
         return "\(scheme) Credential=\(userID)/\(timestamp) Signature=\(sig)"
     }
 
     /// `date` as the issued timestamp: UTC `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`, milliseconds truncated so
     /// it is never later than `date`. Independent of the host's locale, time zone and calendar.
-    public static func timestamp(for date: Date) -> String {
+    package static func timestamp(for date: Date) -> String {
         CivilTime.iso8601Milliseconds(date)
     }
 }

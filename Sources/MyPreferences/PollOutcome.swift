@@ -5,7 +5,7 @@ import MprefCore
 /// other cases, so 503/Retry-After, 401/403, 404 and errors mean the same thing for all of them.
 ///
 /// Error-code meanings: MyPreferences Profiles API help, "HTTP status codes" (400, 401, 403, 404, 500, 503).
-public enum RequestOutcome<Answer: Sendable & Hashable>: Sendable, Hashable {
+package enum RequestOutcome<Answer: Sendable & Hashable>: Sendable, Hashable {
     /// 2xx with a decodable answer (for a status poll: an `AsyncApiDataExportStatusResult`).
     case ok(Answer)
     /// 503 (or 429 Too Many Requests): the whole host is temporarily unavailable or asks us to slow
@@ -31,22 +31,22 @@ public enum RequestOutcome<Answer: Sendable & Hashable>: Sendable, Hashable {
 }
 
 /// Why no usable response arrived.
-public enum TransportFailure: String, Sendable, Hashable {
+package enum TransportFailure: String, Sendable, Hashable {
     case connect, timeout, reset, tls, bodyTooLarge = "body_too_large", other
 }
 
 /// What a status poll came to.
-public typealias PollOutcome = RequestOutcome<ExportStatus>
+package typealias PollOutcome = RequestOutcome<ExportStatus>
 
 /// One request's outcome with its measurements.
-public struct RequestResult<Answer: Sendable & Hashable>: Sendable, Hashable {
-    public var outcome: RequestOutcome<Answer>
+package struct RequestResult<Answer: Sendable & Hashable>: Sendable, Hashable {
+    package var outcome: RequestOutcome<Answer>
     /// The HTTP status code of the final response; `nil` when no response arrived.
-    public var httpStatus: Int?
+    package var httpStatus: Int?
     /// Time from sending the request to having the whole body (monotonic clock).
-    public var latency: Duration
+    package var latency: Duration
 
-    public init(outcome: RequestOutcome<Answer>, httpStatus: Int?, latency: Duration) {
+    package init(outcome: RequestOutcome<Answer>, httpStatus: Int?, latency: Duration) {
         self.outcome = outcome
         self.httpStatus = httpStatus
         self.latency = latency
@@ -54,7 +54,7 @@ public struct RequestResult<Answer: Sendable & Hashable>: Sendable, Hashable {
 }
 
 /// One status poll's outcome with its measurements.
-public typealias PollResult = RequestResult<ExportStatus>
+package typealias PollResult = RequestResult<ExportStatus>
 
 extension RequestOutcome where Answer == ExportStatus {
     /// This outcome for a poll of `accessToken`: an `.ok` answer whose body names another export
@@ -62,7 +62,7 @@ extension RequestOutcome where Answer == ExportStatus {
     /// error, never a terminal state, so an answer meant for export 71 can never complete export 70
     /// (or start its hooks). An answer without `AccessToken` is trusted, as the API documents none
     /// as required.
-    public func identified(as accessToken: Int64) -> PollOutcome {
+    package func identified(as accessToken: Int64) -> PollOutcome {
         guard case .ok(let status) = self, let echoed = status.accessToken, echoed != accessToken else { return self }
         return .undecodable(reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",
                             excerpt: "AccessToken \(echoed), Status \(BodyExcerpt.make(Array(status.status.utf8), limit: 64))")
@@ -72,7 +72,7 @@ extension RequestOutcome where Answer == ExportStatus {
 extension RequestOutcome {
 
     /// The case without its payload: what history, logs and metrics labels record.
-    public var kind: OutcomeKind {
+    package var kind: OutcomeKind {
         switch self {
         case .ok: .ok
         case .unavailable: .unavailable

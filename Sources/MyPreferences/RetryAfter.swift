@@ -23,7 +23,7 @@ import MprefCore
 /// Everything else is "no usable hint" (`nil`), never `0` and never a trap: negative, signed
 /// (`+5`), fractional, empty, non-ASCII digits, unknown date forms, and a header repeated with
 /// *differing* values (identical repeats are read as one).
-public enum RetryAfter {
+package enum RetryAfter {
     /// The delay the server asks for, or `nil` when there is no usable hint.
     ///
     /// - Parameters:
@@ -32,7 +32,7 @@ public enum RetryAfter {
     ///   - receivedAt: when the response arrived, by our wall clock; the reference for an
     ///     HTTP-date when `dateHeader` is missing or unparseable.
     /// - Returns: a non-negative delay, or `nil`.
-    public static func delay(from values: [String], dateHeader: String?, receivedAt: Date) -> Duration? {
+    package static func delay(from values: [String], dateHeader: String?, receivedAt: Date) -> Duration? {
         guard let first = values.first else { return nil }
         let value = trimOWS(first)
         // Repeated fields: usable only when they all agree.

@@ -29,6 +29,9 @@ let package = Package(
         // Already in the graph through swift-configuration's YAML trait; used directly to list the
         // keys of the config file (account client IDs, unknown-key errors), which ConfigReader cannot.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Already in the graph through swift-subprocess and swift-configuration; named because their
+        // APIs take its FilePath (hook processes, the config file provider).
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // A few Linux calls that Swift cannot make directly (variadic prctl).
@@ -56,6 +59,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,6 +74,7 @@ let package = Package(
                 "MyPreferences",
                 "CMprefSystem",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -88,6 +93,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -104,6 +110,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -142,19 +150,30 @@ let package = Package(
         ),
 
         .testTarget(name: "MprefCoreTests", dependencies: ["MprefCore"]),
-        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore", "MprefCore"]),
-        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MprefCore", "MyPreferencesSimulator"], exclude: ["Fixtures"]),
-        .testTarget(name: "MprefWorkerTests", dependencies: ["MprefWorker", "MprefCore", "MyPreferencesSimulator"]),
+        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore", "MprefCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MprefCore", "MyPreferencesSimulator", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "MprefWorkerTests", dependencies: [
+            "MprefWorker", "MprefCore", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(
             name: "MyPreferencesSimulatorTests",
             dependencies: [
-                "MyPreferencesSimulator", "mpref-sim",
+                "MyPreferencesSimulator", "mpref-sim", "MprefCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 // The canonical export checksum, recomputed independently of the simulator.
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "mprefdTests", dependencies: ["mprefd", "mpref-sim", "MprefCore", "MprefStore", "MyPreferencesSimulator", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "mprefdTests", dependencies: [
+            "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MyPreferencesSimulator",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
         // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
         // disk full, shutdown — against the real binaries. Without the variable a fast subset runs in `make test`.
         .testTarget(
@@ -164,7 +183,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]
 )
+
+// Every Swift target: a file sees the members of a module only when it imports that module itself
+// (SE-0444), so each target's imports and declared dependencies say what it really uses.
+for target in package.targets where target.name != "CMprefSystem" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

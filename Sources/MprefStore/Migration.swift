@@ -1,3 +1,4 @@
+import Foundation
 import MprefCore
 import GRDB
 

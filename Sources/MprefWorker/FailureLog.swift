@@ -1,6 +1,7 @@
 import Logging
 import MprefStore
 import Synchronization
+import MprefCore
 
 /// Whether a poll moved a token into or out of failing (issue 17.13): pure.
 package enum FailureTransition: Sendable, Hashable {

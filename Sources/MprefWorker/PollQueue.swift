@@ -1,3 +1,4 @@
+import MprefCore
 /// The scheduler's in-memory priority queue of due polls: a binary min-heap on the monotonic due time.
 ///
 /// Entries are never removed from the middle: a token that is rescheduled or stops being watched

@@ -5,6 +5,7 @@ import MprefCore
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import NIOHTTP1
 
 /// One callback the simulator sent (or did not): an element of ``MyPreferencesSimulator/callbacks()``
 /// and `GET /_sim/callbacks`.

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import Synchronization
 
 /// Where an export stands once its token has served a `Complete` status.
 enum ExportPhase: String, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import Synchronization
 
 /// A segment entry's key: its name and client ID (nil: every client ID).
 struct SegmentKey: Hashable {

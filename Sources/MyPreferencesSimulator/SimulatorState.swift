@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MprefCore
 
 /// The simulator's mutable state behind one mutex. Every critical section is a few dictionary operations:
 /// no I/O, no awaiting and no sleeping happens while the lock is held.

@@ -4,6 +4,7 @@ import MprefCore
 import GRDB
 import MprefStore
 import NIOCore
+import NIOHTTP1
 
 /// Benchmark 6: downloads of completed exports by the real `mprefd` binary (built beside this one),
 /// against the real simulator (`mpref-sim`, built beside it too) in its own process.

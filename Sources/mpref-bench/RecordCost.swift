@@ -1,5 +1,6 @@
 import Foundation
 import MprefStore
+import MprefCore
 
 /// `mpref-bench record [--tokens 2000] [--batch 24] [--polls 200000] [--runs 3]`: what committing a
 /// poll costs the store alone — `TokenDatabase.recordPolls` (history row + token update, one

@@ -7,6 +7,7 @@ import MprefWorker
 import MyPreferences
 import NIOCore
 import Synchronization
+import NIOHTTP1
 
 /// Benchmark 1: polls per second with durable history, as a ratio to raw AsyncHTTPClient GETs per
 /// second against the same fixed-answer server at the same concurrency, all in one run.

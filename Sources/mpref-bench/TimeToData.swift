@@ -4,6 +4,8 @@ import GRDB
 import MprefCore
 import MprefStore
 import MprefWorker
+import NIOCore
+import NIOHTTP1
 
 /// `mpref-bench time-to-data [--exports N] [--spacing S] [--seed N] [--json]`: time to data end to end
 /// (docs/BENCHMARKS.md §8, issue 16 §5) — from the moment the simulator's export became `Complete` to

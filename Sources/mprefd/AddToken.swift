@@ -2,6 +2,7 @@ import MprefCore
 import ArgumentParser
 import Foundation
 import MprefStore
+import MprefWorker
 
 /// `mprefd add-token`: start watching access tokens.
 struct AddToken: AsyncParsableCommand {

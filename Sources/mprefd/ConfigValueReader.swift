@@ -1,5 +1,6 @@
 import MprefCore
 import Configuration
+import Foundation
 
 /// Reads one key at a time through a `ConfigReader`, checks it, and records the effective value and
 /// its source for `mprefd check-config`.

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import MprefWorker
 import MyPreferences
+import MprefCore
+import SystemPackage
 
 /// Reads, overrides, defaults and validates the configuration.
 ///

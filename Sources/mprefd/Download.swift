@@ -165,16 +165,16 @@ struct Download: AsyncParsableCommand {
     /// file this download's own checkpoint started.
     /// - Throws: `MprefdError` exit 64 naming what is in the way.
     static func checkTarget(_ file: String, resuming checkpoint: DownloadCheckpoint?) throws {
-        var info = stat()
         // The one exception: this download's own file, renamed before its checkpoint was stored.
         let ownUnrecordedRename = checkpoint.map { $0.file == file && $0.phase != .committed && $0.pages > 0 } ?? false
-        if lstat(file, &info) == 0, !(ownUnrecordedRename && (info.st_mode & S_IFMT) == S_IFREG) {
+        let existing = DownloadFile.kind(at: file)
+        if existing != .nothing, !(ownUnrecordedRename && existing == .regularFile) {
             throw MprefdError.usage("\(file) already exists; the download never replaces a file: move it away or choose another --out")
         }
         let partial = file + ".partial"
-        if lstat(partial, &info) == 0 {
-            let isRegular = (info.st_mode & S_IFMT) == S_IFREG
-            guard isRegular, checkpoint?.file == file else {
+        let partialKind = DownloadFile.kind(at: partial)
+        if partialKind != .nothing {
+            guard partialKind == .regularFile, checkpoint?.file == file else {
                 throw MprefdError.usage("\(partial) already exists and is not this download's own partial file; move it away or choose another --out")
             }
         }

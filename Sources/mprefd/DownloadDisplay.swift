@@ -1,5 +1,6 @@
 import MprefCore
 import MprefStore
+import Foundation
 
 /// A download's checkpoint as `show --json` and `download --json` print it (keys = `downloads` columns).
 struct DownloadJSON: Encodable {

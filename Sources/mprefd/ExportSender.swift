@@ -1,6 +1,7 @@
 import Foundation
 import MprefStore
 import MprefWorker
+import MprefCore
 
 /// Whether an export's `mprefd export` process is still sending it: its PID runs and is the same
 /// process (`boot_id/starttime`, so a reused PID does not count).

@@ -2,6 +2,7 @@ import Foundation
 import MprefCore
 import MprefStore
 import MprefWorker
+import MyPreferences
 
 /// When a watching (or downloading) token is really sent its next request, for `mprefd list`: the
 /// scheduler's own rule (`PauseRule`) applied to the stored `next_poll_at` and the pauses in force

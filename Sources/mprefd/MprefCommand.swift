@@ -2,6 +2,7 @@ import MprefCore
 import ArgumentParser
 import Foundation
 import MprefStore
+import Logging
 
 /// `mprefd`: watches MyPreferences async-export access tokens; the daemon and its admin commands.
 @main

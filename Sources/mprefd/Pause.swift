@@ -1,5 +1,6 @@
 import ArgumentParser
 import MprefStore
+import MprefCore
 
 /// `mprefd pause`: stop polling tokens until `mprefd resume`.
 struct Pause: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MprefStore
+import MprefCore
 
 /// `mprefd remove`: stop watching tokens.
 struct Remove: AsyncParsableCommand {

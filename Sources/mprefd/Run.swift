@@ -5,6 +5,7 @@ import Logging
 import MprefStore
 import MprefWorker
 import ServiceLifecycle
+import UnixSignals
 
 /// `mprefd run`: the long-running daemon.
 struct Run: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MprefStore
+import MprefCore
 
 /// `mprefd show`: one token, its hooks and its recent polls.
 struct Show: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import MprefCore
 import MprefStore
 import MprefWorker
+import MyPreferences
 
 /// `mprefd status`: whether the daemon runs, and what it has to do; a monitoring check.
 struct Status: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import MprefStore
+import MprefCore
 
 /// What makes a running daemon "degraded" in `mprefd status` (exit 4): pure, from one snapshot and
 /// the configured accounts.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MprefStore
 import MprefWorker
+import MprefCore
 
 /// `mprefd wait`: blocks until watched tokens finish, reading the database the daemon writes.
 struct Wait: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import MprefStore
+import MprefCore
 
 /// How `wait` shows progress: one redrawn line on a terminal, plain change lines otherwise.
 ///

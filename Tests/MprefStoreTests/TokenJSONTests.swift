@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 @testable import MprefStore
+import GRDB
+import MprefCore
 
 /// `list --json` prints rows as SQLite's `json_object` builds them; they must say exactly what
 /// `TokenRecord`'s `Encodable` says (every key, `null` for NULL, booleans), for every kind of row.

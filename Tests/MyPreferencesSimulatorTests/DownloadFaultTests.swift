@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 @Suite("Export download faults")
 struct DownloadFaultTests {

@@ -7,6 +7,7 @@ import Glibc
 #endif
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 /// The initiate endpoint's answers: refusals, faults, authentication, runtime books and the initiation record.
 @Suite("Initiate")

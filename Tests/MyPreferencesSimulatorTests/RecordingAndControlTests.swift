@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 @Suite("Request records and /_sim control endpoints")
 struct RecordingAndControlTests {

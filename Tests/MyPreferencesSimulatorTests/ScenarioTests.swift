@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 @Suite("Scenarios")
 struct ScenarioTests {

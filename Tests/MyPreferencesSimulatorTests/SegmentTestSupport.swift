@@ -3,6 +3,7 @@ import MprefCore
 import Testing
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 extension MyPreferencesSimulator {
     /// `POST {baseURL}/Async/{clientID}/Export/Segment/{segment}` (or the API/3 form) with an optional JSON body.

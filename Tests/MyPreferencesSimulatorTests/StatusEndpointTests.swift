@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import MyPreferencesSimulator
+import NIOHTTP1
 
 @Suite("Status and initiate endpoints")
 struct StatusEndpointTests {

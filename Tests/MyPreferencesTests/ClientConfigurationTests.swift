@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import MyPreferences
+import MprefCore
 
 @Suite("MyPreferencesClient configuration and URLs")
 struct ClientConfigurationTests {

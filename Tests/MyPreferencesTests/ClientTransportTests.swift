@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MyPreferences
+import MprefCore
 
 @Suite("MyPreferencesClient transport failures and keep-alive")
 struct ClientTransportTests {

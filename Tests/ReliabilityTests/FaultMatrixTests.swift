@@ -3,6 +3,7 @@ import MyPreferencesSimulator
 import NIOCore
 import Synchronization
 import Testing
+import Logging
 
 extension Reliability {
     /// The daemon against misbehaving servers: the MyPreferences simulator (500s, 502 HTML pages,

@@ -1,6 +1,7 @@
 import Foundation
 import MyPreferencesSimulator
 import Testing
+import Logging
 
 /// `mprefd run` as a user runs it: the real binary against the simulator over loopback, a real SQLite file.
 @Suite(.serialized) struct DaemonEndToEndTests {

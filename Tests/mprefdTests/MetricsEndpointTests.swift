@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
+import NIOHTTP1
 
 /// The Prometheus endpoint (`metrics.listen`), scraped over loopback from a real `mprefd run`
 /// polling a real `mpref-sim`.

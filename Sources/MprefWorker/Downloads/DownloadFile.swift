@@ -47,6 +47,18 @@ package final class DownloadFile: @unchecked Sendable {
     /// was not stored); truncates to `bytes` and verifies `sha256` of that prefix.
     /// - Returns: the file, and `restarted` = true when the prefix was missing or did not match (the
     ///   file is then empty and the download starts over at offset 1).
+    /// What stands at a path, the path itself not followed if it is a symlink (`lstat`).
+    package enum PathKind: Sendable, Equatable {
+        case nothing, regularFile, other
+    }
+
+    /// What stands at `path` (`lstat`: a symlink is `other`).
+    package static func kind(at path: String) -> PathKind {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return .nothing }
+        return (info.st_mode & S_IFMT) == S_IFREG ? .regularFile : .other
+    }
+
     package static func open(partial: String, final: String, bytes: Int64, sha256: String?) throws(DownloadFileError) -> (DownloadFile, restarted: Bool) {
         let directory = (partial as NSString).deletingLastPathComponent
         do {

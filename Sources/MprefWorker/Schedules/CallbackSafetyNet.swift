@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Where to place the status polls of an export that awaits its callback: the callback makes the
 /// daemon poll at once when the export finishes, so the scheduled polls are only a safety net for a

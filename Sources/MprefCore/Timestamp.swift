@@ -41,7 +41,12 @@ package enum Timestamp {
     /// ``parse(_:)`` without the space form: ISO 8601 only (the PNAUTHINFO3 `IssuedTimestamp`).
     package static func parseISO8601(_ text: String) -> Date? { parse(text, allowingSpace: false) }
 
-    private static func parse(_ text: String, allowingSpace: Bool) -> Date? {
+    /// ``parse(_:)`` for a time another system wrote in a format it does not document (the status's
+    /// `Expires`): also 8–9 fraction digits, and a zone offset `±HH:MM` or `±HHMM` (at most ±23:59),
+    /// which is applied. `nil` for anything else.
+    package static func parseAnyOffset(_ text: String) -> Date? { parse(text, allowingSpace: true, allowingOffset: true) }
+
+    private static func parse(_ text: String, allowingSpace: Bool, allowingOffset: Bool = false) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19 else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
@@ -71,10 +76,23 @@ package enum Timestamp {
                 scale /= 10
                 index += 1
             }
-            guard (1...7).contains(index - start) else { return nil }
+            guard (1...(allowingOffset ? 9 : 7)).contains(index - start) else { return nil }
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") { index += 1 }
+        var offset: Int64 = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
+            index += 1
+        } else if allowingOffset, index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            let rest = bytes.count - index - 1
+            let colon = rest == 5 && bytes[index + 3] == 58
+            guard rest == 4 || colon, let hours = number(index + 1..<index + 3),
+                  let minutes = number(colon ? index + 4..<index + 6 : index + 3..<index + 5), hours <= 23, minutes <= 59
+            else { return nil }
+            offset = sign * (hours * 3600 + minutes * 60)
+            index = bytes.count
+        }
         guard index == bytes.count else { return nil }
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        // Local time minus its offset is UTC (`…T10:00:00+02:00` is 08:00Z).
+        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
     }
 }

@@ -21,6 +21,9 @@ extension TokenRecord {
         try c.encode(consecutiveErrors, forKey: .consecutiveErrors)
         try c.encode(lastError, forKey: .lastError)
         try c.encode(globalHooks, forKey: .globalHooks)
+        try c.encode(segment, forKey: .segment)
+        try c.encode(stuckAt, forKey: .stuckAt)
+        try c.encode(expires, forKey: .expires)
     }
 }
 

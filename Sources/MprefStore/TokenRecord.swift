@@ -26,6 +26,12 @@ package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var lastError: String?
     /// Whether the globally configured hooks run for this token (`add-token --no-global-hooks` clears it).
     package var globalHooks: Bool
+    /// The segment the export belongs to (`mprefd export`, `add-token --segment`); `nil` = none.
+    package var segment: String? = nil
+    /// When the daemon raised the export's `stuck` warning (UTC timestamp); `nil` = not stuck.
+    package var stuckAt: String? = nil
+    /// The status's `Expires` (the API/3 form; format undocumented), as answered, at most 64 characters.
+    package var expires: String? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, label, state, attempt
@@ -42,6 +48,9 @@ package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
         case consecutiveErrors = "consecutive_errors"
         case lastError = "last_error"
         case globalHooks = "global_hooks"
+        case segment
+        case stuckAt = "stuck_at"
+        case expires
     }
 
     /// The `tokens` columns a `TokenRecord` is read from (its coding keys: rows decode by column name).

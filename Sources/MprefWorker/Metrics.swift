@@ -104,6 +104,20 @@ package enum MprefMetrics {
     ///
     /// - Parameter state: the `hook_runs.state` the run was stored with: `succeeded`, `failed`,
     ///   `dead`, or `pending` (interrupted by shutdown, counted as `interrupted`).
+    /// Creates the counters of rare events at zero, so that they are exported from the start and
+    /// Prometheus' `increase()` sees their first event (a counter that appears at 1 looks unchanged).
+    /// Call once, after `MetricsSystem.bootstrap`.
+    package static func registerRareCounters() {
+        Counter(label: stuckExportsTotal).increment(by: 0)
+        Counter(label: callbacksMissedTotal).increment(by: 0)
+        for result in CallbackResult.allCases {
+            Counter(label: callbacksTotal, dimensions: [("result", result.rawValue)]).increment(by: 0)
+        }
+        for result in ["succeeded", "failed", "dead", "interrupted"] {
+            Counter(label: hookRunsTotal, dimensions: [("result", result)]).increment(by: 0)
+        }
+    }
+
     package static func hookRunEnded(state: HookRunState, duration: Duration) {
         let result = state == .pending ? "interrupted" : state.rawValue
         Counter(label: hookRunsTotal, dimensions: [("result", result)]).increment()

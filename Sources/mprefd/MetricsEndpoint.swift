@@ -49,6 +49,7 @@ final class MetricsEndpoint: Sendable {
             MprefMetrics.hookDurationSeconds: MprefMetrics.hookDurationBuckets,
         ]
         MetricsSystem.bootstrap(factory)
+        MprefMetrics.registerRareCounters()
         return MetricsEndpoint(registry: registry, database: database, address: address, logger: logger)
     }
 

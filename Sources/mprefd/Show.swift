@@ -68,6 +68,9 @@ struct Show: AsyncParsableCommand {
             ("last error", or(token.lastError)),
             ("global hooks", token.globalHooks ? "yes" : "no (--no-global-hooks)"),
         ]
+        if let segment = token.segment { fields.append(("segment", segment)) }
+        if let stuckAt = token.stuckAt { fields.append(("stuck since", stuckAt + " (still processing far beyond its segment's usual duration)")) }
+        if let expires = token.expires { fields.append(("expires", expires)) }
         if let download { fields += DownloadDisplay.fields(download) }
         if let export {
             fields.append(("export", "\(export.id) of segment \(export.segment) (`mprefd export`\(export.incremental ? " --incremental" : ""))"))

@@ -76,7 +76,7 @@ struct Status: AsyncParsableCommand {
                 let stalled = full.downloads.filter { $0.lastError != nil }
                 if full.running, !stalled.isEmpty {
                     full.problems.append("\(stalled.count) download(s) not progressing: "
-                        + stalled.prefix(3).map { "\($0.clientID)/\($0.accessToken): \($0.lastError ?? "")" }.joined(separator: "; "))
+                        + Self.firstFew(stalled, separator: "; ") { "\($0.clientID)/\($0.accessToken): \($0.lastError ?? "")" })
                     full.degraded = true
                 }
             }
@@ -85,7 +85,7 @@ struct Status: AsyncParsableCommand {
             }
             if !full.stuckExports.isEmpty {
                 full.problems.append("\(full.stuckExports.count) export(s) stuck (processing far beyond their segment's usual duration): "
-                    + full.stuckExports.prefix(3).map { "\($0.clientID)/\($0.accessToken) (\(TerminalText.escaped($0.segment)))" }.joined(separator: ", ")
+                    + Self.firstFew(full.stuckExports) { "\($0.clientID)/\($0.accessToken) (\(TerminalText.escaped($0.segment)))" }
                     + "; check them in MyPreferences, `mprefd remove` one to give up on it")
                 full.degraded = full.running || full.degraded
             }
@@ -95,8 +95,8 @@ struct Status: AsyncParsableCommand {
                 .sorted { $0.1 < $1.1 }
                 .map { StatusReport.Expiring(clientID: $0.0.clientID, accessToken: $0.0.accessToken, expires: $0.0.expires) }
             if !full.expiringExports.isEmpty {
-                full.problems.append("\(full.expiringExports.count) complete export(s) expire within the hour and are not delivered yet: "
-                    + full.expiringExports.prefix(3).map { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }.joined(separator: ", ")
+                full.problems.append("\(full.expiringExports.count) complete export(s) expire within the hour (or have expired) and are not delivered yet: "
+                    + Self.firstFew(full.expiringExports) { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }
                     + "; see their downloads with `mprefd show` (a download_failed one: `mprefd download --retry`)")
                 full.degraded = full.running || full.degraded
             }
@@ -105,7 +105,7 @@ struct Status: AsyncParsableCommand {
             let stuck = full.unsettledExports.filter { !$0.beingSent }
             if !stuck.isEmpty {
                 full.problems.append("\(stuck.count) export(s) may have started without a known access token: "
-                    + stuck.prefix(3).map { "export \($0.exportID) (\($0.clientID)/\($0.segment))" }.joined(separator: ", ")
+                    + Self.firstFew(stuck) { "export \($0.exportID) (\($0.clientID)/\($0.segment))" }
                     + "; `mprefd export --resolve ID TOKEN` or `mprefd export --abandon ID`")
                 full.degraded = full.running || full.degraded
             }
@@ -124,5 +124,12 @@ struct Status: AsyncParsableCommand {
         if report.degraded {
             throw ExitCode(Self.degradedExitCode)
         }
+    }
+
+    /// The first three of `items` rendered and joined, then `… and N more` when there are more:
+    /// a problem line names what it counts without growing with it.
+    static func firstFew<T>(_ items: [T], separator: String = ", ", _ render: (T) -> String) -> String {
+        let shown = items.prefix(3).map(render).joined(separator: separator)
+        return items.count > 3 ? shown + separator + "… and \(items.count - 3) more" : shown
     }
 }

@@ -28,4 +28,19 @@ struct TimestampTests {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }
+
+    /// A time from a system whose format is undocumented (`Expires`): offsets applied, up to 9 digits.
+    @Test func anyOffsetAppliesTheOffset() {
+        let t = Date(timeIntervalSince1970: 1_709_622_489)
+        #expect(Timestamp.parseAnyOffset("2024-03-05T07:08:09Z") == t)
+        #expect(Timestamp.parseAnyOffset("2024-03-05T07:08:09+00:00") == t)
+        #expect(Timestamp.parseAnyOffset("2024-03-05T09:08:09+02:00") == t)
+        #expect(Timestamp.parseAnyOffset("2024-03-05T05:38:09-0130") == t)
+        #expect(Timestamp.parseAnyOffset("2024-03-05T07:08:09.500000000Z") == t.addingTimeInterval(0.5))
+        #expect(Timestamp.parseAnyOffset("2024-03-05 07:08:09") == t)
+        for bad in ["2024-03-05T07:08:09+24:00", "2024-03-05T07:08:09+01:60", "2024-03-05T07:08:09+1:00", "2024-03-05T07:08:09+01:00Z",
+                    "2024-03-05T07:08:09+01", "2024-03-05T07:08:09.1234567890Z", "2024-03-05T07:08:09 +01:00", "2024-03-05T07:08:09+０1:00"] {
+            #expect(Timestamp.parseAnyOffset(bad) == nil, "\(bad)")
+        }
+    }
 }

@@ -22,6 +22,13 @@ struct ExpiryWarningTests {
         (.downloading, nil, nil),                     // no Expires
         (.downloading, "in 30 minutes", nil),         // an Expires that is not a timestamp
         (.downloading, "2026-13-45T99:00:00Z", nil),
+        // Its format is undocumented: an explicit offset and nanoseconds read as the time they say.
+        (.downloading, at(1800).replacingOccurrences(of: "Z", with: "+00:00"), 1800),
+        (.downloading, Timestamp.format(now.addingTimeInterval(1800 + 7200)).replacingOccurrences(of: "Z", with: "+02:00"), 1800),
+        (.downloading, Timestamp.format(now.addingTimeInterval(1800 - 5400)).replacingOccurrences(of: "Z", with: "-0130"), 1800),
+        (.downloading, at(7200).replacingOccurrences(of: "Z", with: "+01:00"), nil),  // 3 h from now
+        (.downloading, at(1800).replacingOccurrences(of: "Z", with: "000000Z"), 1800),
+        (.downloading, at(1800).replacingOccurrences(of: "Z", with: "+24:00"), nil),  // no such offset
         (.complete, at(600), nil),                    // delivered
         (.watching, at(600), nil),                    // not complete yet
         (.paused, at(600), nil),

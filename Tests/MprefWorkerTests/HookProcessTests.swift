@@ -129,6 +129,19 @@ struct HookProcessTests {
         #expect(FileManager.default.fileExists(atPath: victim.path))
     }
 
+    /// `/bin/sh -c "echo a\0rm x"` would run `echo a`: a command with NUL is refused, nothing starts.
+    @Test func aCommandWithNULIsRejectedBeforeStarting() async throws {
+        let recorder = HookStartRecorder()
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-nul-\(UUID().uuidString)").path
+        let error = await #expect(throws: HookProcessError.self) {
+            try await Support.runner().run(Support.invocation("touch '\(marker)'\0; echo after")) { recorder.record($0) }
+        }
+        #expect(error?.code == .invalidCommand)
+        #expect(error?.description.contains("NUL") == true)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(recorder.recorded.isEmpty)
+    }
+
     @Test func invalidEnvironmentIsRejectedBeforeStarting() async throws {
         let recorder = HookStartRecorder()
         for environment in [["A=B": "x"], ["": "x"], ["OK": "nul\0inside"]] {

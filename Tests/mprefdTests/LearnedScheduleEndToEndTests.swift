@@ -103,6 +103,11 @@ import Testing
         let listed = try #require(report["stuck_exports"] as? [[String: Any]])
         #expect(listed.map { $0["access_token"] as? Int } == [5101, 5106])
         #expect((report["problems"] as? [String])?.contains { $0.contains("stuck") } == true)
+        // `show` says so, with the segment (where the warning points an operator).
+        let shown = try await scene.mprefd(["show", "5101"])
+        #expect(shown.stdout.contains("stuck since:") && shown.stdout.contains("segment:"), "\(shown.stdout)")
+        let shownJSON = try #require(try await scene.mprefd(["show", "5101", "--json"]).json() as? [String: Any])
+        #expect(((shownJSON["token"] as? [String: Any])?["stuck_at"] as? String)?.isEmpty == false, "\(shownJSON)")
 
         // The hooks: the global one and 5101's own for 5101 (one event id), only its own for 5106.
         let runs = try await scene.rows("""
@@ -180,6 +185,8 @@ import Testing
         let expiring = try #require(report["expiring_exports"] as? [[String: Any]])
         #expect(expiring.map { $0["access_token"] as? Int } == [6001])
         #expect(expiring.first?["expires"] as? String == expires)
+        let shown = try await scene.mprefd(["show", "6001"]).stdout
+        #expect(shown.split(separator: "\n").contains { $0.hasPrefix("  expires:") && $0.hasSuffix(expires) }, "\(shown)")
 
         let warned = try await scene.eventually { daemon.log.contains("export expires soon and is not delivered") }
         #expect(warned, "daemon log:\n\(daemon.log.suffix(2000))")

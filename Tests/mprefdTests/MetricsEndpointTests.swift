@@ -93,6 +93,11 @@ struct MetricsEndpointTests {
         #expect(response.status == .ok)
         #expect(response.headers.first(name: "content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
         let samples = Self.parse(body)
+        // Counters of rare events are exported at zero from the start (`increase()` sees the first one).
+        for name in ["mprefd_stuck_exports_total", "mprefd_callbacks_missed_total", #"mprefd_callbacks_total{result="accepted"}"#,
+                     #"mprefd_callbacks_total{result="rate_limited"}"#] {
+            #expect(samples[name] == 0, "\(name)\n\(body)")
+        }
 
         // Polls by outcome: the counters agree with the history (nothing polls during the pause).
         #expect((pollsByOutcome["ok"] ?? 0) >= 5)

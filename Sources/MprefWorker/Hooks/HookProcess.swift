@@ -98,6 +98,9 @@ package struct HookProcessRunner: Sendable {
         spawn: SpawnNotice
     ) async throws -> HookProcessResult {
         defer { spawn.resolve(nil) }
+        guard !invocation.command.utf8.contains(0) else {
+            throw HookProcessError(code: .invalidCommand, reason: "the command contains a NUL byte; /bin/sh would run only what comes before it")
+        }
         let environment = try Self.environmentEntries(invocation.environment)
 
         var options = PlatformOptions()

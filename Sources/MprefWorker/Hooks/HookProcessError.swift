@@ -8,6 +8,7 @@ package struct HookProcessError: Error, Sendable, Hashable, CustomStringConverti
     package struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Storage: Hashable, Sendable {
             case invalidEnvironment
+            case invalidCommand
             case spawnFailed
             case monitoringFailed
         }
@@ -16,6 +17,9 @@ package struct HookProcessError: Error, Sendable, Hashable, CustomStringConverti
         /// An environment key is empty or contains `=` or NUL, or a value contains NUL.
         /// Nothing was started.
         package static let invalidEnvironment = Code(storage: .invalidEnvironment)
+        /// The command contains NUL: `/bin/sh -c` would receive, and run, only what comes before it
+        /// (a configuration or a database row edited by hand). Nothing was started.
+        package static let invalidCommand = Code(storage: .invalidCommand)
         /// `/bin/sh` could not be started (missing, not executable, bad working directory,
         /// out of processes, …). Nothing is running.
         package static let spawnFailed = Code(storage: .spawnFailed)
@@ -26,6 +30,7 @@ package struct HookProcessError: Error, Sendable, Hashable, CustomStringConverti
         package var description: String {
             switch storage {
             case .invalidEnvironment: "invalid environment"
+            case .invalidCommand: "invalid command"
             case .spawnFailed: "spawn failed"
             case .monitoringFailed: "monitoring failed"
             }

@@ -58,6 +58,7 @@ struct Export: AsyncParsableCommand {
               mprefd export Newsletter --incremental --overlap 5m --json
               token=$(mprefd export Contacts --since 2d) && mprefd wait "$token"
               mprefd export Newsletter --match-criteria EmailAddress --values a@example.com b@example.com
+              mprefd export Newsletter --match-criteria ProfileId --values-from ids.txt
               mprefd export --resolve 12 4711
             """)
 
@@ -84,6 +85,9 @@ struct Export: AsyncParsableCommand {
     @Option(name: .customLong("values"), parsing: .upToNextOption, help: ArgumentHelp("The values to match (with --match-criteria).", valueName: "value"))
     var values: [String] = []
 
+    @Option(name: .customLong("values-from"), help: ArgumentHelp("Read the values to match from FILE, one per line (- = standard input; blank lines and lines starting with # are skipped): for long lists, which the command line parses slowly.", valueName: "file"))
+    var valuesFrom: String?
+
     @Option(name: .customLong("match-type"), help: ArgumentHelp("The MatchType (required by the vendor with AlternateId).", valueName: "type"))
     var matchType: String?
 
@@ -101,7 +105,7 @@ struct Export: AsyncParsableCommand {
     func validate() throws {
         if resolve != nil || abandon != nil {
             guard resolve == nil || abandon == nil else { throw ValidationError("--resolve and --abandon are exclusive") }
-            let windowOrMatch = since != nil || incremental || overlap != nil || matchCriteria != nil || !values.isEmpty || matchType != nil || clientID != nil
+            let windowOrMatch = since != nil || incremental || overlap != nil || matchCriteria != nil || !values.isEmpty || valuesFrom != nil || matchType != nil || clientID != nil
             let watching = watch.label != nil || watch.deadline != nil || !watch.tokenHooksGiven.isEmpty || watch.noGlobalHooks || watch.download != nil
             if windowOrMatch || watching {
                 throw ValidationError("--resolve and --abandon take only the export's id (and the token): the export keeps the options it was started with")
@@ -112,8 +116,32 @@ struct Export: AsyncParsableCommand {
         }
         guard segment != nil else { throw ValidationError("name the segment to export, e.g. `mprefd export Newsletter`") }
         if overlap != nil, !incremental { throw ValidationError("--overlap goes with --incremental") }
-        if matchCriteria == nil, !values.isEmpty || matchType != nil { throw ValidationError("--values and --match-type go with --match-criteria") }
-        if matchCriteria != nil, values.isEmpty { throw ValidationError("--match-criteria needs --values") }
+        if matchCriteria == nil, !values.isEmpty || valuesFrom != nil || matchType != nil {
+            throw ValidationError("--values, --values-from and --match-type go with --match-criteria")
+        }
+        if !values.isEmpty, valuesFrom != nil { throw ValidationError("give the values with --values or with --values-from, not both") }
+        if matchCriteria != nil, values.isEmpty, valuesFrom == nil { throw ValidationError("--match-criteria needs --values (or --values-from FILE)") }
+    }
+
+    /// The lines of `path` (`-` = standard input) that are values: blank lines and `#` comments
+    /// skipped; any line break (LF, CRLF) ends a line. At most 64 MiB.
+    /// - Throws: `MprefdError` exit 64 when the file cannot be read, is larger, or is not UTF-8.
+    static func readValues(_ path: String) throws -> [String] {
+        let data: Data
+        do {
+            data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        } catch {
+            throw MprefdError.usage("cannot read --values-from \(ConfigValueReader.quote(path)): \(error.localizedDescription)")
+        }
+        guard data.count <= 64 << 20 else { throw MprefdError.usage("--values-from \(ConfigValueReader.quote(path)) is larger than 64 MiB") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw MprefdError.usage("--values-from \(ConfigValueReader.quote(path)) is not UTF-8 text")
+        }
+        // `\r\n` is one Character in Swift: split on every line break, CRLF included.
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : String(line)
+        }
     }
 
     func run() async throws {
@@ -136,7 +164,9 @@ struct Export: AsyncParsableCommand {
             return criteria
         }
         if criteria == .alternateID, matchType == nil { throw MprefdError.usage("--match-criteria AlternateId needs --match-type (the vendor requires it)") }
+        let values = try valuesFrom.map(Self.readValues) ?? self.values
         if values.count > 10_000 { throw MprefdError.usage("too many --values (\(values.count)): at most 10000 per export") }
+        if let valuesFrom, values.isEmpty { throw MprefdError.usage("--values-from \(valuesFrom) holds no values: one per line") }
         for text in values + (matchType.map { [$0] } ?? []) where text.isEmpty || text.count > 1000 || text.unicodeScalars.contains(where: TerminalText.isUnsafe) {
             throw MprefdError.usage("bad --values/--match-type \(ConfigValueReader.quote(TerminalText.escaped(text.prefix(80)))): 1–1000 characters without control or bidirectional characters")
         }

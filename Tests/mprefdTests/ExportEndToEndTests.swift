@@ -268,6 +268,38 @@ extension ExportEndToEndTests {
         #expect(try await scene.mprefd(["list"]).status == 0)
     }
 
+    /// `--values-from FILE`: one value per line (CRLF, blank lines and `#` comments allowed), the same
+    /// checks as `--values`; a missing, empty or non-UTF-8 file, or both options, is exit 64 before anything is sent.
+    @Test func longValueListsComeFromAFile() async throws {
+        let scene = try await DaemonScene.start()
+        defer { Task { await scene.finish() } }
+        try await segments(scene, #"{"name": "Newsletter", "records": 10, "processing_s": 0.1}"#)
+        try configure(scene, download: false)
+        let directory = scene.cli.directory
+        let ids = (1...10_000).map { String($0) }
+        try ("# profile ids\r\n\r\n" + ids.joined(separator: "\r\n") + "\n").write(to: directory.appendingPathComponent("ids.txt"), atomically: true, encoding: .utf8)
+        try Data([0x31, 0x0A, 0xFF, 0xFE, 0x0A]).write(to: directory.appendingPathComponent("binary.txt"))
+        try "# nothing\n\n".write(to: directory.appendingPathComponent("empty.txt"), atomically: true, encoding: .utf8)
+        try (ids + ["10001"]).joined(separator: "\n").write(to: directory.appendingPathComponent("too-many.txt"), atomically: true, encoding: .utf8)
+        let path = { (name: String) in directory.appendingPathComponent(name).path }
+        for (arguments, fragment) in [
+            (["--values-from", path("missing.txt")], "cannot read --values-from"),
+            (["--values-from", path("binary.txt")], "not UTF-8"),
+            (["--values-from", path("empty.txt")], "holds no values"),
+            (["--values-from", path("too-many.txt")], "too many --values (10001)"),
+            (["--values-from", path("ids.txt"), "--values", "1"], "not both"),
+        ] {
+            let result = try await scene.mprefd(["export", "Newsletter", "--match-criteria", "ProfileId"] + arguments)
+            #expect(result.status == 64 && result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
+        }
+        #expect(await scene.simulator.initiations().isEmpty)
+        let started = try await scene.mprefd(["export", "Newsletter", "--match-criteria", "ProfileId", "--values-from", path("ids.txt")])
+        #expect(started.status == 0, "\(started.stderr)")
+        let body = try #require(try await scene.rows("SELECT request_body FROM exports").first?["request_body"] as? String)
+        let sent = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        #expect((sent["Values"] as? [String]) == ids, "\(body.prefix(300))")
+    }
+
     /// A daemon whose database lost a column (edited by hand) stops with exit 70 and one line, not a trap.
     @Test func aDatabaseMissingAColumnStopsTheDaemonCleanly() async throws {
         let scene = try await DaemonScene.start()

@@ -127,7 +127,7 @@ public final class MyPreferencesSimulator: Sendable {
         )
         let (events, continuation) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
         let app = Application(
-            responder: responder,
+            responder: SimulatorRouting(responder),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 continuation.yield(.success(channel.localAddress?.port ?? 0))

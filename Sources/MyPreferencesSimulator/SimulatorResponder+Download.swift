@@ -5,13 +5,15 @@ extension SimulatorResponder {
     /// Largest `limit` accepted; the vendor documents none.
     static let maximumPageLimit: Int64 = 100_000
 
-    /// `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=` after the 503 windows and authentication:
+    /// `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=`: the 503 windows and authentication (``admit``), then
     /// token syntax (400) → query (400) → the export's state (404 unknown / 400 not complete / 404 retrieved
     /// or expired) → a page fault, if one matches → the page.
-    func retrieve(_ request: Request, clientID: String, tokenText: Substring, record: inout RecordedRequest, channel: any Channel) -> Outcome {
+    func retrieve(_ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest, channel: any Channel) async -> Outcome {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
         guard let accessToken = Int64(tokenText) else {
             return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
+        await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
         record.accessToken = accessToken
         let query = QueryParameters(request.uri.query)
         let offset: Int64, limit: Int64, keepAlive: Bool
@@ -48,12 +50,14 @@ extension SimulatorResponder {
         }
     }
 
-    /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=` after the 503 windows and authentication:
+    /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=`: the 503 windows and authentication (``admit``), then
     /// 200 `{"Message":"Committed."}`; 404 for an unknown or expired token, 400 before `Complete`.
-    func commit(_ request: Request, clientID: String, tokenText: Substring, record: inout RecordedRequest) -> Outcome {
+    func commit(_ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest) async -> Outcome {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
         guard let accessToken = Int64(tokenText) else {
             return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
+        await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
         record.accessToken = accessToken
         let keepFiles: Bool?
         do {

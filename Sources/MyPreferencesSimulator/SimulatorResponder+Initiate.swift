@@ -6,10 +6,11 @@ extension SimulatorResponder {
     /// Largest initiate body read; a larger one is refused with 400.
     static let maximumInitiateBody = 1024 * 1024
 
-    /// `POST …/Export/Segment/{segmentName}` after the 503 windows and authentication: body (400) → client
+    /// `POST …/Export/Segment/{segmentName}`: the 503 windows and authentication (``admit``), then the body (400) → client
     /// ID (404 when segments are configured but none for it) → segment name (400) → the segment's next
     /// initiate fault → 200 `{"AccessToken": N}`. Documented on ``MyPreferencesSimulator``.
     func initiate(_ request: Request, clientID: String, segmentName: String, record: inout RecordedRequest) async throws -> Outcome {
+        if let early = admit(request, clientID: clientID, tokenText: nil, record: &record) { return .respond(early) }
         var request = request
         let body: ByteBuffer
         do {

@@ -2,20 +2,39 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
-/// Per-request context: the simulator only needs the channel, to drop a connection on purpose.
-struct SimulatorRequestContext: InitializableFromSource {
+/// Per-request context: the router's storage, the channel (to drop a connection on purpose) and, for an API
+/// request, its record.
+struct SimulatorRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
     let channel: any Channel
+    /// The record of the API request being answered (set by ``SimulatorRouting``); nil for `/_sim/*`.
+    var record: RequestRecord?
 
     init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
         self.channel = source.channel
     }
 }
 
-/// Answers every request: the MyPreferences API under the path prefix, the OAuth token endpoint and the
-/// `/_sim/*` control endpoints. Matching of literal path segments is case-insensitive, as in the vendor's
-/// ASP.NET routing.
-struct SimulatorResponder: HTTPResponder {
+/// The record of one API request, completed by the route that answers it.
+final class RequestRecord: Sendable {
+    private let value: Mutex<RecordedRequest>
+
+    init(_ record: RecordedRequest) {
+        self.value = Mutex(record)
+    }
+
+    var current: RecordedRequest {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
+
+/// Answers each route: the MyPreferences API under the path prefix, the OAuth token endpoint and the
+/// `/_sim/*` control endpoints. ``SimulatorRouting`` routes requests here.
+struct SimulatorResponder: Sendable {
     typealias Context = SimulatorRequestContext
 
     let state: SimulatorState
@@ -34,118 +53,39 @@ struct SimulatorResponder: HTTPResponder {
         case drop
     }
 
-    enum Route {
-        case status(clientID: String, accessToken: Substring, api3: Bool)
-        /// `POST …/Export/Segment/{segmentName}` (path segment percent-decoded).
-        case initiate(clientID: String, segmentName: String)
-        /// One page of the export: `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=`.
-        case retrieve(clientID: String, accessToken: Substring)
-        /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=`.
-        case commit(clientID: String, accessToken: Substring)
-        case oauthToken
-        case wrongMethod(clientID: String?)
-        case notFound
-    }
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        let path = request.uri.path
-        if path == "/_sim" || path.hasPrefix("/_sim/") {
-            return try await control(request, path: path)
-        }
-        var record = RecordedRequest(
-            time: now(), method: request.method.rawValue, path: path,
-            authScheme: Authenticator.presentedScheme(request.headers[.authorization]), status: nil
-        )
-        let outcome = try await answer(request, record: &record, channel: context.channel)
-        switch outcome {
-        case .respond(let response):
-            record.status = response.status.code
-            record.retryAfter = response.headers[.retryAfter]
-            finish(record)
-            return response
-        case .drop:
-            finish(record)
-            // Closing makes the server's write of the placeholder below fail; the client sees the
-            // connection close without any response bytes.
-            try? await context.channel.close(mode: .all)
-            return Response(status: .internalServerError)
-        }
-    }
-
-    private func finish(_ record: RecordedRequest) {
+    func finish(_ record: RecordedRequest) {
         state.record(record)
         if state.recordsRequests { logFile?.append(record) }
     }
 
     // MARK: API
 
-    private func answer(_ request: Request, record: inout RecordedRequest, channel: any Channel) async throws -> Outcome {
-        let route = Self.route(path: record.path, method: request.method, prefix: prefix, oauthTokenPath: oauthTokenPath)
-        switch route {
-        case .notFound:
-            return .respond(Self.message(404, "No HTTP resource was found that matches the request URI '\(record.path)'."))
-        case .wrongMethod(let clientID):
-            record.clientID = clientID
-            return .respond(Self.message(405, "The requested resource does not support http method '\(request.method.rawValue)'."))
-        case .oauthToken, .initiate, .status, .retrieve, .commit:
-            break
-        }
-
+    /// The checks every API request passes first, in order: the host-wide 503 window, then authentication
+    /// (skipped for the OAuth token endpoint, `clientID` nil). Records the client ID and, in a 503 window, the
+    /// access token (`tokenText`, when numeric). Nil when the request may go on.
+    func admit(_ request: Request, clientID: String?, tokenText: String?, record: inout RecordedRequest) -> Response? {
+        record.clientID = clientID
         if let window = state.hostWindow(at: record.time) {
-            switch route {
-            case .status(let clientID, let token, _), .retrieve(let clientID, let token), .commit(let clientID, let token):
-                record.clientID = clientID
-                record.accessToken = Int64(token)
-            case .initiate(let clientID, _):
-                record.clientID = clientID
-            case .oauthToken, .wrongMethod, .notFound:
-                break
-            }
-            return .respond(unavailable(retryAfter: window.retryAfter, body: nil, at: record.time))
+            record.accessToken = tokenText.flatMap { Int64($0) }
+            return unavailable(retryAfter: window.retryAfter, body: nil, at: record.time)
         }
+        guard let clientID else { return nil }
+        return refusal(request, clientID: clientID, at: record.time)
+    }
 
-        switch route {
-        case .oauthToken:
-            return .respond(try await issueOAuthToken(request, at: record.time))
-
-        case .initiate(let clientID, let segmentName):
-            record.clientID = clientID
-            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
-            return try await initiate(request, clientID: clientID, segmentName: segmentName, record: &record)
-
-        case .status(let clientID, let tokenText, let api3):
-            record.clientID = clientID
-            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
-            guard let accessToken = Int64(tokenText) else {
-                return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
-            }
-            record.accessToken = accessToken
-            await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
-            let step = state.nextStep(clientID: clientID, accessToken: accessToken, now: record.time)
-            if let delay = step.delay, delay > .zero {
-                try await Task.sleep(for: delay)
-            }
-            return perform(step, accessToken: accessToken, api3: api3, accept: request.headers[.accept])
-
-        case .retrieve(let clientID, let tokenText):
-            record.clientID = clientID
-            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
-            if let accessToken = Int64(tokenText) {
-                await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
-            }
-            return retrieve(request, clientID: clientID, tokenText: tokenText, record: &record, channel: channel)
-
-        case .commit(let clientID, let tokenText):
-            record.clientID = clientID
-            if let refusal = refusal(request, clientID: clientID, at: record.time) { return .respond(refusal) }
-            if let accessToken = Int64(tokenText) {
-                await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
-            }
-            return commit(request, clientID: clientID, tokenText: tokenText, record: &record)
-
-        case .notFound, .wrongMethod:
-            return .respond(Self.message(404, "No HTTP resource was found."))
+    /// `GET …/Async/{clientId}/Export/{accessToken}/Status` and the API/3 form `GET …/{clientId}/status/Token/{accessToken}`.
+    func status(_ request: Request, clientID: String, tokenText: String, api3: Bool, record: inout RecordedRequest) async throws -> Outcome {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
+        guard let accessToken = Int64(tokenText) else {
+            return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
+        record.accessToken = accessToken
+        await prepareInitiatedExport(clientID: clientID, accessToken: accessToken, at: record.time)
+        let step = state.nextStep(clientID: clientID, accessToken: accessToken, now: record.time)
+        if let delay = step.delay, delay > .zero {
+            try await Task.sleep(for: delay)
+        }
+        return perform(step, accessToken: accessToken, api3: api3, accept: request.headers[.accept])
     }
 
     private func refusal(_ request: Request, clientID: String, at time: Date) -> Response? {
@@ -196,44 +136,6 @@ struct SimulatorResponder: HTTPResponder {
                 }
         }
         return response
-    }
-
-    // MARK: Routing
-
-    static func route(path: String, method: HTTPRequest.Method, prefix: String, oauthTokenPath: String) -> Route {
-        if path == oauthTokenPath || path.lowercased() == oauthTokenPath.lowercased() {
-            return method == .post ? .oauthToken : .wrongMethod(clientID: nil)
-        }
-        guard path.count > prefix.count, path.lowercased().hasPrefix(prefix.lowercased()) else { return .notFound }
-        let rest = path.dropFirst(prefix.count)
-        guard rest.first == "/" else { return .notFound }
-        let segments = rest.split(separator: "/", omittingEmptySubsequences: true)
-            .map { String($0).removingPercentEncoding ?? String($0) }
-        func literal(_ index: Int, _ word: String) -> Bool {
-            segments[index].caseInsensitiveCompare(word) == .orderedSame
-        }
-        switch segments.count {
-        case 5 where literal(0, "Async") && literal(2, "Export") && literal(3, "Segment"):
-            switch method {
-            case .post: return .initiate(clientID: segments[1], segmentName: segments[4])
-            case .get: return .retrieve(clientID: segments[1], accessToken: Substring(segments[4]))
-            default: return .wrongMethod(clientID: segments[1])
-            }
-        case 6 where literal(0, "Async") && literal(2, "Export") && literal(3, "Segment") && literal(4, "Commit"):
-            return method == .post ? .commit(clientID: segments[1], accessToken: Substring(segments[5])) : .wrongMethod(clientID: segments[1])
-        case 5 where literal(1, "export") && literal(2, "Segment") && literal(3, "Commit"):
-            return method == .post ? .commit(clientID: segments[0], accessToken: Substring(segments[4])) : .wrongMethod(clientID: segments[0])
-        case 5 where literal(0, "Async") && literal(2, "Export") && literal(4, "Status"):
-            return method == .get ? .status(clientID: segments[1], accessToken: Substring(segments[3]), api3: false) : .wrongMethod(clientID: segments[1])
-        case 4 where literal(1, "status") && literal(2, "Token"):
-            return method == .get ? .status(clientID: segments[0], accessToken: Substring(segments[3]), api3: true) : .wrongMethod(clientID: segments[0])
-        case 4 where literal(1, "export") && literal(2, "Segment") && method == .post:
-            return .initiate(clientID: segments[0], segmentName: segments[3])
-        case 4 where literal(1, "export") && literal(2, "Segment") && method == .get:
-            return .retrieve(clientID: segments[0], accessToken: Substring(segments[3]))
-        default:
-            return .notFound
-        }
     }
 
     // MARK: Building responses

@@ -12,9 +12,9 @@ import NIOHTTP1
 ///
 /// JSON form: `{"client_id":"ACME_Co","access_token":7,"url":"http://127.0.0.1:9465/…","result":"sent",
 /// "http_status":202,"error":null,"at":"2024-03-05T07:08:09.123Z"}` (nulls written out).
-public struct SimulatedCallback: Codable, Sendable, Equatable {
+package struct SimulatedCallback: Codable, Sendable, Equatable {
     /// What became of it.
-    public enum Result: String, Codable, Sendable {
+    package enum Result: String, Codable, Sendable {
         /// POSTed; ``httpStatus`` is the answer's status.
         case sent
         /// Not sent: the segment's `callback_failure_rate` drew a lost callback.
@@ -23,18 +23,18 @@ public struct SimulatedCallback: Codable, Sendable, Equatable {
         case failed
     }
 
-    public var clientID: String
-    public var accessToken: Int64
+    package var clientID: String
+    package var accessToken: Int64
     /// The `CallbackURL` of the initiate.
-    public var url: String
-    public var result: Result
+    package var url: String
+    package var result: Result
     /// The answer's status code when ``result`` is `sent`.
-    public var httpStatus: Int?
-    public var error: String?
+    package var httpStatus: Int?
+    package var error: String?
     /// When it was sent, dropped or failed (simulator clock), UTC.
-    public var at: Date
+    package var at: Date
 
-    public init(clientID: String, accessToken: Int64, url: String, result: Result, httpStatus: Int? = nil, error: String? = nil, at: Date) {
+    package init(clientID: String, accessToken: Int64, url: String, result: Result, httpStatus: Int? = nil, error: String? = nil, at: Date) {
         self.clientID = clientID
         self.accessToken = accessToken
         self.url = url
@@ -48,7 +48,7 @@ public struct SimulatedCallback: Codable, Sendable, Equatable {
         case clientID = "client_id", accessToken = "access_token", url, result, httpStatus = "http_status", error, at
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let atText = try c.decode(String.self, forKey: .at)
         guard let at = UTCTimestamp.parseISO8601(atText) else {
@@ -59,7 +59,7 @@ public struct SimulatedCallback: Codable, Sendable, Equatable {
                   httpStatus: try c.decodeIfPresent(Int.self, forKey: .httpStatus), error: try c.decodeIfPresent(String.self, forKey: .error), at: at)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(clientID, forKey: .clientID)
         try c.encode(accessToken, forKey: .accessToken)

@@ -4,7 +4,7 @@
 extension ExportOptions: Codable {
     static let allowedKeys: Set<String> = ["seed", "lowercase_keys", "records_key", "pages", "expire_after_pages"]
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: Self.allowedKeys, in: "an export object")
         let expireAfterPages = try c.decodeIfPresent(Int.self, forKey: JSONKey("expire_after_pages"))
@@ -21,7 +21,7 @@ extension ExportOptions: Codable {
         )
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         if seed != 0 { try c.encode(seed, forKey: JSONKey("seed")) }
         if lowercaseKeys { try c.encode(true, forKey: JSONKey("lowercase_keys")) }
@@ -44,7 +44,7 @@ extension PageFault: Codable {
         "wrong_total": [],
     ]
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         let name = try c.decode(String.self, forKey: JSONKey("fault"))
         guard let extra = Self.kindKeys[name] else {
@@ -97,7 +97,7 @@ extension PageFault: Codable {
         self.init(offset: offset, kind, times: times)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(offset, forKey: JSONKey("offset"))
         switch kind {

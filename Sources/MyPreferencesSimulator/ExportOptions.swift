@@ -1,9 +1,9 @@
 /// How the export behind a token is downloaded: the records' seed, the page answer's key style, per-page
 /// faults and expiry mid-download. Part of a ``Scenario`` (its `export` object); see ``Scenario`` for the
 /// JSON form and the download rules.
-public struct ExportOptions: Sendable, Equatable {
+package struct ExportOptions: Sendable, Equatable {
     /// The name of the page answer's record array.
-    public enum RecordsKey: String, Codable, Sendable {
+    package enum RecordsKey: String, Codable, Sendable {
         /// `UserProfilePreferences` (the Profiles generation; the default on both route forms).
         case userProfilePreferences = "UserProfilePreferences"
         /// `Preferences` (the API/3 name).
@@ -11,20 +11,20 @@ public struct ExportOptions: Sendable, Equatable {
     }
 
     /// Mixed into every record's generation: two exports differ in content when their seeds differ. Default 0.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Whether the page answer's keys start lower-case (`count`, `hasMore`, `limit`, `offset`, `totalResults`,
     /// `userProfilePreferences`/`preferences`), as in the vendor's sample. Record keys never change. Default false.
-    public var lowercaseKeys: Bool
+    package var lowercaseKeys: Bool
     /// The record array's name. Default ``RecordsKey/userProfilePreferences``.
-    public var recordsKey: RecordsKey
+    package var recordsKey: RecordsKey
     /// Faults applied to page requests, matched by the request's `offset`; earlier entries first.
-    public var pages: [PageFault]
+    package var pages: [PageFault]
     /// After this many pages served (200 page answers, faulty bodies included), the export's status becomes
     /// `Expired` and retrieves answer 404; nil (default): never.
-    public var expireAfterPages: Int?
+    package var expireAfterPages: Int?
 
     /// Creates options; every parameter has the default documented on its property.
-    public init(
+    package init(
         seed: UInt64 = 0, lowercaseKeys: Bool = false, recordsKey: RecordsKey = .userProfilePreferences,
         pages: [PageFault] = [], expireAfterPages: Int? = nil
     ) {
@@ -38,9 +38,9 @@ public struct ExportOptions: Sendable, Equatable {
 
 /// A fault applied to the page request whose `offset` query parameter equals ``offset``, `times` times;
 /// afterwards that page is served normally. JSON: `{"offset": 1001, "fault": "unavailable", "retry_after_s": 1, "times": 2}`.
-public struct PageFault: Sendable, Equatable {
+package struct PageFault: Sendable, Equatable {
     /// What goes wrong with the page answer.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// 503, with `Retry-After` when given; the page is not served (`"fault": "unavailable"`, optional
         /// `retry_after_s`, `form`).
         case unavailable(retryAfter: RetryAfter?)
@@ -66,14 +66,14 @@ public struct PageFault: Sendable, Equatable {
     }
 
     /// The `offset` query value (1-based) of the page request this fault applies to.
-    public var offset: Int64
+    package var offset: Int64
     /// What goes wrong.
-    public var kind: Kind
+    package var kind: Kind
     /// How many matching requests get the fault (≥ 1, default 1).
-    public var times: Int
+    package var times: Int
 
     /// Creates a fault for the page request at `offset`; `times` below 1 is treated as 1.
-    public init(offset: Int64, _ kind: Kind, times: Int = 1) {
+    package init(offset: Int64, _ kind: Kind, times: Int = 1) {
         self.offset = offset
         self.kind = kind
         self.times = max(1, times)

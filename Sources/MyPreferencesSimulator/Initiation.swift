@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One export created by an initiate request (`POST Async/{clientId}/Export/Segment/{segmentName}` or the
 /// API/3 form): an element of `GET /_sim/initiations` and of ``MyPreferencesSimulator/initiations()``.
@@ -9,35 +9,35 @@ public import Foundation
 /// "last_date_time":"2024-03-05T07:00:00.000Z","callback_url":null,"match_criteria":null,
 /// "received_at":"2024-03-05T07:08:09.123Z","ready_at":"2024-03-05T07:08:29.456Z","answered":true,"records":12000}`
 /// (nulls written out).
-public struct Initiation: Codable, Sendable, Equatable {
+package struct Initiation: Codable, Sendable, Equatable {
     /// The client ID of the path.
-    public var clientID: String
+    package var clientID: String
     /// The segment name of the path (percent-decoded).
-    public var segment: String
+    package var segment: String
     /// The access token allocated for the export.
-    public var accessToken: Int64
+    package var accessToken: Int64
     /// The body's `LastDateTime` exactly as received; nil when absent.
-    public var lastDateTime: String?
+    package var lastDateTime: String?
     /// The body's `CallbackURL` exactly as received; nil when absent. For a segment's export it is POSTed
     /// to once the export is `Complete` (``SegmentScenario``, "Callbacks").
-    public var callbackURL: String?
+    package var callbackURL: String?
     /// The body's `MatchCriteria` in its canonical spelling (e.g. `ProfileId`); nil when absent.
-    public var matchCriteria: String?
+    package var matchCriteria: String?
     /// When the request arrived (simulator clock), UTC; serialised as ISO 8601 with milliseconds.
-    public var receivedAt: Date
+    package var receivedAt: Date
     /// Whether the 200 answer carrying the access token was sent: false while a `delay_s` fault holds it,
     /// and for ever after a `drop` fault or a creating `http` fault.
-    public var answered: Bool
+    package var answered: Bool
     /// Records in the export; nil when no segment is configured at all (the token then follows its scenario).
-    public var records: Int64?
+    package var records: Int64?
     /// When the export becomes `Complete` (simulator clock), UTC: ``receivedAt`` plus the segment's processing
     /// time drawn for this token — the moment its status turns `Complete` and its callback's delay starts.
     /// A status poll answers `Complete` from then on. nil when no segment is configured (the token follows its
     /// scenario). Serialised as ISO 8601 with milliseconds.
-    public var readyAt: Date?
+    package var readyAt: Date?
 
     /// Creates a record.
-    public init(
+    package init(
         clientID: String, segment: String, accessToken: Int64, lastDateTime: String? = nil, callbackURL: String? = nil,
         matchCriteria: String? = nil, receivedAt: Date, answered: Bool, records: Int64?, readyAt: Date? = nil
     ) {
@@ -65,7 +65,7 @@ public struct Initiation: Codable, Sendable, Equatable {
         case answered, records
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let receivedText = try c.decode(String.self, forKey: .receivedAt)
         guard let receivedAt = UTCTimestamp.parseISO8601(receivedText) else {
@@ -92,7 +92,7 @@ public struct Initiation: Codable, Sendable, Equatable {
         )
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(clientID, forKey: .clientID)
         try c.encode(segment, forKey: .segment)

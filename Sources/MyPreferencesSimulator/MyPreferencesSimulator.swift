@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-public import Logging
+import Logging
 import NIOCore
 import ServiceLifecycle
 import UnixSignals
@@ -71,17 +71,17 @@ import UnixSignals
 /// defer { Task { await simulator.stop() } }
 /// // GET \(simulator.baseURL)/Async/ACME_Co/Export/42/Status
 /// ```
-public final class MyPreferencesSimulator: Sendable {
+package final class MyPreferencesSimulator: Sendable {
     /// The failure to start; the description is safe to log.
-    public struct StartError: Error, CustomStringConvertible {
+    package struct StartError: Error, CustomStringConvertible {
         /// What went wrong.
-        public var description: String
+        package var description: String
     }
 
     /// The bound TCP port (the ephemeral one when configured with port 0).
-    public let port: Int
+    package let port: Int
     /// The configuration the simulator was started with.
-    public let configuration: SimulatorConfiguration
+    package let configuration: SimulatorConfiguration
     let state: SimulatorState
     private let callbackSender: CallbackSender
     private let group: ServiceGroup
@@ -100,7 +100,7 @@ public final class MyPreferencesSimulator: Sendable {
     }
 
     /// `http://HOST:PORT{prefix}`, e.g. `http://127.0.0.1:50123/Profiles` — the base URL a client is configured with.
-    public var baseURL: String {
+    package var baseURL: String {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         return "http://\(host):\(port)\(configuration.normalizedPrefix)"
     }
@@ -108,7 +108,7 @@ public final class MyPreferencesSimulator: Sendable {
     /// Starts the server and returns once it is listening.
     /// - Throws: ``StartError`` when the server stops before listening, an error naming the path when
     ///   ``SimulatorConfiguration/requestLogPath`` cannot be opened, or the server's bind error (e.g. address in use).
-    public static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger) async throws -> MyPreferencesSimulator {
+    package static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger) async throws -> MyPreferencesSimulator {
         let state = SimulatorState(configuration: configuration, startedAt: configuration.now())
         let logFile = try configuration.requestLogPath.map { try RequestLogFile(path: $0) }
         let callbacks = CallbackSender(now: configuration.now)
@@ -169,60 +169,60 @@ public final class MyPreferencesSimulator: Sendable {
 
     /// Every API request recorded so far (up to ``SimulatorConfiguration/requestRecordLimit``), oldest first.
     /// Empty when recording is off.
-    public func requests() async -> [RecordedRequest] {
+    package func requests() async -> [RecordedRequest] {
         state.records
     }
 
     /// Every export created by an initiate request since start or ``reset()`` (at most 100,000, oldest
     /// dropped first), oldest first: what `GET /_sim/initiations` answers. E.g. one command started one
     /// export when exactly one initiation has its segment.
-    public func initiations() async -> [Initiation] {
+    package func initiations() async -> [Initiation] {
         state.initiations
     }
 
     /// Every callback sent, dropped (`callback_failure_rate`) or failed so far, oldest first: what
     /// `GET /_sim/callbacks` answers. See ``SegmentScenario`` ("Callbacks").
-    public func callbacks() async -> [SimulatedCallback] {
+    package func callbacks() async -> [SimulatedCallback] {
         callbackSender.records
     }
 
     /// Forgets the recorded requests.
-    public func clearRequests() async {
+    package func clearRequests() async {
         state.clearRecords()
     }
 
     /// Scripts `accessToken` (under `clientID` only, or any client ID when nil) and restarts its progress.
-    public func setScenario(_ scenario: Scenario, accessToken: Int64, clientID: String? = nil) async {
+    package func setScenario(_ scenario: Scenario, accessToken: Int64, clientID: String? = nil) async {
         state.setScenario(scenario, accessToken: accessToken, clientID: clientID)
     }
 
     /// Merges `book` as `POST /_sim/scenarios` does (its host windows count from now, its segments' datasets
     /// start now).
-    public func apply(_ book: ScenarioBook) async {
+    package func apply(_ book: ScenarioBook) async {
         state.apply(book, now: configuration.now())
     }
 
     /// Replaces the host-wide 503 windows; offsets count from now. An empty array makes the host available.
-    public func setHostUnavailable(_ windows: [HostUnavailableWindow]) async {
+    package func setHostUnavailable(_ windows: [HostUnavailableWindow]) async {
         state.apply(ScenarioBook(hostUnavailable: windows), now: configuration.now())
     }
 
     /// Requests made to the OAuth token endpoint (successful or not) since start or ``reset()``.
-    public func oauthTokenRequestCount() async -> Int {
+    package func oauthTokenRequestCount() async -> Int {
         state.oauthTokenRequests
     }
 
     /// The export of `accessToken` under `clientID` — its canonical file's size and SHA-256 and how far its
     /// download has gone — as `GET /_sim/exports/{clientId}/{accessToken}` reports it; nil when the token's
     /// scenario has no `Complete` step. Hashing generates every record (cost grows with the record count).
-    public func export(accessToken: Int64, clientID: String) async -> SimulatedExport? {
+    package func export(accessToken: Int64, clientID: String) async -> SimulatedExport? {
         guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else { return nil }
         return await SimulatedExport(snapshot)
     }
 
     /// The canonical file of an export (see ``SimulatedExport``) from `offset` (1-based), at most `limit` records:
     /// each record's JSON bytes followed by `\n`. Without touching the download state.
-    public func canonicalRecords(accessToken: Int64, clientID: String, offset: Int64 = 1, limit: Int64) async -> [UInt8]? {
+    package func canonicalRecords(accessToken: Int64, clientID: String, offset: Int64 = 1, limit: Int64) async -> [UInt8]? {
         guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else { return nil }
         var json = JSONBytes()
         var index = max(1, offset)
@@ -240,14 +240,14 @@ public final class MyPreferencesSimulator: Sendable {
     /// Back to the configured scenarios, default scenario, host windows and segments (their initiate faults
     /// start over; their datasets keep the server start); clears records, per-token progress, exports,
     /// initiations and the OAuth token-request count. Issued OAuth tokens stay valid; access tokens keep increasing.
-    public func reset() async {
+    package func reset() async {
         state.reset()
         callbackSender.clear()
     }
 
     /// Shuts the server down gracefully (idle connections closed, requests in flight get up to 3 s before
     /// they are cancelled) and waits until it has stopped. Idempotent.
-    public func stop() async {
+    package func stop() async {
         await group.triggerGracefulShutdown()
         _ = await running.result
     }
@@ -255,7 +255,7 @@ public final class MyPreferencesSimulator: Sendable {
     /// Waits until the server stops: after ``stop()``, or after SIGTERM/SIGINT when
     /// ``SimulatorConfiguration/stopsOnTerminationSignals`` is set.
     /// - Throws: the server's error when it failed rather than shut down.
-    public func waitUntilStopped() async throws {
+    package func waitUntilStopped() async throws {
         try await running.value
     }
 }
@@ -263,7 +263,7 @@ public final class MyPreferencesSimulator: Sendable {
 extension SimulatorAuth {
     /// `base64(HMAC-SHA256(key: secret as UTF-8, message: "{clientID}:{userID}:{issuedTimestamp}"))` —
     /// the PNAUTHINFO3 signature the simulator expects.
-    public static func pnauthinfo3Signature(secret: String, clientID: String, userID: String, issuedTimestamp: String) -> String {
+    package static func pnauthinfo3Signature(secret: String, clientID: String, userID: String, issuedTimestamp: String) -> String {
         Authenticator.signature(secret: secret, clientID: clientID, userID: userID, issuedTimestamp: issuedTimestamp)
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One API request as the simulator saw and answered it. Never holds a credential: only the name of the
 /// auth scheme presented.
@@ -9,35 +9,35 @@ public import Foundation
 /// (`client_id`, `access_token`, `auth_scheme`, `status`, `retry_after` omitted when nil). Download requests
 /// add `"offset":1001,"limit":1000,"keep_alive":true` (a page; the values in effect, defaults included) or
 /// `"keep_files":false` (a commit, when sent).
-public struct RecordedRequest: Codable, Sendable, Equatable {
+package struct RecordedRequest: Codable, Sendable, Equatable {
     /// When the request arrived (simulator clock), UTC; serialised as ISO 8601 with milliseconds.
-    public var time: Date
+    package var time: Date
     /// HTTP method, e.g. `GET`.
-    public var method: String
+    package var method: String
     /// Request path without the query, as sent (percent-encoded).
-    public var path: String
+    package var path: String
     /// The MyPreferences client ID from the path, when the route has one.
-    public var clientID: String?
+    package var clientID: String?
     /// The access token from the path (status) or the one allocated (initiate), when numeric.
-    public var accessToken: Int64?
+    package var accessToken: Int64?
     /// Auth scheme presented: `PNAUTHINFO3-HMAC-SHA256`, `Bearer`, `Basic`, `other` (an unrecognised
     /// scheme, not echoed) or nil (no `Authorization` header).
-    public var authScheme: String?
+    package var authScheme: String?
     /// Response status code; nil when the connection was dropped without an answer.
-    public var status: Int?
+    package var status: Int?
     /// The `Retry-After` value sent, verbatim.
-    public var retryAfter: String?
+    package var retryAfter: String?
     /// A page request's 1-based `offset` in effect (default 1); nil for other requests or an invalid query.
-    public var offset: Int64?
+    package var offset: Int64?
     /// A page request's `limit` in effect (default 1000).
-    public var limit: Int64?
+    package var limit: Int64?
     /// A page request's `keepAlive` in effect (default false).
-    public var keepAlive: Bool?
+    package var keepAlive: Bool?
     /// A commit's `keepFiles`, when sent.
-    public var keepFiles: Bool?
+    package var keepFiles: Bool?
 
     /// Creates a record.
-    public init(
+    package init(
         time: Date, method: String, path: String, clientID: String? = nil, accessToken: Int64? = nil,
         authScheme: String? = nil, status: Int?, retryAfter: String? = nil,
         offset: Int64? = nil, limit: Int64? = nil, keepAlive: Bool? = nil, keepFiles: Bool? = nil
@@ -68,7 +68,7 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         case keepFiles = "keep_files"
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let timeText = try c.decode(String.self, forKey: .time)
         guard let time = UTCTimestamp.parseISO8601(timeText) else {
@@ -88,7 +88,7 @@ public struct RecordedRequest: Codable, Sendable, Equatable {
         self.keepFiles = try c.decodeIfPresent(Bool.self, forKey: .keepFiles)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(UTCTimestamp.iso8601Milliseconds(time), forKey: .time)
         try c.encode(method, forKey: .method)

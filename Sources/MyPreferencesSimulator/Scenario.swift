@@ -85,33 +85,33 @@
 ///
 /// Scenarios are assigned to tokens through a ``ScenarioBook`` (the scenario file / `POST /_sim/scenarios`
 /// body) or ``MyPreferencesSimulator/setScenario(_:accessToken:clientID:)``.
-public struct Scenario: Codable, Sendable, Equatable {
+package struct Scenario: Codable, Sendable, Equatable {
     /// The steps in poll order; never empty when decoded from JSON (an empty scenario behaves like the default one).
-    public var steps: [ScenarioStep]
+    package var steps: [ScenarioStep]
     /// How the export is downloaded once `Complete`; nil: ``ExportOptions/init(seed:lowercaseKeys:recordsKey:pages:expireAfterPages:)`` defaults.
-    public var export: ExportOptions?
+    package var export: ExportOptions?
 
     /// Creates a scenario from steps in poll order, with download options when given.
-    public init(_ steps: [ScenarioStep], export: ExportOptions? = nil) {
+    package init(_ steps: [ScenarioStep], export: ExportOptions? = nil) {
         self.steps = steps
         self.export = export
     }
 
     /// `Complete` with `records` rows (and `byteCount`, default 0) from the first poll on: an export ready to
     /// download once polled once.
-    public static func complete(records: Int64, byteCount: Int64 = 0, export: ExportOptions? = nil) -> Scenario {
+    package static func complete(records: Int64, byteCount: Int64 = 0, export: ExportOptions? = nil) -> Scenario {
         Scenario([.status("Complete", rowCount: records, byteCount: byteCount)], export: export)
     }
 
     /// The default for tokens without a scenario: `Processing` for 3 polls, then `Complete` with
     /// RowCount 1000 and ByteCount 123456 forever.
-    public static let standard = Scenario([
+    package static let standard = Scenario([
         .status("Processing", repeat: 3),
         .status("Complete", rowCount: 1000, byteCount: 123_456),
     ])
 
     /// Decodes the array form, or the object form `{"steps": [ … ], "export": { … }}`.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         if let object = try? decoder.container(keyedBy: JSONKey.self) {
             try object.rejectUnknownKeys(allowed: ["steps", "export"], in: "a scenario object")
             self.init(
@@ -133,7 +133,7 @@ public struct Scenario: Codable, Sendable, Equatable {
     }
 
     /// Encodes the array form, or the object form when ``export`` is set.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         if let export {
             var object = encoder.container(keyedBy: JSONKey.self)
             try object.encode(steps, forKey: JSONKey("steps"))
@@ -147,9 +147,9 @@ public struct Scenario: Codable, Sendable, Equatable {
 
 /// How a `Retry-After` header is written: `Retry-After: 3` (`seconds`) or an IMF-fixdate
 /// such as `Retry-After: Tue, 05 Mar 2024 07:08:12 GMT` (`http-date`), computed at request time.
-public struct RetryAfter: Sendable, Equatable {
+package struct RetryAfter: Sendable, Equatable {
     /// The two forms RFC 9110 allows for `Retry-After`.
-    public enum Form: String, Codable, Sendable {
+    package enum Form: String, Codable, Sendable {
         /// delta-seconds, e.g. `Retry-After: 3`
         case seconds
         /// IMF-fixdate of the request time plus the delay, e.g. `Retry-After: Tue, 05 Mar 2024 07:08:12 GMT`
@@ -157,21 +157,21 @@ public struct RetryAfter: Sendable, Equatable {
     }
 
     /// The advised delay in whole seconds (≥ 0).
-    public var seconds: Int
+    package var seconds: Int
     /// How the header is written; default ``Form/seconds``.
-    public var form: Form
+    package var form: Form
 
     /// Creates a `Retry-After` advice of `seconds` written in `form`.
-    public init(seconds: Int, form: Form = .seconds) {
+    package init(seconds: Int, form: Form = .seconds) {
         self.seconds = seconds
         self.form = form
     }
 }
 
 /// One scripted answer of a ``Scenario`` together with its modifiers; see ``Scenario`` for the JSON form.
-public struct ScenarioStep: Sendable, Equatable {
+package struct ScenarioStep: Sendable, Equatable {
     /// What the simulator answers.
-    public enum Answer: Sendable, Equatable {
+    package enum Answer: Sendable, Equatable {
         /// 200 with a status document: `Status` verbatim, `RowCount`, `ByteCount` (64-bit), and for API/3
         /// answers `Expires` (verbatim when given).
         case status(String, rowCount: Int64, byteCount: Int64, expires: String?)
@@ -186,21 +186,21 @@ public struct ScenarioStep: Sendable, Equatable {
     }
 
     /// What the simulator answers.
-    public var answer: Answer
+    package var answer: Answer
     /// How many polls this step answers before the next step takes over (≥ 1; the last step repeats forever).
-    public var repeatCount: Int
+    package var repeatCount: Int
     /// Wait before answering (nil or zero: answer at once).
-    public var delay: Duration?
+    package var delay: Duration?
 
     /// Creates a step; `repeatCount` below 1 is treated as 1.
-    public init(_ answer: Answer, repeat repeatCount: Int = 1, delay: Duration? = nil) {
+    package init(_ answer: Answer, repeat repeatCount: Int = 1, delay: Duration? = nil) {
         self.answer = answer
         self.repeatCount = max(1, repeatCount)
         self.delay = delay
     }
 
     /// A 200 status document step.
-    public static func status(
+    package static func status(
         _ status: String, rowCount: Int64 = 0, byteCount: Int64 = 0, expires: String? = nil,
         repeat repeatCount: Int = 1, delay: Duration? = nil
     ) -> ScenarioStep {
@@ -208,24 +208,24 @@ public struct ScenarioStep: Sendable, Equatable {
     }
 
     /// An HTTP error (or any other code) step.
-    public static func http(_ code: Int, body: String? = nil, repeat repeatCount: Int = 1, delay: Duration? = nil) -> ScenarioStep {
+    package static func http(_ code: Int, body: String? = nil, repeat repeatCount: Int = 1, delay: Duration? = nil) -> ScenarioStep {
         ScenarioStep(.http(code: code, body: body), repeat: repeatCount, delay: delay)
     }
 
     /// A 503 step, with `Retry-After` when `retryAfter` is given.
-    public static func unavailable(
+    package static func unavailable(
         retryAfter: RetryAfter? = nil, body: String? = nil, repeat repeatCount: Int = 1, delay: Duration? = nil
     ) -> ScenarioStep {
         ScenarioStep(.unavailable(retryAfter: retryAfter, body: body), repeat: repeatCount, delay: delay)
     }
 
     /// A step that closes the connection without answering.
-    public static func drop(repeat repeatCount: Int = 1, delay: Duration? = nil) -> ScenarioStep {
+    package static func drop(repeat repeatCount: Int = 1, delay: Duration? = nil) -> ScenarioStep {
         ScenarioStep(.drop, repeat: repeatCount, delay: delay)
     }
 
     /// A step answering exactly `code`, `contentType` and `body`.
-    public static func raw(
+    package static func raw(
         code: Int = 200, contentType: String = "text/plain; charset=utf-8", body: String,
         repeat repeatCount: Int = 1, delay: Duration? = nil
     ) -> ScenarioStep {

@@ -1,19 +1,19 @@
-public import Foundation
+import Foundation
 
 /// A scenario file that could not be read or decoded; the description names the file, the JSON path and the problem.
-public struct ScenarioFileError: Error, CustomStringConvertible, Sendable {
+package struct ScenarioFileError: Error, CustomStringConvertible, Sendable {
     /// The file given.
-    public var path: String
+    package var path: String
     /// What is wrong, e.g. `scenarios[0].steps[1]: unknown key 'Status' in a scenario step; allowed: …`.
-    public var reason: String
+    package var reason: String
 
-    public var description: String { "invalid scenario file \(path): \(reason)" }
+    package var description: String { "invalid scenario file \(path): \(reason)" }
 }
 
 extension ScenarioBook {
     /// Reads a scenario file (the JSON form documented on ``ScenarioBook``).
     /// - Throws: ``ScenarioFileError`` when the file cannot be read or is not a valid book.
-    public init(contentsOfFile path: String) throws(ScenarioFileError) {
+    package init(contentsOfFile path: String) throws(ScenarioFileError) {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -35,18 +35,18 @@
 /// initiate faults), `default` replaces the default scenario when present, and `host_unavailable`
 /// replaces all windows when present. Within one book a later entry with the same key wins. Unknown keys are
 /// rejected.
-public struct ScenarioBook: Codable, Sendable, Equatable {
+package struct ScenarioBook: Codable, Sendable, Equatable {
     /// Scenario for tokens with no entry of their own; nil keeps the configured default.
-    public var defaultScenario: Scenario?
+    package var defaultScenario: Scenario?
     /// Per-token (and per client ID and token) scenarios.
-    public var scenarios: [TokenScenario]
+    package var scenarios: [TokenScenario]
     /// Host-wide 503 windows; nil leaves the current windows alone when merged.
-    public var hostUnavailable: [HostUnavailableWindow]?
+    package var hostUnavailable: [HostUnavailableWindow]?
     /// Segments the initiate endpoint can export (merged by name and client ID).
-    public var segments: [SegmentScenario]
+    package var segments: [SegmentScenario]
 
     /// Creates a book; all parts optional.
-    public init(
+    package init(
         defaultScenario: Scenario? = nil, scenarios: [TokenScenario] = [], hostUnavailable: [HostUnavailableWindow]? = nil,
         segments: [SegmentScenario] = []
     ) {
@@ -56,7 +56,7 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
         self.segments = segments
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: ["default", "scenarios", "host_unavailable", "segments"], in: "a scenario book")
         self.defaultScenario = try c.decodeIfPresent(Scenario.self, forKey: JSONKey("default"))
@@ -65,7 +65,7 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
         self.segments = try c.decodeIfPresent([SegmentScenario].self, forKey: JSONKey("segments")) ?? []
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encodeIfPresent(defaultScenario, forKey: JSONKey("default"))
         try c.encode(scenarios, forKey: JSONKey("scenarios"))
@@ -77,22 +77,22 @@ public struct ScenarioBook: Codable, Sendable, Equatable {
 /// A ``Scenario`` bound to an access token, optionally only under one client ID.
 /// JSON: `{"client_id": "ACME_Co", "access_token": 43, "steps": [ … ], "export": { … }}` (`client_id` and
 /// `export` optional; `export` is documented on ``Scenario``).
-public struct TokenScenario: Codable, Sendable, Equatable {
+package struct TokenScenario: Codable, Sendable, Equatable {
     /// The MyPreferences client ID (path parameter) it applies to; nil: any client ID.
-    public var clientID: String?
+    package var clientID: String?
     /// The access token it applies to.
-    public var accessToken: Int64
+    package var accessToken: Int64
     /// The scripted answers.
-    public var scenario: Scenario
+    package var scenario: Scenario
 
     /// Binds `scenario` to `accessToken` (under `clientID` only, when given).
-    public init(accessToken: Int64, clientID: String? = nil, scenario: Scenario) {
+    package init(accessToken: Int64, clientID: String? = nil, scenario: Scenario) {
         self.accessToken = accessToken
         self.clientID = clientID
         self.scenario = scenario
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: ["client_id", "access_token", "steps", "export"], in: "a scenarios entry")
         self.clientID = try c.decodeIfPresent(String.self, forKey: JSONKey("client_id"))
@@ -102,7 +102,7 @@ public struct TokenScenario: Codable, Sendable, Equatable {
             export: try c.decodeIfPresent(ExportOptions.self, forKey: JSONKey("export")))
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encodeIfPresent(clientID, forKey: JSONKey("client_id"))
         try c.encode(accessToken, forKey: JSONKey("access_token"))
@@ -114,22 +114,22 @@ public struct TokenScenario: Codable, Sendable, Equatable {
 /// A host-wide 503 window: every API request between `from` and `to` (offsets from server start, or from
 /// when the window was set at runtime) gets 503 Service Unavailable.
 /// JSON: `{"from_s": 5, "to_s": 10, "retry_after_s": 3, "form": "seconds"}` (`retry_after_s`, `form` optional).
-public struct HostUnavailableWindow: Codable, Sendable, Equatable {
+package struct HostUnavailableWindow: Codable, Sendable, Equatable {
     /// Start of the window (inclusive), as an offset.
-    public var from: Duration
+    package var from: Duration
     /// End of the window (exclusive), as an offset.
-    public var to: Duration
+    package var to: Duration
     /// `Retry-After` sent with each 503; nil sends none.
-    public var retryAfter: RetryAfter?
+    package var retryAfter: RetryAfter?
 
     /// Creates a window from `from` (inclusive) to `to` (exclusive).
-    public init(from: Duration, to: Duration, retryAfter: RetryAfter? = nil) {
+    package init(from: Duration, to: Duration, retryAfter: RetryAfter? = nil) {
         self.from = from
         self.to = to
         self.retryAfter = retryAfter
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: ["from_s", "to_s", "retry_after_s", "form"], in: "a host_unavailable window")
         let fromSeconds = try c.decode(Double.self, forKey: JSONKey("from_s"))
@@ -143,7 +143,7 @@ public struct HostUnavailableWindow: Codable, Sendable, Equatable {
         self.retryAfter = try RetryAfter.decodeIfPresent(from: c)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(from.secondsDouble, forKey: JSONKey("from_s"))
         try c.encode(to.secondsDouble, forKey: JSONKey("to_s"))

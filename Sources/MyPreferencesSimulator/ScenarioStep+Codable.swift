@@ -27,7 +27,7 @@ extension ScenarioStep: Codable {
     static let answerKeys: Set<String> = ["status", "http", "unavailable", "drop", "raw"]
     static let allowedKeys: Set<String> = answerKeys.union(["repeat", "delay_ms", "row_count", "byte_count", "expires"])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: Self.allowedKeys, in: "a scenario step")
         let present = c.allKeys.map(\.stringValue).filter { Self.answerKeys.contains($0) }
@@ -104,7 +104,7 @@ extension ScenarioStep: Codable {
         return code
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         switch answer {
         case .status(let status, let rowCount, let byteCount, let expires):

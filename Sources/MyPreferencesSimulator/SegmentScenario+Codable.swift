@@ -9,7 +9,7 @@ extension SegmentScenario: Codable {
         "callback_delay_s", "callback_failure_rate",
     ]
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: Self.allowedKeys, in: "a segments entry")
         let name = try c.decode(String.self, forKey: JSONKey("name"))
@@ -104,7 +104,7 @@ extension SegmentScenario: Codable {
         return .milliseconds(Int64(saturating: (value * 1000).rounded()))
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(name, forKey: JSONKey("name"))
         try c.encodeIfPresent(clientID, forKey: JSONKey("client_id"))
@@ -133,7 +133,7 @@ extension SegmentScenario: Codable {
 extension InitiateFault: Codable {
     static let kindKeys: Set<String> = ["drop", "delay_s", "unavailable", "http"]
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.rejectUnknownKeys(allowed: Self.kindKeys.union(["creates"]), in: "an initiate fault")
         let present = c.allKeys.map(\.stringValue).filter { Self.kindKeys.contains($0) }
@@ -170,7 +170,7 @@ extension InitiateFault: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         switch self {
         case .drop:

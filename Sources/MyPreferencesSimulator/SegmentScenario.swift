@@ -55,9 +55,9 @@
 /// | `{"delay_s": 1.5}` | the export is created at once; the answer is sent after that many seconds |
 /// | `{"unavailable": {"retry_after_s": 2}}` | 503 (with `Retry-After` when `retry_after_s` is given; optional `form` as for the `unavailable` step); no export is created |
 /// | `{"http": 500, "creates": true}` | that status code with `{"Message": …}`; the export is created only when `creates` is true (default false) |
-public struct SegmentScenario: Sendable, Equatable {
+package struct SegmentScenario: Sendable, Equatable {
     /// How long an export of the segment stays `Processing` after its initiate.
-    public enum Processing: Sendable, Equatable {
+    package enum Processing: Sendable, Equatable {
         /// Always this long (`processing_s`).
         case fixed(Duration)
         /// `median · exp(sigma · Z)` with Z standard normal, drawn from a generator seeded by the segment's
@@ -66,30 +66,30 @@ public struct SegmentScenario: Sendable, Equatable {
     }
 
     /// The segment name; compared exactly (case-sensitive) with the initiate path's `{segmentName}`.
-    public var name: String
+    package var name: String
     /// The client ID the segment belongs to; nil: every client ID has it.
-    public var clientID: String?
+    package var clientID: String?
     /// The base population: records changed before the entry was loaded (0…10^12).
-    public var records: Int64
+    package var records: Int64
     /// How long an export takes. Default `.fixed(.zero)`: `Complete` at the first poll.
-    public var processing: Processing
+    package var processing: Processing
     /// New changes per second after the entry was loaded (≥ 0). Default 0.
-    public var changesPerSecond: Double
+    package var changesPerSecond: Double
     /// How far back the base population's change times reach (≥ 0). Default one day.
-    public var history: Duration
+    package var history: Duration
     /// Mixed into every record and the duration draw. Default 0.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Faults for initiate requests, consumed one per initiate of this entry, in order.
-    public var initiateFaults: [InitiateFault]
+    package var initiateFaults: [InitiateFault]
     /// Download options for its exports (page faults, key style, expiry); the `seed` inside is ignored.
-    public var export: ExportOptions?
+    package var export: ExportOptions?
     /// How long after an export becomes `Complete` its callback is sent (when the initiate asked for one). Default 0.5 s.
-    public var callbackDelay: Duration
+    package var callbackDelay: Duration
     /// The share (0…1) of exports whose callback is never sent, drawn per export from ``seed`` and the access token. Default 0.
-    public var callbackFailureRate: Double
+    package var callbackFailureRate: Double
 
     /// Creates a segment entry; every parameter but `name` and `records` has the default documented on its property.
-    public init(
+    package init(
         name: String, clientID: String? = nil, records: Int64, processing: Processing = .fixed(.zero),
         changesPerSecond: Double = 0, history: Duration = .seconds(86_400), seed: UInt64 = 0,
         initiateFaults: [InitiateFault] = [], export: ExportOptions? = nil,
@@ -110,7 +110,7 @@ public struct SegmentScenario: Sendable, Equatable {
 }
 
 /// What goes wrong with one initiate request of a segment; see ``SegmentScenario`` for the JSON form.
-public enum InitiateFault: Sendable, Equatable {
+package enum InitiateFault: Sendable, Equatable {
     /// Create the export, then close the connection without answering.
     case drop
     /// Create the export at once, answer (200 with the access token) after this long.

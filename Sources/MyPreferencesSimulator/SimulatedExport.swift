@@ -6,23 +6,23 @@ import MprefCore
 ///
 /// The **canonical file** of an export is every record's JSON bytes exactly as the pages serve them, in
 /// order, each followed by `\n` (NDJSON); ``bytes`` and ``sha256`` describe that file.
-public struct SimulatedExport: Sendable, Equatable {
+package struct SimulatedExport: Sendable, Equatable {
     /// Records in the export (`TotalResults`).
-    public var records: Int64
+    package var records: Int64
     /// Size of the canonical file in bytes.
-    public var bytes: Int64
+    package var bytes: Int64
     /// SHA-256 of the canonical file, 64 lower-case hex digits.
-    public var sha256: String
+    package var sha256: String
     /// Whether the export is `Retrieved` (last page served without `keepAlive=true`, or committed).
-    public var isRetrieved: Bool
+    package var isRetrieved: Bool
     /// Whether a commit was accepted.
-    public var isCommitted: Bool
+    package var isCommitted: Bool
     /// The `keepFiles` query value of the last accepted commit; nil when not committed or sent without it.
-    public var keepFiles: Bool?
+    package var keepFiles: Bool?
     /// 200 page answers served so far (faulty bodies included).
-    public var pagesServed: Int
+    package var pagesServed: Int
     /// `pending` (no `Complete` status served yet: not downloadable), `complete`, `retrieved` or `expired`.
-    public var phase: String
+    package var phase: String
 
     /// `{"records":R,"bytes":B,"sha256":"…","retrieved":b,"committed":b,"keep_files":b|null,"pages_served":n,"phase":"…"}`.
     var json: String {

@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 
 /// How the simulator checks the `Authorization` header of API requests, as the real service would.
-public enum SimulatorAuth: Sendable {
+package enum SimulatorAuth: Sendable {
     /// Accept any request, with or without credentials.
     case none
     /// `Authorization: PNAUTHINFO3-HMAC-SHA256 Credential={UserId}/{IssuedTimestamp} Signature={sig}`,
@@ -15,40 +15,40 @@ public enum SimulatorAuth: Sendable {
 }
 
 /// Everything the simulator needs to start. All fields have defaults suited to a test on loopback.
-public struct SimulatorConfiguration: Sendable {
+package struct SimulatorConfiguration: Sendable {
     /// Address to bind. Default `127.0.0.1`.
-    public var host: String
+    package var host: String
     /// Port to bind; 0 (default) picks a free ephemeral port, reported by ``MyPreferencesSimulator/port``.
-    public var port: Int
+    package var port: Int
     /// Path prefix of the API, no trailing slash. Default `/Profiles` (base URL `http://127.0.0.1:PORT/Profiles`).
-    public var pathPrefix: String
+    package var pathPrefix: String
     /// Authentication mode. Default ``SimulatorAuth/none``.
-    public var auth: SimulatorAuth
+    package var auth: SimulatorAuth
     /// Absolute path of the OAuth token endpoint; nil (default) means `{pathPrefix}/oauth/token`.
-    public var oauthTokenPath: String?
+    package var oauthTokenPath: String?
     /// How old a PNAUTHINFO3 `IssuedTimestamp` may be. Default 15 minutes (the vendor's default).
-    public var pnauthinfo3Validity: Duration
+    package var pnauthinfo3Validity: Duration
     /// How far in the future a PNAUTHINFO3 `IssuedTimestamp` may be, for clock skew. Default 5 s.
-    public var clockSkewAllowance: Duration
+    package var clockSkewAllowance: Duration
     /// Scripted scenarios and host-wide 503 windows (windows count from server start).
-    public var scenarios: ScenarioBook
+    package var scenarios: ScenarioBook
     /// Scenario for tokens without one, unless ``scenarios`` has a `default`. Default ``Scenario/standard``.
-    public var defaultScenario: Scenario
+    package var defaultScenario: Scenario
     /// First access token handed out by the initiate endpoint; later ones increase by 1. Default 1.
-    public var firstAccessToken: Int64
+    package var firstAccessToken: Int64
     /// Whether requests are recorded (``MyPreferencesSimulator/requests()``, `GET /_sim/requests`). Default true.
-    public var recordsRequests: Bool
+    package var recordsRequests: Bool
     /// How many recorded requests are kept; older ones are discarded first. Default 1,000,000.
-    public var requestRecordLimit: Int
+    package var requestRecordLimit: Int
     /// When set, each recorded request is also appended to this file as one JSON line.
-    public var requestLogPath: String?
+    package var requestLogPath: String?
     /// Whether SIGTERM/SIGINT shut the simulator down gracefully (for the executable). Default false.
-    public var stopsOnTerminationSignals: Bool
+    package var stopsOnTerminationSignals: Bool
     /// The wall clock used for timestamps, token expiry, Retry-After dates and 503 windows. Default `Date()`.
-    public var now: @Sendable () -> Date
+    package var now: @Sendable () -> Date
 
     /// Creates a configuration; every parameter has the default documented on its property.
-    public init(
+    package init(
         host: String = "127.0.0.1",
         port: Int = 0,
         pathPrefix: String = "/Profiles",

@@ -64,17 +64,9 @@ enum ConfigEnvironmentCheck {
     /// whose keys it overrides (empty for keys outside `accounts`; several when client IDs collide).
     static func knownNames(accountIDs: [String]) -> [String: [String]] {
         var names: [String: [String]] = [:]
-        func walk(_ shape: ConfigKeys.Shape, _ path: [String], account: String?) {
-            switch shape {
-            case .value, .list:
-                names[ConfigKeys.environmentName(path), default: []] += account.map { [$0] } ?? []
-            case .section(let keys):
-                for (key, child) in keys { walk(child, path + [key], account: account) }
-            case .accounts(let shape):
-                for id in accountIDs { walk(shape, path + [id], account: id) }
-            }
+        for (path, _, account) in ConfigKeys.all(accountIDs: accountIDs) {
+            names[ConfigKeys.environmentName(path), default: []] += account.map { [$0] } ?? []
         }
-        walk(ConfigKeys.root, [], account: nil)
         return names
     }
 

@@ -52,80 +52,62 @@ struct ConfigValueReader {
         reader.string(forKey: ConfigKey(path), isSecret: isSecret)
     }
 
-    /// A string value, or `default`.
-    mutating func text(_ path: [String], default defaultValue: String) -> String {
-        let value = raw(path) ?? defaultValue
+    typealias Key = ConfigKeys.Key
+
+    /// The text of `section` + `key`, or its default (a choice must be one of its choices).
+    mutating func read(_ section: [String], _ key: Key<String>) throws -> String {
+        let path = section + [key.name]
+        let value = raw(path) ?? key.defaultValue
+        if let bound = key.bound, !bound.holds(value) {
+            throw failure(path, value, allowed: bound.allowed)
+        }
         record(path, .text(value))
         return value
     }
 
-    /// A string value that has no default; `nil` (and not shown) when unset or empty.
-    mutating func optionalText(_ path: [String], record shouldRecord: Bool = true) -> String? {
-        guard let value = raw(path), !value.isEmpty else { return nil }
-        if shouldRecord { record(path, .text(value)) }
+    /// Text without a default; `nil` (and not shown) when unset or empty. A secret is recorded as
+    /// `<redacted>`, never as itself.
+    mutating func read(_ section: [String], _ key: Key<String?>, record shouldRecord: Bool = true) -> String? {
+        let path = section + [key.name]
+        guard let value = raw(path, isSecret: key.unit == .secret), !value.isEmpty else { return nil }
+        if shouldRecord { record(path, key.unit == .secret ? .redacted : .text(value)) }
         return value
     }
 
-    /// A secret value; recorded as `<redacted>`, never as itself.
-    mutating func secret(_ path: [String]) -> String? {
-        guard let value = raw(path, isSecret: true), !value.isEmpty else { return nil }
-        record(path, .redacted)
-        return value
-    }
-
-    /// A number of seconds (decimals allowed) for which `isAllowed` holds.
-    /// At most `maxSeconds` (about 31.7 years): larger values are typos, and they would not fit a `Duration`.
-    mutating func seconds(_ path: [String], default defaultValue: Double, allowed: String, _ isAllowed: (Double) -> Bool) throws -> Double {
-        try number(path, default: defaultValue, allowed: "a number of " + allowed + " (at most \(Int(Self.maxSeconds)))") {
-            $0 <= Self.maxSeconds && isAllowed($0)
-        }
-    }
-
-    /// The largest number of seconds any `*_s` key takes: 10⁹.
-    static let maxSeconds: Double = 1_000_000_000
-
-    /// A finite number for which `isAllowed` holds.
-    mutating func number(_ path: [String], default defaultValue: Double, allowed: String, _ isAllowed: (Double) -> Bool) throws -> Double {
+    /// A finite number (seconds: at most ``ConfigKeys/maxSeconds``) within the key's bound.
+    mutating func read(_ section: [String], _ key: Key<Double>) throws -> Double {
+        let path = section + [key.name]
         guard let text = raw(path) else {
-            record(path, .number(Self.format(defaultValue)))
-            return defaultValue
+            record(path, key.defaultEntry)
+            return key.defaultValue
         }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let value = Double(trimmed), value.isFinite, isAllowed(value) else {
-            throw failure(path, text, allowed: allowed)
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, key.bound?.holds(value) ?? true else {
+            throw failure(path, text, allowed: key.bound?.allowed ?? "a number")
         }
         record(path, .number(Self.format(value)))
         return value
     }
 
-    /// An integer for which `isAllowed` holds.
-    mutating func integer(_ path: [String], default defaultValue: Int, allowed: String, _ isAllowed: (Int) -> Bool) throws -> Int {
+    /// An integer within the key's bound.
+    mutating func read(_ section: [String], _ key: Key<Int>) throws -> Int {
+        let path = section + [key.name]
         guard let text = raw(path) else {
-            record(path, .number(String(defaultValue)))
-            return defaultValue
+            record(path, key.defaultEntry)
+            return key.defaultValue
         }
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), isAllowed(value) else {
-            throw failure(path, text, allowed: allowed)
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), key.bound?.holds(value) ?? true else {
+            throw failure(path, text, allowed: key.bound?.allowed ?? "an integer")
         }
         record(path, .number(String(value)))
         return value
     }
 
-    /// One of `choices`.
-    mutating func choice(_ path: [String], default defaultValue: String, from choices: [String]) throws -> String {
-        let value = raw(path) ?? defaultValue
-        guard choices.contains(value) else {
-            throw failure(path, value, allowed: "one of " + choices.joined(separator: "|"))
-        }
-        record(path, .text(value))
-        return value
-    }
-
     /// `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
-    mutating func bool(_ path: [String], default defaultValue: Bool) throws -> Bool {
+    mutating func read(_ section: [String], _ key: Key<Bool>) throws -> Bool {
+        let path = section + [key.name]
         guard let text = raw(path) else {
-            record(path, .bool(defaultValue))
-            return defaultValue
+            record(path, key.defaultEntry)
+            return key.defaultValue
         }
         let value: Bool
         switch text.lowercased() {
@@ -138,8 +120,9 @@ struct ConfigValueReader {
     }
 
     /// A list of shell command lines; empty entries are dropped, an all-blank entry is an error.
-    mutating func commands(_ path: [String]) throws -> [String] {
-        let values = (reader.stringArray(forKey: ConfigKey(path)) ?? []).filter { !$0.isEmpty }
+    mutating func read(_ section: [String], _ key: Key<[String]>) throws -> [String] {
+        let path = section + [key.name]
+        let values = (reader.stringArray(forKey: ConfigKey(path)) ?? key.defaultValue).filter { !$0.isEmpty }
         if let blank = values.first(where: { $0.allSatisfy(\.isWhitespace) }) {
             throw failure(path, blank, allowed: "a list of non-blank shell command lines")
         }

@@ -88,12 +88,12 @@ struct ConfigurationFile: Sendable {
 
         mutating func check(_ node: Node, shape: ConfigKeys.Shape, at keyPath: [String]) throws {
             switch shape {
-            case .value:
+            case .key(let key) where key.unit != .commands:
                 guard node.scalar != nil else {
                     throw MprefdError.configuration("\(location(node)): \(name(keyPath)) must be a single value, not a \(kind(node))")
                 }
                 valuePaths.insert(keyPath.joined(separator: "."))
-            case .list:
+            case .key:
                 if node.null != nil { valuePaths.insert(keyPath.joined(separator: ".")); return }
                 guard let sequence = node.sequence, sequence.allSatisfy({ $0.scalar != nil }) else {
                     throw MprefdError.configuration("\(location(node)): \(name(keyPath)) must be a list of shell command lines, e.g. [\"/usr/local/bin/load-export\"]")

@@ -76,10 +76,9 @@ struct ConfigurationLoader {
         try readDatabaseAndLog(&values, into: &configuration, configDirectory: configDirectory)
         try readPolling(&values, into: &configuration)
         try readHooks(&values, into: &configuration)
-        let days = "an integer 0..36500 (days; 0 = keep forever)"
-        configuration.retention.historyDays = try values.integer(["retention", "history_days"], default: 90, allowed: days) { (0...36_500).contains($0) }
-        configuration.retention.finishedTokensDays = try values.integer(["retention", "finished_tokens_days"], default: 365, allowed: days) { (0...36_500).contains($0) }
-        let listen = values.text(["metrics", "listen"], default: "")
+        configuration.retention.historyDays = try values.read(["retention"], ConfigKeys.Retention.historyDays)
+        configuration.retention.finishedTokensDays = try values.read(["retention"], ConfigKeys.Retention.finishedTokensDays)
+        let listen = try values.read(["metrics"], ConfigKeys.Metrics.listen)
         if !listen.isEmpty {
             guard let address = ListenAddress(listen) else {
                 throw values.failure(["metrics", "listen"], listen, allowed: "\"\" (off), HOST:PORT such as 127.0.0.1:9464, or :PORT (loopback)")
@@ -104,7 +103,8 @@ struct ConfigurationLoader {
     }
 
     private func readDatabaseAndLog(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration, configDirectory: String?) throws {
-        let given = values.text(["database", "path"], default: ConfigKeys.defaultDatabasePath)
+        typealias K = ConfigKeys.Database
+        let given = try values.read(["database"], K.path)
         guard !given.isEmpty else { throw values.failure(["database", "path"], given, allowed: "a file path, e.g. \(ConfigKeys.defaultDatabasePath)") }
         // Relative: against the config file's directory (or the current one without a file).
         let path = Self.absolute(given, against: configDirectory)
@@ -112,78 +112,77 @@ struct ConfigurationLoader {
             values.entries[index].value = .text(path)
         }
         configuration.databasePath = path
-        configuration.busyTimeout = .seconds(try values.seconds(["database", "busy_timeout_s"], default: 10, allowed: "seconds >= 1") { $0 >= 1 })
-        let levels = Logger.Level.allCases.map(\.rawValue)
-        let level = try values.choice(["log", "level"], default: "info", from: levels)
-        configuration.logLevel = Logger.Level(rawValue: level) ?? .info
-        let format = try values.choice(["log", "format"], default: "logfmt", from: LogFormat.allCases.map(\.rawValue))
-        configuration.logFormat = LogFormat(rawValue: format) ?? .logfmt
+        configuration.busyTimeout = .seconds(try values.read(["database"], K.busyTimeout))
+        configuration.logLevel = Logger.Level(rawValue: try values.read(["log"], ConfigKeys.Log.level)) ?? .info
+        configuration.logFormat = LogFormat(rawValue: try values.read(["log"], ConfigKeys.Log.format)) ?? .logfmt
     }
 
     private func readPolling(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
         var p = PollingConfiguration()
-        let initial = try values.seconds(["polling", "initial_delay_s"], default: 10, allowed: "seconds > 0") { $0 > 0 }
+        typealias K = ConfigKeys.Polling
+        let section = ["polling"]
+        let initial = try values.read(section, K.initialDelay)
         p.initialDelay = .seconds(initial)
-        p.maxDelay = .seconds(try values.seconds(["polling", "max_delay_s"], default: 300, allowed: "seconds >= polling.initial_delay_s (\(ConfigValueReader.format(initial)))") { $0 >= initial })
-        p.multiplier = try values.number(["polling", "multiplier"], default: 2, allowed: "a number >= 1") { $0 >= 1 }
-        let deadline = try values.seconds(["polling", "deadline_s"], default: 86_400, allowed: "seconds >= 0 (0 = no deadline)") { $0 >= 0 }
+        p.maxDelay = .seconds(try values.read(section, K.maxDelay.bounded("seconds >= polling.initial_delay_s (\(ConfigValueReader.format(initial)))") { $0 >= initial }))
+        p.multiplier = try values.read(section, K.multiplier)
+        let deadline = try values.read(section, K.deadline)
         p.deadline = deadline == 0 ? nil : .seconds(deadline)
-        p.maxRetryAfter = .seconds(try values.seconds(["polling", "max_retry_after_s"], default: 3600, allowed: "seconds > 0") { $0 > 0 })
-        p.pauseJitter = .seconds(try values.seconds(["polling", "pause_jitter_s"], default: 2, allowed: "seconds >= 0") { $0 >= 0 })
-        p.maxInFlight = try values.integer(["polling", "max_in_flight"], default: 64, allowed: "an integer 1..10000") { (1...10_000).contains($0) }
-        p.maxRequestsPerSecondPerHost = try values.number(["polling", "max_requests_per_second_per_host"], default: 50, allowed: "a number > 0") { $0 > 0 }
-        p.notFoundLimit = try values.integer(["polling", "not_found_limit"], default: 3, allowed: "an integer >= 1") { $0 >= 1 }
-        p.authPause = .seconds(try values.seconds(["polling", "auth_pause_s"], default: 900, allowed: "seconds > 0") { $0 > 0 })
-        p.shutdownGrace = .seconds(try values.seconds(["polling", "shutdown_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
-        p.stuckFactor = try values.number(["polling", "stuck_factor"], default: 3, allowed: "0 (off) or a number 1..1000 (times the segment's 95th-percentile duration)") {
-            $0 == 0 || (1...1000).contains($0)
-        }
-        p.scheduleEffort = try values.number(["polling", "schedule_effort"], default: 0.9, allowed: "0 (off) or a number 0.05..20 (polls relative to the backoff)") {
-            $0 == 0 || (0.05...20).contains($0)
-        }
+        p.maxRetryAfter = .seconds(try values.read(section, K.maxRetryAfter))
+        p.pauseJitter = .seconds(try values.read(section, K.pauseJitter))
+        p.maxInFlight = try values.read(section, K.maxInFlight)
+        p.maxRequestsPerSecondPerHost = try values.read(section, K.maxRequestsPerSecondPerHost)
+        p.notFoundLimit = try values.read(section, K.notFoundLimit)
+        p.authPause = .seconds(try values.read(section, K.authPause))
+        p.shutdownGrace = .seconds(try values.read(section, K.shutdownGrace))
+        p.stuckFactor = try values.read(section, K.stuckFactor)
+        p.scheduleEffort = try values.read(section, K.scheduleEffort)
         configuration.polling = p
     }
 
     private func readHooks(_ values: inout ConfigValueReader, into configuration: inout MprefdConfiguration) throws {
         var h = HookConfiguration()
-        h.onComplete = try values.commands(["hooks", "on_complete"])
-        h.onFailure = try values.commands(["hooks", "on_failure"])
-        h.onExpired = try values.commands(["hooks", "on_expired"])
-        h.onRetrieved = try values.commands(["hooks", "on_retrieved"])
-        h.onStuck = try values.commands(["hooks", "on_stuck"])
-        h.timeout = .seconds(try values.seconds(["hooks", "timeout_s"], default: 600, allowed: "seconds > 0") { $0 > 0 })
-        h.killGrace = .seconds(try values.seconds(["hooks", "kill_grace_s"], default: 10, allowed: "seconds >= 0") { $0 >= 0 })
-        h.maxAttempts = try values.integer(["hooks", "max_attempts"], default: 5, allowed: "an integer >= 1") { $0 >= 1 }
-        let retryInitial = try values.seconds(["hooks", "retry_initial_delay_s"], default: 30, allowed: "seconds > 0") { $0 > 0 }
+        typealias K = ConfigKeys.Hooks
+        let section = ["hooks"]
+        h.onComplete = try values.read(section, K.onComplete)
+        h.onFailure = try values.read(section, K.onFailure)
+        h.onExpired = try values.read(section, K.onExpired)
+        h.onRetrieved = try values.read(section, K.onRetrieved)
+        h.onStuck = try values.read(section, K.onStuck)
+        h.timeout = .seconds(try values.read(section, K.timeout))
+        h.killGrace = .seconds(try values.read(section, K.killGrace))
+        h.maxAttempts = try values.read(section, K.maxAttempts)
+        let retryInitial = try values.read(section, K.retryInitialDelay)
         h.retryInitialDelay = .seconds(retryInitial)
-        h.retryMaxDelay = .seconds(try values.seconds(["hooks", "retry_max_delay_s"], default: 3600, allowed: "seconds >= hooks.retry_initial_delay_s (\(ConfigValueReader.format(retryInitial)))") { $0 >= retryInitial })
-        h.concurrency = try values.integer(["hooks", "concurrency"], default: 4, allowed: "an integer >= 1") { $0 >= 1 }
+        h.retryMaxDelay = .seconds(try values.read(section, K.retryMaxDelay.bounded("seconds >= hooks.retry_initial_delay_s (\(ConfigValueReader.format(retryInitial)))") { $0 >= retryInitial }))
+        h.concurrency = try values.read(section, K.concurrency)
         configuration.hooks = h
     }
 
     private func readAccount(_ clientID: String, _ values: inout ConfigValueReader, configDirectory: String?) throws -> AccountConfiguration {
+        typealias K = ConfigKeys.Account
         let key = ["accounts", clientID]
-        let baseURL = values.text(key + ["base_url"], default: AccountConfiguration.defaultBaseURL)
-        let allowInsecureHTTP = try values.bool(key + ["allow_insecure_http"], default: false)
+        let baseURL = try values.read(key, K.baseURL)
+        let allowInsecureHTTP = try values.read(key, K.allowInsecureHTTP)
         if let problem = URLCheck.problem(baseURL, allowInsecureHTTP: allowInsecureHTTP, insecureKey: (key + ["allow_insecure_http"]).joined(separator: ".")) {
             throw values.failure(key + ["base_url"], URLCheck.redacted(baseURL), allowed: problem)
         }
-        let statusPath = values.text(key + ["status_path"], default: AccountConfiguration.defaultStatusPath)
+        let statusPath = try values.read(key, K.statusPath)
         if let unknown = StatusURL.unknownPlaceholders(in: statusPath).first {
             throw values.failure(key + ["status_path"], statusPath, allowed: "a path template whose only placeholders are {clientId} and {accessToken}, spelled exactly so (\(unknown) would be sent literally), e.g. \(AccountConfiguration.defaultStatusPath)")
         }
         guard statusPath.contains("{accessToken}"), !statusPath.contains("?"), !statusPath.contains("#") else {
             throw values.failure(key + ["status_path"], statusPath, allowed: "a path template containing {accessToken} (and usually {clientId}), without '?' or '#', e.g. \(AccountConfiguration.defaultStatusPath)")
         }
-        let accept = try values.choice(key + ["accept"], default: "json", from: AccountConfiguration.MediaType.allCases.map(\.rawValue))
-        let connectTimeout = try values.seconds(key + ["connect_timeout_s"], default: 10, allowed: "seconds > 0") { $0 > 0 }
+        let accept = try values.read(key, K.accept)
+        let connectTimeout = try values.read(key, K.connectTimeout)
+        let longerThanConnect = "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))"
         // AsyncHTTPClient retries a failed connection (refused, TLS) until the connect timeout; a
         // request deadline at or below it would report every such failure as a plain timeout.
-        let requestTimeout = try values.seconds(key + ["request_timeout_s"], default: 30, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
-        let maxBodyBytes = try values.integer(key + ["max_body_bytes"], default: 65_536, allowed: "an integer 1..1073741824 (bytes)") { (1...1_073_741_824).contains($0) }
-        let retrievePath = try pathTemplate(key + ["retrieve_path"], default: AccountConfiguration.defaultRetrievePath, &values)
-        let commitPath = try pathTemplate(key + ["commit_path"], default: AccountConfiguration.defaultCommitPath, &values)
-        let initiatePath = values.text(key + ["initiate_path"], default: AccountConfiguration.defaultInitiatePath)
+        let requestTimeout = try values.read(key, K.requestTimeout.bounded(longerThanConnect) { $0 > connectTimeout })
+        let maxBodyBytes = try values.read(key, K.maxBodyBytes)
+        let retrievePath = try pathTemplate(key, K.retrievePath, &values)
+        let commitPath = try pathTemplate(key, K.commitPath, &values)
+        let initiatePath = try values.read(key, K.initiatePath)
         let initiateRule = "a path template containing {segmentName} (and usually {clientId}), no other placeholder, without '?' or '#', e.g. \(AccountConfiguration.defaultInitiatePath)"
         if let unknown = StatusURL.unknownPlaceholders(in: initiatePath.replacingOccurrences(of: "{segmentName}", with: "")).first
             ?? (initiatePath.contains("{accessToken}") ? "{accessToken}" : nil) {
@@ -194,9 +193,8 @@ struct ConfigurationLoader {
         }
         let auth = try readAuthentication(key + ["auth"], &values, allowInsecureHTTP: allowInsecureHTTP, configDirectory: configDirectory)
         // Read last, so that check-config prints them inside the one `download:` block that follows.
-        let maxPageBytes = try values.integer(key + ["download", "max_page_bytes"], default: AccountConfiguration.defaultMaxPageBytes,
-                                              allowed: "an integer 1024..4294967296 (bytes)") { (1024...4_294_967_296).contains($0) }
-        let pageTimeout = try values.seconds(key + ["download", "page_timeout_s"], default: 300, allowed: "seconds > \(key.joined(separator: ".")).connect_timeout_s (\(ConfigValueReader.format(connectTimeout)))") { $0 > connectTimeout }
+        let maxPageBytes = try values.read(key + ["download"], ConfigKeys.Download.maxPageBytes)
+        let pageTimeout = try values.read(key + ["download"], ConfigKeys.Download.pageTimeout.bounded(longerThanConnect) { $0 > connectTimeout })
         return AccountConfiguration(
             clientID: clientID, baseURL: baseURL, statusPath: statusPath,
             accept: AccountConfiguration.MediaType(rawValue: accept) ?? .json,
@@ -208,14 +206,13 @@ struct ConfigurationLoader {
 
     /// `callbacks.*`: `nil` when `listen` is empty (then `public_url` must be empty too).
     private func readCallbacks(_ values: inout ConfigValueReader) throws -> CallbackConfiguration? {
-        let listen = values.text(["callbacks", "listen"], default: "")
-        let publicURL = values.text(["callbacks", "public_url"], default: "")
-        let rate = try values.number(["callbacks", "rate_per_source_per_s"], default: 5, allowed: "a number > 0 and <= 1000000 (callbacks per second per source)") { $0 > 0 && $0 <= 1_000_000 }
-        let burst = try values.integer(["callbacks", "burst_per_source"], default: 20, allowed: "an integer 1..10000 (callbacks a source may send at once)") { (1...10_000).contains($0) }
-        let safety = try values.seconds(["callbacks", "safety_interval_s"], default: CallbackSafetyNet.defaultInterval.seconds,
-                                        allowed: "0 (poll as without callbacks) or seconds 10..604800 between the safety polls of an export awaiting its callback") {
-            $0 == 0 || (10...604_800).contains($0)
-        }
+        typealias K = ConfigKeys.Callbacks
+        let section = ["callbacks"]
+        let listen = try values.read(section, K.listen)
+        let publicURL = try values.read(section, K.publicURL)
+        let rate = try values.read(section, K.ratePerSourcePerSecond)
+        let burst = try values.read(section, K.burstPerSource)
+        let safety = try values.read(section, K.safetyInterval)
         guard !listen.isEmpty else {
             guard publicURL.isEmpty else {
                 throw values.failure(["callbacks", "public_url"], URLCheck.redacted(publicURL), allowed: "\"\" while callbacks.listen is \"\" (nothing would receive the callbacks); set callbacks.listen too, e.g. 127.0.0.1:9465")
@@ -236,8 +233,10 @@ struct ConfigurationLoader {
     }
 
     /// A retrieve or commit path template: only `{clientId}` and `{accessToken}`, the latter required, no query.
-    private func pathTemplate(_ key: [String], default defaultValue: String, _ values: inout ConfigValueReader) throws -> String {
-        let template = values.text(key, default: defaultValue)
+    private func pathTemplate(_ account: [String], _ definition: ConfigKeys.Key<String>, _ values: inout ConfigValueReader) throws -> String {
+        let template = try values.read(account, definition)
+        let key = account + [definition.name]
+        let defaultValue = definition.defaultValue
         if let unknown = StatusURL.unknownPlaceholders(in: template).first {
             throw values.failure(key, template, allowed: "a path template whose only placeholders are {clientId} and {accessToken}, spelled exactly so (\(unknown) would be sent literally), e.g. \(defaultValue)")
         }
@@ -250,28 +249,30 @@ struct ConfigurationLoader {
     /// `accounts.<ID>.download`: whether and how the account's completed exports are downloaded.
     private func readDownload(_ key: [String], _ values: inout ConfigValueReader, configDirectory: String?) throws -> DownloadSettings {
         var d = DownloadSettings()
-        d.enabled = try values.bool(key + ["enabled"], default: false)
-        let directory = values.text(key + ["directory"], default: DownloadSettings().directory)
+        typealias K = ConfigKeys.Download
+        d.enabled = try values.read(key, K.enabled)
+        let directory = try values.read(key, K.directory)
         guard !directory.isEmpty, !directory.contains("\u{0}") else {
             throw values.failure(key + ["directory"], directory, allowed: "a directory path (relative paths resolve against the config file's directory)")
         }
         d.directory = Self.absolute(directory, against: configDirectory)
-        d.pageSize = try values.integer(key + ["page_size"], default: 1000, allowed: "an integer 1..100000 (records per page)") { (1...100_000).contains($0) }
-        d.keepFiles = try values.bool(key + ["keep_files"], default: false)
-        d.retentionDays = try values.integer(key + ["retention_days"], default: 0, allowed: "days, 0..36500 (0 = keep forever)") { (0...36_500).contains($0) }
-        d.strictCounts = try values.choice(key + ["verify_counts"], default: "strict", from: ["strict", "warn"]) == "strict"
-        d.maxAttempts = try values.integer(key + ["max_attempts"], default: 10, allowed: "an integer >= 1") { $0 >= 1 }
-        d.diskRetry = .seconds(try values.seconds(key + ["disk_retry_s"], default: 60, allowed: "seconds, 0.1..86400") { (0.1...86_400).contains($0) })
+        d.pageSize = try values.read(key, K.pageSize)
+        d.keepFiles = try values.read(key, K.keepFiles)
+        d.retentionDays = try values.read(key, K.retentionDays)
+        d.strictCounts = try values.read(key, K.verifyCounts) == "strict"
+        d.maxAttempts = try values.read(key, K.maxAttempts)
+        d.diskRetry = .seconds(try values.read(key, K.diskRetry))
         return d
     }
 
     private func readAuthentication(_ key: [String], _ values: inout ConfigValueReader, allowInsecureHTTP: Bool, configDirectory: String?) throws -> Authentication {
-        let scheme = try values.choice(key + ["scheme"], default: "none", from: ["none", "pnauthinfo3", "oauth"])
-        let userID = values.optionalText(key + ["user_id"])
-        let secret = try readSecret(key, "secret", &values, configDirectory: configDirectory)
-        let tokenURL = values.optionalText(key + ["token_url"])
-        let oauthClientID = values.optionalText(key + ["client_id"])
-        let clientSecret = try readSecret(key, "client_secret", &values, configDirectory: configDirectory)
+        typealias K = ConfigKeys.Auth
+        let scheme = try values.read(key, K.scheme)
+        let userID = values.read(key, K.userID)
+        let secret = try readSecret(key, K.secret, K.secretFile, &values, configDirectory: configDirectory)
+        let tokenURL = values.read(key, K.tokenURL)
+        let oauthClientID = values.read(key, K.clientID)
+        let clientSecret = try readSecret(key, K.clientSecret, K.clientSecretFile, &values, configDirectory: configDirectory)
         let dotted = key.joined(separator: ".")
 
         func forbid(_ name: String, _ isSet: Bool) throws {
@@ -312,15 +313,17 @@ struct ConfigurationLoader {
     }
 
     /// Reads `NAME` or `NAME_file` under `key`; exactly one may be set.
-    private func readSecret(_ key: [String], _ name: String, _ values: inout ConfigValueReader, configDirectory: String?) throws -> Secret? {
-        let inline = values.secret(key + [name])
-        let fileKey = key + [name + "_file"]
-        guard let given = values.optionalText(fileKey, record: false) else {
+    private func readSecret(_ key: [String], _ secret: ConfigKeys.Key<String?>, _ file: ConfigKeys.Key<String?>,
+                            _ values: inout ConfigValueReader, configDirectory: String?) throws -> Secret? {
+        let name = secret.name
+        let inline = values.read(key, secret)
+        let fileKey = key + [file.name]
+        guard let given = values.read(key, file, record: false) else {
             return inline.map(Secret.init)
         }
         let dotted = key.joined(separator: ".")
         if inline != nil {
-            throw MprefdError.configuration("both \(dotted).\(name) and \(dotted).\(name)_file are set; keep one (prefer \(name)_file)")
+            throw MprefdError.configuration("both \(dotted).\(name) and \(dotted).\(file.name) are set; keep one (prefer \(file.name))")
         }
         let resolved: String
         if given.hasPrefix("/") {
@@ -343,7 +346,7 @@ struct ConfigurationLoader {
         guard !text.isEmpty else {
             throw MprefdError.configuration("\(fileKey.joined(separator: ".")) names \(resolved), which is empty; put the secret in it")
         }
-        values.entries.append(ConfigEntry(path: key + [name], value: .redacted, source: .secretFile(name + "_file")))
+        values.entries.append(ConfigEntry(path: key + [name], value: .redacted, source: .secretFile(file.name)))
         return Secret(text)
     }
 }

@@ -9,26 +9,11 @@ import Testing
     static let logHook = PackagingTools.path("etc/hooks/log-event.sh")
     static let etlHook = PackagingTools.path("etc/hooks/etl-complete.sh")
 
-    /// Every key of the configuration, from the loader's own table (`ConfigKeys.root`), as its last
+    /// Every key of the configuration, from the loader's own table (``ConfigKeys``), as its last
     /// path component under its innermost section (`accounts.<ID>.auth.user_id` → `auth`, `user_id`).
-    static let configKeys: [(section: String, key: String)] = {
-        var keys: [(section: String, key: String)] = []
-        func walk(_ shape: ConfigKeys.Shape, section: String) {
-            switch shape {
-            case .value, .list: break
-            case .accounts(let entry): walk(entry, section: section)
-            case .section(let children):
-                for (name, child) in children {
-                    switch child {
-                    case .value, .list: keys.append((section, name))
-                    case .section, .accounts: walk(child, section: name)
-                    }
-                }
-            }
-        }
-        walk(ConfigKeys.root, section: "")
-        return keys
-    }()
+    static let configKeys: [(section: String, key: String)] = ConfigKeys.all(accountIDs: ["<ID>"]).map { entry in
+        (entry.path.dropLast().last { $0 != "<ID>" } ?? "", entry.key.name)
+    }
 
     @Test func theKeyTableHasEveryKeyOnce() {
         #expect(Self.configKeys.count > 50)

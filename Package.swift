@@ -170,7 +170,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "mprefdTests", dependencies: [
-            "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MyPreferencesSimulator",
+            "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferencesSimulator",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,6 +1,7 @@
 import Logging
 import MprefWorker
 import MyPreferences
+import MprefCore
 
 /// The configuration keys of mprefd, each defined once: its name, type and default, the bounds a
 /// value must keep (with the words a bad value's error uses), its unit and a one-line meaning.

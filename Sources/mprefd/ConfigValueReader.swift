@@ -126,6 +126,10 @@ struct ConfigValueReader {
         if let blank = values.first(where: { $0.allSatisfy(\.isWhitespace) }) {
             throw failure(path, blank, allowed: "a list of non-blank shell command lines")
         }
+        // `/bin/sh -c` would run only what precedes a NUL: refuse rather than run another command.
+        if let bad = values.first(where: { $0.utf8.contains(0) }) {
+            throw failure(path, bad.replacingOccurrences(of: "\u{0}", with: "\\0"), allowed: "shell command lines without NUL characters")
+        }
         record(path, .list(values))
         return values
     }

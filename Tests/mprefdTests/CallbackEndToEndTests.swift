@@ -204,6 +204,8 @@ import Testing
             ("callbacks:\n  listen: nowhere\n  public_url: https://etl.example.com/cb", "callbacks.listen"),
             ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  rate_per_source_per_s: 0", "callbacks.rate_per_source_per_s"),
             ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  safety_interval_s: 5", "callbacks.safety_interval_s"),
+            // Not a callback key, but the same check: a hook command with NUL (sh would run only its head).
+            ("hooks:\n  on_stuck: [\"echo a\\0rm -rf b\"]", "hooks.on_stuck"),
         ]
         for (yaml, key) in cases {
             try scene.writeConfig(extra: yaml)

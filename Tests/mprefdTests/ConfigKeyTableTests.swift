@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import mprefd
+import MprefWorker
 
 /// Issue 13 §4: the key table (``ConfigKeys``) is the one place a key's default, unit and bounds are
 /// written; the README's configuration table, `etc/mprefd.yaml.example` and the worker's own

@@ -32,9 +32,12 @@ extension ConfigKeys {
         let allowed: String
         let holds: @Sendable (Value) -> Bool
 
-        /// A number of seconds for which `holds` is true, at most ``ConfigKeys/maxSeconds``.
+        /// A number of seconds for which `holds` is true, at most ``ConfigKeys/maxSeconds``. The error
+        /// names that ceiling only when `holds` alone would pass a larger value (a rule such as
+        /// `10..604800` already says its own, and "at most 1000000000" after it would contradict it).
         static func seconds(_ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool) -> Bound<Double> {
-            Bound<Double>(allowed: "a number of \(allowed) (at most \(Int(ConfigKeys.maxSeconds)))") { $0 <= ConfigKeys.maxSeconds && holds($0) }
+            let ceiling = holds(ConfigKeys.maxSeconds + 1) ? " (at most \(Int(ConfigKeys.maxSeconds)))" : ""
+            return Bound<Double>(allowed: "a number of \(allowed)\(ceiling)") { $0 <= ConfigKeys.maxSeconds && holds($0) }
         }
     }
 
@@ -115,7 +118,8 @@ extension ConfigKeys.Key where Value == String? {
 }
 
 extension ConfigKeys.Key where Value == Double {
-    /// Seconds, decimals allowed, for which `holds` is true (error: "a number of ALLOWED (at most 1000000000)").
+    /// Seconds, decimals allowed, for which `holds` is true (error: "a number of ALLOWED", plus
+    /// "(at most 1000000000)" when `holds` sets no lower ceiling itself).
     static func seconds(_ name: String, _ defaultValue: Double, _ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool, _ meaning: String) -> Self {
         Self(name: name, defaultValue: defaultValue, bound: .seconds(allowed, holds), unit: .seconds, meaning: meaning,
              defaultEntry: .number(ConfigValueReader.format(defaultValue)))

@@ -19,6 +19,14 @@ package enum PageDecoder {
             return .undecodable(reason: error.reason, excerpt: BodyExcerpt.make(body))
         }
     }
+
+    /// Whether `line` (without its line break) is one record as ``decode(_:)`` writes it: a JSON
+    /// object (RFC 8259) and nothing else on the line. A download resuming after a crash uses it to
+    /// keep the whole records that were written past its last checkpoint.
+    package static func isRecordLine(_ line: ArraySlice<UInt8>) -> Bool {
+        var scanner = JSONScanner(Array(line))
+        return scanner.isOneObject()
+    }
 }
 
 /// Why a page is not valid: what was expected, and at which byte.
@@ -80,6 +88,17 @@ struct JSONScanner {
         guard position == bytes.count else { throw fail("text after the page's closing '}'") }
         guard sawRecords else { throw fail("no UserProfilePreferences or Preferences array") }
         return page
+    }
+
+    /// Whether the bytes are one JSON object and nothing more (no surrounding whitespace).
+    mutating func isOneObject() -> Bool {
+        guard peek == UInt8(ascii: "{") else { return false }
+        do {
+            try skipValue()
+        } catch {
+            return false
+        }
+        return position == bytes.count
     }
 
     // MARK: Records
@@ -191,7 +210,18 @@ struct JSONScanner {
 
     private mutating func skipString() throws(PageDecodingError) {
         try expect(UInt8(ascii: "\""), "a string")
-        while let byte = peek {
+        while true {
+            // Most of a page is printable ASCII inside strings: skip a run of it without the checks below.
+            position = bytes.withUnsafeBufferPointer { buffer in
+                var index = position
+                while index < buffer.count {
+                    let byte = buffer[index]
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+                    index += 1
+                }
+                return index
+            }
+            guard let byte = peek else { break }
             position += 1
             switch byte {
             case UInt8(ascii: "\""):

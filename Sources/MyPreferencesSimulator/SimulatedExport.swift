@@ -21,14 +21,16 @@ package struct SimulatedExport: Sendable, Equatable {
     package var keepFiles: Bool?
     /// 200 page answers served so far (faulty bodies included).
     package var pagesServed: Int
+    /// Records in those answers (a record served twice counts twice).
+    package var recordsServed: Int64
     /// `pending` (no `Complete` status served yet: not downloadable), `complete`, `retrieved` or `expired`.
     package var phase: String
 
-    /// `{"records":R,"bytes":B,"sha256":"…","retrieved":b,"committed":b,"keep_files":b|null,"pages_served":n,"phase":"…"}`.
+    /// `{"records":R,"bytes":B,"sha256":"…","retrieved":b,"committed":b,"keep_files":b|null,"pages_served":n,"records_served":n,"phase":"…"}`.
     var json: String {
         "{\"records\":\(records),\"bytes\":\(bytes),\"sha256\":\"\(sha256)\",\"retrieved\":\(isRetrieved),"
             + "\"committed\":\(isCommitted),\"keep_files\":\(keepFiles.map(String.init) ?? "null"),"
-            + "\"pages_served\":\(pagesServed),\"phase\":\"\(phase)\"}"
+            + "\"pages_served\":\(pagesServed),\"records_served\":\(recordsServed),\"phase\":\"\(phase)\"}"
     }
 
     /// Generates the canonical file of `snapshot` record by record into SHA-256 (never whole in memory),
@@ -51,6 +53,7 @@ package struct SimulatedExport: Sendable, Equatable {
         self.isCommitted = snapshot.isCommitted
         self.keepFiles = snapshot.keepFiles
         self.pagesServed = snapshot.pagesServed
+        self.recordsServed = snapshot.recordsServed
         self.phase = snapshot.phase.map { $0.rawValue.lowercased() } ?? "pending"
     }
 }

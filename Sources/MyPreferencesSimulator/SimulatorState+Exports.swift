@@ -28,6 +28,8 @@ struct ExportProgress {
     var keepFiles: Bool?
     /// 200 page answers served, faulty bodies (`reset`, `slow`, `short`, `wrong_total`) included.
     var pagesServed = 0
+    /// Records in those answers (what `Count` said; a short page's missing record included).
+    var recordsServed: Int64 = 0
     /// Uses of each `options.pages` entry so far.
     var faultUses: [Int]
 
@@ -50,6 +52,7 @@ struct ExportSnapshot: Sendable {
     var isCommitted: Bool
     var keepFiles: Bool?
     var pagesServed: Int
+    var recordsServed: Int64 = 0
 }
 
 extension SimulatorState {
@@ -97,6 +100,7 @@ extension SimulatorState {
             }
             let page = ExportPage(records: export.records, offset: offset, limit: limit, options: export.options, fault: fault)
             export.pagesServed = export.pagesServed.incrementedSaturating
+            export.recordsServed = export.recordsServed.addingSaturating(page.count)
             if !keepAlive && page.reachesEnd {
                 export.phase = .retrieved
             } else if let pages = export.options.expireAfterPages, export.pagesServed >= pages {
@@ -133,7 +137,8 @@ extension SimulatorState {
             if let export = s.exports[key] {
                 return ExportSnapshot(
                     records: export.records,
-                    phase: export.phase, isCommitted: export.isCommitted, keepFiles: export.keepFiles, pagesServed: export.pagesServed
+                    phase: export.phase, isCommitted: export.isCommitted, keepFiles: export.keepFiles, pagesServed: export.pagesServed,
+                    recordsServed: export.recordsServed
                 )
             }
             if !Self.hasOwnScenario(key, in: s), let initiated = s.initiated[key] {

@@ -92,7 +92,7 @@ enum Download {
         }
 
         print("### kill -9 during a download\n")
-        print("\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. *Fetched again* = pages the simulator served (`pages_served`) − pages stored at the kill; the total is checked against `pages_served` − pages needed at the end.\n")
+        print("\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. Since the next page is asked for while the current one is made durable, a kill can find two pages in hand; the restart keeps the whole records already in the `.partial` file. *Fetched again* per kill = records the simulator served (`records_served`) but the file did not hold whole at the kill, less those of earlier kills, in pages (rounded up); the total is checked against `pages_served` − pages needed at the end.\n")
         print("| run | pages stored at each kill | fetched again per kill | total fetched again (served − needed) | page requests recorded | sha256 = canonical | final state |")
         print("|---|---|---|---|---|---|---|")
         fflush(nil)
@@ -255,6 +255,17 @@ enum Download {
 
     // MARK: kill -9
 
+    /// Complete lines (`\n`-terminated) in `path`; 0 when it is missing.
+    static func wholeLines(in path: String) throws -> Int64 {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
+        defer { try? handle.close() }
+        var lines: Int64 = 0
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            lines += Int64(chunk.reduce(into: 0) { count, byte in if byte == 0x0A { count += 1 } })
+        }
+        return lines
+    }
+
     struct KillRun {
         var storedAtKill: [Int]
         var refetched: [Int]
@@ -274,6 +285,7 @@ enum Download {
         }
         var storedAtKill: [Int] = [], refetched: [Int] = []
         var last = 0
+        var lostBefore: Int64 = 0
         for k in 1...kills {
             let daemon = try startDaemon(config: config, log: log)
             // Wait until this daemon has stored at least one page more than at the previous kill, and the
@@ -288,12 +300,16 @@ enum Download {
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()
             let stored = try storedPages()
-            let served = try await sim.export(http: http, token: token)?.pagesServed ?? -1
+            let served = try await sim.export(http: http, token: token)
+            let held = try wholeLines(in: dir + "/exports/BENCH/\(token).ndjson.partial")
             storedAtKill.append(stored)
-            // Pages served so far beyond those stored, minus those already counted at earlier kills.
-            refetched.append(served - stored - refetched.reduce(0, +))
+            // Records served so far that the file does not hold whole (the restart fetches them again),
+            // less those already counted at earlier kills (served twice, held once).
+            let lost = (served?.recordsServed ?? 0) - held
+            refetched.append(Int((lost - lostBefore + Int64(pageSize) - 1) / Int64(pageSize)))
+            lostBefore = lost
             last = stored
-            Bench.note("kill \(k): \(stored) pages stored, \(served) served")
+            Bench.note("kill \(k): \(stored) pages stored, \(held) records held whole, \(served?.pagesServed ?? -1) pages served")
             guard stored < pagesNeeded else { Bench.note("kill \(k) came after the last page; fewer kills mid-download"); break }
         }
         let daemon = try startDaemon(config: config, log: log)
@@ -350,9 +366,11 @@ final class SimProcess {
         var bytes: Int64
         var sha256: String
         var pagesServed: Int
+        var recordsServed: Int64
         enum CodingKeys: String, CodingKey {
             case records, bytes, sha256
             case pagesServed = "pages_served"
+            case recordsServed = "records_served"
         }
     }
 

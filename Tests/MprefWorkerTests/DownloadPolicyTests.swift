@@ -53,6 +53,26 @@ struct DownloadPolicyTests {
         #expect(DownloadPolicy.countMismatch(records: 100, totalResults: nil, rowCount: 101) == "records written 100 ≠ RowCount 101")
     }
 
+    @Test func theNextPageIsAskedForEarlyOnlyWhenAKillCanLoseNoMoreThanIt() {
+        // Known TotalResults in the stored checkpoint, more to come: prefetch.
+        #expect(DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 20, committedTotal: 100))
+        #expect(DownloadPolicy.prefetchesNext(after: page(records: 10, total: 100), recordsAfter: 20, committedTotal: 100))
+        // The first page (no stored TotalResults: a restart could not keep it), the last page, a full count.
+        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 10, committedTotal: nil))
+        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: false, total: 100), recordsAfter: 20, committedTotal: 100))
+        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 100, committedTotal: 100))
+        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10), recordsAfter: 100, committedTotal: 100))
+    }
+
+    @Test func aRestartKeepsFewerRecordsThanRemainSoTheLastPageIsAlwaysFetched() {
+        #expect(DownloadPolicy.adoptable(storedRecords: 10, totalResults: 100) == 89)
+        #expect(DownloadPolicy.adoptable(storedRecords: 99, totalResults: 100) == 0)
+        #expect(DownloadPolicy.adoptable(storedRecords: 100, totalResults: 100) == 0)
+        #expect(DownloadPolicy.adoptable(storedRecords: 10, totalResults: nil) == 0)
+        #expect(DownloadPolicy.adoptable(storedRecords: .min, totalResults: .max) == .max - 1)
+        #expect(DownloadPolicy.adoptable(storedRecords: .max, totalResults: .min) == 0)
+    }
+
     @Test func spaceNeededSaturates() {
         #expect(DownloadPolicy.spaceNeeded(byteCount: 1000, margin: 0.1) == 1100 + (64 << 20))
         #expect(DownloadPolicy.spaceNeeded(byteCount: .max, margin: 10) == .max)
@@ -75,12 +95,14 @@ struct DownloadFileTests {
     @Test func appendsDurablyAndResumesAtTheCheckpointDroppingWhatCameAfter() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/1.ndjson"
-        let (file, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let openedFile = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let (file, restarted) = (openedFile.file, openedFile.restarted)
         #expect(!restarted)
         try file.append(Array("a\n".utf8))
         let checkpoint = (bytes: file.bytes, sha: file.digest)
         try file.append(Array("b\n".utf8))  // appended but never checkpointed (a kill -9 here)
-        let (again, restartedAgain) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        let openedAgain = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        let (again, restartedAgain) = (openedAgain.file, openedAgain.restarted)
         #expect(!restartedAgain && again.bytes == 2)
         try again.append(Array("c\n".utf8))
         let digest = try again.finish(as: final)
@@ -92,22 +114,68 @@ struct DownloadFileTests {
     @Test func aFileThatDoesNotMatchItsCheckpointStartsOver() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/2.ndjson"
-        let (file, _) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let openedFile = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let (file, _) = (openedFile.file, openedFile.restarted)
         try file.append(Array("abc\n".utf8))
-        let (other, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 4, sha256: String(repeating: "0", count: 64))
+        let openedOther = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 4, sha256: String(repeating: "0", count: 64))
+        let (other, restarted) = (openedOther.file, openedOther.restarted)
         #expect(restarted && other.bytes == 0)
-        let (shorter, restartedShort) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 1000, sha256: nil)
+        let openedShorter = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 1000, sha256: nil)
+        let (shorter, restartedShort) = (openedShorter.file, openedShorter.restarted)
         #expect(restartedShort && shorter.bytes == 0)
+    }
+
+    @Test func wholeRecordsWrittenAfterTheCheckpointAreKeptAndACutOneIsDropped() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/4.ndjson"
+        let file = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil).file
+        try file.append(Array("{\"a\":1}\n".utf8))
+        let checkpoint = (bytes: file.bytes, sha: file.digest)
+        // A page written but not checkpointed, then a kill -9 in the middle of the next page's write.
+        try file.append(Array("{\"b\":[2,\"x\"]}\n{\"c\":3}\n{\"d\":".utf8))
+        let opened = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 5)
+        #expect(!opened.restarted && opened.adoptedRecords == 2)
+        let kept = "{\"a\":1}\n{\"b\":[2,\"x\"]}\n{\"c\":3}\n"
+        #expect(opened.file.bytes == Int64(kept.utf8.count))
+        try opened.file.append(Array("{\"d\":4}\n".utf8))
+        let digest = try opened.file.finish(as: final)
+        #expect(try String(contentsOfFile: final, encoding: .utf8) == kept + "{\"d\":4}\n")
+        // The checksum carried through the restart equals one taken of the whole content in one go.
+        let whole = try DownloadFile.open(partial: directory + "/C/4b.partial", final: directory + "/C/4b", bytes: 0, sha256: nil).file
+        try whole.append(Array((kept + "{\"d\":4}\n").utf8))
+        #expect(digest == whole.digest)
+    }
+
+    @Test func recordsPastTheCheckpointAreKeptOnlyUpToTheLimitAndOnlyWhenValid() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/5.ndjson"
+        let file = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil).file
+        try file.append(Array("{}\n".utf8))
+        let checkpoint = (bytes: file.bytes, sha: file.digest)
+        try file.append(Array("{\"b\":2}\n{\"c\":3}\n".utf8))
+        let limited = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 1)
+        #expect(limited.adoptedRecords == 1 && limited.file.bytes == 3 + 8)
+        // What a power loss can leave: zeros, a line that is not one object, a line with text after its object.
+        let sha11 = limited.file.digest
+        for junk in ["\0\0\0\n{\"c\":3}\n", "[1]\n", "{\"c\":3} \n", "{\"c\":3}{}\n", "\n", "{\"c\":\"\u{1}\"}\n"] {
+            try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11).file.append(Array(junk.utf8))
+            let reopened = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11, adoptingAtMost: 9)
+            #expect(reopened.adoptedRecords == 0 && reopened.file.bytes == 11, "\(junk.debugDescription)")
+        }
+        let none = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        #expect(none.adoptedRecords == 0 && none.file.bytes == 3)
     }
 
     @Test func aRenamedFileWhoseCheckpointWasLostIsTakenBack() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/3.ndjson"
-        let (file, _) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let openedFile = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
+        let (file, _) = (openedFile.file, openedFile.restarted)
         try file.append(Array("x\n".utf8))
         let sha = file.digest
         _ = try file.finish(as: final)
-        let (back, restarted) = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 2, sha256: sha)
+        let openedBack = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 2, sha256: sha)
+        let (back, restarted) = (openedBack.file, openedBack.restarted)
         #expect(!restarted && back.bytes == 2)
         #expect(FileManager.default.fileExists(atPath: final + ".partial") && !FileManager.default.fileExists(atPath: final))
     }

@@ -101,11 +101,12 @@ struct DownloadTests {
             #expect(export.sha256 == sha256Hex(file))
             #expect(before.sha256 == export.sha256)
             #expect(export.pagesServed == 3)
+            #expect(export.recordsServed == 2345)
             #expect(await sim.canonicalRecords(accessToken: 7, clientID: "ACME_Co", limit: 3000) == file)
 
             let control = try await sim.control("/_sim/exports/ACME_Co/7")
             #expect(control.status == 200)
-            #expect(control.body == "{\"records\":2345,\"bytes\":\(file.count),\"sha256\":\"\(sha256Hex(file))\",\"retrieved\":false,\"committed\":false,\"keep_files\":null,\"pages_served\":3,\"phase\":\"complete\"}")
+            #expect(control.body == "{\"records\":2345,\"bytes\":\(file.count),\"sha256\":\"\(sha256Hex(file))\",\"retrieved\":false,\"committed\":false,\"keep_files\":null,\"pages_served\":3,\"records_served\":2345,\"phase\":\"complete\"}")
             #expect(try await sim.control("/_sim/exports/ACME_Co/x").status == 400)
             await sim.setScenario(Scenario([.status("Processing")]), accessToken: 9)
             #expect(try await sim.control("/_sim/exports/ACME_Co/9").status == 404)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MyPreferences
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +19,12 @@ package struct DownloadFileError: Error, CustomStringConvertible {
 /// The `.partial` file of one download, open for appending, with the SHA-256 of what it holds.
 ///
 /// Crash safety: the file's durable prefix is what the checkpoint in SQLite names (bytes and their
-/// checksum). ``open(partial:final:bytes:sha256:)`` truncates the file to that prefix and checks
-/// the checksum, so a page appended but not checkpointed before a `kill -9` is dropped and fetched
-/// again: no gap, no duplicate. Used by one download step at a time (the scheduler never runs two
-/// steps of one token at once); ``OpenDownloads`` hands it from one step to the next.
+/// checksum). ``open(partial:final:bytes:sha256:adoptingAtMost:)`` checks that prefix's checksum and
+/// keeps, past it, only whole records (complete lines that are each one JSON object, at most as many
+/// as asked for): a page appended but not checkpointed before a `kill -9` is kept, a page cut in the
+/// middle keeps its whole records, and anything else past the prefix is cut off and fetched again —
+/// no gap, no duplicate. Used by one download step at a time (the scheduler never runs two steps of
+/// one token at once); ``OpenDownloads`` hands it from one step to the next.
 package final class DownloadFile: @unchecked Sendable {
     /// Path of the `.partial` file.
     package let path: String
@@ -42,11 +45,6 @@ package final class DownloadFile: @unchecked Sendable {
     /// Hex SHA-256 of the file's content so far; `nil` while it is empty.
     package var digest: String? { bytes == 0 ? nil : Self.hex(hasher.finalize()) }
 
-    /// Opens `partial` at the checkpoint: creates the directory (0750) and the file (0640) when
-    /// missing; takes `final` back as the partial file when only it exists (a rename whose checkpoint
-    /// was not stored); truncates to `bytes` and verifies `sha256` of that prefix.
-    /// - Returns: the file, and `restarted` = true when the prefix was missing or did not match (the
-    ///   file is then empty and the download starts over at offset 1).
     /// What stands at a path, the path itself not followed if it is a symlink (`lstat`).
     package enum PathKind: Sendable, Equatable {
         case nothing, regularFile, other
@@ -59,7 +57,25 @@ package final class DownloadFile: @unchecked Sendable {
         return (info.st_mode & S_IFMT) == S_IFREG ? .regularFile : .other
     }
 
-    package static func open(partial: String, final: String, bytes: Int64, sha256: String?) throws(DownloadFileError) -> (DownloadFile, restarted: Bool) {
+    /// The file at its checkpoint, as ``open(partial:final:bytes:sha256:adoptingAtMost:)`` found it.
+    package struct Opened {
+        package var file: DownloadFile
+        /// The checkpoint's prefix was missing or did not match: the file is empty, the download starts over at offset 1.
+        package var restarted: Bool
+        /// Whole records found past the prefix and kept (0 or more; the file's `bytes` include them).
+        package var adoptedRecords: Int64
+    }
+
+    /// Opens `partial` at the checkpoint: creates the directory (0750) and the file (0640) when
+    /// missing; takes `final` back as the partial file when only it exists (a rename whose checkpoint
+    /// was not stored); verifies `sha256` of the first `bytes` bytes; keeps up to `adoptable` whole
+    /// records written after them (each a complete line holding one JSON object, ``PageDecoder/isRecordLine(_:)``)
+    /// and truncates the rest.
+    /// - Parameter adoptable: how many records past the checkpoint may be kept (0: none, the file is
+    ///   cut to `bytes`). The caller passes fewer than remain to be fetched, so the last page is always fetched.
+    /// - Throws: ``DownloadFileError`` when the directory or file cannot be created, read, written or truncated.
+    package static func open(partial: String, final: String, bytes: Int64, sha256: String?,
+                             adoptingAtMost adoptable: Int64 = 0) throws(DownloadFileError) -> Opened {
         let directory = (partial as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
@@ -85,19 +101,52 @@ package final class DownloadFile: @unchecked Sendable {
         if bytes > 0, size >= bytes {
             try file.hashPrefix(bytes)
             if file.digest == sha256 {
-                try file.truncate(to: bytes)
-                return (file, false)
+                let adopted = size > bytes && adoptable > 0 ? try file.adoptWholeRecords(upTo: size, atMost: adoptable) : 0
+                try file.truncate(to: file.bytes)
+                return Opened(file: file, restarted: false, adoptedRecords: adopted)
             }
         }
         file.hasher = SHA256()
         file.bytes = 0
         try file.truncate(to: 0)
-        return (file, bytes > 0)
+        return Opened(file: file, restarted: bytes > 0, adoptedRecords: 0)
     }
 
-    /// Appends `data` and makes it durable (`fsync`) before returning. On failure the file is cut
-    /// back to what it held before, so the checkpoint stays true.
-    package func append(_ data: [UInt8]) throws(DownloadFileError) {
+    /// The most bytes past the checkpoint that are read to look for whole records (larger tails are cut).
+    static let adoptionLimit: Int64 = 256 << 20
+
+    /// Reads the bytes from ``bytes`` to `size`, counts the whole record lines at their start (at most
+    /// `limit`), and adds those lines to the file's bytes and checksum. Returns how many were kept.
+    private func adoptWholeRecords(upTo size: Int64, atMost limit: Int64) throws(DownloadFileError) -> Int64 {
+        guard size - bytes <= Self.adoptionLimit, let count = Int(exactly: size - bytes) else { return 0 }
+        var tail = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = tail.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress.map { $0 + done }, count - done, off_t(bytes) + off_t(done)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw .errno("cannot read", path) }
+            done += n
+        }
+        var records: Int64 = 0
+        var kept = 0
+        var start = 0
+        while records < limit, let newline = tail[start...].firstIndex(of: 0x0A) {
+            guard PageDecoder.isRecordLine(tail[start..<newline]) else { break }
+            records += 1
+            start = newline + 1
+            kept = start
+        }
+        if kept > 0 {
+            hasher.update(data: tail[0..<kept])
+            bytes += Int64(kept)
+        }
+        return records
+    }
+
+    /// Appends `data` and makes it durable (`fsync`) before returning; `whenWritten` runs once the bytes
+    /// are written, before the `fsync` (the download asks for its next page then). On failure the
+    /// file is cut back to what it held before, so the checkpoint stays true.
+    package func append(_ data: [UInt8], whenWritten: () -> Void = {}) throws(DownloadFileError) {
         guard !data.isEmpty else { return }
         var written = 0
         let failure: DownloadFileError? = data.withUnsafeBytes { buffer -> DownloadFileError? in
@@ -115,6 +164,7 @@ package final class DownloadFile: @unchecked Sendable {
             _ = ftruncate(descriptor, off_t(bytes))
             throw failure
         }
+        whenWritten()
         guard fsync(descriptor) == 0 else {
             let error = DownloadFileError.errno("cannot fsync", path)
             _ = ftruncate(descriptor, off_t(bytes))

@@ -49,6 +49,24 @@ package enum DownloadPolicy {
         return page.records == 0
     }
 
+    /// Whether the page after `page` is asked for at once, while `page` is made durable and its
+    /// checkpoint stored (one request in flight per download while the other half of the work is
+    /// done). Only when a `kill -9` in between loses at most that one request: the stored checkpoint
+    /// already knows `TotalResults` (`committedTotal`), so a restart keeps `page`'s records from the
+    /// file (``adoptable(storedRecords:totalResults:)``) instead of fetching it again; and never after the last page.
+    package static func prefetchesNext(after page: ExportPage, recordsAfter: Int64, committedTotal: Int64?) -> Bool {
+        guard let committedTotal else { return false }
+        return !isLast(page, recordsAfter: recordsAfter, total: page.totalResults ?? committedTotal) && recordsAfter < committedTotal
+    }
+
+    /// How many whole records written past the checkpoint a restart may keep: fewer than remain
+    /// (`totalResults − storedRecords − 1`, never below 0), so the last page is always fetched and its
+    /// `HasMore` seen; 0 without a stored `TotalResults`.
+    package static func adoptable(storedRecords: Int64, totalResults: Int64?) -> Int64 {
+        guard let totalResults else { return 0 }
+        return max(0, totalResults.subtractingSaturating(storedRecords).subtractingSaturating(1))
+    }
+
     /// Why the file's `records` cannot be trusted, or `nil`: they must equal `TotalResults` (when
     /// the pages gave one) and `RowCount` (when the status gave one above 0). The message says both numbers.
     package static func countMismatch(records: Int64, totalResults: Int64?, rowCount: Int64?) -> String? {

@@ -105,22 +105,37 @@ package struct DownloadStep: Sendable {
     private func fetchPage(token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
                            progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator) async {
         var cp = progress.checkpoint
+        // The next page, asked for by the previous step: used when this step goes on where that one left off.
+        var prefetched = files.takePrefetched(token.id)
         // The file at the checkpoint: kept open from the previous step, or opened (and verified) now.
         let file: DownloadFile
         if let open = files.take(token.id), open.bytes == cp.bytes {
             file = open
         } else {
+            prefetched?.answer.cancel()
+            prefetched = nil
             do {
                 let at = cp
-                let (opened, restarted) = try await FileIO.run { () throws(DownloadFileError) in
-                    try DownloadFile.open(partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix)
+                let adoptable = DownloadPolicy.adoptable(storedRecords: cp.records, totalResults: cp.totalResults)
+                let opened = try await FileIO.run { () throws(DownloadFileError) in
+                    try DownloadFile.open(partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix, adoptingAtMost: adoptable)
                 }
-                file = opened
-                if restarted {
+                file = opened.file
+                if opened.restarted {
                     logger.warning("download file does not match its checkpoint; starting it over", metadata: metadata.merging([
                         "download.file": "\(cp.partialFile)", "download.checkpoint_bytes": "\(cp.bytes)",
                     ]) { $1 })
                     cp = DownloadCheckpoint(tokenID: cp.tokenID, file: cp.file, startedAt: cp.startedAt)
+                } else if opened.adoptedRecords > 0 {
+                    // Written before a crash, after the last stored checkpoint: kept, not fetched again.
+                    cp.nextOffset = cp.nextOffset.addingSaturating(opened.adoptedRecords)
+                    cp.records = cp.records.addingSaturating(opened.adoptedRecords)
+                    cp.bytes = file.bytes
+                    cp.sha256Prefix = file.digest
+                    cp.pages = cp.pages.incrementedSaturating
+                    logger.info("download resumed with the whole records written after its checkpoint", metadata: metadata.merging([
+                        "download.file": "\(cp.partialFile)", "download.records_kept": "\(opened.adoptedRecords)", "download.records": "\(cp.records)",
+                    ]) { $1 })
                 }
             } catch {
                 diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
@@ -139,8 +154,16 @@ package struct DownloadStep: Sendable {
             }
         }
 
-        let requestedAt = wallNow()
-        let result = await source.page(of: token.accessToken, offset: cp.nextOffset, limit: settings.pageSize)
+        let requestedAt: Date
+        let result: PageResult
+        if let prefetched, prefetched.offset == cp.nextOffset {
+            requestedAt = prefetched.requestedAt
+            result = await withTaskCancellationHandler { await prefetched.answer.value } onCancel: { prefetched.answer.cancel() }
+        } else {
+            prefetched?.answer.cancel()
+            requestedAt = wallNow()
+            result = await source.page(of: token.accessToken, offset: cp.nextOffset, limit: settings.pageSize)
+        }
         var request = DownloadRequestRecord(.page, at: requestedAt, offset: cp.nextOffset, result)
         defer { progress.request = request }
 
@@ -164,7 +187,19 @@ package struct DownloadStep: Sendable {
         }
         do {
             let records = page.ndjson
-            try await FileIO.run { () throws(DownloadFileError) in try file.append(records) }
+            // Pipelined: the next page is asked for once this one is written, while it is made durable
+            // and its checkpoint stored (see ``DownloadPolicy/prefetchesNext(after:recordsAfter:committedTotal:)``).
+            let recordsAfter = cp.records.addingSaturating(Int64(page.records))
+            let prefetch = DownloadPolicy.prefetchesNext(after: page, recordsAfter: recordsAfter, committedTotal: cp.totalResults) && !Task.isCancelled
+            let offset = cp.nextOffset.addingSaturating(Int64(page.records))
+            let (accessToken, tokenID, pageSize) = (token.accessToken, token.id, settings.pageSize)
+            try await FileIO.run { [files, wallNow] () throws(DownloadFileError) in
+                try file.append(records) {
+                    guard prefetch else { return }
+                    let answer = Task { await source.page(of: accessToken, offset: offset, limit: pageSize) }
+                    files.putPrefetched(tokenID, PrefetchedPage(offset: offset, requestedAt: wallNow(), answer: answer))
+                }
+            }
             files.clearTrouble(token.id)
         } catch {
             files.put(token.id, file)

@@ -1,4 +1,15 @@
+import Foundation
+import MyPreferences
 import Synchronization
+
+/// The next page of a download, asked for while the current one was being made durable.
+struct PrefetchedPage: Sendable {
+    /// 1-based offset of the page's first record.
+    var offset: Int64
+    /// When the request was sent (the history row's `requested_at`).
+    var requestedAt: Date
+    var answer: Task<PageResult, Never>
+}
 
 /// The open `.partial` files of downloads in progress, kept between steps so that each page only
 /// appends (re-hashing the file's prefix happens once per download and restart, not per page).
@@ -7,6 +18,7 @@ import Synchronization
 package final class OpenDownloads: Sendable {
     private let files = Mutex<[Int64: DownloadFile]>([:])
     private let troubles = Mutex<[Int64: String]>([:])
+    private let prefetched = Mutex<[Int64: PrefetchedPage]>([:])
 
     package init() {}
 
@@ -24,6 +36,16 @@ package final class OpenDownloads: Sendable {
     /// Forgets token `tokenID`'s trouble once a page is stored again, so a later one is logged again.
     func clearTrouble(_ tokenID: Int64) {
         _ = troubles.withLock { $0.removeValue(forKey: tokenID) }
+    }
+
+    /// Keeps the request for token `tokenID`'s next page for its next step (replacing, and cancelling, an older one).
+    func putPrefetched(_ tokenID: Int64, _ page: PrefetchedPage) {
+        prefetched.withLock { $0.updateValue(page, forKey: tokenID) }?.answer.cancel()
+    }
+
+    /// The request for token `tokenID`'s next page, removed (nil when none was sent).
+    func takePrefetched(_ tokenID: Int64) -> PrefetchedPage? {
+        prefetched.withLock { $0.removeValue(forKey: tokenID) }
     }
 
     /// Keeps `file` open for token `tokenID`'s next step.

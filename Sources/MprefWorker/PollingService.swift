@@ -186,6 +186,8 @@ package final class PollingService: Sendable {
                     state.abandon(tokenID: id)
                     pollAgainAfterFlight.remove(id)
                 case .adminChanges(let changes):
+                    // A download an operator removed or paused: its open file and early page request go.
+                    for change in changes.tokens where change.watched == nil { downloadStep.files.forget(change.tokenID) }
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
                     // before its tokens are polled again (the old ones would get 401 and a new pause).

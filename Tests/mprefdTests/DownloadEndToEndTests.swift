@@ -115,6 +115,27 @@ import Testing
         #expect(canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills")
     }
 
+    @Test func aDownloadAnOperatorRemovesLeavesNoFileOpenInTheDaemon() async throws {
+        let scene = try await DaemonScene.start()
+        let slow = (0..<12).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(200), chunks: 4)) }
+        await scene.simulator.setScenario(.complete(records: 6000, export: ExportOptions(seed: 3, pages: slow)), accessToken: 4203,
+                                          clientID: scene.clientID)
+        try configure(scene, pageSize: 500)
+        _ = try await scene.mprefd(["add-token", "4203"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let partial = file(scene, 4203) + ".partial"
+        // The daemon's descriptors that name the `.partial` file (/proc/PID/fd links).
+        func holdsPartial() -> Bool {
+            let directory = "/proc/\(daemon.pid)/fd"
+            let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return links.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == partial }
+        }
+        #expect(try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 2 && holdsPartial() })
+        _ = try await scene.mprefd(["remove", "4203"])
+        #expect(await scene.eventually { !holdsPartial() }, "daemon log:\n\(daemon.log.suffix(2000))")
+    }
+
     @Test func aShortPageIsRetriedAndAWrongTotalFailsTheDownloadUnverifiedAndUncommitted() async throws {
         let scene = try await DaemonScene.start()
         await scene.simulator.setScenario(.complete(records: 1500, export: ExportOptions(pages: [PageFault(offset: 1, .short)])),

@@ -97,7 +97,10 @@ package struct DownloadStep: Sendable {
         case .expired:
             progress.state = .expired
         }
-        return await record(token: token, progress, metadata: metadata)
+        let report = await record(token: token, progress, metadata: metadata)
+        // Stopped, or an operator changed the token meanwhile (removed, paused): nothing stays open for it.
+        if report.recorded, report.newState != .downloading || !report.tokenUpdated { files.forget(token.id) }
+        return report
     }
 
     // MARK: Pages

@@ -48,6 +48,14 @@ package final class OpenDownloads: Sendable {
         prefetched.withLock { $0.removeValue(forKey: tokenID) }
     }
 
+    /// Closes token `tokenID`'s file and cancels its early page request: its download stopped
+    /// (`complete`, `download_failed`, `expired`) or an operator removed or paused it.
+    func forget(_ tokenID: Int64) {
+        _ = files.withLock { $0.removeValue(forKey: tokenID) }
+        prefetched.withLock { $0.removeValue(forKey: tokenID) }?.answer.cancel()
+        _ = troubles.withLock { $0.removeValue(forKey: tokenID) }
+    }
+
     /// Keeps `file` open for token `tokenID`'s next step.
     func put(_ tokenID: Int64, _ file: DownloadFile) {
         files.withLock { $0[tokenID] = file }

@@ -170,7 +170,7 @@ package final class MyPreferencesClient: Sendable {
             .GET, url: pageURL(for: accessToken, offset: offset, limit: limit), accessToken: accessToken, accept: .json,
             maxBodyBytes: configuration.maxPageBytes, timeout: configuration.pageTimeout
         ) { body, _ in
-            PageDecoder.decode(Array(body.readableBytesView))
+            body.withUnsafeReadableBytes { PageDecoder.decode($0) }
         }
         return PageResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
     }

@@ -12,6 +12,11 @@ package enum PageDecoder {
 
     /// The page in `body`, or why it is not one (`.undecodable` with a bounded excerpt).
     package static func decode(_ body: [UInt8]) -> RequestOutcome<ExportPage> {
+        body.withUnsafeBytes { decode($0) }
+    }
+
+    /// The page in the bytes of `body` (read in place, not copied), or why it is not one.
+    package static func decode(_ body: UnsafeRawBufferPointer) -> RequestOutcome<ExportPage> {
         var scanner = JSONScanner(body)
         do {
             return .ok(try scanner.page())
@@ -24,8 +29,10 @@ package enum PageDecoder {
     /// object (RFC 8259) and nothing else on the line. A download resuming after a crash uses it to
     /// keep the whole records that were written past its last checkpoint.
     package static func isRecordLine(_ line: ArraySlice<UInt8>) -> Bool {
-        var scanner = JSONScanner(Array(line))
-        return scanner.isOneObject()
+        line.withUnsafeBytes { bytes in
+            var scanner = JSONScanner(bytes)
+            return scanner.isOneObject()
+        }
     }
 }
 
@@ -34,13 +41,17 @@ struct PageDecodingError: Error {
     var reason: String
 }
 
+/// Reads bytes in place: valid only inside the `withUnsafeBytes` that lent them (never stored).
+/// Every read is bounds-checked here (``peek``), so a page cannot make it read past its end.
 struct JSONScanner {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
     private var position = 0
+    /// A line break was skipped between tokens of the current record (so it must be filtered out).
+    private var sawLineBreak = false
     /// Deepest nesting accepted inside one record (objects and arrays).
     static let maximumDepth = 512
 
-    init(_ bytes: [UInt8]) {
+    init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
@@ -112,6 +123,7 @@ struct JSONScanner {
         while true {
             skipWhitespace()
             let start = position
+            sawLineBreak = false
             guard peek == UInt8(ascii: "{") else { throw fail("record \(page.records + 1) is not a JSON object") }
             try skipValue()
             append(start..<position, to: &page.ndjson)
@@ -128,8 +140,8 @@ struct JSONScanner {
     /// holds none), so each record stays one line.
     private func append(_ range: Range<Int>, to output: inout [UInt8]) {
         let slice = bytes[range]
-        if !slice.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
-            output.append(contentsOf: slice)
+        if !sawLineBreak {
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: slice))
         } else {
             output.append(contentsOf: slice.lazy.filter { $0 != 0x0A && $0 != 0x0D })
         }
@@ -149,7 +161,10 @@ struct JSONScanner {
     }
 
     private mutating func skipWhitespace() {
-        while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
+        while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+            if byte != 0x20 && byte != 0x09 { sawLineBreak = true }
+            position += 1
+        }
     }
 
     private mutating func literal(_ word: StaticString) -> Bool {
@@ -212,15 +227,13 @@ struct JSONScanner {
         try expect(UInt8(ascii: "\""), "a string")
         while true {
             // Most of a page is printable ASCII inside strings: skip a run of it without the checks below.
-            position = bytes.withUnsafeBufferPointer { buffer in
-                var index = position
-                while index < buffer.count {
-                    let byte = buffer[index]
-                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
-                    index += 1
-                }
-                return index
+            var index = position
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+                index += 1
             }
+            position = index
             guard let byte = peek else { break }
             position += 1
             switch byte {

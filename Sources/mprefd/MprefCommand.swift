@@ -22,7 +22,7 @@ struct MprefCommand: AsyncParsableCommand {
               mprefd run --config /etc/mprefd/mprefd.yaml   # the daemon
               mprefd add-token "$T" && mprefd wait "$T" && load-export "$T"
 
-            \(MprefdExit.helpTable)
+            \(ExitCode.helpTable)
             """,
         version: MprefVersion.current,
         subcommands: [
@@ -47,7 +47,7 @@ struct MprefCommand: AsyncParsableCommand {
     /// Runs the command; prints `mprefd: error: …` and exits with the documented code for
     /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
     static func main() async {
-        let code: Int32
+        let code: ExitCode
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -60,24 +60,28 @@ struct MprefCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-            code = MprefdExit.ok
+            code = ExitCode.success
         } catch let error as MprefdError {
             code = report(error)
         } catch let error as StoreError {
             code = report(MprefdError(error))
         } catch let error as DecodingError {
-            code = report(MprefdError(exitCode: MprefdExit.dataError, unreadableRow(Self.describe(error))))
+            code = report(MprefdError(exitCode: ExitCode.dataError, unreadableRow(Self.describe(error))))
+        } catch let exitCode as ExitCode {
+            // The command has said everything already (`status` degraded, `check-config --probe`).
+            code = exitCode
         } catch {
             fflush(nil)
             exit(withError: error)
         }
         fflush(nil)
-        Foundation.exit(code)
+        Foundation.exit(code.rawValue)
     }
 
     /// Prints ArgumentParser's message (and usage) for a failed parse and exits with its code (64
-    /// for a bad argument, 0 for `--help`). A value such as `-5` is read as an option by
-    /// ArgumentParser ("Unknown option '-5'"), which hides the real mistake: a hint line says so.
+    /// for a bad argument or value, 0 for `--help`). A value such as `-5` before `--` is read as an
+    /// option by ArgumentParser ("Unknown option '-5'"), which hides the real mistake: a hint line
+    /// says so. After `--` it is a value already, refused by its own check: no hint.
     private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
         let code = exitCode(for: error)
         let message = fullMessage(for: error)
@@ -86,7 +90,7 @@ struct MprefCommand: AsyncParsableCommand {
             Output.line(message)
         } else {
             Output.note(message)
-            if code == .validationFailure, let index = arguments.firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
+            if code == .validationFailure, let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
                 let negative = arguments[index]
                 let previous = index > 0 ? arguments[index - 1] : ""
                 let spelling = previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
@@ -116,9 +120,9 @@ struct MprefCommand: AsyncParsableCommand {
         return (column.map { "column \($0): " } ?? "") + String(text.prefix(200))
     }
 
-    private static func report(_ error: MprefdError) -> Int32 {
+    private static func report(_ error: MprefdError) -> ExitCode {
         fflush(nil)
-        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode)"])
+        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode.rawValue)"])
         return error.exitCode
     }
 }

@@ -170,6 +170,9 @@ import Testing
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(result.stderr.contains("The value \(value) is invalid") && result.stderr.contains(rule), "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains("hint"), "\(arguments): \(result.stderr)")
+        // One line, as every error (README: exit codes), naming where help is.
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("mprefd: error: ") && lines[0].hasSuffix(" --help')"), "\(arguments): \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 
@@ -186,6 +189,7 @@ import Testing
         let missing = cli.directory.appendingPathComponent("missing.yaml").path
         let result = try await cli.run(arguments, environment: ["MPREFD_CONFIG": missing])
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "), "\(arguments): \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 

@@ -5,8 +5,8 @@ import Foundation
 /// exit, process start-up included.
 enum Admin {
     static func run(_ options: Options) async throws {
-        let addCount = options.int("add") ?? 10_000
-        let listCount = options.int("list") ?? 100_000
+        let addCount = options.add ?? 10_000
+        let listCount = options.list ?? 100_000
         let mprefd = Bench.binDirectory + "/mprefd"
         guard FileManager.default.isExecutableFile(atPath: mprefd) else {
             throw BenchError("\(mprefd) not found: build it with `swift build -c release --product mprefd`")

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
@@ -10,46 +11,51 @@ import NIOCore
 /// its own process), and `detection` (pure CPU on a virtual clock, not part of `all`);
 /// helpers: `serve` (the fixed-answer server), `seed` (fills a database).
 @main
-struct BenchCommand {
-    static func main() async {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        guard !arguments.isEmpty else {
-            Bench.note("usage: mpref-bench throughput|record|scale|idle|admin|hooks|download|time-to-data|detection|all [--runs N] [--seconds S] [--tokens N]")
-            exit(64)
-        }
-        let scenario = arguments.removeFirst()
-        let options = Options(arguments)
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mpref-bench",
+        abstract: "mprefd's benchmarks (docs/BENCHMARKS.md): Markdown results on stdout, progress on stderr.",
+        discussion: "A bad or unknown option is exit 64; a scenario that fails, exit 70.")
+
+    /// A scenario, or a helper the scenarios start as a child process (`serve`, `seed`).
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case throughput, record, scale, idle, admin, hooks, download, detection, all, serve, seed
+        case timeToData = "time-to-data"
+    }
+
+    @Argument(help: "The scenario.")
+    var scenario: Scenario
+
+    @OptionGroup var options: Options
+
+    func run() async throws {
         do {
             switch scenario {
-            case "serve": try await serve(options)
-            case "seed": try Seeder.run(options)
-            case "throughput": try await Throughput.run(options)
-            case "scale": try await Scale.run(options)
-            case "idle": try await Idle.run(options)
-            case "admin": try await Admin.run(options)
-            case "hooks": try await HookLatency.run(options)
-            case "record": try await RecordCost.run(options)
-            case "download": try await Download.run(options)
-            case "detection": try Detection.run(options)
-            case "time-to-data": try await TimeToData.run(options)
-            case "all": try all(options)
-            default:
-                Bench.note("unknown scenario \(scenario)")
-                exit(64)
+            case .serve: try await Self.serve(options)
+            case .seed: try Seeder.run(options)
+            case .throughput: try await Throughput.run(options)
+            case .scale: try await Scale.run(options)
+            case .idle: try await Idle.run(options)
+            case .admin: try await Admin.run(options)
+            case .hooks: try await HookLatency.run(options)
+            case .record: try await RecordCost.run(options)
+            case .download: try await Download.run(options)
+            case .detection: try Detection.run(options)
+            case .timeToData: try await TimeToData.run(options)
+            case .all: try Self.all(options)
             }
         } catch {
             Bench.note("error: \(error)")
-            exit(70)
+            throw ExitCode(70)
         }
         fflush(nil)
-        exit(0)
     }
 
     static func serve(_ options: Options) async throws {
         let (channel, _) = try await FixedAnswerServer.start(
-            threads: options.int("threads") ?? 1, completeFrom: options.int("complete-from").map(Int64.init))
+            threads: options.threads ?? 1, completeFrom: options.completeFrom.map(Int64.init))
         let port = channel.localAddress?.port ?? 0
-        if let file = options.string("port-file") {
+        if let file = options.portFile {
             try "\(port)\n".write(toFile: file + ".tmp", atomically: false, encoding: .utf8)
             _ = rename(file + ".tmp", file)
         } else {
@@ -61,8 +67,7 @@ struct BenchCommand {
 
     /// Runs every scenario, each in a fresh process (so RSS and CPU are the scenario's own).
     static func all(_ options: Options) throws {
-        var passthrough: [String] = []
-        if let runs = options.string("runs") { passthrough += ["--runs", runs] }
+        let passthrough = ["--runs", String(options.runs)]
         print("# mpref-bench results\n")
         print("Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n")
         fflush(nil)
@@ -85,31 +90,46 @@ struct BenchCommand {
     }
 }
 
-/// `--name value` options.
-struct Options {
-    private var values: [String: String] = [:]
-
-    init(_ arguments: [String]) {
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            if a.hasPrefix("--") {
-                let name = String(a.dropFirst(2))
-                if i + 1 < arguments.count, !arguments[i + 1].hasPrefix("--") {
-                    values[name] = arguments[i + 1]
-                    i += 2
-                    continue
-                }
-                values[name] = "true"
-            }
-            i += 1
-        }
-    }
-
-    func string(_ name: String) -> String? { values[name] }
-    func int(_ name: String) -> Int? { values[name].flatMap { Int($0) } }
-    func double(_ name: String) -> Double? { values[name].flatMap { Double($0) } }
-    var runs: Int { int("runs") ?? 3 }
+/// The options of every scenario (each reads its own; `nil` = the scenario's default), parsed by
+/// ArgumentParser: a value of the wrong type or an unknown option is exit 64, never silently ignored.
+struct Options: ParsableArguments {
+    /// Every scenario: how many times it repeats.
+    @Option var runs: Int = 3
+    @Option var add: Int?
+    @Option var background: Int?
+    @Option var batch: Int?
+    @Option(name: .customLong("complete-from")) var completeFrom: Int?
+    @Option var concurrency: Int?
+    @Option var exports: Int?
+    @Option(name: .customLong("first-token")) var firstToken: Int?
+    @Option var history: Int?
+    @Option(name: .customLong("kill-records")) var killRecords: Int?
+    @Option var kills: Int?
+    @Option var list: Int?
+    @Option(name: .customLong("page-size")) var pageSize: Int?
+    @Option var polls: Int?
+    @Option var run: Int?
+    @Option var seed: Int?
+    @Option(name: .customLong("server-threads")) var serverThreads: Int?
+    @Option var terminal: Int?
+    @Option var threads: Int?
+    @Option var tokens: Int?
+    @Option var demand: Double?
+    @Option(name: .customLong("first-due")) var firstDue: Double?
+    @Option(name: .customLong("learned-max-delay")) var learnedMaxDelay: Double?
+    @Option var rate: Double?
+    @Option var seconds: Double?
+    @Option var spacing: Double?
+    @Option(name: .customLong("client-id")) var clientId: String?
+    @Option var db: String?
+    @Option var only: String?
+    @Option var part: String?
+    @Option(name: .customLong("port-file")) var portFile: String?
+    @Option(name: .customLong("result-file")) var resultFile: String?
+    @Option var sizes: String?
+    @Flag var hooks = false
+    @Flag var json = false
+    @Flag var probe = false
 }
 
 /// A logger that writes info and above to stderr, like the daemon's default level.

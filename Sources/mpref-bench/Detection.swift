@@ -126,11 +126,11 @@ enum Detection {
     }
 
     static func run(_ options: Options) throws {
-        let seed = UInt64(max(options.int("seed") ?? 1, 0))
-        let exports = min(max(options.int("exports") ?? 2000, 1), 1_000_000)
-        let historyCount = min(max(options.int("history") ?? 30, 3), 10_000)
+        let seed = UInt64(max(options.seed ?? 1, 0))
+        let exports = min(max(options.exports ?? 2000, 1), 1_000_000)
+        let historyCount = min(max(options.history ?? 30, 3), 10_000)
         // `--learned-max-delay S`: polling.max_delay_s for mprefd learned only (today's stays at 300 s).
-        let learnedMaxDelay = options.double("learned-max-delay").map { Duration.clampedSeconds($0) }.flatMap { $0 > .zero ? $0 : nil }
+        let learnedMaxDelay = options.learnedMaxDelay.map { Duration.clampedSeconds($0) }.flatMap { $0 > .zero ? $0 : nil }
         let started = Bench.monotonicSeconds()
         var report = Report(seed: seed, exports: exports, history: historyCount, defaultEffort: LearnedSchedule.defaultEffort,
                             learnedMaxDelayS: (learnedMaxDelay ?? PollingConfiguration().maxDelay).seconds, segments: [])
@@ -139,7 +139,7 @@ enum Detection {
                                                learnedMaxDelay: learnedMaxDelay))
             Bench.note(String(format: "detection: %@ done (%.1f s)", segment.name, Bench.monotonicSeconds() - started))
         }
-        if options.string("json") != nil {
+        if options.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             FileHandle.standardOutput.write(try encoder.encode(report))

@@ -26,10 +26,10 @@ enum Download {
     static let clientID = "BENCH"
 
     static func run(_ options: Options) async throws {
-        let sizes = (options.string("sizes") ?? "100000,1000000").split(separator: ",").compactMap { Int($0) }
-        let killRecords = options.int("kill-records") ?? 50_000
-        let kills = options.int("kills") ?? 5
-        let pageSize = options.int("page-size") ?? 1000
+        let sizes = (options.sizes ?? "100000,1000000").split(separator: ",").compactMap { Int($0) }
+        let killRecords = options.killRecords ?? 50_000
+        let kills = options.kills ?? 5
+        let pageSize = options.pageSize ?? 1000
         let runs = options.runs
         let bin = Bench.binDirectory
         for tool in ["mprefd", "mpref-sim"] where !FileManager.default.isExecutableFile(atPath: bin + "/" + tool) {
@@ -58,7 +58,7 @@ enum Download {
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         fflush(nil)
         var summaries: [String] = []
-        let part = options.string("part") ?? "all"
+        let part = options.part ?? "all"
         for (s, size) in sizes.enumerated() where part != "kill" {
             var rates: [Double] = [], mbs: [Double] = [], ratios: [Double] = [], hwms: [Double] = [], raws: [Double] = []
             for r in 1...runs {

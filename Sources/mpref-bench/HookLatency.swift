@@ -61,8 +61,8 @@ enum HookLatency {
     }
 
     static func run(_ options: Options) async throws {
-        if let resultFile = options.string("result-file") { return try await runOne(options, resultFile: resultFile) }
-        let terminal = options.int("terminal") ?? 200
+        if let resultFile = options.resultFile { return try await runOne(options, resultFile: resultFile) }
+        let terminal = options.terminal ?? 200
         print("## 5. Hook latency: terminal poll committed → hook process started\n")
         print("\(terminal) tokens reach `Complete` 50 ms apart, each with its own hook (`: hook-for TOKEN`, `/bin/sh -c`), beside 1,000 tokens polled at 500 polls/s; `hooks.concurrency` 4 (default). Worker parts wired as `Daemon.run` wires them; fresh process per run.\n")
         print("| run | hooks measured | committed → started p50 / p99 / max | answer received → started p50 / p99 | answers sharing a commit callback | committed → claimed p50 / p99 | claimed → spawned p50 / p99 |")
@@ -82,15 +82,15 @@ enum HookLatency {
     }
 
     static func runOne(_ options: Options, resultFile: String) async throws {
-        let terminal = options.int("terminal") ?? 200
-        let run = options.int("run") ?? 1
+        let terminal = options.terminal ?? 200
+        let run = options.run ?? 1
         let completeFrom: Int64 = 1_000_001
         let server = try ServerProcess(completeFrom: completeFrom)
         defer { server.stop() }
         let dir = try Bench.freshDirectory("hooks-\(run)")
         let path = dir + "/mprefd.sqlite3"
         let start = Date().timeIntervalSince1970 + 3
-        let background = options.int("background") ?? 1000
+        let background = options.background ?? 1000
         if background > 0 { try Seeder.seedInChild(db: path, tokens: background, firstDue: start - 2, rate: Double(background) / 2) }
         try Seeder.seedInChild(db: path, tokens: terminal, firstDue: start, rate: 20, firstToken: completeFrom, hooks: true)
         let database = try TokenDatabase(path: path, mode: .readWrite)

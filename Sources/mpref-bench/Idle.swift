@@ -8,9 +8,9 @@ import MyPreferences
 /// SQL it runs meanwhile, with the full-table-scan steps of each statement (`ScanProbe`).
 enum Idle {
     static func run(_ options: Options) async throws {
-        if let resultFile = options.string("result-file") { return try await runOne(options, resultFile: resultFile) }
-        let tokens = options.int("tokens") ?? 10_000
-        let seconds = options.double("seconds") ?? 60
+        if let resultFile = options.resultFile { return try await runOne(options, resultFile: resultFile) }
+        let tokens = options.tokens ?? 10_000
+        let seconds = options.seconds ?? 60
         print("## 3. Idle cost: \(tokens) tokens, all due in 10 minutes\n")
         print("Real `Daemon` (scheduler, hook queue, heartbeat, admin-change check) in a fresh process per run; CPU = user + system of that process over \(Int(seconds)) s after a 5 s settle. Full-scan steps from `sqlite3_stmt_status(SQLITE_STMTSTATUS_FULLSCAN_STEP)` of every statement executed in the window, on the daemon's own connections.\n")
         print("| run | CPU over the window | % of one core | statements executed | full-scan steps | VM steps |")
@@ -34,9 +34,9 @@ enum Idle {
     }
 
     static func runOne(_ options: Options, resultFile: String) async throws {
-        let tokens = options.int("tokens") ?? 10_000
-        let seconds = options.double("seconds") ?? 60
-        let run = options.int("run") ?? 1
+        let tokens = options.tokens ?? 10_000
+        let seconds = options.seconds ?? 60
+        let run = options.run ?? 1
         let server = try ServerProcess()
         defer { server.stop() }
         let dir = try Bench.freshDirectory("idle-\(run)")

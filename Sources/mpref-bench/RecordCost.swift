@@ -9,9 +9,9 @@ import MprefCore
 /// on average at ~10,000 polls/s (measured: 130k polls in 5.4k transactions).
 enum RecordCost {
     static func run(_ options: Options) async throws {
-        let tokens = options.int("tokens") ?? 2000
-        let batch = options.int("batch") ?? 24
-        let polls = options.int("polls") ?? 200_000
+        let tokens = options.tokens ?? 2000
+        let batch = options.batch ?? 24
+        let polls = options.polls ?? 200_000
         print("## Store: cost of committing polls (no HTTP)\n")
         print("`TokenDatabase.recordPolls`, \(tokens) tokens, batches of \(batch), \(polls) polls per run, WAL, `synchronous=NORMAL`, real file.\n")
         print("| run | polls/s | wall µs per poll | CPU µs per poll |")

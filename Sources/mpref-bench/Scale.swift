@@ -39,10 +39,10 @@ enum Scale {
     }
 
     static func run(_ options: Options) async throws {
-        if let resultFile = options.string("result-file") { return try await runOne(options, resultFile: resultFile) }
-        let tokens = options.int("tokens") ?? 100_000
-        let demand = options.double("demand") ?? 1500
-        let seconds = options.double("seconds") ?? 40
+        if let resultFile = options.resultFile { return try await runOne(options, resultFile: resultFile) }
+        let tokens = options.tokens ?? 100_000
+        let demand = options.demand ?? 1500
+        let seconds = options.seconds ?? 40
         Bench.note("scale: \(tokens) tokens, \(demand) polls/s demand, \(seconds) s per run")
         print("## 2. Scale: \(tokens) watched tokens, \(Int(demand)) polls/s demand\n")
         print("Real `Daemon` + `MyPreferencesClient` + database file in a fresh process per run; database seeded by another process; `polling.max_requests_per_second_per_host` = 2,000 (the default 50 would pace 1,500/s down to 50/s); backoff fixed at \(Int(Double(tokens) / demand)) s so every poll in the \(Int(seconds)) s window is a first poll with a known plan. Lateness = send time − planned `next_poll_at`; *steady* = polls planned ≥ 5 s after start, *all* includes the start-up backlog. RSS is that process's (daemon + a 0.8 MB probe array; the server is another process).\n")
@@ -63,10 +63,10 @@ enum Scale {
     }
 
     static func runOne(_ options: Options, resultFile: String) async throws {
-        let tokens = options.int("tokens") ?? 100_000
-        let demand = options.double("demand") ?? 1500
-        let seconds = options.double("seconds") ?? 40
-        let run = options.int("run") ?? 1
+        let tokens = options.tokens ?? 100_000
+        let demand = options.demand ?? 1500
+        let seconds = options.seconds ?? 40
+        let run = options.run ?? 1
         let server = try ServerProcess()
         defer { server.stop() }
         do {

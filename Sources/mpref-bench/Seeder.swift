@@ -7,17 +7,17 @@ import MprefStore
 /// inflated by the seeding's allocations.
 enum Seeder {
     static func run(_ options: Options) throws {
-        guard let path = options.string("db"), let count = options.int("tokens") else {
+        guard let path = options.db, let count = options.tokens else {
             throw BenchError("seed needs --db and --tokens")
         }
-        let clientID = options.string("client-id") ?? "BENCH"
-        let firstDue = options.double("first-due") ?? Date().timeIntervalSince1970
-        let rate = options.double("rate") ?? 0
-        let firstToken = Int64(options.int("first-token") ?? 1)
+        let clientID = options.clientId ?? "BENCH"
+        let firstDue = options.firstDue ?? Date().timeIntervalSince1970
+        let rate = options.rate ?? 0
+        let firstToken = Int64(options.firstToken ?? 1)
         let database = try TokenDatabase(path: path, mode: .readWrite)
         try Bench.seed(database, clientID: clientID, count: count, firstToken: firstToken, nextPollAt: { i in
             Date(timeIntervalSince1970: firstDue + (rate > 0 ? Double(i) / rate : 0))
-        }, hook: options.string("hooks") != nil ? { token in ": hook-for \(token)" } : nil)
+        }, hook: options.hooks ? { token in ": hook-for \(token)" } : nil)
     }
 
     /// Runs `mpref-bench seed …` in a child process and waits for it.

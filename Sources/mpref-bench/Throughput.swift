@@ -24,25 +24,25 @@ enum Throughput {
     }
 
     static func run(_ options: Options) async throws {
-        let concurrency = options.int("concurrency") ?? 64
-        let seconds = options.double("seconds") ?? 8
-        let tokens = options.int("tokens") ?? 2000
-        let server = try ServerProcess(threads: options.int("server-threads") ?? 1)
+        let concurrency = options.concurrency ?? 64
+        let seconds = options.seconds ?? 8
+        let tokens = options.tokens ?? 2000
+        let server = try ServerProcess(threads: options.serverThreads ?? 1)
         defer { server.stop() }
         Bench.note("throughput: server pid \(server.pid) port \(server.port); \(tokens) tokens, \(concurrency) in flight, \(seconds) s per phase")
 
-        if options.string("only") == "daemon" {
+        if options.only == "daemon" {
             // For profiling (`perf record -p PID`): the daemon phase alone.
-            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0, probe: options.string("probe") != nil)
+            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0, probe: options.probe)
             print(String(format: "mprefd durable: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
             return
         }
-        if options.string("only") == "client" {
+        if options.only == "client" {
             let phase = try await statusClient(baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
             print(String(format: "MyPreferencesClient: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
             return
         }
-        if options.string("only") == "raw" {
+        if options.only == "raw" {
             let phase = try await rawClient(url: server.baseURL + "/Async/BENCH/Export/123/Status", concurrency: concurrency, seconds: seconds, serverPID: server.pid)
             print(String(format: "raw: %.0f GETs/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
             return

@@ -151,9 +151,9 @@ enum TimeToData {
     }
 
     static func run(_ options: Options) async throws {
-        let seed = UInt64(max(options.int("seed") ?? 1, 0))
-        let exports = min(max(options.int("exports") ?? 30, 1), 500)
-        let spacing = min(max(options.double("spacing") ?? 1.5, 0.1), 60)
+        let seed = UInt64(max(options.seed ?? 1, 0))
+        let exports = min(max(options.exports ?? 30, 1), 500)
+        let spacing = min(max(options.spacing ?? 1.5, 0.1), 60)
         let bin = Bench.binDirectory
         for tool in ["mprefd", "mpref-sim"] where !FileManager.default.isExecutableFile(atPath: bin + "/" + tool) {
             throw BenchError("\(bin)/\(tool) not found: build it beside mpref-bench (`swift build --product \(tool)`, same configuration)")
@@ -169,7 +169,7 @@ enum TimeToData {
         let report = Report(seed: seed, build: build, exports: exports, spacingS: spacing, medianS: segment.medianSeconds, sigma: segment.sigma,
                             records: records, callbackDelayS: callbackDelay, callbackFailureRate: callbackFailureRate, history: historyCount,
                             modelExports: modelExports, modes: modes, model: model)
-        if options.string("json") != nil {
+        if options.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

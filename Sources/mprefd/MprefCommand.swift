@@ -22,7 +22,7 @@ struct MprefCommand: AsyncParsableCommand {
               mprefd run --config /etc/mprefd/mprefd.yaml   # the daemon
               mprefd add-token "$T" && mprefd wait "$T" && load-export "$T"
 
-            \(MprefdExit.helpTable)
+            \(ExitCode.helpTable)
             """,
         version: MprefVersion.current,
         subcommands: [
@@ -47,7 +47,7 @@ struct MprefCommand: AsyncParsableCommand {
     /// Runs the command; prints `mprefd: error: …` and exits with the documented code for
     /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
     static func main() async {
-        let code: Int32
+        let code: ExitCode
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -60,33 +60,37 @@ struct MprefCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-            code = MprefdExit.ok
+            code = ExitCode.success
         } catch let error as MprefdError {
             code = report(error)
         } catch let error as StoreError {
             code = report(MprefdError(error))
         } catch let error as DecodingError {
-            code = report(MprefdError(exitCode: MprefdExit.dataError, unreadableRow(Self.describe(error))))
+            code = report(MprefdError(exitCode: ExitCode.dataError, unreadableRow(Self.describe(error))))
+        } catch let exitCode as ExitCode {
+            // The command has said everything already (`status` degraded, `check-config --probe`).
+            code = exitCode
         } catch {
             fflush(nil)
             exit(withError: error)
         }
         fflush(nil)
-        Foundation.exit(code)
+        Foundation.exit(code.rawValue)
     }
 
-    /// Prints ArgumentParser's message (and usage) for a failed parse and exits with its code (64
-    /// for a bad argument, 0 for `--help`). A value such as `-5` is read as an option by
-    /// ArgumentParser ("Unknown option '-5'"), which hides the real mistake: a hint line says so.
+    /// Prints ArgumentParser's message for a failed parse and exits with its code (64 for a bad
+    /// argument or value, 0 for `--help`, whose text goes to stdout whole). An error is one line,
+    /// `mprefd: error: …` as every other error, naming the value, the rule and where help is. A value
+    /// such as `-5` before `--` is read as an option by ArgumentParser ("Unknown option '-5'"), which
+    /// hides the real mistake: a hint line says so. After `--` it is a value already, refused by its own check: no hint.
     private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
         let code = exitCode(for: error)
-        let message = fullMessage(for: error)
         fflush(nil)
         if code == .success {
-            Output.line(message)
+            Output.line(fullMessage(for: error))
         } else {
-            Output.note(message)
-            if code == .validationFailure, let index = arguments.firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
+            Output.note("mprefd: error: " + oneLine(error))
+            if code == .validationFailure, let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
                 let negative = arguments[index]
                 let previous = index > 0 ? arguments[index - 1] : ""
                 let spelling = previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
@@ -95,6 +99,20 @@ struct MprefCommand: AsyncParsableCommand {
         }
         fflush(nil)
         Foundation.exit(code.rawValue)
+    }
+
+    /// ArgumentParser's message for `error` on one line (its lines joined by "; ", without its
+    /// `Error: ` prefix), then where help is (`see 'mprefd wait --help'`).
+    static func oneLine(_ error: any Error) -> String {
+        let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var text = lines.joined(separator: "; ")
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        // "See 'mprefd wait --help' for more information." names the subcommand's help.
+        let help = fullMessage(for: error).split(whereSeparator: \.isNewline).lazy.compactMap { line -> Substring? in
+            guard let start = line.range(of: "See '"), let end = line[start.upperBound...].range(of: "'") else { return nil }
+            return line[start.upperBound..<end.lowerBound]
+        }.first
+        return text + (help.map { " (see '\($0)')" } ?? "")
     }
 
     /// The one line for a database row that cannot be read as the schema says (edited by hand).
@@ -116,9 +134,9 @@ struct MprefCommand: AsyncParsableCommand {
         return (column.map { "column \($0): " } ?? "") + String(text.prefix(200))
     }
 
-    private static func report(_ error: MprefdError) -> Int32 {
+    private static func report(_ error: MprefdError) -> ExitCode {
         fflush(nil)
-        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode)"])
+        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode.rawValue)"])
         return error.exitCode
     }
 }

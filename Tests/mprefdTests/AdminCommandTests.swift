@@ -139,6 +139,60 @@ import Testing
         #expect(help.status == 0 && help.stdout.contains("USAGE") && !help.stderr.contains("hint"))
     }
 
+    /// Values ArgumentParser parses into typed arguments (issue 13 §5): a bad one is exit 64 before
+    /// anything is opened, its message names the value and the rule, and a value written after `--`
+    /// (as the hint says) gets no hint.
+    @Test(arguments: [
+        (["remove", "12a"], "'12a'", "an access token is a positive integer"),
+        (["show", "--", "-5"], "'-5'", "an access token is a positive integer"),
+        (["wait", "--", "-5"], "'-5'", "an access token is a positive integer"),
+        (["pause", "0"], "'0'", "an access token is a positive integer"),
+        (["download", "9223372036854775808"], "'9223372036854775808'", "an access token is a positive integer"),
+        (["check-config", "--probe", "--probe-token", "x"], "'x'", "an access token is a positive integer"),
+        (["list", "--client-id", "a/b"], "'a/b'", "a client ID is 1–128 of letters"),
+        (["resume", "--account", ".."], "'..'", "a client ID is 1–128 of letters"),
+        (["cursors", "--client-id", "x y"], "'x y'", "a client ID is 1–128 of letters"),
+        (["wait", "5", "--interval", "0"], "'0'", "a duration is like 90s"),
+        (["wait", "5", "--timeout", "1h1d"], "'1h1d'", "a duration is like 90s"),
+        (["add-token", "5", "--deadline", "soon"], "'soon'", "0 for no deadline, or auto"),
+        (["export", "Newsletter", "--incremental", "--overlap", "5x"], "'5x'", "a duration is like 90s"),
+        (["export", "Newsletter", "--match-criteria", "Zip", "--values", "1"], "'Zip'", "one of ProfileId"),
+        (["hooks", "list", "--state", "done"], "'done'", "a hook run state is one of pending"),
+        (["hooks", "show", "0"], "'0'", "a hook run id is the positive integer"),
+        (["hooks", "retry", "1", "x"], "'x'", "a hook run id is the positive integer"),
+    ])
+    func typedArgumentsNameTheValueAndTheRule(arguments: [String], value: String, rule: String) async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        // No --db (it would follow `--`); a named config file that is missing would be exit 78.
+        let missing = cli.directory.appendingPathComponent("missing.yaml").path
+        let result = try await cli.run(arguments, database: .none, environment: ["MPREFD_CONFIG": missing])
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains("The value \(value) is invalid") && result.stderr.contains(rule), "\(arguments): \(result.stderr)")
+        #expect(!result.stderr.contains("hint"), "\(arguments): \(result.stderr)")
+        // One line, as every error (README: exit codes), naming where help is.
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("mprefd: error: ") && lines[0].hasSuffix(" --help')"), "\(arguments): \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+    }
+
+    /// Checks across options run in `validate()`: exit 64 before the configuration is read (a missing
+    /// --config file would be exit 78).
+    @Test(arguments: [
+        ["remove"], ["wait"], ["pause"], ["pause", "--all", "5"], ["resume"], ["resume", "--account", "A", "5"],
+        ["show", "5", "--history=-1"], ["hooks", "list", "--limit", "0"], ["hooks", "retry"], ["hooks", "retry", "--dead", "1"],
+        ["check-config", "--probe-token", "5"], ["status", "--stale-after", "nan"], ["wait", "5", "--stale-after", "0"],
+    ])
+    func crossOptionChecksComeBeforeTheConfiguration(arguments: [String]) async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let missing = cli.directory.appendingPathComponent("missing.yaml").path
+        let result = try await cli.run(arguments, environment: ["MPREFD_CONFIG": missing])
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "), "\(arguments): \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+    }
+
     @Test func unknownStateListsTheAllowedOnes() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

@@ -36,11 +36,14 @@ struct AddToken: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    /// Checked by hand (``TokenSelection/parse(_:)``), not by ArgumentParser: the messages match the
+    /// `--stdin` lines' (`bad access token '-5': …`).
     @Argument(help: ArgumentHelp("Access tokens to watch.", valueName: "access-token"))
     var accessTokens: [String] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"),
+            transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Flag(help: "Also read access tokens from standard input, one per line (blank lines and lines starting with # are skipped).")
     var stdin = false
@@ -65,10 +68,7 @@ struct AddToken: AsyncParsableCommand {
         guard !tokens.isEmpty else {
             throw MprefdError.usage("no access token given; name one or more (e.g. `mprefd add-token 123456`) or pass --stdin")
         }
-        if let clientID, !AdminValues.isValidClientID(clientID) {
-            throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
-        }
-        var deadlineSeconds = try watch.deadlineSeconds()
+        var deadlineSeconds = watch.deadlineSeconds
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
         let segmentName = try segment.map { text in
@@ -77,7 +77,7 @@ struct AddToken: AsyncParsableCommand {
         }
 
         let configuration = try await global.loadConfiguration()
-        let clientID = try configuration.resolveClientID(clientID)
+        let clientID = try configuration.resolveClientID(clientID?.value)
         let now = Date()
         let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
 

@@ -31,19 +31,22 @@ struct Resume: AsyncParsableCommand {
     var hosts: [String] = []
 
     @Option(name: .customLong("account"), help: ArgumentHelp(
-        "Lift the account pause of this client ID (repeatable).", valueName: "client-id"))
-    var accounts: [String] = []
+        "Lift the account pause of this client ID (repeatable).", valueName: "client-id"), transform: ClientIDArgument.parse)
+    var accounts: [ClientIDArgument] = []
+
+    func validate() throws {
+        guard !hosts.isEmpty || !accounts.isEmpty else { return try selection.validateTokensOrAll() }
+        if selection.all || !selection.accessTokens.isEmpty || selection.clientID != nil {
+            throw ValidationError("--host and --account lift pauses; resume tokens in a separate command (drop the access tokens, --all and --client-id)")
+        }
+    }
 
     func run() async throws {
         guard !hosts.isEmpty || !accounts.isEmpty else {
             try await selection.apply(.resume, verb: "resumed", eligible: .paused)
             return
         }
-        if selection.all || !selection.accessTokens.isEmpty || selection.clientID != nil {
-            throw MprefdError.usage("--host and --account lift pauses; resume tokens in a separate command (drop the access tokens, --all and --client-id)")
-        }
-        for account in accounts { try TokenSelection.checkClientID(account) }
-        let subjects = try hosts.map { (scope: PauseScope.host, subject: try Self.hostKey($0)) } + accounts.map { (scope: PauseScope.account, subject: $0) }
+        let subjects = try hosts.map { (scope: PauseScope.host, subject: try Self.hostKey($0)) } + accounts.map { (scope: PauseScope.account, subject: $0.value) }
         let configuration = try await selection.global.loadConfiguration()
         let database = try selection.global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let (lifted, remaining) = try database.liftPauses(subjects)

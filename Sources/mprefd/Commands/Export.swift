@@ -67,8 +67,9 @@ struct Export: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The segment to export (as named in MyPreferences).", valueName: "segment"))
     var segment: String?
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID (optional with one account configured).", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID (optional with one account configured).", valueName: "id"),
+            transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Option(help: ArgumentHelp("Only records changed since TIME (an incremental export); with --incremental, used when the segment has no cursor yet.", valueName: "time"))
     var since: String?
@@ -76,11 +77,13 @@ struct Export: AsyncParsableCommand {
     @Flag(help: "Start where the segment's last delivered export started (its cursor), minus --overlap.")
     var incremental = false
 
-    @Option(help: ArgumentHelp("With --incremental: start this much before the cursor (default 0).", valueName: "duration"))
-    var overlap: String?
+    @Option(help: ArgumentHelp("With --incremental: start this much before the cursor (default 0).", valueName: "duration"),
+            transform: DurationArgument.parseAllowingZero)
+    var overlap: DurationArgument?
 
-    @Option(name: .customLong("match-criteria"), help: ArgumentHelp("Restrict the export to given profiles: ProfileId, AlternateId, PhoneNumber or EmailAddress (needs --values).", valueName: "kind"))
-    var matchCriteria: String?
+    @Option(name: .customLong("match-criteria"), help: ArgumentHelp("Restrict the export to given profiles: ProfileId, AlternateId, PhoneNumber or EmailAddress (needs --values).", valueName: "kind"),
+            transform: ExportRequest.MatchCriteria.parseArgument)
+    var matchCriteria: ExportRequest.MatchCriteria?
 
     @Option(name: .customLong("values"), parsing: .upToNextOption, help: ArgumentHelp("The values to match (with --match-criteria).", valueName: "value"))
     var values: [String] = []
@@ -152,17 +155,8 @@ struct Export: AsyncParsableCommand {
         }
         let now = Date()
         let since = try self.since.map { try Self.instant($0, option: "--since", now: now) }
-        let overlap = try self.overlap.map { text -> Duration in
-            if AdminValues.isZeroDuration(text) { return .zero }
-            guard let seconds = AdminValues.durationSeconds(text) else { throw MprefdError.usage("bad --overlap '\(text)': \(AdminValues.durationRule), or 0") }
-            return .seconds(seconds)
-        } ?? .zero
-        let criteria = try matchCriteria.map { text in
-            guard let criteria = ExportRequest.MatchCriteria.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
-                throw MprefdError.usage("bad --match-criteria '\(text)': one of \(ExportRequest.MatchCriteria.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return criteria
-        }
+        let overlap = Duration.seconds(self.overlap?.seconds ?? 0)
+        let criteria = matchCriteria
         if criteria == .alternateID, matchType == nil { throw MprefdError.usage("--match-criteria AlternateId needs --match-type (the vendor requires it)") }
         let values = try valuesFrom.map(Self.readValues) ?? self.values
         if values.count > 10_000 { throw MprefdError.usage("too many --values (\(values.count)): at most 10000 per export") }
@@ -170,7 +164,7 @@ struct Export: AsyncParsableCommand {
         for text in values + (matchType.map { [$0] } ?? []) where text.isEmpty || text.count > 1000 || text.unicodeScalars.contains(where: TerminalText.isUnsafe) {
             throw MprefdError.usage("bad --values/--match-type \(ConfigValueReader.quote(TerminalText.escaped(text.prefix(80)))): 1–1000 characters without control or bidirectional characters")
         }
-        var deadlineSeconds = try watch.deadlineSeconds()
+        var deadlineSeconds = watch.deadlineSeconds
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
 
@@ -178,7 +172,7 @@ struct Export: AsyncParsableCommand {
         guard !configuration.accounts.isEmpty else {
             throw MprefdError.configuration("no account is configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file)"); starting an export needs one under `accounts:`, with its base_url and auth")
         }
-        let clientID = try configuration.resolveClientID(clientID)
+        let clientID = try configuration.resolveClientID(clientID?.value)
         guard let account = configuration.accounts[clientID] else {
             throw MprefdError.configuration("no account configured for client ID \(clientID); add it under `accounts:` (with its auth) to start exports")
         }
@@ -191,7 +185,7 @@ struct Export: AsyncParsableCommand {
         var cursorPosition: Date?
         if let cursor {
             guard let position = Timestamp.parse(cursor.position) else {
-                throw MprefdError(exitCode: MprefdExit.dataError, "the cursor of segment \(TerminalText.escaped(segment.value)) (client ID \(clientID)) holds \(ConfigValueReader.quote(TerminalText.escaped(cursor.position.prefix(80)))), not a UTC time; set it with `mprefd cursors reset \(segment.value) --to TIME`, or remove it (no --to) for a full export")
+                throw MprefdError(exitCode: ExitCode.dataError, "the cursor of segment \(TerminalText.escaped(segment.value)) (client ID \(clientID)) holds \(ConfigValueReader.quote(TerminalText.escaped(cursor.position.prefix(80)))), not a UTC time; set it with `mprefd cursors reset \(segment.value) --to TIME`, or remove it (no --to) for a full export")
             }
             cursorPosition = position
         }
@@ -199,7 +193,7 @@ struct Export: AsyncParsableCommand {
         do {
             window = try ExportWindow.start(since: since, incremental: incremental, overlap: overlap, cursor: cursorPosition, now: now)
         } catch {
-            throw MprefdError(exitCode: error.fromCursor ? MprefdExit.dataError : MprefdExit.usage, error.description)
+            throw MprefdError(exitCode: error.fromCursor ? ExitCode.dataError : ExitCode.usage, error.description)
         }
         if incremental, cursor == nil {
             Output.note(since == nil ? "segment \(segment) has no cursor yet: a full export" : "segment \(segment) has no cursor yet: starting at --since")
@@ -241,7 +235,7 @@ struct Export: AsyncParsableCommand {
                 // The server started the export; only storing its token failed. Say everything needed to settle it.
                 try? database.settleExport(id: export.id, refused: false, httpStatus: httpStatus,
                                            error: "access token \(accessToken) arrived but was not stored: \(error)", at: Date())
-                throw MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(export.id) of segment \(segment) started with access token \(accessToken), but it could not be stored (\(error)); run `mprefd export --resolve \(export.id) \(accessToken)`")
+                throw MprefdError(exitCode: ExitCode.unknownOutcome, "export \(export.id) of segment \(segment) started with access token \(accessToken), but it could not be stored (\(error)); run `mprefd export --resolve \(export.id) \(accessToken)`")
             }
             try report(try database.export(id: export.id), result: result)
         case .refused(let refusal, let reason):
@@ -252,7 +246,7 @@ struct Export: AsyncParsableCommand {
         case .unknown(let reason, let httpStatus):
             try? database.settleExport(id: export.id, refused: false, httpStatus: httpStatus, error: reason, at: Date())
             try? reportJSON(export.id, database: database)
-            throw MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(export.id) of segment \(TerminalText.escaped(segment.value)) may have started, but its access token is unknown: \(TerminalText.escaped(reason)). Find it in MyPreferences, then `mprefd export --resolve \(export.id) TOKEN`, or `mprefd export --abandon \(export.id)`; until then this segment cannot be exported again")
+            throw MprefdError(exitCode: ExitCode.unknownOutcome, "export \(export.id) of segment \(TerminalText.escaped(segment.value)) may have started, but its access token is unknown: \(TerminalText.escaped(reason)). Find it in MyPreferences, then `mprefd export --resolve \(export.id) TOKEN`, or `mprefd export --abandon \(export.id)`; until then this segment cannot be exported again")
         }
     }
 
@@ -331,10 +325,10 @@ struct Export: AsyncParsableCommand {
             throw MprefdError.notFound("export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""); only a sending, unknown or abandoned export without a token can be resolved")
         }
         if ExportSender.isAlive(export) {
-            throw MprefdError(exitCode: MprefdExit.temporaryFailure, "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish")
+            throw MprefdError(exitCode: ExitCode.temporaryFailure, "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish")
         }
         if export.hooksUnreadable {
-            throw MprefdError(exitCode: MprefdExit.dataError, "export \(id)'s hooks column is not a JSON array of {\"on_event\", \"command\"}; fix it with sqlite3 (e.g. UPDATE exports SET hooks = '[]' WHERE id = \(id)), then resolve again")
+            throw MprefdError(exitCode: ExitCode.dataError, "export \(id)'s hooks column is not a JSON array of {\"on_event\", \"command\"}; fix it with sqlite3 (e.g. UPDATE exports SET hooks = '[]' WHERE id = \(id)), then resolve again")
         }
         let now = Date()
         let deadline: Int64?? = export.deadlineSeconds.map { $0 == 0 ? .some(nil) : .some($0) } ?? nil
@@ -354,17 +348,17 @@ struct Export: AsyncParsableCommand {
 
     static func unsettledError(_ other: ExportRecord) -> MprefdError {
         if ExportSender.isAlive(other) {
-            return MprefdError(exitCode: MprefdExit.temporaryFailure, "another `mprefd export` of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)) is being sent right now (export \(other.id), process \(other.senderPID.map(String.init) ?? "?")); wait for it, then try again")
+            return MprefdError(exitCode: ExitCode.temporaryFailure, "another `mprefd export` of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)) is being sent right now (export \(other.id), process \(other.senderPID.map(String.init) ?? "?")); wait for it, then try again")
         }
-        return MprefdError(exitCode: MprefdExit.unknownOutcome, "export \(other.id) of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)), sent \(other.windowEnd), is \(other.state.rawValue): it may have started without mprefd knowing its token. Settle it first: `mprefd export --resolve \(other.id) TOKEN` or `mprefd export --abandon \(other.id)`")
+        return MprefdError(exitCode: ExitCode.unknownOutcome, "export \(other.id) of segment \(TerminalText.escaped(other.segment)) (client ID \(other.clientID)), sent \(other.windowEnd), is \(other.state.rawValue): it may have started without mprefd knowing its token. Settle it first: `mprefd export --resolve \(other.id) TOKEN` or `mprefd export --abandon \(other.id)`")
     }
 
-    static func exitCode(_ refusal: InitiatePolicy.Refusal) -> Int32 {
+    static func exitCode(_ refusal: InitiatePolicy.Refusal) -> ExitCode {
         switch refusal {
-        case .badRequest: MprefdExit.usage
-        case .notFound: MprefdExit.notFound
-        case .credentials: MprefdExit.configuration
-        case .unavailable: MprefdExit.unavailable
+        case .badRequest: ExitCode.usage
+        case .notFound: ExitCode.notFound
+        case .credentials: ExitCode.configuration
+        case .unavailable: ExitCode.unavailable
         }
     }
 

@@ -42,11 +42,11 @@ struct Download: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"))
-    var accessTokens: [String] = []
+    @Argument(help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
     var retry = false
@@ -69,8 +69,8 @@ struct Download: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = try TokenSelection.parse(accessTokens)
-        try TokenSelection.checkClientID(clientID)
+        let tokens = AccessTokenArgument.unique(accessTokens)
+        let clientID = self.clientID?.value
         if retry {
             try await rearm(tokens)
             return
@@ -81,7 +81,7 @@ struct Download: AsyncParsableCommand {
         do {
             lock = try DaemonLock(databasePath: path, attempts: 1)
         } catch let failure as DaemonLock.Failure {
-            throw MprefdError(exitCode: MprefdExit.temporaryFailure, "\(failure.description); the daemon downloads completed exports itself when download is on (see `mprefd show`), and `mprefd download --retry` re-arms a failed one")
+            throw MprefdError(exitCode: ExitCode.temporaryFailure, "\(failure.description); the daemon downloads completed exports itself when download is on (see `mprefd show`), and `mprefd download --retry` re-arms a failed one")
         }
         defer { withExtendedLifetime(lock) {} }
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
@@ -147,7 +147,7 @@ struct Download: AsyncParsableCommand {
             try Task.checkCancellation()
             let report = await step.run(token: token, source: client, settings: settings, hostKey: PollTarget.hostKey(of: account.baseURL),
                                         file: file, using: &rng)
-            guard report.recorded else { throw MprefdError(exitCode: MprefdExit.temporaryFailure, "the download step could not be stored; run the command again") }
+            guard report.recorded else { throw MprefdError(exitCode: ExitCode.temporaryFailure, "the download step could not be stored; run the command again") }
             token.consecutiveErrors = report.consecutiveErrors
             token.consecutiveNotFound = report.consecutiveNotFound
             if let checkpoint = try database.downloadCheckpoint(tokenID: record.id), !json {
@@ -183,7 +183,7 @@ struct Download: AsyncParsableCommand {
     private func rearm(_ tokens: [Int64]) async throws {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
-        let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
+        let records = try TokenSelection.resolve(tokens, clientID: clientID?.value, in: database)
         let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id), fromStart: fromStart))
         var lines: [String] = []
         for record in records {

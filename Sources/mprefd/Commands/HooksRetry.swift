@@ -18,21 +18,21 @@ struct HooksRetry: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Hook run ids (from `mprefd hooks list`).", valueName: "id"))
-    var ids: [String] = []
+    @Argument(help: ArgumentHelp("Hook run ids (from `mprefd hooks list`).", valueName: "id"), transform: Hooks.runID)
+    var ids: [Int64] = []
 
     @Flag(help: "Every dead run.")
     var dead = false
 
+    func validate() throws {
+        if dead == !ids.isEmpty {
+            throw ValidationError(dead ? "give either hook run ids or --dead, not both" : "no hook run id given; name some, or pass --dead")
+        }
+    }
+
     func run() async throws {
-        var runIDs: [Int64] = []
-        for text in ids {
-            let id = try Hooks.runID(text)
-            if !runIDs.contains(id) { runIDs.append(id) }
-        }
-        if dead == !runIDs.isEmpty {
-            throw MprefdError.usage(dead ? "give either hook run ids or --dead, not both" : "no hook run id given; name some, or pass --dead")
-        }
+        var seen = Set<Int64>()
+        let runIDs = ids.filter { seen.insert($0).inserted }
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         if dead {

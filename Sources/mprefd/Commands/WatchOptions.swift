@@ -9,11 +9,12 @@ struct WatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
     var label: String?
 
-    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline; auto = from the segment's history (5 × its 99th-percentile duration, at least 1 h).", valueName: "duration"))
-    var deadline: String?
+    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline; auto = from the segment's history (5 × its 99th-percentile duration, at least 1 h).", valueName: "duration"),
+            transform: DeadlineArgument.parse)
+    var deadline: DeadlineArgument?
 
     /// `--deadline auto`.
-    var autoDeadline: Bool { deadline?.lowercased() == "auto" }
+    var autoDeadline: Bool { deadline == .auto }
 
     @Option(name: .customLong("on-complete"), help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
     var onComplete: [String] = []
@@ -39,15 +40,14 @@ struct WatchOptions: ParsableArguments {
     /// Every `--on-*` command given.
     var tokenHooksGiven: [String] { onComplete + onFailure + onExpired + onRetrieved + onStuck }
 
-    /// `--deadline`: `nil` = the configured default; `.some(nil)` = none (`--deadline 0`); else seconds.
-    /// - Throws: `MprefdError` exit 64 naming the value.
-    func deadlineSeconds() throws -> Int64?? {
-        guard let deadline, !autoDeadline else { return nil }
-        if AdminValues.isZeroDuration(deadline) { return .some(nil) }
-        guard let seconds = AdminValues.durationSeconds(deadline) else {
-            throw MprefdError.usage("bad --deadline '\(deadline)': \(AdminValues.durationRule), 0 for no deadline, or auto (from the segment's history)")
+    /// `--deadline`: `nil` = the configured default (no `--deadline`, or `auto` before the segment's
+    /// history is read); `.some(nil)` = none (`--deadline 0`); else seconds.
+    var deadlineSeconds: Int64?? {
+        switch deadline {
+        case nil, .auto: nil
+        case .noDeadline: .some(nil)
+        case .seconds(let seconds): .some(seconds)
         }
-        return seconds
     }
 
     /// `--label`, checked: one line of at most 1000 characters without control or bidi characters.
@@ -81,7 +81,7 @@ struct WatchOptions: ParsableArguments {
     /// 1 hour) from its history, in seconds; `nil` (with a note on stderr) without enough history
     /// (fewer than 3 completions), so the configured `polling.deadline_s` applies.
     func autoDeadlineSeconds(clientID: String, segment: SegmentName?, database: TokenDatabase) async throws -> Int64?? {
-        guard autoDeadline else { return try deadlineSeconds() }
+        guard autoDeadline else { return deadlineSeconds }
         guard let segment else {
             throw MprefdError.usage("--deadline auto needs the export's segment (mprefd export, or add-token --segment NAME)")
         }
@@ -93,7 +93,7 @@ struct WatchOptions: ParsableArguments {
         return .some(Int64(Swift.min(seconds, Double(AdminValues.maxDurationSeconds)).rounded(.up)))
     }
 
-    /// The deadline instant for a token added at `now`: `seconds` as from ``deadlineSeconds()``
+    /// The deadline instant for a token added at `now`: `seconds` as from ``deadlineSeconds``
     /// (`nil` = `polling.deadline_s`).
     static func deadline(_ seconds: Int64??, configured: Duration?, now: Date) -> Date? {
         if let seconds { return seconds.map { now.addingTimeInterval(TimeInterval($0)) } }

@@ -17,6 +17,10 @@ struct Pause: AsyncParsableCommand {
 
     @OptionGroup var selection: StateChangeSelection
 
+    func validate() throws {
+        try selection.validateTokensOrAll()
+    }
+
     func run() async throws {
         try await selection.apply(.pause, verb: "paused", eligible: .watching)
     }

@@ -18,24 +18,18 @@ struct List: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Only tokens in this state.", valueName: "state"))
-    var state: String?
+    @Option(help: ArgumentHelp("Only tokens in this state.", valueName: "state"), transform: TokenState.parseArgument)
+    var state: TokenState?
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Flag(help: "Print a JSON array of token rows, one object per line (keys = column names of the tokens table, null for NULL).")
     var json = false
 
     func run() async throws {
-        var stateFilter: TokenState?
-        if let state {
-            guard let parsed = TokenState(rawValue: state) else {
-                throw MprefdError.usage("unknown state '\(state)'; allowed: \(TokenState.allowedValues)")
-            }
-            stateFilter = parsed
-        }
-        try TokenSelection.checkClientID(clientID)
+        let stateFilter = state
+        let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
         if json {

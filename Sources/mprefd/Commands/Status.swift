@@ -36,9 +36,6 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    /// Exit 4: the daemon runs but is degraded (``StatusProblems``).
-    static let degradedExitCode: Int32 = 4
-
     @Option(name: .customLong("stale-after"),
             help: ArgumentHelp("Seconds after which the heartbeat counts as stale (the daemon writes one every 5 s).", valueName: "seconds"))
     var staleAfter: Double = DaemonHealth.defaultStaleAfterSeconds
@@ -46,10 +43,11 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print the status as one JSON object (keys in snake_case; absent values are null).")
     var json = false
 
+    func validate() throws {
+        guard staleAfter.isFinite, staleAfter > 0 else { throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0") }
+    }
+
     func run() async throws {
-        guard staleAfter.isFinite, staleAfter > 0 else {
-            throw MprefdError.usage("bad --stale-after \(staleAfter): give a number of seconds > 0")
-        }
         let configuration = try await global.loadConfiguration()
         let path = global.databaseLocation(configuration).path
         let now = Date()
@@ -119,10 +117,10 @@ struct Status: AsyncParsableCommand {
             Output.line(report.lines(now: now).joined(separator: "\n"))
         }
         if !report.running {
-            throw ExitCode(DaemonHealth.notRunningExitCode)
+            throw ExitCode.notRunning
         }
         if report.degraded {
-            throw ExitCode(Self.degradedExitCode)
+            throw ExitCode.degraded
         }
     }
 

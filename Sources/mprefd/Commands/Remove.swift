@@ -20,19 +20,22 @@ struct Remove: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"))
-    var accessTokens: [String] = []
+    @Argument(help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Flag(help: "Delete the rows instead: the token, its poll history and its hook runs. Cannot be undone.")
     var purge = false
 
+    func validate() throws {
+        guard !accessTokens.isEmpty else { throw ValidationError("no access token given; e.g. `mprefd remove 123456`") }
+    }
+
     func run() async throws {
-        let tokens = try TokenSelection.parse(accessTokens)
-        guard !tokens.isEmpty else { throw MprefdError.usage("no access token given; e.g. `mprefd remove 123456`") }
-        try TokenSelection.checkClientID(clientID)
+        let tokens = AccessTokenArgument.unique(accessTokens)
+        let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)

@@ -42,42 +42,39 @@ struct Wait: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"))
-    var accessTokens: [String] = []
+    @Argument(help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
-    @Option(help: ArgumentHelp("Give up after this long (exit 2), e.g. 90s, 45m, 2h, 1d12h. Default: wait forever.", valueName: "duration"))
-    var timeout: String?
+    @Option(help: ArgumentHelp("Give up after this long (exit 2), e.g. 90s, 45m, 2h, 1d12h. Default: wait forever.", valueName: "duration"),
+            transform: DurationArgument.parse)
+    var timeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("How often to read the database, e.g. 1s, 30s.", valueName: "duration"))
-    var interval: String = "1s"
+    @Option(help: ArgumentHelp("How often to read the database, e.g. 1s, 30s. Default: 1s.", valueName: "duration"), transform: DurationArgument.parse)
+    var interval: DurationArgument = DurationArgument(seconds: 1, text: "1s")
 
     @Option(name: .customLong("stale-after"),
             help: ArgumentHelp("Seconds after which a released lock's last heartbeat means the daemon is gone.", valueName: "seconds"))
     var staleAfter: Double = DaemonHealth.defaultStaleAfterSeconds
 
-    /// Exit 1: a token failed, expired, timed out or was removed.
-    static let failedExitCode: Int32 = 1
-    /// Exit 2: `--timeout` passed.
-    static let timedOutExitCode: Int32 = 2
+    func validate() throws {
+        guard !accessTokens.isEmpty else { throw ValidationError("no access token given; e.g. `mprefd wait 123456`") }
+        guard staleAfter.isFinite, staleAfter > 0 else { throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0") }
+    }
 
     func run() async throws {
-        let tokens = try TokenSelection.parse(accessTokens)
-        guard !tokens.isEmpty else { throw MprefdError.usage("no access token given; e.g. `mprefd wait 123456`") }
-        try TokenSelection.checkClientID(clientID)
-        let timeoutSeconds = try timeout.map { try Self.duration($0, option: "--timeout") }
-        let intervalSeconds = try Self.duration(interval, option: "--interval")
-        guard staleAfter.isFinite, staleAfter > 0 else {
-            throw MprefdError.usage("bad --stale-after \(staleAfter): give a number of seconds > 0")
-        }
+        let tokens = AccessTokenArgument.unique(accessTokens)
+        let clientID = self.clientID?.value
+        let timeoutSeconds = timeout?.seconds
+        let intervalSeconds = interval.seconds
         let configuration = try await global.loadConfiguration()
         let database: TokenDatabase
         do {
             database = try global.openDatabase(configuration, mode: .readOnly)
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
-            throw MprefdError(exitCode: DaemonHealth.notRunningExitCode, "\(error.message) (so no daemon runs on it, and no token was added)")
+            throw MprefdError(exitCode: ExitCode.notRunning, "\(error.message) (so no daemon runs on it, and no token was added)")
         }
         let records = try Self.resolve(tokens, clientID: clientID, in: database)
         // Say why a token will not move: its client ID has no configured account, so the daemon
@@ -102,7 +99,7 @@ struct Wait: AsyncParsableCommand {
                 display.finish()
                 Output.line(progress.summary)
                 if !progress.failures.isEmpty {
-                    throw MprefdError(exitCode: Self.failedExitCode, progress.failureMessage)
+                    throw MprefdError(exitCode: ExitCode.failure, progress.failureMessage)
                 }
                 return
             }
@@ -111,7 +108,7 @@ struct Wait: AsyncParsableCommand {
             if !health.isLockHeld, isFirstRound || health.isHeartbeatStale {
                 display.finish()
                 let reason = health.reason ?? "the daemon is not running"
-                throw MprefdError(exitCode: DaemonHealth.notRunningExitCode,
+                throw MprefdError(exitCode: ExitCode.notRunning,
                                   (isFirstRound ? "" : "stopped waiting: ") + reason + "; \(progress.unfinishedSummary)")
             }
             display.daemonNote = health.isLockHeld ? nil : "daemon not running"
@@ -121,23 +118,16 @@ struct Wait: AsyncParsableCommand {
                 let remaining = deadline - clock.now
                 if remaining <= .zero {
                     display.finish()
-                    let limit = timeout ?? ""
+                    let limit = timeout?.text ?? ""
                     if !progress.failures.isEmpty {
-                        throw MprefdError(exitCode: Self.failedExitCode, "timed out after \(limit); " + progress.failureMessage + "; \(progress.unfinishedSummary)")
+                        throw MprefdError(exitCode: ExitCode.failure, "timed out after \(limit); " + progress.failureMessage + "; \(progress.unfinishedSummary)")
                     }
-                    throw MprefdError(exitCode: Self.timedOutExitCode, "timed out after \(limit): \(progress.unfinishedSummary)")
+                    throw MprefdError(exitCode: ExitCode.waitTimedOut, "timed out after \(limit): \(progress.unfinishedSummary)")
                 }
                 pause = min(pause, remaining)
             }
             try await Task.sleep(for: pause)
         }
-    }
-
-    private static func duration(_ text: String, option: String) throws -> Int64 {
-        guard let seconds = AdminValues.durationSeconds(text) else {
-            throw MprefdError.usage("bad \(option) '\(text)': \(AdminValues.durationRule)")
-        }
-        return seconds
     }
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 import MprefStore
@@ -103,9 +104,9 @@ enum AccountProbe {
 
     /// The exit code for a set of verdicts: 78 when any account is misconfigured, else 69 when any is
     /// unreachable, else 0.
-    static func exitCode(_ verdicts: [Verdict]) -> Int32 {
-        if verdicts.contains(where: { $0.result == .misconfigured }) { return MprefdExit.configuration }
-        if verdicts.contains(where: { $0.result == .unreachable }) { return MprefdExit.unavailable }
-        return MprefdExit.ok
+    static func exitCode(_ verdicts: [Verdict]) -> ExitCode {
+        if verdicts.contains(where: { $0.result == .misconfigured }) { return ExitCode.configuration }
+        if verdicts.contains(where: { $0.result == .unreachable }) { return ExitCode.unavailable }
+        return ExitCode.success
     }
 }

@@ -39,12 +39,16 @@ struct CheckConfig: AsyncParsableCommand {
     @Flag(help: "Also send one real status request per account: reachable? credentials accepted? path right?")
     var probe = false
 
-    @Option(name: .customLong("probe-token"), help: ArgumentHelp("The access token --probe asks for (default: the newest in the database, else 1).", valueName: "access-token"))
-    var probeToken: String?
+    @Option(name: .customLong("probe-token"), help: ArgumentHelp("The access token --probe asks for (default: the newest in the database, else 1).", valueName: "access-token"),
+            transform: AccessTokenArgument.parse)
+    var probeToken: AccessTokenArgument?
+
+    func validate() throws {
+        if probeToken != nil, !probe { throw ValidationError("--probe-token goes with --probe") }
+    }
 
     func run() async throws {
-        let probeAccessToken = try probeToken.map { try TokenSelection.parse([$0])[0] }
-        if probeToken != nil, !probe { throw MprefdError.usage("--probe-token goes with --probe") }
+        let probeAccessToken = probeToken?.value
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         let database = global.databaseLocation(configuration)
         // metrics.listen: the address must be one `mprefd run` can listen on. In use is fine only
@@ -93,10 +97,10 @@ struct CheckConfig: AsyncParsableCommand {
 
     private func exitForProbe(_ verdicts: [AccountProbe.Verdict]) throws {
         let code = AccountProbe.exitCode(verdicts)
-        guard code != MprefdExit.ok else { return }
+        guard code != ExitCode.success else { return }
         for verdict in verdicts where verdict.result == .misconfigured || verdict.result == .unreachable {
             Output.note("mprefd: error: " + verdict.line)
         }
-        throw ExitCode(code)
+        throw code
     }
 }

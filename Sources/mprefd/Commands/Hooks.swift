@@ -21,12 +21,12 @@ struct Hooks: AsyncParsableCommand {
     /// The values of `hook_runs.state`.
     static let states = HookRunState.allCases.map(\.rawValue)
 
-    /// Parses a hook run id: a positive integer written with digits only.
+    /// Parses a hook run id (an ArgumentParser transform): a positive integer written with digits only.
     ///
-    /// - Throws: `MprefdError` exit 64 naming the value.
+    /// - Throws: ``ArgumentValueError`` (exit 64, naming the value).
     static func runID(_ text: String) throws -> Int64 {
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
-            throw MprefdError.usage("bad hook run id '\(text)': give the positive integer shown by `mprefd hooks list`")
+            throw ArgumentValueError(description: "a hook run id is the positive integer shown by `mprefd hooks list`")
         }
         return id
     }

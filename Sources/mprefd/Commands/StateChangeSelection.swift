@@ -6,21 +6,25 @@ import MprefStore
 struct StateChangeSelection: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"))
-    var accessTokens: [String] = []
+    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    var accessTokens: [AccessTokenArgument] = []
 
     @Flag(help: "Every token in the state this command changes (of --client-id, when given).")
     var all = false
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
+
+    /// Access tokens or `--all`, one of them (`pause`, and `resume` without `--host`/`--account`).
+    func validateTokensOrAll() throws {
+        if all == !accessTokens.isEmpty {
+            throw ValidationError(all ? "give either access tokens or --all, not both" : "no access token given; name some, or pass --all")
+        }
+    }
 
     func apply(_ change: TokenDatabase.AdminChange, verb: String, eligible: TokenState) async throws {
-        let tokens = try TokenSelection.parse(accessTokens)
-        try TokenSelection.checkClientID(clientID)
-        if all == !tokens.isEmpty {
-            throw MprefdError.usage(all ? "give either access tokens or --all, not both" : "no access token given; name some, or pass --all")
-        }
+        let tokens = AccessTokenArgument.unique(accessTokens)
+        let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let records = all

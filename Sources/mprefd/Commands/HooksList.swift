@@ -1,4 +1,5 @@
 import ArgumentParser
+import MprefCore
 import MprefStore
 
 /// `mprefd hooks list`: hook runs, newest first.
@@ -17,8 +18,8 @@ struct HooksList: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Only runs in this state.", valueName: "state"))
-    var state: String?
+    @Option(help: ArgumentHelp("Only runs in this state.", valueName: "state"), transform: HookRunState.parseArgument)
+    var state: HookRunState?
 
     @Option(help: ArgumentHelp("At most this many runs (the newest).", valueName: "n"))
     var limit: Int = 1000
@@ -26,18 +27,18 @@ struct HooksList: AsyncParsableCommand {
     @Flag(help: "Print a JSON array of hook runs (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
     var json = false
 
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("bad --limit \(limit): give a number of runs > 0") }
+    }
+
     func run() async throws {
-        if let state, !Hooks.states.contains(state) {
-            throw MprefdError.usage("unknown hook run state '\(state)'; allowed: \(Hooks.states.joined(separator: ", "))")
-        }
-        guard limit > 0 else { throw MprefdError.usage("bad --limit \(limit): give a number of runs > 0") }
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
-        let runs = try database.listHookRuns(state: state, limit: limit)
+        let runs = try database.listHookRuns(state: state?.rawValue, limit: limit)
         if json {
             try Output.json(runs)
         } else if runs.isEmpty {
-            Output.note("no hook runs" + (state.map { " in state \($0)" } ?? ""))
+            Output.note("no hook runs" + (state.map { " in state \($0.rawValue)" } ?? ""))
         } else {
             Output.line(TextTable.render(
                 header: ["ID", "TOKEN", "EVENT", "STATE", "ATTEMPT", "EXIT", "FINISHED", "NEXT ATTEMPT", "COMMAND"],

@@ -30,19 +30,16 @@ struct CursorsList: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only this client ID's segments.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only this client ID's segments.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Flag(help: "Print a JSON array of {client_id, segment, position, export_id, set_by, updated_at}.")
     var json = false
 
     func run() async throws {
-        if let clientID, !AdminValues.isValidClientID(clientID) {
-            throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
-        }
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
-        let cursors = try database.cursors(clientID: clientID)
+        let cursors = try database.cursors(clientID: clientID?.value)
         if json {
             try Output.json(cursors)
             return
@@ -75,8 +72,9 @@ struct CursorsReset: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The segment.", valueName: "segment"))
     var segment: String
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID (optional with one account configured).", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID (optional with one account configured).", valueName: "id"),
+            transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Option(help: ArgumentHelp("The new position; without it the cursor is removed.", valueName: "time"))
     var to: String?
@@ -91,7 +89,7 @@ struct CursorsReset: AsyncParsableCommand {
             throw MprefdError.usage("bad --to '\(to ?? "")': \(Timestamp.format(position)) is in the future")
         }
         let configuration = try await global.loadConfiguration()
-        let clientID = try configuration.resolveClientID(clientID)
+        let clientID = try configuration.resolveClientID(clientID?.value)
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let existed = try database.resetCursor(clientID: clientID, segment: name, to: position, at: now)
         if let position {

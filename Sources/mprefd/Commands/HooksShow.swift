@@ -18,14 +18,14 @@ struct HooksShow: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The hook run id (from `mprefd hooks list`).", valueName: "id"))
-    var id: String
+    @Argument(help: ArgumentHelp("The hook run id (from `mprefd hooks list`).", valueName: "id"), transform: Hooks.runID)
+    var id: Int64
 
     @Flag(help: "Print the run as a JSON object (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
     var json = false
 
     func run() async throws {
-        let runID = try Hooks.runID(id)
+        let runID = id
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
         guard let run = try database.hookRun(id: runID) else {

@@ -20,11 +20,11 @@ struct Show: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"))
-    var accessToken: String
+    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    var accessToken: AccessTokenArgument
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"))
-    var clientID: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    var clientID: ClientIDArgument?
 
     @Option(help: ArgumentHelp("How many of the latest polls to show.", valueName: "n"))
     var history: Int = 10
@@ -32,10 +32,13 @@ struct Show: AsyncParsableCommand {
     @Flag(help: "Print {token, hooks, polls} as JSON.")
     var json = false
 
+    func validate() throws {
+        guard history >= 0 else { throw ValidationError("bad --history \(history): give a number of polls >= 0") }
+    }
+
     func run() async throws {
-        let tokens = try TokenSelection.parse([accessToken])
-        try TokenSelection.checkClientID(clientID)
-        guard history >= 0 else { throw MprefdError.usage("bad --history \(history): give a number of polls >= 0") }
+        let tokens = [accessToken.value]
+        let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
         guard let token = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {

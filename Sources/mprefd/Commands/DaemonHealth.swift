@@ -4,8 +4,6 @@ import MprefStore
 
 /// Whether a daemon runs on a database: its lock, its heartbeat and its recorded stop, judged together.
 struct DaemonHealth: Sendable {
-    /// The exit code of `status` and `wait` when the daemon is not running.
-    static let notRunningExitCode: Int32 = 3
     /// A heartbeat older than this many seconds is stale (the daemon writes one every 5 s).
     static let defaultStaleAfterSeconds: Double = 30
 

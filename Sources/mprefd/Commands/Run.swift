@@ -104,7 +104,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             logger.critical("mprefd stopped on an error", metadata: ["error": "\(message)"])
-            throw MprefdError(exitCode: MprefdExit.software, message)
+            throw MprefdError(exitCode: ExitCode.software, message)
         }
         withExtendedLifetime(lock) {}
     }
@@ -114,7 +114,7 @@ struct Run: AsyncParsableCommand {
         do {
             return try DaemonLock(databasePath: path)
         } catch let failure as DaemonLock.Failure {
-            throw MprefdError(exitCode: MprefdExit.temporaryFailure, failure.description)
+            throw MprefdError(exitCode: ExitCode.temporaryFailure, failure.description)
         }
     }
 }

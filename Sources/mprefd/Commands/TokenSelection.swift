@@ -5,6 +5,9 @@ enum TokenSelection {
     /// Parses every access token in `texts`, failing on the first bad one (nothing is looked up or
     /// written before all are good). Duplicates are dropped, first occurrence kept.
     ///
+    /// `add-token` only, whose positional tokens and `--stdin` lines share these messages (`bad access
+    /// token '-5': …`); other commands take ``AccessTokenArgument``s, parsed by ArgumentParser.
+    ///
     /// - Throws: `MprefdError` exit 64 naming the value.
     static func parse(_ texts: [String]) throws -> [Int64] {
         var seen = Set<Int64>()
@@ -16,13 +19,6 @@ enum TokenSelection {
             if seen.insert(token).inserted { tokens.append(token) }
         }
         return tokens
-    }
-
-    /// Checks the syntax of a `--client-id` used as a filter (any valid client ID, configured or not).
-    static func checkClientID(_ clientID: String?) throws {
-        if let clientID, !AdminValues.isValidClientID(clientID) {
-            throw MprefdError.usage("bad client ID '\(clientID)': \(AdminValues.clientIDRule)")
-        }
     }
 
     /// The one row per access token, under `clientID` when given.

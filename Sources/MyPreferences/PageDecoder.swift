@@ -48,6 +48,8 @@ struct JSONScanner {
     private var position = 0
     /// A line break was skipped between tokens of the current record (so it must be filtered out).
     private var sawLineBreak = false
+    /// The closing brackets ``skipValue()`` expects, innermost last (kept between values: no allocation per record).
+    private var closers: [UInt8] = []
     /// Deepest nesting accepted inside one record (objects and arrays).
     static let maximumDepth = 512
 
@@ -224,16 +226,11 @@ struct JSONScanner {
     }
 
     private mutating func skipString() throws(PageDecodingError) {
-        try expect(UInt8(ascii: "\""), "a string")
+        guard peek == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        position += 1
         while true {
             // Most of a page is printable ASCII inside strings: skip a run of it without the checks below.
-            var index = position
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
-                index += 1
-            }
-            position = index
+            position = Self.plainRunEnd(in: bytes, from: position)
             guard let byte = peek else { break }
             position += 1
             switch byte {
@@ -263,6 +260,30 @@ struct JSONScanner {
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// The index of the first byte at or after `start` that is a quote, a backslash, a control
+    /// character or not ASCII (`bytes.count` when none): eight bytes at a time while all eight are
+    /// plain (SWAR: a byte-wise "has zero / has less than" test on one 64-bit word), then byte by byte.
+    private static func plainRunEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            // A byte is zero in `x` when (x - 1) borrows into its high bit while x's own high bit is clear.
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+            if special & highs != 0 { break }
+            index += 8
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            index += 1
+        }
+        return index
     }
 
     /// The continuation bytes of a UTF-8 sequence whose lead byte was just consumed (RFC 3629:
@@ -320,7 +341,7 @@ struct JSONScanner {
 
     /// Skips one complete value (any nesting), validating it.
     private mutating func skipValue() throws(PageDecodingError) {
-        var closers: [UInt8] = []
+        closers.removeAll(keepingCapacity: true)
         while true {
             skipWhitespace()
             // One value.

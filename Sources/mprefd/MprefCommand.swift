@@ -102,7 +102,7 @@ struct MprefCommand: AsyncParsableCommand {
     }
 
     /// ArgumentParser's message for `error` on one line (its lines joined by "; ", without its
-    /// `Error: ` prefix), then where help is (`see 'mprefd wait --help'`).
+    /// `Error: ` prefix; control and bidi characters escaped), then where help is (`see 'mprefd wait --help'`).
     static func oneLine(_ error: any Error) -> String {
         let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var text = lines.joined(separator: "; ")
@@ -112,7 +112,8 @@ struct MprefCommand: AsyncParsableCommand {
             guard let start = line.range(of: "See '"), let end = line[start.upperBound...].range(of: "'") else { return nil }
             return line[start.upperBound..<end.lowerBound]
         }.first
-        return text + (help.map { " (see '\($0)')" } ?? "")
+        // The value as typed is in the message: control and bidi characters are shown as escapes.
+        return TerminalText.escaped(text) + (help.map { " (see '\($0)')" } ?? "")
     }
 
     /// The one line for a database row that cannot be read as the schema says (edited by hand).

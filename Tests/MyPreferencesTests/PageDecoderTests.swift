@@ -32,6 +32,31 @@ struct PageDecoderTests {
         #expect(p.ndjson == Array((records.joined(separator: "\n") + "\n").utf8))
     }
 
+    /// Strings are skipped eight bytes at a time while plain: a quote, backslash, control character
+    /// or non-ASCII byte at every position of a word (and across words) is still seen.
+    @Test(arguments: 0..<20)
+    func everyByteOfAStringIsCheckedWhereverItFallsInAWord(at offset: Int) throws {
+        let lead = String(repeating: "x", count: offset)
+        func body(_ value: [UInt8]) -> [UInt8] {
+            Array(#"{"Preferences":[{"a":""#.utf8) + Array(lead.utf8) + value + Array(#"yyyyyyyyyy"}]}"#.utf8)
+        }
+        for good in [[], Array("é".utf8), Array("\\\"".utf8), Array("\\u00e9".utf8), Array("日本".utf8)] {
+            let bytes = body(good)
+            guard case .ok(let page) = PageDecoder.decode(bytes) else { Issue.record("refused \(good) at \(offset)"); continue }
+            #expect(page.ndjson == Array(bytes[16..<(bytes.count - 2)]) + [0x0A], "\(good) at \(offset)")
+        }
+        for (bad, why) in [([0x01], "control character"), ([0x1F], "control character"), ([0xFF], "UTF-8"), ([0xC3], "UTF-8"),
+                           ([0x0A], "control character"), (Array("\\x".utf8), "invalid escape")] as [([UInt8], String)] {
+            guard case .undecodable(let reason, _) = PageDecoder.decode(body(bad)) else { Issue.record("accepted \(bad) at \(offset)"); continue }
+            #expect(reason.contains(why), "\(bad) at \(offset): \(reason)")
+        }
+        // The closing quote at every position ends the string there.
+        guard case .ok(let short) = PageDecoder.decode(Array(#"{"Preferences":[{"a":""#.utf8) + Array(lead.utf8) + Array(#"","b":1}]}"#.utf8)) else {
+            Issue.record("refused a string of \(offset) bytes"); return
+        }
+        #expect(short.records == 1)
+    }
+
     @Test func keysAreCaseInsensitiveAndPreferencesIsAccepted() throws {
         let p = try page(#"{"count":1,"hasMore":false,"limit":10,"offset":1,"totalResults":1,"preferences":[{"x":1}]}"#)
         #expect(p.count == 1 && p.hasMore == false && p.totalResults == 1 && p.records == 1 && p.recordKey == "preferences")

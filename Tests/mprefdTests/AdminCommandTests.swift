@@ -176,6 +176,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 
+    @Test func aBadValueIsEchoedWithItsControlCharactersEscaped() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try await cli.run(["remove", "--", "12\u{1B}[2J\u{202E}"], database: .none)
+        #expect(result.status == 64)
+        #expect(!result.stderr.contains("\u{1B}") && !result.stderr.contains("\u{202E}"), "\(result.stderr.debugDescription)")
+        #expect(result.stderr.contains("12\\e[2J\\u{202E}"), "\(result.stderr.debugDescription)")
+    }
+
     /// Checks across options run in `validate()`: exit 64 before the configuration is read (a missing
     /// --config file would be exit 78).
     @Test(arguments: [

@@ -76,17 +76,6 @@ struct DaemonScene {
         try await mprefdTests.eventually(timeout: timeout, condition)
     }
 
-    /// Whether a TCP connection to the simulator is open (`/proc/net/tcp`, state ESTABLISHED): with no
-    /// earlier request, a request in flight — the simulator records a request only once it answers it.
-    func aConnectionToTheSimulatorIsOpen() -> Bool {
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
-        let port = String(format: ":%04X", simulator.port)
-        return table.split(separator: "\n").dropFirst().contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[2].hasSuffix(port) && fields[3] == "01"
-        }
-    }
-
     /// The simulator's request log for one access token, oldest first.
     func requests(for accessToken: Int64) async -> [RecordedRequest] {
         await simulator.requests().filter { $0.accessToken == accessToken }

@@ -11,7 +11,7 @@ import Testing
         let taken = await mailbox.take(until: start + .milliseconds(80))
         #expect(taken.isEmpty)
         #expect(clock.now - start >= .milliseconds(80))
-        #expect(clock.now - start < .seconds(20))  // generous: the whole suite runs in parallel
+        #expect(clock.now - start < .seconds(600))  // well before the hour-long deadlines below, even on a starved machine
     }
 
     @Test func aPostEndsATimedTakeAtOnce() async {

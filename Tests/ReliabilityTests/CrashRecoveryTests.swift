@@ -3,7 +3,7 @@ import MprefCore
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability {
+extension Reliability.Lane2 {
     /// `kill -9` under load, restart, repeat.
     ///
     /// The load: 1,000 tokens (300 in the fast subset), token *i* answering `Processing` for a

@@ -2,7 +2,7 @@ import Foundation
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability {
+extension Reliability.Lane2 {
     /// The database's file system fills up while the daemon polls.
     ///
     /// How the disk is filled: the database lives on a 16 MiB `tmpfs` mounted for the test
@@ -60,8 +60,15 @@ extension Reliability {
             print("disk full: the daemon said: \(errorLine)")
             #expect(errorLine.contains("disk is full") || errorLine.contains("disk I/O error"), "the error does not say why: \(errorLine)")
 
-            // It stops polling rather than dropping answers it cannot store.
-            try await Task.sleep(for: .seconds(2))
+            // It stops polling rather than dropping answers it cannot store: once the polls already sent have
+            // been answered (no request for 1 s; a deadline, so a daemon that polls on fails), none for 3 s.
+            var seen = await scene.simulator.requests().count, stillSince = ContinuousClock.now
+            let settled = await scene.eventually(timeout: .seconds(30)) {
+                let now = await scene.simulator.requests().count
+                if now != seen { (seen, stillSince) = (now, ContinuousClock.now) }
+                return ContinuousClock.now - stillSince >= .seconds(1)
+            }
+            #expect(settled, "the daemon kept polling for 30 s while no poll could be recorded")
             let before = await scene.simulator.requests().count
             try await Task.sleep(for: .seconds(3))
             let during = await scene.simulator.requests().count - before

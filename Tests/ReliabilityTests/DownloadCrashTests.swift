@@ -3,7 +3,7 @@ import MprefCore
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability {
+extension Reliability.Lane1 {
     /// Downloads (README "Downloads") under crashes, faults, a full disk and dead ends: the real
     /// `mprefd run` against the in-process simulator, every file compared (SHA-256) with the
     /// simulator's canonical export, the database read with the `sqlite3` CLI.

@@ -4,8 +4,17 @@ import MprefCore
 import MyPreferencesSimulator
 import Testing
 
-/// Every reliability suite runs one at a time (they time real processes on a 2-core machine).
-@Suite(.serialized) enum Reliability {}
+/// The reliability suites. With `MPREFD_RELIABILITY=full` they run one at a time (full size, they time
+/// real processes on a 2-core machine); the fast subset inside `make test` runs beside the other tests.
+@Suite(ReliabilityMode.order) enum Reliability {}
+
+extension Reliability {
+    /// The real-process scenes run in two lanes, one suite at a time in each: at most two of them load the
+    /// machine at once beside the rest of `make test` (the fuzzers run beside them).
+    @Suite(.serialized) enum Lane1 {}
+    /// See ``Lane1``.
+    @Suite(.serialized) enum Lane2 {}
+}
 
 /// How much of the suite runs: `MPREFD_RELIABILITY=full` (`make test-reliability`) runs everything at
 /// full size; without it a fast subset runs inside `make test`.
@@ -18,6 +27,8 @@ enum ReliabilityMode {
     static let fuzzCases = environment["FUZZ_CASES"].flatMap(Int.init) ?? (isFull ? 100_000 : 10_000)
     /// The seed of every random choice in a run: `SEED=N` replays a run; else a fresh one (printed).
     static let seed: UInt64 = environment["SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+    /// `.serialized` in the full run; in the fast subset a no-op trait (the suites run in parallel).
+    static var order: any SuiteTrait { isFull ? ParallelizationTrait.serialized : ConditionTrait.enabled(if: true) }
 }
 
 /// A failure in setting a scene up (the message carries the relevant log).
@@ -27,7 +38,7 @@ struct SceneFailure: Error, CustomStringConvertible {
 }
 
 /// A child process of the test (the real `mprefd`, `sqlite3`, `openssl`), output in a log file.
-/// `stopNow()` is synchronous so that `defer` can end it even when the test fails.
+/// `stopNow()` is synchronous (it does not wait) so that `defer` can end it even when the test fails.
 final class Child: @unchecked Sendable {
     let process = Process()
     let logPath: String
@@ -82,15 +93,16 @@ final class Child: @unchecked Sendable {
         _ = await waitForExit(timeout: .seconds(30))
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; blocks. Safe to call twice; for `defer`.
+    /// SIGTERM now; a thread of its own waits for the exit and sends SIGKILL after `grace`. Safe to call
+    /// twice; for `defer`. The caller is not held while the child stops: it is one of the cooperative
+    /// pool's threads (2 on 2 cores), which every test and the in-process simulators share.
     func stopNow(grace: TimeInterval = 15) {
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+        Thread.detachNewThread { [self] in
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
         }
     }
 }
@@ -123,7 +135,7 @@ final class ReliabilityScene: @unchecked Sendable {
         #expect(FileManager.default.isExecutableFile(atPath: Self.mprefd), "build first: swift build")
     }
 
-    /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous, for `defer`.
+    /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous (it does not wait), for `defer`.
     func endChildren() {
         for child in daemons + others { child.stopNow(grace: 5) }
     }
@@ -245,12 +257,15 @@ final class ReliabilityScene: @unchecked Sendable {
         return counts
     }
 
-    /// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held.
+    /// Checks `condition` until it holds or `timeout` passes; whether it held. The checks start 10 ms
+    /// apart and back off to 200 ms (many start a `sqlite3` process).
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
+        var interval = Duration.milliseconds(10)
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: interval)
+            interval = min(interval * 2, .milliseconds(200))
         }
         return try await condition()
     }
@@ -290,4 +305,15 @@ final class ReliabilityScene: @unchecked Sendable {
 /// Lines of `log` (the daemon's logfmt output) containing `text`.
 func logLines(_ log: String, containing text: String) -> [Substring] {
     log.split(separator: "\n").filter { $0.contains(text) }
+}
+
+/// Runs `body` on a thread of its own and returns its result: for seconds of synchronous CPU work,
+/// which would otherwise hold one of the few threads of the cooperative pool (2 on 2 cores) that every
+/// other test's tasks — and the in-process simulators answering the daemons — run on.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: body()) }
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
 }

@@ -248,30 +248,38 @@ import Testing
         defer { cli.cleanUp() }
         #expect(try await cli.run(["migrate"]).status == 0)
 
-        // Hold the write lock from another process for 3 s. sqlite3 itself creates the marker file
-        // once BEGIN IMMEDIATE and the INSERT have run, so the lock is known to be held from then on.
+        // Hold the write lock from another process until the test releases it. sqlite3 itself creates the
+        // marker file once BEGIN IMMEDIATE and the INSERT have run, so the lock is known to be held from then on.
         let marker = cli.directory.appendingPathComponent("locked").path
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-        holder.arguments = ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; sleep 3; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"]
-        try holder.run()
-        defer { if holder.isRunning { holder.terminate() } }
-        var isLocked = false
-        for _ in 0..<600 where !isLocked {
-            isLocked = FileManager.default.fileExists(atPath: marker)
-            if !isLocked { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        try #require(isLocked, "the sqlite3 child never took the lock")
+        let release = cli.directory.appendingPathComponent("release").path
+        let holder = try OpsChild("/bin/sh", ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; echo '.shell while [ ! -e \(release) ]; do sleep 0.02; done'; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"],
+                                  environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "holder")
+        defer { holder.stopNow() }
+        try #require(await eventually { FileManager.default.fileExists(atPath: marker) || !holder.isRunning }, "the sqlite3 child never took the lock")
+        try #require(holder.isRunning, "the sqlite3 child ended: \(holder.log)")
         let probe = try await cli.sqlite([cli.databasePath, "BEGIN IMMEDIATE; ROLLBACK;"])
         #expect(probe.status != 0 && probe.stderr.contains("locked"), "the lock must be held while add-token runs")
 
-        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "42"])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("added ACME_Co/42"))
-        holder.waitUntilExit()
-        #expect(holder.terminationStatus == 0)
+        // add-token opens the database while the lock is held; it cannot finish before the release.
+        let adding = try OpsChild(CLI.binary, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
+                                  environment: cli.baseEnvironment(), in: cli.directory, logName: "add-token")
+        defer { adding.stopNow() }
+        let opened = await eventually { !adding.isRunning || Self.hasOpen(cli.databasePath, pid: adding.pid) }
+        #expect(opened && adding.isRunning, "add-token ended while another process held the write lock: \(adding.log)")
+        FileManager.default.createFile(atPath: release, contents: nil)
+        #expect(await adding.waitForExit() == 0, "\(adding.log)")
+        #expect(adding.log.contains("added ACME_Co/42"), "\(adding.log)")
+        #expect(await holder.waitForExit() == 0, "\(holder.log)")
         #expect(try await cli.query("SELECT access_token FROM tokens").first?["access_token"] as? Int == 42)
         #expect(try await cli.query("SELECT subject FROM pauses").first?["subject"] as? String == "lock-test")
+    }
+
+    /// Whether process `pid` has `path` open (a link in `/proc/PID/fd`).
+    static func hasOpen(_ path: String, pid: Int32) -> Bool {
+        let fds = "/proc/\(pid)/fd"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fds)/\($0)")) == path
+        }
     }
 
     @Test func tokenSummaryViewReadsWithTheSqlite3CLI() async throws {

@@ -119,13 +119,17 @@ struct CLI {
     }
 }
 
-/// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held. The one
-/// condition wait of these tests (a database row, a file, a log line has no event to await).
+/// Checks `condition` until it holds or `timeout` passes; whether it held. The one condition wait of
+/// these tests (a database row, a file, a log line has no event to await). The checks start 10 ms
+/// apart and back off to 200 ms: a quick event is seen at once, a slow one costs few checks (each
+/// may start a `sqlite3` or `mprefd` process, on a 2-core machine that runs every test at once).
 func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
+    var interval = Duration.milliseconds(10)
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(100))
+        try? await Task.sleep(for: interval)
+        interval = min(interval * 2, .milliseconds(200))
     }
     return try await condition()
 }

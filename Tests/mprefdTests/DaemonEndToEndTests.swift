@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import MyPreferencesSimulator
 import Testing
 import Logging
@@ -51,13 +52,18 @@ import Logging
         let unavailable = requests.filter { $0.status == 503 }
         #expect(unavailable.count >= 1)
         #expect(unavailable.allSatisfy { $0.retryAfter != nil })
-        // Every request answered 503 pauses the host: nothing may arrive within 2 s after any 503
-        // answer except requests already sent before it (those arrive within a few milliseconds).
-        for answer in unavailable {
-            let tooEarly = requests.filter { $0.time > answer.time.addingTimeInterval(0.25) && $0.time < answer.time.addingTimeInterval(2.0 - 0.05) }
-            #expect(tooEarly.isEmpty, "requests inside the Retry-After window of the 503 at \(answer.time): \(tooEarly.map(\.time))")
-        }
         #expect(await daemon.stop() == 0)
+        // Every 503 answer pauses the host: no poll may be sent within 2 s after any 503 answer came
+        // back. Judged on the daemon's own clock (each poll's send time plus its latency), which a
+        // simulator slowed by a busy machine cannot skew; 0.25 s of slack for polls already starting.
+        let polls = try await scene.rows("SELECT polled_at, latency_ms, http_status FROM polls ORDER BY id")
+        let sent = polls.map { ($0["polled_at"] as? String).flatMap(Timestamp.parse) ?? .distantPast }
+        #expect(polls.filter { $0["http_status"] as? Int == 503 }.count == unavailable.count, "every 503 answer is recorded")
+        for (index, poll) in polls.enumerated() where poll["http_status"] as? Int == 503 {
+            let answered = sent[index].addingTimeInterval(Double(poll["latency_ms"] as? Int ?? 0) / 1000)
+            let tooEarly = sent.filter { $0 > answered.addingTimeInterval(0.25) && $0 < answered.addingTimeInterval(2.0 - 0.05) }
+            #expect(tooEarly.isEmpty, "polls sent inside the Retry-After window of the 503 answered at \(answered): \(tooEarly)")
+        }
     }
 
     @Test func aHostPauseSurvivesARestart() async throws {
@@ -77,10 +83,15 @@ import Logging
         #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE state = 'complete'") == 1 })
         let requests = await scene.requests(for: 3001)
         #expect(requests.count == 2)
-        if requests.count == 2 {
-            #expect(requests[1].time.timeIntervalSince(requests[0].time) >= 4.0 - 0.05, "the restarted daemon polled before the stored pause ended")
-        }
         #expect(await second.stop() == 0)
+        // On the daemon's own clock: the second poll was sent no sooner than 4 s after the 503 came back.
+        let polls = try await scene.rows("SELECT polled_at, latency_ms FROM polls ORDER BY id")
+        let sent = polls.map { ($0["polled_at"] as? String).flatMap(Timestamp.parse) ?? .distantPast }
+        #expect(polls.count == 2)
+        if polls.count == 2 {
+            let answered = sent[0].addingTimeInterval(Double(polls[0]["latency_ms"] as? Int ?? 0) / 1000)
+            #expect(sent[1].timeIntervalSince(answered) >= 4.0 - 0.05, "the restarted daemon polled before the stored pause ended")
+        }
     }
 
     @Test func anAccountPauseLiftedWithResumeIsPolledAgainAtOnce() async throws {

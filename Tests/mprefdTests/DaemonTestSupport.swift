@@ -71,7 +71,7 @@ struct DaemonScene {
         return (rows.first?.values.first as? Int) ?? 0
     }
 
-    /// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
+    /// Checks `condition` until it holds or `timeout` passes (see `eventually`); returns whether it held.
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
         try await mprefdTests.eventually(timeout: timeout, condition)
     }

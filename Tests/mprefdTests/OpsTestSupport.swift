@@ -3,8 +3,8 @@ import Testing
 
 /// A long-running child (the real `mpref-sim` or `mprefd run` binary), its output in a log file.
 ///
-/// `stop()` ends it with SIGTERM (SIGKILL after 15 s); `stopNow()` is the synchronous form for `defer`,
-/// so a child never outlives a failing test.
+/// `stop()` ends it with SIGTERM (SIGKILL after 15 s); `stopNow()` is the form for `defer` (it does not
+/// wait), so a child never outlives a failing test by more than that.
 final class OpsChild: @unchecked Sendable {
     let process: Process
     let logPath: String
@@ -48,15 +48,16 @@ final class OpsChild: @unchecked Sendable {
         return await waitForExit(timeout: .seconds(5))
     }
 
-    /// `stop()` for `defer`: blocks until the child is gone.
+    /// `stop()` for `defer`: SIGTERM now; a thread of its own waits for the exit and sends SIGKILL after
+    /// 15 s. The caller is not held while the child stops: it is one of the cooperative pool's threads
+    /// (2 on 2 cores), which every test and the in-process simulators share.
     func stopNow() {
         guard process.isRunning else { return }
         Foundation.kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            Foundation.kill(pid, SIGKILL)
-            process.waitUntilExit()
+        Thread.detachNewThread { [self] in
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { Foundation.kill(pid, SIGKILL) }
         }
     }
 }
@@ -139,7 +140,7 @@ final class OpsScene: @unchecked Sendable {
         return daemon
     }
 
-    /// Polls `condition` every 100 ms until it holds or `timeout` passes; whether it held.
+    /// Checks `condition` until it holds or `timeout` passes (see `eventually`); whether it held.
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
         try await mprefdTests.eventually(timeout: timeout, condition)
     }

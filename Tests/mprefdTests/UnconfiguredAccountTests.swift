@@ -9,7 +9,8 @@ import Testing
         let hookOutput = scene.cli.directory.appendingPathComponent("failure-hook.txt").path
         try scene.writeConfig(extra: "hooks:\n  on_failure: ['printf %s \"$MPREFD_EVENT\" > \(hookOutput)']")
         // Added while OLD_Co was configured (here: with no accounts configured at all).
-        let added = try await scene.cli.run(["add-token", "--client-id", "OLD_Co", "--deadline", "10s", "1791"])
+        // The deadline leaves time for the checks below while the token still waits, on a busy machine too.
+        let added = try await scene.cli.run(["add-token", "--client-id", "OLD_Co", "--deadline", "25s", "1791"])
         #expect(added.status == 0, "\(added.stderr)")
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }

@@ -12,11 +12,13 @@ APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd python3-venv
 # (tested by LoaderHookTests under `make test`).
 HOOK_TOOLS := $(CURDIR)/.build/hook-tools
 
-.PHONY: help build release test deps demo install migrations clean bench test-reliability hook-tools
+.PHONY: help build release test deps demo install migrations clean bench test-reliability hook-tools format lint
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
 	@echo "make test        install missing system packages, then run every test (swift test)"
+	@echo "make format      format Sources/, Tests/ and Package.swift to .swift-format (4 spaces, 120 columns)"
+	@echo "make lint        check that formatting (fails on any difference; run by make test)"
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
 	@echo "make install     self-contained release build (~10 min) installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"
@@ -42,9 +44,18 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path .build-static
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
 
-test: deps hook-tools
+test: deps hook-tools lint
 	$(SWIFT) build --build-tests
 	MPREFD_HOOK_TOOLS=$(HOOK_TOOLS)/bin $(SWIFT) test --skip-build
+
+# The toolchain's swift-format with the repository's .swift-format; the generated
+# EmbeddedMigrations.swift opts out (swift-format-ignore-file).
+FORMAT_PATHS := Sources Tests Package.swift
+format:
+	$(SWIFT) format -i -r --configuration .swift-format $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --strict -r --configuration .swift-format $(FORMAT_PATHS)
 
 # sqlite-utils and DuckDB (Python package) from PyPI into .build/hook-tools; a no-op once there.
 hook-tools:

@@ -151,13 +151,21 @@ let package = Package(
         ),
 
         .testTarget(name: "MprefCoreTests", dependencies: ["MprefCore"]),
-        .testTarget(name: "MprefStoreTests", dependencies: ["MprefStore", "MprefCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "MyPreferencesTests", dependencies: ["MyPreferences", "MprefCore", "MyPreferencesSimulator", .product(name: "Logging", package: "swift-log")],
-                    exclude: ["Fixtures"]),
-        .testTarget(name: "MprefWorkerTests", dependencies: [
-            "MprefWorker", "MprefCore", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
-            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "MprefStoreTests",
+            dependencies: ["MprefStore", "MprefCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "MyPreferencesTests",
+            dependencies: [
+                "MyPreferences", "MprefCore", "MyPreferencesSimulator", .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MprefWorkerTests",
+            dependencies: [
+                "MprefWorker", "MprefCore", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "MyPreferencesSimulatorTests",
             dependencies: [
@@ -170,17 +178,21 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "mprefdTests", dependencies: [
-            "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferencesSimulator",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "mprefdTests",
+            dependencies: [
+                "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferencesSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]),
         // `make test-reliability` (MPREFD_RELIABILITY=full): crash recovery, fault matrix, fuzzing, contention,
         // disk full, shutdown — against the real binaries. Without the variable a fast subset runs in `make test`.
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferences", "MyPreferencesSimulator",
+                "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferences",
+                "MyPreferencesSimulator",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

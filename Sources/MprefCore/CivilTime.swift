@@ -7,7 +7,9 @@ import Foundation
 /// `civil_from_days`).
 package enum CivilTime {
     /// English month abbreviations as used by HTTP-date (RFC 9110 §5.6.7), index 0 = January.
-    package static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    package static let monthNames = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
 
     /// Days since 1970-01-01 of the civil date `year-month-day` (month 1…12).
     package static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
@@ -47,9 +49,11 @@ package enum CivilTime {
 
     /// Seconds since the Unix epoch of a validated UTC civil time; `nil` when any field is out of range.
     /// A leap second (`60`) is read as `59`, the last representable second of that minute.
-    package static func epochSeconds(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) -> Int64? {
+    package static func epochSeconds(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64)
+        -> Int64?
+    {
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+            (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         return days * 86_400 + hour * 3_600 + minute * 60 + min(second, 59)
@@ -71,7 +75,8 @@ package enum CivilTime {
         let (days, secondOfDay) = floorDivide(seconds, 86_400)
         let civil = civilFromDays(days)
         let weekday = Int(((days + 4) % 7 + 7) % 7)  // 1970-01-01 was a Thursday
-        return "\(weekdayNames[weekday]), \(pad(civil.day, 2)) \(monthNames[Int(civil.month - 1)]) \(pad(civil.year, 4)) "
+        return
+            "\(weekdayNames[weekday]), \(pad(civil.day, 2)) \(monthNames[Int(civil.month - 1)]) \(pad(civil.year, 4)) "
             + "\(pad(secondOfDay / 3_600, 2)):\(pad(secondOfDay % 3_600 / 60, 2)):\(pad(secondOfDay % 60, 2)) GMT"
     }
 

@@ -9,14 +9,17 @@ package struct SegmentName: Hashable, Sendable, Comparable, CustomStringConverti
     package let value: String
 
     /// The rule, for error messages.
-    package static let rule = "a segment name is 1–200 characters of valid UTF-8, without control, format or bidirectional characters (e.g. U+200B, U+202E), '/' or '\\', not only spaces, and not '.' or '..'"
+    package static let rule =
+        "a segment name is 1–200 characters of valid UTF-8, without control, format or bidirectional characters (e.g. U+200B, U+202E), '/' or '\\', not only spaces, and not '.' or '..'"
 
     /// `nil` when `text` breaks ``rule``.
     package init?(_ text: String) {
         guard (1...200).contains(text.count), !text.allSatisfy(\.isWhitespace), text != ".", text != "..",
-              !text.unicodeScalars.contains("\u{FFFD}"),
-              !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "/" || $0 == "\\"
-                  || $0.properties.generalCategory == .format || $0 == "\u{2028}" || $0 == "\u{2029}" })
+            !text.unicodeScalars.contains("\u{FFFD}"),
+            !text.unicodeScalars.contains(where: {
+                $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "/" || $0 == "\\"
+                    || $0.properties.generalCategory == .format || $0 == "\u{2028}" || $0 == "\u{2029}"
+            })
         else { return nil }
         value = text
     }

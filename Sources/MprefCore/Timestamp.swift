@@ -44,7 +44,9 @@ package enum Timestamp {
     /// ``parse(_:)`` for a time another system wrote in a format it does not document (the status's
     /// `Expires`): also 8–9 fraction digits, and a zone offset `±HH:MM` or `±HHMM` (at most ±23:59),
     /// which is applied. `nil` for anything else.
-    package static func parseAnyOffset(_ text: String) -> Date? { parse(text, allowingSpace: true, allowingOffset: true) }
+    package static func parseAnyOffset(_ text: String) -> Date? {
+        parse(text, allowingSpace: true, allowingOffset: true)
+    }
 
     private static func parse(_ text: String, allowingSpace: Bool, allowingOffset: Bool = false) -> Date? {
         let bytes = Array(text.utf8)
@@ -60,10 +62,11 @@ package enum Timestamp {
         }
         let separator = bytes[10]
         guard bytes[4] == 45, bytes[7] == 45, bytes[13] == 58, bytes[16] == 58,
-              separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || (allowingSpace && separator == 32),
-              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              let seconds = CivilTime.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            separator == UInt8(ascii: "T") || separator == UInt8(ascii: "t") || (allowingSpace && separator == 32),
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            let seconds = CivilTime.epochSeconds(
+                year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -81,12 +84,14 @@ package enum Timestamp {
         var offset: Int64 = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
             index += 1
-        } else if allowingOffset, index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+        } else if allowingOffset, index < bytes.count,
+            bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")
+        {
             let sign: Int64 = bytes[index] == UInt8(ascii: "-") ? -1 : 1
             let rest = bytes.count - index - 1
             let colon = rest == 5 && bytes[index + 3] == 58
             guard rest == 4 || colon, let hours = number(index + 1..<index + 3),
-                  let minutes = number(colon ? index + 4..<index + 6 : index + 3..<index + 5), hours <= 23, minutes <= 59
+                let minutes = number(colon ? index + 4..<index + 6 : index + 3..<index + 5), hours <= 23, minutes <= 59
             else { return nil }
             offset = sign * (hours * 3600 + minutes * 60)
             index = bytes.count

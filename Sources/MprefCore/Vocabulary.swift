@@ -70,7 +70,6 @@ package enum DownloadPhase: String, Codable, Sendable, CaseIterable {
     case expired
 }
 
-
 /// What one request (status poll, page, commit) came to, as history records it: the `polls.outcome`
 /// and `download_requests.outcome` columns, the `outcome` label of the metrics. The case of the
 /// client's `RequestOutcome`, without its payload.

@@ -21,7 +21,9 @@ package enum WallClock {
     /// millisecond later than exact, so that ``milliseconds(_:)`` reads `ms` back whatever the
     /// rounding of the `Double` inside `Date`.
     package static func date(milliseconds ms: Int64) -> Date {
-        Date(timeIntervalSince1970: (Double(Swift.min(Swift.max(ms, earliestMilliseconds), latestMilliseconds)) + 0.5) / 1000)
+        Date(
+            timeIntervalSince1970: (Double(Swift.min(Swift.max(ms, earliestMilliseconds), latestMilliseconds)) + 0.5)
+                / 1000)
     }
 
     /// Whole seconds since the Unix epoch, rounded toward the past, pinned like ``milliseconds(_:)``.

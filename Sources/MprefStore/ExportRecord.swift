@@ -57,7 +57,10 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
         label = try row.decode(forColumn: "label")
         let stateText = try text("state")
         guard let state = ExportState(rawValue: stateText) else {
-            throw StoreError(.corrupt, "exports row \(id) has state '\(stateText)'; expected one of \(ExportState.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw StoreError(
+                .corrupt,
+                "exports row \(id) has state '\(stateText)'; expected one of \(ExportState.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         self.state = state
         incremental = try row.decode(Int64.self, forColumn: "incremental") != 0
@@ -81,16 +84,20 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
         let hooks = try? JSONDecoder().decode([TokenHook].self, from: Data(hooksText.utf8))
         self.hooks = hooks ?? []
         hooksUnreadable = hooks == nil
-        senderPID = (try? row.decode(Int64?.self, forColumn: "sender_pid")).flatMap { $0 }.flatMap { Int32(exactly: $0) }
+        senderPID = (try? row.decode(Int64?.self, forColumn: "sender_pid")).flatMap { $0 }.flatMap {
+            Int32(exactly: $0)
+        }
         senderIdentity = (try? row.decode(String?.self, forColumn: "sender_identity")).flatMap { $0 }
         callbackID = (try? row.decode(String?.self, forColumn: "callback_id")).flatMap { $0 }
     }
 
     enum CodingKeys: String, CodingKey {
         case id, label, state, incremental, attempts, error, download, hooks
-        case clientID = "client_id", segment, windowStart = "window_start", windowEnd = "window_end", lastDateTime = "last_date_time"
+        case clientID = "client_id", segment, windowStart = "window_start", windowEnd = "window_end", lastDateTime =
+            "last_date_time"
         case tokenID = "token_id", accessToken = "access_token", createdAt = "created_at", answeredAt = "answered_at"
-        case httpStatus = "http_status", settledAt = "settled_at", deadlineSeconds = "deadline_s", globalHooks = "global_hooks"
+        case httpStatus = "http_status", settledAt = "settled_at", deadlineSeconds = "deadline_s", globalHooks =
+            "global_hooks"
     }
 
     /// Every key, `null` for a missing value (scripts see stable keys); the request body is left out.
@@ -137,14 +144,16 @@ package struct CursorRecord: Sendable, Hashable, Encodable {
         exportID = try row.decode(forColumn: "export_id")
         let source: String = try row.decode(forColumn: "set_by")
         guard let setBy = CursorSource(rawValue: source) else {
-            throw StoreError(.corrupt, "the cursor of \(clientID)/\(segment) has set_by '\(source)'; expected delivery or reset")
+            throw StoreError(
+                .corrupt, "the cursor of \(clientID)/\(segment) has set_by '\(source)'; expected delivery or reset")
         }
         self.setBy = setBy
         updatedAt = try row.decode(forColumn: "updated_at")
     }
 
     enum CodingKeys: String, CodingKey {
-        case clientID = "client_id", segment, position, exportID = "export_id", setBy = "set_by", updatedAt = "updated_at"
+        case clientID = "client_id", segment, position, exportID = "export_id", setBy = "set_by", updatedAt =
+            "updated_at"
     }
 
     package func encode(to encoder: any Encoder) throws {

@@ -122,7 +122,10 @@ package struct HookRunOutcome: Sendable, Hashable {
     package var nextAttemptAt: String?
     package var error: String?
 
-    package init(state: HookRunState, finishedAt: String, exitCode: Int?, signal: Int?, stdoutTail: String, stderrTail: String, nextAttemptAt: String?, error: String?) {
+    package init(
+        state: HookRunState, finishedAt: String, exitCode: Int?, signal: Int?, stdoutTail: String, stderrTail: String,
+        nextAttemptAt: String?, error: String?
+    ) {
         self.state = state
         self.finishedAt = finishedAt
         self.exitCode = exitCode

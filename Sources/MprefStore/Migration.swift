@@ -34,12 +34,15 @@ package enum Migrator {
     /// - Throws: `StoreError.schemaTooNew` when the database records a migration not in `migrations`
     ///   (written by a newer mprefd); nothing is altered then. SQLite errors as `DatabaseError`.
     @discardableResult
-    package static func migrate(_ writer: any DatabaseWriter, migrations: [Migration] = Migration.all) throws -> [String] {
+    package static func migrate(_ writer: any DatabaseWriter, migrations: [Migration] = Migration.all) throws
+        -> [String]
+    {
         try writer.write { db in try db.execute(sql: ledgerSQL) }
         try refuseNewerSchema(writer, migrations: migrations)
         var applied: [String] = []
         for migration in migrations {
-            let didApply = migration.needsForeignKeysOff
+            let didApply =
+                migration.needsForeignKeysOff
                 ? try applyWithoutForeignKeys(migration, writer)
                 : try writer.write { db -> Bool in try apply(migration, db) }
             if didApply { applied.append(migration.id) }
@@ -49,7 +52,9 @@ package enum Migrator {
 
     /// Applies `migration` inside the caller's transaction unless another process already did.
     private static func apply(_ migration: Migration, _ db: Database) throws -> Bool {
-        let done = try Bool.fetchOne(db, sql: "SELECT 1 FROM schema_migrations WHERE id = ?", arguments: [migration.id]) ?? false
+        let done =
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM schema_migrations WHERE id = ?", arguments: [migration.id])
+            ?? false
         guard !done else { return false }
         try db.execute(sql: migration.sql)
         try db.execute(
@@ -70,7 +75,10 @@ package enum Migrator {
             try db.inTransaction(.immediate) {
                 didApply = try apply(migration, db)
                 if didApply, let dangling = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
-                    throw StoreError(.corrupt, "migration \(migration.id) found a dangling reference (\(dangling)); the database was not changed")
+                    throw StoreError(
+                        .corrupt,
+                        "migration \(migration.id) found a dangling reference (\(dangling)); the database was not changed"
+                    )
                 }
                 return .commit
             }
@@ -85,20 +93,29 @@ package enum Migrator {
     }
 
     /// Throws `StoreError.schemaTooNew` when the database has a migration `migrations` lacks.
-    package static func refuseNewerSchema(_ reader: any DatabaseReader, migrations: [Migration] = Migration.all) throws {
+    package static func refuseNewerSchema(_ reader: any DatabaseReader, migrations: [Migration] = Migration.all) throws
+    {
         let known = Set(migrations.map(\.id))
         let unknown = try reader.read { db in try appliedIDs(db) }.filter { !known.contains($0) }
         if let newest = unknown.last {
-            throw StoreError(.schemaTooNew, "the database's schema is newer than this mprefd (it has migration \(newest)); upgrade mprefd, this binary will not alter it")
+            throw StoreError(
+                .schemaTooNew,
+                "the database's schema is newer than this mprefd (it has migration \(newest)); upgrade mprefd, this binary will not alter it"
+            )
         }
     }
 
     /// Throws `StoreError.schemaTooOld` when some of `migrations` are not applied (for read-only opens).
-    package static func requireCurrentSchema(_ reader: any DatabaseReader, migrations: [Migration] = Migration.all) throws {
+    package static func requireCurrentSchema(_ reader: any DatabaseReader, migrations: [Migration] = Migration.all)
+        throws
+    {
         try refuseNewerSchema(reader, migrations: migrations)
         let applied = Set(try reader.read { db in try appliedIDs(db) })
         if let missing = migrations.first(where: { !applied.contains($0.id) }) {
-            throw StoreError(.schemaTooOld, "the database's schema is older than this mprefd (migration \(missing.id) is not applied); run `mprefd migrate` as the database's owner")
+            throw StoreError(
+                .schemaTooOld,
+                "the database's schema is older than this mprefd (migration \(missing.id) is not applied); run `mprefd migrate` as the database's owner"
+            )
         }
     }
 }

@@ -23,7 +23,10 @@ package enum SQLiteLibrary {
     /// - Throws: `StoreError` `.sqliteTooOld`.
     package static func requireSupported(versionNumber: Int32 = versionNumber, version: String = version) throws {
         guard versionNumber >= minimumVersionNumber else {
-            throw StoreError(.sqliteTooOld, "the SQLite library in use is \(version); mprefd needs SQLite \(minimumVersion) or newer (STRICT tables); install a newer libsqlite3 (Debian 12, Ubuntu 22.04 and later have one)")
+            throw StoreError(
+                .sqliteTooOld,
+                "the SQLite library in use is \(version); mprefd needs SQLite \(minimumVersion) or newer (STRICT tables); install a newer libsqlite3 (Debian 12, Ubuntu 22.04 and later have one)"
+            )
         }
     }
 }

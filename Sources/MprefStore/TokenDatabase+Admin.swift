@@ -17,8 +17,11 @@ package struct NewToken: Sendable, Hashable {
     /// The segment the export belongs to (`mprefd export`, `add-token --segment`); `nil` = none.
     package var segment: SegmentName?
 
-    package init(clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [], globalHooks: Bool = true,
-                 download: Bool? = nil, segment: SegmentName? = nil) {
+    package init(
+        clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [],
+        globalHooks: Bool = true,
+        download: Bool? = nil, segment: SegmentName? = nil
+    ) {
         self.download = download
         self.segment = segment
         self.clientID = clientID
@@ -83,11 +86,13 @@ extension TokenDatabase {
 
     /// One token of ``addTokens(_:reset:now:)``, inside the caller's transaction (also `mprefd export`'s).
     static func add(_ token: NewToken, reset: Bool, seq: Int64, nowText: String, db: Database) throws -> AddResult {
-        let find = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download, segment)
-            VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let find = try db.cachedStatement(
+            sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE client_id = ? AND access_token = ?")
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO tokens (client_id, access_token, label, state, added_at, next_poll_at, deadline_at, global_hooks, admin_seq, download, segment)
+                VALUES (?, ?, ?, 'watching', ?, ?, ?, ?, ?, ?, ?)
+                """)
         let deadline = token.deadline.map(Timestamp.format)
         if let existing = try TokenRecord.fetchOne(find, arguments: [token.clientID, token.accessToken]) {
             if existing.state == .watching || existing.state == .paused || existing.state == .downloading {
@@ -95,13 +100,18 @@ extension TokenDatabase {
             } else if !reset {
                 return .alreadyFinished(existing)
             }
-            try db.execute(sql: """
-                UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
-                       row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
-                       finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
-                       global_hooks = ?, admin_seq = ?, download = ?, segment = coalesce(?, segment), stuck_at = NULL
-                WHERE id = ?
-                """, arguments: [token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download, token.segment?.value, existing.id])
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = 'watching', label = coalesce(?, label), last_status = NULL, added_at = ?,
+                           row_count = NULL, byte_count = NULL, next_poll_at = ?, deadline_at = ?,
+                           finished_at = NULL, attempt = 0, consecutive_errors = 0, last_error = NULL,
+                           global_hooks = ?, admin_seq = ?, download = ?, segment = coalesce(?, segment), stuck_at = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download,
+                    token.segment?.value, existing.id,
+                ])
             // Watched again from the start: a new download, if any (the old file stays on disk).
             try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [existing.id])
             if !token.hooks.isEmpty {
@@ -110,8 +120,11 @@ extension TokenDatabase {
             }
             return .reArmed(try Self.fetchToken(id: existing.id, db: db))
         }
-        try insert.execute(arguments: [token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq, token.download,
-                                       token.segment?.value])
+        try insert.execute(arguments: [
+            token.clientID, token.accessToken, token.label, nowText, nowText, deadline, token.globalHooks, seq,
+            token.download,
+            token.segment?.value,
+        ])
         let id = db.lastInsertedRowID
         try Self.insertHooks(token.hooks, tokenID: id, db: db)
         return .added(try Self.fetchToken(id: id, db: db))
@@ -121,7 +134,9 @@ extension TokenDatabase {
     /// client ID has none. One indexed lookup (`UNIQUE (client_id, access_token)` leads with client_id).
     package func newestAccessToken(clientID: String) throws -> Int64? {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1", arguments: [clientID])
+            try Int64.fetchOne(
+                db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1",
+                arguments: [clientID])
         }
     }
 
@@ -129,7 +144,8 @@ extension TokenDatabase {
     package func listTokens(state: TokenState? = nil, clientID: String? = nil) throws -> [TokenRecord] {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)
         return try read { db in
-            try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens \(filter) ORDER BY id", arguments: arguments)
+            try TokenRecord.fetchAll(
+                db, sql: "SELECT \(TokenRecord.columns) FROM tokens \(filter) ORDER BY id", arguments: arguments)
         }
     }
 
@@ -138,15 +154,20 @@ extension TokenDatabase {
     /// the shape `TokenRecord` encodes to), passed to `body` in id order while the rows are read, so
     /// 100,000 tokens never sit in memory at once. One read transaction: a consistent snapshot.
     /// - Throws: `StoreError` from the read; whatever `body` throws, which ends the read.
-    package func forEachTokenJSON(state: TokenState? = nil, clientID: String? = nil, _ body: @Sendable (String) throws -> Void) throws {
+    package func forEachTokenJSON(
+        state: TokenState? = nil, clientID: String? = nil, _ body: @Sendable (String) throws -> Void
+    ) throws {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)
         try read { db in
-            let objects = try String.fetchCursor(db, sql: "SELECT \(TokenRecord.jsonObject) FROM tokens \(filter) ORDER BY id", arguments: arguments)
+            let objects = try String.fetchCursor(
+                db, sql: "SELECT \(TokenRecord.jsonObject) FROM tokens \(filter) ORDER BY id", arguments: arguments)
             while let object = try objects.next() { try body(object) }
         }
     }
 
-    private static func tokenFilter(state: TokenState?, clientID: String?) -> (sql: String, arguments: StatementArguments) {
+    private static func tokenFilter(state: TokenState?, clientID: String?) -> (
+        sql: String, arguments: StatementArguments
+    ) {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let state {
@@ -177,7 +198,8 @@ extension TokenDatabase {
         let list = Self.jsonArray(accessTokens)
         return try read { db in
             if let clientID {
-                return try TokenRecord.fetchAll(db, sql: Self.findByAccessTokensSQL(withClientID: true), arguments: [list, clientID])
+                return try TokenRecord.fetchAll(
+                    db, sql: Self.findByAccessTokensSQL(withClientID: true), arguments: [list, clientID])
             }
             return try TokenRecord.fetchAll(db, sql: Self.findByAccessTokensSQL(withClientID: false), arguments: [list])
         }
@@ -201,19 +223,24 @@ extension TokenDatabase {
     /// The last `limit` polls of a token, newest first.
     package func polls(tokenID: Int64, limit: Int) throws -> [PollRecord] {
         try read { db in
-            try PollRecord.fetchAll(db, sql: """
-                SELECT id, token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
-                       retry_after_s, next_delay_s, outcome, error
-                FROM polls WHERE token_id = ? ORDER BY id DESC LIMIT ?
-                """, arguments: [tokenID, limit])
+            try PollRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT id, token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
+                           retry_after_s, next_delay_s, outcome, error
+                    FROM polls WHERE token_id = ? ORDER BY id DESC LIMIT ?
+                    """, arguments: [tokenID, limit])
         }
     }
 
     /// The hooks attached to one token.
     package func tokenHooks(tokenID: Int64) throws -> [TokenHook] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID])
-                .map { TokenHook(onEvent: $0["on_event"], command: $0["command"]) }
+            try Row.fetchAll(
+                db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id",
+                arguments: [tokenID]
+            )
+            .map { TokenHook(onEvent: $0["on_event"], command: $0["command"]) }
         }
     }
 
@@ -241,17 +268,34 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             switch change {
             case .pause:
-                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state IN ('watching', 'downloading') RETURNING id", arguments: [seq, ids])
+                return try Int64.fetchAll(
+                    db,
+                    sql:
+                        "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state IN ('watching', 'downloading') RETURNING id",
+                    arguments: [seq, ids])
             case .resume:
-                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id", arguments: [nowText, seq, ids])
+                return try Int64.fetchAll(
+                    db,
+                    sql:
+                        "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id",
+                    arguments: [nowText, seq, ids])
             case .remove:
-                return try Int64.fetchAll(db, sql: "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state <> 'removed' RETURNING id", arguments: [seq, ids])
+                return try Int64.fetchAll(
+                    db,
+                    sql:
+                        "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state <> 'removed' RETURNING id",
+                    arguments: [seq, ids])
             case .purge:
-                let purged = try Int64.fetchAll(db, sql: "DELETE FROM tokens WHERE \(selected) RETURNING id", arguments: [ids])
+                let purged = try Int64.fetchAll(
+                    db, sql: "DELETE FROM tokens WHERE \(selected) RETURNING id", arguments: [ids])
                 if !purged.isEmpty {
-                    try db.execute(sql: "INSERT INTO purged_tokens (token_id, admin_seq, purged_at) SELECT value, ?, ? FROM json_each(?)",
-                                   arguments: [seq, nowText, Self.jsonArray(purged)])
-                    try db.execute(sql: "DELETE FROM purged_tokens WHERE purged_at < ?", arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
+                    try db.execute(
+                        sql:
+                            "INSERT INTO purged_tokens (token_id, admin_seq, purged_at) SELECT value, ?, ? FROM json_each(?)",
+                        arguments: [seq, nowText, Self.jsonArray(purged)])
+                    try db.execute(
+                        sql: "DELETE FROM purged_tokens WHERE purged_at < ?",
+                        arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
                 }
                 return purged
             }
@@ -264,7 +308,10 @@ extension TokenDatabase {
     }
 
     static func fetchToken(id: Int64, db: Database) throws -> TokenRecord {
-        guard let token = try TokenRecord.fetchOne(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id]) else {
+        guard
+            let token = try TokenRecord.fetchOne(
+                db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id])
+        else {
             throw StoreError(.notFound, "token row \(id) does not exist")
         }
         return token
@@ -272,7 +319,9 @@ extension TokenDatabase {
 
     private static func insertHooks(_ hooks: [TokenHook], tokenID: Int64, db: Database) throws {
         for hook in hooks {
-            try db.execute(sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)", arguments: [tokenID, hook.onEvent, hook.command])
+            try db.execute(
+                sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)",
+                arguments: [tokenID, hook.onEvent, hook.command])
         }
     }
 }

@@ -15,7 +15,10 @@ package struct CallbackTarget: Sendable, Hashable {
     /// The token's state as stored (`nil` without a token row, or a state outside the schema's list).
     package var tokenState: TokenState?
 
-    package init(exportID: Int64, clientID: String, segment: String, tokenID: Int64?, accessToken: Int64?, tokenState: TokenState?) {
+    package init(
+        exportID: Int64, clientID: String, segment: String, tokenID: Int64?, accessToken: Int64?,
+        tokenState: TokenState?
+    ) {
         self.exportID = exportID
         self.clientID = clientID
         self.segment = segment
@@ -34,16 +37,21 @@ extension TokenDatabase {
     /// - Throws: `StoreError` when the database cannot be read.
     package func callbackTarget(callbackID: String) throws -> CallbackTarget? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT e.id, e.client_id, e.segment, e.token_id, e.access_token, t.state
-                FROM exports e LEFT JOIN tokens t ON t.id = e.token_id
-                WHERE e.callback_id = ?
-                """, arguments: [callbackID]) else { return nil }
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT e.id, e.client_id, e.segment, e.token_id, e.access_token, t.state
+                        FROM exports e LEFT JOIN tokens t ON t.id = e.token_id
+                        WHERE e.callback_id = ?
+                        """, arguments: [callbackID])
+            else { return nil }
             let state: String? = try row.decode(forColumn: "state")
             return CallbackTarget(
                 exportID: try row.decode(forColumn: "id"), clientID: try row.decode(forColumn: "client_id"),
                 segment: try row.decode(forColumn: "segment"), tokenID: try row.decode(forColumn: "token_id"),
-                accessToken: try row.decode(forColumn: "access_token"), tokenState: state.flatMap(TokenState.init(rawValue:)))
+                accessToken: try row.decode(forColumn: "access_token"),
+                tokenState: state.flatMap(TokenState.init(rawValue:)))
         }
     }
 }

@@ -36,8 +36,11 @@ extension TokenDatabase {
                         return WALCheckpointResult(isBlocked: true, walFrames: -1, checkpointedFrames: -1)
                     }
                     let busy: Int = row[0], log: Int = row[1], done: Int = row[2]
-                    return WALCheckpointResult(isBlocked: busy != 0 || (log >= 0 && done < log), walFrames: log, checkpointedFrames: done)
-                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                    return WALCheckpointResult(
+                        isBlocked: busy != 0 || (log >= 0 && done < log), walFrames: log, checkpointedFrames: done)
+                } catch let error as DatabaseError
+                    where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+                {
                     return WALCheckpointResult(isBlocked: true, walFrames: -1, checkpointedFrames: -1)
                 }
             }

@@ -23,20 +23,25 @@ package struct DaemonRecord: Codable, Sendable, Hashable, FetchableRecord {
 
 extension TokenDatabase {
     /// Records the daemon's start (or a heartbeat, with the same `startedAt`).
-    package func writeHeartbeat(pid: Int32, version: String, hostname: String, startedAt: Date, now: Date = .now) async throws {
+    package func writeHeartbeat(pid: Int32, version: String, hostname: String, startedAt: Date, now: Date = .now)
+        async throws
+    {
         try await asyncWrite { db in
-            try db.execute(sql: """
-                INSERT INTO daemon (id, pid, version, hostname, started_at, heartbeat_at, stopped_at) VALUES (1, ?, ?, ?, ?, ?, NULL)
-                ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, version = excluded.version, hostname = excluded.hostname,
-                    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
-                """, arguments: [Int(pid), version, hostname, Timestamp.format(startedAt), Timestamp.format(now)])
+            try db.execute(
+                sql: """
+                    INSERT INTO daemon (id, pid, version, hostname, started_at, heartbeat_at, stopped_at) VALUES (1, ?, ?, ?, ?, ?, NULL)
+                    ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, version = excluded.version, hostname = excluded.hostname,
+                        started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+                    """, arguments: [Int(pid), version, hostname, Timestamp.format(startedAt), Timestamp.format(now)])
         }
     }
 
     /// Records a clean stop.
     package func markDaemonStopped(now: Date = .now) async throws {
         try await asyncWrite { db in
-            try db.execute(sql: "UPDATE daemon SET stopped_at = ?, heartbeat_at = ? WHERE id = 1", arguments: [Timestamp.format(now), Timestamp.format(now)])
+            try db.execute(
+                sql: "UPDATE daemon SET stopped_at = ?, heartbeat_at = ? WHERE id = 1",
+                arguments: [Timestamp.format(now), Timestamp.format(now)])
         }
     }
 }

@@ -32,10 +32,13 @@ package struct DownloadCheckpoint: Sendable, Hashable {
     /// When `download.retention_days` removed the delivered file.
     package var fileDeletedAt: Date?
 
-    package init(tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
-                records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
-                sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil, lastError: String? = nil,
-                fileDeletedAt: Date? = nil) {
+    package init(
+        tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
+        records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
+        sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil,
+        lastError: String? = nil,
+        fileDeletedAt: Date? = nil
+    ) {
         self.fileDeletedAt = fileDeletedAt
         self.tokenID = tokenID
         self.file = file
@@ -67,28 +70,40 @@ package struct DownloadCheckpoint: Sendable, Hashable {
     static func decode(_ row: Row) throws -> DownloadCheckpoint {
         func column<T: DatabaseValueConvertible>(_ name: String, _: T.Type) throws -> T {
             do { return try row.decode(T.self, forColumn: name) } catch {
-                throw StoreError(.corrupt, "downloads.\(name) cannot be read (\(error)); fix it with sqlite3 or run `mprefd download --retry` to start over")
+                throw StoreError(
+                    .corrupt,
+                    "downloads.\(name) cannot be read (\(error)); fix it with sqlite3 or run `mprefd download --retry` to start over"
+                )
             }
         }
         func time(_ name: String) throws -> Date? {
             guard let text = try column(name, String?.self) else { return nil }
             guard let date = Timestamp.parse(text) else {
-                throw StoreError(.corrupt, "downloads.\(name) holds \(text.prefix(40)); expected a UTC time YYYY-MM-DDTHH:MM:SS.sssZ")
+                throw StoreError(
+                    .corrupt, "downloads.\(name) holds \(text.prefix(40)); expected a UTC time YYYY-MM-DDTHH:MM:SS.sssZ"
+                )
             }
             return date
         }
         let phaseText = try column("phase", String.self)
         guard let phase = DownloadPhase(rawValue: phaseText) else {
-            throw StoreError(.corrupt, "downloads.phase holds \(phaseText.prefix(40)); expected one of \(DownloadPhase.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw StoreError(
+                .corrupt,
+                "downloads.phase holds \(phaseText.prefix(40)); expected one of \(DownloadPhase.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard let started = try time("started_at") else { throw StoreError(.corrupt, "downloads.started_at is NULL") }
         return DownloadCheckpoint(
-            tokenID: try column("token_id", Int64.self), file: try column("file", String.self), phase: phase, startedAt: started,
-            nextOffset: max(1, try column("next_offset", Int64.self)), records: max(0, try column("records", Int64.self)),
+            tokenID: try column("token_id", Int64.self), file: try column("file", String.self), phase: phase,
+            startedAt: started,
+            nextOffset: max(1, try column("next_offset", Int64.self)),
+            records: max(0, try column("records", Int64.self)),
             bytes: max(0, try column("bytes", Int64.self)), sha256Prefix: try column("sha256_prefix", String?.self),
             totalResults: try column("total_results", Int64?.self), pages: max(0, try column("pages", Int64.self)),
-            sha256: try column("sha256", String?.self), verifiedAt: try time("verified_at"), committedAt: try time("committed_at"),
-            keepFiles: try column("keep_files", Int64?.self).map { $0 != 0 }, lastError: try column("last_error", String?.self),
+            sha256: try column("sha256", String?.self), verifiedAt: try time("verified_at"),
+            committedAt: try time("committed_at"),
+            keepFiles: try column("keep_files", Int64?.self).map { $0 != 0 },
+            lastError: try column("last_error", String?.self),
             fileDeletedAt: try time("file_deleted_at"))
     }
 }
@@ -112,8 +127,11 @@ package struct DownloadRequestRecord: Sendable, Hashable {
     package var outcome: OutcomeKind
     package var error: String?
 
-    package init(requestedAt: Date, kind: Kind, pageOffset: Int64?, httpStatus: Int?, records: Int64?, bytes: Int64?, totalResults: Int64?,
-                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?) {
+    package init(
+        requestedAt: Date, kind: Kind, pageOffset: Int64?, httpStatus: Int?, records: Int64?, bytes: Int64?,
+        totalResults: Int64?,
+        latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?
+    ) {
         self.requestedAt = requestedAt
         self.kind = kind
         self.pageOffset = pageOffset
@@ -143,8 +161,11 @@ package struct DownloadWrite: Sendable, Hashable {
     package var lastError: String?
     package var at: Date
 
-    package init(tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint?, newState: TokenState, nextPollAt: Date?,
-                 consecutiveErrors: Int, consecutiveNotFound: Int, lastError: String?, at: Date) {
+    package init(
+        tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint?, newState: TokenState,
+        nextPollAt: Date?,
+        consecutiveErrors: Int, consecutiveNotFound: Int, lastError: String?, at: Date
+    ) {
         self.tokenID = tokenID
         self.request = request
         self.checkpoint = checkpoint
@@ -165,7 +186,10 @@ extension TokenDatabase {
     }
 
     static func checkpoint(tokenID: Int64, _ db: Database) throws -> DownloadCheckpoint? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(DownloadCheckpoint.columns) FROM downloads WHERE token_id = ?", arguments: [tokenID]) else {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(DownloadCheckpoint.columns) FROM downloads WHERE token_id = ?", arguments: [tokenID])
+        else {
             return nil
         }
         return try DownloadCheckpoint.decode(row)
@@ -175,10 +199,11 @@ extension TokenDatabase {
     package func startDownload(tokenID: Int64, file: String, at now: Date) async throws -> DownloadCheckpoint {
         try await asyncWrite { db in
             let nowText = Timestamp.format(now)
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO downloads (token_id, file, phase, started_at, updated_at)
-                SELECT ?, ?, 'fetching', ?, ? WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?)
-                """, arguments: [tokenID, file, nowText, nowText, tokenID])
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO downloads (token_id, file, phase, started_at, updated_at)
+                    SELECT ?, ?, 'fetching', ?, ? WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?)
+                    """, arguments: [tokenID, file, nowText, nowText, tokenID])
             guard let checkpoint = try Self.checkpoint(tokenID: tokenID, db) else {
                 throw StoreError(.notFound, "token \(tokenID) is gone (removed with --purge)")
             }
@@ -191,35 +216,54 @@ extension TokenDatabase {
     /// pause or remove meanwhile wins), inserts the hook runs of a terminal state, and stores
     /// `pauses` as ``recordPolls(_:pauses:hooks:)`` does.
     /// - Returns: whether the token row was updated, and how many hook runs were queued.
-    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], hooks planner: @escaping HookPlanner) async throws -> (tokenUpdated: Bool, hookRuns: Int) {
+    package func recordDownload(_ w: DownloadWrite, pauses: [PauseRecord], hooks planner: @escaping HookPlanner)
+        async throws -> (tokenUpdated: Bool, hookRuns: Int)
+    {
         try await asyncWrite { db in
             let at = Timestamp.format(w.at)
             if let r = w.request {
-                try db.execute(sql: """
-                    INSERT INTO download_requests (token_id, requested_at, request, page_offset, http_status, records, bytes, total_results,
-                                                   latency_ms, retry_after_s, next_delay_s, outcome, error)
-                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
-                    """, arguments: [w.tokenID, Timestamp.format(r.requestedAt), r.kind.rawValue, r.pageOffset, r.httpStatus, r.records, r.bytes,
-                                     r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome.rawValue, r.error])
+                try db.execute(
+                    sql: """
+                        INSERT INTO download_requests (token_id, requested_at, request, page_offset, http_status, records, bytes, total_results,
+                                                       latency_ms, retry_after_s, next_delay_s, outcome, error)
+                        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
+                        """,
+                    arguments: [
+                        w.tokenID, Timestamp.format(r.requestedAt), r.kind.rawValue, r.pageOffset, r.httpStatus,
+                        r.records, r.bytes,
+                        r.totalResults, r.latencyMs, r.retryAfterS, r.nextDelayS, r.outcome.rawValue, r.error,
+                    ])
             }
             if let c = w.checkpoint {
-            try db.execute(sql: """
-                UPDATE downloads SET phase = ?, next_offset = ?, records = ?, bytes = ?, sha256_prefix = ?, total_results = ?, pages = ?,
-                       sha256 = ?, verified_at = ?, committed_at = ?, keep_files = ?, last_error = ?, updated_at = ?
-                WHERE token_id = ?
-                """, arguments: [c.phase.rawValue, c.nextOffset, c.records, c.bytes, c.sha256Prefix, c.totalResults, c.pages, c.sha256,
-                                 c.verifiedAt.map(Timestamp.format), c.committedAt.map(Timestamp.format), c.keepFiles, c.lastError, at, w.tokenID])
+                try db.execute(
+                    sql: """
+                        UPDATE downloads SET phase = ?, next_offset = ?, records = ?, bytes = ?, sha256_prefix = ?, total_results = ?, pages = ?,
+                               sha256 = ?, verified_at = ?, committed_at = ?, keep_files = ?, last_error = ?, updated_at = ?
+                        WHERE token_id = ?
+                        """,
+                    arguments: [
+                        c.phase.rawValue, c.nextOffset, c.records, c.bytes, c.sha256Prefix, c.totalResults, c.pages,
+                        c.sha256,
+                        c.verifiedAt.map(Timestamp.format), c.committedAt.map(Timestamp.format), c.keepFiles,
+                        c.lastError, at, w.tokenID,
+                    ])
             }
-            try db.execute(sql: """
-                UPDATE tokens SET state = ?, last_polled_at = ?, next_poll_at = ?, consecutive_errors = ?, consecutive_not_found = ?,
-                       last_error = ?, finished_at = ?
-                WHERE id = ? AND state = 'downloading'
-                """, arguments: [w.newState.rawValue, at, w.nextPollAt.map(Timestamp.format), w.consecutiveErrors, w.consecutiveNotFound,
-                                 w.lastError, w.newState.isTerminal ? at : nil, w.tokenID])
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = ?, last_polled_at = ?, next_poll_at = ?, consecutive_errors = ?, consecutive_not_found = ?,
+                           last_error = ?, finished_at = ?
+                    WHERE id = ? AND state = 'downloading'
+                    """,
+                arguments: [
+                    w.newState.rawValue, at, w.nextPollAt.map(Timestamp.format), w.consecutiveErrors,
+                    w.consecutiveNotFound,
+                    w.lastError, w.newState.isTerminal ? at : nil, w.tokenID,
+                ])
             let updated = db.changesCount > 0
             var hookRuns = 0
             if updated, w.newState.isTerminal {
-                hookRuns = try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: at, planner: planner, db: db)
+                hookRuns = try Self.insertHookRuns(
+                    tokenID: w.tokenID, state: w.newState, at: at, planner: planner, db: db)
             }
             try Self.storePauses(pauses, db)
             return (updated, hookRuns)
@@ -237,18 +281,20 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             var rearmed: [Int64] = []
             for id in tokenIDs {
-                try db.execute(sql: """
-                    UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
-                           consecutive_not_found = 0, last_error = NULL, admin_seq = ?
-                    WHERE id = ? AND (state = 'download_failed'
-                                      OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
-                    """, arguments: [nowText, seq, id, id])
+                try db.execute(
+                    sql: """
+                        UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
+                               consecutive_not_found = 0, last_error = NULL, admin_seq = ?
+                        WHERE id = ? AND (state = 'download_failed'
+                                          OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
+                        """, arguments: [nowText, seq, id, id])
                 guard db.changesCount > 0 else { continue }
                 if fromStart { try db.execute(sql: "DELETE FROM downloads WHERE token_id = ?", arguments: [id]) }
-                try db.execute(sql: """
-                    UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
-                           last_error = NULL, updated_at = ? WHERE token_id = ?
-                    """, arguments: [nowText, id])
+                try db.execute(
+                    sql: """
+                        UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
+                               last_error = NULL, updated_at = ? WHERE token_id = ?
+                        """, arguments: [nowText, id])
                 rearmed.append(id)
             }
             return rearmed
@@ -264,36 +310,46 @@ extension TokenDatabase {
         try write { db in
             let nowText = Timestamp.format(now)
             let seq = try Self.nextAdminSeq(db)
-            try db.execute(sql: """
-                UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
-                       consecutive_not_found = 0, last_error = NULL, admin_seq = ?
-                WHERE id = ? AND (state IN ('complete', 'downloading', 'download_failed')
-                                  OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
-                """, arguments: [nowText, seq, tokenID, tokenID])
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = 'downloading', next_poll_at = ?, finished_at = NULL, consecutive_errors = 0,
+                           consecutive_not_found = 0, last_error = NULL, admin_seq = ?
+                    WHERE id = ? AND (state IN ('complete', 'downloading', 'download_failed')
+                                      OR (state = 'expired' AND EXISTS (SELECT 1 FROM downloads WHERE token_id = ?)))
+                    """, arguments: [nowText, seq, tokenID, tokenID])
             guard db.changesCount > 0 else { return false }
-            try db.execute(sql: """
-                DELETE FROM downloads WHERE token_id = ? AND (file <> ? OR phase = 'committed')
-                """, arguments: [tokenID, file])
-            try db.execute(sql: """
-                UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
-                       last_error = NULL, updated_at = ? WHERE token_id = ?
-                """, arguments: [nowText, tokenID])
+            try db.execute(
+                sql: """
+                    DELETE FROM downloads WHERE token_id = ? AND (file <> ? OR phase = 'committed')
+                    """, arguments: [tokenID, file])
+            try db.execute(
+                sql: """
+                    UPDATE downloads SET phase = CASE WHEN sha256 IS NOT NULL THEN 'committing' ELSE 'fetching' END,
+                           last_error = NULL, updated_at = ? WHERE token_id = ?
+                    """, arguments: [nowText, tokenID])
             return true
         }
     }
 
     /// Delivered files of `clientID` committed before `cutoff` whose hook runs all succeeded (or that
     /// have none) and that are still on disk: what `download.retention_days` removes, oldest first.
-    package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(tokenID: Int64, file: String)] {
+    package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(
+        tokenID: Int64, file: String
+    )] {
         try await asyncRead { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.token_id, d.file FROM downloads d JOIN tokens t ON t.id = d.token_id
-                WHERE d.phase = 'committed' AND d.file_deleted_at IS NULL AND d.committed_at < ? AND t.client_id = ?
-                  AND NOT EXISTS (SELECT 1 FROM hook_runs h WHERE h.token_id = d.token_id AND h.state <> 'succeeded')
-                ORDER BY d.committed_at LIMIT ?
-                """, arguments: [Timestamp.format(cutoff), clientID, limit])
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.token_id, d.file FROM downloads d JOIN tokens t ON t.id = d.token_id
+                    WHERE d.phase = 'committed' AND d.file_deleted_at IS NULL AND d.committed_at < ? AND t.client_id = ?
+                      AND NOT EXISTS (SELECT 1 FROM hook_runs h WHERE h.token_id = d.token_id AND h.state <> 'succeeded')
+                    ORDER BY d.committed_at LIMIT ?
+                    """, arguments: [Timestamp.format(cutoff), clientID, limit]
+            )
             .compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "token_id"), let file = try? row.decode(String.self, forColumn: "file") else { return nil }
+                guard let id = try? row.decode(Int64.self, forColumn: "token_id"),
+                    let file = try? row.decode(String.self, forColumn: "file")
+                else { return nil }
                 return (id, file)
             }
         }
@@ -302,7 +358,9 @@ extension TokenDatabase {
     /// Records that the delivered file of `tokenID` was removed by retention.
     package func markFileDeleted(tokenID: Int64, at now: Date) async throws {
         try await asyncWrite { db in
-            try db.execute(sql: "UPDATE downloads SET file_deleted_at = ? WHERE token_id = ?", arguments: [Timestamp.format(now), tokenID])
+            try db.execute(
+                sql: "UPDATE downloads SET file_deleted_at = ? WHERE token_id = ?",
+                arguments: [Timestamp.format(now), tokenID])
         }
     }
 
@@ -311,10 +369,12 @@ extension TokenDatabase {
     package func downloadsInProgress() throws -> [Int64: DownloadCheckpoint] {
         try read { db in
             var result: [Int64: DownloadCheckpoint] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT \(DownloadCheckpoint.columns) FROM downloads
-                WHERE token_id IN (SELECT id FROM tokens WHERE state = 'downloading')
-                """)
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(DownloadCheckpoint.columns) FROM downloads
+                    WHERE token_id IN (SELECT id FROM tokens WHERE state = 'downloading')
+                    """)
             while let row = try rows.next() {
                 if let checkpoint = try? DownloadCheckpoint.decode(row) { result[checkpoint.tokenID] = checkpoint }
             }
@@ -326,7 +386,8 @@ extension TokenDatabase {
     /// restart after a lost answer knows a commit may have happened.
     package func markCommitSent(tokenID: Int64, keepFiles: Bool) async throws {
         try await asyncWrite { db in
-            try db.execute(sql: "UPDATE downloads SET keep_files = ? WHERE token_id = ?", arguments: [keepFiles, tokenID])
+            try db.execute(
+                sql: "UPDATE downloads SET keep_files = ? WHERE token_id = ?", arguments: [keepFiles, tokenID])
         }
     }
 }

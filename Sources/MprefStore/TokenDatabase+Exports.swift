@@ -26,9 +26,12 @@ package struct NewExport: Sendable, Hashable {
     /// The id ending the `CallbackURL` sent (`exports.callback_id`, unique); `nil` when no callback was asked for.
     package var callbackID: String?
 
-    package init(clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?, lastDateTime: String?,
-                 requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook],
-                 senderPID: Int32? = nil, senderIdentity: String? = nil, callbackID: String? = nil) {
+    package init(
+        clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?,
+        lastDateTime: String?,
+        requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook],
+        senderPID: Int32? = nil, senderIdentity: String? = nil, callbackID: String? = nil
+    ) {
         self.senderPID = senderPID
         self.senderIdentity = senderIdentity
         self.callbackID = callbackID
@@ -65,16 +68,24 @@ extension TokenDatabase {
     package func beginExport(_ export: NewExport, at: Date) throws -> BeginExport {
         let hooks = String(decoding: (try? JSONEncoder().encode(export.hooks)) ?? Data("[]".utf8), as: UTF8.self)
         return try write { db in
-            if let existing = try Self.unsettledExport(clientID: export.clientID, segment: export.segment.value, db: db) {
+            if let existing = try Self.unsettledExport(clientID: export.clientID, segment: export.segment.value, db: db)
+            {
                 return .unsettled(existing)
             }
-            try db.execute(sql: """
-                INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
-                                     attempts, created_at, deadline_s, download, global_hooks, hooks, sender_pid, sender_identity, callback_id)
-                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [export.clientID, export.segment.value, export.label, export.incremental, export.windowStart.map(Timestamp.format),
-                                 Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at), export.deadlineSeconds,
-                                 export.download, export.globalHooks, hooks, export.senderPID, export.senderIdentity, export.callbackID])
+            try db.execute(
+                sql: """
+                    INSERT INTO exports (client_id, segment, label, state, incremental, window_start, window_end, last_date_time, request_body,
+                                         attempts, created_at, deadline_s, download, global_hooks, hooks, sender_pid, sender_identity, callback_id)
+                    VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    export.clientID, export.segment.value, export.label, export.incremental,
+                    export.windowStart.map(Timestamp.format),
+                    Timestamp.format(at), export.lastDateTime, export.requestBody, Timestamp.format(at),
+                    export.deadlineSeconds,
+                    export.download, export.globalHooks, hooks, export.senderPID, export.senderIdentity,
+                    export.callbackID,
+                ])
             return .recorded(try Self.fetchExport(id: db.lastInsertedRowID, db: db))
         }
     }
@@ -83,8 +94,9 @@ extension TokenDatabase {
     /// an answer that proves none was started); `window_end` moves to `at`.
     package func recordExportAttempt(id: Int64, at: Date) throws {
         try write { db in
-            try db.execute(sql: "UPDATE exports SET attempts = attempts + 1, window_end = ? WHERE id = ? AND state = 'sending'",
-                           arguments: [Timestamp.format(at), id])
+            try db.execute(
+                sql: "UPDATE exports SET attempts = attempts + 1, window_end = ? WHERE id = ? AND state = 'sending'",
+                arguments: [Timestamp.format(at), id])
         }
     }
 
@@ -92,24 +104,36 @@ extension TokenDatabase {
     /// `started`, linked to the token row that `token` adds (or finds already watched).
     /// - Throws: `StoreError` `.notFound` when the export is not `sending`/`unknown` any more (another
     ///   process settled it), `.corrupt` when another export already owns that token row; `.busy`.
-    package func exportStarted(id: Int64, token: NewToken, httpStatus: Int?, at: Date, settled: Bool = false) throws -> AddResult {
+    package func exportStarted(id: Int64, token: NewToken, httpStatus: Int?, at: Date, settled: Bool = false) throws
+        -> AddResult
+    {
         let nowText = Timestamp.format(at)
         return try write { db in
             let export = try Self.fetchExport(id: id, db: db)
             // An abandoned export that never got a token may still get one: its answer arrived after all
             // (its command was still sending), or the operator found it later.
-            guard export.state.isUnsettled || (export.state == .abandoned && export.tokenID == nil && export.accessToken == nil) else {
-                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""), not waiting for its access token")
+            guard
+                export.state.isUnsettled
+                    || (export.state == .abandoned && export.tokenID == nil && export.accessToken == nil)
+            else {
+                throw StoreError(
+                    .notFound,
+                    "export \(id) is \(export.state.rawValue)\(export.accessToken.map { " (access token \($0))" } ?? ""), not waiting for its access token"
+                )
             }
             let result = try Self.add(token, reset: false, seq: try Self.nextAdminSeq(db), nowText: nowText, db: db)
-            if let owner = try Int64.fetchOne(db, sql: "SELECT id FROM exports WHERE token_id = ? AND id <> ?", arguments: [result.token.id, id]) {
+            if let owner = try Int64.fetchOne(
+                db, sql: "SELECT id FROM exports WHERE token_id = ? AND id <> ?", arguments: [result.token.id, id])
+            {
                 throw StoreError(.corrupt, "access token \(token.accessToken) already belongs to export \(owner)")
             }
-            try db.execute(sql: """
-                UPDATE exports SET state = 'started', token_id = ?, access_token = ?, answered_at = coalesce(answered_at, ?),
-                       http_status = coalesce(?, http_status), error = NULL, settled_at = ?, sender_pid = NULL, sender_identity = NULL
-                WHERE id = ?
-                """, arguments: [result.token.id, token.accessToken, nowText, httpStatus, settled ? nowText : nil, id])
+            try db.execute(
+                sql: """
+                    UPDATE exports SET state = 'started', token_id = ?, access_token = ?, answered_at = coalesce(answered_at, ?),
+                           http_status = coalesce(?, http_status), error = NULL, settled_at = ?, sender_pid = NULL, sender_identity = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [result.token.id, token.accessToken, nowText, httpStatus, settled ? nowText : nil, id])
             return result
         }
     }
@@ -120,8 +144,10 @@ extension TokenDatabase {
     package func settleExport(id: Int64, refused: Bool, httpStatus: Int?, error: String, at: Date) throws {
         let state: ExportState = refused ? .refused : .unknown
         try write { db in
-            try db.execute(sql: "UPDATE exports SET state = ?, http_status = ?, error = ?, answered_at = ?, sender_pid = NULL, sender_identity = NULL WHERE id = ? AND state = 'sending'",
-                           arguments: [state.rawValue, httpStatus, error, httpStatus == nil ? nil : Timestamp.format(at), id])
+            try db.execute(
+                sql:
+                    "UPDATE exports SET state = ?, http_status = ?, error = ?, answered_at = ?, sender_pid = NULL, sender_identity = NULL WHERE id = ? AND state = 'sending'",
+                arguments: [state.rawValue, httpStatus, error, httpStatus == nil ? nil : Timestamp.format(at), id])
         }
     }
 
@@ -130,16 +156,25 @@ extension TokenDatabase {
     /// - Throws: `StoreError` `.notFound` when there is no such export or it is settled already.
     /// - Parameter isBeingSent: whether the export's sending command is still alive (checked inside the
     ///   transaction); such an export is not abandoned (`.busy`): its answer may still come.
-    package func abandonExport(id: Int64, at: Date, isBeingSent: @Sendable (ExportRecord) -> Bool = { _ in false }) throws -> ExportRecord {
+    package func abandonExport(id: Int64, at: Date, isBeingSent: @Sendable (ExportRecord) -> Bool = { _ in false })
+        throws -> ExportRecord
+    {
         try write { db in
             let export = try Self.fetchExport(id: id, db: db)
             guard export.state.isUnsettled else {
-                throw StoreError(.notFound, "export \(id) is \(export.state.rawValue); only a sending or unknown export can be abandoned")
+                throw StoreError(
+                    .notFound,
+                    "export \(id) is \(export.state.rawValue); only a sending or unknown export can be abandoned")
             }
             if export.state == .sending, isBeingSent(export) {
-                throw StoreError(.busy, "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish")
+                throw StoreError(
+                    .busy,
+                    "export \(id) is being sent right now by process \(export.senderPID.map(String.init) ?? "?"); wait for that `mprefd export` to finish"
+                )
             }
-            try db.execute(sql: "UPDATE exports SET state = 'abandoned', settled_at = ? WHERE id = ?", arguments: [Timestamp.format(at), id])
+            try db.execute(
+                sql: "UPDATE exports SET state = 'abandoned', settled_at = ? WHERE id = ?",
+                arguments: [Timestamp.format(at), id])
             return try Self.fetchExport(id: id, db: db)
         }
     }
@@ -153,44 +188,58 @@ extension TokenDatabase {
     /// The export that started token row `tokenID`, if `mprefd export` started it.
     package func export(tokenID: Int64) throws -> ExportRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE token_id = ?", arguments: [tokenID]).map(ExportRecord.init(row:))
+            try Row.fetchOne(
+                db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE token_id = ?", arguments: [tokenID]
+            ).map(ExportRecord.init(row:))
         }
     }
 
     /// Exports that may exist on the server without a known access token (`sending`, `unknown`), oldest first.
     package func unsettledExports() throws -> [ExportRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE state IN ('sending', 'unknown') ORDER BY id")
-                .map(ExportRecord.init(row:))
+            try Row.fetchAll(
+                db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE state IN ('sending', 'unknown') ORDER BY id"
+            )
+            .map(ExportRecord.init(row:))
         }
     }
 
     /// The newest `limit` exports, optionally of one client ID and segment, newest first.
     package func exports(clientID: String? = nil, segment: String? = nil, limit: Int) throws -> [ExportRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT \(ExportRecord.columns) FROM exports
-                WHERE (?1 IS NULL OR client_id = ?1) AND (?2 IS NULL OR segment = ?2)
-                ORDER BY id DESC LIMIT ?3
-                """, arguments: [clientID, segment, limit]).map(ExportRecord.init(row:))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(ExportRecord.columns) FROM exports
+                    WHERE (?1 IS NULL OR client_id = ?1) AND (?2 IS NULL OR segment = ?2)
+                    ORDER BY id DESC LIMIT ?3
+                    """, arguments: [clientID, segment, limit]
+            ).map(ExportRecord.init(row:))
         }
     }
 
     /// The cursor of one segment, if any delivery or reset set it.
     package func cursor(clientID: String, segment: SegmentName) throws -> CursorRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors WHERE client_id = ? AND segment = ?",
-                             arguments: [clientID, segment.value]).map(CursorRecord.init(row:))
+            try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors WHERE client_id = ? AND segment = ?",
+                arguments: [clientID, segment.value]
+            ).map(CursorRecord.init(row:))
         }
     }
 
     /// Every cursor, by client ID then segment.
     package func cursors(clientID: String? = nil) throws -> [CursorRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors
-                WHERE ?1 IS NULL OR client_id = ?1 ORDER BY client_id, segment
-                """, arguments: [clientID]).map(CursorRecord.init(row:))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT client_id, segment, position, export_id, set_by, updated_at FROM cursors
+                    WHERE ?1 IS NULL OR client_id = ?1 ORDER BY client_id, segment
+                    """, arguments: [clientID]
+            ).map(CursorRecord.init(row:))
         }
     }
 
@@ -199,27 +248,40 @@ extension TokenDatabase {
     /// one). Returns whether a cursor existed before.
     package func resetCursor(clientID: String, segment: SegmentName, to position: Date?, at: Date) throws -> Bool {
         try write { db in
-            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM cursors WHERE client_id = ? AND segment = ?", arguments: [clientID, segment.value]) ?? false
+            let existed =
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM cursors WHERE client_id = ? AND segment = ?",
+                    arguments: [clientID, segment.value]) ?? false
             if let position {
-                try db.execute(sql: """
-                    INSERT INTO cursors (client_id, segment, position, export_id, set_by, updated_at) VALUES (?, ?, ?, NULL, 'reset', ?)
-                    ON CONFLICT (client_id, segment) DO UPDATE SET position = excluded.position, export_id = NULL, set_by = 'reset',
-                                                                 updated_at = excluded.updated_at
-                    """, arguments: [clientID, segment.value, Timestamp.format(position), Timestamp.format(at)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO cursors (client_id, segment, position, export_id, set_by, updated_at) VALUES (?, ?, ?, NULL, 'reset', ?)
+                        ON CONFLICT (client_id, segment) DO UPDATE SET position = excluded.position, export_id = NULL, set_by = 'reset',
+                                                                     updated_at = excluded.updated_at
+                        """, arguments: [clientID, segment.value, Timestamp.format(position), Timestamp.format(at)])
             } else {
-                try db.execute(sql: "DELETE FROM cursors WHERE client_id = ? AND segment = ?", arguments: [clientID, segment.value])
+                try db.execute(
+                    sql: "DELETE FROM cursors WHERE client_id = ? AND segment = ?",
+                    arguments: [clientID, segment.value])
             }
             return existed
         }
     }
 
     private static func unsettledExport(clientID: String, segment: String, db: Database) throws -> ExportRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE client_id = ? AND segment = ? AND state IN ('sending', 'unknown')",
-                         arguments: [clientID, segment]).map(ExportRecord.init(row:))
+        try Row.fetchOne(
+            db,
+            sql:
+                "SELECT \(ExportRecord.columns) FROM exports WHERE client_id = ? AND segment = ? AND state IN ('sending', 'unknown')",
+            arguments: [clientID, segment]
+        ).map(ExportRecord.init(row:))
     }
 
     static func fetchExport(id: Int64, db: Database) throws -> ExportRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE id = ?", arguments: [id]) else {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE id = ?", arguments: [id])
+        else {
             throw StoreError(.notFound, "no export \(id); `mprefd status` lists the exports waiting to be resolved")
         }
         return try ExportRecord(row: row)
@@ -232,29 +294,33 @@ extension TokenDatabase {
     /// poll (the finish lies between them). Tokens of the segment (`tokens.segment`) whose history
     /// still holds a `Complete` poll; what retention pruned is simply not counted.
     /// - Parameter excluding: a token row left out (the one being predicted).
-    package func segmentDurations(clientID: String, segment: SegmentName, excluding: Int64? = nil, limit: Int = 30) async throws -> [Double] {
+    package func segmentDurations(clientID: String, segment: SegmentName, excluding: Int64? = nil, limit: Int = 30)
+        async throws -> [Double]
+    {
         try await asyncRead { db in
-            try Double.fetchAll(db, sql: """
-                WITH done AS (
-                    SELECT t.id, t.added_at,
-                           (SELECT min(p.polled_at) FROM polls p WHERE p.token_id = t.id AND lower(p.status) = 'complete') AS first_complete
-                    FROM tokens t
-                    WHERE t.client_id = ?1 AND t.segment = ?2 AND t.id IS NOT ?3
-                    ORDER BY t.id DESC
-                    LIMIT ?4 * 4
-                ), bounded AS (
-                    SELECT id, added_at, first_complete,
-                           coalesce((SELECT max(p.polled_at) FROM polls p
-                                     WHERE p.token_id = done.id AND p.polled_at < done.first_complete AND p.status IS NOT NULL),
-                                    added_at) AS last_before
-                    FROM done WHERE first_complete IS NOT NULL
-                )
-                SELECT ((julianday(first_complete) + julianday(last_before)) / 2 - julianday(added_at)) * 86400.0
-                FROM bounded
-                WHERE first_complete >= added_at
-                ORDER BY id DESC
-                LIMIT ?4
-                """, arguments: [clientID, segment.value, excluding, limit])
+            try Double.fetchAll(
+                db,
+                sql: """
+                    WITH done AS (
+                        SELECT t.id, t.added_at,
+                               (SELECT min(p.polled_at) FROM polls p WHERE p.token_id = t.id AND lower(p.status) = 'complete') AS first_complete
+                        FROM tokens t
+                        WHERE t.client_id = ?1 AND t.segment = ?2 AND t.id IS NOT ?3
+                        ORDER BY t.id DESC
+                        LIMIT ?4 * 4
+                    ), bounded AS (
+                        SELECT id, added_at, first_complete,
+                               coalesce((SELECT max(p.polled_at) FROM polls p
+                                         WHERE p.token_id = done.id AND p.polled_at < done.first_complete AND p.status IS NOT NULL),
+                                        added_at) AS last_before
+                        FROM done WHERE first_complete IS NOT NULL
+                    )
+                    SELECT ((julianday(first_complete) + julianday(last_before)) / 2 - julianday(added_at)) * 86400.0
+                    FROM bounded
+                    WHERE first_complete >= added_at
+                    ORDER BY id DESC
+                    LIMIT ?4
+                    """, arguments: [clientID, segment.value, excluding, limit])
         }
     }
 }
@@ -276,17 +342,22 @@ extension TokenDatabase {
     /// - Parameter stuckOnly: only those a stuck warning was raised for.
     package func watchingSegmentTokens(stuckOnly: Bool = false) async throws -> [SegmentToken] {
         try await asyncRead { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, client_id, access_token, segment, added_at, stuck_at FROM tokens
-                WHERE state = 'watching' AND segment IS NOT NULL\(stuckOnly ? " AND stuck_at IS NOT NULL" : "") ORDER BY id
-                """).compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "id"), let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                      let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
-                      let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
-                      let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, client_id, access_token, segment, added_at, stuck_at FROM tokens
+                    WHERE state = 'watching' AND segment IS NOT NULL\(stuckOnly ? " AND stuck_at IS NOT NULL" : "") ORDER BY id
+                    """
+            ).compactMap { row in
+                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                    let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
+                    let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)
                 else { return nil }
-                return SegmentToken(id: id, clientID: clientID, accessToken: accessToken, segment: segment, addedAt: addedAt,
-                                    stuckAt: (try? row.decode(String?.self, forColumn: "stuck_at")).flatMap { $0 })
+                return SegmentToken(
+                    id: id, clientID: clientID, accessToken: accessToken, segment: segment, addedAt: addedAt,
+                    stuckAt: (try? row.decode(String?.self, forColumn: "stuck_at")).flatMap { $0 })
             }
         }
     }
@@ -297,15 +368,19 @@ extension TokenDatabase {
     /// 95th-percentile duration). `marked` is false, and nothing is queued, when the warning was
     /// raised already or the token is no longer watching.
     /// - Throws: `StoreError` when the transaction fails (nothing is recorded).
-    package func markStuck(tokenID: Int64, at: Date, elapsedSeconds: Double, p95Seconds: Double,
-                           hooks planner: @escaping HookPlanner) async throws -> (marked: Bool, hookRuns: Int) {
+    package func markStuck(
+        tokenID: Int64, at: Date, elapsedSeconds: Double, p95Seconds: Double,
+        hooks planner: @escaping HookPlanner
+    ) async throws -> (marked: Bool, hookRuns: Int) {
         let now = Timestamp.format(at)
         return try await asyncWrite { db in
-            try db.execute(sql: "UPDATE tokens SET stuck_at = ? WHERE id = ? AND state = 'watching' AND stuck_at IS NULL",
-                           arguments: [now, tokenID])
+            try db.execute(
+                sql: "UPDATE tokens SET stuck_at = ? WHERE id = ? AND state = 'watching' AND stuck_at IS NULL",
+                arguments: [now, tokenID])
             guard db.changesCount > 0 else { return (false, 0) }
-            let runs = try Self.insertHookRuns(tokenID: tokenID, event: .stuck, at: now, planner: planner,
-                                               stuck: (Self.milliseconds(elapsedSeconds), Self.milliseconds(p95Seconds)), db: db)
+            let runs = try Self.insertHookRuns(
+                tokenID: tokenID, event: .stuck, at: now, planner: planner,
+                stuck: (Self.milliseconds(elapsedSeconds), Self.milliseconds(p95Seconds)), db: db)
             return (true, runs)
         }
     }
@@ -334,16 +409,21 @@ extension TokenDatabase {
         let names = states.map(\.rawValue).sorted()
         guard !names.isEmpty else { return [] }
         return try await asyncRead { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, client_id, access_token, state, expires FROM tokens
-                WHERE state IN (\(databaseQuestionMarks(count: names.count))) AND expires IS NOT NULL ORDER BY id
-                """, arguments: StatementArguments(names)).compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "id"), let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                      let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
-                      let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)),
-                      let expires = try? row.decode(String.self, forColumn: "expires")
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, client_id, access_token, state, expires FROM tokens
+                    WHERE state IN (\(databaseQuestionMarks(count: names.count))) AND expires IS NOT NULL ORDER BY id
+                    """, arguments: StatementArguments(names)
+            ).compactMap { row in
+                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                    let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)),
+                    let expires = try? row.decode(String.self, forColumn: "expires")
                 else { return nil }
-                return ExpiringToken(id: id, clientID: clientID, accessToken: accessToken, state: state, expires: expires)
+                return ExpiringToken(
+                    id: id, clientID: clientID, accessToken: accessToken, state: state, expires: expires)
             }
         }
     }

@@ -8,11 +8,12 @@ extension TokenDatabase {
     package func requeueInterruptedHookRuns(now: Date = .now) async throws -> Int {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
-            try db.execute(sql: """
-                UPDATE hook_runs SET state = 'pending', next_attempt_at = ?,
-                       error = 'interrupted: the daemon stopped while the hook ran'
-                WHERE state = 'running'
-                """, arguments: [nowText])
+            try db.execute(
+                sql: """
+                    UPDATE hook_runs SET state = 'pending', next_attempt_at = ?,
+                           error = 'interrupted: the daemon stopped while the hook ran'
+                    WHERE state = 'running'
+                    """, arguments: [nowText])
             return db.changesCount
         }
     }
@@ -21,11 +22,13 @@ extension TokenDatabase {
     /// alive after a crash or `kill -9`. Call at daemon start, before ``requeueInterruptedHookRuns(now:)``.
     package func interruptedHookRuns() async throws -> [InterruptedHookRun] {
         try await asyncRead { db in
-            try Row.fetchAll(db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1")
-                .compactMap { row in
-                    guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
-                    return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
-                }
+            try Row.fetchAll(
+                db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1"
+            )
+            .compactMap { row in
+                guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
+                return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
+            }
         }
     }
 
@@ -33,7 +36,10 @@ extension TokenDatabase {
     /// identity (`boot_id/starttime`, see `ProcessIdentity`), so a restart after a crash can end it.
     package func recordHookRunProcess(id: Int64, attempt: Int, pgid: Int32, leaderIdentity: String?) async throws {
         try await asyncWrite { db in
-            try db.execute(sql: "UPDATE hook_runs SET pgid = ?, pgid_leader_identity = ? WHERE id = ? AND attempt = ? AND state = 'running'", arguments: [pgid, leaderIdentity, id, attempt])
+            try db.execute(
+                sql:
+                    "UPDATE hook_runs SET pgid = ?, pgid_leader_identity = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+                arguments: [pgid, leaderIdentity, id, attempt])
         }
     }
 
@@ -42,46 +48,65 @@ extension TokenDatabase {
     package func claimDueHookRuns(now: Date = .now, limit: Int) async throws -> [HookJob] {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
-                       t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry,
-                       d.file, d.records, d.bytes AS file_bytes, d.sha256, coalesce(e.segment, t.segment) AS segment,
-                       e.window_start, e.window_end, h.stuck_elapsed_s, h.stuck_p95_s
-                FROM hook_runs h JOIN tokens t ON t.id = h.token_id
-                LEFT JOIN downloads d ON d.token_id = h.token_id AND d.phase = 'committed'
-                LEFT JOIN exports e ON e.token_id = h.token_id
-                WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
-                ORDER BY h.next_attempt_at, h.id LIMIT ?
-                """, arguments: [nowText, limit])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT h.id, h.event_id, h.event, h.command, h.attempt, t.client_id, t.access_token, t.label,
+                           t.last_status, t.row_count, t.byte_count, t.added_at, t.finished_at, h.attempts_before_retry,
+                           d.file, d.records, d.bytes AS file_bytes, d.sha256, coalesce(e.segment, t.segment) AS segment,
+                           e.window_start, e.window_end, h.stuck_elapsed_s, h.stuck_p95_s
+                    FROM hook_runs h JOIN tokens t ON t.id = h.token_id
+                    LEFT JOIN downloads d ON d.token_id = h.token_id AND d.phase = 'committed'
+                    LEFT JOIN exports e ON e.token_id = h.token_id
+                    WHERE h.state IN ('pending', 'failed') AND h.next_attempt_at <= ?
+                    ORDER BY h.next_attempt_at, h.id LIMIT ?
+                    """, arguments: [nowText, limit])
             var jobs: [HookJob] = []
             for row in rows {
                 guard let runID = try? row.decode(Int64.self, forColumn: "id") else { continue }
                 do {
                     // `attempt` is a public column (operators have sqlite3): the next number saturates.
                     let stored = try row.decode(Int.self, forColumn: "attempt")
-                    guard stored >= 0 else { throw UnusableHookRow(reason: "attempt holds \(stored); expected an integer >= 0") }
+                    guard stored >= 0 else {
+                        throw UnusableHookRow(reason: "attempt holds \(stored); expected an integer >= 0")
+                    }
                     let attempt = stored.incrementedSaturating
                     let job = HookJob(
-                        runID: runID, eventID: try row.decode(forColumn: "event_id"), event: try row.decode(forColumn: "event"),
-                        command: try row.decode(forColumn: "command"), attempt: attempt, clientID: try row.decode(forColumn: "client_id"),
-                        accessToken: try row.decode(forColumn: "access_token"), label: try row.decode(forColumn: "label"),
-                        status: try row.decode(forColumn: "last_status"), rowCount: try row.decode(forColumn: "row_count"),
-                        byteCount: try row.decode(forColumn: "byte_count"), addedAt: try row.decode(forColumn: "added_at"),
+                        runID: runID, eventID: try row.decode(forColumn: "event_id"),
+                        event: try row.decode(forColumn: "event"),
+                        command: try row.decode(forColumn: "command"), attempt: attempt,
+                        clientID: try row.decode(forColumn: "client_id"),
+                        accessToken: try row.decode(forColumn: "access_token"),
+                        label: try row.decode(forColumn: "label"),
+                        status: try row.decode(forColumn: "last_status"),
+                        rowCount: try row.decode(forColumn: "row_count"),
+                        byteCount: try row.decode(forColumn: "byte_count"),
+                        addedAt: try row.decode(forColumn: "added_at"),
                         finishedAt: try row.decode(forColumn: "finished_at"),
                         attemptsBeforeRetry: try row.decode(forColumn: "attempts_before_retry"),
                         file: try row.decode(forColumn: "file"), records: try row.decode(forColumn: "records"),
-                        fileBytes: try row.decode(forColumn: "file_bytes"), fileSHA256: try row.decode(forColumn: "sha256"),
-                        segment: try row.decode(forColumn: "segment"), windowStart: try row.decode(forColumn: "window_start"),
+                        fileBytes: try row.decode(forColumn: "file_bytes"),
+                        fileSHA256: try row.decode(forColumn: "sha256"),
+                        segment: try row.decode(forColumn: "segment"),
+                        windowStart: try row.decode(forColumn: "window_start"),
                         windowEnd: try row.decode(forColumn: "window_end"),
                         stuckElapsedSeconds: try row.decode(forColumn: "stuck_elapsed_s"),
                         stuckP95Seconds: try row.decode(forColumn: "stuck_p95_s"))
-                    try db.execute(sql: "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
-                                   arguments: [attempt, nowText, runID])
+                    try db.execute(
+                        sql:
+                            "UPDATE hook_runs SET state = 'running', attempt = ?, started_at = ?, finished_at = NULL, pgid = NULL, pgid_leader_identity = NULL WHERE id = ?",
+                        arguments: [attempt, nowText, runID])
                     jobs.append(job)
-                } catch where error is RowDecodingError || error is UnusableHookRow {
+                } catch  where error is RowDecodingError || error is UnusableHookRow {
                     // A row edited into something unusable: kept, never run, shown as dead with the reason.
-                    try db.execute(sql: "UPDATE hook_runs SET state = 'dead', finished_at = ?, next_attempt_at = NULL, error = ? WHERE id = ?",
-                                   arguments: [nowText, "this hook run's row cannot be used (\(error)); re-add the hook or fix the row with sqlite3", runID])
+                    try db.execute(
+                        sql:
+                            "UPDATE hook_runs SET state = 'dead', finished_at = ?, next_attempt_at = NULL, error = ? WHERE id = ?",
+                        arguments: [
+                            nowText,
+                            "this hook run's row cannot be used (\(error)); re-add the hook or fix the row with sqlite3",
+                            runID,
+                        ])
                 }
             }
             return jobs
@@ -104,18 +129,24 @@ extension TokenDatabase {
     }
 
     private static func storeHookRun(id: Int64, _ outcome: HookRunOutcome, db: Database) throws {
-        try db.execute(sql: """
-            UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
-                   next_attempt_at = ?, error = ?
-            WHERE id = ?
-            """, arguments: [outcome.state.rawValue, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
-                             outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id])
+        try db.execute(
+            sql: """
+                UPDATE hook_runs SET state = ?, finished_at = ?, exit_code = ?, signal = ?, stdout_tail = ?, stderr_tail = ?,
+                       next_attempt_at = ?, error = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                outcome.state.rawValue, outcome.finishedAt, outcome.exitCode, outcome.signal, outcome.stdoutTail,
+                outcome.stderrTail, outcome.nextAttemptAt, outcome.error, id,
+            ])
     }
 
     /// When the next `pending`/`failed` run is due; `nil` when none waits.
     package func nextHookRunDue() async throws -> Date? {
         try await asyncRead { db in
-            try String.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM hook_runs WHERE state IN ('pending', 'failed')").flatMap(Timestamp.parse)
+            try String.fetchOne(
+                db, sql: "SELECT min(next_attempt_at) FROM hook_runs WHERE state IN ('pending', 'failed')"
+            ).flatMap(Timestamp.parse)
         }
     }
 
@@ -123,15 +154,19 @@ extension TokenDatabase {
     package func listHookRuns(state: String? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
         try read { db in
             if let state {
-                return try HookRunRecord.fetchAll(db, sql: HookRunRecord.select + " WHERE h.state = ? ORDER BY h.id DESC LIMIT ?", arguments: [state, limit])
+                return try HookRunRecord.fetchAll(
+                    db, sql: HookRunRecord.select + " WHERE h.state = ? ORDER BY h.id DESC LIMIT ?",
+                    arguments: [state, limit])
             }
-            return try HookRunRecord.fetchAll(db, sql: HookRunRecord.select + " ORDER BY h.id DESC LIMIT ?", arguments: [limit])
+            return try HookRunRecord.fetchAll(
+                db, sql: HookRunRecord.select + " ORDER BY h.id DESC LIMIT ?", arguments: [limit])
         }
     }
 
     /// One hook run; `nil` when there is no such id.
     package func hookRun(id: Int64) throws -> HookRunRecord? {
-        try read { db in try HookRunRecord.fetchOne(db, sql: HookRunRecord.select + " WHERE h.id = ?", arguments: [id]) }
+        try read { db in try HookRunRecord.fetchOne(db, sql: HookRunRecord.select + " WHERE h.id = ?", arguments: [id])
+        }
     }
 
     /// Re-arms `dead` (or `failed`) runs: `pending`, due now, with the full number of attempts
@@ -149,10 +184,11 @@ extension TokenDatabase {
             }
             var rearmed: [Int64] = []
             for id in candidates {
-                try db.execute(sql: """
-                    UPDATE hook_runs SET state = 'pending', attempts_before_retry = attempt, next_attempt_at = ?, error = NULL
-                    WHERE id = ? AND state IN ('dead', 'failed')
-                    """, arguments: [nowText, id])
+                try db.execute(
+                    sql: """
+                        UPDATE hook_runs SET state = 'pending', attempts_before_retry = attempt, next_attempt_at = ?, error = NULL
+                        WHERE id = ? AND state IN ('dead', 'failed')
+                        """, arguments: [nowText, id])
                 if db.changesCount > 0 { rearmed.append(id) }
             }
             return rearmed

@@ -40,7 +40,9 @@ extension TokenDatabase {
     ///   asked (a subject with no pause in force is left out and changes nothing); `remaining`, the
     ///   pauses still in force, for telling the operator what a subject that matched nothing could be.
     /// - Throws: `StoreError` (`.busy` after the busy timeout, `.cannotOpen` when read-only).
-    package func liftPauses(_ subjects: [(scope: PauseScope, subject: String)], now: Date = .now) throws -> (lifted: [PauseRecord], remaining: [PauseRecord]) {
+    package func liftPauses(_ subjects: [(scope: PauseScope, subject: String)], now: Date = .now) throws -> (
+        lifted: [PauseRecord], remaining: [PauseRecord]
+    ) {
         let nowText = Timestamp.format(now)
         return try write { db in
             let inForce = try PauseRecord.fetchInForce(db, now: now)
@@ -48,16 +50,21 @@ extension TokenDatabase {
             var seq: Int64?
             for (scope, subject) in subjects {
                 guard let pause = inForce.first(where: { $0.scope == scope && $0.subject == subject }),
-                      !lifted.contains(pause) else { continue }
+                    !lifted.contains(pause)
+                else { continue }
                 let liftSeq = try seq ?? Self.nextAdminSeq(db)
                 seq = liftSeq
-                try db.execute(sql: "DELETE FROM pauses WHERE scope = ? AND subject = ?", arguments: [scope.rawValue, subject])
-                try db.execute(sql: "INSERT INTO pause_lifts (scope, subject, admin_seq, lifted_at) VALUES (?, ?, ?, ?)",
-                               arguments: [scope.rawValue, subject, liftSeq, nowText])
+                try db.execute(
+                    sql: "DELETE FROM pauses WHERE scope = ? AND subject = ?", arguments: [scope.rawValue, subject])
+                try db.execute(
+                    sql: "INSERT INTO pause_lifts (scope, subject, admin_seq, lifted_at) VALUES (?, ?, ?, ?)",
+                    arguments: [scope.rawValue, subject, liftSeq, nowText])
                 lifted.append(pause)
             }
             if seq != nil {
-                try db.execute(sql: "DELETE FROM pause_lifts WHERE lifted_at < ?", arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
+                try db.execute(
+                    sql: "DELETE FROM pause_lifts WHERE lifted_at < ?",
+                    arguments: [Timestamp.format(now.addingTimeInterval(-86_400))])
             }
             return (lifted, inForce.filter { !lifted.contains($0) })
         }
@@ -67,12 +74,15 @@ extension TokenDatabase {
     static func pauseLifts(since seq: Int64, _ db: Database) throws -> (lifts: [PauseLift], seq: Int64) {
         var high = seq
         var lifts: [PauseLift] = []
-        for row in try Row.fetchAll(db, sql: "SELECT scope, subject, lifted_at, admin_seq FROM pause_lifts WHERE admin_seq > ? ORDER BY admin_seq",
-                                    arguments: [seq]) {
+        for row in try Row.fetchAll(
+            db,
+            sql: "SELECT scope, subject, lifted_at, admin_seq FROM pause_lifts WHERE admin_seq > ? ORDER BY admin_seq",
+            arguments: [seq])
+        {
             high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
             guard let liftedAt = (try? row.decode(String.self, forColumn: "lifted_at")).flatMap(Timestamp.parse),
-                  let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
-                  let subject = try? row.decode(String.self, forColumn: "subject")
+                let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
+                let subject = try? row.decode(String.self, forColumn: "subject")
             else { continue }
             lifts.append(PauseLift(scope: scope, subject: subject, liftedAt: liftedAt))
         }

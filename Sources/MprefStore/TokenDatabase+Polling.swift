@@ -30,10 +30,12 @@ package struct WatchedToken: Sendable, Hashable {
     /// announced by a callback, and its scheduled polls are a safety net (`callbacks.safety_interval_s`).
     package var awaitsCallback: Bool
 
-    package init(id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
-                 consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
-                 state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
-                 addedAt: Date? = nil, segment: SegmentName? = nil, awaitsCallback: Bool = false) {
+    package init(
+        id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
+        consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
+        state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
+        addedAt: Date? = nil, segment: SegmentName? = nil, awaitsCallback: Bool = false
+    ) {
         self.awaitsCallback = awaitsCallback
         self.addedAt = addedAt
         self.segment = segment
@@ -97,10 +99,12 @@ package struct PollWrite: Sendable, Hashable {
     /// The answer's `Expires` (API/3 status form), verbatim and bounded; `nil` = none (the stored one is kept).
     package var expires: String?
 
-    package init(tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
-                 latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?,
-                 newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
-                 lastError: String?, expires: String? = nil) {
+    package init(
+        tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
+        latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?,
+        newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
+        lastError: String?, expires: String? = nil
+    ) {
         self.expires = expires.flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
         self.tokenID = tokenID
         self.polledAt = polledAt
@@ -134,7 +138,10 @@ package struct PauseRecord: Sendable, Hashable, Codable {
     /// Seconds.
     package var retryAfterS: Double?
 
-    package init(scope: PauseScope, subject: String, pausedUntil: Date, startedAt: Date, reason: String, httpStatus: Int?, retryAfterS: Double?) {
+    package init(
+        scope: PauseScope, subject: String, pausedUntil: Date, startedAt: Date, reason: String, httpStatus: Int?,
+        retryAfterS: Double?
+    ) {
         self.scope = scope
         self.subject = subject
         self.pausedUntil = pausedUntil
@@ -148,22 +155,26 @@ package struct PauseRecord: Sendable, Hashable, Codable {
 extension PauseRecord {
     /// The pauses with `paused_until` after `now`, ordered by scope and subject.
     static func fetchInForce(_ db: Database, now: Date) throws -> [PauseRecord] {
-        try Row.fetchAll(db, sql: """
-            SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s
-            FROM pauses WHERE paused_until > ? ORDER BY scope, subject
-            """, arguments: [Timestamp.format(now)])
-            .compactMap { row in
-                // A row edited into something unusable is skipped (not a pause), never a trap.
-                guard let until = (try? row.decode(String.self, forColumn: "paused_until")).flatMap(Timestamp.parse),
-                      let started = (try? row.decode(String.self, forColumn: "started_at")).flatMap(Timestamp.parse),
-                      let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
-                      let subject = try? row.decode(String.self, forColumn: "subject")
-                else { return nil }
-                return PauseRecord(scope: scope, subject: subject, pausedUntil: until, startedAt: started,
-                                   reason: (try? row.decode(String?.self, forColumn: "reason")).flatMap { $0 } ?? "",
-                                   httpStatus: (try? row.decode(Int?.self, forColumn: "http_status")).flatMap { $0 },
-                                   retryAfterS: (try? row.decode(Double?.self, forColumn: "retry_after_s")).flatMap { $0 })
-            }
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT scope, subject, paused_until, started_at, reason, http_status, retry_after_s
+                FROM pauses WHERE paused_until > ? ORDER BY scope, subject
+                """, arguments: [Timestamp.format(now)]
+        )
+        .compactMap { row in
+            // A row edited into something unusable is skipped (not a pause), never a trap.
+            guard let until = (try? row.decode(String.self, forColumn: "paused_until")).flatMap(Timestamp.parse),
+                let started = (try? row.decode(String.self, forColumn: "started_at")).flatMap(Timestamp.parse),
+                let scope = (try? row.decode(String.self, forColumn: "scope")).flatMap(PauseScope.init(rawValue:)),
+                let subject = try? row.decode(String.self, forColumn: "subject")
+            else { return nil }
+            return PauseRecord(
+                scope: scope, subject: subject, pausedUntil: until, startedAt: started,
+                reason: (try? row.decode(String?.self, forColumn: "reason")).flatMap { $0 } ?? "",
+                httpStatus: (try? row.decode(Int?.self, forColumn: "http_status")).flatMap { $0 },
+                retryAfterS: (try? row.decode(Double?.self, forColumn: "retry_after_s")).flatMap { $0 })
+        }
     }
 }
 
@@ -180,7 +191,8 @@ extension TokenDatabase {
     /// Every token in state `watching`, for the scheduler's start: the usable rows and the defects of the others.
     package func loadWatchingTokens() async throws -> WatchingTokens {
         try await asyncRead { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading')")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading')")
             var result = WatchingTokens()
             while let row = try rows.next() {
                 switch WatchedToken.decode(row) {
@@ -201,12 +213,14 @@ extension TokenDatabase {
     /// when nothing changed), with the new high-water mark.
     package func adminChanges(since seq: Int64) async throws -> AdminChanges {
         try await asyncRead { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT \(WatchedToken.columns), admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq", arguments: [seq])
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT \(WatchedToken.columns), admin_seq FROM tokens WHERE admin_seq > ? ORDER BY admin_seq",
+                arguments: [seq])
             var high = seq
             var changes = rows.compactMap { row -> TokenChange? in
                 high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
                 guard let id = try? row.decode(Int64.self, forColumn: "id"),
-                      let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:))
+                    let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:))
                 else { return nil }
                 guard state.isActive else { return TokenChange(tokenID: id, state: state, watched: nil, defect: nil) }
                 switch WatchedToken.decode(row) {
@@ -215,7 +229,9 @@ extension TokenDatabase {
                 }
             }
             // Purged rows: gone from `tokens`, so reported as removed.
-            for row in try Row.fetchAll(db, sql: "SELECT token_id, admin_seq FROM purged_tokens WHERE admin_seq > ?", arguments: [seq]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT token_id, admin_seq FROM purged_tokens WHERE admin_seq > ?", arguments: [seq])
+            {
                 guard let id = try? row.decode(Int64.self, forColumn: "token_id") else { continue }
                 high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
                 changes.append(TokenChange(tokenID: id, state: .removed, watched: nil, defect: nil))
@@ -232,22 +248,26 @@ extension TokenDatabase {
     ///
     /// `planner` is the worker's decision of which hook commands run (``HookPlanner``). A token's row is only updated while it is still `watching` (an admin
     /// pause or remove during the poll wins); its poll row is appended regardless.
-    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], hooks planner: @escaping HookPlanner) async throws -> RecordSummary {
+    package func recordPolls(_ writes: [PollWrite], pauses: [PauseRecord] = [], hooks planner: @escaping HookPlanner)
+        async throws -> RecordSummary
+    {
         try await asyncWrite { db in
             var summary = RecordSummary()
             // A token purged while its poll was in flight has no row to attach history to: the
             // INSERT … SELECT … WHERE EXISTS appends nothing then (one statement instead of two).
-            let insertPoll = try db.cachedStatement(sql: """
-                INSERT INTO polls (token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
-                                   retry_after_s, next_delay_s, outcome, error)
-                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
-                """)
-            let updateToken = try db.cachedStatement(sql: """
-                UPDATE tokens SET state = ?, last_status = coalesce(?, last_status), row_count = coalesce(?, row_count),
-                       byte_count = coalesce(?, byte_count), last_polled_at = ?, next_poll_at = ?, attempt = ?,
-                       consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?, expires = coalesce(?, expires)
-                WHERE id = ? AND state = 'watching'
-                """)
+            let insertPoll = try db.cachedStatement(
+                sql: """
+                    INSERT INTO polls (token_id, polled_at, http_status, status, row_count, byte_count, latency_ms,
+                                       retry_after_s, next_delay_s, outcome, error)
+                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?1)
+                    """)
+            let updateToken = try db.cachedStatement(
+                sql: """
+                    UPDATE tokens SET state = ?, last_status = coalesce(?, last_status), row_count = coalesce(?, row_count),
+                           byte_count = coalesce(?, byte_count), last_polled_at = ?, next_poll_at = ?, attempt = ?,
+                           consecutive_errors = ?, consecutive_not_found = ?, last_error = ?, finished_at = ?, expires = coalesce(?, expires)
+                    WHERE id = ? AND state = 'watching'
+                    """)
             for w in writes {
                 let polledAt = Timestamp.format(w.polledAt)
                 try insertPoll.execute(arguments: [
@@ -260,15 +280,18 @@ extension TokenDatabase {
                 }
                 let finishedAt = w.newState.isTerminal ? polledAt : nil
                 try updateToken.execute(arguments: [
-                    w.newState.rawValue, w.status, w.rowCount, w.byteCount, polledAt, w.nextPollAt.map(Timestamp.format),
-                    w.attempt, w.consecutiveErrors, w.consecutiveNotFound, w.lastError, finishedAt, w.expires, w.tokenID,
+                    w.newState.rawValue, w.status, w.rowCount, w.byteCount, polledAt,
+                    w.nextPollAt.map(Timestamp.format),
+                    w.attempt, w.consecutiveErrors, w.consecutiveNotFound, w.lastError, finishedAt, w.expires,
+                    w.tokenID,
                 ])
                 guard db.changesCount > 0 else {
                     summary.notWatchingAnyMore.append(w.tokenID)
                     continue
                 }
                 if w.newState.isTerminal {
-                    summary.hookRunsCreated += try Self.insertHookRuns(tokenID: w.tokenID, state: w.newState, at: polledAt, planner: planner, db: db)
+                    summary.hookRunsCreated += try Self.insertHookRuns(
+                        tokenID: w.tokenID, state: w.newState, at: polledAt, planner: planner, db: db)
                 }
             }
             try Self.storePauses(pauses, db)
@@ -279,15 +302,20 @@ extension TokenDatabase {
     /// Upserts pauses: one row per host and per account, the one that ends last.
     static func storePauses(_ pauses: [PauseRecord], _ db: Database) throws {
         for pause in pauses {
-            try db.execute(sql: """
-                INSERT INTO pauses (scope, subject, paused_until, started_at, reason, http_status, retry_after_s)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
-                    started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
-                    retry_after_s = excluded.retry_after_s
-                WHERE excluded.paused_until > pauses.paused_until
-                """, arguments: [pause.scope.rawValue, pause.subject, Timestamp.format(pause.pausedUntil), Timestamp.format(pause.startedAt),
-                                 pause.reason, pause.httpStatus, pause.retryAfterS])
+            try db.execute(
+                sql: """
+                    INSERT INTO pauses (scope, subject, paused_until, started_at, reason, http_status, retry_after_s)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (scope, subject) DO UPDATE SET paused_until = excluded.paused_until,
+                        started_at = excluded.started_at, reason = excluded.reason, http_status = excluded.http_status,
+                        retry_after_s = excluded.retry_after_s
+                    WHERE excluded.paused_until > pauses.paused_until
+                    """,
+                arguments: [
+                    pause.scope.rawValue, pause.subject, Timestamp.format(pause.pausedUntil),
+                    Timestamp.format(pause.startedAt),
+                    pause.reason, pause.httpStatus, pause.retryAfterS,
+                ])
         }
     }
 
@@ -303,7 +331,9 @@ extension TokenDatabase {
 
     /// Inserts, `pending`, the hook runs the worker's `planner` decides for token `tokenID` reaching
     /// the terminal `state`, from the token's hook settings as its rows now say. Returns how many.
-    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, planner: HookPlanner, db: Database) throws -> Int {
+    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, planner: HookPlanner, db: Database)
+        throws -> Int
+    {
         guard let event = HookEvent(state) else { return 0 }
         return try insertHookRuns(tokenID: tokenID, event: event, at: now, planner: planner, db: db)
     }
@@ -311,23 +341,36 @@ extension TokenDatabase {
     /// Inserts, `pending`, the hook runs the worker's `planner` decides for `event` of token
     /// `tokenID`, from the token's hook settings as its rows now say; `stuck` carries the facts of a
     /// `stuck` event (seconds elapsed, the segment's p95) into each run. Returns how many.
-    static func insertHookRuns(tokenID: Int64, event: HookEvent, at now: String, planner: HookPlanner,
-                               stuck: (elapsedSeconds: Double?, p95Seconds: Double?)? = nil, db: Database) throws -> Int {
-        let useGlobal = try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
+    static func insertHookRuns(
+        tokenID: Int64, event: HookEvent, at now: String, planner: HookPlanner,
+        stuck: (elapsedSeconds: Double?, p95Seconds: Double?)? = nil, db: Database
+    ) throws -> Int {
+        let useGlobal =
+            try Bool.fetchOne(db, sql: "SELECT global_hooks FROM tokens WHERE id = ?", arguments: [tokenID]) ?? true
         var own: [HookTrigger: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID]) {
-            guard let trigger = (try? row.decode(String.self, forColumn: "on_event")).flatMap(HookTrigger.init(rawValue:)),
-                  let command = try? row.decode(String.self, forColumn: "command") else { continue }
+        for row in try Row.fetchAll(
+            db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id", arguments: [tokenID])
+        {
+            guard
+                let trigger = (try? row.decode(String.self, forColumn: "on_event")).flatMap(
+                    HookTrigger.init(rawValue:)),
+                let command = try? row.decode(String.self, forColumn: "command")
+            else { continue }
             own[trigger, default: []].append(command)
         }
         guard let plan = planner(event, TokenHookSettings(globalHooks: useGlobal, own: own)) else { return 0 }
         var inserted = 0
         for command in plan.commands {
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at,
-                                                 stuck_elapsed_s, stuck_p95_s)
-                VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-                """, arguments: [plan.eventID, tokenID, plan.event.rawValue, command, now, now, stuck?.elapsedSeconds, stuck?.p95Seconds])
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO hook_runs (event_id, token_id, event, command, state, created_at, next_attempt_at,
+                                                     stuck_elapsed_s, stuck_p95_s)
+                    VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    plan.eventID, tokenID, plan.event.rawValue, command, now, now, stuck?.elapsedSeconds,
+                    stuck?.p95Seconds,
+                ])
             inserted += db.changesCount
         }
         return inserted
@@ -335,10 +378,14 @@ extension TokenDatabase {
 
     /// Async variants for the daemon: they suspend instead of blocking a cooperative thread.
     package func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await writer.write(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+        do { return try await writer.write(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
     }
 
     package func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await writer.read(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+        do { return try await writer.read(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
     }
 }

@@ -41,23 +41,38 @@ extension TokenDatabase {
     ///   - recentSince: polls from then on count in `recentPolls`/`recentErrors`; default 10 minutes before `now`.
     ///   - overdueBefore: a watching token due before then counts in `overdueByClientID`; default 5 minutes before `now`.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func statusSnapshot(now: Date = .now, recentSince: Date? = nil, overdueBefore: Date? = nil) throws -> StatusSnapshot {
+    package func statusSnapshot(now: Date = .now, recentSince: Date? = nil, overdueBefore: Date? = nil) throws
+        -> StatusSnapshot
+    {
         let recentText = Timestamp.format(recentSince ?? now.addingTimeInterval(-600))
         let overdueText = Timestamp.format(overdueBefore ?? now.addingTimeInterval(-300))
         return try read { db in
             let daemon = try Self.fetchDaemon(db)
             let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
-            let nextPollAt = try String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching' AND next_poll_at GLOB \(Self.timestampGlob)")
+            let nextPollAt = try String.fetchOne(
+                db,
+                sql:
+                    "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching' AND next_poll_at GLOB \(Self.timestampGlob)"
+            )
             let pauses = try PauseRecord.fetchInForce(db, now: now)
             let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
-            var snapshot = StatusSnapshot(daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
-                                          hookRunCounts: hookRunCounts)
-            if let row = try Row.fetchOne(db, sql: "SELECT count(*), total(outcome <> 'ok') FROM polls WHERE polled_at >= ?", arguments: [recentText]) {
+            var snapshot = StatusSnapshot(
+                daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
+                hookRunCounts: hookRunCounts)
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT count(*), total(outcome <> 'ok') FROM polls WHERE polled_at >= ?",
+                arguments: [recentText])
+            {
                 snapshot.recentPolls = row[0]
                 snapshot.recentErrors = Int(exactly: (row[1] as Double).rounded()) ?? 0
             }
-            snapshot.watchingByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
-            snapshot.overdueByClientID = try Self.counts(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? AND next_poll_at GLOB \(Self.timestampGlob) GROUP BY client_id", arguments: [overdueText])
+            snapshot.watchingByClientID = try Self.counts(
+                db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
+            snapshot.overdueByClientID = try Self.counts(
+                db,
+                sql:
+                    "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? AND next_poll_at GLOB \(Self.timestampGlob) GROUP BY client_id",
+                arguments: [overdueText])
             return snapshot
         }
     }
@@ -69,17 +84,21 @@ extension TokenDatabase {
     package func waitSnapshot(tokenIDs: [Int64]) throws -> WaitSnapshot {
         let ids = Self.jsonArray(tokenIDs)
         return try read { db in
-            let rows = try TokenRecord.fetchAll(db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id IN (SELECT value FROM json_each(?))", arguments: [ids])
+            let rows = try TokenRecord.fetchAll(
+                db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id IN (SELECT value FROM json_each(?))",
+                arguments: [ids])
             let byID = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             return WaitSnapshot(tokens: tokenIDs.compactMap { byID[$0] }, daemon: try Self.fetchDaemon(db))
         }
     }
 
     private static func fetchDaemon(_ db: Database) throws -> DaemonRecord? {
-        try DaemonRecord.fetchOne(db, sql: "SELECT pid, version, hostname, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
+        try DaemonRecord.fetchOne(
+            db, sql: "SELECT pid, version, hostname, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
     }
 
-    private static func counts(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [String: Int] {
+    private static func counts(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [String: Int]
+    {
         var counts: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
             counts[row[0] as String] = row[1] as Int

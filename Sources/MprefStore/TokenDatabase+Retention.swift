@@ -5,7 +5,10 @@ import GRDB
 /// The states of a token that is no longer polled: what `retention.finished_tokens_days` prunes.
 /// The finished states as an SQL list, in `TokenState` order: the same list, term for term, as the
 /// partial index `tokens_finished_by_end` (migration 0008), which SQLite only uses when they match.
-let finishedStatesSQL = "(" + TokenState.allCases.filter { $0.isTerminal || $0 == .removed }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+let finishedStatesSQL =
+    "("
+    + TokenState.allCases.filter { $0.isTerminal || $0 == .removed }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    + ")"
 
 extension TokenDatabase {
     /// Deletes up to `limit` `polls` rows polled before `cutoff`, oldest first, in one short write
@@ -15,9 +18,10 @@ extension TokenDatabase {
     package func pruneHistory(before cutoff: Date, limit: Int) async throws -> Int {
         let cutoffText = Timestamp.format(cutoff)
         return try await asyncWrite { db in
-            try db.execute(sql: """
-                DELETE FROM polls WHERE id IN (SELECT id FROM polls WHERE polled_at < ? ORDER BY polled_at LIMIT ?)
-                """, arguments: [cutoffText, limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM polls WHERE id IN (SELECT id FROM polls WHERE polled_at < ? ORDER BY polled_at LIMIT ?)
+                    """, arguments: [cutoffText, limit])
             return db.changesCount
         }
     }
@@ -31,14 +35,15 @@ extension TokenDatabase {
     package func pruneFinishedTokens(before cutoff: Date, limit: Int) async throws -> Int {
         let cutoffText = Timestamp.format(cutoff)
         return try await asyncWrite { db in
-            try db.execute(sql: """
-                DELETE FROM tokens WHERE id IN (
-                    SELECT t.id FROM tokens t INDEXED BY tokens_finished_by_end
-                    WHERE t.state IN \(finishedStatesSQL)
-                      AND coalesce(t.finished_at, t.added_at) < ?
-                      AND NOT EXISTS (SELECT 1 FROM hook_runs h WHERE h.token_id = t.id AND h.state IN ('pending', 'running', 'failed'))
-                    LIMIT ?)
-                """, arguments: [cutoffText, limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM tokens WHERE id IN (
+                        SELECT t.id FROM tokens t INDEXED BY tokens_finished_by_end
+                        WHERE t.state IN \(finishedStatesSQL)
+                          AND coalesce(t.finished_at, t.added_at) < ?
+                          AND NOT EXISTS (SELECT 1 FROM hook_runs h WHERE h.token_id = t.id AND h.state IN ('pending', 'running', 'failed'))
+                        LIMIT ?)
+                    """, arguments: [cutoffText, limit])
             return db.changesCount
         }
     }

@@ -22,25 +22,33 @@ extension TokenDatabase {
     /// nothing was polled.
     ///
     /// - Returns: the tokens timed out, and how many hook runs were queued.
-    package func timeOutUnconfiguredTokens(configuredClientIDs: [String], now: Date = .now,
-                                           hooks planner: @escaping HookPlanner) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
+    package func timeOutUnconfiguredTokens(
+        configuredClientIDs: [String], now: Date = .now,
+        hooks planner: @escaping HookPlanner
+    ) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
             let configured = Set(configuredClientIDs)
-            let due = try Row.fetchAll(db, sql: """
-                SELECT id, client_id, access_token FROM tokens
-                WHERE state = 'watching' AND deadline_at IS NOT NULL AND deadline_at <= ?
-                """, arguments: [nowText])
-                .map { UnconfiguredTimeout(tokenID: $0[0], clientID: $0[1], accessToken: $0[2]) }
-                .filter { !configured.contains($0.clientID) }
+            let due = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, client_id, access_token FROM tokens
+                    WHERE state = 'watching' AND deadline_at IS NOT NULL AND deadline_at <= ?
+                    """, arguments: [nowText]
+            )
+            .map { UnconfiguredTimeout(tokenID: $0[0], clientID: $0[1], accessToken: $0[2]) }
+            .filter { !configured.contains($0.clientID) }
             var hookRuns = 0
             for token in due {
-                try db.execute(sql: """
-                    UPDATE tokens SET state = 'timed_out', finished_at = ?, next_poll_at = NULL, last_error = ?
-                    WHERE id = ? AND state = 'watching'
-                    """, arguments: [nowText, Self.unconfiguredTimeoutError(clientID: token.clientID), token.tokenID])
+                try db.execute(
+                    sql: """
+                        UPDATE tokens SET state = 'timed_out', finished_at = ?, next_poll_at = NULL, last_error = ?
+                        WHERE id = ? AND state = 'watching'
+                        """,
+                    arguments: [nowText, Self.unconfiguredTimeoutError(clientID: token.clientID), token.tokenID])
                 guard db.changesCount > 0 else { continue }
-                hookRuns += try Self.insertHookRuns(tokenID: token.tokenID, state: .timedOut, at: nowText, planner: planner, db: db)
+                hookRuns += try Self.insertHookRuns(
+                    tokenID: token.tokenID, state: .timedOut, at: nowText, planner: planner, db: db)
             }
             return (due, hookRuns)
         }
@@ -53,9 +61,12 @@ extension TokenDatabase {
     package func watchingTokensWithoutAccount(configuredClientIDs: [String]) throws -> [String: Int] {
         let configured = Set(configuredClientIDs)
         let rows = try read { db in
-            try Row.fetchAll(db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
-                .map { (clientID: $0[0] as String, count: $0[1] as Int) }
+            try Row.fetchAll(
+                db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id"
+            )
+            .map { (clientID: $0[0] as String, count: $0[1] as Int) }
         }
-        return Dictionary(rows.filter { !configured.contains($0.clientID) }.map { ($0.clientID, $0.count) }, uniquingKeysWith: +)
+        return Dictionary(
+            rows.filter { !configured.contains($0.clientID) }.map { ($0.clientID, $0.count) }, uniquingKeysWith: +)
     }
 }

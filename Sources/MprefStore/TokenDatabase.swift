@@ -41,11 +41,19 @@ package final class TokenDatabase: Sendable {
         try SQLiteLibrary.requireSupported()
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
-        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
-            throw StoreError(.directoryMissing, "database directory \(directory) does not exist; create it (e.g. `mkdir -p \(directory)`) or choose another path with --db")
+        if !directory.isEmpty,
+            !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue)
+        {
+            throw StoreError(
+                .directoryMissing,
+                "database directory \(directory) does not exist; create it (e.g. `mkdir -p \(directory)`) or choose another path with --db"
+            )
         }
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw StoreError(.cannotOpen, "\(path) is a directory; --db names the database file, e.g. \((path as NSString).appendingPathComponent("mprefd.sqlite3"))")
+            throw StoreError(
+                .cannotOpen,
+                "\(path) is a directory; --db names the database file, e.g. \((path as NSString).appendingPathComponent("mprefd.sqlite3"))"
+            )
         }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
@@ -55,7 +63,10 @@ package final class TokenDatabase: Sendable {
             switch mode {
             case .readOnly:
                 guard FileManager.default.fileExists(atPath: path) else {
-                    throw StoreError(.databaseMissing, "no database at \(path); the daemon or `mprefd add-token` creates it, or pass the right one with --db")
+                    throw StoreError(
+                        .databaseMissing,
+                        "no database at \(path); the daemon or `mprefd add-token` creates it, or pass the right one with --db"
+                    )
                 }
                 config.readonly = true
                 let queue = try DatabaseQueue(path: path, configuration: config)
@@ -65,7 +76,9 @@ package final class TokenDatabase: Sendable {
             case .readWrite:
                 // A database a newer mprefd made is refused before anything opens it for writing:
                 // not even the WAL switch or the migration ledger may touch it.
-                if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.int64Value > 0 {
+                if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+                    size.int64Value > 0
+                {
                     var probe = Configuration()
                     probe.readonly = true
                     probe.busyMode = .timeout(busyTimeout)
@@ -107,18 +120,23 @@ package final class TokenDatabase: Sendable {
             close(fd)
         } else if errno != EEXIST {
             let reason = String(cString: strerror(errno))
-            throw StoreError(.cannotOpen, "cannot create database \(path): \(reason); check the directory's owner and permissions")
+            throw StoreError(
+                .cannotOpen, "cannot create database \(path): \(reason); check the directory's owner and permissions")
         }
     }
 
     /// Runs `body` in one IMMEDIATE write transaction.
     package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        do { return try writer.write(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+        do { return try writer.write(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
     }
 
     /// Runs `body` in one read transaction (a consistent snapshot).
     package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
-        do { return try writer.read(body) } catch let error as DatabaseError { throw StoreError.from(error, path: path) }
+        do { return try writer.read(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
     }
 
     /// The ids of the migrations applied to this database, in order.
@@ -140,13 +158,25 @@ extension StoreError {
     static func from(_ error: DatabaseError, path: String) -> StoreError {
         switch error.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError(.busy, "database \(path) is locked by another process for longer than the busy timeout; retry, or find the long transaction (e.g. an open sqlite3 session)")
+            return StoreError(
+                .busy,
+                "database \(path) is locked by another process for longer than the busy timeout; retry, or find the long transaction (e.g. an open sqlite3 session)"
+            )
         case .SQLITE_READONLY:
-            return StoreError(.cannotOpen, "database \(path) is read-only for this user; run commands that change it as the database's owner (e.g. `sudo -u mprefd mprefd …`)")
+            return StoreError(
+                .cannotOpen,
+                "database \(path) is read-only for this user; run commands that change it as the database's owner (e.g. `sudo -u mprefd mprefd …`)"
+            )
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return StoreError(.corrupt, "\(path) is not an mprefd database or is damaged (\(error.message ?? "\(error.resultCode)")); check --db, or restore it from a backup")
+            return StoreError(
+                .corrupt,
+                "\(path) is not an mprefd database or is damaged (\(error.message ?? "\(error.resultCode)")); check --db, or restore it from a backup"
+            )
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
-            return StoreError(.cannotOpen, "cannot use database \(path): \(error.message ?? "\(error.resultCode)"); check the path, its owner and permissions")
+            return StoreError(
+                .cannotOpen,
+                "cannot use database \(path): \(error.message ?? "\(error.resultCode)"); check the path, its owner and permissions"
+            )
         default:
             return StoreError(.cannotOpen, "database \(path): \(error.message ?? "\(error.resultCode)")")
         }

@@ -30,9 +30,11 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
     package var repair: String {
         let fix = "fix it with sqlite3 (UPDATE tokens SET \(column) = … WHERE id = \(tokenID))"
         guard let accessToken, accessToken > 0, column != "access_token" else {
-            return fix + ", then `mprefd pause TOKEN && mprefd resume TOKEN` with the repaired access token so the daemon re-reads the row"
+            return fix
+                + ", then `mprefd pause TOKEN && mprefd resume TOKEN` with the repaired access token so the daemon re-reads the row"
         }
-        return fix + ", then `mprefd pause \(accessToken) && mprefd resume \(accessToken)` so the daemon re-reads the row"
+        return fix
+            + ", then `mprefd pause \(accessToken) && mprefd resume \(accessToken)` so the daemon re-reads the row"
     }
 
     /// The JSON form (`status --json` `unusable_rows`, `show --json` `unusable_row`): every field
@@ -63,7 +65,8 @@ package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertibl
         case .double(let d): return String(d)
         case .string(let text):
             let escaped = text.unicodeScalars.prefix(64).map { scalar -> String in
-                scalar.properties.generalCategory == .control || scalar == "'" ? scalar.escaped(asASCII: true) : String(scalar)
+                scalar.properties.generalCategory == .control || scalar == "'"
+                    ? scalar.escaped(asASCII: true) : String(scalar)
             }.joined()
             return "'" + escaped + (text.unicodeScalars.count > 64 ? "…" : "") + "'"
         case .blob(let data): return "a \(data.count)-byte blob"
@@ -89,12 +92,17 @@ extension WatchedToken {
         let clientID = try? row.decode(String.self, forColumn: "client_id")
         let accessToken = try? row.decode(Int64.self, forColumn: "access_token")
         func defect(_ column: String, _ expected: String) -> Result<WatchedToken, TokenRowDefect> {
-            .failure(TokenRowDefect(tokenID: id, clientID: clientID, accessToken: accessToken, column: column,
-                                    value: TokenRowDefect.render((try? row.decode(DatabaseValue.self, forColumn: column)) ?? .null), expected: expected))
+            .failure(
+                TokenRowDefect(
+                    tokenID: id, clientID: clientID, accessToken: accessToken, column: column,
+                    value: TokenRowDefect.render((try? row.decode(DatabaseValue.self, forColumn: column)) ?? .null),
+                    expected: expected))
         }
         // The schema's own CHECKs, which `PRAGMA ignore_check_constraints` lets an operator bypass:
         // such a row could never be written back.
-        guard let clientID, (1...128).contains(clientID.unicodeScalars.count) else { return defect("client_id", "a client ID of 1 to 128 characters") }
+        guard let clientID, (1...128).contains(clientID.unicodeScalars.count) else {
+            return defect("client_id", "a client ID of 1 to 128 characters")
+        }
         guard let accessToken, accessToken > 0 else { return defect("access_token", "an integer > 0") }
         func count(_ column: String) -> Int? {
             guard let value = try? row.decode(Int64.self, forColumn: column), value >= 0 else { return nil }
@@ -102,7 +110,9 @@ extension WatchedToken {
         }
         guard let attempt = count("attempt") else { return defect("attempt", "an integer >= 0") }
         guard let errors = count("consecutive_errors") else { return defect("consecutive_errors", "an integer >= 0") }
-        guard let notFound = count("consecutive_not_found") else { return defect("consecutive_not_found", "an integer >= 0") }
+        guard let notFound = count("consecutive_not_found") else {
+            return defect("consecutive_not_found", "an integer >= 0")
+        }
         /// `.none`: unusable; `.some(nil)`: NULL; `.some(date)`: a time.
         func time(_ column: String) -> Date?? {
             let text: String?
@@ -135,10 +145,13 @@ extension WatchedToken {
         let segment = (try? row.decode(String?.self, forColumn: "segment")).flatMap { $0 }.flatMap(SegmentName.init)
         // Only places the polls (a callback safety net): NULL (no export row) is "no callback".
         let awaitsCallback = ((try? row.decode(Int64?.self, forColumn: "awaits_callback")).flatMap { $0 } ?? 0) == 1
-        return .success(WatchedToken(
-            id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
-            consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state, download: download,
-            rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment, awaitsCallback: awaitsCallback))
+        return .success(
+            WatchedToken(
+                id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
+                consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state,
+                download: download,
+                rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment,
+                awaitsCallback: awaitsCallback))
     }
 }
 
@@ -146,7 +159,10 @@ extension TokenDatabase {
     /// The watching tokens whose rows the daemon cannot use, by id (for `status`).
     package func unusableWatchingRows() throws -> [TokenRowDefect] {
         try read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading') ORDER BY id")
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE state IN ('watching', 'downloading') ORDER BY id"
+            )
             var defects: [TokenRowDefect] = []
             while let row = try rows.next() {
                 if case .failure(let defect) = WatchedToken.decode(row) { defects.append(defect) }
@@ -158,7 +174,10 @@ extension TokenDatabase {
     /// Why the row of token `id` cannot be polled, or `nil` when it can (for `show`).
     package func rowDefect(tokenID id: Int64) throws -> TokenRowDefect? {
         try read { db -> TokenRowDefect? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE id = ?", arguments: [id]) else { return nil }
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE id = ?", arguments: [id])
+            else { return nil }
             if case .failure(let defect) = WatchedToken.decode(row) { return defect }
             return nil
         }

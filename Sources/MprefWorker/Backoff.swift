@@ -40,4 +40,3 @@ package struct Backoff: Sendable, Hashable {
         return .clampedSeconds(value)
     }
 }
-

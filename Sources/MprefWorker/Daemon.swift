@@ -29,9 +29,11 @@ package final class Daemon: Service {
     ///   - reloadAccount: reads an account's configuration afresh (the config file and its secret
     ///     files), by client ID; called when an operator lifts the account's pause, before its
     ///     tokens are polled again, so fixed credentials are used at once. `nil`: never re-read.
-    package init(configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger, version: String,
-                 heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil,
-                 reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)? = nil) {
+    package init(
+        configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger, version: String,
+        heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil,
+        reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)? = nil
+    ) {
         self.reloadAccount = reloadAccount
         self.configuration = configuration
         self.database = database
@@ -70,50 +72,67 @@ package final class Daemon: Service {
                 source = client
                 downloads = client
             }
-            targets[clientID] = PollTarget(source: source, hostKey: PollTarget.hostKey(of: account.baseURL), downloads: downloads,
-                                           download: configuration.downloads[clientID] ?? DownloadSettings())
+            targets[clientID] = PollTarget(
+                source: source, hostKey: PollTarget.hostKey(of: account.baseURL), downloads: downloads,
+                download: configuration.downloads[clientID] ?? DownloadSettings())
         }
         do {
             let startedAt = Date()
             let hostname = ProcessInfo.processInfo.hostName
             try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
 
-            let hooks = HookService(database: database, configuration: configuration.hooks, databasePath: configuration.databasePath, logger: logger)
+            let hooks = HookService(
+                database: database, configuration: configuration.hooks, databasePath: configuration.databasePath,
+                logger: logger)
             let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
             let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
-            let stuck = StuckWatch(database: database, schedules: schedules, factor: configuration.polling.stuckFactor,
-                                   hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), logger: logger,
-                                   onHookRunsQueued: { hooks.wake() })
+            let stuck = StuckWatch(
+                database: database, schedules: schedules, factor: configuration.polling.stuckFactor,
+                hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), logger: logger,
+                onHookRunsQueued: { hooks.wake() })
             let expiry = ExpiryWatch(database: database, logger: logger)
-            let polling = PollingService(database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
-                                         logger: logger, onHookRunsQueued: { hooks.wake() },
-                                         beforeAccountLift: { [clients, reloadAccount, logger] clientID in
-                                             await Self.reloadCredentials(of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
-                                         }, schedules: schedules)
+            let polling = PollingService(
+                database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
+                logger: logger, onHookRunsQueued: { hooks.wake() },
+                beforeAccountLift: { [clients, reloadAccount, logger] clientID in
+                    await Self.reloadCredentials(
+                        of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
+                }, schedules: schedules)
             scheduler.withLock { $0 = polling }
             defer { scheduler.withLock { $0 = nil } }
             let heartbeatStop = Mailbox<Void>()
             let checkpointer = WALCheckpointer(database: database, logger: logger)
             let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
-            let fileRetention = DeliveredFileRetention(database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
+            let fileRetention = DeliveredFileRetention(
+                database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
             let descriptors = DescriptorWatch(logger: logger)
-            logger.info("mprefd started", metadata: [
-                "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)", "sqlite.version": "\(SQLiteLibrary.version)",
-                "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
-            ])
+            logger.info(
+                "mprefd started",
+                metadata: [
+                    "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
+                    "sqlite.version": "\(SQLiteLibrary.version)",
+                    "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
+                ])
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await polling.run() }
                     group.addTask { try await hooks.run() }
-                    let unconfigured = UnconfiguredDeadlines(database: database, configuration: configuration, logger: logger, onHookRunsQueued: { hooks.wake() })
+                    let unconfigured = UnconfiguredDeadlines(
+                        database: database, configuration: configuration, logger: logger,
+                        onHookRunsQueued: { hooks.wake() })
                     await unconfigured.check()
-                    group.addTask { [database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured, pruner, fileRetention, stuck, expiry] in
+                    group.addTask {
+                        [
+                            database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured,
+                            pruner, fileRetention, stuck, expiry
+                        ] in
                         // Ends on close or on cancellation (a cancelled `take` returns at once).
                         while !heartbeatStop.isClosed, !Task.isCancelled {
                             _ = await heartbeatStop.take(until: .now + heartbeatInterval)
                             if heartbeatStop.isClosed || Task.isCancelled { break }
                             do {
-                                try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
+                                try await database.writeHeartbeat(
+                                    pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
                             } catch {
                                 logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
                             }
@@ -173,17 +192,22 @@ package final class Daemon: Service {
 
     /// Re-reads the credentials of `clientID` and polls with them from now on; logs the outcome.
     /// A failure (say, the secret file is still unreadable) keeps the old credentials.
-    private static func reloadCredentials(of clientID: String, in source: ReloadableSource?,
-                                          using reload: (@Sendable (String) async throws -> AccountConfiguration)?, logger: Logger) async {
+    private static func reloadCredentials(
+        of clientID: String, in source: ReloadableSource?,
+        using reload: (@Sendable (String) async throws -> AccountConfiguration)?, logger: Logger
+    ) async {
         guard let source, let reload else { return }
         do {
             let account = try await reload(clientID)
             try source.replaceCredentials(with: account.auth)
-            logger.notice("account pause lifted: its credentials were re-read", metadata: ["export.client_id": "\(clientID)"])
+            logger.notice(
+                "account pause lifted: its credentials were re-read", metadata: ["export.client_id": "\(clientID)"])
         } catch {
-            logger.error("account pause lifted, but its credentials cannot be re-read; polling with the old ones", metadata: [
-                "export.client_id": "\(clientID)", "error": "\(error)",
-            ])
+            logger.error(
+                "account pause lifted, but its credentials cannot be re-read; polling with the old ones",
+                metadata: [
+                    "export.client_id": "\(clientID)", "error": "\(error)",
+                ])
         }
     }
 }
@@ -198,7 +222,10 @@ struct UnconfiguredDeadlines: Sendable {
     let logger: Logger
     let onHookRunsQueued: @Sendable () -> Void
 
-    init(database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger, onHookRunsQueued: @escaping @Sendable () -> Void) {
+    init(
+        database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger,
+        onHookRunsQueued: @escaping @Sendable () -> Void
+    ) {
         self.database = database
         self.configuredClientIDs = Array(configuration.accounts.keys)
         let h = configuration.hooks
@@ -209,17 +236,24 @@ struct UnconfiguredDeadlines: Sendable {
 
     func check() async {
         do {
-            let result = try await database.timeOutUnconfiguredTokens(configuredClientIDs: configuredClientIDs, hooks: hooks.planner)
+            let result = try await database.timeOutUnconfiguredTokens(
+                configuredClientIDs: configuredClientIDs, hooks: hooks.planner)
             for token in result.timedOut {
-                logger.info("export finished", metadata: [
-                    "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
-                    "token.state": "timed_out", "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
-                ])
+                logger.info(
+                    "export finished",
+                    metadata: [
+                        "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)",
+                        "export.access_token": "\(token.accessToken)",
+                        "token.state": "timed_out",
+                        "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
+                    ])
             }
             if result.hookRuns > 0 { onHookRunsQueued() }
         } catch is CancellationError {
         } catch {
-            logger.warning("cannot apply the deadlines of tokens without a configured account; retrying", metadata: ["error": "\(error)"])
+            logger.warning(
+                "cannot apply the deadlines of tokens without a configured account; retrying",
+                metadata: ["error": "\(error)"])
         }
     }
 }

@@ -41,7 +41,10 @@ package final class DaemonLock: Sendable {
         notePath = Self.notePath(databasePath)
         let fd = open(databasePath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw Failure(holderPID: nil, description: "cannot open \(databasePath) to take the single-instance lock: \(String(cString: strerror(errno)))")
+            throw Failure(
+                holderPID: nil,
+                description:
+                    "cannot open \(databasePath) to take the single-instance lock: \(String(cString: strerror(errno)))")
         }
         var tries = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -50,8 +53,12 @@ package final class DaemonLock: Sendable {
                 // The descriptor stays open: closing it would drop this process's SQLite locks on the file.
                 Self.parked.withLock { $0.append(fd) }
                 let pid = Self.readNote(notePath)
-                throw Failure(holderPID: pid, description: "another mprefd is already running on \(databasePath)"
-                    + (pid.map { " (PID \($0))" } ?? "") + " (the same database file, perhaps reached by another path); stop it first, or use another --db")
+                throw Failure(
+                    holderPID: pid,
+                    description: "another mprefd is already running on \(databasePath)"
+                        + (pid.map { " (PID \($0))" } ?? "")
+                        + " (the same database file, perhaps reached by another path); stop it first, or use another --db"
+                )
             }
             usleep(50_000)
         }

@@ -26,7 +26,8 @@ package final class DescriptorWatch: Sendable {
     package func check() {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0,
-              let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+            let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        else { return }
         let soft = Int(clamping: limit.rlim_cur)  // RLIM_INFINITY (all ones) saturates to Int.max
         let open = entries.count
         let near = Self.isNearLimit(open: open, limit: soft, threshold: threshold)
@@ -37,7 +38,9 @@ package final class DescriptorWatch: Sendable {
         guard changed else { return }
         let metadata: Logger.Metadata = ["fd.open": "\(open)", "fd.limit": "\(soft)"]
         if near {
-            logger.warning("file descriptors nearly exhausted: new connections, hook runs and database files will fail with EMFILE (too many open files); raise LimitNOFILE= or find what holds them (ls -l /proc/<pid>/fd)", metadata: metadata)
+            logger.warning(
+                "file descriptors nearly exhausted: new connections, hook runs and database files will fail with EMFILE (too many open files); raise LimitNOFILE= or find what holds them (ls -l /proc/<pid>/fd)",
+                metadata: metadata)
         } else {
             logger.notice("file descriptors back under the limit", metadata: metadata)
         }

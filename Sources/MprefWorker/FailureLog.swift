@@ -46,7 +46,8 @@ package final class FailureLog: Sendable {
             return (wasEmpty && !set.isEmpty, !wasEmpty && set.isEmpty)
         }
         var metadata: Logger.Metadata = [
-            "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "poll.outcome": "\(write.outcome.rawValue)",
+            "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+            "poll.outcome": "\(write.outcome.rawValue)",
         ]
         if let status = write.httpStatus { metadata["http.status"] = "\(status)" }
         if let error = write.lastError { metadata["error"] = "\(error)" }
@@ -60,7 +61,9 @@ package final class FailureLog: Sendable {
             break
         }
         if accountStarted {
-            logger.info("account polls failing", metadata: ["export.client_id": "\(token.clientID)", "poll.outcome": "\(write.outcome.rawValue)"])
+            logger.info(
+                "account polls failing",
+                metadata: ["export.client_id": "\(token.clientID)", "poll.outcome": "\(write.outcome.rawValue)"])
         } else if accountRecovered {
             logger.info("account polls succeed again", metadata: ["export.client_id": "\(token.clientID)"])
         }

@@ -68,7 +68,8 @@ package enum MprefMetrics {
     /// Histogram buckets for ``pollLatencySeconds``: 5 ms … 30 s (the default request timeout).
     package static let pollLatencyBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30),
     ]
     /// Histogram buckets for ``hookDurationSeconds``: 100 ms … 30 min (hooks.timeout_s defaults to 600 s).
     package static let hookDurationBuckets: [Duration] = [
@@ -95,7 +96,10 @@ package enum MprefMetrics {
     /// Counts one recorded download request and what it stored.
     package static func downloadRequestRecorded(_ request: DownloadRequestRecord?, records: Int64?, bytes: Int64?) {
         guard let request else { return }
-        Counter(label: downloadRequestsTotal, dimensions: [("request", request.kind.rawValue), ("outcome", request.outcome.rawValue)]).increment()
+        Counter(
+            label: downloadRequestsTotal,
+            dimensions: [("request", request.kind.rawValue), ("outcome", request.outcome.rawValue)]
+        ).increment()
         if let records, records > 0 { Counter(label: downloadRecordsTotal).increment(by: records) }
         if let bytes, bytes > 0 { Counter(label: downloadBytesTotal).increment(by: bytes) }
     }

@@ -7,7 +7,9 @@ import MprefCore
 package enum PauseRule {
     /// The later of `planned` and the pause ends that apply, and which pause holds the token (`nil`
     /// when none ends after `planned`). A later end wins; on a tie, the host pause.
-    package static func effectiveDue<Instant: Comparable>(planned: Instant, host: Instant?, account: Instant?) -> (due: Instant, heldBy: PauseScope?) {
+    package static func effectiveDue<Instant: Comparable>(planned: Instant, host: Instant?, account: Instant?) -> (
+        due: Instant, heldBy: PauseScope?
+    ) {
         var result: (due: Instant, heldBy: PauseScope?) = (planned, nil)
         for (end, scope) in [(host, PauseScope.host), (account, PauseScope.account)] {
             if let end, end > result.due { result = (end, scope) }

@@ -17,14 +17,19 @@ package enum PollLog {
     /// pause in force (then it is the pause in force, and is logged with its end) or neither.
     /// With `debugEnabled` false, a poll that changes nothing worth more than a debug line costs
     /// nothing (building the metadata costs more than the rest of the scheduler's work per poll).
-    package static func entries(for decision: PollPolicy.Decision, pauseChange: PauseChange, debugEnabled: Bool) -> [Entry] {
+    package static func entries(for decision: PollPolicy.Decision, pauseChange: PauseChange, debugEnabled: Bool)
+        -> [Entry]
+    {
         let w = decision.write
-        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped, decision.pause == nil || pauseChange == .none,
-           !debugEnabled {
+        if w.newState == .watching, !decision.unknownStatus, !decision.retryAfterCapped,
+            decision.pause == nil || pauseChange == .none,
+            !debugEnabled
+        {
             return []
         }
         var metadata: Logger.Metadata = [
-            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome.rawValue)", "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
+            "token.id": "\(w.tokenID)", "poll.outcome": "\(w.outcome.rawValue)",
+            "poll.latency_ms": "\(w.latencyMs ?? 0)", "token.state": "\(w.newState.rawValue)",
         ]
         if let s = w.httpStatus { metadata["http.status"] = "\(s)" }
         if let s = w.status { metadata["export.status"] = "\(s)" }
@@ -40,10 +45,16 @@ package enum PollLog {
             entries.append(Entry(level: .debug, message: "polled", metadata: metadata))
         }
         if decision.unknownStatus {
-            entries.append(Entry(level: .warning, message: "unknown export status; treating it as still processing", metadata: metadata))
+            entries.append(
+                Entry(
+                    level: .warning, message: "unknown export status; treating it as still processing",
+                    metadata: metadata))
         }
         if decision.retryAfterCapped {
-            entries.append(Entry(level: .warning, message: "Retry-After longer than polling.max_retry_after_s; capped", metadata: metadata))
+            entries.append(
+                Entry(
+                    level: .warning, message: "Retry-After longer than polling.max_retry_after_s; capped",
+                    metadata: metadata))
         }
         if let pause = decision.pause, pauseChange != .none {
             var m = metadata
@@ -51,13 +62,23 @@ package enum PollLog {
             m["pause.until"] = "\(Timestamp.format(pause.pausedUntil))"
             switch (pause.scope == .account, pauseChange) {
             case (true, .started) where w.httpStatus == 404:
-                entries.append(Entry(level: .error, message: "account paused: every token answers 404, so its base_url or status_path is wrong", metadata: m))
+                entries.append(
+                    Entry(
+                        level: .error,
+                        message: "account paused: every token answers 404, so its base_url or status_path is wrong",
+                        metadata: m))
             case (true, .started):
-                entries.append(Entry(level: .error, message: "account paused: credentials or permissions need an operator", metadata: m))
+                entries.append(
+                    Entry(
+                        level: .error, message: "account paused: credentials or permissions need an operator",
+                        metadata: m))
             case (false, .started):
                 entries.append(Entry(level: .notice, message: "host paused after \(w.httpStatus ?? 503)", metadata: m))
             default:
-                entries.append(Entry(level: .notice, message: "\(pause.scope) pause extended: a later answer asked for longer", metadata: m))
+                entries.append(
+                    Entry(
+                        level: .notice, message: "\(pause.scope) pause extended: a later answer asked for longer",
+                        metadata: m))
             }
         }
         return entries

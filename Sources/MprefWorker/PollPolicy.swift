@@ -62,8 +62,10 @@ package struct PollPolicy: Sendable {
         token: WatchedToken, result: PollResult, polledAt: Date, now: Date, hostKey: String,
         accountNotFoundElsewhere: Int = 0, deliver: Bool = false, using rng: inout some RandomNumberGenerator
     ) -> Decision {
-        decide(token: token, result: result, polledAt: polledAt, now: now, hostKey: hostKey,
-               accountNotFoundElsewhere: accountNotFoundElsewhere, deliver: deliver, schedule: nil, sinceAdded: .zero, using: &rng)
+        decide(
+            token: token, result: result, polledAt: polledAt, now: now, hostKey: hostKey,
+            accountNotFoundElsewhere: accountNotFoundElsewhere, deliver: deliver, schedule: nil, sinceAdded: .zero,
+            using: &rng)
     }
 
     /// Decides the consequences of `result` for `token`, placing the next poll of a still-processing
@@ -132,8 +134,10 @@ package struct PollPolicy: Sendable {
                 }
             }
         case .unavailable, .serverError, .unexpectedStatus, .transportError, .undecodable, .unauthorized, .forbidden:
-            if let failure = transientFailure(result.outcome, httpStatus: result.httpStatus, body: "status", errors: &errors,
-                                              clientID: token.clientID, hostKey: hostKey, now: now, using: &rng) {
+            if let failure = transientFailure(
+                result.outcome, httpStatus: result.httpStatus, body: "status", errors: &errors,
+                clientID: token.clientID, hostKey: hostKey, now: now, using: &rng)
+            {
                 delay = failure.delay
                 pause = failure.pause
                 lastError = failure.lastError
@@ -147,12 +151,16 @@ package struct PollPolicy: Sendable {
             lastError = "400 Bad Request (invalid): \(text)"
         case .notFound where accountNotFoundElsewhere.incrementedSaturating >= max(configuration.accountWideNotFound, 2):
             errors = errors.incrementedSaturating
-            let wait = configuration.authPause + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
+            let wait =
+                configuration.authPause
+                + .clampedSeconds(Double.random(in: 0.001...max(configuration.pauseJitter.seconds, 0.001), using: &rng))
             delay = wait
             let tokens = accountNotFoundElsewhere.incrementedSaturating
-            lastError = "404 Not Found for \(tokens) tokens of this account in a row: check its base_url and status_path, then `mprefd resume --account \(token.clientID)`"
-            pause = PauseRecord(scope: .account, subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
-                                reason: lastError ?? "404", httpStatus: result.httpStatus, retryAfterS: nil)
+            lastError =
+                "404 Not Found for \(tokens) tokens of this account in a row: check its base_url and status_path, then `mprefd resume --account \(token.clientID)`"
+            pause = PauseRecord(
+                scope: .account, subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                reason: lastError ?? "404", httpStatus: result.httpStatus, retryAfterS: nil)
         case .notFound:
             notFound = notFound.incrementedSaturating
             if notFound >= configuration.notFoundLimit {
@@ -199,8 +207,9 @@ package struct PollPolicy: Sendable {
             consecutiveNotFound: notFound,
             lastError: [.complete, .downloading, .expired, .retrieved].contains(state) ? nil : lastError,
             expires: status?.expires)
-        return Decision(write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown,
-                        scheduled: scheduled && state == .watching && delay != nil)
+        return Decision(
+            write: write, pause: pause, nextDelay: delay, retryAfterCapped: capped, unknownStatus: unknown,
+            scheduled: scheduled && state == .watching && delay != nil)
     }
 }
 
@@ -223,7 +232,8 @@ extension PollPolicy {
     /// and `.notFound`, whose meaning depends on the request kind. `body` names what was asked for
     /// in error texts (`status`, `page`, `commit`).
     func transientFailure<Answer>(
-        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, body: String, errors: inout Int, clientID: String, hostKey: String,
+        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, body: String, errors: inout Int, clientID: String,
+        hostKey: String,
         now: Date, using rng: inout some RandomNumberGenerator
     ) -> TransientFailure? {
         func errorBackoff() -> Duration {
@@ -246,19 +256,25 @@ extension PollPolicy {
             }
             wait += jitter()
             let code = httpStatus ?? 503
-            let text = "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
+            let text =
+                "\(code) \(code == 429 ? "Too Many Requests" : "Service Unavailable")"
                 + (retryAfter.map { " (Retry-After \(formatSeconds($0)) s)" } ?? "")
-            let pause = PauseRecord(scope: .host, subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
-                                    reason: text, httpStatus: httpStatus, retryAfterS: retryAfter?.seconds)
-            return TransientFailure(delay: wait, pause: pause, lastError: text, retryAfterS: retryAfter?.seconds, retryAfterCapped: capped)
+            let pause = PauseRecord(
+                scope: .host, subject: hostKey, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                reason: text, httpStatus: httpStatus, retryAfterS: retryAfter?.seconds)
+            return TransientFailure(
+                delay: wait, pause: pause, lastError: text, retryAfterS: retryAfter?.seconds, retryAfterCapped: capped)
         case .serverError:
-            return TransientFailure(delay: errorBackoff(), lastError: "HTTP \(httpStatus.map(String.init) ?? "5xx") server error")
+            return TransientFailure(
+                delay: errorBackoff(), lastError: "HTTP \(httpStatus.map(String.init) ?? "5xx") server error")
         case .unexpectedStatus:
-            return TransientFailure(delay: errorBackoff(), lastError: "unexpected HTTP status \(httpStatus.map(String.init) ?? "?")")
+            return TransientFailure(
+                delay: errorBackoff(), lastError: "unexpected HTTP status \(httpStatus.map(String.init) ?? "?")")
         case .transportError(let failure, let text):
             return TransientFailure(delay: errorBackoff(), lastError: "transport error (\(failure.rawValue)): \(text)")
         case .undecodable(let reason, let excerpt):
-            return TransientFailure(delay: errorBackoff(), lastError: "undecodable \(body) body: \(reason)", detail: excerpt)
+            return TransientFailure(
+                delay: errorBackoff(), lastError: "undecodable \(body) body: \(reason)", detail: excerpt)
         case .unauthorized, .forbidden:
             errors = errors.incrementedSaturating
             let wait = configuration.authPause + jitter()
@@ -268,8 +284,9 @@ extension PollPolicy {
             } else {
                 text = "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
             }
-            let pause = PauseRecord(scope: .account, subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
-                                    reason: text, httpStatus: httpStatus, retryAfterS: nil)
+            let pause = PauseRecord(
+                scope: .account, subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                reason: text, httpStatus: httpStatus, retryAfterS: nil)
             return TransientFailure(delay: wait, pause: pause, lastError: text)
         }
     }

@@ -46,8 +46,10 @@ package final class PollRecorder: Sendable {
         var failedPolls = 0
     }
 
-    package init(database: TokenDatabase, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
-                 slowCommitThreshold: Duration = .seconds(1), maxHoldRetryDelay: Duration = .seconds(10)) {
+    package init(
+        database: TokenDatabase, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
+        slowCommitThreshold: Duration = .seconds(1), maxHoldRetryDelay: Duration = .seconds(10)
+    ) {
         self.database = database
         self.hooks = HookSelection(global: HookConfiguration.globalHooks(hooks))
         self.logger = logger
@@ -130,16 +132,19 @@ package final class PollRecorder: Sendable {
             let summary = try await database.recordPolls(writes, pauses: pauses, hooks: hooks.planner)
             let took = ContinuousClock.now - started
             if took >= slowCommitThreshold {
-                logger.warning("database write waited for the lock (another process held it)", metadata: [
-                    "db.wait_s": "\((took.seconds * 10).rounded() / 10)", "batch.size": "\(batch.count)",
-                ])
+                logger.warning(
+                    "database write waited for the lock (another process held it)",
+                    metadata: [
+                        "db.wait_s": "\((took.seconds * 10).rounded() / 10)", "batch.size": "\(batch.count)",
+                    ])
             }
             noteSuccess()
             let skipped = Set(summary.notWatchingAnyMore)
             for item in batch {
-                item.continuation.resume(returning: Receipt(
-                    tokenUpdated: !skipped.contains(item.decision.write.tokenID),
-                    hookRunsCreated: summary.hookRunsCreated > 0))
+                item.continuation.resume(
+                    returning: Receipt(
+                        tokenUpdated: !skipped.contains(item.decision.write.tokenID),
+                        hookRunsCreated: summary.hookRunsCreated > 0))
             }
         } catch is CancellationError {
             // Stopping without a grace (the task was cancelled): abandoned, not a database problem.
@@ -164,9 +169,11 @@ package final class PollRecorder: Sendable {
             return (ContinuousClock.now - since, h.failedPolls)
         }
         if let (failedFor, failedPolls) = recovered {
-            logger.notice("database accepts writes again; held polls are being recorded and polling resumes", metadata: [
-                "db.failing_s": "\(Int(saturating: failedFor.seconds))", "polls.failed_commits": "\(failedPolls)",
-            ])
+            logger.notice(
+                "database accepts writes again; held polls are being recorded and polling resumes",
+                metadata: [
+                    "db.failing_s": "\(Int(saturating: failedFor.seconds))", "polls.failed_commits": "\(failedPolls)",
+                ])
         }
     }
 
@@ -187,7 +194,9 @@ package final class PollRecorder: Sendable {
         }
         let metadata: Logger.Metadata = ["error": "\(error)", "batch.size": "\(polls)"]
         if isFirst {
-            logger.error("cannot record polls: the database refuses writes (disk full, or locked past the busy timeout); their results are held and retried, and their tokens are not polled until a commit succeeds", metadata: metadata)
+            logger.error(
+                "cannot record polls: the database refuses writes (disk full, or locked past the busy timeout); their results are held and retried, and their tokens are not polled until a commit succeeds",
+                metadata: metadata)
         } else if isReminder {
             logger.error("still cannot record polls; results held, polling suspended", metadata: metadata)
         } else {

@@ -54,7 +54,8 @@ package final class PollingService: Sendable {
     package let minimumCycle: Duration
 
     package init(
-        database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration, recorder: PollRecorder,
+        database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration,
+        recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
         beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }, schedules: SegmentSchedules? = nil,
@@ -68,9 +69,11 @@ package final class PollingService: Sendable {
         self.recorder = recorder
         self.logger = logger
         self.failureLog = FailureLog(logger: logger)
-        self.downloadStep = DownloadStep(database: database, policy: PollPolicy(configuration: configuration), hooks: recorder.hooks,
-                                         files: OpenDownloads(), logger: logger, wallNow: wallNow)
-        self.schedules = configuration.scheduleEffort > 0
+        self.downloadStep = DownloadStep(
+            database: database, policy: PollPolicy(configuration: configuration), hooks: recorder.hooks,
+            files: OpenDownloads(), logger: logger, wallNow: wallNow)
+        self.schedules =
+            configuration.scheduleEffort > 0
             ? schedules ?? SegmentSchedules(configuration: configuration, database: database, logger: logger)
             : nil
         self.adminCheckInterval = adminCheckInterval
@@ -98,9 +101,12 @@ package final class PollingService: Sendable {
         let pauses = try await database.activePauses(now: wallNow())
         state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: .now, logger: logger)
         for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }
-        logger.info("scheduler started", metadata: [
-            "tokens.watching": "\(watching.tokens.count)", "tokens.unusable": "\(watching.defects.count)", "pauses.active": "\(pauses.count)",
-        ])
+        logger.info(
+            "scheduler started",
+            metadata: [
+                "tokens.watching": "\(watching.tokens.count)", "tokens.unusable": "\(watching.defects.count)",
+                "pauses.active": "\(pauses.count)",
+            ])
 
         try await withThrowingTaskGroup(of: Void.self) { background in
             background.addTask { await self.recorder.run() }
@@ -142,7 +148,9 @@ package final class PollingService: Sendable {
             // the cancelled in-flight polls end as abandoned, unrecorded.
             if Task.isCancelled {
                 if state.inFlight > 0 {
-                    logger.warning("cancelled; abandoning in-flight polls unrecorded", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                    logger.warning(
+                        "cancelled; abandoning in-flight polls unrecorded",
+                        metadata: ["polls.in_flight": "\(state.inFlight)"])
                 }
                 polls.cancelAll()
                 return
@@ -154,7 +162,9 @@ package final class PollingService: Sendable {
             }
             if stopping && state.inFlight == 0 { return }
             if let deadline = graceDeadline, !abandonedAll, ContinuousClock.now >= deadline {
-                logger.warning("shutdown grace over; abandoning in-flight polls unrecorded", metadata: ["polls.in_flight": "\(state.inFlight)"])
+                logger.warning(
+                    "shutdown grace over; abandoning in-flight polls unrecorded",
+                    metadata: ["polls.in_flight": "\(state.inFlight)"])
                 polls.cancelAll()
                 abandonedAll = true
             }
@@ -169,15 +179,19 @@ package final class PollingService: Sendable {
                 case .answered(let id):
                     state.answered(tokenID: id)
                 case .polled(let id, let decision, let updated):
-                    let pauseChange = state.finish(tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
+                    let pauseChange = state.finish(
+                        tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
                     log(decision, pauseChange: pauseChange)
                     if pollAgainAfterFlight.remove(id) != nil { _ = state.pollNow(tokenID: id, now: .now) }
                 case .downloaded(let id, let report):
                     let pauseChange = state.finishDownload(tokenID: id, report: report, wallNow: wallNow(), now: .now)
                     if pauseChange != .none, let pause = report.pause {
-                        logger.warning("\(pause.scope) paused by a download request", metadata: [
-                            "pause.subject": "\(pause.subject)", "pause.until": "\(Timestamp.format(pause.pausedUntil))", "error": "\(pause.reason)",
-                        ])
+                        logger.warning(
+                            "\(pause.scope) paused by a download request",
+                            metadata: [
+                                "pause.subject": "\(pause.subject)",
+                                "pause.until": "\(Timestamp.format(pause.pausedUntil))", "error": "\(pause.reason)",
+                            ])
                     }
                 case .recordFailed(let id):
                     state.retryLater(tokenID: id, now: .now)
@@ -187,7 +201,9 @@ package final class PollingService: Sendable {
                     pollAgainAfterFlight.remove(id)
                 case .adminChanges(let changes):
                     // A download an operator removed or paused: its open file and early page request go.
-                    for change in changes.tokens where change.watched == nil { downloadStep.files.forget(change.tokenID) }
+                    for change in changes.tokens where change.watched == nil {
+                        downloadStep.files.forget(change.tokenID)
+                    }
                     state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
                     // before its tokens are polled again (the old ones would get 401 and a new pause).
@@ -195,7 +211,9 @@ package final class PollingService: Sendable {
                         await beforeAccountLift(clientID)
                     }
                     for lift in state.lift(changes.pauseLifts, now: .now) {
-                        logger.notice("\(lift.scope) pause lifted by an operator; polling again", metadata: ["pause.subject": "\(lift.subject)"])
+                        logger.notice(
+                            "\(lift.scope) pause lifted by an operator; polling again",
+                            metadata: ["pause.subject": "\(lift.subject)"])
                     }
                 case .pollNow(let id):
                     let result = state.pollNow(tokenID: id, now: .now)
@@ -218,7 +236,8 @@ package final class PollingService: Sendable {
             startDownloadStep(launch, in: &polls)
             return
         }
-        polls.addTask { [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog, makeRandom, schedules] in
+        polls.addTask {
+            [policy, recorder, mailbox, wallNow, logger, onHookRunsQueued, failureLog, makeRandom, schedules] in
             let polledAt = wallNow()
             let result = await launch.target.source.status(of: token.accessToken)
             if Task.isCancelled {
@@ -232,22 +251,30 @@ package final class PollingService: Sendable {
             var safetyNet: CallbackSafetyNet? = nil
             var schedule: LearnedSchedule? = nil
             if token.awaitsCallback, let interval = policy.configuration.callbackSafetyInterval {
-                let forecast = if let segment = token.segment { await schedules?.forecast(clientID: token.clientID, segment: segment) } else { CompletionForecast?.none }
+                let forecast =
+                    if let segment = token.segment {
+                        await schedules?.forecast(clientID: token.clientID, segment: segment)
+                    } else { CompletionForecast?.none }
                 safetyNet = CallbackSafetyNet(interval: interval, forecast: forecast)
             } else if token.segment != nil {
                 schedule = await schedules?.schedule(for: token)
             }
             let now = wallNow()
-            let sinceAdded = token.addedAt.map { Duration.clampedSeconds(Swift.max(0, now.timeIntervalSince($0))) } ?? .zero
-            let decision = policy.decide(token: token, result: result, polledAt: polledAt, now: now, hostKey: launch.target.hostKey,
-                                         accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
-                                         schedule: schedule, sinceAdded: sinceAdded, safetyNet: safetyNet, using: &rng)
+            let sinceAdded =
+                token.addedAt.map { Duration.clampedSeconds(Swift.max(0, now.timeIntervalSince($0))) } ?? .zero
+            let decision = policy.decide(
+                token: token, result: result, polledAt: polledAt, now: now, hostKey: launch.target.hostKey,
+                accountNotFoundElsewhere: launch.accountNotFoundElsewhere, deliver: launch.target.delivers(token),
+                schedule: schedule, sinceAdded: sinceAdded, safetyNet: safetyNet, using: &rng)
             if safetyNet != nil, !launch.callbackArrived, token.attempt > 0,
-               decision.write.newState == .complete || decision.write.newState == .downloading {
+                decision.write.newState == .complete || decision.write.newState == .downloading
+            {
                 MprefMetrics.callbackMissed()
-                logger.notice("export found complete by a safety poll: its callback did not arrive (check callbacks.public_url and the reverse proxy)", metadata: [
-                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
-                ])
+                logger.notice(
+                    "export found complete by a safety poll: its callback did not arrive (check callbacks.public_url and the reverse proxy)",
+                    metadata: [
+                        "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                    ])
             }
 
             do {
@@ -263,9 +290,12 @@ package final class PollingService: Sendable {
             } catch is CancellationError {
                 mailbox.post(.abandoned(tokenID: token.id))
             } catch {
-                logger.error("poll not recorded; will poll again", metadata: [
-                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "error": "\(error)",
-                ])
+                logger.error(
+                    "poll not recorded; will poll again",
+                    metadata: [
+                        "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                        "error": "\(error)",
+                    ])
                 mailbox.post(.recordFailed(tokenID: token.id))
             }
         }
@@ -280,8 +310,9 @@ package final class PollingService: Sendable {
                 return
             }
             var rng = makeRandom()
-            let report = await downloadStep.run(token: token, source: source, settings: launch.target.download, hostKey: launch.target.hostKey,
-                                                using: &rng)
+            let report = await downloadStep.run(
+                token: token, source: source, settings: launch.target.download, hostKey: launch.target.hostKey,
+                using: &rng)
             if Task.isCancelled, !report.recorded {
                 mailbox.post(.abandoned(tokenID: token.id))
                 return

@@ -22,7 +22,10 @@ package final class ReloadableSource: StatusSource, DownloadSource {
     package init(configuration: AccountConfiguration, logger: Logger, maxConnectionsPerHost: Int) throws {
         self.logger = logger
         self.maxConnectionsPerHost = maxConnectionsPerHost
-        clients = Mutex(Clients(current: try MyPreferencesClient(configuration: configuration, logger: logger, maxConnectionsPerHost: maxConnectionsPerHost)))
+        clients = Mutex(
+            Clients(
+                current: try MyPreferencesClient(
+                    configuration: configuration, logger: logger, maxConnectionsPerHost: maxConnectionsPerHost)))
     }
 
     /// The account as the current client has it.
@@ -45,7 +48,8 @@ package final class ReloadableSource: StatusSource, DownloadSource {
     package func replaceCredentials(with auth: Authentication) throws {
         var account = configuration
         account.auth = auth
-        let client = try MyPreferencesClient(configuration: account, logger: logger, maxConnectionsPerHost: maxConnectionsPerHost)
+        let client = try MyPreferencesClient(
+            configuration: account, logger: logger, maxConnectionsPerHost: maxConnectionsPerHost)
         clients.withLock { c in
             c.retired.append(c.current)
             c.current = client

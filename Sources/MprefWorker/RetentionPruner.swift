@@ -40,8 +40,10 @@ package final class RetentionPruner: Sendable {
     /// Batches per call. Default 10.
     package let batchesPerCall: Int
 
-    package init(database: TokenDatabase, retention: RetentionConfiguration, logger: Logger,
-                 passInterval: TimeInterval = 600, batchSize: Int = 1000, batchesPerCall: Int = 10) {
+    package init(
+        database: TokenDatabase, retention: RetentionConfiguration, logger: Logger,
+        passInterval: TimeInterval = 600, batchSize: Int = 1000, batchesPerCall: Int = 10
+    ) {
         self.database = database
         self.retention = retention
         self.logger = logger
@@ -56,7 +58,9 @@ package final class RetentionPruner: Sendable {
         guard retention.historyDays > 0 || retention.finishedTokensDays > 0 else { return }
         let due = state.withLock { s -> Bool in
             if s.pending { return true }
-            guard s.lastPassStart.map({ now.timeIntervalSince($0) >= passInterval || now < $0 }) ?? true else { return false }
+            guard s.lastPassStart.map({ now.timeIntervalSince($0) >= passInterval || now < $0 }) ?? true else {
+                return false
+            }
             s.lastPassStart = now
             s.pending = true
             return true
@@ -99,19 +103,23 @@ package final class RetentionPruner: Sendable {
             return (s.deletedPolls, s.deletedTokens)
         }
         guard polls > 0 || tokens > 0 else { return }
-        logger.info("pruned old history", metadata: [
-            "retention.polls_deleted": "\(polls)", "retention.tokens_deleted": "\(tokens)",
-            "retention.history_days": "\(retention.historyDays)", "retention.finished_tokens_days": "\(retention.finishedTokensDays)",
-            "db.bytes": "\(database.sizeOnDisk().database)",
-        ])
+        logger.info(
+            "pruned old history",
+            metadata: [
+                "retention.polls_deleted": "\(polls)", "retention.tokens_deleted": "\(tokens)",
+                "retention.history_days": "\(retention.historyDays)",
+                "retention.finished_tokens_days": "\(retention.finishedTokensDays)",
+                "db.bytes": "\(database.sizeOnDisk().database)",
+            ])
     }
 
     private func logVacuumModeOnce() async throws {
         guard !state.withLock({ $0.loggedVacuumMode }) else { return }
         state.withLock { $0.loggedVacuumMode = true }
         if try await database.autoVacuumMode() != 2 {
-            logger.notice("the database was created before incremental auto-vacuum: pruned pages are reused but the file does not shrink; to switch once, stop the daemon and run `sqlite3 DB 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'`",
-                          metadata: ["db.path": "\(database.path)"])
+            logger.notice(
+                "the database was created before incremental auto-vacuum: pruned pages are reused but the file does not shrink; to switch once, stop the daemon and run `sqlite3 DB 'PRAGMA auto_vacuum=INCREMENTAL; VACUUM'`",
+                metadata: ["db.path": "\(database.path)"])
         }
     }
 }

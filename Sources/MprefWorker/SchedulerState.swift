@@ -59,7 +59,10 @@ struct SchedulerState {
     /// Spreads tokens resuming after a pause (``spread()``); injected so tests replay it from a seed.
     private var rng: any RandomNumberGenerator
 
-    init(configuration: PollingConfiguration, targets: [String: PollTarget], random: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    init(
+        configuration: PollingConfiguration, targets: [String: PollTarget],
+        random: any RandomNumberGenerator = SystemRandomNumberGenerator()
+    ) {
         self.configuration = configuration
         self.targets = targets
         self.rng = random
@@ -70,7 +73,9 @@ struct SchedulerState {
 
     /// Most polls launched and not settled at once: 4 × `maxInFlight`, so a slow database holds back
     /// new polls instead of piling up answers in memory.
-    var settlingLimit: Int { configuration.maxInFlight.multipliedReportingOverflow(by: 4).overflow ? .max : configuration.maxInFlight * 4 }
+    var settlingLimit: Int {
+        configuration.maxInFlight.multipliedReportingOverflow(by: 4).overflow ? .max : configuration.maxInFlight * 4
+    }
 
     /// A request slot and a settling slot are free.
     private var canLaunch: Bool { openRequests.count < configuration.maxInFlight && inFlight < settlingLimit }
@@ -87,7 +92,9 @@ struct SchedulerState {
     }
 
     /// Loads the tokens and pauses found at start.
-    mutating func load(tokens: [WatchedToken], pauses: [PauseRecord], wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
+    mutating func load(
+        tokens: [WatchedToken], pauses: [PauseRecord], wallNow: Date, now: ContinuousClock.Instant, logger: Logger
+    ) {
         queue.reserveCapacity(tokens.count)
         slots.reserveCapacity(tokens.count)
         for pause in pauses { applyPause(pause, wallNow: wallNow, now: now) }
@@ -100,8 +107,10 @@ struct SchedulerState {
         while canLaunch, let top = queue.first, top.due <= now {
             _ = queue.popFirst()
             guard var slot = slots[top.tokenID], slot.generation == top.generation, !slot.inFlight,
-                  let target = targets[slot.token.clientID] else { continue }
-            let held = PauseRule.effectiveDue(planned: now, host: hostPauses[target.hostKey]?.end, account: accountPauses[slot.token.clientID]?.end)
+                let target = targets[slot.token.clientID]
+            else { continue }
+            let held = PauseRule.effectiveDue(
+                planned: now, host: hostPauses[target.hostKey]?.end, account: accountPauses[slot.token.clientID]?.end)
             if held.heldBy != nil {
                 schedule(top.tokenID, at: held.due + spread(), booked: false)
                 continue
@@ -119,14 +128,20 @@ struct SchedulerState {
             slots[top.tokenID] = slot
             inFlight += 1
             openRequests.insert(top.tokenID)
-            let elsewhere = notFoundStreaks[slot.token.clientID].map { $0.count - ($0.contains(top.tokenID) ? 1 : 0) } ?? 0
-            launches.append(Launch(token: slot.token, target: target, accountNotFoundElsewhere: elsewhere, callbackArrived: slot.callbackArrived))
+            let elsewhere =
+                notFoundStreaks[slot.token.clientID].map { $0.count - ($0.contains(top.tokenID) ? 1 : 0) } ?? 0
+            launches.append(
+                Launch(
+                    token: slot.token, target: target, accountNotFoundElsewhere: elsewhere,
+                    callbackArrived: slot.callbackArrived))
         }
         return launches
     }
 
     /// Applies a committed poll. Returns what it did to the host or account pause in force.
-    mutating func finish(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
+    mutating func finish(
+        tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant
+    ) -> PauseChange {
         endFlight(tokenID)
         let pauseChange = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
         if let clientID = slots[tokenID]?.token.clientID {
@@ -137,7 +152,8 @@ struct SchedulerState {
             }
         }
         let w = decision.write
-        continueOrDrop(tokenID, updated: tokenUpdated, state: w.newState, after: decision.nextDelay, now: now) { token in
+        continueOrDrop(tokenID, updated: tokenUpdated, state: w.newState, after: decision.nextDelay, now: now) {
+            token in
             if let rowCount = w.rowCount { token.rowCount = rowCount }
             if let byteCount = w.byteCount { token.byteCount = byteCount }
             token.attempt = w.attempt
@@ -151,8 +167,10 @@ struct SchedulerState {
     /// After a recorded request: a token still active (`watching`, `downloading`) with a next delay
     /// gets `update` and is scheduled; one whose row changed to anything else is dropped; one whose
     /// row an admin command changed meanwhile (`updated` false) is left to the admin change.
-    private mutating func continueOrDrop(_ tokenID: Int64, updated: Bool, state: TokenState, after delay: Duration?, now: ContinuousClock.Instant,
-                                         update: (inout WatchedToken) -> Void) {
+    private mutating func continueOrDrop(
+        _ tokenID: Int64, updated: Bool, state: TokenState, after delay: Duration?, now: ContinuousClock.Instant,
+        update: (inout WatchedToken) -> Void
+    ) {
         guard var slot = slots[tokenID] else { return }
         guard updated, state.isActive, let delay else {
             if updated { slots[tokenID] = nil }
@@ -166,14 +184,17 @@ struct SchedulerState {
 
     /// Applies a recorded download step (see ``DownloadStep``): its pause, and the token's next step
     /// when it is still downloading. Returns what it did to the pause in force.
-    mutating func finishDownload(tokenID: Int64, report: DownloadStep.Report, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
+    mutating func finishDownload(
+        tokenID: Int64, report: DownloadStep.Report, wallNow: Date, now: ContinuousClock.Instant
+    ) -> PauseChange {
         endFlight(tokenID)
         let pauseChange = report.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
         guard report.recorded else {
             if slots[tokenID] != nil { schedule(tokenID, at: now + configuration.initialDelay, booked: false) }
             return pauseChange
         }
-        continueOrDrop(tokenID, updated: report.tokenUpdated, state: report.newState, after: report.nextDelay, now: now) { token in
+        continueOrDrop(tokenID, updated: report.tokenUpdated, state: report.newState, after: report.nextDelay, now: now)
+        { token in
             token.consecutiveErrors = report.consecutiveErrors
             token.consecutiveNotFound = report.consecutiveNotFound
         }
@@ -203,12 +224,16 @@ struct SchedulerState {
             if let token = change.watched {
                 if slots[token.id]?.inFlight == true { continue }  // its poll's outcome decides
                 watch(token, wallNow: wallNow, now: now, logger: logger)
-                logger.info("watching token", metadata: ["export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)"])
+                logger.info(
+                    "watching token",
+                    metadata: ["export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)"])
             } else if let defect = change.defect {
                 slots[change.tokenID] = nil
                 Self.logUnusableRow(defect, logger: logger)
             } else if slots.removeValue(forKey: change.tokenID) != nil {
-                logger.info("stopped watching token", metadata: ["token.id": "\(change.tokenID)", "token.state": "\(change.state.rawValue)"])
+                logger.info(
+                    "stopped watching token",
+                    metadata: ["token.id": "\(change.tokenID)", "token.state": "\(change.state.rawValue)"])
             }
         }
     }
@@ -228,18 +253,23 @@ struct SchedulerState {
     private mutating func watch(_ token: WatchedToken, wallNow: Date, now: ContinuousClock.Instant, logger: Logger) {
         guard targets[token.clientID] != nil else {
             if unconfiguredClientIDs.insert(token.clientID).inserted {
-                logger.error("no account configured for this client ID; its tokens are not polled", metadata: ["export.client_id": "\(token.clientID)"])
+                logger.error(
+                    "no account configured for this client ID; its tokens are not polled",
+                    metadata: ["export.client_id": "\(token.clientID)"])
             }
             return
         }
         let wait = token.nextPollAt.map { $0.timeIntervalSince(wallNow) } ?? 0
         // A planned poll further away than any gap the daemon plans is a hand-edited row: pinned.
-        let longestGap = token.awaitsCallback ? max(configuration.maxDelay, configuration.callbackSafetyInterval ?? .zero) : configuration.maxDelay
+        let longestGap =
+            token.awaitsCallback
+            ? max(configuration.maxDelay, configuration.callbackSafetyInterval ?? .zero) : configuration.maxDelay
         let clamped = min(max(wait, 0), longestGap.seconds)
         let generation = nextGeneration
         nextGeneration += 1
         slots[token.id] = Slot(token: token, generation: generation)
-        queue.push(.init(due: now + .clampedSeconds(clamped), tokenID: token.id, generation: generation, slotBooked: false))
+        queue.push(
+            .init(due: now + .clampedSeconds(clamped), tokenID: token.id, generation: generation, slotBooked: false))
     }
 
     private mutating func schedule(_ tokenID: Int64, at due: ContinuousClock.Instant, booked: Bool) {
@@ -263,11 +293,15 @@ struct SchedulerState {
     @discardableResult
     private mutating func applyPause(_ pause: PauseRecord, wallNow: Date, now: ContinuousClock.Instant) -> PauseChange {
         let isHost = pause.scope == .host
-        let limit = isHost ? configuration.maxRetryAfter + configuration.pauseJitter : configuration.authPause + configuration.pauseJitter
+        let limit =
+            isHost
+            ? configuration.maxRetryAfter + configuration.pauseJitter
+            : configuration.authPause + configuration.pauseJitter
         let remaining = min(max(pause.pausedUntil.timeIntervalSince(wallNow), 0), limit.seconds)
         let span = PauseSpan(end: now + .clampedSeconds(remaining), startedAt: pause.startedAt)
         let existing = isHost ? hostPauses[pause.subject] : accountPauses[pause.subject]
-        let merged = existing.map { PauseSpan(end: max($0.end, span.end), startedAt: max($0.startedAt, span.startedAt)) } ?? span
+        let merged =
+            existing.map { PauseSpan(end: max($0.end, span.end), startedAt: max($0.startedAt, span.startedAt)) } ?? span
         if isHost { hostPauses[pause.subject] = merged } else { accountPauses[pause.subject] = merged }
         guard let existing, existing.end > now else { return .started }
         return span.end - existing.end > max(configuration.pauseJitter, .milliseconds(1)) ? .extended : .none
@@ -282,7 +316,8 @@ struct SchedulerState {
         for lift in lifts {
             let isHost = lift.scope == .host
             guard let span = isHost ? hostPauses[lift.subject] : accountPauses[lift.subject],
-                  span.end > now, span.startedAt <= lift.liftedAt else { continue }
+                span.end > now, span.startedAt <= lift.liftedAt
+            else { continue }
             if isHost { hostPauses[lift.subject] = nil } else { accountPauses[lift.subject] = nil }
             ended.append(lift)
         }
@@ -290,7 +325,9 @@ struct SchedulerState {
         let hosts = Set(ended.filter { $0.scope == .host }.map(\.subject))
         let accounts = Set(ended.filter { $0.scope != .host }.map(\.subject))
         let waiting = slots.filter { _, slot in
-            !slot.inFlight && (accounts.contains(slot.token.clientID) || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
+            !slot.inFlight
+                && (accounts.contains(slot.token.clientID)
+                    || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
         }
         for id in waiting.keys { schedule(id, at: now, booked: false) }
         return ended

@@ -20,7 +20,10 @@ package struct PollTarget: Sendable {
     /// The account's download configuration.
     package var download: DownloadSettings
 
-    package init(source: any StatusSource, hostKey: String, downloads: (any DownloadSource)? = nil, download: DownloadSettings = DownloadSettings()) {
+    package init(
+        source: any StatusSource, hostKey: String, downloads: (any DownloadSource)? = nil,
+        download: DownloadSettings = DownloadSettings()
+    ) {
         self.source = source
         self.hostKey = hostKey
         self.downloads = downloads
@@ -42,8 +45,9 @@ package struct PollTarget: Sendable {
     /// surrounding spaces ignored); `nil` for anything else.
     package static func validHostKey(of url: String) -> String? {
         guard let components = URLComponents(string: url.trimmingCharacters(in: .whitespaces)),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host?.lowercased(), !host.isEmpty else { return nil }
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host?.lowercased(), !host.isEmpty
+        else { return nil }
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         return "\(scheme)://\(host):\(port)"
     }

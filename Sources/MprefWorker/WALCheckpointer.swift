@@ -31,8 +31,10 @@ package final class WALCheckpointer: Sendable {
     /// Least time between two "long-running reader" warnings of one episode. Default 60 s.
     package let warningInterval: Duration
 
-    package init(database: TokenDatabase, logger: Logger, walSizeLimit: Int64 = 16 << 20,
-                 maxWait: Duration = .milliseconds(250), warningInterval: Duration = .seconds(60)) {
+    package init(
+        database: TokenDatabase, logger: Logger, walSizeLimit: Int64 = 16 << 20,
+        maxWait: Duration = .milliseconds(250), warningInterval: Duration = .seconds(60)
+    ) {
         self.database = database
         self.logger = logger
         self.walSizeLimit = walSizeLimit
@@ -60,7 +62,9 @@ package final class WALCheckpointer: Sendable {
                     var m = metadata
                     m["db.wal_frames"] = "\(result.walFrames)"
                     m["db.checkpointed_frames"] = "\(result.checkpointedFrames)"
-                    logger.warning("cannot checkpoint the WAL: a long-running reader holds an old snapshot (e.g. an open sqlite3 transaction); the WAL shrinks once it ends", metadata: m)
+                    logger.warning(
+                        "cannot checkpoint the WAL: a long-running reader holds an old snapshot (e.g. an open sqlite3 transaction); the WAL shrinks once it ends",
+                        metadata: m)
                 }
             } else {
                 let blockedFor = state.withLock { s -> Duration? in

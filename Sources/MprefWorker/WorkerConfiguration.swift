@@ -115,7 +115,10 @@ package struct WorkerConfiguration: Sendable {
     /// How each account's completed exports are downloaded, by client ID (absent = download off).
     package var downloads: [String: DownloadSettings] = [:]
 
-    package init(accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(), hooks: HookConfiguration = .init(), databasePath: String) {
+    package init(
+        accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(),
+        hooks: HookConfiguration = .init(), databasePath: String
+    ) {
         self.accounts = accounts
         self.polling = polling
         self.hooks = hooks

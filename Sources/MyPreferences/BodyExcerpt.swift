@@ -6,7 +6,8 @@
 package enum BodyExcerpt {
     package static let defaultLimit = 256
 
-    package static func make<Body: Collection>(_ body: Body, limit: Int = defaultLimit) -> String where Body.Element == UInt8 {
+    package static func make<Body: Collection>(_ body: Body, limit: Int = defaultLimit) -> String
+    where Body.Element == UInt8 {
         guard limit > 0 else { return "" }
         // A character is at most a few bytes in practice; read a bounded prefix, cut at a sequence start.
         let maximumBytes = limit * 8
@@ -27,7 +28,8 @@ package enum BodyExcerpt {
     }
 
     private static func clean(_ character: Character) -> Character {
-        guard let scalar = character.unicodeScalars.first, character.unicodeScalars.count == 1 || character == "\r\n" else {
+        guard let scalar = character.unicodeScalars.first, character.unicodeScalars.count == 1 || character == "\r\n"
+        else {
             return character.unicodeScalars.contains(where: isControl) ? "\u{FFFD}" : character
         }
         if character == "\r\n" || scalar == "\t" || scalar == "\n" || scalar == "\r" { return " " }

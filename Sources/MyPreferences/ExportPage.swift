@@ -24,8 +24,10 @@ package struct ExportPage: Sendable, Hashable {
     /// occur), so 64-bit numbers, escapes, Unicode and nesting are kept byte for byte.
     package var ndjson: [UInt8]
 
-    package init(count: Int64?, hasMore: Bool?, limit: Int64?, offset: Int64?, totalResults: Int64?, records: Int,
-                recordKey: String, ndjson: [UInt8]) {
+    package init(
+        count: Int64?, hasMore: Bool?, limit: Int64?, offset: Int64?, totalResults: Int64?, records: Int,
+        recordKey: String, ndjson: [UInt8]
+    ) {
         self.count = count
         self.hasMore = hasMore
         self.limit = limit

@@ -7,7 +7,8 @@ import MprefCore
 package struct ExportRequest: Sendable, Hashable {
     /// Who to restrict the export to (Integration docs): `MatchCriteria`.
     package enum MatchCriteria: String, Sendable, Hashable, CaseIterable {
-        case profileID = "ProfileId", alternateID = "AlternateId", phoneNumber = "PhoneNumber", emailAddress = "EmailAddress"
+        case profileID = "ProfileId", alternateID = "AlternateId", phoneNumber = "PhoneNumber", emailAddress =
+            "EmailAddress"
     }
 
     /// `CallbackURL`: the vendor POSTs there when the export is complete (body undocumented).
@@ -20,8 +21,11 @@ package struct ExportRequest: Sendable, Hashable {
     /// `Values` with `MatchCriteria`.
     package var values: [String]
 
-    package init(callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil, matchType: String? = nil,
-                values: [String] = []) {
+    package init(
+        callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil,
+        matchType: String? = nil,
+        values: [String] = []
+    ) {
         self.callbackURL = callbackURL
         self.lastDateTime = lastDateTime
         self.matchCriteria = matchCriteria
@@ -80,13 +84,18 @@ package struct InitiatedExport: Sendable, Hashable {
         }
         let tokens = members.filter { $0.key.lowercased() == "accesstoken" }
         guard tokens.count == 1, let token = tokens.first else {
-            return .undecodable(reason: tokens.isEmpty ? "the answer has no AccessToken" : "AccessToken appears more than once (ambiguous)", excerpt: excerpt)
+            return .undecodable(
+                reason: tokens.isEmpty
+                    ? "the answer has no AccessToken" : "AccessToken appears more than once (ambiguous)",
+                excerpt: excerpt)
         }
-        let text: String? = switch token.value {
-        case .number(let digits), .string(let digits): digits
-        default: nil
-        }
-        guard let text, let accessToken = StatusDecoder.integer(text: text, allowNegative: false), accessToken > 0 else {
+        let text: String? =
+            switch token.value {
+            case .number(let digits), .string(let digits): digits
+            default: nil
+            }
+        guard let text, let accessToken = StatusDecoder.integer(text: text, allowNegative: false), accessToken > 0
+        else {
             return .undecodable(reason: "AccessToken is not a positive 64-bit integer", excerpt: excerpt)
         }
         return .ok(InitiatedExport(accessToken: accessToken))

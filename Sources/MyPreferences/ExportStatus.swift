@@ -14,7 +14,10 @@ package struct ExportStatus: Sendable, Hashable {
     /// `Expires`, verbatim, sent only by the API/3 path form; `nil` otherwise.
     package var expires: String?
 
-    package init(accessToken: Int64? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil, expires: String? = nil) {
+    package init(
+        accessToken: Int64? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil,
+        expires: String? = nil
+    ) {
         self.accessToken = accessToken
         self.status = status
         self.rowCount = rowCount

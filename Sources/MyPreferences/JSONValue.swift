@@ -72,7 +72,8 @@ enum JSONValue: Equatable, Sendable {
 
         mutating func literal(_ word: StaticString) throws {
             let expected = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
-            guard bytes.count - index >= expected.count, bytes[index..<index + expected.count].elementsEqual(expected) else {
+            guard bytes.count - index >= expected.count, bytes[index..<index + expected.count].elementsEqual(expected)
+            else {
                 throw error("invalid literal")
             }
             index += expected.count
@@ -85,7 +86,9 @@ enum JSONValue: Equatable, Sendable {
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw error("expected a member name")
+                }
                 let key = try string()
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
@@ -130,7 +133,9 @@ enum JSONValue: Equatable, Sendable {
             }
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
                 guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid exponent") }
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
@@ -177,12 +182,15 @@ enum JSONValue: Equatable, Sendable {
                     case UInt8(ascii: "u"):
                         let unit = try hex4()
                         if (0xD800...0xDBFF).contains(unit),
-                           index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                            index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        {
                             let saved = index
                             index += 2
                             let low = try hex4()
                             if (0xDC00...0xDFFF).contains(low),
-                               let scalar = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) {
+                                let scalar = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                            {
                                 scalars.append(scalar)
                             } else {
                                 scalars.append("\u{FFFD}")

@@ -75,9 +75,12 @@ package final class MyPreferencesClient: Sendable {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
 
         self.configuration = configuration
-        self.urlTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.statusPath, clientID: configuration.clientID)
-        self.retrieveTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.retrievePath, clientID: configuration.clientID)
-        self.commitTemplate = StatusURL.Template(baseURL: configuration.baseURL, template: configuration.commitPath, clientID: configuration.clientID)
+        self.urlTemplate = StatusURL.Template(
+            baseURL: configuration.baseURL, template: configuration.statusPath, clientID: configuration.clientID)
+        self.retrieveTemplate = StatusURL.Template(
+            baseURL: configuration.baseURL, template: configuration.retrievePath, clientID: configuration.clientID)
+        self.commitTemplate = StatusURL.Template(
+            baseURL: configuration.baseURL, template: configuration.commitPath, clientID: configuration.clientID)
         self.httpClient = httpClient
         self.logger = logger
         self.now = now
@@ -87,11 +90,12 @@ package final class MyPreferencesClient: Sendable {
         case .pnauthinfo3(let userID, let secret):
             self.authorizer = .pnauthinfo3(userID: userID, secret: secret)
         case .oauth(let tokenURL, let oauthClientID, let oauthClientSecret, let userID):
-            self.authorizer = .oauth(OAuthTokenSource(
-                httpClient: httpClient, tokenURL: tokenURL, oauthClientID: oauthClientID,
-                oauthClientSecret: oauthClientSecret, clientID: configuration.clientID, userID: userID,
-                requestTimeout: configuration.requestTimeout, now: now, logger: logger
-            ))
+            self.authorizer = .oauth(
+                OAuthTokenSource(
+                    httpClient: httpClient, tokenURL: tokenURL, oauthClientID: oauthClientID,
+                    oauthClientSecret: oauthClientSecret, clientID: configuration.clientID, userID: userID,
+                    requestTimeout: configuration.requestTimeout, now: now, logger: logger
+                ))
         }
     }
 
@@ -192,9 +196,11 @@ package final class MyPreferencesClient: Sendable {
     /// The initiate URL of `segment`: `{initiatePath}` with `{clientId}` and `{segmentName}` each
     /// percent-encoded as one path segment.
     package func initiateURL(segment: SegmentName) -> String {
-        StatusURL.join(configuration.baseURL, configuration.initiatePath
-            .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID))
-            .replacingOccurrences(of: "{segmentName}", with: StatusURL.encodeSegment(segment.value)))
+        StatusURL.join(
+            configuration.baseURL,
+            configuration.initiatePath
+                .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID))
+                .replacingOccurrences(of: "{segmentName}", with: StatusURL.encodeSegment(segment.value)))
     }
 
     /// Initiates an export of `segment`: `POST {initiateURL}` with `request`'s JSON body
@@ -208,7 +214,8 @@ package final class MyPreferencesClient: Sendable {
     package func initiate(segment: SegmentName, request: ExportRequest) async -> InitiateResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
-            .POST, url: initiateURL(segment: segment), accessToken: 0, accept: .json, maxBodyBytes: configuration.maxBodyBytes,
+            .POST, url: initiateURL(segment: segment), accessToken: 0, accept: .json,
+            maxBodyBytes: configuration.maxBodyBytes,
             timeout: configuration.requestTimeout, body: Array(request.json.utf8)
         ) { body, _ in
             InitiatedExport.decode(Array(body.readableBytesView))
@@ -220,7 +227,8 @@ package final class MyPreferencesClient: Sendable {
     /// with OAuth, a 401 once after refreshing the token); the final response is classified by
     /// ``ResponseClassifier`` with `decode` for a 2xx.
     private func exchange<Answer>(
-        _ method: HTTPMethod, url: String, accessToken: Int64, accept: AccountConfiguration.MediaType, maxBodyBytes: Int,
+        _ method: HTTPMethod, url: String, accessToken: Int64, accept: AccountConfiguration.MediaType,
+        maxBodyBytes: Int,
         timeout: Duration, body requestBody: [UInt8]? = nil, decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
     ) async -> (RequestOutcome<Answer>, Int?) {
         var retriedStaleConnection = false
@@ -257,12 +265,18 @@ package final class MyPreferencesClient: Sendable {
                 }
             }
 
-            switch await attempt(method, url: url, headers: headers, body: requestBody, maxBodyBytes: maxBodyBytes, timeout: timeout) {
+            switch await attempt(
+                method, url: url, headers: headers, body: requestBody, maxBodyBytes: maxBodyBytes, timeout: timeout)
+            {
             case .noResponse(let error):
                 // A request with a body (an initiate) is never sent twice: the server may have acted on it.
-                if requestBody == nil, !retriedStaleConnection, TransportFailure.isStaleConnection(error), !Task.isCancelled {
+                if requestBody == nil, !retriedStaleConnection, TransportFailure.isStaleConnection(error),
+                    !Task.isCancelled
+                {
                     retriedStaleConnection = true
-                    logger.debug("pooled connection was closed; retrying once", metadata: ["export.access_token": "\(accessToken)"])
+                    logger.debug(
+                        "pooled connection was closed; retrying once",
+                        metadata: ["export.access_token": "\(accessToken)"])
                     continue
                 }
                 let (failure, detail) = TransportFailure.classify(error)
@@ -271,13 +285,19 @@ package final class MyPreferencesClient: Sendable {
             case .response(let status, let headers, let body, let receivedAt):
                 if status == 401, !retriedUnauthorized, case .oauth(let tokenSource) = authorizer, let bearerToken {
                     retriedUnauthorized = true
-                    logger.debug("status answered 401; refreshing the OAuth token once", metadata: ["export.access_token": "\(accessToken)"])
+                    logger.debug(
+                        "status answered 401; refreshing the OAuth token once",
+                        metadata: ["export.access_token": "\(accessToken)"])
                     await tokenSource.invalidate(bearerToken)
                     continue
                 }
                 switch body {
                 case .success(let bytes):
-                    return (ResponseClassifier.outcome(status: status, headers: headers, body: bytes, receivedAt: receivedAt, decode: decode), status)
+                    return (
+                        ResponseClassifier.outcome(
+                            status: status, headers: headers, body: bytes, receivedAt: receivedAt, decode: decode),
+                        status
+                    )
                 case .failure(let error):
                     // A 2xx needs its body; for anything else the status line decides and the body
                     // only adds detail, so a body that cannot be read is dropped.
@@ -285,7 +305,11 @@ package final class MyPreferencesClient: Sendable {
                         let (failure, detail) = TransportFailure.classify(error)
                         return (.transportError(failure, detail: detail), status)
                     }
-                    return (ResponseClassifier.outcome(status: status, headers: headers, body: ByteBuffer(), receivedAt: receivedAt, decode: decode), status)
+                    return (
+                        ResponseClassifier.outcome(
+                            status: status, headers: headers, body: ByteBuffer(), receivedAt: receivedAt, decode: decode
+                        ), status
+                    )
                 }
             }
         }
@@ -304,7 +328,9 @@ package final class MyPreferencesClient: Sendable {
     /// whose callbacks run on the connection's event loop; the calling task waits once, for the end.
     /// Cancelling the task cancels the request. A body that fails after the head keeps the head's
     /// status and headers (`.response` with `body: .failure`).
-    private func attempt(_ method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?, maxBodyBytes: Int, timeout: Duration) async -> Attempt {
+    private func attempt(
+        _ method: HTTPMethod, url: String, headers: HTTPHeaders, body: [UInt8]?, maxBodyBytes: Int, timeout: Duration
+    ) async -> Attempt {
         let request: HTTPClient.Request
         do {
             var headers = headers
@@ -326,19 +352,25 @@ package final class MyPreferencesClient: Sendable {
             } onCancel: {
                 task.cancel()
             }
-            return .response(status: Int(collected.head.status.code), headers: collected.head.headers, body: .success(collected.body),
-                             receivedAt: collected.receivedAt)
+            return .response(
+                status: Int(collected.head.status.code), headers: collected.head.headers,
+                body: .success(collected.body),
+                receivedAt: collected.receivedAt)
         } catch {
             guard let (head, receivedAt) = collector.head else { return .noResponse(error) }
-            return .response(status: Int(head.status.code), headers: head.headers, body: .failure(error), receivedAt: receivedAt)
+            return .response(
+                status: Int(head.status.code), headers: head.headers, body: .failure(error), receivedAt: receivedAt)
         }
     }
 
     private static func validate(_ configuration: AccountConfiguration, maxConnectionsPerHost: Int) throws {
         guard !configuration.clientID.isEmpty else {
-            throw ClientConfigurationError(code: .invalidValue, field: "clientID", description: "clientID is empty; set it to the MyPreferences ClientId")
+            throw ClientConfigurationError(
+                code: .invalidValue, field: "clientID",
+                description: "clientID is empty; set it to the MyPreferences ClientId")
         }
-        try StatusURL.validate(configuration.baseURL, field: "baseURL", allowInsecureHTTP: configuration.allowInsecureHTTP)
+        try StatusURL.validate(
+            configuration.baseURL, field: "baseURL", allowInsecureHTTP: configuration.allowInsecureHTTP)
         guard configuration.statusPath.contains("{accessToken}") else {
             throw ClientConfigurationError(
                 code: .invalidStatusPath, field: "statusPath",
@@ -346,18 +378,23 @@ package final class MyPreferencesClient: Sendable {
                     + "use e.g. '\(AccountConfiguration.defaultStatusPath)' or '{clientId}/status/Token/{accessToken}'"
             )
         }
-        for (field, value) in [("connectTimeout", configuration.connectTimeout), ("requestTimeout", configuration.requestTimeout)]
+        for (field, value) in [
+            ("connectTimeout", configuration.connectTimeout), ("requestTimeout", configuration.requestTimeout),
+        ]
         where value <= .zero {
-            throw ClientConfigurationError(code: .invalidValue, field: field, description: "\(field) must be positive, got \(value)")
+            throw ClientConfigurationError(
+                code: .invalidValue, field: field, description: "\(field) must be positive, got \(value)")
         }
         guard configuration.maxBodyBytes > 0 else {
             throw ClientConfigurationError(
-                code: .invalidValue, field: "maxBodyBytes", description: "maxBodyBytes must be positive, got \(configuration.maxBodyBytes)"
+                code: .invalidValue, field: "maxBodyBytes",
+                description: "maxBodyBytes must be positive, got \(configuration.maxBodyBytes)"
             )
         }
         guard maxConnectionsPerHost > 0 else {
             throw ClientConfigurationError(
-                code: .invalidValue, field: "maxConnectionsPerHost", description: "maxConnectionsPerHost must be positive, got \(maxConnectionsPerHost)"
+                code: .invalidValue, field: "maxConnectionsPerHost",
+                description: "maxConnectionsPerHost must be positive, got \(maxConnectionsPerHost)"
             )
         }
         if case .oauth(let tokenURL, let oauthClientID, _, _) = configuration.auth {

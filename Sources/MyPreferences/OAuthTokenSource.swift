@@ -136,14 +136,15 @@ actor OAuthTokenSource {
             throw OAuthTokenError(kind: kind, httpStatus: status, description: "token endpoint answered HTTP \(status)")
         }
         func unusable(_ why: String) -> OAuthTokenError {
-            OAuthTokenError(kind: .unusableAnswer, httpStatus: status, description: "token endpoint answer unusable: \(why)")
+            OAuthTokenError(
+                kind: .unusableAnswer, httpStatus: status, description: "token endpoint answer unusable: \(why)")
         }
         guard case .object(let members)? = try? JSONValue.parse(body.readableBytesView) else {
             throw unusable("not a JSON object")
         }
         func field(_ name: String) -> JSONValue? { members.first(where: { $0.key == name })?.value }
         guard case .string(let accessToken)? = field("access_token"), !accessToken.isEmpty,
-              accessToken.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            accessToken.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
         else { throw unusable("no usable access_token") }
         if case .string(let type)? = field("token_type"), type.lowercased() != "bearer" {
             throw unusable("token_type is not Bearer")
@@ -151,7 +152,9 @@ actor OAuthTokenSource {
         var lifetime: TimeInterval = 300
         switch field("expires_in") {
         case .number(let text)?, .string(let text)?:
-            guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else { throw unusable("invalid expires_in") }
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
+                throw unusable("invalid expires_in")
+            }
             lifetime = min(seconds, Duration.longest.seconds)  // a server's "forever" stays a finite date
         default:
             break

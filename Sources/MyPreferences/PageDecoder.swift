@@ -58,7 +58,8 @@ struct JSONScanner {
     }
 
     mutating func page() throws(PageDecodingError) -> ExportPage {
-        var page = ExportPage(count: nil, hasMore: nil, limit: nil, offset: nil, totalResults: nil, records: 0, recordKey: "", ndjson: [])
+        var page = ExportPage(
+            count: nil, hasMore: nil, limit: nil, offset: nil, totalResults: nil, records: 0, recordKey: "", ndjson: [])
         var seen: Set<String> = []
         var sawRecords = false
         // A UTF-8 byte order mark (some .NET servers send one) is not part of the JSON text.
@@ -184,7 +185,9 @@ struct JSONScanner {
         let start = position
         try number()
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
-        guard let value = Int64(text) else { throw fail("\(key) is \(text.prefix(40)); expected an integer within 64 bits") }
+        guard let value = Int64(text) else {
+            throw fail("\(key) is \(text.prefix(40)); expected an integer within 64 bits")
+        }
         return value
     }
 
@@ -241,7 +244,7 @@ struct JSONScanner {
                 position += 1
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     break
                 case UInt8(ascii: "u"):
                     for _ in 0..<4 {
@@ -274,7 +277,9 @@ struct JSONScanner {
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             // A byte is zero in `x` when (x - 1) borrows into its high bit while x's own high bit is clear.
-            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+            let special =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                | word
             if special & highs != 0 { break }
             index += 8
         }
@@ -352,7 +357,9 @@ struct JSONScanner {
                 if peek == UInt8(ascii: "}") {
                     position += 1
                 } else {
-                    guard closers.count < Self.maximumDepth else { throw fail("nested deeper than \(Self.maximumDepth)") }
+                    guard closers.count < Self.maximumDepth else {
+                        throw fail("nested deeper than \(Self.maximumDepth)")
+                    }
                     closers.append(UInt8(ascii: "}"))
                     try memberKey()
                     continue
@@ -363,7 +370,9 @@ struct JSONScanner {
                 if peek == UInt8(ascii: "]") {
                     position += 1
                 } else {
-                    guard closers.count < Self.maximumDepth else { throw fail("nested deeper than \(Self.maximumDepth)") }
+                    guard closers.count < Self.maximumDepth else {
+                        throw fail("nested deeper than \(Self.maximumDepth)")
+                    }
                     closers.append(UInt8(ascii: "]"))
                     continue
                 }

@@ -64,8 +64,9 @@ extension RequestOutcome where Answer == ExportStatus {
     /// as required.
     package func identified(as accessToken: Int64) -> PollOutcome {
         guard case .ok(let status) = self, let echoed = status.accessToken, echoed != accessToken else { return self }
-        return .undecodable(reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",
-                            excerpt: "AccessToken \(echoed), Status \(BodyExcerpt.make(Array(status.status.utf8), limit: 64))")
+        return .undecodable(
+            reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",
+            excerpt: "AccessToken \(echoed), Status \(BodyExcerpt.make(Array(status.status.utf8), limit: 64))")
     }
 }
 

@@ -57,7 +57,8 @@ package enum RetryAfter {
     static func trimOWS(_ text: String) -> String {
         let isOWS: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
         let bytes = Array(text.utf8)
-        guard let start = bytes.firstIndex(where: { !isOWS($0) }), let end = bytes.lastIndex(where: { !isOWS($0) }) else {
+        guard let start = bytes.firstIndex(where: { !isOWS($0) }), let end = bytes.lastIndex(where: { !isOWS($0) })
+        else {
             return ""
         }
         return String(decoding: bytes[start...end], as: UTF8.self)
@@ -90,12 +91,13 @@ enum HTTPDate {
     private static func parseIMFFixdate(_ text: String) -> Int64? {
         let parts = text.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0].isEmpty, parts[5] == "GMT",
-              parts[1].utf8.count == 2, let day = digits(parts[1]),
-              let month = month(parts[2]),
-              parts[3].utf8.count == 4, let year = digits(parts[3]),
-              let time = timeOfDay(parts[4])
+            parts[1].utf8.count == 2, let day = digits(parts[1]),
+            let month = month(parts[2]),
+            parts[3].utf8.count == 4, let year = digits(parts[3]),
+            let time = timeOfDay(parts[4])
         else { return nil }
-        return CivilTime.epochSeconds(year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
+        return CivilTime.epochSeconds(
+            year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
     }
 
     /// ` 06-Nov-94 08:49:37 GMT` (after `Sunday,`).
@@ -104,18 +106,21 @@ enum HTTPDate {
         guard parts.count == 4, parts[0].isEmpty, parts[3] == "GMT" else { return nil }
         let date = parts[1].split(separator: "-", omittingEmptySubsequences: false)
         guard date.count == 3,
-              date[0].utf8.count == 2, let day = digits(date[0]),
-              let month = month(date[1]),
-              date[2].utf8.count == 2, let twoDigitYear = digits(date[2]),
-              let time = timeOfDay(parts[2])
+            date[0].utf8.count == 2, let day = digits(date[0]),
+            let month = month(date[1]),
+            date[2].utf8.count == 2, let twoDigitYear = digits(date[2]),
+            let time = timeOfDay(parts[2])
         else { return nil }
         // RFC 9110 §5.6.7: more than 50 years in the future → the most recent past such year.
         let referenceSeconds = WallClock.seconds(reference)
-        let referenceYear = CivilTime.civilFromDays(referenceSeconds >= 0 ? referenceSeconds / 86_400 : (referenceSeconds - 86_399) / 86_400).year
+        let referenceYear = CivilTime.civilFromDays(
+            referenceSeconds >= 0 ? referenceSeconds / 86_400 : (referenceSeconds - 86_399) / 86_400
+        ).year
         let century = referenceYear - referenceYear % 100
         var year = century + twoDigitYear
         if year > referenceYear + 50 { year -= 100 }
-        return CivilTime.epochSeconds(year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
+        return CivilTime.epochSeconds(
+            year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
     }
 
     /// `Sun Nov  6 08:49:37 1994` (day padded with a space) or `Sun Nov 16 08:49:37 1994`.
@@ -124,28 +129,31 @@ enum HTTPDate {
         guard bytes.count == 24 else { return nil }
         let dayName = String(decoding: bytes[0..<3], as: UTF8.self)
         guard shortDayNames.contains(dayName), bytes[3] == 0x20, bytes[7] == 0x20, bytes[10] == 0x20,
-              bytes[19] == 0x20, let month = month(Substring(String(decoding: bytes[4..<7], as: UTF8.self)))
+            bytes[19] == 0x20, let month = month(Substring(String(decoding: bytes[4..<7], as: UTF8.self)))
         else { return nil }
         let dayField = bytes[8..<10]
         let day: Int64
         if dayField.first == 0x20 {
-            guard let value = digits(Substring(String(decoding: dayField.dropFirst(), as: UTF8.self))) else { return nil }
+            guard let value = digits(Substring(String(decoding: dayField.dropFirst(), as: UTF8.self))) else {
+                return nil
+            }
             day = value
         } else {
             guard let value = digits(Substring(String(decoding: dayField, as: UTF8.self))) else { return nil }
             day = value
         }
         guard let time = timeOfDay(Substring(String(decoding: bytes[11..<19], as: UTF8.self))),
-              let year = digits(Substring(String(decoding: bytes[20..<24], as: UTF8.self)))
+            let year = digits(Substring(String(decoding: bytes[20..<24], as: UTF8.self)))
         else { return nil }
-        return CivilTime.epochSeconds(year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
+        return CivilTime.epochSeconds(
+            year: year, month: month, day: day, hour: time.hour, minute: time.minute, second: time.second)
     }
 
     /// `hh:mm:ss`, exactly two digits each.
     private static func timeOfDay(_ text: Substring) -> (hour: Int64, minute: Int64, second: Int64)? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ $0.utf8.count == 2 }),
-              let hour = digits(parts[0]), let minute = digits(parts[1]), let second = digits(parts[2])
+            let hour = digits(parts[0]), let minute = digits(parts[1]), let second = digits(parts[2])
         else { return nil }
         return (hour, minute, second)
     }
@@ -159,7 +167,7 @@ enum HTTPDate {
     /// A non-empty run of ASCII digits (at most 9) as a number.
     private static func digits(_ text: Substring) -> Int64? {
         guard !text.isEmpty, text.utf8.count <= 9,
-              text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return nil }
         return Int64(text)
     }

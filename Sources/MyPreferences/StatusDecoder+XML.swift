@@ -1,12 +1,13 @@
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 extension StatusDecoder {
     /// The data-contract namespace of `AsyncApiDataExportStatusResult` (MyPreferences Profiles API
     /// help, XML sample of the status resource).
-    package static let xmlNamespace = "http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"
+    package static let xmlNamespace =
+        "http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes"
     /// The root element's local name.
     package static let xmlRootElement = "AsyncApiDataExportStatusResult"
 
@@ -61,13 +62,14 @@ extension StatusDecoder {
             guard let text = collector.fields[name] ?? nil else { return nil }
             return integer(text: text, allowNegative: allowNegative)
         }
-        return .success(ExportStatus(
-            accessToken: count("accesstoken", allowNegative: true),
-            status: status,
-            rowCount: count("rowcount", allowNegative: false),
-            byteCount: count("bytecount", allowNegative: false),
-            expires: collector.fields["expires"] ?? nil
-        ))
+        return .success(
+            ExportStatus(
+                accessToken: count("accesstoken", allowNegative: true),
+                status: status,
+                rowCount: count("rowcount", allowNegative: false),
+                byteCount: count("bytecount", allowNegative: false),
+                expires: collector.fields["expires"] ?? nil
+            ))
     }
 
     /// The lower-cased `encoding` of a leading XML declaration, if any.
@@ -97,12 +99,17 @@ extension StatusDecoder {
             guard index == start else { return "XML processing instructions are not accepted" }
             // The declaration: `<?xml` + whitespace … `version=` … `?>`.
             let rest = bytes[(index + 2)...]
-            guard let close = rest.indices.first(where: { $0 + 1 < bytes.count && bytes[$0] == 0x3F && bytes[$0 + 1] == 0x3E }) else {
+            guard
+                let close = rest.indices.first(where: {
+                    $0 + 1 < bytes.count && bytes[$0] == 0x3F && bytes[$0 + 1] == 0x3E
+                })
+            else {
                 return "XML declaration is not closed"
             }
             let declaration = String(decoding: bytes[(index + 2)..<close], as: UTF8.self)
-            guard declaration.hasPrefix("xml"), declaration.dropFirst(3).first.map({ $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) == true,
-                  declaration.contains("version")
+            guard declaration.hasPrefix("xml"),
+                declaration.dropFirst(3).first.map({ $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) == true,
+                declaration.contains("version")
             else { return "XML declaration is malformed (it needs <?xml version=\"1.0\" …?>)" }
             index = close + 2
         }
@@ -163,7 +170,8 @@ private final class XMLStatusCollector: NSObject, XMLParserDelegate {
         case 2:
             currentField = Self.isContractNamespace(namespaceURI) ? elementName.lowercased() : nil
             currentIsNil = attributeDict.contains { key, value in
-                (key == "nil" || key.hasSuffix(":nil")) && value.trimmingWhitespace(andNewlines: false).lowercased() == "true"
+                (key == "nil" || key.hasSuffix(":nil"))
+                    && value.trimmingWhitespace(andNewlines: false).lowercased() == "true"
             }
             currentHasChildElements = false
             text = ""
@@ -185,7 +193,9 @@ private final class XMLStatusCollector: NSObject, XMLParserDelegate {
         if depth == 2, currentField != nil { text += String(decoding: CDATABlock, as: UTF8.self) }
     }
 
-    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+    func parser(
+        _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?
+    ) {
         if depth == 2, let field = currentField, fields[field] != nil {
             repeatedFields += [field, field]
         }

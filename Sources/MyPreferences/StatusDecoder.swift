@@ -32,7 +32,8 @@ package enum StatusDecoder {
     }
 
     /// Decodes `body` as chosen by `contentType`; returns `.ok` or `.undecodable`.
-    package static func decode<Body: Collection>(_ body: Body, contentType: String?) -> PollOutcome where Body.Element == UInt8 {
+    package static func decode<Body: Collection>(_ body: Body, contentType: String?) -> PollOutcome
+    where Body.Element == UInt8 {
         let bytes = Array(body)
         switch format(contentType: contentType, body: bytes) {
         case .json:
@@ -40,7 +41,8 @@ package enum StatusDecoder {
         case .xml:
             return outcome(decodeXML(bytes), body: bytes)
         case nil:
-            let reason = bytes.isEmpty
+            let reason =
+                bytes.isEmpty
                 ? "empty body"
                 : "unrecognised content type \(BodyExcerpt.make(Array((contentType ?? "(none)").utf8), limit: 64)) and body is neither JSON nor XML"
             return .undecodable(reason: reason, excerpt: BodyExcerpt.make(bytes))
@@ -57,7 +59,8 @@ package enum StatusDecoder {
     /// The format named by `contentType` (media type only, case-insensitive), else sniffed from `body`.
     package static func format(contentType: String?, body: [UInt8]) -> Format? {
         if let contentType {
-            let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
+            let mediaType =
+                contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first
                 .map { $0.trimmingWhitespace(andNewlines: false).lowercased() } ?? ""
             switch mediaType {
             case "application/json", "text/json": return .json
@@ -118,18 +121,20 @@ package enum StatusDecoder {
         case nil, .null?: break
         default: if accessToken == nil { return .failure(DecodingFailure(reason: "AccessToken is not an integer")) }
         }
-        return .success(ExportStatus(
-            accessToken: accessToken,
-            status: status,
-            rowCount: integer(field("rowcount"), allowNegative: false),
-            byteCount: integer(field("bytecount"), allowNegative: false),
-            expires: expires
-        ))
+        return .success(
+            ExportStatus(
+                accessToken: accessToken,
+                status: status,
+                rowCount: integer(field("rowcount"), allowNegative: false),
+                byteCount: integer(field("bytecount"), allowNegative: false),
+                expires: expires
+            ))
     }
 
     /// The fields this decoder reads: lower-cased key (as matched) → documented spelling (for messages).
     static let readFields: KeyValuePairs<String, String> = [
-        "status": "Status", "accesstoken": "AccessToken", "rowcount": "RowCount", "bytecount": "ByteCount", "expires": "Expires",
+        "status": "Status", "accesstoken": "AccessToken", "rowcount": "RowCount", "bytecount": "ByteCount",
+        "expires": "Expires",
     ]
 
     /// The documented spelling of the first read field that `keys` (lower-cased) hold more than once.
@@ -151,7 +156,7 @@ package enum StatusDecoder {
         var digits = Substring(trimmed)
         if allowNegative, digits.first == "-" { digits = digits.dropFirst() }
         guard !digits.isEmpty, digits.utf8.count <= 40,
-              digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return nil }
         return Int64(trimmed)
     }

@@ -64,7 +64,9 @@ final class StatusResponseCollector: HTTPClientResponseDelegate {
             s.body.writeBuffer(&part)
             return true
         }
-        return fits ? task.eventLoop.makeSucceededVoidFuture() : task.eventLoop.makeFailedFuture(BodyTooLarge(maxBodyBytes: maxBodyBytes))
+        return fits
+            ? task.eventLoop.makeSucceededVoidFuture()
+            : task.eventLoop.makeFailedFuture(BodyTooLarge(maxBodyBytes: maxBodyBytes))
     }
 
     func didReceiveError(task: HTTPClient.Task<Collected>, _ error: any Error) {}

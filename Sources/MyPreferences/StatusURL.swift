@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Building and checking the URLs the client calls.
@@ -15,7 +15,8 @@ package enum StatusURL {
     /// path segment (only RFC 3986 unreserved characters stay literal; a segment of dots is
     /// encoded too, so it can never mean "this" or "parent" directory).
     static func make(baseURL: String, template: String, clientID: String, accessToken: Int64) -> String {
-        let path = template
+        let path =
+            template
             .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientID))
             .replacingOccurrences(of: "{accessToken}", with: encodeSegment(String(accessToken)))
         return join(baseURL, path)
@@ -31,7 +32,8 @@ package enum StatusURL {
         package init(baseURL: String, template: String, clientID: String) {
             var base = Substring(baseURL)
             while base.hasSuffix("/") { base = base.dropLast() }
-            var path = Substring(template.replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(clientID)))
+            var path = Substring(
+                template.replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(clientID)))
             while path.hasPrefix("/") { path = path.dropFirst() }
             head = String(base) + "/"
             pieces = path.components(separatedBy: "{accessToken}")
@@ -41,7 +43,9 @@ package enum StatusURL {
         package func url(for accessToken: Int64) -> String {
             let digits = String(accessToken)
             var url = head
-            url.reserveCapacity(head.utf8.count + pieces.reduce(0) { $0 + $1.utf8.count } + digits.utf8.count * max(pieces.count - 1, 0))
+            url.reserveCapacity(
+                head.utf8.count + pieces.reduce(0) { $0 + $1.utf8.count } + digits.utf8.count * max(pieces.count - 1, 0)
+            )
             for (i, piece) in pieces.enumerated() {
                 if i > 0 { url += digits }
                 url += piece
@@ -84,7 +88,8 @@ package enum StatusURL {
         let onlyDots = !text.isEmpty && text.allSatisfy { $0 == "." }
         var result = ""
         for byte in text.utf8 {
-            let isUnreserved = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+            let isUnreserved =
+                (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "~")
                 || (byte == UInt8(ascii: ".") && !onlyDots)
             if isUnreserved {
@@ -106,7 +111,8 @@ package enum StatusURL {
         var result = ""
         for byte in text.utf8 {
             switch byte {
-            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, UInt8(ascii: "*"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, UInt8(ascii: "*"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"):
                 result.unicodeScalars.append(Unicode.Scalar(byte))
             case UInt8(ascii: " "):
                 result += "+"
@@ -123,24 +129,27 @@ package enum StatusURL {
     /// - Throws: ``ClientConfigurationError`` with code `.invalidURL` or `.insecureHTTP`, naming `field`.
     package static func validate(_ urlString: String, field: String, allowInsecureHTTP: Bool) throws {
         guard let components = URLComponents(string: urlString),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host, !host.isEmpty
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
         else {
             throw ClientConfigurationError(
                 code: .invalidURL, field: field,
-                description: "\(field) '\(urlString)' is not an absolute http(s) URL with a host; write it like 'https://pm.mypreferences.com/Profiles'"
+                description:
+                    "\(field) '\(urlString)' is not an absolute http(s) URL with a host; write it like 'https://pm.mypreferences.com/Profiles'"
             )
         }
         guard components.query == nil, components.fragment == nil else {
             throw ClientConfigurationError(
                 code: .invalidURL, field: field,
-                description: "\(field) '\(urlString)' must not carry a query or fragment; remove the part after '?' or '#'"
+                description:
+                    "\(field) '\(urlString)' must not carry a query or fragment; remove the part after '?' or '#'"
             )
         }
         if scheme == "http", !allowInsecureHTTP, !isLoopback(host: host) {
             throw ClientConfigurationError(
                 code: .insecureHTTP, field: field,
-                description: "\(field) '\(urlString)' uses plain http:// to the non-loopback host '\(host)'; use https://, "
+                description:
+                    "\(field) '\(urlString)' uses plain http:// to the non-loopback host '\(host)'; use https://, "
                     + "or set allowInsecureHTTP (allow_insecure_http) if you really mean to send credentials unencrypted"
             )
         }

@@ -2,9 +2,9 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension TransportFailure {
@@ -41,7 +41,9 @@ extension TransportFailure {
 
     private static func classifyRaw(_ error: any Error) -> (failure: TransportFailure, detail: String) {
         let detail = BodyExcerpt.make(Array(String(describing: error).utf8), limit: 200)
-        if error is StatusResponseCollector.BodyTooLarge || error is NIOTooManyBytesError { return (.bodyTooLarge, "response body over the size limit") }
+        if error is StatusResponseCollector.BodyTooLarge || error is NIOTooManyBytesError {
+            return (.bodyTooLarge, "response body over the size limit")
+        }
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return (.connect, "connect timed out")
@@ -50,7 +52,8 @@ extension TransportFailure {
             case .writeTimeout: return (.timeout, "write timed out")
             case .getConnectionFromPoolTimeout: return (.timeout, "timed out waiting for a pooled connection")
             case .tlsHandshakeTimeout: return (.tls, "TLS handshake timed out")
-            case .remoteConnectionClosed: return (.reset, "remote closed the connection before the response was complete")
+            case .remoteConnectionClosed:
+                return (.reset, "remote closed the connection before the response was complete")
             case .bodyLengthMismatch: return (.reset, "body length mismatch")
             default: return (.other, detail)
             }
@@ -85,7 +88,8 @@ extension TransportFailure {
             return (.tls, detail)
         }
         if typeName.hasSuffix("NIOConnectionError") || typeName.hasSuffix("GetaddrinfoError")
-            || typeName.hasSuffix("SocketAddressError") {
+            || typeName.hasSuffix("SocketAddressError")
+        {
             return (.connect, detail)
         }
         if error is CancellationError { return (.other, "cancelled") }

@@ -50,10 +50,14 @@ struct Authenticator: Sendable {
         let token = parts[1].trimmingCharacters(in: .whitespaces)
         guard let issued = state.issuedToken(token) else { throw Refusal(reason: "unknown bearer token") }
         guard now < issued.expiresAt else { throw Refusal(reason: "bearer token expired") }
-        guard issued.clientID == clientID else { throw Refusal(reason: "bearer token scope does not cover this client ID") }
+        guard issued.clientID == clientID else {
+            throw Refusal(reason: "bearer token scope does not cover this client ID")
+        }
     }
 
-    private func verifyPNAuthInfo3(_ authorization: String?, clientID: String, users: [String: String], now: Date) throws(Refusal) {
+    private func verifyPNAuthInfo3(_ authorization: String?, clientID: String, users: [String: String], now: Date)
+        throws(Refusal)
+    {
         guard let authorization else { throw Refusal(reason: "missing Authorization header") }
         guard let credentials = Self.parsePNAuthInfo3(authorization) else {
             throw Refusal(reason: "malformed PNAUTHINFO3-HMAC-SHA256 Authorization header")
@@ -108,13 +112,15 @@ struct Authenticator: Sendable {
         let userID = credential[..<slash]
         let timestamp = credential[credential.index(after: slash)...]
         guard !userID.isEmpty, !timestamp.isEmpty else { return nil }
-        return PNAuthInfo3Credentials(userID: String(userID), timestamp: String(timestamp), signature: String(signature))
+        return PNAuthInfo3Credentials(
+            userID: String(userID), timestamp: String(timestamp), signature: String(signature))
     }
 
     /// `base64(HMAC-SHA256(key: secret UTF-8, message: "{clientID}:{userID}:{issuedTimestamp}"))`.
     static func signature(secret: String, clientID: String, userID: String, issuedTimestamp: String) -> String {
         let key = SymmetricKey(data: Data(secret.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(clientID):\(userID):\(issuedTimestamp)".utf8), using: key)
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("\(clientID):\(userID):\(issuedTimestamp)".utf8), using: key)
         return Data(mac).base64EncodedString()
     }
 

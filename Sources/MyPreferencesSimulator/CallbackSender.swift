@@ -34,7 +34,10 @@ package struct SimulatedCallback: Codable, Sendable, Equatable {
     /// When it was sent, dropped or failed (simulator clock), UTC.
     package var at: Date
 
-    package init(clientID: String, accessToken: Int64, url: String, result: Result, httpStatus: Int? = nil, error: String? = nil, at: Date) {
+    package init(
+        clientID: String, accessToken: Int64, url: String, result: Result, httpStatus: Int? = nil, error: String? = nil,
+        at: Date
+    ) {
         self.clientID = clientID
         self.accessToken = accessToken
         self.url = url
@@ -52,11 +55,15 @@ package struct SimulatedCallback: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let atText = try c.decode(String.self, forKey: .at)
         guard let at = UTCTimestamp.parseISO8601(atText) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: c, debugDescription: "not an ISO 8601 UTC time: \(atText)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .at, in: c, debugDescription: "not an ISO 8601 UTC time: \(atText)")
         }
-        self.init(clientID: try c.decode(String.self, forKey: .clientID), accessToken: try c.decode(Int64.self, forKey: .accessToken),
-                  url: try c.decode(String.self, forKey: .url), result: try c.decode(Result.self, forKey: .result),
-                  httpStatus: try c.decodeIfPresent(Int.self, forKey: .httpStatus), error: try c.decodeIfPresent(String.self, forKey: .error), at: at)
+        self.init(
+            clientID: try c.decode(String.self, forKey: .clientID),
+            accessToken: try c.decode(Int64.self, forKey: .accessToken),
+            url: try c.decode(String.self, forKey: .url), result: try c.decode(Result.self, forKey: .result),
+            httpStatus: try c.decodeIfPresent(Int.self, forKey: .httpStatus),
+            error: try c.decodeIfPresent(String.self, forKey: .error), at: at)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -119,11 +126,15 @@ final class CallbackSender: Service, Sendable {
             return  // stopped
         }
         guard !callback.isDropped else {
-            note(SimulatedCallback(clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .dropped, at: now()))
+            note(
+                SimulatedCallback(
+                    clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .dropped,
+                    at: now()))
             return
         }
         let byteCount = await callback.records.canonicalByteCount()
-        let body = "{\"AccessToken\":\(callback.accessToken),\"Status\":\"Complete\",\"RowCount\":\(callback.records.count),\"ByteCount\":\(byteCount)}"
+        let body =
+            "{\"AccessToken\":\(callback.accessToken),\"Status\":\"Complete\",\"RowCount\":\(callback.records.count),\"ByteCount\":\(byteCount)}"
         var request = HTTPClientRequest(url: callback.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
@@ -131,12 +142,16 @@ final class CallbackSender: Service, Sendable {
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
-            note(SimulatedCallback(clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .sent,
-                                   httpStatus: Int(response.status.code), at: now()))
+            note(
+                SimulatedCallback(
+                    clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .sent,
+                    httpStatus: Int(response.status.code), at: now()))
         } catch {
             if Task.isCancelled { return }
-            note(SimulatedCallback(clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .failed,
-                                   error: "\(error)", at: now()))
+            note(
+                SimulatedCallback(
+                    clientID: callback.clientID, accessToken: callback.accessToken, url: callback.url, result: .failed,
+                    error: "\(error)", at: now()))
         }
     }
 

@@ -10,12 +10,14 @@ extension ExportOptions: Codable {
         let expireAfterPages = try c.decodeIfPresent(Int.self, forKey: JSONKey("expire_after_pages"))
         if let expireAfterPages, expireAfterPages < 1 {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("expire_after_pages"), in: c, debugDescription: "'expire_after_pages' must be at least 1, got \(expireAfterPages)")
+                forKey: JSONKey("expire_after_pages"), in: c,
+                debugDescription: "'expire_after_pages' must be at least 1, got \(expireAfterPages)")
         }
         self.init(
             seed: try c.decodeIfPresent(UInt64.self, forKey: JSONKey("seed")) ?? 0,
             lowercaseKeys: try c.decodeIfPresent(Bool.self, forKey: JSONKey("lowercase_keys")) ?? false,
-            recordsKey: try c.decodeIfPresent(RecordsKey.self, forKey: JSONKey("records_key")) ?? .userProfilePreferences,
+            recordsKey: try c.decodeIfPresent(RecordsKey.self, forKey: JSONKey("records_key"))
+                ?? .userProfilePreferences,
             pages: try c.decodeIfPresent([PageFault].self, forKey: JSONKey("pages")) ?? [],
             expireAfterPages: expireAfterPages
         )
@@ -50,16 +52,19 @@ extension PageFault: Codable {
         guard let extra = Self.kindKeys[name] else {
             throw DecodingError.dataCorruptedError(
                 forKey: JSONKey("fault"), in: c,
-                debugDescription: "unknown fault '\(name)'; known: \(Self.kindKeys.keys.sorted().joined(separator: ", "))")
+                debugDescription:
+                    "unknown fault '\(name)'; known: \(Self.kindKeys.keys.sorted().joined(separator: ", "))")
         }
         try c.rejectUnknownKeys(allowed: extra.union(["offset", "fault", "times"]), in: "a '\(name)' page fault")
         let offset = try c.decode(Int64.self, forKey: JSONKey("offset"))
         guard offset >= 1 else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("offset"), in: c, debugDescription: "'offset' is 1-based, got \(offset)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("offset"), in: c, debugDescription: "'offset' is 1-based, got \(offset)")
         }
         let times = try c.decodeIfPresent(Int.self, forKey: JSONKey("times")) ?? 1
         guard times >= 1 else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("times"), in: c, debugDescription: "'times' must be at least 1, got \(times)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("times"), in: c, debugDescription: "'times' must be at least 1, got \(times)")
         }
         let kind: Kind
         switch name {
@@ -70,7 +75,8 @@ extension PageFault: Codable {
         case "http":
             let code = try c.decode(Int.self, forKey: JSONKey("code"))
             guard (100...599).contains(code) else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("code"), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("code"), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
             }
             kind = .http(code: code, body: try c.decodeIfPresent(String.self, forKey: JSONKey("body")))
         case "drop":
@@ -78,7 +84,9 @@ extension PageFault: Codable {
         case "reset":
             let afterBytes = try c.decodeIfPresent(Int.self, forKey: JSONKey("after_bytes"))
             if let afterBytes, afterBytes < 0 {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("after_bytes"), in: c, debugDescription: "'after_bytes' must be ≥ 0, got \(afterBytes)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("after_bytes"), in: c,
+                    debugDescription: "'after_bytes' must be ≥ 0, got \(afterBytes)")
             }
             kind = .reset(afterBytes: afterBytes)
         case "slow":
@@ -86,7 +94,8 @@ extension PageFault: Codable {
             let chunks = try c.decodeIfPresent(Int.self, forKey: JSONKey("chunks")) ?? 20
             guard milliseconds >= 0, chunks >= 1 else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: JSONKey("delay_ms"), in: c, debugDescription: "need 'delay_ms' ≥ 0 and 'chunks' ≥ 1, got \(milliseconds) and \(chunks)")
+                    forKey: JSONKey("delay_ms"), in: c,
+                    debugDescription: "need 'delay_ms' ≥ 0 and 'chunks' ≥ 1, got \(milliseconds) and \(chunks)")
             }
             kind = .slow(delay: .milliseconds(milliseconds), chunks: chunks)
         case "short":

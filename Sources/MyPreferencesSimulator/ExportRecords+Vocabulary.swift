@@ -18,7 +18,9 @@ enum Vocabulary {
     static let sources = ["Web", "CallCenter", "Mobile App", "Import", "Store POS"]
     static let categories = ["Newsletters", "Offers", "Account Alerts", "Événements", "お知らせ"]
     static let preferenceNames = ["Frequency", "Topic", "Language", "Channel", "QuietHours"]
-    static let preferenceValues = ["Weekly", "Monthly", "Never", "en-US", "fr-FR", "ja-JP", "22:00–07:00", "Sports & Outdoors"]
+    static let preferenceValues = [
+        "Weekly", "Monthly", "Never", "en-US", "fr-FR", "ja-JP", "22:00–07:00", "Sports & Outdoors",
+    ]
     static let channels = ["Email", "SMS", "Push", "Mail"]
     static let comments = [
         "", "Prefers \"morning\" calls", "Path C:\\Users\\export", "First line\nsecond line",

@@ -53,7 +53,10 @@ struct ExportRecords: Sendable {
     }
 
     /// The export of segment `segmentName` under `clientID` holding the dataset positions `selection`.
-    init(segmentNamed segmentName: String, clientID: String, seed: UInt64, timeline: SegmentTimeline, selection: Selection) {
+    init(
+        segmentNamed segmentName: String, clientID: String, seed: UInt64, timeline: SegmentTimeline,
+        selection: Selection
+    ) {
         self.count = selection.count
         var mixer = SplitMix64(state: Self.fnv1a(Array(clientID.utf8) + [0] + Array(segmentName.utf8)) ^ seed)
         self.base = mixer.next()
@@ -71,7 +74,8 @@ struct ExportRecords: Sendable {
 
     /// The `ProfileId` of the record at `position` (a scripted export's record index, or a dataset position).
     static func profileID(atPosition position: Int64) -> Int64 {
-        position % 4 == 1 ? Int64(9_007_199_254_740_993).addingSaturating(position) : Int64(10_000_000).addingSaturating(position)
+        position % 4 == 1
+            ? Int64(9_007_199_254_740_993).addingSaturating(position) : Int64(10_000_000).addingSaturating(position)
     }
 
     /// The position ≥ 1 whose ``profileID(atPosition:)`` is `profileID`, if any. Positions below
@@ -106,9 +110,15 @@ struct ExportRecords: Sendable {
             json.raw("{")
             json.key("ProfileId"); json.int(profileID)
             json.raw(","); json.key("DeletedDate")
-            if let modifiedAt { Self.writeTimestamp(milliseconds: modifiedAt, into: &json) } else { Self.writeTimestamp(&rng, into: &json) }
+            if let modifiedAt {
+                Self.writeTimestamp(milliseconds: modifiedAt, into: &json)
+            } else {
+                Self.writeTimestamp(&rng, into: &json)
+            }
             json.raw(","); json.key("ReasonCode"); json.string(rng.pick(Vocabulary.deletionReasons))
-            if let modifiedAt { json.raw(","); json.key("ModifiedDate"); Self.writeTimestamp(milliseconds: modifiedAt, into: &json) }
+            if let modifiedAt {
+                json.raw(","); json.key("ModifiedDate"); Self.writeTimestamp(milliseconds: modifiedAt, into: &json)
+            }
             json.raw("}")
             return
         }
@@ -118,7 +128,10 @@ struct ExportRecords: Sendable {
         json.raw(","); json.key("IsActive"); json.bool(rng.next() % 10 != 0)
         json.raw(","); json.key("CustomerType"); json.string(isBusiness ? "Business" : "Individual")
         json.raw(","); json.key("CustomerName")
-        json.string(isBusiness ? rng.pick(Vocabulary.companies) : "\(rng.pick(Vocabulary.givenNames)) \(rng.pick(Vocabulary.familyNames))")
+        json.string(
+            isBusiness
+                ? rng.pick(Vocabulary.companies)
+                : "\(rng.pick(Vocabulary.givenNames)) \(rng.pick(Vocabulary.familyNames))")
         json.raw(","); json.key("Consents"); writeConsents(&rng, into: &json)
         json.raw(","); json.key("ProfilePreferences"); writePreferences(&rng, into: &json)
         json.raw(","); json.key("AlternateIds"); writeAlternateIDs(index, &rng, into: &json)
@@ -126,7 +139,11 @@ struct ExportRecords: Sendable {
         json.raw(","); json.key("PhoneNumbers"); writePhones(&rng, into: &json)
         json.raw(","); json.key("Emails"); writeEmails(index, &rng, into: &json)
         json.raw(","); json.key("ModifiedDate")
-        if let modifiedAt { Self.writeTimestamp(milliseconds: modifiedAt, into: &json) } else { Self.writeTimestamp(&rng, into: &json) }
+        if let modifiedAt {
+            Self.writeTimestamp(milliseconds: modifiedAt, into: &json)
+        } else {
+            Self.writeTimestamp(&rng, into: &json)
+        }
         json.raw("}")
     }
 

@@ -40,7 +40,10 @@ struct InitiateRequest: Sendable, Equatable {
     /// `Values` as received (only with `matchCriteria`).
     var values: [String] = []
 
-    init(callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil, matchType: String? = nil, values: [String] = []) {
+    init(
+        callbackURL: String? = nil, lastDateTime: String? = nil, matchCriteria: MatchCriteria? = nil,
+        matchType: String? = nil, values: [String] = []
+    ) {
         self.callbackURL = callbackURL
         self.lastDateTime = lastDateTime
         self.lastDateTimeMilliseconds = lastDateTime.flatMap(Self.milliseconds(lastDateTime:))
@@ -68,27 +71,38 @@ struct InitiateRequest: Sendable, Equatable {
         var fields: [String: Any] = [:]
         for (key, value) in object {
             let name = key.lowercased()
-            guard fields[name] == nil else { throw Invalid(message: "The request is invalid: '\(key)' is given twice.") }
+            guard fields[name] == nil else {
+                throw Invalid(message: "The request is invalid: '\(key)' is given twice.")
+            }
             if !(value is NSNull) { fields[name] = value }
         }
         func string(_ name: String) throws(Invalid) -> String? {
             guard let value = fields[name.lowercased()] else { return nil }
-            guard let text = value as? String else { throw Invalid(message: "The request is invalid: '\(name)' must be a string.") }
+            guard let text = value as? String else {
+                throw Invalid(message: "The request is invalid: '\(name)' must be a string.")
+            }
             return text
         }
 
         callbackURL = try string("CallbackURL")
         if let text = try string("LastDateTime") {
             guard let milliseconds = Self.milliseconds(lastDateTime: text) else {
-                throw Invalid(message: "The request is invalid: 'LastDateTime' must be YYYY-MM-DDTHH:mm:ss.sssZ (UTC), got '\(text)'.")
+                throw Invalid(
+                    message:
+                        "The request is invalid: 'LastDateTime' must be YYYY-MM-DDTHH:mm:ss.sssZ (UTC), got '\(text)'.")
             }
             lastDateTime = text
             lastDateTimeMilliseconds = milliseconds
         }
         if let text = try string("MatchCriteria") {
-            guard let criteria = MatchCriteria.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(text) == .orderedSame }) else {
+            guard
+                let criteria = MatchCriteria.allCases.first(where: {
+                    $0.rawValue.caseInsensitiveCompare(text) == .orderedSame
+                })
+            else {
                 let known = MatchCriteria.allCases.map(\.rawValue).joined(separator: ", ")
-                throw Invalid(message: "The request is invalid: 'MatchCriteria' must be one of \(known), got '\(text)'.")
+                throw Invalid(
+                    message: "The request is invalid: 'MatchCriteria' must be one of \(known), got '\(text)'.")
             }
             matchCriteria = criteria
         }
@@ -98,19 +112,28 @@ struct InitiateRequest: Sendable, Equatable {
                 throw Invalid(message: "The request is invalid: 'Values' must be an array of strings.")
             }
             guard strings.count <= Self.maximumValues else {
-                throw Invalid(message: "The request is invalid: 'Values' holds \(strings.count) entries; at most \(Self.maximumValues) are accepted.")
+                throw Invalid(
+                    message:
+                        "The request is invalid: 'Values' holds \(strings.count) entries; at most \(Self.maximumValues) are accepted."
+                )
             }
             values = strings
         }
         switch matchCriteria {
         case nil:
-            guard values.isEmpty else { throw Invalid(message: "The request is invalid: 'Values' needs 'MatchCriteria'.") }
+            guard values.isEmpty else {
+                throw Invalid(message: "The request is invalid: 'Values' needs 'MatchCriteria'.")
+            }
         case let criteria?:
             guard !values.isEmpty else {
-                throw Invalid(message: "The request is invalid: 'MatchCriteria' \(criteria.rawValue) needs a non-empty 'Values' array.")
+                throw Invalid(
+                    message:
+                        "The request is invalid: 'MatchCriteria' \(criteria.rawValue) needs a non-empty 'Values' array."
+                )
             }
             if criteria == .alternateID, (matchType ?? "").isEmpty {
-                throw Invalid(message: "The request is invalid: 'MatchType' is required with 'MatchCriteria' AlternateId.")
+                throw Invalid(
+                    message: "The request is invalid: 'MatchType' is required with 'MatchCriteria' AlternateId.")
             }
         }
     }
@@ -133,7 +156,8 @@ struct InitiateRequest: Sendable, Equatable {
             bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
             let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19), second < 60,
-            let seconds = CivilTime.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            let seconds = CivilTime.epochSeconds(
+                year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
         var index = 19
         var milliseconds: Int64 = 0

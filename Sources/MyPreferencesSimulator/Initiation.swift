@@ -69,12 +69,14 @@ package struct Initiation: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let receivedText = try c.decode(String.self, forKey: .receivedAt)
         guard let receivedAt = UTCTimestamp.parseISO8601(receivedText) else {
-            throw DecodingError.dataCorruptedError(forKey: .receivedAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(receivedText)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .receivedAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(receivedText)")
         }
         var readyAt: Date?
         if let readyText = try c.decodeIfPresent(String.self, forKey: .readyAt) {
             guard let parsed = UTCTimestamp.parseISO8601(readyText) else {
-                throw DecodingError.dataCorruptedError(forKey: .readyAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(readyText)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .readyAt, in: c, debugDescription: "not an ISO 8601 UTC time: \(readyText)")
             }
             readyAt = parsed
         }

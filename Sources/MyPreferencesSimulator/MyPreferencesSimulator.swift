@@ -88,7 +88,8 @@ package final class MyPreferencesSimulator: Sendable {
     private let running: Task<Void, any Error>
 
     private init(
-        port: Int, configuration: SimulatorConfiguration, state: SimulatorState, callbacks: CallbackSender, group: ServiceGroup,
+        port: Int, configuration: SimulatorConfiguration, state: SimulatorState, callbacks: CallbackSender,
+        group: ServiceGroup,
         running: Task<Void, any Error>
     ) {
         self.callbackSender = callbacks
@@ -108,7 +109,9 @@ package final class MyPreferencesSimulator: Sendable {
     /// Starts the server and returns once it is listening.
     /// - Throws: ``StartError`` when the server stops before listening, an error naming the path when
     ///   ``SimulatorConfiguration/requestLogPath`` cannot be opened, or the server's bind error (e.g. address in use).
-    package static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger) async throws -> MyPreferencesSimulator {
+    package static func start(_ configuration: SimulatorConfiguration = SimulatorConfiguration(), logger: Logger)
+        async throws -> MyPreferencesSimulator
+    {
         let state = SimulatorState(configuration: configuration, startedAt: configuration.now())
         let logFile = try configuration.requestLogPath.map { try RequestLogFile(path: $0) }
         let callbacks = CallbackSender(now: configuration.now)
@@ -157,7 +160,9 @@ package final class MyPreferencesSimulator: Sendable {
             switch event {
             case .success(let port):
                 state.port = port
-                return MyPreferencesSimulator(port: port, configuration: configuration, state: state, callbacks: callbacks, group: group, running: running)
+                return MyPreferencesSimulator(
+                    port: port, configuration: configuration, state: state, callbacks: callbacks, group: group,
+                    running: running)
             case .failure(let error):
                 running.cancel()
                 throw error
@@ -222,7 +227,9 @@ package final class MyPreferencesSimulator: Sendable {
 
     /// The canonical file of an export (see ``SimulatedExport``) from `offset` (1-based), at most `limit` records:
     /// each record's JSON bytes followed by `\n`. Without touching the download state.
-    package func canonicalRecords(accessToken: Int64, clientID: String, offset: Int64 = 1, limit: Int64) async -> [UInt8]? {
+    package func canonicalRecords(accessToken: Int64, clientID: String, offset: Int64 = 1, limit: Int64) async
+        -> [UInt8]?
+    {
         guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else { return nil }
         var json = JSONBytes()
         var index = max(1, offset)
@@ -263,7 +270,9 @@ package final class MyPreferencesSimulator: Sendable {
 extension SimulatorAuth {
     /// `base64(HMAC-SHA256(key: secret as UTF-8, message: "{clientID}:{userID}:{issuedTimestamp}"))` —
     /// the PNAUTHINFO3 signature the simulator expects.
-    package static func pnauthinfo3Signature(secret: String, clientID: String, userID: String, issuedTimestamp: String) -> String {
+    package static func pnauthinfo3Signature(secret: String, clientID: String, userID: String, issuedTimestamp: String)
+        -> String
+    {
         Authenticator.signature(secret: secret, clientID: clientID, userID: userID, issuedTimestamp: issuedTimestamp)
     }
 }

@@ -31,7 +31,10 @@ struct QueryParameters {
     func integer(_ name: String, default defaultValue: Int64, in range: ClosedRange<Int64>) throws(Invalid) -> Int64 {
         guard let text = values[name.lowercased()] else { return defaultValue }
         guard let value = Int64(text), range.contains(value) else {
-            throw Invalid(message: "The request is invalid: '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'.")
+            throw Invalid(
+                message:
+                    "The request is invalid: '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(text)'."
+            )
         }
         return value
     }

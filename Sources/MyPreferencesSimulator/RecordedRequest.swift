@@ -72,7 +72,8 @@ package struct RecordedRequest: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let timeText = try c.decode(String.self, forKey: .time)
         guard let time = UTCTimestamp.parseISO8601(timeText) else {
-            throw DecodingError.dataCorruptedError(forKey: .time, in: c, debugDescription: "not an ISO 8601 UTC time: \(timeText)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .time, in: c, debugDescription: "not an ISO 8601 UTC time: \(timeText)")
         }
         self.time = time
         self.method = try c.decode(String.self, forKey: .method)

@@ -127,7 +127,8 @@ package struct Scenario: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         let steps = try container.decode([ScenarioStep].self)
         guard !steps.isEmpty else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a scenario needs at least one step")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "a scenario needs at least one step")
         }
         return steps
     }
@@ -204,11 +205,15 @@ package struct ScenarioStep: Sendable, Equatable {
         _ status: String, rowCount: Int64 = 0, byteCount: Int64 = 0, expires: String? = nil,
         repeat repeatCount: Int = 1, delay: Duration? = nil
     ) -> ScenarioStep {
-        ScenarioStep(.status(status, rowCount: rowCount, byteCount: byteCount, expires: expires), repeat: repeatCount, delay: delay)
+        ScenarioStep(
+            .status(status, rowCount: rowCount, byteCount: byteCount, expires: expires), repeat: repeatCount,
+            delay: delay)
     }
 
     /// An HTTP error (or any other code) step.
-    package static func http(_ code: Int, body: String? = nil, repeat repeatCount: Int = 1, delay: Duration? = nil) -> ScenarioStep {
+    package static func http(_ code: Int, body: String? = nil, repeat repeatCount: Int = 1, delay: Duration? = nil)
+        -> ScenarioStep
+    {
         ScenarioStep(.http(code: code, body: body), repeat: repeatCount, delay: delay)
     }
 

@@ -47,7 +47,8 @@ package struct ScenarioBook: Codable, Sendable, Equatable {
 
     /// Creates a book; all parts optional.
     package init(
-        defaultScenario: Scenario? = nil, scenarios: [TokenScenario] = [], hostUnavailable: [HostUnavailableWindow]? = nil,
+        defaultScenario: Scenario? = nil, scenarios: [TokenScenario] = [],
+        hostUnavailable: [HostUnavailableWindow]? = nil,
         segments: [SegmentScenario] = []
     ) {
         self.defaultScenario = defaultScenario
@@ -58,7 +59,8 @@ package struct ScenarioBook: Codable, Sendable, Equatable {
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
-        try c.rejectUnknownKeys(allowed: ["default", "scenarios", "host_unavailable", "segments"], in: "a scenario book")
+        try c.rejectUnknownKeys(
+            allowed: ["default", "scenarios", "host_unavailable", "segments"], in: "a scenario book")
         self.defaultScenario = try c.decodeIfPresent(Scenario.self, forKey: JSONKey("default"))
         self.scenarios = try c.decodeIfPresent([TokenScenario].self, forKey: JSONKey("scenarios")) ?? []
         self.hostUnavailable = try c.decodeIfPresent([HostUnavailableWindow].self, forKey: JSONKey("host_unavailable"))
@@ -136,7 +138,8 @@ package struct HostUnavailableWindow: Codable, Sendable, Equatable {
         let toSeconds = try c.decode(Double.self, forKey: JSONKey("to_s"))
         guard fromSeconds >= 0, toSeconds >= fromSeconds, toSeconds.isFinite else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("to_s"), in: c, debugDescription: "need 0 ≤ from_s ≤ to_s, got \(fromSeconds)…\(toSeconds)")
+                forKey: JSONKey("to_s"), in: c,
+                debugDescription: "need 0 ≤ from_s ≤ to_s, got \(fromSeconds)…\(toSeconds)")
         }
         self.from = .milliseconds(Int64((fromSeconds * 1000).rounded()))
         self.to = .milliseconds(Int64((toSeconds * 1000).rounded()))

@@ -17,7 +17,8 @@ extension KeyedDecodingContainer where Key == JSONKey {
         for key in allKeys where !allowed.contains(key.stringValue) {
             throw DecodingError.dataCorruptedError(
                 forKey: key, in: self,
-                debugDescription: "unknown key '\(key.stringValue)' in \(what); allowed: \(allowed.sorted().joined(separator: ", "))"
+                debugDescription:
+                    "unknown key '\(key.stringValue)' in \(what); allowed: \(allowed.sorted().joined(separator: ", "))"
             )
         }
     }
@@ -32,10 +33,12 @@ extension ScenarioStep: Codable {
         try c.rejectUnknownKeys(allowed: Self.allowedKeys, in: "a scenario step")
         let present = c.allKeys.map(\.stringValue).filter { Self.answerKeys.contains($0) }
         guard present.count == 1, let kind = present.first else {
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: c.codingPath,
-                debugDescription: "a scenario step needs exactly one of status, http, unavailable, drop, raw (found \(present.sorted()))"
-            ))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: c.codingPath,
+                    debugDescription:
+                        "a scenario step needs exactly one of status, http, unavailable, drop, raw (found \(present.sorted()))"
+                ))
         }
         if kind != "status" {
             for key in ["row_count", "byte_count", "expires"] where c.contains(JSONKey(key)) {
@@ -67,30 +70,38 @@ extension ScenarioStep: Codable {
         case "unavailable":
             let o = try c.nestedContainer(keyedBy: JSONKey.self, forKey: JSONKey("unavailable"))
             try o.rejectUnknownKeys(allowed: ["retry_after_s", "form", "body"], in: "an unavailable step")
-            answer = .unavailable(retryAfter: try RetryAfter.decodeIfPresent(from: o), body: try o.decodeIfPresent(String.self, forKey: JSONKey("body")))
+            answer = .unavailable(
+                retryAfter: try RetryAfter.decodeIfPresent(from: o),
+                body: try o.decodeIfPresent(String.self, forKey: JSONKey("body")))
         case "drop":
             guard try c.decode(Bool.self, forKey: JSONKey("drop")) else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("drop"), in: c, debugDescription: "'drop' must be true")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("drop"), in: c, debugDescription: "'drop' must be true")
             }
             answer = .drop
         default:  // "raw"
             let o = try c.nestedContainer(keyedBy: JSONKey.self, forKey: JSONKey("raw"))
             try o.rejectUnknownKeys(allowed: ["code", "content_type", "body"], in: "a raw step")
             answer = .raw(
-                code: try Self.validated(code: try o.decodeIfPresent(Int.self, forKey: JSONKey("code")) ?? 200, in: o, key: "code"),
-                contentType: try o.decodeIfPresent(String.self, forKey: JSONKey("content_type")) ?? "text/plain; charset=utf-8",
+                code: try Self.validated(
+                    code: try o.decodeIfPresent(Int.self, forKey: JSONKey("code")) ?? 200, in: o, key: "code"),
+                contentType: try o.decodeIfPresent(String.self, forKey: JSONKey("content_type"))
+                    ?? "text/plain; charset=utf-8",
                 body: try o.decodeIfPresent(String.self, forKey: JSONKey("body")) ?? ""
             )
         }
 
         let repeatCount = try c.decodeIfPresent(Int.self, forKey: JSONKey("repeat")) ?? 1
         guard repeatCount >= 1 else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("repeat"), in: c, debugDescription: "'repeat' must be at least 1, got \(repeatCount)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("repeat"), in: c, debugDescription: "'repeat' must be at least 1, got \(repeatCount)")
         }
         var delay: Duration?
         if let delayMilliseconds = try c.decodeIfPresent(Int.self, forKey: JSONKey("delay_ms")) {
             guard delayMilliseconds >= 0 else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("delay_ms"), in: c, debugDescription: "'delay_ms' must be ≥ 0, got \(delayMilliseconds)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("delay_ms"), in: c,
+                    debugDescription: "'delay_ms' must be ≥ 0, got \(delayMilliseconds)")
             }
             delay = .milliseconds(delayMilliseconds)
         }
@@ -99,7 +110,8 @@ extension ScenarioStep: Codable {
 
     private static func validated(code: Int, in c: KeyedDecodingContainer<JSONKey>, key: String) throws -> Int {
         guard (100...599).contains(code) else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey(key), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey(key), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
         }
         return code
     }
@@ -140,12 +152,15 @@ extension RetryAfter {
         let form = try o.decodeIfPresent(Form.self, forKey: JSONKey("form")) ?? .seconds
         guard let seconds = try o.decodeIfPresent(Int.self, forKey: JSONKey("retry_after_s")) else {
             if o.contains(JSONKey("form")) {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("form"), in: o, debugDescription: "'form' needs 'retry_after_s'")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("form"), in: o, debugDescription: "'form' needs 'retry_after_s'")
             }
             return nil
         }
         guard seconds >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("retry_after_s"), in: o, debugDescription: "'retry_after_s' must be ≥ 0, got \(seconds)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("retry_after_s"), in: o, debugDescription: "'retry_after_s' must be ≥ 0, got \(seconds)"
+            )
         }
         return RetryAfter(seconds: seconds, form: form)
     }

@@ -5,7 +5,8 @@ import MprefCore
 
 extension SegmentScenario: Codable {
     static let allowedKeys: Set<String> = [
-        "name", "client_id", "records", "processing_s", "duration", "changes_per_s", "history_s", "seed", "initiate_faults", "export",
+        "name", "client_id", "records", "processing_s", "duration", "changes_per_s", "history_s", "seed",
+        "initiate_faults", "export",
         "callback_delay_s", "callback_failure_rate",
     ]
 
@@ -14,22 +15,26 @@ extension SegmentScenario: Codable {
         try c.rejectUnknownKeys(allowed: Self.allowedKeys, in: "a segments entry")
         let name = try c.decode(String.self, forKey: JSONKey("name"))
         guard !name.isEmpty else {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("name"), in: c, debugDescription: "'name' must not be empty")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("name"), in: c, debugDescription: "'name' must not be empty")
         }
         let records = try c.decode(Int64.self, forKey: JSONKey("records"))
         guard records >= 0, records <= Self.mostRecords else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("records"), in: c, debugDescription: "'records' must be from 0 to \(Self.mostRecords), got \(records)")
+                forKey: JSONKey("records"), in: c,
+                debugDescription: "'records' must be from 0 to \(Self.mostRecords), got \(records)")
         }
         if let seed = try? c.decode(Int64.self, forKey: JSONKey("seed")), seed < 0 {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("seed"), in: c, debugDescription: "'seed' must be ≥ 0, got \(seed)")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("seed"), in: c, debugDescription: "'seed' must be ≥ 0, got \(seed)")
         }
 
         let processing: Processing
         switch (c.contains(JSONKey("processing_s")), c.contains(JSONKey("duration"))) {
         case (true, true):
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("duration"), in: c, debugDescription: "give either 'processing_s' or 'duration', not both")
+                forKey: JSONKey("duration"), in: c,
+                debugDescription: "give either 'processing_s' or 'duration', not both")
         case (true, false):
             processing = .fixed(try Self.seconds("processing_s", in: c))
         case (false, true):
@@ -38,11 +43,13 @@ extension SegmentScenario: Codable {
             let median = try o.decode(Double.self, forKey: JSONKey("median_s"))
             guard median > 0, median <= Self.longestSeconds else {
                 throw DecodingError.dataCorruptedError(
-                    forKey: JSONKey("median_s"), in: o, debugDescription: "'median_s' must be > 0 and ≤ \(Int(Self.longestSeconds)), got \(median)")
+                    forKey: JSONKey("median_s"), in: o,
+                    debugDescription: "'median_s' must be > 0 and ≤ \(Int(Self.longestSeconds)), got \(median)")
             }
             let sigma = try o.decode(Double.self, forKey: JSONKey("sigma"))
             guard sigma >= 0, sigma <= 10 else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("sigma"), in: o, debugDescription: "'sigma' must be from 0 to 10, got \(sigma)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("sigma"), in: o, debugDescription: "'sigma' must be from 0 to 10, got \(sigma)")
             }
             processing = .logNormal(median: .milliseconds(Int64(saturating: (median * 1000).rounded())), sigma: sigma)
         case (false, false):
@@ -52,26 +59,30 @@ extension SegmentScenario: Codable {
         let changesPerSecond = try c.decodeIfPresent(Double.self, forKey: JSONKey("changes_per_s")) ?? 0
         guard changesPerSecond >= 0, changesPerSecond <= 1_000_000 else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("changes_per_s"), in: c, debugDescription: "'changes_per_s' must be from 0 to 1000000, got \(changesPerSecond)")
+                forKey: JSONKey("changes_per_s"), in: c,
+                debugDescription: "'changes_per_s' must be from 0 to 1000000, got \(changesPerSecond)")
         }
         var export = try c.decodeIfPresent(ExportOptions.self, forKey: JSONKey("export"))
         if export != nil {
             let o = try c.nestedContainer(keyedBy: JSONKey.self, forKey: JSONKey("export"))
             if o.contains(JSONKey("seed")) {
                 throw DecodingError.dataCorruptedError(
-                    forKey: JSONKey("seed"), in: o, debugDescription: "a segment's records take the entry's own 'seed', not one in 'export'")
+                    forKey: JSONKey("seed"), in: o,
+                    debugDescription: "a segment's records take the entry's own 'seed', not one in 'export'")
             }
             export?.seed = 0
         }
         let callbackDelay = try c.decodeIfPresent(Double.self, forKey: JSONKey("callback_delay_s")) ?? 0.5
         guard callbackDelay >= 0, callbackDelay <= 3600 else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("callback_delay_s"), in: c, debugDescription: "'callback_delay_s' must be from 0 to 3600, got \(callbackDelay)")
+                forKey: JSONKey("callback_delay_s"), in: c,
+                debugDescription: "'callback_delay_s' must be from 0 to 3600, got \(callbackDelay)")
         }
         let callbackFailureRate = try c.decodeIfPresent(Double.self, forKey: JSONKey("callback_failure_rate")) ?? 0
         guard callbackFailureRate >= 0, callbackFailureRate <= 1 else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey("callback_failure_rate"), in: c, debugDescription: "'callback_failure_rate' must be from 0 to 1, got \(callbackFailureRate)")
+                forKey: JSONKey("callback_failure_rate"), in: c,
+                debugDescription: "'callback_failure_rate' must be from 0 to 1, got \(callbackFailureRate)")
         }
         self.init(
             name: name,
@@ -99,7 +110,8 @@ extension SegmentScenario: Codable {
         let value = try c.decode(Double.self, forKey: JSONKey(key))
         guard value >= 0, value <= longestSeconds else {
             throw DecodingError.dataCorruptedError(
-                forKey: JSONKey(key), in: c, debugDescription: "'\(key)' must be from 0 to \(Int(longestSeconds)), got \(value)")
+                forKey: JSONKey(key), in: c,
+                debugDescription: "'\(key)' must be from 0 to \(Int(longestSeconds)), got \(value)")
         }
         return .milliseconds(Int64(saturating: (value * 1000).rounded()))
     }
@@ -138,23 +150,30 @@ extension InitiateFault: Codable {
         try c.rejectUnknownKeys(allowed: Self.kindKeys.union(["creates"]), in: "an initiate fault")
         let present = c.allKeys.map(\.stringValue).filter { Self.kindKeys.contains($0) }
         guard present.count == 1, let kind = present.first else {
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: c.codingPath,
-                debugDescription: "an initiate fault needs exactly one of drop, delay_s, unavailable, http (found \(present.sorted()))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: c.codingPath,
+                    debugDescription:
+                        "an initiate fault needs exactly one of drop, delay_s, unavailable, http (found \(present.sorted()))"
+                ))
         }
         if kind != "http", c.contains(JSONKey("creates")) {
-            throw DecodingError.dataCorruptedError(forKey: JSONKey("creates"), in: c, debugDescription: "'creates' only belongs to an http fault")
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("creates"), in: c, debugDescription: "'creates' only belongs to an http fault")
         }
         switch kind {
         case "drop":
             guard try c.decode(Bool.self, forKey: JSONKey("drop")) else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("drop"), in: c, debugDescription: "'drop' must be true")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("drop"), in: c, debugDescription: "'drop' must be true")
             }
             self = .drop
         case "delay_s":
             let seconds = try c.decode(Double.self, forKey: JSONKey("delay_s"))
             guard seconds >= 0, seconds <= 3600 else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("delay_s"), in: c, debugDescription: "'delay_s' must be from 0 to 3600, got \(seconds)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("delay_s"), in: c,
+                    debugDescription: "'delay_s' must be from 0 to 3600, got \(seconds)")
             }
             self = .delay(.milliseconds(Int64(saturating: (seconds * 1000).rounded())))
         case "unavailable":
@@ -164,7 +183,8 @@ extension InitiateFault: Codable {
         default:  // "http"
             let code = try c.decode(Int.self, forKey: JSONKey("http"))
             guard (100...599).contains(code) else {
-                throw DecodingError.dataCorruptedError(forKey: JSONKey("http"), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: JSONKey("http"), in: c, debugDescription: "HTTP status code must be 100–599, got \(code)")
             }
             self = .http(code: code, creates: try c.decodeIfPresent(Bool.self, forKey: JSONKey("creates")) ?? false)
         }

@@ -28,7 +28,8 @@ struct SegmentTimeline: Sendable, Equatable {
         }
         guard changesPerSecond > 0 else { return .max }
         let k = position - baseRecords
-        return startMilliseconds.addingSaturating(Int64(saturating: (Double(k) * 1000 / changesPerSecond).rounded(.down)))
+        return startMilliseconds.addingSaturating(
+            Int64(saturating: (Double(k) * 1000 / changesPerSecond).rounded(.down)))
     }
 
     /// How many records changed strictly before `milliseconds`: the position of the last such record

@@ -6,7 +6,8 @@ extension SimulatorResponder {
     static let controlJSON = "application/json; charset=utf-8"
 
     func health() -> Response {
-        let body = "{\"status\":\"ok\",\"base_url\":\(StatusDocument.jsonString(baseURL)),\"port\":\(state.port),"
+        let body =
+            "{\"status\":\"ok\",\"base_url\":\(StatusDocument.jsonString(baseURL)),\"port\":\(state.port),"
             + "\"recorded_requests\":\(state.recordCount),\"oauth_token_requests\":\(state.oauthTokenRequests)}"
         return Self.response(200, contentType: Self.controlJSON, body: body)
     }
@@ -16,7 +17,8 @@ extension SimulatorResponder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
-        return Response(status: .ok, headers: [.contentType: Self.controlJSON], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok, headers: [.contentType: Self.controlJSON], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     func applyScenarios(_ request: Request) async throws -> Response {
@@ -29,7 +31,9 @@ extension SimulatorResponder {
                 200, contentType: Self.controlJSON,
                 body: "{\"status\":\"ok\",\"scenarios\":\(book.scenarios.count),\"segments\":\(book.segments.count)}")
         } catch {
-            return Self.response(400, contentType: Self.controlJSON, body: "{\"error\":\(StatusDocument.jsonString(ScenarioBook.describe(error)))}")
+            return Self.response(
+                400, contentType: Self.controlJSON,
+                body: "{\"error\":\(StatusDocument.jsonString(ScenarioBook.describe(error)))}")
         }
     }
 
@@ -42,10 +46,12 @@ extension SimulatorResponder {
     /// `GET /_sim/exports/{clientId}/{accessToken}` (both percent-decoded).
     func exportControl(clientID: String, tokenText: String) async -> Response {
         guard let accessToken = Int64(tokenText) else {
-            return Self.response(400, contentType: Self.controlJSON, body: "{\"error\":\"the access token is not an integer\"}")
+            return Self.response(
+                400, contentType: Self.controlJSON, body: "{\"error\":\"the access token is not an integer\"}")
         }
         guard let snapshot = state.exportSnapshot(clientID: clientID, accessToken: accessToken) else {
-            return Self.response(404, contentType: Self.controlJSON, body: "{\"error\":\"the token's scenario has no Complete status\"}")
+            return Self.response(
+                404, contentType: Self.controlJSON, body: "{\"error\":\"the token's scenario has no Complete status\"}")
         }
         return Self.response(200, contentType: Self.controlJSON, body: await SimulatedExport(snapshot).json)
     }
@@ -59,9 +65,12 @@ extension SimulatorResponder {
         }
         let segments = path.dropFirst("/_sim/exports/".count).split(separator: "/", omittingEmptySubsequences: false)
         guard segments.count == 2, let clientID = segments.first, !clientID.isEmpty else {
-            return Self.response(404, contentType: Self.controlJSON, body: "{\"error\":\"expected /_sim/exports/{clientId}/{accessToken}\"}")
+            return Self.response(
+                404, contentType: Self.controlJSON,
+                body: "{\"error\":\"expected /_sim/exports/{clientId}/{accessToken}\"}")
         }
-        return Self.response(400, contentType: Self.controlJSON, body: "{\"error\":\"the access token is not an integer\"}")
+        return Self.response(
+            400, contentType: Self.controlJSON, body: "{\"error\":\"the access token is not an integer\"}")
     }
 
     var baseURL: String {

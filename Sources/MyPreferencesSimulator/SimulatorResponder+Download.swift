@@ -8,8 +8,12 @@ extension SimulatorResponder {
     /// `GET …/Export/Segment/{accessToken}?limit=&offset=&keepAlive=`: the 503 windows and authentication (``admit``), then
     /// token syntax (400) → query (400) → the export's state (404 unknown / 400 not complete / 404 retrieved
     /// or expired) → a page fault, if one matches → the page.
-    func retrieve(_ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest, channel: any Channel) async -> Outcome {
-        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
+    func retrieve(
+        _ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest, channel: any Channel
+    ) async -> Outcome {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) {
+            return .respond(early)
+        }
         guard let accessToken = Int64(tokenText) else {
             return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
@@ -28,7 +32,10 @@ extension SimulatorResponder {
         record.limit = limit
         record.keepAlive = keepAlive
 
-        switch state.servePage(clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive, now: record.time) {
+        switch state.servePage(
+            clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive,
+            now: record.time)
+        {
         case .unknownToken:
             return .respond(Self.message(404, "No export was found for access token \(accessToken)."))
         case .notComplete:
@@ -52,8 +59,11 @@ extension SimulatorResponder {
 
     /// `POST …/Export/Segment/Commit/{accessToken}?keepFiles=`: the 503 windows and authentication (``admit``), then
     /// 200 `{"Message":"Committed."}`; 404 for an unknown or expired token, 400 before `Complete`.
-    func commit(_ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest) async -> Outcome {
-        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
+    func commit(_ request: Request, clientID: String, tokenText: String, record: inout RecordedRequest) async -> Outcome
+    {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) {
+            return .respond(early)
+        }
         guard let accessToken = Int64(tokenText) else {
             return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
@@ -102,7 +112,9 @@ extension SimulatorResponder {
                     var start = 0
                     while start < length {
                         let size = min(pieceLength, length - start)
-                        if let piece = body.getSlice(at: body.readerIndex + start, length: size) { try await writer.write(piece) }
+                        if let piece = body.getSlice(at: body.readerIndex + start, length: size) {
+                            try await writer.write(piece)
+                        }
                         start += size
                         if start < length { try await Task.sleep(for: gap) }
                     }

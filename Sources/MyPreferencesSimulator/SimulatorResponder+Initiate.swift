@@ -9,14 +9,20 @@ extension SimulatorResponder {
     /// `POST …/Export/Segment/{segmentName}`: the 503 windows and authentication (``admit``), then the body (400) → client
     /// ID (404 when segments are configured but none for it) → segment name (400) → the segment's next
     /// initiate fault → 200 `{"AccessToken": N}`. Documented on ``MyPreferencesSimulator``.
-    func initiate(_ request: Request, clientID: String, segmentName: String, record: inout RecordedRequest) async throws -> Outcome {
+    func initiate(_ request: Request, clientID: String, segmentName: String, record: inout RecordedRequest) async throws
+        -> Outcome
+    {
         if let early = admit(request, clientID: clientID, tokenText: nil, record: &record) { return .respond(early) }
         var request = request
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: Self.maximumInitiateBody)
         } catch {
-            return .respond(Self.message(400, "The request is invalid: the body is larger than \(Self.maximumInitiateBody) bytes or could not be read."))
+            return .respond(
+                Self.message(
+                    400,
+                    "The request is invalid: the body is larger than \(Self.maximumInitiateBody) bytes or could not be read."
+                ))
         }
         let parsed: InitiateRequest
         do {
@@ -37,7 +43,8 @@ extension SimulatorResponder {
             if let callback = state.plannedCallback(clientID: clientID, accessToken: accessToken) {
                 callbacks.schedule(callback)
             }
-            let answer = Self.response(200, contentType: StatusDocument.MediaType.json.contentType, body: "{\"AccessToken\":\(accessToken)}")
+            let answer = Self.response(
+                200, contentType: StatusDocument.MediaType.json.contentType, body: "{\"AccessToken\":\(accessToken)}")
             switch fault {
             case nil:
                 return .respond(answer)
@@ -69,7 +76,10 @@ extension SimulatorResponder {
     /// at `time` — outside the state lock, so that its `Complete` answer can carry `ByteCount`. Costs one
     /// generation of every record, once per export.
     func prepareInitiatedExport(clientID: String, accessToken: Int64, at time: Date) async {
-        guard let records = state.initiatedExportAwaitingByteCount(clientID: clientID, accessToken: accessToken, now: time) else { return }
+        guard
+            let records = state.initiatedExportAwaitingByteCount(
+                clientID: clientID, accessToken: accessToken, now: time)
+        else { return }
         let byteCount = await records.canonicalByteCount()
         state.cacheByteCount(byteCount, clientID: clientID, accessToken: accessToken)
     }

@@ -70,7 +70,8 @@ extension SimulatorResponder {
     static func oauthError(_ code: Int, _ error: String) -> Response {
         var extra: [(HTTPField.Name, String)] = [(.cacheControl, "no-store")]
         if code == 401 { extra.append((.wwwAuthenticate, "Basic realm=\"oauth\"")) }
-        return response(code, contentType: "application/json; charset=utf-8", body: "{\"error\":\"\(error)\"}", extraHeaders: extra)
+        return response(
+            code, contentType: "application/json; charset=utf-8", body: "{\"error\":\"\(error)\"}", extraHeaders: extra)
     }
 
     /// Parses `application/x-www-form-urlencoded` (`+` is a space).

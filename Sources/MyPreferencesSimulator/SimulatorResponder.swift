@@ -74,8 +74,12 @@ struct SimulatorResponder: Sendable {
     }
 
     /// `GET …/Async/{clientId}/Export/{accessToken}/Status` and the API/3 form `GET …/{clientId}/status/Token/{accessToken}`.
-    func status(_ request: Request, clientID: String, tokenText: String, api3: Bool, record: inout RecordedRequest) async throws -> Outcome {
-        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) { return .respond(early) }
+    func status(_ request: Request, clientID: String, tokenText: String, api3: Bool, record: inout RecordedRequest)
+        async throws -> Outcome
+    {
+        if let early = admit(request, clientID: clientID, tokenText: tokenText, record: &record) {
+            return .respond(early)
+        }
         guard let accessToken = Int64(tokenText) else {
             return .respond(Self.message(400, "The request is invalid: access token '\(tokenText)' is not an integer."))
         }
@@ -95,7 +99,8 @@ struct SimulatorResponder: Sendable {
         } catch {
             return Self.response(
                 401, contentType: StatusDocument.MediaType.json.contentType,
-                body: "{\"Message\":\"Authorization has been denied for this request.\",\"Reason\":\(StatusDocument.jsonString(error.reason))}"
+                body:
+                    "{\"Message\":\"Authorization has been denied for this request.\",\"Reason\":\(StatusDocument.jsonString(error.reason))}"
             )
         }
     }
@@ -140,7 +145,9 @@ struct SimulatorResponder: Sendable {
 
     // MARK: Building responses
 
-    static func response(_ code: Int, contentType: String?, body: String, extraHeaders: [(HTTPField.Name, String)] = []) -> Response {
+    static func response(_ code: Int, contentType: String?, body: String, extraHeaders: [(HTTPField.Name, String)] = [])
+        -> Response
+    {
         var headers = HTTPFields()
         if let contentType { headers[.contentType] = contentType }
         for (name, value) in extraHeaders { headers[name] = value }
@@ -153,7 +160,9 @@ struct SimulatorResponder: Sendable {
 
     /// `{"Message": "…"}` in the vendor's ASP.NET Web API error style.
     static func message(_ code: Int, _ text: String) -> Response {
-        response(code, contentType: StatusDocument.MediaType.json.contentType, body: "{\"Message\":\(StatusDocument.jsonString(text))}")
+        response(
+            code, contentType: StatusDocument.MediaType.json.contentType,
+            body: "{\"Message\":\(StatusDocument.jsonString(text))}")
     }
 
     static func guessContentType(_ body: String) -> String {

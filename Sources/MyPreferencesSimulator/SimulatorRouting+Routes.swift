@@ -10,7 +10,9 @@ extension SimulatorRouting {
         router.add(middleware: RouterEscapeMiddleware())
         router.post("/oauth") { request, context in
             try await recorded(context) { record in
-                if let early = simulator.admit(request, clientID: nil, tokenText: nil, record: &record) { return .respond(early) }
+                if let early = simulator.admit(request, clientID: nil, tokenText: nil, record: &record) {
+                    return .respond(early)
+                }
                 return .respond(try await simulator.issueOAuthToken(request, at: record.time))
             }
         }
@@ -19,7 +21,8 @@ extension SimulatorRouting {
             api.get(RouterPath(path)) { request, context in
                 try await recorded(context) { record in
                     try await simulator.status(
-                        request, clientID: parameter("client", context), tokenText: parameter("token", context), api3: api3, record: &record)
+                        request, clientID: parameter("client", context), tokenText: parameter("token", context),
+                        api3: api3, record: &record)
                 }
             }
         }
@@ -27,43 +30,54 @@ extension SimulatorRouting {
             // `…/Segment/{segmentName}` (initiate) and `…/Segment/{accessToken}` (a page).
             api.post(RouterPath("\(segment)/:id")) { request, context in
                 try await recorded(context) { record in
-                    try await simulator.initiate(request, clientID: parameter("client", context), segmentName: parameter("id", context), record: &record)
+                    try await simulator.initiate(
+                        request, clientID: parameter("client", context), segmentName: parameter("id", context),
+                        record: &record)
                 }
             }
             api.get(RouterPath("\(segment)/:id")) { request, context in
                 try await recorded(context) { record in
                     await simulator.retrieve(
-                        request, clientID: parameter("client", context), tokenText: parameter("id", context), record: &record, channel: context.channel)
+                        request, clientID: parameter("client", context), tokenText: parameter("id", context),
+                        record: &record, channel: context.channel)
                 }
             }
             // The same, for a segment or token named `Commit`: the router prefers the literal `Commit` of the
             // commit route to a parameter and does not come back from a path that ends there.
             api.post(RouterPath("\(segment)/Commit")) { request, context in
                 try await recorded(context) { record in
-                    try await simulator.initiate(request, clientID: parameter("client", context), segmentName: lastSegment(request), record: &record)
+                    try await simulator.initiate(
+                        request, clientID: parameter("client", context), segmentName: lastSegment(request),
+                        record: &record)
                 }
             }
             api.get(RouterPath("\(segment)/Commit")) { request, context in
                 try await recorded(context) { record in
                     await simulator.retrieve(
-                        request, clientID: parameter("client", context), tokenText: lastSegment(request), record: &record, channel: context.channel)
+                        request, clientID: parameter("client", context), tokenText: lastSegment(request),
+                        record: &record, channel: context.channel)
                 }
             }
             api.post(RouterPath("\(segment)/Commit/:token")) { request, context in
                 try await recorded(context) { record in
-                    await simulator.commit(request, clientID: parameter("client", context), tokenText: parameter("token", context), record: &record)
+                    await simulator.commit(
+                        request, clientID: parameter("client", context), tokenText: parameter("token", context),
+                        record: &record)
                 }
             }
         }
         for path in [
-            "/oauth", "/api/Async/:client/Export/:token/Status", "/api/:client/status/Token/:token", "/api/Async/:client/Export/Segment/:id",
+            "/oauth", "/api/Async/:client/Export/:token/Status", "/api/:client/status/Token/:token",
+            "/api/Async/:client/Export/Segment/:id",
             "/api/Async/:client/Export/Segment/Commit", "/api/Async/:client/Export/Segment/Commit/:token",
             "/api/:client/export/Segment/Commit/:token",
         ] {
             router.on(RouterPath(path), method: wrongMethod) { request, context in
                 try await recorded(context) { record in
                     record.clientID = context.parameters.get("client").map(decoded)
-                    return .respond(SimulatorResponder.message(405, "The requested resource does not support http method '\(record.method)'."))
+                    return .respond(
+                        SimulatorResponder.message(
+                            405, "The requested resource does not support http method '\(record.method)'."))
                 }
             }
         }
@@ -97,18 +111,22 @@ extension SimulatorRouting {
         router.post("/_sim/scenarios") { request, _ in try await simulator.applyScenarios(request) }
         router.post("/_sim/reset") { _, _ in simulator.resetControl() }
         router.get("/_sim/exports/:client/:token") { _, context in
-            await simulator.exportControl(clientID: parameter("client", context), tokenText: parameter("token", context))
+            await simulator.exportControl(
+                clientID: parameter("client", context), tokenText: parameter("token", context))
         }
         for path in ["/_sim/health", "/_sim/requests", "/_sim/initiations", "/_sim/scenarios", "/_sim/reset"] {
             router.on(RouterPath(path), method: wrongMethod) { _, _ in
-                SimulatorResponder.response(405, contentType: SimulatorResponder.controlJSON, body: "{\"error\":\"method not allowed\"}")
+                SimulatorResponder.response(
+                    405, contentType: SimulatorResponder.controlJSON, body: "{\"error\":\"method not allowed\"}")
             }
         }
         return router
     }
 
     /// Runs an API route on the request's record and answers its outcome (``DroppedConnection`` for a drop).
-    static func recorded(_ context: Context, _ route: (inout RecordedRequest) async throws -> SimulatorResponder.Outcome) async throws -> Response {
+    static func recorded(
+        _ context: Context, _ route: (inout RecordedRequest) async throws -> SimulatorResponder.Outcome
+    ) async throws -> Response {
         guard let box = context.record else { throw RouterEscape.noRoute }  // every API request has one
         var record = box.current
         let outcome = try await route(&record)

@@ -34,7 +34,9 @@ struct SimulatorRouting: HTTPResponder {
     func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
         if path == "/_sim" || path.hasPrefix("/_sim/") {
-            if !path.contains("//"), !path.hasSuffix("/"), let response = try await Self.route(request, context: context, with: control) {
+            if !path.contains("//"), !path.hasSuffix("/"),
+                let response = try await Self.route(request, context: context, with: control)
+            {
                 return response
             }
             return simulator.unroutedControl(request, path: path)
@@ -68,10 +70,13 @@ struct SimulatorRouting: HTTPResponder {
 
     /// The answer of `router`'s route for the request's method, else of its ``wrongMethod`` route (405); nil
     /// when the path has neither. An error a route throws is thrown as is (answered by the server, unrecorded).
-    static func route(_ request: Request, context: Context, with router: RouterResponder<Context>) async throws -> Response? {
+    static func route(_ request: Request, context: Context, with router: RouterResponder<Context>) async throws
+        -> Response?
+    {
         for method in [request.method, wrongMethod] {
             do {
-                return try await router.respond(to: Self.request(request, method: method, path: request.uri.path), context: context)
+                return try await router.respond(
+                    to: Self.request(request, method: method, path: request.uri.path), context: context)
             } catch RouterEscape.noRoute {
                 continue
             } catch RouterEscape.thrown(let error) {
@@ -131,7 +136,9 @@ enum RouterEscape: Error {
 struct RouterEscapeMiddleware: RouterMiddleware {
     typealias Context = SimulatorRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {

@@ -75,7 +75,9 @@ extension SimulatorState {
     /// Decides the answer to a page request and records its effects: fault uses, pages served, and the
     /// move to `Retrieved` (last page without `keepAlive`) or `Expired` (`expire_after_pages` reached).
     /// An initiated export ready at `now` becomes downloadable here if no poll has made it so.
-    func servePage(clientID: String, accessToken: Int64, offset: Int64, limit: Int64, keepAlive: Bool, now: Date) -> PageDecision {
+    func servePage(clientID: String, accessToken: Int64, offset: Int64, limit: Int64, keepAlive: Bool, now: Date)
+        -> PageDecision
+    {
         storage.withLock { s in
             let key = ProgressKey(clientID: clientID, accessToken: accessToken)
             Self.makeInitiatedExportDownloadable(key, now: now, in: &s)
@@ -98,7 +100,8 @@ extension SimulatorState {
             if let fault, fault.replacesPage {
                 return .fault(fault)
             }
-            let page = ExportPage(records: export.records, offset: offset, limit: limit, options: export.options, fault: fault)
+            let page = ExportPage(
+                records: export.records, offset: offset, limit: limit, options: export.options, fault: fault)
             export.pagesServed = export.pagesServed.incrementedSaturating
             export.recordsServed = export.recordsServed.addingSaturating(page.count)
             if !keepAlive && page.reachesEnd {
@@ -137,20 +140,24 @@ extension SimulatorState {
             if let export = s.exports[key] {
                 return ExportSnapshot(
                     records: export.records,
-                    phase: export.phase, isCommitted: export.isCommitted, keepFiles: export.keepFiles, pagesServed: export.pagesServed,
+                    phase: export.phase, isCommitted: export.isCommitted, keepFiles: export.keepFiles,
+                    pagesServed: export.pagesServed,
                     recordsServed: export.recordsServed
                 )
             }
             if !Self.hasOwnScenario(key, in: s), let initiated = s.initiated[key] {
-                return ExportSnapshot(records: initiated.records, phase: nil, isCommitted: false, keepFiles: nil, pagesServed: 0)
+                return ExportSnapshot(
+                    records: initiated.records, phase: nil, isCommitted: false, keepFiles: nil, pagesServed: 0)
             }
             let scenario = Self.scenario(for: key, in: s)
             let steps = scenario.steps.isEmpty ? Scenario.standard.steps : scenario.steps
             for step in steps {
                 if case .status(ExportPhase.complete.rawValue, let rowCount, _, _) = step.answer {
                     let records = ExportRecords(
-                        count: rowCount, seed: (scenario.export ?? ExportOptions()).seed, clientID: clientID, accessToken: accessToken)
-                    return ExportSnapshot(records: records, phase: nil, isCommitted: false, keepFiles: nil, pagesServed: 0)
+                        count: rowCount, seed: (scenario.export ?? ExportOptions()).seed, clientID: clientID,
+                        accessToken: accessToken)
+                    return ExportSnapshot(
+                        records: records, phase: nil, isCommitted: false, keepFiles: nil, pagesServed: 0)
                 }
             }
             return nil

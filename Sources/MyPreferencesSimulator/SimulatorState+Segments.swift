@@ -83,13 +83,17 @@ extension SimulatorState {
             guard !s.segments.isEmpty else {
                 let accessToken = Self.allocateAccessToken(in: &s)
                 Self.append(
-                    Initiation(clientID: clientID, segment: segmentName, accessToken: accessToken, lastDateTime: request.lastDateTime,
-                               callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
-                               receivedAt: now, answered: true, records: nil),
+                    Initiation(
+                        clientID: clientID, segment: segmentName, accessToken: accessToken,
+                        lastDateTime: request.lastDateTime,
+                        callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
+                        receivedAt: now, answered: true, records: nil),
                     in: &s)
                 return .created(accessToken: accessToken, fault: nil)
             }
-            guard s.segments.keys.contains(where: { $0.clientID == nil || $0.clientID == clientID }) else { return .unknownClient }
+            guard s.segments.keys.contains(where: { $0.clientID == nil || $0.clientID == clientID }) else {
+                return .unknownClient
+            }
             let own = SegmentKey(name: segmentName, clientID: clientID)
             let key = s.segments[own] != nil ? own : SegmentKey(name: segmentName, clientID: nil)
             guard var entry = s.segments[key] else { return .unknownSegment }
@@ -110,13 +114,17 @@ extension SimulatorState {
                 readyAt: readyAt,
                 options: entry.segment.export ?? ExportOptions(),
                 callback: request.callbackURL.map { url in
-                    PlannedCallback(clientID: clientID, accessToken: accessToken, url: url, readyAt: readyAt, delay: entry.segment.callbackDelay,
-                                    isDropped: entry.segment.dropsCallback(forAccessToken: accessToken), records: records)
+                    PlannedCallback(
+                        clientID: clientID, accessToken: accessToken, url: url, readyAt: readyAt,
+                        delay: entry.segment.callbackDelay,
+                        isDropped: entry.segment.dropsCallback(forAccessToken: accessToken), records: records)
                 })
             Self.append(
-                Initiation(clientID: clientID, segment: segmentName, accessToken: accessToken, lastDateTime: request.lastDateTime,
-                           callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
-                           receivedAt: now, answered: fault == nil, records: records.count, readyAt: readyAt),
+                Initiation(
+                    clientID: clientID, segment: segmentName, accessToken: accessToken,
+                    lastDateTime: request.lastDateTime,
+                    callbackURL: request.callbackURL, matchCriteria: request.matchCriteria?.rawValue,
+                    receivedAt: now, answered: fault == nil, records: records.count, readyAt: readyAt),
                 in: &s)
             return .created(accessToken: accessToken, fault: fault)
         }
@@ -126,12 +134,15 @@ extension SimulatorState {
     /// LastDateTime′ being the body's `LastDateTime` rounded as the vendor documents, or the beginning of
     /// time without one — in change-time order; with `MatchCriteria: ProfileId`, only those whose ProfileId
     /// is in `Values` (non-numeric values match nothing). Other criteria do not filter.
-    static func plannedRecords(of entry: SegmentEntry, clientID: String, request: InitiateRequest, now: Date) -> ExportRecords {
+    static func plannedRecords(of entry: SegmentEntry, clientID: String, request: InitiateRequest, now: Date)
+        -> ExportRecords
+    {
         let timeline = entry.timeline
         let last = timeline.recordsChanged(before: WallClock.milliseconds(now))
-        let first = request.lastDateTimeMilliseconds.map {
-            timeline.recordsChanged(before: LastDateTime.vendorRounded(milliseconds: $0)).incrementedSaturating
-        } ?? 1
+        let first =
+            request.lastDateTimeMilliseconds.map {
+                timeline.recordsChanged(before: LastDateTime.vendorRounded(milliseconds: $0)).incrementedSaturating
+            } ?? 1
         let selection: ExportRecords.Selection
         if request.matchCriteria == .profileID {
             let positions = Set(request.values.compactMap { Int64($0).flatMap(ExportRecords.position(ofProfileID:)) })
@@ -139,7 +150,9 @@ extension SimulatorState {
         } else {
             selection = .range(first: first, count: max(0, last.subtractingSaturating(first).incrementedSaturating))
         }
-        return ExportRecords(segmentNamed: entry.segment.name, clientID: clientID, seed: entry.segment.seed, timeline: timeline, selection: selection)
+        return ExportRecords(
+            segmentNamed: entry.segment.name, clientID: clientID, seed: entry.segment.seed, timeline: timeline,
+            selection: selection)
     }
 
     private static func append(_ initiation: Initiation, in s: inout Storage) {
@@ -223,7 +236,8 @@ extension SegmentScenario {
     /// ``callbackFailureRate``. The same export always draws the same.
     func dropsCallback(forAccessToken accessToken: Int64) -> Bool {
         guard callbackFailureRate > 0 else { return false }
-        var rng = SplitMix64(state: seed ^ 0x5CA1_1BAC_CA11_BAC5 ^ (UInt64(bitPattern: accessToken) &* 0x9E37_79B9_7F4A_7C15))
+        var rng = SplitMix64(
+            state: seed ^ 0x5CA1_1BAC_CA11_BAC5 ^ (UInt64(bitPattern: accessToken) &* 0x9E37_79B9_7F4A_7C15))
         let draw = Double(rng.next() >> 11) / 9_007_199_254_740_992.0
         return draw < callbackFailureRate
     }

@@ -65,7 +65,8 @@ final class SimulatorState: Sendable {
         self.initialDefault = book.defaultScenario ?? configuration.defaultScenario
         self.initialScenarios = book.scenarios
         self.initialWindows = (book.hostUnavailable ?? []).map {
-            Window(from: startedAt + $0.from.secondsDouble, to: startedAt + $0.to.secondsDouble, retryAfter: $0.retryAfter)
+            Window(
+                from: startedAt + $0.from.secondsDouble, to: startedAt + $0.to.secondsDouble, retryAfter: $0.retryAfter)
         }
         var segments: [SegmentKey: SegmentEntry] = [:]
         for segment in book.segments {
@@ -118,10 +119,13 @@ final class SimulatorState: Sendable {
                 progress.usesOfStep = 0
             }
             s.progress[key] = progress
-            if case .status(ExportPhase.complete.rawValue, let rowCount, let byteCount, _) = step.answer, s.exports[key] == nil {
+            if case .status(ExportPhase.complete.rawValue, let rowCount, let byteCount, _) = step.answer,
+                s.exports[key] == nil
+            {
                 let options = scenario.export ?? ExportOptions()
                 s.exports[key] = ExportProgress(
-                    records: ExportRecords(count: rowCount, seed: options.seed, clientID: clientID, accessToken: accessToken),
+                    records: ExportRecords(
+                        count: rowCount, seed: options.seed, clientID: clientID, accessToken: accessToken),
                     byteCount: byteCount, options: options)
             }
             return step

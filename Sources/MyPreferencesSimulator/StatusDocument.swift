@@ -20,7 +20,9 @@ struct StatusDocument {
             guard let accept, !accept.isEmpty else { return .json }
             var best: (type: MediaType, q: Double)?
             for range in accept.split(separator: ",") {
-                let parameters = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                let parameters = range.split(separator: ";").map {
+                    $0.trimmingCharacters(in: .whitespaces).lowercased()
+                }
                 guard let name = parameters.first else { continue }
                 var q = 1.0
                 for parameter in parameters.dropFirst() where parameter.hasPrefix("q=") {
@@ -28,7 +30,8 @@ struct StatusDocument {
                 }
                 let type: MediaType
                 switch name {
-                case "application/json", "text/json", "application/json-patch+json", "*/*", "application/*": type = .json
+                case "application/json", "text/json", "application/json-patch+json", "*/*", "application/*":
+                    type = .json
                 case "application/xml", "text/xml", "text/*": type = .xml
                 default: continue
                 }
@@ -47,18 +50,21 @@ struct StatusDocument {
 
     /// `{"AccessToken":1,"Status":"Processing","RowCount":0,"ByteCount":0}` (+ `"Expires"` for API/3).
     var json: String {
-        var text = "{\"AccessToken\":\(accessToken),\"Status\":\(Self.jsonString(status)),\"RowCount\":\(rowCount),\"ByteCount\":\(byteCount)"
+        var text =
+            "{\"AccessToken\":\(accessToken),\"Status\":\(Self.jsonString(status)),\"RowCount\":\(rowCount),\"ByteCount\":\(byteCount)"
         if let expires { text += ",\"Expires\":\(Self.jsonString(expires))" }
         return text + "}"
     }
 
     /// Data-contract XML: default namespace of the DataExportCore classes, `xmlns:i`, elements alphabetical.
     var xml: String {
-        var text = "<AsyncApiDataExportStatusResult xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        var text =
+            "<AsyncApiDataExportStatusResult xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" "
             + "xmlns=\"http://schemas.datacontract.org/2004/07/PossibleNow.Profiles.DataExportCore.Classes\">"
             + "<AccessToken>\(accessToken)</AccessToken><ByteCount>\(byteCount)</ByteCount>"
         if let expires { text += "<Expires>\(Self.xmlEscaped(expires))</Expires>" }
-        return text + "<RowCount>\(rowCount)</RowCount><Status>\(Self.xmlEscaped(status))</Status></AsyncApiDataExportStatusResult>"
+        return text
+            + "<RowCount>\(rowCount)</RowCount><Status>\(Self.xmlEscaped(status))</Status></AsyncApiDataExportStatusResult>"
     }
 
     func body(for mediaType: MediaType) -> String {

@@ -26,8 +26,9 @@ enum UTCTimestamp {
             dayNumber -= 1
         }
         let (year, month, day) = CivilTime.civilFromDays(dayNumber)
-        return Civil(year: year, month: month, day: day, hour: msOfDay / 3_600_000, minute: msOfDay / 60_000 % 60,
-                     second: msOfDay / 1000 % 60, millisecond: msOfDay % 1000)
+        return Civil(
+            year: year, month: month, day: day, hour: msOfDay / 3_600_000, minute: msOfDay / 60_000 % 60,
+            second: msOfDay / 1000 % 60, millisecond: msOfDay % 1000)
     }
 
     /// `Tue, 05 Mar 2024 07:08:09 GMT` (RFC 9110 IMF-fixdate), as sent in `Retry-After`.

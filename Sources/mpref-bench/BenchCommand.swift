@@ -69,7 +69,9 @@ struct BenchCommand: AsyncParsableCommand {
     static func all(_ options: Options) throws {
         let passthrough = ["--runs", String(options.runs)]
         print("# mpref-bench results\n")
-        print("Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n")
+        print(
+            "Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n"
+        )
         fflush(nil)
         for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks", "download", "time-to-data"] {
             let process = Process()
@@ -86,7 +88,8 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     static func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(
+            separator: " ")
     }
 }
 

@@ -10,7 +10,9 @@ enum Bench {
     /// The port a child server wrote to `portFile`, polled every 10 ms up to `attempts` times; nil if it never did.
     static func waitForPort(in portFile: String, attempts: Int) -> Int? {
         for _ in 0..<attempts {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 return port
             }
             usleep(10_000)
@@ -36,7 +38,8 @@ enum Bench {
     /// CPU seconds (user + system) used by process `pid` so far, from /proc/PID/stat; 0 when unreadable.
     static func cpuSeconds(pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return 0 }
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the ")": state is field 3 → index 0; utime is field 14 → index 11, stime index 12.
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
@@ -48,7 +51,8 @@ enum Bench {
     static func statusMiB(_ field: String, pid: String = "self") -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+            let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ")
+                .first
             return (number.flatMap { Double($0) } ?? 0) / 1024
         }
         return 0
@@ -87,8 +91,10 @@ enum Bench {
 
     /// Inserts `count` watching tokens of `clientID` with access tokens `firstToken…`, token i due at
     /// `nextPollAt(i)`, in 5,000-row transactions (seeding, not measured). Optional per-token hook.
-    static func seed(_ database: TokenDatabase, clientID: String, count: Int, firstToken: Int64 = 1,
-                     nextPollAt: (Int) -> Date, hook: ((Int64) -> String)? = nil) throws {
+    static func seed(
+        _ database: TokenDatabase, clientID: String, count: Int, firstToken: Int64 = 1,
+        nextPollAt: (Int) -> Date, hook: ((Int64) -> String)? = nil
+    ) throws {
         let now = Timestamp.format(Date())
         var i = 0
         while i < count {
@@ -97,11 +103,13 @@ enum Bench {
             let dueTexts = range.map { Timestamp.format(nextPollAt($0)) }
             let hookTexts = hook.map { h in range.map { h(firstToken + Int64($0)) } }
             try database.write { db in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO tokens (client_id, access_token, state, added_at, next_poll_at, global_hooks, admin_seq)
-                    VALUES (?, ?, 'watching', ?, ?, 1, 0)
-                    """)
-                let insertHook = try db.cachedStatement(sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, 'complete', ?)")
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO tokens (client_id, access_token, state, added_at, next_poll_at, global_hooks, admin_seq)
+                        VALUES (?, ?, 'watching', ?, ?, 1, 0)
+                        """)
+                let insertHook = try db.cachedStatement(
+                    sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, 'complete', ?)")
                 for (offset, j) in range.enumerated() {
                     let token = firstToken + Int64(j)
                     try insert.execute(arguments: [clientID, token, now, dueTexts[offset]])
@@ -116,12 +124,14 @@ enum Bench {
 
     /// Rows in `polls` (the highest id; the table is append-only).
     static func pollRowCount(_ database: TokenDatabase) async throws -> Int64 {
-        try await database.asyncRead { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM polls") ?? 0 }
+        try await database.asyncRead { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM polls") ?? 0
+        }
     }
 
     /// The directory of this executable (where `swift build` also put `mprefd`).
     static var binDirectory: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return (exe as NSString).deletingLastPathComponent
     }
 

@@ -18,7 +18,8 @@ enum DaemonHarness {
         sources: [String: any StatusSource]? = nil,
         _ body: @Sendable () async throws -> T
     ) async throws -> T {
-        let daemon = Daemon(configuration: configuration, database: database, logger: logger, version: "bench", sources: sources)
+        let daemon = Daemon(
+            configuration: configuration, database: database, logger: logger, version: "bench", sources: sources)
         let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {

@@ -23,8 +23,11 @@ enum DetectionPolicies {
     /// time); with a `safetyNet`, from the net, and a poll is brought forward to `callbackAt` (seconds
     /// since the start; `nil` = no callback) when the callback arrives before the planned poll
     /// (`pollNow`). The status always comes from the poll, never from the callback.
-    static func mprefd(_ policy: PollPolicy, schedule: LearnedSchedule?, safetyNet: CallbackSafetyNet? = nil, callbackAt: Double? = nil,
-                       finish: Double, using rng: inout some RandomNumberGenerator) throws -> DetectionOutcome {
+    static func mprefd(
+        _ policy: PollPolicy, schedule: LearnedSchedule?, safetyNet: CallbackSafetyNet? = nil,
+        callbackAt: Double? = nil,
+        finish: Double, using rng: inout some RandomNumberGenerator
+    ) throws -> DetectionOutcome {
         var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1, awaitsCallback: safetyNet != nil)
         var t = 0.0
         var polls = 0
@@ -32,16 +35,21 @@ enum DetectionPolicies {
             polls += 1
             let now = origin.addingTimeInterval(t)
             let finished = t >= finish
-            let status = ExportStatus(accessToken: 1, status: finished ? "Complete" : "Processing", rowCount: 1, byteCount: 1)
+            let status = ExportStatus(
+                accessToken: 1, status: finished ? "Complete" : "Processing", rowCount: 1, byteCount: 1)
             let decision = policy.decide(
                 token: token, result: PollResult(outcome: .ok(status), httpStatus: 200, latency: .zero),
                 polledAt: now, now: now, hostKey: "https://bench.invalid:443",
                 schedule: schedule, sinceAdded: .clampedSeconds(t), safetyNet: safetyNet, using: &rng)
             if finished {
-                guard decision.write.newState == .complete else { throw DetectionError("Complete did not complete the token") }
+                guard decision.write.newState == .complete else {
+                    throw DetectionError("Complete did not complete the token")
+                }
                 return DetectionOutcome(delay: t - finish, polls: polls)
             }
-            guard let next = decision.nextDelay, next > .zero else { throw DetectionError("Processing gave no next delay") }
+            guard let next = decision.nextDelay, next > .zero else {
+                throw DetectionError("Processing gave no next delay")
+            }
             token.attempt = decision.write.attempt
             token.consecutiveErrors = decision.write.consecutiveErrors
             token.consecutiveNotFound = decision.write.consecutiveNotFound
@@ -68,16 +76,20 @@ enum DetectionPolicies {
 
     /// mprefd with callbacks on: ``mprefd(_:schedule:safetyNet:callbackAt:finish:using:)`` with the
     /// export's `CallbackSafetyNet`, the callback arriving as ``CallbackModel`` draws.
-    static func mprefdWithCallbacks(_ policy: PollPolicy, safetyNet: CallbackSafetyNet, callback: CallbackModel, finish: Double,
-                                    using rng: inout BenchRNG) throws -> DetectionOutcome {
+    static func mprefdWithCallbacks(
+        _ policy: PollPolicy, safetyNet: CallbackSafetyNet, callback: CallbackModel, finish: Double,
+        using rng: inout BenchRNG
+    ) throws -> DetectionOutcome {
         let arrival = callback.draw(using: &rng).map { finish + $0 }
         return try mprefd(policy, schedule: nil, safetyNet: safetyNet, callbackAt: arrival, finish: finish, using: &rng)
     }
 
     /// The same placement without `PollPolicy` (for the knob sweep, many runs): the schedule's gap,
     /// else the backoff draw for the attempt, exactly what `decide` does for a `Processing` answer.
-    static func learned(_ schedule: LearnedSchedule, fallback: Backoff, finish: Double,
-                        using rng: inout some RandomNumberGenerator) -> DetectionOutcome {
+    static func learned(
+        _ schedule: LearnedSchedule, fallback: Backoff, finish: Double,
+        using rng: inout some RandomNumberGenerator
+    ) -> DetectionOutcome {
         var t = 0.0
         var polls = 1
         while t < finish {

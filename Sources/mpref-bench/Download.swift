@@ -33,7 +33,9 @@ enum Download {
         let runs = options.runs
         let bin = Bench.binDirectory
         for tool in ["mprefd", "mpref-sim"] where !FileManager.default.isExecutableFile(atPath: bin + "/" + tool) {
-            throw BenchError("\(bin)/\(tool) not found: build it with `swift build -c release --scratch-path .build-release --product \(tool)`")
+            throw BenchError(
+                "\(bin)/\(tool) not found: build it with `swift build -c release --scratch-path .build-release --product \(tool)`"
+            )
         }
         let root = try Bench.freshDirectory("download")
         // Tokens: size index s, run r, phase p (0 raw before, 1 mprefd, 2 raw after) → 1_000_000 + s·10_000 + r·10 + p.
@@ -46,39 +48,63 @@ enum Download {
         }
         for r in 1...runs { entries.append(scenarioEntry(token: Int64(2_000_000 + r), records: killRecords)) }
         let scenarioFile = root + "/scenarios.json"
-        try "{\"scenarios\": [\n\(entries.joined(separator: ",\n"))\n]}\n".write(toFile: scenarioFile, atomically: true, encoding: .utf8)
+        try "{\"scenarios\": [\n\(entries.joined(separator: ",\n"))\n]}\n".write(
+            toFile: scenarioFile, atomically: true, encoding: .utf8)
         let sim = try SimProcess(binary: bin + "/mpref-sim", scenarios: scenarioFile, directory: root)
         defer { sim.stop() }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        Bench.note("download: simulator pid \(sim.pid) port \(sim.port); sizes \(sizes), page size \(pageSize), \(runs) runs")
+        Bench.note(
+            "download: simulator pid \(sim.pid) port \(sim.port); sizes \(sizes), page size \(pageSize), \(runs) runs")
 
         print("## 6. Downloads\n")
-        print("Real `mprefd run` (release binary, its own process) downloading from `mpref-sim` (release binary, its own process, `--no-record`) over loopback; page size \(pageSize); files and database under `\(root)`. Raw = AsyncHTTPClient in the bench process, GET `…?limit=\(pageSize)&offset=…&keepAlive=true` of each page one after the other, body collected and dropped, against another token of the same size just before and just after the download (ratio = mprefd records/s ÷ mean of the two). mprefd's time runs from its first page request to its commit (both from its database); `polling.max_requests_per_second_per_host` raised to 100,000 so the per-host pace (default 50/s) does not cap the download. RSS = mprefd's process (VmRSS sampled every 100 ms; VmHWM at the end).\n")
-        print("| records | run | raw AHC records/s (before / after) | raw MB/s | **mprefd records/s** | mprefd MB/s (file) | **ratio to raw** | mprefd CPU (cores) | simulator CPU (cores) raw / mprefd | **mprefd RSS max sampled / VmHWM** | file bytes | sha256 = canonical |")
+        print(
+            "Real `mprefd run` (release binary, its own process) downloading from `mpref-sim` (release binary, its own process, `--no-record`) over loopback; page size \(pageSize); files and database under `\(root)`. Raw = AsyncHTTPClient in the bench process, GET `…?limit=\(pageSize)&offset=…&keepAlive=true` of each page one after the other, body collected and dropped, against another token of the same size just before and just after the download (ratio = mprefd records/s ÷ mean of the two). mprefd's time runs from its first page request to its commit (both from its database); `polling.max_requests_per_second_per_host` raised to 100,000 so the per-host pace (default 50/s) does not cap the download. RSS = mprefd's process (VmRSS sampled every 100 ms; VmHWM at the end).\n"
+        )
+        print(
+            "| records | run | raw AHC records/s (before / after) | raw MB/s | **mprefd records/s** | mprefd MB/s (file) | **ratio to raw** | mprefd CPU (cores) | simulator CPU (cores) raw / mprefd | **mprefd RSS max sampled / VmHWM** | file bytes | sha256 = canonical |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         fflush(nil)
         var summaries: [String] = []
         let part = options.part ?? "all"
         for (s, size) in sizes.enumerated() where part != "kill" {
-            var rates: [Double] = [], mbs: [Double] = [], ratios: [Double] = [], hwms: [Double] = [], raws: [Double] = []
+            var rates: [Double] = [], mbs: [Double] = [], ratios: [Double] = [], hwms: [Double] = [],
+                raws: [Double] = []
             for r in 1...runs {
-                let raw1 = try await rawPhase(http: http, sim: sim, token: token(size: s, run: r, phase: 0), records: size, pageSize: pageSize)
-                let d = try await daemonPhase(sim: sim, root: root, token: token(size: s, run: r, phase: 1), records: size, pageSize: pageSize, run: r)
-                let raw2 = try await rawPhase(http: http, sim: sim, token: token(size: s, run: r, phase: 2), records: size, pageSize: pageSize)
+                let raw1 = try await rawPhase(
+                    http: http, sim: sim, token: token(size: s, run: r, phase: 0), records: size, pageSize: pageSize)
+                let d = try await daemonPhase(
+                    sim: sim, root: root, token: token(size: s, run: r, phase: 1), records: size, pageSize: pageSize,
+                    run: r)
+                let raw2 = try await rawPhase(
+                    http: http, sim: sim, token: token(size: s, run: r, phase: 2), records: size, pageSize: pageSize)
                 let rawMean = (raw1.recordsPerSecond + raw2.recordsPerSecond) / 2
                 let ratio = d.recordsPerSecond / rawMean * 100
                 let canonical = try await sim.export(http: http, token: token(size: s, run: r, phase: 1))
                 let same = canonical?.sha256 == d.sha256 && canonical?.bytes == d.bytes
-                rates.append(d.recordsPerSecond); mbs.append(d.bytesPerSecond / 1e6); ratios.append(ratio); hwms.append(d.hwm); raws.append(rawMean)
-                print(String(format: "| %d | %d | %.0f / %.0f | %.1f / %.1f | %.0f | %.1f | %.1f %% | %.2f | %.2f / %.2f | %.1f / %.1f MiB | %lld | ",
-                             size, r, raw1.recordsPerSecond, raw2.recordsPerSecond, raw1.bytesPerSecond / 1e6, raw2.bytesPerSecond / 1e6,
-                             d.recordsPerSecond, d.bytesPerSecond / 1e6, ratio, d.cpu, (raw1.simCPU + raw2.simCPU) / 2, d.simCPU,
-                             d.rssMax, d.hwm, d.bytes) + (same ? "yes |" : "**NO** |"))
+                rates.append(d.recordsPerSecond); mbs.append(d.bytesPerSecond / 1e6); ratios.append(ratio);
+                hwms.append(d.hwm); raws.append(rawMean)
+                print(
+                    String(
+                        format:
+                            "| %d | %d | %.0f / %.0f | %.1f / %.1f | %.0f | %.1f | %.1f %% | %.2f | %.2f / %.2f | %.1f / %.1f MiB | %lld | ",
+                        size, r, raw1.recordsPerSecond, raw2.recordsPerSecond, raw1.bytesPerSecond / 1e6,
+                        raw2.bytesPerSecond / 1e6,
+                        d.recordsPerSecond, d.bytesPerSecond / 1e6, ratio, d.cpu, (raw1.simCPU + raw2.simCPU) / 2,
+                        d.simCPU,
+                        d.rssMax, d.hwm, d.bytes) + (same ? "yes |" : "**NO** |"))
                 fflush(nil)
-                if !same { Bench.note("sha256 mismatch: file \(d.sha256) \(d.bytes) B, canonical \(canonical?.sha256 ?? "?") \(canonical?.bytes ?? -1) B") }
-                try? FileManager.default.removeItem(atPath: d.directory + "/exports")  // the database stays, for inspection
+                if !same {
+                    Bench.note(
+                        "sha256 mismatch: file \(d.sha256) \(d.bytes) B, canonical \(canonical?.sha256 ?? "?") \(canonical?.bytes ?? -1) B"
+                    )
+                }
+                // the database stays, for inspection
+                try? FileManager.default.removeItem(atPath: d.directory + "/exports")
             }
-            summaries.append("\(size) records: raw \(Bench.summary(raws, digits: 0)) records/s · **mprefd \(Bench.summary(rates, digits: 0)) records/s, \(Bench.summary(mbs)) MB/s · ratio \(Bench.summary(ratios)) %** (target ≥ 80 %) · **RSS peak \(Bench.summary(hwms)) MiB** (target < 100 MB)")
+            summaries.append(
+                "\(size) records: raw \(Bench.summary(raws, digits: 0)) records/s · **mprefd \(Bench.summary(rates, digits: 0)) records/s, \(Bench.summary(mbs)) MB/s · ratio \(Bench.summary(ratios)) %** (target ≥ 80 %) · **RSS peak \(Bench.summary(hwms)) MiB** (target < 100 MB)"
+            )
         }
         if !summaries.isEmpty {
             print("\n**Median (range) over \(runs) runs:**\n")
@@ -92,19 +118,29 @@ enum Download {
         }
 
         print("### kill -9 during a download\n")
-        print("\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. Since the next page is asked for while the current one is made durable, a kill can find two pages in hand; the restart keeps the whole records already in the `.partial` file. *Fetched again* per kill = records the simulator served (`records_served`) but the file did not hold whole at the kill, less those of earlier kills, in pages (rounded up); the total is checked against `pages_served` − pages needed at the end.\n")
-        print("| run | pages stored at each kill | fetched again per kill | total fetched again (served − needed) | page requests recorded | sha256 = canonical | final state |")
+        print(
+            "\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. Since the next page is asked for while the current one is made durable, a kill can find two pages in hand; the restart keeps the whole records already in the `.partial` file. *Fetched again* per kill = records the simulator served (`records_served`) but the file did not hold whole at the kill, less those of earlier kills, in pages (rounded up); the total is checked against `pages_served` − pages needed at the end.\n"
+        )
+        print(
+            "| run | pages stored at each kill | fetched again per kill | total fetched again (served − needed) | page requests recorded | sha256 = canonical | final state |"
+        )
         print("|---|---|---|---|---|---|---|")
         fflush(nil)
         var maxima: [Double] = [], totals: [Double] = []
         for r in 1...runs {
-            let k = try await killRun(sim: sim, http: http, root: root, token: Int64(2_000_000 + r), records: killRecords, pageSize: pageSize, kills: kills, run: r)
+            let k = try await killRun(
+                sim: sim, http: http, root: root, token: Int64(2_000_000 + r), records: killRecords, pageSize: pageSize,
+                kills: kills, run: r)
             maxima.append(Double(k.refetched.max() ?? 0)); totals.append(Double(k.totalExtra))
-            print("| \(r) | \(k.storedAtKill.map(String.init).joined(separator: ", ")) | \(k.refetched.map(String.init).joined(separator: ", ")) | \(k.totalExtra) | \(k.pageRequests) | \(k.sameSHA ? "yes" : "**NO**") | \(k.state) |")
+            print(
+                "| \(r) | \(k.storedAtKill.map(String.init).joined(separator: ", ")) | \(k.refetched.map(String.init).joined(separator: ", ")) | \(k.totalExtra) | \(k.pageRequests) | \(k.sameSHA ? "yes" : "**NO**") | \(k.state) |"
+            )
             fflush(nil)
         }
         try await http.shutdown()
-        print("\n**Over \(runs) runs:** at most \(Int(maxima.max() ?? 0)) page(s) fetched again per kill (target ≤ 1); pages fetched again per run of \(kills) kills: \(Bench.summary(totals, digits: 0)).\n")
+        print(
+            "\n**Over \(runs) runs:** at most \(Int(maxima.max() ?? 0)) page(s) fetched again per kill (target ≤ 1); pages fetched again per run of \(kills) kills: \(Bench.summary(totals, digits: 0)).\n"
+        )
         fflush(nil)
     }
 
@@ -123,7 +159,9 @@ enum Download {
     }
 
     /// One status GET (the simulator serves pages only after `Complete`), then every page in turn.
-    static func rawPhase(http: HTTPClient, sim: SimProcess, token: Int64, records: Int, pageSize: Int) async throws -> RawPhase {
+    static func rawPhase(http: HTTPClient, sim: SimProcess, token: Int64, records: Int, pageSize: Int) async throws
+        -> RawPhase
+    {
         var status = HTTPClientRequest(url: "\(sim.baseURL)/Async/\(clientID)/Export/\(token)/Status")
         status.headers.add(name: "Accept", value: "application/json")
         let head = try await http.execute(status, timeout: .seconds(30))
@@ -137,13 +175,20 @@ enum Download {
             request.headers.add(name: "Accept", value: "application/json")
             let response = try await http.execute(request, timeout: .seconds(300))
             let body = try await response.body.collect(upTo: 256 << 20)
-            guard response.status == .ok else { throw BenchError("raw page \(offset) of \(token): HTTP \(response.status.code)") }
+            guard response.status == .ok else {
+                throw BenchError("raw page \(offset) of \(token): HTTP \(response.status.code)")
+            }
             bytes += body.readableBytes
             offset += pageSize
         }
         let dt = Bench.monotonicSeconds() - t0
-        let phase = RawPhase(recordsPerSecond: Double(records) / dt, bytesPerSecond: Double(bytes) / dt, simCPU: (Bench.cpuSeconds(pid: sim.pid) - s0) / dt)
-        Bench.note(String(format: "raw AHC: %d records in %.2f s (%.0f records/s, %.1f MB/s of bodies)", records, dt, phase.recordsPerSecond, phase.bytesPerSecond / 1e6))
+        let phase = RawPhase(
+            recordsPerSecond: Double(records) / dt, bytesPerSecond: Double(bytes) / dt,
+            simCPU: (Bench.cpuSeconds(pid: sim.pid) - s0) / dt)
+        Bench.note(
+            String(
+                format: "raw AHC: %d records in %.2f s (%.0f records/s, %.1f MB/s of bodies)", records, dt,
+                phase.recordsPerSecond, phase.bytesPerSecond / 1e6))
         return phase
     }
 
@@ -162,31 +207,33 @@ enum Download {
     }
 
     /// Writes the configuration, adds the token with `mprefd add-token`, and returns (directory, config path, database path).
-    static func prepare(sim: SimProcess, root: String, name: String, token: Int64, pageSize: Int, pace: Int) throws -> (String, String, String) {
+    static func prepare(sim: SimProcess, root: String, name: String, token: Int64, pageSize: Int, pace: Int) throws -> (
+        String, String, String
+    ) {
         let dir = root + "/" + name
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let config = dir + "/mprefd.yaml"
         let db = dir + "/mprefd.sqlite3"
         try """
-            database:
-              path: \(db)
-            log:
-              level: info
-            polling:
-              initial_delay_s: 0.05
-              max_delay_s: 0.2
-              max_requests_per_second_per_host: \(pace)
-            accounts:
-              \(clientID):
-                base_url: \(sim.baseURL)
-                allow_insecure_http: true
-                download:
-                  enabled: true
-                  directory: \(dir)/exports
-                  page_size: \(pageSize)
+        database:
+          path: \(db)
+        log:
+          level: info
+        polling:
+          initial_delay_s: 0.05
+          max_delay_s: 0.2
+          max_requests_per_second_per_host: \(pace)
+        accounts:
+          \(clientID):
+            base_url: \(sim.baseURL)
+            allow_insecure_http: true
+            download:
+              enabled: true
+              directory: \(dir)/exports
+              page_size: \(pageSize)
 
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         _ = try Admin.timed(Bench.binDirectory + "/mprefd", ["add-token", "--config", config, String(token)])
         return (dir, config, db)
     }
@@ -199,7 +246,9 @@ enum Download {
         environment["MPREFD_CONFIG"] = nil
         environment["MPREFD_DB"] = nil
         process.environment = environment
-        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
         let handle = FileHandle(forWritingAtPath: log)
         handle?.seekToEndOfFile()
         process.standardOutput = handle
@@ -208,8 +257,11 @@ enum Download {
         return process
     }
 
-    static func daemonPhase(sim: SimProcess, root: String, token: Int64, records: Int, pageSize: Int, run: Int) async throws -> DaemonPhase {
-        let (dir, config, dbPath) = try prepare(sim: sim, root: root, name: "size\(records)-run\(run)", token: token, pageSize: pageSize, pace: 100_000)
+    static func daemonPhase(sim: SimProcess, root: String, token: Int64, records: Int, pageSize: Int, run: Int)
+        async throws -> DaemonPhase
+    {
+        let (dir, config, dbPath) = try prepare(
+            sim: sim, root: root, name: "size\(records)-run\(run)", token: token, pageSize: pageSize, pace: 100_000)
         let database = try TokenDatabase(path: dbPath, mode: .readOnly)
         let s0 = Bench.cpuSeconds(pid: sim.pid)
         let daemon = try startDaemon(config: config, log: dir + "/mprefd.log")
@@ -220,37 +272,57 @@ enum Download {
         while true {
             try await Task.sleep(for: .milliseconds(100))
             rssMax = max(rssMax, Bench.statusMiB("VmRSS", pid: pid))
-            let state = try database.read { db in try String.fetchOne(db, sql: "SELECT state FROM tokens WHERE access_token = ?", arguments: [token]) }
+            let state = try database.read { db in
+                try String.fetchOne(db, sql: "SELECT state FROM tokens WHERE access_token = ?", arguments: [token])
+            }
             if state == "complete" || state == "download_failed" || state == "expired" || state == "failed" {
-                if state != "complete" { throw BenchError("download of \(token) ended \(state ?? "?"); see \(dir)/mprefd.log") }
+                if state != "complete" {
+                    throw BenchError("download of \(token) ended \(state ?? "?"); see \(dir)/mprefd.log")
+                }
                 break
             }
-            guard daemon.isRunning else { throw BenchError("mprefd exited \(daemon.terminationStatus); see \(dir)/mprefd.log") }
-            guard Bench.monotonicSeconds() < deadline else { throw BenchError("download of \(token) did not finish in an hour") }
+            guard daemon.isRunning else {
+                throw BenchError("mprefd exited \(daemon.terminationStatus); see \(dir)/mprefd.log")
+            }
+            guard Bench.monotonicSeconds() < deadline else {
+                throw BenchError("download of \(token) did not finish in an hour")
+            }
         }
         hwm = Bench.statusMiB("VmHWM", pid: pid)
         let cpu = Bench.cpuSeconds(pid: daemon.processIdentifier)
         let simCPU = Bench.cpuSeconds(pid: sim.pid) - s0
         daemon.terminate()
         daemon.waitUntilExit()
-        let row = try database.read { db -> (first: String?, committed: String?, records: Int64, bytes: Int64, sha256: String?, pages: Int64)? in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT (SELECT min(requested_at) FROM download_requests WHERE request = 'page') AS first, d.committed_at, d.records, d.bytes, d.sha256,
-                       (SELECT count(*) FROM download_requests WHERE request = 'page') AS pages
-                FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.access_token = ?
-                """, arguments: [token]) else { return nil }
+        let row = try database.read {
+            db -> (first: String?, committed: String?, records: Int64, bytes: Int64, sha256: String?, pages: Int64)? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT (SELECT min(requested_at) FROM download_requests WHERE request = 'page') AS first, d.committed_at, d.records, d.bytes, d.sha256,
+                               (SELECT count(*) FROM download_requests WHERE request = 'page') AS pages
+                        FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.access_token = ?
+                        """, arguments: [token])
+            else { return nil }
             return (row["first"], row["committed_at"], row["records"], row["bytes"], row["sha256"], row["pages"])
         }
-        guard let row, let first = row.first.flatMap(Timestamp.parse), let committed = row.committed.flatMap(Timestamp.parse) else {
+        guard let row, let first = row.first.flatMap(Timestamp.parse),
+            let committed = row.committed.flatMap(Timestamp.parse)
+        else {
             throw BenchError("no download row for \(token)")
         }
         let dt = committed.timeIntervalSince(first)
         let bytes = row.bytes
         let stored = row.records
         let pages = row.pages
-        Bench.note(String(format: "mprefd: %lld records, %lld bytes, %lld page requests in %.2f s; CPU %.1f s; VmHWM %.1f MiB", stored, bytes, pages, dt, cpu, hwm))
-        return DaemonPhase(recordsPerSecond: Double(stored) / dt, bytesPerSecond: Double(bytes) / dt, bytes: bytes, sha256: row.sha256 ?? "",
-                           cpu: cpu / dt, simCPU: simCPU / dt, rssMax: rssMax, hwm: hwm, directory: dir)
+        Bench.note(
+            String(
+                format: "mprefd: %lld records, %lld bytes, %lld page requests in %.2f s; CPU %.1f s; VmHWM %.1f MiB",
+                stored, bytes, pages, dt, cpu, hwm))
+        return DaemonPhase(
+            recordsPerSecond: Double(stored) / dt, bytesPerSecond: Double(bytes) / dt, bytes: bytes,
+            sha256: row.sha256 ?? "",
+            cpu: cpu / dt, simCPU: simCPU / dt, rssMax: rssMax, hwm: hwm, directory: dir)
     }
 
     // MARK: kill -9
@@ -275,8 +347,11 @@ enum Download {
         var state: String
     }
 
-    static func killRun(sim: SimProcess, http: HTTPClient, root: String, token: Int64, records: Int, pageSize: Int, kills: Int, run: Int) async throws -> KillRun {
-        let (dir, config, dbPath) = try prepare(sim: sim, root: root, name: "kill-run\(run)", token: token, pageSize: pageSize, pace: 100_000)
+    static func killRun(
+        sim: SimProcess, http: HTTPClient, root: String, token: Int64, records: Int, pageSize: Int, kills: Int, run: Int
+    ) async throws -> KillRun {
+        let (dir, config, dbPath) = try prepare(
+            sim: sim, root: root, name: "kill-run\(run)", token: token, pageSize: pageSize, pace: 100_000)
         let database = try TokenDatabase(path: dbPath, mode: .readOnly)
         let pagesNeeded = (records + pageSize - 1) / pageSize
         let log = dir + "/mprefd.log"
@@ -293,7 +368,9 @@ enum Download {
             let target = max(last + 1, k * pagesNeeded / (kills + 1))
             let deadline = Bench.monotonicSeconds() + 60
             while try storedPages() < target {
-                guard Bench.monotonicSeconds() < deadline, daemon.isRunning else { throw BenchError("kill run: no progress; see \(log)") }
+                guard Bench.monotonicSeconds() < deadline, daemon.isRunning else {
+                    throw BenchError("kill run: no progress; see \(log)")
+                }
                 try await Task.sleep(for: .milliseconds(1))
             }
             try await Task.sleep(for: .microseconds(Int.random(in: 0...20_000)))
@@ -309,14 +386,21 @@ enum Download {
             refetched.append(Int((lost - lostBefore + Int64(pageSize) - 1) / Int64(pageSize)))
             lostBefore = lost
             last = stored
-            Bench.note("kill \(k): \(stored) pages stored, \(held) records held whole, \(served?.pagesServed ?? -1) pages served")
-            guard stored < pagesNeeded else { Bench.note("kill \(k) came after the last page; fewer kills mid-download"); break }
+            Bench.note(
+                "kill \(k): \(stored) pages stored, \(held) records held whole, \(served?.pagesServed ?? -1) pages served"
+            )
+            guard stored < pagesNeeded else {
+                Bench.note("kill \(k) came after the last page; fewer kills mid-download"); break
+            }
         }
         let daemon = try startDaemon(config: config, log: log)
         let deadline = Bench.monotonicSeconds() + 300
         var state = ""
         while Bench.monotonicSeconds() < deadline {
-            state = try database.read { db in try String.fetchOne(db, sql: "SELECT state FROM tokens WHERE access_token = ?", arguments: [token]) } ?? ""
+            state =
+                try database.read { db in
+                    try String.fetchOne(db, sql: "SELECT state FROM tokens WHERE access_token = ?", arguments: [token])
+                } ?? ""
             if state != "downloading", state != "watching" { break }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -324,13 +408,16 @@ enum Download {
         daemon.waitUntilExit()
         let canonical = try await sim.export(http: http, token: token)
         let (sha, requests) = try database.read { db in
-            (try String.fetchOne(db, sql: "SELECT sha256 FROM downloads") ?? "",
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM download_requests WHERE request = 'page'") ?? 0)
+            (
+                try String.fetchOne(db, sql: "SELECT sha256 FROM downloads") ?? "",
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM download_requests WHERE request = 'page'") ?? 0
+            )
         }
         let extra = (canonical?.pagesServed ?? -1) - pagesNeeded
         try? FileManager.default.removeItem(atPath: dir + "/exports")
-        return KillRun(storedAtKill: storedAtKill, refetched: refetched, totalExtra: extra, pageRequests: requests,
-                       sameSHA: canonical?.sha256 == sha, state: state)
+        return KillRun(
+            storedAtKill: storedAtKill, refetched: refetched, totalExtra: extra, pageRequests: requests,
+            sameSHA: canonical?.sha256 == sha, state: state)
     }
 }
 
@@ -348,7 +435,9 @@ final class SimProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--scenarios", scenarios, "--port-file", portFile, "--no-record", "--log-level", "error"]
-        if let log, FileManager.default.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) {
+        if let log, FileManager.default.createFile(atPath: log, contents: nil),
+            let handle = FileHandle(forWritingAtPath: log)
+        {
             process.standardOutput = handle
             process.standardError = handle
         }

@@ -12,7 +12,9 @@ enum FixedAnswerServer {
     static let completeBody = #"{"AccessToken":0,"Status":"Complete","RowCount":10,"ByteCount":1000}"#
 
     /// Binds 127.0.0.1:0 with `threads` event loops and returns the bound channel.
-    static func start(threads: Int, completeFrom: Int64?) async throws -> (channel: any Channel, group: MultiThreadedEventLoopGroup) {
+    static func start(threads: Int, completeFrom: Int64?) async throws -> (
+        channel: any Channel, group: MultiThreadedEventLoopGroup
+    ) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -61,7 +63,9 @@ final class FixedAnswerHandler: ChannelInboundHandler {
             headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
             headers.add(name: "Content-Length", value: String(body.readableBytes))
             if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil
+            )
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             if keepAlive {
                 context.write(wrapOutboundOut(.end(nil)), promise: nil)

@@ -64,8 +64,12 @@ enum HookLatency {
         if let resultFile = options.resultFile { return try await runOne(options, resultFile: resultFile) }
         let terminal = options.terminal ?? 200
         print("## 5. Hook latency: terminal poll committed → hook process started\n")
-        print("\(terminal) tokens reach `Complete` 50 ms apart, each with its own hook (`: hook-for TOKEN`, `/bin/sh -c`), beside 1,000 tokens polled at 500 polls/s; `hooks.concurrency` 4 (default). Worker parts wired as `Daemon.run` wires them; fresh process per run.\n")
-        print("| run | hooks measured | committed → started p50 / p99 / max | answer received → started p50 / p99 | answers sharing a commit callback | committed → claimed p50 / p99 | claimed → spawned p50 / p99 |")
+        print(
+            "\(terminal) tokens reach `Complete` 50 ms apart, each with its own hook (`: hook-for TOKEN`, `/bin/sh -c`), beside 1,000 tokens polled at 500 polls/s; `hooks.concurrency` 4 (default). Worker parts wired as `Daemon.run` wires them; fresh process per run.\n"
+        )
+        print(
+            "| run | hooks measured | committed → started p50 / p99 / max | answer received → started p50 / p99 | answers sharing a commit callback | committed → claimed p50 / p99 | claimed → spawned p50 / p99 |"
+        )
         print("|---|---|---|---|---|---|---|")
         fflush(nil)
         var p50s: [Double] = [], p99s: [Double] = []
@@ -73,11 +77,17 @@ enum HookLatency {
             let r = try Child.run(["hooks", "--terminal", String(terminal), "--run", String(run)])
             let v = { (k: String) in r[k] ?? .nan }
             p50s.append(v("p50")); p99s.append(v("p99"))
-            print(String(format: "| %d | %.0f | %.1f / %.1f / %.1f ms | %.1f / %.1f ms | %.0f | %.1f / %.1f ms | %.1f / %.1f ms |", run, v("count"), v("p50"), v("p99"), v("max"), v("r50"), v("r99"), v("ambiguous"),
-                         v("claim50"), v("claim99"), v("spawn50"), v("spawn99")))
+            print(
+                String(
+                    format:
+                        "| %d | %.0f | %.1f / %.1f / %.1f ms | %.1f / %.1f ms | %.0f | %.1f / %.1f ms | %.1f / %.1f ms |",
+                    run, v("count"), v("p50"), v("p99"), v("max"), v("r50"), v("r99"), v("ambiguous"),
+                    v("claim50"), v("claim99"), v("spawn50"), v("spawn99")))
             fflush(nil)
         }
-        print("\n**Median (range):** committed → hook started p50 \(Bench.summary(p50s)) ms, p99 \(Bench.summary(p99s)) ms (target p99 < 50 ms).\n")
+        print(
+            "\n**Median (range):** committed → hook started p50 \(Bench.summary(p50s)) ms, p99 \(Bench.summary(p99s)) ms (target p99 < 50 ms).\n"
+        )
         fflush(nil)
     }
 
@@ -91,8 +101,11 @@ enum HookLatency {
         let path = dir + "/mprefd.sqlite3"
         let start = Date().timeIntervalSince1970 + 3
         let background = options.background ?? 1000
-        if background > 0 { try Seeder.seedInChild(db: path, tokens: background, firstDue: start - 2, rate: Double(background) / 2) }
-        try Seeder.seedInChild(db: path, tokens: terminal, firstDue: start, rate: 20, firstToken: completeFrom, hooks: true)
+        if background > 0 {
+            try Seeder.seedInChild(db: path, tokens: background, firstDue: start - 2, rate: Double(background) / 2)
+        }
+        try Seeder.seedInChild(
+            db: path, tokens: terminal, firstDue: start, rate: 20, firstToken: completeFrom, hooks: true)
         let database = try TokenDatabase(path: path, mode: .readWrite)
 
         var polling = PollingConfiguration()
@@ -109,16 +122,21 @@ enum HookLatency {
         let sink = CapturingLogHandler.Sink(wanted: ["Hook started", "hook started"])
         var hookLogger = Logger(label: "mprefd.hooks") { _ in CapturingLogHandler(sink: sink, logLevel: .debug) }
         hookLogger.logLevel = .debug
-        let client = try MyPreferencesClient(configuration: account, logger: logger, maxConnectionsPerHost: polling.maxInFlight)
+        let client = try MyPreferencesClient(
+            configuration: account, logger: logger, maxConnectionsPerHost: polling.maxInFlight)
         let probe = Probe(inner: client, completeFrom: completeFrom)
         _ = HookProcessRunner.becomeSubreaper()
 
-        let hooks = HookService(database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger)
+        let hooks = HookService(
+            database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger)
         let recorder = PollRecorder(database: database, hooks: hookConfiguration, logger: logger)
         let pollingService = PollingService(
-            database: database, targets: ["BENCH": PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))],
+            database: database,
+            targets: ["BENCH": PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))],
             configuration: polling, recorder: recorder, logger: logger,
-            onHookRunsQueued: { probe.committed(); hooks.wake() })
+            onHookRunsQueued: {
+                probe.committed(); hooks.wake()
+            })
         let runFor = 3 + Double(terminal) / 20 + 2
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pollingService.run() }
@@ -134,11 +152,13 @@ enum HookLatency {
         var started: [Int64: Double] = [:], claimed: [Int64: Double] = [:]
         for entry in sink.all {
             // HookService's "hook started" (info): the run is claimed, the process is about to be spawned.
-            if entry.message == "hook started", let token = entry.metadata["export.access_token"].flatMap({ Int64($0) }) {
+            if entry.message == "hook started", let token = entry.metadata["export.access_token"].flatMap({ Int64($0) })
+            {
                 claimed[token] = claimed[token] ?? entry.at
                 continue
             }
-            if let command = entry.metadata["hook.command"], let token = Int64(command.split(separator: " ").last ?? "") {
+            if let command = entry.metadata["hook.command"], let token = Int64(command.split(separator: " ").last ?? "")
+            {
                 started[token] = started[token] ?? entry.at
             }
         }
@@ -154,14 +174,21 @@ enum HookLatency {
             if let spawned = started[token] { toSpawn.append((spawned - at) * 1000) }
         }
         toClaim.sort(); toSpawn.sort()
-        let succeeded = try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") ?? 0 }
-        Bench.note("hooks: \(started.count) started, \(succeeded) succeeded, \(fromCommit.count) attributed, \(s.ambiguous) ambiguous")
-        try Child.write([
-            "count": Double(fromCommit.count), "p50": Bench.percentile(fromCommit, 50), "p99": Bench.percentile(fromCommit, 99),
-            "max": fromCommit.last ?? .nan, "r50": Bench.percentile(fromAnswer, 50), "r99": Bench.percentile(fromAnswer, 99),
-            "ambiguous": Double(s.ambiguous), "succeeded": Double(succeeded),
-            "claim50": Bench.percentile(toClaim, 50), "claim99": Bench.percentile(toClaim, 99),
-            "spawn50": Bench.percentile(toSpawn, 50), "spawn99": Bench.percentile(toSpawn, 99),
-        ], to: resultFile)
+        let succeeded = try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") ?? 0
+        }
+        Bench.note(
+            "hooks: \(started.count) started, \(succeeded) succeeded, \(fromCommit.count) attributed, \(s.ambiguous) ambiguous"
+        )
+        try Child.write(
+            [
+                "count": Double(fromCommit.count), "p50": Bench.percentile(fromCommit, 50),
+                "p99": Bench.percentile(fromCommit, 99),
+                "max": fromCommit.last ?? .nan, "r50": Bench.percentile(fromAnswer, 50),
+                "r99": Bench.percentile(fromAnswer, 99),
+                "ambiguous": Double(s.ambiguous), "succeeded": Double(succeeded),
+                "claim50": Bench.percentile(toClaim, 50), "claim99": Bench.percentile(toClaim, 99),
+                "spawn50": Bench.percentile(toSpawn, 50), "spawn99": Bench.percentile(toSpawn, 99),
+            ], to: resultFile)
     }
 }

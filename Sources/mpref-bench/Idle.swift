@@ -12,20 +12,31 @@ enum Idle {
         let tokens = options.tokens ?? 10_000
         let seconds = options.seconds ?? 60
         print("## 3. Idle cost: \(tokens) tokens, all due in 10 minutes\n")
-        print("Real `Daemon` (scheduler, hook queue, heartbeat, admin-change check) in a fresh process per run; CPU = user + system of that process over \(Int(seconds)) s after a 5 s settle. Full-scan steps from `sqlite3_stmt_status(SQLITE_STMTSTATUS_FULLSCAN_STEP)` of every statement executed in the window, on the daemon's own connections.\n")
+        print(
+            "Real `Daemon` (scheduler, hook queue, heartbeat, admin-change check) in a fresh process per run; CPU = user + system of that process over \(Int(seconds)) s after a 5 s settle. Full-scan steps from `sqlite3_stmt_status(SQLITE_STMTSTATUS_FULLSCAN_STEP)` of every statement executed in the window, on the daemon's own connections.\n"
+        )
         print("| run | CPU over the window | % of one core | statements executed | full-scan steps | VM steps |")
         print("|---|---|---|---|---|---|")
         fflush(nil)
         var percents: [Double] = [], scans: [Double] = []
         var statements = ""
         for run in 1...options.runs {
-            let r = try Child.run(["idle", "--tokens", String(tokens), "--seconds", String(seconds), "--run", String(run)])
+            let r = try Child.run([
+                "idle", "--tokens", String(tokens), "--seconds", String(seconds), "--run", String(run),
+            ])
             percents.append(r["percent"] ?? .nan); scans.append(r["scans"] ?? .nan)
-            print(String(format: "| %d | %.3f s | %.2f %% | %.0f | %.0f | %.0f |", run, r["cpu"] ?? .nan, r["percent"] ?? .nan, r["executions"] ?? .nan, r["scans"] ?? .nan, r["vm"] ?? .nan))
+            print(
+                String(
+                    format: "| %d | %.3f s | %.2f %% | %.0f | %.0f | %.0f |", run, r["cpu"] ?? .nan,
+                    r["percent"] ?? .nan, r["executions"] ?? .nan, r["scans"] ?? .nan, r["vm"] ?? .nan))
             fflush(nil)
-            if run == 1 { statements = (try? String(contentsOfFile: Child.lastResultFile + ".statements", encoding: .utf8)) ?? "" }
+            if run == 1 {
+                statements = (try? String(contentsOfFile: Child.lastResultFile + ".statements", encoding: .utf8)) ?? ""
+            }
         }
-        print("\n**Median (range):** \(Bench.summary(percents, digits: 2)) % of one core (target < 1 %) · full-scan steps \(Bench.summary(scans, digits: 0)) (target: none).\n")
+        print(
+            "\n**Median (range):** \(Bench.summary(percents, digits: 2)) % of one core (target < 1 %) · full-scan steps \(Bench.summary(scans, digits: 0)) (target: none).\n"
+        )
         print("Statements run while idle (run 1), per \(Int(seconds)) s:\n")
         print("| executions | full-scan steps | VM steps | SQL |")
         print("|---|---|---|---|")
@@ -44,9 +55,12 @@ enum Idle {
         try Seeder.seedInChild(db: path, tokens: tokens, firstDue: Date().timeIntervalSince1970 + 600, rate: 0)
         ScanProbe.install()
         let database = try TokenDatabase(path: path, mode: .readWrite)
-        let configuration = WorkerConfiguration(accounts: ["BENCH": DaemonHarness.account(baseURL: server.baseURL)], databasePath: path)
+        let configuration = WorkerConfiguration(
+            accounts: ["BENCH": DaemonHarness.account(baseURL: server.baseURL)], databasePath: path)
         let logger = benchLogger("mprefd")
-        let (cpu, stats) = try await DaemonHarness.withDaemon(configuration: configuration, database: database, logger: logger) {
+        let (cpu, stats) = try await DaemonHarness.withDaemon(
+            configuration: configuration, database: database, logger: logger
+        ) {
             try await Task.sleep(for: .seconds(5))
             ScanProbe.start()
             let c0 = Bench.processCPUSeconds(), t0 = Bench.monotonicSeconds()
@@ -63,7 +77,11 @@ enum Idle {
             "| \(s.executions) | \(s.fullScanSteps) | \(s.vmSteps) | `\(sql.prefix(160).replacingOccurrences(of: "|", with: "\\|"))\(sql.count > 160 ? "…" : "")` |"
         }
         try lines.joined(separator: "\n").write(toFile: resultFile + ".statements", atomically: true, encoding: .utf8)
-        try Child.write(["cpu": cpu, "percent": cpu / seconds * 100, "executions": Double(executions), "scans": Double(scans), "vm": Double(vm)], to: resultFile)
+        try Child.write(
+            [
+                "cpu": cpu, "percent": cpu / seconds * 100, "executions": Double(executions), "scans": Double(scans),
+                "vm": Double(vm),
+            ], to: resultFile)
     }
 }
 
@@ -82,7 +100,8 @@ enum Child {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let data = FileManager.default.contents(atPath: file),
-              let numbers = try JSONSerialization.jsonObject(with: data) as? [String: Double] else {
+            let numbers = try JSONSerialization.jsonObject(with: data) as? [String: Double]
+        else {
             throw BenchError("\(arguments.first ?? "") run failed (exit \(process.terminationStatus))")
         }
         return numbers

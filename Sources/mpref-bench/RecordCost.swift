@@ -13,7 +13,9 @@ enum RecordCost {
         let batch = options.batch ?? 24
         let polls = options.polls ?? 200_000
         print("## Store: cost of committing polls (no HTTP)\n")
-        print("`TokenDatabase.recordPolls`, \(tokens) tokens, batches of \(batch), \(polls) polls per run, WAL, `synchronous=NORMAL`, real file.\n")
+        print(
+            "`TokenDatabase.recordPolls`, \(tokens) tokens, batches of \(batch), \(polls) polls per run, WAL, `synchronous=NORMAL`, real file.\n"
+        )
         print("| run | polls/s | wall µs per poll | CPU µs per poll |")
         print("|---|---|---|---|")
         fflush(nil)
@@ -21,7 +23,8 @@ enum RecordCost {
         for run in 1...options.runs {
             let dir = try Bench.freshDirectory("record-\(run)")
             let database = try TokenDatabase(path: dir + "/mprefd.sqlite3", mode: .readWrite)
-            try Bench.seed(database, clientID: "BENCH", count: tokens, firstToken: 1, nextPollAt: { _ in Date() }, hook: nil)
+            try Bench.seed(
+                database, clientID: "BENCH", count: tokens, firstToken: 1, nextPollAt: { _ in Date() }, hook: nil)
             let ids = try database.listTokens().map(\.id)
             let (t0, c0) = (Bench.monotonicSeconds(), Bench.processCPUSeconds())
             var done = 0, attempt = 0
@@ -29,10 +32,13 @@ enum RecordCost {
                 attempt += 1
                 let now = Date()
                 let writes = (0..<batch).map { i in
-                    PollWrite(tokenID: ids[(done + i) % ids.count], polledAt: now, httpStatus: 200, status: "Processing", rowCount: nil,
-                              byteCount: nil, latencyMs: 3, retryAfterS: nil, nextDelayS: 0.001, outcome: .ok, error: nil,
-                              newState: .watching, nextPollAt: now.addingTimeInterval(0.001), attempt: attempt, consecutiveErrors: 0,
-                              consecutiveNotFound: 0, lastError: nil)
+                    PollWrite(
+                        tokenID: ids[(done + i) % ids.count], polledAt: now, httpStatus: 200, status: "Processing",
+                        rowCount: nil,
+                        byteCount: nil, latencyMs: 3, retryAfterS: nil, nextDelayS: 0.001, outcome: .ok, error: nil,
+                        newState: .watching, nextPollAt: now.addingTimeInterval(0.001), attempt: attempt,
+                        consecutiveErrors: 0,
+                        consecutiveNotFound: 0, lastError: nil)
                 }
                 _ = try await database.recordPolls(writes, hooks: { _, _ in nil })
                 done += batch
@@ -43,6 +49,8 @@ enum RecordCost {
             print(String(format: "| %d | %.0f | %.1f | %.1f |", run, rate, 1e6 / rate, cpu))
             fflush(nil)
         }
-        print("\n**Median (range):** \(Bench.summary(rates, digits: 0)) polls/s · \(Bench.summary(cpus)) CPU µs per poll.\n")
+        print(
+            "\n**Median (range):** \(Bench.summary(rates, digits: 0)) polls/s · \(Bench.summary(cpus)) CPU µs per poll.\n"
+        )
     }
 }

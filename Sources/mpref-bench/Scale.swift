@@ -45,20 +45,35 @@ enum Scale {
         let seconds = options.seconds ?? 40
         Bench.note("scale: \(tokens) tokens, \(demand) polls/s demand, \(seconds) s per run")
         print("## 2. Scale: \(tokens) watched tokens, \(Int(demand)) polls/s demand\n")
-        print("Real `Daemon` + `MyPreferencesClient` + database file in a fresh process per run; database seeded by another process; `polling.max_requests_per_second_per_host` = 2,000 (the default 50 would pace 1,500/s down to 50/s); backoff fixed at \(Int(Double(tokens) / demand)) s so every poll in the \(Int(seconds)) s window is a first poll with a known plan. Lateness = send time − planned `next_poll_at`; *steady* = polls planned ≥ 5 s after start, *all* includes the start-up backlog. RSS is that process's (daemon + a 0.8 MB probe array; the server is another process).\n")
-        print("| run | start → first poll | RSS before start | RSS at end (VmRSS) | peak (VmHWM) | lateness p50 / p99 / max, steady | lateness p50 / p99 / max, all | polls planned in window | process CPU (cores), steady |")
+        print(
+            "Real `Daemon` + `MyPreferencesClient` + database file in a fresh process per run; database seeded by another process; `polling.max_requests_per_second_per_host` = 2,000 (the default 50 would pace 1,500/s down to 50/s); backoff fixed at \(Int(Double(tokens) / demand)) s so every poll in the \(Int(seconds)) s window is a first poll with a known plan. Lateness = send time − planned `next_poll_at`; *steady* = polls planned ≥ 5 s after start, *all* includes the start-up backlog. RSS is that process's (daemon + a 0.8 MB probe array; the server is another process).\n"
+        )
+        print(
+            "| run | start → first poll | RSS before start | RSS at end (VmRSS) | peak (VmHWM) | lateness p50 / p99 / max, steady | lateness p50 / p99 / max, all | polls planned in window | process CPU (cores), steady |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         fflush(nil)
-        var firsts: [Double] = [], rsss: [Double] = [], hwms: [Double] = [], p50s: [Double] = [], p99s: [Double] = [], allP99s: [Double] = []
+        var firsts: [Double] = [], rsss: [Double] = [], hwms: [Double] = [], p50s: [Double] = [], p99s: [Double] = [],
+            allP99s: [Double] = []
         for run in 1...options.runs {
-            let r = try Child.run(["scale", "--tokens", String(tokens), "--demand", String(demand), "--seconds", String(seconds), "--run", String(run)])
+            let r = try Child.run([
+                "scale", "--tokens", String(tokens), "--demand", String(demand), "--seconds", String(seconds), "--run",
+                String(run),
+            ])
             let v = { (k: String) in r[k] ?? .nan }
-            firsts.append(v("first")); rsss.append(v("rss")); hwms.append(v("hwm")); p50s.append(v("p50")); p99s.append(v("p99")); allP99s.append(v("a99"))
-            print(String(format: "| %d | %.0f ms | %.1f MiB | %.1f MiB | %.1f MiB | %.1f / %.1f / %.1f ms | %.1f / %.1f / %.1f ms | %.0f | %.2f |",
-                         run, v("first"), v("rssBefore"), v("rss"), v("hwm"), v("p50"), v("p99"), v("max"), v("a50"), v("a99"), v("amax"), v("count"), v("cpu")))
+            firsts.append(v("first")); rsss.append(v("rss")); hwms.append(v("hwm")); p50s.append(v("p50"));
+            p99s.append(v("p99")); allP99s.append(v("a99"))
+            print(
+                String(
+                    format:
+                        "| %d | %.0f ms | %.1f MiB | %.1f MiB | %.1f MiB | %.1f / %.1f / %.1f ms | %.1f / %.1f / %.1f ms | %.0f | %.2f |",
+                    run, v("first"), v("rssBefore"), v("rss"), v("hwm"), v("p50"), v("p99"), v("max"), v("a50"),
+                    v("a99"), v("amax"), v("count"), v("cpu")))
             fflush(nil)
         }
-        print("\n**Median (range) over \(options.runs) runs:** start → first poll \(Bench.summary(firsts, digits: 0)) ms (target < 2,000) · RSS \(Bench.summary(rsss)) MiB, peak \(Bench.summary(hwms)) MiB (target < 150 MB) · steady lateness p50 \(Bench.summary(p50s)) ms, p99 \(Bench.summary(p99s)) ms (target p99 < 250 ms) · p99 including start-up \(Bench.summary(allP99s)) ms.\n")
+        print(
+            "\n**Median (range) over \(options.runs) runs:** start → first poll \(Bench.summary(firsts, digits: 0)) ms (target < 2,000) · RSS \(Bench.summary(rsss)) MiB, peak \(Bench.summary(hwms)) MiB (target < 150 MB) · steady lateness p50 \(Bench.summary(p50s)) ms, p99 \(Bench.summary(p99s)) ms (target p99 < 250 ms) · p99 including start-up \(Bench.summary(allP99s)) ms.\n"
+        )
         fflush(nil)
     }
 
@@ -92,10 +107,13 @@ enum Scale {
             polling.maxRequestsPerSecondPerHost = 2000
             let account = DaemonHarness.account(baseURL: server.baseURL)
             let logger = benchLogger("mprefd")
-            let client = try MyPreferencesClient(configuration: account, logger: logger, maxConnectionsPerHost: polling.maxInFlight)
+            let client = try MyPreferencesClient(
+                configuration: account, logger: logger, maxConnectionsPerHost: polling.maxInFlight)
             let probe = Probe(inner: client, tokens: tokens)
             let configuration = WorkerConfiguration(accounts: ["BENCH": account], polling: polling, databasePath: path)
-            let (cpu, rssEnd, hwm) = try await DaemonHarness.withDaemon(configuration: configuration, database: database, logger: logger, sources: ["BENCH": probe]) {
+            let (cpu, rssEnd, hwm) = try await DaemonHarness.withDaemon(
+                configuration: configuration, database: database, logger: logger, sources: ["BENCH": probe]
+            ) {
                 try await Task.sleep(for: .seconds(5))
                 let c0 = Bench.processCPUSeconds(), m0 = Bench.monotonicSeconds()
                 try await Task.sleep(for: .seconds(seconds - 5))
@@ -117,9 +135,15 @@ enum Scale {
             }
             steady.sort(); everything.sort()
             let (p50, p99, mx) = (Bench.percentile(steady, 50), Bench.percentile(steady, 99), steady.last ?? .nan)
-            let (a50, a99, amx) = (Bench.percentile(everything, 50), Bench.percentile(everything, 99), everything.last ?? .nan)
-            try Child.write(["first": first * 1000, "rssBefore": rssBefore, "rss": rssEnd, "hwm": hwm, "p50": p50, "p99": p99, "max": mx,
-                             "a50": a50, "a99": a99, "amax": amx, "count": Double(everything.count), "cpu": cpu], to: resultFile)
+            let (a50, a99, amx) = (
+                Bench.percentile(everything, 50), Bench.percentile(everything, 99), everything.last ?? .nan
+            )
+            try Child.write(
+                [
+                    "first": first * 1000, "rssBefore": rssBefore, "rss": rssEnd, "hwm": hwm, "p50": p50, "p99": p99,
+                    "max": mx,
+                    "a50": a50, "a99": a99, "amax": amx, "count": Double(everything.count), "cpu": cpu,
+                ], to: resultFile)
         }
     }
 }

@@ -31,23 +31,26 @@ enum ScanProbe {
     }
 }
 
-private let probeEntryPoint: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeRawPointer?) -> Int32 = { db, _, _ in
+private let probeEntryPoint: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeRawPointer?) -> Int32 = {
+    db, _, _ in
     sqlite3_trace_v2(db, UInt32(SQLITE_TRACE_PROFILE), probeTrace, nil)
     return SQLITE_OK
 }
 
-private let probeTrace: @convention(c) (UInt32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32 = { _, _, p, _ in
-    guard let p else { return 0 }
-    let statement = OpaquePointer(p)
-    // Read and reset the counters on every execution, so a cached statement's counts are per run.
-    let fullScan = Int64(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
-    let vm = Int64(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))
-    guard ScanProbe.recording.load(ordering: .relaxed), let text = sqlite3_sql(statement) else { return 0 }
-    let sql = String(cString: text).split(whereSeparator: \.isWhitespace).joined(separator: " ")
-    ScanProbe.stats.withLock { stats in
-        stats[sql, default: .init()].executions += 1
-        stats[sql, default: .init()].fullScanSteps += fullScan
-        stats[sql, default: .init()].vmSteps += vm
+private let probeTrace:
+    @convention(c) (UInt32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32 = {
+        _, _, p, _ in
+        guard let p else { return 0 }
+        let statement = OpaquePointer(p)
+        // Read and reset the counters on every execution, so a cached statement's counts are per run.
+        let fullScan = Int64(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+        let vm = Int64(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))
+        guard ScanProbe.recording.load(ordering: .relaxed), let text = sqlite3_sql(statement) else { return 0 }
+        let sql = String(cString: text).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        ScanProbe.stats.withLock { stats in
+            stats[sql, default: .init()].executions += 1
+            stats[sql, default: .init()].fullScanSteps += fullScan
+            stats[sql, default: .init()].vmSteps += vm
+        }
+        return 0
     }
-    return 0
-}

@@ -29,51 +29,81 @@ enum Throughput {
         let tokens = options.tokens ?? 2000
         let server = try ServerProcess(threads: options.serverThreads ?? 1)
         defer { server.stop() }
-        Bench.note("throughput: server pid \(server.pid) port \(server.port); \(tokens) tokens, \(concurrency) in flight, \(seconds) s per phase")
+        Bench.note(
+            "throughput: server pid \(server.pid) port \(server.port); \(tokens) tokens, \(concurrency) in flight, \(seconds) s per phase"
+        )
 
         if options.only == "daemon" {
             // For profiling (`perf record -p PID`): the daemon phase alone.
-            let phase = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: 0, probe: options.probe)
-            print(String(format: "mprefd durable: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            let phase = try await daemonPhase(
+                baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds,
+                serverPID: server.pid, run: 0, probe: options.probe)
+            print(
+                String(
+                    format: "mprefd durable: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate,
+                    phase.serverCPU, phase.selfCPU))
             return
         }
         if options.only == "client" {
-            let phase = try await statusClient(baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
-            print(String(format: "MyPreferencesClient: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            let phase = try await statusClient(
+                baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
+            print(
+                String(
+                    format: "MyPreferencesClient: %.0f polls/s, server CPU %.2f, bench CPU %.2f", phase.rate,
+                    phase.serverCPU, phase.selfCPU))
             return
         }
         if options.only == "raw" {
-            let phase = try await rawClient(url: server.baseURL + "/Async/BENCH/Export/123/Status", concurrency: concurrency, seconds: seconds, serverPID: server.pid)
-            print(String(format: "raw: %.0f GETs/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU, phase.selfCPU))
+            let phase = try await rawClient(
+                url: server.baseURL + "/Async/BENCH/Export/123/Status", concurrency: concurrency, seconds: seconds,
+                serverPID: server.pid)
+            print(
+                String(
+                    format: "raw: %.0f GETs/s, server CPU %.2f, bench CPU %.2f", phase.rate, phase.serverCPU,
+                    phase.selfCPU))
             return
         }
         print("## 1. Throughput with durable history\n")
-        print("\(tokens) tokens always answering `Processing`; \(concurrency) requests in flight in every phase; \(Int(seconds)) s per phase after 1 s warm-up; fixed-answer NIO server in its own process (1 event loop).\n")
-        print("| run | raw AHC GETs/s (before / after) | MyPreferencesClient polls/s (no DB) | **mprefd durable polls/s** | **ratio to raw** | server CPU (cores) in raw / mprefd phase | bench process CPU (cores) in mprefd phase |")
+        print(
+            "\(tokens) tokens always answering `Processing`; \(concurrency) requests in flight in every phase; \(Int(seconds)) s per phase after 1 s warm-up; fixed-answer NIO server in its own process (1 event loop).\n"
+        )
+        print(
+            "| run | raw AHC GETs/s (before / after) | MyPreferencesClient polls/s (no DB) | **mprefd durable polls/s** | **ratio to raw** | server CPU (cores) in raw / mprefd phase | bench process CPU (cores) in mprefd phase |"
+        )
         print("|---|---|---|---|---|---|---|")
         fflush(nil)
         var durable: [Double] = [], ratios: [Double] = [], raws: [Double] = [], clients: [Double] = []
         for run in 1...options.runs {
             let url = server.baseURL + "/Async/BENCH/Export/123/Status"
             let raw1 = try await rawClient(url: url, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
-            let client = try await statusClient(baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
-            let daemon = try await daemonPhase(baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds, serverPID: server.pid, run: run)
+            let client = try await statusClient(
+                baseURL: server.baseURL, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
+            let daemon = try await daemonPhase(
+                baseURL: server.baseURL, tokens: tokens, concurrency: concurrency, seconds: seconds,
+                serverPID: server.pid, run: run)
             let raw2 = try await rawClient(url: url, concurrency: concurrency, seconds: seconds, serverPID: server.pid)
             let rawMean = (raw1.rate + raw2.rate) / 2
             let ratio = daemon.rate / rawMean
             durable.append(daemon.rate); ratios.append(ratio * 100); raws.append(rawMean); clients.append(client.rate)
-            print(String(format: "| %d | %.0f / %.0f | %.0f | %.0f | %.1f %% | %.2f / %.2f | %.2f |",
-                         run, raw1.rate, raw2.rate, client.rate, daemon.rate, ratio * 100, raw1.serverCPU, daemon.serverCPU, daemon.selfCPU))
+            print(
+                String(
+                    format: "| %d | %.0f / %.0f | %.0f | %.0f | %.1f %% | %.2f / %.2f | %.2f |",
+                    run, raw1.rate, raw2.rate, client.rate, daemon.rate, ratio * 100, raw1.serverCPU, daemon.serverCPU,
+                    daemon.selfCPU))
             fflush(nil)
         }
-        print("\n**Median (range) over \(options.runs) runs:** raw AHC \(Bench.summary(raws, digits: 0)) GETs/s · MyPreferencesClient \(Bench.summary(clients, digits: 0)) polls/s · mprefd durable \(Bench.summary(durable, digits: 0)) polls/s · ratio \(Bench.summary(ratios)) % (targets: ≥ 80 %, ≥ 10,000 polls/s).\n")
+        print(
+            "\n**Median (range) over \(options.runs) runs:** raw AHC \(Bench.summary(raws, digits: 0)) GETs/s · MyPreferencesClient \(Bench.summary(clients, digits: 0)) polls/s · mprefd durable \(Bench.summary(durable, digits: 0)) polls/s · ratio \(Bench.summary(ratios)) % (targets: ≥ 80 %, ≥ 10,000 polls/s).\n"
+        )
         fflush(nil)
     }
 
     /// Runs `body` on `concurrency` tasks until the phase ends; returns completed operations per second
     /// over the measured window, and the CPU (cores) of the server and of this process meanwhile.
-    static func measure(concurrency: Int, seconds: Double, serverPID: Int32,
-                        _ body: @escaping @Sendable () async -> Void) async -> Phase {
+    static func measure(
+        concurrency: Int, seconds: Double, serverPID: Int32,
+        _ body: @escaping @Sendable () async -> Void
+    ) async -> Phase {
         let counters = PhaseCounters()
         return await withTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
@@ -85,9 +115,15 @@ enum Throughput {
                 }
             }
             try? await Task.sleep(for: .seconds(1))
-            let (c0, t0, s0, p0) = (counters.done.load(ordering: .relaxed), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
+            let (c0, t0, s0, p0) = (
+                counters.done.load(ordering: .relaxed), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID),
+                Bench.processCPUSeconds()
+            )
             try? await Task.sleep(for: .seconds(seconds))
-            let (c1, t1, s1, p1) = (counters.done.load(ordering: .relaxed), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
+            let (c1, t1, s1, p1) = (
+                counters.done.load(ordering: .relaxed), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID),
+                Bench.processCPUSeconds()
+            )
             counters.stop.store(true, ordering: .relaxed)
             await group.waitForAll()
             let dt = t1 - t0
@@ -116,10 +152,12 @@ enum Throughput {
     }
 
     /// `MyPreferencesClient.status(of:)`: request building, the whole-request timer, decoding; no database.
-    static func statusClient(baseURL: String, concurrency: Int, seconds: Double, serverPID: Int32) async throws -> Phase {
+    static func statusClient(baseURL: String, concurrency: Int, seconds: Double, serverPID: Int32) async throws -> Phase
+    {
         var logger = benchLogger("bench.client")
         logger.logLevel = .info
-        let client = try MyPreferencesClient(configuration: DaemonHarness.account(baseURL: baseURL), logger: logger, maxConnectionsPerHost: concurrency)
+        let client = try MyPreferencesClient(
+            configuration: DaemonHarness.account(baseURL: baseURL), logger: logger, maxConnectionsPerHost: concurrency)
         let phase = await measure(concurrency: concurrency, seconds: seconds, serverPID: serverPID) {
             _ = await client.status(of: 123)
         }
@@ -129,7 +167,9 @@ enum Throughput {
     }
 
     /// The daemon, every poll committed: polls/s = rows appended to `polls` per second of the window.
-    static func daemonPhase(baseURL: String, tokens: Int, concurrency: Int, seconds: Double, serverPID: Int32, run: Int, probe: Bool = false) async throws -> Phase {
+    static func daemonPhase(
+        baseURL: String, tokens: Int, concurrency: Int, seconds: Double, serverPID: Int32, run: Int, probe: Bool = false
+    ) async throws -> Phase {
         let dir = try Bench.freshDirectory("throughput-\(run)")
         let path = dir + "/mprefd.sqlite3"
         try Seeder.seedInChild(db: path, tokens: tokens, firstDue: Date().timeIntervalSince1970, rate: 0)
@@ -141,23 +181,34 @@ enum Throughput {
         polling.deadline = nil
         polling.maxInFlight = concurrency
         polling.maxRequestsPerSecondPerHost = 1_000_000
-        let configuration = WorkerConfiguration(accounts: ["BENCH": DaemonHarness.account(baseURL: baseURL)], polling: polling, databasePath: path)
+        let configuration = WorkerConfiguration(
+            accounts: ["BENCH": DaemonHarness.account(baseURL: baseURL)], polling: polling, databasePath: path)
         let logger = benchLogger("mprefd")
         // With `--probe`, a timing wrapper in front of a client built like the daemon's own tells how
         // long the HTTP part of each poll takes inside the daemon (diagnosis, not the reported figure).
         var sources: [String: any StatusSource]? = nil
         var timing: TimingSource? = nil
         if probe {
-            let client = try MyPreferencesClient(configuration: DaemonHarness.account(baseURL: baseURL), logger: logger, maxConnectionsPerHost: concurrency)
+            let client = try MyPreferencesClient(
+                configuration: DaemonHarness.account(baseURL: baseURL), logger: logger,
+                maxConnectionsPerHost: concurrency)
             let t = TimingSource(inner: client)
             timing = t
             sources = ["BENCH": t]
         }
-        let phase = try await DaemonHarness.withDaemon(configuration: configuration, database: database, logger: logger, sources: sources) {
+        let phase = try await DaemonHarness.withDaemon(
+            configuration: configuration, database: database, logger: logger, sources: sources
+        ) {
             try await Task.sleep(for: .seconds(1.5))
-            let (r0, t0, s0, p0) = (try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
+            let (r0, t0, s0, p0) = (
+                try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID),
+                Bench.processCPUSeconds()
+            )
             try await Task.sleep(for: .seconds(seconds))
-            let (r1, t1, s1, p1) = (try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID), Bench.processCPUSeconds())
+            let (r1, t1, s1, p1) = (
+                try await Bench.pollRowCount(database), Bench.monotonicSeconds(), Bench.cpuSeconds(pid: serverPID),
+                Bench.processCPUSeconds()
+            )
             let dt = t1 - t0
             return Phase(rate: Double(r1 - r0) / dt, serverCPU: (s1 - s0) / dt, selfCPU: (p1 - p0) / dt)
         }
@@ -167,10 +218,16 @@ enum Throughput {
         }
         // Every poll row has its token row updated in the same transaction: check the two agree.
         let (rows, attempts) = try database.read { db in
-            (try Int64.fetchOne(db, sql: "SELECT count(*) FROM polls") ?? 0, try Int64.fetchOne(db, sql: "SELECT sum(attempt) FROM tokens") ?? 0)
+            (
+                try Int64.fetchOne(db, sql: "SELECT count(*) FROM polls") ?? 0,
+                try Int64.fetchOne(db, sql: "SELECT sum(attempt) FROM tokens") ?? 0
+            )
         }
         if rows != attempts { Bench.note("WARNING: polls rows \(rows) ≠ sum(tokens.attempt) \(attempts)") }
-        Bench.note(String(format: "mprefd durable: %.0f polls/s (%lld rows in all, sum(attempt) %lld)", phase.rate, rows, attempts))
+        Bench.note(
+            String(
+                format: "mprefd durable: %.0f polls/s (%lld rows in all, sum(attempt) %lld)", phase.rate, rows, attempts
+            ))
         return phase
     }
 }
@@ -184,15 +241,21 @@ final class TimingSource: StatusSource {
 
     func status(of accessToken: Int64) async -> PollResult {
         let t0 = Bench.monotonicSeconds()
-        totals.withLock { $0.concurrent += 1; $0.concurrentSum += $0.concurrent }
+        totals.withLock {
+            $0.concurrent += 1; $0.concurrentSum += $0.concurrent
+        }
         let result = await inner.status(of: accessToken)
         let dt = Bench.monotonicSeconds() - t0
-        totals.withLock { $0.count += 1; $0.seconds += dt; $0.concurrent -= 1 }
+        totals.withLock {
+            $0.count += 1; $0.seconds += dt; $0.concurrent -= 1
+        }
         return result
     }
 
     func report() -> String {
         let t = totals.withLock { $0 }
-        return String(format: "inside the source: %d polls, mean %.2f ms, mean concurrency at start %.1f", t.count, t.seconds / Double(max(t.count, 1)) * 1000, Double(t.concurrentSum) / Double(max(t.count, 1)))
+        return String(
+            format: "inside the source: %d polls, mean %.2f ms, mean concurrency at start %.1f", t.count,
+            t.seconds / Double(max(t.count, 1)) * 1000, Double(t.concurrentSum) / Double(max(t.count, 1)))
     }
 }

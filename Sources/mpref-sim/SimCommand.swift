@@ -8,7 +8,8 @@ import MyPreferencesSimulator
 struct SimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpref-sim",
-        abstract: "A faithful fake of the PossibleNOW MyPreferences async-export API, for tests, benchmarks and the demo.",
+        abstract:
+            "A faithful fake of the PossibleNOW MyPreferences async-export API, for tests, benchmarks and the demo.",
         discussion: """
             Serves, under --prefix (default /Profiles):
               GET  {prefix}/Async/{clientId}/Export/{accessToken}/Status
@@ -179,10 +180,14 @@ struct SimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Scenario file (JSON; format above).", valueName: "file.json"))
     var scenarios: String?
 
-    @Option(name: .customLong("port-file"), help: ArgumentHelp("Write the bound port here (atomically) once listening.", valueName: "path"))
+    @Option(
+        name: .customLong("port-file"),
+        help: ArgumentHelp("Write the bound port here (atomically) once listening.", valueName: "path"))
     var portFile: String?
 
-    @Option(name: .customLong("request-log"), help: ArgumentHelp("Append each request as a JSON line to this file.", valueName: "path"))
+    @Option(
+        name: .customLong("request-log"),
+        help: ArgumentHelp("Append each request as a JSON line to this file.", valueName: "path"))
     var requestLog: String?
 
     @Option(help: "Authentication mode: none, pnauthinfo3 or oauth.")
@@ -191,13 +196,18 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .customLong("user"), help: ArgumentHelp("A PNAUTHINFO3 user (repeatable).", valueName: "ID=SECRET"))
     var users: [String] = []
 
-    @Option(name: .customLong("oauth-client"), help: ArgumentHelp("An OAuth client (repeatable).", valueName: "ID=SECRET"))
+    @Option(
+        name: .customLong("oauth-client"), help: ArgumentHelp("An OAuth client (repeatable).", valueName: "ID=SECRET"))
     var oauthClients: [String] = []
 
-    @Option(name: .customLong("token-lifetime"), help: ArgumentHelp("OAuth token lifetime in seconds.", valueName: "seconds"))
+    @Option(
+        name: .customLong("token-lifetime"),
+        help: ArgumentHelp("OAuth token lifetime in seconds.", valueName: "seconds"))
     var tokenLifetime = 3600
 
-    @Option(name: .customLong("oauth-token-path"), help: ArgumentHelp("OAuth token endpoint path (default {prefix}/oauth/token).", valueName: "path"))
+    @Option(
+        name: .customLong("oauth-token-path"),
+        help: ArgumentHelp("OAuth token endpoint path (default {prefix}/oauth/token).", valueName: "path"))
     var oauthTokenPath: String?
 
     @Option(name: .customLong("first-access-token"), help: "First access token handed out by the initiate endpoint.")
@@ -240,16 +250,24 @@ struct SimCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is not in 0…65535") }
-        guard prefix.isEmpty || prefix.hasPrefix("/") else { throw ValidationError("--prefix '\(prefix)' must start with '/'") }
+        guard prefix.isEmpty || prefix.hasPrefix("/") else {
+            throw ValidationError("--prefix '\(prefix)' must start with '/'")
+        }
         guard tokenLifetime > 0 else { throw ValidationError("--token-lifetime \(tokenLifetime) must be positive") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level '\(logLevel)' is not a log level")
+        }
         if let oauthTokenPath, !oauthTokenPath.hasPrefix("/") {
             throw ValidationError("--oauth-token-path '\(oauthTokenPath)' must start with '/'")
         }
         _ = try Self.pairs(users, option: "--user")
         _ = try Self.pairs(oauthClients, option: "--oauth-client")
-        if auth == .pnauthinfo3, users.isEmpty { throw ValidationError("--auth pnauthinfo3 needs at least one --user ID=SECRET") }
-        if auth == .oauth, oauthClients.isEmpty { throw ValidationError("--auth oauth needs at least one --oauth-client ID=SECRET") }
+        if auth == .pnauthinfo3, users.isEmpty {
+            throw ValidationError("--auth pnauthinfo3 needs at least one --user ID=SECRET")
+        }
+        if auth == .oauth, oauthClients.isEmpty {
+            throw ValidationError("--auth oauth needs at least one --oauth-client ID=SECRET")
+        }
         if let scenarios {
             do {
                 _ = try ScenarioBook(contentsOfFile: scenarios)
@@ -268,7 +286,9 @@ struct SimCommand: AsyncParsableCommand {
                 throw ValidationError("\(option) \(shown) is not ID=SECRET")
             }
             let id = String(value[..<equals])
-            guard equals != value.index(before: value.endIndex) else { throw ValidationError("\(option) '\(id)=' has an empty secret") }
+            guard equals != value.index(before: value.endIndex) else {
+                throw ValidationError("\(option) '\(id)=' has an empty secret")
+            }
             guard result[id] == nil else { throw ValidationError("\(option) '\(id)' is given twice") }
             result[id] = String(value[value.index(after: equals)...])
         }
@@ -283,7 +303,10 @@ struct SimCommand: AsyncParsableCommand {
             switch auth {
             case .none: .none
             case .pnauthinfo3: .pnauthinfo3(users: try Self.pairs(users, option: "--user"))
-            case .oauth: .oauth(clients: try Self.pairs(oauthClients, option: "--oauth-client"), tokenLifetime: .seconds(tokenLifetime))
+            case .oauth:
+                .oauth(
+                    clients: try Self.pairs(oauthClients, option: "--oauth-client"),
+                    tokenLifetime: .seconds(tokenLifetime))
             }
         let configuration = SimulatorConfiguration(
             host: host,

@@ -90,11 +90,18 @@ struct MprefCommand: AsyncParsableCommand {
             Output.line(fullMessage(for: error))
         } else {
             Output.note("mprefd: error: " + oneLine(error))
-            if code == .validationFailure, let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: { $0.hasPrefix("-") && Double($0) != nil }) {
+            if code == .validationFailure,
+                let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: {
+                    $0.hasPrefix("-") && Double($0) != nil
+                })
+            {
                 let negative = arguments[index]
                 let previous = index > 0 ? arguments[index - 1] : ""
-                let spelling = previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
-                Output.note("mprefd: hint: '\(negative)' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(spelling))")
+                let spelling =
+                    previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
+                Output.note(
+                    "mprefd: hint: '\(negative)' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(spelling))"
+                )
             }
         }
         fflush(nil)
@@ -104,12 +111,16 @@ struct MprefCommand: AsyncParsableCommand {
     /// ArgumentParser's message for `error` on one line (its lines joined by "; ", without its
     /// `Error: ` prefix; control and bidi characters escaped), then where help is (`see 'mprefd wait --help'`).
     static func oneLine(_ error: any Error) -> String {
-        let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = message(for: error).split(whereSeparator: \.isNewline).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
         var text = lines.joined(separator: "; ")
         if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
         // "See 'mprefd wait --help' for more information." names the subcommand's help.
         let help = fullMessage(for: error).split(whereSeparator: \.isNewline).lazy.compactMap { line -> Substring? in
-            guard let start = line.range(of: "See '"), let end = line[start.upperBound...].range(of: "'") else { return nil }
+            guard let start = line.range(of: "See '"), let end = line[start.upperBound...].range(of: "'") else {
+                return nil
+            }
             return line[start.upperBound..<end.lowerBound]
         }.first
         // The value as typed is in the message: control and bidi characters are shown as escapes.
@@ -123,13 +134,14 @@ struct MprefCommand: AsyncParsableCommand {
 
     /// `column: problem` of a row decoding failure, one line.
     private static func describe(_ error: DecodingError) -> String {
-        let (context, fallback): (DecodingError.Context?, String) = switch error {
-        case .dataCorrupted(let c): (c, "corrupted value")
-        case .keyNotFound(let key, let c): (c, "missing column \(key.stringValue)")
-        case .typeMismatch(_, let c): (c, "wrong type")
-        case .valueNotFound(_, let c): (c, "unexpected NULL")
-        @unknown default: (nil, "unreadable value")
-        }
+        let (context, fallback): (DecodingError.Context?, String) =
+            switch error {
+            case .dataCorrupted(let c): (c, "corrupted value")
+            case .keyNotFound(let key, let c): (c, "missing column \(key.stringValue)")
+            case .typeMismatch(_, let c): (c, "wrong type")
+            case .valueNotFound(_, let c): (c, "unexpected NULL")
+            @unknown default: (nil, "unreadable value")
+            }
         let column = context?.codingPath.last?.stringValue
         let text = context?.debugDescription.split(separator: "\n").first.map(String.init) ?? fallback
         return (column.map { "column \($0): " } ?? "") + String(text.prefix(200))
@@ -137,7 +149,8 @@ struct MprefCommand: AsyncParsableCommand {
 
     private static func report(_ error: MprefdError) -> ExitCode {
         fflush(nil)
-        Output.note("mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode.rawValue)"])
+        Output.note(
+            "mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode.rawValue)"])
         return error.exitCode
     }
 }

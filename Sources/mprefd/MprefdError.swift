@@ -85,12 +85,14 @@ struct MprefdError: Error, CustomStringConvertible, Sendable {
 
     /// Maps a database error to the documented exit codes.
     init(_ error: StoreError) {
-        let code: ExitCode = switch error.code {
-        case .busy: .temporaryFailure
-        case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen, .sqliteTooOld: .unavailable
-        case .notFound: .notFound
-        case .corrupt: .dataError
-        }
+        let code: ExitCode =
+            switch error.code {
+            case .busy: .temporaryFailure
+            case .directoryMissing, .databaseMissing, .schemaTooNew, .schemaTooOld, .cannotOpen, .sqliteTooOld:
+                .unavailable
+            case .notFound: .notFound
+            case .corrupt: .dataError
+            }
         self.init(exitCode: code, error.message)
     }
 }

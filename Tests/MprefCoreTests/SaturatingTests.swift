@@ -59,7 +59,9 @@ import Testing
         #expect(WallClock.seconds(Date(timeIntervalSince1970: -0.5)) == -1)
         let late = WallClock.adding(.longest, to: Date(timeIntervalSince1970: 253_000_000_000))
         #expect(late.timeIntervalSince1970 <= Double(WallClock.latestMilliseconds) / 1000)
-        #expect(WallClock.adding(.seconds(-10), to: Date(timeIntervalSince1970: 100)) == Date(timeIntervalSince1970: 100))
-        #expect(WallClock.adding(.seconds(10), to: Date(timeIntervalSince1970: 100)) == Date(timeIntervalSince1970: 110))
+        #expect(
+            WallClock.adding(.seconds(-10), to: Date(timeIntervalSince1970: 100)) == Date(timeIntervalSince1970: 100))
+        #expect(
+            WallClock.adding(.seconds(10), to: Date(timeIntervalSince1970: 100)) == Date(timeIntervalSince1970: 110))
     }
 }

@@ -12,19 +12,24 @@ struct TimestampTests {
             #expect(Timestamp.parse(text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == ms, "\(text)")
             #expect(Timestamp.parseISO8601(text) == Timestamp.parse(text))
         }
-        #expect(CivilTime.iso8601Milliseconds(Date(timeIntervalSince1970: 1_709_622_489.123)) == "2024-03-05T07:08:09.123Z")
+        #expect(
+            CivilTime.iso8601Milliseconds(Date(timeIntervalSince1970: 1_709_622_489.123)) == "2024-03-05T07:08:09.123Z")
         #expect(CivilTime.imfFixdate(Date(timeIntervalSince1970: 1_709_622_489)) == "Tue, 05 Mar 2024 07:08:09 GMT")
     }
 
     @Test func whatEachFormAccepts() {
         let t = Date(timeIntervalSince1970: 1_709_622_489)
-        #expect(Timestamp.parse("2024-03-05 07:08:09") == t)            // sqlite3's strftime form
+        #expect(Timestamp.parse("2024-03-05 07:08:09") == t)  // sqlite3's strftime form
         #expect(Timestamp.parseISO8601("2024-03-05 07:08:09Z") == nil)  // not ISO 8601
         #expect(Timestamp.parseISO8601("2024-03-05t07:08:09z") == t)
-        #expect(Timestamp.parse("2024-03-05T07:08:09") == t)            // no zone: UTC
-        #expect(Timestamp.parse("2016-12-31T23:59:60Z") == Date(timeIntervalSince1970: 1_483_228_799))  // leap second → :59
-        for bad in ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-03-05T07:08:09.12345678Z", "2024-03-05T07:08:09+01:00",
-                    "2024-03-05T24:00:00Z", "2024-03-05T07:08:09.Z", "２024-03-05T07:08:09Z"] {
+        #expect(Timestamp.parse("2024-03-05T07:08:09") == t)  // no zone: UTC
+        // leap second → :59
+        #expect(Timestamp.parse("2016-12-31T23:59:60Z") == Date(timeIntervalSince1970: 1_483_228_799))
+        for bad in [
+            "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-03-05T07:08:09.12345678Z",
+            "2024-03-05T07:08:09+01:00",
+            "2024-03-05T24:00:00Z", "2024-03-05T07:08:09.Z", "２024-03-05T07:08:09Z",
+        ] {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }
@@ -38,8 +43,12 @@ struct TimestampTests {
         #expect(Timestamp.parseAnyOffset("2024-03-05T05:38:09-0130") == t)
         #expect(Timestamp.parseAnyOffset("2024-03-05T07:08:09.500000000Z") == t.addingTimeInterval(0.5))
         #expect(Timestamp.parseAnyOffset("2024-03-05 07:08:09") == t)
-        for bad in ["2024-03-05T07:08:09+24:00", "2024-03-05T07:08:09+01:60", "2024-03-05T07:08:09+1:00", "2024-03-05T07:08:09+01:00Z",
-                    "2024-03-05T07:08:09+01", "2024-03-05T07:08:09.1234567890Z", "2024-03-05T07:08:09 +01:00", "2024-03-05T07:08:09+０1:00"] {
+        for bad in [
+            "2024-03-05T07:08:09+24:00", "2024-03-05T07:08:09+01:60", "2024-03-05T07:08:09+1:00",
+            "2024-03-05T07:08:09+01:00Z",
+            "2024-03-05T07:08:09+01", "2024-03-05T07:08:09.1234567890Z", "2024-03-05T07:08:09 +01:00",
+            "2024-03-05T07:08:09+０1:00",
+        ] {
             #expect(Timestamp.parseAnyOffset(bad) == nil, "\(bad)")
         }
     }

@@ -12,7 +12,9 @@ import Testing
     func plan(withClientID: Bool, _ db: TokenDatabase) throws -> String {
         let sql = "EXPLAIN QUERY PLAN " + TokenDatabase.findByAccessTokensSQL(withClientID: withClientID)
         let arguments: StatementArguments = withClientID ? ["[1]", "ACME_Co"] : ["[1]"]
-        return try db.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["detail"] as String }.joined(separator: "\n") }
+        return try db.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["detail"] as String }.joined(separator: "\n")
+        }
     }
 
     @Test func theLookupByAccessTokenSearchesAnIndexInsteadOfScanningTokens() throws {
@@ -24,7 +26,9 @@ import Testing
             #expect(!detail.contains("SCAN tokens"), "\(detail)")
             #expect(detail.contains("SEARCH tokens USING"), "\(detail)")
         }
-        let indexes = try db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens'") }
+        let indexes = try db.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens'")
+        }
         #expect(indexes.contains("tokens_by_access_token"))
     }
 
@@ -32,10 +36,12 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        _ = try db.addTokens((1...500).map { NewToken(clientID: "ACME_Co", accessToken: $0) }
-                             + [NewToken(clientID: "Beta_Inc", accessToken: 7)], reset: false, now: now)
+        _ = try db.addTokens(
+            (1...500).map { NewToken(clientID: "ACME_Co", accessToken: $0) }
+                + [NewToken(clientID: "Beta_Inc", accessToken: 7)], reset: false, now: now)
         let found = try db.findTokens(accessTokens: [300, 7, 9_999, 2], clientID: nil)
-        #expect(found.map { "\($0.clientID)/\($0.accessToken)" } == ["ACME_Co/2", "ACME_Co/7", "Beta_Inc/7", "ACME_Co/300"])
+        #expect(
+            found.map { "\($0.clientID)/\($0.accessToken)" } == ["ACME_Co/2", "ACME_Co/7", "Beta_Inc/7", "ACME_Co/300"])
         let one = try db.findTokens(accessTokens: [7, 300], clientID: "Beta_Inc")
         #expect(one.map(\.accessToken) == [7])
         #expect(try db.findTokens(accessTokens: [], clientID: nil).isEmpty)
@@ -45,7 +51,9 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let ids = try db.addTokens((1...2_000).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: now).map(\.token.id)
+        let ids = try db.addTokens(
+            (1...2_000).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: now
+        ).map(\.token.id)
         #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[0..<10]))) == Set(ids[0..<10]))
         #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[5..<15]))) == Set(ids[10..<15]))
         #expect(Set(try db.changeState(.resume, tokenIDs: Array(ids[0..<20]))) == Set(ids[0..<15]))
@@ -53,8 +61,10 @@ import Testing
         let purged = try db.changeState(.purge, tokenIDs: ids + [999_999])
         #expect(Set(purged) == Set(ids))
         let (left, recorded) = try db.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens") ?? -1,
-             try Int.fetchOne(db, sql: "SELECT count(DISTINCT token_id) FROM purged_tokens") ?? -1)
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM tokens") ?? -1,
+                try Int.fetchOne(db, sql: "SELECT count(DISTINCT token_id) FROM purged_tokens") ?? -1
+            )
         }
         #expect(left == 0)
         #expect(recorded == 2_000)

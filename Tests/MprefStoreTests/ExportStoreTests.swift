@@ -9,28 +9,44 @@ import Testing
 @Suite struct ExportStoreTests {
     let start = Date(timeIntervalSince1970: 1_780_000_000)
 
-    func newExport(_ segment: String = "Newsletter", clientID: String = "ACME_Co", windowStart: Date? = nil,
-                   hooks: [TokenHook] = []) throws -> NewExport {
-        NewExport(clientID: clientID, segment: try #require(SegmentName(segment)), label: "nightly", incremental: windowStart != nil,
-                  windowStart: windowStart, lastDateTime: windowStart.map(Timestamp.format), requestBody: "{}", deadlineSeconds: nil,
-                  download: nil, globalHooks: true, hooks: hooks)
+    func newExport(
+        _ segment: String = "Newsletter", clientID: String = "ACME_Co", windowStart: Date? = nil,
+        hooks: [TokenHook] = []
+    ) throws -> NewExport {
+        NewExport(
+            clientID: clientID, segment: try #require(SegmentName(segment)), label: "nightly",
+            incremental: windowStart != nil,
+            windowStart: windowStart, lastDateTime: windowStart.map(Timestamp.format), requestBody: "{}",
+            deadlineSeconds: nil,
+            download: nil, globalHooks: true, hooks: hooks)
     }
 
     /// Starts an export of `segment` at `at` and returns (export id, token row id).
-    func started(_ db: TokenDatabase, _ segment: String = "Newsletter", clientID: String = "ACME_Co", token: Int64, at: Date,
-                 windowStart: Date? = nil) throws -> (Int64, Int64) {
-        guard case .recorded(let export) = try db.beginExport(try newExport(segment, clientID: clientID, windowStart: windowStart), at: at) else {
+    func started(
+        _ db: TokenDatabase, _ segment: String = "Newsletter", clientID: String = "ACME_Co", token: Int64, at: Date,
+        windowStart: Date? = nil
+    ) throws -> (Int64, Int64) {
+        guard
+            case .recorded(let export) = try db.beginExport(
+                try newExport(segment, clientID: clientID, windowStart: windowStart), at: at)
+        else {
             throw StoreError(.notFound, "not recorded")
         }
-        let result = try db.exportStarted(id: export.id, token: NewToken(clientID: clientID, accessToken: token), httpStatus: 200, at: at)
+        let result = try db.exportStarted(
+            id: export.id, token: NewToken(clientID: clientID, accessToken: token), httpStatus: 200, at: at)
         return (export.id, result.token.id)
     }
 
     func finish(_ db: TokenDatabase, tokenID: Int64, as state: TokenState, at: Date) async throws {
-        _ = try await db.recordPolls([PollWrite(
-            tokenID: tokenID, polledAt: at, httpStatus: 200, status: state == .complete ? "Complete" : "Error", rowCount: 5, byteCount: 500,
-            latencyMs: 3, retryAfterS: nil, nextDelayS: nil, outcome: .ok, error: nil, newState: state, nextPollAt: nil, attempt: 1,
-            consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)], hooks: planner([:]))
+        _ = try await db.recordPolls(
+            [
+                PollWrite(
+                    tokenID: tokenID, polledAt: at, httpStatus: 200, status: state == .complete ? "Complete" : "Error",
+                    rowCount: 5, byteCount: 500,
+                    latencyMs: 3, retryAfterS: nil, nextDelayS: nil, outcome: .ok, error: nil, newState: state,
+                    nextPollAt: nil, attempt: 1,
+                    consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
+            ], hooks: planner([:]))
     }
 
     @Test func anExportIsRecordedBeforeItsRequestAndLinkedToItsTokenInTheAnswersTransaction() throws {
@@ -52,13 +68,15 @@ import Testing
         #expect(other.id == export.id)
         // …but another segment, or the same segment of another client ID, is not held back.
         guard case .recorded = try db.beginExport(try newExport("Contacts"), at: start),
-              case .recorded = try db.beginExport(try newExport(clientID: "Other_Co"), at: start) else {
+            case .recorded = try db.beginExport(try newExport(clientID: "Other_Co"), at: start)
+        else {
             Issue.record("an unrelated export was held back"); return
         }
         // A retry after a 503 moves the window's end and counts the attempt.
         try db.recordExportAttempt(id: export.id, at: start.addingTimeInterval(2))
-        let result = try db.exportStarted(id: export.id, token: NewToken(clientID: "ACME_Co", accessToken: 4711, label: "nightly", hooks: hooks),
-                                          httpStatus: 200, at: start.addingTimeInterval(3))
+        let result = try db.exportStarted(
+            id: export.id, token: NewToken(clientID: "ACME_Co", accessToken: 4711, label: "nightly", hooks: hooks),
+            httpStatus: 200, at: start.addingTimeInterval(3))
         guard case .added(let token) = result else { Issue.record("token not added: \(result)"); return }
         let stored = try db.export(id: export.id)
         #expect(stored.state == .started)
@@ -69,7 +87,9 @@ import Testing
         #expect(try db.tokenHooks(tokenID: token.id) == hooks)
         #expect(try db.export(tokenID: token.id)?.id == export.id)
         // Settled: the segment can be exported again, and this one cannot be settled twice.
-        guard case .recorded = try db.beginExport(try newExport(), at: start) else { Issue.record("still held back"); return }
+        guard case .recorded = try db.beginExport(try newExport(), at: start) else {
+            Issue.record("still held back"); return
+        }
         #expect(throws: StoreError.self) { _ = try db.abandonExport(id: export.id, at: start) }
     }
 
@@ -78,11 +98,14 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         guard case .recorded(let lost) = try db.beginExport(try newExport(), at: start),
-              case .recorded(let refused) = try db.beginExport(try newExport("Contacts"), at: start) else {
+            case .recorded(let refused) = try db.beginExport(try newExport("Contacts"), at: start)
+        else {
             Issue.record("not recorded"); return
         }
-        try db.settleExport(id: lost.id, refused: false, httpStatus: nil, error: "the answer was lost (timeout)", at: start)
-        try db.settleExport(id: refused.id, refused: true, httpStatus: 400, error: "400 Bad Request: no such segment", at: start)
+        try db.settleExport(
+            id: lost.id, refused: false, httpStatus: nil, error: "the answer was lost (timeout)", at: start)
+        try db.settleExport(
+            id: refused.id, refused: true, httpStatus: 400, error: "400 Bad Request: no such segment", at: start)
         #expect(try db.export(id: lost.id).state == .unknown)
         #expect(try db.export(id: lost.id).error == "the answer was lost (timeout)")
         #expect(try db.export(id: refused.id).state == .refused)
@@ -100,14 +123,20 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let (_, _) = try started(db, "Contacts", token: 10, at: start)
-        guard case .recorded(let lost) = try db.beginExport(try newExport(), at: start) else { Issue.record("not recorded"); return }
+        guard case .recorded(let lost) = try db.beginExport(try newExport(), at: start) else {
+            Issue.record("not recorded"); return
+        }
         try db.settleExport(id: lost.id, refused: false, httpStatus: 500, error: "500", at: start)
         // Token 10 is export 1's: resolving export 2 to it would merge two windows.
         #expect(throws: StoreError.self) {
-            _ = try db.exportStarted(id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 10), httpStatus: nil, at: start, settled: true)
+            _ = try db.exportStarted(
+                id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 10), httpStatus: nil, at: start,
+                settled: true)
         }
         #expect(try db.export(id: lost.id).state == .unknown)
-        let result = try db.exportStarted(id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 11), httpStatus: nil, at: start, settled: true)
+        let result = try db.exportStarted(
+            id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 11), httpStatus: nil, at: start,
+            settled: true)
         #expect(result.token.accessToken == 11)
         #expect(try db.export(id: lost.id).state == .started)
         #expect(try db.export(id: lost.id).settledAt != nil)
@@ -133,10 +162,13 @@ import Testing
         #expect(cursor.setBy == .delivery)
         // …and the older one delivering later does not move it back.
         try await finish(db, tokenID: firstToken, as: .complete, at: start.addingTimeInterval(7500))
-        #expect(try db.cursor(clientID: "ACME_Co", segment: segment)?.position == Timestamp.format(start.addingTimeInterval(3600)))
+        #expect(
+            try db.cursor(clientID: "ACME_Co", segment: segment)?.position
+                == Timestamp.format(start.addingTimeInterval(3600)))
         #expect(first > 0)
         // Tokens added by hand (add-token) belong to no export and move nothing.
-        let manual = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 99)], reset: false, now: start)[0].token
+        let manual = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 99)], reset: false, now: start)[0]
+            .token
         try await finish(db, tokenID: manual.id, as: .complete, at: start.addingTimeInterval(9000))
         #expect(try db.cursors().count == 1)
     }
@@ -148,13 +180,16 @@ import Testing
         let (_, a) = try started(db, "Newsletter", clientID: "ACME_Co", token: 1, at: start)
         let (_, b) = try started(db, "Contacts", clientID: "ACME_Co", token: 2, at: start.addingTimeInterval(10))
         let (_, c) = try started(db, "Newsletter", clientID: "Other_Co", token: 1, at: start.addingTimeInterval(20))
-        for token in [a, b, c] { try await finish(db, tokenID: token, as: .complete, at: start.addingTimeInterval(100)) }
+        for token in [a, b, c] {
+            try await finish(db, tokenID: token, as: .complete, at: start.addingTimeInterval(100))
+        }
         let cursors = try db.cursors()
-        #expect(cursors.map { "\($0.clientID)/\($0.segment)@\($0.position)" } == [
-            "ACME_Co/Contacts@\(Timestamp.format(start.addingTimeInterval(10)))",
-            "ACME_Co/Newsletter@\(Timestamp.format(start))",
-            "Other_Co/Newsletter@\(Timestamp.format(start.addingTimeInterval(20)))",
-        ])
+        #expect(
+            cursors.map { "\($0.clientID)/\($0.segment)@\($0.position)" } == [
+                "ACME_Co/Contacts@\(Timestamp.format(start.addingTimeInterval(10)))",
+                "ACME_Co/Newsletter@\(Timestamp.format(start))",
+                "Other_Co/Newsletter@\(Timestamp.format(start.addingTimeInterval(20)))",
+            ])
         #expect(try db.cursors(clientID: "Other_Co").count == 1)
     }
 
@@ -168,16 +203,21 @@ import Testing
         // An export in flight when the operator resets…
         let (_, inFlight) = try started(db, token: 2, at: start.addingTimeInterval(120), windowStart: start)
         let resetAt = start.addingTimeInterval(180)
-        #expect(try db.resetCursor(clientID: "ACME_Co", segment: segment, to: start.addingTimeInterval(-86_400), at: resetAt))
+        #expect(
+            try db.resetCursor(
+                clientID: "ACME_Co", segment: segment, to: start.addingTimeInterval(-86_400), at: resetAt))
         // …does not undo the reset when it delivers.
         try await finish(db, tokenID: inFlight, as: .complete, at: start.addingTimeInterval(240))
         let held = try #require(try db.cursor(clientID: "ACME_Co", segment: segment))
         #expect(held.position == Timestamp.format(start.addingTimeInterval(-86_400)))
         #expect(held.setBy == .reset)
         // One sent after the reset moves it on.
-        let (_, after) = try started(db, token: 3, at: start.addingTimeInterval(300), windowStart: start.addingTimeInterval(-86_400))
+        let (_, after) = try started(
+            db, token: 3, at: start.addingTimeInterval(300), windowStart: start.addingTimeInterval(-86_400))
         try await finish(db, tokenID: after, as: .complete, at: start.addingTimeInterval(360))
-        #expect(try db.cursor(clientID: "ACME_Co", segment: segment)?.position == Timestamp.format(start.addingTimeInterval(300)))
+        #expect(
+            try db.cursor(clientID: "ACME_Co", segment: segment)?.position
+                == Timestamp.format(start.addingTimeInterval(300)))
         // Removing the cursor makes the next incremental export a full one.
         #expect(try db.resetCursor(clientID: "ACME_Co", segment: segment, to: nil, at: resetAt))
         #expect(try db.cursor(clientID: "ACME_Co", segment: segment) == nil)
@@ -191,9 +231,11 @@ import Testing
         let (_, full) = try started(db, token: 1, at: start)
         try await finish(db, tokenID: full, as: .complete, at: start.addingTimeInterval(900))
         // The next window starts an hour after the first ended: a gap of 3600 s.
-        let (_, later) = try started(db, token: 2, at: start.addingTimeInterval(7200), windowStart: start.addingTimeInterval(3600))
+        let (_, later) = try started(
+            db, token: 2, at: start.addingTimeInterval(7200), windowStart: start.addingTimeInterval(3600))
         try await finish(db, tokenID: later, as: .complete, at: start.addingTimeInterval(7800))
-        let (_, failed) = try started(db, token: 3, at: start.addingTimeInterval(9000), windowStart: start.addingTimeInterval(7200))
+        let (_, failed) = try started(
+            db, token: 3, at: start.addingTimeInterval(9000), windowStart: start.addingTimeInterval(7200))
         try await finish(db, tokenID: failed, as: .failed, at: start.addingTimeInterval(9100))
         let queue = try DatabaseQueue(path: dir.databasePath)
         try await queue.read { db in
@@ -201,7 +243,9 @@ import Testing
             #expect(summary["exports"] as Int64 == 3)
             #expect(summary["delivered"] as Int64 == 2)
             #expect(summary["not_delivered"] as Int64 == 1)
-            #expect(summary["in_progress"] as Int64 == 0 && summary["refused"] as Int64 == 0 && summary["abandoned"] as Int64 == 0)
+            #expect(
+                summary["in_progress"] as Int64 == 0 && summary["refused"] as Int64 == 0
+                    && summary["abandoned"] as Int64 == 0)
             #expect(summary["unsettled"] as Int64 == 0)
             #expect(summary["last_delivered_start"] as String? == Timestamp.format(start.addingTimeInterval(3600)))
             #expect(summary["last_delivered_end"] as String? == Timestamp.format(start.addingTimeInterval(7200)))
@@ -223,23 +267,35 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let segment = try #require(SegmentName("Newsletter"))
         func poll(_ token: Int64, _ status: String?, at seconds: Double, state: TokenState = .watching) -> PollWrite {
-            PollWrite(tokenID: token, polledAt: start.addingTimeInterval(seconds), httpStatus: status == nil ? 503 : 200, status: status, rowCount: nil,
-                      byteCount: nil, latencyMs: 1, retryAfterS: nil, nextDelayS: nil, outcome: status == nil ? .unavailable : .ok, error: nil,
-                      newState: state, nextPollAt: state == .watching ? start : nil, attempt: 1, consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
+            PollWrite(
+                tokenID: token, polledAt: start.addingTimeInterval(seconds), httpStatus: status == nil ? 503 : 200,
+                status: status, rowCount: nil,
+                byteCount: nil, latencyMs: 1, retryAfterS: nil, nextDelayS: nil,
+                outcome: status == nil ? .unavailable : .ok, error: nil,
+                newState: state, nextPollAt: state == .watching ? start : nil, attempt: 1, consecutiveErrors: 0,
+                consecutiveNotFound: 0, lastError: nil)
         }
-        let added = try db.addTokens([
-            NewToken(clientID: "ACME_Co", accessToken: 1, segment: segment),
-            NewToken(clientID: "ACME_Co", accessToken: 2, segment: segment),
-            NewToken(clientID: "ACME_Co", accessToken: 3, segment: try #require(SegmentName("Contacts"))),
-            NewToken(clientID: "ACME_Co", accessToken: 4, segment: segment),
-        ], reset: false, now: start).map(\.token.id)
+        let added = try db.addTokens(
+            [
+                NewToken(clientID: "ACME_Co", accessToken: 1, segment: segment),
+                NewToken(clientID: "ACME_Co", accessToken: 2, segment: segment),
+                NewToken(clientID: "ACME_Co", accessToken: 3, segment: try #require(SegmentName("Contacts"))),
+                NewToken(clientID: "ACME_Co", accessToken: 4, segment: segment),
+            ], reset: false, now: start
+        ).map(\.token.id)
         // Token 1: Processing at 100 s and 200 s, a 503 at 250 s (no status), Complete at 300 s → 250 s.
-        _ = try await db.recordPolls([poll(added[0], "Processing", at: 100), poll(added[0], "Processing", at: 200), poll(added[0], nil, at: 250),
-                                      poll(added[0], "Complete", at: 300, state: .complete)], hooks: planner([:]))
+        _ = try await db.recordPolls(
+            [
+                poll(added[0], "Processing", at: 100), poll(added[0], "Processing", at: 200),
+                poll(added[0], nil, at: 250),
+                poll(added[0], "Complete", at: 300, state: .complete),
+            ], hooks: planner([:]))
         // Token 2: Complete at the first poll, 60 s after it was added → 30 s.
         _ = try await db.recordPolls([poll(added[1], "complete", at: 60, state: .complete)], hooks: planner([:]))
         // Token 3 is another segment; token 4 is still processing.
-        _ = try await db.recordPolls([poll(added[2], "Complete", at: 10, state: .complete), poll(added[3], "Processing", at: 10)], hooks: planner([:]))
+        _ = try await db.recordPolls(
+            [poll(added[2], "Complete", at: 10, state: .complete), poll(added[3], "Processing", at: 10)],
+            hooks: planner([:]))
         let durations = try await db.segmentDurations(clientID: "ACME_Co", segment: segment)
         #expect(durations.map { ($0 * 1000).rounded() / 1000 } == [30, 250])
         #expect(try await db.segmentDurations(clientID: "ACME_Co", segment: segment, excluding: added[1]).count == 1)

@@ -7,19 +7,30 @@ import Testing
 @Suite struct MigrationTests {
     @Test func embeddedMigrationsMatchTheFilesInMigrationsDirectory() throws {
         let directory = repositoryRoot.appendingPathComponent("migrations")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.map { String($0.dropLast(4)) } == Migration.all.map(\.id), "run `make migrations` after adding a migration")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }
+            .sorted()
+        #expect(
+            files.map { String($0.dropLast(4)) } == Migration.all.map(\.id),
+            "run `make migrations` after adding a migration")
         for (file, migration) in zip(files, Migration.all) {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            let normalise = { (s: String) in s.split(separator: "\n", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n").trimmingCharacters(in: .newlines) }
-            #expect(normalise(text) == normalise(migration.sql), "\(file) differs from the embedded copy; run `make migrations`")
+            let normalise = { (s: String) in
+                s.split(separator: "\n", omittingEmptySubsequences: false).map {
+                    $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+                }.joined(separator: "\n").trimmingCharacters(in: .newlines)
+            }
+            #expect(
+                normalise(text) == normalise(migration.sql),
+                "\(file) differs from the embedded copy; run `make migrations`")
         }
     }
 
     @Test func migrationIDsAreOrderedAndNamedNNNNVerbNoun() {
         let ids = Migration.all.map(\.id)
         #expect(ids == ids.sorted())
-        for id in ids { #expect(id.range(of: "^[0-9]{4}_[a-z]+(_[a-z0-9]+)+$", options: .regularExpression) != nil, "\(id)") }
+        for id in ids {
+            #expect(id.range(of: "^[0-9]{4}_[a-z]+(_[a-z0-9]+)+$", options: .regularExpression) != nil, "\(id)")
+        }
     }
 
     @Test func freshFileGetsEverySchemaObjectAndMode0640() throws {
@@ -27,11 +38,16 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         #expect(try db.appliedMigrations() == Migration.all.map(\.id))
-        let names = try db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name") }
-        for name in ["tokens", "polls", "pauses", "hook_runs", "token_hooks", "daemon", "token_summary", "schema_migrations"] {
+        let names = try db.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
+        }
+        for name in [
+            "tokens", "polls", "pauses", "hook_runs", "token_hooks", "daemon", "token_summary", "schema_migrations",
+        ] {
             #expect(names.contains(name), "\(name) missing")
         }
-        let mode = try #require(try FileManager.default.attributesOfItem(atPath: dir.databasePath)[.posixPermissions] as? NSNumber)
+        let mode = try #require(
+            try FileManager.default.attributesOfItem(atPath: dir.databasePath)[.posixPermissions] as? NSNumber)
         #expect(mode.intValue == 0o640)
         let journal = try db.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
@@ -53,7 +69,10 @@ import Testing
         do {
             let pool = try DatabasePool(path: dir.databasePath)
             try Migrator.migrate(pool, migrations: Array(Migration.all.prefix(1)))
-            try pool.write { db in try db.execute(sql: "INSERT INTO schema_migrations VALUES ('9999_add_future', '2030-01-01T00:00:00.000Z')") }
+            try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO schema_migrations VALUES ('9999_add_future', '2030-01-01T00:00:00.000Z')")
+            }
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
         for mode in [TokenDatabase.Mode.readWrite, .readOnly] {
@@ -65,7 +84,9 @@ import Testing
         let after = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
         #expect(after == before, "a database refused as newer must not be written to")
         let pool = try DatabasePool(path: dir.databasePath)
-        let tables = try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+        let tables = try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         #expect(!tables.contains("hook_runs"), "nothing may be applied to a newer schema")
     }
 
@@ -77,7 +98,10 @@ import Testing
         do {
             let queue = try DatabaseQueue(path: dir.databasePath)
             try Migrator.migrate(queue, migrations: Array(Migration.all.prefix(1)))
-            try queue.write { db in try db.execute(sql: "INSERT INTO schema_migrations VALUES ('9999_add_future', '2030-01-01T00:00:00.000Z')") }
+            try queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO schema_migrations VALUES ('9999_add_future', '2030-01-01T00:00:00.000Z')")
+            }
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: dir.databasePath))
         let error = #expect(throws: StoreError.self) { try TokenDatabase(path: dir.databasePath, mode: .readWrite) }
@@ -95,7 +119,9 @@ import Testing
     }
 
     @Test func aMissingDirectoryIsNamedWithTheFix() throws {
-        let error = #expect(throws: StoreError.self) { try TokenDatabase(path: "/nonexistent-\(UUID())/db.sqlite3", mode: .readWrite) }
+        let error = #expect(throws: StoreError.self) {
+            try TokenDatabase(path: "/nonexistent-\(UUID())/db.sqlite3", mode: .readWrite)
+        }
         #expect(error?.code == .directoryMissing)
         #expect(error?.message.contains("mkdir -p") == true)
     }
@@ -146,7 +172,10 @@ import Testing
         }
         #expect(Timestamp.format(Date(timeIntervalSince1970: 951_782_400.5)) == "2000-02-29T00:00:00.500Z")
         #expect(Timestamp.parse("2024-03-05 07:08:09") == Date(timeIntervalSince1970: 1_709_622_489))
-        for bad in ["", "2024-13-01T00:00:00Z", "2024-03-05T07:08", "2024-03-05T07:08:09.Z", "x024-03-05T07:08:09Z", "2024-03-05T07:08:09Zjunk"] {
+        for bad in [
+            "", "2024-13-01T00:00:00Z", "2024-03-05T07:08", "2024-03-05T07:08:09.Z", "x024-03-05T07:08:09Z",
+            "2024-03-05T07:08:09Zjunk",
+        ] {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }

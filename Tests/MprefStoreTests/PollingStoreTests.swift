@@ -8,25 +8,32 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_780_000_000)
 
     func write(_ token: TokenRecord, state: TokenState, status: String?, at: Date, rows: Int64? = nil) -> PollWrite {
-        PollWrite(tokenID: token.id, polledAt: at, httpStatus: 200, status: status, rowCount: rows, byteCount: rows.map { $0 * 100 },
-                  latencyMs: 5, retryAfterS: nil, nextDelayS: state == .watching ? 10 : nil, outcome: .ok, error: nil,
-                  newState: state, nextPollAt: state == .watching ? at.addingTimeInterval(10) : nil, attempt: 1,
-                  consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
+        PollWrite(
+            tokenID: token.id, polledAt: at, httpStatus: 200, status: status, rowCount: rows,
+            byteCount: rows.map { $0 * 100 },
+            latencyMs: 5, retryAfterS: nil, nextDelayS: state == .watching ? 10 : nil, outcome: .ok, error: nil,
+            newState: state, nextPollAt: state == .watching ? at.addingTimeInterval(10) : nil, attempt: 1,
+            consecutiveErrors: 0, consecutiveNotFound: 0, lastError: nil)
     }
 
     @Test func aTerminalPollQueuesGlobalAndTokenHooksInTheSameTransaction() async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let added = try db.addTokens([
-            NewToken(clientID: "ACME_Co", accessToken: 1, hooks: [TokenHook(onEvent: "complete", command: "echo mine")]),
-            NewToken(clientID: "ACME_Co", accessToken: 2, hooks: [TokenHook(onEvent: "complete", command: "echo only")], globalHooks: false),
-        ], reset: false, now: now)
+        let added = try db.addTokens(
+            [
+                NewToken(
+                    clientID: "ACME_Co", accessToken: 1, hooks: [TokenHook(onEvent: "complete", command: "echo mine")]),
+                NewToken(
+                    clientID: "ACME_Co", accessToken: 2, hooks: [TokenHook(onEvent: "complete", command: "echo only")],
+                    globalHooks: false),
+            ], reset: false, now: now)
         let a = added[0].token, b = added[1].token
-        let summary = try await db.recordPolls([
-            write(a, state: .complete, status: "Complete", at: now, rows: 7),
-            write(b, state: .complete, status: "Complete", at: now, rows: 8),
-        ], hooks: planner([.complete: ["echo global"], .failure: ["echo failed"]]))
+        let summary = try await db.recordPolls(
+            [
+                write(a, state: .complete, status: "Complete", at: now, rows: 7),
+                write(b, state: .complete, status: "Complete", at: now, rows: 8),
+            ], hooks: planner([.complete: ["echo global"], .failure: ["echo failed"]]))
         #expect(summary.hookRunsCreated == 3)
         let runs = try db.listHookRuns().sorted { $0.id < $1.id }
         #expect(runs.map(\.command) == ["echo global", "echo mine", "echo only"])
@@ -46,7 +53,8 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)[0].token
         _ = try db.changeState(.pause, tokenIDs: [token.id])
-        let summary = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now)], hooks: planner([.complete: ["true"]]))
+        let summary = try await db.recordPolls(
+            [write(token, state: .complete, status: "Complete", at: now)], hooks: planner([.complete: ["true"]]))
         #expect(summary.notWatchingAnyMore == [token.id])
         #expect(summary.hookRunsCreated == 0)
         #expect(try db.polls(tokenID: token.id, limit: 10).count == 1)
@@ -58,8 +66,11 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)[0].token
-        _ = try await db.recordPolls([write(token, state: .watching, status: "Processing", at: now)], hooks: planner([:]))
-        #expect(throws: (any Error).self) { try db.write { db in try db.execute(sql: "UPDATE polls SET status = 'x'") } }
+        _ = try await db.recordPolls(
+            [write(token, state: .watching, status: "Processing", at: now)], hooks: planner([:]))
+        #expect(throws: (any Error).self) {
+            try db.write { db in try db.execute(sql: "UPDATE polls SET status = 'x'") }
+        }
     }
 
     @Test func adminChangesAreSeenByTheirSequenceNumber() async throws {
@@ -84,21 +95,27 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 6)], reset: false, now: now)[0].token
-        let account = PauseRecord(scope: .account, subject: "ACME_Co", pausedUntil: now.addingTimeInterval(900), startedAt: now,
-                                  reason: "401 Unauthorized", httpStatus: 401, retryAfterS: nil)
-        let host = PauseRecord(scope: .host, subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30), startedAt: now,
-                               reason: "503", httpStatus: 503, retryAfterS: 30)
-        _ = try await db.recordPolls([write(token, state: .watching, status: nil, at: now)], pauses: [account, host], hooks: planner([:]))
+        let account = PauseRecord(
+            scope: .account, subject: "ACME_Co", pausedUntil: now.addingTimeInterval(900), startedAt: now,
+            reason: "401 Unauthorized", httpStatus: 401, retryAfterS: nil)
+        let host = PauseRecord(
+            scope: .host, subject: "https://api.example.com:443", pausedUntil: now.addingTimeInterval(30),
+            startedAt: now,
+            reason: "503", httpStatus: 503, retryAfterS: 30)
+        _ = try await db.recordPolls(
+            [write(token, state: .watching, status: nil, at: now)], pauses: [account, host], hooks: planner([:]))
         let seq = try await db.currentAdminSeq()
 
         // An unknown subject and a pause that has already ended change nothing.
         let later = now.addingTimeInterval(60)
-        let missed = try db.liftPauses([(scope: .account, subject: "OTHER_Co"), (scope: .host, subject: host.subject)], now: later)
+        let missed = try db.liftPauses(
+            [(scope: .account, subject: "OTHER_Co"), (scope: .host, subject: host.subject)], now: later)
         #expect(missed.lifted.isEmpty)
         #expect(missed.remaining == [account])
         #expect(try await db.adminChanges(since: seq).isEmpty)
 
-        let lifted = try db.liftPauses([(scope: .account, subject: "ACME_Co"), (scope: .account, subject: "ACME_Co")], now: later)
+        let lifted = try db.liftPauses(
+            [(scope: .account, subject: "ACME_Co"), (scope: .account, subject: "ACME_Co")], now: later)
         #expect(lifted.lifted == [account])
         #expect(lifted.remaining.isEmpty)
         #expect(try await db.activePauses(now: later).isEmpty)
@@ -113,8 +130,11 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let token = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 11, label: "daily")], reset: false, now: now)[0].token
-        _ = try await db.recordPolls([write(token, state: .complete, status: "Complete", at: now, rows: 1)], hooks: planner([.complete: ["true"]]))
+        let token = try db.addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 11, label: "daily")], reset: false, now: now)[0].token
+        _ = try await db.recordPolls(
+            [write(token, state: .complete, status: "Complete", at: now, rows: 1)],
+            hooks: planner([.complete: ["true"]]))
         let jobs = try await db.claimDueHookRuns(now: now.addingTimeInterval(1), limit: 4)
         #expect(jobs.count == 1)
         #expect(jobs[0].attempt == 1 && jobs[0].label == "daily" && jobs[0].status == "Complete")
@@ -129,16 +149,27 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let first = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77, label: "a")], reset: false, now: now)
+        let first = try db.addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 77, label: "a")], reset: false, now: now)
         guard case .added = first[0] else { Issue.record("expected added"); return }
-        let second = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77, label: "b")], reset: false, now: now)
+        let second = try db.addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 77, label: "b")], reset: false, now: now)
         guard case .alreadyWatched(let same) = second[0] else { Issue.record("expected alreadyWatched"); return }
         #expect(same.label == "a")
-        try db.write { db in try db.execute(sql: "UPDATE tokens SET state = 'complete', finished_at = '2026-01-01T00:00:00.000Z', attempt = 9") }
-        guard case .alreadyFinished = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77)], reset: false, now: now)[0] else {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE tokens SET state = 'complete', finished_at = '2026-01-01T00:00:00.000Z', attempt = 9")
+        }
+        guard
+            case .alreadyFinished = try db.addTokens(
+                [NewToken(clientID: "ACME_Co", accessToken: 77)], reset: false, now: now)[0]
+        else {
             Issue.record("expected alreadyFinished"); return
         }
-        guard case .reArmed(let rearmed) = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 77)], reset: true, now: now)[0] else {
+        guard
+            case .reArmed(let rearmed) = try db.addTokens(
+                [NewToken(clientID: "ACME_Co", accessToken: 77)], reset: true, now: now)[0]
+        else {
             Issue.record("expected reArmed"); return
         }
         #expect(rearmed.state == .watching && rearmed.attempt == 0 && rearmed.finishedAt == nil && rearmed.label == "a")
@@ -150,8 +181,10 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_780_000_000)
 
     func pause(_ seconds: Double) -> PauseRecord {
-        PauseRecord(scope: .host, subject: "https://pm.example:443", pausedUntil: now.addingTimeInterval(seconds), startedAt: now,
-                    reason: "503 (Retry-After \(Int(seconds)) s)", httpStatus: 503, retryAfterS: seconds)
+        PauseRecord(
+            scope: .host, subject: "https://pm.example:443", pausedUntil: now.addingTimeInterval(seconds),
+            startedAt: now,
+            reason: "503 (Retry-After \(Int(seconds)) s)", httpStatus: 503, retryAfterS: seconds)
     }
 
     @Test func aShorterPauseNeverOverwritesALongerOne() async throws {
@@ -176,6 +209,7 @@ import Testing
 func planner(_ global: [HookTrigger: [String]]) -> HookPlanner {
     { event, settings in
         let commands = (settings.globalHooks ? global[event.trigger] ?? [] : []) + (settings.own[event.trigger] ?? [])
-        return commands.isEmpty ? nil : HookPlan(eventID: UUID().uuidString.lowercased(), event: event, commands: commands)
+        return commands.isEmpty
+            ? nil : HookPlan(eventID: UUID().uuidString.lowercased(), event: event, commands: commands)
     }
 }

@@ -13,18 +13,20 @@ import MprefCore
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let now = Date(timeIntervalSince1970: 1_780_000_000)
-        _ = try db.addTokens([
-            NewToken(clientID: "ACME_Co", accessToken: 1, label: "quote \" backslash \\ slash / é ☃"),
-            NewToken(clientID: "ACME_Co", accessToken: Int64.max, globalHooks: false),
-            NewToken(clientID: "Other", accessToken: 3),
-        ], reset: false, now: now)
+        _ = try db.addTokens(
+            [
+                NewToken(clientID: "ACME_Co", accessToken: 1, label: "quote \" backslash \\ slash / é ☃"),
+                NewToken(clientID: "ACME_Co", accessToken: Int64.max, globalHooks: false),
+                NewToken(clientID: "Other", accessToken: 3),
+            ], reset: false, now: now)
         try db.write { db in
-            try db.execute(sql: """
-                UPDATE tokens SET state = 'complete', last_status = 'Complete', row_count = 9007199254740993,
-                       byte_count = 0, finished_at = '2026-01-01T00:00:00.000Z', attempt = 4, last_error = 'line1
-                line2'
-                WHERE access_token = 3
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = 'complete', last_status = 'Complete', row_count = 9007199254740993,
+                           byte_count = 0, finished_at = '2026-01-01T00:00:00.000Z', attempt = 4, last_error = 'line1
+                    line2'
+                    WHERE access_token = 3
+                    """)
         }
         let records = try db.listTokens()
         let lines = Mutex<[String]>([])

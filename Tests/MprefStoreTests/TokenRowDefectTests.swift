@@ -34,7 +34,9 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 1), NewToken(clientID: "ACME_Co", accessToken: 2)], reset: false, now: now)
+        let added = try db.addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 1), NewToken(clientID: "ACME_Co", accessToken: 2)],
+            reset: false, now: now)
         let edited = added[0].token.id
         try db.write { db in
             try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
@@ -65,7 +67,8 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)
         let seq = try await db.currentAdminSeq()
-        try db.write { db in try db.execute(sql: "UPDATE tokens SET deadline_at = 'soon', admin_seq = admin_seq + 100") }
+        try db.write { db in try db.execute(sql: "UPDATE tokens SET deadline_at = 'soon', admin_seq = admin_seq + 100")
+        }
         let changes = try await db.adminChanges(since: seq)
         let change = try #require(changes.tokens.first { $0.tokenID == added[0].token.id })
         #expect(change.watched == nil)
@@ -79,10 +82,11 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)
         try db.write { db in
-            try db.execute(sql: """
-                INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
-                VALUES ('e1', ?, 'complete', 'true', 9223372036854775807, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
-                """, arguments: [added[0].token.id])
+            try db.execute(
+                sql: """
+                    INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
+                    VALUES ('e1', ?, 'complete', 'true', 9223372036854775807, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                    """, arguments: [added[0].token.id])
         }
         let jobs = try await db.claimDueHookRuns(now: now, limit: 10)
         #expect(jobs.map(\.attempt) == [Int.max])
@@ -91,12 +95,16 @@ import Testing
     @Test func theLoadedSQLiteLibraryIsNewEnoughAndAnOldOneIsRefusedWithOneLine() throws {
         try SQLiteLibrary.requireSupported()
         #expect(SQLiteLibrary.versionNumber >= SQLiteLibrary.minimumVersionNumber)
-        #expect(throws: StoreError.self) { try SQLiteLibrary.requireSupported(versionNumber: 3_034_001, version: "3.34.1") }
+        #expect(throws: StoreError.self) {
+            try SQLiteLibrary.requireSupported(versionNumber: 3_034_001, version: "3.34.1")
+        }
         do {
             try SQLiteLibrary.requireSupported(versionNumber: 3_034_001, version: "3.34.1")
         } catch let error as StoreError {
             #expect(error.code == .sqliteTooOld)
-            #expect(error.message.contains("SQLite") && error.message.contains("3.34.1") && error.message.contains("3.37.0"))
+            #expect(
+                error.message.contains("SQLite") && error.message.contains("3.34.1") && error.message.contains("3.37.0")
+            )
             #expect(!error.message.contains("\n"))
         }
     }
@@ -111,10 +119,11 @@ import Testing
         let now = Date(timeIntervalSince1970: 1_780_000_000)
         let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 4)], reset: false, now: now)
         try db.write { db in
-            try db.execute(sql: """
-                INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
-                VALUES ('e2', ?, 'complete', 'true', -1, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
-                """, arguments: [added[0].token.id])
+            try db.execute(
+                sql: """
+                    INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
+                    VALUES ('e2', ?, 'complete', 'true', -1, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                    """, arguments: [added[0].token.id])
         }
         #expect(try await db.claimDueHookRuns(now: now, limit: 10).isEmpty)
         let run = try #require(try db.listHookRuns().first)

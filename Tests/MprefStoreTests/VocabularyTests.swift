@@ -15,9 +15,10 @@ struct VocabularyTests {
             while let range = rest.range(of: "CHECK (\(column) IN (") {
                 let tail = rest[range.upperBound...]
                 guard let end = tail.firstIndex(of: ")") else { break }
-                lists.append(tail[..<end].split(separator: ",").map {
-                    $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-                })
+                lists.append(
+                    tail[..<end].split(separator: ",").map {
+                        $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+                    })
                 rest = tail[end...]
             }
         }
@@ -60,11 +61,14 @@ struct VocabularyTests {
         #expect(HookEvent.stuck.trigger == .stuck && TokenState(rawValue: "stuck") == nil)
         for event in HookEvent.allCases { #expect(checkList("on_event").contains(event.trigger.rawValue), "\(event)") }
         let newest = try #require(Migration.all.last { $0.sql.contains("CHECK (event IN (") })
-        #expect(newest.sql.contains("CHECK (on_event IN ("), "hook_runs.event and token_hooks.on_event are rebuilt together")
+        #expect(
+            newest.sql.contains("CHECK (on_event IN ("), "hook_runs.event and token_hooks.on_event are rebuilt together"
+        )
     }
 
     @Test func migration0008KeepsEveryRowIdAndTheSequence() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vocab-\(UUID().uuidString).sqlite3").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vocab-\(UUID().uuidString).sqlite3")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = Configuration()
         config.foreignKeysEnabled = true
@@ -73,17 +77,27 @@ struct VocabularyTests {
         try Migrator.migrate(queue, migrations: before)
         try queue.write { db in
             for token in 1...3 {
-                try db.execute(sql: "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', ?, '2026-01-01T00:00:00.000Z', 'complete')", arguments: [token])
+                try db.execute(
+                    sql:
+                        "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', ?, '2026-01-01T00:00:00.000Z', 'complete')",
+                    arguments: [token])
             }
             try db.execute(sql: "DELETE FROM tokens WHERE access_token = 3")  // id 3 must never come back
-            try db.execute(sql: "INSERT INTO polls (token_id, polled_at, outcome) VALUES (1, '2026-01-01T00:00:00.000Z', 'ok')")
-            try db.execute(sql: "INSERT INTO hook_runs (event_id, token_id, event, command, created_at) VALUES ('e', 2, 'complete', 'true', '2026-01-01T00:00:00.000Z')")
+            try db.execute(
+                sql: "INSERT INTO polls (token_id, polled_at, outcome) VALUES (1, '2026-01-01T00:00:00.000Z', 'ok')")
+            try db.execute(
+                sql:
+                    "INSERT INTO hook_runs (event_id, token_id, event, command, created_at) VALUES ('e', 2, 'complete', 'true', '2026-01-01T00:00:00.000Z')"
+            )
         }
         try Migrator.migrate(queue)
         try queue.write { db in
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM polls") == 1)
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_runs WHERE token_id = 2") == 1)
-            try db.execute(sql: "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', 9, '2026-01-01T00:00:00.000Z', 'downloading')")
+            try db.execute(
+                sql:
+                    "INSERT INTO tokens (client_id, access_token, added_at, state) VALUES ('C', 9, '2026-01-01T00:00:00.000Z', 'downloading')"
+            )
             #expect(db.lastInsertedRowID == 4)
             #expect(try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").isEmpty)
             // The history still cascades with its token.

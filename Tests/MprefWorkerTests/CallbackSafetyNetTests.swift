@@ -23,7 +23,9 @@ import Testing
 
     /// Elapsed → delay: up to the forecast's 99th percentile, then the interval; within the minimum
     /// gap (1 s) of that percentile the interval too, so the net never plans a near-zero gap.
-    @Test(arguments: [(0.0, "p99"), (600, "p99"), (1200, "p99"), (1207.5, "interval"), (1300, "interval"), (86_400, "interval")])
+    @Test(arguments: [
+        (0.0, "p99"), (600, "p99"), (1200, "p99"), (1207.5, "interval"), (1300, "interval"), (86_400, "interval"),
+    ])
     func theFirstSafetyPollWaitsForTheForecastsP99(elapsed: Double, expected: String) throws {
         let net = CallbackSafetyNet(interval: .seconds(1800), forecast: forecast)
         let p99 = try #require(net.firstPollAt)
@@ -36,16 +38,21 @@ import Testing
     }
 
     @Test func aNonPositiveIntervalIsReadAsTheMinimumGap() {
-        #expect(CallbackSafetyNet(interval: .zero, forecast: nil).nextDelay(elapsed: .zero) == CallbackSafetyNet.minimumGap)
+        #expect(
+            CallbackSafetyNet(interval: .zero, forecast: nil).nextDelay(elapsed: .zero) == CallbackSafetyNet.minimumGap)
         #expect(CallbackSafetyNet(interval: .seconds(-5), forecast: nil).interval == CallbackSafetyNet.minimumGap)
     }
 
-    func decide(_ outcome: PollOutcome, http: Int? = 200, token: WatchedToken = WatchedToken(id: 7, clientID: "ACME_Co", accessToken: 42, attempt: 4),
-                safetyNet: CallbackSafetyNet?, sinceAdded: Duration = .seconds(60)) -> PollPolicy.Decision {
+    func decide(
+        _ outcome: PollOutcome, http: Int? = 200,
+        token: WatchedToken = WatchedToken(id: 7, clientID: "ACME_Co", accessToken: 42, attempt: 4),
+        safetyNet: CallbackSafetyNet?, sinceAdded: Duration = .seconds(60)
+    ) -> PollPolicy.Decision {
         var rng = SeededRNG(state: 5)
-        return policy.decide(token: token, result: PollResult(outcome: outcome, httpStatus: http, latency: .milliseconds(12)),
-                             polledAt: t0, now: t0, hostKey: "https://pm.example:443", schedule: nil, sinceAdded: sinceAdded,
-                             safetyNet: safetyNet, using: &rng)
+        return policy.decide(
+            token: token, result: PollResult(outcome: outcome, httpStatus: http, latency: .milliseconds(12)),
+            polledAt: t0, now: t0, hostKey: "https://pm.example:443", schedule: nil, sinceAdded: sinceAdded,
+            safetyNet: safetyNet, using: &rng)
     }
 
     @Test func processingWaitsForTheSafetyNetNotTheBackoff() throws {
@@ -70,7 +77,9 @@ import Testing
 
     @Test func theDeadlineStillBringsTheSafetyPollForward() {
         let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 1, deadlineAt: t0.addingTimeInterval(90))
-        let d = decide(.ok(ExportStatus(status: "Processing")), token: token, safetyNet: CallbackSafetyNet(interval: .seconds(1800), forecast: nil))
+        let d = decide(
+            .ok(ExportStatus(status: "Processing")), token: token,
+            safetyNet: CallbackSafetyNet(interval: .seconds(1800), forecast: nil))
         #expect(d.nextDelay == .seconds(90))
     }
 }

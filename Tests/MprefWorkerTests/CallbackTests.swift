@@ -31,8 +31,10 @@ struct CallbackIDTests {
     }
 
     @Test(arguments: [
-        "", "abc", String(repeating: "a", count: 31), String(repeating: "a", count: 33), String(repeating: "A", count: 32),
-        String(repeating: "g", count: 32), String(repeating: "a", count: 31) + "/", String(repeating: "a", count: 31) + "é",
+        "", "abc", String(repeating: "a", count: 31), String(repeating: "a", count: 33),
+        String(repeating: "A", count: 32),
+        String(repeating: "g", count: 32), String(repeating: "a", count: 31) + "/",
+        String(repeating: "a", count: 31) + "é",
     ])
     func malformedIdsAreRefusedWithoutALookup(_ text: String) {
         #expect(!CallbackID.isWellFormed(text))
@@ -82,7 +84,9 @@ struct CallbackRateLimiterTests {
 
 struct PollNowTests {
     struct NoSource: StatusSource {
-        func status(of accessToken: Int64) async -> PollResult { PollResult(outcome: .serverError, httpStatus: 500, latency: .zero) }
+        func status(of accessToken: Int64) async -> PollResult {
+            PollResult(outcome: .serverError, httpStatus: 500, latency: .zero)
+        }
     }
 
     let wallNow = Date(timeIntervalSince1970: 1_780_000_000)
@@ -102,7 +106,10 @@ struct PollNowTests {
 
     /// Tokens whose next poll is an hour away: only `pollNow` can make them due.
     func tokens(_ ids: [Int64]) -> [WatchedToken] {
-        ids.map { WatchedToken(id: $0, clientID: "ACME_Co", accessToken: $0 * 10, nextPollAt: wallNow.addingTimeInterval(3600)) }
+        ids.map {
+            WatchedToken(
+                id: $0, clientID: "ACME_Co", accessToken: $0 * 10, nextPollAt: wallNow.addingTimeInterval(3600))
+        }
     }
 
     @Test func aWatchedTokenIsDueAtOnceAndOnlyOnce() {
@@ -123,8 +130,9 @@ struct PollNowTests {
 
     @Test func aPauseWins() {
         var s = state()
-        let pause = PauseRecord(scope: .account, subject: "ACME_Co", pausedUntil: wallNow.addingTimeInterval(600), startedAt: wallNow,
-                                reason: "401", httpStatus: 401, retryAfterS: nil)
+        let pause = PauseRecord(
+            scope: .account, subject: "ACME_Co", pausedUntil: wallNow.addingTimeInterval(600), startedAt: wallNow,
+            reason: "401", httpStatus: 401, retryAfterS: nil)
         s.load(tokens: tokens([1]), pauses: [pause], wallNow: wallNow, now: now, logger: logger)
         check(s.pollNow(tokenID: 1, now: now) == .queued)
         check(s.dueLaunches(now: now).isEmpty)

@@ -78,11 +78,16 @@ import Testing
         #expect(abs(h - asymptote) <= 0.01 * asymptote)
     }
 
-    static let oddTimes: [Double] = [0, -1, -.infinity, .nan, .infinity, .leastNonzeroMagnitude, 1e-300, 1e300, .greatestFiniteMagnitude]
+    static let oddTimes: [Double] = [
+        0, -1, -.infinity, .nan, .infinity, .leastNonzeroMagnitude, 1e-300, 1e300, .greatestFiniteMagnitude,
+    ]
 
     @Test(arguments: oddTimes)
     func everyMethodIsTotal(t: Double) throws {
-        for f in [CompletionForecast(median: 120, sigma: 0.05), CompletionForecast(median: 1e300, sigma: 1e3), CompletionForecast(median: 1e-300, sigma: 50)] {
+        for f in [
+            CompletionForecast(median: 120, sigma: 0.05), CompletionForecast(median: 1e300, sigma: 1e3),
+            CompletionForecast(median: 1e-300, sigma: 50),
+        ] {
             let f = try #require(f)
             for value in [f.cdf(t), f.survival(t), f.density(t), f.hazard(t)] {
                 #expect(value.isFinite && value >= 0, "\(t)")

@@ -13,7 +13,9 @@ import Testing
     struct Source: StatusSource {
         func status(of accessToken: Int64) async -> PollResult {
             try? await Task.sleep(for: .milliseconds(5))
-            return PollResult(outcome: .ok(ExportStatus(status: accessToken == 2 ? "Complete" : "Processing")), httpStatus: 200, latency: .milliseconds(5))
+            return PollResult(
+                outcome: .ok(ExportStatus(status: accessToken == 2 ? "Complete" : "Processing")), httpStatus: 200,
+                latency: .milliseconds(5))
         }
     }
 
@@ -22,10 +24,16 @@ import Testing
         // Awaiting `task.result` cannot be cancelled, so it runs detached and signals through a
         // stream, whose iteration ends when the timeout cancels it.
         let (ended, signal) = AsyncStream<Void>.makeStream()
-        Task.detached { _ = await task.result; signal.yield(); signal.finish() }
+        Task.detached {
+            _ = await task.result; signal.yield(); signal.finish()
+        }
         return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { for await _ in ended { return true }; return false }
-            group.addTask { try? await Task.sleep(for: timeout); return false }
+            group.addTask {
+                for await _ in ended { return true }; return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout); return false
+            }
             let first = await group.next() ?? false
             group.cancelAll()
             return first
@@ -33,12 +41,14 @@ import Testing
     }
 
     @Test func aCancelledDaemonEndsPromptlyWithEveryLoopBusy() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-cancel-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mprefd-cancel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("mprefd.sqlite3").path
         let database = try TokenDatabase(path: path, mode: .readWrite)
-        _ = try database.addTokens([NewToken(clientID: "T_Co", accessToken: 1), NewToken(clientID: "T_Co", accessToken: 2)], reset: false)
+        _ = try database.addTokens(
+            [NewToken(clientID: "T_Co", accessToken: 1), NewToken(clientID: "T_Co", accessToken: 2)], reset: false)
 
         var polling = PollingConfiguration()
         polling.initialDelay = .milliseconds(20)
@@ -51,12 +61,14 @@ import Testing
             polling: polling, hooks: hooks, databasePath: path)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let daemon = Daemon(configuration: configuration, database: database, logger: logger, version: "test",
-                            heartbeatInterval: .milliseconds(50), sources: ["T_Co": Source()])
+        let daemon = Daemon(
+            configuration: configuration, database: database, logger: logger, version: "test",
+            heartbeatInterval: .milliseconds(50), sources: ["T_Co": Source()])
         let task = Task { try await daemon.run() }
 
         // Busy: token 1 is polled again and again, token 2's hook is running.
-        let deadline = ContinuousClock.now + .seconds(120)  // a deadline, not a wait: a starved 2-core machine can be slow
+        // a deadline, not a wait: a starved 2-core machine can be slow
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let running = try database.listHookRuns(state: "running").count
             let tokens = try database.listTokens()
@@ -75,4 +87,3 @@ import Testing
         #expect(try database.listHookRuns(state: "running").isEmpty)
     }
 }
-

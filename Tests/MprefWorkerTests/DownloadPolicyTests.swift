@@ -5,37 +5,74 @@ import Testing
 @testable import MprefWorker
 
 struct DownloadPolicyTests {
-    func page(count: Int64? = nil, records: Int, hasMore: Bool? = nil, offset: Int64? = nil, total: Int64? = nil) -> ExportPage {
-        ExportPage(count: count, hasMore: hasMore, limit: nil, offset: offset, totalResults: total, records: records, recordKey: "Preferences", ndjson: [])
+    func page(count: Int64? = nil, records: Int, hasMore: Bool? = nil, offset: Int64? = nil, total: Int64? = nil)
+        -> ExportPage
+    {
+        ExportPage(
+            count: count, hasMore: hasMore, limit: nil, offset: offset, totalResults: total, records: records,
+            recordKey: "Preferences", ndjson: [])
     }
 
     @Test func aPageThatFitsIsStored() {
-        #expect(DownloadPolicy.problem(with: page(count: 10, records: 10, offset: 11, total: 30), askedOffset: 11, storedRecords: 10, previousTotal: 30) == nil)
-        #expect(DownloadPolicy.problem(with: page(records: 10, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil) == nil)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(count: 10, records: 10, offset: 11, total: 30), askedOffset: 11, storedRecords: 10,
+                previousTotal: 30) == nil)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 10, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil) == nil)
     }
 
     @Test func aPageWithoutOffsetIsNeverStored() {
         // A server that ignores `offset` would otherwise have the same records stored again and again.
-        #expect(DownloadPolicy.problem(with: page(count: 3, records: 3, total: 9), askedOffset: 4, storedRecords: 3, previousTotal: 9)?
-            .contains("no Offset") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(count: 3, records: 3, total: 9), askedOffset: 4, storedRecords: 3, previousTotal: 9)?
+                .contains("no Offset") == true)
     }
 
     @Test func withoutTotalResultsRowCountBoundsTheRecords() {
-        #expect(DownloadPolicy.problem(with: page(records: 3, hasMore: true, offset: 7), askedOffset: 7, storedRecords: 6, previousTotal: nil,
-                                       rowCount: 9) == nil)
-        #expect(DownloadPolicy.problem(with: page(records: 3, hasMore: true, offset: 10), askedOffset: 10, storedRecords: 9, previousTotal: nil,
-                                       rowCount: 9)?.contains("beyond RowCount 9") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 3, hasMore: true, offset: 7), askedOffset: 7, storedRecords: 6, previousTotal: nil,
+                rowCount: 9) == nil)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 3, hasMore: true, offset: 10), askedOffset: 10, storedRecords: 9,
+                previousTotal: nil,
+                rowCount: 9)?.contains("beyond RowCount 9") == true)
     }
 
     @Test func problemsNameBothNumbers() {
-        #expect(DownloadPolicy.problem(with: page(records: 1, offset: 10), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("starts at record 10, but record 11") == true)
-        #expect(DownloadPolicy.problem(with: page(count: 10, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("Count 10 but holds 9 records (a short page)") == true)
-        #expect(DownloadPolicy.problem(with: page(count: -1, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil) == "the page says Count -1 but holds 9 records")
-        #expect(DownloadPolicy.problem(with: page(records: 1, offset: 1, total: 31), askedOffset: 1, storedRecords: 0, previousTotal: 30)?.contains("from 30 to 31") == true)
-        #expect(DownloadPolicy.problem(with: page(records: 0, hasMore: true, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?.contains("HasMore") == true)
-        #expect(DownloadPolicy.problem(with: page(records: 5, offset: 11, total: 12), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains("beyond TotalResults 12") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 1, offset: 10), askedOffset: 11, storedRecords: 10, previousTotal: nil)?.contains(
+                    "starts at record 10, but record 11") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(count: 10, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?
+                .contains("Count 10 but holds 9 records (a short page)") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(count: -1, records: 9, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)
+                == "the page says Count -1 but holds 9 records")
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 1, offset: 1, total: 31), askedOffset: 1, storedRecords: 0, previousTotal: 30)?
+                .contains("from 30 to 31") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 0, hasMore: true, offset: 1), askedOffset: 1, storedRecords: 0, previousTotal: nil)?
+                .contains("HasMore") == true)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 5, offset: 11, total: 12), askedOffset: 11, storedRecords: 10, previousTotal: nil)?
+                .contains("beyond TotalResults 12") == true)
         // Counts from outside never trap: at Int64.max the sum saturates and still overruns nothing.
-        #expect(DownloadPolicy.problem(with: page(records: 5, offset: .max, total: .max), askedOffset: .max, storedRecords: .max, previousTotal: .max) == nil)
+        #expect(
+            DownloadPolicy.problem(
+                with: page(records: 5, offset: .max, total: .max), askedOffset: .max, storedRecords: .max,
+                previousTotal: .max) == nil)
     }
 
     @Test func theLastPageIsKnownFromHasMoreElseFromTheTotal() {
@@ -48,19 +85,33 @@ struct DownloadPolicyTests {
 
     @Test func countsAreVerifiedAgainstTotalResultsAndRowCount() {
         #expect(DownloadPolicy.countMismatch(records: 100, totalResults: 100, rowCount: 100) == nil)
-        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: 100, rowCount: 0) == nil)  // RowCount 0 = unknown
-        #expect(DownloadPolicy.countMismatch(records: 99, totalResults: 100, rowCount: nil) == "records written 99 ≠ TotalResults 100")
-        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: nil, rowCount: 101) == "records written 100 ≠ RowCount 101")
+        // RowCount 0 = unknown
+        #expect(DownloadPolicy.countMismatch(records: 100, totalResults: 100, rowCount: 0) == nil)
+        #expect(
+            DownloadPolicy.countMismatch(records: 99, totalResults: 100, rowCount: nil)
+                == "records written 99 ≠ TotalResults 100")
+        #expect(
+            DownloadPolicy.countMismatch(records: 100, totalResults: nil, rowCount: 101)
+                == "records written 100 ≠ RowCount 101")
     }
 
     @Test func theNextPageIsAskedForEarlyOnlyWhenAKillCanLoseNoMoreThanIt() {
         // Known TotalResults in the stored checkpoint, more to come: prefetch.
-        #expect(DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 20, committedTotal: 100))
-        #expect(DownloadPolicy.prefetchesNext(after: page(records: 10, total: 100), recordsAfter: 20, committedTotal: 100))
+        #expect(
+            DownloadPolicy.prefetchesNext(
+                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 20, committedTotal: 100))
+        #expect(
+            DownloadPolicy.prefetchesNext(after: page(records: 10, total: 100), recordsAfter: 20, committedTotal: 100))
         // The first page (no stored TotalResults: a restart could not keep it), the last page, a full count.
-        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 10, committedTotal: nil))
-        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: false, total: 100), recordsAfter: 20, committedTotal: 100))
-        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10, hasMore: true, total: 100), recordsAfter: 100, committedTotal: 100))
+        #expect(
+            !DownloadPolicy.prefetchesNext(
+                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 10, committedTotal: nil))
+        #expect(
+            !DownloadPolicy.prefetchesNext(
+                after: page(records: 10, hasMore: false, total: 100), recordsAfter: 20, committedTotal: 100))
+        #expect(
+            !DownloadPolicy.prefetchesNext(
+                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 100, committedTotal: 100))
         #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10), recordsAfter: 100, committedTotal: 100))
     }
 
@@ -83,7 +134,9 @@ struct DownloadPolicyTests {
         var settings = DownloadSettings()
         settings.directory = "/data/x"
         #expect(settings.file(clientID: "ACME_Co", accessToken: 42) == "/data/x/ACME_Co/42.ndjson")
-        for bad in ["..", ".", "a/b", "", "a\u{0}b", "ü"] { #expect(settings.file(clientID: bad, accessToken: 42) == nil) }
+        for bad in ["..", ".", "a/b", "", "a\u{0}b", "ü"] {
+            #expect(settings.file(clientID: bad, accessToken: 42) == nil)
+        }
         #expect(settings.file(clientID: "ACME", accessToken: 0) == nil)
     }
 }
@@ -101,7 +154,8 @@ struct DownloadFileTests {
         try file.append(Array("a\n".utf8))
         let checkpoint = (bytes: file.bytes, sha: file.digest)
         try file.append(Array("b\n".utf8))  // appended but never checkpointed (a kill -9 here)
-        let openedAgain = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        let openedAgain = try DownloadFile.open(
+            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
         let (again, restartedAgain) = (openedAgain.file, openedAgain.restarted)
         #expect(!restartedAgain && again.bytes == 2)
         try again.append(Array("c\n".utf8))
@@ -117,7 +171,8 @@ struct DownloadFileTests {
         let openedFile = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil)
         let (file, _) = (openedFile.file, openedFile.restarted)
         try file.append(Array("abc\n".utf8))
-        let openedOther = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 4, sha256: String(repeating: "0", count: 64))
+        let openedOther = try DownloadFile.open(
+            partial: final + ".partial", final: final, bytes: 4, sha256: String(repeating: "0", count: 64))
         let (other, restarted) = (openedOther.file, openedOther.restarted)
         #expect(restarted && other.bytes == 0)
         let openedShorter = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 1000, sha256: nil)
@@ -133,7 +188,9 @@ struct DownloadFileTests {
         let checkpoint = (bytes: file.bytes, sha: file.digest)
         // A page written but not checkpointed, then a kill -9 in the middle of the next page's write.
         try file.append(Array("{\"b\":[2,\"x\"]}\n{\"c\":3}\n{\"d\":".utf8))
-        let opened = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 5)
+        let opened = try DownloadFile.open(
+            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha,
+            adoptingAtMost: 5)
         #expect(!opened.restarted && opened.adoptedRecords == 2)
         let kept = "{\"a\":1}\n{\"b\":[2,\"x\"]}\n{\"c\":3}\n"
         #expect(opened.file.bytes == Int64(kept.utf8.count))
@@ -141,7 +198,9 @@ struct DownloadFileTests {
         let digest = try opened.file.finish(as: final)
         #expect(try String(contentsOfFile: final, encoding: .utf8) == kept + "{\"d\":4}\n")
         // The checksum carried through the restart equals one taken of the whole content in one go.
-        let whole = try DownloadFile.open(partial: directory + "/C/4b.partial", final: directory + "/C/4b", bytes: 0, sha256: nil).file
+        let whole = try DownloadFile.open(
+            partial: directory + "/C/4b.partial", final: directory + "/C/4b", bytes: 0, sha256: nil
+        ).file
         try whole.append(Array((kept + "{\"d\":4}\n").utf8))
         #expect(digest == whole.digest)
     }
@@ -153,16 +212,21 @@ struct DownloadFileTests {
         try file.append(Array("{}\n".utf8))
         let checkpoint = (bytes: file.bytes, sha: file.digest)
         try file.append(Array("{\"b\":2}\n{\"c\":3}\n".utf8))
-        let limited = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 1)
+        let limited = try DownloadFile.open(
+            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha,
+            adoptingAtMost: 1)
         #expect(limited.adoptedRecords == 1 && limited.file.bytes == 3 + 8)
         // What a power loss can leave: zeros, a line that is not one object, a line with text after its object.
         let sha11 = limited.file.digest
         for junk in ["\0\0\0\n{\"c\":3}\n", "[1]\n", "{\"c\":3} \n", "{\"c\":3}{}\n", "\n", "{\"c\":\"\u{1}\"}\n"] {
-            try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11).file.append(Array(junk.utf8))
-            let reopened = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11, adoptingAtMost: 9)
+            try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11).file.append(
+                Array(junk.utf8))
+            let reopened = try DownloadFile.open(
+                partial: final + ".partial", final: final, bytes: 11, sha256: sha11, adoptingAtMost: 9)
             #expect(reopened.adoptedRecords == 0 && reopened.file.bytes == 11, "\(junk.debugDescription)")
         }
-        let none = try DownloadFile.open(partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
+        let none = try DownloadFile.open(
+            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
         #expect(none.adoptedRecords == 0 && none.file.bytes == 3)
     }
 
@@ -177,7 +241,9 @@ struct DownloadFileTests {
         let openedBack = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 2, sha256: sha)
         let (back, restarted) = (openedBack.file, openedBack.restarted)
         #expect(!restarted && back.bytes == 2)
-        #expect(FileManager.default.fileExists(atPath: final + ".partial") && !FileManager.default.fileExists(atPath: final))
+        #expect(
+            FileManager.default.fileExists(atPath: final + ".partial") && !FileManager.default.fileExists(atPath: final)
+        )
     }
 }
 

@@ -13,24 +13,30 @@ struct ExpiryWarningTests {
 
     /// The rule as a table: (state, Expires, seconds left that are warned about, or nil).
     static let cases: [(TokenState, String?, Double?)] = [
-        (.downloading, at(1800), 1800),               // within the hour
-        (.downloading, at(3599.999), 3599.999),       // just inside
-        (.downloading, at(3600), nil),                // exactly an hour away: not yet
+        (.downloading, at(1800), 1800),  // within the hour
+        (.downloading, at(3599.999), 3599.999),  // just inside
+        (.downloading, at(3600), nil),  // exactly an hour away: not yet
         (.downloading, at(7200), nil),
-        (.downloading, at(-60), -60),                 // passed already, still not delivered
-        (.downloadFailed, at(600), 600),              // gave up: `download --retry` can still save it
-        (.downloading, nil, nil),                     // no Expires
-        (.downloading, "in 30 minutes", nil),         // an Expires that is not a timestamp
+        (.downloading, at(-60), -60),  // passed already, still not delivered
+        (.downloadFailed, at(600), 600),  // gave up: `download --retry` can still save it
+        (.downloading, nil, nil),  // no Expires
+        (.downloading, "in 30 minutes", nil),  // an Expires that is not a timestamp
         (.downloading, "2026-13-45T99:00:00Z", nil),
         // Its format is undocumented: an explicit offset and nanoseconds read as the time they say.
         (.downloading, at(1800).replacingOccurrences(of: "Z", with: "+00:00"), 1800),
-        (.downloading, Timestamp.format(now.addingTimeInterval(1800 + 7200)).replacingOccurrences(of: "Z", with: "+02:00"), 1800),
-        (.downloading, Timestamp.format(now.addingTimeInterval(1800 - 5400)).replacingOccurrences(of: "Z", with: "-0130"), 1800),
+        (
+            .downloading,
+            Timestamp.format(now.addingTimeInterval(1800 + 7200)).replacingOccurrences(of: "Z", with: "+02:00"), 1800
+        ),
+        (
+            .downloading,
+            Timestamp.format(now.addingTimeInterval(1800 - 5400)).replacingOccurrences(of: "Z", with: "-0130"), 1800
+        ),
         (.downloading, at(7200).replacingOccurrences(of: "Z", with: "+01:00"), nil),  // 3 h from now
         (.downloading, at(1800).replacingOccurrences(of: "Z", with: "000000Z"), 1800),
         (.downloading, at(1800).replacingOccurrences(of: "Z", with: "+24:00"), nil),  // no such offset
-        (.complete, at(600), nil),                    // delivered
-        (.watching, at(600), nil),                    // not complete yet
+        (.complete, at(600), nil),  // delivered
+        (.watching, at(600), nil),  // not complete yet
         (.paused, at(600), nil),
         (.expired, at(600), nil),
         (.failed, at(600), nil), (.retrieved, at(600), nil), (.timedOut, at(600), nil), (.removed, at(600), nil),
@@ -55,26 +61,34 @@ struct ExpiryWarningTests {
     /// One warning per token, not one per heartbeat; again only when its `Expires` changes or it
     /// qualifies anew after it stopped qualifying.
     @Test func eachTokenIsWarnedAboutOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-expiry-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mprefd-expiry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let database = try TokenDatabase(path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
-        let ids = try database.addTokens((1...4).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: Self.now).map(\.token.id)
+        let database = try TokenDatabase(
+            path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
+        let ids = try database.addTokens(
+            (1...4).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: Self.now
+        ).map(\.token.id)
         func set(_ id: Int64, _ state: TokenState, _ expires: String?) throws {
             try database.write { db in
-                try db.execute(sql: "UPDATE tokens SET state = ?, expires = ? WHERE id = ?", arguments: [state.rawValue, expires, id])
+                try db.execute(
+                    sql: "UPDATE tokens SET state = ?, expires = ? WHERE id = ?",
+                    arguments: [state.rawValue, expires, id])
             }
         }
         try set(ids[0], .downloading, Self.at(1800))
         try set(ids[1], .downloadFailed, Self.at(600))
-        try set(ids[2], .downloading, Self.at(7200))   // later: warned once it is within the hour
-        try set(ids[3], .complete, Self.at(600))       // delivered: never
+        try set(ids[2], .downloading, Self.at(7200))  // later: warned once it is within the hour
+        try set(ids[3], .complete, Self.at(600))  // delivered: never
         let clock = Clock(Self.now)
         let watch = ExpiryWatch(database: database, logger: Logger(label: "test"), wallNow: { clock.now })
 
         let first = await watch.check()
         #expect(first.map(\.accessToken) == [1, 2])
-        #expect(first.first?.clientID == "ACME_Co" && first.first?.expires == Self.at(1800) && first.first?.secondsLeft == 1800)
+        #expect(
+            first.first?.clientID == "ACME_Co" && first.first?.expires == Self.at(1800)
+                && first.first?.secondsLeft == 1800)
         #expect(first.last?.state == .downloadFailed)
         for _ in 0..<3 { #expect(await watch.check().isEmpty, "once per token, not per heartbeat") }
 

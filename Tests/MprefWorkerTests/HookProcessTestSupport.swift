@@ -57,7 +57,8 @@ enum HookProcessTestSupport {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOf: url, encoding: .utf8),
-               !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            {
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -81,7 +82,8 @@ enum HookProcessTestSupport {
     /// The process's state letter from `/proc/PID/stat` (`Z` for a zombie), or `nil` when gone.
     static func processState(_ pid: Int32) -> Character? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         return stat[close...].dropFirst(2).first
     }
 

@@ -132,9 +132,12 @@ struct HookProcessTests {
     /// `/bin/sh -c "echo a\0rm x"` would run `echo a`: a command with NUL is refused, nothing starts.
     @Test func aCommandWithNULIsRejectedBeforeStarting() async throws {
         let recorder = HookStartRecorder()
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-nul-\(UUID().uuidString)").path
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-nul-\(UUID().uuidString)")
+            .path
         let error = await #expect(throws: HookProcessError.self) {
-            try await Support.runner().run(Support.invocation("touch '\(marker)'\0; echo after")) { recorder.record($0) }
+            try await Support.runner().run(Support.invocation("touch '\(marker)'\0; echo after")) {
+                recorder.record($0)
+            }
         }
         #expect(error?.code == .invalidCommand)
         #expect(error?.description.contains("NUL") == true)
@@ -146,7 +149,9 @@ struct HookProcessTests {
         let recorder = HookStartRecorder()
         for environment in [["A=B": "x"], ["": "x"], ["OK": "nul\0inside"]] {
             let error = await #expect(throws: HookProcessError.self) {
-                try await Support.runner().run(Support.invocation("true", environment: environment)) { recorder.record($0) }
+                try await Support.runner().run(Support.invocation("true", environment: environment)) {
+                    recorder.record($0)
+                }
             }
             #expect(error?.code == .invalidEnvironment)
         }
@@ -205,7 +210,9 @@ struct HookProcessTests {
         #expect(elapsed >= .seconds(2))
         #expect(elapsed < .seconds(300), "ended by the timeout, not by the command (1000 s)")
         let grandchild = try #require(await Support.readPID(pidFile))
-        #expect(Support.processIsGone(grandchild), "grandchild state: \(String(describing: Support.processState(grandchild)))")
+        #expect(
+            Support.processIsGone(grandchild),
+            "grandchild state: \(String(describing: Support.processState(grandchild)))")
     }
 
     @Test func hookIgnoringSIGTERMIsKilledAfterTheGrace() async throws {
@@ -283,7 +290,8 @@ struct HookProcessTests {
         let (starts, started) = AsyncStream.makeStream(of: Int32.self)
         let runner = Support.runner()
         let run = Task {
-            try await runner.run(Support.invocation("sleep 3000", timeout: .seconds(3000), killGrace: .seconds(10))) { pid in
+            try await runner.run(Support.invocation("sleep 3000", timeout: .seconds(3000), killGrace: .seconds(10))) {
+                pid in
                 started.yield(pid)
             }
         }
@@ -311,7 +319,9 @@ struct HookProcessTests {
         let ready = scratch.appendingPathComponent("trapped")
         let run = Task {
             try await runner.run(
-                Support.invocation("trap '' TERM; echo ready > '\(ready.path)'; sleep 100", timeout: .seconds(300), killGrace: .seconds(1))
+                Support.invocation(
+                    "trap '' TERM; echo ready > '\(ready.path)'; sleep 100", timeout: .seconds(300),
+                    killGrace: .seconds(1))
             ) { pid in
                 started.yield(pid)
             }
@@ -372,6 +382,7 @@ struct HookProcessTests {
         #expect(result.stderrTail == "")
         var action = sigaction()
         sigaction(SIGPIPE, nil, &action)
-        #expect(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self))
+        #expect(
+            unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self))
     }
 }

@@ -14,12 +14,17 @@ import Testing
         #expect(delays == [30, 60, 100, 100])
         #expect(policy.decide(attemptsSinceRetry: 5, now: now) == .dead)
         #expect(policy.decide(attemptsSinceRetry: Int.max, now: now) == .dead)
-        #expect(HookRetryPolicy(maxAttempts: 1, initialDelay: .seconds(1), maxDelay: .seconds(1)).decide(attemptsSinceRetry: 1, now: now) == .dead)
+        #expect(
+            HookRetryPolicy(maxAttempts: 1, initialDelay: .seconds(1), maxDelay: .seconds(1)).decide(
+                attemptsSinceRetry: 1, now: now) == .dead)
     }
 
     @Test func extremeDelaysSaturateInsteadOfTrapping() {
-        let policy = HookRetryPolicy(maxAttempts: Int.max, initialDelay: .seconds(Int64.max), maxDelay: .seconds(Int64.max))
-        guard case .retry(let at) = policy.decide(attemptsSinceRetry: 10_000, now: now) else { Issue.record("not retried"); return }
+        let policy = HookRetryPolicy(
+            maxAttempts: Int.max, initialDelay: .seconds(Int64.max), maxDelay: .seconds(Int64.max))
+        guard case .retry(let at) = policy.decide(attemptsSinceRetry: 10_000, now: now) else {
+            Issue.record("not retried"); return
+        }
         #expect(at > now)
     }
 }

@@ -6,18 +6,26 @@ import Testing
 
 /// Which hook commands run for a terminal event: decided in the worker, persisted by the store.
 struct HookSelectionTests {
-    let selection = HookSelection(global: [.complete: ["load"], .failure: ["page-oncall"]], makeRandom: { SeededRNG(state: 7) })
+    let selection = HookSelection(
+        global: [.complete: ["load"], .failure: ["page-oncall"]], makeRandom: { SeededRNG(state: 7) })
 
     @Test func globalCommandsFirstThenTheTokensOwn() throws {
-        let plan = try #require(selection.plan(.complete, TokenHookSettings(globalHooks: true, own: [.complete: ["mine"], .expired: ["x"]])))
+        let plan = try #require(
+            selection.plan(
+                .complete, TokenHookSettings(globalHooks: true, own: [.complete: ["mine"], .expired: ["x"]])))
         #expect(plan.event == .complete && plan.commands == ["load", "mine"])
         // download_failed and timed_out run the failure hooks.
-        #expect(selection.plan(.downloadFailed, TokenHookSettings(globalHooks: true, own: [:]))?.commands == ["page-oncall"])
+        #expect(
+            selection.plan(.downloadFailed, TokenHookSettings(globalHooks: true, own: [:]))?.commands == ["page-oncall"]
+        )
         #expect(selection.plan(.timedOut, TokenHookSettings(globalHooks: true, own: [:]))?.event == .timedOut)
     }
 
     @Test func noGlobalHooksKeepsOnlyTheTokensOwnAndNothingGivesNoPlan() {
-        #expect(selection.plan(.complete, TokenHookSettings(globalHooks: false, own: [.complete: ["mine"]]))?.commands == ["mine"])
+        #expect(
+            selection.plan(.complete, TokenHookSettings(globalHooks: false, own: [.complete: ["mine"]]))?.commands == [
+                "mine"
+            ])
         #expect(selection.plan(.complete, TokenHookSettings(globalHooks: false, own: [:])) == nil)
         #expect(selection.plan(.retrieved, TokenHookSettings(globalHooks: true, own: [:])) == nil)
     }

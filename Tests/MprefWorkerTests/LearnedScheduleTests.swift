@@ -8,10 +8,13 @@ import Testing
 
     static let forecasts: [(Double, Double)] = [(120, 0.3), (600, 0.3), (7200, 0.3), (900, 1), (60, 0.05), (86_400, 2)]
 
-    func schedule(_ median: Double, _ sigma: Double, effort: Double = LearnedSchedule.defaultEffort,
-                  minDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)) throws -> LearnedSchedule {
+    func schedule(
+        _ median: Double, _ sigma: Double, effort: Double = LearnedSchedule.defaultEffort,
+        minDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)
+    ) throws -> LearnedSchedule {
         let forecast = try #require(CompletionForecast(median: median, sigma: sigma))
-        return LearnedSchedule(forecast: forecast, effort: effort, minDelay: minDelay, maxDelay: maxDelay, fallback: Self.today)
+        return LearnedSchedule(
+            forecast: forecast, effort: effort, minDelay: minDelay, maxDelay: maxDelay, fallback: Self.today)
     }
 
     @Test(arguments: forecasts)
@@ -59,7 +62,9 @@ import Testing
         let early = try #require(s.nextDelay(elapsed: .clampedSeconds(0.3 * median))).seconds
         let likely = try #require(s.nextDelay(elapsed: .clampedSeconds(median))).seconds
         #expect(likely < early)
-        #expect(s.plan.filter { $0 < 0.5 * median }.count < s.plan.filter { $0 >= 0.8 * median && $0 <= 1.25 * median }.count)
+        #expect(
+            s.plan.filter { $0 < 0.5 * median }.count
+                < s.plan.filter { $0 >= 0.8 * median && $0 <= 1.25 * median }.count)
     }
 
     @Test(arguments: [(120.0, 0.3), (7200, 0.3), (900, 1)])
@@ -80,7 +85,9 @@ import Testing
         }
     }
 
-    static let oddEfforts: [(Double, Double)] = [(.nan, LearnedSchedule.defaultEffort), (-1, 0.05), (0, 0.05), (1e9, 20), (.infinity, 20), (0.5, 0.5)]
+    static let oddEfforts: [(Double, Double)] = [
+        (.nan, LearnedSchedule.defaultEffort), (-1, 0.05), (0, 0.05), (1e9, 20), (.infinity, 20), (0.5, 0.5),
+    ]
 
     @Test(arguments: oddEfforts)
     func effortIsPinned(effort: Double, used: Double) throws {

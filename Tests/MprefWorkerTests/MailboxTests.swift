@@ -11,7 +11,8 @@ import Testing
         let taken = await mailbox.take(until: start + .milliseconds(80))
         #expect(taken.isEmpty)
         #expect(clock.now - start >= .milliseconds(80))
-        #expect(clock.now - start < .seconds(600))  // well before the hour-long deadlines below, even on a starved machine
+        // well before the hour-long deadlines below, even on a starved machine
+        #expect(clock.now - start < .seconds(600))
     }
 
     @Test func aPostEndsATimedTakeAtOnce() async {

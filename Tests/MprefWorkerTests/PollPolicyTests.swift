@@ -23,7 +23,9 @@ typealias SeededRNG = SplitMix64
         return c
     }
 
-    func decide(_ outcome: PollOutcome, http: Int? = 200, token: WatchedToken? = nil, at now: Date? = nil, seed: UInt64 = 1) -> PollPolicy.Decision {
+    func decide(
+        _ outcome: PollOutcome, http: Int? = 200, token: WatchedToken? = nil, at now: Date? = nil, seed: UInt64 = 1
+    ) -> PollPolicy.Decision {
         var rng = SeededRNG(state: seed)
         let t = token ?? WatchedToken(id: 7, clientID: "ACME_Co", accessToken: 42)
         let when = now ?? t0
@@ -33,7 +35,8 @@ typealias SeededRNG = SplitMix64
     }
 
     static let terminal: [(String, TokenState)] = [
-        ("Complete", .complete), ("complete", .complete), (" COMPLETE ", .complete), ("Error", .failed), ("Failed", .failed),
+        ("Complete", .complete), ("complete", .complete), (" COMPLETE ", .complete), ("Error", .failed),
+        ("Failed", .failed),
         ("Expired", .expired), ("Retrieved", .retrieved), ("retrieved", .retrieved),
     ]
 
@@ -66,7 +69,9 @@ typealias SeededRNG = SplitMix64
         for attempt in [1, 2, 3, 5, 10, 100] {
             let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 1, attempt: attempt)
             for seed in 1...50 {
-                let delay = try #require(decide(.ok(ExportStatus(status: "Processing")), token: token, seed: UInt64(seed)).nextDelay).seconds
+                let delay = try #require(
+                    decide(.ok(ExportStatus(status: "Processing")), token: token, seed: UInt64(seed)).nextDelay
+                ).seconds
                 let upper = min(300, 10 * pow(2, Double(attempt)))
                 #expect(delay >= 10 && delay <= upper + 1e-9, "attempt \(attempt): \(delay)")
             }
@@ -105,8 +110,10 @@ typealias SeededRNG = SplitMix64
     }
 
     static let errorOutcomes: [(PollOutcome, Int?, String)] = [
-        (.serverError, 500, "server_error"), (.serverError, 502, "server_error"), (.unexpectedStatus, 302, "unexpected_status"),
-        (.transportError(.timeout, detail: "deadline"), nil, "transport_error"), (.transportError(.connect, detail: "refused"), nil, "transport_error"),
+        (.serverError, 500, "server_error"), (.serverError, 502, "server_error"),
+        (.unexpectedStatus, 302, "unexpected_status"),
+        (.transportError(.timeout, detail: "deadline"), nil, "transport_error"),
+        (.transportError(.connect, detail: "refused"), nil, "transport_error"),
         (.undecodable(reason: "not JSON", excerpt: "<html>"), 200, "undecodable"),
     ]
 
@@ -150,7 +157,8 @@ typealias SeededRNG = SplitMix64
     }
 
     @Test func aSuccessResetsTheNotFoundCount() {
-        let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 1, consecutiveErrors: 2, consecutiveNotFound: 2)
+        let token = WatchedToken(
+            id: 1, clientID: "ACME_Co", accessToken: 1, consecutiveErrors: 2, consecutiveNotFound: 2)
         let d = decide(.ok(ExportStatus(status: "Processing")), token: token)
         #expect(d.write.consecutiveNotFound == 0)
         #expect(d.write.consecutiveErrors == 0)
@@ -234,8 +242,10 @@ typealias SeededRNG = SplitMix64
 @Suite struct PollPolicyExtremeValueTests {
     let t0 = Date(timeIntervalSince1970: 1_780_000_000)
 
-    func decide(_ outcome: PollOutcome, http: Int?, token: WatchedToken, latency: Duration = .milliseconds(5),
-                now: Date? = nil, maxRetryAfter: Duration = .seconds(3600)) -> PollPolicy.Decision {
+    func decide(
+        _ outcome: PollOutcome, http: Int?, token: WatchedToken, latency: Duration = .milliseconds(5),
+        now: Date? = nil, maxRetryAfter: Duration = .seconds(3600)
+    ) -> PollPolicy.Decision {
         var c = PollingConfiguration()
         c.maxRetryAfter = maxRetryAfter
         c.pauseJitter = .seconds(2)
@@ -251,26 +261,31 @@ typealias SeededRNG = SplitMix64
     @Test func aRetryAfterNearInt64MaxIsCappedNotATrap() {
         let hint = RetryAfter.delay(from: ["9223372036854775807"], dateHeader: nil, receivedAt: t0)
         #expect(hint == .longest)
-        let d = decide(.unavailable(retryAfter: hint), http: 503, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        let d = decide(
+            .unavailable(retryAfter: hint), http: 503, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
         #expect(d.retryAfterCapped)
         #expect(d.nextDelay.map { $0 > .seconds(3600) && $0 <= .seconds(3602) } == true)
         #expect(d.write.error?.contains("Retry-After 9000000000 s") == true)
         #expect(d.pause.map { $0.pausedUntil > t0.addingTimeInterval(3600) } == true)
         // The same through an unpinned Duration (a future caller): still no trap.
-        let huge = decide(.unavailable(retryAfter: .seconds(Int64.max)), http: 503, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        let huge = decide(
+            .unavailable(retryAfter: .seconds(Int64.max)), http: 503,
+            token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
         #expect(huge.write.error?.contains("Retry-After 9223372036854775807 s") == true)
         #expect(huge.nextDelay.map { $0 <= .seconds(3602) } == true)
     }
 
     /// Issue 12, crash 2: an `attempt` of Int64.max (edited with sqlite3) overflowed on + 1.
     @Test(arguments: [
-        PollOutcome.ok(ExportStatus(status: "Processing")), .ok(ExportStatus(status: "Complete")), .unavailable(retryAfter: nil),
+        PollOutcome.ok(ExportStatus(status: "Processing")), .ok(ExportStatus(status: "Complete")),
+        .unavailable(retryAfter: nil),
         .serverError, .unexpectedStatus, .badRequest(detail: "x"), .notFound, .unauthorized, .forbidden,
         .transportError(.reset, detail: "x"), .undecodable(reason: "x", excerpt: "x"),
     ])
     func countersAtIntMaxSaturate(outcome: PollOutcome) {
-        let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5, attempt: .max, consecutiveErrors: .max,
-                                 consecutiveNotFound: .max, deadlineAt: Date(timeIntervalSince1970: 253_402_300_799))
+        let token = WatchedToken(
+            id: 1, clientID: "ACME_Co", accessToken: 5, attempt: .max, consecutiveErrors: .max,
+            consecutiveNotFound: .max, deadlineAt: Date(timeIntervalSince1970: 253_402_300_799))
         let d = decide(outcome, http: 200, token: token)
         #expect(d.write.attempt == .max)
         #expect(d.write.consecutiveErrors >= 0 && d.write.consecutiveNotFound >= 0)
@@ -281,16 +296,23 @@ typealias SeededRNG = SplitMix64
     }
 
     @Test func extremeClockReadingsAndLatenciesStayRepresentable() {
-        let token = WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5, deadlineAt: Date(timeIntervalSince1970: -1e300))
-        for now in [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300), Date(timeIntervalSince1970: 253_402_300_799.999)] {
-            let d = decide(.unavailable(retryAfter: .longest), http: 503, token: token, latency: .seconds(Int64.max), now: now)
+        let token = WatchedToken(
+            id: 1, clientID: "ACME_Co", accessToken: 5, deadlineAt: Date(timeIntervalSince1970: -1e300))
+        for now in [
+            Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300),
+            Date(timeIntervalSince1970: 253_402_300_799.999),
+        ] {
+            let d = decide(
+                .unavailable(retryAfter: .longest), http: 503, token: token, latency: .seconds(Int64.max), now: now)
             #expect(d.write.latencyMs == .max)
             if let until = d.pause?.pausedUntil { #expect(Timestamp.parse(Timestamp.format(until)) != nil) }
         }
     }
 
     @Test func a429HonoursRetryAfterLikeA503() {
-        let d = decide(.unavailable(retryAfter: .seconds(30)), http: 429, token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
+        let d = decide(
+            .unavailable(retryAfter: .seconds(30)), http: 429,
+            token: WatchedToken(id: 1, clientID: "ACME_Co", accessToken: 5))
         #expect(d.pause?.scope == .host)
         #expect(d.nextDelay.map { $0 >= .seconds(30) } == true)
         #expect(d.write.error?.hasPrefix("429 Too Many Requests (Retry-After 30 s)") == true)

@@ -24,14 +24,17 @@ import Testing
     @Test func aCompletedExportPostsItsStatusToTheCallbackURLOnce() async throws {
         try await withSimulator { receiver in
             try await withSimulator { simulator in
-                await simulator.apply(try book(#"{"name": "N", "records": 30, "processing_s": 0.2, "callback_delay_s": 0}"#))
+                await simulator.apply(
+                    try book(#"{"name": "N", "records": 30, "processing_s": 0.2, "callback_delay_s": 0}"#))
                 let url = "\(receiver.baseURL)/Async/RECEIVER/Export/Segment/cb-0123"
                 let token = try await simulator.initiatedToken(segment: "N", body: #"{"CallbackURL": "\#(url)"}"#)
                 let plain = try await simulator.initiatedToken(segment: "N")  // no CallbackURL: nothing sent
                 let records = try await callbacks(of: simulator, count: 1)
                 #expect(records.count == 1)
                 let record = try #require(records.first)
-                #expect(record.accessToken == token && record.url == url && record.result == .sent && record.httpStatus != nil)
+                #expect(
+                    record.accessToken == token && record.url == url && record.result == .sent
+                        && record.httpStatus != nil)
                 #expect(records.allSatisfy { $0.accessToken != plain })
                 let received = await receiver.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/cb-0123") }
                 #expect(received.count == 1)
@@ -47,8 +50,12 @@ import Testing
 
     @Test func aFailureRateOfOneDropsEveryCallback() async throws {
         try await withSimulator { simulator in
-            await simulator.apply(try book(#"{"name": "N", "records": 5, "processing_s": 0, "callback_delay_s": 0, "callback_failure_rate": 1}"#))
-            let token = try await simulator.initiatedToken(segment: "N", body: #"{"CallbackURL": "http://127.0.0.1:9/never"}"#)
+            await simulator.apply(
+                try book(
+                    #"{"name": "N", "records": 5, "processing_s": 0, "callback_delay_s": 0, "callback_failure_rate": 1}"#
+                ))
+            let token = try await simulator.initiatedToken(
+                segment: "N", body: #"{"CallbackURL": "http://127.0.0.1:9/never"}"#)
             let records = try await callbacks(of: simulator, count: 1)
             #expect(records.map(\.result) == [.dropped] && records.first?.accessToken == token)
         }

@@ -13,7 +13,9 @@ struct DownloadFaultTests {
         _ faults: [PageFault], expireAfterPages: Int? = nil, _ body: (MyPreferencesSimulator) async throws -> Void
     ) async throws {
         try await withSimulator { sim async throws in
-            await sim.setScenario(.complete(records: 30, export: ExportOptions(pages: faults, expireAfterPages: expireAfterPages)), accessToken: 7)
+            await sim.setScenario(
+                .complete(records: 30, export: ExportOptions(pages: faults, expireAfterPages: expireAfterPages)),
+                accessToken: 7)
             try await sim.expectStatus("Complete", accessToken: 7)
             try await body(sim)
         }
@@ -25,7 +27,8 @@ struct DownloadFaultTests {
 
     @Test("unavailable: 503 with Retry-After `times` times, then the page; only the page counts as served")
     func unavailable() async throws {
-        try await withFaultyExport([PageFault(offset: 11, .unavailable(retryAfter: RetryAfter(seconds: 1)), times: 2)]) { sim in
+        try await withFaultyExport([PageFault(offset: 11, .unavailable(retryAfter: RetryAfter(seconds: 1)), times: 2)])
+        { sim in
             #expect(try await sim.retrievePage(accessToken: 7, offset: 1, limit: 10, keepAlive: true).status == 200)
             for _ in 0..<2 {
                 let response = try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true)
@@ -93,13 +96,17 @@ struct DownloadFaultTests {
     @Test("short: one record fewer than Count; wrong_total: TotalResults + 1; both once")
     func alteredPages() async throws {
         try await withFaultyExport([PageFault(offset: 11, .short), PageFault(offset: 21, .wrongTotal)]) { sim in
-            let short = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
-            let full = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
+            let short = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
+            let full = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
             #expect((short.count, short.records.count, full.records.count) == (10, 9, 10))
             #expect(short.records == Array(full.records.prefix(9)))
-            let wrong = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 21, limit: 10, keepAlive: true).body)
+            let wrong = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 21, limit: 10, keepAlive: true).body)
             #expect((wrong.total, wrong.count, wrong.hasMore) == (31, 10, false))
-            let right = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 21, limit: 10, keepAlive: true).body)
+            let right = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 21, limit: 10, keepAlive: true).body)
             #expect(right.total == 30)
         }
     }

@@ -32,14 +32,22 @@ struct DownloadedPage {
     static func rawElements(of key: String, in body: String) throws -> [String] {
         let bytes = Array(body.utf8)
         let marker = Array("\"\(key)\":[".utf8)
-        var start = try #require((0...(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker }) + marker.count
+        var start =
+            try #require((0...(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker })
+            + marker.count
         var elements: [String] = []
         var depth = 0, inString = false, escaped = false
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
             } else {
                 switch byte {
                 case UInt8(ascii: "\""): inString = true
@@ -66,28 +74,37 @@ struct DownloadedPage {
 extension MyPreferencesSimulator {
     /// `GET {baseURL}/Async/{clientID}/Export/Segment/{accessToken}?…` (or the API/3 form).
     func retrievePage(
-        clientID: String = "ACME_Co", accessToken: Int64, offset: Int64? = nil, limit: Int64? = nil, keepAlive: Bool? = nil,
+        clientID: String = "ACME_Co", accessToken: Int64, offset: Int64? = nil, limit: Int64? = nil,
+        keepAlive: Bool? = nil,
         api3: Bool = false, headers: [(String, String)] = []
     ) async throws -> SimpleResponse {
         var query: [String] = []
         if let limit { query.append("limit=\(limit)") }
         if let offset { query.append("offset=\(offset)") }
         if let keepAlive { query.append("keepAlive=\(keepAlive)") }
-        let path = api3 ? "/\(clientID)/export/Segment/\(accessToken)" : "/Async/\(clientID)/Export/Segment/\(accessToken)"
-        return try await TestHTTP.send("\(baseURL)\(path)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), headers: headers)
+        let path =
+            api3 ? "/\(clientID)/export/Segment/\(accessToken)" : "/Async/\(clientID)/Export/Segment/\(accessToken)"
+        return try await TestHTTP.send(
+            "\(baseURL)\(path)" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), headers: headers)
     }
 
     /// `POST {baseURL}/Async/{clientID}/Export/Segment/Commit/{accessToken}?keepFiles=…` (or the API/3 form).
     func commitExport(
-        clientID: String = "ACME_Co", accessToken: Int64, keepFiles: Bool? = false, api3: Bool = false, headers: [(String, String)] = []
+        clientID: String = "ACME_Co", accessToken: Int64, keepFiles: Bool? = false, api3: Bool = false,
+        headers: [(String, String)] = []
     ) async throws -> SimpleResponse {
-        let path = api3 ? "/\(clientID)/export/Segment/Commit/\(accessToken)" : "/Async/\(clientID)/Export/Segment/Commit/\(accessToken)"
-        return try await TestHTTP.send("\(baseURL)\(path)" + (keepFiles.map { "?keepFiles=\($0)" } ?? ""), method: .POST, headers: headers)
+        let path =
+            api3
+            ? "/\(clientID)/export/Segment/Commit/\(accessToken)"
+            : "/Async/\(clientID)/Export/Segment/Commit/\(accessToken)"
+        return try await TestHTTP.send(
+            "\(baseURL)\(path)" + (keepFiles.map { "?keepFiles=\($0)" } ?? ""), method: .POST, headers: headers)
     }
 
     /// Polls once and expects `status`; returns the status document.
     @discardableResult
-    func expectStatus(_ status: String, clientID: String = "ACME_Co", accessToken: Int64) async throws -> [String: Any] {
+    func expectStatus(_ status: String, clientID: String = "ACME_Co", accessToken: Int64) async throws -> [String: Any]
+    {
         let response = try await pollStatus(clientID: clientID, accessToken: String(accessToken))
         #expect(response.status == 200)
         let object = try jsonObject(response.body)
@@ -96,11 +113,14 @@ extension MyPreferencesSimulator {
     }
 
     /// Downloads every page with `limit` and `keepAlive`, advancing by `Offset + Count`.
-    func downloadAll(clientID: String = "ACME_Co", accessToken: Int64, limit: Int64, keepAlive: Bool) async throws -> [DownloadedPage] {
+    func downloadAll(clientID: String = "ACME_Co", accessToken: Int64, limit: Int64, keepAlive: Bool) async throws
+        -> [DownloadedPage]
+    {
         var pages: [DownloadedPage] = []
         var offset: Int64 = 1
         while true {
-            let response = try await retrievePage(clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive)
+            let response = try await retrievePage(
+                clientID: clientID, accessToken: accessToken, offset: offset, limit: limit, keepAlive: keepAlive)
             try #require(response.status == 200, "\(response.status) \(response.body)")
             let page = try DownloadedPage(response.body)
             pages.append(page)

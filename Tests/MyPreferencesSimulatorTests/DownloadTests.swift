@@ -12,12 +12,18 @@ struct DownloadTests {
         try await withSimulator { sim async throws in
             await sim.setScenario(.complete(records: 25), accessToken: 7)
             try await sim.expectStatus("Complete", accessToken: 7)
-            let cases: [(offset: Int64, count: Int64, hasMore: Bool)] = [(1, 10, true), (11, 10, true), (16, 10, false), (21, 5, false), (25, 1, false), (26, 0, false), (1000, 0, false)]
+            let cases: [(offset: Int64, count: Int64, hasMore: Bool)] = [
+                (1, 10, true), (11, 10, true), (16, 10, false), (21, 5, false), (25, 1, false), (26, 0, false),
+                (1000, 0, false),
+            ]
             for c in cases {
                 let response = try await sim.retrievePage(accessToken: 7, offset: c.offset, limit: 10, keepAlive: true)
                 #expect(response.status == 200)
                 #expect(response.header("Content-Type") == "application/json; charset=utf-8")
-                #expect(response.body.hasPrefix("{\"Count\":\(c.count),\"HasMore\":\(c.hasMore),\"Limit\":10,\"Offset\":\(c.offset),\"TotalResults\":25,\"UserProfilePreferences\":["))
+                #expect(
+                    response.body.hasPrefix(
+                        "{\"Count\":\(c.count),\"HasMore\":\(c.hasMore),\"Limit\":10,\"Offset\":\(c.offset),\"TotalResults\":25,\"UserProfilePreferences\":["
+                    ))
                 #expect(response.body.hasSuffix("]}"))
                 let page = try DownloadedPage(response.body)
                 #expect(page.records.count == Int(c.count))
@@ -26,14 +32,18 @@ struct DownloadTests {
             let whole = try DownloadedPage(try await sim.retrievePage(accessToken: 7, keepAlive: true).body)
             #expect((whole.offset, whole.limit, whole.count, whole.hasMore) == (1, 1000, 25, false))
             // Page k's records are the records offset…offset+count−1 of the whole.
-            let middle = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
+            let middle = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 11, limit: 10, keepAlive: true).body)
             #expect(middle.records == Array(whole.records[10..<20]))
         }
     }
 
-    @Test("Invalid limit, offset and keepAlive get 400 with a Message", arguments: [
-        "limit=0", "limit=100001", "limit=abc", "offset=0", "offset=-3", "offset=1.5", "keepAlive=maybe", "limit=99999999999999999999",
-    ])
+    @Test(
+        "Invalid limit, offset and keepAlive get 400 with a Message",
+        arguments: [
+            "limit=0", "limit=100001", "limit=abc", "offset=0", "offset=-3", "offset=1.5", "keepAlive=maybe",
+            "limit=99999999999999999999",
+        ])
     func invalidQuery(query: String) async throws {
         try await withSimulator { sim async throws in
             await sim.setScenario(.complete(records: 5), accessToken: 7)
@@ -42,7 +52,10 @@ struct DownloadTests {
             #expect(response.status == 400)
             #expect(try jsonObject(response.body)["Message"] is String)
             // Query names are case-insensitive; the largest limit is accepted.
-            #expect(try await TestHTTP.send("\(sim.baseURL)/async/ACME_Co/export/segment/7?LIMIT=100000&Offset=2&keepalive=TRUE").status == 200)
+            #expect(
+                try await TestHTTP.send(
+                    "\(sim.baseURL)/async/ACME_Co/export/segment/7?LIMIT=100000&Offset=2&keepalive=TRUE"
+                ).status == 200)
         }
     }
 
@@ -71,7 +84,10 @@ struct DownloadTests {
                 } else {
                     #expect(text.hasPrefix("{\"ProfileId\":"))
                     #expect(text.hasSuffix("Z\"}"))
-                    for key in ["IsActive", "CustomerType", "CustomerName", "Consents", "ProfilePreferences", "AlternateIds", "Addresses", "PhoneNumbers", "Emails", "ModifiedDate"] {
+                    for key in [
+                        "IsActive", "CustomerType", "CustomerName", "Consents", "ProfilePreferences", "AlternateIds",
+                        "Addresses", "PhoneNumbers", "Emails", "ModifiedDate",
+                    ] {
                         #expect(object[key] != nil, "\(key) missing in \(text)")
                     }
                 }
@@ -106,7 +122,10 @@ struct DownloadTests {
 
             let control = try await sim.control("/_sim/exports/ACME_Co/7")
             #expect(control.status == 200)
-            #expect(control.body == "{\"records\":2345,\"bytes\":\(file.count),\"sha256\":\"\(sha256Hex(file))\",\"retrieved\":false,\"committed\":false,\"keep_files\":null,\"pages_served\":3,\"records_served\":2345,\"phase\":\"complete\"}")
+            #expect(
+                control.body
+                    == "{\"records\":2345,\"bytes\":\(file.count),\"sha256\":\"\(sha256Hex(file))\",\"retrieved\":false,\"committed\":false,\"keep_files\":null,\"pages_served\":3,\"records_served\":2345,\"phase\":\"complete\"}"
+            )
             #expect(try await sim.control("/_sim/exports/ACME_Co/x").status == 400)
             await sim.setScenario(Scenario([.status("Processing")]), accessToken: 9)
             #expect(try await sim.control("/_sim/exports/ACME_Co/9").status == 404)
@@ -173,7 +192,9 @@ struct DownloadTests {
             #expect((page.count, page.total) == (1000, 1000))
             #expect(try await sim.commitExport(accessToken: 1, keepFiles: false, api3: true).status == 200)
             try await sim.expectStatus("Retrieved", accessToken: 1)
-            #expect(try await TestHTTP.send("\(sim.baseURL)/Async/ACME_Co/Export/Segment/Commit/1", method: .GET).status == 405)
+            #expect(
+                try await TestHTTP.send("\(sim.baseURL)/Async/ACME_Co/Export/Segment/Commit/1", method: .GET).status
+                    == 405)
             #expect(try await sim.retrievePage(accessToken: 1).status == 404)
             #expect(try await TestHTTP.send("\(sim.baseURL)/Async/ACME_Co/Export/Segment/abc").status == 400)
         }
@@ -182,10 +203,15 @@ struct DownloadTests {
     @Test("Lower-case keys and the API/3 record array name Preferences")
     func keyStyles() async throws {
         try await withSimulator { sim async throws in
-            await sim.setScenario(.complete(records: 3, export: ExportOptions(lowercaseKeys: true, recordsKey: .preferences)), accessToken: 7)
+            await sim.setScenario(
+                .complete(records: 3, export: ExportOptions(lowercaseKeys: true, recordsKey: .preferences)),
+                accessToken: 7)
             try await sim.expectStatus("Complete", accessToken: 7)
             let body = try await sim.retrievePage(accessToken: 7, limit: 2, keepAlive: true, api3: true).body
-            #expect(body.hasPrefix("{\"count\":2,\"hasMore\":true,\"limit\":2,\"offset\":1,\"totalResults\":3,\"preferences\":[{\"ProfileId\":"))
+            #expect(
+                body.hasPrefix(
+                    "{\"count\":2,\"hasMore\":true,\"limit\":2,\"offset\":1,\"totalResults\":3,\"preferences\":[{\"ProfileId\":"
+                ))
             let page = try DownloadedPage(body, lowercaseKeys: true, recordsKey: "preferences")
             #expect(page.records.count == 2)
         }
@@ -201,9 +227,13 @@ struct DownloadTests {
             #expect(try await sim.pollStatus(accessToken: "7", headers: auth).status == 200)
             #expect(try await sim.retrievePage(accessToken: 7).status == 401)
             #expect(try await sim.commitExport(accessToken: 7, api3: true).status == 401)
-            #expect(try await sim.retrievePage(accessToken: 7, offset: 2, limit: 3, keepAlive: true, headers: auth).status == 200)
+            #expect(
+                try await sim.retrievePage(accessToken: 7, offset: 2, limit: 3, keepAlive: true, headers: auth).status
+                    == 200)
 
-            await sim.setHostUnavailable([HostUnavailableWindow(from: .zero, to: .seconds(5), retryAfter: RetryAfter(seconds: 5))])
+            await sim.setHostUnavailable([
+                HostUnavailableWindow(from: .zero, to: .seconds(5), retryAfter: RetryAfter(seconds: 5))
+            ])
             let down = try await sim.retrievePage(accessToken: 7, headers: auth)
             #expect(down.status == 503)
             #expect(down.header("Retry-After") == "5")
@@ -224,7 +254,8 @@ struct DownloadTests {
         try await withSimulator { sim async throws in
             await sim.setScenario(.complete(records: 5_000_000), accessToken: 7)
             try await sim.expectStatus("Complete", accessToken: 7)
-            let page = try DownloadedPage(try await sim.retrievePage(accessToken: 7, offset: 4_999_991, limit: 1000).body)
+            let page = try DownloadedPage(
+                try await sim.retrievePage(accessToken: 7, offset: 4_999_991, limit: 1000).body)
             #expect((page.count, page.hasMore, page.total) == (10, false, 5_000_000))
             #expect(page.records[9].contains("\"ProfileId\":\(10_000_000 + 5_000_000)"))
             try await sim.expectStatus("Retrieved", accessToken: 7)

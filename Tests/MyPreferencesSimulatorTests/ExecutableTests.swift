@@ -2,13 +2,14 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the real `mpref-sim` binary that `swift build` / `swift test` leave in `.build/debug`.
 @Suite("mpref-sim executable", .timeLimit(.minutes(2)))
 struct ExecutableTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let binary = packageRoot.appendingPathComponent(".build/debug/mpref-sim")
 
     /// A started child process with its pipes and an awaitable exit.
@@ -20,7 +21,8 @@ struct ExecutableTests {
 
         init(arguments: [String]) throws {
             let binaryPath = ExecutableTests.binary.path
-            try #require(FileManager.default.isExecutableFile(atPath: binaryPath), "build mpref-sim first: \(binaryPath)")
+            try #require(
+                FileManager.default.isExecutableFile(atPath: binaryPath), "build mpref-sim first: \(binaryPath)")
             let process = Process()
             process.executableURL = ExecutableTests.binary
             process.arguments = arguments
@@ -86,7 +88,10 @@ struct ExecutableTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let portFile = directory.appendingPathComponent("port")
         let scenarios = directory.appendingPathComponent("scenarios.json")
-        try Data(#"{"scenarios": [{"access_token": 42, "steps": [{"status": "Complete", "row_count": 3, "byte_count": 4}]}]}"#.utf8).write(to: scenarios)
+        try Data(
+            #"{"scenarios": [{"access_token": 42, "steps": [{"status": "Complete", "row_count": 3, "byte_count": 4}]}]}"#
+                .utf8
+        ).write(to: scenarios)
 
         let child = try Child(arguments: ["--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path])
         defer { child.killIfRunning() }
@@ -146,7 +151,9 @@ struct ExecutableTests {
         defer { child.killIfRunning() }
         let handle = child.stdout
         let text = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)) }
+            Thread.detachNewThread {
+                continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
+            }
         }
         #expect(await child.exited()?.1 == 0)
         for word in [

@@ -3,7 +3,7 @@ import MprefCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import MyPreferencesSimulator
@@ -20,7 +20,9 @@ struct InitiateTests {
     @Test("Unknown segment 400, unknown client ID 404, bad bodies 400 — and none of them creates an export")
     func refusals() async throws {
         let clock = TestClock()
-        try await withSimulator(SimulatorConfiguration(scenarios: ScenarioBook(segments: Self.segments), now: clock.reader)) { sim async throws in
+        try await withSimulator(
+            SimulatorConfiguration(scenarios: ScenarioBook(segments: Self.segments), now: clock.reader)
+        ) { sim async throws in
             clock.advance(by: 1)  // base records changed up to the start itself
             let unknown = try await sim.initiate(segment: "Nope")
             #expect(unknown.status == 400)
@@ -31,12 +33,16 @@ struct InitiateTests {
             #expect(client.status == 404)
             #expect(client.body == #"{"Message":"Client ID 'Contoso' was not found"}"#)
             for (body, expected) in [
-                ("{", "not valid JSON"), ("[1]", "JSON object"), (#"{"LastDateTime": "2024-03-05 07:08:09"}"#, "LastDateTime"),
-                (#"{"MatchCriteria": "Nope", "Values": ["1"]}"#, "MatchCriteria"), (#"{"CallbackURL": 3}"#, "CallbackURL"),
+                ("{", "not valid JSON"), ("[1]", "JSON object"),
+                (#"{"LastDateTime": "2024-03-05 07:08:09"}"#, "LastDateTime"),
+                (#"{"MatchCriteria": "Nope", "Values": ["1"]}"#, "MatchCriteria"),
+                (#"{"CallbackURL": 3}"#, "CallbackURL"),
             ] {
                 let response = try await sim.initiate(segment: "Newsletter", body: body)
                 #expect(response.status == 400, "\(body)")
-                #expect((try jsonObject(response.body)["Message"] as? String)?.contains(expected) == true, "\(body): \(response.body)")
+                #expect(
+                    (try jsonObject(response.body)["Message"] as? String)?.contains(expected) == true,
+                    "\(body): \(response.body)")
             }
             // The body is checked before the client ID and the segment.
             #expect(try await sim.initiate(clientID: "Contoso", segment: "Nope", body: "{").status == 400)
@@ -58,7 +64,8 @@ struct InitiateTests {
         }
     }
 
-    @Test("Initiate faults in order: drop, delay, 503 with Retry-After, 500 that creates, 502 that does not; then normal")
+    @Test(
+        "Initiate faults in order: drop, delay, 503 with Retry-After, 500 that creates, 502 that does not; then normal")
     func faults() async throws {
         let clock = TestClock()
         let segment = SegmentScenario(
@@ -67,9 +74,12 @@ struct InitiateTests {
                 .drop, .delay(.milliseconds(4000)), .unavailable(retryAfter: RetryAfter(seconds: 2)),
                 .http(code: 500, creates: true), .http(code: 502, creates: false),
             ])
-        try await withSimulator(SimulatorConfiguration(scenarios: ScenarioBook(segments: [segment]), now: clock.reader)) { sim async throws in
+        try await withSimulator(SimulatorConfiguration(scenarios: ScenarioBook(segments: [segment]), now: clock.reader))
+        { sim async throws in
             // A host-wide 503 window answers first and uses no fault.
-            await sim.setHostUnavailable([HostUnavailableWindow(from: .zero, to: .seconds(5), retryAfter: RetryAfter(seconds: 5))])
+            await sim.setHostUnavailable([
+                HostUnavailableWindow(from: .zero, to: .seconds(5), retryAfter: RetryAfter(seconds: 5))
+            ])
             let down = try await sim.initiate(segment: "Newsletter")
             #expect(down.status == 503)
             #expect(down.header("Retry-After") == "5")
@@ -130,7 +140,9 @@ struct InitiateTests {
     func authentication() async throws {
         let clock = TestClock()
         let book = ScenarioBook(segments: Self.segments)
-        try await withSimulator(SimulatorConfiguration(auth: .pnauthinfo3(users: AuthTests.users), scenarios: book, now: clock.reader)) { sim async throws in
+        try await withSimulator(
+            SimulatorConfiguration(auth: .pnauthinfo3(users: AuthTests.users), scenarios: book, now: clock.reader)
+        ) { sim async throws in
             #expect(try await sim.initiate(segment: "Newsletter").status == 401)
             #expect(try await sim.initiate(clientID: "Contoso", segment: "Nope").status == 401)
             let signed = [("Authorization", AuthTests.header(clock: clock, age: 1))]
@@ -143,39 +155,49 @@ struct InitiateTests {
             #expect(await sim.requests().dropFirst(2).first?.authScheme == "PNAUTHINFO3-HMAC-SHA256")
         }
         let oauth = SimulatorAuth.oauth(clients: AuthTests.oauthClients, tokenLifetime: .seconds(300))
-        try await withSimulator(SimulatorConfiguration(auth: oauth, scenarios: book, now: clock.reader)) { sim async throws in
+        try await withSimulator(SimulatorConfiguration(auth: oauth, scenarios: book, now: clock.reader)) {
+            sim async throws in
             let issued = try await AuthTests.fetchToken(
                 sim, headers: [("Authorization", AuthTests.basic(AuthTests.oauthClientID, "client-secret-1"))],
                 form: "grant_type=client_credentials&scope=ACME_Co/etl.user")
             let token = try #require(try jsonObject(issued.body)["access_token"] as? String)
             #expect(try await sim.initiate(segment: "Newsletter").status == 401)
-            let response = try await sim.initiate(segment: "Newsletter", api3: true, headers: [("Authorization", "Bearer \(token)")])
+            let response = try await sim.initiate(
+                segment: "Newsletter", api3: true, headers: [("Authorization", "Bearer \(token)")])
             #expect(response.status == 200)
             #expect(response.body == #"{"AccessToken":1}"#)
         }
     }
 
-    @Test("POST /_sim/scenarios sets segments whose datasets start then; GET /_sim/initiations shows each export with nulls written out")
+    @Test(
+        "POST /_sim/scenarios sets segments whose datasets start then; GET /_sim/initiations shows each export with nulls written out"
+    )
     func runtimeBookAndControlEndpoint() async throws {
         let clock = TestClock()
         let start = clock.now
         try await withSimulator(SimulatorConfiguration(now: clock.reader)) { sim async throws in
             clock.advance(by: 100)
-            let book = #"{"segments": [{"name": "Live", "client_id": "ACME_Co", "records": 10, "history_s": 10, "changes_per_s": 1}]}"#
+            let book =
+                #"{"segments": [{"name": "Live", "client_id": "ACME_Co", "records": 10, "history_s": 10, "changes_per_s": 1}]}"#
             let posted = try await sim.control("/_sim/scenarios", method: .POST, body: book)
             #expect(posted.body == #"{"status":"ok","scenarios":0,"segments":1}"#)
             // Loaded at start + 100 s: base record 10 changed at that very instant, so it is not yet in.
             let first = try await sim.initiatedToken(segment: "Live")
             #expect(try await sim.statusCounts(accessToken: first).rows == 9)
             clock.advance(by: 2.5)
-            let second = try await sim.initiatedToken(segment: "Live", body: #"{"CallbackURL": "https://etl.example/cb?x=1", "lastdatetime": "2024-03-05T07:09:48Z"}"#)
+            let second = try await sim.initiatedToken(
+                segment: "Live",
+                body: #"{"CallbackURL": "https://etl.example/cb?x=1", "lastdatetime": "2024-03-05T07:09:48Z"}"#)
             #expect(try await sim.statusCounts(accessToken: second).rows == 3)  // base 10, changes 1 and 2
 
             let listed = try await sim.control("/_sim/initiations")
             #expect(listed.status == 200)
             let array = try #require(try JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [[String: Any]])
             #expect(array.count == 2)
-            let keys: Set<String> = ["client_id", "segment", "access_token", "last_date_time", "callback_url", "match_criteria", "received_at", "ready_at", "answered", "records"]
+            let keys: Set<String> = [
+                "client_id", "segment", "access_token", "last_date_time", "callback_url", "match_criteria",
+                "received_at", "ready_at", "answered", "records",
+            ]
             #expect(array.allSatisfy { Set($0.keys) == keys })
             #expect(array[0]["last_date_time"] is NSNull)
             #expect(array[0]["callback_url"] is NSNull)
@@ -201,10 +223,13 @@ struct InitiateTests {
     func withoutSegments() async throws {
         let clock = TestClock()
         try await withSimulator(SimulatorConfiguration(now: clock.reader)) { sim async throws in
-            #expect(try await sim.initiatedToken(clientID: "Anyone", segment: "Whatever", body: #"{"CallbackURL": "https://cb"}"#) == 1)
+            #expect(
+                try await sim.initiatedToken(
+                    clientID: "Anyone", segment: "Whatever", body: #"{"CallbackURL": "https://cb"}"#) == 1)
             #expect(try await sim.initiate(segment: "Whatever", body: "{").status == 400)
             let expected = Initiation(
-                clientID: "Anyone", segment: "Whatever", accessToken: 1, callbackURL: "https://cb", receivedAt: clock.now, answered: true, records: nil)
+                clientID: "Anyone", segment: "Whatever", accessToken: 1, callbackURL: "https://cb",
+                receivedAt: clock.now, answered: true, records: nil)
             #expect(await sim.initiations() == [expected])
             #expect(try await sim.statusCounts(clientID: "Anyone", accessToken: 1).status == "Processing")
         }
@@ -212,21 +237,31 @@ struct InitiateTests {
 
     @Test("mpref-sim --scenarios accepts segments")
     func executableWithSegments() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mpref-sim-segments-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mpref-sim-segments-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let portFile = directory.appendingPathComponent("port")
         let scenarios = directory.appendingPathComponent("scenarios.json")
-        try Data(#"{"segments": [{"name": "Newsletter", "client_id": "ACME_Co", "records": 12, "processing_s": 0}]}"#.utf8).write(to: scenarios)
-        let child = try ExecutableTests.Child(arguments: ["--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path])
+        try Data(
+            #"{"segments": [{"name": "Newsletter", "client_id": "ACME_Co", "records": 12, "processing_s": 0}]}"#.utf8
+        ).write(to: scenarios)
+        let child = try ExecutableTests.Child(arguments: [
+            "--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path,
+        ])
         defer { child.killIfRunning() }
         _ = await child.firstLine()
-        let port = try #require(Int(try String(contentsOf: portFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let port = try #require(
+            Int(try String(contentsOf: portFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let base = "http://127.0.0.1:\(port)"
-        let created = try await TestHTTP.send("\(base)/Profiles/Async/ACME_Co/Export/Segment/Newsletter", method: .POST, body: "{}")
+        let created = try await TestHTTP.send(
+            "\(base)/Profiles/Async/ACME_Co/Export/Segment/Newsletter", method: .POST, body: "{}")
         #expect(created.body == #"{"AccessToken":1}"#)
-        #expect(try await TestHTTP.send("\(base)/Profiles/Async/ACME_Co/Export/Segment/Other", method: .POST).status == 400)
-        #expect(try await TestHTTP.send("\(base)/Profiles/Async/Contoso/Export/Segment/Newsletter", method: .POST).status == 404)
+        #expect(
+            try await TestHTTP.send("\(base)/Profiles/Async/ACME_Co/Export/Segment/Other", method: .POST).status == 400)
+        #expect(
+            try await TestHTTP.send("\(base)/Profiles/Async/Contoso/Export/Segment/Newsletter", method: .POST).status
+                == 404)
         let status = try await TestHTTP.send("\(base)/Profiles/Async/ACME_Co/Export/1/Status")
         #expect(try jsonObject(status.body)["RowCount"] as? Int == 12)
         let initiations = try await TestHTTP.send("\(base)/_sim/initiations")

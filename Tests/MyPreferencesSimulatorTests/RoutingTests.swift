@@ -37,44 +37,83 @@ struct RoutingTests {
     static let acme = Case.Recorded(clientID: "ACME_Co")
 
     static let apiCases: [Case] = [
-        Case(path: "/profiles/ASYNC/ACME_Co/export/1/STATUS", status: 200, recorded: .init(clientID: "ACME_Co", accessToken: 1)),
-        Case(path: "/Profiles/Async/ACME_Co/Export/1/Status/", status: 200, recorded: .init(clientID: "ACME_Co", accessToken: 1)),
-        Case(path: "/Profiles//Async/ACME_Co//Export/1/Status", status: 200, recorded: .init(clientID: "ACME_Co", accessToken: 1)),
-        Case(path: "/Profiles/%41sync/ACME%20Co/Export/%31/Status", status: 200, recorded: .init(clientID: "ACME Co", accessToken: 1)),
-        Case(path: "/Profiles/Async/AC%2FME/Export/1/Status", status: 200, recorded: .init(clientID: "AC/ME", accessToken: 1)),
+        Case(
+            path: "/profiles/ASYNC/ACME_Co/export/1/STATUS", status: 200,
+            recorded: .init(clientID: "ACME_Co", accessToken: 1)),
+        Case(
+            path: "/Profiles/Async/ACME_Co/Export/1/Status/", status: 200,
+            recorded: .init(clientID: "ACME_Co", accessToken: 1)),
+        Case(
+            path: "/Profiles//Async/ACME_Co//Export/1/Status", status: 200,
+            recorded: .init(clientID: "ACME_Co", accessToken: 1)),
+        Case(
+            path: "/Profiles/%41sync/ACME%20Co/Export/%31/Status", status: 200,
+            recorded: .init(clientID: "ACME Co", accessToken: 1)),
+        Case(
+            path: "/Profiles/Async/AC%2FME/Export/1/Status", status: 200,
+            recorded: .init(clientID: "AC/ME", accessToken: 1)),
         Case(path: "/Profiles/Async/status/Token/1", status: 200, recorded: .init(clientID: "Async", accessToken: 1)),
-        Case(path: "//Profiles/Async/ACME_Co/Export/1/Status", status: 404, body: notFound("//Profiles/Async/ACME_Co/Export/1/Status")),
-        Case(path: "/ProfilesX/Async/ACME_Co/Export/1/Status", status: 404, body: notFound("/ProfilesX/Async/ACME_Co/Export/1/Status")),
+        Case(
+            path: "//Profiles/Async/ACME_Co/Export/1/Status", status: 404,
+            body: notFound("//Profiles/Async/ACME_Co/Export/1/Status")),
+        Case(
+            path: "/ProfilesX/Async/ACME_Co/Export/1/Status", status: 404,
+            body: notFound("/ProfilesX/Async/ACME_Co/Export/1/Status")),
         Case(path: "/Profiles", status: 404, body: notFound("/Profiles")),
         Case(path: "/Profiles/", status: 404, body: notFound("/Profiles/")),
         Case(path: "/favicon.ico", status: 404, body: notFound("/favicon.ico")),
-        Case(path: "/Profiles/Async/ACME_Co/Export/1/Nope", status: 404, body: notFound("/Profiles/Async/ACME_Co/Export/1/Nope")),
+        Case(
+            path: "/Profiles/Async/ACME_Co/Export/1/Nope", status: 404,
+            body: notFound("/Profiles/Async/ACME_Co/Export/1/Nope")),
         Case(path: "/_SIM/health", status: 404, body: notFound("/_SIM/health")),
         // A wrong method: 405 on every route but the API/3 initiate/page path.
-        Case(method: .PUT, path: "/Profiles/Async/ACME_Co/Export/1/Status", status: 405, body: wrongMethod("PUT"), recorded: acme),
+        Case(
+            method: .PUT, path: "/Profiles/Async/ACME_Co/Export/1/Status", status: 405, body: wrongMethod("PUT"),
+            recorded: acme),
         Case(method: .HEAD, path: "/Profiles/Async/ACME_Co/Export/1/Status", status: 405, recorded: acme),
-        Case(method: .PROPFIND, path: "/Profiles/Async/ACME_Co/Export/1/Status", status: 405, body: wrongMethod("PROPFIND"), recorded: acme),
-        Case(method: .DELETE, path: "/Profiles/ACME_Co/status/Token/1", status: 405, body: wrongMethod("DELETE"), recorded: acme),
-        Case(method: .PATCH, path: "/Profiles/Async/ACME_Co/Export/Segment/1", status: 405, body: wrongMethod("PATCH"), recorded: acme),
-        Case(method: .GET, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit/1", status: 405, body: wrongMethod("GET"), recorded: acme),
-        Case(method: .GET, path: "/Profiles/ACME_Co/export/Segment/Commit/1", status: 405, body: wrongMethod("GET"), recorded: acme),
-        Case(method: .PUT, path: "/Profiles/ACME_Co/export/Segment/1", status: 404, body: notFound("/Profiles/ACME_Co/export/Segment/1")),
+        Case(
+            method: .PROPFIND, path: "/Profiles/Async/ACME_Co/Export/1/Status", status: 405,
+            body: wrongMethod("PROPFIND"), recorded: acme),
+        Case(
+            method: .DELETE, path: "/Profiles/ACME_Co/status/Token/1", status: 405, body: wrongMethod("DELETE"),
+            recorded: acme),
+        Case(
+            method: .PATCH, path: "/Profiles/Async/ACME_Co/Export/Segment/1", status: 405, body: wrongMethod("PATCH"),
+            recorded: acme),
+        Case(
+            method: .GET, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit/1", status: 405,
+            body: wrongMethod("GET"), recorded: acme),
+        Case(
+            method: .GET, path: "/Profiles/ACME_Co/export/Segment/Commit/1", status: 405, body: wrongMethod("GET"),
+            recorded: acme),
+        Case(
+            method: .PUT, path: "/Profiles/ACME_Co/export/Segment/1", status: 404,
+            body: notFound("/Profiles/ACME_Co/export/Segment/1")),
         Case(method: .GET, path: "/Profiles/oauth/token", status: 405, body: wrongMethod("GET")),
         // A segment or token named `Commit` (the commit routes' literal).
-        Case(method: .POST, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit", status: 200, recorded: .init(clientID: "ACME_Co", accessToken: 1)),
-        Case(method: .POST, path: "/Profiles/ACME_Co/export/Segment/commit", status: 200, recorded: .init(clientID: "ACME_Co", accessToken: 1)),
+        Case(
+            method: .POST, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit", status: 200,
+            recorded: .init(clientID: "ACME_Co", accessToken: 1)),
+        Case(
+            method: .POST, path: "/Profiles/ACME_Co/export/Segment/commit", status: 200,
+            recorded: .init(clientID: "ACME_Co", accessToken: 1)),
         Case(
             method: .GET, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit", status: 400,
             body: #"{"Message":"The request is invalid: access token 'Commit' is not an integer."}"#, recorded: acme),
-        Case(method: .PUT, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit", status: 405, body: wrongMethod("PUT"), recorded: acme),
-        Case(method: .PUT, path: "/Profiles/ACME_Co/export/Segment/Commit", status: 404, body: notFound("/Profiles/ACME_Co/export/Segment/Commit")),
+        Case(
+            method: .PUT, path: "/Profiles/Async/ACME_Co/Export/Segment/Commit", status: 405, body: wrongMethod("PUT"),
+            recorded: acme),
+        Case(
+            method: .PUT, path: "/Profiles/ACME_Co/export/Segment/Commit", status: 404,
+            body: notFound("/Profiles/ACME_Co/export/Segment/Commit")),
         // The Segment route before the status route; a client ID named `Async` on the API/3 routes.
         Case(
             method: .GET, path: "/Profiles/Async/ACME_Co/Export/Segment/Status", status: 400,
             body: #"{"Message":"The request is invalid: access token 'Status' is not an integer."}"#, recorded: acme),
         Case(
             method: .POST, path: "/Profiles/Async/export/Segment/Commit/5", status: 404,
-            body: #"{"Message":"No export was found for access token 5."}"#, recorded: .init(clientID: "Async", accessToken: 5)),
+            body: #"{"Message":"No export was found for access token 5."}"#,
+            recorded: .init(clientID: "Async", accessToken: 5)),
         // The OAuth path: whole, any case.
         Case(method: .POST, path: "/PROFILES/OAUTH/TOKEN", status: 400, body: #"{"error":"invalid_request"}"#),
         Case(method: .POST, path: "/Profiles/oauth/token/", status: 404, body: notFound("/Profiles/oauth/token/")),
@@ -123,7 +162,8 @@ struct RoutingTests {
 
     func check(_ routingCase: Case) async throws {
         try await withSimulator { sim async throws in
-            let response = try await TestHTTP.send("http://127.0.0.1:\(sim.port)\(routingCase.path)", method: routingCase.method)
+            let response = try await TestHTTP.send(
+                "http://127.0.0.1:\(sim.port)\(routingCase.path)", method: routingCase.method)
             #expect(response.status == routingCase.status)
             if let body = routingCase.body { #expect(response.body == body) }
             let records = await sim.requests()
@@ -142,7 +182,8 @@ struct RoutingTests {
 
     @Test("An empty prefix: the first segment may be a client ID named like a literal")
     func emptyPrefix() async throws {
-        try await withSimulator(SimulatorConfiguration(pathPrefix: "", oauthTokenPath: "/oauth/token")) { sim async throws in
+        try await withSimulator(SimulatorConfiguration(pathPrefix: "", oauthTokenPath: "/oauth/token")) {
+            sim async throws in
             let base = "http://127.0.0.1:\(sim.port)"
             #expect(try await TestHTTP.send("\(base)/Async/ACME_Co/Export/1/Status").status == 200)
             #expect(try await TestHTTP.send("\(base)/oauth/status/Token/1").status == 200)
@@ -155,7 +196,8 @@ struct RoutingTests {
     @Test("A host-wide 503 window answers before authentication, on every route but 404/405")
     func hostWindowFirst() async throws {
         let configuration = SimulatorConfiguration(
-            auth: .pnauthinfo3(users: ["u": "k"]), scenarios: ScenarioBook(hostUnavailable: [HostUnavailableWindow(from: .zero, to: .seconds(3600))]))
+            auth: .pnauthinfo3(users: ["u": "k"]),
+            scenarios: ScenarioBook(hostUnavailable: [HostUnavailableWindow(from: .zero, to: .seconds(3600))]))
         try await withSimulator(configuration) { sim async throws in
             let base = sim.baseURL
             #expect(try await TestHTTP.send("\(base)/ACME_Co/status/Token/7").status == 503)

@@ -44,7 +44,8 @@ struct ScenarioTests {
     @Test("503 with Retry-After in delta-seconds")
     func retryAfterSeconds() async throws {
         try await withSimulator { sim async throws in
-            await sim.setScenario(Scenario([.unavailable(retryAfter: RetryAfter(seconds: 3)), .status("Complete")]), accessToken: 1)
+            await sim.setScenario(
+                Scenario([.unavailable(retryAfter: RetryAfter(seconds: 3)), .status("Complete")]), accessToken: 1)
             let response = try await sim.pollStatus(accessToken: "1")
             #expect(response.status == 503)
             #expect(response.header("Retry-After") == "3")
@@ -56,7 +57,8 @@ struct ScenarioTests {
     func retryAfterHTTPDate() async throws {
         let clock = TestClock()
         try await withSimulator(SimulatorConfiguration(now: clock.reader)) { sim async throws in
-            await sim.setScenario(Scenario([.unavailable(retryAfter: RetryAfter(seconds: 90, form: .httpDate))]), accessToken: 1)
+            await sim.setScenario(
+                Scenario([.unavailable(retryAfter: RetryAfter(seconds: 90, form: .httpDate))]), accessToken: 1)
             clock.advance(by: 100)  // the date must follow the request time, not the time the scenario was set
             let response = try await sim.pollStatus(accessToken: "1")
             #expect(response.status == 503)
@@ -92,7 +94,9 @@ struct ScenarioTests {
     @Test("raw answers exactly the scripted code, content type and body")
     func raw() async throws {
         try await withSimulator { sim async throws in
-            await sim.setScenario(Scenario([.raw(code: 200, contentType: "application/json", body: #"{"AccessToken": 1, "Stat"#)]), accessToken: 1)
+            await sim.setScenario(
+                Scenario([.raw(code: 200, contentType: "application/json", body: #"{"AccessToken": 1, "Stat"#)]),
+                accessToken: 1)
             let response = try await sim.pollStatus(accessToken: "1")
             #expect(response.status == 200)
             #expect(response.header("Content-Type") == "application/json")
@@ -131,7 +135,9 @@ struct ScenarioTests {
     @Test("Host-wide 503 window relative to start answers every API request and holds token progress")
     func hostWindowFromStart() async throws {
         let clock = TestClock()
-        let book = ScenarioBook(hostUnavailable: [HostUnavailableWindow(from: .seconds(5), to: .seconds(10), retryAfter: RetryAfter(seconds: 3))])
+        let book = ScenarioBook(hostUnavailable: [
+            HostUnavailableWindow(from: .seconds(5), to: .seconds(10), retryAfter: RetryAfter(seconds: 3))
+        ])
         try await withSimulator(SimulatorConfiguration(scenarios: book, now: clock.reader)) { sim async throws in
             #expect(try outcome(try await sim.pollStatus(accessToken: "1")) == "Processing")
             clock.advance(by: 6)
@@ -155,7 +161,9 @@ struct ScenarioTests {
         let clock = TestClock()
         try await withSimulator(SimulatorConfiguration(now: clock.reader)) { sim async throws in
             clock.advance(by: 1000)
-            await sim.setHostUnavailable([HostUnavailableWindow(from: .zero, to: .seconds(2), retryAfter: RetryAfter(seconds: 2, form: .httpDate))])
+            await sim.setHostUnavailable([
+                HostUnavailableWindow(from: .zero, to: .seconds(2), retryAfter: RetryAfter(seconds: 2, form: .httpDate))
+            ])
             let down = try await sim.pollStatus(accessToken: "1")
             #expect(down.status == 503)
             #expect(httpDateFormatter().date(from: down.header("Retry-After") ?? "") == clock.now.addingTimeInterval(2))
@@ -187,21 +195,28 @@ struct ScenarioTests {
             }
             """
         let book = try JSONDecoder().decode(ScenarioBook.self, from: Data(json.utf8))
-        #expect(book.defaultScenario == Scenario([.status("Processing", repeat: 2), .status("Complete", rowCount: 1000, byteCount: 123_456)]))
+        #expect(
+            book.defaultScenario
+                == Scenario([.status("Processing", repeat: 2), .status("Complete", rowCount: 1000, byteCount: 123_456)])
+        )
         #expect(book.scenarios.count == 2)
         #expect(book.scenarios[0].clientID == nil)
-        #expect(book.scenarios[0].scenario.steps == [
-            .http(404, repeat: 2),
-            .http(500, body: "boom"),
-            .unavailable(retryAfter: RetryAfter(seconds: 3, form: .httpDate)),
-            .unavailable(),
-            .status("Processing", delay: .milliseconds(250)),
-            .drop(),
-            .raw(code: 200, contentType: "text/plain", body: "x"),
-            .status("Complete", rowCount: 7, byteCount: 99, expires: "2030-01-01T00:00:00Z"),
-        ])
+        #expect(
+            book.scenarios[0].scenario.steps == [
+                .http(404, repeat: 2),
+                .http(500, body: "boom"),
+                .unavailable(retryAfter: RetryAfter(seconds: 3, form: .httpDate)),
+                .unavailable(),
+                .status("Processing", delay: .milliseconds(250)),
+                .drop(),
+                .raw(code: 200, contentType: "text/plain", body: "x"),
+                .status("Complete", rowCount: 7, byteCount: 99, expires: "2030-01-01T00:00:00Z"),
+            ])
         #expect(book.scenarios[1].clientID == "ACME_Co")
-        #expect(book.hostUnavailable == [HostUnavailableWindow(from: .seconds(5), to: .milliseconds(10_500), retryAfter: RetryAfter(seconds: 3))])
+        #expect(
+            book.hostUnavailable == [
+                HostUnavailableWindow(from: .seconds(5), to: .milliseconds(10_500), retryAfter: RetryAfter(seconds: 3))
+            ])
         let again = try JSONDecoder().decode(ScenarioBook.self, from: try JSONEncoder().encode(book))
         #expect(again == book)
     }
@@ -210,11 +225,20 @@ struct ScenarioTests {
         "Invalid scenario JSON is rejected with a message naming the problem",
         arguments: [
             (#"{"scenarios": [{"access_token": 1, "steps": [{"Status": "Complete"}]}]}"#, "unknown key 'Status'"),
-            (#"{"scenarios": [{"access_token": 1, "steps": [{"status": "Complete", "http": 500}]}]}"#, "exactly one of"),
+            (
+                #"{"scenarios": [{"access_token": 1, "steps": [{"status": "Complete", "http": 500}]}]}"#,
+                "exactly one of"
+            ),
             (#"{"scenarios": [{"access_token": 1, "steps": []}]}"#, "at least one step"),
-            (#"{"scenarios": [{"access_token": 1, "steps": [{"status": "Complete", "repeat": 0}]}]}"#, "'repeat' must be at least 1"),
+            (
+                #"{"scenarios": [{"access_token": 1, "steps": [{"status": "Complete", "repeat": 0}]}]}"#,
+                "'repeat' must be at least 1"
+            ),
             (#"{"scenarios": [{"access_token": 1, "steps": [{"http": 99}]}]}"#, "100–599"),
-            (#"{"scenarios": [{"access_token": 1, "steps": [{"unavailable": {"retry_after_s": 3, "form": "minutes"}}]}]}"#, "form"),
+            (
+                #"{"scenarios": [{"access_token": 1, "steps": [{"unavailable": {"retry_after_s": 3, "form": "minutes"}}]}]}"#,
+                "form"
+            ),
             (#"{"scenarios": [{"steps": [{"drop": true}]}]}"#, "access_token"),
             (#"{"host_unavailable": [{"from_s": 10, "to_s": 5}]}"#, "from_s"),
             (#"{"scenario": []}"#, "unknown key 'scenario'"),
@@ -229,7 +253,8 @@ struct ScenarioTests {
 
     @Test("Scenario files load from disk; errors name the file")
     func scenarioFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-scenarios-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sim-scenarios-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let good = directory.appendingPathComponent("good.json")
@@ -240,6 +265,8 @@ struct ScenarioTests {
         let error = try #require(throws: ScenarioFileError.self) { try ScenarioBook(contentsOfFile: bad.path) }
         #expect(error.description.contains("bad.json"))
         #expect(error.description.contains("access_token"))
-        #expect(throws: ScenarioFileError.self) { try ScenarioBook(contentsOfFile: directory.appendingPathComponent("missing.json").path) }
+        #expect(throws: ScenarioFileError.self) {
+            try ScenarioBook(contentsOfFile: directory.appendingPathComponent("missing.json").path)
+        }
     }
 }

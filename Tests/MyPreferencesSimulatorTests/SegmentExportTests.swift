@@ -11,12 +11,15 @@ struct SegmentExportTests {
         SimulatorConfiguration(scenarios: ScenarioBook(segments: segments), now: clock.reader)
     }
 
-    @Test("Initiate → Processing → Complete (RowCount, ByteCount) → pages → commit; canonical sha256; ModifiedDate = change time")
+    @Test(
+        "Initiate → Processing → Complete (RowCount, ByteCount) → pages → commit; canonical sha256; ModifiedDate = change time"
+    )
     func lifecycle() async throws {
         let clock = TestClock()
         let start = clock.now
         let segment = SegmentScenario(
-            name: "Newsletter", clientID: "ACME_Co", records: 2500, processing: .fixed(.seconds(3)), history: .seconds(2500), seed: 7)
+            name: "Newsletter", clientID: "ACME_Co", records: 2500, processing: .fixed(.seconds(3)),
+            history: .seconds(2500), seed: 7)
         try await withSimulator(Self.configuration([segment], clock: clock)) { sim async throws in
             clock.advance(by: 1)
             let response = try await sim.initiate(segment: "Newsletter", body: "{}")
@@ -45,7 +48,9 @@ struct SegmentExportTests {
             #expect(expected.phase == "complete")
             // Base record i changed at start − 2500 s + i s.
             for (offset, record) in records.enumerated() where offset % 97 == 0 || offset == records.count - 1 {
-                #expect(try modifiedDate(record) == timestamp(start, plusMilliseconds: (Int64(offset) + 1 - 2500) * 1000), "record \(offset + 1)")
+                #expect(
+                    try modifiedDate(record) == timestamp(start, plusMilliseconds: (Int64(offset) + 1 - 2500) * 1000),
+                    "record \(offset + 1)")
             }
             #expect(try profileID(records[0]) == ExportRecords.profileID(atPosition: 1))
 
@@ -59,14 +64,19 @@ struct SegmentExportTests {
             #expect(control["committed"] as? Bool == true)
 
             let initiations = await sim.initiations()
-            #expect(initiations == [
-                Initiation(clientID: "ACME_Co", segment: "Newsletter", accessToken: 1, receivedAt: start.addingTimeInterval(1), answered: true, records: 2500,
-                           readyAt: start.addingTimeInterval(4))
-            ])
+            #expect(
+                initiations == [
+                    Initiation(
+                        clientID: "ACME_Co", segment: "Newsletter", accessToken: 1,
+                        receivedAt: start.addingTimeInterval(1), answered: true, records: 2500,
+                        readyAt: start.addingTimeInterval(4))
+                ])
         }
     }
 
-    @Test("An incremental export from the previous export's time holds only the changes since; the two add up to a full export")
+    @Test(
+        "An incremental export from the previous export's time holds only the changes since; the two add up to a full export"
+    )
     func incrementalWindow() async throws {
         let clock = TestClock()
         let start = clock.now
@@ -84,7 +94,8 @@ struct SegmentExportTests {
             clock.advance(by: 10)
             let since = Timestamp.format(firstTime)
             #expect(since == "2024-03-05T07:08:19.250Z")
-            let incremental = try await sim.initiatedToken(segment: "Newsletter", body: #"{"LastDateTime": "\#(since)"}"#)
+            let incremental = try await sim.initiatedToken(
+                segment: "Newsletter", body: #"{"LastDateTime": "\#(since)"}"#)
             #expect(try await sim.statusCounts(accessToken: incremental).rows == 20)  // changes 21…40
             let newRecords = try await sim.downloadRecords(accessToken: incremental, limit: 7)
             #expect(newRecords.count == 20)
@@ -112,20 +123,26 @@ struct SegmentExportTests {
             ("2024-03-05T07:08:08.010Z", 988, 13), ("2024-03-05T07:08:08.500Z", 498, 503),
             ("2024-03-05T07:08:08.998Z", 1, 1000), ("2024-03-05T07:08:08.999Z", 1, 1000),
             ("2024-03-05T07:08:08", 998, 3), ("2024-03-05T07:08:08.5", 498, 503),
-            ("2024-03-05T07:00:00.000Z", 1000, 1), ("2024-03-05T07:08:09.000Z", 0, nil), ("2030-01-01T00:00:00.000Z", 0, nil),
+            ("2024-03-05T07:00:00.000Z", 1000, 1), ("2024-03-05T07:08:09.000Z", 0, nil),
+            ("2030-01-01T00:00:00.000Z", 0, nil),
         ]
         try await withSimulator(Self.configuration([segment], clock: clock)) { sim async throws in
             clock.advance(by: 1)
             for c in cases {
-                let token = try await sim.initiatedToken(segment: "Ticks", body: #"{"LastDateTime": "\#(c.lastDateTime)"}"#)
+                let token = try await sim.initiatedToken(
+                    segment: "Ticks", body: #"{"LastDateTime": "\#(c.lastDateTime)"}"#)
                 let status = try await sim.statusCounts(accessToken: token)
                 #expect(status.status == "Complete")
                 #expect(status.rows == c.rows, "\(c.lastDateTime)")
-                let page = try DownloadedPage(try await sim.retrievePage(accessToken: token, limit: 1, keepAlive: true).body)
+                let page = try DownloadedPage(
+                    try await sim.retrievePage(accessToken: token, limit: 1, keepAlive: true).body)
                 #expect(page.total == c.rows)
                 if let first = c.firstRecord {
-                    #expect(try modifiedDate(try #require(page.records.first)) == timestamp(start, plusMilliseconds: first - 1000), "\(c.lastDateTime)")
-                    #expect(try profileID(try #require(page.records.first)) == ExportRecords.profileID(atPosition: first))
+                    #expect(
+                        try modifiedDate(try #require(page.records.first))
+                            == timestamp(start, plusMilliseconds: first - 1000), "\(c.lastDateTime)")
+                    #expect(
+                        try profileID(try #require(page.records.first)) == ExportRecords.profileID(atPosition: first))
                 } else {
                     #expect(page.records.isEmpty)
                     #expect(status.bytes == 0)
@@ -134,7 +151,9 @@ struct SegmentExportTests {
         }
     }
 
-    @Test("MatchCriteria ProfileId keeps only the listed profiles inside the window, in order; other criteria do not filter")
+    @Test(
+        "MatchCriteria ProfileId keeps only the listed profiles inside the window, in order; other criteria do not filter"
+    )
     func profileIDFilter() async throws {
         let clock = TestClock()
         // Base record i at start − 100 s + i s; change k at start + k s.
@@ -144,7 +163,8 @@ struct SegmentExportTests {
             // 07:07:19.500 (start − 49.5 s) → .503: records from 51 (at start − 49 s).
             let window = #""LastDateTime": "2024-03-05T07:07:19.500Z""#
             let wanted: [Int64] = [5, 51, 60, 60, 103, 105]  // 5 is before the window, 105 after it
-            let values = wanted.map { "\"\(ExportRecords.profileID(atPosition: $0))\"" } + ["\"abc\"", "\"10000000\"", "\"\""]
+            let values =
+                wanted.map { "\"\(ExportRecords.profileID(atPosition: $0))\"" } + ["\"abc\"", "\"10000000\"", "\"\""]
             let body = #"{\#(window), "MatchCriteria": "ProfileId", "Values": [\#(values.joined(separator: ","))]}"#
             let filtered = try await sim.initiatedToken(segment: "Newsletter", body: body)
             #expect(try await sim.statusCounts(accessToken: filtered).rows == 3)
@@ -154,7 +174,8 @@ struct SegmentExportTests {
             #expect(expected.sha256 == sha256Hex(canonicalFile(records)))
 
             let byEmail = try await sim.initiatedToken(
-                segment: "Newsletter", body: #"{\#(window), "MatchCriteria": "EmailAddress", "Values": ["user60.0@example.com"]}"#)
+                segment: "Newsletter",
+                body: #"{\#(window), "MatchCriteria": "EmailAddress", "Values": ["user60.0@example.com"]}"#)
             #expect(try await sim.statusCounts(accessToken: byEmail).rows == 54)  // 51…104
             #expect((await sim.initiations()).map(\.matchCriteria) == ["ProfileId", "EmailAddress"])
         }
@@ -163,7 +184,8 @@ struct SegmentExportTests {
     @Test("A scenario of the token's own wins over the initiated export")
     func ownScenarioWins() async throws {
         let clock = TestClock()
-        try await withSimulator(Self.configuration([SegmentScenario(name: "Newsletter", records: 10)], clock: clock)) { sim async throws in
+        try await withSimulator(Self.configuration([SegmentScenario(name: "Newsletter", records: 10)], clock: clock)) {
+            sim async throws in
             await sim.setScenario(Scenario([.status("Failed")]), accessToken: 1)
             clock.advance(by: 1)
             #expect(try await sim.initiatedToken(segment: "Newsletter") == 1)
@@ -178,11 +200,14 @@ struct SegmentExportTests {
         }
     }
 
-    @Test("API/3 routes; a log-normal duration; retrieve without a Complete poll once ready; page options from the segment")
+    @Test(
+        "API/3 routes; a log-normal duration; retrieve without a Complete poll once ready; page options from the segment"
+    )
     func api3AndLogNormal() async throws {
         let clock = TestClock()
         let segment = SegmentScenario(
-            name: "Opt Outs", records: 30, processing: .logNormal(median: .seconds(60), sigma: 0.5), history: .seconds(30), seed: 3,
+            name: "Opt Outs", records: 30, processing: .logNormal(median: .seconds(60), sigma: 0.5),
+            history: .seconds(30), seed: 3,
             export: ExportOptions(lowercaseKeys: true))
         try await withSimulator(Self.configuration([segment], clock: clock)) { sim async throws in
             clock.advance(by: 1)
@@ -192,7 +217,9 @@ struct SegmentExportTests {
             // When it becomes Complete: the initiate's time plus this token's own draw, in the record and over HTTP.
             let readyAt = try #require(await sim.initiations().first?.readyAt)
             #expect(abs(readyAt.timeIntervalSince(clock.now) - duration) < 1e-6, "\(readyAt) vs now + \(duration) s")
-            let listed = try #require(try JSONSerialization.jsonObject(with: Data(try await sim.control("/_sim/initiations").body.utf8)) as? [[String: Any]])
+            let listed = try #require(
+                try JSONSerialization.jsonObject(with: Data(try await sim.control("/_sim/initiations").body.utf8))
+                    as? [[String: Any]])
             #expect(listed.first?["ready_at"] as? String == Timestamp.format(readyAt))
             let api3Status = try await TestHTTP.send("\(sim.baseURL)/ACME_Co/status/Token/\(token)")
             #expect(try jsonObject(api3Status.body)["Status"] as? String == "Processing")
@@ -202,7 +229,8 @@ struct SegmentExportTests {
             // Ready: downloadable without a status poll first.
             let page = try await sim.retrievePage(accessToken: token, limit: 100, keepAlive: true, api3: true)
             #expect(page.status == 200)
-            #expect(try DownloadedPage(page.body, lowercaseKeys: true, recordsKey: "userProfilePreferences").count == 30)
+            #expect(
+                try DownloadedPage(page.body, lowercaseKeys: true, recordsKey: "userProfilePreferences").count == 30)
             let status = try await sim.statusCounts(accessToken: token)
             #expect((status.status, status.rows) == ("Complete", 30))
             #expect(try await sim.commitExport(accessToken: token, api3: true).status == 200)

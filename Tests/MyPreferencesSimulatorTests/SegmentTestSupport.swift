@@ -8,7 +8,8 @@ import NIOHTTP1
 extension MyPreferencesSimulator {
     /// `POST {baseURL}/Async/{clientID}/Export/Segment/{segment}` (or the API/3 form) with an optional JSON body.
     func initiate(
-        clientID: String = "ACME_Co", segment: String, body: String? = nil, api3: Bool = false, headers: [(String, String)] = []
+        clientID: String = "ACME_Co", segment: String, body: String? = nil, api3: Bool = false,
+        headers: [(String, String)] = []
     ) async throws -> SimpleResponse {
         let name = segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? segment
         let path = api3 ? "/\(clientID)/export/Segment/\(name)" : "/Async/\(clientID)/Export/Segment/\(name)"
@@ -17,14 +18,18 @@ extension MyPreferencesSimulator {
     }
 
     /// Initiates and returns the access token of a 200 answer.
-    func initiatedToken(clientID: String = "ACME_Co", segment: String, body: String? = nil, api3: Bool = false) async throws -> Int64 {
+    func initiatedToken(clientID: String = "ACME_Co", segment: String, body: String? = nil, api3: Bool = false)
+        async throws -> Int64
+    {
         let response = try await initiate(clientID: clientID, segment: segment, body: body, api3: api3)
         try #require(response.status == 200, "\(response.status) \(response.body)")
         return try #require((try jsonObject(response.body)["AccessToken"] as? NSNumber)?.int64Value)
     }
 
     /// Polls once and returns (Status, RowCount, ByteCount).
-    func statusCounts(clientID: String = "ACME_Co", accessToken: Int64) async throws -> (status: String, rows: Int64, bytes: Int64) {
+    func statusCounts(clientID: String = "ACME_Co", accessToken: Int64) async throws -> (
+        status: String, rows: Int64, bytes: Int64
+    ) {
         let response = try await pollStatus(clientID: clientID, accessToken: String(accessToken))
         try #require(response.status == 200, "\(response.status) \(response.body)")
         let object = try jsonObject(response.body)
@@ -36,8 +41,10 @@ extension MyPreferencesSimulator {
     }
 
     /// Every record of a downloaded export, as served.
-    func downloadRecords(clientID: String = "ACME_Co", accessToken: Int64, limit: Int64 = 1000) async throws -> [String] {
-        try await downloadAll(clientID: clientID, accessToken: accessToken, limit: limit, keepAlive: true).flatMap(\.records)
+    func downloadRecords(clientID: String = "ACME_Co", accessToken: Int64, limit: Int64 = 1000) async throws -> [String]
+    {
+        try await downloadAll(clientID: clientID, accessToken: accessToken, limit: limit, keepAlive: true).flatMap(
+            \.records)
     }
 }
 

@@ -44,8 +44,10 @@ struct SegmentUnitTests {
     @Test(
         "LastDateTime outside the documented forms is refused",
         arguments: [
-            "", "2024-03-05", "2024-03-05 07:08:09Z", "2024-03-05t07:08:09Z", "2024-03-05T07:08:09z", "2024-03-05T07:08:09.1234Z",
-            "2024-03-05T07:08:09.Z", "2024-03-05T07:08:09+01:00", "2024-02-30T07:08:09Z", "2024-03-05T24:00:00Z", "2024-03-05T07:08:60Z",
+            "", "2024-03-05", "2024-03-05 07:08:09Z", "2024-03-05t07:08:09Z", "2024-03-05T07:08:09z",
+            "2024-03-05T07:08:09.1234Z",
+            "2024-03-05T07:08:09.Z", "2024-03-05T07:08:09+01:00", "2024-02-30T07:08:09Z", "2024-03-05T24:00:00Z",
+            "2024-03-05T07:08:60Z",
             "2024-03-05T07:08:09ZZ", "yesterday",
         ])
     func badLastDateTime(text: String) {
@@ -57,15 +59,20 @@ struct SegmentUnitTests {
     @Test("Base records spread over the history up to start; new changes at start + k/rate; whole milliseconds")
     func changeTimes() {
         let start: Int64 = 1_709_622_489_000
-        let timeline = SegmentTimeline(baseRecords: 3, startMilliseconds: start, historyMilliseconds: 1000, changesPerSecond: 2)
-        #expect((1...6).map { timeline.changeTime(ofRecordAt: $0) } == [
-            start - 1000 + 333, start - 1000 + 666, start, start + 500, start + 1000, start + 1500,
-        ])
-        let none = SegmentTimeline(baseRecords: 2, startMilliseconds: start, historyMilliseconds: 0, changesPerSecond: 0)
+        let timeline = SegmentTimeline(
+            baseRecords: 3, startMilliseconds: start, historyMilliseconds: 1000, changesPerSecond: 2)
+        #expect(
+            (1...6).map { timeline.changeTime(ofRecordAt: $0) } == [
+                start - 1000 + 333, start - 1000 + 666, start, start + 500, start + 1000, start + 1500,
+            ])
+        let none = SegmentTimeline(
+            baseRecords: 2, startMilliseconds: start, historyMilliseconds: 0, changesPerSecond: 0)
         #expect(none.changeTime(ofRecordAt: 1) == start)
         #expect(none.changeTime(ofRecordAt: 3) == .max)
         // 10^12 records over ten years: no overflow.
-        let huge = SegmentTimeline(baseRecords: 1_000_000_000_000, startMilliseconds: start, historyMilliseconds: 315_360_000_000, changesPerSecond: 0)
+        let huge = SegmentTimeline(
+            baseRecords: 1_000_000_000_000, startMilliseconds: start, historyMilliseconds: 315_360_000_000,
+            changesPerSecond: 0)
         #expect(huge.changeTime(ofRecordAt: 1_000_000_000_000) == start)
         #expect(huge.changeTime(ofRecordAt: 500_000_000_000) == start - 157_680_000_000)
     }
@@ -73,11 +80,14 @@ struct SegmentUnitTests {
     @Test(
         "recordsChanged(before:) agrees with a linear scan",
         arguments: [
-            (5, 1000, 2.0), (7, 3, 0.0), (0, 0, 3.0), (10, 0, 1500.0), (4, 10_000, 0.3), (0, 86_400_000, 0.0), (1000, 1, 7.0),
+            (5, 1000, 2.0), (7, 3, 0.0), (0, 0, 3.0), (10, 0, 1500.0), (4, 10_000, 0.3), (0, 86_400_000, 0.0),
+            (1000, 1, 7.0),
         ] as [(Int64, Int64, Double)])
     func countsAgreeWithScan(baseRecords: Int64, historyMilliseconds: Int64, rate: Double) {
         let start: Int64 = 1_000_000
-        let timeline = SegmentTimeline(baseRecords: baseRecords, startMilliseconds: start, historyMilliseconds: historyMilliseconds, changesPerSecond: rate)
+        let timeline = SegmentTimeline(
+            baseRecords: baseRecords, startMilliseconds: start, historyMilliseconds: historyMilliseconds,
+            changesPerSecond: rate)
         let horizon: Int64 = 5000
         let newChanges = Int64(rate * Double(horizon + 1) / 1000) + 10
         let positions = (1...(baseRecords + newChanges)).map { ($0, timeline.changeTime(ofRecordAt: $0)) }
@@ -100,16 +110,19 @@ struct SegmentUnitTests {
         #expect(try InitiateRequest(body: []) == InitiateRequest())
         #expect(try InitiateRequest(body: Array(" \n".utf8)) == InitiateRequest())
         #expect(try InitiateRequest(body: Array("{}".utf8)) == InitiateRequest())
-        let full = try InitiateRequest(body: Array(#"""
-            {"callbackurl": "https://etl.example/cb", "LASTDATETIME": "2024-03-05T07:08:09.120Z", "MatchCriteria": "profileid",
-             "matchType": null, "Values": ["10000002", "x"], "Unrelated": 5}
-            """#.utf8))
+        let full = try InitiateRequest(
+            body: Array(
+                #"""
+                {"callbackurl": "https://etl.example/cb", "LASTDATETIME": "2024-03-05T07:08:09.120Z", "MatchCriteria": "profileid",
+                 "matchType": null, "Values": ["10000002", "x"], "Unrelated": 5}
+                """#.utf8))
         #expect(full.callbackURL == "https://etl.example/cb")
         #expect(full.lastDateTime == "2024-03-05T07:08:09.120Z")
         #expect(full.lastDateTimeMilliseconds == 1_709_622_489_120)
         #expect(full.matchCriteria == .profileID)
         #expect(full.values == ["10000002", "x"])
-        let alternate = try InitiateRequest(body: Array(#"{"MatchCriteria": "AlternateId", "MatchType": "CRM", "Values": ["CRM-1"]}"#.utf8))
+        let alternate = try InitiateRequest(
+            body: Array(#"{"MatchCriteria": "AlternateId", "MatchType": "CRM", "Values": ["CRM-1"]}"#.utf8))
         #expect(alternate.matchCriteria == .alternateID)
         #expect(alternate.matchType == "CRM")
     }
@@ -123,7 +136,10 @@ struct SegmentUnitTests {
             (#"{"LastDateTime": 5}"#, "'LastDateTime' must be a string"),
             (#"{"LastDateTime": "2024-03-05 07:08:09"}"#, "'LastDateTime' must be YYYY-MM-DDTHH:mm:ss.sssZ"),
             (#"{"CallbackURL": true}"#, "'CallbackURL' must be a string"),
-            (#"{"MatchCriteria": "Name", "Values": ["a"]}"#, "'MatchCriteria' must be one of ProfileId, AlternateId, PhoneNumber, EmailAddress"),
+            (
+                #"{"MatchCriteria": "Name", "Values": ["a"]}"#,
+                "'MatchCriteria' must be one of ProfileId, AlternateId, PhoneNumber, EmailAddress"
+            ),
             (#"{"MatchCriteria": "AlternateId", "Values": ["a"]}"#, "'MatchType' is required"),
             (#"{"MatchCriteria": "ProfileId"}"#, "needs a non-empty 'Values'"),
             (#"{"MatchCriteria": "ProfileId", "Values": []}"#, "needs a non-empty 'Values'"),
@@ -160,17 +176,20 @@ struct SegmentUnitTests {
             ]}
             """
         let book = try JSONDecoder().decode(ScenarioBook.self, from: Data(json.utf8))
-        #expect(book.segments == [
-            SegmentScenario(
-                name: "Newsletter", clientID: "ACME_Co", records: 12000, processing: .fixed(.milliseconds(3500)), changesPerSecond: 2,
-                history: .seconds(86_400), seed: 7,
-                initiateFaults: [
-                    .drop, .delay(.milliseconds(1500)), .unavailable(retryAfter: RetryAfter(seconds: 2)), .unavailable(retryAfter: nil),
-                    .http(code: 500, creates: true), .http(code: 502, creates: false),
-                ],
-                export: ExportOptions(lowercaseKeys: true, pages: [PageFault(offset: 1, .serverError)])),
-            SegmentScenario(name: "All", records: 0, processing: .logNormal(median: .seconds(900), sigma: 0.3)),
-        ])
+        #expect(
+            book.segments == [
+                SegmentScenario(
+                    name: "Newsletter", clientID: "ACME_Co", records: 12000, processing: .fixed(.milliseconds(3500)),
+                    changesPerSecond: 2,
+                    history: .seconds(86_400), seed: 7,
+                    initiateFaults: [
+                        .drop, .delay(.milliseconds(1500)), .unavailable(retryAfter: RetryAfter(seconds: 2)),
+                        .unavailable(retryAfter: nil),
+                        .http(code: 500, creates: true), .http(code: 502, creates: false),
+                    ],
+                    export: ExportOptions(lowercaseKeys: true, pages: [PageFault(offset: 1, .serverError)])),
+                SegmentScenario(name: "All", records: 0, processing: .logNormal(median: .seconds(900), sigma: 0.3)),
+            ])
         let again = try JSONDecoder().decode(ScenarioBook.self, from: try JSONEncoder().encode(book))
         #expect(again == book)
     }
@@ -184,20 +203,44 @@ struct SegmentUnitTests {
             (#"{"segments": [{"name": "N"}]}"#, "records"),
             (#"{"segments": [{"name": "N", "records": -1}]}"#, "'records' must be from 0 to 1000000000000"),
             (#"{"segments": [{"name": "N", "records": 1000000000001}]}"#, "'records' must be from 0"),
-            (#"{"segments": [{"name": "N", "records": 1, "processing_s": 1, "duration": {"median_s": 1, "sigma": 0}}]}"#, "not both"),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "processing_s": 1, "duration": {"median_s": 1, "sigma": 0}}]}"#,
+                "not both"
+            ),
             (#"{"segments": [{"name": "N", "records": 1, "processing_s": -1}]}"#, "'processing_s' must be from 0"),
-            (#"{"segments": [{"name": "N", "records": 1, "duration": {"median_s": 0, "sigma": 0.3}}]}"#, "'median_s' must be > 0"),
-            (#"{"segments": [{"name": "N", "records": 1, "duration": {"median_s": 5, "sigma": -1}}]}"#, "'sigma' must be from 0"),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "duration": {"median_s": 0, "sigma": 0.3}}]}"#,
+                "'median_s' must be > 0"
+            ),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "duration": {"median_s": 5, "sigma": -1}}]}"#,
+                "'sigma' must be from 0"
+            ),
             (#"{"segments": [{"name": "N", "records": 1, "duration": {"median_s": 5}}]}"#, "sigma"),
             (#"{"segments": [{"name": "N", "records": 1, "changes_per_s": -2}]}"#, "'changes_per_s' must be from 0"),
             (#"{"segments": [{"name": "N", "records": 1, "history_s": -2}]}"#, "'history_s' must be from 0"),
             (#"{"segments": [{"name": "N", "records": 1, "seed": -2}]}"#, "'seed' must be ≥ 0"),
-            (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": true, "delay_s": 1}]}]}"#, "exactly one of"),
-            (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": false}]}]}"#, "'drop' must be true"),
-            (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": true, "creates": true}]}]}"#, "'creates' only belongs"),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": true, "delay_s": 1}]}]}"#,
+                "exactly one of"
+            ),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": false}]}]}"#,
+                "'drop' must be true"
+            ),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"drop": true, "creates": true}]}]}"#,
+                "'creates' only belongs"
+            ),
             (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"http": 99}]}]}"#, "100–599"),
-            (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"delay_s": -1}]}]}"#, "'delay_s' must be from 0"),
-            (#"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"unavailable": {"after": 1}}]}]}"#, "unknown key 'after'"),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"delay_s": -1}]}]}"#,
+                "'delay_s' must be from 0"
+            ),
+            (
+                #"{"segments": [{"name": "N", "records": 1, "initiate_faults": [{"unavailable": {"after": 1}}]}]}"#,
+                "unknown key 'after'"
+            ),
             (#"{"segments": [{"name": "N", "records": 1, "export": {"seed": 4}}]}"#, "the entry's own 'seed'"),
             (#"{"segments": {"name": "N", "records": 1}}"#, "segments"),
         ])
@@ -213,7 +256,8 @@ struct SegmentUnitTests {
 
     @Test("A log-normal processing time is deterministic per seed and token and centred on the median")
     func logNormalDuration() {
-        let segment = SegmentScenario(name: "N", records: 1, processing: .logNormal(median: .seconds(900), sigma: 0.3), seed: 7)
+        let segment = SegmentScenario(
+            name: "N", records: 1, processing: .logNormal(median: .seconds(900), sigma: 0.3), seed: 7)
         #expect(segment.processingTime(forAccessToken: 42) == segment.processingTime(forAccessToken: 42))
         var reseeded = segment
         reseeded.seed = 8
@@ -283,6 +327,8 @@ struct SegmentCallbackKeyTests {
         #expect((1...200).allSatisfy { all.dropsCallback(forAccessToken: $0) })
         let dropped = (1...1000).filter { half.dropsCallback(forAccessToken: Int64($0)) }.count
         #expect((350...650).contains(dropped), "\(dropped) of 1000")
-        #expect((1...50).map { half.dropsCallback(forAccessToken: $0) } == (1...50).map { half.dropsCallback(forAccessToken: $0) })
+        #expect(
+            (1...50).map { half.dropsCallback(forAccessToken: $0) }
+                == (1...50).map { half.dropsCallback(forAccessToken: $0) })
     }
 }

@@ -74,7 +74,9 @@ func withSimulator<T>(
 
 extension MyPreferencesSimulator {
     /// `GET {baseURL}/Async/{clientID}/Export/{accessToken}/Status`.
-    func pollStatus(clientID: String = "ACME_Co", accessToken: String, headers: [(String, String)] = []) async throws -> SimpleResponse {
+    func pollStatus(clientID: String = "ACME_Co", accessToken: String, headers: [(String, String)] = []) async throws
+        -> SimpleResponse
+    {
         try await TestHTTP.send("\(baseURL)/Async/\(clientID)/Export/\(accessToken)/Status", headers: headers)
     }
 

@@ -5,7 +5,9 @@ import MprefCore
 
 @Suite("MyPreferencesClient transport failures and keep-alive")
 struct ClientTransportTests {
-    func expectTransport(_ result: PollResult, _ failure: TransportFailure, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectTransport(
+        _ result: PollResult, _ failure: TransportFailure, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard case .transportError(let actual, let detail) = result.outcome else {
             Issue.record("expected transportError(\(failure)), got \(result.outcome)", sourceLocation: sourceLocation)
             return
@@ -31,7 +33,9 @@ struct ClientTransportTests {
 
     @Test func serverThatNeverAnswersTimesOut() async throws {
         try await withServer({ _ in .hang }) { server in
-            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(500) }) { await $0.status(of: 42) }
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(500) }) {
+                await $0.status(of: 42)
+            }
             expectTransport(result, .timeout)
             #expect(result.latency >= .milliseconds(400))
         }
@@ -47,8 +51,14 @@ struct ClientTransportTests {
                 poll.cancel()
                 return await poll.value
             }
-            #expect(clock.now - started < .seconds(300), "the request ended with the cancellation, not at its 900 s deadline")
-            if case .transportError(let failure, _) = result.outcome { #expect(failure != .timeout) } else { Issue.record("expected a transport error, got \(result.outcome)") }
+            #expect(
+                clock.now - started < .seconds(300),
+                "the request ended with the cancellation, not at its 900 s deadline")
+            if case .transportError(let failure, _) = result.outcome {
+                #expect(failure != .timeout)
+            } else {
+                Issue.record("expected a transport error, got \(result.outcome)")
+            }
         }
     }
 
@@ -58,7 +68,9 @@ struct ClientTransportTests {
             // Head and part of the body, then silence (the connection stays open).
             request.indexOnConnection == 0 ? .raw(Array(head.utf8), thenClose: false) : .hang
         }) { server in
-            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(700) }) { await $0.status(of: 42) }
+            let result = try await withClient(loopbackAccount(server) { $0.requestTimeout = .milliseconds(700) }) {
+                await $0.status(of: 42)
+            }
             expectTransport(result, .timeout)
         }
     }
@@ -81,7 +93,9 @@ struct ClientTransportTests {
                 [await client.status(of: 42), await client.status(of: 42)]
             }
             for result in results {
-                #expect(result.outcome == .ok(ExportStatus(accessToken: 42, status: "Complete", rowCount: 10, byteCount: 2048)))
+                #expect(
+                    result.outcome
+                        == .ok(ExportStatus(accessToken: 42, status: "Complete", rowCount: 10, byteCount: 2048)))
                 #expect(result.httpStatus == 200)
             }
             #expect(server.requests.count == 3)
@@ -98,9 +112,12 @@ struct ClientTransportTests {
     }
 
     @Test func tlsHandshakeWithAPlainHTTPServerFailsAsTLS() async throws {
-        let server = try LoopbackServer(greeting: Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in .close }
+        let server = try LoopbackServer(greeting: Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".utf8)) {
+            _ in .close
+        }
         defer { server.stop() }
-        let account = AccountConfiguration(clientID: "ACME_Co", baseURL: "https://127.0.0.1:\(server.port)/Profiles", connectTimeout: .seconds(2))
+        let account = AccountConfiguration(
+            clientID: "ACME_Co", baseURL: "https://127.0.0.1:\(server.port)/Profiles", connectTimeout: .seconds(2))
         let result = try await withClient(account) { await $0.status(of: 42) }
         expectTransport(result, .tls)
     }

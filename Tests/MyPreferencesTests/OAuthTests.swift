@@ -16,7 +16,10 @@ struct OAuthTests {
         let tokenDelayMicroseconds: UInt32
         let accepts: @Sendable (String) -> Bool
 
-        init(tokenStatus: Int = 200, expiresIn: Int = 3600, tokenDelayMicroseconds: UInt32 = 0, accepts: @escaping @Sendable (String) -> Bool = { _ in true }) {
+        init(
+            tokenStatus: Int = 200, expiresIn: Int = 3600, tokenDelayMicroseconds: UInt32 = 0,
+            accepts: @escaping @Sendable (String) -> Bool = { _ in true }
+        ) {
             self.tokenStatus = tokenStatus
             self.expiresIn = expiresIn
             self.tokenDelayMicroseconds = tokenDelayMicroseconds
@@ -30,8 +33,11 @@ struct OAuthTests {
                 guard tokenStatus == 200 else {
                     return .json(#"{"error": "invalid_client"}"#, status: tokenStatus)
                 }
-                let number = issued.withLock { $0 += 1; return $0 }
-                return .json(#"{"access_token": "tok-\#(number)", "token_type": "Bearer", "expires_in": \#(expiresIn)}"#)
+                let number = issued.withLock {
+                    $0 += 1; return $0
+                }
+                return .json(
+                    #"{"access_token": "tok-\#(number)", "token_type": "Bearer", "expires_in": \#(expiresIn)}"#)
             }
             let authorization = request.header("Authorization") ?? ""
             guard authorization.hasPrefix("Bearer "), accepts(String(authorization.dropFirst(7))) else {
@@ -63,7 +69,9 @@ struct OAuthTests {
             #expect(tokenRequests.count == 1)
             let tokenRequest = try #require(tokenRequests.first)
             #expect(tokenRequest.method == "POST")
-            #expect(tokenRequest.header("Authorization") == "Basic " + Data("oauth-client-id:\(Self.secret)".utf8).base64EncodedString())
+            #expect(
+                tokenRequest.header("Authorization") == "Basic "
+                    + Data("oauth-client-id:\(Self.secret)".utf8).base64EncodedString())
             #expect(tokenRequest.header("Content-Type") == "application/x-www-form-urlencoded")
             #expect(tokenRequest.bodyText == "grant_type=client_credentials&scope=ACME_Co%2Fetl.user")
             let statusRequests = server.requests.filter { $0.target != "/oauth/token" }
@@ -87,7 +95,9 @@ struct OAuthTests {
                 #expect(await client.status(of: 1).outcome == Self.ok)
             }
             #expect(fixture.issued.withLock { $0 } == 3)
-            let bearers = server.requests.filter { $0.target != "/oauth/token" }.map { $0.header("Authorization") ?? "" }
+            let bearers = server.requests.filter { $0.target != "/oauth/token" }.map {
+                $0.header("Authorization") ?? ""
+            }
             #expect(bearers == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2", "Bearer tok-3"])
         }
     }
@@ -113,9 +123,11 @@ struct OAuthTests {
             let result = try await withClient(account(server)) { await $0.status(of: 42) }
             #expect(result.outcome == Self.ok)
             #expect(result.httpStatus == 200)
-            #expect(server.requests.map(\.target) == [
-                "/oauth/token", "/Profiles/Async/ACME_Co/Export/42/Status", "/oauth/token", "/Profiles/Async/ACME_Co/Export/42/Status",
-            ])
+            #expect(
+                server.requests.map(\.target) == [
+                    "/oauth/token", "/Profiles/Async/ACME_Co/Export/42/Status", "/oauth/token",
+                    "/Profiles/Async/ACME_Co/Export/42/Status",
+                ])
         }
     }
 

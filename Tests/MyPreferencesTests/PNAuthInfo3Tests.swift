@@ -25,7 +25,8 @@ struct PNAuthInfo3Tests {
     /// The team's shared vectors, `<repo>/../shared/vectors/pnauthinfo3.json` (CI lays `shared/`
     /// beside the clone); a clone without it uses the copy in `Fixtures/`, which must not drift.
     static func vectorFileURL() -> URL {
-        let shared = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/pnauthinfo3.json")
+        let shared = repositoryRoot.deletingLastPathComponent().appendingPathComponent(
+            "shared/vectors/pnauthinfo3.json")
         return FileManager.default.fileExists(atPath: shared.path) ? shared : fixtureURL
     }
 
@@ -34,7 +35,9 @@ struct PNAuthInfo3Tests {
     @Test func theFixtureCopyMatchesTheSharedVectors() throws {
         let shared = Self.vectorFileURL()
         guard shared != Self.fixtureURL else { return }  // no shared/ beside this clone
-        #expect(try Data(contentsOf: shared) == Data(contentsOf: Self.fixtureURL), "refresh Tests/MyPreferencesTests/Fixtures/pnauthinfo3.json from shared/")
+        #expect(
+            try Data(contentsOf: shared) == Data(contentsOf: Self.fixtureURL),
+            "refresh Tests/MyPreferencesTests/Fixtures/pnauthinfo3.json from shared/")
     }
 
     @Test func sharedVectorsReproduce() throws {
@@ -49,7 +52,10 @@ struct PNAuthInfo3Tests {
             let header = PNAuthInfo3.header(
                 secret: vector.secret, clientID: vector.clientId, userID: vector.userId, timestamp: vector.timestamp
             )
-            #expect(header == "PNAUTHINFO3-HMAC-SHA256 Credential=\(vector.userId)/\(vector.timestamp) Signature=\(vector.signature)")
+            #expect(
+                header
+                    == "PNAUTHINFO3-HMAC-SHA256 Credential=\(vector.userId)/\(vector.timestamp) Signature=\(vector.signature)"
+            )
             if let expected = vector.header {
                 #expect(header == expected)
             }
@@ -60,17 +66,22 @@ struct PNAuthInfo3Tests {
     @Test func signsEachRequestAfresh() async throws {
         let clock = ManualWallClock(Date(timeIntervalSince1970: 1_709_622_489.1235))
         try await withServer({ _ in .json(sampleStatusJSON) }) { server in
-            let account = loopbackAccount(server) { $0.auth = .pnauthinfo3(userID: "etl.user", secret: Secret("s3cr3t-Key")) }
+            let account = loopbackAccount(server) {
+                $0.auth = .pnauthinfo3(userID: "etl.user", secret: Secret("s3cr3t-Key"))
+            }
             try await withClient(account, now: { clock.now }) { client in
                 _ = await client.status(of: 42)
                 clock.advance(by: 1)
                 _ = await client.status(of: 42)
             }
             let headers = server.requests.map { $0.header("Authorization") }
-            #expect(headers == [
-                "PNAUTHINFO3-HMAC-SHA256 Credential=etl.user/2024-03-05T07:08:09.123Z Signature=lxA+bQGYB4tMwA2AC4fpjIiJ1DTeyKurVEtOgesz4HU=",
-                PNAuthInfo3.header(secret: "s3cr3t-Key", clientID: "ACME_Co", userID: "etl.user", timestamp: "2024-03-05T07:08:10.123Z"),
-            ])
+            #expect(
+                headers == [
+                    "PNAUTHINFO3-HMAC-SHA256 Credential=etl.user/2024-03-05T07:08:09.123Z Signature=lxA+bQGYB4tMwA2AC4fpjIiJ1DTeyKurVEtOgesz4HU=",
+                    PNAuthInfo3.header(
+                        secret: "s3cr3t-Key", clientID: "ACME_Co", userID: "etl.user",
+                        timestamp: "2024-03-05T07:08:10.123Z"),
+                ])
         }
     }
 }

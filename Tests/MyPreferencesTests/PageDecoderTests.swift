@@ -24,7 +24,9 @@ struct PageDecoderTests {
             #"{"ProfileID":1,"DeletedDate":"2026-01-01T00:00:00.000Z","ReasonCode":"GDPR"}"#,
             #"{}"#, #"{"a":[[],{}],"n":-0.5e-3}"#, #"{"big":12345678901234567890}"#,
         ]
-        let body = #"{"Count":5,"HasMore":true,"Limit":5,"Offset":11,"TotalResults":99,"UserProfilePreferences":["# + records.joined(separator: ",") + "]}"
+        let body =
+            #"{"Count":5,"HasMore":true,"Limit":5,"Offset":11,"TotalResults":99,"UserProfilePreferences":["#
+            + records.joined(separator: ",") + "]}"
         let p = try page(body)
         #expect(p.count == 5 && p.hasMore == true && p.limit == 5 && p.offset == 11 && p.totalResults == 99)
         #expect(p.records == 5)
@@ -42,16 +44,25 @@ struct PageDecoderTests {
         }
         for good in [[], Array("é".utf8), Array("\\\"".utf8), Array("\\u00e9".utf8), Array("日本".utf8)] {
             let bytes = body(good)
-            guard case .ok(let page) = PageDecoder.decode(bytes) else { Issue.record("refused \(good) at \(offset)"); continue }
+            guard case .ok(let page) = PageDecoder.decode(bytes) else {
+                Issue.record("refused \(good) at \(offset)"); continue
+            }
             #expect(page.ndjson == Array(bytes[16..<(bytes.count - 2)]) + [0x0A], "\(good) at \(offset)")
         }
-        for (bad, why) in [([0x01], "control character"), ([0x1F], "control character"), ([0xFF], "UTF-8"), ([0xC3], "UTF-8"),
-                           ([0x0A], "control character"), (Array("\\x".utf8), "invalid escape")] as [([UInt8], String)] {
-            guard case .undecodable(let reason, _) = PageDecoder.decode(body(bad)) else { Issue.record("accepted \(bad) at \(offset)"); continue }
+        for (bad, why) in [
+            ([0x01], "control character"), ([0x1F], "control character"), ([0xFF], "UTF-8"), ([0xC3], "UTF-8"),
+            ([0x0A], "control character"), (Array("\\x".utf8), "invalid escape"),
+        ] as [([UInt8], String)] {
+            guard case .undecodable(let reason, _) = PageDecoder.decode(body(bad)) else {
+                Issue.record("accepted \(bad) at \(offset)"); continue
+            }
             #expect(reason.contains(why), "\(bad) at \(offset): \(reason)")
         }
         // The closing quote at every position ends the string there.
-        guard case .ok(let short) = PageDecoder.decode(Array(#"{"Preferences":[{"a":""#.utf8) + Array(lead.utf8) + Array(#"","b":1}]}"#.utf8)) else {
+        guard
+            case .ok(let short) = PageDecoder.decode(
+                Array(#"{"Preferences":[{"a":""#.utf8) + Array(lead.utf8) + Array(#"","b":1}]}"#.utf8))
+        else {
             Issue.record("refused a string of \(offset) bytes"); return
         }
         #expect(short.records == 1)
@@ -59,12 +70,15 @@ struct PageDecoderTests {
 
     @Test func keysAreCaseInsensitiveAndPreferencesIsAccepted() throws {
         let p = try page(#"{"count":1,"hasMore":false,"limit":10,"offset":1,"totalResults":1,"preferences":[{"x":1}]}"#)
-        #expect(p.count == 1 && p.hasMore == false && p.totalResults == 1 && p.records == 1 && p.recordKey == "preferences")
+        #expect(
+            p.count == 1 && p.hasMore == false && p.totalResults == 1 && p.records == 1 && p.recordKey == "preferences")
         #expect(p.ndjson == Array("{\"x\":1}\n".utf8))
     }
 
     @Test func prettyPrintedRecordsBecomeOneLineWithTheirSpacesKept() throws {
-        let p = try page("{\n  \"Count\": 1,\r\n  \"UserProfilePreferences\": [\n    {\n      \"a\": \"x y\",\n      \"b\": [ 1, 2 ]\n    }\n  ]\n}\n")
+        let p = try page(
+            "{\n  \"Count\": 1,\r\n  \"UserProfilePreferences\": [\n    {\n      \"a\": \"x y\",\n      \"b\": [ 1, 2 ]\n    }\n  ]\n}\n"
+        )
         #expect(String(decoding: p.ndjson, as: UTF8.self) == "{      \"a\": \"x y\",      \"b\": [ 1, 2 ]    }\n")
     }
 
@@ -107,9 +121,19 @@ struct PageDecoderTests {
 
     @Test func invalidUTF8AndHostileNestingAreRefusedWithoutTrapping() {
         var bytes = Array(#"{"Preferences":[{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}]}"#.utf8)
-        if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("UTF-8")) } else { Issue.record("decoded") }
-        bytes = Array(#"{"Preferences":[{"a":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000) + Array("}]}".utf8)
-        if case .undecodable(let why, _) = PageDecoder.decode(bytes) { #expect(why.contains("nested deeper")) } else { Issue.record("decoded") }
+        if case .undecodable(let why, _) = PageDecoder.decode(bytes) {
+            #expect(why.contains("UTF-8"))
+        } else {
+            Issue.record("decoded")
+        }
+        bytes =
+            Array(#"{"Preferences":[{"a":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 100_000)
+            + Array(repeating: UInt8(ascii: "]"), count: 100_000) + Array("}]}".utf8)
+        if case .undecodable(let why, _) = PageDecoder.decode(bytes) {
+            #expect(why.contains("nested deeper"))
+        } else {
+            Issue.record("decoded")
+        }
         for cut in stride(from: 0, to: 60, by: 3) {
             let text = #"{"Count":1,"Preferences":[{"a":[1,{"b":"ü"}]}],"HasMore":false}"#
             _ = PageDecoder.decode(Array(text.utf8.prefix(cut)))  // never traps

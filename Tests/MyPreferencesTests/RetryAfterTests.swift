@@ -15,7 +15,10 @@ struct RetryAfterTests {
         var expected: Duration?
         var testDescription: String { "\(values) date=\(dateHeader ?? "-") → \(expected.map { "\($0)" } ?? "nil")" }
 
-        init(_ values: [String], date: String? = nil, receivedAt: Date = RetryAfterTests.rfcExample, _ expected: Duration?) {
+        init(
+            _ values: [String], date: String? = nil, receivedAt: Date = RetryAfterTests.rfcExample,
+            _ expected: Duration?
+        ) {
             self.values = values
             self.dateHeader = date
             self.receivedAt = receivedAt
@@ -38,10 +41,12 @@ struct RetryAfterTests {
         // fractional receivedAt: rounded up to whole milliseconds
         Case(["Sun, 06 Nov 1994 08:49:37 GMT"], receivedAt: rfcExample.addingTimeInterval(-1.5), .milliseconds(1_500)),
         // HTTP-date measured against the response's Date header (our clock is an hour off)
-        Case(["Sun, 06 Nov 1994 08:50:07 GMT"], date: "Sun, 06 Nov 1994 08:49:37 GMT",
-             receivedAt: rfcExample.addingTimeInterval(3_600), .seconds(30)),
-        Case(["Sun, 06 Nov 1994 08:50:07 GMT"], date: "Sunday, 06-Nov-94 08:49:37 GMT",
-             receivedAt: rfcExample.addingTimeInterval(-3_600), .seconds(30)),
+        Case(
+            ["Sun, 06 Nov 1994 08:50:07 GMT"], date: "Sun, 06 Nov 1994 08:49:37 GMT",
+            receivedAt: rfcExample.addingTimeInterval(3_600), .seconds(30)),
+        Case(
+            ["Sun, 06 Nov 1994 08:50:07 GMT"], date: "Sunday, 06-Nov-94 08:49:37 GMT",
+            receivedAt: rfcExample.addingTimeInterval(-3_600), .seconds(30)),
         // unparseable Date header: fall back to receivedAt
         Case(["Sun, 06 Nov 1994 08:50:07 GMT"], date: "yesterday", receivedAt: rfcExample, .seconds(30)),
         // past or present dates: retry now
@@ -49,7 +54,9 @@ struct RetryAfterTests {
         Case(["Sun, 06 Nov 1994 08:49:37 GMT"], receivedAt: rfcExample.addingTimeInterval(86_400), .zero),
         Case(["Sun, 06 Nov 1994 08:49:37 GMT"], date: "Mon, 07 Nov 1994 08:49:37 GMT", .zero),
         // leap year day
-        Case(["Thu, 29 Feb 2024 00:00:00 GMT"], receivedAt: Date(timeIntervalSince1970: 1_709_164_800 - 10), .seconds(10)),
+        Case(
+            ["Thu, 29 Feb 2024 00:00:00 GMT"], receivedAt: Date(timeIntervalSince1970: 1_709_164_800 - 10), .seconds(10)
+        ),
 
         // delta-seconds too long for any clock: still a (very long) delay, pinned to Duration.longest
         // (the poll policy then caps it at polling.max_retry_after_s)
@@ -94,7 +101,8 @@ struct RetryAfterTests {
 
     @Test(arguments: cases)
     func delay(_ testCase: Case) {
-        let delay = RetryAfter.delay(from: testCase.values, dateHeader: testCase.dateHeader, receivedAt: testCase.receivedAt)
+        let delay = RetryAfter.delay(
+            from: testCase.values, dateHeader: testCase.dateHeader, receivedAt: testCase.receivedAt)
         #expect(delay == testCase.expected)
     }
 
@@ -125,7 +133,8 @@ struct RetryAfterTests {
     }
 
     @Test func pnauthinfo3TimestampIsUTCWithMillisecondsTruncated() {
-        #expect(PNAuthInfo3.timestamp(for: Date(timeIntervalSince1970: 1_709_622_489.1239)) == "2024-03-05T07:08:09.123Z")
+        #expect(
+            PNAuthInfo3.timestamp(for: Date(timeIntervalSince1970: 1_709_622_489.1239)) == "2024-03-05T07:08:09.123Z")
         #expect(PNAuthInfo3.timestamp(for: Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
         #expect(PNAuthInfo3.timestamp(for: Date(timeIntervalSince1970: 951_825_599.9999)) == "2000-02-29T11:59:59.999Z")
         #expect(PNAuthInfo3.timestamp(for: Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")

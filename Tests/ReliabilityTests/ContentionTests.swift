@@ -22,10 +22,13 @@ extension Reliability.Lane1 {
             // The rate keeps the WAL of the 2-minute read near 250 MB; in the fast subset the read lasts until
             // the WAL has passed the 16 MiB limit and the daemon has warned (about 10 s at 150/s).
             let readerHold: Duration = ReliabilityMode.isFull ? .seconds(120) : .zero
-            try scene.writeConfig(polling: ["initial_delay_s: 0.01", "max_delay_s: 0.02", "max_in_flight: 64",
-                                            "max_requests_per_second_per_host: \(ReliabilityMode.isFull ? 75 : 150)", "shutdown_grace_s: 15"])
+            try scene.writeConfig(polling: [
+                "initial_delay_s: 0.01", "max_delay_s: 0.02", "max_in_flight: 64",
+                "max_requests_per_second_per_host: \(ReliabilityMode.isFull ? 75 : 150)", "shutdown_grace_s: 15",
+            ])
             let tokens = (0..<300).map { String(20_001 + $0) }
-            try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
+            try #require(
+                try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
             let daemon = try await scene.startDaemon()
             #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 1000 })
             let dir = scene.directory.path
@@ -33,19 +36,31 @@ extension Reliability.Lane1 {
 
             // 1. The write lock, held for 3 s (the daemon logs a commit that waited past 1 s once it is done).
             let polledBefore = await scene.answeredRequests().values.reduce(0, +)
-            let writer = try scene.startChild("/usr/bin/env", ["sqlite3", db, ".timeout 30000", "BEGIN IMMEDIATE;", ".shell touch \(dir)/locked", ".shell sleep 3", "COMMIT;"], logName: "writer")
+            let writer = try scene.startChild(
+                "/usr/bin/env",
+                [
+                    "sqlite3", db, ".timeout 30000", "BEGIN IMMEDIATE;", ".shell touch \(dir)/locked", ".shell sleep 3",
+                    "COMMIT;",
+                ], logName: "writer")
             #expect(await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/locked") })
             #expect(await writer.waitForExit(timeout: .seconds(30)) == 0, "sqlite3 writer: \(writer.log)")
             let polledDuringLock = await scene.answeredRequests().values.reduce(0, +) - polledBefore
-            #expect(await scene.eventually(timeout: .seconds(10)) { daemon.log.contains("database write waited") }, "no wait logged")
+            #expect(
+                await scene.eventually(timeout: .seconds(10)) { daemon.log.contains("database write waited") },
+                "no wait logged")
             #expect(daemon.isRunning)
             let commitFailed = daemon.log.contains("cannot record polls")
             #expect(!commitFailed, "a commit failed during a 3 s lock (busy timeout 10 s)")
 
             // 2. A read transaction held open while the daemon keeps writing.
-            let reader = try scene.startChild("/usr/bin/env", ["sqlite3", db, ".timeout 30000", "BEGIN;", "SELECT count(*) FROM polls;",
-                                                               ".shell touch \(dir)/reading", ".shell while [ ! -e \(dir)/stop-reading ]; do sleep 0.02; done", "COMMIT;"],
-                                              logName: "reader")
+            let reader = try scene.startChild(
+                "/usr/bin/env",
+                [
+                    "sqlite3", db, ".timeout 30000", "BEGIN;", "SELECT count(*) FROM polls;",
+                    ".shell touch \(dir)/reading", ".shell while [ ! -e \(dir)/stop-reading ]; do sleep 0.02; done",
+                    "COMMIT;",
+                ],
+                logName: "reader")
             #expect(await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/reading") })
             let readStarted = ContinuousClock.now
             var largestWAL: Int64 = 0
@@ -59,12 +74,17 @@ extension Reliability.Lane1 {
             largestWAL = max(largestWAL, walSize(db))
             FileManager.default.createFile(atPath: "\(dir)/stop-reading", contents: nil)
             #expect(await reader.waitForExit() == 0, "sqlite3 reader: \(reader.log)")
-            print("contention: \(polledDuringLock) polls answered during the 3 s lock; WAL grew to \(largestWAL) bytes during the \(ContinuousClock.now - readStarted) read")
-            #expect(largestWAL > 16 << 20, "the WAL never passed the daemon's 16 MiB limit; the reader test proves nothing")
+            print(
+                "contention: \(polledDuringLock) polls answered during the 3 s lock; WAL grew to \(largestWAL) bytes during the \(ContinuousClock.now - readStarted) read"
+            )
+            #expect(
+                largestWAL > 16 << 20, "the WAL never passed the daemon's 16 MiB limit; the reader test proves nothing")
             #expect(warned, "no warning about the reader")
             let shrunk = await scene.eventually(timeout: .seconds(30)) { walSize(db) < 1 << 20 }
             #expect(shrunk, "WAL still \(walSize(db)) bytes 30 s after the reader left")
-            let checkpointLogged = await scene.eventually(timeout: .seconds(10)) { daemon.log.contains("WAL checkpointed and truncated") }
+            let checkpointLogged = await scene.eventually(timeout: .seconds(10)) {
+                daemon.log.contains("WAL checkpointed and truncated")
+            }
             #expect(checkpointLogged, "the TRUNCATE checkpoint was not logged")
 
             daemon.signal(SIGTERM)
@@ -73,7 +93,10 @@ extension Reliability.Lane1 {
             #expect(try await scene.attemptMismatches() == 0)
             let answered = await scene.answeredRequests(), committed = try await scene.committedPolls()
             let lost = answered.filter { committed[$0.key] != $0.value }
-            #expect(lost.isEmpty, "answered but not recorded (token: answered): \(lost.prefix(10)); recorded: \(lost.keys.prefix(10).map { committed[$0] ?? 0 })")
+            #expect(
+                lost.isEmpty,
+                "answered but not recorded (token: answered): \(lost.prefix(10)); recorded: \(lost.keys.prefix(10).map { committed[$0] ?? 0 })"
+            )
             #expect(answered.values.reduce(0, +) > 2000)
         }
 

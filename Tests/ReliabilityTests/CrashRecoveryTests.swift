@@ -51,9 +51,13 @@ extension Reliability.Lane2 {
             for token in tokens {
                 let k = Int.random(in: 1...maxProcessing, using: &rng)
                 processingPolls[token] = k
-                scenarios.append(TokenScenario(accessToken: token, scenario: Scenario([
-                    .status("Processing", repeat: k), .status("Complete", rowCount: token * 3, byteCount: token * 7),
-                ])))
+                scenarios.append(
+                    TokenScenario(
+                        accessToken: token,
+                        scenario: Scenario([
+                            .status("Processing", repeat: k),
+                            .status("Complete", rowCount: token * 3, byteCount: token * 7),
+                        ])))
             }
             let scene = try await ReliabilityScene(scenarios: ScenarioBook(scenarios: scenarios))
             defer { Task { await scene.tearDown() } }
@@ -61,19 +65,25 @@ extension Reliability.Lane2 {
             defer {
                 scene.endChildren()
                 // Hooks orphaned by a kill finish on their own; end any that did not.
-                for pid in orphanCheck.compactMap(Int32.init) where pid > 1 && kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
+                for pid in orphanCheck.compactMap(Int32.init) where pid > 1 && kill(-pid, 0) == 0 {
+                    kill(-pid, SIGKILL)
+                }
                 scene.removeDirectory()
             }
             let dir = scene.directory.path
             let hookLog = "\(dir)/hooks.log"
-            try Data("""
+            try Data(
+                """
                 echo "start $MPREFD_EVENT_ID $MPREFD_ACCESS_TOKEN $MPREFD_ATTEMPT $$" >> \(hookLog)
                 sleep 0.1
                 echo "done $MPREFD_EVENT_ID $MPREFD_ACCESS_TOKEN $MPREFD_ATTEMPT" >> \(hookLog)
-                """.utf8).write(to: URL(fileURLWithPath: "\(dir)/hook.sh"))
+                """.utf8
+            ).write(to: URL(fileURLWithPath: "\(dir)/hook.sh"))
             try scene.writeConfig(
-                polling: ["initial_delay_s: 0.05", "max_delay_s: 0.25", "max_in_flight: \(maxInFlight)",
-                          "max_requests_per_second_per_host: 600", "shutdown_grace_s: 5"],
+                polling: [
+                    "initial_delay_s: 0.05", "max_delay_s: 0.25", "max_in_flight: \(maxInFlight)",
+                    "max_requests_per_second_per_host: 600", "shutdown_grace_s: 5",
+                ],
                 extra: """
                     hooks:
                       concurrency: 8
@@ -81,7 +91,8 @@ extension Reliability.Lane2 {
                       on_complete:
                         - '/bin/sh \(dir)/hook.sh'
                     """)
-            let added = try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.map(String.init).joined(separator: "\n") + "\n")
+            let added = try await scene.mprefd(
+                ["add-token", "--stdin"], stdin: tokens.map(String.init).joined(separator: "\n") + "\n")
             try #require(added.status == 0, "\(added.output)")
 
             var previousCommitted: [Int64: Int] = [:]
@@ -97,7 +108,9 @@ extension Reliability.Lane2 {
 
                 let context = "round \(round) (SEED=\(seed), killed after \(String(format: "%.2f", wait)) s)"
                 #expect(try await scene.integrity() == "ok", "\(context)")
-                #expect(try await scene.attemptMismatches() == 0, "\(context): a poll row and its token update did not commit together")
+                #expect(
+                    try await scene.attemptMismatches() == 0,
+                    "\(context): a poll row and its token update did not commit together")
 
                 let committed = try await scene.committedPolls()
                 let answered = await scene.answeredRequests()
@@ -106,7 +119,10 @@ extension Reliability.Lane2 {
                 let overAnswered = tokens.filter { (committed[$0] ?? 0) > (answered[$0] ?? 0) }
                 #expect(overAnswered.isEmpty, "\(context): more poll rows than answers for \(overAnswered.prefix(10))")
                 let lost = tokens.reduce(0) { $0 + (answered[$1] ?? 0) - (committed[$1] ?? 0) }
-                #expect(lost - previousLost <= 4 * maxInFlight, "\(context): \(lost - previousLost) answered polls unrecorded by one kill (max in flight \(maxInFlight))")
+                #expect(
+                    lost - previousLost <= 4 * maxInFlight,
+                    "\(context): \(lost - previousLost) answered polls unrecorded by one kill (max in flight \(maxInFlight))"
+                )
                 previousLost = lost
                 previousCommitted = committed
 
@@ -117,15 +133,19 @@ extension Reliability.Lane2 {
                     let stuck = runs.contains { $0["id"] as? Int == id && $0["attempt"] as? Int == attempt }
                     #expect(!stuck, "\(context): hook run \(id) stayed running at attempt \(attempt) across a restart")
                 }
-                previouslyRunning = Dictionary(runs.map { ($0["id"] as? Int ?? 0, $0["attempt"] as? Int ?? 0) }, uniquingKeysWith: { a, _ in a })
+                previouslyRunning = Dictionary(
+                    runs.map { ($0["id"] as? Int ?? 0, $0["attempt"] as? Int ?? 0) }, uniquingKeysWith: { a, _ in a })
                 orphanCheck = hookStartPIDs(hookLog)
-                print("crash recovery \(context): polls \(committed.values.reduce(0, +)), complete \(try await scene.scalar("SELECT count(*) FROM tokens WHERE state = 'complete'")), hooks succeeded \(try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'")), running at kill \(runs.count), unrecorded answers \(lost)")
+                print(
+                    "crash recovery \(context): polls \(committed.values.reduce(0, +)), complete \(try await scene.scalar("SELECT count(*) FROM tokens WHERE state = 'complete'")), hooks succeeded \(try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'")), running at kill \(runs.count), unrecorded answers \(lost)"
+                )
             }
 
             // The last start runs everything to its end.
             let last = try await scene.startDaemon()
             let finished = try await scene.eventually(timeout: .seconds(ReliabilityMode.isFull ? 600 : 180)) {
-                try await scene.scalar("""
+                try await scene.scalar(
+                    """
                     SELECT (SELECT count(*) FROM tokens WHERE state <> 'complete') + (SELECT count(*) FROM hook_runs WHERE state <> 'succeeded')
                          + abs((SELECT count(*) FROM hook_runs) - \(tokenCount))
                     """) == 0
@@ -139,11 +159,17 @@ extension Reliability.Lane2 {
             #expect(try await scene.integrity() == "ok")
             #expect(try await scene.attemptMismatches() == 0)
             try await checkTerminalPolls(scene, processingPolls: processingPolls, context: context)
-            #expect(try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state IN ('running', 'pending', 'failed', 'dead')") == 0)
+            #expect(
+                try await scene.scalar(
+                    "SELECT count(*) FROM hook_runs WHERE state IN ('running', 'pending', 'failed', 'dead')") == 0)
 
             // Exactly once, or more than once only with the same event id after a kill during that hook.
-            let runs = try await scene.query("SELECT t.access_token AS token, h.event_id, h.attempt FROM hook_runs h JOIN tokens t ON t.id = h.token_id")
-            let lines = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            let runs = try await scene.query(
+                "SELECT t.access_token AS token, h.event_id, h.attempt FROM hook_runs h JOIN tokens t ON t.id = h.token_id"
+            )
+            let lines = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").map {
+                $0.split(separator: " ").map(String.init)
+            }
             var done: [String: [(event: String, attempt: Int)]] = [:]
             for fields in lines where fields.count >= 4 && fields[0] == "done" {
                 done[fields[2], default: []].append((fields[1], Int(fields[3]) ?? 0))
@@ -151,23 +177,38 @@ extension Reliability.Lane2 {
             #expect(runs.count == tokenCount)
             var reruns = 0
             for run in runs {
-                let token = "\(run["token"] as? Int ?? 0)", eventID = run["event_id"] as? String ?? "?", attempt = run["attempt"] as? Int ?? 0
+                let token = "\(run["token"] as? Int ?? 0)", eventID = run["event_id"] as? String ?? "?",
+                    attempt = run["attempt"] as? Int ?? 0
                 let mine = done[token] ?? []
                 #expect(!mine.isEmpty, "\(context): the hook of token \(token) never completed")
-                #expect(mine.allSatisfy { $0.event == eventID }, "\(context): token \(token)'s hook saw another event id: \(mine)")
-                #expect(mine.contains { $0.attempt == attempt }, "\(context): the succeeded attempt \(attempt) of token \(token) printed no done line: \(mine)")
+                #expect(
+                    mine.allSatisfy { $0.event == eventID },
+                    "\(context): token \(token)'s hook saw another event id: \(mine)")
+                #expect(
+                    mine.contains { $0.attempt == attempt },
+                    "\(context): the succeeded attempt \(attempt) of token \(token) printed no done line: \(mine)")
                 if mine.count > 1 {
                     reruns += 1
-                    #expect(attempt > 1, "\(context): token \(token)'s hook completed \(mine.count) times without being re-run after a kill")
-                    #expect(Set(mine.map(\.attempt)).count == mine.count, "\(context): token \(token)'s hook ran the same attempt twice: \(mine)")
+                    #expect(
+                        attempt > 1,
+                        "\(context): token \(token)'s hook completed \(mine.count) times without being re-run after a kill"
+                    )
+                    #expect(
+                        Set(mine.map(\.attempt)).count == mine.count,
+                        "\(context): token \(token)'s hook ran the same attempt twice: \(mine)")
                 }
             }
-            print("crash recovery final: \(runs.count) hook runs, \(reruns) completed more than once after a kill during the hook")
+            print(
+                "crash recovery final: \(runs.count) hook runs, \(reruns) completed more than once after a kill during the hook"
+            )
         }
 
         /// Checks the terminal tokens against the scripted answers (see the suite's documentation, point 3 and 4).
-        private func checkTerminalPolls(_ scene: ReliabilityScene, processingPolls: [Int64: Int], context: String) async throws {
-            let tokens = try await scene.query("""
+        private func checkTerminalPolls(_ scene: ReliabilityScene, processingPolls: [Int64: Int], context: String)
+            async throws
+        {
+            let tokens = try await scene.query(
+                """
                 SELECT t.access_token AS token, t.state, t.last_status, t.row_count, t.byte_count, t.finished_at,
                        (SELECT group_concat(coalesce(p.status, p.outcome), ',') FROM (SELECT status, outcome FROM polls WHERE token_id = t.id ORDER BY id) p) AS history,
                        (SELECT count(*) FROM hook_runs h WHERE h.token_id = t.id) AS hook_runs
@@ -181,10 +222,12 @@ extension Reliability.Lane2 {
                 let history = (row["history"] as? String ?? "").split(separator: ",").map(String.init)
                 let hookRuns = row["hook_runs"] as? Int ?? -1
                 if state == "complete" {
-                    let ok = row["last_status"] as? String == "Complete" && row["row_count"] as? Int == Int(token * 3)
+                    let ok =
+                        row["last_status"] as? String == "Complete" && row["row_count"] as? Int == Int(token * 3)
                         && row["byte_count"] as? Int == Int(token * 7) && row["finished_at"] is String
                         && history.last == "Complete" && history.dropLast().allSatisfy { $0 == "Processing" }
-                        && history.count - 1 <= processingPolls[token] ?? 0 && (answered[token] ?? 0) > processingPolls[token] ?? 0 && hookRuns == 1
+                        && history.count - 1 <= processingPolls[token] ?? 0
+                        && (answered[token] ?? 0) > processingPolls[token] ?? 0 && hookRuns == 1
                     if !ok { problems.append("\(token): \(row)") }
                 } else if state == "watching" {
                     if history.contains("Complete") || hookRuns != 0 { problems.append("\(token) (watching): \(row)") }
@@ -192,7 +235,9 @@ extension Reliability.Lane2 {
                     problems.append("\(token) in unexpected state \(state)")
                 }
             }
-            #expect(problems.isEmpty, "\(context): \(problems.count) tokens disagree with the simulator's answers: \(problems.prefix(5))")
+            #expect(
+                problems.isEmpty,
+                "\(context): \(problems.count) tokens disagree with the simulator's answers: \(problems.prefix(5))")
         }
 
         /// The `$$` of every hook that logged `start` (each hook is its own process group leader).

@@ -26,21 +26,32 @@ extension Reliability.Lane2 {
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             // RELIABILITY_DISK=rlimit forces the fallback (to test it where mounting works).
             let forceFallback = ReliabilityMode.environment["RELIABILITY_DISK"] == "rlimit"
-            let mounted = forceFallback
+            let mounted =
+                forceFallback
                 ? (status: Int32(1), output: "RELIABILITY_DISK=rlimit")
-                : try await scene.run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mountPoint], stdin: nil, environment: nil)
+                : try await scene.run(
+                    "/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mountPoint], stdin: nil,
+                    environment: nil)
             let onTmpfs = mounted.status == 0
             defer {
                 scene.endChildren()
-                if onTmpfs { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint]).waitUntilExit() }
+                if onTmpfs {
+                    _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint])
+                        .waitUntilExit()
+                }
                 scene.removeDirectory()
             }
-            print("disk full: \(onTmpfs ? "16 MiB tmpfs filled by a file" : "mount refused (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); RLIMIT_FSIZE via prlimit on the daemon")")
+            print(
+                "disk full: \(onTmpfs ? "16 MiB tmpfs filled by a file" : "mount refused (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); RLIMIT_FSIZE via prlimit on the daemon")"
+            )
             if onTmpfs { scene.databasePath = mountPoint + "/mprefd.sqlite3" }
-            try scene.writeConfig(polling: ["initial_delay_s: 0.05", "max_delay_s: 0.1", "max_in_flight: 32",
-                                            "max_requests_per_second_per_host: 500", "shutdown_grace_s: 15"])
+            try scene.writeConfig(polling: [
+                "initial_delay_s: 0.05", "max_delay_s: 0.1", "max_in_flight: 32",
+                "max_requests_per_second_per_host: 500", "shutdown_grace_s: 15",
+            ])
             let tokens = (0..<100).map { String(30_001 + $0) }
-            try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
+            try #require(
+                try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
             let daemon = try await scene.startDaemon(shellPrefix: onTmpfs ? nil : "trap '' XFSZ;")
             #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 500 })
 
@@ -51,14 +62,21 @@ extension Reliability.Lane2 {
             } else {
                 // 1 byte: every write past the first byte of any file fails (EFBIG), as on a full disk;
                 // the daemon's log goes through a pipe, which the limit does not touch.
-                let result = try await scene.run("/usr/bin/prlimit", ["--pid", "\(daemon.pid)", "--fsize=1:unlimited"], stdin: nil, environment: nil)
+                let result = try await scene.run(
+                    "/usr/bin/prlimit", ["--pid", "\(daemon.pid)", "--fsize=1:unlimited"], stdin: nil, environment: nil)
                 try #require(result.status == 0, "prlimit failed: \(result.output)")
             }
-            let failing = await scene.eventually(timeout: .seconds(60)) { daemon.log.contains("cannot record polls") || !daemon.isRunning }
-            #expect(failing && daemon.isRunning, "the daemon never reported the full disk, or died; log tail:\n\(daemon.log.suffix(3000))")
+            let failing = await scene.eventually(timeout: .seconds(60)) {
+                daemon.log.contains("cannot record polls") || !daemon.isRunning
+            }
+            #expect(
+                failing && daemon.isRunning,
+                "the daemon never reported the full disk, or died; log tail:\n\(daemon.log.suffix(3000))")
             let errorLine = logLines(daemon.log, containing: "cannot record polls").first.map(String.init) ?? ""
             print("disk full: the daemon said: \(errorLine)")
-            #expect(errorLine.contains("disk is full") || errorLine.contains("disk I/O error"), "the error does not say why: \(errorLine)")
+            #expect(
+                errorLine.contains("disk is full") || errorLine.contains("disk I/O error"),
+                "the error does not say why: \(errorLine)")
 
             // It stops polling rather than dropping answers it cannot store: once the polls already sent have
             // been answered (no request for 1 s; a deadline, so a daemon that polls on fails), none for 3 s.
@@ -75,17 +93,24 @@ extension Reliability.Lane2 {
             #expect(during == 0, "\(during) requests in 3 s while no poll could be recorded")
             #expect(daemon.isRunning)
             let errorLines = logLines(daemon.log, containing: "cannot record polls").count
-            #expect(errorLines <= 2, "the error is logged \(errorLines) times: one clear error expected, not one per poll")
+            #expect(
+                errorLines <= 2, "the error is logged \(errorLines) times: one clear error expected, not one per poll")
 
             // Space returns.
             if onTmpfs {
                 try FileManager.default.removeItem(atPath: filler)
             } else {
-                _ = try await scene.run("/usr/bin/prlimit", ["--pid", "\(daemon.pid)", "--fsize=unlimited"], stdin: nil, environment: nil)
+                _ = try await scene.run(
+                    "/usr/bin/prlimit", ["--pid", "\(daemon.pid)", "--fsize=unlimited"], stdin: nil, environment: nil)
             }
-            #expect(await scene.eventually(timeout: .seconds(60)) { daemon.log.contains("database accepts writes again") }, "no recovery logged:\n\(daemon.log.suffix(3000))")
+            #expect(
+                await scene.eventually(timeout: .seconds(60)) { daemon.log.contains("database accepts writes again") },
+                "no recovery logged:\n\(daemon.log.suffix(3000))")
             let resumedFrom = await scene.simulator.requests().count
-            #expect(await scene.eventually(timeout: .seconds(30)) { await scene.simulator.requests().count > resumedFrom + 300 }, "polling did not resume")
+            #expect(
+                await scene.eventually(timeout: .seconds(30)) {
+                    await scene.simulator.requests().count > resumedFrom + 300
+                }, "polling did not resume")
 
             daemon.signal(SIGTERM)
             #expect(await daemon.waitForExit(timeout: .seconds(30)) == 0)
@@ -93,7 +118,10 @@ extension Reliability.Lane2 {
             #expect(try await scene.attemptMismatches() == 0)
             let answered = await scene.answeredRequests(), committed = try await scene.committedPolls()
             let lost = answered.filter { committed[$0.key] != $0.value }
-            #expect(lost.isEmpty, "answers lost for \(lost.count) tokens, e.g. \(lost.prefix(5)) vs recorded \(lost.keys.prefix(5).map { committed[$0] ?? 0 })")
+            #expect(
+                lost.isEmpty,
+                "answers lost for \(lost.count) tokens, e.g. \(lost.prefix(5)) vs recorded \(lost.keys.prefix(5).map { committed[$0] ?? 0 })"
+            )
         }
 
         /// Writes zeros to `path` until the file system refuses (ENOSPC).

@@ -58,7 +58,10 @@ extension Reliability.Lane1 {
                     case 0: (kind, name) = (.unavailable(retryAfter: RetryAfter(seconds: 1)), "503")
                     case 1, 2: (kind, name) = (.serverError, "500")
                     case 3, 4: (kind, name) = (.reset(afterBytes: Int.random(in: 1...4000, using: &rng)), "reset")
-                    case 5, 6: (kind, name) = (.slow(delay: .milliseconds(Int.random(in: 100...400, using: &rng)), chunks: 5), "slow")
+                    case 5, 6:
+                        (kind, name) = (
+                            .slow(delay: .milliseconds(Int.random(in: 100...400, using: &rng)), chunks: 5), "slow"
+                        )
                     default: (kind, name) = (.short, "short")
                     }
                     if name == "reset" || name == "short" {
@@ -68,25 +71,31 @@ extension Reliability.Lane1 {
                     faultsByKind[name, default: 0] += 1
                     faults.append(PageFault(offset: offset, kind))
                 }
-                await scene.simulator.setScenario(.complete(records: count, export: ExportOptions(seed: UInt64(token), pages: faults)),
-                                                  accessToken: token, clientID: Self.clientID)
+                await scene.simulator.setScenario(
+                    .complete(records: count, export: ExportOptions(seed: UInt64(token), pages: faults)),
+                    accessToken: token, clientID: Self.clientID)
             }
             let neededPages = tokens.reduce(0) { $0 + pageCount(records[$1]!, pageSize) }
-            print("download crash: SEED=\(seed) ROUNDS=\(rounds) page_size=\(pageSize) pace=\(pace)/s records=\(tokens.map { records[$0]! }) pages=\(neededPages) faults=\(faultsByKind.sorted { $0.key < $1.key })")
+            print(
+                "download crash: SEED=\(seed) ROUNDS=\(rounds) page_size=\(pageSize) pace=\(pace)/s records=\(tokens.map { records[$0]! }) pages=\(neededPages) faults=\(faultsByKind.sorted { $0.key < $1.key })"
+            )
 
             let dir = scene.directory.path
             let hookLog = "\(dir)/hooks.log"
             try Data("echo \"$MPREFD_EVENT_ID $MPREFD_ACCESS_TOKEN $MPREFD_FILE_SHA256\" >> \(hookLog)\n".utf8)
                 .write(to: URL(fileURLWithPath: "\(dir)/hook.sh"))
-            try configure(scene, pageSize: pageSize,
-                          polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2", "max_retry_after_s: 1", "pause_jitter_s: 0.1",
-                                    "max_requests_per_second_per_host: \(pace)", "shutdown_grace_s: 5"],
-                          extra: """
-                              hooks:
-                                retry_initial_delay_s: 0.2
-                                on_complete:
-                                  - '/bin/sh \(dir)/hook.sh'
-                              """)
+            try configure(
+                scene, pageSize: pageSize,
+                polling: [
+                    "initial_delay_s: 0.05", "max_delay_s: 0.2", "max_retry_after_s: 1", "pause_jitter_s: 0.1",
+                    "max_requests_per_second_per_host: \(pace)", "shutdown_grace_s: 5",
+                ],
+                extra: """
+                    hooks:
+                      retry_initial_delay_s: 0.2
+                      on_complete:
+                        - '/bin/sh \(dir)/hook.sh'
+                    """)
             try #require(try await scene.mprefd(["add-token"] + tokens.map(String.init)).status == 0)
 
             // Progress: pages stored, downloads verified or committed, tokens complete, hooks done.
@@ -94,7 +103,8 @@ extension Reliability.Lane1 {
                 SELECT (SELECT coalesce(sum(pages), 0) + coalesce(sum(phase <> 'fetching'), 0) + coalesce(sum(phase = 'committed'), 0) FROM downloads)
                      + (SELECT count(*) FROM hook_runs WHERE state = 'succeeded')
                 """
-            let everything = 3 * tokens.count  // verified + committed downloads and succeeded hooks, once every page is stored
+            // verified + committed downloads and succeeded hooks, once every page is stored
+            let everything = 3 * tokens.count
             var kills = 0, killsInFlight = 0, tornKills = 0, progressBefore = 0
             let started = ContinuousClock.now
             for round in 1...rounds {
@@ -103,7 +113,8 @@ extension Reliability.Lane1 {
                     let now = try await scene.scalar(progressSQL)
                     return now > progressBefore || now >= neededPages + everything
                 }
-                #expect(moved, "round \(round) (SEED=\(seed)): no download progress; log tail:\n\(daemon.log.suffix(3000))")
+                #expect(
+                    moved, "round \(round) (SEED=\(seed)): no download progress; log tail:\n\(daemon.log.suffix(3000))")
                 let wait = Int.random(in: 0...250, using: &rng)
                 try await Task.sleep(for: .milliseconds(wait))
                 // Every other round the kill lands between a page made durable and its checkpoint: a `sqlite3`
@@ -111,15 +122,28 @@ extension Reliability.Lane1 {
                 // kill comes once a `.partial` file holds more than its checkpoint says. A step that had not
                 // started its fetch blocks before it (its first write), so the lock is taken up to 6 times.
                 var tornKill = false
-                if round % 2 == 0, try await scene.scalar("SELECT count(*) FROM downloads WHERE phase = 'fetching'") > 0 {
+                if round % 2 == 0, try await scene.scalar("SELECT count(*) FROM downloads WHERE phase = 'fetching'") > 0
+                {
                     for attempt in 1...6 where !tornKill {
                         let release = "\(dir)/release-\(round)-\(attempt)", locked = "\(dir)/locked-\(round)-\(attempt)"
-                        let locker = try scene.startChild("/usr/bin/env", ["sqlite3", scene.databasePath, ".timeout 30000", "BEGIN IMMEDIATE;", ".shell touch \(locked)",
-                                                                           ".shell while [ ! -e \(release) ]; do sleep 0.02; done", "ROLLBACK;"], logName: "locker")
-                        #expect(await scene.eventually { FileManager.default.fileExists(atPath: locked) }, "round \(round): no write lock: \(locker.log)")
-                        tornKill = try await scene.eventually(timeout: .milliseconds(1500)) { try await aheadOfCheckpoint(scene) }
+                        let locker = try scene.startChild(
+                            "/usr/bin/env",
+                            [
+                                "sqlite3", scene.databasePath, ".timeout 30000", "BEGIN IMMEDIATE;",
+                                ".shell touch \(locked)",
+                                ".shell while [ ! -e \(release) ]; do sleep 0.02; done", "ROLLBACK;",
+                            ], logName: "locker")
+                        #expect(
+                            await scene.eventually { FileManager.default.fileExists(atPath: locked) },
+                            "round \(round): no write lock: \(locker.log)")
+                        tornKill = try await scene.eventually(timeout: .milliseconds(1500)) {
+                            try await aheadOfCheckpoint(scene)
+                        }
                         if tornKill {
-                            #expect(daemon.isRunning, "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
+                            #expect(
+                                daemon.isRunning,
+                                "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))"
+                            )
                             await daemon.killNine()
                         }
                         FileManager.default.createFile(atPath: release, contents: nil)
@@ -128,7 +152,9 @@ extension Reliability.Lane1 {
                     }
                 }
                 if !tornKill {
-                    #expect(daemon.isRunning, "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
+                    #expect(
+                        daemon.isRunning,
+                        "round \(round) (SEED=\(seed)): the daemon died on its own:\n\(daemon.log.suffix(3000))")
                     await daemon.killNine()
                 }
                 kills += 1
@@ -136,17 +162,21 @@ extension Reliability.Lane1 {
                 let downloading = try await scene.scalar("SELECT count(*) FROM tokens WHERE state = 'downloading'")
                 if downloading > 0 { killsInFlight += 1 }
                 progressBefore = try await scene.scalar(progressSQL)
-                let context = "round \(round) (SEED=\(seed), killed \(tornKill ? "with a page durable but not checkpointed" : "\(wait) ms after progress"))"
+                let context =
+                    "round \(round) (SEED=\(seed), killed \(tornKill ? "with a page durable but not checkpointed" : "\(wait) ms after progress"))"
                 #expect(try await scene.integrity() == "ok", "\(context)")
                 try await checkCheckpoints(scene, context: context)
-                print("download crash \(context): progress \(progressBefore), downloading \(downloading), pages served \(await servedPages(scene, tokens))")
+                print(
+                    "download crash \(context): progress \(progressBefore), downloading \(downloading), pages served \(await servedPages(scene, tokens))"
+                )
             }
 
             print("download crash: rounds done after \(ContinuousClock.now - started)")
             // The last start runs everything to its end.
             let last = try await scene.startDaemon()
             let finished = try await scene.eventually(timeout: .seconds(ReliabilityMode.isFull ? 300 : 120)) {
-                try await scene.scalar("""
+                try await scene.scalar(
+                    """
                     SELECT (SELECT count(*) FROM tokens WHERE state <> 'complete') + (SELECT count(*) FROM hook_runs WHERE state <> 'succeeded')
                          + abs((SELECT count(*) FROM hook_runs) - \(tokens.count))
                     """) == 0
@@ -160,37 +190,66 @@ extension Reliability.Lane1 {
             #expect(try await scene.integrity() == "ok")
             let partials = partialFiles(scene)
             #expect(partials.isEmpty, "\(context): .partial files left: \(partials)")
-            let hookLines = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            let hookLines = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").map {
+                $0.split(separator: " ").map(String.init)
+            }
             var served = 0
             for token in tokens {
                 let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
                 served += canonical.pagesServed
                 // At most one page of this download fetched again per kill.
-                let again = canonical.pagesServed - pageCount(records[token]!, pageSize) - alteringByToken[token, default: 0]
-                #expect((0...killsInFlight).contains(again), "\(context): token \(token): \(again) pages fetched again over \(killsInFlight) kills")
+                let again =
+                    canonical.pagesServed - pageCount(records[token]!, pageSize) - alteringByToken[token, default: 0]
+                #expect(
+                    (0...killsInFlight).contains(again),
+                    "\(context): token \(token): \(again) pages fetched again over \(killsInFlight) kills")
                 #expect(try await state(scene, token) == "complete", "\(context): token \(token)")
-                #expect(try await sha256(scene, file(scene, token)) == canonical.sha256, "\(context): token \(token)'s file is not the canonical export")
+                #expect(
+                    try await sha256(scene, file(scene, token)) == canonical.sha256,
+                    "\(context): token \(token)'s file is not the canonical export")
                 #expect(canonical.isCommitted, "\(context): token \(token) not committed")
-                let row = try #require(try await scene.query("SELECT d.phase, d.records, d.sha256 FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.access_token = \(token)").first)
-                #expect(row["phase"] as? String == "committed" && row["records"] as? Int == Int(records[token]!) && row["sha256"] as? String == canonical.sha256,
-                        "\(context): token \(token)'s checkpoint: \(row)")
+                let row = try #require(
+                    try await scene.query(
+                        "SELECT d.phase, d.records, d.sha256 FROM downloads d JOIN tokens t ON t.id = d.token_id WHERE t.access_token = \(token)"
+                    ).first)
+                #expect(
+                    row["phase"] as? String == "committed" && row["records"] as? Int == Int(records[token]!)
+                        && row["sha256"] as? String == canonical.sha256,
+                    "\(context): token \(token)'s checkpoint: \(row)")
                 let lastOffset = Int64((pageCount(records[token]!, pageSize) - 1) * pageSize + 1)
                 try await checkCommitOrder(scene, token: token, lastOffset: lastOffset, context: context)
                 // One hook run; every run of it saw that run's event id and the file's checksum.
-                let runs = try await scene.query("SELECT h.event_id, h.event FROM hook_runs h JOIN tokens t ON t.id = h.token_id WHERE t.access_token = \(token)")
-                #expect(runs.count == 1 && runs.first?["event"] as? String == "complete", "\(context): token \(token)'s hook runs: \(runs)")
+                let runs = try await scene.query(
+                    "SELECT h.event_id, h.event FROM hook_runs h JOIN tokens t ON t.id = h.token_id WHERE t.access_token = \(token)"
+                )
+                #expect(
+                    runs.count == 1 && runs.first?["event"] as? String == "complete",
+                    "\(context): token \(token)'s hook runs: \(runs)")
                 let mine = hookLines.filter { $0.count >= 2 && $0[1] == String(token) }
                 #expect(!mine.isEmpty, "\(context): token \(token)'s complete hook never ran")
-                #expect(Set(mine.map { $0[0] }) == [runs.first?["event_id"] as? String ?? "?"], "\(context): token \(token)'s hook saw event ids \(Set(mine.map { $0[0] }))")
-                #expect(mine.allSatisfy { $0.count == 3 && $0[2] == canonical.sha256 }, "\(context): token \(token)'s hook saw checksums \(mine.map { $0.dropFirst(2) })")
+                #expect(
+                    Set(mine.map { $0[0] }) == [runs.first?["event_id"] as? String ?? "?"],
+                    "\(context): token \(token)'s hook saw event ids \(Set(mine.map { $0[0] }))")
+                #expect(
+                    mine.allSatisfy { $0.count == 3 && $0[2] == canonical.sha256 },
+                    "\(context): token \(token)'s hook saw checksums \(mine.map { $0.dropFirst(2) })")
             }
             // Pages fetched again because of a kill: served − needed − the served-but-unusable fault pages.
             let refetched = served - neededPages - alteringServes
-            print(String(format: "download crash figures (SEED=\(seed)): rounds \(rounds), kills \(kills) (\(killsInFlight) with a download in flight, \(tornKills) between a page's fsync and its checkpoint), pages needed \(neededPages), served \(served), fault pages served unusable \(alteringServes), re-fetched after kills \(refetched) = %.2f per kill", Double(refetched) / Double(max(kills, 1))))
+            print(
+                String(
+                    format:
+                        "download crash figures (SEED=\(seed)): rounds \(rounds), kills \(kills) (\(killsInFlight) with a download in flight, \(tornKills) between a page's fsync and its checkpoint), pages needed \(neededPages), served \(served), fault pages served unusable \(alteringServes), re-fetched after kills \(refetched) = %.2f per kill",
+                    Double(refetched) / Double(max(kills, 1))))
             #expect(rounds < 2 || tornKills > 0, "\(context): no kill landed between a page's fsync and its checkpoint")
-            #expect(refetched >= 0, "\(context): fewer pages served (\(served)) than needed (\(neededPages)) plus cut/short pages (\(alteringServes))")
-            #expect(refetched <= killsInFlight * tokens.count,
-                    "\(context): \(refetched) pages fetched again for \(killsInFlight) kills with downloads in flight (at most one per download in flight per kill)")
+            #expect(
+                refetched >= 0,
+                "\(context): fewer pages served (\(served)) than needed (\(neededPages)) plus cut/short pages (\(alteringServes))"
+            )
+            #expect(
+                refetched <= killsInFlight * tokens.count,
+                "\(context): \(refetched) pages fetched again for \(killsInFlight) kills with downloads in flight (at most one per download in flight per kill)"
+            )
         }
 
         /// After a kill: every checkpoint is backed by the file (the `.partial` — or the final file, when a
@@ -198,12 +257,15 @@ extension Reliability.Lane1 {
         /// final file exists with the checkpoint's checksum.
         private func checkCheckpoints(_ scene: ReliabilityScene, context: String) async throws {
             for row in try await scene.query("SELECT file, phase, bytes, sha256 FROM downloads") {
-                let path = row["file"] as? String ?? "?", phase = row["phase"] as? String ?? "?", bytes = row["bytes"] as? Int ?? 0
+                let path = row["file"] as? String ?? "?", phase = row["phase"] as? String ?? "?",
+                    bytes = row["bytes"] as? Int ?? 0
                 if phase == "fetching" {
                     let size = max(fileSize(path + ".partial") ?? -1, fileSize(path) ?? -1)
                     #expect(size >= bytes, "\(context): \(path) checkpoint says \(bytes) bytes, the file holds \(size)")
                 } else {
-                    #expect(try await sha256(scene, path) == row["sha256"] as? String, "\(context): \(path) (\(phase)) does not match its recorded checksum")
+                    #expect(
+                        try await sha256(scene, path) == row["sha256"] as? String,
+                        "\(context): \(path) (\(phase)) does not match its recorded checksum")
                 }
             }
         }
@@ -217,22 +279,39 @@ extension Reliability.Lane1 {
 
         /// The commit of `token` came after its last page was stored (history order) and after the
         /// simulator served that page; no page was asked for after a commit.
-        private func checkCommitOrder(_ scene: ReliabilityScene, token: Int64, lastOffset: Int64, context: String) async throws {
-            let history = try await scene.query("""
+        private func checkCommitOrder(_ scene: ReliabilityScene, token: Int64, lastOffset: Int64, context: String)
+            async throws
+        {
+            let history = try await scene.query(
+                """
                 SELECT r.request, r.page_offset, r.outcome FROM download_requests r JOIN tokens t ON t.id = r.token_id
                 WHERE t.access_token = \(token) ORDER BY r.id
                 """)
             let firstCommit = history.firstIndex { $0["request"] as? String == "commit" }
             let lastPage = history.lastIndex { $0["request"] as? String == "page" && $0["outcome"] as? String == "ok" }
-            #expect(firstCommit != nil && lastPage != nil && lastPage! < firstCommit!, "\(context): token \(token)'s history: last stored page at \(String(describing: lastPage)), first commit at \(String(describing: firstCommit))")
-            if let lastPage { #expect(history[lastPage]["page_offset"] as? Int == Int(lastOffset), "\(context): token \(token)'s last stored page: \(history[lastPage])") }
+            #expect(
+                firstCommit != nil && lastPage != nil && lastPage! < firstCommit!,
+                "\(context): token \(token)'s history: last stored page at \(String(describing: lastPage)), first commit at \(String(describing: firstCommit))"
+            )
+            if let lastPage {
+                #expect(
+                    history[lastPage]["page_offset"] as? Int == Int(lastOffset),
+                    "\(context): token \(token)'s last stored page: \(history[lastPage])")
+            }
             let requests = await scene.simulator.requests().filter { $0.accessToken == token }
-            let commits = requests.indices.filter { requests[$0].method == "POST" && requests[$0].path.contains("/Commit/") }
+            let commits = requests.indices.filter {
+                requests[$0].method == "POST" && requests[$0].path.contains("/Commit/")
+            }
             let lastServed = requests.firstIndex { $0.method == "GET" && $0.offset == lastOffset && $0.status == 200 }
             #expect(!commits.isEmpty, "\(context): the simulator saw no commit of token \(token)")
             if let first = commits.first {
-                #expect(lastServed.map { $0 < first } == true, "\(context): token \(token) committed (request \(first)) before its last page was served (\(String(describing: lastServed)))")
-                #expect(!requests[first...].contains { $0.method == "GET" && $0.offset != nil }, "\(context): token \(token)'s pages were asked for after its commit")
+                #expect(
+                    lastServed.map { $0 < first } == true,
+                    "\(context): token \(token) committed (request \(first)) before its last page was served (\(String(describing: lastServed)))"
+                )
+                #expect(
+                    !requests[first...].contains { $0.method == "GET" && $0.offset != nil },
+                    "\(context): token \(token)'s pages were asked for after its commit")
             }
         }
 
@@ -244,61 +323,98 @@ extension Reliability.Lane1 {
             let mountPoint = scene.directory.appendingPathComponent("tmpfs").path
             try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             // 80 MiB: mprefd wants ByteCount + 10 % + 64 MiB free before the first page.
-            let mounted = try await scene.run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", mountPoint], stdin: nil, environment: nil)
+            let mounted = try await scene.run(
+                "/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", mountPoint], stdin: nil,
+                environment: nil)
             defer {
                 scene.endChildren()
-                if mounted.status == 0 { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint]).waitUntilExit() }
+                if mounted.status == 0 {
+                    _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint])
+                        .waitUntilExit()
+                }
                 Task { await scene.tearDown() }
             }
             guard mounted.status == 0 else {
                 // Without a mount there is no full disk for the download directory alone (RLIMIT_FSIZE would fail the
                 // database too, and a read-only directory does not stop an open file): say so rather than pass quietly.
-                Issue.record("cannot mount a tmpfs for the download directory (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); run as root")
+                Issue.record(
+                    "cannot mount a tmpfs for the download directory (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); run as root"
+                )
                 return
             }
             let exports = mountPoint + "/exports"
-            await scene.simulator.setScenario(.complete(records: 6000, export: ExportOptions(seed: 3)), accessToken: token, clientID: Self.clientID)
-            try configure(scene, directory: exports, pageSize: 500, download: ["disk_retry_s: 3"],
-                          polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2", "max_requests_per_second_per_host: 4", "shutdown_grace_s: 5"])
+            await scene.simulator.setScenario(
+                .complete(records: 6000, export: ExportOptions(seed: 3)), accessToken: token, clientID: Self.clientID)
+            try configure(
+                scene, directory: exports, pageSize: 500, download: ["disk_retry_s: 3"],
+                polling: [
+                    "initial_delay_s: 0.05", "max_delay_s: 0.2", "max_requests_per_second_per_host: 4",
+                    "shutdown_grace_s: 5",
+                ])
             try #require(try await scene.mprefd(["add-token", "\(token)"]).status == 0)
             let daemon = try await scene.startDaemon()
-            #expect(try await scene.eventually { try await scene.scalar("SELECT coalesce(sum(pages), 0) FROM downloads") >= 2 })
+            #expect(
+                try await scene.eventually {
+                    try await scene.scalar("SELECT coalesce(sum(pages), 0) FROM downloads") >= 2
+                })
 
             let filler = mountPoint + "/filler"
             fillDisk(filler)
             let stopped = try await scene.eventually(timeout: .seconds(30)) {
-                (try await scene.query("SELECT last_error FROM downloads").first?["last_error"] as? String)?.contains("not enough disk space") == true
+                (try await scene.query("SELECT last_error FROM downloads").first?["last_error"] as? String)?.contains(
+                    "not enough disk space") == true
             }
-            let download = try #require(try await scene.query("SELECT phase, pages, bytes, last_error FROM downloads").first)
+            let download = try #require(
+                try await scene.query("SELECT phase, pages, bytes, last_error FROM downloads").first)
             let lastError = download["last_error"] as? String ?? ""
             print("disk full: the download says: \(lastError)")
-            #expect(stopped && daemon.isRunning, "no disk-full error, or the daemon died; log tail:\n\(daemon.log.suffix(3000))")
+            #expect(
+                stopped && daemon.isRunning,
+                "no disk-full error, or the daemon died; log tail:\n\(daemon.log.suffix(3000))")
             #expect(lastError.contains("No space left on device"), "\(lastError)")
             let tokenError = try await scene.query("SELECT state, last_error FROM tokens").first
-            #expect(tokenError?["state"] as? String == "downloading" && (tokenError?["last_error"] as? String)?.contains("not enough disk space") == true, "\(String(describing: tokenError))")
+            #expect(
+                tokenError?["state"] as? String == "downloading"
+                    && (tokenError?["last_error"] as? String)?.contains("not enough disk space") == true,
+                "\(String(describing: tokenError))")
             // The checkpoint is kept and the file is cut back to it; nothing is committed or made final.
             let pages = download["pages"] as? Int ?? -1, bytes = download["bytes"] as? Int ?? -1
             #expect(download["phase"] as? String == "fetching" && pages >= 2 && pages < 12, "\(download)")
-            #expect(fileSize(file(scene, token, directory: exports) + ".partial") == Int64(bytes), "the .partial file is not at its checkpoint (\(bytes) bytes)")
+            #expect(
+                fileSize(file(scene, token, directory: exports) + ".partial") == Int64(bytes),
+                "the .partial file is not at its checkpoint (\(bytes) bytes)")
             #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports)))
             #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
-            #expect(logLines(daemon.log, containing: "download waits").count == 1, "logged \(logLines(daemon.log, containing: "download waits").count) times")
+            #expect(
+                logLines(daemon.log, containing: "download waits").count == 1,
+                "logged \(logLines(daemon.log, containing: "download waits").count) times")
             // It waits (disk_retry_s: 3) rather than fetching pages it cannot store: the next page
             // request comes no sooner than the retry interval after the one that met the full disk.
             let requestsAtStop = await pageRequests(scene, token)
             let storedAtStop = try await scene.scalar("SELECT count(*) FROM download_requests")
-            #expect(await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop }, "no retry after 3 s")
-            let times = await scene.simulator.requests().filter { $0.accessToken == token && $0.method == "GET" && $0.offset != nil }.map(\.time)
+            #expect(
+                await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop },
+                "no retry after 3 s")
+            let times = await scene.simulator.requests().filter {
+                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
+            }.map(\.time)
             let gap = times[requestsAtStop].timeIntervalSince(times[requestsAtStop - 1])
             #expect(gap >= 2.5, "pages asked for while the disk is full: the retry came after \(gap) s")
 
             // One more try while still full, once stored: still one log line, same checkpoint.
-            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM download_requests") > storedAtStop })
-            #expect(logLines(daemon.log, containing: "download waits").count == 1, "the full disk is logged again on every retry")
+            #expect(
+                try await scene.eventually {
+                    try await scene.scalar("SELECT count(*) FROM download_requests") > storedAtStop
+                })
+            #expect(
+                logLines(daemon.log, containing: "download waits").count == 1,
+                "the full disk is logged again on every retry")
             #expect(try await scene.scalar("SELECT pages FROM downloads") == pages)
 
             try FileManager.default.removeItem(atPath: filler)
-            let done = try await scene.eventually(timeout: .seconds(120)) { try await state(scene, token) == "complete" }
+            let done = try await scene.eventually(timeout: .seconds(120)) {
+                try await state(scene, token) == "complete"
+            }
             #expect(done, "the download did not resume; log tail:\n\(daemon.log.suffix(3000))")
             let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
             #expect(try await sha256(scene, file(scene, token, directory: exports)) == canonical.sha256)
@@ -320,20 +436,29 @@ extension Reliability.Lane1 {
                 scene.endChildren()
                 Task { await scene.tearDown() }
             }
-            await scene.simulator.setScenario(.complete(records: 3000, export: ExportOptions(seed: 4, pages: [PageFault(offset: 1501, .http(code: 401, body: nil))])),
-                                              accessToken: token, clientID: Self.clientID)
-            try configure(scene, pageSize: 500, polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2", "auth_pause_s: 1", "pause_jitter_s: 0.1"])
+            await scene.simulator.setScenario(
+                .complete(
+                    records: 3000,
+                    export: ExportOptions(seed: 4, pages: [PageFault(offset: 1501, .http(code: 401, body: nil))])),
+                accessToken: token, clientID: Self.clientID)
+            try configure(
+                scene, pageSize: 500,
+                polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2", "auth_pause_s: 1", "pause_jitter_s: 0.1"])
             try #require(try await scene.mprefd(["add-token", "\(token)"]).status == 0)
             let daemon = try await scene.startDaemon()
             let paused = try await scene.eventually(timeout: .seconds(30)) {
-                try await scene.scalar("SELECT count(*) FROM pauses WHERE scope = 'account' AND subject = '\(Self.clientID)'") == 1
+                try await scene.scalar(
+                    "SELECT count(*) FROM pauses WHERE scope = 'account' AND subject = '\(Self.clientID)'") == 1
             }
             #expect(paused, "no account pause; log tail:\n\(daemon.log.suffix(3000))")
             #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
             let done = try await scene.eventually(timeout: .seconds(30)) { try await state(scene, token) == "complete" }
             #expect(done, "log tail:\n\(daemon.log.suffix(3000))")
-            let history = try await scene.query("SELECT request, page_offset, http_status, outcome FROM download_requests ORDER BY id")
-            #expect(history.contains { $0["page_offset"] as? Int == 1501 && $0["http_status"] as? Int == 401 }, "\(history)")
+            let history = try await scene.query(
+                "SELECT request, page_offset, http_status, outcome FROM download_requests ORDER BY id")
+            #expect(
+                history.contains { $0["page_offset"] as? Int == 1501 && $0["http_status"] as? Int == 401 }, "\(history)"
+            )
             let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
             #expect(try await sha256(scene, file(scene, token)) == canonical.sha256)
             #expect(canonical.isCommitted)
@@ -341,7 +466,9 @@ extension Reliability.Lane1 {
             try await checkCommitOrder(scene, token: token, lastOffset: 2501, context: "401")
             // The 401 did not count against the download (nor did the account pause fail it).
             let after = try await scene.query("SELECT last_error, consecutive_errors FROM tokens").first
-            #expect(after?["last_error"] is NSNull && after?["consecutive_errors"] as? Int == 0, "\(String(describing: after))")
+            #expect(
+                after?["last_error"] is NSNull && after?["consecutive_errors"] as? Int == 0,
+                "\(String(describing: after))")
         }
 
         // MARK: 4. Dead ends
@@ -355,16 +482,21 @@ extension Reliability.Lane1 {
             let short: Int64 = 65_001, wrongTotal: Int64 = 65_002, serverError: Int64 = 65_003
             let faults: [Int64: PageFault.Kind] = [short: .short, wrongTotal: .wrongTotal, serverError: .serverError]
             for (token, kind) in faults {
-                await scene.simulator.setScenario(.complete(records: 1500, export: ExportOptions(seed: UInt64(token), pages: [PageFault(offset: 501, kind, times: 100)])),
-                                                  accessToken: token, clientID: Self.clientID)
+                await scene.simulator.setScenario(
+                    .complete(
+                        records: 1500,
+                        export: ExportOptions(seed: UInt64(token), pages: [PageFault(offset: 501, kind, times: 100)])),
+                    accessToken: token, clientID: Self.clientID)
             }
             let failures = scene.directory.appendingPathComponent("failures.log").path
-            try configure(scene, pageSize: 500, download: ["max_attempts: 3"], polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2"],
-                          extra: """
-                              hooks:
-                                on_failure:
-                                  - 'echo "$MPREFD_EVENT $MPREFD_ACCESS_TOKEN" >> "\(failures)"'
-                              """)
+            try configure(
+                scene, pageSize: 500, download: ["max_attempts: 3"],
+                polling: ["initial_delay_s: 0.05", "max_delay_s: 0.2"],
+                extra: """
+                    hooks:
+                      on_failure:
+                        - 'echo "$MPREFD_EVENT $MPREFD_ACCESS_TOKEN" >> "\(failures)"'
+                    """)
             try #require(try await scene.mprefd(["add-token"] + faults.keys.sorted().map(String.init)).status == 0)
             let daemon = try await scene.startDaemon()
             let ended = try await scene.eventually(timeout: .seconds(30)) {
@@ -377,22 +509,42 @@ extension Reliability.Lane1 {
                 serverError: "page request: HTTP 500 server error",
             ]
             for (token, cause) in expected {
-                let row = try #require(try await scene.query("""
-                    SELECT t.state, t.last_error, d.phase, d.records, d.pages FROM tokens t JOIN downloads d ON d.token_id = t.id WHERE t.access_token = \(token)
-                    """).first)
+                let row = try #require(
+                    try await scene.query(
+                        """
+                        SELECT t.state, t.last_error, d.phase, d.records, d.pages FROM tokens t JOIN downloads d ON d.token_id = t.id WHERE t.access_token = \(token)
+                        """
+                    ).first)
                 let error = row["last_error"] as? String ?? ""
-                #expect(row["state"] as? String == "download_failed" && row["phase"] as? String == "failed", "token \(token): \(row)")
-                #expect(error.contains("download failed after 3 failed requests in a row") && error.contains(cause), "token \(token): \(error)")
-                #expect(error.contains("500 of 1500 records kept in \(file(scene, token)).partial"), "token \(token): \(error)")
+                #expect(
+                    row["state"] as? String == "download_failed" && row["phase"] as? String == "failed",
+                    "token \(token): \(row)")
+                #expect(
+                    error.contains("download failed after 3 failed requests in a row") && error.contains(cause),
+                    "token \(token): \(error)")
+                #expect(
+                    error.contains("500 of 1500 records kept in \(file(scene, token)).partial"),
+                    "token \(token): \(error)")
                 #expect(row["records"] as? Int == 500 && row["pages"] as? Int == 1, "token \(token): \(row)")
                 let export = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
                 #expect(!export.isCommitted, "token \(token) committed")
-                #expect(await scene.simulator.requests().filter { $0.accessToken == token && $0.path.contains("/Commit/") }.isEmpty, "token \(token): a commit was sent")
-                #expect(try await scene.scalar("SELECT count(*) FROM download_requests r JOIN tokens t ON t.id = r.token_id WHERE t.access_token = \(token) AND r.request = 'commit'") == 0)
+                #expect(
+                    await scene.simulator.requests().filter { $0.accessToken == token && $0.path.contains("/Commit/") }
+                        .isEmpty, "token \(token): a commit was sent")
+                #expect(
+                    try await scene.scalar(
+                        "SELECT count(*) FROM download_requests r JOIN tokens t ON t.id = r.token_id WHERE t.access_token = \(token) AND r.request = 'commit'"
+                    ) == 0)
                 #expect(!FileManager.default.fileExists(atPath: file(scene, token)), "token \(token) has a final file")
-                #expect(fileSize(file(scene, token) + ".partial").map { $0 > 0 } == true, "token \(token)'s partial file is gone")
-                #expect(await pageRequests(scene, token) == 4, "token \(token): 1 good page and 3 failed attempts expected")
-                #expect(try await scene.scalar("SELECT count(*) FROM hook_runs h JOIN tokens t ON t.id = h.token_id WHERE t.access_token = \(token) AND h.event = 'complete'") == 0)
+                #expect(
+                    fileSize(file(scene, token) + ".partial").map { $0 > 0 } == true,
+                    "token \(token)'s partial file is gone")
+                #expect(
+                    await pageRequests(scene, token) == 4, "token \(token): 1 good page and 3 failed attempts expected")
+                #expect(
+                    try await scene.scalar(
+                        "SELECT count(*) FROM hook_runs h JOIN tokens t ON t.id = h.token_id WHERE t.access_token = \(token) AND h.event = 'complete'"
+                    ) == 0)
             }
             let hooksRan = await scene.eventually {
                 let text = (try? String(contentsOfFile: failures, encoding: .utf8)) ?? ""
@@ -405,12 +557,21 @@ extension Reliability.Lane1 {
 
         /// Writes the config: the simulator's account downloading into `directory` (default
         /// `<scene>/exports`) with `pageSize` and `download` lines, the `polling` lines, `extra` YAML.
-        private func configure(_ scene: ReliabilityScene, directory: String? = nil, pageSize: Int, download: [String] = [], polling: [String], extra: String = "") throws {
-            let lines = ["enabled: true", "directory: \(directory ?? exportsDirectory(scene))", "page_size: \(pageSize)"] + download
-            try scene.writeConfig(polling: polling, accounts: "    download:\n" + lines.map { "      " + $0 }.joined(separator: "\n"), extra: extra)
+        private func configure(
+            _ scene: ReliabilityScene, directory: String? = nil, pageSize: Int, download: [String] = [],
+            polling: [String], extra: String = ""
+        ) throws {
+            let lines =
+                ["enabled: true", "directory: \(directory ?? exportsDirectory(scene))", "page_size: \(pageSize)"]
+                + download
+            try scene.writeConfig(
+                polling: polling, accounts: "    download:\n" + lines.map { "      " + $0 }.joined(separator: "\n"),
+                extra: extra)
         }
 
-        private func exportsDirectory(_ scene: ReliabilityScene) -> String { scene.directory.appendingPathComponent("exports").path }
+        private func exportsDirectory(_ scene: ReliabilityScene) -> String {
+            scene.directory.appendingPathComponent("exports").path
+        }
 
         private func file(_ scene: ReliabilityScene, _ token: Int64, directory: String? = nil) -> String {
             "\(directory ?? exportsDirectory(scene))/\(Self.clientID)/\(token).ndjson"
@@ -440,12 +601,16 @@ extension Reliability.Lane1 {
 
         /// Page requests the simulator received for `token` (answered or not).
         private func pageRequests(_ scene: ReliabilityScene, _ token: Int64) async -> Int {
-            await scene.simulator.requests().filter { $0.accessToken == token && $0.method == "GET" && $0.offset != nil }.count
+            await scene.simulator.requests().filter {
+                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
+            }.count
         }
 
         private func servedPages(_ scene: ReliabilityScene, _ tokens: [Int64]) async -> Int {
             var total = 0
-            for token in tokens { total += await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.pagesServed ?? 0 }
+            for token in tokens {
+                total += await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.pagesServed ?? 0
+            }
             return total
         }
 

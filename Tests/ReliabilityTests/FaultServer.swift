@@ -88,7 +88,10 @@ private final class FaultHandler: ChannelInboundHandler {
     private var head = ""
     private var answered = false
 
-    init(behaviour: @escaping @Sendable (Int64?) -> FaultServer.Behaviour, record: @escaping @Sendable (FaultServer.LoggedRequest) -> Void) {
+    init(
+        behaviour: @escaping @Sendable (Int64?) -> FaultServer.Behaviour,
+        record: @escaping @Sendable (FaultServer.LoggedRequest) -> Void
+    ) {
         self.behaviour = behaviour
         self.record = record
     }
@@ -102,7 +105,9 @@ private final class FaultHandler: ChannelInboundHandler {
         let requestLine = head[..<end.lowerBound].split(separator: "\r\n").first ?? ""
         let path = requestLine.split(separator: " ").dropFirst().first ?? ""
         let segments = path.split(separator: "/")
-        let token = segments.firstIndex(where: { $0.lowercased() == "status" }).flatMap { $0 > 0 ? Int64(segments[$0 - 1]) : nil }
+        let token = segments.firstIndex(where: { $0.lowercased() == "status" }).flatMap {
+            $0 > 0 ? Int64(segments[$0 - 1]) : nil
+        }
         record(.init(time: Date(), accessToken: token))
         answer(behaviour(token), channel: context.channel)
     }
@@ -115,7 +120,8 @@ private final class FaultHandler: ChannelInboundHandler {
         case .hang:
             break
         case .respond(let status, let contentType, let body):
-            let text = "HTTP/1.1 \(status) X\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            let text =
+                "HTTP/1.1 \(status) X\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
             send(text).whenComplete { _ in channel.close(promise: nil) }
         case .redirect(let location):
             send("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -123,22 +129,31 @@ private final class FaultHandler: ChannelInboundHandler {
         case .bigBody(let bytes):
             let document = "{\"Status\":\"Complete\",\"RowCount\":1,\"ByteCount\":1}"
             let body = document + String(repeating: " ", count: max(0, bytes - document.utf8.count))
-            send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
-                .flatMap { send(body) }
-                .whenComplete { _ in channel.close(promise: nil) }
+            send(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+            )
+            .flatMap { send(body) }
+            .whenComplete { _ in channel.close(promise: nil) }
         case .resetMidBody:
-            send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n" + "{\"Status\":\"Processing\"," + String(repeating: " ", count: 77))
-                .whenComplete { _ in
-                    // SO_LINGER 0: close sends RST instead of FIN.
-                    if let provider = channel as? any SocketOptionProvider {
-                        provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
-                    } else {
+            send(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                    + "{\"Status\":\"Processing\"," + String(repeating: " ", count: 77)
+            )
+            .whenComplete { _ in
+                // SO_LINGER 0: close sends RST instead of FIN.
+                if let provider = channel as? any SocketOptionProvider {
+                    provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
                         channel.close(promise: nil)
                     }
+                } else {
+                    channel.close(promise: nil)
                 }
+            }
         case .drip(let length, let interval):
-            send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n")
-                .whenSuccess { Self.drip(remaining: length, interval: interval, channel: channel) }
+            send(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\nConnection: close\r\n\r\n"
+            )
+            .whenSuccess { Self.drip(remaining: length, interval: interval, channel: channel) }
         }
     }
 
@@ -149,7 +164,11 @@ private final class FaultHandler: ChannelInboundHandler {
         }
         channel.eventLoop.scheduleTask(in: interval) {
             channel.writeAndFlush(ByteBuffer(string: " ")).whenComplete { result in
-                if case .success = result { drip(remaining: remaining - 1, interval: interval, channel: channel) } else { channel.close(promise: nil) }
+                if case .success = result {
+                    drip(remaining: remaining - 1, interval: interval, channel: channel)
+                } else {
+                    channel.close(promise: nil)
+                }
             }
         }
     }
@@ -168,18 +187,24 @@ struct BadCertificateServer {
 
     static func start(in scene: ReliabilityScene) async throws -> BadCertificateServer {
         let dir = scene.directory.path
-        let made = try await scene.run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/bad.key", "-out", "\(dir)/bad.crt",
-            "-days", "1", "-subj", "/CN=not-this-host.invalid",
-        ], stdin: nil, environment: nil)
+        let made = try await scene.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/bad.key", "-out", "\(dir)/bad.crt",
+                "-days", "1", "-subj", "/CN=not-this-host.invalid",
+            ], stdin: nil, environment: nil)
         guard made.status == 0 else { throw SceneFailure("openssl req failed: \(made.output)") }
-        let child = try scene.startChild("/usr/bin/openssl", [
-            "s_server", "-accept", "127.0.0.1:0", "-cert", "\(dir)/bad.crt", "-key", "\(dir)/bad.key", "-www",
-        ], logName: "s_server")
+        let child = try scene.startChild(
+            "/usr/bin/openssl",
+            [
+                "s_server", "-accept", "127.0.0.1:0", "-cert", "\(dir)/bad.crt", "-key", "\(dir)/bad.key", "-www",
+            ], logName: "s_server")
         var port: Int?
         _ = await scene.eventually(timeout: .seconds(15)) {
             // "ACCEPT 127.0.0.1:PORT"
-            if let line = child.log.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT") }), let text = line.split(separator: ":").last {
+            if let line = child.log.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT") }),
+                let text = line.split(separator: ":").last
+            {
                 port = Int(text.trimmingCharacters(in: .whitespaces))
             }
             return port != nil || !child.isRunning

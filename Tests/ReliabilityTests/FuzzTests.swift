@@ -43,7 +43,10 @@ extension Reliability {
                 return (failures, kinds, ContinuousClock.now - started)
             }
             print("fuzzing: done in \(took); kinds \(kinds.sorted { $0.key < $1.key })")
-            #expect(failures.isEmpty, "failing cases (replay one with FUZZ_SEED=…, then add it to FuzzRegressions.seeds):\n\(failures.joined(separator: "\n"))")
+            #expect(
+                failures.isEmpty,
+                "failing cases (replay one with FUZZ_SEED=…, then add it to FuzzRegressions.seeds):\n\(failures.joined(separator: "\n"))"
+            )
         }
 
         /// Seeds that once failed (or that cover a tricky path), replayed as regular tests.
@@ -58,9 +61,11 @@ extension Reliability {
 
 /// Replayed by `Fuzzing.regression`: add a failing case's printed `FUZZ_SEED` here once it is fixed.
 enum FuzzRegressions {
-    static let seeds: [UInt64] = [1, 2, 3, 0xDEAD_BEEF, 0x5EED_0000_0000_0001,
-                                  // `<?xml?>` then a malformed element: FoundationXML crashed in strlen (2026-12-03).
-                                  7_581_871_577_719_738_275]
+    static let seeds: [UInt64] = [
+        1, 2, 3, 0xDEAD_BEEF, 0x5EED_0000_0000_0001,
+        // `<?xml?>` then a malformed element: FoundationXML crashed in strlen (2026-12-03).
+        7_581_871_577_719_738_275,
+    ]
 }
 
 /// One fuzz case: a body through the decoder and the classifier, and a `Retry-After` through the parser.
@@ -85,10 +90,14 @@ enum FuzzCase {
         // The decoder.
         let outcome = StatusDecoder.decode(body.bytes, contentType: body.contentType)
         problems += bodyProblems(outcome, allowed: ["ok", "undecodable"])
-        if StatusDecoder.decode(body.bytes, contentType: body.contentType) != outcome { problems.append("decoding is not deterministic") }
+        if StatusDecoder.decode(body.bytes, contentType: body.contentType) != outcome {
+            problems.append("decoding is not deterministic")
+        }
         if let expected = body.expected {
             if case .ok(let status) = outcome {
-                let got = FuzzGenerator.Expected(accessToken: status.accessToken, status: status.status, rowCount: status.rowCount, byteCount: status.byteCount)
+                let got = FuzzGenerator.Expected(
+                    accessToken: status.accessToken, status: status.status, rowCount: status.rowCount,
+                    byteCount: status.byteCount)
                 if got != expected { problems.append("\(body.kind) decoded as \(got), expected \(expected)") }
             } else {
                 problems.append("valid \(body.kind) not decoded: \(outcome)")
@@ -96,14 +105,17 @@ enum FuzzCase {
         }
 
         // The classifier, with a random status code and Retry-After.
-        let code = generator.pick([200, 200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 429, 500, 502, 503, 503, 504, 599, 100, 0, 999])
+        let code = generator.pick([
+            200, 200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 408, 429, 500, 502, 503, 503, 504, 599, 100, 0, 999,
+        ])
         let retry = generator.retryAfter()
         kinds["retry-after/" + retry.kind, default: 0] += 1
         var headers = HTTPHeaders()
         if let contentType = body.contentType { headers.add(name: "Content-Type", value: contentType) }
         for value in retry.values { headers.add(name: "Retry-After", value: value) }
         if let date = retry.dateHeader { headers.add(name: "Date", value: date) }
-        let classified = ResponseClassifier.outcome(status: code, headers: headers, body: ByteBuffer(bytes: body.bytes), receivedAt: retry.receivedAt)
+        let classified = ResponseClassifier.outcome(
+            status: code, headers: headers, body: ByteBuffer(bytes: body.bytes), receivedAt: retry.receivedAt)
         let allowed: Set<String> =
             switch code {
             case 200..<300: ["ok", "undecodable"]
@@ -116,22 +128,32 @@ enum FuzzCase {
             default: ["unexpected_status"]
             }
         problems += bodyProblems(classified, allowed: allowed).map { "HTTP \(code): \($0)" }
-        if case .badRequest(let detail) = classified, detail.count > 256 { problems.append("400 detail longer than 256") }
+        if case .badRequest(let detail) = classified, detail.count > 256 {
+            problems.append("400 detail longer than 256")
+        }
 
         // The Retry-After parser on its own.
         let delay = RetryAfter.delay(from: retry.values, dateHeader: retry.dateHeader, receivedAt: retry.receivedAt)
         if let delay, delay < .zero { problems.append("negative Retry-After delay \(delay) for \(retry.values)") }
         if let expected = retry.expected, delay != expected {
-            problems.append("Retry-After \(retry.values) (Date \(retry.dateHeader ?? "-")) gave \(String(describing: delay)), expected \(String(describing: expected))")
+            problems.append(
+                "Retry-After \(retry.values) (Date \(retry.dateHeader ?? "-")) gave \(String(describing: delay)), expected \(String(describing: expected))"
+            )
         }
-        if case .unavailable(let hint) = classified, hint != delay { problems.append("classifier's Retry-After \(String(describing: hint)) differs from the parser's \(String(describing: delay))") }
+        if case .unavailable(let hint) = classified, hint != delay {
+            problems.append(
+                "classifier's Retry-After \(String(describing: hint)) differs from the parser's \(String(describing: delay))"
+            )
+        }
 
         return problems.isEmpty ? [] : problems + ["body \(body.kind) \(body.contentType ?? "(no type)") \(excerpt)"]
     }
 
     private static func bodyProblems(_ outcome: PollOutcome, allowed: Set<String>) -> [String] {
         var problems: [String] = []
-        if !allowed.contains(outcome.kind.rawValue) { problems.append("outcome \(outcome.kind.rawValue) not in \(allowed.sorted())") }
+        if !allowed.contains(outcome.kind.rawValue) {
+            problems.append("outcome \(outcome.kind.rawValue) not in \(allowed.sorted())")
+        }
         switch outcome {
         case .ok(let status):
             if let rows = status.rowCount, rows < 0 { problems.append("negative RowCount \(rows)") }
@@ -139,7 +161,9 @@ enum FuzzCase {
         case .undecodable(let reason, let excerpt):
             if reason.isEmpty { problems.append("undecodable without a reason") }
             if excerpt.count > 256 { problems.append("excerpt of \(excerpt.count) characters") }
-            if excerpt.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { problems.append("excerpt contains control characters") }
+            if excerpt.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                problems.append("excerpt contains control characters")
+            }
         case .unavailable(let hint):
             if let hint, hint < .zero { problems.append("negative Retry-After \(hint)") }
         default:

@@ -33,7 +33,11 @@ extension Reliability {
         @Test func everyAnswerCrossedWithEveryRowIsDecidedRenderedAndStored() async throws {
             let replay = ReliabilityMode.environment["FUZZ_SEED"].flatMap(UInt64.init)
             let base = replay ?? ReliabilityMode.seed
-            let count = replay != nil ? 1 : ReliabilityMode.environment["FUZZ_CASES"].flatMap(Int.init) ?? (ReliabilityMode.isFull ? 100_000 : 3_000)
+            let count =
+                replay != nil
+                ? 1
+                : ReliabilityMode.environment["FUZZ_CASES"].flatMap(Int.init)
+                    ?? (ReliabilityMode.isFull ? 100_000 : 3_000)
             print("poll-path fuzzing: \(count) cases, SEED=\(base)")
             let bench = try PollPathBench()
             defer { bench.cleanUp() }
@@ -59,7 +63,10 @@ extension Reliability {
             FuzzCrashReporter.current = 0
             failures += bench.finalChecks()
             print("poll-path fuzzing: done in \(ContinuousClock.now - started); \(tally.sorted { $0.key < $1.key })")
-            #expect(failures.isEmpty, "failing cases (replay one with FUZZ_SEED=…, then add it to PollPathRegressions.seeds):\n\(failures.prefix(20).joined(separator: "\n"))")
+            #expect(
+                failures.isEmpty,
+                "failing cases (replay one with FUZZ_SEED=…, then add it to PollPathRegressions.seeds):\n\(failures.prefix(20).joined(separator: "\n"))"
+            )
         }
 
         /// Seeds that once failed, or that cover a tricky path, replayed as regular tests.
@@ -97,7 +104,8 @@ final class PollPathBench {
     static let hostKey = "https://pm.example:443"
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-pollfuzz-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mprefd-pollfuzz-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         database = try TokenDatabase(path: directory.appendingPathComponent("fuzz.sqlite3").path, mode: .readWrite)
     }
@@ -106,7 +114,9 @@ final class PollPathBench {
 
     // MARK: generators
 
-    static let extremeIntegers: [Int64] = [0, 1, 2, 3, 9, 10, 63, 64, 1023, 1024, .max, .max - 1, 4_294_967_296, Int64(Int32.max) + 1]
+    static let extremeIntegers: [Int64] = [
+        0, 1, 2, 3, 9, 10, 63, 64, 1023, 1024, .max, .max - 1, 4_294_967_296, Int64(Int32.max) + 1,
+    ]
 
     /// A count column: mostly usable (≥ 0, up to `Int64.max`), one in twenty negative (a defect).
     static func integer(_ rng: inout SplitMix64) -> Int64 {
@@ -122,11 +132,20 @@ final class PollPathBench {
     static func timestampSQL(_ rng: inout SplitMix64) -> String {
         switch Int.random(in: 0...9, using: &rng) {
         case 0: return "NULL"
-        case 1: return ["'0000-01-01T00:00:00.000Z'", "'9999-12-31T23:59:59.999Z'", "'1970-01-01T00:00:00.000Z'", "'2026-12-03 10:00:00'",
-                        "'2026-12-03T10:00:00.123456789Z'", "'2026-02-31T00:00:00.000Z'", "'2026-12-03T10:00:60Z'"].randomElement(using: &rng) ?? "NULL"
-        case 2: return ["'garbage'", "''", "'2026-13-01T00:00:00.000Z'", "'10000-01-01T00:00:00.000Z'", "'-001-01-01T00:00:00.000Z'",
-                        "'2026-12-03T10:00:00.Z'", "'2026-12-03T10:00:00.000Zjunk'", "'２０２６-12-03T10:00:00Z'", "'2026-12-03T10:00:00' || char(0)",
-                        "12345", "1.5"].randomElement(using: &rng) ?? "''"
+        case 1:
+            return [
+                "'0000-01-01T00:00:00.000Z'", "'9999-12-31T23:59:59.999Z'", "'1970-01-01T00:00:00.000Z'",
+                "'2026-12-03 10:00:00'",
+                "'2026-12-03T10:00:00.123456789Z'", "'2026-02-31T00:00:00.000Z'", "'2026-12-03T10:00:60Z'",
+            ].randomElement(using: &rng) ?? "NULL"
+        case 2:
+            return [
+                "'garbage'", "''", "'2026-13-01T00:00:00.000Z'", "'10000-01-01T00:00:00.000Z'",
+                "'-001-01-01T00:00:00.000Z'",
+                "'2026-12-03T10:00:00.Z'", "'2026-12-03T10:00:00.000Zjunk'", "'２０２６-12-03T10:00:00Z'",
+                "'2026-12-03T10:00:00' || char(0)",
+                "12345", "1.5",
+            ].randomElement(using: &rng) ?? "''"
         case 3, 4:
             let ms = Int64.random(in: WallClock.earliestMilliseconds...WallClock.latestMilliseconds, using: &rng)
             return "'" + Timestamp.format(Date(timeIntervalSince1970: Double(ms) / 1000)) + "'"
@@ -138,7 +157,10 @@ final class PollPathBench {
 
     static func clockReading(_ rng: inout SplitMix64) -> Date {
         switch Int.random(in: 0...9, using: &rng) {
-        case 0: return Date(timeIntervalSince1970: [1e300, -1e300, 253_402_300_799.999, -62_167_219_200, 0, 9.3e18].randomElement(using: &rng) ?? 0)
+        case 0:
+            return Date(
+                timeIntervalSince1970: [1e300, -1e300, 253_402_300_799.999, -62_167_219_200, 0, 9.3e18].randomElement(
+                    using: &rng) ?? 0)
         case 1: return Date(timeIntervalSince1970: Double.random(in: -1e13...1e13, using: &rng))
         default: return Date(timeIntervalSince1970: 1_780_000_000 + Double.random(in: -100_000...100_000, using: &rng))
         }
@@ -147,12 +169,24 @@ final class PollPathBench {
     static func retryAfterValue(_ rng: inout SplitMix64, receivedAt: Date) -> String {
         switch Int.random(in: 0...9, using: &rng) {
         case 0: return String(Int.random(in: 0...5000, using: &rng))
-        case 1: return ["9223372036854775807", "9223372036854775808", "99999999999999999999999999999999", "18446744073709551615", "9000000001"]
+        case 1:
+            return [
+                "9223372036854775807", "9223372036854775808", "99999999999999999999999999999999",
+                "18446744073709551615", "9000000001",
+            ]
             .randomElement(using: &rng) ?? "0"
-        case 2: return ["-1", "-9223372036854775808", "1.5", "1e308", "inf", "NaN", "0x10", " 5 ", "\t7", "+3", "", "٣", "5 5"].randomElement(using: &rng) ?? ""
-        case 3: return FuzzGenerator.imfFixdate(WallClock.seconds(receivedAt) &+ Int64.random(in: -100_000...100_000, using: &rng))
-        case 4: return ["Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT",
-                        "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 08:49:37 UTC"].randomElement(using: &rng) ?? ""
+        case 2:
+            return [
+                "-1", "-9223372036854775808", "1.5", "1e308", "inf", "NaN", "0x10", " 5 ", "\t7", "+3", "", "٣", "5 5",
+            ].randomElement(using: &rng) ?? ""
+        case 3:
+            return FuzzGenerator.imfFixdate(
+                WallClock.seconds(receivedAt) &+ Int64.random(in: -100_000...100_000, using: &rng))
+        case 4:
+            return [
+                "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT",
+                "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 08:49:37 UTC",
+            ].randomElement(using: &rng) ?? ""
         default:
             var generator = FuzzGenerator(caseSeed: rng.next())
             return generator.retryAfter().values.first ?? ""
@@ -199,18 +233,22 @@ final class PollPathBench {
             default: clientID = String(repeating: "x", count: 129)
             }
         }
-        let columns = "attempt = \(Self.integer(&rng)), consecutive_errors = \(Self.integer(&rng)), consecutive_not_found = \(Self.integer(&rng)), "
+        let columns =
+            "attempt = \(Self.integer(&rng)), consecutive_errors = \(Self.integer(&rng)), consecutive_not_found = \(Self.integer(&rng)), "
             + "next_poll_at = \(Self.timestampSQL(&rng)), deadline_at = \(Self.timestampSQL(&rng))"
         let (rowClientID, rowAccessToken) = (clientID, accessToken)
         let decoded: Result<WatchedToken, TokenRowDefect>? = try database.write { db in
             if checksOff { try db.execute(sql: "PRAGMA ignore_check_constraints = ON") }
             defer { if checksOff { try? db.execute(sql: "PRAGMA ignore_check_constraints = OFF") } }
-            try db.execute(sql: "INSERT INTO tokens (client_id, access_token, added_at, next_poll_at) VALUES (?, ?, '2026-12-03T10:00:00.000Z', NULL)",
-                           arguments: [rowClientID, rowAccessToken])
+            try db.execute(
+                sql:
+                    "INSERT INTO tokens (client_id, access_token, added_at, next_poll_at) VALUES (?, ?, '2026-12-03T10:00:00.000Z', NULL)",
+                arguments: [rowClientID, rowAccessToken])
             let id = db.lastInsertedRowID
             // Each value alone: an operator's UPDATE may also fail a STRICT type check; that row is then simply not edited.
             try? db.execute(sql: "UPDATE tokens SET \(columns) WHERE id = ?", arguments: [id])
-            return try Row.fetchOne(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE id = ?", arguments: [id]).map(WatchedToken.decode)
+            return try Row.fetchOne(db, sql: "SELECT \(WatchedToken.columns) FROM tokens WHERE id = ?", arguments: [id])
+                .map(WatchedToken.decode)
         }
         guard let decoded else { fuzzCase.problems.append("the inserted row is gone"); return fuzzCase }
 
@@ -219,8 +257,12 @@ final class PollPathBench {
         case .failure(let defect):
             fuzzCase.kind = "unusable row (\(defect.column))"
             let readColumns = WatchedToken.columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if !readColumns.contains(defect.column) { fuzzCase.problems.append("a defect names \(defect.column), which the daemon does not read") }
-            if defect.value.contains("\n") || defect.repair.contains("\n") { fuzzCase.problems.append("a defect renders on several lines") }
+            if !readColumns.contains(defect.column) {
+                fuzzCase.problems.append("a defect names \(defect.column), which the daemon does not read")
+            }
+            if defect.value.contains("\n") || defect.repair.contains("\n") {
+                fuzzCase.problems.append("a defect renders on several lines")
+            }
             return fuzzCase
         case .success(let usable):
             token = usable
@@ -233,16 +275,24 @@ final class PollPathBench {
         if Int.random(in: 0...2, using: &rng) > 0 {
             let value = Self.retryAfterValue(&rng, receivedAt: receivedAt)
             headers.add(name: "Retry-After", value: value)
-            if Int.random(in: 0...9, using: &rng) == 0 { headers.add(name: "Retry-After", value: Bool.random(using: &rng) ? value : "1") }
+            if Int.random(in: 0...9, using: &rng) == 0 {
+                headers.add(name: "Retry-After", value: Bool.random(using: &rng) ? value : "1")
+            }
         }
         if Bool.random(using: &rng) {
-            headers.add(name: "Date", value: Bool.random(using: &rng) ? FuzzGenerator.imfFixdate(WallClock.seconds(receivedAt)) : Self.retryAfterValue(&rng, receivedAt: receivedAt))
+            headers.add(
+                name: "Date",
+                value: Bool.random(using: &rng)
+                    ? FuzzGenerator.imfFixdate(WallClock.seconds(receivedAt))
+                    : Self.retryAfterValue(&rng, receivedAt: receivedAt))
         }
         var bodyGenerator = FuzzGenerator(caseSeed: rng.next())
         let body = bodyGenerator.body()
         if let contentType = body.contentType { headers.add(name: "Content-Type", value: contentType) }
-        let outcome = ResponseClassifier.outcome(status: status, headers: headers, body: ByteBuffer(bytes: body.bytes), receivedAt: receivedAt)
-        let latency: Duration = [.zero, .milliseconds(Int64.random(in: 0...60_000, using: &rng)), .seconds(Int64.max), .seconds(-1)]
+        let outcome = ResponseClassifier.outcome(
+            status: status, headers: headers, body: ByteBuffer(bytes: body.bytes), receivedAt: receivedAt)
+        let latency: Duration =
+            [.zero, .milliseconds(Int64.random(in: 0...60_000, using: &rng)), .seconds(Int64.max), .seconds(-1)]
             .randomElement(using: &rng) ?? .zero
         let result = PollResult(outcome: outcome, httpStatus: status, latency: latency)
         fuzzCase.kind = "\(outcome.kind.rawValue)"
@@ -261,10 +311,14 @@ final class PollPathBench {
         // The log rendering, both formats.
         for entry in PollLog.entries(for: decision, pauseChange: .started, debugEnabled: true) {
             for format in [LogFormat.logfmt, .json] {
-                let line = StderrLogHandler.format(timestamp: Timestamp.format(now), level: entry.level, message: "\(entry.message)",
-                                                   metadata: entry.metadata, format: format)
-                if line.contains("\n") || line.contains("\r") { fuzzCase.problems.append("a \(format) log line spans several lines: \(line.prefix(200))") }
-                if format == .json, (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] == nil {
+                let line = StderrLogHandler.format(
+                    timestamp: Timestamp.format(now), level: entry.level, message: "\(entry.message)",
+                    metadata: entry.metadata, format: format)
+                if line.contains("\n") || line.contains("\r") {
+                    fuzzCase.problems.append("a \(format) log line spans several lines: \(line.prefix(200))")
+                }
+                if format == .json, (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] == nil
+                {
                     fuzzCase.problems.append("a JSON log line is not one JSON object: \(line.prefix(200))")
                 }
             }
@@ -273,10 +327,13 @@ final class PollPathBench {
     }
 
     /// The delay bounds of the documented policy.
-    static func delayProblems(_ decision: PollPolicy.Decision, token: WatchedToken, configuration c: PollingConfiguration, now: Date) -> [String] {
+    static func delayProblems(
+        _ decision: PollPolicy.Decision, token: WatchedToken, configuration c: PollingConfiguration, now: Date
+    ) -> [String] {
         let w = decision.write
         guard w.newState == .watching else {
-            return decision.nextDelay == nil && w.nextPollAt == nil ? [] : ["a finished token (\(w.newState)) still has a next poll"]
+            return decision.nextDelay == nil && w.nextPollAt == nil
+                ? [] : ["a finished token (\(w.newState)) still has a next poll"]
         }
         guard let delay = decision.nextDelay else { return ["a watched token has no next delay"] }
         let floor = Backoff(initial: c.initialDelay, max: c.maxDelay, multiplier: c.multiplier).floorSeconds
@@ -286,10 +343,14 @@ final class PollPathBench {
         let high = max(c.maxRetryAfter.seconds, c.authPause.seconds, c.maxDelay.seconds, floor) + jitter
         let seconds = delay.seconds
         var problems: [String] = []
-        if !(seconds.isFinite && seconds >= 0) { problems.append("delay \(seconds) s is not a finite non-negative number") }
+        if !(seconds.isFinite && seconds >= 0) {
+            problems.append("delay \(seconds) s is not a finite non-negative number")
+        }
         if seconds < low - 0.001 { problems.append("delay \(seconds) s is below the floor \(low) s") }
         if seconds > high + 0.001 { problems.append("delay \(seconds) s is above \(high) s") }
-        if let next = w.nextPollAt, Timestamp.parse(Timestamp.format(next)) == nil { problems.append("next_poll_at does not read back") }
+        if let next = w.nextPollAt, Timestamp.parse(Timestamp.format(next)) == nil {
+            problems.append("next_poll_at does not read back")
+        }
         return problems
     }
 
@@ -299,13 +360,17 @@ final class PollPathBench {
     func commit(_ batch: [PollPathCase]) async -> [String] {
         let decisions = batch.compactMap(\.decision)
         do {
-            _ = try await database.recordPolls(decisions.map(\.write), pauses: decisions.compactMap(\.pause), hooks: HookSelection(global: [.complete: ["true"]]).planner)
+            _ = try await database.recordPolls(
+                decisions.map(\.write), pauses: decisions.compactMap(\.pause),
+                hooks: HookSelection(global: [.complete: ["true"]]).planner)
         } catch {
             var problems: [String] = []
             for one in batch {
                 guard let decision = one.decision else { continue }
                 do {
-                    _ = try await database.recordPolls([decision.write], pauses: decision.pause.map { [$0] } ?? [], hooks: HookSelection(global: [.complete: ["true"]]).planner)
+                    _ = try await database.recordPolls(
+                        [decision.write], pauses: decision.pause.map { [$0] } ?? [],
+                        hooks: HookSelection(global: [.complete: ["true"]]).planner)
                 } catch {
                     problems.append("FUZZ_SEED=\(one.seed): the commit failed: \(error)")
                 }
@@ -315,14 +380,16 @@ final class PollPathBench {
         let ids = decisions.map { String($0.write.tokenID) }.joined(separator: ",")
         do {
             let unreadable = try database.read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT 'polls.polled_at ' || polled_at FROM polls WHERE token_id IN (\(ids))
-                    UNION ALL SELECT 'tokens.next_poll_at ' || next_poll_at FROM tokens WHERE id IN (\(ids)) AND next_poll_at IS NOT NULL
-                    UNION ALL SELECT 'tokens.last_polled_at ' || last_polled_at FROM tokens WHERE id IN (\(ids)) AND last_polled_at IS NOT NULL
-                    UNION ALL SELECT 'tokens.finished_at ' || finished_at FROM tokens WHERE id IN (\(ids)) AND finished_at IS NOT NULL
-                    UNION ALL SELECT 'pauses.paused_until ' || paused_until FROM pauses
-                    UNION ALL SELECT 'pauses.started_at ' || started_at FROM pauses
-                    """)
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT 'polls.polled_at ' || polled_at FROM polls WHERE token_id IN (\(ids))
+                        UNION ALL SELECT 'tokens.next_poll_at ' || next_poll_at FROM tokens WHERE id IN (\(ids)) AND next_poll_at IS NOT NULL
+                        UNION ALL SELECT 'tokens.last_polled_at ' || last_polled_at FROM tokens WHERE id IN (\(ids)) AND last_polled_at IS NOT NULL
+                        UNION ALL SELECT 'tokens.finished_at ' || finished_at FROM tokens WHERE id IN (\(ids)) AND finished_at IS NOT NULL
+                        UNION ALL SELECT 'pauses.paused_until ' || paused_until FROM pauses
+                        UNION ALL SELECT 'pauses.started_at ' || started_at FROM pauses
+                        """)
             }.filter { entry in
                 guard let space = entry.firstIndex(of: " ") else { return true }
                 return Timestamp.parse(String(entry[entry.index(after: space)...])) == nil

@@ -45,8 +45,10 @@ final class Child: @unchecked Sendable {
 
     /// - Parameter logThroughPipe: the child writes its output into a pipe that this process copies
     ///   to the log file, so that limits on the child's file size (`RLIMIT_FSIZE`) spare its log.
-    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL,
-         logName: String, standardInput: FileHandle? = FileHandle.nullDevice, logThroughPipe: Bool = false) throws {
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL,
+        logName: String, standardInput: FileHandle? = FileHandle.nullDevice, logThroughPipe: Bool = false
+    ) throws {
         logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
@@ -110,7 +112,8 @@ final class Child: @unchecked Sendable {
 /// One scene: a temp directory, an in-process MyPreferences simulator on loopback, a config file
 /// naming the database and the accounts, and the real `mprefd` binary (admin commands, `mprefd run`).
 final class ReliabilityScene: @unchecked Sendable {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let mprefd = packageRoot.appendingPathComponent(".build/debug/mprefd").path
     static let clientID = "DEMO_Co"
 
@@ -123,7 +126,8 @@ final class ReliabilityScene: @unchecked Sendable {
     private var others: [Child] = []
 
     init(scenarios: ScenarioBook = ScenarioBook(), defaultScenario: Scenario = .standard) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-rel-\(UUID().uuidString.prefix(12))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mprefd-rel-\(UUID().uuidString.prefix(12))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         databasePath = directory.appendingPathComponent("mprefd.sqlite3").path
         var configuration = SimulatorConfiguration()
@@ -155,7 +159,9 @@ final class ReliabilityScene: @unchecked Sendable {
     /// Writes `mprefd.yaml`: database, debug logs, `polling` lines, the simulator's account plus
     /// `accounts` (extra YAML account entries), and `extra` top-level YAML appended verbatim.
     @discardableResult
-    func writeConfig(polling: [String], accounts: String = "", extra: String = "", busyTimeout: Int = 10) throws -> String {
+    func writeConfig(polling: [String], accounts: String = "", extra: String = "", busyTimeout: Int = 10) throws
+        -> String
+    {
         let text = """
             database:
               path: \(databasePath)
@@ -176,7 +182,9 @@ final class ReliabilityScene: @unchecked Sendable {
 
     /// The environment of every `mprefd` run: this process's, without `MPREFD_*`, config named.
     var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MPREFD_") && $0.key != "CREDENTIALS_DIRECTORY" }
+        var environment = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("MPREFD_") && $0.key != "CREDENTIALS_DIRECTORY"
+        }
         environment["MPREFD_CONFIG"] = configPath
         return environment
     }
@@ -192,8 +200,9 @@ final class ReliabilityScene: @unchecked Sendable {
     func startDaemon(shellPrefix: String? = nil) async throws -> Child {
         let child: Child
         if let shellPrefix {
-            child = try Child("/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory,
-                              logName: "daemon", logThroughPipe: true)
+            child = try Child(
+                "/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory,
+                logName: "daemon", logThroughPipe: true)
         } else {
             child = try Child(Self.mprefd, ["run"], environment: environment, in: directory, logName: "daemon")
         }
@@ -204,16 +213,24 @@ final class ReliabilityScene: @unchecked Sendable {
     }
 
     /// Starts any other long-running child that `tearDown()` must end.
-    func startChild(_ executable: String, _ arguments: [String], logName: String, standardInput: FileHandle? = FileHandle.nullDevice) throws -> Child {
-        let child = try Child(executable, arguments, environment: ProcessInfo.processInfo.environment, in: directory, logName: logName, standardInput: standardInput)
+    func startChild(
+        _ executable: String, _ arguments: [String], logName: String, standardInput: FileHandle? = FileHandle.nullDevice
+    ) throws -> Child {
+        let child = try Child(
+            executable, arguments, environment: ProcessInfo.processInfo.environment, in: directory, logName: logName,
+            standardInput: standardInput)
         others.append(child)
         return child
     }
 
     /// Rows of `sql` run by the `sqlite3` CLI (`.timeout 20000`), as JSON objects.
     func query(_ sql: String) async throws -> [[String: Any]] {
-        let result = try await run("/usr/bin/env", ["sqlite3", "-json", "-cmd", ".timeout 20000", databasePath, sql], stdin: nil, environment: nil)
-        guard result.status == 0 else { throw SceneFailure("sqlite3 failed (\(result.status)): \(result.output)\nSQL: \(sql)") }
+        let result = try await run(
+            "/usr/bin/env", ["sqlite3", "-json", "-cmd", ".timeout 20000", databasePath, sql], stdin: nil,
+            environment: nil)
+        guard result.status == 0 else {
+            throw SceneFailure("sqlite3 failed (\(result.status)): \(result.output)\nSQL: \(sql)")
+        }
         let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return [] }
         guard let rows = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
@@ -236,7 +253,8 @@ final class ReliabilityScene: @unchecked Sendable {
 
     /// Tokens whose `attempt` differs from their number of `polls` rows (the two commit together).
     func attemptMismatches() async throws -> Int {
-        try await scalar("SELECT count(*) FROM tokens t WHERE t.attempt <> (SELECT count(*) FROM polls p WHERE p.token_id = t.id)")
+        try await scalar(
+            "SELECT count(*) FROM tokens t WHERE t.attempt <> (SELECT count(*) FROM polls p WHERE p.token_id = t.id)")
     }
 
     /// Requests the simulator answered (not dropped), per access token.
@@ -251,7 +269,9 @@ final class ReliabilityScene: @unchecked Sendable {
     /// `polls` rows per access token.
     func committedPolls() async throws -> [Int64: Int] {
         var counts: [Int64: Int] = [:]
-        for row in try await query("SELECT t.access_token AS token, count(p.id) AS n FROM tokens t LEFT JOIN polls p ON p.token_id = t.id GROUP BY t.id") {
+        for row in try await query(
+            "SELECT t.access_token AS token, count(p.id) AS n FROM tokens t LEFT JOIN polls p ON p.token_id = t.id GROUP BY t.id"
+        ) {
             counts[Int64(row["token"] as? Int ?? 0)] = row["n"] as? Int ?? 0
         }
         return counts
@@ -271,7 +291,9 @@ final class ReliabilityScene: @unchecked Sendable {
     }
 
     /// Runs a program to its end; output through a file so a large one cannot block it.
-    func run(_ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?) async throws -> (status: Int32, output: String) {
+    func run(_ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?) async throws
+        -> (status: Int32, output: String)
+    {
         let outURL = directory.appendingPathComponent("out-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outURL) }

@@ -14,9 +14,13 @@ extension Reliability.Lane2 {
     @Suite struct Shutdown {
         @Test func sigtermDuringPollsAndHooksExitsZeroWithinTheGraceAndWritesNothingHalfWay() async throws {
             let slow = (0..<100).map { Int64(40_001 + $0) }, finishing = (0..<12).map { Int64(41_001 + $0) }
-            let scene = try await ReliabilityScene(scenarios: ScenarioBook(
-                defaultScenario: Scenario([.status("Processing", delay: .milliseconds(1500))]),
-                scenarios: finishing.map { TokenScenario(accessToken: $0, scenario: Scenario([.status("Complete", rowCount: 1, byteCount: 1)])) }))
+            let scene = try await ReliabilityScene(
+                scenarios: ScenarioBook(
+                    defaultScenario: Scenario([.status("Processing", delay: .milliseconds(1500))]),
+                    scenarios: finishing.map {
+                        TokenScenario(
+                            accessToken: $0, scenario: Scenario([.status("Complete", rowCount: 1, byteCount: 1)]))
+                    }))
             defer { Task { await scene.tearDown() } }
             let dir = scene.directory.path
             var hookGroups: [Int32] = []
@@ -26,16 +30,21 @@ extension Reliability.Lane2 {
                 scene.removeDirectory()
             }
             // The hook waits for a flag file: slow (interrupted) in the first run, instant after the restart.
-            try Data("""
+            try Data(
+                """
                 echo $$ > \(dir)/hook-$MPREFD_ACCESS_TOKEN-$MPREFD_ATTEMPT.pid
                 echo "$MPREFD_EVENT_ID $MPREFD_ACCESS_TOKEN $MPREFD_ATTEMPT" >> \(dir)/hook-runs.log
                 [ -e \(dir)/fast ] && exit 0
                 sleep 60 & wait
-                """.utf8).write(to: URL(fileURLWithPath: "\(dir)/hook.sh"))
+                """.utf8
+            ).write(to: URL(fileURLWithPath: "\(dir)/hook.sh"))
             let pollGrace = 10, killGrace = 2
             try scene.writeConfig(
-                polling: ["initial_delay_s: 0.1", "max_delay_s: 0.2", "max_in_flight: 64", "max_requests_per_second_per_host: 1000",
-                          "shutdown_grace_s: \(pollGrace)"],
+                polling: [
+                    "initial_delay_s: 0.1", "max_delay_s: 0.2", "max_in_flight: 64",
+                    "max_requests_per_second_per_host: 1000",
+                    "shutdown_grace_s: \(pollGrace)",
+                ],
                 extra: """
                     hooks:
                       concurrency: 4
@@ -43,7 +52,10 @@ extension Reliability.Lane2 {
                       on_complete:
                         - '/bin/sh \(dir)/hook.sh'
                     """)
-            try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: (slow + finishing).map(String.init).joined(separator: "\n")).status == 0)
+            try #require(
+                try await scene.mprefd(
+                    ["add-token", "--stdin"], stdin: (slow + finishing).map(String.init).joined(separator: "\n")
+                ).status == 0)
             let daemon = try await scene.startDaemon()
             let hooksRunning = await scene.eventually { hookPIDFiles(dir).count >= 4 }
             hookGroups = hookPIDs(dir)
@@ -70,10 +82,15 @@ extension Reliability.Lane2 {
             // clock, which a simulator slowed by a busy machine cannot skew.
             let unanswered = await scene.simulator.requests().filter { $0.accessToken != nil && $0.status == nil }
             #expect(unanswered.isEmpty, "\(unanswered.count) requests never answered")
-            let lateStarts = try await scene.query("SELECT polled_at FROM polls WHERE polled_at > '\(Timestamp.format(signalled.addingTimeInterval(0.2)))'")
+            let lateStarts = try await scene.query(
+                "SELECT polled_at FROM polls WHERE polled_at > '\(Timestamp.format(signalled.addingTimeInterval(0.2)))'"
+            )
             #expect(lateStarts.isEmpty, "\(lateStarts.count) polls started after SIGTERM: \(lateStarts.prefix(5))")
-            #expect(try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'running'") == 0, "a hook run was left running")
-            let interrupted = try await scene.query("SELECT id, event_id, attempt FROM hook_runs WHERE state = 'pending' AND attempt >= 1")
+            #expect(
+                try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'running'") == 0,
+                "a hook run was left running")
+            let interrupted = try await scene.query(
+                "SELECT id, event_id, attempt FROM hook_runs WHERE state = 'pending' AND attempt >= 1")
             #expect(interrupted.count >= 4, "interrupted hook runs: \(interrupted)")
             for pid in hookGroups { #expect(kill(-pid, 0) != 0, "hook process group \(pid) survived the daemon") }
             #expect(try await scene.scalar("SELECT count(*) FROM daemon WHERE stopped_at IS NOT NULL") == 1)
@@ -81,7 +98,11 @@ extension Reliability.Lane2 {
             // The restart runs them again with their event ids.
             FileManager.default.createFile(atPath: "\(dir)/fast", contents: nil)
             let again = try await scene.startDaemon()
-            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") == finishing.count }, "\(again.log.suffix(3000))")
+            #expect(
+                try await scene.eventually {
+                    try await scene.scalar("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'")
+                        == finishing.count
+                }, "\(again.log.suffix(3000))")
             let runs = try await scene.query("SELECT id, event_id, attempt FROM hook_runs")
             for before in interrupted {
                 let after = runs.first { $0["id"] as? Int == before["id"] as? Int }
@@ -94,12 +115,18 @@ extension Reliability.Lane2 {
         }
 
         @Test func sigtermPastTheGraceAbandonsInFlightPollsUnrecordedAndExitsZero() async throws {
-            let scene = try await ReliabilityScene(defaultScenario: Scenario([.status("Processing", delay: .seconds(20))]))
+            let scene = try await ReliabilityScene(
+                defaultScenario: Scenario([.status("Processing", delay: .seconds(20))]))
             defer { Task { await scene.tearDown() } }
             defer { scene.endChildren(); scene.removeDirectory() }
-            try scene.writeConfig(polling: ["initial_delay_s: 0.1", "max_delay_s: 0.2", "max_in_flight: 64",
-                                            "max_requests_per_second_per_host: 1000", "shutdown_grace_s: 1"])
-            try #require(try await scene.mprefd(["add-token", "--stdin"], stdin: (0..<100).map { String(42_001 + $0) }.joined(separator: "\n")).status == 0)
+            try scene.writeConfig(polling: [
+                "initial_delay_s: 0.1", "max_delay_s: 0.2", "max_in_flight: 64",
+                "max_requests_per_second_per_host: 1000", "shutdown_grace_s: 1",
+            ])
+            try #require(
+                try await scene.mprefd(
+                    ["add-token", "--stdin"], stdin: (0..<100).map { String(42_001 + $0) }.joined(separator: "\n")
+                ).status == 0)
             let daemon = try await scene.startDaemon()
             try await Task.sleep(for: .seconds(1))
             let started = ContinuousClock.now
@@ -115,12 +142,16 @@ extension Reliability.Lane2 {
         }
 
         private func hookPIDFiles(_ dir: String) -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("hook-") && $0.hasSuffix(".pid") }
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+                $0.hasPrefix("hook-") && $0.hasSuffix(".pid")
+            }
         }
 
         private func hookPIDs(_ dir: String) -> [Int32] {
             hookPIDFiles(dir).compactMap { name in
-                (try? String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                (try? String(contentsOfFile: "\(dir)/\(name)", encoding: .utf8)).flatMap {
+                    Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
             }
         }
     }

@@ -7,8 +7,10 @@ import Testing
         let cli = try CLI()
         defer { cli.cleanUp() }
 
-        let added = try await cli.run(["add-token", "--client-id", "ACME_Co", "123", "456", "--label", "nightly contacts",
-                                       "--deadline", "1h30m", "--on-complete", "echo done, really", "--json"])
+        let added = try await cli.run([
+            "add-token", "--client-id", "ACME_Co", "123", "456", "--label", "nightly contacts",
+            "--deadline", "1h30m", "--on-complete", "echo done, really", "--json",
+        ])
         #expect(added.status == 0, "\(added.stderr)")
         let addedJSON = try #require(try added.json() as? [[String: Any]])
         #expect(addedJSON.map { $0["result"] as? String } == ["added", "added"])
@@ -55,7 +57,9 @@ import Testing
         #expect(finished.status == 0)
         #expect(finished.stdout.contains("already finished (removed): ACME_Co/123"))
         #expect(try await state(cli, 123) == "removed")
-        let reset = try #require(try await cli.run(["add-token", "--client-id", "ACME_Co", "123", "--reset", "--json"]).json() as? [[String: Any]])
+        let reset = try #require(
+            try await cli.run(["add-token", "--client-id", "ACME_Co", "123", "--reset", "--json"]).json()
+                as? [[String: Any]])
         #expect(reset.first?["result"] as? String == "re_armed")
         #expect(try await state(cli, 123) == "watching")
 
@@ -65,7 +69,9 @@ import Testing
         let gone = try await cli.run(["show", "456"])
         #expect(gone.status == 1)
         #expect(gone.stderr.contains("no token 456"))
-        #expect(try await cli.query("SELECT count(*) AS n FROM token_hooks WHERE token_id NOT IN (SELECT id FROM tokens)").first?["n"] as? Int == 0)
+        #expect(
+            try await cli.query("SELECT count(*) AS n FROM token_hooks WHERE token_id NOT IN (SELECT id FROM tokens)")
+                .first?["n"] as? Int == 0)
     }
 
     @Test func anAccessTokenUnderTwoClientIDsNeedsClientID() async throws {
@@ -127,7 +133,9 @@ import Testing
         let token = try await cli.run(["add-token", "-5"])
         #expect(token.status == 64)
         #expect(token.stderr.contains("Unknown option '-5'"))
-        #expect(token.stderr.contains("mprefd: hint: '-5' starts with '-'") && token.stderr.contains("write -- -5"), "\(token.stderr)")
+        #expect(
+            token.stderr.contains("mprefd: hint: '-5' starts with '-'") && token.stderr.contains("write -- -5"),
+            "\(token.stderr)")
         // Written as the hint says, the value reaches mprefd's own check, which names it.
         let passed = try await cli.run(["add-token", "--", "-5"])
         #expect(passed.status == 64)
@@ -168,11 +176,15 @@ import Testing
         let missing = cli.directory.appendingPathComponent("missing.yaml").path
         let result = try await cli.run(arguments, database: .none, environment: ["MPREFD_CONFIG": missing])
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
-        #expect(result.stderr.contains("The value \(value) is invalid") && result.stderr.contains(rule), "\(arguments): \(result.stderr)")
+        #expect(
+            result.stderr.contains("The value \(value) is invalid") && result.stderr.contains(rule),
+            "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains("hint"), "\(arguments): \(result.stderr)")
         // One line, as every error (README: exit codes), naming where help is.
         let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].hasPrefix("mprefd: error: ") && lines[0].hasSuffix(" --help')"), "\(arguments): \(result.stderr)")
+        #expect(
+            lines.count == 1 && lines[0].hasPrefix("mprefd: error: ") && lines[0].hasSuffix(" --help')"),
+            "\(arguments): \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 
@@ -181,7 +193,9 @@ import Testing
         defer { cli.cleanUp() }
         let result = try await cli.run(["remove", "--", "12\u{1B}[2J\u{202E}"], database: .none)
         #expect(result.status == 64)
-        #expect(!result.stderr.contains("\u{1B}") && !result.stderr.contains("\u{202E}"), "\(result.stderr.debugDescription)")
+        #expect(
+            !result.stderr.contains("\u{1B}") && !result.stderr.contains("\u{202E}"),
+            "\(result.stderr.debugDescription)")
         #expect(result.stderr.contains("12\\e[2J\\u{202E}"), "\(result.stderr.debugDescription)")
     }
 
@@ -189,8 +203,10 @@ import Testing
     /// --config file would be exit 78).
     @Test(arguments: [
         ["remove"], ["wait"], ["pause"], ["pause", "--all", "5"], ["resume"], ["resume", "--account", "A", "5"],
-        ["show", "5", "--history=-1"], ["hooks", "list", "--limit", "0"], ["hooks", "retry"], ["hooks", "retry", "--dead", "1"],
-        ["check-config", "--probe-token", "5"], ["status", "--stale-after", "nan"], ["wait", "5", "--stale-after", "0"],
+        ["show", "5", "--history=-1"], ["hooks", "list", "--limit", "0"], ["hooks", "retry"],
+        ["hooks", "retry", "--dead", "1"],
+        ["check-config", "--probe-token", "5"], ["status", "--stale-after", "nan"],
+        ["wait", "5", "--stale-after", "0"],
     ])
     func crossOptionChecksComeBeforeTheConfiguration(arguments: [String]) async throws {
         let cli = try CLI()
@@ -198,7 +214,9 @@ import Testing
         let missing = cli.directory.appendingPathComponent("missing.yaml").path
         let result = try await cli.run(arguments, environment: ["MPREFD_CONFIG": missing])
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
-        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "), "\(arguments): \(result.stderr)")
+        #expect(
+            result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "),
+            "\(arguments): \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 
@@ -207,13 +225,17 @@ import Testing
         defer { cli.cleanUp() }
         let result = try await cli.run(["list", "--state", "done"])
         #expect(result.status == 64)
-        #expect(result.stderr.contains("watching, paused, downloading, complete, failed, download_failed, expired, retrieved, timed_out, removed"))
+        #expect(
+            result.stderr.contains(
+                "watching, paused, downloading, complete, failed, download_failed, expired, retrieved, timed_out, removed"
+            ))
     }
 
     @Test func stdinWithABadLineNamesTheLineAndWritesNothing() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "--stdin"], stdin: "1\n# comment\n\n  2  \n3x\n4\n")
+        let result = try await cli.run(
+            ["add-token", "--client-id", "ACME_Co", "--stdin"], stdin: "1\n# comment\n\n  2  \n3x\n4\n")
         #expect(result.status == 64)
         #expect(result.stderr.contains("'3x' on stdin line 5"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
@@ -227,13 +249,16 @@ import Testing
         lines.insert("# halfway", at: 5000)
         let clock = ContinuousClock()
         let start = clock.now
-        let result = try await cli.run(["add-token", "--client-id", "ACME_Co", "--stdin", "--label", "bulk"], stdin: lines.joined(separator: "\n") + "\n")
+        let result = try await cli.run(
+            ["add-token", "--client-id", "ACME_Co", "--stdin", "--label", "bulk"],
+            stdin: lines.joined(separator: "\n") + "\n")
         let elapsed = clock.now - start
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 10_000)
-        let counts = try #require(try await cli.query(
-            "SELECT count(*) AS n, count(DISTINCT access_token) AS distinct_tokens, min(access_token) AS lo, max(access_token) AS hi, count(DISTINCT admin_seq) AS transactions FROM tokens"
-        ).first)
+        let counts = try #require(
+            try await cli.query(
+                "SELECT count(*) AS n, count(DISTINCT access_token) AS distinct_tokens, min(access_token) AS lo, max(access_token) AS hi, count(DISTINCT admin_seq) AS transactions FROM tokens"
+            ).first)
         #expect(counts["n"] as? Int == 10_000)
         #expect(counts["distinct_tokens"] as? Int == 10_000)
         #expect(counts["lo"] as? Int == 1)
@@ -252,17 +277,25 @@ import Testing
         // marker file once BEGIN IMMEDIATE and the INSERT have run, so the lock is known to be held from then on.
         let marker = cli.directory.appendingPathComponent("locked").path
         let release = cli.directory.appendingPathComponent("release").path
-        let holder = try OpsChild("/bin/sh", ["-c", "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; echo '.shell while [ ! -e \(release) ]; do sleep 0.02; done'; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'"],
-                                  environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "holder")
+        let holder = try OpsChild(
+            "/bin/sh",
+            [
+                "-c",
+                "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; echo '.shell while [ ! -e \(release) ]; do sleep 0.02; done'; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'",
+            ],
+            environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "holder")
         defer { holder.stopNow() }
-        try #require(await eventually { FileManager.default.fileExists(atPath: marker) || !holder.isRunning }, "the sqlite3 child never took the lock")
+        try #require(
+            await eventually { FileManager.default.fileExists(atPath: marker) || !holder.isRunning },
+            "the sqlite3 child never took the lock")
         try #require(holder.isRunning, "the sqlite3 child ended: \(holder.log)")
         let probe = try await cli.sqlite([cli.databasePath, "BEGIN IMMEDIATE; ROLLBACK;"])
         #expect(probe.status != 0 && probe.stderr.contains("locked"), "the lock must be held while add-token runs")
 
         // add-token opens the database while the lock is held; it cannot finish before the release.
-        let adding = try OpsChild(CLI.binary, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
-                                  environment: cli.baseEnvironment(), in: cli.directory, logName: "add-token")
+        let adding = try OpsChild(
+            CLI.binary, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
+            environment: cli.baseEnvironment(), in: cli.directory, logName: "add-token")
         defer { adding.stopNow() }
         let opened = await eventually { !adding.isRunning || Self.hasOpen(cli.databasePath, pid: adding.pid) }
         #expect(opened && adding.isRunning, "add-token ended while another process held the write lock: \(adding.log)")
@@ -285,7 +318,9 @@ import Testing
     @Test func tokenSummaryViewReadsWithTheSqlite3CLI() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "9223372036854775807", "--label", "max"]).status == 0)
+        #expect(
+            try await cli.run(["add-token", "--client-id", "ACME_Co", "9223372036854775807", "--label", "max"]).status
+                == 0)
         let rows = try await cli.query("SELECT * FROM token_summary")
         let row = try #require(rows.first)
         #expect(rows.count == 1)
@@ -300,11 +335,16 @@ import Testing
         let cli = try CLI()
         defer { cli.cleanUp() }
         #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "1"]).status == 0)
-        let insert = try await cli.sqlite([cli.databasePath, "INSERT INTO schema_migrations (id, applied_at) VALUES ('9999_future', '2030-01-01T00:00:00.000Z')"])
+        let insert = try await cli.sqlite([
+            cli.databasePath,
+            "INSERT INTO schema_migrations (id, applied_at) VALUES ('9999_future', '2030-01-01T00:00:00.000Z')",
+        ])
         #expect(insert.status == 0)
         let dump = try await cli.sqlite([cli.databasePath, ".dump"])
 
-        for arguments in [["add-token", "--client-id", "ACME_Co", "2"], ["list"], ["show", "1"], ["migrate"], ["pause", "1"]] {
+        for arguments in [
+            ["add-token", "--client-id", "ACME_Co", "2"], ["list"], ["show", "1"], ["migrate"], ["pause", "1"],
+        ] {
             let result = try await cli.run(arguments)
             #expect(result.status == 69, "\(arguments): \(result.stderr)")
             #expect(result.stderr.contains("9999_future"), "\(arguments): \(result.stderr)")
@@ -347,11 +387,14 @@ import Testing
     @Test func theDatabaseUsedIsNamedWhenItComesFromADefault() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let viaEnvironment = try await cli.run(["add-token", "--client-id", "A", "1", "--verbose"], database: .none, environment: ["MPREFD_DB": cli.databasePath])
+        let viaEnvironment = try await cli.run(
+            ["add-token", "--client-id", "A", "1", "--verbose"], database: .none,
+            environment: ["MPREFD_DB": cli.databasePath])
         #expect(viaEnvironment.status == 0)
         #expect(viaEnvironment.stderr.contains("database: \(cli.databasePath) ($MPREFD_DB)"))
         let configPath = try cli.write("db.yaml", "database:\n  path: \(cli.directory.path)/other.sqlite3\n")
-        let viaConfig = try await cli.run(["add-token", "--client-id", "A", "1", "--config", configPath, "--verbose"], database: .none)
+        let viaConfig = try await cli.run(
+            ["add-token", "--client-id", "A", "1", "--config", configPath, "--verbose"], database: .none)
         #expect(viaConfig.status == 0)
         #expect(viaConfig.stderr.contains("database: \(cli.directory.path)/other.sqlite3 (database.path"))
         let explicit = try await cli.run(["list"])

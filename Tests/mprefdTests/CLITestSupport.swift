@@ -17,7 +17,8 @@ struct CLI {
     }
 
     /// The package root: two levels above this file's directory.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let binary = packageRoot.appendingPathComponent(".build/debug/mprefd").path
 
     /// A fresh directory for this test; removed by `cleanUp()`.
@@ -31,7 +32,9 @@ struct CLI {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data().write(to: URL(fileURLWithPath: emptyConfigPath))
-        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the binary first: swift build --product mprefd")
+        #expect(
+            FileManager.default.isExecutableFile(atPath: Self.binary),
+            "build the binary first: swift build --product mprefd")
     }
 
     func cleanUp() {
@@ -49,13 +52,18 @@ struct CLI {
     /// The environment every run starts from: this process's, without `MPREFD_*` and
     /// `CREDENTIALS_DIRECTORY`, with `$MPREFD_CONFIG` naming the empty config.
     func baseEnvironment() -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MPREFD_") && $0.key != "CREDENTIALS_DIRECTORY" }
+        var environment = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("MPREFD_") && $0.key != "CREDENTIALS_DIRECTORY"
+        }
         environment["MPREFD_CONFIG"] = emptyConfigPath
         return environment
     }
 
     /// Runs `mprefd ARGUMENTS` (with `--db DATABASE` appended unless `database` is `nil`).
-    func run(_ arguments: [String], database: String?? = .some(nil), stdin: String? = nil, environment extra: [String: String] = [:], removing: [String] = []) async throws -> Result {
+    func run(
+        _ arguments: [String], database: String?? = .some(nil), stdin: String? = nil,
+        environment extra: [String: String] = [:], removing: [String] = []
+    ) async throws -> Result {
         var arguments = arguments
         switch database {
         case .some(.none): arguments += ["--db", databasePath]
@@ -69,7 +77,9 @@ struct CLI {
 
     /// Runs `sqlite3 ARGUMENTS`.
     func sqlite(_ arguments: [String]) async throws -> Result {
-        try await Self.runProcess("/usr/bin/env", ["sqlite3"] + arguments, environment: ProcessInfo.processInfo.environment, stdin: nil, in: directory)
+        try await Self.runProcess(
+            "/usr/bin/env", ["sqlite3"] + arguments, environment: ProcessInfo.processInfo.environment, stdin: nil,
+            in: directory)
     }
 
     /// Rows of `sql` run by the `sqlite3` CLI as JSON objects (`[]` for no rows).
@@ -82,9 +92,12 @@ struct CLI {
     }
 
     /// Runs a program to its end; stdout and stderr go through files so large outputs cannot block it.
-    static func runProcess(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?, in directory: URL) async throws -> Result {
+    static func runProcess(
+        _ path: String, _ arguments: [String], environment: [String: String], stdin: String?, in directory: URL
+    ) async throws -> Result {
         let id = UUID().uuidString
-        let outURL = directory.appendingPathComponent("out-\(id)"), errURL = directory.appendingPathComponent("err-\(id)")
+        let outURL = directory.appendingPathComponent("out-\(id)"),
+            errURL = directory.appendingPathComponent("err-\(id)")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()

@@ -20,18 +20,23 @@ import Testing
     }
 
     /// Writes the config (hour-long polling delays, callbacks and metrics on) and starts the daemon.
-    func start(_ scene: DaemonScene, rate: String = "5", burst: Int = 20, safetyInterval: Int = 1800) async throws -> (Listener, DaemonProcess) {
-        let listener = Listener(callbackPort: try PackagingTools.freeTCPPort(), metricsPort: try PackagingTools.freeTCPPort())
-        try scene.writeConfig(polling: "initial_delay_s: 3600\n  max_delay_s: 3600", extra: """
-            callbacks:
-              listen: 127.0.0.1:\(listener.callbackPort)
-              public_url: \(listener.publicURL)
-              rate_per_source_per_s: \(rate)
-              burst_per_source: \(burst)
-              safety_interval_s: \(safetyInterval)
-            metrics:
-              listen: 127.0.0.1:\(listener.metricsPort)
-            """)
+    func start(_ scene: DaemonScene, rate: String = "5", burst: Int = 20, safetyInterval: Int = 1800) async throws -> (
+        Listener, DaemonProcess
+    ) {
+        let listener = Listener(
+            callbackPort: try PackagingTools.freeTCPPort(), metricsPort: try PackagingTools.freeTCPPort())
+        try scene.writeConfig(
+            polling: "initial_delay_s: 3600\n  max_delay_s: 3600",
+            extra: """
+                callbacks:
+                  listen: 127.0.0.1:\(listener.callbackPort)
+                  public_url: \(listener.publicURL)
+                  rate_per_source_per_s: \(rate)
+                  burst_per_source: \(burst)
+                  safety_interval_s: \(safetyInterval)
+                metrics:
+                  listen: 127.0.0.1:\(listener.metricsPort)
+                """)
         let daemon = try scene.startDaemon()
         let listening = await scene.eventually {
             let fd = MetricsListenerTests.connectLoopback(port: listener.callbackPort)
@@ -48,7 +53,9 @@ import Testing
     }
 
     /// One request to the listener: status, `Allow`, body.
-    func send(_ url: String, method: HTTPMethod = .POST, body: String = "{}") async throws -> (status: Int, allow: String?) {
+    func send(_ url: String, method: HTTPMethod = .POST, body: String = "{}") async throws -> (
+        status: Int, allow: String?
+    ) {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
             var request = HTTPClientRequest(url: url)
@@ -71,7 +78,8 @@ import Testing
     @Test func theListenerRefusesWhatItDoesNotKnowAndPollsAKnownExportAtOnce() async throws {
         let scene = try await DaemonScene.start()
         // The export stays Processing for an hour: only a callback can explain a second poll.
-        try await segment(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 50, "processing_s": 3600}"#)
+        try await segment(
+            scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 50, "processing_s": 3600}"#)
         // The burst (40) outlasts the most requests sent before the rate limit is tested (29).
         let burst = 40
         let (listener, daemon) = try await start(scene, rate: "0.001", burst: burst)
@@ -81,12 +89,16 @@ import Testing
         let export = try await scene.mprefd(["export", "Newsletter"])
         #expect(export.status == 0, "\(export.stderr)")
         let accessToken = try #require(Int64(export.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        let row = try #require(try await scene.rows("SELECT callback_id, request_body FROM exports WHERE access_token = \(accessToken)").first)
+        let row = try #require(
+            try await scene.rows("SELECT callback_id, request_body FROM exports WHERE access_token = \(accessToken)")
+                .first)
         let callbackID = try #require(row["callback_id"] as? String)
         #expect(callbackID.count == 32 && callbackID.allSatisfy { $0.isHexDigit && !$0.isUppercase })
         let sentURL = await scene.simulator.initiations().first { $0.accessToken == accessToken }?.callbackURL
         #expect(sentURL == listener.publicURL + "/" + callbackID)
-        #expect((row["request_body"] as? String)?.contains(#""CallbackURL":"\#(listener.publicURL)/\#(callbackID)""#) == true)
+        #expect(
+            (row["request_body"] as? String)?.contains(#""CallbackURL":"\#(listener.publicURL)/\#(callbackID)""#)
+                == true)
 
         // The first poll comes at once (a new token is due now); the next is an hour away.
         #expect(await scene.eventually { await statusPolls(scene, accessToken) == 1 }, "\(daemon.log.suffix(3000))")
@@ -104,7 +116,8 @@ import Testing
             }
             #expect(try await send("\(listener.base)/not-an-id").status == 404)
             let after = try reader.dataVersion()
-            let heartbeatAfter = try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String
+            let heartbeatAfter =
+                try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String
             if heartbeat == heartbeatAfter {
                 #expect(before == after, "a callback for an unknown id wrote to the database")
                 unchangedRound = true
@@ -115,18 +128,25 @@ import Testing
         // Other methods, and bodies over 16 KiB.
         let get = try await send("\(listener.publicURL)/\(callbackID)", method: .GET)
         #expect(get.status == 405 && get.allow == "POST")
-        #expect(try await send("\(listener.publicURL)/\(callbackID)", body: String(repeating: "x", count: 16 * 1024 + 1)).status == 413)
+        #expect(
+            try await send("\(listener.publicURL)/\(callbackID)", body: String(repeating: "x", count: 16 * 1024 + 1))
+                .status == 413)
         #expect(await statusPolls(scene, accessToken) == 1, "no poll for refused requests")
 
         // The known id: 202, and the token is polled at once — with or without the proxy's prefix.
-        #expect(try await send("\(listener.publicURL)/\(callbackID)", body: #"{"AccessToken":1,"Status":"Complete"}"#).status == 202)
+        #expect(
+            try await send("\(listener.publicURL)/\(callbackID)", body: #"{"AccessToken":1,"Status":"Complete"}"#)
+                .status == 202)
         #expect(await scene.eventually { await statusPolls(scene, accessToken) == 2 }, "\(daemon.log.suffix(3000))")
         #expect(try await send("\(listener.base)/\(callbackID)").status == 202)
         #expect(await scene.eventually { await statusPolls(scene, accessToken) == 3 }, "\(daemon.log.suffix(3000))")
         #expect(daemon.log.contains("callback received; polling at once"))
         #expect(!daemon.log.contains("its callback did not arrive"), "\(daemon.log.suffix(3000))")
         // The body is never trusted: the token still reads what the status said.
-        #expect(try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'watching' AND last_status = 'Processing'") == 1)
+        #expect(
+            try await scene.count(
+                "SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'watching' AND last_status = 'Processing'"
+            ) == 1)
 
         // Beyond the burst a source is refused with 429 (the rate, 0.001/s, refills nothing here).
         var statuses: [Int] = []
@@ -145,7 +165,10 @@ import Testing
 
     @Test func theSimulatorsCallbackMakesTheDaemonNoticeTheFinishWithAFewPolls() async throws {
         let scene = try await DaemonScene.start()
-        try await segment(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 200, "processing_s": 2, "callback_delay_s": 0.2}"#)
+        try await segment(
+            scene,
+            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 200, "processing_s": 2, "callback_delay_s": 0.2}"#
+        )
         let (_, daemon) = try await start(scene)
         defer { Task { await scene.finish(daemon) } }
 
@@ -154,21 +177,34 @@ import Testing
         let accessToken = try #require(Int64(export.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         // With an hour between polls, only the callback can complete the token within the test.
-        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'complete'") == 1 },
-                "\(daemon.log.suffix(4000))")
+        #expect(
+            try await scene.eventually {
+                try await scene.count(
+                    "SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'complete'") == 1
+            },
+            "\(daemon.log.suffix(4000))")
         let polls = await statusPolls(scene, accessToken)
         #expect(polls >= 2 && polls <= 3, "status requests: \(polls)")
         let callbacks = await scene.simulator.callbacks().filter { $0.accessToken == accessToken }
-        #expect(callbacks.count == 1 && callbacks.first?.result == .sent && callbacks.first?.httpStatus == 202, "\(callbacks)")
+        #expect(
+            callbacks.count == 1 && callbacks.first?.result == .sent && callbacks.first?.httpStatus == 202,
+            "\(callbacks)")
         #expect(daemon.log.contains("callback received; polling at once"))
         // At debug, the body's size and an excerpt are logged (never at info).
-        #expect(daemon.log.contains("\"AccessToken\":\(accessToken)") || daemon.log.contains("AccessToken\\\":\(accessToken)"), "\(daemon.log.suffix(3000))")
+        #expect(
+            daemon.log.contains("\"AccessToken\":\(accessToken)")
+                || daemon.log.contains("AccessToken\\\":\(accessToken)"), "\(daemon.log.suffix(3000))")
 
         // How long after the vendor's completion the daemon noticed it (reported, not asserted).
         if let row = try await scene.rows("SELECT window_end FROM exports WHERE access_token = \(accessToken)").first,
-           let sent = (row["window_end"] as? String).flatMap(Timestamp.parse),
-           let finished = (try await scene.rows("SELECT finished_at FROM tokens WHERE access_token = \(accessToken)").first?["finished_at"] as? String).flatMap(Timestamp.parse) {
-            print("callback end to end: noticed \(String(format: "%.2f", finished.timeIntervalSince(sent) - 2)) s after completion with \(polls) polls")
+            let sent = (row["window_end"] as? String).flatMap(Timestamp.parse),
+            let finished =
+                (try await scene.rows("SELECT finished_at FROM tokens WHERE access_token = \(accessToken)").first?[
+                    "finished_at"] as? String).flatMap(Timestamp.parse)
+        {
+            print(
+                "callback end to end: noticed \(String(format: "%.2f", finished.timeIntervalSince(sent) - 2)) s after completion with \(polls) polls"
+            )
         }
     }
 
@@ -176,20 +212,27 @@ import Testing
     /// not by the hour-long backoff, and the daemon says the callback did not arrive.
     @Test func aLostCallbackIsCaughtByTheSafetyNetAndReported() async throws {
         let scene = try await DaemonScene.start()
-        try await segment(scene, #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 20, "processing_s": 1, "callback_failure_rate": 1}"#)
+        try await segment(
+            scene,
+            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 20, "processing_s": 1, "callback_failure_rate": 1}"#
+        )
         let (listener, daemon) = try await start(scene, safetyInterval: 10)
         defer { Task { await scene.finish(daemon) } }
 
         let export = try await scene.mprefd(["export", "Newsletter"])
         #expect(export.status == 0, "\(export.stderr)")
         let accessToken = try #require(Int64(export.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(try await scene.eventually(timeout: .seconds(60)) {
-            try await scene.count("SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'complete'") == 1
-        }, "\(daemon.log.suffix(4000))")
+        #expect(
+            try await scene.eventually(timeout: .seconds(60)) {
+                try await scene.count(
+                    "SELECT count(*) FROM tokens WHERE access_token = \(accessToken) AND state = 'complete'") == 1
+            }, "\(daemon.log.suffix(4000))")
         // The add-time poll, then the safety poll 10 s later (no segment history: the interval).
         let polls = await statusPolls(scene, accessToken)
         #expect(polls == 2, "status requests: \(polls)")
-        let gap = try await scene.rows("SELECT next_delay_s FROM polls WHERE token_id = (SELECT id FROM tokens WHERE access_token = \(accessToken)) ORDER BY id LIMIT 1")
+        let gap = try await scene.rows(
+            "SELECT next_delay_s FROM polls WHERE token_id = (SELECT id FROM tokens WHERE access_token = \(accessToken)) ORDER BY id LIMIT 1"
+        )
         #expect((gap.first?["next_delay_s"] as? Double) == 10, "\(gap)")
         #expect(await scene.simulator.callbacks().filter { $0.accessToken == accessToken }.map(\.result) == [.dropped])
         #expect(daemon.log.contains("its callback did not arrive"), "\(daemon.log.suffix(3000))")
@@ -204,10 +247,19 @@ import Testing
             ("callbacks:\n  public_url: https://etl.example.com/mprefd/callback", "callbacks.public_url"),
             ("callbacks:\n  listen: 127.0.0.1:9465", "callbacks.public_url"),
             ("callbacks:\n  listen: 127.0.0.1:9465\n  public_url: http://etl.example.com/cb", "https://"),
-            ("callbacks:\n  listen: 127.0.0.1:9465\n  public_url: https://etl.example.com/cb?x=1", "callbacks.public_url"),
+            (
+                "callbacks:\n  listen: 127.0.0.1:9465\n  public_url: https://etl.example.com/cb?x=1",
+                "callbacks.public_url"
+            ),
             ("callbacks:\n  listen: nowhere\n  public_url: https://etl.example.com/cb", "callbacks.listen"),
-            ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  rate_per_source_per_s: 0", "callbacks.rate_per_source_per_s"),
-            ("callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  safety_interval_s: 5", "callbacks.safety_interval_s"),
+            (
+                "callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  rate_per_source_per_s: 0",
+                "callbacks.rate_per_source_per_s"
+            ),
+            (
+                "callbacks:\n  listen: :9465\n  public_url: https://etl.example.com/cb\n  safety_interval_s: 5",
+                "callbacks.safety_interval_s"
+            ),
             // Not a callback key, but the same check: a hook command with NUL (sh would run only its head).
             ("hooks:\n  on_stuck: [\"echo a\\0rm -rf b\"]", "hooks.on_stuck"),
         ]
@@ -216,13 +268,18 @@ import Testing
             let check = try await scene.mprefd(["check-config"])
             #expect(check.status == 78, "\(yaml): \(check.stdout)")
             #expect(check.stderr.contains(key), "\(yaml): \(check.stderr)")
-            #expect(!(key == "callbacks.safety_interval_s" && check.stderr.contains("at most 1000000000")), "\(check.stderr)")
+            #expect(
+                !(key == "callbacks.safety_interval_s" && check.stderr.contains("at most 1000000000")),
+                "\(check.stderr)")
         }
         try scene.writeConfig(extra: "callbacks:\n  listen: :0\n  public_url: https://etl.example.com/mprefd/callback/")
         let check = try await scene.mprefd(["check-config"])
         // Port 0 is not a usable port for the proxy to reach; the rule is the metrics one.
         #expect(check.status == 78, "\(check.stdout) \(check.stderr)")
-        try scene.writeConfig(extra: "callbacks:\n  listen: :\(try PackagingTools.freeTCPPort())\n  public_url: https://etl.example.com/mprefd/callback/")
+        try scene.writeConfig(
+            extra:
+                "callbacks:\n  listen: :\(try PackagingTools.freeTCPPort())\n  public_url: https://etl.example.com/mprefd/callback/"
+        )
         let good = try await scene.mprefd(["check-config"])
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("public_url: https://etl.example.com/mprefd/callback"))

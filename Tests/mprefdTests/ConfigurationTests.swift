@@ -52,7 +52,8 @@ import Testing
                 #expect(!result.stderr.contains(secret))
             }
         }
-        let json = try #require(try await cli.run(["check-config", "--config", path, "--json"]).json() as? [String: Any])
+        let json = try #require(
+            try await cli.run(["check-config", "--config", path, "--json"]).json() as? [String: Any])
         let polling = try #require(json["polling"] as? [String: Any])
         #expect(polling["max_delay_s"] as? Int == 120)
         #expect(polling["multiplier"] as? Double == 1.5)
@@ -62,7 +63,8 @@ import Testing
         let acme = try #require(accounts["ACME_Co"] as? [String: Any])
         #expect(acme["accept"] as? String == "xml")
         #expect((acme["auth"] as? [String: Any])?["secret"] as? String == "<redacted>")
-        #expect((json["hooks"] as? [String: Any])?["on_complete"] as? [String] == ["/usr/local/bin/load-export --from, to"])
+        #expect(
+            (json["hooks"] as? [String: Any])?["on_complete"] as? [String] == ["/usr/local/bin/load-export --from, to"])
         #expect((json["metrics"] as? [String: Any])?["listen"] as? String == ":9464")
         #expect(json["config_file"] as? String == path)
     }
@@ -70,14 +72,17 @@ import Testing
     @Test func theTextOutputIsYAMLThatChecksAgain() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let path = try cli.write("good.yaml", Self.goodConfig.replacingOccurrences(of: "secret: \(Self.hmacSecret)", with: "secret_file: hmac")
-            .replacingOccurrences(of: "client_secret: \(Self.oauthSecret)", with: "client_secret_file: oauth"))
+        let path = try cli.write(
+            "good.yaml",
+            Self.goodConfig.replacingOccurrences(of: "secret: \(Self.hmacSecret)", with: "secret_file: hmac")
+                .replacingOccurrences(of: "client_secret: \(Self.oauthSecret)", with: "client_secret_file: oauth"))
         try cli.write("hmac", Self.hmacSecret + "\n")
         try cli.write("oauth", Self.oauthSecret)
         let printed = try await cli.run(["check-config", "--config", path])
         #expect(printed.status == 0, "\(printed.stderr)")
         // The printed configuration, with its redacted secrets dropped, is itself a valid file.
-        let reprinted = printed.stdout.split(separator: "\n").filter { !$0.contains("<redacted>") }.joined(separator: "\n")
+        let reprinted = printed.stdout.split(separator: "\n").filter { !$0.contains("<redacted>") }.joined(
+            separator: "\n")
         let again = try await cli.run(["check-config", "--config", try cli.write("again.yaml", reprinted)])
         #expect(again.status == 0, "\(again.stderr)\n\(reprinted)")
     }
@@ -106,15 +111,33 @@ import Testing
         ("log:\n  level: verbose\n", ["log.level", "verbose", "trace|debug|info|notice|warning|error|critical"]),
         ("metrics:\n  listen: nowhere\n", ["metrics.listen", "nowhere"]),
         ("accounts:\n  ACME_Co:\n    accept: html\n", ["accounts.ACME_Co.accept", "html", "json|xml"]),
-        ("accounts:\n  ACME_Co:\n    base_url: http://pm.example.com/Profiles\n", ["accounts.ACME_Co.base_url", "allow_insecure_http"]),
+        (
+            "accounts:\n  ACME_Co:\n    base_url: http://pm.example.com/Profiles\n",
+            ["accounts.ACME_Co.base_url", "allow_insecure_http"]
+        ),
         ("accounts:\n  ACME_Co:\n    base_url: not a url\n", ["accounts.ACME_Co.base_url", "not a url"]),
         ("accounts:\n  ACME_Co:\n    status_path: Status\n", ["accounts.ACME_Co.status_path", "{accessToken}"]),
         // Issue 17.10: a misspelled placeholder was sent literally.
-        ("accounts:\n  ACME_Co:\n    status_path: 'Async/{clientid}/Export/{accessToken}/Status'\n", ["accounts.ACME_Co.status_path", "{clientid} would be sent literally"]),
-        ("accounts:\n  ACME_Co:\n    status_path: 'Async/{clientId/Export/{accessToken}/Status'\n", ["accounts.ACME_Co.status_path", "{clientId/Export/{accessToken}"]),
-        ("accounts:\n  ACME_Co:\n    auth:\n      scheme: kerberos\n", ["accounts.ACME_Co.auth.scheme", "none|pnauthinfo3|oauth"]),
-        ("accounts:\n  ACME_Co:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n", ["accounts.ACME_Co.auth.secret"]),
-        ("accounts:\n  ACME_Co:\n    auth:\n      scheme: oauth\n      user_id: u\n      client_id: c\n      client_secret: s\n", ["accounts.ACME_Co.auth.token_url"]),
+        (
+            "accounts:\n  ACME_Co:\n    status_path: 'Async/{clientid}/Export/{accessToken}/Status'\n",
+            ["accounts.ACME_Co.status_path", "{clientid} would be sent literally"]
+        ),
+        (
+            "accounts:\n  ACME_Co:\n    status_path: 'Async/{clientId/Export/{accessToken}/Status'\n",
+            ["accounts.ACME_Co.status_path", "{clientId/Export/{accessToken}"]
+        ),
+        (
+            "accounts:\n  ACME_Co:\n    auth:\n      scheme: kerberos\n",
+            ["accounts.ACME_Co.auth.scheme", "none|pnauthinfo3|oauth"]
+        ),
+        (
+            "accounts:\n  ACME_Co:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n",
+            ["accounts.ACME_Co.auth.secret"]
+        ),
+        (
+            "accounts:\n  ACME_Co:\n    auth:\n      scheme: oauth\n      user_id: u\n      client_id: c\n      client_secret: s\n",
+            ["accounts.ACME_Co.auth.token_url"]
+        ),
         ("accounts:\n  \"ACME Co\":\n    accept: json\n", ["ACME Co", "client ID"]),
         ("polling: [1, 2]\n", ["polling", "mapping"]),
         ("polling: {\n", ["not valid YAML"]),
@@ -126,13 +149,16 @@ import Testing
         #expect(result.status == 78)
         for text in named { #expect(result.stderr.contains(text), "\(result.stderr)") }
         // Every command refuses a bad configuration the same way.
-        #expect(try await cli.run(["list", "--config", cli.directory.appendingPathComponent("bad.yaml").path]).status == 78)
+        #expect(
+            try await cli.run(["list", "--config", cli.directory.appendingPathComponent("bad.yaml").path]).status == 78)
     }
 
     @Test func allowInsecureHTTPPermitsPlainHTTP() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let path = try cli.write("c.yaml", "accounts:\n  ACME_Co:\n    base_url: http://pm.example.com/Profiles\n    allow_insecure_http: true\n")
+        let path = try cli.write(
+            "c.yaml",
+            "accounts:\n  ACME_Co:\n    base_url: http://pm.example.com/Profiles\n    allow_insecure_http: true\n")
         #expect(try await cli.run(["check-config", "--config", path]).status == 0)
     }
 
@@ -140,22 +166,26 @@ import Testing
         let cli = try CLI()
         defer { cli.cleanUp() }
         let path = try cli.write("good.yaml", Self.goodConfig)
-        let result = try await cli.run(["check-config", "--config", path, "--json"], environment: [
-            "MPREFD_POLLING_MAX_DELAY_S": "60",
-            "MPREFD_ACCOUNTS_ACME_CO_ACCEPT": "json",
-            "MPREFD_HOOKS_ON_FAILURE": "notify failed, now\nlog-it",
-        ])
+        let result = try await cli.run(
+            ["check-config", "--config", path, "--json"],
+            environment: [
+                "MPREFD_POLLING_MAX_DELAY_S": "60",
+                "MPREFD_ACCOUNTS_ACME_CO_ACCEPT": "json",
+                "MPREFD_HOOKS_ON_FAILURE": "notify failed, now\nlog-it",
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try result.json() as? [String: Any])
         #expect((json["polling"] as? [String: Any])?["max_delay_s"] as? Int == 60)
         #expect(((json["accounts"] as? [String: Any])?["ACME_Co"] as? [String: Any])?["accept"] as? String == "json")
         #expect((json["hooks"] as? [String: Any])?["on_failure"] as? [String] == ["notify failed, now", "log-it"])
 
-        let text = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY_S": "60"])
+        let text = try await cli.run(
+            ["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY_S": "60"])
         #expect(text.stdout.contains("max_delay_s: 60"))
         #expect(text.stdout.contains("env MPREFD_POLLING_MAX_DELAY_S"))
 
-        let bad = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY_S": "soon"])
+        let bad = try await cli.run(
+            ["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY_S": "soon"])
         #expect(bad.status == 78)
         #expect(bad.stderr.contains("polling.max_delay_s"))
         #expect(bad.stderr.contains("soon"))
@@ -170,48 +200,67 @@ import Testing
         let cli = try CLI()
         defer { cli.cleanUp() }
         let path = try cli.write("good.yaml", Self.goodConfig)
-        let typo = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY": "60"])
+        let typo = try await cli.run(
+            ["check-config", "--config", path], environment: ["MPREFD_POLLING_MAX_DELAY": "60"])
         #expect(typo.status == 78)
-        #expect(typo.stderr.contains("unknown configuration override MPREFD_POLLING_MAX_DELAY in the environment"), "\(typo.stderr)")
+        #expect(
+            typo.stderr.contains("unknown configuration override MPREFD_POLLING_MAX_DELAY in the environment"),
+            "\(typo.stderr)")
         #expect(typo.stderr.contains("did you mean MPREFD_POLLING_MAX_DELAY_S?"), "\(typo.stderr)")
         #expect(typo.stderr.split(separator: "\n").count == 1)
 
         // An account the file does not have cannot be added from the environment.
-        let account = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ACCOUNTS_NEW_CO_BASE_URL": "https://x.example.com"])
+        let account = try await cli.run(
+            ["check-config", "--config", path],
+            environment: ["MPREFD_ACCOUNTS_NEW_CO_BASE_URL": "https://x.example.com"])
         #expect(account.status == 78)
         #expect(account.stderr.contains("the file has: ACME_Co, Other.Co-2"), "\(account.stderr)")
 
         // The variables mprefd gives hooks, and MPREFD_CONFIG/MPREFD_DB, are not overrides: a hook may run mprefd.
-        let hookEnvironment = try await cli.run(["check-config", "--config", path], environment: [
-            "MPREFD_ACCESS_TOKEN": "123", "MPREFD_EVENT_ID": "e", "MPREFD_STATUS": "Complete", "MPREFD_DB": cli.databasePath,
-            "MPREFD_ACCOUNTS_OTHER_CO_2_AUTH_USER_ID": "someone.else",
-        ])
+        let hookEnvironment = try await cli.run(
+            ["check-config", "--config", path],
+            environment: [
+                "MPREFD_ACCESS_TOKEN": "123", "MPREFD_EVENT_ID": "e", "MPREFD_STATUS": "Complete",
+                "MPREFD_DB": cli.databasePath,
+                "MPREFD_ACCOUNTS_OTHER_CO_2_AUTH_USER_ID": "someone.else",
+            ])
         #expect(hookEnvironment.status == 0, "\(hookEnvironment.stderr)")
         #expect(hookEnvironment.stdout.contains("someone.else"))
 
         // A name a letter or two from a key, and a key in the wrong case, are mistakes too;
         // a hook's own MPREFD_* setting far from every key is not.
         let squashed = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_LOGLEVEL": "trace"])
-        #expect(squashed.status == 78 && squashed.stderr.contains("did you mean MPREFD_LOG_LEVEL?"), "\(squashed.stderr)")
+        #expect(
+            squashed.status == 78 && squashed.stderr.contains("did you mean MPREFD_LOG_LEVEL?"), "\(squashed.stderr)")
         let lower = try await cli.run(["check-config", "--config", path], environment: ["mprefd_log_level": "trace"])
-        #expect(lower.status == 78 && lower.stderr.contains("environment variable names are case-sensitive; did you mean MPREFD_LOG_LEVEL?"), "\(lower.stderr)")
-        let own = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ETL_STATE_DIR": "/var/lib/etl"])
+        #expect(
+            lower.status == 78
+                && lower.stderr.contains(
+                    "environment variable names are case-sensitive; did you mean MPREFD_LOG_LEVEL?"),
+            "\(lower.stderr)")
+        let own = try await cli.run(
+            ["check-config", "--config", path], environment: ["MPREFD_ETL_STATE_DIR": "/var/lib/etl"])
         #expect(own.status == 0, "\(own.stderr)")
     }
 
     @Test func anOverrideThatSeveralClientIDsSpellAlikeIsRefused() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let path = try cli.write("twins.yaml", """
+        let path = try cli.write(
+            "twins.yaml",
+            """
             accounts:
               a.b:
                 base_url: https://one.example.com
               a-b:
                 base_url: https://two.example.com
             """)
-        let result = try await cli.run(["check-config", "--config", path], environment: ["MPREFD_ACCOUNTS_A_B_BASE_URL": "https://x.example.com"])
+        let result = try await cli.run(
+            ["check-config", "--config", path], environment: ["MPREFD_ACCOUNTS_A_B_BASE_URL": "https://x.example.com"])
         #expect(result.status == 78)
-        #expect(result.stderr.contains("MPREFD_ACCOUNTS_A_B_BASE_URL would override accounts a.b, a-b alike"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("MPREFD_ACCOUNTS_A_B_BASE_URL would override accounts a.b, a-b alike"),
+            "\(result.stderr)")
         // Without the variable, both accounts load as the file says.
         #expect(try await cli.run(["check-config", "--config", path]).status == 0)
     }
@@ -222,7 +271,9 @@ import Testing
         let credentials = cli.directory.appendingPathComponent("credentials")
         try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
         try Data((Self.hmacSecret + "\n").utf8).write(to: credentials.appendingPathComponent("acme-hmac"))
-        let path = try cli.write("c.yaml", """
+        let path = try cli.write(
+            "c.yaml",
+            """
             accounts:
               ACME_Co:
                 auth:
@@ -230,7 +281,8 @@ import Testing
                   user_id: etl.user
                   secret_file: acme-hmac
             """)
-        let result = try await cli.run(["check-config", "--config", path], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+        let result = try await cli.run(
+            ["check-config", "--config", path], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains(credentials.appendingPathComponent("acme-hmac").path))
         #expect(result.stdout.contains("secret: <redacted>"))
@@ -243,8 +295,12 @@ import Testing
         #expect(missing.stderr.contains(cli.directory.appendingPathComponent("acme-hmac").path))
 
         // Both the secret and its file: ambiguous.
-        let both = try cli.write("both.yaml", "accounts:\n  A:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n      secret: x\n      secret_file: acme-hmac\n")
-        let bothResult = try await cli.run(["check-config", "--config", both], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+        let both = try cli.write(
+            "both.yaml",
+            "accounts:\n  A:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n      secret: x\n      secret_file: acme-hmac\n"
+        )
+        let bothResult = try await cli.run(
+            ["check-config", "--config", both], environment: ["CREDENTIALS_DIRECTORY": credentials.path])
         #expect(bothResult.status == 78)
         #expect(bothResult.stderr.contains("secret_file"))
     }
@@ -253,8 +309,11 @@ import Testing
         // Root reads any file, so unreadability is shown with a directory where the file should be.
         let cli = try CLI()
         defer { cli.cleanUp() }
-        try FileManager.default.createDirectory(at: cli.directory.appendingPathComponent("hmac-dir"), withIntermediateDirectories: true)
-        let path = try cli.write("c.yaml", "accounts:\n  A:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n      secret_file: hmac-dir\n")
+        try FileManager.default.createDirectory(
+            at: cli.directory.appendingPathComponent("hmac-dir"), withIntermediateDirectories: true)
+        let path = try cli.write(
+            "c.yaml",
+            "accounts:\n  A:\n    auth:\n      scheme: pnauthinfo3\n      user_id: u\n      secret_file: hmac-dir\n")
         let result = try await cli.run(["check-config", "--config", path])
         #expect(result.status == 78)
         #expect(result.stderr.contains("accounts.A.auth.secret_file"))
@@ -282,7 +341,9 @@ import Testing
         let one = try cli.write("one.yaml", "accounts:\n  ACME_Co:\n    accept: json\n")
         let defaulted = try await cli.run(["add-token", "--config", one, "5", "--json"])
         #expect(defaulted.status == 0, "\(defaulted.stderr)")
-        #expect(((try defaulted.json() as? [[String: Any]])?.first?["token"] as? [String: Any])?["client_id"] as? String == "ACME_Co")
+        #expect(
+            ((try defaulted.json() as? [[String: Any]])?.first?["token"] as? [String: Any])?["client_id"] as? String
+                == "ACME_Co")
 
         let unknown = try await cli.run(["add-token", "--config", one, "--client-id", "Other", "6"])
         #expect(unknown.status == 64)
@@ -303,10 +364,14 @@ import Testing
         let noDeadline = try await cli.run(["add-token", "--config", none, "--client-id", "A", "1", "--json"])
         let token = try #require((try noDeadline.json() as? [[String: Any]])?.first?["token"] as? [String: Any])
         #expect(token["deadline_at"] is NSNull, "every column is present; no deadline is null")
-        let explicit = try await cli.run(["add-token", "--config", none, "--client-id", "A", "2", "--deadline", "2d", "--json"])
+        let explicit = try await cli.run([
+            "add-token", "--config", none, "--client-id", "A", "2", "--deadline", "2d", "--json",
+        ])
         let token2 = try #require((try explicit.json() as? [[String: Any]])?.first?["token"] as? [String: Any])
-        let added = try #require(token2["added_at"] as? String), deadline = try #require(token2["deadline_at"] as? String)
-        let seconds = try await cli.query("SELECT round((julianday('\(deadline)') - julianday('\(added)')) * 86400) AS s", database: ":memory:")
+        let added = try #require(token2["added_at"] as? String),
+            deadline = try #require(token2["deadline_at"] as? String)
+        let seconds = try await cli.query(
+            "SELECT round((julianday('\(deadline)') - julianday('\(added)')) * 86400) AS s", database: ":memory:")
         #expect(seconds.first?["s"] as? Double == 172_800)
     }
 

@@ -11,7 +11,7 @@ import Testing
         var simulatorConfiguration = SimulatorConfiguration()
         simulatorConfiguration.auth = .pnauthinfo3(users: ["etl": "the-right-key"])
         simulatorConfiguration.scenarios = ScenarioBook(scenarios: [
-            TokenScenario(accessToken: 1781, scenario: Scenario([.status("Complete", rowCount: 1, byteCount: 1)])),
+            TokenScenario(accessToken: 1781, scenario: Scenario([.status("Complete", rowCount: 1, byteCount: 1)]))
         ])
         let simulator = try await MyPreferencesSimulator.start(simulatorConfiguration, logger: Logger(label: "sim"))
         let scene = DaemonScene(cli: cli, simulator: simulator)
@@ -20,13 +20,17 @@ import Testing
         // The account with PNAUTHINFO3 and a secret file next to the config (relative path).
         let config = try String(contentsOfFile: scene.configPath, encoding: .utf8).replacingOccurrences(
             of: "    base_url: \(simulator.baseURL)\n",
-            with: "    base_url: \(simulator.baseURL)\n    auth:\n      scheme: pnauthinfo3\n      user_id: etl\n      secret_file: acme-key\n")
+            with:
+                "    base_url: \(simulator.baseURL)\n    auth:\n      scheme: pnauthinfo3\n      user_id: etl\n      secret_file: acme-key\n"
+        )
         try config.write(toFile: scene.configPath, atomically: true, encoding: .utf8)
         #expect(try await scene.mprefd(["add-token", "1781"]).status == 0)
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
 
-        let paused = try await scene.eventually { try await scene.count("SELECT count(*) FROM pauses WHERE scope = 'account'") == 1 }
+        let paused = try await scene.eventually {
+            try await scene.count("SELECT count(*) FROM pauses WHERE scope = 'account'") == 1
+        }
         #expect(paused, "\(daemon.log)")
 
         try Data("the-right-key\n".utf8).write(to: URL(fileURLWithPath: secretPath))

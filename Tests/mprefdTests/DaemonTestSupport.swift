@@ -35,8 +35,11 @@ struct DaemonScene {
     /// Writes `mprefd.yaml`: the database, fast polling, the simulator's account, and `extra` YAML
     /// (top-level sections such as `hooks:`) appended verbatim.
     @discardableResult
-    func writeConfig(polling: String = "initial_delay_s: 0.2\n  max_delay_s: 0.5", extra: String = "") throws -> String {
-        try cli.write("mprefd.yaml", """
+    func writeConfig(polling: String = "initial_delay_s: 0.2\n  max_delay_s: 0.5", extra: String = "") throws -> String
+    {
+        try cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(cli.databasePath)
             log:
@@ -58,8 +61,10 @@ struct DaemonScene {
     }
 
     func startDaemon(environment: [String: String] = [:]) throws -> DaemonProcess {
-        try OpsChild(CLI.binary, ["run", "--config", configPath], environment: cli.baseEnvironment().merging(environment) { _, new in new },
-                     in: cli.directory, logName: "daemon")
+        try OpsChild(
+            CLI.binary, ["run", "--config", configPath],
+            environment: cli.baseEnvironment().merging(environment) { _, new in new },
+            in: cli.directory, logName: "daemon")
     }
 
     func rows(_ sql: String) async throws -> [[String: Any]] {

@@ -6,9 +6,13 @@ import Testing
 /// loopback, and every file is compared byte for byte (SHA-256) with the simulator's canonical export.
 @Suite(.serialized) struct DownloadEndToEndTests {
     /// The account's `download:` block plus `extra` YAML, under the scene's config.
-    func configure(_ scene: DaemonScene, download: String = "enabled: true", pageSize: Int = 1000, extra: String = "") throws {
+    func configure(_ scene: DaemonScene, download: String = "enabled: true", pageSize: Int = 1000, extra: String = "")
+        throws
+    {
         let directory = scene.cli.directory.appendingPathComponent("exports").path
-        try scene.cli.write("mprefd.yaml", """
+        try scene.cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(scene.cli.databasePath)
             log:
@@ -34,7 +38,8 @@ import Testing
     }
 
     func sha256(of path: String) async throws -> String {
-        let result = try await CLI.runProcess("/usr/bin/sha256sum", [path], environment: [:], stdin: nil, in: URL(fileURLWithPath: "/"))
+        let result = try await CLI.runProcess(
+            "/usr/bin/sha256sum", [path], environment: [:], stdin: nil, in: URL(fileURLWithPath: "/"))
         return String(result.stdout.prefix(64))
     }
 
@@ -45,19 +50,26 @@ import Testing
     @Test func completedExportIsDownloadedVerifiedCommittedAndHandedToTheHook() async throws {
         let scene = try await DaemonScene.start()
         // Three pages: the second answers 503 with Retry-After once (a host pause), the third is cut mid-body once.
-        let faults = ExportOptions(pages: [PageFault(offset: 1001, .unavailable(retryAfter: .init(seconds: 1))),
-                                           PageFault(offset: 2001, .reset(afterBytes: 200))])
-        await scene.simulator.setScenario(.complete(records: 2500, export: faults), accessToken: 4101, clientID: scene.clientID)
+        let faults = ExportOptions(pages: [
+            PageFault(offset: 1001, .unavailable(retryAfter: .init(seconds: 1))),
+            PageFault(offset: 2001, .reset(afterBytes: 200)),
+        ])
+        await scene.simulator.setScenario(
+            .complete(records: 2500, export: faults), accessToken: 4101, clientID: scene.clientID)
         let hookLog = scene.cli.directory.appendingPathComponent("hook.log").path
-        try configure(scene, extra: """
-            hooks:
-              on_complete:
-                - 'env | grep ^MPREFD_ | sort > "\(hookLog)"; wc -l < "$MPREFD_FILE" >> "\(hookLog)"'
-            """)
+        try configure(
+            scene,
+            extra: """
+                hooks:
+                  on_complete:
+                    - 'env | grep ^MPREFD_ | sort > "\(hookLog)"; wc -l < "$MPREFD_FILE" >> "\(hookLog)"'
+                """)
         _ = try await scene.mprefd(["add-token", "4101"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        let hookRan = await scene.eventually { (try? String(contentsOfFile: hookLog, encoding: .utf8))?.contains("2500\n") == true }
+        let hookRan = await scene.eventually {
+            (try? String(contentsOfFile: hookLog, encoding: .utf8))?.contains("2500\n") == true
+        }
         #expect(hookRan, "the complete hook did not run with the file; daemon log:\n\(daemon.log.suffix(3000))")
         let canonical = try #require(await scene.simulator.export(accessToken: 4101, clientID: scene.clientID))
         let path = file(scene, 4101)
@@ -73,12 +85,17 @@ import Testing
         #expect(hook.contains("MPREFD_FILE_SHA256=\(canonical.sha256)\n"))
         #expect(try await state(scene, 4101) == "complete")
         // Every page request is history; the 503 and the cut body are in it.
-        let outcomes = try await scene.rows("SELECT request, outcome FROM download_requests ORDER BY id").map { "\($0["request"] ?? "")/\($0["outcome"] ?? "")" }
+        let outcomes = try await scene.rows("SELECT request, outcome FROM download_requests ORDER BY id").map {
+            "\($0["request"] ?? "")/\($0["outcome"] ?? "")"
+        }
         #expect(outcomes.contains("page/unavailable"))
         #expect(outcomes.contains("page/transport_error"))
         #expect(outcomes.last == "commit/ok")
-        #expect(try await scene.count("SELECT count(*) FROM download_requests WHERE outcome = 'ok' AND request = 'page'") == 3)
-        let progress = try #require(try await scene.rows("SELECT phase, records, total_results, sha256 FROM download_progress").first)
+        #expect(
+            try await scene.count("SELECT count(*) FROM download_requests WHERE outcome = 'ok' AND request = 'page'")
+                == 3)
+        let progress = try #require(
+            try await scene.rows("SELECT phase, records, total_results, sha256 FROM download_progress").first)
         #expect(progress["phase"] as? String == "committed")
         #expect(progress["records"] as? Int == 2500)
         #expect(progress["sha256"] as? String == canonical.sha256)
@@ -92,34 +109,43 @@ import Testing
         let scene = try await DaemonScene.start()
         // Slow pages, so that the kills land mid-download.
         let slow = (0..<12).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(150), chunks: 5)) }
-        await scene.simulator.setScenario(.complete(records: 6000, export: ExportOptions(seed: 7, pages: slow)), accessToken: 4201,
-                                          clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 6000, export: ExportOptions(seed: 7, pages: slow)), accessToken: 4201,
+            clientID: scene.clientID)
         try configure(scene, pageSize: 500)
         _ = try await scene.mprefd(["add-token", "4201"])
         var kills = 0
         for round in 1...3 {
             let daemon = try scene.startDaemon()
-            #expect(try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= round * 3 })
+            #expect(
+                try await scene.eventually {
+                    try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= round * 3
+                })
             daemon.signal(SIGKILL)
             _ = await daemon.waitForExit()
             kills += 1
         }
         let last = try scene.startDaemon()
         defer { Task { await scene.finish(last) } }
-        #expect(try await scene.eventually { try await state(scene, 4201) == "complete" }, "daemon log:\n\(last.log.suffix(3000))")
+        #expect(
+            try await scene.eventually { try await state(scene, 4201) == "complete" },
+            "daemon log:\n\(last.log.suffix(3000))")
         let canonical = try #require(await scene.simulator.export(accessToken: 4201, clientID: scene.clientID))
         #expect(try await sha256(of: file(scene, 4201)) == canonical.sha256)
         // At most one page fetched again per kill.
         let pageRequests = try await scene.count("SELECT count(*) FROM download_requests WHERE request = 'page'")
         #expect(pageRequests >= 12)
-        #expect(canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills")
+        #expect(
+            canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills"
+        )
     }
 
     @Test func aDownloadAnOperatorRemovesLeavesNoFileOpenInTheDaemon() async throws {
         let scene = try await DaemonScene.start()
         let slow = (0..<12).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(200), chunks: 4)) }
-        await scene.simulator.setScenario(.complete(records: 6000, export: ExportOptions(seed: 3, pages: slow)), accessToken: 4203,
-                                          clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 6000, export: ExportOptions(seed: 3, pages: slow)), accessToken: 4203,
+            clientID: scene.clientID)
         try configure(scene, pageSize: 500)
         _ = try await scene.mprefd(["add-token", "4203"])
         let daemon = try scene.startDaemon()
@@ -129,46 +155,66 @@ import Testing
         func holdsPartial() -> Bool {
             let directory = "/proc/\(daemon.pid)/fd"
             let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            return links.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == partial }
+            return links.contains {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == partial
+            }
         }
-        #expect(try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 2 && holdsPartial() })
+        #expect(
+            try await scene.eventually {
+                try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 2 && holdsPartial()
+            })
         _ = try await scene.mprefd(["remove", "4203"])
         #expect(await scene.eventually { !holdsPartial() }, "daemon log:\n\(daemon.log.suffix(2000))")
     }
 
     @Test func aShortPageIsRetriedAndAWrongTotalFailsTheDownloadUnverifiedAndUncommitted() async throws {
         let scene = try await DaemonScene.start()
-        await scene.simulator.setScenario(.complete(records: 1500, export: ExportOptions(pages: [PageFault(offset: 1, .short)])),
-                                          accessToken: 4301, clientID: scene.clientID)
-        await scene.simulator.setScenario(.complete(records: 1500, export: ExportOptions(pages: [PageFault(offset: 1, .wrongTotal, times: 100),
-                                                                                              PageFault(offset: 1001, .wrongTotal, times: 100)])),
-                                          accessToken: 4302, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 1500, export: ExportOptions(pages: [PageFault(offset: 1, .short)])),
+            accessToken: 4301, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(
+                records: 1500,
+                export: ExportOptions(pages: [
+                    PageFault(offset: 1, .wrongTotal, times: 100),
+                    PageFault(offset: 1001, .wrongTotal, times: 100),
+                ])),
+            accessToken: 4302, clientID: scene.clientID)
         let failures = scene.cli.directory.appendingPathComponent("failures.log").path
-        try configure(scene, download: "enabled: true\n      max_attempts: 3", extra: """
-            hooks:
-              on_failure:
-                - 'echo "$MPREFD_EVENT $MPREFD_ACCESS_TOKEN" >> "\(failures)"'
-            """)
+        try configure(
+            scene, download: "enabled: true\n      max_attempts: 3",
+            extra: """
+                hooks:
+                  on_failure:
+                    - 'echo "$MPREFD_EVENT $MPREFD_ACCESS_TOKEN" >> "\(failures)"'
+                """)
         _ = try await scene.mprefd(["add-token", "4301", "4302"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        #expect(try await scene.eventually {
-            let first = try await state(scene, 4301)
-            let second = try await state(scene, 4302)
-            return first == "complete" && second == "download_failed"
-        },
-                "daemon log:\n\(daemon.log.suffix(3000))")
-        let short = try await scene.rows("SELECT error FROM download_requests WHERE token_id = (SELECT id FROM tokens WHERE access_token = 4301) AND outcome = 'undecodable'")
+        #expect(
+            try await scene.eventually {
+                let first = try await state(scene, 4301)
+                let second = try await state(scene, 4302)
+                return first == "complete" && second == "download_failed"
+            },
+            "daemon log:\n\(daemon.log.suffix(3000))")
+        let short = try await scene.rows(
+            "SELECT error FROM download_requests WHERE token_id = (SELECT id FROM tokens WHERE access_token = 4301) AND outcome = 'undecodable'"
+        )
         #expect((short.first?["error"] as? String)?.contains("short page") == true)
         let good = try #require(await scene.simulator.export(accessToken: 4301, clientID: scene.clientID))
         #expect(try await sha256(of: file(scene, 4301)) == good.sha256)
-        let failed = try #require(try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4302").first?["last_error"] as? String)
+        let failed = try #require(
+            try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4302").first?["last_error"]
+                as? String)
         #expect(failed.contains("records written 1500 ≠ TotalResults 1501"), "\(failed)")
         let uncommitted = await scene.simulator.export(accessToken: 4302, clientID: scene.clientID)
         #expect(uncommitted?.isCommitted == false)
         #expect(!FileManager.default.fileExists(atPath: file(scene, 4302)))
         #expect(FileManager.default.fileExists(atPath: file(scene, 4302) + ".partial"))
-        let failureHookRan = await scene.eventually { (try? String(contentsOfFile: failures, encoding: .utf8))?.contains("download_failed 4302") == true }
+        let failureHookRan = await scene.eventually {
+            (try? String(contentsOfFile: failures, encoding: .utf8))?.contains("download_failed 4302") == true
+        }
         #expect(failureHookRan)
         // An operator re-arms it; it fails the same way again (the vendor's count stays wrong).
         let retry = try await scene.mprefd(["download", "--retry", "4302"])
@@ -178,13 +224,19 @@ import Testing
 
     @Test func anExportThatExpiresMidDownloadIsExpiredWithWhatWasSavedNamed() async throws {
         let scene = try await DaemonScene.start()
-        await scene.simulator.setScenario(.complete(records: 3000, export: ExportOptions(expireAfterPages: 1)), accessToken: 4401, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 3000, export: ExportOptions(expireAfterPages: 1)), accessToken: 4401,
+            clientID: scene.clientID)
         try configure(scene)
         _ = try await scene.mprefd(["add-token", "4401"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        #expect(try await scene.eventually { try await state(scene, 4401) == "expired" }, "daemon log:\n\(daemon.log.suffix(3000))")
-        let error = try #require(try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4401").first?["last_error"] as? String)
+        #expect(
+            try await scene.eventually { try await state(scene, 4401) == "expired" },
+            "daemon log:\n\(daemon.log.suffix(3000))")
+        let error = try #require(
+            try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4401").first?["last_error"]
+                as? String)
         #expect(error.contains("1000 of 3000 records kept in \(file(scene, 4401)).partial"), "\(error)")
         let partial = try String(contentsOfFile: file(scene, 4401) + ".partial", encoding: .utf8)
         #expect(partial.split(separator: "\n").count == 1000)
@@ -192,8 +244,9 @@ import Testing
 
     @Test func oneShotDownloadCommandDeliversWhenTheDaemonDoesNot() async throws {
         let scene = try await DaemonScene.start()
-        await scene.simulator.setScenario(.complete(records: 1200, export: ExportOptions(lowercaseKeys: true, recordsKey: .preferences)),
-                                          accessToken: 4501, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 1200, export: ExportOptions(lowercaseKeys: true, recordsKey: .preferences)),
+            accessToken: 4501, clientID: scene.clientID)
         try configure(scene, download: "enabled: false")
         _ = try await scene.mprefd(["add-token", "4501"])
         let daemon = try scene.startDaemon()
@@ -233,7 +286,9 @@ import Testing
     @Test func aCommitAnswered404WithoutAnEarlierCommitIsAFailureNamingCommitPath() async throws {
         let scene = try await DaemonScene.start()
         await scene.simulator.setScenario(.complete(records: 200), accessToken: 4901, clientID: scene.clientID)
-        try scene.cli.write("mprefd.yaml", """
+        try scene.cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(scene.cli.databasePath)
             polling:
@@ -250,8 +305,12 @@ import Testing
         _ = try await scene.mprefd(["add-token", "4901"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        #expect(try await scene.eventually { try await state(scene, 4901) == "download_failed" }, "daemon log:\n\(daemon.log.suffix(3000))")
-        let error = try #require(try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4901").first?["last_error"] as? String)
+        #expect(
+            try await scene.eventually { try await state(scene, 4901) == "download_failed" },
+            "daemon log:\n\(daemon.log.suffix(3000))")
+        let error = try #require(
+            try await scene.rows("SELECT last_error FROM tokens WHERE access_token = 4901").first?["last_error"]
+                as? String)
         #expect(error.contains("commit_path"), "\(error)")
         let export = await scene.simulator.export(accessToken: 4901, clientID: scene.clientID)
         #expect(export?.isCommitted == false)
@@ -262,12 +321,14 @@ import Testing
         let scene = try await DaemonScene.start()
         // Pages 2.. drip slowly, so the download is caught in the middle.
         let slow = (1..<6).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(800), chunks: 4)) }
-        await scene.simulator.setScenario(.complete(records: 3000, export: ExportOptions(pages: slow)), accessToken: 4601, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            .complete(records: 3000, export: ExportOptions(pages: slow)), accessToken: 4601, clientID: scene.clientID)
         try configure(scene, pageSize: 500)
         _ = try await scene.mprefd(["add-token", "4601"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        #expect(try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 1 })
+        #expect(
+            try await scene.eventually { try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 1 })
         let list = try await scene.mprefd(["list"])
         #expect(list.stdout.contains("downloading "), "\(list.stdout)")
         #expect(list.stdout.range(of: #"downloading \d+%"#, options: .regularExpression) != nil, "\(list.stdout)")
@@ -286,28 +347,38 @@ import Testing
         for token: Int64 in [4701, 4702] {
             await scene.simulator.setScenario(.complete(records: 300), accessToken: token, clientID: scene.clientID)
         }
-        try configure(scene, download: "enabled: true\n      retention_days: 1", extra: """
-            hooks:
-              on_complete:
-                - 'test "$MPREFD_ACCESS_TOKEN" = 4701'
-              max_attempts: 1
-            """)
+        try configure(
+            scene, download: "enabled: true\n      retention_days: 1",
+            extra: """
+                hooks:
+                  on_complete:
+                    - 'test "$MPREFD_ACCESS_TOKEN" = 4701'
+                  max_attempts: 1
+                """)
         _ = try await scene.mprefd(["add-token", "4701", "4702"])
         let first = try scene.startDaemon()
-        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')") == 2 },
-                "daemon log:\n\(first.log.suffix(3000))")
+        #expect(
+            try await scene.eventually {
+                try await scene.count("SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')") == 2
+            },
+            "daemon log:\n\(first.log.suffix(3000))")
         _ = await first.stop()
         // Both were committed two days ago: 4701's hook succeeded, 4702's is dead.
-        _ = try await scene.cli.sqlite([scene.cli.databasePath, "UPDATE downloads SET committed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 days')"])
+        _ = try await scene.cli.sqlite([
+            scene.cli.databasePath,
+            "UPDATE downloads SET committed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 days')",
+        ])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
         let gone = await scene.eventually { !FileManager.default.fileExists(atPath: file(scene, 4701)) }
         #expect(gone, "daemon log:\n\(daemon.log.suffix(3000))")
         // The file goes first, then its row is marked and the pass logged: wait for both.
-        #expect(try await scene.eventually { try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1 })
+        #expect(
+            try await scene.eventually {
+                try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1
+            })
         #expect(await scene.eventually { daemon.log.contains("removed delivered files past download.retention_days") })
         #expect(try await scene.count("SELECT count(*) FROM downloads WHERE file_deleted_at IS NOT NULL") == 1)
         #expect(FileManager.default.fileExists(atPath: file(scene, 4702)), "a file whose hook did not succeed is kept")
     }
 }
-

@@ -5,7 +5,8 @@ import Testing
 @Suite struct HooksCommandTests {
     @Test func aDeadHookRunIsListedShownAndRetried() async throws {
         let scene = try await OpsScene(
-            scenarios: #"{"default": [{"status": "Processing"}, {"status": "Complete", "row_count": 3, "byte_count": 30}]}"#,
+            scenarios:
+                #"{"default": [{"status": "Processing"}, {"status": "Complete", "row_count": 3, "byte_count": 30}]}"#,
             extraYAML: """
                 hooks:
                   on_complete: ['echo out-marker; echo err-marker >&2; exit 3']
@@ -18,7 +19,8 @@ import Testing
 
         var dead: [[String: Any]] = []
         let wentDead = try await scene.eventually {
-            dead = try #require(try await scene.mprefd(["hooks", "list", "--state", "dead", "--json"]).json() as? [[String: Any]])
+            dead = try #require(
+                try await scene.mprefd(["hooks", "list", "--state", "dead", "--json"]).json() as? [[String: Any]])
             return !dead.isEmpty
         }
         #expect(wentDead, "\(daemon.log)")
@@ -51,7 +53,8 @@ import Testing
         let retried = try await scene.mprefd(["hooks", "retry", "--dead"])
         #expect(retried.status == 0, "\(retried.stderr)")
         #expect(retried.stdout.contains("re-armed hook run \(id)"))
-        let rows = try await scene.cli.query("SELECT state, attempt, attempts_before_retry, error FROM hook_runs WHERE id = \(id)")
+        let rows = try await scene.cli.query(
+            "SELECT state, attempt, attempts_before_retry, error FROM hook_runs WHERE id = \(id)")
         #expect(rows.first?["state"] as? String == "pending")
         // MPREFD_ATTEMPT keeps counting (the next run is attempt 2), with max_attempts runs granted again.
         #expect(rows.first?["attempt"] as? Int == 1)

@@ -15,7 +15,8 @@ import Testing
             let added = Date(timeIntervalSince1970: 1_796_000_000 + Double(index) * 86_400)
             func at(_ offset: Int) -> String { Timestamp.format(added.addingTimeInterval(Double(offset) / 1000)) }
             let token = 9001 + index
-            _ = try await scene.cli.query("""
+            _ = try await scene.cli.query(
+                """
                 INSERT INTO tokens (client_id, access_token, state, added_at, finished_at, segment)
                 VALUES ('DEMO_Co', \(token), 'complete', '\(at(0))', '\(at(ms + 50))', 'Newsletter');
                 INSERT INTO polls (token_id, polled_at, http_status, status, outcome)
@@ -27,15 +28,19 @@ import Testing
     }
 
     func firstDelays(_ scene: DaemonScene, _ token: Int) async throws -> [Double] {
-        try await scene.rows("SELECT p.next_delay_s FROM polls p JOIN tokens t ON t.id = p.token_id WHERE t.access_token = \(token) ORDER BY p.id")
-            .compactMap { ($0["next_delay_s"] as? NSNumber)?.doubleValue }
+        try await scene.rows(
+            "SELECT p.next_delay_s FROM polls p JOIN tokens t ON t.id = p.token_id WHERE t.access_token = \(token) ORDER BY p.id"
+        )
+        .compactMap { ($0["next_delay_s"] as? NSNumber)?.doubleValue }
     }
 
     @Test(arguments: [1.0, 0.0])
     func aSegmentWithHistoryIsPolledByItsSchedule(effort: Double) async throws {
         let scene = try await DaemonScene.start()
-        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5001, clientID: scene.clientID)
-        await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: 5002, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            Scenario([.status("Processing", repeat: 1000)]), accessToken: 5001, clientID: scene.clientID)
+        await scene.simulator.setScenario(
+            Scenario([.status("Processing", repeat: 1000)]), accessToken: 5002, clientID: scene.clientID)
         // The backoff alone would wait at least 20 s after the first poll.
         try scene.writeConfig(polling: "initial_delay_s: 20\n  max_delay_s: 60\n  schedule_effort: \(effort)")
         // Three past exports completing 20, 25 and 30 s after they were added.
@@ -68,24 +73,38 @@ import Testing
     @Test func anExportFarBeyondItsSegmentsUsualDurationIsStuck() async throws {
         let scene = try await DaemonScene.start()
         for token: Int64 in [5101, 5102, 5106] {
-            await scene.simulator.setScenario(Scenario([.status("Processing", repeat: 1000)]), accessToken: token, clientID: scene.clientID)
+            await scene.simulator.setScenario(
+                Scenario([.status("Processing", repeat: 1000)]), accessToken: token, clientID: scene.clientID)
         }
         let dir = scene.cli.directory.path
-        try scene.writeConfig(polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1", extra: """
-            hooks:
-              on_stuck:
-                - 'env > \(dir)/global-$MPREFD_ACCESS_TOKEN.env; cat > \(dir)/global-$MPREFD_ACCESS_TOKEN.json'
-            """)
+        try scene.writeConfig(
+            polling: "initial_delay_s: 0.5\n  max_delay_s: 1\n  stuck_factor: 1",
+            extra: """
+                hooks:
+                  on_stuck:
+                    - 'env > \(dir)/global-$MPREFD_ACCESS_TOKEN.env; cat > \(dir)/global-$MPREFD_ACCESS_TOKEN.json'
+                """)
         // History: three exports of Newsletter done in 0.2–0.3 s.
         try await history(scene, milliseconds: [200, 250, 300])
-        #expect(try await scene.mprefd(["add-token", "5101", "--segment", "Newsletter", "--on-stuck", "echo \"$MPREFD_EVENT_ID\" >> \(dir)/own-5101.txt"]).status == 0)
-        #expect(try await scene.mprefd(["add-token", "5106", "--segment", "Newsletter", "--no-global-hooks",
-                                        "--on-stuck", "echo \"$MPREFD_EVENT $MPREFD_SEGMENT\" >> \(dir)/own-5106.txt"]).status == 0)
+        #expect(
+            try await scene.mprefd([
+                "add-token", "5101", "--segment", "Newsletter", "--on-stuck",
+                "echo \"$MPREFD_EVENT_ID\" >> \(dir)/own-5101.txt",
+            ]).status == 0)
+        #expect(
+            try await scene.mprefd([
+                "add-token", "5106", "--segment", "Newsletter", "--no-global-hooks",
+                "--on-stuck", "echo \"$MPREFD_EVENT $MPREFD_SEGMENT\" >> \(dir)/own-5106.txt",
+            ]).status == 0)
         #expect(try await scene.mprefd(["add-token", "5102"]).status == 0)
         // --deadline auto: 5 × the segment's p99 (here far below the 1 h floor); without a segment, refused;
         // a segment without history: the configured deadline, with a note.
-        #expect(try await scene.mprefd(["add-token", "5103", "--segment", "Newsletter", "--deadline", "auto"]).status == 0)
-        let auto = try #require(try await scene.rows("SELECT (julianday(deadline_at) - julianday(added_at)) * 86400.0 AS s FROM tokens WHERE access_token = 5103").first?["s"] as? Double)
+        #expect(
+            try await scene.mprefd(["add-token", "5103", "--segment", "Newsletter", "--deadline", "auto"]).status == 0)
+        let auto = try #require(
+            try await scene.rows(
+                "SELECT (julianday(deadline_at) - julianday(added_at)) * 86400.0 AS s FROM tokens WHERE access_token = 5103"
+            ).first?["s"] as? Double)
         #expect(abs(auto - 3600) < 1, "\(auto)")
         #expect(try await scene.mprefd(["add-token", "5104", "--deadline", "auto"]).status == 64)
         let fresh = try await scene.mprefd(["add-token", "5105", "--segment", "Contacts", "--deadline", "auto"])
@@ -93,9 +112,13 @@ import Testing
         #expect(try await scene.mprefd(["remove", "5103", "5105"]).status == 0)
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        let ran = try await scene.eventually { try await scene.count("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") >= 3 }
+        let ran = try await scene.eventually {
+            try await scene.count("SELECT count(*) FROM hook_runs WHERE state = 'succeeded'") >= 3
+        }
         #expect(ran, "daemon log:\n\(daemon.log.suffix(2000))")
-        #expect(try await scene.rows("SELECT access_token FROM tokens WHERE stuck_at IS NOT NULL ORDER BY access_token").compactMap { $0["access_token"] as? Int } == [5101, 5106])
+        #expect(
+            try await scene.rows("SELECT access_token FROM tokens WHERE stuck_at IS NOT NULL ORDER BY access_token")
+                .compactMap { $0["access_token"] as? Int } == [5101, 5106])
         #expect(daemon.log.components(separatedBy: "export stuck").count - 1 == 2)
         let status = try await scene.mprefd(["status", "--json"])
         #expect(status.status == 4, "\(status.stdout)")
@@ -110,7 +133,8 @@ import Testing
         #expect(((shownJSON["token"] as? [String: Any])?["stuck_at"] as? String)?.isEmpty == false, "\(shownJSON)")
 
         // The hooks: the global one and 5101's own for 5101 (one event id), only its own for 5106.
-        let runs = try await scene.rows("""
+        let runs = try await scene.rows(
+            """
             SELECT t.access_token, h.event, h.event_id, h.command, h.stuck_elapsed_s, h.stuck_p95_s
             FROM hook_runs h JOIN tokens t ON t.id = h.token_id ORDER BY h.id
             """)
@@ -130,7 +154,9 @@ import Testing
         }
         #expect(env["MPREFD_EVENT"] == "stuck" && env["MPREFD_EVENT_ID"] == eventID)
         #expect(env["MPREFD_ACCESS_TOKEN"] == "5101" && env["MPREFD_CLIENT_ID"] == scene.clientID)
-        #expect(env["MPREFD_SEGMENT"] == "Newsletter" && env["MPREFD_STATUS"] == "Processing" && env["MPREFD_FINISHED_AT"] == "")
+        #expect(
+            env["MPREFD_SEGMENT"] == "Newsletter" && env["MPREFD_STATUS"] == "Processing"
+                && env["MPREFD_FINISHED_AT"] == "")
         let elapsed = try #require(env["MPREFD_STUCK_ELAPSED_S"].flatMap(Double.init))
         let p95 = try #require(env["MPREFD_STUCK_P95_S"].flatMap(Double.init))
         // The history's exports took 0.2–0.3 s; stuck_factor 1: stuck once past the p95.
@@ -140,7 +166,9 @@ import Testing
         let storedElapsed = try #require((stored["stuck_elapsed_s"] as? NSNumber)?.doubleValue)
         let storedP95 = try #require((stored["stuck_p95_s"] as? NSNumber)?.doubleValue)
         #expect(abs(storedElapsed - elapsed) < 1e-9 && abs(storedP95 - p95) < 1e-9, "\(storedElapsed) \(storedP95)")
-        let stdin = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/global-5101.json"))) as? [String: Any])
+        let stdin = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/global-5101.json")))
+                as? [String: Any])
         #expect(stdin["event"] as? String == "stuck" && (stdin["stuck_elapsed_s"] as? NSNumber)?.doubleValue == elapsed)
         #expect((stdin["stuck_p95_s"] as? NSNumber)?.doubleValue == p95)
 
@@ -156,9 +184,12 @@ import Testing
         let expires = Timestamp.format(Date().addingTimeInterval(1800))
         // The first page answers 503 with a long Retry-After: the download waits, the token stays `downloading`.
         let stalled = ExportOptions(pages: [PageFault(offset: 1, .unavailable(retryAfter: .init(seconds: 120)))])
-        await scene.simulator.setScenario(Scenario([.status("Complete", rowCount: 10, byteCount: 1000, expires: expires)], export: stalled),
-                                          accessToken: 6001, clientID: scene.clientID)
-        try scene.cli.write("mprefd.yaml", """
+        await scene.simulator.setScenario(
+            Scenario([.status("Complete", rowCount: 10, byteCount: 1000, expires: expires)], export: stalled),
+            accessToken: 6001, clientID: scene.clientID)
+        try scene.cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(scene.cli.databasePath)
             polling:
@@ -178,7 +209,9 @@ import Testing
         defer { Task { await scene.finish(daemon) } }
         let paused = try await scene.eventually { try await scene.count("SELECT count(*) FROM pauses") >= 1 }
         #expect(paused, "daemon log:\n\(daemon.log.suffix(2000))")
-        #expect(try await scene.rows("SELECT state, expires FROM tokens WHERE access_token = 6001").first?["expires"] as? String == expires)
+        #expect(
+            try await scene.rows("SELECT state, expires FROM tokens WHERE access_token = 6001").first?["expires"]
+                as? String == expires)
         let status = try await scene.mprefd(["status", "--json"])
         #expect(status.status == 4, "\(status.stdout)")
         let report = try #require(try status.json() as? [String: Any])
@@ -186,18 +219,24 @@ import Testing
         #expect(expiring.map { $0["access_token"] as? Int } == [6001])
         #expect(expiring.first?["expires"] as? String == expires)
         let shown = try await scene.mprefd(["show", "6001"]).stdout
-        #expect(shown.split(separator: "\n").contains { $0.hasPrefix("  expires:") && $0.hasSuffix(expires) }, "\(shown)")
+        #expect(
+            shown.split(separator: "\n").contains { $0.hasPrefix("  expires:") && $0.hasSuffix(expires) }, "\(shown)")
 
         let warned = try await scene.eventually { daemon.log.contains("export expires soon and is not delivered") }
         #expect(warned, "daemon log:\n\(daemon.log.suffix(2000))")
         // Two more heartbeats (each runs the check): still one line.
         for _ in 0..<2 {
             let before = try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String
-            #expect(try await scene.eventually { try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String != before })
+            #expect(
+                try await scene.eventually {
+                    try await scene.rows("SELECT heartbeat_at FROM daemon").first?["heartbeat_at"] as? String != before
+                })
         }
         let lines = daemon.log.split(separator: "\n").filter { $0.contains("export expires soon") }
         #expect(lines.count == 1, "\(lines)")
         let line = try #require(lines.first)
-        #expect(line.contains("6001") && line.contains(scene.clientID) && line.contains(expires) && line.contains("mprefd show 6001"), "\(line)")
+        #expect(
+            line.contains("6001") && line.contains(scene.clientID) && line.contains(expires)
+                && line.contains("mprefd show 6001"), "\(line)")
     }
 }

@@ -4,8 +4,11 @@ import Testing
 
 /// The README's one-line loader hooks, run for real by the daemon on a delivered file: sqlite-utils
 /// and DuckDB, installed from PyPI by `make test` (`make hook-tools`, `MPREFD_HOOK_TOOLS`).
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["MPREFD_HOOK_TOOLS"] != nil,
-                             "needs MPREFD_HOOK_TOOLS (set by `make test`)"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: ProcessInfo.processInfo.environment["MPREFD_HOOK_TOOLS"] != nil,
+        "needs MPREFD_HOOK_TOOLS (set by `make test`)"))
 struct LoaderHookTests {
     let tools = ProcessInfo.processInfo.environment["MPREFD_HOOK_TOOLS"] ?? ""
 
@@ -17,7 +20,9 @@ struct LoaderHookTests {
         let duck = scene.cli.directory.appendingPathComponent("warehouse.duckdb").path
         let exports = scene.cli.directory.appendingPathComponent("exports").path
         // The hooks exactly as the README gives them, with the tools' directory in front.
-        try scene.cli.write("mprefd.yaml", """
+        try scene.cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(scene.cli.databasePath)
             polling:
@@ -41,15 +46,22 @@ struct LoaderHookTests {
             try await scene.count("SELECT count(*) FROM hook_runs WHERE state IN ('succeeded', 'dead')") == 2
         }
         #expect(done, "daemon log:\n\(daemon.log.suffix(4000))")
-        let failed = try await scene.rows("SELECT command, error, stderr_tail FROM hook_runs WHERE state <> 'succeeded'")
+        let failed = try await scene.rows(
+            "SELECT command, error, stderr_tail FROM hook_runs WHERE state <> 'succeeded'")
         #expect(failed.isEmpty, "\(failed)")
         // sqlite-utils: every record a row, the 64-bit ProfileIds exact.
-        let rows = try await scene.cli.query("SELECT count(*) AS n, max(ProfileId) AS top FROM profiles", database: warehouse)
+        let rows = try await scene.cli.query(
+            "SELECT count(*) AS n, max(ProfileId) AS top FROM profiles", database: warehouse)
         #expect(rows.first?["n"] as? Int == 1200)
         #expect((rows.first?["top"] as? Int).map { $0 > 9_007_199_254_740_992 } == true, "\(rows)")
         // DuckDB: the same count.
-        let counted = try await CLI.runProcess(tools + "/python", ["-c", "import duckdb; print(duckdb.connect('\(duck)').execute('SELECT count(*) FROM profiles').fetchone()[0])"],
-                                               environment: [:], stdin: nil, in: scene.cli.directory)
+        let counted = try await CLI.runProcess(
+            tools + "/python",
+            [
+                "-c",
+                "import duckdb; print(duckdb.connect('\(duck)').execute('SELECT count(*) FROM profiles').fetchone()[0])",
+            ],
+            environment: [:], stdin: nil, in: scene.cli.directory)
         #expect(counted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1200", "\(counted.stderr)")
     }
 }

@@ -18,9 +18,13 @@ import Testing
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = 0
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) } }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) }
+            }
             guard bound == 0, listen(s, 8) == 0 else { close(s); throw OpsTestFailure("cannot listen: errno \(errno)") }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) }
+            }
             fd = s
             port = Int(UInt16(bigEndian: address.sin_port))
         }
@@ -35,7 +39,9 @@ import Testing
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if connected != 0 { close(fd); return -1 }
         return fd
@@ -77,12 +83,17 @@ import Testing
         #expect(listening && daemon.isRunning, "\(daemon.log)")
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        func send(_ method: HTTPMethod) async throws -> (status: Int, contentType: String?, allow: String?, body: String) {
+        func send(_ method: HTTPMethod) async throws -> (
+            status: Int, contentType: String?, allow: String?, body: String
+        ) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
             request.method = method
             let response = try await client.execute(request, timeout: .seconds(10))
             let body = String(buffer: try await response.body.collect(upTo: 4 << 20))
-            return (Int(response.status.code), response.headers.first(name: "Content-Type"), response.headers.first(name: "Allow"), body)
+            return (
+                Int(response.status.code), response.headers.first(name: "Content-Type"),
+                response.headers.first(name: "Allow"), body
+            )
         }
         let get: (status: Int, contentType: String?, allow: String?, body: String)
         let head: (status: Int, contentType: String?, allow: String?, body: String)

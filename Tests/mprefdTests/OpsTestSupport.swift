@@ -9,7 +9,9 @@ final class OpsChild: @unchecked Sendable {
     let process: Process
     let logPath: String
 
-    init(_ binary: String, _ arguments: [String], environment: [String: String], in directory: URL, logName: String) throws {
+    init(_ binary: String, _ arguments: [String], environment: [String: String], in directory: URL, logName: String)
+        throws
+    {
         logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
@@ -83,12 +85,15 @@ final class OpsScene: @unchecked Sendable {
         #expect(FileManager.default.isExecutableFile(atPath: Self.simulatorBinary), "build first: swift build")
         let scenarioPath = try cli.write("scenarios.json", scenarios)
         let portFile = cli.directory.appendingPathComponent("sim.port").path
-        simulator = try OpsChild(Self.simulatorBinary, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
-                                 environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "sim")
+        simulator = try OpsChild(
+            Self.simulatorBinary, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
+            environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "sim")
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(30)
         while port == nil, simulator.isRunning, ContinuousClock.now < deadline {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         guard let port else {
@@ -97,7 +102,9 @@ final class OpsScene: @unchecked Sendable {
             throw OpsTestFailure("mpref-sim did not write its port; log:\n\(simulator.log)")
         }
         self.port = port
-        try cli.write("mprefd.yaml", """
+        try cli.write(
+            "mprefd.yaml",
+            """
             database:
               path: \(cli.databasePath)
             polling:
@@ -135,7 +142,9 @@ final class OpsScene: @unchecked Sendable {
     func startDaemon() async throws -> OpsChild {
         let daemon = try startMprefd(["run"], logName: "daemon")
         self.daemon = daemon
-        let isUp = try await eventually { [0, 4].contains(try await self.mprefd(["status"]).status) || !daemon.isRunning }
+        let isUp = try await eventually {
+            [0, 4].contains(try await self.mprefd(["status"]).status) || !daemon.isRunning
+        }
         guard isUp, daemon.isRunning else { throw OpsTestFailure("the daemon did not come up; log:\n\(daemon.log)") }
         return daemon
     }

@@ -28,8 +28,9 @@ import Testing
     @Test func exampleConfigPassesCheckConfigAsShipped() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-packaging")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await PackagingChild.run(PackagingTools.mprefd, ["check-config", "--config", Self.exampleConfig],
-                                                  environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await PackagingChild.run(
+            PackagingTools.mprefd, ["check-config", "--config", Self.exampleConfig],
+            environment: PackagingTools.cleanEnvironment(), directory: directory)
         #expect(result.status == 0, "check-config: \(result.stderr)")
         // Its one account points at the local simulator, without authentication.
         #expect(result.stdout.contains("ACME_Co:"))
@@ -39,11 +40,15 @@ import Testing
         // Every value came from the file: no key was left to its default.
         let keyLines = result.stdout.split(separator: "\n").filter { $0.contains("#") && !$0.hasPrefix("#") }
         #expect(!keyLines.isEmpty)
-        #expect(keyLines.allSatisfy { $0.hasSuffix("# file") }, "keys not set in the example: \(keyLines.filter { !$0.hasSuffix("# file") })")
+        #expect(
+            keyLines.allSatisfy { $0.hasSuffix("# file") },
+            "keys not set in the example: \(keyLines.filter { !$0.hasSuffix("# file") })")
     }
 
     @Test func exampleConfigMentionsEveryKeyWithAComment() throws {
-        let lines = try String(contentsOfFile: Self.exampleConfig, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try String(contentsOfFile: Self.exampleConfig, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false
+        ).map(String.init)
         for (section, key) in Self.configKeys {
             // The key, set or commented out (auth alternatives are shown commented).
             let index = lines.firstIndex { line in
@@ -97,7 +102,8 @@ import Testing
         let stop = try #require(value("TimeoutStopSec").flatMap { Int($0.replacingOccurrences(of: "s", with: "")) })
         #expect(stop > 20)
         for (key, expected) in [
-            ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("PrivateTmp", "yes"), ("ProtectKernelTunables", "yes"),
+            ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+            ("ProtectKernelTunables", "yes"),
             ("ProtectControlGroups", "yes"), ("LockPersonality", "yes"), ("RestrictRealtime", "yes"),
             ("SystemCallArchitectures", "native"), ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
             ("ReadWritePaths", "/var/lib/mprefd"),
@@ -120,81 +126,102 @@ import Testing
     /// binary exists); any complaint about the unit file itself — an unknown key, a value it cannot
     /// parse — fails, even though verify exits 0 for those. Complaints about other units (e.g. a
     /// missing network-online.target in a container) are not the unit's fault and are ignored.
-    @Test(.enabled("needs systemd-analyze (Debian package systemd); installed by .ci/run, or here when root") {
-        PackagingTools.ensure("systemd-analyze", package: "systemd")
-    })
+    @Test(
+        .enabled("needs systemd-analyze (Debian package systemd); installed by .ci/run, or here when root") {
+            PackagingTools.ensure("systemd-analyze", package: "systemd")
+        })
     func unitVerifiesWithSystemdAnalyze() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-unit")
         defer { try? FileManager.default.removeItem(at: directory) }
         let original = try String(contentsOfFile: Self.unit, encoding: .utf8)
         #expect(original.contains("ExecStart=/usr/local/bin/mprefd "))
-        let copy = original.replacingOccurrences(of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) ")
+        let copy = original.replacingOccurrences(
+            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) ")
         let path = directory.appendingPathComponent("mprefd.service").path
         try copy.write(toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await PackagingChild.run(
+            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
         let output = (result.stdout + "\n" + result.stderr).split(separator: "\n").map(String.init)
         let aboutTheUnit = output.filter { $0.contains("mprefd.service") }
         #expect(result.status == 0, "systemd-analyze verify: \(output.joined(separator: "\n"))")
-        #expect(aboutTheUnit.isEmpty, "systemd-analyze verify complained about the unit:\n\(aboutTheUnit.joined(separator: "\n"))")
+        #expect(
+            aboutTheUnit.isEmpty,
+            "systemd-analyze verify complained about the unit:\n\(aboutTheUnit.joined(separator: "\n"))")
     }
 
     /// The export units: `mprefd-export@.service` (oneshot `mprefd export %I --incremental`) and its
     /// timer verify as an instance (`@Newsletter`), hardened like the daemon's unit, and the timer
     /// starts the service of its own instance.
-    @Test(.enabled("needs systemd-analyze (Debian package systemd); installed by .ci/run, or here when root") {
-        PackagingTools.ensure("systemd-analyze", package: "systemd")
-    })
+    @Test(
+        .enabled("needs systemd-analyze (Debian package systemd); installed by .ci/run, or here when root") {
+            PackagingTools.ensure("systemd-analyze", package: "systemd")
+        })
     func exportUnitsVerifyWithSystemdAnalyze() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-export-unit")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let service = try String(contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.service"), encoding: .utf8)
+        let service = try String(
+            contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.service"), encoding: .utf8)
         let timer = try String(contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.timer"), encoding: .utf8)
         #expect(service.contains("ExecStart=/usr/local/bin/mprefd export %I --incremental "))
         #expect(service.contains("Type=oneshot"))
-        for directive in ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "ReadWritePaths=/var/lib/mprefd",
-                          "User=mprefd", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "SystemCallFilter=@system-service"] {
+        for directive in [
+            "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "ReadWritePaths=/var/lib/mprefd",
+            "User=mprefd", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "SystemCallFilter=@system-service",
+        ] {
             #expect(service.contains("\n\(directive)\n"), "\(directive)")
         }
         #expect(timer.contains("Unit=mprefd-export@%i.service"))
         #expect(timer.contains("Persistent=true"))
         let servicePath = directory.appendingPathComponent("mprefd-export@Newsletter.service").path
         let timerPath = directory.appendingPathComponent("mprefd-export@Newsletter.timer").path
-        try service.replacingOccurrences(of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) ")
-            .write(toFile: servicePath, atomically: true, encoding: .utf8)
+        try service.replacingOccurrences(
+            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) "
+        )
+        .write(toFile: servicePath, atomically: true, encoding: .utf8)
         try timer.write(toFile: timerPath, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(analyze, ["verify", servicePath, timerPath], environment: PackagingTools.cleanEnvironment(),
-                                                  directory: directory)
+        let result = try await PackagingChild.run(
+            analyze, ["verify", servicePath, timerPath], environment: PackagingTools.cleanEnvironment(),
+            directory: directory)
         let output = (result.stdout + "\n" + result.stderr).split(separator: "\n").map(String.init)
         let aboutTheUnits = output.filter { $0.contains("mprefd-export@") }
         #expect(result.status == 0, "systemd-analyze verify: \(output.joined(separator: "\n"))")
-        #expect(aboutTheUnits.isEmpty, "systemd-analyze verify complained about the export units:\n\(aboutTheUnits.joined(separator: "\n"))")
+        #expect(
+            aboutTheUnits.isEmpty,
+            "systemd-analyze verify complained about the export units:\n\(aboutTheUnits.joined(separator: "\n"))")
     }
 
     /// The check above can fail: a unit with an unknown key is reported.
-    @Test(.enabled("needs systemd-analyze (Debian package systemd)") { PackagingTools.ensure("systemd-analyze", package: "systemd") })
+    @Test(
+        .enabled("needs systemd-analyze (Debian package systemd)") {
+            PackagingTools.ensure("systemd-analyze", package: "systemd")
+        })
     func systemdAnalyzeReportsAnUnknownKey() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-unit")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("mprefd.service").path
-        try "[Service]\nExecStart=\(PackagingTools.mprefd) --help\nProtectSystm=strict\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "[Service]\nExecStart=\(PackagingTools.mprefd) --help\nProtectSystm=strict\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await PackagingChild.run(
+            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
         #expect((result.stdout + result.stderr).contains("mprefd.service"))
     }
 
     // MARK: etc/hooks
 
-    @Test(.enabled("needs shellcheck (Debian package shellcheck); installed by .ci/run, or here when root") {
-        PackagingTools.ensure("shellcheck", package: "shellcheck")
-    })
+    @Test(
+        .enabled("needs shellcheck (Debian package shellcheck); installed by .ci/run, or here when root") {
+            PackagingTools.ensure("shellcheck", package: "shellcheck")
+        })
     func hooksAreShellcheckClean() async throws {
         let shellcheck = try #require(PackagingTools.which("shellcheck"))
         let directory = try PackagingTools.temporaryDirectory("mprefd-shellcheck")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await PackagingChild.run(shellcheck, ["--shell=sh", "--severity=style", Self.logHook, Self.etlHook],
-                                                  environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await PackagingChild.run(
+            shellcheck, ["--shell=sh", "--severity=style", Self.logHook, Self.etlHook],
+            environment: PackagingTools.cleanEnvironment(), directory: directory)
         #expect(result.status == 0, "shellcheck:\n\(result.stdout)\(result.stderr)")
     }
 
@@ -214,7 +241,8 @@ import Testing
         let label = "nightly \"contacts\" $(touch \(marker)) `touch \(marker)`\nsecond line"
         let first = try await hooks.run(Self.logHook, [], eventID: "e-1", event: "complete", label: label)
         #expect(first.status == 0, "\(first.stderr)")
-        let second = try await hooks.run(Self.logHook, [logPath], eventID: "e-2", event: "failed", status: "Error", rows: "")
+        let second = try await hooks.run(
+            Self.logHook, [logPath], eventID: "e-2", event: "failed", status: "Error", rows: "")
         #expect(second.status == 0, "\(second.stderr)")
 
         // Without an argument it writes events.log beside $MPREFD_DB — the same file here.
@@ -240,18 +268,28 @@ import Testing
         let state = hooks.directory.appendingPathComponent("etl")
         let processed = state.appendingPathComponent("processed").path
 
-        let first = try await hooks.run(Self.etlHook, [], eventID: "0b1c2d3e-aaaa-bbbb-cccc-000000000001", event: "complete")
+        let first = try await hooks.run(
+            Self.etlHook, [], eventID: "0b1c2d3e-aaaa-bbbb-cccc-000000000001", event: "complete")
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("ACME_Co/123456 complete: 1000 rows, 50000 bytes"))
-        let again = try await hooks.run(Self.etlHook, [], eventID: "0b1c2d3e-aaaa-bbbb-cccc-000000000001", event: "complete")
+        let again = try await hooks.run(
+            Self.etlHook, [], eventID: "0b1c2d3e-aaaa-bbbb-cccc-000000000001", event: "complete")
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("already loaded"))
 
-        var records = try String(contentsOfFile: processed, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        var records = try String(contentsOfFile: processed, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
         #expect(records.count == 1)
-        #expect(records.first?.prefix(6) == ["0b1c2d3e-aaaa-bbbb-cccc-000000000001", "ACME_Co", "123456", "1000", "50000", "2026-11-02T10:00:03.250Z"])
+        #expect(
+            records.first?.prefix(6) == [
+                "0b1c2d3e-aaaa-bbbb-cccc-000000000001", "ACME_Co", "123456", "1000", "50000",
+                "2026-11-02T10:00:03.250Z",
+            ])
         // The stdin document was kept for the load step.
-        let document = try String(contentsOf: state.appendingPathComponent("events/0b1c2d3e-aaaa-bbbb-cccc-000000000001.json"), encoding: .utf8)
+        let document = try String(
+            contentsOf: state.appendingPathComponent("events/0b1c2d3e-aaaa-bbbb-cccc-000000000001.json"),
+            encoding: .utf8)
         #expect(document.contains("\"event_id\":\"0b1c2d3e-aaaa-bbbb-cccc-000000000001\""))
 
         // A different event is recorded; a non-complete event and a hostile event id are not.
@@ -261,7 +299,9 @@ import Testing
         #expect(failed.status == 0)
         let hostile = try await hooks.run(Self.etlHook, [], eventID: "../../x", event: "complete")
         #expect(hostile.status != 0)
-        records = try String(contentsOfFile: processed, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        records = try String(contentsOfFile: processed, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
         #expect(records.map { $0.first ?? "" } == ["0b1c2d3e-aaaa-bbbb-cccc-000000000001", "second-event"])
     }
 
@@ -292,20 +332,30 @@ struct HookFixture: Sendable {
 
     func cleanUp() { try? FileManager.default.removeItem(at: directory) }
 
-    func run(_ hook: String, _ arguments: [String], eventID: String, event: String, label: String = "nightly",
-             status: String = "Complete", rows: String = "1000") async throws -> ProgramResult {
+    func run(
+        _ hook: String, _ arguments: [String], eventID: String, event: String, label: String = "nightly",
+        status: String = "Complete", rows: String = "1000"
+    ) async throws -> ProgramResult {
         let facts: [(String, String)] = [
-            ("event_id", eventID), ("event", event), ("client_id", "ACME_Co"), ("access_token", "123456"), ("label", label),
+            ("event_id", eventID), ("event", event), ("client_id", "ACME_Co"), ("access_token", "123456"),
+            ("label", label),
             ("status", status), ("row_count", rows), ("byte_count", "50000"), ("added_at", "2026-11-02T09:00:00.000Z"),
             ("finished_at", "2026-11-02T10:00:03.250Z"), ("attempt", "1"), ("db", databasePath),
         ]
-        var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": directory.path, "LANG": "C.UTF-8", "TZ": "UTC"]
+        var environment = [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": directory.path,
+            "LANG": "C.UTF-8", "TZ": "UTC",
+        ]
         var document: [String: Any] = [:]
         for (key, value) in facts {
             environment["MPREFD_" + key.uppercased()] = value
             document[key] = Int(value).map { $0 as Any } ?? value
         }
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
-        return try await PackagingChild.run(hook, arguments, environment: environment, stdin: json, directory: directory)
+        let json =
+            String(
+                decoding: try JSONSerialization.data(
+                    withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
+        return try await PackagingChild.run(
+            hook, arguments, environment: environment, stdin: json, directory: directory)
     }
 }

@@ -5,9 +5,10 @@ import Testing
 /// Issue 17.10: `check-config --probe` checks each account with one real request.
 @Suite(.serialized) struct ProbeTests {
     @Test func aGoodAccountIsOkATypoInTheBaseURLIsMisconfiguredAndADeadHostUnreachable() async throws {
-        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
-            TokenScenario(accessToken: 7001, scenario: Scenario([.status("Processing")])),
-        ]))
+        let scene = try await DaemonScene.start(
+            scenarios: ScenarioBook(scenarios: [
+                TokenScenario(accessToken: 7001, scenario: Scenario([.status("Processing")]))
+            ]))
         defer { Task { await scene.finish() } }
         try scene.writeConfig()
         #expect(try await scene.mprefd(["add-token", "7001"]).status == 0)
@@ -19,7 +20,9 @@ import Testing
         #expect(requests.count == 1, "one real request")
 
         // A base_url typo: the path leads nowhere; the token is one the database watches.
-        let typo = try scene.cli.write("typo.yaml", """
+        let typo = try scene.cli.write(
+            "typo.yaml",
+            """
             database:
               path: \(scene.cli.databasePath)
             accounts:
@@ -30,13 +33,16 @@ import Testing
         #expect(misconfigured.status == 78, "\(misconfigured.stdout)\(misconfigured.stderr)")
         #expect(misconfigured.stderr.contains("mprefd: error: probe DEMO_Co: misconfigured"), "\(misconfigured.stderr)")
 
-        let dead = try scene.cli.write("dead.yaml", """
+        let dead = try scene.cli.write(
+            "dead.yaml",
+            """
             accounts:
               DEMO_Co:
                 base_url: http://127.0.0.1:1
                 connect_timeout_s: 2
             """)
-        let unreachable = try await scene.cli.run(["check-config", "--probe", "--json", "--config", dead], database: .none)
+        let unreachable = try await scene.cli.run(
+            ["check-config", "--probe", "--json", "--config", dead], database: .none)
         #expect(unreachable.status == 69, "\(unreachable.stdout)\(unreachable.stderr)")
         let probe = try #require((try unreachable.json() as? [String: Any])?["probe"] as? [[String: Any]])
         #expect(probe.first?["result"] as? String == "unreachable")

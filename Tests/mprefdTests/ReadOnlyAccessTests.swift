@@ -5,11 +5,15 @@ import Testing
 @Suite struct ReadOnlyAccessTests {
     /// Runs `argv` as uid/gid 65534 (nobody/nogroup) with no supplementary groups.
     func asGroupMember(_ cli: CLI, _ argv: [String]) async throws -> CLI.Result {
-        try await CLI.runProcess("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups"] + argv,
-                                 environment: ["PATH": "/usr/bin:/bin"], stdin: nil, in: URL(fileURLWithPath: "/"))
+        try await CLI.runProcess(
+            "/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups"] + argv,
+            environment: ["PATH": "/usr/bin:/bin"], stdin: nil, in: URL(fileURLWithPath: "/"))
     }
 
-    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to switch to an unprivileged user"))
+    @Test(
+        .enabled(
+            if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+            "needs root to switch to an unprivileged user"))
     func aGroupMemberReadsWhileNoDaemonRunsButCannotWrite() async throws {
         let root = "/tmp/mprefd-ro-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -28,10 +32,14 @@ import Testing
         let listed = try await asGroupMember(cli, [CLI.binary, "list", "--json", "--db", db, "--config", config])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect((try? listed.json() as? [[String: Any]])?.count == 2)
-        let sql = try await asGroupMember(cli, ["/usr/bin/sqlite3", "-readonly", db, "SELECT count(*) FROM token_summary"])
+        let sql = try await asGroupMember(
+            cli, ["/usr/bin/sqlite3", "-readonly", db, "SELECT count(*) FROM token_summary"])
         #expect(sql.status == 0 && sql.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(sql.stderr)")
-        let write = try await asGroupMember(cli, [CLI.binary, "add-token", "--client-id", "ACME_Co", "3", "--db", db, "--config", config])
+        let write = try await asGroupMember(
+            cli, [CLI.binary, "add-token", "--client-id", "ACME_Co", "3", "--db", db, "--config", config])
         #expect(write.status == 69)
-        #expect(write.stderr.contains("read-only for this user") && write.stderr.contains("sudo -u mprefd"), "\(write.stderr)")
+        #expect(
+            write.stderr.contains("read-only for this user") && write.stderr.contains("sudo -u mprefd"),
+            "\(write.stderr)")
     }
 }

@@ -4,7 +4,9 @@ import Testing
 /// Every query of docs/REPORTING.md, taken from the document itself (each ```sql block, named by
 /// the word after `sql`), run with `sqlite3 -readonly -json` against the database of one real
 /// end-to-end run (``ReportingRun``), with its rows checked.
-@Suite(.enabled("needs the sqlite3 CLI (apt-get install sqlite3)") { PackagingTools.ensure("sqlite3", package: "sqlite3") })
+@Suite(
+    .enabled("needs the sqlite3 CLI (apt-get install sqlite3)") { PackagingTools.ensure("sqlite3", package: "sqlite3") }
+)
 struct ReportingQueryTests {
     /// Every query the document must have, each with assertions below. A query added to the
     /// document without a case here fails `theDocumentHasExactlyTheTestedQueries`.
@@ -31,7 +33,9 @@ struct ReportingQueryTests {
     }
 
     private func byToken(_ rows: [[String: Any]]) -> [Int: [String: Any]] {
-        Dictionary(rows.compactMap { row in row.int("access_token").map { ($0, row) } }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            rows.compactMap { row in row.int("access_token").map { ($0, row) } },
+            uniquingKeysWith: { first, _ in first })
     }
 
     @Test func theDocumentHasExactlyTheTestedQueries() throws {
@@ -80,9 +84,14 @@ struct ReportingQueryTests {
         let run = try await ReportingRun.shared.value
         let rows = try await rows("completed-today")
         // The exports that finished on today's UTC date (all of them unless the run straddled midnight).
-        let today = try await SQLiteShell.rows(run.databasePath, "SELECT date('now') AS today", directory: run.directory).first?.string("today") ?? "?"
-        let all = try await SQLiteShell.rows(run.databasePath, "SELECT access_token, finished_at FROM tokens WHERE state = 'complete'", directory: run.directory)
-        let expected = Set(all.filter { $0.string("finished_at")?.hasPrefix(today) == true }.compactMap { $0.int("access_token") })
+        let today =
+            try await SQLiteShell.rows(run.databasePath, "SELECT date('now') AS today", directory: run.directory).first?
+            .string("today") ?? "?"
+        let all = try await SQLiteShell.rows(
+            run.databasePath, "SELECT access_token, finished_at FROM tokens WHERE state = 'complete'",
+            directory: run.directory)
+        let expected = Set(
+            all.filter { $0.string("finished_at")?.hasPrefix(today) == true }.compactMap { $0.int("access_token") })
         #expect(all.count == ReportingRun.completed.count)
         #expect(Set(rows.compactMap { $0.int("access_token") }) == expected)
         for row in rows {
@@ -100,8 +109,10 @@ struct ReportingQueryTests {
         let row = try #require(rows.first)
         #expect(rows.count == 1)
         #expect(row.int("exports") == ReportingRun.completed.count)
-        let durations = try await SQLiteShell.rows(run.databasePath, "SELECT duration_s FROM export_durations WHERE state = 'complete' ORDER BY duration_s",
-                                                   directory: run.directory).compactMap { $0.double("duration_s") }
+        let durations = try await SQLiteShell.rows(
+            run.databasePath, "SELECT duration_s FROM export_durations WHERE state = 'complete' ORDER BY duration_s",
+            directory: run.directory
+        ).compactMap { $0.double("duration_s") }
         #expect(durations.count == ReportingRun.completed.count)
         // Nearest rank over 5 values: p50 is the 3rd, p90 and p99 the 5th.
         #expect(row.double("min_s") == durations.first)
@@ -124,7 +135,9 @@ struct ReportingQueryTests {
     @Test func errorRatesPerHour() async throws {
         let run = try await ReportingRun.shared.value
         let rows = try await rows("error-rates-hourly")
-        let total = try await SQLiteShell.rows(run.databasePath, "SELECT count(*) AS n FROM polls", directory: run.directory).first?.int("n")
+        let total = try await SQLiteShell.rows(
+            run.databasePath, "SELECT count(*) AS n FROM polls", directory: run.directory
+        ).first?.int("n")
         #expect(!rows.isEmpty && rows.count <= 2, "one hour, or two if the run straddled an hour")
         #expect(rows.reduce(0) { $0 + ($1.int("polls") ?? 0) } == total)
         #expect(rows.reduce(0) { $0 + ($1.int("unavailable") ?? 0) } == 1)
@@ -173,8 +186,13 @@ struct ReportingQueryTests {
 
     @Test func recentErrors() async throws {
         let rows = try await rows("recent-errors")
-        let seen = Set(rows.map { "\($0.string("outcome") ?? "?")/\($0.int("http_status") ?? 0)/\($0.int("access_token") ?? 0)" })
-        #expect(seen == ["unavailable/503/\(ReportingRun.Token.unavailable)", "server_error/500/\(ReportingRun.Token.serverError)"])
+        let seen = Set(
+            rows.map { "\($0.string("outcome") ?? "?")/\($0.int("http_status") ?? 0)/\($0.int("access_token") ?? 0)" })
+        #expect(
+            seen == [
+                "unavailable/503/\(ReportingRun.Token.unavailable)",
+                "server_error/500/\(ReportingRun.Token.serverError)",
+            ])
         let unavailable = rows.first { $0.string("outcome") == "unavailable" }
         #expect(unavailable?.double("retry_after_s") == 1)
     }
@@ -197,8 +215,12 @@ struct ReportingQueryTests {
         // The run's only pause (503, Retry-After 1 s) ended before its token completed.
         #expect(try await rows("pauses-in-force").isEmpty)
         // With the "now" moved back before the pause, it shows.
-        let rows = try await rows("pauses-in-force", replacing: ("WHERE paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                                                                 "WHERE paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')"))
+        let rows = try await rows(
+            "pauses-in-force",
+            replacing: (
+                "WHERE paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                "WHERE paused_until > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')"
+            ))
         #expect(rows.map { $0.string("scope") ?? "?" } == ["host"])
         #expect(rows.first?.int("http_status") == 503)
         #expect(rows.first?.string("subject")?.hasPrefix("http://127.0.0.1:") == true)
@@ -211,7 +233,9 @@ struct ReportingQueryTests {
         let directory = try PackagingTools.temporaryDirectory("mprefd-percentiles")
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("p.sqlite3").path
-        let migrate = try await PackagingChild.run(PackagingTools.mprefd, ["migrate", "--db", database], environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let migrate = try await PackagingChild.run(
+            PackagingTools.mprefd, ["migrate", "--db", database], environment: PackagingTools.cleanEnvironment(),
+            directory: directory)
         try #require(migrate.status == 0, "mprefd migrate: \(migrate.stderr)")
         let insert = """
             WITH RECURSIVE n(i) AS (SELECT \(count) UNION ALL SELECT i - 1 FROM n WHERE i > 1)

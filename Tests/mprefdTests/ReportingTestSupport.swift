@@ -6,7 +6,8 @@ import Testing
 /// (installed with apt-get when missing and possible), child processes, the `sqlite3` CLI.
 enum PackagingTools {
     /// The package root: two levels above this file's directory.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let mprefd = packageRoot.appendingPathComponent(".build/debug/mprefd").path
     static let mprefSim = packageRoot.appendingPathComponent(".build/debug/mpref-sim").path
 
@@ -14,7 +15,9 @@ enum PackagingTools {
 
     /// The full path of `command` on `$PATH` (plus the sbin directories), or `nil`.
     static func which(_ command: String) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let path =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "")
+            + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in path.split(separator: ":") where !directory.isEmpty {
             let candidate = "\(directory)/\(command)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -34,9 +37,11 @@ enum PackagingTools {
             if !found, getuid() == 0, let aptGet = which("apt-get") {
                 var environment = ProcessInfo.processInfo.environment
                 environment["DEBIAN_FRONTEND"] = "noninteractive"
-                if runSync(aptGet, ["install", "-y", "--no-install-recommends", package], environment: environment) != 0 {
+                if runSync(aptGet, ["install", "-y", "--no-install-recommends", package], environment: environment) != 0
+                {
                     _ = runSync(aptGet, ["update"], environment: environment)
-                    _ = runSync(aptGet, ["install", "-y", "--no-install-recommends", package], environment: environment)
+                    _ = runSync(
+                        aptGet, ["install", "-y", "--no-install-recommends", package], environment: environment)
                 }
                 found = which(command) != nil
             }
@@ -81,7 +86,9 @@ enum PackagingTools {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw PackagingTestError("bind() failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -94,12 +101,16 @@ enum PackagingTools {
 
     /// Checks `condition` every `interval` until it holds; throws after `timeout`. For waiting on
     /// another process's progress, which cannot be awaited directly.
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(90), interval: Duration = .milliseconds(100),
-                          _ condition: () async throws -> Bool) async throws {
+    static func waitUntil(
+        _ what: String, timeout: Duration = .seconds(90), interval: Duration = .milliseconds(100),
+        _ condition: () async throws -> Bool
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
             if try await condition() { return }
-            if ContinuousClock.now >= deadline { throw PackagingTestError("timed out after \(timeout) waiting for \(what)") }
+            if ContinuousClock.now >= deadline {
+                throw PackagingTestError("timed out after \(timeout) waiting for \(what)")
+            }
             try await Task.sleep(for: interval)
         }
     }
@@ -129,7 +140,10 @@ final class PackagingChild: @unchecked Sendable {
 
     /// Starts `path ARGUMENTS` in `directory` with exactly `environment`; output goes to
     /// `name.out`/`name.err`, stdin comes from `stdinPath` (default /dev/null).
-    init(_ path: String, _ arguments: [String], environment: [String: String], directory: URL, name: String, stdinPath: String? = nil) throws {
+    init(
+        _ path: String, _ arguments: [String], environment: [String: String], directory: URL, name: String,
+        stdinPath: String? = nil
+    ) throws {
         stdoutPath = directory.appendingPathComponent("\(name).out").path
         stderrPath = directory.appendingPathComponent("\(name).err").path
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -139,7 +153,8 @@ final class PackagingChild: @unchecked Sendable {
         process.arguments = arguments
         process.environment = environment
         process.currentDirectoryURL = directory
-        process.standardInput = try stdinPath.map { try FileHandle(forReadingFrom: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
+        process.standardInput =
+            try stdinPath.map { try FileHandle(forReadingFrom: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         let exit = self.exit, continuation = exitedContinuation
@@ -192,20 +207,25 @@ final class PackagingChild: @unchecked Sendable {
 
 extension PackagingChild {
     /// Runs a program to its end (stdin from `stdin` or /dev/null); output through files.
-    static func run(_ path: String, _ arguments: [String], environment: [String: String], stdin: String? = nil,
-                    directory: URL, timeout: Duration = .seconds(120)) async throws -> ProgramResult {
+    static func run(
+        _ path: String, _ arguments: [String], environment: [String: String], stdin: String? = nil,
+        directory: URL, timeout: Duration = .seconds(120)
+    ) async throws -> ProgramResult {
         let name = "run-\(UUID().uuidString)"
         var inputPath: String?
         if let stdin {
             inputPath = directory.appendingPathComponent("\(name).in").path
             try Data(stdin.utf8).write(to: URL(fileURLWithPath: directory.appendingPathComponent("\(name).in").path))
         }
-        let child = try PackagingChild(path, arguments, environment: environment, directory: directory, name: name, stdinPath: inputPath)
+        let child = try PackagingChild(
+            path, arguments, environment: environment, directory: directory, name: name, stdinPath: inputPath)
         guard let status = await child.waitForExit(timeout: timeout) else {
             throw PackagingTestError("\(path) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
         }
         defer {
-            for suffix in ["out", "err", "in"] { try? FileManager.default.removeItem(atPath: directory.appendingPathComponent("\(name).\(suffix)").path) }
+            for suffix in ["out", "err", "in"] {
+                try? FileManager.default.removeItem(atPath: directory.appendingPathComponent("\(name).\(suffix)").path)
+            }
         }
         return ProgramResult(status: status, stdout: child.stdout, stderr: child.stderr)
     }
@@ -226,10 +246,14 @@ enum SQLiteShell {
     }
 
     /// Rows of `sql` as JSON objects (`-json`); throws with sqlite3's stderr when it fails.
-    static func rows(_ database: String, _ sql: String, options: [String] = ["-readonly"], as reader: Reader = .me,
-                     directory: URL) async throws -> [[String: Any]] {
+    static func rows(
+        _ database: String, _ sql: String, options: [String] = ["-readonly"], as reader: Reader = .me,
+        directory: URL
+    ) async throws -> [[String: Any]] {
         let result = try await run(database, sql, options: options + ["-json"], as: reader, directory: directory)
-        guard result.status == 0 else { throw PackagingTestError("sqlite3 failed (\(result.status)): \(result.stderr)\nSQL: \(sql)") }
+        guard result.status == 0 else {
+            throw PackagingTestError("sqlite3 failed (\(result.status)): \(result.stderr)\nSQL: \(sql)")
+        }
         let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return [] }
         guard let rows = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
@@ -242,16 +266,23 @@ enum SQLiteShell {
     /// docs/REPORTING.md tells analysts to use: without it, two readers opening a WAL database at
     /// the same moment after the daemon stopped can get "database is locked" while one of them
     /// recovers the WAL index.
-    static func run(_ database: String, _ sql: String, options: [String], as reader: Reader = .me, directory: URL) async throws -> ProgramResult {
+    static func run(_ database: String, _ sql: String, options: [String], as reader: Reader = .me, directory: URL)
+        async throws -> ProgramResult
+    {
         let options = ["-cmd", ".timeout 5000"] + options
-        guard let sqlite3 = PackagingTools.which("sqlite3") else { throw PackagingTestError("sqlite3 is not installed (apt-get install sqlite3)") }
+        guard let sqlite3 = PackagingTools.which("sqlite3") else {
+            throw PackagingTestError("sqlite3 is not installed (apt-get install sqlite3)")
+        }
         var environment = PackagingTools.cleanEnvironment()
         environment["HOME"] = "/nonexistent"  // no ~/.sqliterc
         switch reader {
         case .me:
-            return try await PackagingChild.run(sqlite3, options + [database, sql], environment: environment, directory: directory)
+            return try await PackagingChild.run(
+                sqlite3, options + [database, sql], environment: environment, directory: directory)
         case .groupMember(let gid):
-            guard let setpriv = PackagingTools.which("setpriv") else { throw PackagingTestError("setpriv (util-linux) is missing") }
+            guard let setpriv = PackagingTools.which("setpriv") else {
+                throw PackagingTestError("setpriv (util-linux) is missing")
+            }
             return try await PackagingChild.run(
                 setpriv, ["--reuid=65534", "--regid=\(gid)", "--clear-groups", sqlite3] + options + [database, sql],
                 environment: environment, directory: directory)
@@ -298,7 +329,9 @@ struct ReportingRun: Sendable {
         Token.history: (1000, 50_000), Token.quick: (3000, 120_000), Token.second: (2000, 90_000),
         Token.unavailable: (5, 500), Token.serverError: (7, 700),
     ]
-    static let allTokens = [Token.quick, Token.second, Token.error, Token.unavailable, Token.stuck, Token.history, Token.serverError]
+    static let allTokens = [
+        Token.quick, Token.second, Token.error, Token.unavailable, Token.stuck, Token.history, Token.serverError,
+    ]
 
     let directory: URL
     let databasePath: String
@@ -333,9 +366,12 @@ struct ReportingRun: Sendable {
         // The shared run's directory outlives the tests that read it (there is no suite-level
         // teardown for it); remove those of earlier runs, once they are an hour old.
         let temporary = FileManager.default.temporaryDirectory
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix("mprefd-reporting-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        where name.hasPrefix("mprefd-reporting-") {
             let old = temporary.appendingPathComponent(name)
-            if let modified = try? FileManager.default.attributesOfItem(atPath: old.path)[.modificationDate] as? Date, modified < Date().addingTimeInterval(-3600) {
+            if let modified = try? FileManager.default.attributesOfItem(atPath: old.path)[.modificationDate] as? Date,
+                modified < Date().addingTimeInterval(-3600)
+            {
                 try? FileManager.default.removeItem(at: old)
             }
         }
@@ -344,30 +380,33 @@ struct ReportingRun: Sendable {
         let databasePath = directory.appendingPathComponent("mprefd.sqlite3").path
         let configPath = directory.appendingPathComponent("mprefd.yaml").path
         try """
-            database:
-              path: \(databasePath)
-            polling:
-              initial_delay_s: 0.2
-              max_delay_s: 1
-              pause_jitter_s: 0
-            hooks:
-              on_complete: ['true']
-              on_failure: ['exit 3']
-              max_attempts: 1
-            accounts:
-              \(clientID):
-                base_url: http://127.0.0.1:\(simulator.port)/Profiles
-                download:
-                  enabled: true
-                  directory: \(directory.appendingPathComponent("exports").path)
-                  page_size: 700
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        database:
+          path: \(databasePath)
+        polling:
+          initial_delay_s: 0.2
+          max_delay_s: 1
+          pause_jitter_s: 0
+        hooks:
+          on_complete: ['true']
+          on_failure: ['exit 3']
+          max_attempts: 1
+        accounts:
+          \(clientID):
+            base_url: http://127.0.0.1:\(simulator.port)/Profiles
+            download:
+              enabled: true
+              directory: \(directory.appendingPathComponent("exports").path)
+              page_size: 700
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let environment = PackagingTools.cleanEnvironment()
 
         let add = try await PackagingChild.run(
-            PackagingTools.mprefd, ["add-token", "--config", configPath, "--label", "nightly"] + allTokens.map(String.init),
+            PackagingTools.mprefd,
+            ["add-token", "--config", configPath, "--label", "nightly"] + allTokens.map(String.init),
             environment: environment, directory: directory)
-        guard add.status == 0 else { throw PackagingTestError("mprefd add-token failed (\(add.status)): \(add.stderr)") }
+        guard add.status == 0 else {
+            throw PackagingTestError("mprefd add-token failed (\(add.status)): \(add.stderr)")
+        }
 
         // As root, stand in for an analyst: the file's group becomes 65534 and the reads run as
         // uid/gid 65534, which may read it only through the group bits (the file is 0640).
@@ -379,7 +418,9 @@ struct ReportingRun: Sendable {
             readerDescription = "uid/gid 65534 (group member only; file mode 0640)"
         }
 
-        let daemon = try PackagingChild(PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, directory: directory, name: "mprefd")
+        let daemon = try PackagingChild(
+            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, directory: directory,
+            name: "mprefd")
         var reads = 0
         var failures: [String] = []
         var states: [Int: String] = [:]
@@ -389,25 +430,36 @@ struct ReportingRun: Sendable {
             // docs/REPORTING.md, "When the daemon is stopped").
             try await PackagingTools.waitUntil("mprefd run to open the database", timeout: .seconds(30)) {
                 guard daemon.isRunning else { throw PackagingTestError("mprefd run exited early (\(daemon.stderr))") }
-                let rows = try? await SQLiteShell.rows(databasePath, "SELECT pid FROM daemon WHERE stopped_at IS NULL", directory: directory)
+                let rows = try? await SQLiteShell.rows(
+                    databasePath, "SELECT pid FROM daemon WHERE stopped_at IS NULL", directory: directory)
                 return rows?.first?.int("pid") == Int(daemon.process.processIdentifier)
             }
-            try await PackagingTools.waitUntil("every export but one finished and every hook run ended", timeout: .seconds(120)) {
+            try await PackagingTools.waitUntil(
+                "every export but one finished and every hook run ended", timeout: .seconds(120)
+            ) {
                 guard daemon.isRunning else { throw PackagingTestError("mprefd run exited early (\(daemon.stderr))") }
                 // Both documented read-only forms, alternately.
-                let summary = try await SQLiteShell.run("file:\(databasePath)?mode=ro", "SELECT access_token, state FROM token_summary",
-                                                        options: ["-json"], as: reader, directory: directory)
-                let hooks = try await SQLiteShell.run(databasePath, "SELECT count(*) AS ended FROM hook_runs WHERE state IN ('succeeded', 'dead')",
-                                                      options: ["-readonly", "-json"], as: reader, directory: directory)
+                let summary = try await SQLiteShell.run(
+                    "file:\(databasePath)?mode=ro", "SELECT access_token, state FROM token_summary",
+                    options: ["-json"], as: reader, directory: directory)
+                let hooks = try await SQLiteShell.run(
+                    databasePath, "SELECT count(*) AS ended FROM hook_runs WHERE state IN ('succeeded', 'dead')",
+                    options: ["-readonly", "-json"], as: reader, directory: directory)
                 if daemon.isRunning { reads += 2 }
                 for result in [summary, hooks] where result.status != 0 { failures.append(result.stderr) }
                 guard summary.status == 0, hooks.status == 0 else { return false }
-                let summaryRows = (try? JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [[String: Any]]) ?? []
-                states = Dictionary(summaryRows.compactMap { row in row.int("access_token").flatMap { t in row.string("state").map { (t, $0) } } },
-                                    uniquingKeysWith: { $1 })
-                let hookRows = (try? JSONSerialization.jsonObject(with: Data(hooks.stdout.utf8)) as? [[String: Any]]) ?? []
+                let summaryRows =
+                    (try? JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [[String: Any]]) ?? []
+                states = Dictionary(
+                    summaryRows.compactMap { row in
+                        row.int("access_token").flatMap { t in row.string("state").map { (t, $0) } }
+                    },
+                    uniquingKeysWith: { $1 })
+                let hookRows =
+                    (try? JSONSerialization.jsonObject(with: Data(hooks.stdout.utf8)) as? [[String: Any]]) ?? []
                 let finished = states.values.filter { $0 != "watching" }.count
-                return finished == allTokens.count - 1 && hookRows.first?.int("ended") == ReportingRun.completed.count + 1
+                return finished == allTokens.count - 1
+                    && hookRows.first?.int("ended") == ReportingRun.completed.count + 1
             }
         } catch {
             _ = await daemon.stop()
@@ -418,7 +470,8 @@ struct ReportingRun: Sendable {
         _ = await simulator.child.stop()
         return ReportingRun(
             directory: directory, databasePath: databasePath, daemonExitStatus: status, daemonLog: daemon.stderr,
-            readsWhileRunning: reads, readFailures: failures, readerDescription: readerDescription, lastStatesSeen: states)
+            readsWhileRunning: reads, readFailures: failures, readerDescription: readerDescription,
+            lastStatesSeen: states)
     }
 }
 
@@ -432,13 +485,17 @@ struct SimulatorRun: Sendable {
         let scenarioPath = directory.appendingPathComponent("scenarios.json").path
         let portPath = directory.appendingPathComponent("sim.port").path
         try scenarios.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
-        let child = try PackagingChild(PackagingTools.mprefSim, ["--port", "0", "--port-file", portPath, "--scenarios", scenarioPath],
-                                       environment: PackagingTools.cleanEnvironment(), directory: directory, name: "mpref-sim")
+        let child = try PackagingChild(
+            PackagingTools.mprefSim, ["--port", "0", "--port-file", portPath, "--scenarios", scenarioPath],
+            environment: PackagingTools.cleanEnvironment(), directory: directory, name: "mpref-sim")
         var port = 0
         do {
             try await PackagingTools.waitUntil("mpref-sim to write its port file", timeout: .seconds(30)) {
                 guard child.isRunning else { throw PackagingTestError("mpref-sim exited: \(child.stderr)") }
-                port = (try? String(contentsOfFile: portPath, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+                port =
+                    (try? String(contentsOfFile: portPath, encoding: .utf8)).flatMap {
+                        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                    } ?? 0
                 return port > 0
             }
         } catch {

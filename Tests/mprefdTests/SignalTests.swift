@@ -41,20 +41,27 @@ import Testing
     }
 
     @Test func aClosedLogPipeDoesNotKillTheDaemonAndSIGHUPStopsItCleanly() async throws {
-        let scene = try await DaemonScene.start(scenarios: ScenarioBook(scenarios: [
-            TokenScenario(accessToken: 1751, scenario: Scenario([.status("Processing")])),
-        ]))
+        let scene = try await DaemonScene.start(
+            scenarios: ScenarioBook(scenarios: [
+                TokenScenario(accessToken: 1751, scenario: Scenario([.status("Processing")]))
+            ]))
         let metricsPort = try PackagingTools.freeTCPPort()
-        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.2", extra: "metrics:\n  listen: 127.0.0.1:\(metricsPort)")
+        try scene.writeConfig(
+            polling: "initial_delay_s: 0.1\n  max_delay_s: 0.2", extra: "metrics:\n  listen: 127.0.0.1:\(metricsPort)")
         #expect(try await scene.mprefd(["add-token", "1751"]).status == 0)
         let daemon = try DaemonOnAClosedPipe(scene)
         defer { daemon.stopNow() }
         defer { Task { await scene.finish() } }
 
         // Each poll logs a debug line (log.level: debug); several polls = several failed writes.
-        let polled = try await scene.eventually { try await scene.count("SELECT count(*) FROM polls") >= 5 || !daemon.process.isRunning }
+        let polled = try await scene.eventually {
+            try await scene.count("SELECT count(*) FROM polls") >= 5 || !daemon.process.isRunning
+        }
         #expect(polled)
-        #expect(daemon.process.isRunning, "the daemon died: \(daemon.process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(daemon.process.terminationStatus)")
+        #expect(
+            daemon.process.isRunning,
+            "the daemon died: \(daemon.process.terminationReason == .uncaughtSignal ? "signal" : "exit") \(daemon.process.terminationStatus)"
+        )
         guard daemon.process.isRunning else { return }
         let samples = try await MetricsEndpointTests.scrape(port: metricsPort)
         #expect((samples["mprefd_log_lines_dropped_total"] ?? 0) >= 5, "\(samples)")

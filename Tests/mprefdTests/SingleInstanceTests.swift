@@ -7,7 +7,8 @@ import Testing
     /// test fails if it keeps running instead).
     private func expectRefused(_ scene: DaemonScene, db path: String, _ what: String) async throws -> String {
         let arguments = ["run", "--config", scene.configPath, "--db", path]
-        let second = try OpsChild(CLI.binary, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory, logName: "second")
+        let second = try OpsChild(
+            CLI.binary, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory, logName: "second")
         let status = await second.waitForExit(timeout: .seconds(15))
         if status == nil { _ = await second.stop() }
         #expect(status == 75, "\(what): a second daemon was not refused; its log:\n\(second.log)")
@@ -32,15 +33,19 @@ import Testing
         let viaSymlink = try await expectRefused(scene, db: symlink, "symlink")
         #expect(viaSymlink.contains("PID \(daemon.pid)"), "\(viaSymlink)")
         _ = try await expectRefused(scene, db: hardLink, "hard link")
-        #expect(!FileManager.default.fileExists(atPath: hardLink + "-wal"), "the refused daemon must not open the database")
+        #expect(
+            !FileManager.default.fileExists(atPath: hardLink + "-wal"), "the refused daemon must not open the database")
 
         try FileManager.default.removeItem(atPath: database + ".lock")
         _ = try await expectRefused(scene, db: database, "deleted .lock file")
 
         // `status` sees the running daemon through the symlink too, with read access only.
         for path in [database, symlink] {
-            let status = try await scene.cli.run(["status", "--json", "--config", scene.configPath], database: .some(path))
-            #expect(try status.object()["lock_held"] as? Bool == true, "status --db \(path): \(status.stdout) \(status.stderr)")
+            let status = try await scene.cli.run(
+                ["status", "--json", "--config", scene.configPath], database: .some(path))
+            #expect(
+                try status.object()["lock_held"] as? Bool == true,
+                "status --db \(path): \(status.stdout) \(status.stderr)")
         }
         #expect(await daemon.stop() == 0)
         #expect(try await scene.rows("PRAGMA integrity_check").first?.values.first as? String == "ok")

@@ -35,7 +35,8 @@ import Testing
     }
 
     @Test func aRunningDaemonIsHealthyAndAStoppedOneIsNot() async throws {
-        let scene = try await OpsScene(scenarios: #"{"scenarios": [{"access_token": 2, "steps": [{"status": "Processing"}]}]}"#)
+        let scene = try await OpsScene(
+            scenarios: #"{"scenarios": [{"access_token": 2, "steps": [{"status": "Processing"}]}]}"#)
         defer { scene.tearDown() }
         #expect(try await scene.mprefd(["add-token", "--client-id", "DEMO_Co", "1", "2"]).status == 0)
         let daemon = try await scene.startDaemon()
@@ -71,7 +72,13 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("pid:") && $0.hasSuffix(" \(daemon.pid)") })
         #expect(lines.contains { $0.hasPrefix("tokens:") && $0.contains("watching 1") && $0.contains("complete 1") })
         // Aligned: every value starts in the same column.
-        let columns = Set(lines.map { line in line.firstIndex(of: ":").map { line[line.index(after: $0)...].prefix { $0 == " " }.count + line.distance(from: line.startIndex, to: $0) } ?? -1 })
+        let columns = Set(
+            lines.map { line in
+                line.firstIndex(of: ":").map {
+                    line[line.index(after: $0)...].prefix { $0 == " " }.count
+                        + line.distance(from: line.startIndex, to: $0)
+                } ?? -1
+            })
         #expect(columns.count == 1, "\(human.stdout)")
 
         #expect(await daemon.stop() == 0, "\(daemon.log)")
@@ -88,11 +95,14 @@ import Testing
         let cli = try CLI()
         defer { cli.cleanUp() }
         #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "5"]).status == 0)
-        let insert = try await cli.sqlite([cli.databasePath, """
+        let insert = try await cli.sqlite([
+            cli.databasePath,
+            """
             INSERT INTO daemon (id, pid, version, hostname, started_at, heartbeat_at, stopped_at)
             VALUES (1, 4242, '0.1.0', 'test', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours'),
                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds'), NULL)
-            """])
+            """,
+        ])
         #expect(insert.status == 0, "\(insert.stderr)")
 
         // Nobody holds the lock: the last daemon died without recording a stop.

@@ -26,12 +26,16 @@ import Testing
         // `wait` names the reason and ends when the deadline times the token out.
         let wait = try await scene.mprefd(["wait", "1791", "--timeout", "40s"])
         #expect(wait.status == 1, "\(wait.stdout)\n\(wait.stderr)")
-        #expect(wait.stderr.contains("OLD_Co/1791 is not polled: no account is configured for client ID OLD_Co"), "\(wait.stderr)")
+        #expect(
+            wait.stderr.contains("OLD_Co/1791 is not polled: no account is configured for client ID OLD_Co"),
+            "\(wait.stderr)")
         let rows = try await scene.rows("SELECT state, last_error, finished_at FROM tokens WHERE access_token = 1791")
         #expect(rows.first?["state"] as? String == "timed_out")
         #expect((rows.first?["last_error"] as? String)?.contains("no account is configured") == true)
         #expect(try await scene.count("SELECT count(*) FROM polls") == 0)
-        let hookRan = await scene.eventually { ((try? String(contentsOfFile: hookOutput, encoding: .utf8)) ?? "") == "timed_out" }
+        let hookRan = await scene.eventually {
+            ((try? String(contentsOfFile: hookOutput, encoding: .utf8)) ?? "") == "timed_out"
+        }
         #expect(hookRan, "\(daemon.log)")
         #expect(await daemon.stop() == 0)
     }

@@ -81,7 +81,8 @@ import Testing
         #expect(result.stderr.contains("the daemon is not running"))
         #expect(result.stderr.contains("ACME_Co/5 watching"))
 
-        let noDatabase = try await cli.run(["wait", "5"], database: .some(cli.directory.appendingPathComponent("none.sqlite3").path))
+        let noDatabase = try await cli.run(
+            ["wait", "5"], database: .some(cli.directory.appendingPathComponent("none.sqlite3").path))
         #expect(noDatabase.status == 3)
         #expect(noDatabase.stderr.contains("no database at"))
     }

@@ -3,7 +3,7 @@ import Logging
 import MprefStore
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `download.retention_days`: removes delivered files (committed, every hook run for the token
@@ -19,7 +19,10 @@ package final class DeliveredFileRetention: Sendable {
     package let batchSize: Int
 
     /// - Parameter days: `download.retention_days` by client ID (accounts with 0 are left out).
-    package init(database: TokenDatabase, days: [String: Int], logger: Logger, passInterval: TimeInterval = 600, batchSize: Int = 200) {
+    package init(
+        database: TokenDatabase, days: [String: Int], logger: Logger, passInterval: TimeInterval = 600,
+        batchSize: Int = 200
+    ) {
         self.database = database
         self.days = days.filter { $0.value > 0 }
         self.logger = logger
@@ -40,22 +43,30 @@ package final class DeliveredFileRetention: Sendable {
         for (clientID, days) in days.sorted(by: { $0.key < $1.key }) {
             guard let cutoff = RetentionPolicy.cutoff(days: days, now: now) else { continue }
             do {
-                for (tokenID, file) in try await database.deliveredFilesToRemove(clientID: clientID, before: cutoff, limit: batchSize) {
+                for (tokenID, file) in try await database.deliveredFilesToRemove(
+                    clientID: clientID, before: cutoff, limit: batchSize)
+                {
                     if unlink(file) != 0, errno != ENOENT {
-                        logger.warning("cannot remove a delivered file; keeping it", metadata: [
-                            "download.file": "\(file)", "error": "\(String(cString: strerror(errno)))",
-                        ])
+                        logger.warning(
+                            "cannot remove a delivered file; keeping it",
+                            metadata: [
+                                "download.file": "\(file)", "error": "\(String(cString: strerror(errno)))",
+                            ])
                         continue
                     }
                     try await database.markFileDeleted(tokenID: tokenID, at: now)
                     removed += 1
                 }
             } catch {
-                logger.warning("cannot prune delivered files; trying again later", metadata: ["export.client_id": "\(clientID)", "error": "\(error)"])
+                logger.warning(
+                    "cannot prune delivered files; trying again later",
+                    metadata: ["export.client_id": "\(clientID)", "error": "\(error)"])
             }
         }
         if removed > 0 {
-            logger.info("removed delivered files past download.retention_days", metadata: ["download.files_removed": "\(removed)"])
+            logger.info(
+                "removed delivered files past download.retention_days",
+                metadata: ["download.files_removed": "\(removed)"])
         }
     }
 }

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import MyPreferences
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a download file operation failed.
@@ -12,7 +12,9 @@ package struct DownloadFileError: Error, CustomStringConvertible {
     package var description: String
 
     static func errno(_ what: String, _ path: String, _ code: Int32 = Glibc.errno) -> DownloadFileError {
-        DownloadFileError(diskFull: code == ENOSPC || code == EDQUOT, description: "\(what) \(path): \(String(cString: strerror(code)))")
+        DownloadFileError(
+            diskFull: code == ENOSPC || code == EDQUOT,
+            description: "\(what) \(path): \(String(cString: strerror(code)))")
     }
 }
 
@@ -74,20 +76,28 @@ package final class DownloadFile: @unchecked Sendable {
     /// - Parameter adoptable: how many records past the checkpoint may be kept (0: none, the file is
     ///   cut to `bytes`). The caller passes fewer than remain to be fetched, so the last page is always fetched.
     /// - Throws: ``DownloadFileError`` when the directory or file cannot be created, read, written or truncated.
-    package static func open(partial: String, final: String, bytes: Int64, sha256: String?,
-                             adoptingAtMost adoptable: Int64 = 0) throws(DownloadFileError) -> Opened {
+    package static func open(
+        partial: String, final: String, bytes: Int64, sha256: String?,
+        adoptingAtMost adoptable: Int64 = 0
+    ) throws(DownloadFileError) -> Opened {
         let directory = (partial as NSString).deletingLastPathComponent
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         } catch {
-            throw DownloadFileError(diskFull: false, description: "cannot create \(directory): \(error.localizedDescription)")
+            throw DownloadFileError(
+                diskFull: false, description: "cannot create \(directory): \(error.localizedDescription)")
         }
         // Only this download's own file, renamed before its checkpoint was stored, is taken back; a
         // fresh download never touches whatever else stands at the final path.
         var existing = stat()
         if access(partial, F_OK) != 0, lstat(final, &existing) == 0 {
             guard bytes > 0, (existing.st_mode & S_IFMT) == S_IFREG else {
-                throw DownloadFileError(diskFull: false, description: "\(final) already exists and is not this download's file; move it away, then `mprefd download --retry`")
+                throw DownloadFileError(
+                    diskFull: false,
+                    description:
+                        "\(final) already exists and is not this download's file; move it away, then `mprefd download --retry`"
+                )
             }
             guard rename(final, partial) == 0 else { throw .errno("cannot rename back", final) }
         }
@@ -101,7 +111,8 @@ package final class DownloadFile: @unchecked Sendable {
         if bytes > 0, size >= bytes {
             try file.hashPrefix(bytes)
             if file.digest == sha256 {
-                let adopted = size > bytes && adoptable > 0 ? try file.adoptWholeRecords(upTo: size, atMost: adoptable) : 0
+                let adopted =
+                    size > bytes && adoptable > 0 ? try file.adoptWholeRecords(upTo: size, atMost: adoptable) : 0
                 try file.truncate(to: file.bytes)
                 return Opened(file: file, restarted: false, adoptedRecords: adopted)
             }
@@ -122,7 +133,9 @@ package final class DownloadFile: @unchecked Sendable {
         var tail = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = tail.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress.map { $0 + done }, count - done, off_t(bytes) + off_t(done)) }
+            let n = tail.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress.map { $0 + done }, count - done, off_t(bytes) + off_t(done))
+            }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw .errno("cannot read", path) }
             done += n
@@ -151,7 +164,9 @@ package final class DownloadFile: @unchecked Sendable {
         var written = 0
         let failure: DownloadFileError? = data.withUnsafeBytes { buffer -> DownloadFileError? in
             while written < buffer.count {
-                let n = pwrite(descriptor, buffer.baseAddress.map { $0 + written }, buffer.count - written, off_t(bytes) + off_t(written))
+                let n = pwrite(
+                    descriptor, buffer.baseAddress.map { $0 + written }, buffer.count - written,
+                    off_t(bytes) + off_t(written))
                 if n < 0 {
                     if errno == EINTR { continue }
                     return .errno("cannot write", path)
@@ -197,7 +212,8 @@ package final class DownloadFile: @unchecked Sendable {
         }
         var info = statvfs()
         guard statvfs(directory, &info) == 0 else { return nil }
-        return Int64(clamping: UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
+        return Int64(
+            clamping: UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue)
     }
 
     private func truncate(to size: Int64) throws(DownloadFileError) {

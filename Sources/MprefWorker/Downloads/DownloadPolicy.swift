@@ -15,8 +15,10 @@ package enum DownloadPolicy {
     /// `Offset` is required: without it a server that ignores the `offset` asked for would have the
     /// same records stored again and again. Without `TotalResults`, `rowCount` (the status's
     /// `RowCount`, when above 0) bounds the records.
-    package static func problem(with page: ExportPage, askedOffset offset: Int64, storedRecords: Int64, previousTotal: Int64?,
-                                rowCount: Int64? = nil) -> String? {
+    package static func problem(
+        with page: ExportPage, askedOffset offset: Int64, storedRecords: Int64, previousTotal: Int64?,
+        rowCount: Int64? = nil
+    ) -> String? {
         guard let answered = page.offset else {
             return "the page has no Offset, so its records cannot be placed (asked for record \(offset))"
         }
@@ -24,7 +26,8 @@ package enum DownloadPolicy {
             return "the page starts at record \(answered), but record \(offset) was asked for"
         }
         if let count = page.count, count != Int64(page.records) {
-            return "the page says Count \(count) but holds \(page.records) records" + (count > Int64(page.records) ? " (a short page)" : "")
+            return "the page says Count \(count) but holds \(page.records) records"
+                + (count > Int64(page.records) ? " (a short page)" : "")
         }
         if let previousTotal, let total = page.totalResults, total != previousTotal {
             return "TotalResults changed from \(previousTotal) to \(total) during the download"
@@ -36,7 +39,8 @@ package enum DownloadPolicy {
         if let total = page.totalResults ?? previousTotal {
             if after > total { return "the page would bring the records to \(after), beyond TotalResults \(total)" }
         } else if let rowCount, rowCount > 0, after > rowCount {
-            return "the page would bring the records to \(after), beyond RowCount \(rowCount) (the pages give no TotalResults)"
+            return
+                "the page would bring the records to \(after), beyond RowCount \(rowCount) (the pages give no TotalResults)"
         }
         return nil
     }
@@ -56,7 +60,8 @@ package enum DownloadPolicy {
     /// file (``adoptable(storedRecords:totalResults:)``) instead of fetching it again; and never after the last page.
     package static func prefetchesNext(after page: ExportPage, recordsAfter: Int64, committedTotal: Int64?) -> Bool {
         guard let committedTotal else { return false }
-        return !isLast(page, recordsAfter: recordsAfter, total: page.totalResults ?? committedTotal) && recordsAfter < committedTotal
+        return !isLast(page, recordsAfter: recordsAfter, total: page.totalResults ?? committedTotal)
+            && recordsAfter < committedTotal
     }
 
     /// How many whole records written past the checkpoint a restart may keep: fewer than remain

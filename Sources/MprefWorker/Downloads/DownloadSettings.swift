@@ -32,11 +32,13 @@ package struct DownloadSettings: Sendable, Hashable {
     /// integer access token, so no path can leave `directory`.
     package func file(clientID: String, accessToken: Int64) -> String? {
         guard !clientID.isEmpty, clientID != ".", clientID != "..",
-              clientID.utf8.allSatisfy({ Self.allowed.contains($0) }), accessToken > 0 else { return nil }
+            clientID.utf8.allSatisfy({ Self.allowed.contains($0) }), accessToken > 0
+        else { return nil }
         return (directory as NSString).appendingPathComponent("\(clientID)/\(accessToken).ndjson")
     }
 
-    private static let allowed: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8))
+    private static let allowed: Set<UInt8> = Set(
+        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8))
 }
 
 /// Something that serves an export's pages and commit: the real `MyPreferencesClient`, or a stand-in.

@@ -28,8 +28,10 @@ package struct DownloadStep: Sendable {
         /// Nothing was stored (the database refused, or shutdown cancelled the step): the token is
         /// as it was, and the step runs again later.
         static func notRecorded(_ token: WatchedToken) -> Report {
-            Report(newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
-                   consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false, hookRunsCreated: false)
+            Report(
+                newState: .downloading, nextDelay: nil, pause: nil, consecutiveErrors: token.consecutiveErrors,
+                consecutiveNotFound: token.consecutiveNotFound, recorded: false, tokenUpdated: false,
+                hookRunsCreated: false)
         }
     }
 
@@ -40,8 +42,10 @@ package struct DownloadStep: Sendable {
     let logger: Logger
     let wallNow: @Sendable () -> Date
 
-    package init(database: TokenDatabase, policy: PollPolicy, hooks: HookSelection, files: OpenDownloads, logger: Logger,
-                 wallNow: @escaping @Sendable () -> Date) {
+    package init(
+        database: TokenDatabase, policy: PollPolicy, hooks: HookSelection, files: OpenDownloads, logger: Logger,
+        wallNow: @escaping @Sendable () -> Date
+    ) {
         self.database = database
         self.policy = policy
         self.hooks = hooks
@@ -64,9 +68,14 @@ package struct DownloadStep: Sendable {
 
     /// Runs one step for `token` against `source` with `settings`.
     /// - Parameter file: the final path (`mprefd download --out`); default: the one ``DownloadSettings`` names.
-    package func run(token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String, file: String? = nil,
-                     using rng: inout some RandomNumberGenerator) async -> Report {
-        let metadata: Logger.Metadata = ["export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)"]
+    package func run(
+        token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
+        file: String? = nil,
+        using rng: inout some RandomNumberGenerator
+    ) async -> Report {
+        let metadata: Logger.Metadata = [
+            "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+        ]
         guard let path = file ?? settings.file(clientID: token.clientID, accessToken: token.accessToken) else {
             return await fail(token, "the client ID \(token.clientID) cannot name a file", metadata: metadata)
         }
@@ -75,21 +84,30 @@ package struct DownloadStep: Sendable {
             checkpoint = try await database.startDownload(tokenID: token.id, file: path, at: wallNow())
         } catch let error as StoreError where error.code == .corrupt {
             // A row edited into something unusable: say so once, as the download's failure.
-            return await fail(token, "the downloads row cannot be read: \(error.message); delete it (sqlite3) or run "
-                + "`mprefd download --retry --from-start \(token.accessToken)`", metadata: metadata)
+            return await fail(
+                token,
+                "the downloads row cannot be read: \(error.message); delete it (sqlite3) or run "
+                    + "`mprefd download --retry --from-start \(token.accessToken)`", metadata: metadata)
         } catch {
-            logger.error("download checkpoint cannot be read; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error(
+                "download checkpoint cannot be read; will try again",
+                metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return .notRecorded(token)
         }
         if checkpoint.pages == 0, checkpoint.phase == .fetching {
             logger.info("download started", metadata: metadata.merging(["download.file": "\(path)"]) { $1 })
         }
-        var progress = Progress(checkpoint: checkpoint, errors: token.consecutiveErrors, notFound: token.consecutiveNotFound)
+        var progress = Progress(
+            checkpoint: checkpoint, errors: token.consecutiveErrors, notFound: token.consecutiveNotFound)
         switch checkpoint.phase {
         case .fetching:
-            await fetchPage(token: token, source: source, settings: settings, hostKey: hostKey, progress: &progress, metadata: metadata, using: &rng)
+            await fetchPage(
+                token: token, source: source, settings: settings, hostKey: hostKey, progress: &progress,
+                metadata: metadata, using: &rng)
         case .committing:
-            await commit(token: token, source: source, settings: settings, hostKey: hostKey, progress: &progress, metadata: metadata, using: &rng)
+            await commit(
+                token: token, source: source, settings: settings, hostKey: hostKey, progress: &progress,
+                metadata: metadata, using: &rng)
         case .committed:
             progress.state = .complete
         case .failed:
@@ -105,8 +123,10 @@ package struct DownloadStep: Sendable {
 
     // MARK: Pages
 
-    private func fetchPage(token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
-                           progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator) async {
+    private func fetchPage(
+        token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
+        progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator
+    ) async {
         var cp = progress.checkpoint
         // The next page, asked for by the previous step: used when this step goes on where that one left off.
         var prefetched = files.takePrefetched(token.id)
@@ -121,13 +141,17 @@ package struct DownloadStep: Sendable {
                 let at = cp
                 let adoptable = DownloadPolicy.adoptable(storedRecords: cp.records, totalResults: cp.totalResults)
                 let opened = try await FileIO.run { () throws(DownloadFileError) in
-                    try DownloadFile.open(partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix, adoptingAtMost: adoptable)
+                    try DownloadFile.open(
+                        partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix,
+                        adoptingAtMost: adoptable)
                 }
                 file = opened.file
                 if opened.restarted {
-                    logger.warning("download file does not match its checkpoint; starting it over", metadata: metadata.merging([
-                        "download.file": "\(cp.partialFile)", "download.checkpoint_bytes": "\(cp.bytes)",
-                    ]) { $1 })
+                    logger.warning(
+                        "download file does not match its checkpoint; starting it over",
+                        metadata: metadata.merging([
+                            "download.file": "\(cp.partialFile)", "download.checkpoint_bytes": "\(cp.bytes)",
+                        ]) { $1 })
                     cp = DownloadCheckpoint(tokenID: cp.tokenID, file: cp.file, startedAt: cp.startedAt)
                 } else if opened.adoptedRecords > 0 {
                     // Written before a crash, after the last stored checkpoint: kept, not fetched again.
@@ -136,9 +160,12 @@ package struct DownloadStep: Sendable {
                     cp.bytes = file.bytes
                     cp.sha256Prefix = file.digest
                     cp.pages = cp.pages.incrementedSaturating
-                    logger.info("download resumed with the whole records written after its checkpoint", metadata: metadata.merging([
-                        "download.file": "\(cp.partialFile)", "download.records_kept": "\(opened.adoptedRecords)", "download.records": "\(cp.records)",
-                    ]) { $1 })
+                    logger.info(
+                        "download resumed with the whole records written after its checkpoint",
+                        metadata: metadata.merging([
+                            "download.file": "\(cp.partialFile)", "download.records_kept": "\(opened.adoptedRecords)",
+                            "download.records": "\(cp.records)",
+                        ]) { $1 })
                 }
             } catch {
                 diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
@@ -151,8 +178,10 @@ package struct DownloadStep: Sendable {
             let path = cp.file
             if let free = await FileIO.run({ DownloadFile.freeBytes(near: path) }), free < needed {
                 files.put(token.id, file)
-                diskTrouble(DownloadFileError(diskFull: true, description: "\(free) bytes free, \(needed) needed"), settings: settings,
-                            progress: &progress, metadata: metadata)
+                diskTrouble(
+                    DownloadFileError(diskFull: true, description: "\(free) bytes free, \(needed) needed"),
+                    settings: settings,
+                    progress: &progress, metadata: metadata)
                 return
             }
         }
@@ -161,7 +190,11 @@ package struct DownloadStep: Sendable {
         let result: PageResult
         if let prefetched, prefetched.offset == cp.nextOffset {
             requestedAt = prefetched.requestedAt
-            result = await withTaskCancellationHandler { await prefetched.answer.value } onCancel: { prefetched.answer.cancel() }
+            result = await withTaskCancellationHandler {
+                await prefetched.answer.value
+            } onCancel: {
+                prefetched.answer.cancel()
+            }
         } else {
             prefetched?.answer.cancel()
             requestedAt = wallNow()
@@ -172,19 +205,24 @@ package struct DownloadStep: Sendable {
 
         guard case .ok(let page) = result.outcome else {
             files.put(token.id, file)
-            requestFailed(result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
-                          progress: &progress, using: &rng)
+            requestFailed(
+                result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
+                progress: &progress, using: &rng)
             request.retryAfterS = progress.pause?.retryAfterS
             request.error = progress.lastError
             return
         }
         request.totalResults = page.totalResults
-        if let problem = DownloadPolicy.problem(with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults,
-                                                  rowCount: token.rowCount) {
+        if let problem = DownloadPolicy.problem(
+            with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults,
+            rowCount: token.rowCount)
+        {
             files.put(token.id, file)
             request.outcome = .undecodable
-            requestFailed(RequestOutcome<ExportPage>.undecodable(reason: problem, excerpt: ""), httpStatus: result.httpStatus, token: token,
-                          settings: settings, hostKey: hostKey, progress: &progress, using: &rng)
+            requestFailed(
+                RequestOutcome<ExportPage>.undecodable(reason: problem, excerpt: ""), httpStatus: result.httpStatus,
+                token: token,
+                settings: settings, hostKey: hostKey, progress: &progress, using: &rng)
             request.error = progress.lastError
             return
         }
@@ -193,7 +231,9 @@ package struct DownloadStep: Sendable {
             // Pipelined: the next page is asked for once this one is written, while it is made durable
             // and its checkpoint stored (see ``DownloadPolicy/prefetchesNext(after:recordsAfter:committedTotal:)``).
             let recordsAfter = cp.records.addingSaturating(Int64(page.records))
-            let prefetch = DownloadPolicy.prefetchesNext(after: page, recordsAfter: recordsAfter, committedTotal: cp.totalResults) && !Task.isCancelled
+            let prefetch =
+                DownloadPolicy.prefetchesNext(after: page, recordsAfter: recordsAfter, committedTotal: cp.totalResults)
+                && !Task.isCancelled
             let offset = cp.nextOffset.addingSaturating(Int64(page.records))
             let (accessToken, tokenID, pageSize) = (token.accessToken, token.id, settings.pageSize)
             try await FileIO.run { [files, wallNow] () throws(DownloadFileError) in
@@ -229,7 +269,9 @@ package struct DownloadStep: Sendable {
             return
         }
         // The last page is stored: check the count, then make the file final.
-        if let mismatch = DownloadPolicy.countMismatch(records: cp.records, totalResults: cp.totalResults, rowCount: token.rowCount) {
+        if let mismatch = DownloadPolicy.countMismatch(
+            records: cp.records, totalResults: cp.totalResults, rowCount: token.rowCount)
+        {
             if settings.strictCounts {
                 files.put(token.id, file)
                 progress.state = .downloadFailed
@@ -239,7 +281,9 @@ package struct DownloadStep: Sendable {
                 progress.checkpoint.lastError = progress.lastError
                 return
             }
-            logger.warning("download count mismatch accepted (verify_counts: warn)", metadata: metadata.merging(["error": "\(mismatch)"]) { $1 })
+            logger.warning(
+                "download count mismatch accepted (verify_counts: warn)",
+                metadata: metadata.merging(["error": "\(mismatch)"]) { $1 })
         }
         do {
             let final = cp.file
@@ -247,9 +291,12 @@ package struct DownloadStep: Sendable {
             progress.checkpoint.sha256 = sha256
             progress.checkpoint.verifiedAt = wallNow()
             progress.checkpoint.phase = .committing
-            logger.info("download verified", metadata: metadata.merging([
-                "download.file": "\(cp.file)", "download.records": "\(cp.records)", "download.bytes": "\(cp.bytes)", "download.sha256": "\(sha256)",
-            ]) { $1 })
+            logger.info(
+                "download verified",
+                metadata: metadata.merging([
+                    "download.file": "\(cp.file)", "download.records": "\(cp.records)", "download.bytes": "\(cp.bytes)",
+                    "download.sha256": "\(sha256)",
+                ]) { $1 })
         } catch {
             diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
         }
@@ -257,8 +304,10 @@ package struct DownloadStep: Sendable {
 
     // MARK: Commit
 
-    private func commit(token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
-                        progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator) async {
+    private func commit(
+        token: WatchedToken, source: any DownloadSource, settings: DownloadSettings, hostKey: String,
+        progress: inout Progress, metadata: Logger.Metadata, using rng: inout some RandomNumberGenerator
+    ) async {
         // `keep_files` set means a commit was sent whose answer was never stored (a crash or kill
         // in between): then a 404/400 now says the export was committed already. Set before sending.
         let answerLost = progress.checkpoint.keepFiles != nil
@@ -282,13 +331,17 @@ package struct DownloadStep: Sendable {
         }
         switch result.outcome {
         case _ where acceptedAfterLostAnswer, .ok:
-            if case .ok = result.outcome {} else {
+            if case .ok = result.outcome {
+            } else {
                 // The file is verified, and the commit sent before a restart lost its answer: the
                 // export was committed then.
-                request.error = "commit answered \(result.httpStatus.map(String.init) ?? "?") after an earlier commit whose answer was lost; taken as committed"
-                logger.warning("commit refused; the verified file is delivered anyway", metadata: metadata.merging([
-                    "http.status": "\(result.httpStatus.map(String.init) ?? "-")",
-                ]) { $1 })
+                request.error =
+                    "commit answered \(result.httpStatus.map(String.init) ?? "?") after an earlier commit whose answer was lost; taken as committed"
+                logger.warning(
+                    "commit refused; the verified file is delivered anyway",
+                    metadata: metadata.merging([
+                        "http.status": "\(result.httpStatus.map(String.init) ?? "-")"
+                    ]) { $1 })
             }
             progress.errors = 0
             progress.state = .complete
@@ -297,14 +350,18 @@ package struct DownloadStep: Sendable {
             progress.checkpoint.committedAt = wallNow()
             progress.checkpoint.keepFiles = settings.keepFiles
             progress.checkpoint.lastError = nil
-            logger.info("download committed", metadata: metadata.merging([
-                "download.file": "\(progress.checkpoint.file)", "download.records": "\(progress.checkpoint.records)",
-            ]) { $1 })
+            logger.info(
+                "download committed",
+                metadata: metadata.merging([
+                    "download.file": "\(progress.checkpoint.file)",
+                    "download.records": "\(progress.checkpoint.records)",
+                ]) { $1 })
         default:
             // Answered, so no commit is in flight any more: a later 404 is not taken as success.
             progress.checkpoint.keepFiles = nil
-            requestFailed(result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
-                          progress: &progress, using: &rng)
+            requestFailed(
+                result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
+                progress: &progress, using: &rng)
             request.retryAfterS = progress.pause?.retryAfterS
             request.error = progress.lastError
         }
@@ -315,16 +372,22 @@ package struct DownloadStep: Sendable {
     /// A page or commit request without a usable answer: the poll rules for pauses and backoff;
     /// 404s in a row mean the export is gone (`expired`, the partial file kept); other failures in a
     /// row beyond `max_attempts` end in `download_failed`.
-    private func requestFailed<Answer>(_ outcome: RequestOutcome<Answer>, httpStatus: Int?, token: WatchedToken, settings: DownloadSettings,
-                                       hostKey: String, progress: inout Progress, using rng: inout some RandomNumberGenerator) {
+    private func requestFailed<Answer>(
+        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, token: WatchedToken, settings: DownloadSettings,
+        hostKey: String, progress: inout Progress, using rng: inout some RandomNumberGenerator
+    ) {
         let what = progress.checkpoint.phase == .committing ? "commit" : "page"
         let cp = progress.checkpoint
         let saved = "\(cp.records) of \(cp.totalResults.map(String.init) ?? "?") records kept in \(cp.partialFile)"
-        if let failure = policy.transientFailure(outcome, httpStatus: httpStatus, body: what, errors: &progress.errors, clientID: token.clientID,
-                                                 hostKey: hostKey, now: wallNow(), using: &rng) {
+        if let failure = policy.transientFailure(
+            outcome, httpStatus: httpStatus, body: what, errors: &progress.errors, clientID: token.clientID,
+            hostKey: hostKey, now: wallNow(), using: &rng)
+        {
             progress.delay = failure.delay
             progress.pause = failure.pause
-            progress.lastError = "\(what) request: \(failure.lastError)" + (failure.detail.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? "")
+            progress.lastError =
+                "\(what) request: \(failure.lastError)"
+                + (failure.detail.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? "")
             if failure.pause != nil { return }  // a host or account pause: not the download's fault
         } else if case .notFound = outcome {
             progress.notFound = progress.notFound.incrementedSaturating
@@ -332,7 +395,8 @@ package struct DownloadStep: Sendable {
             if progress.notFound >= policy.configuration.notFoundLimit, what == "commit" {
                 progress.state = .downloadFailed
                 progress.delay = nil
-                progress.lastError = "the commit answered 404 \(progress.notFound) times: check the account's commit_path; "
+                progress.lastError =
+                    "the commit answered 404 \(progress.notFound) times: check the account's commit_path; "
                     + "the verified file is at \(cp.file); `mprefd download --retry` commits again"
                 progress.checkpoint.phase = .failed
                 progress.checkpoint.lastError = progress.lastError
@@ -347,7 +411,8 @@ package struct DownloadStep: Sendable {
                 return
             }
             progress.delay = policy.backoff.delay(attempt: progress.errors, using: &rng)
-            progress.lastError = "\(what) request: 404 Not Found (\(progress.notFound) of \(policy.configuration.notFoundLimit))"
+            progress.lastError =
+                "\(what) request: 404 Not Found (\(progress.notFound) of \(policy.configuration.notFoundLimit))"
         } else if case .badRequest(let text) = outcome {
             progress.errors = progress.errors.incrementedSaturating
             progress.delay = policy.backoff.delay(attempt: progress.errors, using: &rng)
@@ -356,7 +421,8 @@ package struct DownloadStep: Sendable {
         if progress.errors >= settings.maxAttempts {
             progress.state = .downloadFailed
             progress.delay = nil
-            progress.lastError = "download failed after \(progress.errors) failed requests in a row: \(progress.lastError ?? "?"); \(saved)"
+            progress.lastError =
+                "download failed after \(progress.errors) failed requests in a row: \(progress.lastError ?? "?"); \(saved)"
             progress.checkpoint.phase = .failed
             progress.checkpoint.lastError = progress.lastError
         }
@@ -365,20 +431,25 @@ package struct DownloadStep: Sendable {
     /// A full disk (or quota): keep the checkpoint, log once per download, try again later. Any other
     /// file error (read-only file system, a symlink or directory in the way, permissions) will not
     /// clear by itself: the download is `download_failed` with it, and `--retry` after the fix.
-    private func diskTrouble(_ error: any Error, settings: DownloadSettings, progress: inout Progress, metadata: Logger.Metadata) {
+    private func diskTrouble(
+        _ error: any Error, settings: DownloadSettings, progress: inout Progress, metadata: Logger.Metadata
+    ) {
         guard let fileError = error as? DownloadFileError, fileError.diskFull else {
             progress.state = .downloadFailed
             progress.delay = nil
-            progress.lastError = "download failed: the file cannot be written: \(error); fix it, then `mprefd download --retry`"
+            progress.lastError =
+                "download failed: the file cannot be written: \(error); fix it, then `mprefd download --retry`"
             progress.checkpoint.phase = .failed
             progress.checkpoint.lastError = progress.lastError
             return
         }
         let text = "not enough disk space: \(fileError.description)"
         if files.noteTrouble(progress.checkpoint.tokenID, text) {
-            logger.error("download waits: the file cannot be written; it resumes from its checkpoint when this clears", metadata: metadata.merging([
-                "error": "\(text)", "retry_in_s": "\(settings.diskRetry.seconds)",
-            ]) { $1 })
+            logger.error(
+                "download waits: the file cannot be written; it resumes from its checkpoint when this clears",
+                metadata: metadata.merging([
+                    "error": "\(text)", "retry_in_s": "\(settings.diskRetry.seconds)",
+                ]) { $1 })
         }
         progress.delay = settings.diskRetry
         progress.lastError = text
@@ -397,7 +468,9 @@ package struct DownloadStep: Sendable {
     // MARK: Record
 
     /// - Parameter keepingCheckpoint: leave the `downloads` row as it is (there is none, or it cannot be read).
-    private func record(token: WatchedToken, _ progress: Progress, keepingCheckpoint: Bool = false, metadata: Logger.Metadata) async -> Report {
+    private func record(
+        token: WatchedToken, _ progress: Progress, keepingCheckpoint: Bool = false, metadata: Logger.Metadata
+    ) async -> Report {
         // Shutdown cancelled the step (its request likely failed because of it): nothing is stored,
         // as for an abandoned poll; bytes appended past the checkpoint are cut at the next start.
         guard !Task.isCancelled else {
@@ -407,21 +480,29 @@ package struct DownloadStep: Sendable {
         request?.nextDelayS = progress.delay.map { ($0.seconds * 1000).rounded() / 1000 }
         let now = wallNow()
         let write = DownloadWrite(
-            tokenID: token.id, request: request, checkpoint: keepingCheckpoint ? nil : progress.checkpoint, newState: progress.state,
+            tokenID: token.id, request: request, checkpoint: keepingCheckpoint ? nil : progress.checkpoint,
+            newState: progress.state,
             nextPollAt: progress.delay.map { WallClock.adding($0, to: now) }, consecutiveErrors: progress.errors,
             consecutiveNotFound: progress.notFound, lastError: progress.lastError, at: now)
         do {
-            let stored = try await database.recordDownload(write, pauses: progress.pause.map { [$0] } ?? [], hooks: hooks.planner)
+            let stored = try await database.recordDownload(
+                write, pauses: progress.pause.map { [$0] } ?? [], hooks: hooks.planner)
             if progress.state == .downloadFailed || progress.state == .expired {
-                logger.error("download stopped", metadata: metadata.merging([
-                    "token.state": "\(progress.state.rawValue)", "error": "\(progress.lastError ?? "")",
-                ]) { $1 })
+                logger.error(
+                    "download stopped",
+                    metadata: metadata.merging([
+                        "token.state": "\(progress.state.rawValue)", "error": "\(progress.lastError ?? "")",
+                    ]) { $1 })
             }
             MprefMetrics.downloadRequestRecorded(request, records: request?.records, bytes: request?.bytes)
-            return Report(newState: progress.state, nextDelay: progress.delay, pause: progress.pause, consecutiveErrors: progress.errors,
-                          consecutiveNotFound: progress.notFound, recorded: true, tokenUpdated: stored.tokenUpdated, hookRunsCreated: stored.hookRuns > 0)
+            return Report(
+                newState: progress.state, nextDelay: progress.delay, pause: progress.pause,
+                consecutiveErrors: progress.errors,
+                consecutiveNotFound: progress.notFound, recorded: true, tokenUpdated: stored.tokenUpdated,
+                hookRunsCreated: stored.hookRuns > 0)
         } catch {
-            logger.error("download step not recorded; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error(
+                "download step not recorded; will try again", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return .notRecorded(token)
         }
     }
@@ -429,9 +510,11 @@ package struct DownloadStep: Sendable {
     private func fail(_ token: WatchedToken, _ text: String, metadata: Logger.Metadata) async -> Report {
         logger.error("download cannot start", metadata: metadata.merging(["error": "\(text)"]) { $1 })
         let now = wallNow()
-        let placeholder = DownloadCheckpoint(tokenID: token.id, file: "", phase: .failed, startedAt: now, lastError: text)
-        let progress = Progress(checkpoint: placeholder, state: .downloadFailed, errors: token.consecutiveErrors,
-                                notFound: token.consecutiveNotFound, delay: nil, lastError: text)
+        let placeholder = DownloadCheckpoint(
+            tokenID: token.id, file: "", phase: .failed, startedAt: now, lastError: text)
+        let progress = Progress(
+            checkpoint: placeholder, state: .downloadFailed, errors: token.consecutiveErrors,
+            notFound: token.consecutiveNotFound, delay: nil, lastError: text)
         return await record(token: token, progress, keepingCheckpoint: true, metadata: metadata)
     }
 }
@@ -439,8 +522,10 @@ package struct DownloadStep: Sendable {
 extension DownloadRequestRecord {
     /// The history row of one page or commit request, before the step adds what it stored.
     init<Answer>(_ kind: Kind, at requestedAt: Date, offset: Int64?, _ result: RequestResult<Answer>) {
-        self.init(requestedAt: requestedAt, kind: kind, pageOffset: offset, httpStatus: result.httpStatus, records: nil, bytes: nil,
-                  totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil,
-                  outcome: result.outcome.kind, error: nil)
+        self.init(
+            requestedAt: requestedAt, kind: kind, pageOffset: offset, httpStatus: result.httpStatus, records: nil,
+            bytes: nil,
+            totalResults: nil, latencyMs: result.latency.milliseconds, retryAfterS: nil, nextDelayS: nil,
+            outcome: result.outcome.kind, error: nil)
     }
 }

@@ -29,17 +29,23 @@ package enum ExportWindow {
     ///   - overlap: `--overlap` (≥ 0), subtracted from the cursor only.
     ///   - cursor: the segment's cursor position, if any.
     ///   - now: the wall clock: a start after it is refused.
-    package static func start(since: Date?, incremental: Bool, overlap: Duration, cursor: Date?, now: Date) throws(Problem) -> Start {
+    package static func start(since: Date?, incremental: Bool, overlap: Duration, cursor: Date?, now: Date)
+        throws(Problem) -> Start
+    {
         let chosen: Start
         if incremental, let cursor {
-            chosen = Start(start: WallClock.pinned(cursor.addingTimeInterval(-overlap.clamped.seconds)), fromCursor: true)
+            chosen = Start(
+                start: WallClock.pinned(cursor.addingTimeInterval(-overlap.clamped.seconds)), fromCursor: true)
         } else {
             chosen = Start(start: since, fromCursor: false)
         }
         if let start = chosen.start, start > now {
-            let what = chosen.fromCursor ? "the cursor (\(Timestamp.format(start)))" : "--since \(Timestamp.format(start))"
-            throw Problem(description: "\(what) is in the future (now \(Timestamp.format(now))); check the clock, or `mprefd cursors reset`",
-                          fromCursor: chosen.fromCursor)
+            let what =
+                chosen.fromCursor ? "the cursor (\(Timestamp.format(start)))" : "--since \(Timestamp.format(start))"
+            throw Problem(
+                description:
+                    "\(what) is in the future (now \(Timestamp.format(now))); check the clock, or `mprefd cursors reset`",
+                fromCursor: chosen.fromCursor)
         }
         return chosen
     }

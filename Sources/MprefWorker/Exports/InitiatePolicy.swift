@@ -48,26 +48,38 @@ package struct InitiatePolicy: Sendable {
     }
 
     /// The decision after attempt number `attempt` (1-based) came to `result`; jitter from `rng`.
-    package func decide(_ result: InitiateResult, attempt: Int, using rng: inout some RandomNumberGenerator) -> Decision {
+    package func decide(_ result: InitiateResult, attempt: Int, using rng: inout some RandomNumberGenerator) -> Decision
+    {
         let status = result.httpStatus.map { "HTTP \($0)" } ?? "no answer"
         switch result.outcome {
         case .ok(let initiated):
             return .started(accessToken: initiated.accessToken)
         case .unavailable(let retryAfter):
-            let reason = "the server is unavailable (\(status)\(retryAfter.map { ", Retry-After \($0.seconds) s" } ?? ""))"
+            let reason =
+                "the server is unavailable (\(status)\(retryAfter.map { ", Retry-After \($0.seconds) s" } ?? ""))"
             return retry(after: retryAfter, attempt: attempt, reason: reason, using: &rng)
         case .transportError(.connect, let detail):
             return retry(after: nil, attempt: attempt, reason: "cannot connect: \(detail)", using: &rng)
         case .transportError(.tls, let detail):
             return .refused(.unavailable, reason: "TLS failed before the request was sent: \(detail)")
         case .badRequest(let detail):
-            return .refused(.badRequest, reason: "the server refused the request (400 Bad Request): \(detail.isEmpty ? "no message" : detail)")
+            return .refused(
+                .badRequest,
+                reason: "the server refused the request (400 Bad Request): \(detail.isEmpty ? "no message" : detail)")
         case .notFound:
-            return .refused(.notFound, reason: "the server answered 404 Not Found: the client ID (or the segment) is not known to it")
+            return .refused(
+                .notFound,
+                reason: "the server answered 404 Not Found: the client ID (or the segment) is not known to it")
         case .unauthorized:
-            return .refused(.credentials, reason: "the server answered 401 Unauthorized: check the account's auth settings (`mprefd check-config --probe`)")
+            return .refused(
+                .credentials,
+                reason:
+                    "the server answered 401 Unauthorized: check the account's auth settings (`mprefd check-config --probe`)"
+            )
         case .forbidden:
-            return .refused(.credentials, reason: "the server answered 403 Forbidden: the API user lacks permission to export this segment")
+            return .refused(
+                .credentials,
+                reason: "the server answered 403 Forbidden: the API user lacks permission to export this segment")
         case .unexpectedStatus:
             if let code = result.httpStatus, (300..<500).contains(code) {
                 return .refused(.badRequest, reason: "the server answered HTTP \(code); nothing was started")
@@ -82,13 +94,16 @@ package struct InitiatePolicy: Sendable {
         }
     }
 
-    private func retry(after retryAfter: Duration?, attempt: Int, reason: String, using rng: inout some RandomNumberGenerator) -> Decision {
+    private func retry(
+        after retryAfter: Duration?, attempt: Int, reason: String, using rng: inout some RandomNumberGenerator
+    ) -> Decision {
         guard attempt < maxAttempts else {
             return .refused(.unavailable, reason: "\(reason); gave up after \(attempt) attempts")
         }
         if let retryAfter {
             guard retryAfter <= maxDelay else {
-                return .refused(.unavailable, reason: "\(reason): longer than \(maxDelay.seconds) s to wait; try again later")
+                return .refused(
+                    .unavailable, reason: "\(reason): longer than \(maxDelay.seconds) s to wait; try again later")
             }
             return .retry(after: max(retryAfter, .zero), reason: reason)
         }

@@ -9,7 +9,10 @@ import MprefStore
 package enum HookPayload {
     /// The complete environment of a hook: PATH, HOME, LANG, TZ and the `MPREFD_*` facts; nothing
     /// else of the daemon's (in particular no credentials).
-    static func environment(for job: HookJob, databasePath: String, daemonEnvironment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    static func environment(
+        for job: HookJob, databasePath: String,
+        daemonEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String: String] {
         var env: [String: String] = [
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": daemonEnvironment["HOME"] ?? "/",
@@ -28,7 +31,9 @@ package enum HookPayload {
         for (key, value) in facts(for: job, databasePath: databasePath) {
             object[key] = value ?? NSNull()
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return Array(data) + [0x0A]
     }
 

@@ -2,11 +2,11 @@ import MprefCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The daemon must survive writing to a hook that closed its stdin: `SIGPIPE` is ignored

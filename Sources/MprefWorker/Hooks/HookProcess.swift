@@ -5,17 +5,17 @@ import Subprocess
 import Synchronization
 
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Runs one hook command as a child process, safely: `/bin/sh -c command` in its own process group,
@@ -99,7 +99,9 @@ package struct HookProcessRunner: Sendable {
     ) async throws -> HookProcessResult {
         defer { spawn.resolve(nil) }
         guard !invocation.command.utf8.contains(0) else {
-            throw HookProcessError(code: .invalidCommand, reason: "the command contains a NUL byte; /bin/sh would run only what comes before it")
+            throw HookProcessError(
+                code: .invalidCommand,
+                reason: "the command contains a NUL byte; /bin/sh would run only what comes before it")
         }
         let environment = try Self.environmentEntries(invocation.environment)
 
@@ -134,7 +136,8 @@ package struct HookProcessRunner: Sendable {
                     let group = HookProcessGroup(id: pid)
                     started.withLock { $0 = group }
                     spawn.resolve(pid)
-                    logger.debug("Hook started", metadata: ["hook.pid": "\(pid)", "hook.command": "\(invocation.command)"])
+                    logger.debug(
+                        "Hook started", metadata: ["hook.pid": "\(pid)", "hook.command": "\(invocation.command)"])
                     watchdog.addTask {
                         await Self.watch(group, invocation: invocation, interruptions: interruptions, logger: logger)
                     }
@@ -154,7 +157,8 @@ package struct HookProcessRunner: Sendable {
             if let group {
                 group.settle()
                 _ = await HookProcessGroup.reapOrphans(ofGroup: group.id, deadline: clock.now + .seconds(2))
-                logger.error("Hook could not be followed", metadata: ["hook.pid": "\(group.id)", "hook.error": "\(error)"])
+                logger.error(
+                    "Hook could not be followed", metadata: ["hook.pid": "\(group.id)", "hook.error": "\(error)"])
                 throw HookProcessError(code: .monitoringFailed, reason: Self.reason(for: error), pid: group.id)
             }
             logger.error("Hook could not be started", metadata: ["hook.error": "\(error)"])
@@ -191,7 +195,8 @@ package struct HookProcessRunner: Sendable {
             "hook.signal": "\(result.signal.map(String.init) ?? "-")",
             "hook.timed_out": "\(result.timedOut)",
             "hook.interrupted": "\(result.interrupted)",
-            "hook.duration_s": "\(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)",
+            "hook.duration_s":
+                "\(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)",
             "hook.stdout_bytes": "\(result.stdoutBytes)",
             "hook.stderr_bytes": "\(result.stderrBytes)",
         ]
@@ -255,7 +260,9 @@ package struct HookProcessRunner: Sendable {
         }
     }
 
-    private static func drain(_ stream: SubprocessOutputSequence, keeping tailBytes: Int, logger: Logger) async -> TailBuffer {
+    private static func drain(_ stream: SubprocessOutputSequence, keeping tailBytes: Int, logger: Logger) async
+        -> TailBuffer
+    {
         var tail = TailBuffer(capacity: tailBytes)
         do {
             for try await chunk in stream {
@@ -276,7 +283,8 @@ package struct HookProcessRunner: Sendable {
         logger: Logger
     ) async {
         let timeout = invocation.timeout
-        let trigger = await withTaskGroup(of: HookTerminationReason?.self, returning: HookTerminationReason?.self) { triggers in
+        let trigger = await withTaskGroup(of: HookTerminationReason?.self, returning: HookTerminationReason?.self) {
+            triggers in
             triggers.addTask {
                 do {
                     try await Task.sleep(for: timeout)
@@ -319,10 +327,12 @@ package struct HookProcessRunner: Sendable {
     static func environmentEntries(_ environment: [String: String]) throws -> [[UInt8]] {
         try environment.sorted { $0.key < $1.key }.map { key, value in
             if key.isEmpty || key.utf8.contains(UInt8(ascii: "=")) || key.utf8.contains(0) {
-                throw HookProcessError(code: .invalidEnvironment, reason: "environment key '\(key)' is empty or contains '=' or NUL")
+                throw HookProcessError(
+                    code: .invalidEnvironment, reason: "environment key '\(key)' is empty or contains '=' or NUL")
             }
             if value.utf8.contains(0) {
-                throw HookProcessError(code: .invalidEnvironment, reason: "value of environment key '\(key)' contains NUL")
+                throw HookProcessError(
+                    code: .invalidEnvironment, reason: "value of environment key '\(key)' contains NUL")
             }
             // NUL-terminated: swift-subprocess 1.0.2 hands each raw entry to `strdup` as is, so an
             // unterminated array would pick up whatever bytes follow it in memory.

@@ -2,11 +2,11 @@ import MprefCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why the runner ended a hook early.
@@ -107,7 +107,9 @@ final class HookProcessGroup: Sendable {
     ///
     /// - Returns: How many processes were reaped, and whether members that are our children were
     ///   still alive at the deadline.
-    static func reapOrphans(ofGroup pgid: pid_t, deadline: ContinuousClock.Instant) async -> (reaped: Int, leftAlive: Bool) {
+    static func reapOrphans(ofGroup pgid: pid_t, deadline: ContinuousClock.Instant) async -> (
+        reaped: Int, leftAlive: Bool
+    ) {
         _ = kill(-pgid, SIGKILL)
         var reaped = 0
         var delay = Duration.milliseconds(1)

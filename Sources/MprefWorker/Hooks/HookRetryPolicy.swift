@@ -35,6 +35,9 @@ package struct HookRetryPolicy: Sendable, Hashable {
     package func decide(attemptsSinceRetry: Int, now: Date) -> Decision {
         guard attemptsSinceRetry < maxAttempts else { return .dead }
         let backoff = Backoff(initial: initialDelay, max: maxDelay, multiplier: 2)
-        return .retry(at: WallClock.pinned(now.addingTimeInterval(backoff.upperBoundSeconds(attempt: attemptsSinceRetry.subtractingSaturating(1)))))
+        return .retry(
+            at: WallClock.pinned(
+                now.addingTimeInterval(backoff.upperBoundSeconds(attempt: attemptsSinceRetry.subtractingSaturating(1))))
+        )
     }
 }

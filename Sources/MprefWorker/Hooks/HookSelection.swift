@@ -12,7 +12,10 @@ package struct HookSelection: Sendable {
     /// Randomness for the event id (a version 4 UUID); injected so tests can replay it.
     private let makeRandom: @Sendable () -> any RandomNumberGenerator
 
-    package init(global: [HookTrigger: [String]], makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() }) {
+    package init(
+        global: [HookTrigger: [String]],
+        makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() }
+    ) {
         self.global = global
         self.makeRandom = makeRandom
     }
@@ -34,8 +37,11 @@ package struct HookSelection: Sendable {
         var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        let uuid = UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
         return uuid.uuidString.lowercased()
     }
 }

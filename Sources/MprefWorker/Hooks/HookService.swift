@@ -21,8 +21,10 @@ package final class HookService: Sendable {
     /// Longest sleep between looks at the queue (retries coming due, `mprefd hooks retry`). Default 1 s.
     package let recheckInterval: Duration
 
-    package init(database: TokenDatabase, configuration: HookConfiguration, databasePath: String, logger: Logger,
-                 recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }) {
+    package init(
+        database: TokenDatabase, configuration: HookConfiguration, databasePath: String, logger: Logger,
+        recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.database = database
         self.configuration = configuration
         self.databasePath = databasePath
@@ -42,10 +44,12 @@ package final class HookService: Sendable {
     package func run() async throws {
         // A killed daemon's hooks may still run in their own process groups: end them first, so
         // that no two runs of one event overlap (issue 17.4).
-        await StaleHookRuns(killGrace: configuration.killGrace, logger: logger).end(try await database.interruptedHookRuns())
+        await StaleHookRuns(killGrace: configuration.killGrace, logger: logger).end(
+            try await database.interruptedHookRuns())
         let requeued = try await database.requeueInterruptedHookRuns(now: wallNow())
         if requeued > 0 {
-            logger.warning("hook runs interrupted by the last stop will run again", metadata: ["hook.runs": "\(requeued)"])
+            logger.warning(
+                "hook runs interrupted by the last stop will run again", metadata: ["hook.runs": "\(requeued)"])
         }
         let running = RunningCount()
         await withDiscardingTaskGroup { group in
@@ -82,7 +86,8 @@ package final class HookService: Sendable {
     private func execute(_ job: HookJob) async {
         var metadata: Logger.Metadata = [
             "hook.run_id": "\(job.runID)", "hook.event_id": "\(job.eventID)", "hook.event": "\(job.event)",
-            "hook.attempt": "\(job.attempt)", "export.client_id": "\(job.clientID)", "export.access_token": "\(job.accessToken)",
+            "hook.attempt": "\(job.attempt)", "export.client_id": "\(job.clientID)",
+            "export.access_token": "\(job.accessToken)",
         ]
         logger.info("hook started", metadata: metadata)
         let invocation = HookInvocation(
@@ -99,9 +104,12 @@ package final class HookService: Sendable {
                 let identity = ProcessIdentity.identity(of: pid)
                 Task { [database, logger] in
                     do {
-                        try await database.recordHookRunProcess(id: job.runID, attempt: job.attempt, pgid: pid, leaderIdentity: identity)
+                        try await database.recordHookRunProcess(
+                            id: job.runID, attempt: job.attempt, pgid: pid, leaderIdentity: identity)
                     } catch {
-                        logger.warning("cannot record the hook's process group", metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)"])
+                        logger.warning(
+                            "cannot record the hook's process group",
+                            metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)"])
                     }
                 }
             }
@@ -111,22 +119,28 @@ package final class HookService: Sendable {
             if !result.stdoutTail.isEmpty { metadata["hook.stdout_tail"] = "\(result.stdoutTail)" }
             if !result.stderrTail.isEmpty { metadata["hook.stderr_tail"] = "\(result.stderrTail)" }
             if result.succeeded {
-                outcome = HookRunOutcome(state: .succeeded, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: nil,
-                                         stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: nil, error: nil)
+                outcome = HookRunOutcome(
+                    state: .succeeded, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: nil,
+                    stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: nil, error: nil)
                 logger.info("hook succeeded", metadata: metadata)
             } else if result.interrupted {
-                outcome = HookRunOutcome(state: .pending, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init), signal: result.signal.map(Int.init),
-                                         stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: finishedAt(),
-                                         error: "interrupted: the daemon stopped while the hook ran")
+                outcome = HookRunOutcome(
+                    state: .pending, finishedAt: finishedAt(), exitCode: result.exitCode.map(Int.init),
+                    signal: result.signal.map(Int.init),
+                    stdoutTail: result.stdoutTail, stderrTail: result.stderrTail, nextAttemptAt: finishedAt(),
+                    error: "interrupted: the daemon stopped while the hook ran")
                 logger.warning("hook interrupted by shutdown; it runs again at the next start", metadata: metadata)
             } else {
-                let reason = result.timedOut
+                let reason =
+                    result.timedOut
                     ? "timed out after \(Int(saturating: configuration.timeout.seconds)) s"
-                    : result.signal.map { "killed by signal \($0)" } ?? "exit code \(result.exitCode.map(String.init) ?? "?")"
+                    : result.signal.map { "killed by signal \($0)" }
+                        ?? "exit code \(result.exitCode.map(String.init) ?? "?")"
                 outcome = failure(job, reason: reason, result: result, finishedAt: finishedAt(), metadata: &metadata)
             }
         } catch {
-            outcome = failure(job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
+            outcome = failure(
+                job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
         }
         MprefMetrics.hookRunEnded(state: outcome.state, duration: ContinuousClock.now - hookStarted)
         // Stored even when shutting down: the run must not stay `running`. Shutdown cancels this
@@ -140,31 +154,39 @@ package final class HookService: Sendable {
                 }
                 return
             } catch {
-                logger.error("cannot store the hook run's result", metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)", "attempt": "\(attempt)"])
+                logger.error(
+                    "cannot store the hook run's result",
+                    metadata: ["hook.run_id": "\(job.runID)", "error": "\(error)", "attempt": "\(attempt)"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
     }
 
-    private func failure(_ job: HookJob, reason: String, result: HookProcessResult?, finishedAt: String, metadata: inout Logger.Metadata) -> HookRunOutcome {
+    private func failure(
+        _ job: HookJob, reason: String, result: HookProcessResult?, finishedAt: String, metadata: inout Logger.Metadata
+    ) -> HookRunOutcome {
         metadata["error"] = "\(reason)"
-        let policy = HookRetryPolicy(maxAttempts: configuration.maxAttempts, initialDelay: configuration.retryInitialDelay,
-                                     maxDelay: configuration.retryMaxDelay)
+        let policy = HookRetryPolicy(
+            maxAttempts: configuration.maxAttempts, initialDelay: configuration.retryInitialDelay,
+            maxDelay: configuration.retryMaxDelay)
         var next: String? = nil
         let isDead: Bool
         switch policy.decide(attemptsSinceRetry: job.attemptsSinceRetry, now: wallNow()) {
         case .dead:
             isDead = true
-            logger.error("hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
+            logger.error(
+                "hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)", metadata: metadata)
         case .retry(let at):
             isDead = false
             next = Timestamp.format(at)
             metadata["hook.next_attempt_at"] = "\(next ?? "")"
             logger.warning("hook failed; it will run again", metadata: metadata)
         }
-        return HookRunOutcome(state: isDead ? .dead : .failed, finishedAt: finishedAt, exitCode: result?.exitCode.map(Int.init),
-                              signal: result?.signal.map(Int.init), stdoutTail: result?.stdoutTail ?? "", stderrTail: result?.stderrTail ?? "",
-                              nextAttemptAt: next, error: reason)
+        return HookRunOutcome(
+            state: isDead ? .dead : .failed, finishedAt: finishedAt, exitCode: result?.exitCode.map(Int.init),
+            signal: result?.signal.map(Int.init), stdoutTail: result?.stdoutTail ?? "",
+            stderrTail: result?.stderrTail ?? "",
+            nextAttemptAt: next, error: reason)
     }
 }
 

@@ -20,7 +20,8 @@ package enum ProcessIdentity {
     /// The process group now: how many of its members are alive (not zombies), and the identity of
     /// the process whose PID is `pgid`. Scans `/proc` (a few hundred small reads).
     package static func observe(group pgid: Int32) -> ProcessGroupObservation {
-        ProcessGroupObservation(pgid: pgid, liveMembers: liveMembers(ofGroup: pgid), leaderIdentity: identity(of: pgid), bootID: bootID())
+        ProcessGroupObservation(
+            pgid: pgid, liveMembers: liveMembers(ofGroup: pgid), leaderIdentity: identity(of: pgid), bootID: bootID())
     }
 
     /// Members of group `pgid` that are not zombies (or dead), from `/proc/*/stat`.
@@ -52,7 +53,9 @@ package enum ProcessIdentity {
             guard let close = text.lastIndex(of: ")") else { return nil }
             let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
             // fields[0] = state (field 3), fields[2] = pgrp (field 5), fields[19] = starttime (field 22).
-            guard fields.count > 19, let state = fields[0].first, let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+            guard fields.count > 19, let state = fields[0].first, let group = Int32(fields[2]),
+                let start = UInt64(fields[19])
+            else { return nil }
             return Stat(state: state, processGroup: group, startTime: start)
         }
     }

@@ -18,17 +18,25 @@ package enum StaleHookGroupDecision: Sendable, Hashable {
     ///     (``ProcessIdentity``), `nil` when it could not be read — then the group is never signalled.
     ///   - observation: the group now.
     ///   - ownGroup: the daemon's own process group, never signalled.
-    package static func decide(recordedIdentity: String?, ownGroup: Int32, observation: ProcessGroupObservation) -> StaleHookGroupDecision {
+    package static func decide(recordedIdentity: String?, ownGroup: Int32, observation: ProcessGroupObservation)
+        -> StaleHookGroupDecision
+    {
         // 0 and 1 would signal the daemon's own group or every process (`kill(0|-1, …)`): a
         // damaged row must never do that.
-        guard observation.pgid > 1, observation.pgid != ownGroup else { return .notOurs(reason: "process group \(observation.pgid) cannot be a hook's") }
+        guard observation.pgid > 1, observation.pgid != ownGroup else {
+            return .notOurs(reason: "process group \(observation.pgid) cannot be a hook's")
+        }
         guard observation.liveMembers > 0 else { return .gone }
         // Without a recorded identity the group cannot be proven to be the old run's (a row edited
         // by hand, or /proc unreadable when it started): never signal what may be someone else's.
         guard let recordedIdentity, !recordedIdentity.isEmpty else {
-            return .notOurs(reason: "no identity of the hook's process was recorded, so the group cannot be proven to be the old run's")
+            return .notOurs(
+                reason:
+                    "no identity of the hook's process was recorded, so the group cannot be proven to be the old run's")
         }
-        if let boot = recordedIdentity.split(separator: "/").first, let currentBoot = observation.bootID, String(boot) != currentBoot {
+        if let boot = recordedIdentity.split(separator: "/").first, let currentBoot = observation.bootID,
+            String(boot) != currentBoot
+        {
             return .notOurs(reason: "the machine rebooted since the hook started")
         }
         if let leader = observation.leaderIdentity, leader != recordedIdentity {

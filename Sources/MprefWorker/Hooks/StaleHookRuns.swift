@@ -3,9 +3,9 @@ import Logging
 import MprefStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// At daemon start, before hook runs left `running` by a killed daemon are queued again: ends the
@@ -24,15 +24,19 @@ struct StaleHookRuns {
         for run in runs {
             let observation = ProcessIdentity.observe(group: run.pgid)
             let metadata: Logger.Metadata = ["hook.run_id": "\(run.id)", "hook.pgid": "\(run.pgid)"]
-            switch StaleHookGroupDecision.decide(recordedIdentity: run.leaderIdentity, ownGroup: getpgrp(), observation: observation) {
+            switch StaleHookGroupDecision.decide(
+                recordedIdentity: run.leaderIdentity, ownGroup: getpgrp(), observation: observation)
+            {
             case .gone:
                 continue
             case .notOurs(let reason):
-                logger.info("the interrupted hook run's process group is not its own any more; left alone",
-                            metadata: metadata.merging(["reason": "\(reason)"]) { a, _ in a })
+                logger.info(
+                    "the interrupted hook run's process group is not its own any more; left alone",
+                    metadata: metadata.merging(["reason": "\(reason)"]) { a, _ in a })
             case .end:
-                logger.warning("the hook run interrupted by the last stop is still running; ending it before it runs again",
-                               metadata: metadata.merging(["hook.live_processes": "\(observation.liveMembers)"]) { a, _ in a })
+                logger.warning(
+                    "the hook run interrupted by the last stop is still running; ending it before it runs again",
+                    metadata: metadata.merging(["hook.live_processes": "\(observation.liveMembers)"]) { a, _ in a })
                 _ = kill(-run.pgid, SIGTERM)
                 ending.append(run)
             }
@@ -40,13 +44,15 @@ struct StaleHookRuns {
         guard !ending.isEmpty else { return }
         if await awaitGone(ending, within: killGrace) { return }
         for run in ending where ProcessIdentity.liveMembers(ofGroup: run.pgid) > 0 {
-            logger.warning("the interrupted hook run outlived SIGTERM and the grace; SIGKILL",
-                           metadata: ["hook.run_id": "\(run.id)", "hook.pgid": "\(run.pgid)"])
+            logger.warning(
+                "the interrupted hook run outlived SIGTERM and the grace; SIGKILL",
+                metadata: ["hook.run_id": "\(run.id)", "hook.pgid": "\(run.pgid)"])
             _ = kill(-run.pgid, SIGKILL)
         }
         if await awaitGone(ending, within: killGrace) { return }
-        logger.error("processes of an interrupted hook run survived SIGKILL; running the hook again anyway",
-                     metadata: ["hook.run_ids": "\(ending.map(\.id))"])
+        logger.error(
+            "processes of an interrupted hook run survived SIGKILL; running the hook again anyway",
+            metadata: ["hook.run_ids": "\(ending.map(\.id))"])
     }
 
     /// Polls `/proc` with a short backoff until no group of `runs` has a live member, or `limit` passes.

@@ -20,8 +20,12 @@ package enum ExpiryRule {
     /// `now` (negative: it has passed already). `nil` when no warning is due: another state, no
     /// `Expires`, or one that does not read as a time (`Timestamp.parseAnyOffset`: ISO 8601 with `Z`, no zone or
     /// an offset; the vendor does not document its format).
-    package static func secondsLeft(state: TokenState, expires: String?, now: Date, window: TimeInterval = window) -> TimeInterval? {
-        guard undeliveredStates.contains(state), let expires, let date = Timestamp.parseAnyOffset(expires) else { return nil }
+    package static func secondsLeft(state: TokenState, expires: String?, now: Date, window: TimeInterval = window)
+        -> TimeInterval?
+    {
+        guard undeliveredStates.contains(state), let expires, let date = Timestamp.parseAnyOffset(expires) else {
+            return nil
+        }
         let left = date.timeIntervalSince(now)
         return left < window ? left : nil
     }

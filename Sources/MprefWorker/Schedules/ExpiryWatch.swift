@@ -48,17 +48,23 @@ package actor ExpiryWatch {
             var due: Set<Key> = []
             var raised: [Warning] = []
             for token in try await database.tokensWithExpiry(in: ExpiryRule.undeliveredStates) {
-                guard let left = ExpiryRule.secondsLeft(state: token.state, expires: token.expires, now: now) else { continue }
+                guard let left = ExpiryRule.secondsLeft(state: token.state, expires: token.expires, now: now) else {
+                    continue
+                }
                 let key = Key(tokenID: token.id, expires: token.expires)
                 due.insert(key)
                 guard !warned.contains(key) else { continue }
-                let warning = Warning(tokenID: token.id, clientID: token.clientID, accessToken: token.accessToken, state: token.state,
-                                      expires: token.expires, secondsLeft: left)
-                logger.warning("export expires soon and is not delivered", metadata: [
-                    "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)", "export.expires": "\(token.expires)",
-                    "export.expires_in_s": "\(Int64(saturating: left))", "token.state": "\(token.state.rawValue)",
-                    "action": "\(ExpiryRule.advice(state: token.state, accessToken: token.accessToken))",
-                ])
+                let warning = Warning(
+                    tokenID: token.id, clientID: token.clientID, accessToken: token.accessToken, state: token.state,
+                    expires: token.expires, secondsLeft: left)
+                logger.warning(
+                    "export expires soon and is not delivered",
+                    metadata: [
+                        "export.client_id": "\(token.clientID)", "export.access_token": "\(token.accessToken)",
+                        "export.expires": "\(token.expires)",
+                        "export.expires_in_s": "\(Int64(saturating: left))", "token.state": "\(token.state.rawValue)",
+                        "action": "\(ExpiryRule.advice(state: token.state, accessToken: token.accessToken))",
+                    ])
                 raised.append(warning)
             }
             warned = warned.intersection(due).union(raised.map { Key(tokenID: $0.tokenID, expires: $0.expires) })

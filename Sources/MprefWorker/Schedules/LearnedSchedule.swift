@@ -68,9 +68,14 @@ package struct LearnedSchedule: Sendable, Hashable {
     ///   - maxDelay: longest gap (`polling.max_delay_s`); at least `minDelay`.
     ///   - fallback: the backoff used outside the plan (today's: `PollPolicy.backoff`), the reference
     ///     the knob's poll budget is measured against.
-    package init(forecast: CompletionForecast, effort: Double = LearnedSchedule.defaultEffort,
-                 minDelay: Duration = LearnedSchedule.defaultMinDelay, maxDelay: Duration, fallback: Backoff) {
-        let pinnedEffort = effort.isNaN ? Self.defaultEffort : Swift.min(Swift.max(effort, Self.effortRange.lowerBound), Self.effortRange.upperBound)
+    package init(
+        forecast: CompletionForecast, effort: Double = LearnedSchedule.defaultEffort,
+        minDelay: Duration = LearnedSchedule.defaultMinDelay, maxDelay: Duration, fallback: Backoff
+    ) {
+        let pinnedEffort =
+            effort.isNaN
+            ? Self.defaultEffort
+            : Swift.min(Swift.max(effort, Self.effortRange.lowerBound), Self.effortRange.upperBound)
         let low = Swift.max(minDelay.seconds, 0.001)
         let high = Swift.max(maxDelay.seconds, low)
         let horizon = forecast.quantile(Self.horizonQuantile)

@@ -39,8 +39,11 @@ package final class SegmentSchedules: Sendable {
     ///     are still made, for the stuck check).
     ///   - maxDelay: `polling.max_delay_s`.
     ///   - fallback: today's backoff (the knob's reference).
-    package init(database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
-                 refreshInterval: Duration = .seconds(600), monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    package init(
+        database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
+        refreshInterval: Duration = .seconds(600),
+        monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.monotonicNow = monotonicNow
         self.database = database
         self.effort = effort
@@ -52,8 +55,9 @@ package final class SegmentSchedules: Sendable {
 
     /// The schedules `configuration` asks for (`schedule_effort`, `max_delay_s`, its backoff).
     package convenience init(configuration: PollingConfiguration, database: TokenDatabase, logger: Logger) {
-        self.init(database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
-                  fallback: PollPolicy(configuration: configuration).backoff, logger: logger)
+        self.init(
+            database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
+            fallback: PollPolicy(configuration: configuration).backoff, logger: logger)
     }
 
     /// The schedule for `token`'s next poll, or `nil` (today's backoff). Reads the segment's history
@@ -76,21 +80,31 @@ package final class SegmentSchedules: Sendable {
         }
         let durations: [Double]
         do {
-            durations = try await database.segmentDurations(clientID: clientID, segment: segment, limit: CompletionForecast.defaultMaximumSamples)
+            durations = try await database.segmentDurations(
+                clientID: clientID, segment: segment, limit: CompletionForecast.defaultMaximumSamples)
         } catch {
-            logger.debug("segment history unavailable; polling with the backoff", metadata: ["export.segment": "\(segment)", "error": "\(error)"])
+            logger.debug(
+                "segment history unavailable; polling with the backoff",
+                metadata: ["export.segment": "\(segment)", "error": "\(error)"])
             return nil
         }
         // Newest first from the store; the forecast takes them oldest first.
         let forecast = CompletionForecast(durations: Array(durations.reversed()))
-        let schedule = effort > 0 ? forecast.map { LearnedSchedule(forecast: $0, effort: effort, maxDelay: maxDelay, fallback: fallback) } : nil
+        let schedule =
+            effort > 0
+            ? forecast.map { LearnedSchedule(forecast: $0, effort: effort, maxDelay: maxDelay, fallback: fallback) }
+            : nil
         let entry = Entry(forecast: forecast, schedule: schedule, builtAt: now)
         entries.withLock { $0[key] = entry }
         if let schedule {
-            logger.debug("segment schedule built", metadata: [
-                "export.client_id": "\(clientID)", "export.segment": "\(segment)", "schedule.samples": "\(durations.count)",
-                "schedule.median_s": "\(Int(schedule.forecast.median.rounded()))", "schedule.expected_polls": "\(schedule.expectedPolls)",
-            ])
+            logger.debug(
+                "segment schedule built",
+                metadata: [
+                    "export.client_id": "\(clientID)", "export.segment": "\(segment)",
+                    "schedule.samples": "\(durations.count)",
+                    "schedule.median_s": "\(Int(schedule.forecast.median.rounded()))",
+                    "schedule.expected_polls": "\(schedule.expectedPolls)",
+                ])
         }
         return entry
     }

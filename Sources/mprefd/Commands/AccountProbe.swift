@@ -53,28 +53,46 @@ enum AccountProbe {
         }
         switch result.outcome {
         case .ok(let status):
-            return verdict(.ok, "\(http) for access token \(accessToken) (Status \(status.status)): reachable, credentials accepted")
+            return verdict(
+                .ok,
+                "\(http) for access token \(accessToken) (Status \(status.status)): reachable, credentials accepted")
         case .undecodable(let reason, _):
-            return verdict(.misconfigured, "\(http) for access token \(accessToken), but the body is not a status answer (\(reason)): check base_url and status_path")
+            return verdict(
+                .misconfigured,
+                "\(http) for access token \(accessToken), but the body is not a status answer (\(reason)): check base_url and status_path"
+            )
         case .notFound where tokenIsKnown:
-            return verdict(.misconfigured, "\(http) for access token \(accessToken), which this database watches: base_url or status_path is wrong")
+            return verdict(
+                .misconfigured,
+                "\(http) for access token \(accessToken), which this database watches: base_url or status_path is wrong"
+            )
         case .notFound:
-            return verdict(.unverified, "\(http) for access token \(accessToken) (no such export): reachable and accepted; pass --probe-token with a real access token to verify the path")
+            return verdict(
+                .unverified,
+                "\(http) for access token \(accessToken) (no such export): reachable and accepted; pass --probe-token with a real access token to verify the path"
+            )
         case .unauthorized, .forbidden:
-            return verdict(.misconfigured, "\(http): the credentials were refused; check the account's auth settings and secret")
+            return verdict(
+                .misconfigured, "\(http): the credentials were refused; check the account's auth settings and secret")
         case .badRequest(let detail):
-            return verdict(.misconfigured, "\(http): the request was refused as malformed (\(detail)); check base_url and status_path")
+            return verdict(
+                .misconfigured,
+                "\(http): the request was refused as malformed (\(detail)); check base_url and status_path")
         case .unavailable, .serverError:
             return verdict(.unverified, "\(http): the host answers but is unavailable now; try again later")
         case .unexpectedStatus:
-            return verdict(.misconfigured, "\(http): not an answer of the status resource (a redirect or another service?); check base_url")
+            return verdict(
+                .misconfigured,
+                "\(http): not an answer of the status resource (a redirect or another service?); check base_url")
         case .transportError(let failure, let detail):
             return verdict(.unreachable, "cannot reach \(clientID)'s host (\(failure.rawValue)): \(detail)")
         }
     }
 
     /// Probes every account, one request each, at most four at a time.
-    static func run(_ configuration: MprefdConfiguration, database: TokenDatabase?, probeToken: Int64?) async -> [Verdict] {
+    static func run(_ configuration: MprefdConfiguration, database: TokenDatabase?, probeToken: Int64?) async
+        -> [Verdict]
+    {
         let logger = { () -> Logger in
             var quiet = Logger(label: "mprefd.probe")
             quiet.logLevel = .critical
@@ -92,7 +110,9 @@ enum AccountProbe {
                         try? await client.shutdown()
                         return judge(clientID: clientID, accessToken: token, tokenIsKnown: known != nil, result: result)
                     } catch {
-                        return Verdict(clientID: clientID, accessToken: token, result: .misconfigured, httpStatus: nil, detail: "\(error)")
+                        return Verdict(
+                            clientID: clientID, accessToken: token, result: .misconfigured, httpStatus: nil,
+                            detail: "\(error)")
                     }
                 }
             }

@@ -41,11 +41,16 @@ struct AddToken: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Access tokens to watch.", valueName: "access-token"))
     var accessTokens: [String] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"),
-            transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
-    @Flag(help: "Also read access tokens from standard input, one per line (blank lines and lines starting with # are skipped).")
+    @Flag(
+        help:
+            "Also read access tokens from standard input, one per line (blank lines and lines starting with # are skipped)."
+    )
     var stdin = false
 
     @Flag(help: "Watch finished (or removed) tokens again from the start; their history is kept.")
@@ -53,7 +58,10 @@ struct AddToken: AsyncParsableCommand {
 
     @OptionGroup(title: "Watching") var watch: WatchOptions
 
-    @Option(help: ArgumentHelp("The segment the export belongs to: its past exports' durations place the polls (see README, \"How polling behaves\").", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "The segment the export belongs to: its past exports' durations place the polls (see README, \"How polling behaves\").",
+            valueName: "name"))
     var segment: String?
 
     @Flag(help: "Print a JSON array of {result, token} instead of lines.")
@@ -66,13 +74,16 @@ struct AddToken: AsyncParsableCommand {
             tokens = Self.merge(tokens, try Self.readTokens(from: FileHandle.standardInput.readDataToEndOfFile()))
         }
         guard !tokens.isEmpty else {
-            throw MprefdError.usage("no access token given; name one or more (e.g. `mprefd add-token 123456`) or pass --stdin")
+            throw MprefdError.usage(
+                "no access token given; name one or more (e.g. `mprefd add-token 123456`) or pass --stdin")
         }
         var deadlineSeconds = watch.deadlineSeconds
         let hooks = try watch.tokenHooks()
         let label = try watch.checkedLabel()
         let segmentName = try segment.map { text in
-            guard let name = SegmentName(text) else { throw MprefdError.usage("bad --segment '\(TerminalText.escaped(text.prefix(80)))': \(SegmentName.rule)") }
+            guard let name = SegmentName(text) else {
+                throw MprefdError.usage("bad --segment '\(TerminalText.escaped(text.prefix(80)))': \(SegmentName.rule)")
+            }
             return name
         }
 
@@ -82,13 +93,19 @@ struct AddToken: AsyncParsableCommand {
         let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
 
         var newTokens = tokens.map {
-            NewToken(clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks, globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segmentName)
+            NewToken(
+                clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks,
+                globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segmentName)
         }
         let database = try global.openDatabase(configuration, mode: .readWrite)
         if watch.autoDeadline {
-            deadlineSeconds = try await watch.autoDeadlineSeconds(clientID: clientID, segment: segmentName, database: database)
-            let deadlineAt = WatchOptions.deadline(deadlineSeconds, configured: configuration.polling.deadline, now: now)
-            newTokens = newTokens.map { var t = $0; t.deadline = deadlineAt; return t }
+            deadlineSeconds = try await watch.autoDeadlineSeconds(
+                clientID: clientID, segment: segmentName, database: database)
+            let deadlineAt = WatchOptions.deadline(
+                deadlineSeconds, configured: configuration.polling.deadline, now: now)
+            newTokens = newTokens.map {
+                var t = $0; t.deadline = deadlineAt; return t
+            }
         }
         let results = try database.addTokens(newTokens, reset: reset, now: now)
         try report(results)
@@ -104,11 +121,16 @@ struct AddToken: AsyncParsableCommand {
         for result in results {
             switch result {
             case .added(let token):
-                lines.append("added \(token.displayName)" + (token.label.map { " (label \(ConfigValueReader.quote($0)))" } ?? ""))
+                lines.append(
+                    "added \(token.displayName)" + (token.label.map { " (label \(ConfigValueReader.quote($0)))" } ?? "")
+                )
             case .alreadyWatched(let token):
-                lines.append("already watched: \(token.displayName)" + (token.state == .paused ? " (paused; `mprefd resume` to poll it)" : ""))
+                lines.append(
+                    "already watched: \(token.displayName)"
+                        + (token.state == .paused ? " (paused; `mprefd resume` to poll it)" : ""))
             case .alreadyFinished(let token):
-                lines.append("already finished (\(token.state.rawValue)): \(token.displayName); use --reset to watch it again")
+                lines.append(
+                    "already finished (\(token.state.rawValue)): \(token.displayName); use --reset to watch it again")
             case .reArmed(let token):
                 lines.append("watching again: \(token.displayName) (history kept)")
             }
@@ -128,7 +150,8 @@ struct AddToken: AsyncParsableCommand {
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty || text.hasPrefix("#") { continue }
             guard let token = AdminValues.accessToken(text) else {
-                throw MprefdError.usage("bad access token '\(text)' on stdin line \(lineNumber): \(AdminValues.accessTokenRule)")
+                throw MprefdError.usage(
+                    "bad access token '\(text)' on stdin line \(lineNumber): \(AdminValues.accessTokenRule)")
             }
             tokens.append(token)
         }

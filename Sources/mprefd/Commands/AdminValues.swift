@@ -44,7 +44,7 @@ enum AdminValues {
                 continue
             }
             guard !digits.isEmpty, let unitIndex = units[nextUnit...].firstIndex(where: { $0.0 == character }),
-                  let number = Int64(digits)
+                let number = Int64(digits)
             else { return nil }
             let (product, overflow) = number.multipliedReportingOverflow(by: units[unitIndex].1)
             let (sum, overflow2) = total.addingReportingOverflow(product)
@@ -69,7 +69,8 @@ enum AdminValues {
     static let maxDurationSeconds: Int64 = 100 * 366 * 86_400
 
     /// What `durationSeconds` accepts, for error messages.
-    static let durationRule = "a duration is like 90s, 45m, 36h, 2d, 1h30m, or a number of seconds, more than 0 and at most 100 years"
+    static let durationRule =
+        "a duration is like 90s, 45m, 36h, 2d, 1h30m, or a number of seconds, more than 0 and at most 100 years"
 
     private static func accessTokenLikeSeconds(_ text: String) -> Int64? {
         guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(text), value > 0 else { return nil }

@@ -21,7 +21,9 @@ struct AccessTokenArgument: Hashable, Sendable {
     var value: Int64
 
     static func parse(_ text: String) throws -> AccessTokenArgument {
-        guard let value = AdminValues.accessToken(text) else { throw ArgumentValueError(description: AdminValues.accessTokenRule) }
+        guard let value = AdminValues.accessToken(text) else {
+            throw ArgumentValueError(description: AdminValues.accessTokenRule)
+        }
         return AccessTokenArgument(value: value)
     }
 
@@ -52,14 +54,18 @@ struct DurationArgument: Sendable {
 
     /// More than 0 and at most 100 years (`--timeout`, `--interval`).
     static func parse(_ text: String) throws -> DurationArgument {
-        guard let seconds = AdminValues.durationSeconds(text) else { throw ArgumentValueError(description: AdminValues.durationRule) }
+        guard let seconds = AdminValues.durationSeconds(text) else {
+            throw ArgumentValueError(description: AdminValues.durationRule)
+        }
         return DurationArgument(seconds: seconds, text: text)
     }
 
     /// As ``parse(_:)``, or a zero duration (`0`, `0s`, …) (`--overlap`).
     static func parseAllowingZero(_ text: String) throws -> DurationArgument {
         if AdminValues.isZeroDuration(text) { return DurationArgument(seconds: 0, text: text) }
-        guard let seconds = AdminValues.durationSeconds(text) else { throw ArgumentValueError(description: AdminValues.durationRule + ", or 0") }
+        guard let seconds = AdminValues.durationSeconds(text) else {
+            throw ArgumentValueError(description: AdminValues.durationRule + ", or 0")
+        }
         return DurationArgument(seconds: seconds, text: text)
     }
 }
@@ -75,7 +81,8 @@ enum DeadlineArgument: Equatable, Sendable {
         if text.lowercased() == "auto" { return .auto }
         if AdminValues.isZeroDuration(text) { return .noDeadline }
         guard let seconds = AdminValues.durationSeconds(text) else {
-            throw ArgumentValueError(description: AdminValues.durationRule + ", 0 for no deadline, or auto (from the segment's history)")
+            throw ArgumentValueError(
+                description: AdminValues.durationRule + ", 0 for no deadline, or auto (from the segment's history)")
         }
         return .seconds(seconds)
     }
@@ -84,7 +91,9 @@ enum DeadlineArgument: Equatable, Sendable {
 extension TokenState {
     /// `--state` of `list`: a state's exact name.
     static func parseArgument(_ text: String) throws -> TokenState {
-        guard let state = TokenState(rawValue: text) else { throw ArgumentValueError(description: "a token state is one of \(allowedValues)") }
+        guard let state = TokenState(rawValue: text) else {
+            throw ArgumentValueError(description: "a token state is one of \(allowedValues)")
+        }
         return state
     }
 }
@@ -93,7 +102,8 @@ extension HookRunState {
     /// `--state` of `hooks list`: a state's exact name.
     static func parseArgument(_ text: String) throws -> HookRunState {
         guard let state = HookRunState(rawValue: text) else {
-            throw ArgumentValueError(description: "a hook run state is one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ArgumentValueError(
+                description: "a hook run state is one of \(allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return state
     }

@@ -54,7 +54,8 @@ final class CallbackEndpoint: Sendable {
         self.database = database
         self.daemon = daemon
         self.logger = logger
-        self.limiter = Mutex(CallbackRateLimiter(rate: configuration.ratePerSourcePerSecond, burst: configuration.burstPerSource))
+        self.limiter = Mutex(
+            CallbackRateLimiter(rate: configuration.ratePerSourcePerSecond, burst: configuration.burstPerSource))
     }
 
     /// The HTTP server, a `Service` for the daemon's `ServiceGroup`; it stops on graceful shutdown.
@@ -66,10 +67,15 @@ final class CallbackEndpoint: Sendable {
             responder: Responder(endpoint: self),
             server: .http1(configuration: .init(idleTimeout: Self.idleTimeout)),
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "mprefd-callbacks",
+                address: .hostname(configuration.listen.host, port: configuration.listen.port),
+                serverName: "mprefd-callbacks",
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: listenerLogger)),
             logger: listenerLogger)
-        return NamedListenerService(inner: application, failure: ListenerFailure(key: "callbacks.listen", what: "the callback listener", feature: "callbacks", address: configuration.listen, reason: ""))
+        return NamedListenerService(
+            inner: application,
+            failure: ListenerFailure(
+                key: "callbacks.listen", what: "the callback listener", feature: "callbacks",
+                address: configuration.listen, reason: ""))
     }
 
     /// The source a request is rate-limited as: the peer's address, or — when the peer is a loopback
@@ -78,7 +84,7 @@ final class CallbackEndpoint: Sendable {
     static func source(peer: String?, forwardedFor: String?) -> String {
         let address = peer ?? "unknown"
         guard StatusURL.isLoopback(host: address), let forwardedFor,
-              let last = forwardedFor.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
+            let last = forwardedFor.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
         else { return address }
         return String(last.prefix(64))
     }
@@ -86,7 +92,8 @@ final class CallbackEndpoint: Sendable {
     /// The id a request names: the last non-empty segment of its path (a prefix the proxy kept is
     /// ignored); `nil` when that segment is not a well-formed ``CallbackID``.
     static func callbackID(inPath path: String) -> String? {
-        guard let last = path.split(separator: "/", omittingEmptySubsequences: true).last, CallbackID.isWellFormed(last) else { return nil }
+        guard let last = path.split(separator: "/", omittingEmptySubsequences: true).last, CallbackID.isWellFormed(last)
+        else { return nil }
         return String(last)
     }
 
@@ -96,7 +103,8 @@ final class CallbackEndpoint: Sendable {
         guard allowed else {
             MprefMetrics.callbackAnswered(.rateLimited)
             logger.debug("callback refused: source over its rate", metadata: ["http.peer": "\(source)"])
-            return Self.text(.tooManyRequests, "too many callbacks from \(source); slow down\n", headers: [.retryAfter: "1"])
+            return Self.text(
+                .tooManyRequests, "too many callbacks from \(source); slow down\n", headers: [.retryAfter: "1"])
         }
         guard request.method == .post else {
             MprefMetrics.callbackAnswered(.badRequest)
@@ -104,7 +112,12 @@ final class CallbackEndpoint: Sendable {
         }
         guard let id = Self.callbackID(inPath: request.uri.path) else {
             MprefMetrics.callbackAnswered(.unknown)
-            logger.debug("callback for a malformed id", metadata: ["http.peer": "\(source)", "http.path": "\(BodyExcerpt.make(Array(request.uri.path.utf8), limit: 120))"])
+            logger.debug(
+                "callback for a malformed id",
+                metadata: [
+                    "http.peer": "\(source)",
+                    "http.path": "\(BodyExcerpt.make(Array(request.uri.path.utf8), limit: 120))",
+                ])
             return Self.text(.notFound, "no such callback\n")
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maxBodyBytes {
@@ -133,22 +146,28 @@ final class CallbackEndpoint: Sendable {
         }
         MprefMetrics.callbackAnswered(.accepted)
         var metadata: Logger.Metadata = [
-            "export.client_id": "\(target.clientID)", "export.segment": "\(target.segment)", "export.id": "\(target.exportID)",
+            "export.client_id": "\(target.clientID)", "export.segment": "\(target.segment)",
+            "export.id": "\(target.exportID)",
             "callback.body_bytes": "\(body.readableBytes)", "http.peer": "\(source)",
         ]
         if let accessToken = target.accessToken { metadata["export.access_token"] = "\(accessToken)" }
         if let tokenID = target.tokenID, target.tokenState == .watching {
             let handed = daemon.pollNow(tokenID: tokenID)
-            logger.info(handed ? "callback received; polling at once" : "callback received; the scheduler is not running", metadata: metadata)
+            logger.info(
+                handed ? "callback received; polling at once" : "callback received; the scheduler is not running",
+                metadata: metadata)
         } else {
             metadata["token.state"] = "\(target.tokenState?.rawValue ?? "none")"
             logger.info("callback received; nothing to poll", metadata: metadata)
         }
         if logger.logLevel <= .debug {
-            logger.debug("callback body (not trusted; the status comes from the poll)", metadata: [
-                "export.id": "\(target.exportID)", "callback.body_bytes": "\(body.readableBytes)",
-                "callback.body_excerpt": "\(BodyExcerpt.make(body.readableBytesView, limit: Self.excerptCharacters))",
-            ])
+            logger.debug(
+                "callback body (not trusted; the status comes from the poll)",
+                metadata: [
+                    "export.id": "\(target.exportID)", "callback.body_bytes": "\(body.readableBytes)",
+                    "callback.body_excerpt":
+                        "\(BodyExcerpt.make(body.readableBytesView, limit: Self.excerptCharacters))",
+                ])
         }
         return Self.text(.accepted, "accepted\n")
     }
@@ -164,7 +183,8 @@ final class CallbackEndpoint: Sendable {
         typealias Context = CallbackRequestContext
         let endpoint: CallbackEndpoint
         func respond(to request: Request, context: Context) async throws -> Response {
-            let source = CallbackEndpoint.source(peer: context.peerAddress, forwardedFor: Self.forwardedFor(request.headers))
+            let source = CallbackEndpoint.source(
+                peer: context.peerAddress, forwardedFor: Self.forwardedFor(request.headers))
             return await endpoint.respond(to: request, source: source)
         }
 

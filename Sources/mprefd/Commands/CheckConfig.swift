@@ -39,8 +39,12 @@ struct CheckConfig: AsyncParsableCommand {
     @Flag(help: "Also send one real status request per account: reachable? credentials accepted? path right?")
     var probe = false
 
-    @Option(name: .customLong("probe-token"), help: ArgumentHelp("The access token --probe asks for (default: the newest in the database, else 1).", valueName: "access-token"),
-            transform: AccessTokenArgument.parse)
+    @Option(
+        name: .customLong("probe-token"),
+        help: ArgumentHelp(
+            "The access token --probe asks for (default: the newest in the database, else 1).",
+            valueName: "access-token"),
+        transform: AccessTokenArgument.parse)
     var probeToken: AccessTokenArgument?
 
     func validate() throws {
@@ -54,12 +58,18 @@ struct CheckConfig: AsyncParsableCommand {
         // metrics.listen: the address must be one `mprefd run` can listen on. In use is fine only
         // when the daemon of this database runs (it is the one listening).
         if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen),
-           !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
-            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
+            !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld)
+        {
+            throw MprefdError.configuration(
+                "metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off"
+            )
         }
         if let callbacks = configuration.callbacks, let problem = MetricsEndpoint.bindProblem(callbacks.listen),
-           !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld) {
-            throw MprefdError.configuration("callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off")
+            !(problem.isInUse && DaemonLock.holder(databasePath: database.path).isHeld)
+        {
+            throw MprefdError.configuration(
+                "callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off"
+            )
         }
         var verdicts: [AccountProbe.Verdict] = []
         if probe {
@@ -72,11 +82,14 @@ struct CheckConfig: AsyncParsableCommand {
             root["database_in_use"] = database.path
             if probe {
                 root["probe"] = verdicts.map { v -> [String: Any] in
-                    ["client_id": v.clientID, "access_token": v.accessToken, "result": v.result.rawValue,
-                     "http_status": v.httpStatus.map { $0 as Any } ?? NSNull(), "detail": v.detail]
+                    [
+                        "client_id": v.clientID, "access_token": v.accessToken, "result": v.result.rawValue,
+                        "http_status": v.httpStatus.map { $0 as Any } ?? NSNull(), "detail": v.detail,
+                    ]
                 }
             }
-            let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Output.line(String(decoding: data, as: UTF8.self))
             try exitForProbe(verdicts)
             return
@@ -88,7 +101,9 @@ struct CheckConfig: AsyncParsableCommand {
         }
         lines.append(contentsOf: ConfigRendering.yamlLines(configuration.entries))
         if probe {
-            lines.append(configuration.accounts.isEmpty ? "# probe: no accounts to probe" : "# probe: one status request per account")
+            lines.append(
+                configuration.accounts.isEmpty
+                    ? "# probe: no accounts to probe" : "# probe: one status request per account")
             lines.append(contentsOf: verdicts.map { "# " + $0.line })
         }
         Output.line(lines.joined(separator: "\n"))

@@ -30,7 +30,9 @@ struct CursorsList: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only this client ID's segments.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"), help: ArgumentHelp("Only this client ID's segments.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     @Flag(help: "Print a JSON array of {client_id, segment, position, export_id, set_by, updated_at}.")
@@ -49,9 +51,14 @@ struct CursorsList: AsyncParsableCommand {
             return
         }
         let rows = cursors.map { cursor in
-            [cursor.clientID, TerminalText.escaped(cursor.segment),
-             Timestamp.parse(cursor.position) == nil ? "\(TerminalText.escaped(cursor.position.prefix(40))) (NOT A TIME: `mprefd cursors reset`)" : cursor.position,
-             cursor.setBy == .delivery ? "export \(cursor.exportID.map(String.init) ?? "?")" : "reset", cursor.updatedAt]
+            [
+                cursor.clientID, TerminalText.escaped(cursor.segment),
+                Timestamp.parse(cursor.position) == nil
+                    ? "\(TerminalText.escaped(cursor.position.prefix(40))) (NOT A TIME: `mprefd cursors reset`)"
+                    : cursor.position,
+                cursor.setBy == .delivery ? "export \(cursor.exportID.map(String.init) ?? "?")" : "reset",
+                cursor.updatedAt,
+            ]
         }
         Output.line(TextTable.render(header: ["CLIENT ID", "SEGMENT", "POSITION", "SET BY", "UPDATED"], rows: rows))
     }
@@ -72,8 +79,10 @@ struct CursorsReset: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The segment.", valueName: "segment"))
     var segment: String
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID (optional with one account configured).", valueName: "id"),
-            transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The client ID (optional with one account configured).", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     @Option(help: ArgumentHelp("The new position; without it the cursor is removed.", valueName: "time"))
@@ -95,8 +104,10 @@ struct CursorsReset: AsyncParsableCommand {
         if let position {
             Output.note("cursor of \(name) (client ID \(clientID)) set to \(Timestamp.format(position))")
         } else {
-            Output.note(existed ? "cursor of \(name) (client ID \(clientID)) removed: the next --incremental export is a full one"
-                                : "segment \(name) (client ID \(clientID)) had no cursor")
+            Output.note(
+                existed
+                    ? "cursor of \(name) (client ID \(clientID)) removed: the next --incremental export is a full one"
+                    : "segment \(name) (client ID \(clientID)) had no cursor")
         }
     }
 }

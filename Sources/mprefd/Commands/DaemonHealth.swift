@@ -21,33 +21,42 @@ struct DaemonHealth: Sendable {
     var reason: String?
 
     /// Judges a daemon from its lock (`DaemonLock.holder`) and its `daemon` row. Pure.
-    static func assess(lock: (isHeld: Bool, pid: Int32?), record: DaemonRecord?, now: Date, staleAfterSeconds: Double) -> DaemonHealth {
+    static func assess(lock: (isHeld: Bool, pid: Int32?), record: DaemonRecord?, now: Date, staleAfterSeconds: Double)
+        -> DaemonHealth
+    {
         let age = record.flatMap { Timestamp.parse($0.heartbeatAt) }.map { now.timeIntervalSince($0) }
         let isStale = age.map { $0 > staleAfterSeconds } ?? true
         let pid = lock.pid.map(Int.init) ?? record?.pid
         let reason: String?
         if !lock.isHeld {
             if let record, let stoppedAt = record.stoppedAt {
-                reason = "the daemon is not running: it stopped at \(stoppedAt) (PID \(record.pid)); start it with `mprefd run` or `systemctl start mprefd`"
+                reason =
+                    "the daemon is not running: it stopped at \(stoppedAt) (PID \(record.pid)); start it with `mprefd run` or `systemctl start mprefd`"
             } else if let record {
-                reason = "the daemon is not running: nothing holds the lock, and the last daemon (PID \(record.pid)) recorded no stop (crashed or killed?); its last heartbeat was \(record.heartbeatAt)"
+                reason =
+                    "the daemon is not running: nothing holds the lock, and the last daemon (PID \(record.pid)) recorded no stop (crashed or killed?); its last heartbeat was \(record.heartbeatAt)"
             } else {
-                reason = "the daemon is not running: no daemon has ever run on this database; start it with `mprefd run`"
+                reason =
+                    "the daemon is not running: no daemon has ever run on this database; start it with `mprefd run`"
             }
         } else if let record {
             if let stoppedAt = record.stoppedAt {
-                reason = "the lock is held\(pid.map { " by PID \($0)" } ?? "") but the daemon recorded a stop at \(stoppedAt) (starting or stopping?)"
+                reason =
+                    "the lock is held\(pid.map { " by PID \($0)" } ?? "") but the daemon recorded a stop at \(stoppedAt) (starting or stopping?)"
             } else if isStale {
-                let ageText = age.map { "\(Int(saturating: $0.rounded()))s old" } ?? "unreadable ('\(record.heartbeatAt)')"
-                reason = "the heartbeat is \(ageText), more than \(DaemonHealth.format(seconds: staleAfterSeconds))s: the daemon\(pid.map { " (PID \($0))" } ?? "") holds the lock but looks hung"
+                let ageText =
+                    age.map { "\(Int(saturating: $0.rounded()))s old" } ?? "unreadable ('\(record.heartbeatAt)')"
+                reason =
+                    "the heartbeat is \(ageText), more than \(DaemonHealth.format(seconds: staleAfterSeconds))s: the daemon\(pid.map { " (PID \($0))" } ?? "") holds the lock but looks hung"
             } else {
                 reason = nil
             }
         } else {
             reason = "the lock is held\(pid.map { " by PID \($0)" } ?? "") but no heartbeat was written yet (starting?)"
         }
-        return DaemonHealth(isLockHeld: lock.isHeld, pid: pid, record: record, heartbeatAgeSeconds: age,
-                            isHeartbeatStale: isStale, isRunning: reason == nil, reason: reason)
+        return DaemonHealth(
+            isLockHeld: lock.isHeld, pid: pid, record: record, heartbeatAgeSeconds: age,
+            isHeartbeatStale: isStale, isRunning: reason == nil, reason: reason)
     }
 
     /// `90` → `1m30s`, `93784` → `1d2h3m4s`, `0.4` → `0s`.

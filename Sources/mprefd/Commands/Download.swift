@@ -42,19 +42,28 @@ struct Download: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    @Argument(
+        help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"),
+        transform: AccessTokenArgument.parse)
     var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
     var retry = false
 
-    @Flag(name: .customLong("from-start"), help: "With --retry: drop the checkpoint and download from the first record again.")
+    @Flag(
+        name: .customLong("from-start"),
+        help: "With --retry: drop the checkpoint and download from the first record again.")
     var fromStart = false
 
-    @Option(help: ArgumentHelp("Write the file here instead of under download.directory (one-shot only).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the file here instead of under download.directory (one-shot only).", valueName: "path"))
     var out: String?
 
     @Flag(help: "Print the result as one JSON object (the download's checkpoint and the token's state).")
@@ -62,10 +71,14 @@ struct Download: AsyncParsableCommand {
 
     func validate() throws {
         guard !accessTokens.isEmpty else { throw ValidationError("give an access token") }
-        if !retry, accessTokens.count > 1 { throw ValidationError("one access token at a time (several only with --retry)") }
+        if !retry, accessTokens.count > 1 {
+            throw ValidationError("one access token at a time (several only with --retry)")
+        }
         if retry, out != nil { throw ValidationError("--out applies to a one-shot download, not to --retry") }
         if fromStart, !retry { throw ValidationError("--from-start goes with --retry") }
-        if let out, out.isEmpty || out.hasSuffix("/") || out.contains("\u{0}") { throw ValidationError("bad --out '\(out)': give a file path") }
+        if let out, out.isEmpty || out.hasSuffix("/") || out.contains("\u{0}") {
+            throw ValidationError("bad --out '\(out)': give a file path")
+        }
     }
 
     func run() async throws {
@@ -81,7 +94,10 @@ struct Download: AsyncParsableCommand {
         do {
             lock = try DaemonLock(databasePath: path, attempts: 1)
         } catch let failure as DaemonLock.Failure {
-            throw MprefdError(exitCode: ExitCode.temporaryFailure, "\(failure.description); the daemon downloads completed exports itself when download is on (see `mprefd show`), and `mprefd download --retry` re-arms a failed one")
+            throw MprefdError(
+                exitCode: ExitCode.temporaryFailure,
+                "\(failure.description); the daemon downloads completed exports itself when download is on (see `mprefd show`), and `mprefd download --retry` re-arms a failed one"
+            )
         }
         defer { withExtendedLifetime(lock) {} }
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
@@ -89,69 +105,98 @@ struct Download: AsyncParsableCommand {
             throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
         }
         guard let account = configuration.accounts[record.clientID] else {
-            throw MprefdError.configuration("no account configured for client ID \(record.clientID); add it under `accounts:` to download its exports")
+            throw MprefdError.configuration(
+                "no account configured for client ID \(record.clientID); add it under `accounts:` to download its exports"
+            )
         }
         let settings = configuration.downloads[record.clientID] ?? DownloadSettings()
-        guard let file = out.map({ ConfigurationLoader.absolute($0) }) ?? settings.file(clientID: record.clientID, accessToken: record.accessToken) else {
+        guard
+            let file = out.map({ ConfigurationLoader.absolute($0) })
+                ?? settings.file(clientID: record.clientID, accessToken: record.accessToken)
+        else {
             throw MprefdError.usage("client ID \(record.clientID) cannot name a file; pass --out")
         }
         // Delivered already: the verified file is the answer (idempotent for scripts); it is never
         // touched again. Fetching again needs a new --out.
         if let done = try database.downloadCheckpoint(tokenID: record.id), done.phase == .committed,
-           out == nil || file == done.file, done.fileDeletedAt == nil, FileManager.default.fileExists(atPath: done.file) {
+            out == nil || file == done.file, done.fileDeletedAt == nil,
+            FileManager.default.fileExists(atPath: done.file)
+        {
             if json {
-                try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: record.state.rawValue,
-                                                   download: DownloadJSON(done)))
+                try Output.json(
+                    DownloadResultJSON(
+                        clientID: record.clientID, accessToken: record.accessToken, state: record.state.rawValue,
+                        download: DownloadJSON(done)))
             } else {
-                Output.note("already delivered (sha256 \(done.sha256 ?? "?")); to fetch it again, pass --out with a new path")
+                Output.note(
+                    "already delivered (sha256 \(done.sha256 ?? "?")); to fetch it again, pass --out with a new path")
                 Output.line(done.file)
             }
             return
         }
         try Self.checkTarget(file, resuming: try database.downloadCheckpoint(tokenID: record.id))
         guard try database.prepareDownload(tokenID: record.id, file: file) else {
-            throw MprefdError.notFound("access token \(record.accessToken) is \(record.state.rawValue), not a completed export; `mprefd wait \(record.accessToken)` until it is complete")
+            throw MprefdError.notFound(
+                "access token \(record.accessToken) is \(record.state.rawValue), not a completed export; `mprefd wait \(record.accessToken)` until it is complete"
+            )
         }
-        StderrLogHandler.bootstrap(level: global.verbose ? .debug : configuration.logLevel >= .warning ? configuration.logLevel : .warning,
-                                   format: configuration.logFormat)
+        StderrLogHandler.bootstrap(
+            level: global.verbose ? .debug : configuration.logLevel >= .warning ? configuration.logLevel : .warning,
+            format: configuration.logFormat)
         let logger = Logger(label: "mprefd")
         let client = try MyPreferencesClient(configuration: account, logger: logger)
         defer { Task { try? await client.shutdown() } }
-        let step = DownloadStep(database: database, policy: PollPolicy(configuration: configuration.polling),
-                                hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), files: OpenDownloads(), logger: logger,
-                                wallNow: { Date() })
-        let state = try await deliver(record, file: file, step: step, client: client, settings: settings, account: account, database: database)
+        let step = DownloadStep(
+            database: database, policy: PollPolicy(configuration: configuration.polling),
+            hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), files: OpenDownloads(),
+            logger: logger,
+            wallNow: { Date() })
+        let state = try await deliver(
+            record, file: file, step: step, client: client, settings: settings, account: account, database: database)
         try await client.shutdown()
         let checkpoint = try database.downloadCheckpoint(tokenID: record.id)
         if json {
-            try Output.json(DownloadResultJSON(clientID: record.clientID, accessToken: record.accessToken, state: state.rawValue,
-                                               download: checkpoint.map(DownloadJSON.init)))
+            try Output.json(
+                DownloadResultJSON(
+                    clientID: record.clientID, accessToken: record.accessToken, state: state.rawValue,
+                    download: checkpoint.map(DownloadJSON.init)))
         } else if state == .complete, let checkpoint {
             Output.line(checkpoint.file)
         }
         guard state == .complete else {
-            let reason = try database.findTokens(accessTokens: [record.accessToken], clientID: record.clientID).first?.lastError ?? state.rawValue
+            let reason =
+                try database.findTokens(accessTokens: [record.accessToken], clientID: record.clientID).first?.lastError
+                ?? state.rawValue
             throw MprefdError.notFound("download of \(record.accessToken) ended \(state.rawValue): \(reason)")
         }
     }
 
     /// Runs download steps until the token leaves `downloading`, waiting out each step's delay
     /// (backoff, Retry-After, a pause); progress goes to stderr. Returns the final state.
-    private func deliver(_ record: TokenRecord, file: String, step: DownloadStep, client: MyPreferencesClient, settings: DownloadSettings,
-                         account: AccountConfiguration, database: TokenDatabase) async throws -> TokenState {
-        var token = WatchedToken(id: record.id, clientID: record.clientID, accessToken: record.accessToken, state: .downloading,
-                                 rowCount: record.rowCount, byteCount: record.byteCount)
+    private func deliver(
+        _ record: TokenRecord, file: String, step: DownloadStep, client: MyPreferencesClient,
+        settings: DownloadSettings,
+        account: AccountConfiguration, database: TokenDatabase
+    ) async throws -> TokenState {
+        var token = WatchedToken(
+            id: record.id, clientID: record.clientID, accessToken: record.accessToken, state: .downloading,
+            rowCount: record.rowCount, byteCount: record.byteCount)
         var rng = SystemRandomNumberGenerator()
         var lastProgress = ""
         while true {
             try Task.checkCancellation()
-            let report = await step.run(token: token, source: client, settings: settings, hostKey: PollTarget.hostKey(of: account.baseURL),
-                                        file: file, using: &rng)
-            guard report.recorded else { throw MprefdError(exitCode: ExitCode.temporaryFailure, "the download step could not be stored; run the command again") }
+            let report = await step.run(
+                token: token, source: client, settings: settings, hostKey: PollTarget.hostKey(of: account.baseURL),
+                file: file, using: &rng)
+            guard report.recorded else {
+                throw MprefdError(
+                    exitCode: ExitCode.temporaryFailure, "the download step could not be stored; run the command again")
+            }
             token.consecutiveErrors = report.consecutiveErrors
             token.consecutiveNotFound = report.consecutiveNotFound
             if let checkpoint = try database.downloadCheckpoint(tokenID: record.id), !json {
-                let line = "\(checkpoint.phase.rawValue): \(DownloadDisplay.progress(checkpoint)), \(checkpoint.bytes) bytes"
+                let line =
+                    "\(checkpoint.phase.rawValue): \(DownloadDisplay.progress(checkpoint)), \(checkpoint.bytes) bytes"
                 if line != lastProgress { FileHandle.standardError.write(Data((line + "\n").utf8)) }
                 lastProgress = line
             }
@@ -169,13 +214,16 @@ struct Download: AsyncParsableCommand {
         let ownUnrecordedRename = checkpoint.map { $0.file == file && $0.phase != .committed && $0.pages > 0 } ?? false
         let existing = DownloadFile.kind(at: file)
         if existing != .nothing, !(ownUnrecordedRename && existing == .regularFile) {
-            throw MprefdError.usage("\(file) already exists; the download never replaces a file: move it away or choose another --out")
+            throw MprefdError.usage(
+                "\(file) already exists; the download never replaces a file: move it away or choose another --out")
         }
         let partial = file + ".partial"
         let partialKind = DownloadFile.kind(at: partial)
         if partialKind != .nothing {
             guard partialKind == .regularFile, checkpoint?.file == file else {
-                throw MprefdError.usage("\(partial) already exists and is not this download's own partial file; move it away or choose another --out")
+                throw MprefdError.usage(
+                    "\(partial) already exists and is not this download's own partial file; move it away or choose another --out"
+                )
             }
         }
     }
@@ -187,12 +235,16 @@ struct Download: AsyncParsableCommand {
         let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id), fromStart: fromStart))
         var lines: [String] = []
         for record in records {
-            lines.append(rearmed.contains(record.id)
-                ? "re-armed \(record.displayName): downloading from its checkpoint"
-                : "left \(record.displayName): \(record.state.rawValue), not a failed download")
+            lines.append(
+                rearmed.contains(record.id)
+                    ? "re-armed \(record.displayName): downloading from its checkpoint"
+                    : "left \(record.displayName): \(record.state.rawValue), not a failed download")
         }
         Output.line(lines.joined(separator: "\n"))
-        if rearmed.count < records.count { throw MprefdError.notFound("\(records.count - rearmed.count) of \(records.count) tokens were not failed downloads") }
+        if rearmed.count < records.count {
+            throw MprefdError.notFound(
+                "\(records.count - rearmed.count) of \(records.count) tokens were not failed downloads")
+        }
     }
 }
 

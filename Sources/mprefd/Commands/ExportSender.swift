@@ -7,7 +7,9 @@ import MprefCore
 /// process (`boot_id/starttime`, so a reused PID does not count).
 enum ExportSender {
     static func isAlive(_ export: ExportRecord) -> Bool {
-        guard export.state == .sending, let pid = export.senderPID, pid > 1, let recorded = export.senderIdentity else { return false }
+        guard export.state == .sending, let pid = export.senderPID, pid > 1, let recorded = export.senderIdentity else {
+            return false
+        }
         return ProcessIdentity.identity(of: pid) == recorded
     }
 

@@ -9,7 +9,8 @@ struct GlobalOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The configuration file (YAML).",
-            discussion: "Default: $MPREFD_CONFIG, then \(ConfigKeys.defaultConfigPath); a missing default file means no accounts and all defaults.",
+            discussion:
+                "Default: $MPREFD_CONFIG, then \(ConfigKeys.defaultConfigPath); a missing default file means no accounts and all defaults.",
             valueName: "path"))
     var config: String?
 
@@ -17,11 +18,14 @@ struct GlobalOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The SQLite database.",
-            discussion: "Default: $MPREFD_DB, then the config's database.path (a relative one resolves against the config file's directory), then \(ConfigKeys.defaultDatabasePath). A relative --db or $MPREFD_DB resolves against the current directory.",
+            discussion:
+                "Default: $MPREFD_DB, then the config's database.path (a relative one resolves against the config file's directory), then \(ConfigKeys.defaultDatabasePath). A relative --db or $MPREFD_DB resolves against the current directory.",
             valueName: "path"))
     var db: String?
 
-    @Flag(name: .long, help: "Say on stderr which database file is used and where its path came from (also shown at log.level debug).")
+    @Flag(
+        name: .long,
+        help: "Say on stderr which database file is used and where its path came from (also shown at log.level debug).")
     var verbose = false
 
     /// Where the configuration comes from: `--config`, `$MPREFD_CONFIG`, or the default path, and
@@ -41,7 +45,8 @@ struct GlobalOptions: ParsableArguments {
     ///   commands leave them unread, so users without access to the credentials can run them.
     func loadConfiguration(readingSecretFiles: Bool = false) async throws -> MprefdConfiguration {
         let location = configLocation
-        let configuration = try await ConfigurationLoader(readsSecretFiles: readingSecretFiles).load(path: location.path, isExplicit: location.isExplicit)
+        let configuration = try await ConfigurationLoader(readsSecretFiles: readingSecretFiles).load(
+            path: location.path, isExplicit: location.isExplicit)
         Output.useFormat(configuration.logFormat)
         return configuration
     }
@@ -54,7 +59,9 @@ struct GlobalOptions: ParsableArguments {
         if let fromEnvironment = ProcessInfo.processInfo.environment["MPREFD_DB"], !fromEnvironment.isEmpty {
             return (ConfigurationLoader.absolute(fromEnvironment), "$MPREFD_DB")
         }
-        if let entry = configuration.entries.first(where: { $0.path == ["database", "path"] }), entry.source != .byDefault {
+        if let entry = configuration.entries.first(where: { $0.path == ["database", "path"] }),
+            entry.source != .byDefault
+        {
             return (configuration.databasePath, "database.path, \(entry.source.label)")
         }
         return (configuration.databasePath, "default path")
@@ -66,17 +73,27 @@ struct GlobalOptions: ParsableArguments {
     /// - Parameter requireExisting: For `.readWrite`: refuse to create a missing file (commands that
     ///   change existing tokens have nothing to do on a new database).
     /// - Throws: `StoreError` (mapped to exit 69 or 75 by the root command).
-    func openDatabase(_ configuration: MprefdConfiguration, mode: TokenDatabase.Mode, requireExisting: Bool = false) throws -> TokenDatabase {
+    func openDatabase(_ configuration: MprefdConfiguration, mode: TokenDatabase.Mode, requireExisting: Bool = false)
+        throws -> TokenDatabase
+    {
         let location = databaseLocation(configuration)
         if let source = location.source, verbose || configuration.logLevel <= .debug {
-            Output.note("database: \(location.path) (\(source))", level: .debug, metadata: ["db.path": "\(location.path)", "db.source": "\(source)"])
+            Output.note(
+                "database: \(location.path) (\(source))", level: .debug,
+                metadata: ["db.path": "\(location.path)", "db.source": "\(source)"])
         }
         let directory = (location.path as NSString).deletingLastPathComponent
         if requireExisting, directory.isEmpty || FileManager.default.fileExists(atPath: directory),
-           !FileManager.default.fileExists(atPath: location.path) {
-            throw StoreError(.databaseMissing, "no database at \(location.path); the daemon or `mprefd add-token` creates it, or pass the right one with --db")
+            !FileManager.default.fileExists(atPath: location.path)
+        {
+            throw StoreError(
+                .databaseMissing,
+                "no database at \(location.path); the daemon or `mprefd add-token` creates it, or pass the right one with --db"
+            )
         }
-        let timeout = Double(configuration.busyTimeout.components.seconds) + Double(configuration.busyTimeout.components.attoseconds) / 1e18
+        let timeout =
+            Double(configuration.busyTimeout.components.seconds) + Double(
+                configuration.busyTimeout.components.attoseconds) / 1e18
         return try TokenDatabase(path: location.path, mode: mode, busyTimeout: timeout)
     }
 }

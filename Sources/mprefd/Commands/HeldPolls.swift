@@ -16,8 +16,10 @@ struct HeldPolls {
     ///   - pauses: the pauses in force (`TokenDatabase.pausesInForce()`).
     ///   - configuration: maps each client ID to its host (`base_url`), the subject of a host pause.
     init(pauses: [PauseRecord], configuration: MprefdConfiguration) {
-        accountPauses = Dictionary(pauses.filter { $0.scope == .account }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
-        hostPauses = Dictionary(pauses.filter { $0.scope == .host }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        accountPauses = Dictionary(
+            pauses.filter { $0.scope == .account }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
+        hostPauses = Dictionary(
+            pauses.filter { $0.scope == .host }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
         hostKeys = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
     }
 
@@ -26,8 +28,9 @@ struct HeldPolls {
     func nextPoll(of token: TokenRecord) -> String {
         guard let planned = token.nextPollAt else { return "-" }
         guard token.state.isActive, let plannedDate = Timestamp.parse(planned) else { return planned }
-        let held = PauseRule.effectiveDue(planned: plannedDate, host: hostKeys[token.clientID].flatMap { hostPauses[$0] }?.pausedUntil,
-                                          account: accountPauses[token.clientID]?.pausedUntil)
+        let held = PauseRule.effectiveDue(
+            planned: plannedDate, host: hostKeys[token.clientID].flatMap { hostPauses[$0] }?.pausedUntil,
+            account: accountPauses[token.clientID]?.pausedUntil)
         guard let scope = held.heldBy else { return planned }
         return "\(Timestamp.format(held.due)) (\(scope.rawValue) paused)"
     }

@@ -24,7 +24,10 @@ struct HooksList: AsyncParsableCommand {
     @Option(help: ArgumentHelp("At most this many runs (the newest).", valueName: "n"))
     var limit: Int = 1000
 
-    @Flag(help: "Print a JSON array of hook runs (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
+    @Flag(
+        help:
+            "Print a JSON array of hook runs (keys = column names of hook_runs, plus client_id and access_token; NULL is null)."
+    )
     var json = false
 
     func validate() throws {
@@ -40,13 +43,21 @@ struct HooksList: AsyncParsableCommand {
         } else if runs.isEmpty {
             Output.note("no hook runs" + (state.map { " in state \($0.rawValue)" } ?? ""))
         } else {
-            Output.line(TextTable.render(
-                header: ["ID", "TOKEN", "EVENT", "STATE", "ATTEMPT", "EXIT", "FINISHED", "NEXT ATTEMPT", "COMMAND"],
-                rows: runs.map { r in
-                    [String(r.id), "\(r.clientID)/\(r.accessToken)", r.event, r.state, String(r.attempt), Hooks.exitText(r),
-                     r.finishedAt ?? "-", r.state == "pending" || r.state == "failed" ? r.nextAttemptAt ?? "-" : "-", TerminalText.escaped(r.command)]
-                },
-                rightAligned: [0, 4, 5]))
+            Output.line(
+                TextTable.render(
+                    header: [
+                        "ID", "TOKEN", "EVENT", "STATE", "ATTEMPT", "EXIT", "FINISHED", "NEXT ATTEMPT", "COMMAND",
+                    ],
+                    rows: runs.map { r in
+                        [
+                            String(r.id), "\(r.clientID)/\(r.accessToken)", r.event, r.state, String(r.attempt),
+                            Hooks.exitText(r),
+                            r.finishedAt ?? "-",
+                            r.state == "pending" || r.state == "failed" ? r.nextAttemptAt ?? "-" : "-",
+                            TerminalText.escaped(r.command),
+                        ]
+                    },
+                    rightAligned: [0, 4, 5]))
         }
     }
 }

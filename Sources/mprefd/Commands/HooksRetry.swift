@@ -26,7 +26,10 @@ struct HooksRetry: AsyncParsableCommand {
 
     func validate() throws {
         if dead == !ids.isEmpty {
-            throw ValidationError(dead ? "give either hook run ids or --dead, not both" : "no hook run id given; name some, or pass --dead")
+            throw ValidationError(
+                dead
+                    ? "give either hook run ids or --dead, not both" : "no hook run id given; name some, or pass --dead"
+            )
         }
     }
 
@@ -41,7 +44,10 @@ struct HooksRetry: AsyncParsableCommand {
                 Output.line("no dead hook runs")
                 return
             }
-            Output.line((rearmed.map { "re-armed hook run \($0)" } + ["re-armed \(rearmed.count) dead hook run\(rearmed.count == 1 ? "" : "s")"])
+            Output.line(
+                (rearmed.map { "re-armed hook run \($0)" } + [
+                    "re-armed \(rearmed.count) dead hook run\(rearmed.count == 1 ? "" : "s")"
+                ])
                 .joined(separator: "\n"))
             return
         }

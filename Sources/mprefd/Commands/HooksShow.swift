@@ -18,10 +18,14 @@ struct HooksShow: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The hook run id (from `mprefd hooks list`).", valueName: "id"), transform: Hooks.runID)
+    @Argument(
+        help: ArgumentHelp("The hook run id (from `mprefd hooks list`).", valueName: "id"), transform: Hooks.runID)
     var id: Int64
 
-    @Flag(help: "Print the run as a JSON object (keys = column names of hook_runs, plus client_id and access_token; NULL is null).")
+    @Flag(
+        help:
+            "Print the run as a JSON object (keys = column names of hook_runs, plus client_id and access_token; NULL is null)."
+    )
     var json = false
 
     func run() async throws {
@@ -63,7 +67,9 @@ struct HooksShow: AsyncParsableCommand {
             let body = tail.hasSuffix("\n") ? String(tail.dropLast()) : tail
             // Hook output is the hook's: control characters (escape sequences, carriage returns) and
             // bidi or line-separator characters are shown escaped, never sent to the terminal.
-            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map { "  | " + TerminalText.escaped($0) }
+            lines += body.split(separator: "\n", omittingEmptySubsequences: false).map {
+                "  | " + TerminalText.escaped($0)
+            }
         }
         Output.line(lines.joined(separator: "\n"))
     }

@@ -21,10 +21,15 @@ struct List: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only tokens in this state.", valueName: "state"), transform: TokenState.parseArgument)
     var state: TokenState?
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
-    @Flag(help: "Print a JSON array of token rows, one object per line (keys = column names of the tokens table, null for NULL).")
+    @Flag(
+        help:
+            "Print a JSON array of token rows, one object per line (keys = column names of the tokens table, null for NULL)."
+    )
     var json = false
 
     func run() async throws {
@@ -33,7 +38,9 @@ struct List: AsyncParsableCommand {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)
         if json {
-            try Output.jsonArray { element in try database.forEachTokenJSON(state: stateFilter, clientID: clientID, element) }
+            try Output.jsonArray { element in
+                try database.forEachTokenJSON(state: stateFilter, clientID: clientID, element)
+            }
             return
         }
         let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
@@ -41,19 +48,29 @@ struct List: AsyncParsableCommand {
         let downloads = tokens.contains { $0.state == .downloading } ? try database.downloadsInProgress() : [:]
         // A watching token of a client ID without a configured account is never polled (it times
         // out at its deadline); unknowable when no accounts are configured here.
-        let unpolled = { (t: TokenRecord) in t.state == .watching && !configuration.accounts.isEmpty && configuration.accounts[t.clientID] == nil }
+        let unpolled = { (t: TokenRecord) in
+            t.state == .watching && !configuration.accounts.isEmpty && configuration.accounts[t.clientID] == nil
+        }
         if tokens.isEmpty {
-            Output.note("no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "") + (clientID.map { " for client ID \($0)" } ?? ""))
+            Output.note(
+                "no tokens" + (stateFilter.map { " in state \($0.rawValue)" } ?? "")
+                    + (clientID.map { " for client ID \($0)" } ?? ""))
         } else {
-            Output.line(TextTable.render(
-                header: ["CLIENT ID", "ACCESS TOKEN", "STATE", "LAST STATUS", "ROWS", "BYTES", "NEXT POLL", "LABEL"],
-                rows: tokens.map { t in
-                    [t.clientID, String(t.accessToken),
-                     t.state.rawValue + (downloads[t.id].map { " " + DownloadDisplay.percent($0) } ?? ""), t.lastStatus ?? "-",
-                     t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
-                     unpolled(t) ? "- (no account configured: not polled)" : held.nextPoll(of: t), t.label ?? ""]
-                },
-                rightAligned: [1, 4, 5]))
+            Output.line(
+                TextTable.render(
+                    header: [
+                        "CLIENT ID", "ACCESS TOKEN", "STATE", "LAST STATUS", "ROWS", "BYTES", "NEXT POLL", "LABEL",
+                    ],
+                    rows: tokens.map { t in
+                        [
+                            t.clientID, String(t.accessToken),
+                            t.state.rawValue + (downloads[t.id].map { " " + DownloadDisplay.percent($0) } ?? ""),
+                            t.lastStatus ?? "-",
+                            t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",
+                            unpolled(t) ? "- (no account configured: not polled)" : held.nextPoll(of: t), t.label ?? "",
+                        ]
+                    },
+                    rightAligned: [1, 4, 5]))
         }
         // Exports that may have started without a known access token: nothing in the table above
         // watches them, so say so after it (on stderr: the table stays the only stdout).

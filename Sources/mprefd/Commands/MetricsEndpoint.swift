@@ -98,7 +98,10 @@ final class MetricsEndpoint: Sendable {
                 address: .hostname(address.host, port: address.port), serverName: "mprefd-metrics",
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: metricsLogger)),
             logger: metricsLogger)
-        return NamedListenerService(inner: application, failure: ListenerFailure(key: "metrics.listen", what: "the metrics endpoint", feature: "metrics", address: address, reason: ""))
+        return NamedListenerService(
+            inner: application,
+            failure: ListenerFailure(
+                key: "metrics.listen", what: "the metrics endpoint", feature: "metrics", address: address, reason: ""))
     }
 
     /// Whether `address` can be listened on: `nil` when it can, else why not (`isInUse` when
@@ -140,14 +143,16 @@ final class MetricsEndpoint: Sendable {
         let counts = snapshot.tokenCounts
         for state in TokenState.allCases {
             registry.makeGauge(
-                descriptor: Self.descriptor(MprefMetrics.tokens, help: "Tokens by state, read from the database at scrape time."),
+                descriptor: Self.descriptor(
+                    MprefMetrics.tokens, help: "Tokens by state, read from the database at scrape time."),
                 labels: [("state", state.rawValue)]
             ).set(Double(counts[state.rawValue] ?? 0))
         }
         let pauses = snapshot.pauses
         var inForce: [PauseKey: Double] = [:]
         for pause in pauses {
-            inForce[PauseKey(scope: pause.scope, subject: pause.subject)] = max(0, pause.pausedUntil.timeIntervalSince(now))
+            inForce[PauseKey(scope: pause.scope, subject: pause.subject)] = max(
+                0, pause.pausedUntil.timeIntervalSince(now))
         }
         let known = pauseSubjects.withLock { subjects in
             subjects.formUnion(inForce.keys)
@@ -157,12 +162,16 @@ final class MetricsEndpoint: Sendable {
             let value = inForce[key] ?? 0
             if key.scope == .host {
                 registry.makeGauge(
-                    descriptor: Self.descriptor(MprefMetrics.hostPauseSeconds, help: "Seconds left of the 503 pause of a host (scheme://host:port); 0 when none."),
+                    descriptor: Self.descriptor(
+                        MprefMetrics.hostPauseSeconds,
+                        help: "Seconds left of the 503 pause of a host (scheme://host:port); 0 when none."),
                     labels: [("host", key.subject)]
                 ).set(value)
             } else {
                 registry.makeGauge(
-                    descriptor: Self.descriptor(MprefMetrics.accountPauseSeconds, help: "Seconds left of the 401/403 pause of an account (client ID); 0 when none."),
+                    descriptor: Self.descriptor(
+                        MprefMetrics.accountPauseSeconds,
+                        help: "Seconds left of the 401/403 pause of an account (client ID); 0 when none."),
                     labels: [("client_id", key.subject)]
                 ).set(value)
             }
@@ -173,7 +182,9 @@ final class MetricsEndpoint: Sendable {
             return dropped > last ? dropped - last : 0
         }
         let droppedCounter = registry.makeCounter(
-            descriptor: Self.descriptor(MprefMetrics.logLinesDroppedTotal, help: "Log lines dropped because stderr could not be written (its reader went away)."))
+            descriptor: Self.descriptor(
+                MprefMetrics.logLinesDroppedTotal,
+                help: "Log lines dropped because stderr could not be written (its reader went away)."))
         if delta > 0 { droppedCounter.increment(by: Int64(clamping: delta)) }
         return registry.emitToString()
     }
@@ -185,7 +196,9 @@ final class MetricsEndpoint: Sendable {
 
 /// `/metrics` answers GET and HEAD only: anything else is 405 with `Allow: GET, HEAD`.
 struct MetricsMethodCheck<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         if request.uri.path == "/metrics", request.method != .get, request.method != .head {
             return Response(
                 status: .methodNotAllowed,

@@ -20,10 +20,14 @@ struct Remove: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    @Argument(
+        help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessTokenArgument.parse)
     var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     @Flag(help: "Delete the rows instead: the token, its poll history and its hook runs. Cannot be undone.")

@@ -48,7 +48,9 @@ struct Run: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         guard !configuration.accounts.isEmpty else {
-            throw MprefdError.configuration("no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)")
+            throw MprefdError.configuration(
+                "no accounts configured\(configuration.filePath.map { " in \($0)" } ?? " (no config file found; pass --config)"); add one under `accounts:` (see etc/mprefd.yaml.example)"
+            )
         }
         StderrLogHandler.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "mprefd")
@@ -63,10 +65,14 @@ struct Run: AsyncParsableCommand {
         // systemd does not restart), not a failure after polling began. Checked once the lock is
         // ours, so that a second daemon is told that instead (exit 75).
         if let listen = configuration.metricsListen, let problem = MetricsEndpoint.bindProblem(listen) {
-            throw MprefdError.configuration("metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off")
+            throw MprefdError.configuration(
+                "metrics.listen \(listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set metrics.listen: \"\" to turn metrics off"
+            )
         }
         if let callbacks = configuration.callbacks, let problem = MetricsEndpoint.bindProblem(callbacks.listen) {
-            throw MprefdError.configuration("callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off")
+            throw MprefdError.configuration(
+                "callbacks.listen \(callbacks.listen) cannot be listened on: \(problem.reason); choose another HOST:PORT, or set callbacks.listen: \"\" to turn callbacks off"
+            )
         }
         // On `mprefd resume --account`, the account's credentials are read afresh (config file and
         // secret files), so a fixed secret file is used at once.
@@ -75,7 +81,8 @@ struct Run: AsyncParsableCommand {
             configuration: configuration.workerConfiguration(databasePath: database.path),
             database: database, logger: logger, version: MprefVersion.current,
             reloadAccount: { clientID in
-                let reloaded = try await ConfigurationLoader(readsSecretFiles: true).load(path: location.path, isExplicit: location.isExplicit)
+                let reloaded = try await ConfigurationLoader(readsSecretFiles: true).load(
+                    path: location.path, isExplicit: location.isExplicit)
                 guard let account = reloaded.accounts[clientID] else {
                     throw MprefdError.configuration("account \(clientID) is no longer in the configuration")
                 }
@@ -84,21 +91,32 @@ struct Run: AsyncParsableCommand {
         // A service that fails or ends stops the others gracefully (the daemon records its stop,
         // re-queues running hooks), and `run` exits 70 with that service's error.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: daemon, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
         ]
         if let listen = configuration.metricsListen {
-            services.append(.init(service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
-                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(
+                .init(
+                    service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let callbacks = configuration.callbacks {
-            services.append(.init(service: CallbackEndpoint(configuration: callbacks, database: database, daemon: daemon, logger: logger).service(),
-                                  successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(
+                .init(
+                    service: CallbackEndpoint(
+                        configuration: callbacks, database: database, daemon: daemon, logger: logger
+                    ).service(),
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
-            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
+                gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
+                logger: logger))
         do {
             try await group.run()
         } catch {

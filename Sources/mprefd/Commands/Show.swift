@@ -23,7 +23,10 @@ struct Show: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessTokenArgument.parse)
     var accessToken: AccessTokenArgument
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     @Option(help: ArgumentHelp("How many of the latest polls to show.", valueName: "n"))
@@ -51,8 +54,10 @@ struct Show: AsyncParsableCommand {
         let download = try database.downloadCheckpoint(tokenID: token.id)
         let export = try database.export(tokenID: token.id)
         if json {
-            try Output.json(ShowJSON(token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect,
-                                     download: download.map(DownloadJSON.init), export: export))
+            try Output.json(
+                ShowJSON(
+                    token: token, hooks: hooks.map(HookJSON.init), polls: polls, unusableRow: defect,
+                    download: download.map(DownloadJSON.init), export: export))
             return
         }
         func or(_ text: String?) -> String { text ?? "-" }
@@ -72,26 +77,41 @@ struct Show: AsyncParsableCommand {
             ("global hooks", token.globalHooks ? "yes" : "no (--no-global-hooks)"),
         ]
         if let segment = token.segment { fields.append(("segment", segment)) }
-        if let stuckAt = token.stuckAt { fields.append(("stuck since", stuckAt + " (still processing far beyond its segment's usual duration)")) }
+        if let stuckAt = token.stuckAt {
+            fields.append(("stuck since", stuckAt + " (still processing far beyond its segment's usual duration)"))
+        }
         if let expires = token.expires { fields.append(("expires", expires)) }
         if let download { fields += DownloadDisplay.fields(download) }
         if let export {
-            fields.append(("export", "\(export.id) of segment \(export.segment) (`mprefd export`\(export.incremental ? " --incremental" : ""))"))
-            fields.append(("window", "[\(export.windowStart ?? "everything"), \(export.windowEnd))"
-                + (export.lastDateTime.map { " (LastDateTime sent: \($0))" } ?? "")))
+            fields.append(
+                (
+                    "export",
+                    "\(export.id) of segment \(export.segment) (`mprefd export`\(export.incremental ? " --incremental" : ""))"
+                ))
+            fields.append(
+                (
+                    "window",
+                    "[\(export.windowStart ?? "everything"), \(export.windowEnd))"
+                        + (export.lastDateTime.map { " (LastDateTime sent: \($0))" } ?? "")
+                ))
         }
         for (name, value) in fields {
-            lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + TerminalText.escaped(value))
+            lines.append(
+                "  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + TerminalText.escaped(value))
         }
         if let defect {
-            lines.append("  " + "NOT POLLED:".padding(toLength: 14, withPad: " ", startingAt: 0) + "the row cannot be used: \(defect)")
+            lines.append(
+                "  " + "NOT POLLED:".padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + "the row cannot be used: \(defect)")
             lines.append("  " + "repair:".padding(toLength: 14, withPad: " ", startingAt: 0) + defect.repair)
         }
         if hooks.isEmpty {
             lines.append("  " + "hooks:".padding(toLength: 14, withPad: " ", startingAt: 0) + "-")
         } else {
             for hook in hooks {
-                lines.append("  " + "hook:".padding(toLength: 14, withPad: " ", startingAt: 0) + "on \(hook.onEvent): \(hook.command)")
+                lines.append(
+                    "  " + "hook:".padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + "on \(hook.onEvent): \(hook.command)")
             }
         }
         if history > 0 {
@@ -99,15 +119,22 @@ struct Show: AsyncParsableCommand {
                 lines.append("no polls yet")
             } else {
                 lines.append("last \(polls.count) polls, newest first:")
-                lines.append(TextTable.render(
-                    header: ["POLLED AT", "HTTP", "STATUS", "ROWS", "BYTES", "LATENCY MS", "NEXT DELAY S", "OUTCOME", "ERROR"],
-                    rows: polls.map { p in
-                        [p.polledAt, or(p.httpStatus.map(String.init)), or(p.status), or(p.rowCount.map(String.init)),
-                         or(p.byteCount.map(String.init)), or(p.latencyMs.map(String.init)),
-                         or(p.nextDelayS.map { ConfigValueReader.format($0) }), p.outcome, p.error ?? ""]
-                    },
-                    rightAligned: [1, 3, 4, 5, 6]
-                ).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+                lines.append(
+                    TextTable.render(
+                        header: [
+                            "POLLED AT", "HTTP", "STATUS", "ROWS", "BYTES", "LATENCY MS", "NEXT DELAY S", "OUTCOME",
+                            "ERROR",
+                        ],
+                        rows: polls.map { p in
+                            [
+                                p.polledAt, or(p.httpStatus.map(String.init)), or(p.status),
+                                or(p.rowCount.map(String.init)),
+                                or(p.byteCount.map(String.init)), or(p.latencyMs.map(String.init)),
+                                or(p.nextDelayS.map { ConfigValueReader.format($0) }), p.outcome, p.error ?? "",
+                            ]
+                        },
+                        rightAligned: [1, 3, 4, 5, 6]
+                    ).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }
         }
         Output.line(lines.joined(separator: "\n"))

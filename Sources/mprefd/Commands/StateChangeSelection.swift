@@ -12,13 +12,19 @@ struct StateChangeSelection: ParsableArguments {
     @Flag(help: "Every token in the state this command changes (of --client-id, when given).")
     var all = false
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp(
+            "The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
     /// Access tokens or `--all`, one of them (`pause`, and `resume` without `--host`/`--account`).
     func validateTokensOrAll() throws {
         if all == !accessTokens.isEmpty {
-            throw ValidationError(all ? "give either access tokens or --all, not both" : "no access token given; name some, or pass --all")
+            throw ValidationError(
+                all ? "give either access tokens or --all, not both" : "no access token given; name some, or pass --all"
+            )
         }
     }
 
@@ -27,7 +33,8 @@ struct StateChangeSelection: ParsableArguments {
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
-        let records = all
+        let records =
+            all
             ? try database.listTokens(state: eligible, clientID: clientID)
             : try TokenSelection.resolve(tokens, clientID: clientID, in: database)
         let changed = Set(try database.changeState(change, tokenIDs: records.map(\.id)))
@@ -36,7 +43,9 @@ struct StateChangeSelection: ParsableArguments {
             if changed.contains(record.id) {
                 lines.append("\(verb) \(record.displayName)")
             } else {
-                lines.append("not \(verb): \(record.displayName) (state \(record.state.rawValue); only \(eligible.rawValue) tokens can be \(verb))")
+                lines.append(
+                    "not \(verb): \(record.displayName) (state \(record.state.rawValue); only \(eligible.rawValue) tokens can be \(verb))"
+                )
             }
         }
         if all { lines.append("\(verb) \(changed.count) token\(changed.count == 1 ? "" : "s")") }

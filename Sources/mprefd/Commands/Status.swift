@@ -36,15 +36,20 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customLong("stale-after"),
-            help: ArgumentHelp("Seconds after which the heartbeat counts as stale (the daemon writes one every 5 s).", valueName: "seconds"))
+    @Option(
+        name: .customLong("stale-after"),
+        help: ArgumentHelp(
+            "Seconds after which the heartbeat counts as stale (the daemon writes one every 5 s).", valueName: "seconds"
+        ))
     var staleAfter: Double = DaemonHealth.defaultStaleAfterSeconds
 
     @Flag(help: "Print the status as one JSON object (keys in snake_case; absent values are null).")
     var json = false
 
     func validate() throws {
-        guard staleAfter.isFinite, staleAfter > 0 else { throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0") }
+        guard staleAfter.isFinite, staleAfter > 0 else {
+            throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0")
+        }
     }
 
     func run() async throws {
@@ -55,56 +60,75 @@ struct Status: AsyncParsableCommand {
         do {
             let database = try global.openDatabase(configuration, mode: .readOnly)
             let snapshot = try database.statusSnapshot(now: now)
-            let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
-                                             now: now, staleAfterSeconds: staleAfter)
+            let health = DaemonHealth.assess(
+                lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
+                now: now, staleAfterSeconds: staleAfter)
             let accountHosts = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
-            var full = StatusReport(health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
-                                    now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts,
-                                    unusableRows: try database.unusableWatchingRows())
+            var full = StatusReport(
+                health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
+                now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts,
+                unusableRows: try database.unusableWatchingRows())
             // Without configured accounts (no config file read) nothing can be said about them.
             if !configuration.accounts.isEmpty {
                 full.notPolled = try database.watchingTokensWithoutAccount(configuredClientIDs: configuration.clientIDs)
             }
             if full.tokens[TokenState.downloading.rawValue, default: 0] > 0 {
-                let byID = Dictionary(try database.listTokens(state: .downloading).map { ($0.id, $0) }) { first, _ in first }
-                full.downloads = try database.downloadsInProgress().values.sorted { $0.tokenID < $1.tokenID }.compactMap { checkpoint in
+                let byID = Dictionary(try database.listTokens(state: .downloading).map { ($0.id, $0) }) { first, _ in
+                    first
+                }
+                full.downloads = try database.downloadsInProgress().values.sorted { $0.tokenID < $1.tokenID }.compactMap
+                { checkpoint in
                     byID[checkpoint.tokenID].map { StatusReport.Download(token: $0, checkpoint: checkpoint) }
                 }
                 // A download that waits (disk full, failing requests) is something an operator should see.
                 let stalled = full.downloads.filter { $0.lastError != nil }
                 if full.running, !stalled.isEmpty {
-                    full.problems.append("\(stalled.count) download(s) not progressing: "
-                        + Self.firstFew(stalled, separator: "; ") { "\($0.clientID)/\($0.accessToken): \($0.lastError ?? "")" })
+                    full.problems.append(
+                        "\(stalled.count) download(s) not progressing: "
+                            + Self.firstFew(stalled, separator: "; ") {
+                                "\($0.clientID)/\($0.accessToken): \($0.lastError ?? "")"
+                            })
                     full.degraded = true
                 }
             }
             full.stuckExports = try await database.watchingSegmentTokens(stuckOnly: true).map {
-                StatusReport.Stuck(clientID: $0.clientID, accessToken: $0.accessToken, segment: $0.segment.value, stuckAt: $0.stuckAt ?? "")
+                StatusReport.Stuck(
+                    clientID: $0.clientID, accessToken: $0.accessToken, segment: $0.segment.value,
+                    stuckAt: $0.stuckAt ?? "")
             }
             if !full.stuckExports.isEmpty {
-                full.problems.append("\(full.stuckExports.count) export(s) stuck (processing far beyond their segment's usual duration): "
-                    + Self.firstFew(full.stuckExports) { "\($0.clientID)/\($0.accessToken) (\(TerminalText.escaped($0.segment)))" }
-                    + "; check them in MyPreferences, `mprefd remove` one to give up on it")
+                full.problems.append(
+                    "\(full.stuckExports.count) export(s) stuck (processing far beyond their segment's usual duration): "
+                        + Self.firstFew(full.stuckExports) {
+                            "\($0.clientID)/\($0.accessToken) (\(TerminalText.escaped($0.segment)))"
+                        }
+                        + "; check them in MyPreferences, `mprefd remove` one to give up on it")
                 full.degraded = full.running || full.degraded
             }
             // The daemon's rule (`ExpiryRule`): downloading or download_failed, `Expires` within the hour; soonest first.
             full.expiringExports = try await database.tokensWithExpiry(in: ExpiryRule.undeliveredStates)
-                .compactMap { token in ExpiryRule.secondsLeft(state: token.state, expires: token.expires, now: now).map { (token, $0) } }
+                .compactMap { token in
+                    ExpiryRule.secondsLeft(state: token.state, expires: token.expires, now: now).map { (token, $0) }
+                }
                 .sorted { $0.1 < $1.1 }
-                .map { StatusReport.Expiring(clientID: $0.0.clientID, accessToken: $0.0.accessToken, expires: $0.0.expires) }
+                .map {
+                    StatusReport.Expiring(clientID: $0.0.clientID, accessToken: $0.0.accessToken, expires: $0.0.expires)
+                }
             if !full.expiringExports.isEmpty {
-                full.problems.append("\(full.expiringExports.count) complete export(s) expire within the hour (or have expired) and are not delivered yet: "
-                    + Self.firstFew(full.expiringExports) { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }
-                    + "; see their downloads with `mprefd show` (a download_failed one: `mprefd download --retry`)")
+                full.problems.append(
+                    "\(full.expiringExports.count) complete export(s) expire within the hour (or have expired) and are not delivered yet: "
+                        + Self.firstFew(full.expiringExports) { "\($0.clientID)/\($0.accessToken) at \($0.expires)" }
+                        + "; see their downloads with `mprefd show` (a download_failed one: `mprefd download --retry`)")
                 full.degraded = full.running || full.degraded
             }
             full.unsettledExports = try database.unsettledExports().map(UnsettledExport.init)
             // An `unknown` export needs an operator; so does a `sending` one whose command is gone.
             let stuck = full.unsettledExports.filter { !$0.beingSent }
             if !stuck.isEmpty {
-                full.problems.append("\(stuck.count) export(s) may have started without a known access token: "
-                    + Self.firstFew(stuck) { "export \($0.exportID) (\($0.clientID)/\($0.segment))" }
-                    + "; `mprefd export --resolve ID TOKEN` or `mprefd export --abandon ID`")
+                full.problems.append(
+                    "\(stuck.count) export(s) may have started without a known access token: "
+                        + Self.firstFew(stuck) { "export \($0.exportID) (\($0.clientID)/\($0.segment))" }
+                        + "; `mprefd export --resolve ID TOKEN` or `mprefd export --abandon ID`")
                 full.degraded = full.running || full.degraded
             }
             report = full

@@ -26,8 +26,9 @@ enum TokenSelection {
     /// - Throws: `MprefdError` exit 1 when a token is not watched (naming it), exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
     static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord] {
-        try lookUp(tokens, clientID: clientID, in: database,
-                   missing: { MprefdError.notFound(notFoundMessage($0, clientID: clientID)) })
+        try lookUp(
+            tokens, clientID: clientID, in: database,
+            missing: { MprefdError.notFound(notFoundMessage($0, clientID: clientID)) })
     }
 
     /// The one row per access token, in the order of `tokens`, from one set-based lookup
@@ -35,8 +36,10 @@ enum TokenSelection {
     ///
     /// - Throws: `missing(token)` for the first token without a row, `MprefdError` exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
-    static func lookUp(_ tokens: [Int64], clientID: String?, in database: TokenDatabase,
-                       missing: (Int64) -> MprefdError) throws -> [TokenRecord] {
+    static func lookUp(
+        _ tokens: [Int64], clientID: String?, in database: TokenDatabase,
+        missing: (Int64) -> MprefdError
+    ) throws -> [TokenRecord] {
         var found: [Int64: [TokenRecord]] = [:]
         for record in try database.findTokens(accessTokens: tokens, clientID: clientID) {
             found[record.accessToken, default: []].append(record)
@@ -48,7 +51,8 @@ enum TokenSelection {
             guard let first = rows.first else { throw missing(token) }
             if rows.count > 1 {
                 let ids = rows.map(\.clientID).joined(separator: ", ")
-                throw MprefdError.usage("access token \(token) exists under several client IDs (\(ids)); choose one with --client-id")
+                throw MprefdError.usage(
+                    "access token \(token) exists under several client IDs (\(ids)); choose one with --client-id")
             }
             records.append(first)
         }

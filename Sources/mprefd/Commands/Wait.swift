@@ -42,26 +42,39 @@ struct Wait: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"), transform: AccessTokenArgument.parse)
+    @Argument(
+        help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"),
+        transform: AccessTokenArgument.parse)
     var accessTokens: [AccessTokenArgument] = []
 
-    @Option(name: .customLong("client-id"), help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"), transform: ClientIDArgument.parse)
+    @Option(
+        name: .customLong("client-id"),
+        help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"),
+        transform: ClientIDArgument.parse)
     var clientID: ClientIDArgument?
 
-    @Option(help: ArgumentHelp("Give up after this long (exit 2), e.g. 90s, 45m, 2h, 1d12h. Default: wait forever.", valueName: "duration"),
-            transform: DurationArgument.parse)
+    @Option(
+        help: ArgumentHelp(
+            "Give up after this long (exit 2), e.g. 90s, 45m, 2h, 1d12h. Default: wait forever.", valueName: "duration"),
+        transform: DurationArgument.parse)
     var timeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("How often to read the database, e.g. 1s, 30s. Default: 1s.", valueName: "duration"), transform: DurationArgument.parse)
+    @Option(
+        help: ArgumentHelp("How often to read the database, e.g. 1s, 30s. Default: 1s.", valueName: "duration"),
+        transform: DurationArgument.parse)
     var interval: DurationArgument = DurationArgument(seconds: 1, text: "1s")
 
-    @Option(name: .customLong("stale-after"),
-            help: ArgumentHelp("Seconds after which a released lock's last heartbeat means the daemon is gone.", valueName: "seconds"))
+    @Option(
+        name: .customLong("stale-after"),
+        help: ArgumentHelp(
+            "Seconds after which a released lock's last heartbeat means the daemon is gone.", valueName: "seconds"))
     var staleAfter: Double = DaemonHealth.defaultStaleAfterSeconds
 
     func validate() throws {
         guard !accessTokens.isEmpty else { throw ValidationError("no access token given; e.g. `mprefd wait 123456`") }
-        guard staleAfter.isFinite, staleAfter > 0 else { throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0") }
+        guard staleAfter.isFinite, staleAfter > 0 else {
+            throw ValidationError("bad --stale-after \(staleAfter): give a number of seconds > 0")
+        }
     }
 
     func run() async throws {
@@ -74,15 +87,18 @@ struct Wait: AsyncParsableCommand {
         do {
             database = try global.openDatabase(configuration, mode: .readOnly)
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
-            throw MprefdError(exitCode: ExitCode.notRunning, "\(error.message) (so no daemon runs on it, and no token was added)")
+            throw MprefdError(
+                exitCode: ExitCode.notRunning, "\(error.message) (so no daemon runs on it, and no token was added)")
         }
         let records = try Self.resolve(tokens, clientID: clientID, in: database)
         // Say why a token will not move: its client ID has no configured account, so the daemon
         // does not poll it (unknowable when this configuration names no accounts).
         if !configuration.accounts.isEmpty {
             for record in records where record.state == .watching && configuration.accounts[record.clientID] == nil {
-                Output.note("\(record.clientID)/\(record.accessToken) is not polled: no account is configured for client ID \(record.clientID); "
-                    + (record.deadlineAt.map { "it times out at its deadline, \($0)" } ?? "it has no deadline, so only --timeout ends this wait"))
+                Output.note(
+                    "\(record.clientID)/\(record.accessToken) is not polled: no account is configured for client ID \(record.clientID); "
+                        + (record.deadlineAt.map { "it times out at its deadline, \($0)" }
+                            ?? "it has no deadline, so only --timeout ends this wait"))
             }
         }
 
@@ -103,13 +119,15 @@ struct Wait: AsyncParsableCommand {
                 }
                 return
             }
-            let health = DaemonHealth.assess(lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
-                                             now: Date(), staleAfterSeconds: staleAfter)
+            let health = DaemonHealth.assess(
+                lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
+                now: Date(), staleAfterSeconds: staleAfter)
             if !health.isLockHeld, isFirstRound || health.isHeartbeatStale {
                 display.finish()
                 let reason = health.reason ?? "the daemon is not running"
-                throw MprefdError(exitCode: ExitCode.notRunning,
-                                  (isFirstRound ? "" : "stopped waiting: ") + reason + "; \(progress.unfinishedSummary)")
+                throw MprefdError(
+                    exitCode: ExitCode.notRunning,
+                    (isFirstRound ? "" : "stopped waiting: ") + reason + "; \(progress.unfinishedSummary)")
             }
             display.daemonNote = health.isLockHeld ? nil : "daemon not running"
             isFirstRound = false
@@ -120,9 +138,12 @@ struct Wait: AsyncParsableCommand {
                     display.finish()
                     let limit = timeout?.text ?? ""
                     if !progress.failures.isEmpty {
-                        throw MprefdError(exitCode: ExitCode.failure, "timed out after \(limit); " + progress.failureMessage + "; \(progress.unfinishedSummary)")
+                        throw MprefdError(
+                            exitCode: ExitCode.failure,
+                            "timed out after \(limit); " + progress.failureMessage + "; \(progress.unfinishedSummary)")
                     }
-                    throw MprefdError(exitCode: ExitCode.waitTimedOut, "timed out after \(limit): \(progress.unfinishedSummary)")
+                    throw MprefdError(
+                        exitCode: ExitCode.waitTimedOut, "timed out after \(limit): \(progress.unfinishedSummary)")
                 }
                 pause = min(pause, remaining)
             }
@@ -131,10 +152,13 @@ struct Wait: AsyncParsableCommand {
     }
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
-    private static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord] {
+    private static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws
+        -> [TokenRecord]
+    {
         try TokenSelection.lookUp(tokens, clientID: clientID, in: database) { token in
             let under = clientID.map { " under client ID \($0)" } ?? ""
-            return MprefdError.usage("access token \(token) is not in the database\(under); add it first with `mprefd add-token`")
+            return MprefdError.usage(
+                "access token \(token) is not in the database\(under); add it first with `mprefd add-token`")
         }
     }
 }

@@ -30,7 +30,9 @@ struct WaitProgress {
         var parts = [token.displayName, token.state.rawValue, token.lastStatus ?? "-"]
         if let rows = token.rowCount { parts.append("rows=\(rows)") }
         if let bytes = token.byteCount { parts.append("bytes=\(bytes)") }
-        if !isSuccess(token.state), isFinished(token.state), let error = token.lastError { parts.append("error: \(error)") }
+        if !isSuccess(token.state), isFinished(token.state), let error = token.lastError {
+            parts.append("error: \(error)")
+        }
         return parts.joined(separator: " ")
     }
 
@@ -46,11 +48,13 @@ struct WaitProgress {
 
     var failureMessage: String {
         "\(failures.count) of \(tokens.count) token\(tokens.count == 1 ? "" : "s") did not complete: "
-            + failures.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " (\($0))" } ?? "") }.joined(separator: ", ")
+            + failures.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " (\($0))" } ?? "") }
+            .joined(separator: ", ")
     }
 
     var unfinishedSummary: String {
         "\(unfinished.count) of \(tokens.count) token\(tokens.count == 1 ? "" : "s") not finished ("
-            + unfinished.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " \($0)" } ?? "") }.joined(separator: ", ") + ")"
+            + unfinished.map { "\($0.displayName) \($0.state.rawValue)" + ($0.lastStatus.map { " \($0)" } ?? "") }
+            .joined(separator: ", ") + ")"
     }
 }

@@ -6,35 +6,57 @@ import MprefWorker
 
 /// How a token is watched once known: the options `add-token` and `export` share.
 struct WatchOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
+    @Option(
+        help: ArgumentHelp("A note kept with the tokens (shown by list and show, passed to hooks).", valueName: "text"))
     var label: String?
 
-    @Option(help: ArgumentHelp("Give up (state timed_out) if the export is still processing after this long; 0 = no deadline; auto = from the segment's history (5 × its 99th-percentile duration, at least 1 h).", valueName: "duration"),
-            transform: DeadlineArgument.parse)
+    @Option(
+        help: ArgumentHelp(
+            "Give up (state timed_out) if the export is still processing after this long; 0 = no deadline; auto = from the segment's history (5 × its 99th-percentile duration, at least 1 h).",
+            valueName: "duration"),
+        transform: DeadlineArgument.parse)
     var deadline: DeadlineArgument?
 
     /// `--deadline auto`.
     var autoDeadline: Bool { deadline == .auto }
 
-    @Option(name: .customLong("on-complete"), help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
+    @Option(
+        name: .customLong("on-complete"),
+        help: ArgumentHelp("A shell command run when the export completes (repeatable).", valueName: "cmd"))
     var onComplete: [String] = []
 
-    @Option(name: .customLong("on-failure"), help: ArgumentHelp("A shell command run when the export fails or times out (repeatable).", valueName: "cmd"))
+    @Option(
+        name: .customLong("on-failure"),
+        help: ArgumentHelp("A shell command run when the export fails or times out (repeatable).", valueName: "cmd"))
     var onFailure: [String] = []
 
-    @Option(name: .customLong("on-expired"), help: ArgumentHelp("A shell command run when the export expires (repeatable).", valueName: "cmd"))
+    @Option(
+        name: .customLong("on-expired"),
+        help: ArgumentHelp("A shell command run when the export expires (repeatable).", valueName: "cmd"))
     var onExpired: [String] = []
 
-    @Option(name: .customLong("on-retrieved"), help: ArgumentHelp("A shell command run when the export is retrieved (repeatable).", valueName: "cmd"))
+    @Option(
+        name: .customLong("on-retrieved"),
+        help: ArgumentHelp("A shell command run when the export is retrieved (repeatable).", valueName: "cmd"))
     var onRetrieved: [String] = []
 
-    @Option(name: .customLong("on-stuck"), help: ArgumentHelp("A shell command run when the export is stuck: still processing beyond polling.stuck_factor × its segment's 95th-percentile duration (repeatable).", valueName: "cmd"))
+    @Option(
+        name: .customLong("on-stuck"),
+        help: ArgumentHelp(
+            "A shell command run when the export is stuck: still processing beyond polling.stuck_factor × its segment's 95th-percentile duration (repeatable).",
+            valueName: "cmd"))
     var onStuck: [String] = []
 
-    @Flag(name: .customLong("no-global-hooks"), help: "Run only this token's own hooks, not the configured hooks.* commands.")
+    @Flag(
+        name: .customLong("no-global-hooks"),
+        help: "Run only this token's own hooks, not the configured hooks.* commands.")
     var noGlobalHooks = false
 
-    @Flag(inversion: .prefixedNo, exclusivity: .exclusive, help: "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled.")
+    @Flag(
+        inversion: .prefixedNo, exclusivity: .exclusive,
+        help:
+            "Download the export once complete (--download), or not (--no-download); default: the account's download.enabled."
+    )
     var download: Bool?
 
     /// Every `--on-*` command given.
@@ -53,7 +75,9 @@ struct WatchOptions: ParsableArguments {
     /// `--label`, checked: one line of at most 1000 characters without control or bidi characters.
     func checkedLabel() throws -> String? {
         if let label, label.unicodeScalars.contains(where: TerminalText.isUnsafe) || label.count > 1000 {
-            throw MprefdError.usage("bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)")
+            throw MprefdError.usage(
+                "bad --label \(ConfigValueReader.quote(TerminalText.escaped(label.prefix(80)))): it must be one line of at most 1000 characters without control characters (tabs, escapes), line or paragraph separators (U+2028, U+2029) or bidirectional formatting characters (U+200E, U+200F, U+061C, U+202A–U+202E, U+2066–U+2069)"
+            )
         }
         return label
     }
@@ -83,10 +107,16 @@ struct WatchOptions: ParsableArguments {
     func autoDeadlineSeconds(clientID: String, segment: SegmentName?, database: TokenDatabase) async throws -> Int64?? {
         guard autoDeadline else { return deadlineSeconds }
         guard let segment else {
-            throw MprefdError.usage("--deadline auto needs the export's segment (mprefd export, or add-token --segment NAME)")
+            throw MprefdError.usage(
+                "--deadline auto needs the export's segment (mprefd export, or add-token --segment NAME)")
         }
-        guard let forecast = CompletionForecast(durations: Array(try await database.segmentDurations(clientID: clientID, segment: segment).reversed())) else {
-            Output.note("segment \(TerminalText.escaped(segment.value)) has fewer than \(CompletionForecast.minimumSamples) past completions: --deadline auto uses polling.deadline_s")
+        guard
+            let forecast = CompletionForecast(
+                durations: Array(try await database.segmentDurations(clientID: clientID, segment: segment).reversed()))
+        else {
+            Output.note(
+                "segment \(TerminalText.escaped(segment.value)) has fewer than \(CompletionForecast.minimumSamples) past completions: --deadline auto uses polling.deadline_s"
+            )
             return nil
         }
         let seconds = Swift.max(3600, 5 * forecast.quantile(0.99))

@@ -22,8 +22,10 @@ struct CallbackConfiguration: Sendable, Hashable {
     /// callbacks. Default 1800 s.
     var safetyInterval: Duration?
 
-    init(listen: ListenAddress, publicURL: String, ratePerSourcePerSecond: Double = 5, burstPerSource: Int = 20,
-         safetyInterval: Duration? = CallbackSafetyNet.defaultInterval) {
+    init(
+        listen: ListenAddress, publicURL: String, ratePerSourcePerSecond: Double = 5, burstPerSource: Int = 20,
+        safetyInterval: Duration? = CallbackSafetyNet.defaultInterval
+    ) {
         self.safetyInterval = safetyInterval
         self.listen = listen
         var trimmed = publicURL
@@ -43,13 +45,15 @@ struct CallbackConfiguration: Sendable, Hashable {
     /// host, no user info, query or fragment, https (plain http only to a loopback host, for tests
     /// and a proxy on the same machine), at most ``longestPublicURL`` bytes.
     static func publicURLProblem(_ text: String) -> String? {
-        let rule = "an absolute https URL with a host, without a user, query or fragment, at most \(longestPublicURL) bytes, e.g. https://etl.example.com/mprefd/callback (plain http:// only to a loopback host)"
+        let rule =
+            "an absolute https URL with a host, without a user, query or fragment, at most \(longestPublicURL) bytes, e.g. https://etl.example.com/mprefd/callback (plain http:// only to a loopback host)"
         guard text.utf8.count <= longestPublicURL, !URLCheck.hasUserInfo(text) else { return rule }
         do {
             try StatusURL.validate(text, field: "callbacks.public_url", allowInsecureHTTP: false)
             return nil
         } catch let error as ClientConfigurationError where error.code == .insecureHTTP {
-            return "https:// (plain http:// is allowed only to a loopback host: the vendor would send the callback in clear text)"
+            return
+                "https:// (plain http:// is allowed only to a loopback host: the vendor would send the callback in clear text)"
         } catch {
             return rule
         }

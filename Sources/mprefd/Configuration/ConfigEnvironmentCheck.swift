@@ -20,20 +20,24 @@ enum ConfigEnvironmentCheck {
     static func unknownOverride(in environment: [String: String], accountIDs: [String]) -> MprefdError? {
         let prefix = ConfigKeys.environmentPrefix + "_"
         let notOverrides = HookPayload.variableNames.union(["MPREFD_CONFIG", "MPREFD_DB"])
-        let candidates = environment.keys.filter { $0.uppercased().hasPrefix(prefix) && !notOverrides.contains($0) }.sorted()
+        let candidates = environment.keys.filter { $0.uppercased().hasPrefix(prefix) && !notOverrides.contains($0) }
+            .sorted()
         guard !candidates.isEmpty else { return nil }
         let known = knownNames(accountIDs: accountIDs)
         let sections = sectionPrefixes
         for name in candidates {
             if let owners = known[name] {
                 if owners.count > 1 {
-                    return failure("\(name) would override accounts \(owners.joined(separator: ", ")) alike (their client IDs spell the same variable); set this key in the config file instead")
+                    return failure(
+                        "\(name) would override accounts \(owners.joined(separator: ", ")) alike (their client IDs spell the same variable); set this key in the config file instead"
+                    )
                 }
                 continue
             }
             let upper = name.uppercased()
             if upper != name, known[upper] != nil || notOverrides.contains(upper) {
-                return failure("\(name) is not \(upper): environment variable names are case-sensitive; did you mean \(upper)?")
+                return failure(
+                    "\(name) is not \(upper): environment variable names are case-sensitive; did you mean \(upper)?")
             }
             let nearest = known.keys.filter { closeEnough($0, upper) }.min { distance($0, upper) < distance($1, upper) }
             guard nearest != nil || sections.contains(where: { upper.hasPrefix($0) }) else { continue }
@@ -41,7 +45,8 @@ enum ConfigEnvironmentCheck {
             if let nearest {
                 hint = "did you mean \(nearest)?"
             } else if upper.hasPrefix(ConfigKeys.environmentName(["accounts"]) + "_") {
-                hint = "an override can change an account of the config file, not add one (the file has: \(accountIDs.isEmpty ? "none" : accountIDs.joined(separator: ", ")))"
+                hint =
+                    "an override can change an account of the config file, not add one (the file has: \(accountIDs.isEmpty ? "none" : accountIDs.joined(separator: ", ")))"
             } else {
                 hint = "`mprefd check-config` lists every key"
             }

@@ -37,7 +37,9 @@ extension ConfigKeys {
         /// `10..604800` already says its own, and "at most 1000000000" after it would contradict it).
         static func seconds(_ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool) -> Bound<Double> {
             let ceiling = holds(ConfigKeys.maxSeconds + 1) ? " (at most \(Int(ConfigKeys.maxSeconds)))" : ""
-            return Bound<Double>(allowed: "a number of \(allowed)\(ceiling)") { $0 <= ConfigKeys.maxSeconds && holds($0) }
+            return Bound<Double>(allowed: "a number of \(allowed)\(ceiling)") {
+                $0 <= ConfigKeys.maxSeconds && holds($0)
+            }
         }
     }
 
@@ -100,13 +102,17 @@ extension ConfigKeys {
 extension ConfigKeys.Key where Value == String {
     /// Text the loader checks itself (a path, URL, template or address).
     static func text(_ name: String, _ defaultValue: String, _ unit: ConfigKeys.Unit, _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: nil, unit: unit, meaning: meaning, defaultEntry: .text(defaultValue))
+        Self(
+            name: name, defaultValue: defaultValue, bound: nil, unit: unit, meaning: meaning,
+            defaultEntry: .text(defaultValue))
     }
 
     /// One of `choices`.
     static func choice(_ name: String, _ defaultValue: String, _ choices: [String], _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: .init(allowed: "one of " + choices.joined(separator: "|")) { choices.contains($0) },
-             unit: .choice, meaning: meaning, choices: choices, defaultEntry: .text(defaultValue))
+        Self(
+            name: name, defaultValue: defaultValue,
+            bound: .init(allowed: "one of " + choices.joined(separator: "|")) { choices.contains($0) },
+            unit: .choice, meaning: meaning, choices: choices, defaultEntry: .text(defaultValue))
     }
 }
 
@@ -120,9 +126,13 @@ extension ConfigKeys.Key where Value == String? {
 extension ConfigKeys.Key where Value == Double {
     /// Seconds, decimals allowed, for which `holds` is true (error: "a number of ALLOWED", plus
     /// "(at most 1000000000)" when `holds` sets no lower ceiling itself).
-    static func seconds(_ name: String, _ defaultValue: Double, _ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool, _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: .seconds(allowed, holds), unit: .seconds, meaning: meaning,
-             defaultEntry: .number(ConfigValueReader.format(defaultValue)))
+    static func seconds(
+        _ name: String, _ defaultValue: Double, _ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool,
+        _ meaning: String
+    ) -> Self {
+        Self(
+            name: name, defaultValue: defaultValue, bound: .seconds(allowed, holds), unit: .seconds, meaning: meaning,
+            defaultEntry: .number(ConfigValueReader.format(defaultValue)))
     }
 
     /// Seconds bounded against another key by the loader (``bounded(_:_:)``); alone, any number of seconds.
@@ -131,32 +141,44 @@ extension ConfigKeys.Key where Value == Double {
     }
 
     /// A finite number for which `holds` is true.
-    static func number(_ name: String, _ defaultValue: Double, _ unit: ConfigKeys.Unit, _ allowed: String,
-                       _ holds: @escaping @Sendable (Double) -> Bool, _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: .init(allowed: allowed, holds: holds), unit: unit, meaning: meaning,
-             defaultEntry: .number(ConfigValueReader.format(defaultValue)))
+    static func number(
+        _ name: String, _ defaultValue: Double, _ unit: ConfigKeys.Unit, _ allowed: String,
+        _ holds: @escaping @Sendable (Double) -> Bool, _ meaning: String
+    ) -> Self {
+        Self(
+            name: name, defaultValue: defaultValue, bound: .init(allowed: allowed, holds: holds), unit: unit,
+            meaning: meaning,
+            defaultEntry: .number(ConfigValueReader.format(defaultValue)))
     }
 
     /// This key with the bound a rule between keys gives it (`max_delay_s >= initial_delay_s`).
     func bounded(_ allowed: String, _ holds: @escaping @Sendable (Double) -> Bool) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: unit == .seconds ? .seconds(allowed, holds) : .init(allowed: allowed, holds: holds),
-             unit: unit, meaning: meaning, defaultEntry: defaultEntry)
+        Self(
+            name: name, defaultValue: defaultValue,
+            bound: unit == .seconds ? .seconds(allowed, holds) : .init(allowed: allowed, holds: holds),
+            unit: unit, meaning: meaning, defaultEntry: defaultEntry)
     }
 }
 
 extension ConfigKeys.Key where Value == Int {
     /// An integer for which `holds` is true.
-    static func integer(_ name: String, _ defaultValue: Int, _ unit: ConfigKeys.Unit, _ allowed: String,
-                        _ holds: @escaping @Sendable (Int) -> Bool, _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: .init(allowed: allowed, holds: holds), unit: unit, meaning: meaning,
-             defaultEntry: .number(String(defaultValue)))
+    static func integer(
+        _ name: String, _ defaultValue: Int, _ unit: ConfigKeys.Unit, _ allowed: String,
+        _ holds: @escaping @Sendable (Int) -> Bool, _ meaning: String
+    ) -> Self {
+        Self(
+            name: name, defaultValue: defaultValue, bound: .init(allowed: allowed, holds: holds), unit: unit,
+            meaning: meaning,
+            defaultEntry: .number(String(defaultValue)))
     }
 }
 
 extension ConfigKeys.Key where Value == Bool {
     /// `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
     static func bool(_ name: String, _ defaultValue: Bool, _ meaning: String) -> Self {
-        Self(name: name, defaultValue: defaultValue, bound: nil, unit: .bool, meaning: meaning, defaultEntry: .bool(defaultValue))
+        Self(
+            name: name, defaultValue: defaultValue, bound: nil, unit: .bool, meaning: meaning,
+            defaultEntry: .bool(defaultValue))
     }
 }
 

@@ -68,7 +68,8 @@ enum ConfigRendering {
 
     /// Plain when YAML would read it back as the same string, else double-quoted.
     private static func yamlString(_ text: String) -> String {
-        let plainSafe = !text.isEmpty
+        let plainSafe =
+            !text.isEmpty
             && text.allSatisfy { $0.isLetter || $0.isNumber || "/._-{}:@+".contains($0) }
             && !text.contains(": ") && !text.hasSuffix(":")
             && !"{}-:@".contains(text.first ?? " ")

@@ -36,12 +36,14 @@ struct ConfigValueReader {
 
     /// An exit-78 error: `KEY = "VALUE" (from SOURCE) is not allowed; expected ALLOWED`.
     func failure(_ path: [String], _ value: String, allowed: String) -> MprefdError {
-        let origin: String = switch source(path) {
-        case .environment(let name): "from environment variable \(name)"
-        case .file: "in \(filePath ?? "the config file")"
-        case .byDefault, .secretFile: "the default"
-        }
-        return MprefdError.configuration("bad value for \(path.joined(separator: ".")): \(Self.quote(value)) (\(origin)); expected \(allowed)")
+        let origin: String =
+            switch source(path) {
+            case .environment(let name): "from environment variable \(name)"
+            case .file: "in \(filePath ?? "the config file")"
+            case .byDefault, .secretFile: "the default"
+            }
+        return MprefdError.configuration(
+            "bad value for \(path.joined(separator: ".")): \(Self.quote(value)) (\(origin)); expected \(allowed)")
     }
 
     mutating func record(_ path: [String], _ value: ConfigEntry.Value) {
@@ -81,7 +83,9 @@ struct ConfigValueReader {
             record(path, key.defaultEntry)
             return key.defaultValue
         }
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, key.bound?.holds(value) ?? true else {
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite,
+            key.bound?.holds(value) ?? true
+        else {
             throw failure(path, text, allowed: key.bound?.allowed ?? "a number")
         }
         record(path, .number(Self.format(value)))
@@ -128,7 +132,9 @@ struct ConfigValueReader {
         }
         // `/bin/sh -c` would run only what precedes a NUL: refuse rather than run another command.
         if let bad = values.first(where: { $0.utf8.contains(0) }) {
-            throw failure(path, bad.replacingOccurrences(of: "\u{0}", with: "\\0"), allowed: "shell command lines without NUL characters")
+            throw failure(
+                path, bad.replacingOccurrences(of: "\u{0}", with: "\\0"),
+                allowed: "shell command lines without NUL characters")
         }
         record(path, .list(values))
         return values

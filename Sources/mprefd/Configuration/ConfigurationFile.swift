@@ -26,21 +26,24 @@ struct ConfigurationFile: Sendable {
         self.path = path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw MprefdError.configuration("config file \(path) is a directory; name the YAML file in it, e.g. \(path)/mprefd.yaml")
+            throw MprefdError.configuration(
+                "config file \(path) is a directory; name the YAML file in it, e.g. \(path)/mprefd.yaml")
         }
         // Read through a file handle so that devices work too (`--config /dev/null`: no configuration).
         let data: Data
         do {
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "it does not exist"
-                throw MprefdError.configuration("cannot read config file \(path): \(reason); check the path and its permissions")
+                throw MprefdError.configuration(
+                    "cannot read config file \(path): \(reason); check the path and its permissions")
             }
             defer { try? handle.close() }
             data = try handle.readToEnd() ?? Data()
         } catch let error as MprefdError {
             throw error
         } catch {
-            throw MprefdError.configuration("cannot read config file \(path): \(Self.reason(error)); check the path and its permissions")
+            throw MprefdError.configuration(
+                "cannot read config file \(path): \(Self.reason(error)); check the path and its permissions")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw MprefdError.configuration("config file \(path) is not UTF-8 text; save it as UTF-8 YAML")
@@ -51,8 +54,12 @@ struct ConfigurationFile: Sendable {
         } catch {
             // Only the parser's first line (position and problem): the lines after it quote the
             // file's text, which may hold an inline secret.
-            let first = String(describing: error).split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? "unreadable"
-            throw MprefdError.configuration("config file \(path) is not valid YAML: \(TerminalText.escaped(first)); the offending line is not shown, as it may hold a secret")
+            let first =
+                String(describing: error).split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init)
+                ?? "unreadable"
+            throw MprefdError.configuration(
+                "config file \(path) is not valid YAML: \(TerminalText.escaped(first)); the offending line is not shown, as it may hold a secret"
+            )
         }
         var walker = Walker(path: path)
         isEmpty = root == nil || root?.null != nil
@@ -65,7 +72,8 @@ struct ConfigurationFile: Sendable {
 
     private static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription
@@ -90,40 +98,50 @@ struct ConfigurationFile: Sendable {
             switch shape {
             case .key(let key) where key.unit != .commands:
                 guard node.scalar != nil else {
-                    throw MprefdError.configuration("\(location(node)): \(name(keyPath)) must be a single value, not a \(kind(node))")
+                    throw MprefdError.configuration(
+                        "\(location(node)): \(name(keyPath)) must be a single value, not a \(kind(node))")
                 }
                 valuePaths.insert(keyPath.joined(separator: "."))
             case .key:
                 if node.null != nil { valuePaths.insert(keyPath.joined(separator: ".")); return }
                 guard let sequence = node.sequence, sequence.allSatisfy({ $0.scalar != nil }) else {
-                    throw MprefdError.configuration("\(location(node)): \(name(keyPath)) must be a list of shell command lines, e.g. [\"/usr/local/bin/load-export\"]")
+                    throw MprefdError.configuration(
+                        "\(location(node)): \(name(keyPath)) must be a list of shell command lines, e.g. [\"/usr/local/bin/load-export\"]"
+                    )
                 }
                 valuePaths.insert(keyPath.joined(separator: "."))
             case .section(let keys):
                 if node.null != nil { return }
                 guard let mapping = node.mapping else {
-                    throw MprefdError.configuration("\(location(node)): \(name(keyPath)) must be a mapping with keys: \(shape.allowedKeys)")
+                    throw MprefdError.configuration(
+                        "\(location(node)): \(name(keyPath)) must be a mapping with keys: \(shape.allowedKeys)")
                 }
                 for (keyNode, valueNode) in mapping {
                     guard let key = keyNode.scalar?.string else {
-                        throw MprefdError.configuration("\(location(keyNode)): a key under \(name(keyPath)) is not a plain string")
+                        throw MprefdError.configuration(
+                            "\(location(keyNode)): a key under \(name(keyPath)) is not a plain string")
                     }
                     guard let child = keys.first(where: { $0.0 == key })?.1 else {
                         let full = (keyPath + [key]).joined(separator: ".")
                         let under = keyPath.isEmpty ? "at the top level" : "under '\(keyPath.joined(separator: "."))'"
-                        throw MprefdError.configuration("\(location(keyNode)): unknown key '\(full)'; allowed keys \(under): \(shape.allowedKeys)")
+                        throw MprefdError.configuration(
+                            "\(location(keyNode)): unknown key '\(full)'; allowed keys \(under): \(shape.allowedKeys)")
                     }
                     try check(valueNode, shape: child, at: keyPath + [key])
                 }
             case .accounts(let account):
                 if node.null != nil { return }
                 guard let mapping = node.mapping else {
-                    throw MprefdError.configuration("\(location(node)): 'accounts' must be a mapping keyed by MyPreferences client ID, e.g. accounts: { ACME_Co: { auth: { scheme: none } } }")
+                    throw MprefdError.configuration(
+                        "\(location(node)): 'accounts' must be a mapping keyed by MyPreferences client ID, e.g. accounts: { ACME_Co: { auth: { scheme: none } } }"
+                    )
                 }
                 for (keyNode, valueNode) in mapping {
                     guard let clientID = keyNode.scalar?.string, AdminValues.isValidClientID(clientID) else {
                         let shown = keyNode.scalar?.string ?? kind(keyNode)
-                        throw MprefdError.configuration("\(location(keyNode)): account key '\(shown)' under 'accounts' is not a valid client ID; \(AdminValues.clientIDRule)")
+                        throw MprefdError.configuration(
+                            "\(location(keyNode)): account key '\(shown)' under 'accounts' is not a valid client ID; \(AdminValues.clientIDRule)"
+                        )
                     }
                     accountIDs.append(clientID)
                     try check(valueNode, shape: account, at: keyPath + [clientID])

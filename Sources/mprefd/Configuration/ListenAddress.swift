@@ -10,7 +10,7 @@ struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback); `nil` when malformed.
     init?(_ text: String) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65_535).contains(port)
+            (1...65_535).contains(port)
         else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -60,7 +60,9 @@ struct MprefdConfiguration: Sendable {
                 throw MprefdError.usage("bad client ID '\(given)': \(AdminValues.clientIDRule)")
             }
             if !accounts.isEmpty, accounts[given] == nil {
-                throw MprefdError.usage("client ID '\(given)' is not a configured account; configured: \(clientIDs.joined(separator: ", ")) (see `mprefd check-config`)")
+                throw MprefdError.usage(
+                    "client ID '\(given)' is not a configured account; configured: \(clientIDs.joined(separator: ", ")) (see `mprefd check-config`)"
+                )
             }
             return given
         }
@@ -68,9 +70,12 @@ struct MprefdConfiguration: Sendable {
         case 1:
             return clientIDs[0]
         case 0:
-            throw MprefdError.usage("--client-id is required: no accounts are configured\(filePath.map { " in \($0)" } ?? " (no config file)")")
+            throw MprefdError.usage(
+                "--client-id is required: no accounts are configured\(filePath.map { " in \($0)" } ?? " (no config file)")"
+            )
         default:
-            throw MprefdError.usage("--client-id is required with several accounts configured: \(clientIDs.joined(separator: ", "))")
+            throw MprefdError.usage(
+                "--client-id is required with several accounts configured: \(clientIDs.joined(separator: ", "))")
         }
     }
 }

@@ -88,7 +88,9 @@ enum DownloadDisplay {
             ("file", c.phase == .committed || c.phase == .committing ? c.file : c.partialFile),
         ]
         if let sha256 = c.sha256 { fields.append(("sha256", sha256)) }
-        if let committed = c.committedAt { fields.append(("committed", Timestamp.format(committed) + (c.keepFiles == true ? " (keepFiles)" : ""))) }
+        if let committed = c.committedAt {
+            fields.append(("committed", Timestamp.format(committed) + (c.keepFiles == true ? " (keepFiles)" : "")))
+        }
         return fields
     }
 }

@@ -25,7 +25,8 @@ enum Output {
     static func note(_ text: String, level: Logger.Level = .info, metadata: Logger.Metadata = [:]) {
         let line: String
         if stderrFormat.withLock({ $0 }) == .json {
-            line = StderrLogHandler.format(timestamp: Timestamp.format(Date()), level: level, message: text, metadata: metadata, format: .json)
+            line = StderrLogHandler.format(
+                timestamp: Timestamp.format(Date()), level: level, message: text, metadata: metadata, format: .json)
         } else {
             line = text
         }

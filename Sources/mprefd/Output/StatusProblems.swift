@@ -56,16 +56,24 @@ struct StatusProblems: Sendable, Hashable {
     var descriptions: [String] {
         var out: [String] = []
         if let rate = errorRate, recentPolls >= Self.minimumPolls, rate >= Self.errorRateLimit {
-            out.append("\(recentErrors) of \(recentPolls) polls in the last 10 minutes failed (\(Int((rate * 100).rounded())) %); see `mprefd list` and the log")
+            out.append(
+                "\(recentErrors) of \(recentPolls) polls in the last 10 minutes failed (\(Int((rate * 100).rounded())) %); see `mprefd list` and the log"
+            )
         }
         if deadHookRuns > 0 {
-            out.append("\(deadHookRuns) dead hook run\(deadHookRuns == 1 ? "" : "s"); see `mprefd hooks list --state dead`, re-arm with `mprefd hooks retry --dead`")
+            out.append(
+                "\(deadHookRuns) dead hook run\(deadHookRuns == 1 ? "" : "s"); see `mprefd hooks list --state dead`, re-arm with `mprefd hooks retry --dead`"
+            )
         }
         if unconfiguredTokens > 0 {
-            out.append("\(unconfiguredTokens) watched token\(unconfiguredTokens == 1 ? " is" : "s are") not polled: no account is configured for \(unconfiguredTokens == 1 ? "its" : "their") client ID")
+            out.append(
+                "\(unconfiguredTokens) watched token\(unconfiguredTokens == 1 ? " is" : "s are") not polled: no account is configured for \(unconfiguredTokens == 1 ? "its" : "their") client ID"
+            )
         }
         if overdueTokens > 0 {
-            out.append("\(overdueTokens) watched token\(overdueTokens == 1 ? " is" : "s are") more than 5 minutes past \(overdueTokens == 1 ? "its" : "their") planned poll without a pause")
+            out.append(
+                "\(overdueTokens) watched token\(overdueTokens == 1 ? " is" : "s are") more than 5 minutes past \(overdueTokens == 1 ? "its" : "their") planned poll without a pause"
+            )
         }
         return out
     }

@@ -185,8 +185,11 @@ struct StatusReport: Encodable {
         case expiringExports = "expiring_exports"
     }
 
-    init(health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date, staleAfterSeconds: Double,
-         accountHosts: [String: String] = [:], unusableRows: [TokenRowDefect] = []) {
+    init(
+        health: DaemonHealth, path: String, size: (database: Int64, wal: Int64), snapshot: StatusSnapshot, now: Date,
+        staleAfterSeconds: Double,
+        accountHosts: [String: String] = [:], unusableRows: [TokenRowDefect] = []
+    ) {
         running = health.isRunning
         reason = health.reason
         lockHeld = health.isLockHeld
@@ -194,19 +197,26 @@ struct StatusReport: Encodable {
         version = health.record?.version
         hostname = health.record?.hostname
         startedAt = health.record?.startedAt
-        uptimeS = health.isRunning
-            ? health.record.flatMap { Timestamp.parse($0.startedAt) }.map { max(0, (now.timeIntervalSince($0) * 1000).rounded() / 1000) }
+        uptimeS =
+            health.isRunning
+            ? health.record.flatMap { Timestamp.parse($0.startedAt) }.map {
+                max(0, (now.timeIntervalSince($0) * 1000).rounded() / 1000)
+            }
             : nil
         heartbeatAt = health.record?.heartbeatAt
         heartbeatAgeS = health.heartbeatAgeSeconds.map { ($0 * 1000).rounded() / 1000 }
         staleAfterS = staleAfterSeconds
         stoppedAt = health.record?.stoppedAt
-        database = DatabaseInfo(path: path, exists: true, sizeBytes: size.database + size.wal, fileBytes: size.database, walBytes: size.wal)
-        tokens = Dictionary(uniqueKeysWithValues: TokenState.allCases.map { ($0.rawValue, snapshot.tokenCounts[$0.rawValue] ?? 0) })
+        database = DatabaseInfo(
+            path: path, exists: true, sizeBytes: size.database + size.wal, fileBytes: size.database, walBytes: size.wal)
+        tokens = Dictionary(
+            uniqueKeysWithValues: TokenState.allCases.map { ($0.rawValue, snapshot.tokenCounts[$0.rawValue] ?? 0) })
         nextPollAt = snapshot.nextPollAt
         pauses = snapshot.pauses.map {
-            Pause(scope: $0.scope, subject: $0.subject, pausedUntil: Timestamp.format($0.pausedUntil), startedAt: Timestamp.format($0.startedAt),
-                  reason: $0.reason, httpStatus: $0.httpStatus, retryAfterS: $0.retryAfterS)
+            Pause(
+                scope: $0.scope, subject: $0.subject, pausedUntil: Timestamp.format($0.pausedUntil),
+                startedAt: Timestamp.format($0.startedAt),
+                reason: $0.reason, httpStatus: $0.httpStatus, retryAfterS: $0.retryAfterS)
         }
         hookRuns = Dictionary(uniqueKeysWithValues: Self.hookRunStates.map { ($0, snapshot.hookRunCounts[$0] ?? 0) })
         let problems = StatusProblems(snapshot: snapshot, accountHosts: accountHosts)
@@ -217,7 +227,9 @@ struct StatusReport: Encodable {
         self.unusableRows = unusableRows
         var described = problems.descriptions
         if !unusableRows.isEmpty {
-            described.append("\(unusableRows.count) watching token row(s) cannot be used and are not polled; `mprefd show TOKEN` says how to repair each")
+            described.append(
+                "\(unusableRows.count) watching token row(s) cannot be used and are not polled; `mprefd show TOKEN` says how to repair each"
+            )
         }
         self.problems = health.isRunning ? described : []
         degraded = !self.problems.isEmpty
@@ -282,9 +294,13 @@ struct StatusReport: Encodable {
             guard let timestamp else { return "-" }
             guard let date = Timestamp.parse(timestamp) else { return timestamp }
             let delta = date.timeIntervalSince(now)
-            return delta >= 0 ? "\(timestamp) (in \(DaemonHealth.format(duration: delta)))" : "\(timestamp) (\(DaemonHealth.format(duration: -delta)) ago)"
+            return delta >= 0
+                ? "\(timestamp) (in \(DaemonHealth.format(duration: delta)))"
+                : "\(timestamp) (\(DaemonHealth.format(duration: -delta)) ago)"
         }
-        var fields: [(String, String)] = [("daemon", running ? (degraded ? "running, DEGRADED" : "running") : "NOT RUNNING")]
+        var fields: [(String, String)] = [
+            ("daemon", running ? (degraded ? "running, DEGRADED" : "running") : "NOT RUNNING")
+        ]
         for problem in problems { fields.append(("problem", problem)) }
         if let reason { fields.append(("reason", reason)) }
         fields += [
@@ -298,7 +314,9 @@ struct StatusReport: Encodable {
         if let stoppedAt { fields.append(("stopped", stoppedAt)) }
         fields.append(("database", database.path + (database.exists ? "" : " (missing)")))
         if database.exists {
-            fields.append(("database size", "\(database.sizeBytes) bytes (file \(database.fileBytes) + WAL \(database.walBytes))"))
+            fields.append(
+                ("database size", "\(database.sizeBytes) bytes (file \(database.fileBytes) + WAL \(database.walBytes))")
+            )
             fields.append(("tokens", counts(tokens, order: TokenState.allCases.map(\.rawValue), always: ["watching"])))
             var nextPoll = relative(nextPollAt)
             // A token held back by a host or account pause keeps its planned (now past) next_poll_at.
@@ -309,8 +327,16 @@ struct StatusReport: Encodable {
             if !notPolled.isEmpty {
                 let total = notPolled.values.reduce(0, +)
                 let list = notPolled.keys.sorted().map { "\($0) \(notPolled[$0] ?? 0)" }.joined(separator: ", ")
-                fields.append(("no account", "\(total) watching token\(total == 1 ? "" : "s") of client IDs without a configured account (not polled; they time out at their deadline): \(list)"))
-                fields.append(("", "add the account back to the configuration, or `mprefd remove` them; until then each times out at its deadline"))
+                fields.append(
+                    (
+                        "no account",
+                        "\(total) watching token\(total == 1 ? "" : "s") of client IDs without a configured account (not polled; they time out at their deadline): \(list)"
+                    ))
+                fields.append(
+                    (
+                        "",
+                        "add the account back to the configuration, or `mprefd remove` them; until then each times out at its deadline"
+                    ))
             }
             let hostPauses = pauses.filter { $0.scope == .host }
             let accountPauses = pauses.filter { $0.scope != .host }
@@ -324,24 +350,49 @@ struct StatusReport: Encodable {
             }
             for pause in accountPauses {
                 fields.append(("account pause", describe(pause)))
-                fields.append(("", pause.httpStatus == 404
-                    ? "fix the account's base_url or status_path and restart, then lift it: mprefd resume --account \(pause.subject)"
-                    : "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"))
+                fields.append(
+                    (
+                        "",
+                        pause.httpStatus == 404
+                            ? "fix the account's base_url or status_path and restart, then lift it: mprefd resume --account \(pause.subject)"
+                            : "fix the credentials, then lift it: mprefd resume --account \(pause.subject)"
+                    ))
             }
             for download in downloads.prefix(5) {
-                fields.append(("download", "\(download.clientID)/\(download.accessToken) \(download.phase): \(download.progress), \(download.bytes) bytes"
-                    + (download.lastError.map { "; \($0)" } ?? "")))
+                fields.append(
+                    (
+                        "download",
+                        "\(download.clientID)/\(download.accessToken) \(download.phase): \(download.progress), \(download.bytes) bytes"
+                            + (download.lastError.map { "; \($0)" } ?? "")
+                    ))
             }
             if downloads.count > 5 { fields.append(("", "… and \(downloads.count - 5) more (`mprefd status --json`)")) }
             for export in unsettledExports.prefix(5) { fields.append(("export", export.line)) }
-            if unsettledExports.count > 5 { fields.append(("", "… and \(unsettledExports.count - 5) more (`mprefd status --json`)")) }
-            fields.append(("hook runs", counts(hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])))
+            if unsettledExports.count > 5 {
+                fields.append(("", "… and \(unsettledExports.count - 5) more (`mprefd status --json`)"))
+            }
+            fields.append(
+                (
+                    "hook runs",
+                    counts(
+                        hookRuns, order: Self.hookRunStates.filter { $0 != "succeeded" }, always: ["pending", "dead"])
+                ))
             if !unusableRows.isEmpty {
-                fields.append(("unusable rows", "\(unusableRows.count) watching token(s) not polled: their rows cannot be used (`mprefd show TOKEN` says how to repair)"))
+                fields.append(
+                    (
+                        "unusable rows",
+                        "\(unusableRows.count) watching token(s) not polled: their rows cannot be used (`mprefd show TOKEN` says how to repair)"
+                    ))
                 for row in unusableRows.prefix(5) {
-                    fields.append(("", "\(row.accessToken.map(String.init) ?? "token id \(row.tokenID)") (\(row.clientID ?? "?")): \(row.column) holds \(row.value)"))
+                    fields.append(
+                        (
+                            "",
+                            "\(row.accessToken.map(String.init) ?? "token id \(row.tokenID)") (\(row.clientID ?? "?")): \(row.column) holds \(row.value)"
+                        ))
                 }
-                if unusableRows.count > 5 { fields.append(("", "… and \(unusableRows.count - 5) more (`mprefd status --json`)")) }
+                if unusableRows.count > 5 {
+                    fields.append(("", "… and \(unusableRows.count - 5) more (`mprefd status --json`)"))
+                }
             }
             let rate = errorRate.map { " (\(($0 * 1000).rounded() / 10) %)" } ?? ""
             fields.append(("polls (10 min)", "\(recentPolls), failed \(recentErrors)\(rate)"))
@@ -349,6 +400,9 @@ struct StatusReport: Encodable {
         }
         let width = (fields.map(\.0.count).max() ?? 0) + 2
         // An empty name continues the line above (a hint under its value).
-        return fields.map { name, value in (name.isEmpty ? "" : name + ":").padding(toLength: width, withPad: " ", startingAt: 0) + TerminalText.escaped(value) }
+        return fields.map { name, value in
+            (name.isEmpty ? "" : name + ":").padding(toLength: width, withPad: " ", startingAt: 0)
+                + TerminalText.escaped(value)
+        }
     }
 }

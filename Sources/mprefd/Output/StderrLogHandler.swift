@@ -58,7 +58,9 @@ struct StderrLogHandler: LogHandler {
     }
 
     /// One log line without its newline (pure, for tests).
-    static func format(timestamp: String, level: Logger.Level, message: String, metadata: Logger.Metadata, format: LogFormat) -> String {
+    static func format(
+        timestamp: String, level: Logger.Level, message: String, metadata: Logger.Metadata, format: LogFormat
+    ) -> String {
         let pairs = metadata.sorted { $0.key < $1.key }.map { ($0.key, flatten($0.value)) }
         switch format {
         case .logfmt:
@@ -66,7 +68,10 @@ struct StderrLogHandler: LogHandler {
             for (key, value) in pairs { parts.append("\(logfmtKey(key))=\(logfmtValue(value))") }
             return parts.joined(separator: " ")
         case .json:
-            var parts = ["\"ts\":\(jsonString(timestamp))", "\"level\":\(jsonString(level.rawValue))", "\"msg\":\(jsonString(message))"]
+            var parts = [
+                "\"ts\":\(jsonString(timestamp))", "\"level\":\(jsonString(level.rawValue))",
+                "\"msg\":\(jsonString(message))",
+            ]
             for (key, value) in metadata.sorted(by: { $0.key < $1.key }) where !["ts", "level", "msg"].contains(key) {
                 parts.append("\(jsonString(key)):\(jsonValue(value, typed: !textKeys.contains(key)))")
             }
@@ -80,7 +85,8 @@ struct StderrLogHandler: LogHandler {
         case .stringConvertible(let convertible): convertible.description
         case .array(let items): "[" + items.map(flatten).joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted { $0.key < $1.key }.map { "\($0.key)=\(flatten($0.value))" }.joined(separator: ",") + "}"
+            "{" + dictionary.sorted { $0.key < $1.key }.map { "\($0.key)=\(flatten($0.value))" }.joined(separator: ",")
+                + "}"
         }
     }
 
@@ -91,9 +97,11 @@ struct StderrLogHandler: LogHandler {
 
     /// `value` bare, or quoted and escaped when it is empty or has a space, quote, `=` or control character.
     static func logfmtValue(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
-            $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F
-        }
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains {
+                $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F
+            }
         return needsQuotes ? ConfigValueReader.quote(value) : value
     }
 
@@ -101,7 +109,8 @@ struct StderrLogHandler: LogHandler {
     /// when they look like one (a label `"123"`, an export status, a hook's output).
     static let textKeys: Set<String> = [
         "error", "export.label", "export.status", "hook.command", "hook.stdout_tail", "hook.stderr_tail",
-        "hook.event_id", "reason", "pause.subject", "db.path", "db.source", "export.client_id", "accounts", "mprefd.version",
+        "hook.event_id", "reason", "pause.subject", "db.path", "db.source", "export.client_id", "accounts",
+        "mprefd.version",
     ]
 
     /// Strings as JSON strings — or, when `typed`, as numbers and booleans when they are one —
@@ -109,10 +118,14 @@ struct StderrLogHandler: LogHandler {
     private static func jsonValue(_ value: Logger.MetadataValue, typed: Bool) -> String {
         switch value {
         case .string(let text): typed ? jsonScalar(text) : jsonString(text)
-        case .stringConvertible(let convertible): typed ? jsonScalar(convertible.description) : jsonString(convertible.description)
+        case .stringConvertible(let convertible):
+            typed ? jsonScalar(convertible.description) : jsonString(convertible.description)
         case .array(let items): "[" + items.map { jsonValue($0, typed: typed) }.joined(separator: ",") + "]"
         case .dictionary(let dictionary):
-            "{" + dictionary.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonValue($0.value, typed: typed))" }.joined(separator: ",") + "}"
+            "{"
+                + dictionary.sorted { $0.key < $1.key }.map {
+                    "\(jsonString($0.key)):\(jsonValue($0.value, typed: typed))"
+                }.joined(separator: ",") + "}"
         }
     }
 

@@ -14,7 +14,8 @@ struct UnsettledExport: Encodable {
     var senderPID: Int32?
 
     enum CodingKeys: String, CodingKey {
-        case exportID = "export_id", clientID = "client_id", segment, state, sentAt = "sent_at", error, beingSent = "being_sent"
+        case exportID = "export_id", clientID = "client_id", segment, state, sentAt = "sent_at", error, beingSent =
+            "being_sent"
     }
 
     init(_ export: ExportRecord) {
@@ -42,10 +43,13 @@ struct UnsettledExport: Encodable {
     /// `export 3 of segment Newsletter (ACME_Co), sent …: initiated, token unknown (…); settle it: …`.
     var line: String {
         if beingSent {
-            return "export \(exportID) of segment \(TerminalText.escaped(segment)) (\(clientID)), sent \(sentAt): being sent now by process \(senderPID.map(String.init) ?? "?")"
+            return
+                "export \(exportID) of segment \(TerminalText.escaped(segment)) (\(clientID)), sent \(sentAt): being sent now by process \(senderPID.map(String.init) ?? "?")"
         }
-        return "export \(exportID) of segment \(TerminalText.escaped(segment)) (\(clientID)), sent \(sentAt): initiated, token unknown"
-            + (state == .sending ? " (its command ended before an answer was stored)" : "") + (error.map { " (\(TerminalText.escaped($0)))" } ?? "")
+        return
+            "export \(exportID) of segment \(TerminalText.escaped(segment)) (\(clientID)), sent \(sentAt): initiated, token unknown"
+            + (state == .sending ? " (its command ended before an answer was stored)" : "")
+            + (error.map { " (\(TerminalText.escaped($0)))" } ?? "")
             + "; settle it: `mprefd export --resolve \(exportID) TOKEN` or `mprefd export --abandon \(exportID)`"
     }
 }

@@ -34,7 +34,9 @@ struct WaitDisplay {
         var parts = ["waiting: \(progress.finished.count)/\(progress.tokens.count) finished"]
         let unfinished = progress.unfinished
         if let first = unfinished.first {
-            let where_ = first.state == .paused || first.state == .downloading ? first.state.rawValue : first.lastStatus ?? "not polled yet"
+            let where_ =
+                first.state == .paused || first.state == .downloading
+                ? first.state.rawValue : first.lastStatus ?? "not polled yet"
             var text = first.displayName + " " + where_
             if first.state == .watching, first.attempt > 0 { text += " (attempt \(first.attempt))" }
             if unfinished.count > 1 { text += " +\(unfinished.count - 1) more" }

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One request as the loopback server read it.
@@ -33,7 +33,9 @@ enum ServerReply: Sendable {
     /// Never answer; the connection stays open until the client or `stop()` closes it.
     case hang
 
-    static func json(_ text: String, status: Int = 200, contentType: String = "application/json; charset=utf-8") -> ServerReply {
+    static func json(_ text: String, status: Int = 200, contentType: String = "application/json; charset=utf-8")
+        -> ServerReply
+    {
         .respond(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
 }
@@ -69,7 +71,9 @@ final class LoopbackServer: Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 128) == 0 else {
             close(fd)
@@ -136,7 +140,9 @@ final class LoopbackServer: Sendable {
         var buffer: [UInt8] = []
         var requestIndex = 0
         while true {
-            guard let request = readRequest(fd: fd, buffer: &buffer, connection: connection, index: requestIndex) else { return }
+            guard let request = readRequest(fd: fd, buffer: &buffer, connection: connection, index: requestIndex) else {
+                return
+            }
             requestIndex += 1
             state.withLock { $0.requests.append(request) }
             switch handler(request) {
@@ -148,7 +154,9 @@ final class LoopbackServer: Sendable {
                 }
                 head += "\r\n"
                 guard writeAll(fd: fd, bytes: Array(head.utf8) + body) else { return }
-                if headers.contains(where: { $0.0.lowercased() == "connection" && $0.1.lowercased() == "close" }) { return }
+                if headers.contains(where: { $0.0.lowercased() == "connection" && $0.1.lowercased() == "close" }) {
+                    return
+                }
             case .raw(let bytes, let thenClose):
                 guard writeAll(fd: fd, bytes: bytes), !thenClose else { return }
             case .close:
@@ -186,7 +194,8 @@ final class LoopbackServer: Sendable {
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        let contentLength = headers.first(where: { $0.name.lowercased() == "content-length" }).flatMap { Int($0.value) } ?? 0
+        let contentLength =
+            headers.first(where: { $0.name.lowercased() == "content-length" }).flatMap { Int($0.value) } ?? 0
         let bodyStart = headEnd + 4
         while buffer.count < bodyStart + contentLength {
             if !fill() { return nil }

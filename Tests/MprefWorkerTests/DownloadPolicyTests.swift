@@ -180,23 +180,39 @@ struct DownloadFileTests {
         #expect(restartedShort && shorter.bytes == 0)
     }
 
-    @Test func wholeRecordsWrittenAfterTheCheckpointAreKeptAndACutOneIsDropped() throws {
+    /// Appends `text` to `path` by hand (not through ``DownloadFile``: no note).
+    func appendByHand(_ text: [UInt8], to path: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text))
+    }
+
+    @Test func thePageWrittenWholeAfterTheCheckpointIsKeptAndACutOneIsNot() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/4.ndjson"
-        let file = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil).file
+        let partial = final + ".partial"
+        let file = try DownloadFile.open(partial: partial, final: final, bytes: 0, sha256: nil).file
         try file.append(Array("{\"a\":1}\n".utf8))
         let checkpoint = (bytes: file.bytes, sha: file.digest)
-        // A page written but not checkpointed, then a kill -9 in the middle of the next page's write.
-        try file.append(Array("{\"b\":[2,\"x\"]}\n{\"c\":3}\n{\"d\":".utf8))
+        // A page written whole, its checkpoint never stored (a kill -9 there).
+        try file.append(Array("{\"b\":[2,\"x\"]}\n{\"c\":3}\n".utf8))
         let opened = try DownloadFile.open(
-            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha,
-            adoptingAtMost: 5)
+            partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 5)
         #expect(!opened.restarted && opened.adoptedRecords == 2)
         let kept = "{\"a\":1}\n{\"b\":[2,\"x\"]}\n{\"c\":3}\n"
         #expect(opened.file.bytes == Int64(kept.utf8.count))
-        try opened.file.append(Array("{\"d\":4}\n".utf8))
-        let digest = try opened.file.finish(as: final)
+        let keptSHA = opened.file.digest
+        // The next page cut in the middle of its write: nothing of it is kept.
+        try opened.file.append(Array("{\"d\":4}\n{\"e\":5}\n".utf8))
+        #expect(truncate(partial, off_t(kept.utf8.count + 10)) == 0)
+        let cut = try DownloadFile.open(
+            partial: partial, final: final, bytes: Int64(kept.utf8.count), sha256: keptSHA, adoptingAtMost: 5)
+        #expect(!cut.restarted && cut.adoptedRecords == 0 && cut.file.bytes == Int64(kept.utf8.count))
+        try cut.file.append(Array("{\"d\":4}\n".utf8))
+        let digest = try cut.file.finish(as: final)
         #expect(try String(contentsOfFile: final, encoding: .utf8) == kept + "{\"d\":4}\n")
+        #expect(!FileManager.default.fileExists(atPath: partial + ".page"))
         // The checksum carried through the restart equals one taken of the whole content in one go.
         let whole = try DownloadFile.open(
             partial: directory + "/C/4b.partial", final: directory + "/C/4b", bytes: 0, sha256: nil
@@ -205,29 +221,51 @@ struct DownloadFileTests {
         #expect(digest == whole.digest)
     }
 
-    @Test func recordsPastTheCheckpointAreKeptOnlyUpToTheLimitAndOnlyWhenValid() throws {
+    @Test func onlyThePageItsNoteDescribesIsKeptNeverAnEditOrWhatAPowerLossLeft() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/5.ndjson"
-        let file = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil).file
-        try file.append(Array("{}\n".utf8))
-        let checkpoint = (bytes: file.bytes, sha: file.digest)
-        try file.append(Array("{\"b\":2}\n{\"c\":3}\n".utf8))
-        let limited = try DownloadFile.open(
-            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha,
-            adoptingAtMost: 1)
-        #expect(limited.adoptedRecords == 1 && limited.file.bytes == 3 + 8)
-        // What a power loss can leave: zeros, a line that is not one object, a line with text after its object.
-        let sha11 = limited.file.digest
-        for junk in ["\0\0\0\n{\"c\":3}\n", "[1]\n", "{\"c\":3} \n", "{\"c\":3}{}\n", "\n", "{\"c\":\"\u{1}\"}\n"] {
-            try DownloadFile.open(partial: final + ".partial", final: final, bytes: 11, sha256: sha11).file.append(
-                Array(junk.utf8))
-            let reopened = try DownloadFile.open(
-                partial: final + ".partial", final: final, bytes: 11, sha256: sha11, adoptingAtMost: 9)
-            #expect(reopened.adoptedRecords == 0 && reopened.file.bytes == 11, "\(junk.debugDescription)")
+        let partial = final + ".partial"
+        let page = Array("{\"b\":2}\n{\"c\":3}\n".utf8)
+        /// A file holding `{}` (checkpointed) and then `page` written whole (not checkpointed).
+        func written() throws -> (bytes: Int64, sha: String?) {
+            let file = try DownloadFile.open(partial: partial, final: final, bytes: 0, sha256: nil).file
+            try file.append(Array("{}\n".utf8))
+            let checkpoint = (bytes: file.bytes, sha: file.digest)
+            try file.append(page)
+            return checkpoint
         }
-        let none = try DownloadFile.open(
-            partial: final + ".partial", final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha)
-        #expect(none.adoptedRecords == 0 && none.file.bytes == 3)
+        func reopened(_ checkpoint: (bytes: Int64, sha: String?), limit: Int64 = 9) throws -> DownloadFile.Opened {
+            try DownloadFile.open(
+                partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: limit)
+        }
+        // More records than may be kept (the last page is always fetched): none.
+        var checkpoint = try written()
+        #expect(try reopened(checkpoint, limit: 1).adoptedRecords == 0)
+        // A line added by hand after the page: the page is kept, the line is not.
+        checkpoint = try written()
+        try appendByHand(Array("{\"forged\":1}\n".utf8), to: partial)
+        let forged = try reopened(checkpoint)
+        #expect(forged.adoptedRecords == 2 && forged.file.bytes == 3 + Int64(page.count))
+        // The page changed in place (same length; zeros as a power loss can leave; a valid but other record): none kept.
+        for replacement in ["{\"b\":9}", "\0\0\0\0\0\0\0", "{\"x\":1}"] {
+            checkpoint = try written()
+            let handle = try #require(FileHandle(forWritingAtPath: partial))
+            try handle.seek(toOffset: 3)
+            try handle.write(contentsOf: Data(replacement.utf8))
+            try handle.close()
+            let edited = try reopened(checkpoint)
+            #expect(edited.adoptedRecords == 0 && edited.file.bytes == 3, "\(replacement.debugDescription)")
+        }
+        // Without the note (lost, or never written), or with a garbled one: none kept.
+        checkpoint = try written()
+        try FileManager.default.removeItem(atPath: partial + ".page")
+        #expect(try reopened(checkpoint).adoptedRecords == 0)
+        checkpoint = try written()
+        try Data("00000000000000000003 garbled\n".utf8).write(to: URL(fileURLWithPath: partial + ".page"))
+        #expect(try reopened(checkpoint).adoptedRecords == 0)
+        // The same page with its note intact: kept (the cases above fail for their edit alone).
+        checkpoint = try written()
+        #expect(try reopened(checkpoint).adoptedRecords == 2)
     }
 
     @Test func aRenamedFileWhoseCheckpointWasLostIsTakenBack() throws {

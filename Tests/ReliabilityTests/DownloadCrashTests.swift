@@ -592,7 +592,9 @@ extension Reliability.Lane1 {
 
         private func partialFiles(_ scene: ReliabilityScene) -> [String] {
             let root = exportsDirectory(scene)
-            return (FileManager.default.subpaths(atPath: root) ?? []).filter { $0.hasSuffix(".partial") }
+            return (FileManager.default.subpaths(atPath: root) ?? []).filter {
+                $0.hasSuffix(".partial") || $0.hasSuffix(".partial.page")
+            }
         }
 
         private func pageCount(_ records: Int64, _ pageSize: Int) -> Int {

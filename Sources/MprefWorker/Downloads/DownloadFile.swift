@@ -22,10 +22,11 @@ package struct DownloadFileError: Error, CustomStringConvertible {
 ///
 /// Crash safety: the file's durable prefix is what the checkpoint in SQLite names (bytes and their
 /// checksum). ``open(partial:final:bytes:sha256:adoptingAtMost:)`` checks that prefix's checksum and
-/// keeps, past it, only whole records (complete lines that are each one JSON object, at most as many
-/// as asked for): a page appended but not checkpointed before a `kill -9` is kept, a page cut in the
-/// middle keeps its whole records, and anything else past the prefix is cut off and fetched again —
-/// no gap, no duplicate. Used by one download step at a time (the scheduler never runs two steps of
+/// keeps, past it, only the page the note of the last write (`<partial>.page`: where the page starts,
+/// its length and a check of its bytes) says was written whole, when it is whole record lines (each one
+/// JSON object, at most as many as asked for): a page appended but not checkpointed before a `kill -9`
+/// is kept; a page cut in the middle, a file edited by hand or whatever a power loss left is cut off and
+/// fetched again — no gap, no duplicate. Used by one download step at a time (the scheduler never runs two steps of
 /// one token at once); ``OpenDownloads`` hands it from one step to the next.
 package final class DownloadFile: @unchecked Sendable {
     /// Path of the `.partial` file.
@@ -70,9 +71,9 @@ package final class DownloadFile: @unchecked Sendable {
 
     /// Opens `partial` at the checkpoint: creates the directory (0750) and the file (0640) when
     /// missing; takes `final` back as the partial file when only it exists (a rename whose checkpoint
-    /// was not stored); verifies `sha256` of the first `bytes` bytes; keeps up to `adoptable` whole
-    /// records written after them (each a complete line holding one JSON object, ``PageDecoder/isRecordLine(_:)``)
-    /// and truncates the rest.
+    /// was not stored); verifies `sha256` of the first `bytes` bytes; keeps the page written after
+    /// them when its note matches and it holds at most `adoptable` records, each a complete line holding
+    /// one JSON object (``PageDecoder/isRecordLine(_:)``); truncates the rest.
     /// - Parameter adoptable: how many records past the checkpoint may be kept (0: none, the file is
     ///   cut to `bytes`). The caller passes fewer than remain to be fetched, so the last page is always fetched.
     /// - Throws: ``DownloadFileError`` when the directory or file cannot be created, read, written or truncated.
@@ -126,10 +127,16 @@ package final class DownloadFile: @unchecked Sendable {
     /// The most bytes past the checkpoint that are read to look for whole records (larger tails are cut).
     static let adoptionLimit: Int64 = 256 << 20
 
-    /// Reads the bytes from ``bytes`` to `size`, counts the whole record lines at their start (at most
-    /// `limit`), and adds those lines to the file's bytes and checksum. Returns how many were kept.
+    /// The note of the last page written (``append(_:whenWritten:)``): `<partial>.page`.
+    var notePath: String { path + ".page" }
+
+    /// Keeps the page written past the checkpoint when the note says it was written whole: the note
+    /// names this checkpoint's size as the page's start, its length is there, its check matches, and
+    /// it is whole record lines, at most `limit` of them. Anything else keeps nothing. Returns the records kept.
     private func adoptWholeRecords(upTo size: Int64, atMost limit: Int64) throws(DownloadFileError) -> Int64 {
-        guard size - bytes <= Self.adoptionLimit, let count = Int(exactly: size - bytes) else { return 0 }
+        guard let note = PageNote.read(notePath), note.start == bytes, note.length > 0, note.length <= size - bytes,
+            note.length <= Self.adoptionLimit, let count = Int(exactly: note.length)
+        else { return 0 }
         var tail = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -140,19 +147,16 @@ package final class DownloadFile: @unchecked Sendable {
             guard n > 0 else { throw .errno("cannot read", path) }
             done += n
         }
+        guard tail.withUnsafeBytes({ PageNote.check($0) }) == note.check, tail.last == 0x0A else { return 0 }
         var records: Int64 = 0
-        var kept = 0
         var start = 0
-        while records < limit, let newline = tail[start...].firstIndex(of: 0x0A) {
-            guard PageDecoder.isRecordLine(tail[start..<newline]) else { break }
+        while start < count, let newline = tail[start...].firstIndex(of: 0x0A) {
+            guard records < limit, PageDecoder.isRecordLine(tail[start..<newline]) else { return 0 }
             records += 1
             start = newline + 1
-            kept = start
         }
-        if kept > 0 {
-            hasher.update(data: tail[0..<kept])
-            bytes += Int64(kept)
-        }
+        hasher.update(data: tail)
+        bytes += note.length
         return records
     }
 
@@ -161,6 +165,9 @@ package final class DownloadFile: @unchecked Sendable {
     /// file is cut back to what it held before, so the checkpoint stays true.
     package func append(_ data: [UInt8], whenWritten: () -> Void = {}) throws(DownloadFileError) {
         guard !data.isEmpty else { return }
+        // What is about to be written, so that a restart can tell this page written whole from anything else.
+        let note = PageNote(start: bytes, length: Int64(data.count), check: data.withUnsafeBytes { PageNote.check($0) })
+        try note.write(notePath)
         var written = 0
         let failure: DownloadFileError? = data.withUnsafeBytes { buffer -> DownloadFileError? in
             while written < buffer.count {
@@ -196,6 +203,7 @@ package final class DownloadFile: @unchecked Sendable {
         Glibc.close(descriptor)
         descriptor = -1
         guard rename(path, final) == 0 else { throw .errno("cannot rename to \(final):", path) }
+        unlink(notePath)
         let directory = (final as NSString).deletingLastPathComponent
         let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirfd >= 0 else { throw .errno("cannot open", directory) }

@@ -119,7 +119,7 @@ enum Download {
 
         print("### kill -9 during a download\n")
         print(
-            "\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. Since the next page is asked for while the current one is made durable, a kill can find two pages in hand; the restart keeps the whole records already in the `.partial` file. *Fetched again* per kill = records the simulator served (`records_served`) but the file did not hold whole at the kill, less those of earlier kills, in pages (rounded up); the total is checked against `pages_served` − pages needed at the end.\n"
+            "\(killRecords) records, \(killRecords / pageSize) pages; `mprefd run` killed with SIGKILL \(kills) times (kill k at a random moment 0–20 ms after the checkpoint reaches k/(kills+1) of the pages), restarted each time, then left to finish. Pace raised as above, so the daemon is always busy with a page when killed. Since the next page is asked for while the current one is made durable, a kill can find two pages in hand; the restart keeps the whole records already in the `.partial` file. *Fetched again* per kill = records the simulator had served (`records_served`) at the kill, less the records the restarted daemon kept (its first page request's offset − 1), less those counted at earlier kills, in pages (rounded up); the total is checked against `pages_served` − pages needed at the end.\n"
         )
         print(
             "| run | pages stored at each kill | fetched again per kill | total fetched again (served − needed) | page requests recorded | sha256 = canonical | final state |"
@@ -327,17 +327,6 @@ enum Download {
 
     // MARK: kill -9
 
-    /// Complete lines (`\n`-terminated) in `path`; 0 when it is missing.
-    static func wholeLines(in path: String) throws -> Int64 {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
-        defer { try? handle.close() }
-        var lines: Int64 = 0
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            lines += Int64(chunk.reduce(into: 0) { count, byte in if byte == 0x0A { count += 1 } })
-        }
-        return lines
-    }
-
     struct KillRun {
         var storedAtKill: [Int]
         var refetched: [Int]
@@ -358,10 +347,12 @@ enum Download {
         func storedPages() throws -> Int {
             try database.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(max(pages), 0) FROM downloads") ?? 0 }
         }
-        var storedAtKill: [Int] = [], refetched: [Int] = []
+        var storedAtKill: [Int] = [], servedAtKill: [Int64] = [], restartedAt: [String] = []
         var last = 0
-        var lostBefore: Int64 = 0
+        let stamp = ISO8601DateFormatter()
+        stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         for k in 1...kills {
+            if k > 1 { restartedAt.append(stamp.string(from: Date())) }
             let daemon = try startDaemon(config: config, log: log)
             // Wait until this daemon has stored at least one page more than at the previous kill, and the
             // checkpoint has reached k/(kills+1) of the export (kills spread over the download).
@@ -378,21 +369,15 @@ enum Download {
             daemon.waitUntilExit()
             let stored = try storedPages()
             let served = try await sim.export(http: http, token: token)
-            let held = try wholeLines(in: dir + "/exports/BENCH/\(token).ndjson.partial")
             storedAtKill.append(stored)
-            // Records served so far that the file does not hold whole (the restart fetches them again),
-            // less those already counted at earlier kills (served twice, held once).
-            let lost = (served?.recordsServed ?? 0) - held
-            refetched.append(Int((lost - lostBefore + Int64(pageSize) - 1) / Int64(pageSize)))
-            lostBefore = lost
+            servedAtKill.append(served?.recordsServed ?? 0)
             last = stored
-            Bench.note(
-                "kill \(k): \(stored) pages stored, \(held) records held whole, \(served?.pagesServed ?? -1) pages served"
-            )
+            Bench.note("kill \(k): \(stored) pages stored, \(served?.pagesServed ?? -1) pages served")
             guard stored < pagesNeeded else {
                 Bench.note("kill \(k) came after the last page; fewer kills mid-download"); break
             }
         }
+        restartedAt.append(stamp.string(from: Date()))
         let daemon = try startDaemon(config: config, log: log)
         let deadline = Bench.monotonicSeconds() + 300
         var state = ""
@@ -414,6 +399,24 @@ enum Download {
             )
         }
         let extra = (canonical?.pagesServed ?? -1) - pagesNeeded
+        // Per kill: the records served before it that the restarted daemon asked for again — served at the
+        // kill, less where the restart went on (its first page request's offset − 1: the records it kept),
+        // less those already counted at earlier kills; in pages, rounded up.
+        var refetched: [Int] = []
+        var counted: Int64 = 0
+        for (k, restart) in restartedAt.enumerated() where k < servedAtKill.count {
+            let resumedAt = try database.read { db in
+                try Int64.fetchOne(
+                    db,
+                    sql:
+                        "SELECT page_offset FROM download_requests WHERE request = 'page' AND requested_at >= ? ORDER BY id LIMIT 1",
+                    arguments: [restart])
+            }
+            let kept = (resumedAt ?? 1) - 1
+            let again = max(0, servedAtKill[k] - kept - counted)
+            refetched.append(Int((again + Int64(pageSize) - 1) / Int64(pageSize)))
+            counted += again
+        }
         try? FileManager.default.removeItem(atPath: dir + "/exports")
         return KillRun(
             storedAtKill: storedAtKill, refetched: refetched, totalExtra: extra, pageRequests: requests,

@@ -80,16 +80,17 @@ struct MprefCommand: AsyncParsableCommand {
 
     /// Prints ArgumentParser's message for a failed parse and exits with its code (64 for a bad
     /// argument or value, 0 for `--help`, whose text goes to stdout whole). An error is one line,
-    /// `mprefd: error: …` as every other error, naming the value, the rule and where help is. A value
-    /// such as `-5` before `--` is read as an option by ArgumentParser ("Unknown option '-5'"), which
-    /// hides the real mistake: a hint line says so. After `--` it is a value already, refused by its own check: no hint.
+    /// `mprefd: error: …` as every other error, naming the value, the rule and where help is; for a
+    /// value such as `-5` before `--` (read as an option by ArgumentParser) it names that value and
+    /// how to pass it instead.
     private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
         let code = exitCode(for: error)
         fflush(nil)
         if code == .success {
             Output.line(fullMessage(for: error))
         } else {
-            Output.note("mprefd: error: " + oneLine(error))
+            // A number such as `-5` before `--` is read as an option ("Unknown option '-5'", or "Missing
+            // value for '--timeout'"), which hides the real mistake: the one line says that instead.
             if code == .validationFailure,
                 let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: {
                     $0.hasPrefix("-") && Double($0) != nil
@@ -97,11 +98,16 @@ struct MprefCommand: AsyncParsableCommand {
             {
                 let negative = arguments[index]
                 let previous = index > 0 ? arguments[index - 1] : ""
-                let spelling =
-                    previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(negative)" : "-- \(negative)"
+                // `--option=-5` only for an option that takes a value (ArgumentParser says it is missing one).
+                let takesValue =
+                    previous.hasPrefix("--") && !previous.contains("=")
+                    && message(for: error).contains("Missing value for '\(previous)")
+                let spelling = takesValue ? "\(previous)=\(negative)" : "-- \(negative)"
                 Output.note(
-                    "mprefd: hint: '\(negative)' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(spelling))"
+                    "mprefd: error: '\(TerminalText.escaped(negative))' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(TerminalText.escaped(spelling)))"
                 )
+            } else {
+                Output.note("mprefd: error: " + oneLine(error))
             }
         }
         fflush(nil)
@@ -150,7 +156,8 @@ struct MprefCommand: AsyncParsableCommand {
     private static func report(_ error: MprefdError) -> ExitCode {
         fflush(nil)
         Output.note(
-            "mprefd: error: \(error.message)", level: .error, metadata: ["exit_code": "\(error.exitCode.rawValue)"])
+            "mprefd: error: \(TerminalText.escaped(error.message))", level: .error,
+            metadata: ["exit_code": "\(error.exitCode.rawValue)"])
         return error.exitCode
     }
 }

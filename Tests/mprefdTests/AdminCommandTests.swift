@@ -127,24 +127,47 @@ import Testing
         }
     }
 
-    @Test func aNegativeNumberGetsAHintBesideArgumentParsersUnknownOption() async throws {
+    @Test func aNegativeNumberIsNamedInOneLineWithHowToPassIt() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
         let token = try await cli.run(["add-token", "-5"])
         #expect(token.status == 64)
-        #expect(token.stderr.contains("Unknown option '-5'"))
         #expect(
-            token.stderr.contains("mprefd: hint: '-5' starts with '-'") && token.stderr.contains("write -- -5"),
-            "\(token.stderr)")
-        // Written as the hint says, the value reaches mprefd's own check, which names it.
+            token.stderr
+                == "mprefd: error: '-5' starts with '-', so it is read as an option; access tokens, counts and "
+                + "durations are positive (to pass it anyway, write -- -5)\n", "\(token.stderr)")
+        // Written as the message says, the value reaches mprefd's own check, which names it.
         let passed = try await cli.run(["add-token", "--", "-5"])
         #expect(passed.status == 64)
         #expect(passed.stderr.contains("bad access token '-5'"), "\(passed.stderr)")
         let timeout = try await cli.run(["wait", "--timeout", "-3", "5"])
         #expect(timeout.status == 64)
-        #expect(timeout.stderr.contains("write --timeout=-3"), "\(timeout.stderr)")
+        #expect(timeout.stderr.contains("'-3'") && timeout.stderr.contains("write --timeout=-3"), "\(timeout.stderr)")
+        #expect(timeout.stderr.split(separator: "\n").count == 1, "\(timeout.stderr)")
+        // A flag takes no value: the advice is `--`, not `--retry=-5`.
+        let flag = try await cli.run(["download", "--retry", "-5"])
+        #expect(flag.status == 64)
+        #expect(flag.stderr.contains("write -- -5") && !flag.stderr.contains("--retry=-5"), "\(flag.stderr)")
         let help = try await cli.run(["add-token", "--help"])
-        #expect(help.status == 0 && help.stdout.contains("USAGE") && !help.stderr.contains("hint"))
+        #expect(help.status == 0 && help.stdout.contains("USAGE") && help.stderr.isEmpty)
+    }
+
+    @Test func aBadValueOfAHandCheckedArgumentIsEchoedEscaped() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        for arguments in [
+            ["add-token", "1\u{1B}]0;pwned\u{07}"], ["add-token", "1\u{202E}"], ["add-token", "1\n2"],
+            ["export", "--resolve", "1", "1\u{1B}[31m"],
+        ] {
+            let result = try await cli.run(arguments)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(
+                result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "),
+                "\(result.stderr.debugDescription)")
+            #expect(
+                !result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E },
+                "\(result.stderr.debugDescription)")
+        }
     }
 
     /// Values ArgumentParser parses into typed arguments (issue 13 §5): a bad one is exit 64 before

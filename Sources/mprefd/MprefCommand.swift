@@ -54,6 +54,11 @@ struct MprefCommand: AsyncParsableCommand {
         } catch {
             exitAfterParseFailure(error, arguments: Array(CommandLine.arguments.dropFirst()))
         }
+        // `-1h` parses as `-1 -h`, a help request: a value mistaken for options, not a wish for help.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if String(describing: type(of: command)) == "HelpCommand", valueLikeArgument(in: arguments) != nil {
+            exitAfterParseFailure(ValidationError("a value read as options"), arguments: arguments)
+        }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -84,34 +89,37 @@ struct MprefCommand: AsyncParsableCommand {
     /// value such as `-5` before `--` (read as an option by ArgumentParser) it names that value and
     /// how to pass it instead.
     private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
-        let code = exitCode(for: error)
+        var code = exitCode(for: error)
+        let valueLike = valueLikeArgument(in: arguments)
+        if code == .success, valueLike != nil { code = .validationFailure }
         fflush(nil)
         if code == .success {
             Output.line(fullMessage(for: error))
+        } else if code == .validationFailure, let index = valueLike {
+            let negative = arguments[index]
+            let previous = index > 0 ? arguments[index - 1] : ""
+            // `--option=-5` only for an option that takes a value (ArgumentParser says it is missing one).
+            let takesValue =
+                previous.hasPrefix("--") && !previous.contains("=")
+                && message(for: error).contains("Missing value for '\(previous)")
+            let spelling = takesValue ? "\(previous)=\(negative)" : "-- \(negative)"
+            Output.note(
+                "mprefd: error: '\(TerminalText.escaped(negative))' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(TerminalText.escaped(spelling)))"
+            )
         } else {
-            // A number such as `-5` before `--` is read as an option ("Unknown option '-5'", or "Missing
-            // value for '--timeout'"), which hides the real mistake: the one line says that instead.
-            if code == .validationFailure,
-                let index = arguments.prefix(while: { $0 != "--" }).firstIndex(where: {
-                    $0.hasPrefix("-") && Double($0) != nil
-                })
-            {
-                let negative = arguments[index]
-                let previous = index > 0 ? arguments[index - 1] : ""
-                // `--option=-5` only for an option that takes a value (ArgumentParser says it is missing one).
-                let takesValue =
-                    previous.hasPrefix("--") && !previous.contains("=")
-                    && message(for: error).contains("Missing value for '\(previous)")
-                let spelling = takesValue ? "\(previous)=\(negative)" : "-- \(negative)"
-                Output.note(
-                    "mprefd: error: '\(TerminalText.escaped(negative))' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(TerminalText.escaped(spelling)))"
-                )
-            } else {
-                Output.note("mprefd: error: " + oneLine(error))
-            }
+            Output.note("mprefd: error: " + oneLine(error))
         }
         fflush(nil)
         Foundation.exit(code.rawValue)
+    }
+
+    /// The index of the first argument before `--` that is a value starting with `-` and a digit
+    /// (`-5`, `-1h`), which ArgumentParser reads as options; nil when there is none or help was asked
+    /// for in so many words (`--help`, `-h`, `help`).
+    static func valueLikeArgument(in arguments: [String]) -> Int? {
+        let options = arguments.prefix(while: { $0 != "--" })
+        guard !options.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) else { return nil }
+        return options.firstIndex { $0.count > 1 && $0.hasPrefix("-") && ($0.dropFirst().first?.isNumber ?? false) }
     }
 
     /// ArgumentParser's message for `error` on one line (its lines joined by "; ", without its

@@ -148,8 +148,17 @@ import Testing
         let flag = try await cli.run(["download", "--retry", "-5"])
         #expect(flag.status == 64)
         #expect(flag.stderr.contains("write -- -5") && !flag.stderr.contains("--retry=-5"), "\(flag.stderr)")
+        // `-1h` is not `-1 -h` (a help request that exits 0): it is a bad value.
+        for arguments in [["hooks", "show", "-1h"], ["hooks", "retry", "-1h"], ["wait", "--timeout", "-1h", "5"]] {
+            let hijacked = try await cli.run(arguments)
+            #expect(hijacked.status == 64 && hijacked.stdout.isEmpty, "\(arguments): \(hijacked.stdout)")
+            #expect(
+                hijacked.stderr.hasPrefix("mprefd: error: '-1h' starts with '-'"), "\(arguments): \(hijacked.stderr)")
+        }
         let help = try await cli.run(["add-token", "--help"])
         #expect(help.status == 0 && help.stdout.contains("USAGE") && help.stderr.isEmpty)
+        let helpAnyway = try await cli.run(["wait", "-5", "--help"])
+        #expect(helpAnyway.status == 0 && helpAnyway.stdout.contains("USAGE"))
     }
 
     @Test func aBadValueOfAHandCheckedArgumentIsEchoedEscaped() async throws {

@@ -54,9 +54,10 @@ struct MprefCommand: AsyncParsableCommand {
         } catch {
             exitAfterParseFailure(error, arguments: Array(CommandLine.arguments.dropFirst()))
         }
-        // `-1h` parses as `-1 -h`, a help request: a value mistaken for options, not a wish for help.
+        // No command accepts a value like `-5` or `-1h` before `--` (ArgumentParser refuses it, or
+        // reads `-1h` as `-1 -h`, a help request): a parse that got past one still names it.
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if String(describing: type(of: command)) == "HelpCommand", valueLikeArgument(in: arguments) != nil {
+        if valueLikeArgument(in: arguments) != nil {
             exitAfterParseFailure(ValidationError("a value read as options"), arguments: arguments)
         }
         do {

@@ -163,7 +163,10 @@ struct JSONScanner {
         position += 1
     }
 
+    @inline(__always)
     private mutating func skipWhitespace() {
+        // Compact JSON: most calls find a token at once.
+        if position < bytes.count, bytes[position] > 0x20 { return }
         while let byte = peek, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
             if byte != 0x20 && byte != 0x09 { sawLineBreak = true }
             position += 1
@@ -266,21 +269,23 @@ struct JSONScanner {
     }
 
     /// The index of the first byte at or after `start` that is a quote, a backslash, a control
-    /// character or not ASCII (`bytes.count` when none): eight bytes at a time while all eight are
-    /// plain (SWAR: a byte-wise "has zero / has less than" test on one 64-bit word), then byte by byte.
-    private static func plainRunEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+    /// character or not ASCII (`bytes.count` when none): eight bytes at a time (SWAR: a byte-wise
+    /// "is zero / is less than" test on one 64-bit word, whose lowest flagged byte is exact, so its
+    /// trailing zero bits give the position), then byte by byte for the last few bytes.
+    @inline(__always)
+    static func plainRunEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         var index = start
         while index + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             // A byte is zero in `x` when (x - 1) borrows into its high bit while x's own high bit is clear.
             let special =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-                | word
-            if special & highs != 0 { break }
+                (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                    | word) & highs
+            if special != 0 { return index + special.trailingZeroBitCount / 8 }
             index += 8
         }
         while index < bytes.count {

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// A scenario, or a helper the scenarios start as a child process (`serve`, `seed`).
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case throughput, record, scale, idle, admin, hooks, download, detection, all, serve, seed
+        case throughput, record, scale, idle, admin, hooks, download, detection, all, serve, seed, decode
         case timeToData = "time-to-data"
     }
 
@@ -39,6 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
             case .admin: try await Admin.run(options)
             case .hooks: try await HookLatency.run(options)
             case .record: try await RecordCost.run(options)
+            case .decode: try await DecodeCost.run(options)
             case .download: try await Download.run(options)
             case .detection: try Detection.run(options)
             case .timeToData: try await TimeToData.run(options)
@@ -73,7 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
             "Started \(Date()) · `nproc` = \(ProcessInfo.processInfo.activeProcessorCount) · load average at start: \(loadAverage())\n"
         )
         fflush(nil)
-        for scenario in ["throughput", "record", "scale", "idle", "admin", "hooks", "download", "time-to-data"] {
+        for scenario in [
+            "throughput", "record", "scale", "idle", "admin", "hooks", "decode", "download", "time-to-data",
+        ] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Bench.executablePath)
             process.arguments = [scenario] + passthrough

@@ -165,6 +165,43 @@ struct DownloadFileTests {
         #expect((try FileManager.default.attributesOfItem(atPath: final)[.posixPermissions] as? Int) == 0o640)
     }
 
+    /// Each page, once durable, leaves the page cache (a download never reads it back): the whole
+    /// memory pages written are no longer resident, the last partial one is (so the next append does
+    /// not read it from disk). Seen with `mincore(2)` on the real file.
+    @Test(
+        .enabled(
+            if: Self.fileSystemType(of: FileManager.default.temporaryDirectory.path) != "tmpfs",
+            "tmpfs keeps its pages in memory whatever the advice"))
+    func durablePagesLeaveThePageCacheButTheLastPartialOneStays() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let final = directory + "/C/5.ndjson"
+        let file = try DownloadFile.open(partial: final + ".partial", final: final, bytes: 0, sha256: nil).file
+        let line = Array(String(repeating: "x", count: 49_999).utf8) + [0x0A]
+        for _ in 0..<3 { try file.append(line) }
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = 3 * line.count
+        let pages = (length + pageSize - 1) / pageSize
+        let fd = open(final + ".partial", O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
+        try #require(mapped != MAP_FAILED)
+        defer { munmap(mapped, length) }
+        var resident = [UInt8](repeating: 0, count: pages)
+        try #require(mincore(mapped, length, &resident) == 0)
+        let residentWhole = resident.dropLast().filter { $0 & 1 != 0 }.count
+        #expect(residentWhole == 0, "\(residentWhole) of \(pages - 1) whole pages still cached")
+        #expect(resident.last.map { $0 & 1 != 0 } == true, "the last, partial page was dropped")
+    }
+
+    /// The type of the file system mounted deepest above `path` (`/proc/self/mounts`), e.g. `ext4`.
+    static func fileSystemType(of path: String) -> String? {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8) else { return nil }
+        let entries = mounts.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count > 2 }
+        let holding = entries.filter { path == $0[1] || path.hasPrefix($0[1] == "/" ? "/" : $0[1] + "/") }
+        return holding.max { $0[1].count < $1[1].count }.map { String($0[2]) }
+    }
+
     @Test func aFileThatDoesNotMatchItsCheckpointStartsOver() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/2.ndjson"

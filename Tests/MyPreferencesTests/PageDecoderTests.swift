@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Testing
 @testable import MyPreferences
 
@@ -66,6 +67,32 @@ struct PageDecoderTests {
             Issue.record("refused a string of \(offset) bytes"); return
         }
         #expect(short.records == 1)
+    }
+
+    /// The word-at-a-time search stops at exactly the first byte a byte-wise search stops at, for
+    /// random runs of the bytes on either side of each threshold (a borrow out of one byte must
+    /// never flag an earlier one), from every start.
+    @Test func thePlainRunEndsWhereAByteWiseSearchEndsIt() {
+        let alphabet: [UInt8] = [
+            0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xFF, 0x61,
+        ]
+        func byteWise(_ bytes: [UInt8], from start: Int) -> Int {
+            bytes[start...].firstIndex { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 || $0 >= 0x80 } ?? bytes.count
+        }
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<4000 {
+            let length = Int(rng.next() % 40)
+            // Mostly plain bytes (0x20...0x7F but the quote and backslash), so that runs are long.
+            let bytes = (0..<length).map { _ -> UInt8 in
+                let roll = rng.next()
+                return roll % 4 == 0
+                    ? alphabet[Int((roll >> 8) % UInt64(alphabet.count))] : UInt8(0x23 + (roll >> 8) % 0x39)
+            }
+            for start in 0...length {
+                let found = bytes.withUnsafeBytes { JSONScanner.plainRunEnd(in: $0, from: start) }
+                #expect(found == byteWise(bytes, from: start), "\(bytes) from \(start)")
+            }
+        }
     }
 
     @Test func keysAreCaseInsensitiveAndPreferencesIsAccepted() throws {

@@ -35,6 +35,13 @@ package final class DownloadFile: @unchecked Sendable {
     package private(set) var bytes: Int64
     private var hasher: SHA256
     private var descriptor: Int32
+    /// Bytes from the start of the file already dropped from the page cache (a multiple of the page size).
+    private var uncachedBytes: Int64 = 0
+    /// The kernel's page size in bytes (`sysconf(_SC_PAGESIZE)`; 4096 when it cannot be read).
+    private static let pageSize: Int64 = {
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return size > 0 ? Int64(size) : 4096
+    }()
 
     private init(path: String, descriptor: Int32, bytes: Int64, hasher: SHA256) {
         self.path = path
@@ -194,6 +201,21 @@ package final class DownloadFile: @unchecked Sendable {
         }
         hasher.update(data: data)
         bytes += Int64(data.count)
+        dropDurablePagesFromCache()
+    }
+
+    /// Tells the kernel it may drop the file's whole memory pages that are now durable
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`, advisory: a failure is ignored). A download writes each
+    /// byte once and never reads it back (its SHA-256 is computed as it is written), so keeping
+    /// gigabytes of it cached would only push the host's useful cache out, and each page written would
+    /// need fresh memory (on a virtual machine whose freed memory goes back to the host, ≈ 7 µs per
+    /// 4 KiB page: BENCHMARKS §6a). The page holding the file's last, partial bytes stays cached, so
+    /// the next append never reads it back from disk.
+    private func dropDurablePagesFromCache() {
+        let end = bytes - bytes % Self.pageSize
+        guard end > uncachedBytes else { return }
+        _ = posix_fadvise(descriptor, off_t(uncachedBytes), off_t(end - uncachedBytes), POSIX_FADV_DONTNEED)
+        uncachedBytes = end
     }
 
     /// Makes the file final: `fsync`, rename to `final`, `fsync` of the directory. Returns the hex SHA-256.

@@ -152,12 +152,14 @@ struct JSONScanner {
 
     // MARK: Values
 
+    @inline(__always)
     private var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
 
     private func fail(_ reason: String) -> PageDecodingError {
         PageDecodingError(reason: "\(reason) (at byte \(position))")
     }
 
+    @inline(__always)
     private mutating func expect(_ byte: UInt8, _ what: String) throws(PageDecodingError) {
         guard peek == byte else { throw fail("expected \(what)") }
         position += 1
@@ -409,6 +411,7 @@ struct JSONScanner {
     }
 
     /// `"key" :` inside an object.
+    @inline(__always)
     private mutating func memberKey() throws(PageDecodingError) {
         skipWhitespace()
         try skipString()

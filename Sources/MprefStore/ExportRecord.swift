@@ -20,7 +20,7 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     package var requestBody: String
     /// Initiate requests sent.
     package var attempts: Int64
-    package var tokenID: Int64?
+    package var tokenID: TokenID?
     package var accessToken: Int64?
     package var createdAt: String
     package var answeredAt: String?

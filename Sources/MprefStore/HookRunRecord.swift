@@ -7,7 +7,7 @@ package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var id: Int64
     /// Stable across retries of the same event: `MPREFD_EVENT_ID`.
     package var eventID: String
-    package var tokenID: Int64
+    package var tokenID: TokenID
     /// `complete`, `failed`, `expired`, `retrieved`, `timed_out`.
     package var event: String
     package var command: String

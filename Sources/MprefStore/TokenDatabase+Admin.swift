@@ -125,7 +125,7 @@ extension TokenDatabase {
             token.download,
             token.segment?.value,
         ])
-        let id = db.lastInsertedRowID
+        let id = TokenID(db.lastInsertedRowID)
         try Self.insertHooks(token.hooks, tokenID: id, db: db)
         return .added(try Self.fetchToken(id: id, db: db))
     }
@@ -216,12 +216,12 @@ extension TokenDatabase {
     }
 
     /// `[1,2,3]`: integers as one JSON array, for `json_each(?)`.
-    static func jsonArray(_ values: [Int64]) -> String {
-        "[" + values.map(String.init).joined(separator: ",") + "]"
+    static func jsonArray(_ values: [some CustomStringConvertible]) -> String {
+        "[" + values.map(\.description).joined(separator: ",") + "]"
     }
 
     /// The last `limit` polls of a token, newest first.
-    package func polls(tokenID: Int64, limit: Int) throws -> [PollRecord] {
+    package func polls(tokenID: TokenID, limit: Int) throws -> [PollRecord] {
         try read { db in
             try PollRecord.fetchAll(
                 db,
@@ -234,7 +234,7 @@ extension TokenDatabase {
     }
 
     /// The hooks attached to one token.
-    package func tokenHooks(tokenID: Int64) throws -> [TokenHook] {
+    package func tokenHooks(tokenID: TokenID) throws -> [TokenHook] {
         try read { db in
             try Row.fetchAll(
                 db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id",
@@ -259,7 +259,7 @@ extension TokenDatabase {
     /// Applies `change` to the given token ids in one transaction, with one set-based statement
     /// (primary-key lookups); returns the ids actually changed (a pause of a finished token, say,
     /// changes nothing), in no particular order.
-    package func changeState(_ change: AdminChange, tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+    package func changeState(_ change: AdminChange, tokenIDs: [TokenID], now: Date = .now) throws -> [TokenID] {
         guard !tokenIDs.isEmpty else { return [] }
         let nowText = Timestamp.format(now)
         let ids = Self.jsonArray(tokenIDs)
@@ -268,25 +268,25 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             switch change {
             case .pause:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state IN ('watching', 'downloading') RETURNING id",
                     arguments: [seq, ids])
             case .resume:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id",
                     arguments: [nowText, seq, ids])
             case .remove:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state <> 'removed' RETURNING id",
                     arguments: [seq, ids])
             case .purge:
-                let purged = try Int64.fetchAll(
+                let purged = try TokenID.fetchAll(
                     db, sql: "DELETE FROM tokens WHERE \(selected) RETURNING id", arguments: [ids])
                 if !purged.isEmpty {
                     try db.execute(
@@ -307,7 +307,7 @@ extension TokenDatabase {
         try Int64.fetchOne(db, sql: "UPDATE admin_sequence SET value = value + 1 WHERE id = 1 RETURNING value") ?? 1
     }
 
-    static func fetchToken(id: Int64, db: Database) throws -> TokenRecord {
+    static func fetchToken(id: TokenID, db: Database) throws -> TokenRecord {
         guard
             let token = try TokenRecord.fetchOne(
                 db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id])
@@ -317,7 +317,7 @@ extension TokenDatabase {
         return token
     }
 
-    private static func insertHooks(_ hooks: [TokenHook], tokenID: Int64, db: Database) throws {
+    private static func insertHooks(_ hooks: [TokenHook], tokenID: TokenID, db: Database) throws {
         for hook in hooks {
             try db.execute(
                 sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)",

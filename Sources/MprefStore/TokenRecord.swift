@@ -4,7 +4,7 @@ import GRDB
 
 /// One row of `tokens`, as analysts see it (`mprefd list --json` prints these, keys = column names).
 package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
-    package var id: Int64
+    package var id: TokenID
     package var clientID: String
     package var accessToken: Int64
     package var label: String?
@@ -72,7 +72,7 @@ package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
 /// One row of `polls`: the history of one poll attempt.
 package struct PollRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var id: Int64
-    package var tokenID: Int64
+    package var tokenID: TokenID
     package var polledAt: String
     package var httpStatus: Int?
     package var status: String?

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 import Testing
 @testable import MprefStore
 

@@ -61,7 +61,7 @@ import Testing
         }
         #expect(left == [10])
         #expect(
-            try db.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM tokens ORDER BY id") } == [
+            try db.read { db in try TokenID.fetchAll(db, sql: "SELECT id FROM tokens ORDER BY id") } == [
                 tokens[0], tokens[2],
             ])
         // Reports keep working on what is left.

@@ -108,7 +108,8 @@ struct PollNowTests {
     func tokens(_ ids: [Int64]) -> [WatchedToken] {
         ids.map {
             WatchedToken(
-                id: $0, clientID: "ACME_Co", accessToken: $0 * 10, nextPollAt: wallNow.addingTimeInterval(3600))
+                id: TokenID($0), clientID: "ACME_Co", accessToken: $0 * 10, nextPollAt: wallNow.addingTimeInterval(3600)
+            )
         }
     }
 

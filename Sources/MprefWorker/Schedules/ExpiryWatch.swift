@@ -15,7 +15,7 @@ import MprefStore
 package actor ExpiryWatch {
     /// One warning raised.
     package struct Warning: Sendable, Hashable {
-        package var tokenID: Int64
+        package var tokenID: TokenID
         package var clientID: String
         package var accessToken: Int64
         package var state: TokenState
@@ -25,7 +25,7 @@ package actor ExpiryWatch {
     }
 
     private struct Key: Hashable {
-        var tokenID: Int64
+        var tokenID: TokenID
         var expires: String
     }
 

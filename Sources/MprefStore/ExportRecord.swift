@@ -21,7 +21,7 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     /// Initiate requests sent.
     package var attempts: Int64
     package var tokenID: TokenID?
-    package var accessToken: Int64?
+    package var accessToken: AccessToken?
     package var createdAt: String
     package var answeredAt: String?
     package var httpStatus: Int?

@@ -5,7 +5,7 @@ import GRDB
 /// A token to start watching (`mprefd add-token`).
 package struct NewToken: Sendable, Hashable {
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var label: String?
     /// When a still-processing export becomes `timed_out`; `nil` for no deadline.
     package var deadline: Date?
@@ -18,7 +18,8 @@ package struct NewToken: Sendable, Hashable {
     package var segment: SegmentName?
 
     package init(
-        clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [],
+        clientID: String, accessToken: AccessToken, label: String? = nil, deadline: Date? = nil,
+        hooks: [TokenHook] = [],
         globalHooks: Bool = true,
         download: Bool? = nil, segment: SegmentName? = nil
     ) {
@@ -132,9 +133,9 @@ extension TokenDatabase {
 
     /// The access token most recently added for `clientID` (highest `tokens.id`), or `nil` when the
     /// client ID has none. One indexed lookup (`UNIQUE (client_id, access_token)` leads with client_id).
-    package func newestAccessToken(clientID: String) throws -> Int64? {
+    package func newestAccessToken(clientID: String) throws -> AccessToken? {
         try read { db in
-            try Int64.fetchOne(
+            try AccessToken.fetchOne(
                 db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1",
                 arguments: [clientID])
         }
@@ -182,7 +183,7 @@ extension TokenDatabase {
     }
 
     /// The tokens with this access token (one per client ID), optionally of one client ID.
-    package func findTokens(accessToken: Int64, clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessToken: AccessToken, clientID: String?) throws -> [TokenRecord] {
         try findTokens(accessTokens: [accessToken], clientID: clientID)
     }
 
@@ -193,7 +194,7 @@ extension TokenDatabase {
     /// one JSON array (`json_each`) and each element is found through the `tokens_by_access_token`
     /// index (migration 0007), or the `(client_id, access_token)` unique index with a client ID.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func findTokens(accessTokens: [Int64], clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessTokens: [AccessToken], clientID: String?) throws -> [TokenRecord] {
         guard !accessTokens.isEmpty else { return [] }
         let list = Self.jsonArray(accessTokens)
         return try read { db in

@@ -329,7 +329,7 @@ extension TokenDatabase {
 package struct SegmentToken: Sendable, Hashable {
     package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var segment: SegmentName
     package var addedAt: Date
     /// When a stuck warning was raised (`tokens.stuck_at`); `nil` = none.
@@ -351,7 +351,7 @@ extension TokenDatabase {
             ).compactMap { row in
                 guard let id = try? row.decode(TokenID.self, forColumn: "id"),
                     let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let accessToken = try? row.decode(AccessToken.self, forColumn: "access_token"),
                     let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
                     let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)
                 else { return nil }
@@ -395,7 +395,7 @@ extension TokenDatabase {
 package struct ExpiringToken: Sendable, Hashable {
     package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var state: TokenState
     /// `tokens.expires`, verbatim (the API/3 status form; its format is undocumented).
     package var expires: String
@@ -418,7 +418,7 @@ extension TokenDatabase {
             ).compactMap { row in
                 guard let id = try? row.decode(TokenID.self, forColumn: "id"),
                     let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let accessToken = try? row.decode(AccessToken.self, forColumn: "access_token"),
                     let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)),
                     let expires = try? row.decode(String.self, forColumn: "expires")
                 else { return nil }

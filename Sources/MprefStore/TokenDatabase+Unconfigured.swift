@@ -6,7 +6,7 @@ import GRDB
 package struct UnconfiguredTimeout: Sendable, Hashable {
     package var tokenID: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
 }
 
 extension TokenDatabase {

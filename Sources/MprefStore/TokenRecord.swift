@@ -6,7 +6,7 @@ import GRDB
 package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var label: String?
     package var state: TokenState
     /// The API's `Status`, verbatim, from the latest decoded poll.

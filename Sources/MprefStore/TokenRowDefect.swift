@@ -147,7 +147,8 @@ extension WatchedToken {
         let awaitsCallback = ((try? row.decode(Int64?.self, forColumn: "awaits_callback")).flatMap { $0 } ?? 0) == 1
         return .success(
             WatchedToken(
-                id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
+                id: id, clientID: clientID, accessToken: AccessToken(accessToken), attempt: attempt,
+                consecutiveErrors: errors,
                 consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state,
                 download: download,
                 rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment,

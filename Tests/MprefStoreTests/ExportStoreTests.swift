@@ -33,7 +33,8 @@ import Testing
             throw StoreError(.notFound, "not recorded")
         }
         let result = try db.exportStarted(
-            id: export.id, token: NewToken(clientID: clientID, accessToken: token), httpStatus: 200, at: at)
+            id: export.id, token: NewToken(clientID: clientID, accessToken: AccessToken(token)), httpStatus: 200, at: at
+        )
         return (export.id, result.token.id)
     }
 

@@ -11,7 +11,7 @@ import Testing
 struct SchedulerStateTests {
     /// Never called: `SchedulerState` only decides which polls to launch.
     struct NoSource: StatusSource {
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             PollResult(outcome: .serverError, httpStatus: 500, latency: .zero)
         }
     }
@@ -123,7 +123,7 @@ struct PauseInForceTests {
             configuration: configuration,
             targets: ["ACME_Co": PollTarget(source: SchedulerStateTests.NoSource(), hostKey: host)])
         let tokens = (1...4).map {
-            WatchedToken(id: TokenID(Int64($0)), clientID: "ACME_Co", accessToken: Int64(100 + $0))
+            WatchedToken(id: TokenID(Int64($0)), clientID: "ACME_Co", accessToken: AccessToken(Int64(100 + $0)))
         }
         s.load(tokens: tokens, pauses: [], wallNow: wallNow, now: now, logger: Logger(label: "test"))
         #expect(s.dueLaunches(now: now).count == 4)

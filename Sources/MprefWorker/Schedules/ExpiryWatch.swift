@@ -17,7 +17,7 @@ package actor ExpiryWatch {
     package struct Warning: Sendable, Hashable {
         package var tokenID: TokenID
         package var clientID: String
-        package var accessToken: Int64
+        package var accessToken: AccessToken
         package var state: TokenState
         package var expires: String
         /// Seconds from the check until `expires`; negative when it has passed.

@@ -7,8 +7,8 @@ enum AdminValues {
     /// An access token: a positive 64-bit integer, 1…9223372036854775807, written as ASCII digits
     /// only (no sign, no `+`, no spaces; leading zeros are allowed). `nil` for anything else
     /// (``AccessToken/init(digits:)``).
-    static func accessToken(_ text: some StringProtocol) -> Int64? {
-        AccessToken(digits: text)?.value
+    static func accessToken(_ text: some StringProtocol) -> AccessToken? {
+        AccessToken(digits: text)
     }
 
     /// What `accessToken` accepts, for error messages.

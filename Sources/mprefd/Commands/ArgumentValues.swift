@@ -15,22 +15,18 @@ struct ArgumentValueError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// An access token named on the command line: 1…9223372036854775807, digits only
-/// (``AdminValues/accessToken(_:)``).
-struct AccessTokenArgument: Hashable, Sendable {
-    var value: Int64
-
-    static func parse(_ text: String) throws -> AccessTokenArgument {
-        guard let value = AdminValues.accessToken(text) else {
-            throw ArgumentValueError(description: AdminValues.accessTokenRule)
-        }
-        return AccessTokenArgument(value: value)
+extension AccessToken {
+    /// An access token named on the command line: 1…9223372036854775807, digits only
+    /// (``AccessToken/init(digits:)``).
+    static func parseArgument(_ text: String) throws -> AccessToken {
+        guard let token = AccessToken(digits: text) else { throw ArgumentValueError(description: AccessToken.rule) }
+        return token
     }
 
-    /// The values of `tokens`, duplicates dropped (first occurrence kept).
-    static func unique(_ tokens: [AccessTokenArgument]) -> [Int64] {
-        var seen = Set<Int64>()
-        return tokens.map(\.value).filter { seen.insert($0).inserted }
+    /// `tokens`, duplicates dropped (first occurrence kept).
+    static func unique(_ tokens: [AccessToken]) -> [AccessToken] {
+        var seen = Set<AccessToken>()
+        return tokens.filter { seen.insert($0).inserted }
     }
 }
 

@@ -63,7 +63,7 @@ struct List: AsyncParsableCommand {
                     ],
                     rows: tokens.map { t in
                         [
-                            t.clientID, String(t.accessToken),
+                            t.clientID, t.accessToken.description,
                             t.state.rawValue + (downloads[t.id].map { " " + DownloadDisplay.percent($0) } ?? ""),
                             t.lastStatus ?? "-",
                             t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",

@@ -21,8 +21,8 @@ struct Remove: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Argument(
-        help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+        help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Option(
         name: .customLong("client-id"),
@@ -38,7 +38,7 @@ struct Remove: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)

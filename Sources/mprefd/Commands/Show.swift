@@ -20,8 +20,8 @@ struct Show: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessToken: AccessTokenArgument
+    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessToken: AccessToken
 
     @Option(
         name: .customLong("client-id"),
@@ -40,7 +40,7 @@ struct Show: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = [accessToken.value]
+        let tokens = [accessToken]
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)

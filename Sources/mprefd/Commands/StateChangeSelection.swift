@@ -6,8 +6,8 @@ import MprefStore
 struct StateChangeSelection: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Flag(help: "Every token in the state this command changes (of --client-id, when given).")
     var all = false
@@ -29,7 +29,7 @@ struct StateChangeSelection: ParsableArguments {
     }
 
     func apply(_ change: TokenDatabase.AdminChange, verb: String, eligible: TokenState) async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)

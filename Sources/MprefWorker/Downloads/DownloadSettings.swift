@@ -28,18 +28,13 @@ package struct DownloadSettings: Sendable, Hashable {
 
     package init() {}
 
-    /// The final path of an export's file. Only validated values go in: the client ID (1–128 of
-    /// `[A-Za-z0-9_.-]`, checked by the configuration; `.` and `..` are refused here) and the
-    /// integer access token, so no path can leave `directory`.
+    /// The final path of an export's file. Only validated values go in: the client ID (``ClientID/rule``:
+    /// 1–128 of `[A-Za-z0-9_.-]`, not `.` or `..`; checked by the configuration and again here) and the
+    /// positive integer access token, so no path can leave `directory`.
     package func file(clientID: String, accessToken: AccessToken) -> String? {
-        guard !clientID.isEmpty, clientID != ".", clientID != "..",
-            clientID.utf8.allSatisfy({ Self.allowed.contains($0) }), accessToken > 0
-        else { return nil }
+        guard ClientID.isValid(clientID), accessToken > 0 else { return nil }
         return (directory as NSString).appendingPathComponent("\(clientID)/\(accessToken).ndjson")
     }
-
-    private static let allowed: Set<UInt8> = Set(
-        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8))
 }
 
 /// Something that serves an export's pages and commit: the real `MyPreferencesClient`, or a stand-in.

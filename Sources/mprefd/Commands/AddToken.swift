@@ -44,8 +44,8 @@ struct AddToken: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(
         help:

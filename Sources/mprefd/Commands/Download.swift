@@ -50,8 +50,8 @@ struct Download: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
     var retry = false

@@ -23,8 +23,8 @@ struct List: AsyncParsableCommand {
 
     @Option(
         name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(
         help:

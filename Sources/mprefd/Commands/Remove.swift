@@ -27,8 +27,8 @@ struct Remove: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(help: "Delete the rows instead: the token, its poll history and its hook runs. Cannot be undone.")
     var purge = false

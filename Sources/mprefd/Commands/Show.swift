@@ -26,8 +26,8 @@ struct Show: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Option(help: ArgumentHelp("How many of the latest polls to show.", valueName: "n"))
     var history: Int = 10

@@ -16,8 +16,8 @@ struct StateChangeSelection: ParsableArguments {
         name: .customLong("client-id"),
         help: ArgumentHelp(
             "The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     /// Access tokens or `--all`, one of them (`pause`, and `resume` without `--host`/`--account`).
     func validateTokensOrAll() throws {

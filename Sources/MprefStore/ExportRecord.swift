@@ -20,8 +20,8 @@ package struct ExportRecord: Sendable, Hashable, Encodable {
     package var requestBody: String
     /// Initiate requests sent.
     package var attempts: Int64
-    package var tokenID: Int64?
-    package var accessToken: Int64?
+    package var tokenID: TokenID?
+    package var accessToken: AccessToken?
     package var createdAt: String
     package var answeredAt: String?
     package var httpStatus: Int?

@@ -7,7 +7,7 @@ package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var id: Int64
     /// Stable across retries of the same event: `MPREFD_EVENT_ID`.
     package var eventID: String
-    package var tokenID: Int64
+    package var tokenID: TokenID
     /// `complete`, `failed`, `expired`, `retrieved`, `timed_out`.
     package var event: String
     package var command: String
@@ -26,7 +26,7 @@ package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var error: String?
     // From the token row, for display.
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
 
     enum CodingKeys: String, CodingKey {
         case id, event, command, attempt, state, signal, error
@@ -60,7 +60,7 @@ package struct HookJob: Sendable, Hashable {
     /// This run's number, 1-based (`MPREFD_ATTEMPT`).
     package var attempt: Int
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var label: String?
     package var status: String?
     package var rowCount: Int64?

@@ -5,7 +5,7 @@ import GRDB
 /// A token to start watching (`mprefd add-token`).
 package struct NewToken: Sendable, Hashable {
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var label: String?
     /// When a still-processing export becomes `timed_out`; `nil` for no deadline.
     package var deadline: Date?
@@ -18,7 +18,8 @@ package struct NewToken: Sendable, Hashable {
     package var segment: SegmentName?
 
     package init(
-        clientID: String, accessToken: Int64, label: String? = nil, deadline: Date? = nil, hooks: [TokenHook] = [],
+        clientID: String, accessToken: AccessToken, label: String? = nil, deadline: Date? = nil,
+        hooks: [TokenHook] = [],
         globalHooks: Bool = true,
         download: Bool? = nil, segment: SegmentName? = nil
     ) {
@@ -125,16 +126,16 @@ extension TokenDatabase {
             token.download,
             token.segment?.value,
         ])
-        let id = db.lastInsertedRowID
+        let id = TokenID(db.lastInsertedRowID)
         try Self.insertHooks(token.hooks, tokenID: id, db: db)
         return .added(try Self.fetchToken(id: id, db: db))
     }
 
     /// The access token most recently added for `clientID` (highest `tokens.id`), or `nil` when the
     /// client ID has none. One indexed lookup (`UNIQUE (client_id, access_token)` leads with client_id).
-    package func newestAccessToken(clientID: String) throws -> Int64? {
+    package func newestAccessToken(clientID: String) throws -> AccessToken? {
         try read { db in
-            try Int64.fetchOne(
+            try AccessToken.fetchOne(
                 db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1",
                 arguments: [clientID])
         }
@@ -182,7 +183,7 @@ extension TokenDatabase {
     }
 
     /// The tokens with this access token (one per client ID), optionally of one client ID.
-    package func findTokens(accessToken: Int64, clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessToken: AccessToken, clientID: String?) throws -> [TokenRecord] {
         try findTokens(accessTokens: [accessToken], clientID: clientID)
     }
 
@@ -193,7 +194,7 @@ extension TokenDatabase {
     /// one JSON array (`json_each`) and each element is found through the `tokens_by_access_token`
     /// index (migration 0007), or the `(client_id, access_token)` unique index with a client ID.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func findTokens(accessTokens: [Int64], clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessTokens: [AccessToken], clientID: String?) throws -> [TokenRecord] {
         guard !accessTokens.isEmpty else { return [] }
         let list = Self.jsonArray(accessTokens)
         return try read { db in
@@ -216,12 +217,12 @@ extension TokenDatabase {
     }
 
     /// `[1,2,3]`: integers as one JSON array, for `json_each(?)`.
-    static func jsonArray(_ values: [Int64]) -> String {
-        "[" + values.map(String.init).joined(separator: ",") + "]"
+    static func jsonArray(_ values: [some CustomStringConvertible]) -> String {
+        "[" + values.map(\.description).joined(separator: ",") + "]"
     }
 
     /// The last `limit` polls of a token, newest first.
-    package func polls(tokenID: Int64, limit: Int) throws -> [PollRecord] {
+    package func polls(tokenID: TokenID, limit: Int) throws -> [PollRecord] {
         try read { db in
             try PollRecord.fetchAll(
                 db,
@@ -234,7 +235,7 @@ extension TokenDatabase {
     }
 
     /// The hooks attached to one token.
-    package func tokenHooks(tokenID: Int64) throws -> [TokenHook] {
+    package func tokenHooks(tokenID: TokenID) throws -> [TokenHook] {
         try read { db in
             try Row.fetchAll(
                 db, sql: "SELECT on_event, command FROM token_hooks WHERE token_id = ? ORDER BY id",
@@ -259,7 +260,7 @@ extension TokenDatabase {
     /// Applies `change` to the given token ids in one transaction, with one set-based statement
     /// (primary-key lookups); returns the ids actually changed (a pause of a finished token, say,
     /// changes nothing), in no particular order.
-    package func changeState(_ change: AdminChange, tokenIDs: [Int64], now: Date = .now) throws -> [Int64] {
+    package func changeState(_ change: AdminChange, tokenIDs: [TokenID], now: Date = .now) throws -> [TokenID] {
         guard !tokenIDs.isEmpty else { return [] }
         let nowText = Timestamp.format(now)
         let ids = Self.jsonArray(tokenIDs)
@@ -268,25 +269,25 @@ extension TokenDatabase {
             let seq = try Self.nextAdminSeq(db)
             switch change {
             case .pause:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'paused', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state IN ('watching', 'downloading') RETURNING id",
                     arguments: [seq, ids])
             case .resume:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'watching', next_poll_at = ?, admin_seq = ? WHERE \(selected) AND state = 'paused' RETURNING id",
                     arguments: [nowText, seq, ids])
             case .remove:
-                return try Int64.fetchAll(
+                return try TokenID.fetchAll(
                     db,
                     sql:
                         "UPDATE tokens SET state = 'removed', next_poll_at = NULL, admin_seq = ? WHERE \(selected) AND state <> 'removed' RETURNING id",
                     arguments: [seq, ids])
             case .purge:
-                let purged = try Int64.fetchAll(
+                let purged = try TokenID.fetchAll(
                     db, sql: "DELETE FROM tokens WHERE \(selected) RETURNING id", arguments: [ids])
                 if !purged.isEmpty {
                     try db.execute(
@@ -307,7 +308,7 @@ extension TokenDatabase {
         try Int64.fetchOne(db, sql: "UPDATE admin_sequence SET value = value + 1 WHERE id = 1 RETURNING value") ?? 1
     }
 
-    static func fetchToken(id: Int64, db: Database) throws -> TokenRecord {
+    static func fetchToken(id: TokenID, db: Database) throws -> TokenRecord {
         guard
             let token = try TokenRecord.fetchOne(
                 db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id])
@@ -317,7 +318,7 @@ extension TokenDatabase {
         return token
     }
 
-    private static func insertHooks(_ hooks: [TokenHook], tokenID: Int64, db: Database) throws {
+    private static func insertHooks(_ hooks: [TokenHook], tokenID: TokenID, db: Database) throws {
         for hook in hooks {
             try db.execute(
                 sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)",

@@ -10,13 +10,13 @@ package struct CallbackTarget: Sendable, Hashable {
     package var clientID: String
     package var segment: String
     /// `tokens.id`; `nil` while the export's answer is not stored (or the token row was purged).
-    package var tokenID: Int64?
-    package var accessToken: Int64?
+    package var tokenID: TokenID?
+    package var accessToken: AccessToken?
     /// The token's state as stored (`nil` without a token row, or a state outside the schema's list).
     package var tokenState: TokenState?
 
     package init(
-        exportID: Int64, clientID: String, segment: String, tokenID: Int64?, accessToken: Int64?,
+        exportID: Int64, clientID: String, segment: String, tokenID: TokenID?, accessToken: AccessToken?,
         tokenState: TokenState?
     ) {
         self.exportID = exportID

@@ -5,7 +5,7 @@ import MprefCore
 /// One `downloads` row: a download's checkpoint and outcome. Every count is exact (`records` and
 /// `bytes` describe the file's durable prefix, never more).
 package struct DownloadCheckpoint: Sendable, Hashable {
-    package var tokenID: Int64
+    package var tokenID: TokenID
     /// The final path, `<directory>/<client ID>/<access token>.ndjson`; the partial file is this + `.partial`.
     package var file: String
     package var phase: DownloadPhase
@@ -33,7 +33,7 @@ package struct DownloadCheckpoint: Sendable, Hashable {
     package var fileDeletedAt: Date?
 
     package init(
-        tokenID: Int64, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
+        tokenID: TokenID, file: String, phase: DownloadPhase = .fetching, startedAt: Date, nextOffset: Int64 = 1,
         records: Int64 = 0, bytes: Int64 = 0, sha256Prefix: String? = nil, totalResults: Int64? = nil, pages: Int64 = 0,
         sha256: String? = nil, verifiedAt: Date? = nil, committedAt: Date? = nil, keepFiles: Bool? = nil,
         lastError: String? = nil,
@@ -94,7 +94,7 @@ package struct DownloadCheckpoint: Sendable, Hashable {
         }
         guard let started = try time("started_at") else { throw StoreError(.corrupt, "downloads.started_at is NULL") }
         return DownloadCheckpoint(
-            tokenID: try column("token_id", Int64.self), file: try column("file", String.self), phase: phase,
+            tokenID: TokenID(try column("token_id", Int64.self)), file: try column("file", String.self), phase: phase,
             startedAt: started,
             nextOffset: max(1, try column("next_offset", Int64.self)),
             records: max(0, try column("records", Int64.self)),
@@ -150,7 +150,7 @@ package struct DownloadRequestRecord: Sendable, Hashable {
 /// What one download step stores, in one transaction: its request (if it sent one), the new
 /// checkpoint, the token row's new values and, for a terminal state, the hook runs.
 package struct DownloadWrite: Sendable, Hashable {
-    package var tokenID: Int64
+    package var tokenID: TokenID
     package var request: DownloadRequestRecord?
     /// The new checkpoint; `nil` leaves the `downloads` row as it is (a row that cannot be read, or none).
     package var checkpoint: DownloadCheckpoint?
@@ -162,7 +162,7 @@ package struct DownloadWrite: Sendable, Hashable {
     package var at: Date
 
     package init(
-        tokenID: Int64, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint?, newState: TokenState,
+        tokenID: TokenID, request: DownloadRequestRecord?, checkpoint: DownloadCheckpoint?, newState: TokenState,
         nextPollAt: Date?,
         consecutiveErrors: Int, consecutiveNotFound: Int, lastError: String?, at: Date
     ) {
@@ -181,11 +181,11 @@ package struct DownloadWrite: Sendable, Hashable {
 extension TokenDatabase {
     /// The download row of token `tokenID` (for `show` and `download`), or `nil` when it has none.
     /// - Throws: `StoreError.corrupt` when the row cannot be read (see ``DownloadCheckpoint``).
-    package func downloadCheckpoint(tokenID: Int64) throws -> DownloadCheckpoint? {
+    package func downloadCheckpoint(tokenID: TokenID) throws -> DownloadCheckpoint? {
         try read { db in try Self.checkpoint(tokenID: tokenID, db) }
     }
 
-    static func checkpoint(tokenID: Int64, _ db: Database) throws -> DownloadCheckpoint? {
+    static func checkpoint(tokenID: TokenID, _ db: Database) throws -> DownloadCheckpoint? {
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT \(DownloadCheckpoint.columns) FROM downloads WHERE token_id = ?", arguments: [tokenID])
@@ -196,7 +196,7 @@ extension TokenDatabase {
     }
 
     /// The download row of token `tokenID`, created (phase `fetching`, nothing stored) when missing.
-    package func startDownload(tokenID: Int64, file: String, at now: Date) async throws -> DownloadCheckpoint {
+    package func startDownload(tokenID: TokenID, file: String, at now: Date) async throws -> DownloadCheckpoint {
         try await asyncWrite { db in
             let nowText = Timestamp.format(now)
             try db.execute(
@@ -275,11 +275,11 @@ extension TokenDatabase {
     /// Returns the tokens re-armed.
     /// With `fromStart`, the checkpoint is dropped: the download begins again at offset 1 (the
     /// `.partial` file is cut to nothing at its first step).
-    package func retryDownloads(tokenIDs: [Int64], fromStart: Bool = false, now: Date = .now) throws -> [Int64] {
+    package func retryDownloads(tokenIDs: [TokenID], fromStart: Bool = false, now: Date = .now) throws -> [TokenID] {
         try write { db in
             let nowText = Timestamp.format(now)
             let seq = try Self.nextAdminSeq(db)
-            var rearmed: [Int64] = []
+            var rearmed: [TokenID] = []
             for id in tokenIDs {
                 try db.execute(
                     sql: """
@@ -306,7 +306,7 @@ extension TokenDatabase {
     /// replaced by a fresh one. Only for a completed export (`complete`, `downloading`,
     /// `download_failed`, `expired` with a download row).
     /// - Returns: false when the token is in another state (still processing, failed, removed, …).
-    package func prepareDownload(tokenID: Int64, file: String, now: Date = .now) throws -> Bool {
+    package func prepareDownload(tokenID: TokenID, file: String, now: Date = .now) throws -> Bool {
         try write { db in
             let nowText = Timestamp.format(now)
             let seq = try Self.nextAdminSeq(db)
@@ -334,7 +334,7 @@ extension TokenDatabase {
     /// Delivered files of `clientID` committed before `cutoff` whose hook runs all succeeded (or that
     /// have none) and that are still on disk: what `download.retention_days` removes, oldest first.
     package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(
-        tokenID: Int64, file: String
+        tokenID: TokenID, file: String
     )] {
         try await asyncRead { db in
             try Row.fetchAll(
@@ -347,7 +347,7 @@ extension TokenDatabase {
                     """, arguments: [Timestamp.format(cutoff), clientID, limit]
             )
             .compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "token_id"),
+                guard let id = try? row.decode(TokenID.self, forColumn: "token_id"),
                     let file = try? row.decode(String.self, forColumn: "file")
                 else { return nil }
                 return (id, file)
@@ -356,7 +356,7 @@ extension TokenDatabase {
     }
 
     /// Records that the delivered file of `tokenID` was removed by retention.
-    package func markFileDeleted(tokenID: Int64, at now: Date) async throws {
+    package func markFileDeleted(tokenID: TokenID, at now: Date) async throws {
         try await asyncWrite { db in
             try db.execute(
                 sql: "UPDATE downloads SET file_deleted_at = ? WHERE token_id = ?",
@@ -366,9 +366,9 @@ extension TokenDatabase {
 
     /// The checkpoints of tokens in state `downloading`, by token id (for `list` and `status`).
     /// Rows that cannot be read are left out (`show` names their defect).
-    package func downloadsInProgress() throws -> [Int64: DownloadCheckpoint] {
+    package func downloadsInProgress() throws -> [TokenID: DownloadCheckpoint] {
         try read { db in
-            var result: [Int64: DownloadCheckpoint] = [:]
+            var result: [TokenID: DownloadCheckpoint] = [:]
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
@@ -384,7 +384,7 @@ extension TokenDatabase {
 
     /// Records, before the commit request is sent, that it is being sent (`keep_files`), so that a
     /// restart after a lost answer knows a commit may have happened.
-    package func markCommitSent(tokenID: Int64, keepFiles: Bool) async throws {
+    package func markCommitSent(tokenID: TokenID, keepFiles: Bool) async throws {
         try await asyncWrite { db in
             try db.execute(
                 sql: "UPDATE downloads SET keep_files = ? WHERE token_id = ?", arguments: [keepFiles, tokenID])

@@ -186,7 +186,7 @@ extension TokenDatabase {
     }
 
     /// The export that started token row `tokenID`, if `mprefd export` started it.
-    package func export(tokenID: Int64) throws -> ExportRecord? {
+    package func export(tokenID: TokenID) throws -> ExportRecord? {
         try read { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(ExportRecord.columns) FROM exports WHERE token_id = ?", arguments: [tokenID]
@@ -294,7 +294,7 @@ extension TokenDatabase {
     /// poll (the finish lies between them). Tokens of the segment (`tokens.segment`) whose history
     /// still holds a `Complete` poll; what retention pruned is simply not counted.
     /// - Parameter excluding: a token row left out (the one being predicted).
-    package func segmentDurations(clientID: String, segment: SegmentName, excluding: Int64? = nil, limit: Int = 30)
+    package func segmentDurations(clientID: String, segment: SegmentName, excluding: TokenID? = nil, limit: Int = 30)
         async throws -> [Double]
     {
         try await asyncRead { db in
@@ -327,9 +327,9 @@ extension TokenDatabase {
 
 /// A watching token of a segment, for the stuck check.
 package struct SegmentToken: Sendable, Hashable {
-    package var id: Int64
+    package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var segment: SegmentName
     package var addedAt: Date
     /// When a stuck warning was raised (`tokens.stuck_at`); `nil` = none.
@@ -349,9 +349,9 @@ extension TokenDatabase {
                     WHERE state = 'watching' AND segment IS NOT NULL\(stuckOnly ? " AND stuck_at IS NOT NULL" : "") ORDER BY id
                     """
             ).compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                guard let id = try? row.decode(TokenID.self, forColumn: "id"),
                     let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let accessToken = try? row.decode(AccessToken.self, forColumn: "access_token"),
                     let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
                     let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)
                 else { return nil }
@@ -369,7 +369,7 @@ extension TokenDatabase {
     /// raised already or the token is no longer watching.
     /// - Throws: `StoreError` when the transaction fails (nothing is recorded).
     package func markStuck(
-        tokenID: Int64, at: Date, elapsedSeconds: Double, p95Seconds: Double,
+        tokenID: TokenID, at: Date, elapsedSeconds: Double, p95Seconds: Double,
         hooks planner: @escaping HookPlanner
     ) async throws -> (marked: Bool, hookRuns: Int) {
         let now = Timestamp.format(at)
@@ -393,9 +393,9 @@ extension TokenDatabase {
 
 /// A token with the status's `Expires` (`tokens.expires`, verbatim), for the worker's expiry rule.
 package struct ExpiringToken: Sendable, Hashable {
-    package var id: Int64
+    package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var state: TokenState
     /// `tokens.expires`, verbatim (the API/3 status form; its format is undocumented).
     package var expires: String
@@ -416,9 +416,9 @@ extension TokenDatabase {
                     WHERE state IN (\(databaseQuestionMarks(count: names.count))) AND expires IS NOT NULL ORDER BY id
                     """, arguments: StatementArguments(names)
             ).compactMap { row in
-                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                guard let id = try? row.decode(TokenID.self, forColumn: "id"),
                     let clientID = try? row.decode(String.self, forColumn: "client_id"),
-                    let accessToken = try? row.decode(Int64.self, forColumn: "access_token"),
+                    let accessToken = try? row.decode(AccessToken.self, forColumn: "access_token"),
                     let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:)),
                     let expires = try? row.decode(String.self, forColumn: "expires")
                 else { return nil }

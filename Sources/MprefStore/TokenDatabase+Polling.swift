@@ -4,9 +4,9 @@ import GRDB
 
 /// A token the daemon polls, as it keeps it in memory.
 package struct WatchedToken: Sendable, Hashable {
-    package var id: Int64
+    package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var attempt: Int
     package var consecutiveErrors: Int
     package var consecutiveNotFound: Int
@@ -31,7 +31,7 @@ package struct WatchedToken: Sendable, Hashable {
     package var awaitsCallback: Bool
 
     package init(
-        id: Int64, clientID: String, accessToken: Int64, attempt: Int = 0, consecutiveErrors: Int = 0,
+        id: TokenID, clientID: String, accessToken: AccessToken, attempt: Int = 0, consecutiveErrors: Int = 0,
         consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
         state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
         addedAt: Date? = nil, segment: SegmentName? = nil, awaitsCallback: Bool = false
@@ -56,7 +56,7 @@ package struct WatchedToken: Sendable, Hashable {
 
 /// A token whose row an admin command changed since the daemon last looked.
 package struct TokenChange: Sendable, Hashable {
-    package var tokenID: Int64
+    package var tokenID: TokenID
     package var state: TokenState
     /// The token as it now is, when its state is `watching` or `downloading` and its row can be used.
     package var watched: WatchedToken?
@@ -74,7 +74,7 @@ package struct WatchingTokens: Sendable {
 
 /// One poll to append to the history, with the token row's new values.
 package struct PollWrite: Sendable, Hashable {
-    package var tokenID: Int64
+    package var tokenID: TokenID
     // The `polls` row.
     package var polledAt: Date
     package var httpStatus: Int?
@@ -100,7 +100,7 @@ package struct PollWrite: Sendable, Hashable {
     package var expires: String?
 
     package init(
-        tokenID: Int64, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
+        tokenID: TokenID, polledAt: Date, httpStatus: Int?, status: String?, rowCount: Int64?, byteCount: Int64?,
         latencyMs: Int64?, retryAfterS: Double?, nextDelayS: Double?, outcome: OutcomeKind, error: String?,
         newState: TokenState, nextPollAt: Date?, attempt: Int, consecutiveErrors: Int, consecutiveNotFound: Int,
         lastError: String?, expires: String? = nil
@@ -184,7 +184,7 @@ package struct RecordSummary: Sendable, Hashable {
     package var hookRunsCreated = 0
     /// Tokens whose row was not updated because an admin command changed their state meanwhile
     /// (their poll row is still appended).
-    package var notWatchingAnyMore: [Int64] = []
+    package var notWatchingAnyMore: [TokenID] = []
 }
 
 extension TokenDatabase {
@@ -219,7 +219,7 @@ extension TokenDatabase {
             var high = seq
             var changes = rows.compactMap { row -> TokenChange? in
                 high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
-                guard let id = try? row.decode(Int64.self, forColumn: "id"),
+                guard let id = try? row.decode(TokenID.self, forColumn: "id"),
                     let state = (try? row.decode(String.self, forColumn: "state")).flatMap(TokenState.init(rawValue:))
                 else { return nil }
                 guard state.isActive else { return TokenChange(tokenID: id, state: state, watched: nil, defect: nil) }
@@ -232,7 +232,7 @@ extension TokenDatabase {
             for row in try Row.fetchAll(
                 db, sql: "SELECT token_id, admin_seq FROM purged_tokens WHERE admin_seq > ?", arguments: [seq])
             {
-                guard let id = try? row.decode(Int64.self, forColumn: "token_id") else { continue }
+                guard let id = try? row.decode(TokenID.self, forColumn: "token_id") else { continue }
                 high = max(high, (try? row.decode(Int64.self, forColumn: "admin_seq")) ?? high)
                 changes.append(TokenChange(tokenID: id, state: .removed, watched: nil, defect: nil))
             }
@@ -331,7 +331,7 @@ extension TokenDatabase {
 
     /// Inserts, `pending`, the hook runs the worker's `planner` decides for token `tokenID` reaching
     /// the terminal `state`, from the token's hook settings as its rows now say. Returns how many.
-    static func insertHookRuns(tokenID: Int64, state: TokenState, at now: String, planner: HookPlanner, db: Database)
+    static func insertHookRuns(tokenID: TokenID, state: TokenState, at now: String, planner: HookPlanner, db: Database)
         throws -> Int
     {
         guard let event = HookEvent(state) else { return 0 }
@@ -342,7 +342,7 @@ extension TokenDatabase {
     /// `tokenID`, from the token's hook settings as its rows now say; `stuck` carries the facts of a
     /// `stuck` event (seconds elapsed, the segment's p95) into each run. Returns how many.
     static func insertHookRuns(
-        tokenID: Int64, event: HookEvent, at now: String, planner: HookPlanner,
+        tokenID: TokenID, event: HookEvent, at now: String, planner: HookPlanner,
         stuck: (elapsedSeconds: Double?, p95Seconds: Double?)? = nil, db: Database
     ) throws -> Int {
         let useGlobal =

@@ -81,7 +81,7 @@ extension TokenDatabase {
     /// primary-key lookup).
     ///
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func waitSnapshot(tokenIDs: [Int64]) throws -> WaitSnapshot {
+    package func waitSnapshot(tokenIDs: [TokenID]) throws -> WaitSnapshot {
         let ids = Self.jsonArray(tokenIDs)
         return try read { db in
             let rows = try TokenRecord.fetchAll(

@@ -4,9 +4,9 @@ import GRDB
 
 /// A watching token whose client ID has no configured account: the daemon cannot poll it.
 package struct UnconfiguredTimeout: Sendable, Hashable {
-    package var tokenID: Int64
+    package var tokenID: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
 }
 
 extension TokenDatabase {

@@ -4,9 +4,9 @@ import GRDB
 
 /// One row of `tokens`, as analysts see it (`mprefd list --json` prints these, keys = column names).
 package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
-    package var id: Int64
+    package var id: TokenID
     package var clientID: String
-    package var accessToken: Int64
+    package var accessToken: AccessToken
     package var label: String?
     package var state: TokenState
     /// The API's `Status`, verbatim, from the latest decoded poll.
@@ -72,7 +72,7 @@ package struct TokenRecord: Codable, Sendable, Hashable, FetchableRecord {
 /// One row of `polls`: the history of one poll attempt.
 package struct PollRecord: Codable, Sendable, Hashable, FetchableRecord {
     package var id: Int64
-    package var tokenID: Int64
+    package var tokenID: TokenID
     package var polledAt: String
     package var httpStatus: Int?
     package var status: String?

@@ -11,7 +11,7 @@ import MprefCore
 /// `mprefd show` says what is wrong and how to repair it.
 package struct TokenRowDefect: Error, Sendable, Hashable, CustomStringConvertible, Encodable {
     /// `tokens.id`.
-    package var tokenID: Int64
+    package var tokenID: TokenID
     /// `tokens.client_id` and `tokens.access_token`, when those two could be read.
     package var clientID: String?
     package var accessToken: Int64?
@@ -88,7 +88,7 @@ extension WatchedToken {
     /// counts must be integers ≥ 0 (huge ones are fine: the policy saturates), timestamps `NULL` or
     /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (``Timestamp/parse(_:)``), the access token > 0, the client ID text.
     package static func decode(_ row: Row) -> Result<WatchedToken, TokenRowDefect> {
-        let id: Int64 = (try? row.decode(Int64.self, forColumn: "id")) ?? 0
+        let id = TokenID((try? row.decode(Int64.self, forColumn: "id")) ?? 0)
         let clientID = try? row.decode(String.self, forColumn: "client_id")
         let accessToken = try? row.decode(Int64.self, forColumn: "access_token")
         func defect(_ column: String, _ expected: String) -> Result<WatchedToken, TokenRowDefect> {
@@ -147,7 +147,8 @@ extension WatchedToken {
         let awaitsCallback = ((try? row.decode(Int64?.self, forColumn: "awaits_callback")).flatMap { $0 } ?? 0) == 1
         return .success(
             WatchedToken(
-                id: id, clientID: clientID, accessToken: accessToken, attempt: attempt, consecutiveErrors: errors,
+                id: id, clientID: clientID, accessToken: AccessToken(accessToken), attempt: attempt,
+                consecutiveErrors: errors,
                 consecutiveNotFound: notFound, nextPollAt: nextPollAt, deadlineAt: deadlineAt, state: state,
                 download: download,
                 rowCount: rowCount, byteCount: byteCount, addedAt: addedAt, segment: segment,
@@ -172,7 +173,7 @@ extension TokenDatabase {
     }
 
     /// Why the row of token `id` cannot be polled, or `nil` when it can (for `show`).
-    package func rowDefect(tokenID id: Int64) throws -> TokenRowDefect? {
+    package func rowDefect(tokenID id: TokenID) throws -> TokenRowDefect? {
         try read { db -> TokenRowDefect? in
             guard
                 let row = try Row.fetchOne(

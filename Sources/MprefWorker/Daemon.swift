@@ -184,7 +184,7 @@ package final class Daemon: Service {
     /// see ``PollingService/pollNow(tokenID:)``. Returns at once: `false` when the daemon is not
     /// running (nothing was asked), `true` when the request was handed to the scheduler.
     @discardableResult
-    package func pollNow(tokenID: Int64) -> Bool {
+    package func pollNow(tokenID: TokenID) -> Bool {
         guard let polling = scheduler.withLock({ $0 }) else { return false }
         polling.pollNow(tokenID: tokenID)
         return true

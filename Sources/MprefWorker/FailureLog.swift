@@ -25,7 +25,7 @@ package enum FailureTransition: Sendable, Hashable {
 package final class FailureLog: Sendable {
     private let logger: Logger
     /// Failing token ids by client ID (only tokens seen failing by this process).
-    private let failing = Mutex<[String: Set<Int64>]>([:])
+    private let failing = Mutex<[String: Set<TokenID>]>([:])
 
     package init(logger: Logger) {
         self.logger = logger

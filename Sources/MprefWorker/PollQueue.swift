@@ -6,7 +6,7 @@ import MprefCore
 package struct PollQueue: Sendable {
     package struct Entry: Sendable, Hashable {
         package var due: ContinuousClock.Instant
-        package var tokenID: Int64
+        package var tokenID: TokenID
         package var generation: UInt64
         /// A per-host rate-limit slot is already booked for this entry.
         package var slotBooked: Bool

@@ -15,15 +15,15 @@ import MyPreferences
 package final class PollingService: Sendable {
     private enum Event: Sendable {
         /// The HTTP exchange of a poll ended; its commit is pending.
-        case answered(tokenID: Int64)
-        case polled(tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool)
+        case answered(tokenID: TokenID)
+        case polled(tokenID: TokenID, decision: PollPolicy.Decision, tokenUpdated: Bool)
         /// A download step (one page or the commit) was run and, when `report.recorded`, stored.
-        case downloaded(tokenID: Int64, report: DownloadStep.Report)
-        case recordFailed(tokenID: Int64)
-        case abandoned(tokenID: Int64)
+        case downloaded(tokenID: TokenID, report: DownloadStep.Report)
+        case recordFailed(tokenID: TokenID)
+        case abandoned(tokenID: TokenID)
         case adminChanges(AdminChanges)
         /// A callback for the token arrived: poll it at once (``pollNow(tokenID:)``).
-        case pollNow(tokenID: Int64)
+        case pollNow(tokenID: TokenID)
         case shutdown
     }
 
@@ -90,7 +90,7 @@ package final class PollingService: Sendable {
     /// is in flight — host and account pauses, the per-host pace and `max_in_flight` still apply, and
     /// a pause wins. A token the scheduler does not watch (yet) is left alone: one added since the
     /// last admin check is due at once anyway.
-    package func pollNow(tokenID: Int64) { mailbox.post(.pollNow(tokenID: tokenID)) }
+    package func pollNow(tokenID: TokenID) { mailbox.post(.pollNow(tokenID: tokenID)) }
 
     /// Runs until `requestShutdown()` and in-flight polls are settled.
     /// - Throws: `StoreError` when the initial load fails.
@@ -141,7 +141,7 @@ package final class PollingService: Sendable {
         var cycleStarted = ContinuousClock.now
         // Tokens a callback named while a poll of theirs was in flight: that poll may have been sent
         // before the export completed, so they are polled once more as soon as it is settled.
-        var pollAgainAfterFlight: Set<Int64> = []
+        var pollAgainAfterFlight: Set<TokenID> = []
         while true {
             // Cancelled (a sibling service failed, or the daemon is torn down without a grace): stop
             // at once. `take` below would return immediately from now on, so waiting is impossible;

@@ -1,3 +1,4 @@
+import MprefCore
 import Logging
 import MyPreferences
 import Synchronization
@@ -31,15 +32,15 @@ package final class ReloadableSource: StatusSource, DownloadSource {
     /// The account as the current client has it.
     package var configuration: AccountConfiguration { clients.withLock { $0.current.configuration } }
 
-    package func status(of accessToken: Int64) async -> PollResult {
+    package func status(of accessToken: AccessToken) async -> PollResult {
         await clients.withLock { $0.current }.status(of: accessToken)
     }
 
-    package func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
+    package func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult {
         await clients.withLock { $0.current }.page(of: accessToken, offset: offset, limit: limit)
     }
 
-    package func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
+    package func commit(_ accessToken: AccessToken, keepFiles: Bool) async -> CommitResult {
         await clients.withLock { $0.current }.commit(accessToken, keepFiles: keepFiles)
     }
 

@@ -41,8 +41,8 @@ struct SchedulerState {
     /// Polls whose HTTP exchange is still open: what `maxInFlight` limits. A poll that has its answer
     /// and waits for its commit no longer holds a request slot, so the commit wait does not throttle
     /// the requests (measured in docs/BENCHMARKS.md); `settlingLimit` still bounds the total.
-    private var openRequests: Set<Int64> = []
-    private var slots: [Int64: Slot] = [:]
+    private var openRequests: Set<TokenID> = []
+    private var slots: [TokenID: Slot] = [:]
     private var queue = PollQueue()
     private var nextGeneration: UInt64 = 1
     /// A pause in force: when it ends, and when (wall clock) the latest 503 or 401/403 behind it came.
@@ -55,7 +55,7 @@ struct SchedulerState {
     private var pacers: [String: RequestPacer] = [:]
     private var unconfiguredClientIDs: Set<String> = []
     /// Per client ID: the tokens that answered `404` since the account's last `2xx`.
-    private var notFoundStreaks: [String: Set<Int64>] = [:]
+    private var notFoundStreaks: [String: Set<TokenID>] = [:]
     /// Spreads tokens resuming after a pause (``spread()``); injected so tests replay it from a seed.
     private var rng: any RandomNumberGenerator
 
@@ -140,7 +140,7 @@ struct SchedulerState {
 
     /// Applies a committed poll. Returns what it did to the host or account pause in force.
     mutating func finish(
-        tokenID: Int64, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant
+        tokenID: TokenID, decision: PollPolicy.Decision, tokenUpdated: Bool, wallNow: Date, now: ContinuousClock.Instant
     ) -> PauseChange {
         endFlight(tokenID)
         let pauseChange = decision.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
@@ -168,7 +168,7 @@ struct SchedulerState {
     /// gets `update` and is scheduled; one whose row changed to anything else is dropped; one whose
     /// row an admin command changed meanwhile (`updated` false) is left to the admin change.
     private mutating func continueOrDrop(
-        _ tokenID: Int64, updated: Bool, state: TokenState, after delay: Duration?, now: ContinuousClock.Instant,
+        _ tokenID: TokenID, updated: Bool, state: TokenState, after delay: Duration?, now: ContinuousClock.Instant,
         update: (inout WatchedToken) -> Void
     ) {
         guard var slot = slots[tokenID] else { return }
@@ -185,7 +185,7 @@ struct SchedulerState {
     /// Applies a recorded download step (see ``DownloadStep``): its pause, and the token's next step
     /// when it is still downloading. Returns what it did to the pause in force.
     mutating func finishDownload(
-        tokenID: Int64, report: DownloadStep.Report, wallNow: Date, now: ContinuousClock.Instant
+        tokenID: TokenID, report: DownloadStep.Report, wallNow: Date, now: ContinuousClock.Instant
     ) -> PauseChange {
         endFlight(tokenID)
         let pauseChange = report.pause.map { applyPause($0, wallNow: wallNow, now: now) } ?? .none
@@ -202,19 +202,19 @@ struct SchedulerState {
     }
 
     /// A poll's HTTP exchange ended (its commit may still be pending): its request slot is free.
-    mutating func answered(tokenID: Int64) {
+    mutating func answered(tokenID: TokenID) {
         openRequests.remove(tokenID)
     }
 
     /// A poll whose commit failed (e.g. disk full): poll it again after the initial delay; nothing was recorded.
-    mutating func retryLater(tokenID: Int64, now: ContinuousClock.Instant) {
+    mutating func retryLater(tokenID: TokenID, now: ContinuousClock.Instant) {
         endFlight(tokenID)
         guard slots[tokenID] != nil else { return }
         schedule(tokenID, at: now + configuration.initialDelay, booked: false)
     }
 
     /// A poll abandoned at shutdown: nothing recorded.
-    mutating func abandon(tokenID: Int64) {
+    mutating func abandon(tokenID: TokenID) {
         endFlight(tokenID)
     }
 
@@ -272,7 +272,7 @@ struct SchedulerState {
             .init(due: now + .clampedSeconds(clamped), tokenID: token.id, generation: generation, slotBooked: false))
     }
 
-    private mutating func schedule(_ tokenID: Int64, at due: ContinuousClock.Instant, booked: Bool) {
+    private mutating func schedule(_ tokenID: TokenID, at due: ContinuousClock.Instant, booked: Bool) {
         guard var slot = slots[tokenID] else { return }
         slot.generation = nextGeneration
         nextGeneration += 1
@@ -280,7 +280,7 @@ struct SchedulerState {
         queue.push(.init(due: due, tokenID: tokenID, generation: slot.generation, slotBooked: booked))
     }
 
-    private mutating func endFlight(_ tokenID: Int64) {
+    private mutating func endFlight(_ tokenID: TokenID) {
         inFlight = max(0, inFlight - 1)
         openRequests.remove(tokenID)
         slots[tokenID]?.inFlight = false
@@ -352,7 +352,7 @@ struct SchedulerState {
     /// poll is replaced, not added to: it is polled once now, and its next delay after that comes
     /// from the poll's outcome as usual. A pause still wins (the token then waits for its end, like
     /// every token of that host or account).
-    mutating func pollNow(tokenID: Int64, now: ContinuousClock.Instant) -> PollNowResult {
+    mutating func pollNow(tokenID: TokenID, now: ContinuousClock.Instant) -> PollNowResult {
         guard var slot = slots[tokenID], slot.token.state == .watching else { return .notWatched }
         if slot.inFlight { return .inFlight }
         slot.callbackArrived = true

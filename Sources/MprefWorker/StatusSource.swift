@@ -5,7 +5,7 @@ import MyPreferences
 /// Something that answers a status poll: the real `MyPreferencesClient`, or a stand-in in tests.
 package protocol StatusSource: Sendable {
     /// Polls the status of one export; never throws (failures are outcomes).
-    func status(of accessToken: Int64) async -> PollResult
+    func status(of accessToken: AccessToken) async -> PollResult
 }
 
 extension MyPreferencesClient: StatusSource {}

@@ -69,9 +69,9 @@ package struct ExportRequest: Sendable, Hashable {
 /// The answer of a successful initiate: `{"AccessToken": <int>}`.
 package struct InitiatedExport: Sendable, Hashable {
     /// The new export's access token (> 0).
-    package var accessToken: Int64
+    package var accessToken: AccessToken
 
-    package init(accessToken: Int64) {
+    package init(accessToken: AccessToken) {
         self.accessToken = accessToken
     }
 
@@ -98,7 +98,7 @@ package struct InitiatedExport: Sendable, Hashable {
         else {
             return .undecodable(reason: "AccessToken is not a positive 64-bit integer", excerpt: excerpt)
         }
-        return .ok(InitiatedExport(accessToken: accessToken))
+        return .ok(InitiatedExport(accessToken: AccessToken(accessToken)))
     }
 }
 

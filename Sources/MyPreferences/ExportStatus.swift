@@ -1,10 +1,12 @@
+import MprefCore
+
 /// The body of a status answer: resource `AsyncApiDataExportStatusResult`.
 ///
 /// Source: MyPreferences Profiles API help, "GET Async/{clientId}/Export/{accessToken}/Status"
 /// and the API/3 async help "GET {clientId}/status/Token/{accessToken}" (which adds `Expires`).
 package struct ExportStatus: Sendable, Hashable {
     /// The `AccessToken` field as the server echoed it; `nil` when absent.
-    package var accessToken: Int64?
+    package var accessToken: AccessToken?
     /// The `Status` field, verbatim (e.g. `"Processing"`, `"Complete"`, or a value this version does not know).
     package var status: String
     /// `RowCount`: rows in the export (meaningful once complete); `nil` when the field was missing.
@@ -15,7 +17,7 @@ package struct ExportStatus: Sendable, Hashable {
     package var expires: String?
 
     package init(
-        accessToken: Int64? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil,
+        accessToken: AccessToken? = nil, status: String, rowCount: Int64? = nil, byteCount: Int64? = nil,
         expires: String? = nil
     ) {
         self.accessToken = accessToken

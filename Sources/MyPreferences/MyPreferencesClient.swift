@@ -108,7 +108,7 @@ package final class MyPreferencesClient: Sendable {
 
     /// The status URL for `accessToken`: base URL and expanded path template joined with one `/`,
     /// client ID and access token each percent-encoded as one path segment.
-    package func statusURL(for accessToken: Int64) -> String {
+    package func statusURL(for accessToken: AccessToken) -> String {
         urlTemplate.url(for: accessToken)
     }
 
@@ -123,7 +123,7 @@ package final class MyPreferencesClient: Sendable {
     ///
     /// With OAuth, a token endpoint that refuses the client (400/401) gives `.unauthorized` with the
     /// token endpoint's status in `httpStatus`; any other token failure gives `.transportError`.
-    package func status(of accessToken: Int64) async -> PollResult {
+    package func status(of accessToken: AccessToken) async -> PollResult {
         let clock = ContinuousClock()
         let start = clock.now
         let (answer, httpStatus) = await exchange(
@@ -151,12 +151,12 @@ package final class MyPreferencesClient: Sendable {
     /// The retrieve URL of one page: `{retrievePath}?limit={limit}&offset={offset}&keepAlive=true`.
     /// `keepAlive=true` always: without it the export is marked retrieved as soon as its last page is
     /// served, before mprefd has stored it.
-    package func pageURL(for accessToken: Int64, offset: Int64, limit: Int) -> String {
+    package func pageURL(for accessToken: AccessToken, offset: Int64, limit: Int) -> String {
         retrieveTemplate.url(for: accessToken) + "?limit=\(limit)&offset=\(offset)&keepAlive=true"
     }
 
     /// The commit URL: `{commitPath}?keepFiles=true|false`.
-    package func commitURL(for accessToken: Int64, keepFiles: Bool) -> String {
+    package func commitURL(for accessToken: AccessToken, keepFiles: Bool) -> String {
         commitTemplate.url(for: accessToken) + "?keepFiles=\(keepFiles)"
     }
 
@@ -168,7 +168,7 @@ package final class MyPreferencesClient: Sendable {
     /// - Parameters:
     ///   - offset: 1-based index of the page's first record (the API's `offset`).
     ///   - limit: records per page (the API's `limit`).
-    package func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult {
+    package func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .GET, url: pageURL(for: accessToken, offset: offset, limit: limit), accessToken: accessToken, accept: .json,
@@ -182,7 +182,7 @@ package final class MyPreferencesClient: Sendable {
     /// Commits a retrieved export: `POST {commitURL}` with an empty body. The vendor then marks the
     /// retrieval complete and expires the token; `keepFiles` keeps its files on the server.
     /// Never throws. A 2xx is `.ok` whatever its body says.
-    package func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult {
+    package func commit(_ accessToken: AccessToken, keepFiles: Bool) async -> CommitResult {
         let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .POST, url: commitURL(for: accessToken, keepFiles: keepFiles), accessToken: accessToken, accept: .json,
@@ -227,7 +227,7 @@ package final class MyPreferencesClient: Sendable {
     /// with OAuth, a 401 once after refreshing the token); the final response is classified by
     /// ``ResponseClassifier`` with `decode` for a 2xx.
     private func exchange<Answer>(
-        _ method: HTTPMethod, url: String, accessToken: Int64, accept: AccountConfiguration.MediaType,
+        _ method: HTTPMethod, url: String, accessToken: AccessToken, accept: AccountConfiguration.MediaType,
         maxBodyBytes: Int,
         timeout: Duration, body requestBody: [UInt8]? = nil, decode: (ByteBuffer, String?) -> RequestOutcome<Answer>
     ) async -> (RequestOutcome<Answer>, Int?) {

@@ -62,7 +62,7 @@ extension RequestOutcome where Answer == ExportStatus {
     /// error, never a terminal state, so an answer meant for export 71 can never complete export 70
     /// (or start its hooks). An answer without `AccessToken` is trusted, as the API documents none
     /// as required.
-    package func identified(as accessToken: Int64) -> PollOutcome {
+    package func identified(as accessToken: AccessToken) -> PollOutcome {
         guard case .ok(let status) = self, let echoed = status.accessToken, echoed != accessToken else { return self }
         return .undecodable(
             reason: "the answer names AccessToken \(echoed), not the polled \(accessToken)",

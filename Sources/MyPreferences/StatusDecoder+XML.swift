@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 #if canImport(FoundationXML)
     import FoundationXML
 #endif
@@ -64,7 +65,7 @@ extension StatusDecoder {
         }
         return .success(
             ExportStatus(
-                accessToken: count("accesstoken", allowNegative: true),
+                accessToken: count("accesstoken", allowNegative: true).map { AccessToken($0) },
                 status: status,
                 rowCount: count("rowcount", allowNegative: false),
                 byteCount: count("bytecount", allowNegative: false),

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 
 /// Decodes the body of a status answer — resource `AsyncApiDataExportStatusResult` — as JSON or XML.
 ///
@@ -123,7 +124,7 @@ package enum StatusDecoder {
         }
         return .success(
             ExportStatus(
-                accessToken: accessToken,
+                accessToken: accessToken.map { AccessToken($0) },
                 status: status,
                 rowCount: integer(field("rowcount"), allowNegative: false),
                 byteCount: integer(field("bytecount"), allowNegative: false),

@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -14,11 +15,11 @@ package enum StatusURL {
     /// side carries. `{clientId}` and `{accessToken}` are each replaced by one percent-encoded
     /// path segment (only RFC 3986 unreserved characters stay literal; a segment of dots is
     /// encoded too, so it can never mean "this" or "parent" directory).
-    static func make(baseURL: String, template: String, clientID: String, accessToken: Int64) -> String {
+    static func make(baseURL: String, template: String, clientID: String, accessToken: AccessToken) -> String {
         let path =
             template
             .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientID))
-            .replacingOccurrences(of: "{accessToken}", with: encodeSegment(String(accessToken)))
+            .replacingOccurrences(of: "{accessToken}", with: encodeSegment(accessToken.description))
         return join(baseURL, path)
     }
 
@@ -40,8 +41,8 @@ package enum StatusURL {
         }
 
         /// The URL for `accessToken` (its decimal digits are all unreserved characters, so they need no encoding).
-        package func url(for accessToken: Int64) -> String {
-            let digits = String(accessToken)
+        package func url(for accessToken: AccessToken) -> String {
+            let digits = accessToken.description
             var url = head
             url.reserveCapacity(
                 head.utf8.count + pieces.reduce(0) { $0 + $1.utf8.count } + digits.utf8.count * max(pieces.count - 1, 0)

@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import GRDB
 import Logging
@@ -34,13 +35,13 @@ enum HookLatency {
             self.completeFrom = completeFrom
         }
 
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             let result = await inner.status(of: accessToken)
-            if accessToken >= completeFrom {
+            if accessToken.value >= completeFrom {
                 let now = Bench.monotonicSeconds()
                 state.withLock {
-                    $0.answeredAt[accessToken] = now
-                    $0.pending.append(accessToken)
+                    $0.answeredAt[accessToken.value] = now
+                    $0.pending.append(accessToken.value)
                 }
             }
             return result

@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import Logging
 import MprefStore
@@ -27,11 +28,11 @@ enum Scale {
             firstPolledAt = Mutex([Double](repeating: .nan, count: tokens))
         }
 
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             let wall = Date().timeIntervalSince1970
             let mono = Bench.monotonicSeconds()
             firstPollMonotonic.withLock { if $0 == nil { $0 = mono } }
-            let index = Int(accessToken - 1)
+            let index = Int(accessToken.value - 1)
             firstPolledAt.withLock { if index >= 0, index < $0.count, $0[index].isNaN { $0[index] = wall } }
             polls.add(1, ordering: .relaxed)
             return await inner.status(of: accessToken)

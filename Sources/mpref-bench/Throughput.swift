@@ -1,3 +1,4 @@
+import MprefCore
 import AsyncHTTPClient
 import Foundation
 import GRDB
@@ -239,7 +240,7 @@ final class TimingSource: StatusSource {
 
     init(inner: MyPreferencesClient) { self.inner = inner }
 
-    func status(of accessToken: Int64) async -> PollResult {
+    func status(of accessToken: AccessToken) async -> PollResult {
         let t0 = Bench.monotonicSeconds()
         totals.withLock {
             $0.concurrent += 1; $0.concurrentSum += $0.concurrent

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MprefCore
 import Testing
 @testable import MprefStore
 
@@ -37,7 +38,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         _ = try db.addTokens(
-            (1...500).map { NewToken(clientID: "ACME_Co", accessToken: $0) }
+            (1...500).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }
                 + [NewToken(clientID: "Beta_Inc", accessToken: 7)], reset: false, now: now)
         let found = try db.findTokens(accessTokens: [300, 7, 9_999, 2], clientID: nil)
         #expect(
@@ -52,7 +53,8 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let ids = try db.addTokens(
-            (1...2_000).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: now
+            (1...2_000).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false,
+            now: now
         ).map(\.token.id)
         #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[0..<10]))) == Set(ids[0..<10]))
         #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[5..<15]))) == Set(ids[10..<15]))

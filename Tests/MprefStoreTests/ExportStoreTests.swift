@@ -25,7 +25,7 @@ import Testing
     func started(
         _ db: TokenDatabase, _ segment: String = "Newsletter", clientID: String = "ACME_Co", token: Int64, at: Date,
         windowStart: Date? = nil
-    ) throws -> (Int64, Int64) {
+    ) throws -> (Int64, TokenID) {
         guard
             case .recorded(let export) = try db.beginExport(
                 try newExport(segment, clientID: clientID, windowStart: windowStart), at: at)
@@ -33,11 +33,12 @@ import Testing
             throw StoreError(.notFound, "not recorded")
         }
         let result = try db.exportStarted(
-            id: export.id, token: NewToken(clientID: clientID, accessToken: token), httpStatus: 200, at: at)
+            id: export.id, token: NewToken(clientID: clientID, accessToken: AccessToken(token)), httpStatus: 200, at: at
+        )
         return (export.id, result.token.id)
     }
 
-    func finish(_ db: TokenDatabase, tokenID: Int64, as state: TokenState, at: Date) async throws {
+    func finish(_ db: TokenDatabase, tokenID: TokenID, as state: TokenState, at: Date) async throws {
         _ = try await db.recordPolls(
             [
                 PollWrite(
@@ -266,7 +267,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let segment = try #require(SegmentName("Newsletter"))
-        func poll(_ token: Int64, _ status: String?, at seconds: Double, state: TokenState = .watching) -> PollWrite {
+        func poll(_ token: TokenID, _ status: String?, at seconds: Double, state: TokenState = .watching) -> PollWrite {
             PollWrite(
                 tokenID: token, polledAt: start.addingTimeInterval(seconds), httpStatus: status == nil ? 503 : 200,
                 status: status, rowCount: nil,

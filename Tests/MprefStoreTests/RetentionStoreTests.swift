@@ -21,7 +21,7 @@ import Testing
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let old = now.addingTimeInterval(-400 * 86_400)
         let tokens = try db.addTokens(
-            (1...3).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: old
+            (1...3).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false, now: old
         ).map(\.token.id)
         let oldText = Timestamp.format(old), recentText = Timestamp.format(now.addingTimeInterval(-86_400))
         try db.write { db in
@@ -61,7 +61,7 @@ import Testing
         }
         #expect(left == [10])
         #expect(
-            try db.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM tokens ORDER BY id") } == [
+            try db.read { db in try TokenID.fetchAll(db, sql: "SELECT id FROM tokens ORDER BY id") } == [
                 tokens[0], tokens[2],
             ])
         // Reports keep working on what is left.

@@ -16,7 +16,7 @@ import MprefCore
         _ = try db.addTokens(
             [
                 NewToken(clientID: "ACME_Co", accessToken: 1, label: "quote \" backslash \\ slash / é ☃"),
-                NewToken(clientID: "ACME_Co", accessToken: Int64.max, globalHooks: false),
+                NewToken(clientID: "ACME_Co", accessToken: AccessToken(.max), globalHooks: false),
                 NewToken(clientID: "Other", accessToken: 3),
             ], reset: false, now: now)
         try db.write { db in

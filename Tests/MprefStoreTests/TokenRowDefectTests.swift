@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import GRDB
 import Testing

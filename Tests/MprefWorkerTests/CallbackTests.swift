@@ -84,7 +84,7 @@ struct CallbackRateLimiterTests {
 
 struct PollNowTests {
     struct NoSource: StatusSource {
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             PollResult(outcome: .serverError, httpStatus: 500, latency: .zero)
         }
     }
@@ -108,7 +108,9 @@ struct PollNowTests {
     func tokens(_ ids: [Int64]) -> [WatchedToken] {
         ids.map {
             WatchedToken(
-                id: $0, clientID: "ACME_Co", accessToken: $0 * 10, nextPollAt: wallNow.addingTimeInterval(3600))
+                id: TokenID($0), clientID: "ACME_Co", accessToken: AccessToken($0 * 10),
+                nextPollAt: wallNow.addingTimeInterval(3600)
+            )
         }
     }
 

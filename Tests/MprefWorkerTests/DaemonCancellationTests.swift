@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import Logging
 import MprefStore
@@ -11,7 +12,7 @@ import Testing
 @Suite struct DaemonCancellationTests {
     /// Answers every poll after a short delay: token 1 is always Processing, token 2 Complete.
     struct Source: StatusSource {
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             try? await Task.sleep(for: .milliseconds(5))
             return PollResult(
                 outcome: .ok(ExportStatus(status: accessToken == 2 ? "Complete" : "Processing")), httpStatus: 200,

@@ -68,9 +68,10 @@ struct ExpiryWarningTests {
         let database = try TokenDatabase(
             path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
         let ids = try database.addTokens(
-            (1...4).map { NewToken(clientID: "ACME_Co", accessToken: $0) }, reset: false, now: Self.now
+            (1...4).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false,
+            now: Self.now
         ).map(\.token.id)
-        func set(_ id: Int64, _ state: TokenState, _ expires: String?) throws {
+        func set(_ id: TokenID, _ state: TokenState, _ expires: String?) throws {
             try database.write { db in
                 try db.execute(
                     sql: "UPDATE tokens SET state = ?, expires = ? WHERE id = ?",

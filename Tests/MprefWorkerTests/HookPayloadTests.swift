@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 @testable import MprefStore
 import Testing

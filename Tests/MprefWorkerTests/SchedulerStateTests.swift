@@ -11,7 +11,7 @@ import Testing
 struct SchedulerStateTests {
     /// Never called: `SchedulerState` only decides which polls to launch.
     struct NoSource: StatusSource {
-        func status(of accessToken: Int64) async -> PollResult {
+        func status(of accessToken: AccessToken) async -> PollResult {
             PollResult(outcome: .serverError, httpStatus: 500, latency: .zero)
         }
     }
@@ -100,7 +100,7 @@ struct PauseInForceTests {
     let now = ContinuousClock.now
     let host = "https://api.example.com:443"
 
-    func decision(tokenID: Int64, retryAfter seconds: Double) -> PollPolicy.Decision {
+    func decision(tokenID: TokenID, retryAfter seconds: Double) -> PollPolicy.Decision {
         let until = wallNow.addingTimeInterval(seconds)
         let write = PollWrite(
             tokenID: tokenID, polledAt: wallNow, httpStatus: 503, status: nil, rowCount: nil, byteCount: nil,
@@ -122,12 +122,15 @@ struct PauseInForceTests {
         var s = SchedulerState(
             configuration: configuration,
             targets: ["ACME_Co": PollTarget(source: SchedulerStateTests.NoSource(), hostKey: host)])
-        let tokens = (1...4).map { WatchedToken(id: Int64($0), clientID: "ACME_Co", accessToken: Int64(100 + $0)) }
+        let tokens = (1...4).map {
+            WatchedToken(id: TokenID(Int64($0)), clientID: "ACME_Co", accessToken: AccessToken(Int64(100 + $0)))
+        }
         s.load(tokens: tokens, pauses: [], wallNow: wallNow, now: now, logger: Logger(label: "test"))
         #expect(s.dueLaunches(now: now).count == 4)
         let changes = [(1, 2.0), (2, 30.0), (3, 5.0)].map { id, seconds in
             s.finish(
-                tokenID: Int64(id), decision: decision(tokenID: Int64(id), retryAfter: seconds), tokenUpdated: true,
+                tokenID: TokenID(Int64(id)), decision: decision(tokenID: TokenID(Int64(id)), retryAfter: seconds),
+                tokenUpdated: true,
                 wallNow: wallNow, now: now)
         }
         #expect(changes == [.started, .extended, .none])

@@ -72,7 +72,7 @@ import Testing
                     oauthClientSecret: Secret("oauth-secret"), userID: "etl.user")),
             logger: Logger(label: "client"), now: now)
         let outcomes = await withTaskGroup(of: PollOutcome.self) { group in
-            for token in 1...32 { group.addTask { await client.status(of: Int64(token)).outcome } }
+            for token in 1...32 { group.addTask { await client.status(of: AccessToken(Int64(token))).outcome } }
             return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
         }
         #expect(outcomes.count == 32)
@@ -124,7 +124,7 @@ import Testing
             let initiations = await simulator.initiations()
             await simulator.stop()
             guard case .ok(let export) = started.outcome else { Issue.record("\(auth): \(started.outcome)"); continue }
-            #expect(initiations.map(\.accessToken) == [export.accessToken])
+            #expect(initiations.map(\.accessToken) == [export.accessToken.value])
             #expect(
                 initiations.first?.segment == "Daily Contacts"
                     && initiations.first?.lastDateTime == "2026-12-01T00:00:00.009Z")

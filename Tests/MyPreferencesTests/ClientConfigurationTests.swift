@@ -121,7 +121,7 @@ struct ClientConfigurationTests {
         var baseURL: String
         var template: String
         var clientID: String
-        var accessToken: Int64
+        var accessToken: AccessToken
         var expected: String
         var testDescription: String { "\(baseURL) + \(template) [\(clientID)]" }
     }

@@ -137,7 +137,9 @@ struct ClientTransportTests {
         try await withServer({ _ in .json(anyTokenStatusJSON) }) { server in
             let outcomes = try await withClient(loopbackAccount(server)) { client in
                 await withTaskGroup(of: PollOutcome.self) { group in
-                    for token in 0..<100 { group.addTask { await client.status(of: Int64(token)).outcome } }
+                    for token in 0..<100 {
+                        group.addTask { await client.status(of: AccessToken(Int64(token))).outcome }
+                    }
                     return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
                 }
             }

@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import Synchronization
 import Testing
@@ -107,7 +108,7 @@ struct OAuthTests {
         try await withServer(fixture.handle) { server in
             let outcomes = try await withClient(account(server)) { client in
                 await withTaskGroup(of: PollOutcome.self) { group in
-                    for token in 0..<32 { group.addTask { await client.status(of: Int64(token)).outcome } }
+                    for token in 0..<32 { group.addTask { await client.status(of: AccessToken(Int64(token))).outcome } }
                     return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
                 }
             }
@@ -136,7 +137,7 @@ struct OAuthTests {
         try await withServer(fixture.handle) { server in
             let outcomes = try await withClient(account(server)) { client in
                 await withTaskGroup(of: PollOutcome.self) { group in
-                    for token in 0..<8 { group.addTask { await client.status(of: Int64(token)).outcome } }
+                    for token in 0..<8 { group.addTask { await client.status(of: AccessToken(Int64(token))).outcome } }
                     return await group.reduce(into: [PollOutcome]()) { $0.append($1) }
                 }
             }

@@ -96,7 +96,7 @@ enum FuzzCase {
         if let expected = body.expected {
             if case .ok(let status) = outcome {
                 let got = FuzzGenerator.Expected(
-                    accessToken: status.accessToken, status: status.status, rowCount: status.rowCount,
+                    accessToken: status.accessToken?.value, status: status.status, rowCount: status.rowCount,
                     byteCount: status.byteCount)
                 if got != expected { problems.append("\(body.kind) decoded as \(got), expected \(expected)") }
             } else {

@@ -377,7 +377,7 @@ final class PollPathBench {
             }
             if !problems.isEmpty { return problems }
         }
-        let ids = decisions.map { String($0.write.tokenID) }.joined(separator: ",")
+        let ids = decisions.map { String($0.write.tokenID.value) }.joined(separator: ",")
         do {
             let unreadable = try database.read { db in
                 try String.fetchAll(

@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import MyPreferences
 
@@ -27,26 +28,21 @@ package struct DownloadSettings: Sendable, Hashable {
 
     package init() {}
 
-    /// The final path of an export's file. Only validated values go in: the client ID (1–128 of
-    /// `[A-Za-z0-9_.-]`, checked by the configuration; `.` and `..` are refused here) and the
-    /// integer access token, so no path can leave `directory`.
-    package func file(clientID: String, accessToken: Int64) -> String? {
-        guard !clientID.isEmpty, clientID != ".", clientID != "..",
-            clientID.utf8.allSatisfy({ Self.allowed.contains($0) }), accessToken > 0
-        else { return nil }
+    /// The final path of an export's file. Only validated values go in: the client ID (``ClientID/rule``:
+    /// 1–128 of `[A-Za-z0-9_.-]`, not `.` or `..`; checked by the configuration and again here) and the
+    /// positive integer access token, so no path can leave `directory`.
+    package func file(clientID: String, accessToken: AccessToken) -> String? {
+        guard ClientID.isValid(clientID), accessToken > 0 else { return nil }
         return (directory as NSString).appendingPathComponent("\(clientID)/\(accessToken).ndjson")
     }
-
-    private static let allowed: Set<UInt8> = Set(
-        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8))
 }
 
 /// Something that serves an export's pages and commit: the real `MyPreferencesClient`, or a stand-in.
 package protocol DownloadSource: Sendable {
     /// One page: records `offset` (1-based) … `offset + limit - 1`. Never throws.
-    func page(of accessToken: Int64, offset: Int64, limit: Int) async -> PageResult
+    func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult
     /// Commits a retrieved export. Never throws.
-    func commit(_ accessToken: Int64, keepFiles: Bool) async -> CommitResult
+    func commit(_ accessToken: AccessToken, keepFiles: Bool) async -> CommitResult
 }
 
 extension MyPreferencesClient: DownloadSource {}

@@ -13,7 +13,7 @@ package struct InitiatePolicy: Sendable {
     /// What follows one attempt.
     package enum Decision: Sendable, Hashable {
         /// The export started with this access token.
-        case started(accessToken: Int64)
+        case started(accessToken: AccessToken)
         /// Nothing started; send again after `delay`.
         case retry(after: Duration, reason: String)
         /// Nothing started, and sending again will not change that.

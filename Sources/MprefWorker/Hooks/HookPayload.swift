@@ -51,7 +51,7 @@ package enum HookPayload {
             ("event_id", job.eventID),
             ("event", job.event),
             ("client_id", job.clientID),
-            ("access_token", job.accessToken),
+            ("access_token", job.accessToken.value),
             ("label", job.label),
             ("status", job.status),
             ("row_count", job.rowCount),

@@ -31,7 +31,7 @@ package enum ExpiryRule {
     }
 
     /// What an operator should do about an expiring export in `state`, one sentence.
-    package static func advice(state: TokenState, accessToken: Int64) -> String {
+    package static func advice(state: TokenState, accessToken: AccessToken) -> String {
         switch state {
         case .downloadFailed:
             "its download gave up: run `mprefd download --retry \(accessToken)` now, before it expires"

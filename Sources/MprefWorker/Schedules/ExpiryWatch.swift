@@ -15,9 +15,9 @@ import MprefStore
 package actor ExpiryWatch {
     /// One warning raised.
     package struct Warning: Sendable, Hashable {
-        package var tokenID: Int64
+        package var tokenID: TokenID
         package var clientID: String
-        package var accessToken: Int64
+        package var accessToken: AccessToken
         package var state: TokenState
         package var expires: String
         /// Seconds from the check until `expires`; negative when it has passed.
@@ -25,7 +25,7 @@ package actor ExpiryWatch {
     }
 
     private struct Key: Hashable {
-        var tokenID: Int64
+        var tokenID: TokenID
         var expires: String
     }
 

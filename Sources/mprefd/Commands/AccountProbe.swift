@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import Foundation
 import Logging
@@ -27,7 +28,7 @@ enum AccountProbe {
         }
 
         var clientID: String
-        var accessToken: Int64
+        var accessToken: AccessToken
         var result: Result
         var httpStatus: Int?
         var detail: String
@@ -45,7 +46,7 @@ enum AccountProbe {
 
     /// Judges one status answer (pure). `tokenIsKnown`: the access token came from the database or
     /// the operator, so a 404 means the path is wrong rather than the export unknown.
-    static func judge(clientID: String, accessToken: Int64, tokenIsKnown: Bool, result: PollResult) -> Verdict {
+    static func judge(clientID: String, accessToken: AccessToken, tokenIsKnown: Bool, result: PollResult) -> Verdict {
         let code = result.httpStatus
         let http = code.map { "HTTP \($0)" } ?? "no answer"
         func verdict(_ r: Verdict.Result, _ detail: String) -> Verdict {
@@ -90,7 +91,7 @@ enum AccountProbe {
     }
 
     /// Probes every account, one request each, at most four at a time.
-    static func run(_ configuration: MprefdConfiguration, database: TokenDatabase?, probeToken: Int64?) async
+    static func run(_ configuration: MprefdConfiguration, database: TokenDatabase?, probeToken: AccessToken?) async
         -> [Verdict]
     {
         let logger = { () -> Logger in

@@ -44,8 +44,8 @@ struct AddToken: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The MyPreferences client ID the tokens belong to.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(
         help:
@@ -142,8 +142,8 @@ struct AddToken: AsyncParsableCommand {
     /// lines starting with `#` skipped.
     ///
     /// - Throws: `MprefdError` exit 64 naming the first bad value and its line number.
-    static func readTokens(from data: Data) throws -> [Int64] {
-        var tokens: [Int64] = []
+    static func readTokens(from data: Data) throws -> [AccessToken] {
+        var tokens: [AccessToken] = []
         var lineNumber = 0
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
@@ -159,7 +159,7 @@ struct AddToken: AsyncParsableCommand {
     }
 
     /// `first` then the tokens of `more` not already in it.
-    static func merge(_ first: [Int64], _ more: [Int64]) -> [Int64] {
+    static func merge(_ first: [AccessToken], _ more: [AccessToken]) -> [AccessToken] {
         var seen = Set(first)
         return first + more.filter { seen.insert($0).inserted }
     }

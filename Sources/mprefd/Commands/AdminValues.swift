@@ -1,31 +1,27 @@
+import MprefCore
+
 /// Parsing and checking the values operators type: access tokens, client IDs, durations.
 ///
 /// Pure functions, so `add-token` can check every value before it writes anything.
 enum AdminValues {
     /// An access token: a positive 64-bit integer, 1…9223372036854775807, written as ASCII digits
-    /// only (no sign, no `+`, no spaces; leading zeros are allowed). `nil` for anything else.
-    static func accessToken(_ text: some StringProtocol) -> Int64? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        guard let value = Int64(text), value > 0 else { return nil }
-        return value
+    /// only (no sign, no `+`, no spaces; leading zeros are allowed). `nil` for anything else
+    /// (``AccessToken/init(digits:)``).
+    static func accessToken(_ text: some StringProtocol) -> AccessToken? {
+        AccessToken(digits: text)
     }
 
     /// What `accessToken` accepts, for error messages.
-    static let accessTokenRule = "an access token is a positive integer 1…9223372036854775807 written with digits only"
+    static let accessTokenRule = AccessToken.rule
 
-    /// Whether `text` is a MyPreferences client ID: 1–128 of letters, digits, `_`, `-`, `.`.
+    /// Whether `text` is a MyPreferences client ID: 1–128 of letters, digits, `_`, `-`, `.`
+    /// (``ClientID/isValid(_:)``).
     static func isValidClientID(_ text: some StringProtocol) -> Bool {
-        let bytes = text.utf8
-        // `.` and `..` would name directories in a download path (and are no client ID).
-        guard (1...128).contains(bytes.count), text != ".", text != ".." else { return false }
-        return bytes.allSatisfy { b in
-            (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
-                || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
-        }
+        ClientID.isValid(text)
     }
 
     /// What `isValidClientID` accepts, for error messages.
-    static let clientIDRule = "a client ID is 1–128 of letters, digits, '_', '-', '.'"
+    static let clientIDRule = ClientID.rule
 
     /// Seconds in a duration written as `90s`, `45m`, `36h`, `2d`, a combination in that order
     /// such as `1d12h` or `1h30m`, or a bare number of seconds (`5400`). `nil` when malformed,

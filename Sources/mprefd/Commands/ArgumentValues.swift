@@ -5,7 +5,8 @@ import MyPreferences
 // Typed command-line values, parsed by ArgumentParser (`@Option(transform:)`): a bad value ends the
 // parse with exit 64 before `run()`, as "The value 'X' is invalid for '<name>': RULE". A transform,
 // not `ExpressibleByArgument.init?(argument:)`, because only a thrown error carries the rule (what is
-// allowed) into ArgumentParser's message. The rules themselves are ``AdminValues``'s.
+// allowed) into ArgumentParser's message. The rules themselves are the types' own
+// (``AccessToken/rule``, ``ClientID/rule`` in MprefCore) and ``AdminValues``'s (durations).
 //
 // Values ArgumentParser would echo unescaped stay hand-checked in the command (segment names,
 // labels, hook commands: ``TerminalText``), and so do TIME values (relative to the command's `now`).
@@ -15,33 +16,27 @@ struct ArgumentValueError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// An access token named on the command line: 1…9223372036854775807, digits only
-/// (``AdminValues/accessToken(_:)``).
-struct AccessTokenArgument: Hashable, Sendable {
-    var value: Int64
-
-    static func parse(_ text: String) throws -> AccessTokenArgument {
-        guard let value = AdminValues.accessToken(text) else {
-            throw ArgumentValueError(description: AdminValues.accessTokenRule)
-        }
-        return AccessTokenArgument(value: value)
+extension AccessToken {
+    /// An access token named on the command line: 1…9223372036854775807, digits only
+    /// (``AccessToken/init(digits:)``).
+    static func parseArgument(_ text: String) throws -> AccessToken {
+        guard let token = AccessToken(digits: text) else { throw ArgumentValueError(description: AccessToken.rule) }
+        return token
     }
 
-    /// The values of `tokens`, duplicates dropped (first occurrence kept).
-    static func unique(_ tokens: [AccessTokenArgument]) -> [Int64] {
-        var seen = Set<Int64>()
-        return tokens.map(\.value).filter { seen.insert($0).inserted }
+    /// `tokens`, duplicates dropped (first occurrence kept).
+    static func unique(_ tokens: [AccessToken]) -> [AccessToken] {
+        var seen = Set<AccessToken>()
+        return tokens.filter { seen.insert($0).inserted }
     }
 }
 
-/// A MyPreferences client ID named on the command line: 1–128 of letters, digits, `_`, `-`, `.`
-/// (``AdminValues/isValidClientID(_:)``); any valid one, configured or not.
-struct ClientIDArgument: Hashable, Sendable {
-    var value: String
-
-    static func parse(_ text: String) throws -> ClientIDArgument {
-        guard AdminValues.isValidClientID(text) else { throw ArgumentValueError(description: AdminValues.clientIDRule) }
-        return ClientIDArgument(value: text)
+extension ClientID {
+    /// A MyPreferences client ID named on the command line: 1–128 of letters, digits, `_`, `-`, `.`
+    /// (``ClientID/rule``); any valid one, configured or not.
+    static func parseArgument(_ text: String) throws -> ClientID {
+        guard let id = ClientID(text) else { throw ArgumentValueError(description: ClientID.rule) }
+        return id
     }
 }
 

@@ -1,3 +1,4 @@
+import MprefCore
 import ArgumentParser
 import Foundation
 import MprefStore
@@ -44,15 +45,15 @@ struct CheckConfig: AsyncParsableCommand {
         help: ArgumentHelp(
             "The access token --probe asks for (default: the newest in the database, else 1).",
             valueName: "access-token"),
-        transform: AccessTokenArgument.parse)
-    var probeToken: AccessTokenArgument?
+        transform: AccessToken.parseArgument)
+    var probeToken: AccessToken?
 
     func validate() throws {
         if probeToken != nil, !probe { throw ValidationError("--probe-token goes with --probe") }
     }
 
     func run() async throws {
-        let probeAccessToken = probeToken?.value
+        let probeAccessToken = probeToken
         let configuration = try await global.loadConfiguration(readingSecretFiles: true)
         let database = global.databaseLocation(configuration)
         // metrics.listen: the address must be one `mprefd run` can listen on. In use is fine only
@@ -83,7 +84,7 @@ struct CheckConfig: AsyncParsableCommand {
             if probe {
                 root["probe"] = verdicts.map { v -> [String: Any] in
                     [
-                        "client_id": v.clientID, "access_token": v.accessToken, "result": v.result.rawValue,
+                        "client_id": v.clientID, "access_token": v.accessToken.value, "result": v.result.rawValue,
                         "http_status": v.httpStatus.map { $0 as Any } ?? NSNull(), "detail": v.detail,
                     ]
                 }

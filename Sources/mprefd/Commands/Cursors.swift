@@ -32,8 +32,8 @@ struct CursorsList: AsyncParsableCommand {
 
     @Option(
         name: .customLong("client-id"), help: ArgumentHelp("Only this client ID's segments.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(help: "Print a JSON array of {client_id, segment, position, export_id, set_by, updated_at}.")
     var json = false
@@ -82,8 +82,8 @@ struct CursorsReset: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID (optional with one account configured).", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Option(help: ArgumentHelp("The new position; without it the cursor is removed.", valueName: "time"))
     var to: String?

@@ -44,14 +44,14 @@ struct Download: AsyncParsableCommand {
 
     @Argument(
         help: ArgumentHelp("The access token (several with --retry).", valueName: "access-token"),
-        transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+        transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(help: "Re-arm failed downloads for the running daemon instead of downloading now.")
     var retry = false
@@ -82,7 +82,7 @@ struct Download: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         if retry {
             try await rearm(tokens)
@@ -228,7 +228,7 @@ struct Download: AsyncParsableCommand {
         }
     }
 
-    private func rearm(_ tokens: [Int64]) async throws {
+    private func rearm(_ tokens: [AccessToken]) async throws {
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
         let records = try TokenSelection.resolve(tokens, clientID: clientID?.value, in: database)
@@ -251,7 +251,7 @@ struct Download: AsyncParsableCommand {
 /// `mprefd download --json`.
 struct DownloadResultJSON: Encodable {
     var clientID: String
-    var accessToken: Int64
+    var accessToken: AccessToken
     var state: String
     var download: DownloadJSON?
 

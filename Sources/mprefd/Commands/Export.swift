@@ -70,8 +70,8 @@ struct Export: AsyncParsableCommand {
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The MyPreferences client ID (optional with one account configured).", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Option(
         help: ArgumentHelp(
@@ -334,7 +334,7 @@ struct Export: AsyncParsableCommand {
     }
 
     private enum Outcome {
-        case started(accessToken: Int64, httpStatus: Int?)
+        case started(accessToken: AccessToken, httpStatus: Int?)
         case refused(InitiatePolicy.Refusal, reason: String)
         case unknown(reason: String, httpStatus: Int?)
     }
@@ -384,7 +384,7 @@ struct Export: AsyncParsableCommand {
             )
         }
         guard json else {
-            Output.line(String(result.token.accessToken))
+            Output.line(result.token.accessToken.description)
             return
         }
         try Output.json(ExportJSON(export: export, result: AddResultJSON(result).result))

@@ -23,8 +23,8 @@ struct List: AsyncParsableCommand {
 
     @Option(
         name: .customLong("client-id"), help: ArgumentHelp("Only tokens of this client ID.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(
         help:
@@ -63,7 +63,7 @@ struct List: AsyncParsableCommand {
                     ],
                     rows: tokens.map { t in
                         [
-                            t.clientID, String(t.accessToken),
+                            t.clientID, t.accessToken.description,
                             t.state.rawValue + (downloads[t.id].map { " " + DownloadDisplay.percent($0) } ?? ""),
                             t.lastStatus ?? "-",
                             t.rowCount.map(String.init) ?? "-", t.byteCount.map(String.init) ?? "-",

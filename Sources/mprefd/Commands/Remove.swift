@@ -21,14 +21,14 @@ struct Remove: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Argument(
-        help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+        help: ArgumentHelp("Access tokens to remove.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Flag(help: "Delete the rows instead: the token, its poll history and its hook runs. Cannot be undone.")
     var purge = false
@@ -38,7 +38,7 @@ struct Remove: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)

@@ -36,8 +36,8 @@ struct Resume: AsyncParsableCommand {
         name: .customLong("account"),
         help: ArgumentHelp(
             "Lift the account pause of this client ID (repeatable).", valueName: "client-id"),
-        transform: ClientIDArgument.parse)
-    var accounts: [ClientIDArgument] = []
+        transform: ClientID.parseArgument)
+    var accounts: [ClientID] = []
 
     func validate() throws {
         guard !hosts.isEmpty || !accounts.isEmpty else { return try selection.validateTokensOrAll() }

@@ -20,14 +20,14 @@ struct Show: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessToken: AccessTokenArgument
+    @Argument(help: ArgumentHelp("The access token.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessToken: AccessToken
 
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when the access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Option(help: ArgumentHelp("How many of the latest polls to show.", valueName: "n"))
     var history: Int = 10
@@ -40,7 +40,7 @@ struct Show: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = [accessToken.value]
+        let tokens = [accessToken]
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readOnly)

@@ -6,8 +6,8 @@ import MprefStore
 struct StateChangeSelection: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"), transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+    @Argument(help: ArgumentHelp("Access tokens.", valueName: "access-token"), transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Flag(help: "Every token in the state this command changes (of --client-id, when given).")
     var all = false
@@ -16,8 +16,8 @@ struct StateChangeSelection: ParsableArguments {
         name: .customLong("client-id"),
         help: ArgumentHelp(
             "The client ID: limits --all, or picks one when an access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     /// Access tokens or `--all`, one of them (`pause`, and `resume` without `--host`/`--account`).
     func validateTokensOrAll() throws {
@@ -29,7 +29,7 @@ struct StateChangeSelection: ParsableArguments {
     }
 
     func apply(_ change: TokenDatabase.AdminChange, verb: String, eligible: TokenState) async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)

@@ -1,3 +1,4 @@
+import MprefCore
 import MprefStore
 
 /// Turning the access tokens named on a command line into database rows.
@@ -6,12 +7,12 @@ enum TokenSelection {
     /// written before all are good). Duplicates are dropped, first occurrence kept.
     ///
     /// `add-token` only, whose positional tokens and `--stdin` lines share these messages (`bad access
-    /// token '-5': …`); other commands take ``AccessTokenArgument``s, parsed by ArgumentParser.
+    /// token '-5': …`); other commands take ``AccessToken``s, parsed by ArgumentParser.
     ///
     /// - Throws: `MprefdError` exit 64 naming the value.
-    static func parse(_ texts: [String]) throws -> [Int64] {
-        var seen = Set<Int64>()
-        var tokens: [Int64] = []
+    static func parse(_ texts: [String]) throws -> [AccessToken] {
+        var seen = Set<AccessToken>()
+        var tokens: [AccessToken] = []
         for text in texts {
             guard let token = AdminValues.accessToken(text) else {
                 throw MprefdError.usage("bad access token '\(text)': \(AdminValues.accessTokenRule)")
@@ -25,7 +26,8 @@ enum TokenSelection {
     ///
     /// - Throws: `MprefdError` exit 1 when a token is not watched (naming it), exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
-    static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord] {
+    static func resolve(_ tokens: [AccessToken], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord]
+    {
         try lookUp(
             tokens, clientID: clientID, in: database,
             missing: { MprefdError.notFound(notFoundMessage($0, clientID: clientID)) })
@@ -37,10 +39,10 @@ enum TokenSelection {
     /// - Throws: `missing(token)` for the first token without a row, `MprefdError` exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
     static func lookUp(
-        _ tokens: [Int64], clientID: String?, in database: TokenDatabase,
-        missing: (Int64) -> MprefdError
+        _ tokens: [AccessToken], clientID: String?, in database: TokenDatabase,
+        missing: (AccessToken) -> MprefdError
     ) throws -> [TokenRecord] {
-        var found: [Int64: [TokenRecord]] = [:]
+        var found: [AccessToken: [TokenRecord]] = [:]
         for record in try database.findTokens(accessTokens: tokens, clientID: clientID) {
             found[record.accessToken, default: []].append(record)
         }
@@ -59,7 +61,7 @@ enum TokenSelection {
         return records
     }
 
-    static func notFoundMessage(_ token: Int64, clientID: String?) -> String {
+    static func notFoundMessage(_ token: AccessToken, clientID: String?) -> String {
         if let clientID { return "no token \(token) (client ID \(clientID)); see `mprefd list`" }
         return "no token \(token) (under any client ID); see `mprefd list`"
     }

@@ -44,14 +44,14 @@ struct Wait: AsyncParsableCommand {
 
     @Argument(
         help: ArgumentHelp("Access tokens to wait for.", valueName: "access-token"),
-        transform: AccessTokenArgument.parse)
-    var accessTokens: [AccessTokenArgument] = []
+        transform: AccessToken.parseArgument)
+    var accessTokens: [AccessToken] = []
 
     @Option(
         name: .customLong("client-id"),
         help: ArgumentHelp("The client ID, when an access token exists under several.", valueName: "id"),
-        transform: ClientIDArgument.parse)
-    var clientID: ClientIDArgument?
+        transform: ClientID.parseArgument)
+    var clientID: ClientID?
 
     @Option(
         help: ArgumentHelp(
@@ -78,7 +78,7 @@ struct Wait: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokens = AccessTokenArgument.unique(accessTokens)
+        let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let timeoutSeconds = timeout?.seconds
         let intervalSeconds = interval.seconds
@@ -152,7 +152,7 @@ struct Wait: AsyncParsableCommand {
     }
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
-    private static func resolve(_ tokens: [Int64], clientID: String?, in database: TokenDatabase) throws
+    private static func resolve(_ tokens: [AccessToken], clientID: String?, in database: TokenDatabase) throws
         -> [TokenRecord]
     {
         try TokenSelection.lookUp(tokens, clientID: clientID, in: database) { token in

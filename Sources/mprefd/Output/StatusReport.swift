@@ -91,7 +91,7 @@ struct StatusReport: Encodable {
     /// A download in progress (`downloads_in_progress`).
     struct Download: Encodable {
         var clientID: String
-        var accessToken: Int64
+        var accessToken: AccessToken
         var phase: String
         var records: Int64
         var totalResults: Int64?
@@ -141,7 +141,7 @@ struct StatusReport: Encodable {
     /// A complete, undelivered export about to expire (`tokens.expires`, the API/3 status form).
     struct Expiring: Encodable {
         var clientID: String
-        var accessToken: Int64
+        var accessToken: AccessToken
         var expires: String
 
         enum CodingKeys: String, CodingKey {
@@ -152,7 +152,7 @@ struct StatusReport: Encodable {
     /// A token still processing far beyond its segment's usual duration (`tokens.stuck_at`).
     struct Stuck: Encodable {
         var clientID: String
-        var accessToken: Int64
+        var accessToken: AccessToken
         var segment: String
         var stuckAt: String
 

@@ -10,7 +10,7 @@ import MprefCore
 struct WaitDisplay {
     private let liveDescriptor: Int32?
     private let isStdoutTerminal: Bool
-    private var lastSeen: [Int64: String] = [:]
+    private var lastSeen: [TokenID: String] = [:]
     private var isLiveLineDrawn = false
     /// Shown at the end of the live line (e.g. the daemon is restarting).
     var daemonNote: String?

@@ -36,8 +36,8 @@ package final class ReloadableSource: StatusSource, DownloadSource {
         await clients.withLock { $0.current }.status(of: accessToken)
     }
 
-    package func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult {
-        await clients.withLock { $0.current }.page(of: accessToken, offset: offset, limit: limit)
+    package func pageBody(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageBodyResult {
+        await clients.withLock { $0.current }.pageBody(of: accessToken, offset: offset, limit: limit)
     }
 
     package func commit(_ accessToken: AccessToken, keepFiles: Bool) async -> CommitResult {

@@ -160,23 +160,38 @@ package final class MyPreferencesClient: Sendable {
         commitTemplate.url(for: accessToken) + "?keepFiles=\(keepFiles)"
     }
 
-    /// Retrieves one page of a completed export. Never throws: every failure is an outcome.
+    /// Retrieves one page of a completed export and decodes it. Never throws: every failure is an outcome.
     ///
-    /// `GET {pageURL}` with `Accept: application/json` (pages are always asked for as JSON), the
-    /// scheme's `Authorization` and the same retries as ``status(of:)``; the body may be up to
-    /// `maxPageBytes` and must arrive within `pageTimeout`. A 2xx is decoded by ``PageDecoder``.
+    /// ``pageBody(of:offset:limit:)``, then ``PageDecoder`` on a 2xx body; `latency` includes the decode.
     /// - Parameters:
     ///   - offset: 1-based index of the page's first record (the API's `offset`).
     ///   - limit: records per page (the API's `limit`).
     package func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult {
         let start = ContinuousClock.now
+        let body = await pageBody(of: accessToken, offset: offset, limit: limit)
+        let outcome = body.outcome.flatMap { $0.decoded() }
+        return PageResult(outcome: outcome, httpStatus: body.httpStatus, latency: ContinuousClock.now - start)
+    }
+
+    /// Retrieves one page of a completed export, its body not yet decoded. Never throws: every
+    /// failure is an outcome.
+    ///
+    /// `GET {pageURL}` with `Accept: application/json` (pages are always asked for as JSON), the
+    /// scheme's `Authorization` and the same retries as ``status(of:)``; the body may be up to
+    /// `maxPageBytes` and must arrive within `pageTimeout`. A 2xx is `.ok` with its body, whatever it
+    /// holds (``PageBody/decoded()`` says whether it is a page).
+    /// - Parameters:
+    ///   - offset: 1-based index of the page's first record (the API's `offset`).
+    ///   - limit: records per page (the API's `limit`).
+    package func pageBody(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageBodyResult {
+        let start = ContinuousClock.now
         let (outcome, httpStatus) = await exchange(
             .GET, url: pageURL(for: accessToken, offset: offset, limit: limit), accessToken: accessToken, accept: .json,
             maxBodyBytes: configuration.maxPageBytes, timeout: configuration.pageTimeout
         ) { body, _ in
-            body.withUnsafeReadableBytes { PageDecoder.decode($0) }
+            .ok(PageBody(body))
         }
-        return PageResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
+        return PageBodyResult(outcome: outcome, httpStatus: httpStatus, latency: ContinuousClock.now - start)
     }
 
     /// Commits a retrieved export: `POST {commitURL}` with an empty body. The vendor then marks the

@@ -24,16 +24,6 @@ package enum PageDecoder {
             return .undecodable(reason: error.reason, excerpt: BodyExcerpt.make(body))
         }
     }
-
-    /// Whether `line` (without its line break) is one record as ``decode(_:)`` writes it: a JSON
-    /// object (RFC 8259) and nothing else on the line. A download resuming after a crash uses it to
-    /// keep the whole records that were written past its last checkpoint.
-    package static func isRecordLine(_ line: ArraySlice<UInt8>) -> Bool {
-        line.withUnsafeBytes { bytes in
-            var scanner = JSONScanner(bytes)
-            return scanner.isOneObject()
-        }
-    }
 }
 
 /// Why a page is not valid: what was expected, and at which byte.
@@ -102,17 +92,6 @@ struct JSONScanner {
         guard position == bytes.count else { throw fail("text after the page's closing '}'") }
         guard sawRecords else { throw fail("no UserProfilePreferences or Preferences array") }
         return page
-    }
-
-    /// Whether the bytes are one JSON object and nothing more (no surrounding whitespace).
-    mutating func isOneObject() -> Bool {
-        guard peek == UInt8(ascii: "{") else { return false }
-        do {
-            try skipValue()
-        } catch {
-            return false
-        }
-        return position == bytes.count
     }
 
     // MARK: Records

@@ -95,33 +95,20 @@ struct DownloadPolicyTests {
                 == "records written 100 ≠ RowCount 101")
     }
 
-    @Test func theNextPageIsAskedForEarlyOnlyWhenAKillCanLoseNoMoreThanIt() {
-        // Known TotalResults in the stored checkpoint, more to come: prefetch.
-        #expect(
-            DownloadPolicy.prefetchesNext(
-                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 20, committedTotal: 100))
-        #expect(
-            DownloadPolicy.prefetchesNext(after: page(records: 10, total: 100), recordsAfter: 20, committedTotal: 100))
-        // The first page (no stored TotalResults: a restart could not keep it), the last page, a full count.
-        #expect(
-            !DownloadPolicy.prefetchesNext(
-                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 10, committedTotal: nil))
-        #expect(
-            !DownloadPolicy.prefetchesNext(
-                after: page(records: 10, hasMore: false, total: 100), recordsAfter: 20, committedTotal: 100))
-        #expect(
-            !DownloadPolicy.prefetchesNext(
-                after: page(records: 10, hasMore: true, total: 100), recordsAfter: 100, committedTotal: 100))
-        #expect(!DownloadPolicy.prefetchesNext(after: page(records: 10), recordsAfter: 100, committedTotal: 100))
-    }
-
-    @Test func aRestartKeepsFewerRecordsThanRemainSoTheLastPageIsAlwaysFetched() {
-        #expect(DownloadPolicy.adoptable(storedRecords: 10, totalResults: 100) == 89)
-        #expect(DownloadPolicy.adoptable(storedRecords: 99, totalResults: 100) == 0)
-        #expect(DownloadPolicy.adoptable(storedRecords: 100, totalResults: 100) == 0)
-        #expect(DownloadPolicy.adoptable(storedRecords: 10, totalResults: nil) == 0)
-        #expect(DownloadPolicy.adoptable(storedRecords: .min, totalResults: .max) == .max - 1)
-        #expect(DownloadPolicy.adoptable(storedRecords: .max, totalResults: .min) == 0)
+    @Test func theNextPageIsAskedForEarlyOnlyWhenTheCheckpointSaysRecordsRemainAfterAFullPage() {
+        // Known TotalResults in the stored checkpoint, records left after a full page: prefetch.
+        #expect(DownloadPolicy.prefetchesNext(askedOffset: 1, limit: 10, committedTotal: 100, failures: 0))
+        #expect(DownloadPolicy.prefetchesNext(askedOffset: 81, limit: 10, committedTotal: 91, failures: 0))
+        // The first page (no stored TotalResults), the last page, a page that ends exactly at the total.
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: 1, limit: 10, committedTotal: nil, failures: 0))
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: 91, limit: 10, committedTotal: 100, failures: 0))
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: 81, limit: 10, committedTotal: 90, failures: 0))
+        // Extreme values saturate instead of trapping.
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: .max, limit: 10, committedTotal: .max - 1, failures: 0))
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: 1, limit: 0, committedTotal: 100, failures: 0))
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: .min, limit: .min, committedTotal: .min, failures: 0))
+        // After a failed request (a page that was not one, a 500): one page at a time until one is stored.
+        #expect(!DownloadPolicy.prefetchesNext(askedOffset: 1, limit: 10, committedTotal: 100, failures: 1))
     }
 
     @Test func spaceNeededSaturates() {
@@ -225,84 +212,81 @@ struct DownloadFileTests {
         try handle.write(contentsOf: Data(text))
     }
 
-    @Test func thePageWrittenWholeAfterTheCheckpointIsKeptAndACutOneIsNot() throws {
+    @Test func aRestartCutsWhatFollowsTheCheckpointAndHandsBackThePageSpooledThere() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/4.ndjson"
         let partial = final + ".partial"
-        let file = try DownloadFile.open(partial: partial, final: final, bytes: 0, sha256: nil).file
+        let file = try DownloadFile.open(partial: partial, final: final, bytes: 0, sha256: nil, nextOffset: 1).file
         try file.append(Array("{\"a\":1}\n".utf8))
         let checkpoint = (bytes: file.bytes, sha: file.digest)
-        // A page written whole, its checkpoint never stored (a kill -9 there).
+        // The next page (offset 2) spooled, then written, its checkpoint never stored (a kill -9 there).
+        let body = Array(#"{"Offset":2,"Preferences":[{"b":[2,"x"]},{"c":3}]}"#.utf8)
+        try file.spool(PageBody(body), offset: 2)
         try file.append(Array("{\"b\":[2,\"x\"]}\n{\"c\":3}\n".utf8))
         let opened = try DownloadFile.open(
-            partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: 5)
-        #expect(!opened.restarted && opened.adoptedRecords == 2)
+            partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, nextOffset: 2)
+        #expect(!opened.restarted && opened.file.bytes == checkpoint.bytes)
+        #expect(opened.spooledBody == PageBody(body))
+        // The page's records stored again from the spool: the file is as if nothing had happened.
+        guard case .ok(let page) = try #require(opened.spooledBody).decoded() else {
+            Issue.record("the spooled body did not decode")
+            return
+        }
+        try opened.file.append(page.ndjson)
+        let digest = try opened.file.finish(as: final)
         let kept = "{\"a\":1}\n{\"b\":[2,\"x\"]}\n{\"c\":3}\n"
-        #expect(opened.file.bytes == Int64(kept.utf8.count))
-        let keptSHA = opened.file.digest
-        // The next page cut in the middle of its write: nothing of it is kept.
-        try opened.file.append(Array("{\"d\":4}\n{\"e\":5}\n".utf8))
-        #expect(truncate(partial, off_t(kept.utf8.count + 10)) == 0)
-        let cut = try DownloadFile.open(
-            partial: partial, final: final, bytes: Int64(kept.utf8.count), sha256: keptSHA, adoptingAtMost: 5)
-        #expect(!cut.restarted && cut.adoptedRecords == 0 && cut.file.bytes == Int64(kept.utf8.count))
-        try cut.file.append(Array("{\"d\":4}\n".utf8))
-        let digest = try cut.file.finish(as: final)
-        #expect(try String(contentsOfFile: final, encoding: .utf8) == kept + "{\"d\":4}\n")
+        #expect(try String(contentsOfFile: final, encoding: .utf8) == kept)
         #expect(!FileManager.default.fileExists(atPath: partial + ".page"))
         // The checksum carried through the restart equals one taken of the whole content in one go.
         let whole = try DownloadFile.open(
             partial: directory + "/C/4b.partial", final: directory + "/C/4b", bytes: 0, sha256: nil
         ).file
-        try whole.append(Array((kept + "{\"d\":4}\n").utf8))
+        try whole.append(Array(kept.utf8))
         #expect(digest == whole.digest)
     }
 
-    @Test func onlyThePageItsNoteDescribesIsKeptNeverAnEditOrWhatAPowerLossLeft() throws {
+    @Test func onlyTheSpoolOfThisCheckpointWholeAndUneditedIsHandedBack() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let final = directory + "/C/5.ndjson"
         let partial = final + ".partial"
-        let page = Array("{\"b\":2}\n{\"c\":3}\n".utf8)
-        /// A file holding `{}` (checkpointed) and then `page` written whole (not checkpointed).
-        func written() throws -> (bytes: Int64, sha: String?) {
+        let body = PageBody(Array(#"{"Offset":2,"Preferences":[{"b":2},{"c":3}]}"#.utf8))
+        /// A file holding `{}` (checkpointed at offset 2), the next page spooled at `start`/`offset`.
+        func spooled(start: Int64? = nil, offset: Int64 = 2) throws -> (bytes: Int64, sha: String?) {
             let file = try DownloadFile.open(partial: partial, final: final, bytes: 0, sha256: nil).file
             try file.append(Array("{}\n".utf8))
-            let checkpoint = (bytes: file.bytes, sha: file.digest)
-            try file.append(page)
-            return checkpoint
+            try PageSpool.write(body, start: start ?? file.bytes, offset: offset, to: partial + ".page")
+            return (file.bytes, file.digest)
         }
-        func reopened(_ checkpoint: (bytes: Int64, sha: String?), limit: Int64 = 9) throws -> DownloadFile.Opened {
+        func reopened(_ checkpoint: (bytes: Int64, sha: String?), nextOffset: Int64? = 2) throws -> PageBody? {
             try DownloadFile.open(
-                partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, adoptingAtMost: limit)
+                partial: partial, final: final, bytes: checkpoint.bytes, sha256: checkpoint.sha, nextOffset: nextOffset
+            ).spooledBody
         }
-        // More records than may be kept (the last page is always fetched): none.
-        var checkpoint = try written()
-        #expect(try reopened(checkpoint, limit: 1).adoptedRecords == 0)
-        // A line added by hand after the page: the page is kept, the line is not.
-        checkpoint = try written()
-        try appendByHand(Array("{\"forged\":1}\n".utf8), to: partial)
-        let forged = try reopened(checkpoint)
-        #expect(forged.adoptedRecords == 2 && forged.file.bytes == 3 + Int64(page.count))
-        // The page changed in place (same length; zeros as a power loss can leave; a valid but other record): none kept.
-        for replacement in ["{\"b\":9}", "\0\0\0\0\0\0\0", "{\"x\":1}"] {
-            checkpoint = try written()
-            let handle = try #require(FileHandle(forWritingAtPath: partial))
-            try handle.seek(toOffset: 3)
-            try handle.write(contentsOf: Data(replacement.utf8))
-            try handle.close()
-            let edited = try reopened(checkpoint)
-            #expect(edited.adoptedRecords == 0 && edited.file.bytes == 3, "\(replacement.debugDescription)")
-        }
-        // Without the note (lost, or never written), or with a garbled one: none kept.
-        checkpoint = try written()
+        // Another page's spool: written at another place in the file, or for another offset.
+        #expect(try reopened(try spooled(start: 0)) == nil)
+        #expect(try reopened(try spooled(offset: 3)) == nil)
+        // Cut short, edited in place (a zero as a power loss can leave), without a header, garbled.
+        var checkpoint = try spooled()
+        #expect(truncate(partial + ".page", off_t(PageSpool.headerLength + body.count - 1)) == 0)
+        #expect(try reopened(checkpoint) == nil)
+        checkpoint = try spooled()
+        let handle = try #require(FileHandle(forWritingAtPath: partial + ".page"))
+        try handle.seek(toOffset: UInt64(PageSpool.headerLength + 5))
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        #expect(try reopened(checkpoint) == nil)
+        checkpoint = try spooled()
         try FileManager.default.removeItem(atPath: partial + ".page")
-        #expect(try reopened(checkpoint).adoptedRecords == 0)
-        checkpoint = try written()
+        #expect(try reopened(checkpoint) == nil)
+        checkpoint = try spooled()
         try Data("00000000000000000003 garbled\n".utf8).write(to: URL(fileURLWithPath: partial + ".page"))
-        #expect(try reopened(checkpoint).adoptedRecords == 0)
-        // The same page with its note intact: kept (the cases above fail for their edit alone).
-        checkpoint = try written()
-        #expect(try reopened(checkpoint).adoptedRecords == 2)
+        #expect(try reopened(checkpoint) == nil)
+        // A checkpoint that does not match the file (the download starts over): no spool either.
+        checkpoint = try spooled()
+        #expect(try reopened((checkpoint.bytes, String(repeating: "0", count: 64))) == nil)
+        // The same spool intact, asked for at its checkpoint: handed back (each case above fails for its edit alone).
+        #expect(try reopened(try spooled()) == body)
+        #expect(try reopened(try spooled(), nextOffset: nil) == nil)
     }
 
     @Test func aRenamedFileWhoseCheckpointWasLostIsTakenBack() throws {

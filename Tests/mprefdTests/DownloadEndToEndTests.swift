@@ -133,8 +133,10 @@ import Testing
         let canonical = try #require(await scene.simulator.export(accessToken: 4201, clientID: scene.clientID))
         #expect(try await sha256(of: file(scene, 4201)) == canonical.sha256)
         // At most one page fetched again per kill.
+        // The history holds every page request whose answer was read; a page stored from its spool after
+        // a kill was asked for by the killed daemon, which never wrote that row.
         let pageRequests = try await scene.count("SELECT count(*) FROM download_requests WHERE request = 'page'")
-        #expect(pageRequests >= 12)
+        #expect(pageRequests >= 12 - kills)
         #expect(
             canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills"
         )

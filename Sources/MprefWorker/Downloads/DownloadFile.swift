@@ -21,12 +21,12 @@ package struct DownloadFileError: Error, CustomStringConvertible {
 /// The `.partial` file of one download, open for appending, with the SHA-256 of what it holds.
 ///
 /// Crash safety: the file's durable prefix is what the checkpoint in SQLite names (bytes and their
-/// checksum). ``open(partial:final:bytes:sha256:adoptingAtMost:)`` checks that prefix's checksum and
-/// keeps, past it, only the page the note of the last write (`<partial>.page`: where the page starts,
-/// its length and a check of its bytes) says was written whole, when it is whole record lines (each one
-/// JSON object, at most as many as asked for): a page appended but not checkpointed before a `kill -9`
-/// is kept; a page cut in the middle, a file edited by hand or whatever a power loss left is cut off and
-/// fetched again — no gap, no duplicate. Used by one download step at a time (the scheduler never runs two steps of
+/// checksum). ``open(partial:final:bytes:sha256:nextOffset:)`` checks that prefix's checksum and cuts
+/// off whatever follows it (a page appended but not checkpointed, a page cut in the middle, a hand
+/// edit, what a power loss left), and hands back the body of the page being stored when its spool
+/// (``PageSpool``, `<partial>.page`, written before the next page was asked for) matches the
+/// checkpoint: the restart stores that page from it instead of fetching it again — no gap, no
+/// duplicate, at most the one request in flight lost. Used by one download step at a time (the scheduler never runs two steps of
 /// one token at once); ``OpenDownloads`` hands it from one step to the next.
 package final class DownloadFile: @unchecked Sendable {
     /// Path of the `.partial` file.
@@ -67,26 +67,24 @@ package final class DownloadFile: @unchecked Sendable {
         return (info.st_mode & S_IFMT) == S_IFREG ? .regularFile : .other
     }
 
-    /// The file at its checkpoint, as ``open(partial:final:bytes:sha256:adoptingAtMost:)`` found it.
+    /// The file at its checkpoint, as ``open(partial:final:bytes:sha256:nextOffset:)`` found it.
     package struct Opened {
         package var file: DownloadFile
         /// The checkpoint's prefix was missing or did not match: the file is empty, the download starts over at offset 1.
         package var restarted: Bool
-        /// Whole records found past the prefix and kept (0 or more; the file's `bytes` include them).
-        package var adoptedRecords: Int64
+        /// The body of the page at the checkpoint, spooled before a crash or kill (``PageSpool``); nil
+        /// when there is none that matches (then the page is fetched).
+        package var spooledBody: PageBody?
     }
 
     /// Opens `partial` at the checkpoint: creates the directory (0750) and the file (0640) when
     /// missing; takes `final` back as the partial file when only it exists (a rename whose checkpoint
-    /// was not stored); verifies `sha256` of the first `bytes` bytes; keeps the page written after
-    /// them when its note matches and it holds at most `adoptable` records, each a complete line holding
-    /// one JSON object (``PageDecoder/isRecordLine(_:)``); truncates the rest.
-    /// - Parameter adoptable: how many records past the checkpoint may be kept (0: none, the file is
-    ///   cut to `bytes`). The caller passes fewer than remain to be fetched, so the last page is always fetched.
+    /// was not stored); verifies `sha256` of the first `bytes` bytes and truncates what follows; reads
+    /// the spool of the page at the checkpoint (records at `bytes`, asked for at `nextOffset`).
+    /// - Parameter nextOffset: the checkpoint's next 1-based offset (nil: no spool is read).
     /// - Throws: ``DownloadFileError`` when the directory or file cannot be created, read, written or truncated.
     package static func open(
-        partial: String, final: String, bytes: Int64, sha256: String?,
-        adoptingAtMost adoptable: Int64 = 0
+        partial: String, final: String, bytes: Int64, sha256: String?, nextOffset: Int64? = nil
     ) throws(DownloadFileError) -> Opened {
         let directory = (partial as NSString).deletingLastPathComponent
         do {
@@ -119,62 +117,42 @@ package final class DownloadFile: @unchecked Sendable {
         if bytes > 0, size >= bytes {
             try file.hashPrefix(bytes)
             if file.digest == sha256 {
-                let adopted =
-                    size > bytes && adoptable > 0 ? try file.adoptWholeRecords(upTo: size, atMost: adoptable) : 0
                 try file.truncate(to: file.bytes)
-                return Opened(file: file, restarted: false, adoptedRecords: adopted)
+                return Opened(file: file, restarted: false, spooledBody: file.spooledBody(nextOffset))
             }
         }
         file.hasher = SHA256()
         file.bytes = 0
         try file.truncate(to: 0)
-        return Opened(file: file, restarted: bytes > 0, adoptedRecords: 0)
+        let restarted = bytes > 0
+        return Opened(file: file, restarted: restarted, spooledBody: restarted ? nil : file.spooledBody(nextOffset))
     }
 
-    /// The most bytes past the checkpoint that are read to look for whole records (larger tails are cut).
-    static let adoptionLimit: Int64 = 256 << 20
+    /// The largest spooled body read back (a longer spool is ignored and its page fetched again).
+    static let spoolLimit: Int64 = 256 << 20
 
-    /// The note of the last page written (``append(_:whenWritten:)``): `<partial>.page`.
-    var notePath: String { path + ".page" }
+    /// The spool of the page being stored: `<partial>.page` (``PageSpool``).
+    var spoolPath: String { path + ".page" }
 
-    /// Keeps the page written past the checkpoint when the note says it was written whole: the note
-    /// names this checkpoint's size as the page's start, its length is there, its check matches, and
-    /// it is whole record lines, at most `limit` of them. Anything else keeps nothing. Returns the records kept.
-    private func adoptWholeRecords(upTo size: Int64, atMost limit: Int64) throws(DownloadFileError) -> Int64 {
-        guard let note = PageNote.read(notePath), note.start == bytes, note.length > 0, note.length <= size - bytes,
-            note.length <= Self.adoptionLimit, let count = Int(exactly: note.length)
-        else { return 0 }
-        var tail = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = tail.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress.map { $0 + done }, count - done, off_t(bytes) + off_t(done))
-            }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw .errno("cannot read", path) }
-            done += n
-        }
-        guard tail.withUnsafeBytes({ PageNote.check($0) }) == note.check, tail.last == 0x0A else { return 0 }
-        var records: Int64 = 0
-        var start = 0
-        while start < count, let newline = tail[start...].firstIndex(of: 0x0A) {
-            guard records < limit, PageDecoder.isRecordLine(tail[start..<newline]) else { return 0 }
-            records += 1
-            start = newline + 1
-        }
-        hasher.update(data: tail)
-        bytes += note.length
-        return records
+    /// The spooled body of the page whose records go at ``bytes``, asked for at `nextOffset`.
+    private func spooledBody(_ nextOffset: Int64?) -> PageBody? {
+        guard let nextOffset else { return nil }
+        return PageSpool.read(spoolPath, start: bytes, offset: nextOffset, maxLength: Self.spoolLimit).map(
+            PageBody.init)
     }
 
-    /// Appends `data` and makes it durable (`fsync`) before returning; `whenWritten` runs once the bytes
-    /// are written, before the `fsync` (the download asks for its next page then). On failure the
-    /// file is cut back to what it held before, so the checkpoint stays true.
-    package func append(_ data: [UInt8], whenWritten: () -> Void = {}) throws(DownloadFileError) {
+    /// Writes `body`, the page asked for at `offset` whose records go at ``bytes``, to the spool, over
+    /// the previous one. Written before the next page is asked for; not `fsync`'d (a kill leaves it
+    /// whole, a power loss at worst makes it not match).
+    /// - Throws: ``DownloadFileError`` when it cannot be written (a full disk says so).
+    package func spool(_ body: PageBody, offset: Int64) throws(DownloadFileError) {
+        try PageSpool.write(body, start: bytes, offset: offset, to: spoolPath)
+    }
+
+    /// Appends `data` and makes it durable (`fsync`) before returning. On failure the file is cut
+    /// back to what it held before, so the checkpoint stays true.
+    package func append(_ data: [UInt8]) throws(DownloadFileError) {
         guard !data.isEmpty else { return }
-        // What is about to be written, so that a restart can tell this page written whole from anything else.
-        let note = PageNote(start: bytes, length: Int64(data.count), check: data.withUnsafeBytes { PageNote.check($0) })
-        try note.write(notePath)
         var written = 0
         let failure: DownloadFileError? = data.withUnsafeBytes { buffer -> DownloadFileError? in
             while written < buffer.count {
@@ -193,7 +171,6 @@ package final class DownloadFile: @unchecked Sendable {
             _ = ftruncate(descriptor, off_t(bytes))
             throw failure
         }
-        whenWritten()
         guard fsync(descriptor) == 0 else {
             let error = DownloadFileError.errno("cannot fsync", path)
             _ = ftruncate(descriptor, off_t(bytes))
@@ -209,7 +186,7 @@ package final class DownloadFile: @unchecked Sendable {
     /// byte once and never reads it back (its SHA-256 is computed as it is written), so keeping
     /// gigabytes of it cached would only push the host's useful cache out, and each page written would
     /// need fresh memory (on a virtual machine whose freed memory goes back to the host, ≈ 7 µs per
-    /// 4 KiB page: BENCHMARKS §6a). The page holding the file's last, partial bytes stays cached, so
+    /// 4 KiB page: BENCHMARKS §6a′). The page holding the file's last, partial bytes stays cached, so
     /// the next append never reads it back from disk.
     private func dropDurablePagesFromCache() {
         let end = bytes - bytes % Self.pageSize
@@ -225,7 +202,7 @@ package final class DownloadFile: @unchecked Sendable {
         Glibc.close(descriptor)
         descriptor = -1
         guard rename(path, final) == 0 else { throw .errno("cannot rename to \(final):", path) }
-        unlink(notePath)
+        unlink(spoolPath)
         let directory = (final as NSString).deletingLastPathComponent
         let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirfd >= 0 else { throw .errno("cannot open", directory) }

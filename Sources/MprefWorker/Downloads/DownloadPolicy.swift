@@ -53,23 +53,16 @@ package enum DownloadPolicy {
         return page.records == 0
     }
 
-    /// Whether the page after `page` is asked for at once, while `page` is made durable and its
-    /// checkpoint stored (one request in flight per download while the other half of the work is
-    /// done). Only when a `kill -9` in between loses at most that one request: the stored checkpoint
-    /// already knows `TotalResults` (`committedTotal`), so a restart keeps `page`'s records from the
-    /// file (``adoptable(storedRecords:totalResults:)``) instead of fetching it again; and never after the last page.
-    package static func prefetchesNext(after page: ExportPage, recordsAfter: Int64, committedTotal: Int64?) -> Bool {
-        guard let committedTotal else { return false }
-        return !isLast(page, recordsAfter: recordsAfter, total: page.totalResults ?? committedTotal)
-            && recordsAfter < committedTotal
-    }
-
-    /// How many whole records written past the checkpoint a restart may keep: fewer than remain
-    /// (`totalResults − storedRecords − 1`, never below 0), so the last page is always fetched and its
-    /// `HasMore` seen; 0 without a stored `TotalResults`.
-    package static func adoptable(storedRecords: Int64, totalResults: Int64?) -> Int64 {
-        guard let totalResults else { return 0 }
-        return max(0, totalResults.subtractingSaturating(storedRecords).subtractingSaturating(1))
+    /// Whether the page after the one asked for at `askedOffset` is asked for as soon as that one's
+    /// body has arrived and is spooled — before it is decoded, written and made durable, so that work
+    /// overlaps the next GET. Decided before the body is read, from the stored checkpoint: only when it
+    /// knows `TotalResults` (`committedTotal`) and a full page of `limit` records still leaves records
+    /// after it (`askedOffset + limit ≤ committedTotal`). A page that turns out short, invalid or the
+    /// last makes the next step ask for another offset, and the early request is dropped; so while
+    /// the download's requests fail (`failures` in a row above 0) it asks for one page at a time.
+    package static func prefetchesNext(askedOffset: Int64, limit: Int, committedTotal: Int64?, failures: Int) -> Bool {
+        guard let committedTotal, limit > 0, failures == 0 else { return false }
+        return askedOffset.addingSaturating(Int64(limit)) <= committedTotal
     }
 
     /// Why the file's `records` cannot be trusted, or `nil`: they must equal `TotalResults` (when

@@ -39,8 +39,8 @@ package struct DownloadSettings: Sendable, Hashable {
 
 /// Something that serves an export's pages and commit: the real `MyPreferencesClient`, or a stand-in.
 package protocol DownloadSource: Sendable {
-    /// One page: records `offset` (1-based) … `offset + limit - 1`. Never throws.
-    func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult
+    /// One page, its body not yet decoded: records `offset` (1-based) … `offset + limit - 1`. Never throws.
+    func pageBody(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageBodyResult
     /// Commits a retrieved export. Never throws.
     func commit(_ accessToken: AccessToken, keepFiles: Bool) async -> CommitResult
 }

@@ -132,6 +132,8 @@ package struct DownloadStep: Sendable {
         var prefetched = files.takePrefetched(token.id)
         // The file at the checkpoint: kept open from the previous step, or opened (and verified) now.
         let file: DownloadFile
+        // The page at the checkpoint, spooled before a crash or kill: stored from the spool, not fetched again.
+        var spooled: PageBody?
         if let open = files.take(token.id), open.bytes == cp.bytes {
             file = open
         } else {
@@ -139,13 +141,13 @@ package struct DownloadStep: Sendable {
             prefetched = nil
             do {
                 let at = cp
-                let adoptable = DownloadPolicy.adoptable(storedRecords: cp.records, totalResults: cp.totalResults)
                 let opened = try await FileIO.run { () throws(DownloadFileError) in
                     try DownloadFile.open(
                         partial: at.partialFile, final: at.file, bytes: at.bytes, sha256: at.sha256Prefix,
-                        adoptingAtMost: adoptable)
+                        nextOffset: at.nextOffset)
                 }
                 file = opened.file
+                spooled = opened.spooledBody
                 if opened.restarted {
                     logger.warning(
                         "download file does not match its checkpoint; starting it over",
@@ -153,18 +155,12 @@ package struct DownloadStep: Sendable {
                             "download.file": "\(cp.partialFile)", "download.checkpoint_bytes": "\(cp.bytes)",
                         ]) { $1 })
                     cp = DownloadCheckpoint(tokenID: cp.tokenID, file: cp.file, startedAt: cp.startedAt)
-                } else if opened.adoptedRecords > 0 {
-                    // Written before a crash, after the last stored checkpoint: kept, not fetched again.
-                    cp.nextOffset = cp.nextOffset.addingSaturating(opened.adoptedRecords)
-                    cp.records = cp.records.addingSaturating(opened.adoptedRecords)
-                    cp.bytes = file.bytes
-                    cp.sha256Prefix = file.digest
-                    cp.pages = cp.pages.incrementedSaturating
+                } else if let spooled {
                     logger.info(
-                        "download resumed with the whole records written after its checkpoint",
+                        "download resumed with the page spooled before the restart",
                         metadata: metadata.merging([
-                            "download.file": "\(cp.partialFile)", "download.records_kept": "\(opened.adoptedRecords)",
-                            "download.records": "\(cp.records)",
+                            "download.file": "\(cp.partialFile)", "download.offset": "\(cp.nextOffset)",
+                            "download.spooled_bytes": "\(spooled.count)",
                         ]) { $1 })
                 }
             } catch {
@@ -186,11 +182,15 @@ package struct DownloadStep: Sendable {
             }
         }
 
-        let requestedAt: Date
-        let result: PageResult
-        if let prefetched, prefetched.offset == cp.nextOffset {
+        // The page's body: from the spool (no request), the request the previous step sent early, or a request now.
+        let body: PageBodyResult
+        var requestedAt: Date?
+        if let spooled {
+            prefetched?.answer.cancel()
+            body = PageBodyResult(outcome: .ok(spooled), httpStatus: 200, latency: .zero)
+        } else if let prefetched, prefetched.offset == cp.nextOffset {
             requestedAt = prefetched.requestedAt
-            result = await withTaskCancellationHandler {
+            body = await withTaskCancellationHandler {
                 await prefetched.answer.value
             } onCancel: {
                 prefetched.answer.cancel()
@@ -198,56 +198,75 @@ package struct DownloadStep: Sendable {
         } else {
             prefetched?.answer.cancel()
             requestedAt = wallNow()
-            result = await source.page(of: token.accessToken, offset: cp.nextOffset, limit: settings.pageSize)
+            body = await source.pageBody(of: token.accessToken, offset: cp.nextOffset, limit: settings.pageSize)
         }
-        var request = DownloadRequestRecord(.page, at: requestedAt, offset: cp.nextOffset, result)
+        if case .ok(let arrived) = body.outcome {
+            // Pipelined: the body is spooled, then the next page is asked for at once, so decoding,
+            // writing and making this page durable overlap the next GET; a kill from here on costs only
+            // that request (see ``DownloadPolicy/prefetchesNext(askedOffset:limit:committedTotal:failures:)``).
+            let prefetch =
+                DownloadPolicy.prefetchesNext(
+                    askedOffset: cp.nextOffset, limit: settings.pageSize, committedTotal: cp.totalResults,
+                    failures: progress.errors) && !Task.isCancelled
+            let (asked, next) = (cp.nextOffset, cp.nextOffset.addingSaturating(Int64(settings.pageSize)))
+            let (accessToken, tokenID, pageSize) = (token.accessToken, token.id, settings.pageSize)
+            do {
+                try await FileIO.run { [files, wallNow, spooled] () throws(DownloadFileError) in
+                    if spooled == nil { try file.spool(arrived, offset: asked) }
+                    guard prefetch else { return }
+                    let answer = Task { await source.pageBody(of: accessToken, offset: next, limit: pageSize) }
+                    files.putPrefetched(tokenID, PrefetchedPage(offset: next, requestedAt: wallNow(), answer: answer))
+                }
+            } catch {
+                files.put(token.id, file)
+                diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
+                progress.request = requestedAt.map {
+                    var request = DownloadRequestRecord(.page, at: $0, offset: asked, body)
+                    request.error = "page not stored: \(error)"
+                    return request
+                }
+                return
+            }
+        }
+        let result = PageResult(
+            outcome: body.outcome.flatMap { $0.decoded() }, httpStatus: body.httpStatus, latency: body.latency)
+        // A page stored from the spool was asked for by the process that spooled it: no request now.
+        var request = requestedAt.map { DownloadRequestRecord(.page, at: $0, offset: cp.nextOffset, result) }
         defer { progress.request = request }
 
         guard case .ok(let page) = result.outcome else {
+            files.takePrefetched(token.id)?.answer.cancel()  // asked for after a body that is no page
             files.put(token.id, file)
             requestFailed(
                 result.outcome, httpStatus: result.httpStatus, token: token, settings: settings, hostKey: hostKey,
                 progress: &progress, using: &rng)
-            request.retryAfterS = progress.pause?.retryAfterS
-            request.error = progress.lastError
+            request?.retryAfterS = progress.pause?.retryAfterS
+            request?.error = progress.lastError
             return
         }
-        request.totalResults = page.totalResults
+        request?.totalResults = page.totalResults
         if let problem = DownloadPolicy.problem(
             with: page, askedOffset: cp.nextOffset, storedRecords: cp.records, previousTotal: cp.totalResults,
             rowCount: token.rowCount)
         {
+            files.takePrefetched(token.id)?.answer.cancel()  // asked for after a page that cannot be stored
             files.put(token.id, file)
-            request.outcome = .undecodable
+            request?.outcome = .undecodable
             requestFailed(
                 RequestOutcome<ExportPage>.undecodable(reason: problem, excerpt: ""), httpStatus: result.httpStatus,
                 token: token,
                 settings: settings, hostKey: hostKey, progress: &progress, using: &rng)
-            request.error = progress.lastError
+            request?.error = progress.lastError
             return
         }
         do {
             let records = page.ndjson
-            // Pipelined: the next page is asked for once this one is written, while it is made durable
-            // and its checkpoint stored (see ``DownloadPolicy/prefetchesNext(after:recordsAfter:committedTotal:)``).
-            let recordsAfter = cp.records.addingSaturating(Int64(page.records))
-            let prefetch =
-                DownloadPolicy.prefetchesNext(after: page, recordsAfter: recordsAfter, committedTotal: cp.totalResults)
-                && !Task.isCancelled
-            let offset = cp.nextOffset.addingSaturating(Int64(page.records))
-            let (accessToken, tokenID, pageSize) = (token.accessToken, token.id, settings.pageSize)
-            try await FileIO.run { [files, wallNow] () throws(DownloadFileError) in
-                try file.append(records) {
-                    guard prefetch else { return }
-                    let answer = Task { await source.page(of: accessToken, offset: offset, limit: pageSize) }
-                    files.putPrefetched(tokenID, PrefetchedPage(offset: offset, requestedAt: wallNow(), answer: answer))
-                }
-            }
+            try await FileIO.run { () throws(DownloadFileError) in try file.append(records) }
             files.clearTrouble(token.id)
         } catch {
             files.put(token.id, file)
             diskTrouble(error, settings: settings, progress: &progress, metadata: metadata)
-            request.error = "page not stored: \(error)"
+            request?.error = "page not stored: \(error)"
             return
         }
         progress.errors = 0
@@ -259,8 +278,8 @@ package struct DownloadStep: Sendable {
         cp.totalResults = page.totalResults ?? cp.totalResults
         cp.pages = cp.pages.incrementedSaturating
         cp.lastError = nil
-        request.records = Int64(page.records)
-        request.bytes = Int64(page.ndjson.count)
+        request?.records = Int64(page.records)
+        request?.bytes = Int64(page.ndjson.count)
         progress.checkpoint = cp
         logProgress(cp, metadata: metadata)
 

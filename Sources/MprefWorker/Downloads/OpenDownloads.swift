@@ -3,13 +3,13 @@ import MprefCore
 import MyPreferences
 import Synchronization
 
-/// The next page of a download, asked for while the current one was being made durable.
+/// The next page of a download, asked for once the current one's body was spooled.
 struct PrefetchedPage: Sendable {
     /// 1-based offset of the page's first record.
     var offset: Int64
     /// When the request was sent (the history row's `requested_at`).
     var requestedAt: Date
-    var answer: Task<PageResult, Never>
+    var answer: Task<PageBodyResult, Never>
 }
 
 /// The open `.partial` files of downloads in progress, kept between steps so that each page only

@@ -10,7 +10,7 @@
 ///
 /// Any `Int64` can be held (a status answer may echo another number, which is then compared); a token
 /// mprefd stores or is given is positive (``init(digits:)``, the `tokens.access_token > 0` CHECK).
-package struct AccessToken: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+package struct AccessToken: IntegerIdentifier {
     /// The integer as the vendor sent it.
     package let value: Int64
 
@@ -26,40 +26,35 @@ package struct AccessToken: Hashable, Sendable, Comparable, CustomStringConverti
         guard let value = Int64(String(text)), value > 0 else { return nil }
         self.value = value
     }
-
-    /// The bare integer (`123456`): log values, URL segments, file names, CLI output.
-    package var description: String { String(value) }
-
-    package static func < (lhs: AccessToken, rhs: AccessToken) -> Bool { lhs.value < rhs.value }
-
-    /// Decodes the bare integer.
-    package init(from decoder: any Decoder) throws {
-        value = try decoder.singleValueContainer().decode(Int64.self)
-    }
-
-    /// Encodes the bare integer (JSON output is unchanged).
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(value)
-    }
 }
 
 /// The id of a `tokens` row (`tokens.id`, the `token_id` of `polls`, `hook_runs`, `downloads`, …):
 /// mprefd's own handle of a token, assigned by SQLite, never sent to the vendor.
-package struct TokenID: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+package struct TokenID: IntegerIdentifier {
     /// The SQLite row id.
     package let value: Int64
 
     package init(_ value: Int64) { self.value = value }
+}
 
-    /// The bare integer (`42`): log values, CLI and JSON output.
+/// What ``AccessToken`` and ``TokenID`` share: an `Int64` that prints, compares and encodes as the
+/// bare integer (`description`, `<`, `Codable` as a single value), so output reads as it did with
+/// plain integers.
+package protocol IntegerIdentifier: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    /// The integer.
+    var value: Int64 { get }
+    init(_ value: Int64)
+}
+
+extension IntegerIdentifier {
+    /// The bare integer (`123456`): log values, URL segments, file names, CLI and JSON output.
     package var description: String { String(value) }
 
-    package static func < (lhs: TokenID, rhs: TokenID) -> Bool { lhs.value < rhs.value }
+    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.value < rhs.value }
 
     /// Decodes the bare integer.
     package init(from decoder: any Decoder) throws {
-        value = try decoder.singleValueContainer().decode(Int64.self)
+        self.init(try decoder.singleValueContainer().decode(Int64.self))
     }
 
     /// Encodes the bare integer (JSON output is unchanged).

@@ -82,9 +82,10 @@ struct CLI {
             in: directory)
     }
 
-    /// Rows of `sql` run by the `sqlite3` CLI as JSON objects (`[]` for no rows).
+    /// Rows of `sql` run by the `sqlite3` CLI as JSON objects (`[]` for no rows). Waits up to 10 s for
+    /// a lock (a reader right after a `kill -9` recovers the WAL, which needs one; the daemon may hold it).
     func query(_ sql: String, database: String? = nil) async throws -> [[String: Any]] {
-        let result = try await sqlite(["-json", database ?? databasePath, sql])
+        let result = try await sqlite(["-cmd", ".timeout 10000", "-json", database ?? databasePath, sql])
         #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
         let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return [] }

@@ -76,14 +76,34 @@ enum PackagingTools {
         return directory
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago: bound with port 0, read, closed.
+    /// A loopback TCP port free now, for a listener a child process opens later. Picked at random
+    /// below the kernel's ephemeral range (32768–60999 by default), so that no outgoing connection of
+    /// the other tests running meanwhile can take it before the child binds it; port 0's pick (an
+    /// ephemeral port) only when 100 tries found none.
     static func freeTCPPort() throws -> Int {
+        for _ in 0..<100 {
+            let port = Int.random(in: 20_000..<32_768)
+            if try bindable(port) { return port }
+        }
+        return try boundPort(0)
+    }
+
+    private static func bindable(_ port: Int) throws -> Bool {
+        do {
+            return try boundPort(port) == port
+        } catch is PackagingTestError {
+            return false
+        }
+    }
+
+    /// Binds a socket to 127.0.0.1:`port` (0: any) and returns the port it got; the socket is closed.
+    private static func boundPort(_ port: Int) throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PackagingTestError("socket() failed: errno \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

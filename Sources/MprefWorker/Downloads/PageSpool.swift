@@ -103,20 +103,23 @@ struct PageSpool: Equatable {
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at position: off_t) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, position + off_t(done))
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
+        whole(bytes.count) { done in
+            pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, position + off_t(done))
         }
-        return true
     }
 
     private static func readAll(_ fd: Int32, _ bytes: UnsafeMutableRawBufferPointer, at position: off_t) -> Bool {
+        whole(bytes.count) { done in
+            pread(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, position + off_t(done))
+        }
+    }
+
+    /// Repeats `step` (one `pread` or `pwrite` of the bytes from the given count done on) until `count`
+    /// bytes are done, again after `EINTR`; false on any other error or at the end of the file.
+    private static func whole(_ count: Int, _ step: (Int) -> Int) -> Bool {
         var done = 0
-        while done < bytes.count {
-            let n = pread(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, position + off_t(done))
+        while done < count {
+            let n = step(done)
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n

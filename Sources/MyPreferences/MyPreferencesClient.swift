@@ -160,19 +160,6 @@ package final class MyPreferencesClient: Sendable {
         commitTemplate.url(for: accessToken) + "?keepFiles=\(keepFiles)"
     }
 
-    /// Retrieves one page of a completed export and decodes it. Never throws: every failure is an outcome.
-    ///
-    /// ``pageBody(of:offset:limit:)``, then ``PageDecoder`` on a 2xx body; `latency` includes the decode.
-    /// - Parameters:
-    ///   - offset: 1-based index of the page's first record (the API's `offset`).
-    ///   - limit: records per page (the API's `limit`).
-    package func page(of accessToken: AccessToken, offset: Int64, limit: Int) async -> PageResult {
-        let start = ContinuousClock.now
-        let body = await pageBody(of: accessToken, offset: offset, limit: limit)
-        let outcome = body.outcome.flatMap { $0.decoded() }
-        return PageResult(outcome: outcome, httpStatus: body.httpStatus, latency: ContinuousClock.now - start)
-    }
-
     /// Retrieves one page of a completed export, its body not yet decoded. Never throws: every
     /// failure is an outcome.
     ///

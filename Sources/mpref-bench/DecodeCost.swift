@@ -17,7 +17,8 @@ enum DecodeCost {
         let scenarios = root + "/scenarios.json"
         try "{\"scenarios\": [\(Download.scenarioEntry(token: 3_000_001, records: records))]}\n".write(
             toFile: scenarios, atomically: true, encoding: .utf8)
-        let sim = try SimProcess(binary: Bench.binDirectory + "/mpref-sim", scenarios: scenarios, directory: root)
+        let sim = try SimProcess(
+            binary: Bench.binDirectory + "/mpref-sim", scenarios: scenarios, directory: root, log: root + "/sim.log")
         defer { sim.stop() }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         var status = HTTPClientRequest(url: "\(sim.baseURL)/Async/\(Download.clientID)/Export/3000001/Status")

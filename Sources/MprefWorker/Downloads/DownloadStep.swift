@@ -185,8 +185,7 @@ package struct DownloadStep: Sendable {
         // The page's body: from the spool (no request), the request the previous step sent early, or a request now.
         let body: PageBodyResult
         var requestedAt: Date?
-        if let spooled {
-            prefetched?.answer.cancel()
+        if let spooled {  // only after a reopen, which dropped any early request
             body = PageBodyResult(outcome: .ok(spooled), httpStatus: 200, latency: .zero)
         } else if let prefetched, prefetched.offset == cp.nextOffset {
             requestedAt = prefetched.requestedAt

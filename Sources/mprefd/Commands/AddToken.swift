@@ -149,9 +149,9 @@ struct AddToken: AsyncParsableCommand {
             lineNumber += 1
             let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty || text.hasPrefix("#") { continue }
-            guard let token = AdminValues.accessToken(text) else {
+            guard let token = AccessToken(digits: text) else {
                 throw MprefdError.usage(
-                    "bad access token '\(text)' on stdin line \(lineNumber): \(AdminValues.accessTokenRule)")
+                    "bad access token '\(text)' on stdin line \(lineNumber): \(AccessToken.rule)")
             }
             tokens.append(token)
         }

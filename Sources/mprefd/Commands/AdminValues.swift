@@ -1,28 +1,8 @@
-import MprefCore
-
-/// Parsing and checking the values operators type: access tokens, client IDs, durations.
+/// Parsing and checking the values operators type: durations (access tokens and client IDs are
+/// ``AccessToken/init(digits:)`` and ``ClientID/isValid(_:)`` in MprefCore).
 ///
 /// Pure functions, so `add-token` can check every value before it writes anything.
 enum AdminValues {
-    /// An access token: a positive 64-bit integer, 1…9223372036854775807, written as ASCII digits
-    /// only (no sign, no `+`, no spaces; leading zeros are allowed). `nil` for anything else
-    /// (``AccessToken/init(digits:)``).
-    static func accessToken(_ text: some StringProtocol) -> AccessToken? {
-        AccessToken(digits: text)
-    }
-
-    /// What `accessToken` accepts, for error messages.
-    static let accessTokenRule = AccessToken.rule
-
-    /// Whether `text` is a MyPreferences client ID: 1–128 of letters, digits, `_`, `-`, `.`
-    /// (``ClientID/isValid(_:)``).
-    static func isValidClientID(_ text: some StringProtocol) -> Bool {
-        ClientID.isValid(text)
-    }
-
-    /// What `isValidClientID` accepts, for error messages.
-    static let clientIDRule = ClientID.rule
-
     /// Seconds in a duration written as `90s`, `45m`, `36h`, `2d`, a combination in that order
     /// such as `1d12h` or `1h30m`, or a bare number of seconds (`5400`). `nil` when malformed,
     /// zero, or beyond Int64 seconds.

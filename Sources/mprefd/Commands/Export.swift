@@ -406,9 +406,9 @@ struct Export: AsyncParsableCommand {
     }
 
     private func settle(resolve id: Int64) async throws {
-        guard let tokenText = segment, let accessToken = AdminValues.accessToken(tokenText) else {
+        guard let tokenText = segment, let accessToken = AccessToken(digits: tokenText) else {
             throw MprefdError.usage(
-                "bad access token '\(segment ?? "")' for --resolve \(id): \(AdminValues.accessTokenRule)")
+                "bad access token '\(segment ?? "")' for --resolve \(id): \(AccessToken.rule)")
         }
         let configuration = try await global.loadConfiguration()
         let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)

@@ -14,8 +14,8 @@ enum TokenSelection {
         var seen = Set<AccessToken>()
         var tokens: [AccessToken] = []
         for text in texts {
-            guard let token = AdminValues.accessToken(text) else {
-                throw MprefdError.usage("bad access token '\(text)': \(AdminValues.accessTokenRule)")
+            guard let token = AccessToken(digits: text) else {
+                throw MprefdError.usage("bad access token '\(text)': \(AccessToken.rule)")
             }
             if seen.insert(token).inserted { tokens.append(token) }
         }

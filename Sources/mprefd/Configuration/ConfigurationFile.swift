@@ -1,3 +1,4 @@
+import MprefCore
 import Foundation
 import Yams
 
@@ -137,10 +138,10 @@ struct ConfigurationFile: Sendable {
                     )
                 }
                 for (keyNode, valueNode) in mapping {
-                    guard let clientID = keyNode.scalar?.string, AdminValues.isValidClientID(clientID) else {
+                    guard let clientID = keyNode.scalar?.string, ClientID.isValid(clientID) else {
                         let shown = keyNode.scalar?.string ?? kind(keyNode)
                         throw MprefdError.configuration(
-                            "\(location(keyNode)): account key '\(shown)' under 'accounts' is not a valid client ID; \(AdminValues.clientIDRule)"
+                            "\(location(keyNode)): account key '\(shown)' under 'accounts' is not a valid client ID; \(ClientID.rule)"
                         )
                     }
                     accountIDs.append(clientID)

@@ -1,3 +1,4 @@
+import MprefCore
 import Logging
 import MprefWorker
 import MyPreferences
@@ -56,8 +57,8 @@ struct MprefdConfiguration: Sendable {
     ///   With no accounts configured at all, any valid client ID is accepted.
     func resolveClientID(_ given: String?) throws -> String {
         if let given {
-            guard AdminValues.isValidClientID(given) else {
-                throw MprefdError.usage("bad client ID '\(given)': \(AdminValues.clientIDRule)")
+            guard ClientID.isValid(given) else {
+                throw MprefdError.usage("bad client ID '\(given)': \(ClientID.rule)")
             }
             if !accounts.isEmpty, accounts[given] == nil {
                 throw MprefdError.usage(

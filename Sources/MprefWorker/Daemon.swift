@@ -4,13 +4,21 @@ import MprefCore
 import MprefStore
 import MyPreferences
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
-/// `mprefd run`: the scheduler, the hook queue and the heartbeat, as one service.
+/// `mprefd run`: the daemon's parts as services of one `ServiceGroup`.
 ///
-/// On graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`): no new polls start, in-flight polls
-/// get `polling.shutdown_grace_s` and are then abandoned unrecorded, running hooks get SIGTERM and
-/// `hooks.kill_grace_s` before SIGKILL and are re-queued; the stop is recorded and `run()` returns.
+/// In start order: the caller's services (`beside`: the metrics and callback endpoints), then the
+/// heartbeat, the WAL checkpointer, housekeeping (retention, delivered-file retention, descriptor
+/// watch, deadlines of unconfigured accounts, stuck and expiry watches), the hook queue, the poll
+/// recorder and the scheduler. The group stops them in reverse, each after the one before it has
+/// ended, so every producer stops before what it feeds: on graceful shutdown (SIGTERM/SIGINT/SIGHUP),
+/// no new polls start and in-flight polls get `polling.shutdown_grace_s`, then are abandoned
+/// unrecorded; the recorder commits what they handed it; running hooks get SIGTERM and
+/// `hooks.kill_grace_s` before SIGKILL and are re-queued. A stop thus takes at most
+/// `shutdown_grace_s + kill_grace_s`. A part that fails or ends on its own stops the others the same
+/// way and its error is thrown. At the end the stop is recorded and the HTTP clients are shut down.
 package final class Daemon: Service {
     private let configuration: WorkerConfiguration
     private let database: TokenDatabase
@@ -43,10 +51,94 @@ package final class Daemon: Service {
         self.sources = sources
     }
 
+    /// Runs the daemon's services alone until the enclosing group shuts it down gracefully (its own
+    /// group follows a parent's graceful shutdown) or the task is cancelled; see
+    /// ``run(beside:gracefulShutdownSignals:)``.
     package func run() async throws {
+        try await run(beside: [], gracefulShutdownSignals: [])
+    }
+
+    /// Runs the daemon's services and `others` in one `ServiceGroup` until one of
+    /// `gracefulShutdownSignals` arrives, a service fails or ends, or the task is cancelled.
+    ///
+    /// - Throws: the first error of a service (after the others were stopped gracefully), or one
+    ///   from the start: an account's HTTP client that cannot be made, a database that refuses the
+    ///   first heartbeat.
+    package func run(
+        beside others: [ServiceGroupConfiguration.ServiceConfiguration], gracefulShutdownSignals: [UnixSignal]
+    ) async throws {
         if !HookProcessRunner.becomeSubreaper() {
             logger.warning("cannot become a child subreaper; orphaned hook grandchildren are reaped by PID 1 instead")
         }
+        let (clients, targets) = try await makeTargets()
+        do {
+            let startedAt = Date()
+            let heartbeat = Heartbeat(
+                database: database, pid: getpid(), version: version, hostname: ProcessInfo.processInfo.hostName,
+                startedAt: startedAt, logger: logger)
+            try await heartbeat.write()
+
+            let hooks = HookService(
+                database: database, configuration: configuration.hooks, databasePath: configuration.databasePath,
+                logger: logger)
+            let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
+            let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
+            let polling = PollingService(
+                database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
+                logger: logger, onHookRunsQueued: { hooks.wake() },
+                beforeAccountLift: { [clients, reloadAccount, logger] clientID in
+                    await Self.reloadCredentials(
+                        of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
+                }, schedules: schedules)
+            let housekeeping = Housekeeping(
+                database: database, configuration: configuration, schedules: schedules, logger: logger,
+                onHookRunsQueued: { hooks.wake() })
+            let checkpointer = WALCheckpointer(database: database, logger: logger)
+            await housekeeping.unconfigured.check()
+            scheduler.withLock { $0 = polling }
+            defer { scheduler.withLock { $0 = nil } }
+            logger.info(
+                "mprefd started",
+                metadata: [
+                    "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
+                    "sqlite.version": "\(SQLiteLibrary.version)",
+                    "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
+                ])
+            let own: [any Service] = [
+                PeriodicService("heartbeat", every: heartbeatInterval) { await heartbeat.beat() },
+                PeriodicService("wal-checkpointer", every: heartbeatInterval) { await checkpointer.checkIfNeeded() },
+                PeriodicService("housekeeping", every: heartbeatInterval) { await housekeeping.run() },
+                hooks, recorder, polling,
+            ]
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: others
+                        + own.map {
+                            .init(
+                                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                failureTerminationBehavior: .gracefullyShutdownGroup)
+                        },
+                    gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+            try await group.run()
+        } catch {
+            // A failure at the start or of a service: the clients are shut down before the error is
+            // reported; AsyncHTTPClient traps on a client dropped while still running.
+            await Task { [clients] in
+                for client in clients.values { await client.shutdown() }
+            }.value
+            throw error
+        }
+        // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
+        // does not inherit the cancellation, which would refuse the database write).
+        await Task { [clients, database] in
+            for client in clients.values { await client.shutdown() }
+            try? await database.markDaemonStopped()
+        }.value
+        logger.info("mprefd stopped")
+    }
+
+    /// Each configured account's poll target, with the HTTP client made for it (none for a stand-in).
+    private func makeTargets() async throws -> (clients: [String: ReloadableSource], targets: [String: PollTarget]) {
         var clients: [String: ReloadableSource] = [:]
         var targets: [String: PollTarget] = [:]
         for (clientID, account) in configuration.accounts {
@@ -76,108 +168,7 @@ package final class Daemon: Service {
                 source: source, hostKey: PollTarget.hostKey(of: account.baseURL), downloads: downloads,
                 download: configuration.downloads[clientID] ?? DownloadSettings())
         }
-        do {
-            let startedAt = Date()
-            let hostname = ProcessInfo.processInfo.hostName
-            try await database.writeHeartbeat(pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
-
-            let hooks = HookService(
-                database: database, configuration: configuration.hooks, databasePath: configuration.databasePath,
-                logger: logger)
-            let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
-            let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
-            let stuck = StuckWatch(
-                database: database, schedules: schedules, factor: configuration.polling.stuckFactor,
-                hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), logger: logger,
-                onHookRunsQueued: { hooks.wake() })
-            let expiry = ExpiryWatch(database: database, logger: logger)
-            let polling = PollingService(
-                database: database, targets: targets, configuration: configuration.polling, recorder: recorder,
-                logger: logger, onHookRunsQueued: { hooks.wake() },
-                beforeAccountLift: { [clients, reloadAccount, logger] clientID in
-                    await Self.reloadCredentials(
-                        of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
-                }, schedules: schedules)
-            scheduler.withLock { $0 = polling }
-            defer { scheduler.withLock { $0 = nil } }
-            let heartbeatStop = Mailbox<Void>()
-            let checkpointer = WALCheckpointer(database: database, logger: logger)
-            let pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)
-            let fileRetention = DeliveredFileRetention(
-                database: database, days: configuration.downloads.mapValues(\.retentionDays), logger: logger)
-            let descriptors = DescriptorWatch(logger: logger)
-            logger.info(
-                "mprefd started",
-                metadata: [
-                    "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
-                    "sqlite.version": "\(SQLiteLibrary.version)",
-                    "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
-                ])
-            try await withGracefulShutdownHandler {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await polling.run() }
-                    group.addTask { try await hooks.run() }
-                    let unconfigured = UnconfiguredDeadlines(
-                        database: database, configuration: configuration, logger: logger,
-                        onHookRunsQueued: { hooks.wake() })
-                    await unconfigured.check()
-                    group.addTask {
-                        [
-                            database, logger, heartbeatInterval, version, checkpointer, descriptors, unconfigured,
-                            pruner, fileRetention, stuck, expiry
-                        ] in
-                        // Ends on close or on cancellation (a cancelled `take` returns at once).
-                        while !heartbeatStop.isClosed, !Task.isCancelled {
-                            _ = await heartbeatStop.take(until: .now + heartbeatInterval)
-                            if heartbeatStop.isClosed || Task.isCancelled { break }
-                            do {
-                                try await database.writeHeartbeat(
-                                    pid: getpid(), version: version, hostname: hostname, startedAt: startedAt)
-                            } catch {
-                                logger.warning("cannot write the heartbeat", metadata: ["error": "\(error)"])
-                            }
-                            await checkpointer.checkIfNeeded()
-                            await pruner.pruneIfDue()
-                            await fileRetention.pruneIfDue()
-                            descriptors.check()
-                            await unconfigured.check()
-                            await stuck.check()
-                            await expiry.check()
-                        }
-                    }
-                    // Whichever part fails first stops the others.
-                    do {
-                        try await group.next()
-                        try await group.next()
-                    } catch {
-                        polling.requestShutdown()
-                        hooks.requestShutdown()
-                        heartbeatStop.close()
-                        throw error
-                    }
-                    heartbeatStop.close()
-                    try await group.waitForAll()
-                }
-            } onGracefulShutdown: {
-                polling.requestShutdown()
-                hooks.requestShutdown()
-            }
-        } catch {
-            // A failure before or while the services run (the database refusing the heartbeat, a
-            // schema that cannot be read): the clients are shut down before the error is reported;
-            // AsyncHTTPClient traps on a client dropped while still running.
-            await Task { [clients] in
-                for client in clients.values { await client.shutdown() }
-            }.value
-            throw error
-        }
-        // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
-        // does not inherit the cancellation, which would refuse the database write).
-        await Task { [clients, database] in
-            for client in clients.values { await client.shutdown() }
-            try? await database.markDaemonStopped()
-        }.value
-        logger.info("mprefd stopped")
+        return (clients, targets)
     }
 
     /// Asks the scheduler to poll token row `tokenID` at once (a callback for its export arrived);
@@ -208,52 +199,6 @@ package final class Daemon: Service {
                 metadata: [
                     "export.client_id": "\(clientID)", "error": "\(error)",
                 ])
-        }
-    }
-}
-
-/// Applies the deadlines of tokens whose client ID has no configured account (never polled, so no
-/// poll would apply them): with each heartbeat, those past their deadline become `timed_out` and
-/// their `on_failure` hooks are queued. A failure is logged and tried again at the next heartbeat.
-struct UnconfiguredDeadlines: Sendable {
-    let database: TokenDatabase
-    let configuredClientIDs: [String]
-    let hooks: HookSelection
-    let logger: Logger
-    let onHookRunsQueued: @Sendable () -> Void
-
-    init(
-        database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger,
-        onHookRunsQueued: @escaping @Sendable () -> Void
-    ) {
-        self.database = database
-        self.configuredClientIDs = Array(configuration.accounts.keys)
-        let h = configuration.hooks
-        self.hooks = HookSelection(global: HookConfiguration.globalHooks(h))
-        self.logger = logger
-        self.onHookRunsQueued = onHookRunsQueued
-    }
-
-    func check() async {
-        do {
-            let result = try await database.timeOutUnconfiguredTokens(
-                configuredClientIDs: configuredClientIDs, hooks: hooks.planner)
-            for token in result.timedOut {
-                logger.info(
-                    "export finished",
-                    metadata: [
-                        "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)",
-                        "export.access_token": "\(token.accessToken)",
-                        "token.state": "timed_out",
-                        "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
-                    ])
-            }
-            if result.hookRuns > 0 { onHookRunsQueued() }
-        } catch is CancellationError {
-        } catch {
-            logger.warning(
-                "cannot apply the deadlines of tokens without a configured account; retrying",
-                metadata: ["error": "\(error)"])
         }
     }
 }

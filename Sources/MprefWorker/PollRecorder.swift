@@ -1,6 +1,7 @@
 import Logging
 import MprefCore
 import MprefStore
+import ServiceLifecycle
 import Synchronization
 
 /// Commits polls to the history in batches: every poll waiting while a transaction runs goes into
@@ -12,7 +13,7 @@ import Synchronization
 /// dropping it; its token is not polled again meanwhile. The first failure of an episode is logged
 /// as an error (then a reminder every minute), the recovery as a notice. A commit that had to wait
 /// longer than ``slowCommitThreshold`` (another process held the write lock) logs a warning.
-package final class PollRecorder: Sendable {
+package final class PollRecorder: Service {
     package struct Receipt: Sendable {
         /// The token row was updated (it was still watching).
         package var tokenUpdated: Bool
@@ -100,7 +101,17 @@ package final class PollRecorder: Sendable {
     /// Runs the commit loop until `close()` and everything posted before it is committed, or until
     /// the task is cancelled: then polls not yet committed fail with `CancellationError` (abandoned
     /// unrecorded, like at the end of the shutdown grace) and later ``record(_:)`` calls fail at once.
+    /// As a service of the daemon's group, a graceful shutdown is a ``close()``: the group stops the
+    /// scheduler first, so every poll it let finish has been handed over by then.
     package func run() async {
+        await withGracefulShutdownHandler {
+            await commitLoop()
+        } onGracefulShutdown: {
+            self.close()
+        }
+    }
+
+    private func commitLoop() async {
         while true {
             if Task.isCancelled {
                 mailbox.close()

@@ -3,6 +3,7 @@ import Logging
 import MprefCore
 import MprefStore
 import MyPreferences
+import ServiceLifecycle
 
 /// The scheduler: keeps every watched token in an in-memory priority queue, sleeps until the
 /// earliest due poll (no busy loop, no table scans), polls with bounded concurrency and a per-host
@@ -12,7 +13,7 @@ import MyPreferences
 /// Time: the schedule runs on the monotonic `ContinuousClock`, so a wall-clock jump neither stalls
 /// nor bursts it; stored times are wall-clock UTC. `next_poll_at` values loaded at start are clamped
 /// to [now, now + max delay].
-package final class PollingService: Sendable {
+package final class PollingService: Service {
     private enum Event: Sendable {
         /// The HTTP exchange of a poll ended; its commit is pending.
         case answered(tokenID: TokenID)
@@ -83,7 +84,7 @@ package final class PollingService: Sendable {
     }
 
     /// Asks the loop to stop starting polls; in-flight ones get `shutdownGrace`, then are abandoned unrecorded.
-    package func requestShutdown() { mailbox.post(.shutdown) }
+    private func requestShutdown() { mailbox.post(.shutdown) }
 
     /// Asks the loop to poll token row `tokenID` at once (a callback said its export may be complete).
     /// Returns at once; the loop then makes the token due now if it watches it and no request for it
@@ -92,9 +93,18 @@ package final class PollingService: Sendable {
     /// last admin check is due at once anyway.
     package func pollNow(tokenID: TokenID) { mailbox.post(.pollNow(tokenID: tokenID)) }
 
-    /// Runs until `requestShutdown()` and in-flight polls are settled.
+    /// Runs until a graceful shutdown of its group and the settling of the polls in flight (each
+    /// handed to the `PollRecorder`, which must keep running until this returns), or until cancelled.
     /// - Throws: `StoreError` when the initial load fails.
     package func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await schedule()
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+    }
+
+    private func schedule() async throws {
         var state = SchedulerState(configuration: policy.configuration, targets: targets, random: makeRandom())
         let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
@@ -109,7 +119,6 @@ package final class PollingService: Sendable {
             ])
 
         try await withThrowingTaskGroup(of: Void.self) { background in
-            background.addTask { await self.recorder.run() }
             background.addTask { [database, mailbox, adminCheckInterval, logger] in
                 var adminSeq = startSeq
                 while !Task.isCancelled {
@@ -127,7 +136,6 @@ package final class PollingService: Sendable {
             await withDiscardingTaskGroup { polls in
                 await self.loop(state: &state, polls: &polls)
             }
-            recorder.close()
             background.cancelAll()
             try await background.waitForAll()
         }

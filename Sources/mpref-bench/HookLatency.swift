@@ -5,6 +5,7 @@ import Logging
 import MprefStore
 import MprefWorker
 import MyPreferences
+import ServiceLifecycle
 import Synchronization
 
 /// Benchmark 5: terminal poll committed → hook process started.
@@ -139,13 +140,12 @@ enum HookLatency {
                 probe.committed(); hooks.wake()
             })
         let runFor = 3 + Double(terminal) / 20 + 2
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await pollingService.run() }
-            group.addTask { try await hooks.run() }
+        let group = ServiceGroup(services: [hooks, recorder, pollingService], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
             try await Task.sleep(for: .seconds(runFor))
-            pollingService.requestShutdown()
-            hooks.requestShutdown()
-            try await group.waitForAll()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
         try await client.shutdown()
 

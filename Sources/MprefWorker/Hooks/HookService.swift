@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MprefCore
 import MprefStore
+import ServiceLifecycle
 
 /// Runs the durable hook queue (`hook_runs`): claims due runs, runs each as a child process beside
 /// polling (never blocking it), at most `concurrency` at once, and stores how each ended.
@@ -10,7 +11,7 @@ import MprefStore
 /// starts; a run found `running` at start (the daemon died during it) is re-run with the same
 /// event id. Failures retry with exponential backoff until `maxAttempts`, then the run is `dead`.
 /// At shutdown, running hooks get SIGTERM, `killGrace`, then SIGKILL, and are re-queued.
-package final class HookService: Sendable {
+package final class HookService: Service {
     private let database: TokenDatabase
     private let configuration: HookConfiguration
     private let databasePath: String
@@ -38,10 +39,19 @@ package final class HookService: Sendable {
     package func wake() { wakeups.post(()) }
 
     /// Stops claiming runs; running hooks are interrupted (SIGTERM, grace, SIGKILL) and re-queued.
-    package func requestShutdown() { wakeups.close() }
+    private func requestShutdown() { wakeups.close() }
 
-    /// Runs until `requestShutdown()`.
+    /// Runs until a graceful shutdown of its group (then running hooks are interrupted as in
+    /// ``requestShutdown()``) or until cancelled.
     package func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await runQueue()
+        } onGracefulShutdown: {
+            self.requestShutdown()
+        }
+    }
+
+    private func runQueue() async throws {
         // A killed daemon's hooks may still run in their own process groups: end them first, so
         // that no two runs of one event overlap (issue 17.4).
         await StaleHookRuns(killGrace: configuration.killGrace, logger: logger).end(

@@ -88,22 +88,19 @@ struct Run: AsyncParsableCommand {
                 }
                 return account
             })
-        // A service that fails or ends stops the others gracefully (the daemon records its stop,
-        // re-queues running hooks), and `run` exits 70 with that service's error.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(
-                service: daemon, successTerminationBehavior: .gracefullyShutdownGroup,
-                failureTerminationBehavior: .gracefullyShutdownGroup)
-        ]
+        // The endpoints join the daemon's own services in its one group. A service that fails or
+        // ends stops the others gracefully (the daemon records its stop, re-queues running hooks),
+        // and `run` exits 70 with that service's error.
+        var endpoints: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = configuration.metricsListen {
-            services.append(
+            endpoints.append(
                 .init(
                     service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
                     successTerminationBehavior: .gracefullyShutdownGroup,
                     failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let callbacks = configuration.callbacks {
-            services.append(
+            endpoints.append(
                 .init(
                     service: CallbackEndpoint(
                         configuration: callbacks, database: database, daemon: daemon, logger: logger
@@ -111,14 +108,9 @@ struct Run: AsyncParsableCommand {
                     successTerminationBehavior: .gracefullyShutdownGroup,
                     failureTerminationBehavior: .gracefullyShutdownGroup))
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
-                gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
-                logger: logger))
         do {
-            try await group.run()
+            // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.
+            try await daemon.run(beside: endpoints, gracefulShutdownSignals: [.sigterm, .sigint, .sighup])
         } catch {
             let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             logger.critical("mprefd stopped on an error", metadata: ["error": "\(message)"])

@@ -29,7 +29,7 @@ package final class Daemon: Service {
     /// Seconds between heartbeats written to the `daemon` table. Default 5 s.
     package let heartbeatInterval: Duration
     /// The running scheduler, for ``pollNow(tokenID:)``; `nil` before `run()` starts it and after it stops.
-    private let scheduler = Mutex<PollingService?>(nil)
+    private let scheduler = Mutex<PollingService<ContinuousClock>?>(nil)
 
     /// - Parameters:
     ///   - sources: stand-ins for the HTTP clients, by client ID (tests); `nil` builds a
@@ -89,7 +89,7 @@ package final class Daemon: Service {
                 beforeAccountLift: { [clients, reloadAccount, logger] clientID in
                     await Self.reloadCredentials(
                         of: clientID, in: clients[clientID], using: reloadAccount, logger: logger)
-                }, schedules: schedules)
+                }, schedules: schedules, clock: ContinuousClock())
             let housekeeping = Housekeeping(
                 database: database, configuration: configuration, schedules: schedules, logger: logger,
                 onHookRunsQueued: { hooks.wake() })

@@ -70,12 +70,18 @@ package final class Mailbox<Element: Sendable>: Sendable {
 
     /// Like `take()`, but also returns (possibly empty-handed) at `deadline` on the continuous clock.
     package func take(until deadline: ContinuousClock.Instant?) async -> [Element] {
+        await take(until: deadline, on: ContinuousClock())
+    }
+
+    /// Like `take()`, but also returns (possibly empty-handed) at `deadline` on `clock` (a test's
+    /// manual clock: when it is advanced past `deadline`).
+    package func take<C: Clock>(until deadline: C.Instant?, on clock: C) async -> [Element] {
         guard let deadline else { return await take() }
         let ready = state.withLock { !$0.buffer.isEmpty || $0.isClosed }
-        if ready || deadline <= .now { return drain() }
+        if ready || deadline <= clock.now { return drain() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForPost() }
-            group.addTask { try? await Task.sleep(until: deadline, tolerance: .milliseconds(1), clock: .continuous) }
+            group.addTask { try? await clock.sleep(until: deadline, tolerance: clock.minimumResolution) }
             await group.next()
             group.cancelAll()
         }

@@ -10,10 +10,11 @@ import ServiceLifecycle
 /// pace, honours host and account pauses, commits each poll through the `PollRecorder`, and
 /// notices admin changes (add, pause, resume, remove, a host or account pause lifted) within a second.
 ///
-/// Time: the schedule runs on the monotonic `ContinuousClock`, so a wall-clock jump neither stalls
+/// Time: the schedule runs on the monotonic `clock` (`ContinuousClock` in the daemon; a test's manual
+/// clock with the same instants), so a wall-clock jump neither stalls
 /// nor bursts it; stored times are wall-clock UTC. `next_poll_at` values loaded at start are clamped
 /// to [now, now + max delay].
-package final class PollingService: Service {
+package final class PollingService<C: Clock>: Service where C.Instant == ContinuousClock.Instant {
     private enum Event: Sendable {
         /// The HTTP exchange of a poll ended; its commit is pending.
         case answered(tokenID: TokenID)
@@ -38,6 +39,8 @@ package final class PollingService: Service {
     /// Segments' learned schedules; `nil` with `polling.schedule_effort: 0`.
     private let schedules: SegmentSchedules?
     private let mailbox = Mailbox<Event>()
+    /// The scheduler's monotonic clock: due times, the pace, pauses' ends, the shutdown grace.
+    private let clock: C
     private let wallNow: @Sendable () -> Date
     /// A random number generator for each poll's backoff draw and for the scheduler's pause spread;
     /// `SystemRandomNumberGenerator` unless a test injects a seeded one.
@@ -60,8 +63,10 @@ package final class PollingService: Service {
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
         beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }, schedules: SegmentSchedules? = nil,
-        makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() }
+        makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() },
+        clock: C
     ) {
+        self.clock = clock
         self.makeRandom = makeRandom
         self.beforeAccountLift = beforeAccountLift
         self.database = database
@@ -109,7 +114,7 @@ package final class PollingService: Service {
         let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
         let pauses = try await database.activePauses(now: wallNow())
-        state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: .now, logger: logger)
+        state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: clock.now, logger: logger)
         for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }
         logger.info(
             "scheduler started",
@@ -119,10 +124,10 @@ package final class PollingService: Service {
             ])
 
         try await withThrowingTaskGroup(of: Void.self) { background in
-            background.addTask { [database, mailbox, adminCheckInterval, logger] in
+            background.addTask { [database, mailbox, adminCheckInterval, logger, clock] in
                 var adminSeq = startSeq
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: adminCheckInterval)
+                    try? await clock.sleep(for: adminCheckInterval)
                     if Task.isCancelled { break }
                     do {
                         let changes = try await database.adminChanges(since: adminSeq)
@@ -146,7 +151,7 @@ package final class PollingService: Service {
         var stopping = false
         var graceDeadline: ContinuousClock.Instant? = nil
         var abandonedAll = false
-        var cycleStarted = ContinuousClock.now
+        var cycleStarted = clock.now
         // Tokens a callback named while a poll of theirs was in flight: that poll may have been sent
         // before the export completed, so they are polled once more as soon as it is settled.
         var pollAgainAfterFlight: Set<TokenID> = []
@@ -164,12 +169,12 @@ package final class PollingService: Service {
                 return
             }
             if !stopping {
-                for launch in state.dueLaunches(now: .now) {
+                for launch in state.dueLaunches(now: clock.now) {
                     start(launch, in: &polls)
                 }
             }
             if stopping && state.inFlight == 0 { return }
-            if let deadline = graceDeadline, !abandonedAll, ContinuousClock.now >= deadline {
+            if let deadline = graceDeadline, !abandonedAll, clock.now >= deadline {
                 logger.warning(
                     "shutdown grace over; abandoning in-flight polls unrecorded",
                     metadata: ["polls.in_flight": "\(state.inFlight)"])
@@ -177,22 +182,23 @@ package final class PollingService: Service {
                 abandonedAll = true
             }
             let wake = stopping ? (abandonedAll ? nil : graceDeadline) : state.nextWake
-            if !stopping, !state.isBacklogged(now: .now) {
-                let early = minimumCycle - (ContinuousClock.now - cycleStarted)
-                if early > .zero { try? await Task.sleep(for: early) }
-                cycleStarted = .now
+            if !stopping, !state.isBacklogged(now: clock.now) {
+                let early = minimumCycle - (clock.now - cycleStarted)
+                if early > .zero { try? await clock.sleep(for: early) }
+                cycleStarted = clock.now
             }
-            for event in await mailbox.take(until: wake) {
+            for event in await mailbox.take(until: wake, on: clock) {
                 switch event {
                 case .answered(let id):
                     state.answered(tokenID: id)
                 case .polled(let id, let decision, let updated):
                     let pauseChange = state.finish(
-                        tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: .now)
+                        tokenID: id, decision: decision, tokenUpdated: updated, wallNow: wallNow(), now: clock.now)
                     log(decision, pauseChange: pauseChange)
-                    if pollAgainAfterFlight.remove(id) != nil { _ = state.pollNow(tokenID: id, now: .now) }
+                    if pollAgainAfterFlight.remove(id) != nil { _ = state.pollNow(tokenID: id, now: clock.now) }
                 case .downloaded(let id, let report):
-                    let pauseChange = state.finishDownload(tokenID: id, report: report, wallNow: wallNow(), now: .now)
+                    let pauseChange = state.finishDownload(
+                        tokenID: id, report: report, wallNow: wallNow(), now: clock.now)
                     if pauseChange != .none, let pause = report.pause {
                         logger.warning(
                             "\(pause.scope) paused by a download request",
@@ -202,7 +208,7 @@ package final class PollingService: Service {
                             ])
                     }
                 case .recordFailed(let id):
-                    state.retryLater(tokenID: id, now: .now)
+                    state.retryLater(tokenID: id, now: clock.now)
                     pollAgainAfterFlight.remove(id)
                 case .abandoned(let id):
                     state.abandon(tokenID: id)
@@ -212,25 +218,25 @@ package final class PollingService: Service {
                     for change in changes.tokens where change.watched == nil {
                         downloadStep.files.forget(change.tokenID)
                     }
-                    state.apply(changes.tokens, wallNow: wallNow(), now: .now, logger: logger)
+                    state.apply(changes.tokens, wallNow: wallNow(), now: clock.now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
                     // before its tokens are polled again (the old ones would get 401 and a new pause).
                     for clientID in Set(changes.pauseLifts.filter { $0.scope == .account }.map(\.subject)) {
                         await beforeAccountLift(clientID)
                     }
-                    for lift in state.lift(changes.pauseLifts, now: .now) {
+                    for lift in state.lift(changes.pauseLifts, now: clock.now) {
                         logger.notice(
                             "\(lift.scope) pause lifted by an operator; polling again",
                             metadata: ["pause.subject": "\(lift.subject)"])
                     }
                 case .pollNow(let id):
-                    let result = state.pollNow(tokenID: id, now: .now)
+                    let result = state.pollNow(tokenID: id, now: clock.now)
                     if result == .inFlight { pollAgainAfterFlight.insert(id) }
                     logger.debug("poll at once asked for", metadata: ["token.id": "\(id)", "result": "\(result)"])
                 case .shutdown:
                     if !stopping {
                         stopping = true
-                        graceDeadline = .now + policy.configuration.shutdownGrace
+                        graceDeadline = clock.now + policy.configuration.shutdownGrace
                         logger.info("shutting down: no new polls", metadata: ["polls.in_flight": "\(state.inFlight)"])
                     }
                 }

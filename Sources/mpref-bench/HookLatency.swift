@@ -138,7 +138,7 @@ enum HookLatency {
             configuration: polling, recorder: recorder, logger: logger,
             onHookRunsQueued: {
                 probe.committed(); hooks.wake()
-            })
+            }, clock: ContinuousClock())
         let runFor = 3 + Double(terminal) / 20 + 2
         let group = ServiceGroup(services: [hooks, recorder, pollingService], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -151,6 +151,14 @@ let package = Package(
             ]
         ),
 
+        // Test support, shared by the test targets (no product): one child-process harness, a manual clock,
+        // swift-log's in-memory log handler.
+        .target(
+            name: "MprefTestSupport",
+            dependencies: [.product(name: "InMemoryLogging", package: "swift-log")],
+            path: "Tests/MprefTestSupport"
+        ),
+
         .testTarget(name: "MprefCoreTests", dependencies: ["MprefCore"]),
         .testTarget(
             name: "MprefStoreTests",
@@ -158,19 +166,20 @@ let package = Package(
         .testTarget(
             name: "MyPreferencesTests",
             dependencies: [
-                "MyPreferences", "MprefCore", "MyPreferencesSimulator", .product(name: "Logging", package: "swift-log"),
+                "MyPreferences", "MprefCore", "MyPreferencesSimulator", "MprefTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "MprefWorkerTests",
             dependencies: [
-                "MprefWorker", "MprefCore", "MprefStore", "MyPreferences", "MyPreferencesSimulator",
+                "MprefWorker", "MprefCore", "MprefStore", "MyPreferences", "MyPreferencesSimulator", "MprefTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "MyPreferencesSimulatorTests",
             dependencies: [
-                "MyPreferencesSimulator", "mpref-sim", "MprefCore",
+                "MyPreferencesSimulator", "mpref-sim", "MprefCore", "MprefTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -183,7 +192,7 @@ let package = Package(
             name: "mprefdTests",
             dependencies: [
                 "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferencesSimulator",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "MprefTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]),
@@ -193,7 +202,7 @@ let package = Package(
             name: "ReliabilityTests",
             dependencies: [
                 "mprefd", "mpref-sim", "MprefCore", "MprefStore", "MprefWorker", "MyPreferences",
-                "MyPreferencesSimulator",
+                "MyPreferencesSimulator", "MprefTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

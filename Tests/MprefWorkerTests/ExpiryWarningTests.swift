@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import MprefCore
+import MprefTestSupport
 @testable import MprefStore
 import Testing
 @testable import MprefWorker
@@ -82,8 +83,10 @@ struct ExpiryWarningTests {
         try set(ids[1], .downloadFailed, Self.at(600))
         try set(ids[2], .downloading, Self.at(7200))  // later: warned once it is within the hour
         try set(ids[3], .complete, Self.at(600))  // delivered: never
-        let clock = Clock(Self.now)
-        let watch = ExpiryWatch(database: database, logger: Logger(label: "test"), wallNow: { clock.now })
+        let clock = ManualClock(wallStart: Self.now)
+        let log = InMemoryLogHandler()
+        let watch = ExpiryWatch(
+            database: database, logger: Logger(label: "test", factory: { _ in log }), wallNow: { clock.wallNow })
 
         let first = await watch.check()
         #expect(first.map(\.accessToken) == [1, 2])
@@ -93,7 +96,7 @@ struct ExpiryWarningTests {
         #expect(first.last?.state == .downloadFailed)
         for _ in 0..<3 { #expect(await watch.check().isEmpty, "once per token, not per heartbeat") }
 
-        clock.now = Self.now.addingTimeInterval(3700)
+        clock.advance(by: .seconds(3700))
         #expect(await watch.check().map(\.accessToken) == [3])
         #expect(await watch.check().isEmpty)
         // A new Expires is a new warning.
@@ -104,16 +107,10 @@ struct ExpiryWarningTests {
         #expect(await watch.check().isEmpty)
         try set(ids[1], .downloading, Self.at(600))
         #expect(await watch.check().map(\.accessToken) == [2])
-    }
-}
-
-/// A settable wall clock for the watch.
-private final class Clock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Date
-    init(_ value: Date) { self.value = value }
-    var now: Date {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
+        // The log has one warning line per warning returned, naming its token, in order.
+        let warned = log.entries.filter {
+            $0.level == .warning && $0.message == "export expires soon and is not delivered"
+        }
+        #expect(warned.map { $0.metadata["export.access_token"]?.description } == ["1", "2", "3", "1", "2"])
     }
 }

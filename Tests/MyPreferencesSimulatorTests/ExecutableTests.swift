@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,73 +13,11 @@ struct ExecutableTests {
         .deletingLastPathComponent()
     static let binary = packageRoot.appendingPathComponent(".build/debug/mpref-sim")
 
-    /// A started child process with its pipes and an awaitable exit.
-    final class Child: Sendable {
-        let process: Process
-        let stdout: FileHandle
-        let stderr: FileHandle
-        let exit: AsyncStream<(Process.TerminationReason, Int32)>
-
-        init(arguments: [String]) throws {
-            let binaryPath = ExecutableTests.binary.path
-            try #require(
-                FileManager.default.isExecutableFile(atPath: binaryPath), "build mpref-sim first: \(binaryPath)")
-            let process = Process()
-            process.executableURL = ExecutableTests.binary
-            process.arguments = arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            let (exit, continuation) = AsyncStream.makeStream(of: (Process.TerminationReason, Int32).self)
-            process.terminationHandler = { finished in
-                continuation.yield((finished.terminationReason, finished.terminationStatus))
-                continuation.finish()
-            }
-            try process.run()
-            self.process = process
-            self.stdout = out.fileHandleForReading
-            self.stderr = err.fileHandleForReading
-            self.exit = exit
-        }
-
-        /// Waits for the process to exit.
-        func exited() async -> (Process.TerminationReason, Int32)? {
-            for await status in exit { return status }
-            return nil
-        }
-
-        /// Reads until the first newline (or end of file) on a background thread; blocking reads end when the child writes or exits.
-        func firstLine() async -> String {
-            let handle = stdout
-            return await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    var data = Data()
-                    while !data.contains(UInt8(ascii: "\n")) {
-                        let chunk = handle.availableData
-                        if chunk.isEmpty { break }
-                        data.append(chunk)
-                    }
-                    let text = String(decoding: data, as: UTF8.self)
-                    continuation.resume(returning: text.split(separator: "\n").first.map(String.init) ?? "")
-                }
-            }
-        }
-
-        /// Everything on stderr until the child closes it.
-        func allStderr() async -> String {
-            let handle = stderr
-            return await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
-                }
-            }
-        }
-
-        func killIfRunning() {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+    /// Starts `mpref-sim ARGUMENTS`, its stdout and stderr on pipes the test reads.
+    static func start(_ arguments: [String]) throws -> ChildProcess {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: binary.path), "build mpref-sim first: \(binary.path)")
+        return try ChildProcess(binary.path, arguments, output: .pipes)
     }
 
     @Test("Starts on an ephemeral port, reports it on stdout and in --port-file, answers, and exits 0 on SIGTERM")
@@ -93,9 +32,9 @@ struct ExecutableTests {
                 .utf8
         ).write(to: scenarios)
 
-        let child = try Child(arguments: ["--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path])
-        defer { child.killIfRunning() }
-        let line = await child.firstLine()
+        let child = try Self.start(["--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path])
+        defer { child.signal(SIGKILL) }
+        let line = await child.readLine()
         let portText = try String(contentsOf: portFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let port = try #require(Int(portText))
         #expect(port > 0)
@@ -107,10 +46,10 @@ struct ExecutableTests {
         let health = try await TestHTTP.send("http://127.0.0.1:\(port)/_sim/health")
         #expect(try jsonObject(health.body)["recorded_requests"] as? Int == 1)
 
-        kill(child.process.processIdentifier, SIGTERM)
-        let status = await child.exited()
-        #expect(status?.0 == .exit)
-        #expect(status?.1 == 0)
+        child.signal(SIGTERM)
+        let status = await child.waitForExit()
+        #expect(child.terminationReason == .exit)
+        #expect(status == 0)
     }
 
     @Test(
@@ -124,12 +63,12 @@ struct ExecutableTests {
             (["--prefix", "Profiles"], "Profiles"),
         ])
     func badArguments(arguments: [String], named: String) async throws {
-        let child = try Child(arguments: arguments)
-        defer { child.killIfRunning() }
-        let stderr = await child.allStderr()
-        let status = await child.exited()
-        #expect(status?.0 == .exit)
-        #expect(status?.1 == 64)
+        let child = try Self.start(arguments)
+        defer { child.signal(SIGKILL) }
+        let stderr = await child.readStderr()
+        let status = await child.waitForExit()
+        #expect(child.terminationReason == .exit)
+        #expect(status == 64)
         let lines = stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(stderr)")
         #expect(stderr.contains(named), "\(stderr)")
@@ -137,25 +76,20 @@ struct ExecutableTests {
 
     @Test("A secret given with --user never appears in an error")
     func secretNotEchoed() async throws {
-        let child = try Child(arguments: ["--auth", "pnauthinfo3", "--user", "a=topsecret", "--user", "a=topsecret2"])
-        defer { child.killIfRunning() }
-        let stderr = await child.allStderr()
-        #expect(await child.exited()?.1 == 64)
+        let child = try Self.start(["--auth", "pnauthinfo3", "--user", "a=topsecret", "--user", "a=topsecret2"])
+        defer { child.signal(SIGKILL) }
+        let stderr = await child.readStderr()
+        #expect(await child.waitForExit() == 64)
         #expect(stderr.contains("'a'"))
         #expect(!stderr.contains("topsecret"))
     }
 
     @Test("--help explains the scenario file format and exits 0")
     func help() async throws {
-        let child = try Child(arguments: ["--help"])
-        defer { child.killIfRunning() }
-        let handle = child.stdout
-        let text = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
-            }
-        }
-        #expect(await child.exited()?.1 == 0)
+        let child = try Self.start(["--help"])
+        defer { child.signal(SIGKILL) }
+        let text = await child.readStdout()
+        #expect(await child.waitForExit() == 0)
         for word in [
             "host_unavailable", "retry_after_s", "http-date", "delay_ms", "repeat", "drop", "raw", "--port-file",
             "segments", "initiate_faults", "changes_per_s", "history_s", "LastDateTime", "/_sim/initiations",

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import MprefTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -246,11 +247,11 @@ struct InitiateTests {
         try Data(
             #"{"segments": [{"name": "Newsletter", "client_id": "ACME_Co", "records": 12, "processing_s": 0}]}"#.utf8
         ).write(to: scenarios)
-        let child = try ExecutableTests.Child(arguments: [
+        let child = try ExecutableTests.start([
             "--port", "0", "--port-file", portFile.path, "--scenarios", scenarios.path,
         ])
-        defer { child.killIfRunning() }
-        _ = await child.firstLine()
+        defer { child.signal(SIGKILL) }
+        _ = await child.readLine()
         let port = try #require(
             Int(try String(contentsOf: portFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let base = "http://127.0.0.1:\(port)"
@@ -266,7 +267,7 @@ struct InitiateTests {
         #expect(try jsonObject(status.body)["RowCount"] as? Int == 12)
         let initiations = try await TestHTTP.send("\(base)/_sim/initiations")
         #expect(try JSONDecoder().decode([Initiation].self, from: Data(initiations.body.utf8)).map(\.records) == [12])
-        kill(child.process.processIdentifier, SIGTERM)
-        #expect(await child.exited()?.1 == 0)
+        child.signal(SIGTERM)
+        #expect(await child.waitForExit() == 0)
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import MprefCore
 import Logging
+import MprefTestSupport
 import MyPreferences
 import MyPreferencesSimulator
-import Synchronization
 import Testing
 
 /// The client and the project's own simulator agree on both auth schemes, both path forms and both
@@ -60,8 +60,8 @@ import Testing
     }
 
     @Test func oauthFetchesOneTokenFor32ConcurrentPollsAndRefreshesAfterExpiry() async throws {
-        let clock = Mutex(Date())
-        let now: @Sendable () -> Date = { clock.withLock { $0 } }
+        let clock = ManualClock(wallStart: Date())
+        let now: @Sendable () -> Date = { clock.wallNow }
         let simulator = try await start(
             .oauth(clients: ["oauth-client": "oauth-secret"], tokenLifetime: .seconds(600)), now: now)
         let client = try MyPreferencesClient(
@@ -79,7 +79,7 @@ import Testing
         #expect(outcomes.allSatisfy { if case .ok = $0 { true } else { false } })
         #expect(await simulator.oauthTokenRequestCount() == 1)
         // Past the token's lifetime on both clocks: one refresh, then polls go on.
-        clock.withLock { $0 = $0.addingTimeInterval(601) }
+        clock.advance(by: .seconds(601))
         let later = await client.status(of: 99)
         #expect(later.httpStatus == 200)
         #expect(await simulator.oauthTokenRequestCount() == 2)

@@ -1,5 +1,6 @@
 import MprefCore
 import Foundation
+import MprefTestSupport
 import Synchronization
 import Testing
 @testable import MyPreferences
@@ -82,17 +83,17 @@ struct OAuthTests {
 
     @Test func tokenIsRefreshedBeforeItExpires() async throws {
         let fixture = Fixture(expiresIn: 3600)
-        let clock = ManualWallClock()
+        let clock = ManualClock()
         try await withServer(fixture.handle) { server in
-            try await withClient(account(server), now: { clock.now }) { client in
+            try await withClient(account(server), now: { clock.wallNow }) { client in
                 #expect(await client.status(of: 1).outcome == Self.ok)
-                clock.advance(by: 3_000)  // margin is max(30 s, 10 %) = 360 s: still fresh
+                clock.advance(by: .seconds(3_000))  // margin is max(30 s, 10 %) = 360 s: still fresh
                 #expect(await client.status(of: 1).outcome == Self.ok)
                 #expect(fixture.issued.withLock { $0 } == 1)
-                clock.advance(by: 300)  // 3,300 s: inside the margin
+                clock.advance(by: .seconds(300))  // 3,300 s: inside the margin
                 #expect(await client.status(of: 1).outcome == Self.ok)
                 #expect(fixture.issued.withLock { $0 } == 2)
-                clock.advance(by: 10_000)  // long expired
+                clock.advance(by: .seconds(10_000))  // long expired
                 #expect(await client.status(of: 1).outcome == Self.ok)
             }
             #expect(fixture.issued.withLock { $0 } == 3)

@@ -1,5 +1,6 @@
 import MprefCore
 import Foundation
+import MprefTestSupport
 import Testing
 @testable import MyPreferences
 
@@ -65,14 +66,14 @@ struct PNAuthInfo3Tests {
 
     /// Over real HTTP: every request carries a fresh, verifiable signature with the injected time.
     @Test func signsEachRequestAfresh() async throws {
-        let clock = ManualWallClock(Date(timeIntervalSince1970: 1_709_622_489.1235))
+        let clock = ManualClock(wallStart: Date(timeIntervalSince1970: 1_709_622_489.1235))
         try await withServer({ _ in .json(sampleStatusJSON) }) { server in
             let account = loopbackAccount(server) {
                 $0.auth = .pnauthinfo3(userID: "etl.user", secret: Secret("s3cr3t-Key"))
             }
-            try await withClient(account, now: { clock.now }) { client in
+            try await withClient(account, now: { clock.wallNow }) { client in
                 _ = await client.status(of: 42)
-                clock.advance(by: 1)
+                clock.advance(by: .seconds(1))
                 _ = await client.status(of: 42)
             }
             let headers = server.requests.map { $0.header("Authorization") }

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 

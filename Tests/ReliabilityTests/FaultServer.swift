@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -178,7 +179,7 @@ private final class FaultHandler: ChannelInboundHandler {
 /// s_server`, a real TLS stack, certificate made at test time with `openssl req`. A client that
 /// verifies certificates (mprefd always does) must fail the handshake.
 struct BadCertificateServer {
-    let child: Child
+    let child: ChildProcess
     let port: Int
     var baseURL: String { "https://127.0.0.1:\(port)/Profiles" }
 

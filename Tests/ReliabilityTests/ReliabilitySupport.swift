@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MprefCore
+import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
@@ -37,78 +38,6 @@ struct SceneFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A child process of the test (the real `mprefd`, `sqlite3`, `openssl`), output in a log file.
-/// `stopNow()` is synchronous (it does not wait) so that `defer` can end it even when the test fails.
-final class Child: @unchecked Sendable {
-    let process = Process()
-    let logPath: String
-
-    /// - Parameter logThroughPipe: the child writes its output into a pipe that this process copies
-    ///   to the log file, so that limits on the child's file size (`RLIMIT_FSIZE`) spare its log.
-    init(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, in directory: URL,
-        logName: String, standardInput: FileHandle? = FileHandle.nullDevice, logThroughPipe: Bool = false
-    ) throws {
-        logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.currentDirectoryURL = directory
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        if logThroughPipe {
-            let pipe = Pipe()
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil } else { log.write(data) }
-            }
-            process.standardOutput = pipe
-            process.standardError = pipe
-        } else {
-            process.standardOutput = log
-            process.standardError = log
-        }
-        process.standardInput = standardInput
-        try process.run()
-        if !logThroughPipe { try? log.close() }
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    func signal(_ signal: Int32) { if process.isRunning { kill(pid, signal) } }
-
-    /// Waits up to `timeout` for the exit; the exit status, or `nil` while it still runs.
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationStatus
-    }
-
-    /// `kill -9` and wait for the exit.
-    func killNine() async {
-        signal(SIGKILL)
-        _ = await waitForExit(timeout: .seconds(30))
-    }
-
-    /// SIGTERM now; a thread of its own waits for the exit and sends SIGKILL after `grace`. Safe to call
-    /// twice; for `defer`. The caller is not held while the child stops: it is one of the cooperative
-    /// pool's threads (2 on 2 cores), which every test and the in-process simulators share.
-    func stopNow(grace: TimeInterval = 15) {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        Thread.detachNewThread { [self] in
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-    }
-}
-
 /// One scene: a temp directory, an in-process MyPreferences simulator on loopback, a config file
 /// naming the database and the accounts, and the real `mprefd` binary (admin commands, `mprefd run`).
 final class ReliabilityScene: @unchecked Sendable {
@@ -122,8 +51,8 @@ final class ReliabilityScene: @unchecked Sendable {
     /// Where the database lives (the temp directory unless a test puts it elsewhere, e.g. on a tmpfs).
     var databasePath: String
     var configPath: String { directory.appendingPathComponent("mprefd.yaml").path }
-    private(set) var daemons: [Child] = []
-    private var others: [Child] = []
+    private(set) var daemons: [ChildProcess] = []
+    private var others: [ChildProcess] = []
 
     init(scenarios: ScenarioBook = ScenarioBook(), defaultScenario: Scenario = .standard) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -141,7 +70,7 @@ final class ReliabilityScene: @unchecked Sendable {
 
     /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous (it does not wait), for `defer`.
     func endChildren() {
-        for child in daemons + others { child.stopNow(grace: 5) }
+        for child in daemons + others { child.stopNow(grace: .seconds(5)) }
     }
 
     /// Removes the scene's directory (after `endChildren()`); synchronous, for `defer`.
@@ -197,14 +126,16 @@ final class ReliabilityScene: @unchecked Sendable {
 
     /// Starts `mprefd run` (optionally through `/bin/sh -c 'PREFIX exec mprefd run'`) and waits until it logs "mprefd started".
     @discardableResult
-    func startDaemon(shellPrefix: String? = nil) async throws -> Child {
-        let child: Child
+    func startDaemon(shellPrefix: String? = nil) async throws -> ChildProcess {
+        let child: ChildProcess
         if let shellPrefix {
-            child = try Child(
+            // Through a pipe: a file-size limit later set on the daemon (`prlimit --pid`) must spare its log.
+            child = try ChildProcess(
                 "/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory,
-                logName: "daemon", logThroughPipe: true)
+                output: .logThroughPipe("daemon"))
         } else {
-            child = try Child(Self.mprefd, ["run"], environment: environment, in: directory, logName: "daemon")
+            child = try ChildProcess(
+                Self.mprefd, ["run"], environment: environment, in: directory, output: .log("daemon"))
         }
         daemons.append(child)
         let up = await eventually(timeout: .seconds(30)) { child.log.contains("scheduler started") || !child.isRunning }
@@ -213,12 +144,10 @@ final class ReliabilityScene: @unchecked Sendable {
     }
 
     /// Starts any other long-running child that `tearDown()` must end.
-    func startChild(
-        _ executable: String, _ arguments: [String], logName: String, standardInput: FileHandle? = FileHandle.nullDevice
-    ) throws -> Child {
-        let child = try Child(
-            executable, arguments, environment: ProcessInfo.processInfo.environment, in: directory, logName: logName,
-            standardInput: standardInput)
+    func startChild(_ executable: String, _ arguments: [String], logName: String) throws -> ChildProcess {
+        let child = try ChildProcess(
+            executable, arguments, environment: ProcessInfo.processInfo.environment, in: directory,
+            output: .log(logName))
         others.append(child)
         return child
     }
@@ -290,37 +219,13 @@ final class ReliabilityScene: @unchecked Sendable {
         return try await condition()
     }
 
-    /// Runs a program to its end; output through a file so a large one cannot block it.
+    /// Runs a program to its end; its stdout and stderr together, in the order written.
     func run(_ executable: String, _ arguments: [String], stdin: String?, environment: [String: String]?) async throws
         -> (status: Int32, output: String)
     {
-        let outURL = directory.appendingPathComponent("out-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outURL) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.currentDirectoryURL = directory
-        let out = try FileHandle(forWritingTo: outURL)
-        process.standardOutput = out
-        process.standardError = out
-        var inURL: URL?
-        if let stdin {
-            let url = directory.appendingPathComponent("in-\(UUID().uuidString)")
-            try Data(stdin.utf8).write(to: url)
-            process.standardInput = try FileHandle(forReadingFrom: url)
-            inURL = url
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        defer { if let inURL { try? FileManager.default.removeItem(at: inURL) } }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        try out.close()
-        return (status, String(decoding: try Data(contentsOf: outURL), as: UTF8.self))
+        let result = try await ChildProcess.run(
+            executable, arguments, environment: environment, in: directory, stdin: stdin, mergingStderr: true)
+        return (result.status, result.stdout)
     }
 }
 

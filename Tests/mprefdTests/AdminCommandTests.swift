@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MprefTestSupport
 
 /// The admin commands against a real SQLite file, through the real binary.
 @Suite struct AdminCommandTests {
@@ -309,13 +310,13 @@ import Testing
         // marker file once BEGIN IMMEDIATE and the INSERT have run, so the lock is known to be held from then on.
         let marker = cli.directory.appendingPathComponent("locked").path
         let release = cli.directory.appendingPathComponent("release").path
-        let holder = try OpsChild(
+        let holder = try ChildProcess(
             "/bin/sh",
             [
                 "-c",
                 "(echo 'BEGIN IMMEDIATE;'; echo \"INSERT INTO pauses VALUES ('host', 'lock-test', 'x', 'x', 'x', NULL, NULL);\"; echo '.shell touch \(marker)'; echo '.shell while [ ! -e \(release) ]; do sleep 0.02; done'; echo 'COMMIT;') | sqlite3 '\(cli.databasePath)'",
             ],
-            environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "holder")
+            environment: ProcessInfo.processInfo.environment, in: cli.directory, output: .log("holder"))
         defer { holder.stopNow() }
         try #require(
             await eventually { FileManager.default.fileExists(atPath: marker) || !holder.isRunning },
@@ -325,9 +326,9 @@ import Testing
         #expect(probe.status != 0 && probe.stderr.contains("locked"), "the lock must be held while add-token runs")
 
         // add-token opens the database while the lock is held; it cannot finish before the release.
-        let adding = try OpsChild(
+        let adding = try ChildProcess(
             CLI.binary, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
-            environment: cli.baseEnvironment(), in: cli.directory, logName: "add-token")
+            environment: cli.baseEnvironment(), in: cli.directory, output: .log("add-token"))
         defer { adding.stopNow() }
         let opened = await eventually { !adding.isRunning || Self.hasOpen(cli.databasePath, pid: adding.pid) }
         #expect(opened && adding.isRunning, "add-token ended while another process held the write lock: \(adding.log)")

@@ -1,21 +1,10 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// Runs the real built `mprefd` binary (`.build/debug/mprefd`, found relative to this file) in a
 /// fresh temporary directory, with a controlled environment.
 struct CLI {
-    /// What one run produced.
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-
-        /// stdout parsed as JSON.
-        func json() throws -> Any {
-            try JSONSerialization.jsonObject(with: Data(stdout.utf8))
-        }
-    }
-
     /// The package root: two levels above this file's directory.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -63,7 +52,7 @@ struct CLI {
     func run(
         _ arguments: [String], database: String?? = .some(nil), stdin: String? = nil,
         environment extra: [String: String] = [:], removing: [String] = []
-    ) async throws -> Result {
+    ) async throws -> ChildProcess.Result {
         var arguments = arguments
         switch database {
         case .some(.none): arguments += ["--db", databasePath]
@@ -72,14 +61,13 @@ struct CLI {
         }
         var environment = baseEnvironment().merging(extra) { _, new in new }
         for name in removing { environment[name] = nil }
-        return try await Self.runProcess(Self.binary, arguments, environment: environment, stdin: stdin, in: directory)
+        return try await ChildProcess.run(Self.binary, arguments, environment: environment, in: directory, stdin: stdin)
     }
 
     /// Runs `sqlite3 ARGUMENTS`.
-    func sqlite(_ arguments: [String]) async throws -> Result {
-        try await Self.runProcess(
-            "/usr/bin/env", ["sqlite3"] + arguments, environment: ProcessInfo.processInfo.environment, stdin: nil,
-            in: directory)
+    func sqlite(_ arguments: [String]) async throws -> ChildProcess.Result {
+        try await ChildProcess.run(
+            "/usr/bin/env", ["sqlite3"] + arguments, environment: ProcessInfo.processInfo.environment, in: directory)
     }
 
     /// Rows of `sql` run by the `sqlite3` CLI as JSON objects (`[]` for no rows). Waits up to 10 s for
@@ -90,46 +78,6 @@ struct CLI {
         let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.isEmpty { return [] }
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
-    }
-
-    /// Runs a program to its end; stdout and stderr go through files so large outputs cannot block it.
-    static func runProcess(
-        _ path: String, _ arguments: [String], environment: [String: String], stdin: String?, in directory: URL
-    ) async throws -> Result {
-        let id = UUID().uuidString
-        let outURL = directory.appendingPathComponent("out-\(id)"),
-            errURL = directory.appendingPathComponent("err-\(id)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = out
-        process.standardError = err
-        if let stdin {
-            let inURL = directory.appendingPathComponent("in-\(id)")
-            try Data(stdin.utf8).write(to: inURL)
-            process.standardInput = try FileHandle(forReadingFrom: inURL)
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in continuation.resume(returning: finished.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        try out.close()
-        try err.close()
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        return Result(
-            status: status,
-            stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 }
 

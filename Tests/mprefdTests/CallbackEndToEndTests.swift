@@ -6,6 +6,7 @@ import MyPreferencesSimulator
 import NIOCore
 import NIOHTTP1
 import Testing
+import MprefTestSupport
 
 /// Issue 16 §3, the callback, through the real binaries: `mprefd export` sends `CallbackURL`, the
 /// daemon's listener (`callbacks.listen`) answers 202/404/405/413/429 and polls the token at once,
@@ -21,7 +22,7 @@ import Testing
 
     /// Writes the config (hour-long polling delays, callbacks and metrics on) and starts the daemon.
     func start(_ scene: DaemonScene, rate: String = "5", burst: Int = 20, safetyInterval: Int = 1800) async throws -> (
-        Listener, DaemonProcess
+        Listener, ChildProcess
     ) {
         let listener = Listener(
             callbackPort: try PackagingTools.freeTCPPort(), metricsPort: try PackagingTools.freeTCPPort())

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// `mprefd check-config` and the configuration rules, through the real binary.

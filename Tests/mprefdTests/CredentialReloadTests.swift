@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 

@@ -1,15 +1,8 @@
 import Foundation
 import Logging
+import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
-
-/// A running `mprefd run` child process (the real binary), its log in a file.
-typealias DaemonProcess = OpsChild
-
-extension OpsChild {
-    /// Sends `signal` to the child.
-    func signal(_ signal: Int32) { kill(pid, signal) }
-}
 
 /// One end-to-end scene: an in-process MyPreferences simulator over loopback, a temp directory with
 /// a config naming it, and the real `mprefd` binary for admin commands and the daemon.
@@ -26,7 +19,7 @@ struct DaemonScene {
         return DaemonScene(cli: cli, simulator: simulator)
     }
 
-    func finish(_ daemons: DaemonProcess?...) async {
+    func finish(_ daemons: ChildProcess?...) async {
         for daemon in daemons { _ = await daemon?.stop() }
         await simulator.stop()
         cli.cleanUp()
@@ -56,15 +49,16 @@ struct DaemonScene {
     var configPath: String { cli.directory.appendingPathComponent("mprefd.yaml").path }
 
     /// `mprefd ARGS --config mprefd.yaml` (the config names the database).
-    func mprefd(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLI.Result {
+    func mprefd(_ arguments: [String], environment: [String: String] = [:]) async throws -> ChildProcess.Result {
         try await cli.run(arguments + ["--config", configPath], database: .none, environment: environment)
     }
 
-    func startDaemon(environment: [String: String] = [:]) throws -> DaemonProcess {
-        try OpsChild(
+    /// `mprefd run --config mprefd.yaml`, its log in a file.
+    func startDaemon(environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(
             CLI.binary, ["run", "--config", configPath],
             environment: cli.baseEnvironment().merging(environment) { _, new in new },
-            in: cli.directory, logName: "daemon")
+            in: cli.directory, output: .log("daemon"))
     }
 
     func rows(_ sql: String) async throws -> [[String: Any]] {

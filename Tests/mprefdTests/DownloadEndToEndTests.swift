@@ -1,6 +1,7 @@
 import Foundation
 import MyPreferencesSimulator
 import Testing
+import MprefTestSupport
 
 /// Issue 14 end to end: the real `mprefd` binary downloads completed exports from the simulator over
 /// loopback, and every file is compared byte for byte (SHA-256) with the simulator's canonical export.
@@ -38,8 +39,8 @@ import Testing
     }
 
     func sha256(of path: String) async throws -> String {
-        let result = try await CLI.runProcess(
-            "/usr/bin/sha256sum", [path], environment: [:], stdin: nil, in: URL(fileURLWithPath: "/"))
+        let result = try await ChildProcess.run(
+            "/usr/bin/sha256sum", [path], environment: [:], in: URL(fileURLWithPath: "/"))
         return String(result.stdout.prefix(64))
     }
 

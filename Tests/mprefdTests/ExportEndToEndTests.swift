@@ -2,6 +2,7 @@ import Foundation
 import MprefCore
 import MyPreferencesSimulator
 import Testing
+import MprefTestSupport
 
 /// Issue 15 end to end: the real `mprefd export` starts exports in the simulator over loopback, the
 /// daemon delivers them, the cursor makes the next `--incremental` export hold only what changed,
@@ -258,10 +259,10 @@ import Testing
         try configure(scene, download: false)
 
         // After the request: the simulator has started the export; its answer never arrives.
-        let after = try OpsChild(
+        let after = try ChildProcess(
             CLI.binary, ["export", "Newsletter", "--config", scene.configPath],
             environment: scene.cli.baseEnvironment(),
-            in: scene.cli.directory, logName: "export")
+            in: scene.cli.directory, output: .log("export"))
         #expect(await scene.eventually { await scene.simulator.initiations().count == 1 || !after.isRunning })
         // While it is being sent, a second export of the segment, --abandon and --resolve wait for it (exit 75).
         let concurrent = try await scene.mprefd(["export", "Newsletter"])
@@ -284,9 +285,9 @@ import Testing
         let blackHole = try BlackHole()
         defer { blackHole.close() }
         try configure(scene, download: false, baseURL: "http://127.0.0.1:\(blackHole.port)/Profiles")
-        let before = try OpsChild(
+        let before = try ChildProcess(
             CLI.binary, ["export", "Contacts", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
-            in: scene.cli.directory, logName: "export")
+            in: scene.cli.directory, output: .log("export"))
         #expect(
             try await scene.eventually {
                 try await scene.count("SELECT count(*) FROM exports WHERE segment = 'Contacts' AND state = 'sending'")

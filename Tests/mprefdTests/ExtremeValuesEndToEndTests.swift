@@ -1,6 +1,7 @@
 import Foundation
 import MyPreferencesSimulator
 import Testing
+import MprefTestSupport
 
 /// Issue 12: nothing from outside may crash `mprefd run`. The real binary against the simulator,
 /// with the two inputs that trapped it (and crash-looped it under `Restart=on-failure`), and a
@@ -275,9 +276,9 @@ struct HandEditedOutputTests {
                 request_timeout_s: 120
             """)
         #expect(try await cli.run(["add-token", "4711", "--config", config], database: .none).status == 0)
-        let daemon = try OpsChild(
+        let daemon = try ChildProcess(
             CLI.binary, ["run", "--config", config], environment: cli.baseEnvironment(), in: cli.directory,
-            logName: "daemon")
+            output: .log("daemon"))
         defer { daemon.stopNow() }
         // With the pool retrying connects, the first row would come only after connect_timeout_s (60 s).
         #expect(try await eventually { try await !cli.query("SELECT 1 FROM polls").isEmpty }, "\(daemon.log)")

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// `mprefd hooks list|show|retry` on hook runs a real daemon ran.

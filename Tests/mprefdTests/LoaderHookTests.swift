@@ -1,6 +1,7 @@
 import Foundation
 import MyPreferencesSimulator
 import Testing
+import MprefTestSupport
 
 /// The README's one-line loader hooks, run for real by the daemon on a delivered file: sqlite-utils
 /// and DuckDB, installed from PyPI by `make test` (`make hook-tools`, `MPREFD_HOOK_TOOLS`).
@@ -55,13 +56,13 @@ struct LoaderHookTests {
         #expect(rows.first?["n"] as? Int == 1200)
         #expect((rows.first?["top"] as? Int).map { $0 > 9_007_199_254_740_992 } == true, "\(rows)")
         // DuckDB: the same count.
-        let counted = try await CLI.runProcess(
+        let counted = try await ChildProcess.run(
             tools + "/python",
             [
                 "-c",
                 "import duckdb; print(duckdb.connect('\(duck)').execute('SELECT count(*) FROM profiles').fetchone()[0])",
             ],
-            environment: [:], stdin: nil, in: scene.cli.directory)
+            environment: [:], in: scene.cli.directory)
         #expect(counted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1200", "\(counted.stderr)")
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MprefTestSupport
 import NIOCore
 import Testing
 import NIOHTTP1
@@ -39,7 +40,7 @@ struct MetricsEndpointTests {
         let directory = try PackagingTools.temporaryDirectory("mprefd-metrics")
         defer { try? FileManager.default.removeItem(at: directory) }
         let simulator = try await SimulatorRun.start(scenarios: Self.scenarios, in: directory)
-        defer { simulator.child.terminate() }
+        defer { simulator.child.signal(SIGTERM) }
         let metricsPort = try PackagingTools.freeTCPPort()
         let databasePath = directory.appendingPathComponent("mprefd.sqlite3").path
         let configPath = directory.appendingPathComponent("mprefd.yaml").path
@@ -61,15 +62,15 @@ struct MetricsEndpointTests {
             base_url: http://127.0.0.1:\(simulator.port)/Profiles
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let environment = PackagingTools.cleanEnvironment()
-        let add = try await PackagingChild.run(
+        let add = try await ChildProcess.run(
             PackagingTools.mprefd, ["add-token", "--config", configPath, "1", "2", "3", "4"],
-            environment: environment, directory: directory)
+            environment: environment, in: directory, timeout: .seconds(120))
         try #require(add.status == 0, "add-token: \(add.stderr)")
 
-        let daemon = try PackagingChild(
-            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, directory: directory,
-            name: "mprefd")
-        defer { daemon.terminate() }
+        let daemon = try ChildProcess(
+            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
+            output: .files("mprefd"))
+        defer { daemon.signal(SIGTERM) }
         // Wait until the 503 has paused the host, both hook runs have ended, and no poll was sent for
         // a second (a poll in flight when the 503 arrived is recorded too), so the counters are still.
         try await PackagingTools.waitUntil("the 503 pause, both hook runs and a quiet second", timeout: .seconds(60)) {
@@ -146,9 +147,9 @@ struct MetricsEndpointTests {
             "hook buckets reach hooks.timeout_s")
 
         // A second scrape after `mprefd remove` shows the gauge read fresh from the database.
-        let remove = try await PackagingChild.run(
+        let remove = try await ChildProcess.run(
             PackagingTools.mprefd, ["remove", "--config", configPath, "2"], environment: environment,
-            directory: directory)
+            in: directory, timeout: .seconds(120))
         #expect(remove.status == 0, "remove: \(remove.stderr)")
         let again = try await Self.scrape(port: metricsPort)
         #expect(again["mprefd_tokens{state=\"watching\"}"] == 1)
@@ -160,16 +161,16 @@ struct MetricsEndpointTests {
     @Test func noEndpointUnlessConfigured() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-metrics-off")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await PackagingChild.run(
+        let result = try await ChildProcess.run(
             PackagingTools.mprefd, ["check-config", "--config", PackagingTools.path("etc/mprefd.yaml.example")],
-            environment: PackagingTools.cleanEnvironment(), directory: directory)
+            environment: PackagingTools.cleanEnvironment(), in: directory, timeout: .seconds(120))
         #expect(result.status == 0)
         #expect(result.stdout.contains("listen: \"\""))
         // ":PORT" means loopback.
-        let loopback = try await PackagingChild.run(
+        let loopback = try await ChildProcess.run(
             PackagingTools.mprefd, ["check-config", "--config", PackagingTools.path("etc/mprefd.yaml.example")],
             environment: PackagingTools.cleanEnvironment().merging(["MPREFD_METRICS_LISTEN": ":9464"]) { $1 },
-            directory: directory)
+            in: directory, timeout: .seconds(120))
         #expect(loopback.status == 0, "\(loopback.stderr)")
         #expect(loopback.stdout.contains("9464"))
     }

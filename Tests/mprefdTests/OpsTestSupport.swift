@@ -1,68 +1,6 @@
 import Foundation
+import MprefTestSupport
 import Testing
-
-/// A long-running child (the real `mpref-sim` or `mprefd run` binary), its output in a log file.
-///
-/// `stop()` ends it with SIGTERM (SIGKILL after 15 s); `stopNow()` is the form for `defer` (it does not
-/// wait), so a child never outlives a failing test by more than that.
-final class OpsChild: @unchecked Sendable {
-    let process: Process
-    let logPath: String
-
-    init(_ binary: String, _ arguments: [String], environment: [String: String], in directory: URL, logName: String)
-        throws
-    {
-        logPath = directory.appendingPathComponent("\(logName)-\(UUID().uuidString.prefix(8)).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-    var isRunning: Bool { process.isRunning }
-
-    /// Waits up to `timeout` for the child to exit; its exit status, or `nil` while it still runs.
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
-    }
-
-    /// SIGTERM, then SIGKILL after 15 s; the exit status. Safe to call twice.
-    @discardableResult
-    func stop() async -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
-        Foundation.kill(pid, SIGTERM)
-        if let status = await waitForExit(timeout: .seconds(15)) { return status }
-        Foundation.kill(pid, SIGKILL)
-        return await waitForExit(timeout: .seconds(5))
-    }
-
-    /// `stop()` for `defer`: SIGTERM now; a thread of its own waits for the exit and sends SIGKILL after
-    /// 15 s. The caller is not held while the child stops: it is one of the cooperative pool's threads
-    /// (2 on 2 cores), which every test and the in-process simulators share.
-    func stopNow() {
-        guard process.isRunning else { return }
-        Foundation.kill(pid, SIGTERM)
-        Thread.detachNewThread { [self] in
-            let deadline = Date().addingTimeInterval(15)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { Foundation.kill(pid, SIGKILL) }
-        }
-    }
-}
 
 /// One scene for the operator commands: a temp directory (`CLI`), the real `mpref-sim` binary on a
 /// loopback port with a scenario file, a config naming both, and optionally `mprefd run`.
@@ -71,10 +9,10 @@ final class OpsChild: @unchecked Sendable {
 final class OpsScene: @unchecked Sendable {
     static let simulatorBinary = CLI.packageRoot.appendingPathComponent(".build/debug/mpref-sim").path
     let cli: CLI
-    let simulator: OpsChild
+    let simulator: ChildProcess
     let port: Int
     let clientID = "DEMO_Co"
-    private(set) var daemon: OpsChild?
+    private(set) var daemon: ChildProcess?
 
     var configPath: String { cli.directory.appendingPathComponent("mprefd.yaml").path }
 
@@ -85,9 +23,9 @@ final class OpsScene: @unchecked Sendable {
         #expect(FileManager.default.isExecutableFile(atPath: Self.simulatorBinary), "build first: swift build")
         let scenarioPath = try cli.write("scenarios.json", scenarios)
         let portFile = cli.directory.appendingPathComponent("sim.port").path
-        simulator = try OpsChild(
+        simulator = try ChildProcess(
             Self.simulatorBinary, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
-            environment: ProcessInfo.processInfo.environment, in: cli.directory, logName: "sim")
+            environment: ProcessInfo.processInfo.environment, in: cli.directory, output: .log("sim"))
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(30)
         while port == nil, simulator.isRunning, ContinuousClock.now < deadline {
@@ -125,21 +63,22 @@ final class OpsScene: @unchecked Sendable {
     }
 
     /// `mprefd ARGS` with `$MPREFD_CONFIG` naming the scene's config (which names the database).
-    func mprefd(_ arguments: [String]) async throws -> CLI.Result {
+    func mprefd(_ arguments: [String]) async throws -> ChildProcess.Result {
         try await cli.run(arguments, database: .none, environment: ["MPREFD_CONFIG": configPath])
     }
 
     /// `mprefd ARGS` as a child left running (e.g. a `wait` to interrupt), output in a log file.
-    func startMprefd(_ arguments: [String], logName: String) throws -> OpsChild {
+    func startMprefd(_ arguments: [String], logName: String) throws -> ChildProcess {
         var environment = cli.baseEnvironment()
         environment["MPREFD_CONFIG"] = configPath
-        return try OpsChild(CLI.binary, arguments, environment: environment, in: cli.directory, logName: logName)
+        return try ChildProcess(
+            CLI.binary, arguments, environment: environment, in: cli.directory, output: .log(logName))
     }
 
     /// Starts `mprefd run` and waits until `mprefd status` says it is running (exit 0, or 4 when
     /// degraded, e.g. by a dead hook run left in the database).
     @discardableResult
-    func startDaemon() async throws -> OpsChild {
+    func startDaemon() async throws -> ChildProcess {
         let daemon = try startMprefd(["run"], logName: "daemon")
         self.daemon = daemon
         let isUp = try await eventually {
@@ -184,7 +123,7 @@ final class HeldDaemonLock {
     }
 }
 
-extension CLI.Result {
+extension ChildProcess.Result {
     /// stdout as a JSON object.
     func object() throws -> [String: Any] {
         try #require(try json() as? [String: Any], "not a JSON object: \(stdout)\nstderr: \(stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 @testable import mprefd
 
@@ -28,9 +29,9 @@ import Testing
     @Test func exampleConfigPassesCheckConfigAsShipped() async throws {
         let directory = try PackagingTools.temporaryDirectory("mprefd-packaging")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await PackagingChild.run(
+        let result = try await ChildProcess.run(
             PackagingTools.mprefd, ["check-config", "--config", Self.exampleConfig],
-            environment: PackagingTools.cleanEnvironment(), directory: directory)
+            environment: PackagingTools.cleanEnvironment(), in: directory, timeout: .seconds(120))
         #expect(result.status == 0, "check-config: \(result.stderr)")
         // Its one account points at the local simulator, without authentication.
         #expect(result.stdout.contains("ACME_Co:"))
@@ -140,8 +141,9 @@ import Testing
         let path = directory.appendingPathComponent("mprefd.service").path
         try copy.write(toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(
-            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await ChildProcess.run(
+            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), in: directory,
+            timeout: .seconds(120))
         let output = (result.stdout + "\n" + result.stderr).split(separator: "\n").map(String.init)
         let aboutTheUnit = output.filter { $0.contains("mprefd.service") }
         #expect(result.status == 0, "systemd-analyze verify: \(output.joined(separator: "\n"))")
@@ -181,9 +183,9 @@ import Testing
         .write(toFile: servicePath, atomically: true, encoding: .utf8)
         try timer.write(toFile: timerPath, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(
+        let result = try await ChildProcess.run(
             analyze, ["verify", servicePath, timerPath], environment: PackagingTools.cleanEnvironment(),
-            directory: directory)
+            in: directory, timeout: .seconds(120))
         let output = (result.stdout + "\n" + result.stderr).split(separator: "\n").map(String.init)
         let aboutTheUnits = output.filter { $0.contains("mprefd-export@") }
         #expect(result.status == 0, "systemd-analyze verify: \(output.joined(separator: "\n"))")
@@ -204,8 +206,9 @@ import Testing
         try "[Service]\nExecStart=\(PackagingTools.mprefd) --help\nProtectSystm=strict\n".write(
             toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
-        let result = try await PackagingChild.run(
-            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), directory: directory)
+        let result = try await ChildProcess.run(
+            analyze, ["verify", path], environment: PackagingTools.cleanEnvironment(), in: directory,
+            timeout: .seconds(120))
         #expect((result.stdout + result.stderr).contains("mprefd.service"))
     }
 
@@ -219,9 +222,9 @@ import Testing
         let shellcheck = try #require(PackagingTools.which("shellcheck"))
         let directory = try PackagingTools.temporaryDirectory("mprefd-shellcheck")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try await PackagingChild.run(
+        let result = try await ChildProcess.run(
             shellcheck, ["--shell=sh", "--severity=style", Self.logHook, Self.etlHook],
-            environment: PackagingTools.cleanEnvironment(), directory: directory)
+            environment: PackagingTools.cleanEnvironment(), in: directory, timeout: .seconds(120))
         #expect(result.status == 0, "shellcheck:\n\(result.stdout)\(result.stderr)")
     }
 
@@ -308,7 +311,7 @@ import Testing
     @Test func etlHookLetsOnlyOneOfConcurrentRunsOfAnEventProceed() async throws {
         let hooks = try HookFixture()
         defer { hooks.cleanUp() }
-        let results = try await withThrowingTaskGroup(of: ProgramResult.self) { group in
+        let results = try await withThrowingTaskGroup(of: ChildProcess.Result.self) { group in
             for _ in 0..<6 {
                 group.addTask { try await hooks.run(Self.etlHook, [], eventID: "concurrent-event", event: "complete") }
             }
@@ -335,7 +338,7 @@ struct HookFixture: Sendable {
     func run(
         _ hook: String, _ arguments: [String], eventID: String, event: String, label: String = "nightly",
         status: String = "Complete", rows: String = "1000"
-    ) async throws -> ProgramResult {
+    ) async throws -> ChildProcess.Result {
         let facts: [(String, String)] = [
             ("event_id", eventID), ("event", event), ("client_id", "ACME_Co"), ("access_token", "123456"),
             ("label", label),
@@ -355,7 +358,7 @@ struct HookFixture: Sendable {
             String(
                 decoding: try JSONSerialization.data(
                     withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
-        return try await PackagingChild.run(
-            hook, arguments, environment: environment, stdin: json, directory: directory)
+        return try await ChildProcess.run(
+            hook, arguments, environment: environment, in: directory, stdin: json, timeout: .seconds(120))
     }
 }

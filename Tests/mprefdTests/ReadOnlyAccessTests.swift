@@ -1,13 +1,14 @@
 import Foundation
 import Testing
+import MprefTestSupport
 
 /// Analysts and admins in the service's group have read access only (database 0640, directory 0750).
 @Suite struct ReadOnlyAccessTests {
     /// Runs `argv` as uid/gid 65534 (nobody/nogroup) with no supplementary groups.
-    func asGroupMember(_ cli: CLI, _ argv: [String]) async throws -> CLI.Result {
-        try await CLI.runProcess(
+    func asGroupMember(_ cli: CLI, _ argv: [String]) async throws -> ChildProcess.Result {
+        try await ChildProcess.run(
             "/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups"] + argv,
-            environment: ["PATH": "/usr/bin:/bin"], stdin: nil, in: URL(fileURLWithPath: "/"))
+            environment: ["PATH": "/usr/bin:/bin"], in: URL(fileURLWithPath: "/"))
     }
 
     @Test(

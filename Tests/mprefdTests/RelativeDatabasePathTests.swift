@@ -1,6 +1,7 @@
 import Foundation
 import MyPreferencesSimulator
 import Testing
+import MprefTestSupport
 
 /// Issue 17.7: a relative `database.path` resolves against the configuration file's directory,
 /// not the current directory; paths are shown absolute, and hooks get an absolute `MPREFD_DB`.
@@ -41,9 +42,9 @@ import Testing
         let check = try await scene.cli.run(["check-config", "--config", configPath], database: .none)
         #expect(check.stdout.contains("# database in use: \(expected) "), "\(check.stdout)")
 
-        let daemon = try OpsChild(
+        let daemon = try ChildProcess(
             CLI.binary, ["run", "--config", configPath], environment: scene.cli.baseEnvironment(),
-            in: scene.cli.directory, logName: "daemon")
+            in: scene.cli.directory, output: .log("daemon"))
         defer { Task { await scene.finish(daemon) } }
         let ran = await scene.eventually { !((try? String(contentsOfFile: hookOutput, encoding: .utf8)) ?? "").isEmpty }
         #expect(ran, "\(daemon.log)")

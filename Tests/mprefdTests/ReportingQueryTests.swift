@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// Every query of docs/REPORTING.md, taken from the document itself (each ```sql block, named by
@@ -233,9 +234,9 @@ struct ReportingQueryTests {
         let directory = try PackagingTools.temporaryDirectory("mprefd-percentiles")
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("p.sqlite3").path
-        let migrate = try await PackagingChild.run(
+        let migrate = try await ChildProcess.run(
             PackagingTools.mprefd, ["migrate", "--db", database], environment: PackagingTools.cleanEnvironment(),
-            directory: directory)
+            in: directory, timeout: .seconds(120))
         try #require(migrate.status == 0, "mprefd migrate: \(migrate.stderr)")
         let insert = """
             WITH RECURSIVE n(i) AS (SELECT \(count) UNION ALL SELECT i - 1 FROM n WHERE i > 1)

@@ -1,9 +1,10 @@
 import Foundation
+import MprefTestSupport
 import Synchronization
 import Testing
 
 /// Helpers for the packaging, reporting and metrics tests: the built binaries, system tools
-/// (installed with apt-get when missing and possible), child processes, the `sqlite3` CLI.
+/// (installed with apt-get when missing and possible), the `sqlite3` CLI.
 enum PackagingTools {
     /// The package root: two levels above this file's directory.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -142,120 +143,6 @@ struct PackagingTestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// What a finished program produced.
-struct ProgramResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// A long-running child process (the simulator, the daemon): output to files, SIGTERM, awaited exit.
-final class PackagingChild: @unchecked Sendable {
-    let process = Process()
-    let stdoutPath: String
-    let stderrPath: String
-    private let exit = ExitStatusBox()
-    private let exited: AsyncStream<Int32>
-    private let exitedContinuation: AsyncStream<Int32>.Continuation
-
-    /// Starts `path ARGUMENTS` in `directory` with exactly `environment`; output goes to
-    /// `name.out`/`name.err`, stdin comes from `stdinPath` (default /dev/null).
-    init(
-        _ path: String, _ arguments: [String], environment: [String: String], directory: URL, name: String,
-        stdinPath: String? = nil
-    ) throws {
-        stdoutPath = directory.appendingPathComponent("\(name).out").path
-        stderrPath = directory.appendingPathComponent("\(name).err").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        (exited, exitedContinuation) = AsyncStream.makeStream(of: Int32.self)
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        process.standardInput =
-            try stdinPath.map { try FileHandle(forReadingFrom: URL(fileURLWithPath: $0)) } ?? FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        let exit = self.exit, continuation = exitedContinuation
-        process.terminationHandler = { finished in
-            exit.value.withLock { $0 = finished.terminationStatus }
-            continuation.yield(finished.terminationStatus)
-            continuation.finish()
-        }
-        try process.run()
-    }
-
-    var isRunning: Bool { exit.value.withLock { $0 } == nil }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-
-    /// Sends SIGTERM (if still running).
-    func terminate() {
-        if isRunning { kill(process.processIdentifier, SIGTERM) }
-    }
-
-    /// The exit status once it exits; `nil` if it is still running after `timeout` (then SIGKILLed).
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
-        if let status = exit.value.withLock({ $0 }) { return status }
-        let stream = exited
-        let status = await withTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                for await status in stream { return status }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        if let status { return status }
-        if let status = exit.value.withLock({ $0 }) { return status }
-        kill(process.processIdentifier, SIGKILL)
-        return nil
-    }
-
-    /// SIGTERM, then waits for the exit.
-    func stop(timeout: Duration = .seconds(30)) async -> Int32? {
-        terminate()
-        return await waitForExit(timeout: timeout)
-    }
-}
-
-extension PackagingChild {
-    /// Runs a program to its end (stdin from `stdin` or /dev/null); output through files.
-    static func run(
-        _ path: String, _ arguments: [String], environment: [String: String], stdin: String? = nil,
-        directory: URL, timeout: Duration = .seconds(120)
-    ) async throws -> ProgramResult {
-        let name = "run-\(UUID().uuidString)"
-        var inputPath: String?
-        if let stdin {
-            inputPath = directory.appendingPathComponent("\(name).in").path
-            try Data(stdin.utf8).write(to: URL(fileURLWithPath: directory.appendingPathComponent("\(name).in").path))
-        }
-        let child = try PackagingChild(
-            path, arguments, environment: environment, directory: directory, name: name, stdinPath: inputPath)
-        guard let status = await child.waitForExit(timeout: timeout) else {
-            throw PackagingTestError("\(path) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-        }
-        defer {
-            for suffix in ["out", "err", "in"] {
-                try? FileManager.default.removeItem(atPath: directory.appendingPathComponent("\(name).\(suffix)").path)
-            }
-        }
-        return ProgramResult(status: status, stdout: child.stdout, stderr: child.stderr)
-    }
-}
-
-/// The exit status of a child, set once by its termination handler.
-final class ExitStatusBox: Sendable {
-    let value = Mutex<Int32?>(nil)
-}
-
 /// The `sqlite3` command-line shell.
 enum SQLiteShell {
     /// Who runs `sqlite3`: this process's user, or (as root) uid/gid 65534 through `setpriv`, the
@@ -287,7 +174,7 @@ enum SQLiteShell {
     /// the same moment after the daemon stopped can get "database is locked" while one of them
     /// recovers the WAL index.
     static func run(_ database: String, _ sql: String, options: [String], as reader: Reader = .me, directory: URL)
-        async throws -> ProgramResult
+        async throws -> ChildProcess.Result
     {
         let options = ["-cmd", ".timeout 5000"] + options
         guard let sqlite3 = PackagingTools.which("sqlite3") else {
@@ -297,15 +184,15 @@ enum SQLiteShell {
         environment["HOME"] = "/nonexistent"  // no ~/.sqliterc
         switch reader {
         case .me:
-            return try await PackagingChild.run(
-                sqlite3, options + [database, sql], environment: environment, directory: directory)
+            return try await ChildProcess.run(
+                sqlite3, options + [database, sql], environment: environment, in: directory, timeout: .seconds(120))
         case .groupMember(let gid):
             guard let setpriv = PackagingTools.which("setpriv") else {
                 throw PackagingTestError("setpriv (util-linux) is missing")
             }
-            return try await PackagingChild.run(
+            return try await ChildProcess.run(
                 setpriv, ["--reuid=65534", "--regid=\(gid)", "--clear-groups", sqlite3] + options + [database, sql],
-                environment: environment, directory: directory)
+                environment: environment, in: directory, timeout: .seconds(120))
         }
     }
 }
@@ -420,10 +307,10 @@ struct ReportingRun: Sendable {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let environment = PackagingTools.cleanEnvironment()
 
-        let add = try await PackagingChild.run(
+        let add = try await ChildProcess.run(
             PackagingTools.mprefd,
             ["add-token", "--config", configPath, "--label", "nightly"] + allTokens.map(String.init),
-            environment: environment, directory: directory)
+            environment: environment, in: directory, timeout: .seconds(120))
         guard add.status == 0 else {
             throw PackagingTestError("mprefd add-token failed (\(add.status)): \(add.stderr)")
         }
@@ -438,9 +325,9 @@ struct ReportingRun: Sendable {
             readerDescription = "uid/gid 65534 (group member only; file mode 0640)"
         }
 
-        let daemon = try PackagingChild(
-            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, directory: directory,
-            name: "mprefd")
+        let daemon = try ChildProcess(
+            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
+            output: .files("mprefd"))
         var reads = 0
         var failures: [String] = []
         var states: [Int: String] = [:]
@@ -452,7 +339,7 @@ struct ReportingRun: Sendable {
                 guard daemon.isRunning else { throw PackagingTestError("mprefd run exited early (\(daemon.stderr))") }
                 let rows = try? await SQLiteShell.rows(
                     databasePath, "SELECT pid FROM daemon WHERE stopped_at IS NULL", directory: directory)
-                return rows?.first?.int("pid") == Int(daemon.process.processIdentifier)
+                return rows?.first?.int("pid") == Int(daemon.pid)
             }
             try await PackagingTools.waitUntil(
                 "every export but one finished and every hook run ended", timeout: .seconds(120)
@@ -482,12 +369,12 @@ struct ReportingRun: Sendable {
                     && hookRows.first?.int("ended") == ReportingRun.completed.count + 1
             }
         } catch {
-            _ = await daemon.stop()
-            _ = await simulator.child.stop()
+            await daemon.stop(grace: .seconds(30))
+            await simulator.child.stop(grace: .seconds(30))
             throw PackagingTestError("\(error)\n--- mprefd log:\n\(daemon.stderr)")
         }
-        let status = await daemon.stop()
-        _ = await simulator.child.stop()
+        let status = await daemon.stop(grace: .seconds(30))
+        await simulator.child.stop(grace: .seconds(30))
         return ReportingRun(
             directory: directory, databasePath: databasePath, daemonExitStatus: status, daemonLog: daemon.stderr,
             readsWhileRunning: reads, readFailures: failures, readerDescription: readerDescription,
@@ -497,7 +384,7 @@ struct ReportingRun: Sendable {
 
 /// A running `mpref-sim`.
 struct SimulatorRun: Sendable {
-    let child: PackagingChild
+    let child: ChildProcess
     let port: Int
 
     /// Starts `mpref-sim --port 0 --port-file F --scenarios S` in `directory` and waits for the port.
@@ -505,9 +392,9 @@ struct SimulatorRun: Sendable {
         let scenarioPath = directory.appendingPathComponent("scenarios.json").path
         let portPath = directory.appendingPathComponent("sim.port").path
         try scenarios.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
-        let child = try PackagingChild(
+        let child = try ChildProcess(
             PackagingTools.mprefSim, ["--port", "0", "--port-file", portPath, "--scenarios", scenarioPath],
-            environment: PackagingTools.cleanEnvironment(), directory: directory, name: "mpref-sim")
+            environment: PackagingTools.cleanEnvironment(), in: directory, output: .files("mpref-sim"))
         var port = 0
         do {
             try await PackagingTools.waitUntil("mpref-sim to write its port file", timeout: .seconds(30)) {
@@ -519,7 +406,7 @@ struct SimulatorRun: Sendable {
                 return port > 0
             }
         } catch {
-            _ = await child.stop()
+            await child.stop(grace: .seconds(30))
             throw error
         }
         return SimulatorRun(child: child, port: port)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MprefTestSupport
 
 /// Issue 17.1: one daemon per database *file*, whatever path reaches it.
 @Suite(.serialized) struct SingleInstanceTests {
@@ -7,8 +8,9 @@ import Testing
     /// test fails if it keeps running instead).
     private func expectRefused(_ scene: DaemonScene, db path: String, _ what: String) async throws -> String {
         let arguments = ["run", "--config", scene.configPath, "--db", path]
-        let second = try OpsChild(
-            CLI.binary, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory, logName: "second")
+        let second = try ChildProcess(
+            CLI.binary, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory,
+            output: .log("second"))
         let status = await second.waitForExit(timeout: .seconds(15))
         if status == nil { _ = await second.stop() }
         #expect(status == 75, "\(what): a second daemon was not refused; its log:\n\(second.log)")

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import MprefTestSupport
 import Testing
 
 /// `mprefd status` as a monitoring check: the real binary, a real database, a real daemon.

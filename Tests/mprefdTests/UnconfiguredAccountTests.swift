@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// Issue 17.9: tokens of a client ID that has no configured account (any more) are never polled;

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 
 /// `mprefd wait` between `add-token` and a loader: the real binary watching the database a real daemon writes.

@@ -1,15 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
 @testable import MyPreferences
-
-/// A wall clock tests can move.
-final class ManualWallClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) { current = Mutex(start) }
-    var now: Date { current.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
 
 /// A loopback account for `server` with short timeouts; `edit` adjusts it.
 func loopbackAccount(

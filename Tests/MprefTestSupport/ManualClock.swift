@@ -8,9 +8,9 @@ import Synchronization
 /// Its instants are `ContinuousClock.Instant`s, starting at the real `ContinuousClock.now` of its creation,
 /// so it can stand in wherever the code under test takes a monotonic instant or a closure returning one
 /// (`SchedulerState`'s `now:`, `CallbackRateLimiter.allow(_:now:)`, `SegmentSchedules`' `monotonicNow`);
-/// ``wallNow`` is the matching wall time, for the `wallNow`/`now: () -> Date` closures. Never hand its
-/// instants to code that sleeps on the real continuous clock (e.g. `Mailbox.take(until:)`): that code
-/// would wait on real time. The pattern is swift-async-algorithms' test `ManualClock` and Hummingbird's
+/// ``wallNow`` is the matching wall time, for the `wallNow`/`now: () -> Date` closures. Code that
+/// sleeps must sleep on this clock (`PollingService`'s `clock:`, `Mailbox.take(until:on:)`), not on
+/// the real continuous clock, or it waits on real time. The pattern is swift-async-algorithms' test `ManualClock` and Hummingbird's
 /// `MockClock`, on `Swift.Duration`.
 package final class ManualClock: Clock, Sendable {
     package typealias Instant = ContinuousClock.Instant
@@ -28,14 +28,27 @@ package final class ManualClock: Clock, Sendable {
         var nextID = 0
         /// Tasks waiting in ``waitForSleepers(_:)``: how many sleepers each wants.
         var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        /// Tasks waiting in ``nextDeadline(before:)``: the bound each wants a deadline below.
+        var deadlineWatchers: [(bound: Instant, continuation: CheckedContinuation<Instant, Never>)] = []
+
+        /// The earliest sleeper's deadline below `bound`, if any.
+        func earliest(before bound: Instant) -> Instant? {
+            sleepers.values.map(\.deadline).filter { $0 < bound }.min()
+        }
     }
 
     private let state: Mutex<State>
 
     /// A clock at the real monotonic now, whose wall time reads `wallStart`.
     package init(wallStart: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
-        state = Mutex(State(now: .now, wallNow: wallStart))
+        start = .now
+        state = Mutex(State(now: start, wallNow: wallStart))
     }
+
+    /// The instant the clock started at.
+    package let start: Instant
+    /// Time advanced since ``start``.
+    package var elapsed: Duration { now - start }
 
     package var now: Instant { state.withLock { $0.now } }
     /// The wall time that goes with ``now``: `wallStart` plus everything advanced since.
@@ -54,16 +67,25 @@ package final class ManualClock: Clock, Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 enum Now { case wait, wake, cancel }
-                let (now, watchers) = state.withLock { s -> (Now, [CheckedContinuation<Void, Never>]) in
-                    if deadline <= s.now { return (.wake, []) }
-                    if Task.isCancelled { return (.cancel, []) }
+                let (now, watchers, deadlineWatchers) = state.withLock {
+                    s -> (Now, [CheckedContinuation<Void, Never>], [CheckedContinuation<Instant, Never>]) in
+                    if deadline <= s.now { return (.wake, [], []) }
+                    if Task.isCancelled { return (.cancel, [], []) }
                     s.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return (.wait, Self.satisfiedWatchers(&s))
+                    var below: [CheckedContinuation<Instant, Never>] = []
+                    s.deadlineWatchers.removeAll { w in
+                        guard deadline < w.bound else { return false }
+                        below.append(w.continuation)
+                        return true
+                    }
+                    return (.wait, Self.satisfiedWatchers(&s), below)
                 }
                 switch now {
                 case .wake: continuation.resume()
                 case .cancel: continuation.resume(throwing: CancellationError())
-                case .wait: for watcher in watchers { watcher.resume() }
+                case .wait:
+                    for watcher in watchers { watcher.resume() }
+                    for watcher in deadlineWatchers { watcher.resume(returning: deadline) }
                 }
             }
         } onCancel: {
@@ -100,6 +122,20 @@ package final class ManualClock: Clock, Sendable {
                 return false
             }
             if ready { continuation.resume() }
+        }
+    }
+
+    /// The earliest deadline of a task sleeping on this clock before `bound`, waiting until one
+    /// sleeps so: the sign that the code under test has gone idle until then (e.g. the scheduler,
+    /// beside a loop that sleeps much longer).
+    package func nextDeadline(before bound: Instant) async -> Instant {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Instant, Never>) in
+            let found = state.withLock { s -> Instant? in
+                if let earliest = s.earliest(before: bound) { return earliest }
+                s.deadlineWatchers.append((bound, continuation))
+                return nil
+            }
+            if let found { continuation.resume(returning: found) }
         }
     }
 

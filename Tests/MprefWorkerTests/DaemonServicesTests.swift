@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MprefCore
 import MprefStore
+import MprefTestSupport
 import MyPreferences
 import ServiceLifecycle
 import Synchronization
@@ -70,23 +71,6 @@ import Testing
             accounts: ["T_Co": AccountConfiguration(clientID: "T_Co", baseURL: "http://127.0.0.1:9/Profiles")],
             polling: polling, hooks: hooks, databasePath: path)
         return (database, configuration, directory)
-    }
-
-    /// Calls `onLog` with every message and its metadata, at every level.
-    struct WatchingLogHandler: LogHandler {
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        let onLog: @Sendable (Logger.Message, Logger.Metadata?) -> Void
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-            function: String, line: UInt
-        ) { onLog(message, metadata) }
     }
 
     static var quiet: Logger {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MprefCore
 import MprefStore
+import MprefTestSupport
 import MyPreferences
 import ServiceLifecycle
 import Synchronization
@@ -112,11 +113,10 @@ import Testing
         polling.deadline = nil
         polling.scheduleEffort = 0
         configure(&polling)
-        let clock = ManualClock()
-        let wallStart = Date()
+        let clock = ManualClock(wallStart: Date())
         let lines = PollLines()
         var logger = Logger(label: "table") { _ in
-            DaemonServicesTests.WatchingLogHandler { message, _ in lines.note(message) }
+            WatchingLogHandler { message, _ in lines.note(message) }
         }
         logger.logLevel = .debug
         let source = ScriptedSource(script)
@@ -126,7 +126,7 @@ import Testing
         let scheduler = PollingService(
             database: database, targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
             configuration: polling, recorder: recorder, logger: logger, adminCheckInterval: adminInterval,
-            minimumCycle: .zero, wallNow: { wallStart + (clock.now - clock.start).seconds },
+            minimumCycle: .zero, wallNow: { clock.wallNow },
             makeRandom: { SplitMix64(seed: 1) }, clock: clock)
         let group = ServiceGroup(services: [recorder, scheduler], logger: DaemonServicesTests.quiet)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -134,11 +134,11 @@ import Testing
             defer { tasks.cancelAll() }
             let bound = clock.start + adminInterval
             var expected = tokens.count  // every token is due at once
-            try await Self.within(.seconds(10), "the first polls") { [expected] in await lines.wait(for: expected) }
+            try await Self.within(.seconds(120), "the first polls") { [expected] in await lines.wait(for: expected) }
             var seen = source.polled.withLock { $0.count }
             #expect(Set(source.polled.withLock { $0 }) == Set(tokens))
             for (row, step) in steps.enumerated() {
-                let wake = try await Self.within(.seconds(10), "row \(row) \(step): the scheduler's next wake") {
+                let wake = try await Self.within(.seconds(120), "row \(row) \(step): the scheduler's next wake") {
                     await clock.nextDeadline(before: bound)
                 }
                 // Pause ends pass through wall-clock times (`Date`, kept to the millisecond in the

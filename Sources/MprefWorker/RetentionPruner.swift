@@ -80,6 +80,8 @@ package final class RetentionPruner: Sendable {
                 }
             }
             if let cutoff = RetentionPolicy.cutoff(days: retention.finishedTokensDays, now: now), !more {
+                // The history's last batch took this call's last budget: the tokens come in the next call.
+                if budget == 0 { more = true }
                 let tokenBatch = max(1, batchSize / 5)
                 while budget > 0 {
                     budget -= 1

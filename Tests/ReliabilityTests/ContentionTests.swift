@@ -31,7 +31,8 @@ extension Reliability.Lane1 {
             try #require(
                 try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
             let daemon = try await scene.startDaemon()
-            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 1000 })
+            // Polling at full speed before the lock (300 polls: every token once).
+            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 300 })
             let dir = scene.directory.path
             let db = scene.databasePath
 
@@ -98,7 +99,8 @@ extension Reliability.Lane1 {
                 lost.isEmpty,
                 "answered but not recorded (token: answered): \(lost.prefix(10)); recorded: \(lost.keys.prefix(10).map { committed[$0] ?? 0 })"
             )
-            #expect(answered.values.reduce(0, +) > 2000)
+            // Under load throughout: the 16 MiB of WAL alone take about 550 polls; with the lock and the start, over 1000.
+            #expect(answered.values.reduce(0, +) > 1000)
         }
 
         private func walSize(_ db: String) -> Int64 {

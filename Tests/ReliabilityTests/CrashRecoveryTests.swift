@@ -7,7 +7,8 @@ import Testing
 extension Reliability.Lane2 {
     /// `kill -9` under load, restart, repeat.
     ///
-    /// The load: 1,000 tokens (300 in the fast subset), token *i* answering `Processing` for a
+    /// The load: 1,000 tokens (150 in the fast subset: still
+    /// more than `max_in_flight` × 4), token *i* answering `Processing` for a
     /// seeded random number of polls kᵢ and then `Complete` with counts derived from *i*, so
     /// completions fall at random times across the rounds; a global `on_complete` hook that logs
     /// `start`/`done` lines (event id, access token, attempt) around a short sleep, so kills land
@@ -40,7 +41,7 @@ extension Reliability.Lane2 {
         @Test func killDashNineUnderLoadLosesNothingCommittedAndRunsEveryHook() async throws {
             let seed = ReliabilityMode.seed
             let rounds = ReliabilityMode.rounds
-            let tokenCount = ReliabilityMode.isFull ? 1000 : 300
+            let tokenCount = ReliabilityMode.isFull ? 1000 : 150
             let maxInFlight = 32
             // Completions spread over the rounds: more rounds, longer exports.
             let maxProcessing = max(6, rounds / 2)

@@ -4,7 +4,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane1 {
+extension Reliability.Lane3 {
     /// Downloads (README "Downloads") under crashes, faults, a full disk and dead ends: the real
     /// `mprefd run` against the in-process simulator, every file compared (SHA-256) with the
     /// simulator's canonical export, the database read with the `sqlite3` CLI.
@@ -26,7 +26,7 @@ extension Reliability.Lane1 {
     ///    message naming the cause, nothing committed, no final file.
     ///
     /// `SEED=N` replays test 1's random choices; `ROUNDS=N` sets its rounds.
-    @Suite struct DownloadReliability {
+    @Suite struct DownloadReliability: DownloadScenes {
         static let clientID = ReliabilityScene.clientID
 
         // MARK: 1. kill -9 rounds
@@ -287,50 +287,14 @@ extension Reliability.Lane1 {
             }
         }
 
-        /// The commit of `token` came after its last page was stored (history order) and after the
-        /// simulator served that page; no page was asked for after a commit.
-        private func checkCommitOrder(_ scene: ReliabilityScene, token: Int64, lastOffset: Int64, context: String)
-            async throws
-        {
-            let history = try await scene.query(
-                """
-                SELECT r.request, r.page_offset, r.outcome FROM download_requests r JOIN tokens t ON t.id = r.token_id
-                WHERE t.access_token = \(token) ORDER BY r.id
-                """)
-            let firstCommit = history.firstIndex { $0["request"] as? String == "commit" }
-            let lastPage = history.lastIndex { $0["request"] as? String == "page" && $0["outcome"] as? String == "ok" }
-            #expect(
-                firstCommit != nil && lastPage != nil && lastPage! < firstCommit!,
-                "\(context): token \(token)'s history: last stored page at \(String(describing: lastPage)), first commit at \(String(describing: firstCommit))"
-            )
-            if let lastPage {
-                // A page stored from the spool after a restart has no request row (the killed daemon
-                // sent its request): when that was the last page, the last row is an earlier page's.
-                // The simulator's own record below still shows the last page served before the commit.
-                let rowAtLast = history.contains {
-                    $0["request"] as? String == "page" && $0["outcome"] as? String == "ok"
-                        && $0["page_offset"] as? Int == Int(lastOffset)
-                }
-                #expect(
-                    history[lastPage]["page_offset"] as? Int == Int(lastOffset) || !rowAtLast,
-                    "\(context): token \(token)'s last stored page: \(history[lastPage])")
-            }
-            let requests = await scene.simulator.requests().filter { $0.accessToken == token }
-            let commits = requests.indices.filter {
-                requests[$0].method == "POST" && requests[$0].path.contains("/Commit/")
-            }
-            let lastServed = requests.firstIndex { $0.method == "GET" && $0.offset == lastOffset && $0.status == 200 }
-            #expect(!commits.isEmpty, "\(context): the simulator saw no commit of token \(token)")
-            if let first = commits.first {
-                #expect(
-                    lastServed.map { $0 < first } == true,
-                    "\(context): token \(token) committed (request \(first)) before its last page was served (\(String(describing: lastServed)))"
-                )
-                #expect(
-                    !requests[first...].contains { $0.method == "GET" && $0.offset != nil },
-                    "\(context): token \(token)'s pages were asked for after its commit")
-            }
-        }
+    }
+}
+
+extension Reliability.Lane1 {
+    /// Tests 2–4 of ``Reliability/Lane3/DownloadReliability`` (full disk, 401, dead ends), in a lane of
+    /// their own so that the lanes end together.
+    @Suite struct DownloadFaults: DownloadScenes {
+        static let clientID = ReliabilityScene.clientID
 
         // MARK: 2. Full disk
 
@@ -577,83 +541,135 @@ extension Reliability.Lane1 {
             }
             #expect(hooksRan, "the on_failure hooks did not all run")
         }
+    }
+}
 
-        // MARK: Helpers
+/// The helpers of the download suites.
+protocol DownloadScenes {}
 
-        /// Writes the config: the simulator's account downloading into `directory` (default
-        /// `<scene>/exports`) with `pageSize` and `download` lines, the `polling` lines, `extra` YAML.
-        private func configure(
-            _ scene: ReliabilityScene, directory: String? = nil, pageSize: Int, download: [String] = [],
-            polling: [String], extra: String = ""
-        ) throws {
-            let lines =
-                ["enabled: true", "directory: \(directory ?? exportsDirectory(scene))", "page_size: \(pageSize)"]
-                + download
-            try scene.writeConfig(
-                polling: polling, accounts: "    download:\n" + lines.map { "      " + $0 }.joined(separator: "\n"),
-                extra: extra)
-        }
+extension DownloadScenes {
+    static var clientID: String { ReliabilityScene.clientID }
 
-        private func exportsDirectory(_ scene: ReliabilityScene) -> String {
-            scene.directory.appendingPathComponent("exports").path
-        }
-
-        private func file(_ scene: ReliabilityScene, _ token: Int64, directory: String? = nil) -> String {
-            "\(directory ?? exportsDirectory(scene))/\(Self.clientID)/\(token).ndjson"
-        }
-
-        private func sha256(_ scene: ReliabilityScene, _ path: String) async throws -> String {
-            let result = try await scene.run("/usr/bin/sha256sum", [path], stdin: nil, environment: nil)
-            return result.status == 0 ? String(result.output.prefix(64)) : "sha256sum failed: \(result.output)"
-        }
-
-        private func state(_ scene: ReliabilityScene, _ token: Int64) async throws -> String? {
-            try await scene.query("SELECT state FROM tokens WHERE access_token = \(token)").first?["state"] as? String
-        }
-
-        private func fileSize(_ path: String) -> Int64? {
-            (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
-        }
-
-        private func partialFiles(_ scene: ReliabilityScene) -> [String] {
-            let root = exportsDirectory(scene)
-            return (FileManager.default.subpaths(atPath: root) ?? []).filter {
-                $0.hasSuffix(".partial") || $0.hasSuffix(".partial.page")
+    /// The commit of `token` came after its last page was stored (history order) and after the
+    /// simulator served that page; no page was asked for after a commit.
+    func checkCommitOrder(_ scene: ReliabilityScene, token: Int64, lastOffset: Int64, context: String)
+        async throws
+    {
+        let history = try await scene.query(
+            """
+            SELECT r.request, r.page_offset, r.outcome FROM download_requests r JOIN tokens t ON t.id = r.token_id
+            WHERE t.access_token = \(token) ORDER BY r.id
+            """)
+        let firstCommit = history.firstIndex { $0["request"] as? String == "commit" }
+        let lastPage = history.lastIndex { $0["request"] as? String == "page" && $0["outcome"] as? String == "ok" }
+        #expect(
+            firstCommit != nil && lastPage != nil && lastPage! < firstCommit!,
+            "\(context): token \(token)'s history: last stored page at \(String(describing: lastPage)), first commit at \(String(describing: firstCommit))"
+        )
+        if let lastPage {
+            // A page stored from the spool after a restart has no request row (the killed daemon sent
+            // its request): when that was the last page, the last row is an earlier page's. The
+            // simulator's own record below still shows the last page served before the commit.
+            let rowAtLast = history.contains {
+                $0["request"] as? String == "page" && $0["outcome"] as? String == "ok"
+                    && $0["page_offset"] as? Int == Int(lastOffset)
             }
+            #expect(
+                history[lastPage]["page_offset"] as? Int == Int(lastOffset) || !rowAtLast,
+                "\(context): token \(token)'s last stored page: \(history[lastPage])")
         }
-
-        private func pageCount(_ records: Int64, _ pageSize: Int) -> Int {
-            Int((records + Int64(pageSize) - 1) / Int64(pageSize))
+        let requests = await scene.simulator.requests().filter { $0.accessToken == token }
+        let commits = requests.indices.filter {
+            requests[$0].method == "POST" && requests[$0].path.contains("/Commit/")
         }
-
-        /// Page requests the simulator received for `token` (answered or not).
-        private func pageRequests(_ scene: ReliabilityScene, _ token: Int64) async -> Int {
-            await scene.simulator.requests().filter {
-                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
-            }.count
+        let lastServed = requests.firstIndex { $0.method == "GET" && $0.offset == lastOffset && $0.status == 200 }
+        #expect(!commits.isEmpty, "\(context): the simulator saw no commit of token \(token)")
+        if let first = commits.first {
+            #expect(
+                lastServed.map { $0 < first } == true,
+                "\(context): token \(token) committed (request \(first)) before its last page was served (\(String(describing: lastServed)))"
+            )
+            #expect(
+                !requests[first...].contains { $0.method == "GET" && $0.offset != nil },
+                "\(context): token \(token)'s pages were asked for after its commit")
         }
+    }
 
-        private func servedPages(_ scene: ReliabilityScene, _ tokens: [Int64]) async -> Int {
-            var total = 0
-            for token in tokens {
-                total += await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.pagesServed ?? 0
-            }
-            return total
+    // MARK: Helpers
+
+    /// Writes the config: the simulator's account downloading into `directory` (default
+    /// `<scene>/exports`) with `pageSize` and `download` lines, the `polling` lines, `extra` YAML.
+    func configure(
+        _ scene: ReliabilityScene, directory: String? = nil, pageSize: Int, download: [String] = [],
+        polling: [String], extra: String = ""
+    ) throws {
+        let lines =
+            ["enabled: true", "directory: \(directory ?? exportsDirectory(scene))", "page_size: \(pageSize)"]
+            + download
+        try scene.writeConfig(
+            polling: polling, accounts: "    download:\n" + lines.map { "      " + $0 }.joined(separator: "\n"),
+            extra: extra)
+    }
+
+    func exportsDirectory(_ scene: ReliabilityScene) -> String {
+        scene.directory.appendingPathComponent("exports").path
+    }
+
+    func file(_ scene: ReliabilityScene, _ token: Int64, directory: String? = nil) -> String {
+        "\(directory ?? exportsDirectory(scene))/\(Self.clientID)/\(token).ndjson"
+    }
+
+    func sha256(_ scene: ReliabilityScene, _ path: String) async throws -> String {
+        let result = try await scene.run("/usr/bin/sha256sum", [path], stdin: nil, environment: nil)
+        return result.status == 0 ? String(result.output.prefix(64)) : "sha256sum failed: \(result.output)"
+    }
+
+    func state(_ scene: ReliabilityScene, _ token: Int64) async throws -> String? {
+        try await scene.query("SELECT state FROM tokens WHERE access_token = \(token)").first?["state"] as? String
+    }
+
+    func fileSize(_ path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+    }
+
+    func partialFiles(_ scene: ReliabilityScene) -> [String] {
+        let root = exportsDirectory(scene)
+        return (FileManager.default.subpaths(atPath: root) ?? []).filter {
+            $0.hasSuffix(".partial") || $0.hasSuffix(".partial.page")
         }
+    }
 
-        /// Writes zeros to `path` until the file system refuses (ENOSPC).
-        private func fillDisk(_ path: String) {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            let chunk = [UInt8](repeating: 0, count: 64 << 10)
-            var small = false
-            while true {
-                let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, small ? 512 : chunk.count) }
-                if written <= 0 {
-                    if small { break }
-                    small = true  // fill the last partial chunk too
-                }
+    func pageCount(_ records: Int64, _ pageSize: Int) -> Int {
+        Int((records + Int64(pageSize) - 1) / Int64(pageSize))
+    }
+
+    /// Page requests the simulator received for `token` (answered or not).
+    func pageRequests(_ scene: ReliabilityScene, _ token: Int64) async -> Int {
+        await scene.simulator.requests().filter {
+            $0.accessToken == token && $0.method == "GET" && $0.offset != nil
+        }.count
+    }
+
+    func servedPages(_ scene: ReliabilityScene, _ tokens: [Int64]) async -> Int {
+        var total = 0
+        for token in tokens {
+            total += await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.pagesServed ?? 0
+        }
+        return total
+    }
+
+    /// Writes zeros to `path` until the file system refuses (ENOSPC).
+    func fillDisk(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let chunk = [UInt8](repeating: 0, count: 64 << 10)
+        var small = false
+        while true {
+            let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, small ? 512 : chunk.count) }
+            if written <= 0 {
+                if small { break }
+                small = true  // fill the last partial chunk too
             }
         }
     }

@@ -7,8 +7,8 @@ import Testing
 
 extension Reliability {
     /// Seeded fuzzing of the status decoders (JSON, XML), the response classifier and the
-    /// `Retry-After` parser: 100,000 cases each with `MPREFD_RELIABILITY=full` (10,000 in the fast
-    /// subset; `FUZZ_CASES=N` overrides). Every case has its own seed (printed on failure — also on
+    /// `Retry-After` parser: 100,000 cases each with `MPREFD_RELIABILITY=full` (3,000 in the fast
+    /// subset, as the poll-path fuzzer; `FUZZ_CASES=N` overrides). Every case has its own seed (printed on failure — also on
     /// a crash, by a signal handler), so `FUZZ_SEED=S` replays one case, and a failing seed becomes
     /// a regular test by adding it to ``FuzzRegressions/seeds``.
     ///

@@ -10,11 +10,15 @@ import Testing
 @Suite(ReliabilityMode.order) enum Reliability {}
 
 extension Reliability {
-    /// The real-process scenes run in two lanes, one suite at a time in each: at most two of them load the
-    /// machine at once beside the rest of `make test` (the fuzzers run beside them).
+    /// The real-process scenes run in three lanes, one suite at a time in each: at most three of them load
+    /// the machine at once beside the rest of `make test` (the fuzzers run beside them). The lanes are
+    /// balanced by their duration: contention and the download faults; the fault matrix and crash recovery;
+    /// the download kill rounds, the full disk and shutdown.
     @Suite(.serialized) enum Lane1 {}
     /// See ``Lane1``.
     @Suite(.serialized) enum Lane2 {}
+    /// See ``Lane1``.
+    @Suite(.serialized) enum Lane3 {}
 }
 
 /// How much of the suite runs: `MPREFD_RELIABILITY=full` (`make test-reliability`) runs everything at
@@ -24,8 +28,9 @@ enum ReliabilityMode {
     static let isFull = environment["MPREFD_RELIABILITY"] == "full"
     /// Crash-recovery rounds: `ROUNDS=N`, else 20 (full) or 3 (fast).
     static let rounds = environment["ROUNDS"].flatMap(Int.init).map { max(1, $0) } ?? (isFull ? 20 : 3)
-    /// Generated fuzz inputs per generator: `FUZZ_CASES=N`, else 100,000 (full) or 10,000 (fast).
-    static let fuzzCases = environment["FUZZ_CASES"].flatMap(Int.init) ?? (isFull ? 100_000 : 10_000)
+    /// Generated fuzz inputs per generator: `FUZZ_CASES=N`, else 100,000 (full) or 3,000 (fast: a
+    /// smoke run of every generator, each kind a few hundred times, beside the slower scenes).
+    static let fuzzCases = environment["FUZZ_CASES"].flatMap(Int.init) ?? (isFull ? 100_000 : 3_000)
     /// The seed of every random choice in a run: `SEED=N` replays a run; else a fresh one (printed).
     static let seed: UInt64 = environment["SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
     /// `.serialized` in the full run; in the fast subset a no-op trait (the suites run in parallel).

@@ -103,7 +103,11 @@ import Logging
                 "polls sent inside the Retry-After window of the 503 answered at \(answered): \(tooEarly)")
         }
     }
+}
 
+/// `mprefd run` across pauses, restarts, signals and `kill -9`: the second half of
+/// ``DaemonEndToEndTests``, a serialized suite of its own so that the two halves run side by side.
+@Suite(.serialized) struct DaemonLifecycleEndToEndTests {
     @Test func aHostPauseSurvivesARestart() async throws {
         let scene = try await DaemonScene.start(
             scenarios: ScenarioBook(scenarios: [

@@ -18,13 +18,16 @@ import Testing
                   finished_tokens_days: 60
                 """)
         #expect(try await scene.mprefd(["add-token", "8101", "8102", "8103"]).status == 0)
-        // 8102: watching, with 30,000 polls from 2020 and one from today; 8103: finished in 2020.
+        // 8102: watching, with 5,000 polls from 2020 and one from today; 8103: finished in 2020. 5,000 rows of
+        // 300 bytes make the file ~10 times its empty size and are pruned and vacuumed in the first heartbeat's
+        // call (10 batches of 1,000 rows, 1,000 pages); a backlog spread over several calls is tested in process
+        // (RetentionPrunerTests).
         let seeded = try await scene.cli.sqlite([
             scene.cli.databasePath,
             """
             UPDATE tokens SET state = 'paused', next_poll_at = NULL WHERE access_token = 8102;
             UPDATE tokens SET state = 'complete', finished_at = '2020-01-02T00:00:00.000Z', added_at = '2020-01-01T00:00:00.000Z' WHERE access_token = 8103;
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000)
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
             INSERT INTO polls (token_id, polled_at, http_status, status, outcome, error)
             SELECT (SELECT id FROM tokens WHERE access_token = 8102), '2020-01-01T00:00:00.000Z', 200, 'Processing', 'ok', printf('%.300c', 'x') FROM n;
             INSERT INTO polls (token_id, polled_at, http_status, status, outcome)

@@ -9,9 +9,9 @@ import Testing
         let scene = try await DaemonScene.start()
         let hookOutput = scene.cli.directory.appendingPathComponent("failure-hook.txt").path
         try scene.writeConfig(extra: "hooks:\n  on_failure: ['printf %s \"$MPREFD_EVENT\" > \(hookOutput)']")
-        // Added while OLD_Co was configured (here: with no accounts configured at all).
-        // The deadline leaves time for the checks below while the token still waits, on a busy machine too.
-        let added = try await scene.cli.run(["add-token", "--client-id", "OLD_Co", "--deadline", "25s", "1791"])
+        // Added while OLD_Co was configured (here: with no accounts configured at all). The deadline is far
+        // off while the checks below run; then the test moves it into the past (as time passing would).
+        let added = try await scene.cli.run(["add-token", "--client-id", "OLD_Co", "--deadline", "1h", "1791"])
         #expect(added.status == 0, "\(added.stderr)")
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
@@ -24,12 +24,28 @@ import Testing
         let list = try await scene.mprefd(["list"])
         #expect(list.stdout.contains("no account configured"), "\(list.stdout)")
 
-        // `wait` names the reason and ends when the deadline times the token out.
-        let wait = try await scene.mprefd(["wait", "1791", "--timeout", "40s"])
-        #expect(wait.status == 1, "\(wait.stdout)\n\(wait.stderr)")
-        #expect(
-            wait.stderr.contains("OLD_Co/1791 is not polled: no account is configured for client ID OLD_Co"),
-            "\(wait.stderr)")
+        // `wait` names the reason (on stderr) and ends when the deadline times the token out: once it has
+        // said why, the deadline passes; the daemon applies it at its next heartbeat (every 5 s).
+        let waitErr = scene.cli.directory.appendingPathComponent("wait.err").path
+        let wait = try DaemonProcess(
+            "/bin/sh",
+            [
+                "-c", "exec \"$0\" \"$@\" 2>'\(waitErr)'", CLI.binary, "wait", "1791", "--timeout", "40s", "--config",
+                scene.configPath,
+            ],
+            environment: scene.cli.baseEnvironment(), in: scene.cli.directory, logName: "wait")
+        defer { wait.stopNow() }
+        let reason = "OLD_Co/1791 is not polled: no account is configured for client ID OLD_Co"
+        let waitStderr = { (try? String(contentsOfFile: waitErr, encoding: .utf8)) ?? "" }
+        #expect(await scene.eventually { waitStderr().contains(reason) || !wait.isRunning }, "\(waitStderr())")
+        #expect(try await scene.count("SELECT count(*) FROM tokens WHERE state = 'watching'") == 1)
+        let moved = try await scene.cli.sqlite([
+            "-cmd", ".timeout 10000", scene.cli.databasePath,
+            "UPDATE tokens SET deadline_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 second') WHERE access_token = 1791",
+        ])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(await wait.waitForExit(timeout: .seconds(40)) == 1, "\(wait.log)\n\(waitStderr())")
+        #expect(waitStderr().contains(reason), "\(waitStderr())")
         let rows = try await scene.rows("SELECT state, last_error, finished_at FROM tokens WHERE access_token = 1791")
         #expect(rows.first?["state"] as? String == "timed_out")
         #expect((rows.first?["last_error"] as? String)?.contains("no account is configured") == true)

@@ -27,13 +27,13 @@ import Testing
         // `wait` names the reason (on stderr) and ends when the deadline times the token out: once it has
         // said why, the deadline passes; the daemon applies it at its next heartbeat (every 5 s).
         let waitErr = scene.cli.directory.appendingPathComponent("wait.err").path
-        let wait = try DaemonProcess(
+        let wait = try ChildProcess(
             "/bin/sh",
             [
                 "-c", "exec \"$0\" \"$@\" 2>'\(waitErr)'", CLI.binary, "wait", "1791", "--timeout", "40s", "--config",
                 scene.configPath,
             ],
-            environment: scene.cli.baseEnvironment(), in: scene.cli.directory, logName: "wait")
+            environment: scene.cli.baseEnvironment(), in: scene.cli.directory, output: .log("wait"))
         defer { wait.stopNow() }
         let reason = "OLD_Co/1791 is not polled: no account is configured for client ID OLD_Co"
         let waitStderr = { (try? String(contentsOfFile: waitErr, encoding: .utf8)) ?? "" }

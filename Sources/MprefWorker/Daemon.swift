@@ -80,7 +80,7 @@ package final class Daemon: Service {
 
             let hooks = HookService(
                 database: database, configuration: configuration.hooks, databasePath: configuration.databasePath,
-                logger: logger)
+                logger: logger, clock: ContinuousClock())
             let recorder = PollRecorder(database: database, hooks: configuration.hooks, logger: logger)
             let schedules = SegmentSchedules(configuration: configuration.polling, database: database, logger: logger)
             let polling = PollingService(

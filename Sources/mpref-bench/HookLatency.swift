@@ -130,7 +130,8 @@ enum HookLatency {
         _ = HookProcessRunner.becomeSubreaper()
 
         let hooks = HookService(
-            database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger)
+            database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger,
+            clock: ContinuousClock())
         let recorder = PollRecorder(database: database, hooks: hookConfiguration, logger: logger)
         let pollingService = PollingService(
             database: database,

@@ -57,42 +57,6 @@ import Testing
         }
     }
 
-    /// Counts the scheduler's log line for each committed poll ("polled" or "export finished") and
-    /// lets a test wait for a count.
-    final class PollLines: Sendable {
-        private struct State {
-            var count = 0
-            var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
-        }
-        private let state = Mutex(State())
-
-        func note(_ message: Logger.Message) {
-            guard message.description == "polled" || message.description == "export finished" else { return }
-            let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                s.count += 1
-                var ready: [CheckedContinuation<Void, Never>] = []
-                s.waiters.removeAll { w in
-                    guard s.count >= w.0 else { return false }
-                    ready.append(w.1)
-                    return true
-                }
-                return ready
-            }
-            for continuation in ready { continuation.resume() }
-        }
-
-        func wait(for count: Int) async {
-            await withCheckedContinuation { continuation in
-                let now = state.withLock { s -> Bool in
-                    if s.count >= count { return true }
-                    s.waiters.append((count, continuation))
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        }
-    }
-
     /// Runs `steps` against the scheduler; `script` answers by access token.
     static func run(
         _ name: String, tokens: [AccessToken], script: [AccessToken: [RequestOutcome<ExportStatus>]], steps: [Step],
@@ -114,11 +78,9 @@ import Testing
         polling.scheduleEffort = 0
         configure(&polling)
         let clock = ManualClock(wallStart: Date())
-        let lines = PollLines()
-        var logger = Logger(label: "table") { _ in
-            WatchingLogHandler { message, _ in lines.note(message) }
-        }
-        logger.logLevel = .debug
+        // The scheduler's log line for each committed poll.
+        let lines = LogLineCounter(["polled", "export finished"])
+        let logger = LogLineCounter.logger(lines)
         let source = ScriptedSource(script)
         let recorder = PollRecorder(database: database, hooks: HookConfiguration(), logger: logger)
         // The admin check sleeps on the clock too; an hour apart, its wakes are never the next wake.

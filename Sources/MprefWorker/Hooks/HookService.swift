@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// starts; a run found `running` at start (the daemon died during it) is re-run with the same
 /// event id. Failures retry with exponential backoff until `maxAttempts`, then the run is `dead`.
 /// At shutdown, running hooks get SIGTERM, `killGrace`, then SIGKILL, and are re-queued.
-package final class HookService: Service {
+package final class HookService<C: Clock>: Service where C.Duration == Duration {
     private let database: TokenDatabase
     private let configuration: HookConfiguration
     private let databasePath: String
@@ -21,10 +21,12 @@ package final class HookService: Service {
     private let wallNow: @Sendable () -> Date
     /// Longest sleep between looks at the queue (retries coming due, `mprefd hooks retry`). Default 1 s.
     package let recheckInterval: Duration
+    /// The clock of the waits between looks at the queue (a test's manual clock; `wallNow` goes with it).
+    private let clock: C
 
     package init(
         database: TokenDatabase, configuration: HookConfiguration, databasePath: String, logger: Logger,
-        recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }
+        recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }, clock: C
     ) {
         self.database = database
         self.configuration = configuration
@@ -33,6 +35,7 @@ package final class HookService: Service {
         self.logger = logger
         self.recheckInterval = recheckInterval
         self.wallNow = wallNow
+        self.clock = clock
     }
 
     /// Wakes the queue at once (called when a poll commit queued hook runs).
@@ -72,7 +75,7 @@ package final class HookService: Service {
                         // A cheap indexed read first: the claiming write transaction only when a run is due.
                         let now = wallNow()
                         guard let due = try await database.nextHookRunDue(), due <= now else {
-                            _ = await wakeups.take(until: .now + recheckInterval)
+                            _ = await wakeups.take(until: clock.now.advanced(by: recheckInterval), on: clock)
                             continue
                         }
                         for job in try await database.claimDueHookRuns(now: now, limit: free) {
@@ -87,7 +90,7 @@ package final class HookService: Service {
                         logger.error("cannot read the hook queue; retrying", metadata: ["error": "\(error)"])
                     }
                 }
-                _ = await wakeups.take(until: .now + recheckInterval)
+                _ = await wakeups.take(until: clock.now.advanced(by: recheckInterval), on: clock)
             }
             group.cancelAll()
         }

@@ -35,7 +35,7 @@ extension TokenDatabase {
                     guard let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") else {
                         return WALCheckpointResult(isBlocked: true, walFrames: -1, checkpointedFrames: -1)
                     }
-                    let busy: Int = row[0], log: Int = row[1], done: Int = row[2]
+                    let busy: Int = row["busy"], log: Int = row["log"], done: Int = row["checkpointed"]
                     return WALCheckpointResult(
                         isBlocked: busy != 0 || (log >= 0 && done < log), walFrames: log, checkpointedFrames: done)
                 } catch let error as DatabaseError

@@ -26,8 +26,8 @@ extension TokenDatabase {
                 db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1"
             )
             .compactMap { row in
-                guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
-                return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
+                guard let pgid = Int32(exactly: row["pgid"] as Int64) else { return nil }
+                return InterruptedHookRun(id: row["id"], pgid: pgid, leaderIdentity: row["pgid_leader_identity"])
             }
         }
     }

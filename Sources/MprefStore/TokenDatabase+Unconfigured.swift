@@ -36,7 +36,7 @@ extension TokenDatabase {
                     WHERE state = 'watching' AND deadline_at IS NOT NULL AND deadline_at <= ?
                     """, arguments: [nowText]
             )
-            .map { UnconfiguredTimeout(tokenID: $0[0], clientID: $0[1], accessToken: $0[2]) }
+            .map { UnconfiguredTimeout(tokenID: $0["id"], clientID: $0["client_id"], accessToken: $0["access_token"]) }
             .filter { !configured.contains($0.clientID) }
             var hookRuns = 0
             for token in due {
@@ -62,9 +62,10 @@ extension TokenDatabase {
         let configured = Set(configuredClientIDs)
         let rows = try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id"
+                db,
+                sql: "SELECT client_id, count(*) AS tokens FROM tokens WHERE state = 'watching' GROUP BY client_id"
             )
-            .map { (clientID: $0[0] as String, count: $0[1] as Int) }
+            .map { (clientID: $0["client_id"] as String, count: $0["tokens"] as Int) }
         }
         return Dictionary(
             rows.filter { !configured.contains($0.clientID) }.map { ($0.clientID, $0.count) }, uniquingKeysWith: +)

@@ -113,19 +113,16 @@ extension TokenDatabase {
         }
     }
 
-    /// Stores how a run ended.
-    package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
-        try await asyncWrite { db in try Self.storeHookRun(id: id, outcome, db: db) }
-    }
-
-    /// ``finishHookRun(id:_:)`` for a task that is already cancelled — the daemon's shutdown
+    /// Stores how a run ended — also when the calling task is cancelled: the daemon's shutdown
     /// interrupting a running hook, whose result (`pending`, re-run at next start) must still be
     /// stored so that the run is not left `running`. GRDB's async accesses throw `CancellationError`
-    /// in a cancelled task, so this one is synchronous: one short transaction that blocks the calling
-    /// thread while it waits for the write lock (at most the busy timeout).
+    /// in a cancelled task, so the write runs in a task of its own, which the caller's cancellation
+    /// does not reach; the caller waits for it (at most the busy timeout for the write lock).
     /// - Throws: `StoreError` when the transaction fails.
-    package func finishHookRunSynchronously(id: Int64, _ outcome: HookRunOutcome) throws {
-        try write { db in try Self.storeHookRun(id: id, outcome, db: db) }
+    package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
+        try await Task.detached { [self] in
+            try await asyncWrite { db in try Self.storeHookRun(id: id, outcome, db: db) }
+        }.value
     }
 
     private static func storeHookRun(id: Int64, _ outcome: HookRunOutcome, db: Database) throws {

@@ -319,14 +319,9 @@ extension TokenDatabase {
         }
     }
 
-    /// Pauses still in force at `now` (for the daemon's start).
-    package func activePauses(now: Date = .now) async throws -> [PauseRecord] {
+    /// Pauses still in force at `now`: where the daemon's scheduler starts from, what `list` shows.
+    package func pausesInForce(now: Date = .now) async throws -> [PauseRecord] {
         try await asyncRead { db in try PauseRecord.fetchInForce(db, now: now) }
-    }
-
-    /// Pauses still in force at `now` (for admin commands).
-    package func pausesInForce(now: Date = .now) throws -> [PauseRecord] {
-        try read { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
     /// Inserts, `pending`, the hook runs the worker's `planner` decides for token `tokenID` reaching

@@ -113,7 +113,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
         var state = SchedulerState(configuration: policy.configuration, targets: targets, random: makeRandom())
         let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
-        let pauses = try await database.activePauses(now: wallNow())
+        let pauses = try await database.pausesInForce(now: wallNow())
         state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: clock.now, logger: logger)
         for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }
         logger.info(

@@ -118,7 +118,7 @@ import Testing
             [(scope: .account, subject: "ACME_Co"), (scope: .account, subject: "ACME_Co")], now: later)
         #expect(lifted.lifted == [account])
         #expect(lifted.remaining.isEmpty)
-        #expect(try await db.activePauses(now: later).isEmpty)
+        #expect(try await db.pausesInForce(now: later).isEmpty)
         let changes = try await db.adminChanges(since: seq)
         #expect(changes.tokens.isEmpty)
         #expect(changes.pauseLifts == [PauseLift(scope: .account, subject: "ACME_Co", liftedAt: later)])
@@ -143,6 +143,36 @@ import Testing
         let again = try await db.claimDueHookRuns(now: now.addingTimeInterval(4), limit: 4)
         #expect(again.map(\.eventID) == jobs.map(\.eventID))
         #expect(again[0].attempt == 2)
+    }
+
+    /// Shutdown cancels the task running a hook, and the interrupted run's result must still be
+    /// stored; GRDB's async writes refuse to start in a cancelled task.
+    @Test func aHookRunsResultIsStoredFromACancelledTask() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
+        let token = try db.addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 12)], reset: false, now: now)[0].token
+        _ = try await db.recordPolls(
+            [write(token, state: .complete, status: "Complete", at: now, rows: 1)],
+            hooks: planner([.complete: ["true"]]))
+        let jobs = try await db.claimDueHookRuns(now: now.addingTimeInterval(1), limit: 4)
+        #expect(jobs.count == 1)
+        let outcome = HookRunOutcome(
+            state: .pending, finishedAt: Timestamp.format(now.addingTimeInterval(2)), exitCode: nil, signal: 15,
+            stdoutTail: "", stderrTail: "", nextAttemptAt: Timestamp.format(now.addingTimeInterval(2)),
+            error: "interrupted")
+        let store = db
+        let runID = jobs[0].runID
+        let finishing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            #expect(Task.isCancelled)
+            try await store.finishHookRun(id: runID, outcome)
+        }
+        try await finishing.value
+        let runs = try db.listHookRuns()
+        #expect(runs.map(\.state) == ["pending"])
+        #expect(runs.first?.error == "interrupted")
     }
 
     @Test func addingIsIdempotentAndResetReArms() throws {
@@ -192,15 +222,15 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         _ = try await db.recordPolls([], pauses: [pause(2), pause(30), pause(5)], hooks: planner([:]))
-        var stored = try db.pausesInForce(now: now)
+        var stored = try await db.pausesInForce(now: now)
         #expect(stored.count == 1)
         #expect(stored.first?.pausedUntil == now.addingTimeInterval(30))
         #expect(stored.first?.retryAfterS == 30)
         _ = try await db.recordPolls([], pauses: [pause(5)], hooks: planner([:]))
-        stored = try db.pausesInForce(now: now)
+        stored = try await db.pausesInForce(now: now)
         #expect(stored.first?.pausedUntil == now.addingTimeInterval(30), "a later, shorter 503 keeps the longer pause")
         _ = try await db.recordPolls([], pauses: [pause(60)], hooks: planner([:]))
-        #expect(try db.pausesInForce(now: now).first?.pausedUntil == now.addingTimeInterval(60))
+        #expect(try await db.pausesInForce(now: now).first?.pausedUntil == now.addingTimeInterval(60))
     }
 }
 

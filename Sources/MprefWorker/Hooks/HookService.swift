@@ -153,15 +153,11 @@ package final class HookService: Service {
                 job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
         }
         MprefMetrics.hookRunEnded(state: outcome.state, duration: ContinuousClock.now - hookStarted)
-        // Stored even when shutting down: the run must not stay `running`. Shutdown cancels this
-        // task, and GRDB's async writes refuse to start in a cancelled task: store synchronously then.
+        // Stored even when shutting down (shutdown cancels this task): the run must not stay
+        // `running`; `finishHookRun` writes in a task the cancellation does not reach.
         for attempt in 1...3 {
             do {
-                if Task.isCancelled {
-                    try database.finishHookRunSynchronously(id: job.runID, outcome)
-                } else {
-                    try await database.finishHookRun(id: job.runID, outcome)
-                }
+                try await database.finishHookRun(id: job.runID, outcome)
                 return
             } catch {
                 logger.error(

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import MprefCore
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Runs left `running` by a crash or a kill become `pending` again, due now; returns how many.
     /// Call once at daemon start, before claiming runs. They re-run with the same event id and the next attempt number.
     package func requeueInterruptedHookRuns(now: Date = .now) async throws -> Int {
@@ -147,6 +147,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension AdminStore {
     /// Hook runs, newest first, optionally of one state.
     package func listHookRuns(state: String? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
         try read { db in

@@ -32,7 +32,7 @@ package struct WaitSnapshot: Sendable, Hashable {
     package var daemon: DaemonRecord?
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// Everything `mprefd status` shows from the database, in one read transaction.
     ///
     /// Uses the `tokens_by_state` and `hook_runs_due` indexes; `pauses` and `daemon` are tiny.
@@ -113,7 +113,7 @@ extension TokenDatabase {
     }
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// SQL: the shape of a `Timestamp` (`YYYY-MM-DDTHH:MM:SS…`), so a hand-edited `next_poll_at`
     /// (`''`, `'garbage'`) is neither the "next poll" of `status` nor counted as overdue: such rows
     /// are reported once, as unusable rows.

@@ -9,7 +9,7 @@ package struct UnconfiguredTimeout: Sendable, Hashable {
     package var accessToken: AccessToken
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// The `last_error` of a token timed out by ``timeOutUnconfiguredTokens(configuredClientIDs:now:hooks:)``.
     package static func unconfiguredTimeoutError(clientID: String) -> String {
         "deadline passed without a poll: no account is configured for client ID \(clientID)"
@@ -55,7 +55,7 @@ extension TokenDatabase {
     }
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// Watching tokens by client ID, for client IDs not in `configuredClientIDs` (the daemon does not
     /// poll them). One `GROUP BY` over the watching tokens.
     package func watchingTokensWithoutAccount(configuredClientIDs: [String]) throws -> [String: Int] {

@@ -29,7 +29,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
         case shutdown
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let targets: [String: PollTarget]
     private let policy: PollPolicy
     private let recorder: PollRecorder
@@ -58,7 +58,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
     package let minimumCycle: Duration
 
     package init(
-        database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration,
+        database: DaemonStore, targets: [String: PollTarget], configuration: PollingConfiguration,
         recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},

@@ -130,10 +130,10 @@ enum HookLatency {
         _ = HookProcessRunner.becomeSubreaper()
 
         let hooks = HookService(
-            database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger)
-        let recorder = PollRecorder(database: database, hooks: hookConfiguration, logger: logger)
+            database: DaemonStore(database), configuration: hookConfiguration, databasePath: path, logger: hookLogger)
+        let recorder = PollRecorder(database: DaemonStore(database), hooks: hookConfiguration, logger: logger)
         let pollingService = PollingService(
-            database: database,
+            database: DaemonStore(database),
             targets: ["BENCH": PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))],
             configuration: polling, recorder: recorder, logger: logger,
             onHookRunsQueued: {

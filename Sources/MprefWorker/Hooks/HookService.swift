@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// event id. Failures retry with exponential backoff until `maxAttempts`, then the run is `dead`.
 /// At shutdown, running hooks get SIGTERM, `killGrace`, then SIGKILL, and are re-queued.
 package final class HookService: Service {
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let configuration: HookConfiguration
     private let databasePath: String
     private let runner: HookProcessRunner
@@ -23,7 +23,7 @@ package final class HookService: Service {
     package let recheckInterval: Duration
 
     package init(
-        database: TokenDatabase, configuration: HookConfiguration, databasePath: String, logger: Logger,
+        database: DaemonStore, configuration: HookConfiguration, databasePath: String, logger: Logger,
         recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database

@@ -36,7 +36,7 @@ struct List: AsyncParsableCommand {
         let stateFilter = state
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         if json {
             try Output.jsonArray { element in
                 try database.forEachTokenJSON(state: stateFilter, clientID: clientID, element)

@@ -67,7 +67,7 @@ package enum AddResult: Sendable, Hashable {
     }
 }
 
-extension TokenDatabase {
+extension AdminStore {
     /// Adds `tokens` in one transaction (10,000 at once is fine), due for a first poll at `now`.
     ///
     /// An already-watched token is left unchanged; a finished one is re-armed only when `reset`.
@@ -141,6 +141,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension TokenLookup {
     /// Tokens, optionally filtered, ordered by id.
     package func listTokens(state: TokenState? = nil, clientID: String? = nil) throws -> [TokenRecord] {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)
@@ -150,6 +153,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension AdminStore {
     /// The same rows as ``listTokens(state:clientID:)``, each as one line of compact JSON text built by
     /// SQLite's `json_object` (keys = column names, sorted; `null` for NULL; `global_hooks` a boolean:
     /// the shape `TokenRecord` encodes to), passed to `body` in id order while the rows are read, so
@@ -166,7 +172,10 @@ extension TokenDatabase {
         }
     }
 
-    private static func tokenFilter(state: TokenState?, clientID: String?) -> (
+}
+
+extension TokenLookup {
+    static func tokenFilter(state: TokenState?, clientID: String?) -> (
         sql: String, arguments: StatementArguments
     ) {
         var conditions: [String] = []
@@ -216,11 +225,17 @@ extension TokenDatabase {
         """
     }
 
+}
+
+extension StoreView {
     /// `[1,2,3]`: integers as one JSON array, for `json_each(?)`.
     static func jsonArray(_ values: [some CustomStringConvertible]) -> String {
         "[" + values.map(\.description).joined(separator: ",") + "]"
     }
 
+}
+
+extension AdminStore {
     /// The last `limit` polls of a token, newest first.
     package func polls(tokenID: TokenID, limit: Int) throws -> [PollRecord] {
         try read { db in

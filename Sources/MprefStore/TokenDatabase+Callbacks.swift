@@ -28,7 +28,7 @@ package struct CallbackTarget: Sendable, Hashable {
     }
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// The export whose `CallbackURL` ended in `callbackID`, or `nil` when no export has that id.
     ///
     /// A read only (no write, no `admin_seq` bump): the daemon's callback listener calls it for every

@@ -14,7 +14,7 @@ package struct WALCheckpointResult: Sendable, Hashable {
     package var checkpointedFrames: Int
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Tries `PRAGMA wal_checkpoint(TRUNCATE)` on the writer connection: copies every WAL frame into
     /// the database file and truncates the `-wal` file to zero bytes — which the automatic (PASSIVE)
     /// checkpoints never do, so a WAL that grew while a reader held an old snapshot stays large on
@@ -27,7 +27,7 @@ extension TokenDatabase {
     package func checkpointWAL(maxWait: TimeInterval) async throws -> WALCheckpointResult {
         let waitMs = max(0, Int(saturating: maxWait * 1000))
         do {
-            return try await writer.writeWithoutTransaction { db in
+            return try await database.writer.writeWithoutTransaction { db in
                 let previous = try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0
                 try db.execute(sql: "PRAGMA busy_timeout = \(waitMs)")
                 defer { try? db.execute(sql: "PRAGMA busy_timeout = \(previous)") }
@@ -35,7 +35,7 @@ extension TokenDatabase {
                     guard let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") else {
                         return WALCheckpointResult(isBlocked: true, walFrames: -1, checkpointedFrames: -1)
                     }
-                    let busy: Int = row[0], log: Int = row[1], done: Int = row[2]
+                    let busy: Int = row["busy"], log: Int = row["log"], done: Int = row["checkpointed"]
                     return WALCheckpointResult(
                         isBlocked: busy != 0 || (log >= 0 && done < log), walFrames: log, checkpointedFrames: done)
                 } catch let error as DatabaseError
@@ -45,7 +45,7 @@ extension TokenDatabase {
                 }
             }
         } catch let error as DatabaseError {
-            throw StoreError.from(error, path: path)
+            throw StoreError.from(error, path: database.path)
         }
     }
 }

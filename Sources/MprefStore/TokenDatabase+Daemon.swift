@@ -21,7 +21,7 @@ package struct DaemonRecord: Codable, Sendable, Hashable, FetchableRecord {
     }
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Records the daemon's start (or a heartbeat, with the same `startedAt`).
     package func writeHeartbeat(pid: Int32, version: String, hostname: String, startedAt: Date, now: Date = .now)
         async throws

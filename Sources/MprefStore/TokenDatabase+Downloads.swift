@@ -178,13 +178,16 @@ package struct DownloadWrite: Sendable, Hashable {
     }
 }
 
-extension TokenDatabase {
+extension AdminStore {
     /// The download row of token `tokenID` (for `show` and `download`), or `nil` when it has none.
     /// - Throws: `StoreError.corrupt` when the row cannot be read (see ``DownloadCheckpoint``).
     package func downloadCheckpoint(tokenID: TokenID) throws -> DownloadCheckpoint? {
         try read { db in try Self.checkpoint(tokenID: tokenID, db) }
     }
 
+}
+
+extension StoreView {
     static func checkpoint(tokenID: TokenID, _ db: Database) throws -> DownloadCheckpoint? {
         guard
             let row = try Row.fetchOne(
@@ -195,6 +198,9 @@ extension TokenDatabase {
         return try DownloadCheckpoint.decode(row)
     }
 
+}
+
+extension DaemonStore {
     /// The download row of token `tokenID`, created (phase `fetching`, nothing stored) when missing.
     package func startDownload(tokenID: TokenID, file: String, at now: Date) async throws -> DownloadCheckpoint {
         try await asyncWrite { db in
@@ -270,6 +276,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension AdminStore {
     /// Re-arms failed downloads (`mprefd download --retry`): each token in `download_failed` (or
     /// `expired` with a download row) goes back to `downloading` from its checkpoint, due now.
     /// Returns the tokens re-armed.
@@ -331,6 +340,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension DaemonStore {
     /// Delivered files of `clientID` committed before `cutoff` whose hook runs all succeeded (or that
     /// have none) and that are still on disk: what `download.retention_days` removes, oldest first.
     package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(
@@ -364,6 +376,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension TokenLookup {
     /// The checkpoints of tokens in state `downloading`, by token id (for `list` and `status`).
     /// Rows that cannot be read are left out (`show` names their defect).
     package func downloadsInProgress() throws -> [TokenID: DownloadCheckpoint] {
@@ -382,6 +397,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension DaemonStore {
     /// Records, before the commit request is sent, that it is being sent (`keep_files`), so that a
     /// restart after a lost answer knows a commit may have happened.
     package func markCommitSent(tokenID: TokenID, keepFiles: Bool) async throws {

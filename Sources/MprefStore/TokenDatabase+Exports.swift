@@ -50,7 +50,7 @@ package struct NewExport: Sendable, Hashable {
     }
 }
 
-/// What ``TokenDatabase/beginExport(_:at:)`` did.
+/// What ``AdminStore/beginExport(_:at:)`` did.
 package enum BeginExport: Sendable, Hashable {
     /// Recorded as `sending`, first attempt counted: send the request now.
     case recorded(ExportRecord)
@@ -58,7 +58,7 @@ package enum BeginExport: Sendable, Hashable {
     case unsettled(ExportRecord)
 }
 
-extension TokenDatabase {
+extension AdminStore {
     /// Records an initiate before its request is sent: state `sending`, attempt 1, `window_end` = `at`.
     ///
     /// Refused (``BeginExport/unsettled(_:)``, nothing written) while another export of the same client
@@ -194,6 +194,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension TokenLookup {
     /// Exports that may exist on the server without a known access token (`sending`, `unknown`), oldest first.
     package func unsettledExports() throws -> [ExportRecord] {
         try read { db in
@@ -204,20 +207,9 @@ extension TokenDatabase {
         }
     }
 
-    /// The newest `limit` exports, optionally of one client ID and segment, newest first.
-    package func exports(clientID: String? = nil, segment: String? = nil, limit: Int) throws -> [ExportRecord] {
-        try read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(ExportRecord.columns) FROM exports
-                    WHERE (?1 IS NULL OR client_id = ?1) AND (?2 IS NULL OR segment = ?2)
-                    ORDER BY id DESC LIMIT ?3
-                    """, arguments: [clientID, segment, limit]
-            ).map(ExportRecord.init(row:))
-        }
-    }
+}
 
+extension AdminStore {
     /// The cursor of one segment, if any delivery or reset set it.
     package func cursor(clientID: String, segment: SegmentName) throws -> CursorRecord? {
         try read { db in
@@ -288,7 +280,7 @@ extension TokenDatabase {
     }
 }
 
-extension TokenDatabase {
+extension SchedulingReads {
     /// How long the newest `limit` exports of a segment took to complete, in seconds, newest first:
     /// from the token's `added_at` to the middle of the last poll before its first `Complete` and that
     /// poll (the finish lies between them). Tokens of the segment (`tokens.segment`) whose history
@@ -336,7 +328,7 @@ package struct SegmentToken: Sendable, Hashable {
     package var stuckAt: String?
 }
 
-extension TokenDatabase {
+extension WatchedExportReads {
     /// Watching tokens that belong to a segment, with their `added_at`; rows whose segment or
     /// `added_at` cannot be read are left out (they are polled with the backoff, and never "stuck").
     /// - Parameter stuckOnly: only those a stuck warning was raised for.
@@ -362,6 +354,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension DaemonStore {
     /// Records the stuck warning of token row `tokenID` and, in the same transaction, queues the
     /// hook runs of its `stuck` event that `planner` decides (`hooks.on_stuck`, `--on-stuck`), each
     /// carrying `elapsedSeconds` (since the token was added) and `p95Seconds` (its segment's
@@ -401,7 +396,7 @@ package struct ExpiringToken: Sendable, Hashable {
     package var expires: String
 }
 
-extension TokenDatabase {
+extension WatchedExportReads {
     /// Tokens in one of `states` whose status carried an `Expires`, by row id; rows that cannot be
     /// read are left out. Which of them are about to expire undelivered is the worker's decision
     /// (`ExpiryRule`, which passes its states).

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import MprefCore
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Runs left `running` by a crash or a kill become `pending` again, due now; returns how many.
     /// Call once at daemon start, before claiming runs. They re-run with the same event id and the next attempt number.
     package func requeueInterruptedHookRuns(now: Date = .now) async throws -> Int {
@@ -26,8 +26,8 @@ extension TokenDatabase {
                 db, sql: "SELECT id, pgid, pgid_leader_identity FROM hook_runs WHERE state = 'running' AND pgid > 1"
             )
             .compactMap { row in
-                guard let pgid = Int32(exactly: row[1] as Int64) else { return nil }
-                return InterruptedHookRun(id: row[0], pgid: pgid, leaderIdentity: row[2])
+                guard let pgid = Int32(exactly: row["pgid"] as Int64) else { return nil }
+                return InterruptedHookRun(id: row["id"], pgid: pgid, leaderIdentity: row["pgid_leader_identity"])
             }
         }
     }
@@ -113,19 +113,16 @@ extension TokenDatabase {
         }
     }
 
-    /// Stores how a run ended.
-    package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
-        try await asyncWrite { db in try Self.storeHookRun(id: id, outcome, db: db) }
-    }
-
-    /// ``finishHookRun(id:_:)`` for a task that is already cancelled — the daemon's shutdown
+    /// Stores how a run ended — also when the calling task is cancelled: the daemon's shutdown
     /// interrupting a running hook, whose result (`pending`, re-run at next start) must still be
     /// stored so that the run is not left `running`. GRDB's async accesses throw `CancellationError`
-    /// in a cancelled task, so this one is synchronous: one short transaction that blocks the calling
-    /// thread while it waits for the write lock (at most the busy timeout).
+    /// in a cancelled task, so the write runs in a task of its own, which the caller's cancellation
+    /// does not reach; the caller waits for it (at most the busy timeout for the write lock).
     /// - Throws: `StoreError` when the transaction fails.
-    package func finishHookRunSynchronously(id: Int64, _ outcome: HookRunOutcome) throws {
-        try write { db in try Self.storeHookRun(id: id, outcome, db: db) }
+    package func finishHookRun(id: Int64, _ outcome: HookRunOutcome) async throws {
+        try await Task.detached { [self] in
+            try await asyncWrite { db in try Self.storeHookRun(id: id, outcome, db: db) }
+        }.value
     }
 
     private static func storeHookRun(id: Int64, _ outcome: HookRunOutcome, db: Database) throws {
@@ -150,6 +147,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension AdminStore {
     /// Hook runs, newest first, optionally of one state.
     package func listHookRuns(state: String? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
         try read { db in

@@ -30,7 +30,7 @@ package struct AdminChanges: Sendable, Hashable {
     package var isEmpty: Bool { tokens.isEmpty && pauseLifts.isEmpty }
 }
 
-extension TokenDatabase {
+extension AdminStore {
     /// Lifts the host or account pauses named by `subjects` (`scope`: `host` or `account`; `subject`
     /// as in `pauses.subject`) in one transaction: deletes their `pauses` rows and logs each lift in
     /// `pause_lifts` under the next admin sequence value, so a running daemon polls that host or
@@ -70,6 +70,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension DaemonStore {
     /// Pause lifts logged after `seq`, with the highest admin sequence value among them (`seq` if none).
     static func pauseLifts(since seq: Int64, _ db: Database) throws -> (lifts: [PauseLift], seq: Int64) {
         var high = seq

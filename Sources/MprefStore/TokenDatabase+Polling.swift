@@ -187,7 +187,7 @@ package struct RecordSummary: Sendable, Hashable {
     package var notWatchingAnyMore: [TokenID] = []
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Every token in state `watching`, for the scheduler's start: the usable rows and the defects of the others.
     package func loadWatchingTokens() async throws -> WatchingTokens {
         try await asyncRead { db in
@@ -298,7 +298,9 @@ extension TokenDatabase {
             return summary
         }
     }
+}
 
+extension StoreView {
     /// Upserts pauses: one row per host and per account, the one that ends last.
     static func storePauses(_ pauses: [PauseRecord], _ db: Database) throws {
         for pause in pauses {
@@ -317,16 +319,6 @@ extension TokenDatabase {
                     pause.reason, pause.httpStatus, pause.retryAfterS,
                 ])
         }
-    }
-
-    /// Pauses still in force at `now` (for the daemon's start).
-    package func activePauses(now: Date = .now) async throws -> [PauseRecord] {
-        try await asyncRead { db in try PauseRecord.fetchInForce(db, now: now) }
-    }
-
-    /// Pauses still in force at `now` (for admin commands).
-    package func pausesInForce(now: Date = .now) throws -> [PauseRecord] {
-        try read { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 
     /// Inserts, `pending`, the hook runs the worker's `planner` decides for token `tokenID` reaching
@@ -375,17 +367,11 @@ extension TokenDatabase {
         }
         return inserted
     }
+}
 
-    /// Async variants for the daemon: they suspend instead of blocking a cooperative thread.
-    package func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await writer.write(body) } catch let error as DatabaseError {
-            throw StoreError.from(error, path: path)
-        }
-    }
-
-    package func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await writer.read(body) } catch let error as DatabaseError {
-            throw StoreError.from(error, path: path)
-        }
+extension SchedulingReads {
+    /// Pauses still in force at `now`: where the daemon's scheduler starts from, what `list` shows.
+    package func pausesInForce(now: Date = .now) async throws -> [PauseRecord] {
+        try await asyncRead { db in try PauseRecord.fetchInForce(db, now: now) }
     }
 }

@@ -32,7 +32,7 @@ package struct WaitSnapshot: Sendable, Hashable {
     package var daemon: DaemonRecord?
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// Everything `mprefd status` shows from the database, in one read transaction.
     ///
     /// Uses the `tokens_by_state` and `hook_runs_due` indexes; `pauses` and `daemon` are tiny.
@@ -48,30 +48,35 @@ extension TokenDatabase {
         let overdueText = Timestamp.format(overdueBefore ?? now.addingTimeInterval(-300))
         return try read { db in
             let daemon = try Self.fetchDaemon(db)
-            let tokenCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM tokens GROUP BY state")
+            let tokenCounts = try Self.counts(
+                db, sql: "SELECT state AS key, count(*) AS count FROM tokens GROUP BY state")
             let nextPollAt = try String.fetchOne(
                 db,
                 sql:
                     "SELECT min(next_poll_at) FROM tokens WHERE state = 'watching' AND next_poll_at GLOB \(Self.timestampGlob)"
             )
             let pauses = try PauseRecord.fetchInForce(db, now: now)
-            let hookRunCounts = try Self.counts(db, sql: "SELECT state, count(*) FROM hook_runs GROUP BY state")
+            let hookRunCounts = try Self.counts(
+                db, sql: "SELECT state AS key, count(*) AS count FROM hook_runs GROUP BY state")
             var snapshot = StatusSnapshot(
                 daemon: daemon, tokenCounts: tokenCounts, nextPollAt: nextPollAt, pauses: pauses,
                 hookRunCounts: hookRunCounts)
             if let row = try Row.fetchOne(
-                db, sql: "SELECT count(*), total(outcome <> 'ok') FROM polls WHERE polled_at >= ?",
+                db, sql: "SELECT count(*) AS polls, total(outcome <> 'ok') AS errors FROM polls WHERE polled_at >= ?",
                 arguments: [recentText])
             {
-                snapshot.recentPolls = row[0]
-                snapshot.recentErrors = Int(exactly: (row[1] as Double).rounded()) ?? 0
+                snapshot.recentPolls = row["polls"]
+                snapshot.recentErrors = Int(exactly: (row["errors"] as Double).rounded()) ?? 0
             }
             snapshot.watchingByClientID = try Self.counts(
-                db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id")
+                db,
+                sql:
+                    "SELECT client_id AS key, count(*) AS count FROM tokens WHERE state = 'watching' GROUP BY client_id"
+            )
             snapshot.overdueByClientID = try Self.counts(
                 db,
                 sql:
-                    "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' AND next_poll_at < ? AND next_poll_at GLOB \(Self.timestampGlob) GROUP BY client_id",
+                    "SELECT client_id AS key, count(*) AS count FROM tokens WHERE state = 'watching' AND next_poll_at < ? AND next_poll_at GLOB \(Self.timestampGlob) GROUP BY client_id",
                 arguments: [overdueText])
             return snapshot
         }
@@ -97,17 +102,18 @@ extension TokenDatabase {
             db, sql: "SELECT pid, version, hostname, started_at, heartbeat_at, stopped_at FROM daemon WHERE id = 1")
     }
 
+    /// `sql` selects a `key` and its `count`.
     private static func counts(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [String: Int]
     {
         var counts: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
-            counts[row[0] as String] = row[1] as Int
+            counts[row["key"] as String] = row["count"] as Int
         }
         return counts
     }
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// SQL: the shape of a `Timestamp` (`YYYY-MM-DDTHH:MM:SS…`), so a hand-edited `next_poll_at`
     /// (`''`, `'garbage'`) is neither the "next poll" of `status` nor counted as overdue: such rows
     /// are reported once, as unusable rows.

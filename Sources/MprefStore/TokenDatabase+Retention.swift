@@ -10,7 +10,7 @@ let finishedStatesSQL =
     + TokenState.allCases.filter { $0.isTerminal || $0 == .removed }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
     + ")"
 
-extension TokenDatabase {
+extension DaemonStore {
     /// Deletes up to `limit` `polls` rows polled before `cutoff`, oldest first, in one short write
     /// transaction (the `polls_by_time` index). Returns how many were deleted; fewer than `limit`
     /// means none older is left.

@@ -9,7 +9,7 @@ package struct UnconfiguredTimeout: Sendable, Hashable {
     package var accessToken: AccessToken
 }
 
-extension TokenDatabase {
+extension DaemonStore {
     /// The `last_error` of a token timed out by ``timeOutUnconfiguredTokens(configuredClientIDs:now:hooks:)``.
     package static func unconfiguredTimeoutError(clientID: String) -> String {
         "deadline passed without a poll: no account is configured for client ID \(clientID)"
@@ -36,7 +36,7 @@ extension TokenDatabase {
                     WHERE state = 'watching' AND deadline_at IS NOT NULL AND deadline_at <= ?
                     """, arguments: [nowText]
             )
-            .map { UnconfiguredTimeout(tokenID: $0[0], clientID: $0[1], accessToken: $0[2]) }
+            .map { UnconfiguredTimeout(tokenID: $0["id"], clientID: $0["client_id"], accessToken: $0["access_token"]) }
             .filter { !configured.contains($0.clientID) }
             var hookRuns = 0
             for token in due {
@@ -55,16 +55,17 @@ extension TokenDatabase {
     }
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// Watching tokens by client ID, for client IDs not in `configuredClientIDs` (the daemon does not
     /// poll them). One `GROUP BY` over the watching tokens.
     package func watchingTokensWithoutAccount(configuredClientIDs: [String]) throws -> [String: Int] {
         let configured = Set(configuredClientIDs)
         let rows = try read { db in
             try Row.fetchAll(
-                db, sql: "SELECT client_id, count(*) FROM tokens WHERE state = 'watching' GROUP BY client_id"
+                db,
+                sql: "SELECT client_id, count(*) AS tokens FROM tokens WHERE state = 'watching' GROUP BY client_id"
             )
-            .map { (clientID: $0[0] as String, count: $0[1] as Int) }
+            .map { (clientID: $0["client_id"] as String, count: $0["tokens"] as Int) }
         }
         return Dictionary(
             rows.filter { !configured.contains($0.clientID) }.map { ($0.clientID, $0.count) }, uniquingKeysWith: +)

@@ -9,8 +9,11 @@ import Logging
 /// Opened in WAL mode with foreign keys on and a busy timeout (default 10 s), so a writer holding
 /// the lock for a few seconds makes others wait rather than fail. Writes are IMMEDIATE transactions
 /// (GRDB's default for writes), so a read-then-write never fails with SQLITE_BUSY half-way.
-/// No transaction is ever held across network I/O or a child process: every method here is one
-/// short transaction.
+/// No transaction is ever held across network I/O or a child process: every query is one short
+/// transaction.
+///
+/// This is the opened file; its callers query it through their store (``StoreView``):
+/// ``DaemonStore``, ``AdminStore``, ``ReportStore``.
 package final class TokenDatabase: Sendable {
     /// How to open the file.
     package enum Mode: Sendable {
@@ -126,15 +129,33 @@ package final class TokenDatabase: Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE write transaction.
+    ///
+    /// Raw SQL for mpref-bench (seeding, measuring); the daemon and the commands go through their
+    /// store (``DaemonStore``, ``AdminStore``, ``ReportStore``).
     package func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
         do { return try writer.write(body) } catch let error as DatabaseError {
             throw StoreError.from(error, path: path)
         }
     }
 
-    /// Runs `body` in one read transaction (a consistent snapshot).
+    /// Runs `body` in one read transaction (a consistent snapshot). Raw SQL for mpref-bench, as
+    /// ``write(_:)``.
     package func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
         do { return try writer.read(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
+    }
+
+    /// ``write(_:)`` for async callers: suspends instead of blocking a cooperative thread.
+    func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.write(body) } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
+    }
+
+    /// ``read(_:)`` for async callers: suspends instead of blocking a cooperative thread.
+    func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await writer.read(body) } catch let error as DatabaseError {
             throw StoreError.from(error, path: path)
         }
     }

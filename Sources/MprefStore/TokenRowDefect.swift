@@ -156,7 +156,7 @@ extension WatchedToken {
     }
 }
 
-extension TokenDatabase {
+extension ReportStore {
     /// The watching tokens whose rows the daemon cannot use, by id (for `status`).
     package func unusableWatchingRows() throws -> [TokenRowDefect] {
         try read { db in
@@ -172,6 +172,9 @@ extension TokenDatabase {
         }
     }
 
+}
+
+extension AdminStore {
     /// Why the row of token `id` cannot be polled, or `nil` when it can (for `show`).
     package func rowDefect(tokenID id: TokenID) throws -> TokenRowDefect? {
         try read { db -> TokenRowDefect? in

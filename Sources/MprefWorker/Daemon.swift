@@ -21,7 +21,7 @@ import Synchronization
 /// way and its error is thrown. At the end the stop is recorded and the HTTP clients are shut down.
 package final class Daemon: Service {
     private let configuration: WorkerConfiguration
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let logger: Logger
     private let version: String
     private let sources: [String: any StatusSource]?
@@ -44,7 +44,7 @@ package final class Daemon: Service {
     ) {
         self.reloadAccount = reloadAccount
         self.configuration = configuration
-        self.database = database
+        self.database = DaemonStore(database)
         self.logger = logger
         self.version = version
         self.heartbeatInterval = heartbeatInterval

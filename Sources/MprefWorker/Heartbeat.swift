@@ -5,7 +5,7 @@ import MprefStore
 /// The daemon's row in the `daemon` table (`mprefd status` reads it): written when the daemon
 /// starts and on every ``beat()``, every `Daemon.heartbeatInterval` (default 5 s).
 struct Heartbeat: Sendable {
-    let database: TokenDatabase
+    let database: DaemonStore
     let pid: Int32
     let version: String
     let hostname: String

@@ -13,7 +13,7 @@ struct Housekeeping: Sendable {
     let expiry: ExpiryWatch
 
     init(
-        database: TokenDatabase, configuration: WorkerConfiguration, schedules: SegmentSchedules, logger: Logger,
+        database: DaemonStore, configuration: WorkerConfiguration, schedules: SegmentSchedules, logger: Logger,
         onHookRunsQueued: @escaping @Sendable () -> Void
     ) {
         pruner = RetentionPruner(database: database, retention: configuration.retention, logger: logger)

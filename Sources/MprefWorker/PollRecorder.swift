@@ -26,7 +26,7 @@ package final class PollRecorder: Service {
         var continuation: CheckedContinuation<Receipt, any Error>
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     /// Which hook commands run for a terminal event (decided here, persisted by the store).
     package let hooks: HookSelection
     private let mailbox = Mailbox<Item>()
@@ -48,7 +48,7 @@ package final class PollRecorder: Service {
     }
 
     package init(
-        database: TokenDatabase, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
+        database: DaemonStore, hooks: HookConfiguration, logger: Logger, maxBatch: Int = 512,
         slowCommitThreshold: Duration = .seconds(1), maxHoldRetryDelay: Duration = .seconds(10)
     ) {
         self.database = database

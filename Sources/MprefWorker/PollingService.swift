@@ -29,7 +29,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
         case shutdown
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let targets: [String: PollTarget]
     private let policy: PollPolicy
     private let recorder: PollRecorder
@@ -58,7 +58,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
     package let minimumCycle: Duration
 
     package init(
-        database: TokenDatabase, targets: [String: PollTarget], configuration: PollingConfiguration,
+        database: DaemonStore, targets: [String: PollTarget], configuration: PollingConfiguration,
         recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
@@ -113,7 +113,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
         var state = SchedulerState(configuration: policy.configuration, targets: targets, random: makeRandom())
         let watching = try await database.loadWatchingTokens()
         let startSeq = try await database.currentAdminSeq()
-        let pauses = try await database.activePauses(now: wallNow())
+        let pauses = try await database.pausesInForce(now: wallNow())
         state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: clock.now, logger: logger)
         for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }
         logger.info(

@@ -28,7 +28,7 @@ package final class RetentionPruner: Sendable {
         var deletedTokens = 0
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let retention: RetentionConfiguration
     private let logger: Logger
     private let state = Mutex(State())
@@ -41,7 +41,7 @@ package final class RetentionPruner: Sendable {
     package let batchesPerCall: Int
 
     package init(
-        database: TokenDatabase, retention: RetentionConfiguration, logger: Logger,
+        database: DaemonStore, retention: RetentionConfiguration, logger: Logger,
         passInterval: TimeInterval = 600, batchSize: Int = 1000, batchesPerCall: Int = 10
     ) {
         self.database = database

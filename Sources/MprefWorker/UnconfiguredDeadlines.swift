@@ -5,14 +5,14 @@ import MprefStore
 /// poll would apply them): with each heartbeat, those past their deadline become `timed_out` and
 /// their `on_failure` hooks are queued. A failure is logged and tried again at the next heartbeat.
 struct UnconfiguredDeadlines: Sendable {
-    let database: TokenDatabase
+    let database: DaemonStore
     let configuredClientIDs: [String]
     let hooks: HookSelection
     let logger: Logger
     let onHookRunsQueued: @Sendable () -> Void
 
     init(
-        database: TokenDatabase, configuration: WorkerConfiguration, logger: Logger,
+        database: DaemonStore, configuration: WorkerConfiguration, logger: Logger,
         onHookRunsQueued: @escaping @Sendable () -> Void
     ) {
         self.database = database
@@ -34,7 +34,7 @@ struct UnconfiguredDeadlines: Sendable {
                         "token.id": "\(token.tokenID)", "export.client_id": "\(token.clientID)",
                         "export.access_token": "\(token.accessToken)",
                         "token.state": "timed_out",
-                        "error": "\(TokenDatabase.unconfiguredTimeoutError(clientID: token.clientID))",
+                        "error": "\(DaemonStore.unconfiguredTimeoutError(clientID: token.clientID))",
                     ])
             }
             if result.hookRuns > 0 { onHookRunsQueued() }

@@ -20,7 +20,7 @@ package final class WALCheckpointer: Sendable {
         var lastWarning: ContinuousClock.Instant?
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let logger: Logger
     private let state = Mutex(State())
     /// `-wal` size above which a TRUNCATE checkpoint is tried. Default 16 MiB (four times what the
@@ -32,7 +32,7 @@ package final class WALCheckpointer: Sendable {
     package let warningInterval: Duration
 
     package init(
-        database: TokenDatabase, logger: Logger, walSizeLimit: Int64 = 16 << 20,
+        database: DaemonStore, logger: Logger, walSizeLimit: Int64 = 16 << 20,
         maxWait: Duration = .milliseconds(250), warningInterval: Duration = .seconds(60)
     ) {
         self.database = database

@@ -124,7 +124,7 @@ enum Bench {
 
     /// Rows in `polls` (the highest id; the table is append-only).
     static func pollRowCount(_ database: TokenDatabase) async throws -> Int64 {
-        try await database.asyncRead { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM polls") ?? 0
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM polls") ?? 0
         }
     }
 

@@ -130,11 +130,11 @@ enum HookLatency {
         _ = HookProcessRunner.becomeSubreaper()
 
         let hooks = HookService(
-            database: database, configuration: hookConfiguration, databasePath: path, logger: hookLogger,
+            database: DaemonStore(database), configuration: hookConfiguration, databasePath: path, logger: hookLogger,
             clock: ContinuousClock())
-        let recorder = PollRecorder(database: database, hooks: hookConfiguration, logger: logger)
+        let recorder = PollRecorder(database: DaemonStore(database), hooks: hookConfiguration, logger: logger)
         let pollingService = PollingService(
-            database: database,
+            database: DaemonStore(database),
             targets: ["BENCH": PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))],
             configuration: polling, recorder: recorder, logger: logger,
             onHookRunsQueued: {

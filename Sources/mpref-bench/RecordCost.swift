@@ -3,7 +3,7 @@ import MprefStore
 import MprefCore
 
 /// `mpref-bench record [--tokens 2000] [--batch 24] [--polls 200000] [--runs 3]`: what committing a
-/// poll costs the store alone — `TokenDatabase.recordPolls` (history row + token update, one
+/// poll costs the store alone — `DaemonStore.recordPolls` (history row + token update, one
 /// transaction per batch) on a real database file, no HTTP, no scheduler. Reports µs of wall time
 /// and of process CPU per poll. Batches of 24 are what the throughput scenario's recorder commits
 /// on average at ~10,000 polls/s (measured: 130k polls in 5.4k transactions).
@@ -14,7 +14,7 @@ enum RecordCost {
         let polls = options.polls ?? 200_000
         print("## Store: cost of committing polls (no HTTP)\n")
         print(
-            "`TokenDatabase.recordPolls`, \(tokens) tokens, batches of \(batch), \(polls) polls per run, WAL, `synchronous=NORMAL`, real file.\n"
+            "`DaemonStore.recordPolls`, \(tokens) tokens, batches of \(batch), \(polls) polls per run, WAL, `synchronous=NORMAL`, real file.\n"
         )
         print("| run | polls/s | wall µs per poll | CPU µs per poll |")
         print("|---|---|---|---|")
@@ -25,7 +25,7 @@ enum RecordCost {
             let database = try TokenDatabase(path: dir + "/mprefd.sqlite3", mode: .readWrite)
             try Bench.seed(
                 database, clientID: "BENCH", count: tokens, firstToken: 1, nextPollAt: { _ in Date() }, hook: nil)
-            let ids = try database.listTokens().map(\.id)
+            let ids = try AdminStore(database).listTokens().map(\.id)
             let (t0, c0) = (Bench.monotonicSeconds(), Bench.processCPUSeconds())
             var done = 0, attempt = 0
             while done < polls {
@@ -40,7 +40,7 @@ enum RecordCost {
                         consecutiveErrors: 0,
                         consecutiveNotFound: 0, lastError: nil)
                 }
-                _ = try await database.recordPolls(writes, hooks: { _, _ in nil })
+                _ = try await DaemonStore(database).recordPolls(writes, hooks: { _, _ in nil })
                 done += batch
             }
             let (t1, c1) = (Bench.monotonicSeconds(), Bench.processCPUSeconds())

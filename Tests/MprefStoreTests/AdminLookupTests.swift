@@ -11,7 +11,7 @@ import Testing
 
     /// The query plan of the lookup, with and without a client ID, on a migrated database.
     func plan(withClientID: Bool, _ db: TokenDatabase) throws -> String {
-        let sql = "EXPLAIN QUERY PLAN " + TokenDatabase.findByAccessTokensSQL(withClientID: withClientID)
+        let sql = "EXPLAIN QUERY PLAN " + AdminStore.findByAccessTokensSQL(withClientID: withClientID)
         let arguments: StatementArguments = withClientID ? ["[1]", "ACME_Co"] : ["[1]"]
         return try db.read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["detail"] as String }.joined(separator: "\n")
@@ -37,30 +37,30 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        _ = try db.addTokens(
+        _ = try AdminStore(db).addTokens(
             (1...500).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }
                 + [NewToken(clientID: "Beta_Inc", accessToken: 7)], reset: false, now: now)
-        let found = try db.findTokens(accessTokens: [300, 7, 9_999, 2], clientID: nil)
+        let found = try AdminStore(db).findTokens(accessTokens: [300, 7, 9_999, 2], clientID: nil)
         #expect(
             found.map { "\($0.clientID)/\($0.accessToken)" } == ["ACME_Co/2", "ACME_Co/7", "Beta_Inc/7", "ACME_Co/300"])
-        let one = try db.findTokens(accessTokens: [7, 300], clientID: "Beta_Inc")
+        let one = try AdminStore(db).findTokens(accessTokens: [7, 300], clientID: "Beta_Inc")
         #expect(one.map(\.accessToken) == [7])
-        #expect(try db.findTokens(accessTokens: [], clientID: nil).isEmpty)
+        #expect(try AdminStore(db).findTokens(accessTokens: [], clientID: nil).isEmpty)
     }
 
     @Test func setBasedStateChangesReportOnlyTheRowsChangedAndRecordPurges() throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let ids = try db.addTokens(
+        let ids = try AdminStore(db).addTokens(
             (1...2_000).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false,
             now: now
         ).map(\.token.id)
-        #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[0..<10]))) == Set(ids[0..<10]))
-        #expect(Set(try db.changeState(.pause, tokenIDs: Array(ids[5..<15]))) == Set(ids[10..<15]))
-        #expect(Set(try db.changeState(.resume, tokenIDs: Array(ids[0..<20]))) == Set(ids[0..<15]))
-        #expect(Set(try db.changeState(.remove, tokenIDs: [ids[0], ids[0]])) == [ids[0]])
-        let purged = try db.changeState(.purge, tokenIDs: ids + [999_999])
+        #expect(Set(try AdminStore(db).changeState(.pause, tokenIDs: Array(ids[0..<10]))) == Set(ids[0..<10]))
+        #expect(Set(try AdminStore(db).changeState(.pause, tokenIDs: Array(ids[5..<15]))) == Set(ids[10..<15]))
+        #expect(Set(try AdminStore(db).changeState(.resume, tokenIDs: Array(ids[0..<20]))) == Set(ids[0..<15]))
+        #expect(Set(try AdminStore(db).changeState(.remove, tokenIDs: [ids[0], ids[0]])) == [ids[0]])
+        let purged = try AdminStore(db).changeState(.purge, tokenIDs: ids + [999_999])
         #expect(Set(purged) == Set(ids))
         let (left, recorded) = try db.read { db in
             (

@@ -27,19 +27,19 @@ import Testing
         windowStart: Date? = nil
     ) throws -> (Int64, TokenID) {
         guard
-            case .recorded(let export) = try db.beginExport(
+            case .recorded(let export) = try AdminStore(db).beginExport(
                 try newExport(segment, clientID: clientID, windowStart: windowStart), at: at)
         else {
             throw StoreError(.notFound, "not recorded")
         }
-        let result = try db.exportStarted(
+        let result = try AdminStore(db).exportStarted(
             id: export.id, token: NewToken(clientID: clientID, accessToken: AccessToken(token)), httpStatus: 200, at: at
         )
         return (export.id, result.token.id)
     }
 
     func finish(_ db: TokenDatabase, tokenID: TokenID, as state: TokenState, at: Date) async throws {
-        _ = try await db.recordPolls(
+        _ = try await DaemonStore(db).recordPolls(
             [
                 PollWrite(
                     tokenID: tokenID, polledAt: at, httpStatus: 200, status: state == .complete ? "Complete" : "Error",
@@ -55,68 +55,68 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let hooks = [TokenHook(onEvent: "complete", command: "load \"$MPREFD_FILE\"")]
-        guard case .recorded(let export) = try db.beginExport(try newExport(hooks: hooks), at: start) else {
+        guard case .recorded(let export) = try AdminStore(db).beginExport(try newExport(hooks: hooks), at: start) else {
             Issue.record("not recorded"); return
         }
         #expect(export.state == .sending)
         #expect(export.attempts == 1)
         #expect(export.windowEnd == Timestamp.format(start))
-        #expect(try db.unsettledExports().map(\.id) == [export.id])
+        #expect(try AdminStore(db).unsettledExports().map(\.id) == [export.id])
         // A second export of the same segment is refused while the first may have started…
-        guard case .unsettled(let other) = try db.beginExport(try newExport(), at: start) else {
+        guard case .unsettled(let other) = try AdminStore(db).beginExport(try newExport(), at: start) else {
             Issue.record("a second unsettled export was recorded"); return
         }
         #expect(other.id == export.id)
         // …but another segment, or the same segment of another client ID, is not held back.
-        guard case .recorded = try db.beginExport(try newExport("Contacts"), at: start),
-            case .recorded = try db.beginExport(try newExport(clientID: "Other_Co"), at: start)
+        guard case .recorded = try AdminStore(db).beginExport(try newExport("Contacts"), at: start),
+            case .recorded = try AdminStore(db).beginExport(try newExport(clientID: "Other_Co"), at: start)
         else {
             Issue.record("an unrelated export was held back"); return
         }
         // A retry after a 503 moves the window's end and counts the attempt.
-        try db.recordExportAttempt(id: export.id, at: start.addingTimeInterval(2))
-        let result = try db.exportStarted(
+        try AdminStore(db).recordExportAttempt(id: export.id, at: start.addingTimeInterval(2))
+        let result = try AdminStore(db).exportStarted(
             id: export.id, token: NewToken(clientID: "ACME_Co", accessToken: 4711, label: "nightly", hooks: hooks),
             httpStatus: 200, at: start.addingTimeInterval(3))
         guard case .added(let token) = result else { Issue.record("token not added: \(result)"); return }
-        let stored = try db.export(id: export.id)
+        let stored = try AdminStore(db).export(id: export.id)
         #expect(stored.state == .started)
         #expect(stored.attempts == 2)
         #expect(stored.windowEnd == Timestamp.format(start.addingTimeInterval(2)))
         #expect(stored.tokenID == token.id && stored.accessToken == 4711)
         #expect(stored.hooks == hooks)
-        #expect(try db.tokenHooks(tokenID: token.id) == hooks)
-        #expect(try db.export(tokenID: token.id)?.id == export.id)
+        #expect(try AdminStore(db).tokenHooks(tokenID: token.id) == hooks)
+        #expect(try AdminStore(db).export(tokenID: token.id)?.id == export.id)
         // Settled: the segment can be exported again, and this one cannot be settled twice.
-        guard case .recorded = try db.beginExport(try newExport(), at: start) else {
+        guard case .recorded = try AdminStore(db).beginExport(try newExport(), at: start) else {
             Issue.record("still held back"); return
         }
-        #expect(throws: StoreError.self) { _ = try db.abandonExport(id: export.id, at: start) }
+        #expect(throws: StoreError.self) { _ = try AdminStore(db).abandonExport(id: export.id, at: start) }
     }
 
     @Test func unknownAndRefusedOutcomesAreKeptWithTheirReason() throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        guard case .recorded(let lost) = try db.beginExport(try newExport(), at: start),
-            case .recorded(let refused) = try db.beginExport(try newExport("Contacts"), at: start)
+        guard case .recorded(let lost) = try AdminStore(db).beginExport(try newExport(), at: start),
+            case .recorded(let refused) = try AdminStore(db).beginExport(try newExport("Contacts"), at: start)
         else {
             Issue.record("not recorded"); return
         }
-        try db.settleExport(
+        try AdminStore(db).settleExport(
             id: lost.id, refused: false, httpStatus: nil, error: "the answer was lost (timeout)", at: start)
-        try db.settleExport(
+        try AdminStore(db).settleExport(
             id: refused.id, refused: true, httpStatus: 400, error: "400 Bad Request: no such segment", at: start)
-        #expect(try db.export(id: lost.id).state == .unknown)
-        #expect(try db.export(id: lost.id).error == "the answer was lost (timeout)")
-        #expect(try db.export(id: refused.id).state == .refused)
-        #expect(try db.export(id: refused.id).httpStatus == 400)
+        #expect(try AdminStore(db).export(id: lost.id).state == .unknown)
+        #expect(try AdminStore(db).export(id: lost.id).error == "the answer was lost (timeout)")
+        #expect(try AdminStore(db).export(id: refused.id).state == .refused)
+        #expect(try AdminStore(db).export(id: refused.id).httpStatus == 400)
         // Only the unknown one holds its segment back, until resolved or abandoned.
-        #expect(try db.unsettledExports().map(\.id) == [lost.id])
-        let abandoned = try db.abandonExport(id: lost.id, at: start.addingTimeInterval(60))
+        #expect(try AdminStore(db).unsettledExports().map(\.id) == [lost.id])
+        let abandoned = try AdminStore(db).abandonExport(id: lost.id, at: start.addingTimeInterval(60))
         #expect(abandoned.state == .abandoned)
         #expect(abandoned.settledAt == Timestamp.format(start.addingTimeInterval(60)))
-        #expect(try db.unsettledExports().isEmpty)
+        #expect(try AdminStore(db).unsettledExports().isEmpty)
     }
 
     @Test func resolvingLinksTheTokenTheOperatorFoundAndRefusesOneOwnedByAnotherExport() throws {
@@ -124,23 +124,23 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let (_, _) = try started(db, "Contacts", token: 10, at: start)
-        guard case .recorded(let lost) = try db.beginExport(try newExport(), at: start) else {
+        guard case .recorded(let lost) = try AdminStore(db).beginExport(try newExport(), at: start) else {
             Issue.record("not recorded"); return
         }
-        try db.settleExport(id: lost.id, refused: false, httpStatus: 500, error: "500", at: start)
+        try AdminStore(db).settleExport(id: lost.id, refused: false, httpStatus: 500, error: "500", at: start)
         // Token 10 is export 1's: resolving export 2 to it would merge two windows.
         #expect(throws: StoreError.self) {
-            _ = try db.exportStarted(
+            _ = try AdminStore(db).exportStarted(
                 id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 10), httpStatus: nil, at: start,
                 settled: true)
         }
-        #expect(try db.export(id: lost.id).state == .unknown)
-        let result = try db.exportStarted(
+        #expect(try AdminStore(db).export(id: lost.id).state == .unknown)
+        let result = try AdminStore(db).exportStarted(
             id: lost.id, token: NewToken(clientID: "ACME_Co", accessToken: 11), httpStatus: nil, at: start,
             settled: true)
         #expect(result.token.accessToken == 11)
-        #expect(try db.export(id: lost.id).state == .started)
-        #expect(try db.export(id: lost.id).settledAt != nil)
+        #expect(try AdminStore(db).export(id: lost.id).state == .started)
+        #expect(try AdminStore(db).export(id: lost.id).settledAt != nil)
     }
 
     @Test func theCursorMovesOnlyWhenDataIsDeliveredAndOnlyForward() async throws {
@@ -151,27 +151,28 @@ import Testing
         let (first, firstToken) = try started(db, token: 1, at: start)
         let (_, secondToken) = try started(db, token: 2, at: start.addingTimeInterval(3600), windowStart: start)
         let (_, failedToken) = try started(db, token: 3, at: start.addingTimeInterval(7200), windowStart: start)
-        #expect(try db.cursor(clientID: "ACME_Co", segment: segment) == nil)
+        #expect(try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment) == nil)
 
         // A failed export leaves no cursor (the next run covers its window again).
         try await finish(db, tokenID: failedToken, as: .failed, at: start.addingTimeInterval(7300))
-        #expect(try db.cursor(clientID: "ACME_Co", segment: segment) == nil)
+        #expect(try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment) == nil)
         // The second (newer) delivers first: the cursor is its window's end…
         try await finish(db, tokenID: secondToken, as: .complete, at: start.addingTimeInterval(7400))
-        let cursor = try #require(try db.cursor(clientID: "ACME_Co", segment: segment))
+        let cursor = try #require(try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment))
         #expect(cursor.position == Timestamp.format(start.addingTimeInterval(3600)))
         #expect(cursor.setBy == .delivery)
         // …and the older one delivering later does not move it back.
         try await finish(db, tokenID: firstToken, as: .complete, at: start.addingTimeInterval(7500))
         #expect(
-            try db.cursor(clientID: "ACME_Co", segment: segment)?.position
+            try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment)?.position
                 == Timestamp.format(start.addingTimeInterval(3600)))
         #expect(first > 0)
         // Tokens added by hand (add-token) belong to no export and move nothing.
-        let manual = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 99)], reset: false, now: start)[0]
+        let manual = try AdminStore(db).addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 99)], reset: false, now: start)[0]
             .token
         try await finish(db, tokenID: manual.id, as: .complete, at: start.addingTimeInterval(9000))
-        #expect(try db.cursors().count == 1)
+        #expect(try AdminStore(db).cursors().count == 1)
     }
 
     @Test func segmentsAndClientIDsKeepTheirOwnCursors() async throws {
@@ -184,14 +185,14 @@ import Testing
         for token in [a, b, c] {
             try await finish(db, tokenID: token, as: .complete, at: start.addingTimeInterval(100))
         }
-        let cursors = try db.cursors()
+        let cursors = try AdminStore(db).cursors()
         #expect(
             cursors.map { "\($0.clientID)/\($0.segment)@\($0.position)" } == [
                 "ACME_Co/Contacts@\(Timestamp.format(start.addingTimeInterval(10)))",
                 "ACME_Co/Newsletter@\(Timestamp.format(start))",
                 "Other_Co/Newsletter@\(Timestamp.format(start.addingTimeInterval(20)))",
             ])
-        #expect(try db.cursors(clientID: "Other_Co").count == 1)
+        #expect(try AdminStore(db).cursors(clientID: "Other_Co").count == 1)
     }
 
     @Test func aResetHoldsUntilAnExportSentAfterItDelivers() async throws {
@@ -205,11 +206,11 @@ import Testing
         let (_, inFlight) = try started(db, token: 2, at: start.addingTimeInterval(120), windowStart: start)
         let resetAt = start.addingTimeInterval(180)
         #expect(
-            try db.resetCursor(
+            try AdminStore(db).resetCursor(
                 clientID: "ACME_Co", segment: segment, to: start.addingTimeInterval(-86_400), at: resetAt))
         // …does not undo the reset when it delivers.
         try await finish(db, tokenID: inFlight, as: .complete, at: start.addingTimeInterval(240))
-        let held = try #require(try db.cursor(clientID: "ACME_Co", segment: segment))
+        let held = try #require(try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment))
         #expect(held.position == Timestamp.format(start.addingTimeInterval(-86_400)))
         #expect(held.setBy == .reset)
         // One sent after the reset moves it on.
@@ -217,12 +218,12 @@ import Testing
             db, token: 3, at: start.addingTimeInterval(300), windowStart: start.addingTimeInterval(-86_400))
         try await finish(db, tokenID: after, as: .complete, at: start.addingTimeInterval(360))
         #expect(
-            try db.cursor(clientID: "ACME_Co", segment: segment)?.position
+            try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment)?.position
                 == Timestamp.format(start.addingTimeInterval(300)))
         // Removing the cursor makes the next incremental export a full one.
-        #expect(try db.resetCursor(clientID: "ACME_Co", segment: segment, to: nil, at: resetAt))
-        #expect(try db.cursor(clientID: "ACME_Co", segment: segment) == nil)
-        #expect(try !db.resetCursor(clientID: "ACME_Co", segment: segment, to: nil, at: resetAt))
+        #expect(try AdminStore(db).resetCursor(clientID: "ACME_Co", segment: segment, to: nil, at: resetAt))
+        #expect(try AdminStore(db).cursor(clientID: "ACME_Co", segment: segment) == nil)
+        #expect(try !AdminStore(db).resetCursor(clientID: "ACME_Co", segment: segment, to: nil, at: resetAt))
     }
 
     @Test func theSegmentViewsReportWindowsDeliveriesAndGaps() async throws {
@@ -276,7 +277,7 @@ import Testing
                 newState: state, nextPollAt: state == .watching ? start : nil, attempt: 1, consecutiveErrors: 0,
                 consecutiveNotFound: 0, lastError: nil)
         }
-        let added = try db.addTokens(
+        let added = try AdminStore(db).addTokens(
             [
                 NewToken(clientID: "ACME_Co", accessToken: 1, segment: segment),
                 NewToken(clientID: "ACME_Co", accessToken: 2, segment: segment),
@@ -285,21 +286,24 @@ import Testing
             ], reset: false, now: start
         ).map(\.token.id)
         // Token 1: Processing at 100 s and 200 s, a 503 at 250 s (no status), Complete at 300 s → 250 s.
-        _ = try await db.recordPolls(
+        _ = try await DaemonStore(db).recordPolls(
             [
                 poll(added[0], "Processing", at: 100), poll(added[0], "Processing", at: 200),
                 poll(added[0], nil, at: 250),
                 poll(added[0], "Complete", at: 300, state: .complete),
             ], hooks: planner([:]))
         // Token 2: Complete at the first poll, 60 s after it was added → 30 s.
-        _ = try await db.recordPolls([poll(added[1], "complete", at: 60, state: .complete)], hooks: planner([:]))
+        _ = try await DaemonStore(db).recordPolls(
+            [poll(added[1], "complete", at: 60, state: .complete)], hooks: planner([:]))
         // Token 3 is another segment; token 4 is still processing.
-        _ = try await db.recordPolls(
+        _ = try await DaemonStore(db).recordPolls(
             [poll(added[2], "Complete", at: 10, state: .complete), poll(added[3], "Processing", at: 10)],
             hooks: planner([:]))
-        let durations = try await db.segmentDurations(clientID: "ACME_Co", segment: segment)
+        let durations = try await DaemonStore(db).segmentDurations(clientID: "ACME_Co", segment: segment)
         #expect(durations.map { ($0 * 1000).rounded() / 1000 } == [30, 250])
-        #expect(try await db.segmentDurations(clientID: "ACME_Co", segment: segment, excluding: added[1]).count == 1)
-        #expect(try await db.segmentDurations(clientID: "Other_Co", segment: segment).isEmpty)
+        #expect(
+            try await DaemonStore(db).segmentDurations(clientID: "ACME_Co", segment: segment, excluding: added[1]).count
+                == 1)
+        #expect(try await DaemonStore(db).segmentDurations(clientID: "Other_Co", segment: segment).isEmpty)
     }
 }

@@ -12,7 +12,7 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        #expect(try await db.autoVacuumMode() == 2)
+        #expect(try await DaemonStore(db).autoVacuumMode() == 2)
     }
 
     @Test func oldPollsAndFinishedTokensArePrunedInBatchesAndTheFileShrinks() async throws {
@@ -20,7 +20,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let old = now.addingTimeInterval(-400 * 86_400)
-        let tokens = try db.addTokens(
+        let tokens = try AdminStore(db).addTokens(
             (1...3).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false, now: old
         ).map(\.token.id)
         let oldText = Timestamp.format(old), recentText = Timestamp.format(now.addingTimeInterval(-86_400))
@@ -50,12 +50,12 @@ import Testing
         let cutoff = now.addingTimeInterval(-90 * 86_400)
         var batches: [Int] = []
         while true {
-            let deleted = try await db.pruneHistory(before: cutoff, limit: 3_000)
+            let deleted = try await DaemonStore(db).pruneHistory(before: cutoff, limit: 3_000)
             batches.append(deleted)
             if deleted < 3_000 { break }
         }
         #expect(batches == [3_000, 3_000, 3_000, 3_000, 3_000, 3_000, 2_000])
-        #expect(try await db.pruneFinishedTokens(before: cutoff, limit: 100) == 1)
+        #expect(try await DaemonStore(db).pruneFinishedTokens(before: cutoff, limit: 100) == 1)
         let left = try db.read { db in
             try Int.fetchAll(db, sql: "SELECT (SELECT count(*) FROM polls), (SELECT count(*) FROM tokens)")
         }
@@ -70,8 +70,8 @@ import Testing
                 try Int.fetchOne(db, sql: "SELECT poll_count FROM token_summary WHERE id = ?", arguments: [tokens[0]])
             } == 10)
         var free = Int.max
-        while free > 0 { free = try await db.incrementalVacuum(pages: 500) }
-        _ = try await db.checkpointWAL(maxWait: 1)
+        while free > 0 { free = try await DaemonStore(db).incrementalVacuum(pages: 500) }
+        _ = try await DaemonStore(db).checkpointWAL(maxWait: 1)
         let sizeAfter = db.sizeOnDisk().database
         #expect(sizeAfter < sizeBefore / 4, "before \(sizeBefore) bytes, after \(sizeAfter)")
     }

@@ -14,7 +14,7 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let segment = try #require(SegmentName("Newsletter"))
-        let ids = try db.addTokens(
+        let ids = try AdminStore(db).addTokens(
             [
                 NewToken(
                     clientID: "ACME_Co", accessToken: 1,
@@ -31,13 +31,14 @@ import Testing
         let plan = planner([.stuck: ["global-stuck"], .complete: ["global-complete"]])
         let at = start.addingTimeInterval(900)
 
-        let first = try await db.markStuck(
+        let first = try await DaemonStore(db).markStuck(
             tokenID: ids[0], at: at, elapsedSeconds: 900.00049, p95Seconds: 299.9996, hooks: plan)
         #expect(first.marked && first.hookRuns == 2)
-        let second = try await db.markStuck(tokenID: ids[1], at: at, elapsedSeconds: 900, p95Seconds: 300, hooks: plan)
+        let second = try await DaemonStore(db).markStuck(
+            tokenID: ids[1], at: at, elapsedSeconds: 900, p95Seconds: 300, hooks: plan)
         #expect(second.marked && second.hookRuns == 1, "--no-global-hooks: only its own")
         // Once: marked already, nothing more is queued.
-        let again = try await db.markStuck(
+        let again = try await DaemonStore(db).markStuck(
             tokenID: ids[0], at: at.addingTimeInterval(5), elapsedSeconds: 905, p95Seconds: 300, hooks: plan)
         #expect(!again.marked && again.hookRuns == 0)
 
@@ -65,7 +66,7 @@ import Testing
         #expect(rows[0].elapsed == 900 && rows[0].p95 == 300, "rounded to the millisecond")
 
         // The queued runs are claimed with the event's facts; the segment comes from the token.
-        let jobs = try await db.claimDueHookRuns(now: at, limit: 10)
+        let jobs = try await DaemonStore(db).claimDueHookRuns(now: at, limit: 10)
         #expect(jobs.count == 3)
         #expect(
             jobs.first?.event == "stuck" && jobs.first?.stuckElapsedSeconds == 900 && jobs.first?.stuckP95Seconds == 300
@@ -79,12 +80,12 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let id = try #require(
-            try db.addTokens(
+            try AdminStore(db).addTokens(
                 [NewToken(clientID: "ACME_Co", accessToken: 1, segment: SegmentName("Newsletter"))],
                 reset: false, now: start
             ).first?.token.id)
         try db.write { db in try db.execute(sql: "UPDATE tokens SET state = 'removed' WHERE id = ?", arguments: [id]) }
-        let result = try await db.markStuck(
+        let result = try await DaemonStore(db).markStuck(
             tokenID: id, at: start, elapsedSeconds: 10, p95Seconds: 1, hooks: planner([.stuck: ["x"]]))
         #expect(!result.marked && result.hookRuns == 0)
         #expect(try db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM hook_runs") } == 0)

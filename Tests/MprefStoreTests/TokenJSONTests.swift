@@ -13,7 +13,7 @@ import MprefCore
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let now = Date(timeIntervalSince1970: 1_780_000_000)
-        _ = try db.addTokens(
+        _ = try AdminStore(db).addTokens(
             [
                 NewToken(clientID: "ACME_Co", accessToken: 1, label: "quote \" backslash \\ slash / é ☃"),
                 NewToken(clientID: "ACME_Co", accessToken: AccessToken(.max), globalHooks: false),
@@ -28,9 +28,9 @@ import MprefCore
                     WHERE access_token = 3
                     """)
         }
-        let records = try db.listTokens()
+        let records = try AdminStore(db).listTokens()
         let lines = Mutex<[String]>([])
-        try db.forEachTokenJSON { line in lines.withLock { $0.append(line) } }
+        try AdminStore(db).forEachTokenJSON { line in lines.withLock { $0.append(line) } }
         let objects = lines.withLock { $0 }
         #expect(objects.count == records.count)
         #expect(objects.allSatisfy { !$0.contains("\n") })
@@ -45,11 +45,11 @@ import MprefCore
         }
         // Filters select the same rows as listTokens'.
         let complete = Mutex(0)
-        try db.forEachTokenJSON(state: .complete) { _ in complete.withLock { $0 += 1 } }
+        try AdminStore(db).forEachTokenJSON(state: .complete) { _ in complete.withLock { $0 += 1 } }
         #expect(complete.withLock { $0 } == 1)
         let acme = Mutex(0)
-        try db.forEachTokenJSON(clientID: "ACME_Co") { _ in acme.withLock { $0 += 1 } }
-        let acmeRecords = try db.listTokens(clientID: "ACME_Co")
+        try AdminStore(db).forEachTokenJSON(clientID: "ACME_Co") { _ in acme.withLock { $0 += 1 } }
+        let acmeRecords = try AdminStore(db).listTokens(clientID: "ACME_Co")
         #expect(acme.withLock { $0 } == acmeRecords.count)
     }
 }

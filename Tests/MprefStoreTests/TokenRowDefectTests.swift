@@ -35,7 +35,7 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let added = try db.addTokens(
+        let added = try AdminStore(db).addTokens(
             [NewToken(clientID: "ACME_Co", accessToken: 1), NewToken(clientID: "ACME_Co", accessToken: 2)],
             reset: false, now: now)
         let edited = added[0].token.id
@@ -44,10 +44,10 @@ import Testing
             try db.execute(sql: "UPDATE tokens SET \(column) = \(sql) WHERE id = \(edited)")
             try db.execute(sql: "PRAGMA ignore_check_constraints = OFF")
         }
-        let loaded = try await db.loadWatchingTokens()
+        let loaded = try await DaemonStore(db).loadWatchingTokens()
         #expect(loaded.tokens.contains { $0.id == added[1].token.id }, "the other token still loads")
-        let defect = try db.rowDefect(tokenID: edited)
-        #expect(try db.unusableWatchingRows() == (defect.map { [$0] } ?? []))
+        let defect = try AdminStore(db).rowDefect(tokenID: edited)
+        #expect(try ReportStore(db).unusableWatchingRows() == (defect.map { [$0] } ?? []))
         if usable {
             #expect(defect == nil)
             #expect(loaded.tokens.contains { $0.id == edited })
@@ -66,11 +66,12 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)
-        let seq = try await db.currentAdminSeq()
+        let added = try AdminStore(db).addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 9)], reset: false, now: now)
+        let seq = try await DaemonStore(db).currentAdminSeq()
         try db.write { db in try db.execute(sql: "UPDATE tokens SET deadline_at = 'soon', admin_seq = admin_seq + 100")
         }
-        let changes = try await db.adminChanges(since: seq)
+        let changes = try await DaemonStore(db).adminChanges(since: seq)
         let change = try #require(changes.tokens.first { $0.tokenID == added[0].token.id })
         #expect(change.watched == nil)
         #expect(change.defect?.column == "deadline_at")
@@ -81,7 +82,8 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
-        let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)
+        let added = try AdminStore(db).addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 3)], reset: false, now: now)
         try db.write { db in
             try db.execute(
                 sql: """
@@ -89,7 +91,7 @@ import Testing
                     VALUES ('e1', ?, 'complete', 'true', 9223372036854775807, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
                     """, arguments: [added[0].token.id])
         }
-        let jobs = try await db.claimDueHookRuns(now: now, limit: 10)
+        let jobs = try await DaemonStore(db).claimDueHookRuns(now: now, limit: 10)
         #expect(jobs.map(\.attempt) == [Int.max])
     }
 
@@ -118,7 +120,8 @@ import Testing
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
         let now = Date(timeIntervalSince1970: 1_780_000_000)
-        let added = try db.addTokens([NewToken(clientID: "ACME_Co", accessToken: 4)], reset: false, now: now)
+        let added = try AdminStore(db).addTokens(
+            [NewToken(clientID: "ACME_Co", accessToken: 4)], reset: false, now: now)
         try db.write { db in
             try db.execute(
                 sql: """
@@ -126,8 +129,8 @@ import Testing
                     VALUES ('e2', ?, 'complete', 'true', -1, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
                     """, arguments: [added[0].token.id])
         }
-        #expect(try await db.claimDueHookRuns(now: now, limit: 10).isEmpty)
-        let run = try #require(try db.listHookRuns().first)
+        #expect(try await DaemonStore(db).claimDueHookRuns(now: now, limit: 10).isEmpty)
+        let run = try #require(try AdminStore(db).listHookRuns().first)
         #expect(run.state == "dead")
         #expect(run.error?.contains("attempt holds -1") == true)
     }

@@ -48,7 +48,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("mprefd.sqlite3").path
         let database = try TokenDatabase(path: path, mode: .readWrite)
-        _ = try database.addTokens(
+        _ = try AdminStore(database).addTokens(
             [NewToken(clientID: "T_Co", accessToken: 1), NewToken(clientID: "T_Co", accessToken: 2)], reset: false)
 
         var polling = PollingConfiguration()
@@ -71,20 +71,22 @@ import Testing
         // a deadline, not a wait: a starved 2-core machine can be slow
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            let running = try database.listHookRuns(state: "running").count
-            let tokens = try database.listTokens()
+            let running = try AdminStore(database).listHookRuns(state: "running").count
+            let tokens = try AdminStore(database).listTokens()
             let attempts: Int = tokens.first(where: { $0.accessToken == 1 }).map { $0.attempt } ?? 0
             if running == 1, attempts >= 3 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(try database.listHookRuns(state: "running").count == 1)
+        #expect(try AdminStore(database).listHookRuns(state: "running").count == 1)
 
         task.cancel()
         let ended = await Self.ends(task, within: .seconds(20))
         #expect(ended, "the cancelled daemon did not end (a loop spins on the cancelled mailbox)")
         guard ended else { return }
-        #expect(try database.statusSnapshot().daemon?.stoppedAt != nil, "the stop is recorded even when cancelled")
+        #expect(
+            try ReportStore(database).statusSnapshot().daemon?.stoppedAt != nil,
+            "the stop is recorded even when cancelled")
         // The interrupted hook is re-queued, not left running.
-        #expect(try database.listHookRuns(state: "running").isEmpty)
+        #expect(try AdminStore(database).listHookRuns(state: "running").isEmpty)
     }
 }

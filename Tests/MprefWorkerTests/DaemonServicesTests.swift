@@ -63,7 +63,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("mprefd.sqlite3").path
         let database = try TokenDatabase(path: path, mode: .readWrite)
-        _ = try database.addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
+        _ = try AdminStore(database).addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
         var polling = PollingConfiguration()
         polling.initialDelay = .milliseconds(20)
         polling.maxDelay = .milliseconds(50)
@@ -149,12 +149,12 @@ import Testing
         #expect(await DaemonCancellationTests.ends(run, within: .seconds(60)))
         try await run.value
 
-        let token = try #require(try scene.database.listTokens().first)
+        let token = try #require(try AdminStore(scene.database).listTokens().first)
         #expect(token.state == .complete, "the poll in flight at the stop was recorded")
-        #expect(try scene.database.polls(tokenID: token.id, limit: 10).count == 1)
-        let runs = try scene.database.listHookRuns()
+        #expect(try AdminStore(scene.database).polls(tokenID: token.id, limit: 10).count == 1)
+        let runs = try AdminStore(scene.database).listHookRuns()
         #expect(runs.count == 1 && runs.allSatisfy { $0.state != "running" }, "\(runs)")
-        #expect(try scene.database.statusSnapshot().daemon?.stoppedAt != nil, "the stop is recorded")
+        #expect(try ReportStore(scene.database).statusSnapshot().daemon?.stoppedAt != nil, "the stop is recorded")
     }
 
     /// A service beside the daemon that fails stops the daemon's parts gracefully (a running hook is
@@ -178,7 +178,7 @@ import Testing
             func run() async throws {
                 // a deadline, not a wait: a starved 2-core machine can be slow
                 let deadline = ContinuousClock.now + .seconds(120)
-                while ContinuousClock.now < deadline, try database.listHookRuns(state: "running").isEmpty {
+                while ContinuousClock.now < deadline, try AdminStore(database).listHookRuns(state: "running").isEmpty {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 throw Boom()
@@ -191,7 +191,7 @@ import Testing
         #expect(await DaemonCancellationTests.ends(run, within: .seconds(120)))
         await #expect(throws: Boom.self) { try await run.value }
         _ = asked
-        #expect(try database.listHookRuns(state: "running").isEmpty, "the running hook was re-queued")
-        #expect(try database.listHookRuns(state: "pending").count == 1)
+        #expect(try AdminStore(database).listHookRuns(state: "running").isEmpty, "the running hook was re-queued")
+        #expect(try AdminStore(database).listHookRuns(state: "pending").count == 1)
     }
 }

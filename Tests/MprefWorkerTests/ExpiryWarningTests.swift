@@ -68,7 +68,7 @@ struct ExpiryWarningTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try TokenDatabase(
             path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
-        let ids = try database.addTokens(
+        let ids = try AdminStore(database).addTokens(
             (1...4).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false,
             now: Self.now
         ).map(\.token.id)
@@ -86,7 +86,8 @@ struct ExpiryWarningTests {
         let clock = ManualClock(wallStart: Self.now)
         let log = InMemoryLogHandler()
         let watch = ExpiryWatch(
-            database: database, logger: Logger(label: "test", factory: { _ in log }), wallNow: { clock.wallNow })
+            database: DaemonStore(database), logger: Logger(label: "test", factory: { _ in log }),
+            wallNow: { clock.wallNow })
 
         let first = await watch.check()
         #expect(first.map(\.accessToken) == [1, 2])

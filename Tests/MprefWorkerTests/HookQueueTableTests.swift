@@ -47,10 +47,10 @@ import Testing
         hooks.retryInitialDelay = .seconds(30)
         hooks.retryMaxDelay = .seconds(3600)
         // A token past its deadline, of a client ID with no account: its on_failure run is queued.
-        _ = try database.addTokens(
+        _ = try AdminStore(database).addTokens(
             [NewToken(clientID: "GONE_Co", accessToken: 1, deadline: clock.wallNow.addingTimeInterval(-1))],
             reset: false)
-        let queued = try await database.timeOutUnconfiguredTokens(
+        let queued = try await DaemonStore(database).timeOutUnconfiguredTokens(
             configuredClientIDs: [], now: clock.wallNow,
             hooks: HookSelection(global: HookConfiguration.globalHooks(hooks)).planner)
         #expect(queued.hookRuns == 1)
@@ -61,7 +61,7 @@ import Testing
             "hook failed for the last time; it is dead (see `mprefd hooks list --state dead`)",
         ])
         let service = HookService(
-            database: database, configuration: hooks, databasePath: path,
+            database: DaemonStore(database), configuration: hooks, databasePath: path,
             logger: LogLineCounter.logger(started, ended, level: .info), wallNow: { clock.wallNow }, clock: clock)
         let group = ServiceGroup(services: [service], logger: DaemonServicesTests.quiet)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -107,7 +107,7 @@ import Testing
             }
             await group.triggerGracefulShutdown()
         }
-        let runs = try database.listHookRuns()
+        let runs = try AdminStore(database).listHookRuns()
         #expect(runs.count == 1 && runs.first?.state == finalState, "\(runs)")
     }
 }

@@ -19,7 +19,7 @@ struct RetentionPrunerTests {
     private func seeded(oldPolls: Int, in directory: URL) throws -> TokenDatabase {
         let database = try TokenDatabase(
             path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
-        let ids = try database.addTokens(
+        let ids = try AdminStore(database).addTokens(
             (1...2).map { NewToken(clientID: "ACME_Co", accessToken: AccessToken(Int64($0))) }, reset: false,
             now: Self.now.addingTimeInterval(-400 * 86_400)
         ).map(\.token.id)
@@ -60,7 +60,8 @@ struct RetentionPrunerTests {
         retention.historyDays = 30
         retention.finishedTokensDays = 60
         let pruner = RetentionPruner(
-            database: database, retention: retention, logger: log.logger, passInterval: 600, batchSize: 100,
+            database: DaemonStore(database), retention: retention, logger: log.logger, passInterval: 600,
+            batchSize: 100,
             batchesPerCall: 2)
         // 2 batches of 100 polls per call: 450 old polls take three calls; the finished token goes in the third.
         var seen: [(Int, Int)] = []
@@ -99,7 +100,8 @@ struct RetentionPrunerTests {
         retention.historyDays = 30
         retention.finishedTokensDays = 60
         let pruner = RetentionPruner(
-            database: database, retention: retention, logger: log.logger, passInterval: 600, batchSize: 100,
+            database: DaemonStore(database), retention: retention, logger: log.logger, passInterval: 600,
+            batchSize: 100,
             batchesPerCall: 2)
         for second in 0..<3 { await pruner.pruneIfDue(now: Self.now.addingTimeInterval(Double(second) * 5)) }
         #expect(try counts(database).oldPolls == 0)

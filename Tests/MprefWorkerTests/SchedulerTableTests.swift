@@ -68,7 +68,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try TokenDatabase(
             path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
-        _ = try database.addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
+        _ = try AdminStore(database).addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
 
         var polling = PollingConfiguration()
         polling.initialDelay = .seconds(10)
@@ -82,11 +82,11 @@ import Testing
         let lines = LogLineCounter(["polled", "export finished"])
         let logger = LogLineCounter.logger(lines)
         let source = ScriptedSource(script)
-        let recorder = PollRecorder(database: database, hooks: HookConfiguration(), logger: logger)
+        let recorder = PollRecorder(database: DaemonStore(database), hooks: HookConfiguration(), logger: logger)
         // The admin check sleeps on the clock too; an hour apart, its wakes are never the next wake.
         let adminInterval: Duration = .seconds(3600 * 1000)
         let scheduler = PollingService(
-            database: database, targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
+            database: DaemonStore(database), targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
             configuration: polling, recorder: recorder, logger: logger, adminCheckInterval: adminInterval,
             minimumCycle: .zero, wallNow: { clock.wallNow },
             makeRandom: { SplitMix64(seed: 1) }, clock: clock)

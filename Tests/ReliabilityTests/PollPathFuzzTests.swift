@@ -360,7 +360,7 @@ final class PollPathBench {
     func commit(_ batch: [PollPathCase]) async -> [String] {
         let decisions = batch.compactMap(\.decision)
         do {
-            _ = try await database.recordPolls(
+            _ = try await DaemonStore(database).recordPolls(
                 decisions.map(\.write), pauses: decisions.compactMap(\.pause),
                 hooks: HookSelection(global: [.complete: ["true"]]).planner)
         } catch {
@@ -368,7 +368,7 @@ final class PollPathBench {
             for one in batch {
                 guard let decision = one.decision else { continue }
                 do {
-                    _ = try await database.recordPolls(
+                    _ = try await DaemonStore(database).recordPolls(
                         [decision.write], pauses: decision.pause.map { [$0] } ?? [],
                         hooks: HookSelection(global: [.complete: ["true"]]).planner)
                 } catch {

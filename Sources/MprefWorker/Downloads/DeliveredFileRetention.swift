@@ -11,7 +11,7 @@ import Synchronization
 /// stays, with `file_deleted_at`. Runs from the daemon's heartbeat at most once per `passInterval`,
 /// in batches, so a backlog never holds the loop for long.
 package final class DeliveredFileRetention: Sendable {
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let days: [String: Int]
     private let logger: Logger
     private let lastPass = Mutex<Date?>(nil)
@@ -20,7 +20,7 @@ package final class DeliveredFileRetention: Sendable {
 
     /// - Parameter days: `download.retention_days` by client ID (accounts with 0 are left out).
     package init(
-        database: TokenDatabase, days: [String: Int], logger: Logger, passInterval: TimeInterval = 600,
+        database: DaemonStore, days: [String: Int], logger: Logger, passInterval: TimeInterval = 600,
         batchSize: Int = 200
     ) {
         self.database = database

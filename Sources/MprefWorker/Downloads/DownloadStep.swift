@@ -35,7 +35,7 @@ package struct DownloadStep: Sendable {
         }
     }
 
-    let database: TokenDatabase
+    let database: DaemonStore
     let policy: PollPolicy
     let hooks: HookSelection
     let files: OpenDownloads
@@ -43,7 +43,7 @@ package struct DownloadStep: Sendable {
     let wallNow: @Sendable () -> Date
 
     package init(
-        database: TokenDatabase, policy: PollPolicy, hooks: HookSelection, files: OpenDownloads, logger: Logger,
+        database: DaemonStore, policy: PollPolicy, hooks: HookSelection, files: OpenDownloads, logger: Logger,
         wallNow: @escaping @Sendable () -> Date
     ) {
         self.database = database

@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// event id. Failures retry with exponential backoff until `maxAttempts`, then the run is `dead`.
 /// At shutdown, running hooks get SIGTERM, `killGrace`, then SIGKILL, and are re-queued.
 package final class HookService<C: Clock>: Service where C.Duration == Duration {
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let configuration: HookConfiguration
     private let databasePath: String
     private let runner: HookProcessRunner
@@ -25,7 +25,7 @@ package final class HookService<C: Clock>: Service where C.Duration == Duration 
     private let clock: C
 
     package init(
-        database: TokenDatabase, configuration: HookConfiguration, databasePath: String, logger: Logger,
+        database: DaemonStore, configuration: HookConfiguration, databasePath: String, logger: Logger,
         recheckInterval: Duration = .seconds(1), wallNow: @escaping @Sendable () -> Date = { Date() }, clock: C
     ) {
         self.database = database
@@ -156,15 +156,11 @@ package final class HookService<C: Clock>: Service where C.Duration == Duration 
                 job, reason: "could not start: \(error)", result: nil, finishedAt: finishedAt(), metadata: &metadata)
         }
         MprefMetrics.hookRunEnded(state: outcome.state, duration: ContinuousClock.now - hookStarted)
-        // Stored even when shutting down: the run must not stay `running`. Shutdown cancels this
-        // task, and GRDB's async writes refuse to start in a cancelled task: store synchronously then.
+        // Stored even when shutting down (shutdown cancels this task): the run must not stay
+        // `running`; `finishHookRun` writes in a task the cancellation does not reach.
         for attempt in 1...3 {
             do {
-                if Task.isCancelled {
-                    try database.finishHookRunSynchronously(id: job.runID, outcome)
-                } else {
-                    try await database.finishHookRun(id: job.runID, outcome)
-                }
+                try await database.finishHookRun(id: job.runID, outcome)
                 return
             } catch {
                 logger.error(

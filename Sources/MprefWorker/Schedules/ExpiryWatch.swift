@@ -29,12 +29,12 @@ package actor ExpiryWatch {
         var expires: String
     }
 
-    let database: TokenDatabase
+    let database: DaemonStore
     let logger: Logger
     let wallNow: @Sendable () -> Date
     private var warned: Set<Key> = []
 
-    package init(database: TokenDatabase, logger: Logger, wallNow: @escaping @Sendable () -> Date = { Date() }) {
+    package init(database: DaemonStore, logger: Logger, wallNow: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
         self.logger = logger
         self.wallNow = wallNow

@@ -9,7 +9,7 @@ import Synchronization
 /// A token with a segment (`tokens.segment`) is polled by its segment's ``LearnedSchedule`` while its
 /// export is within the forecast; tokens without one, segments with fewer than
 /// ``CompletionForecast/minimumSamples`` past completions, and `polling.schedule_effort: 0` keep
-/// today's backoff. A schedule is rebuilt from the database (``TokenDatabase/segmentDurations``)
+/// today's backoff. A schedule is rebuilt from the database (``SchedulingReads/segmentDurations(clientID:segment:excluding:limit:)``)
 /// when a token of its segment completes, and at least every ``refreshInterval``.
 package final class SegmentSchedules: Sendable {
     private struct Key: Hashable, Sendable {
@@ -23,7 +23,7 @@ package final class SegmentSchedules: Sendable {
         var builtAt: ContinuousClock.Instant
     }
 
-    private let database: TokenDatabase
+    private let database: DaemonStore
     private let effort: Double
     private let maxDelay: Duration
     private let fallback: Backoff
@@ -40,7 +40,7 @@ package final class SegmentSchedules: Sendable {
     ///   - maxDelay: `polling.max_delay_s`.
     ///   - fallback: today's backoff (the knob's reference).
     package init(
-        database: TokenDatabase, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
+        database: DaemonStore, effort: Double, maxDelay: Duration, fallback: Backoff, logger: Logger,
         refreshInterval: Duration = .seconds(600),
         monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
@@ -54,7 +54,7 @@ package final class SegmentSchedules: Sendable {
     }
 
     /// The schedules `configuration` asks for (`schedule_effort`, `max_delay_s`, its backoff).
-    package convenience init(configuration: PollingConfiguration, database: TokenDatabase, logger: Logger) {
+    package convenience init(configuration: PollingConfiguration, database: DaemonStore, logger: Logger) {
         self.init(
             database: database, effort: configuration.scheduleEffort, maxDelay: configuration.maxDelay,
             fallback: PollPolicy(configuration: configuration).backoff, logger: logger)

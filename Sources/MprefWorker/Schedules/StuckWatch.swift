@@ -9,7 +9,7 @@ import MprefStore
 /// `stuck` event's hooks (`hooks.on_stuck`, `--on-stuck`). Run with each heartbeat; a failure is
 /// logged at debug and tried again at the next.
 package struct StuckWatch: Sendable {
-    let database: TokenDatabase
+    let database: DaemonStore
     let schedules: SegmentSchedules
     let factor: Double
     let hooks: HookSelection
@@ -18,7 +18,7 @@ package struct StuckWatch: Sendable {
     let wallNow: @Sendable () -> Date
 
     package init(
-        database: TokenDatabase, schedules: SegmentSchedules, factor: Double,
+        database: DaemonStore, schedules: SegmentSchedules, factor: Double,
         hooks: HookSelection = HookSelection(global: [:]),
         logger: Logger, onHookRunsQueued: @escaping @Sendable () -> Void = {},
         wallNow: @escaping @Sendable () -> Date = { Date() }

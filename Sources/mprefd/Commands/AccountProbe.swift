@@ -91,7 +91,7 @@ enum AccountProbe {
     }
 
     /// Probes every account, one request each, at most four at a time.
-    static func run(_ configuration: MprefdConfiguration, database: TokenDatabase?, probeToken: AccessToken?) async
+    static func run(_ configuration: MprefdConfiguration, database: AdminStore?, probeToken: AccessToken?) async
         -> [Verdict]
     {
         let logger = { () -> Logger in

@@ -97,7 +97,7 @@ struct AddToken: AsyncParsableCommand {
                 clientID: clientID, accessToken: $0, label: label, deadline: deadlineAt, hooks: hooks,
                 globalHooks: !watch.noGlobalHooks, download: watch.download, segment: segmentName)
         }
-        let database = try global.openDatabase(configuration, mode: .readWrite)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite))
         if watch.autoDeadline {
             deadlineSeconds = try await watch.autoDeadlineSeconds(
                 clientID: clientID, segment: segmentName, database: database)

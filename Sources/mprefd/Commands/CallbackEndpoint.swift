@@ -35,7 +35,7 @@ import Synchronization
 /// A database that cannot be read answers 503. Each answer is counted in `mprefd_callbacks_total`.
 final class CallbackEndpoint: Sendable {
     let configuration: CallbackConfiguration
-    let database: TokenDatabase
+    let database: DaemonStore
     let daemon: Daemon
     let logger: Logger
     private let limiter: Mutex<CallbackRateLimiter>
@@ -51,7 +51,7 @@ final class CallbackEndpoint: Sendable {
 
     init(configuration: CallbackConfiguration, database: TokenDatabase, daemon: Daemon, logger: Logger) {
         self.configuration = configuration
-        self.database = database
+        self.database = DaemonStore(database)
         self.daemon = daemon
         self.logger = logger
         self.limiter = Mutex(

@@ -74,7 +74,7 @@ struct CheckConfig: AsyncParsableCommand {
         }
         var verdicts: [AccountProbe.Verdict] = []
         if probe {
-            let store = try? TokenDatabase(path: database.path, mode: .readOnly)
+            let store = (try? TokenDatabase(path: database.path, mode: .readOnly)).map(AdminStore.init)
             verdicts = await AccountProbe.run(configuration, database: store, probeToken: probeAccessToken)
         }
         if json {

@@ -40,7 +40,7 @@ struct CursorsList: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         let cursors = try database.cursors(clientID: clientID?.value)
         if json {
             try Output.json(cursors)
@@ -99,7 +99,7 @@ struct CursorsReset: AsyncParsableCommand {
         }
         let configuration = try await global.loadConfiguration()
         let clientID = try configuration.resolveClientID(clientID?.value)
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let existed = try database.resetCursor(clientID: clientID, segment: name, to: position, at: now)
         if let position {
             Output.note("cursor of \(name) (client ID \(clientID)) set to \(Timestamp.format(position))")

@@ -100,7 +100,7 @@ struct Download: AsyncParsableCommand {
             )
         }
         defer { withExtendedLifetime(lock) {} }
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         guard let record = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {
             throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
         }
@@ -146,8 +146,9 @@ struct Download: AsyncParsableCommand {
         let logger = Logger(label: "mprefd")
         let client = try MyPreferencesClient(configuration: account, logger: logger)
         defer { Task { try? await client.shutdown() } }
+        // The daemon's download step, run here without the daemon (the lock above keeps it away).
         let step = DownloadStep(
-            database: database, policy: PollPolicy(configuration: configuration.polling),
+            database: DaemonStore(database.database), policy: PollPolicy(configuration: configuration.polling),
             hooks: HookSelection(global: HookConfiguration.globalHooks(configuration.hooks)), files: OpenDownloads(),
             logger: logger,
             wallNow: { Date() })
@@ -176,7 +177,7 @@ struct Download: AsyncParsableCommand {
     private func deliver(
         _ record: TokenRecord, file: String, step: DownloadStep, client: MyPreferencesClient,
         settings: DownloadSettings,
-        account: AccountConfiguration, database: TokenDatabase
+        account: AccountConfiguration, database: AdminStore
     ) async throws -> TokenState {
         var token = WatchedToken(
             id: record.id, clientID: record.clientID, accessToken: record.accessToken, state: .downloading,
@@ -230,7 +231,7 @@ struct Download: AsyncParsableCommand {
 
     private func rearm(_ tokens: [AccessToken]) async throws {
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let records = try TokenSelection.resolve(tokens, clientID: clientID?.value, in: database)
         let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id), fromStart: fromStart))
         var lines: [String] = []

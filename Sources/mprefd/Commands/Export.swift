@@ -235,7 +235,7 @@ struct Export: AsyncParsableCommand {
                 "no account configured for client ID \(clientID); add it under `accounts:` (with its auth) to start exports"
             )
         }
-        let database = try global.openDatabase(configuration, mode: .readWrite)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite))
         if watch.autoDeadline {
             deadlineSeconds = try await watch.autoDeadlineSeconds(
                 clientID: clientID, segment: segment, database: database)
@@ -342,7 +342,7 @@ struct Export: AsyncParsableCommand {
     /// Sends the initiate until it starts an export, is refused, or its outcome is unknown.
     private func initiate(
         _ export: ExportRecord, request: ExportRequest, segment: SegmentName, client: MyPreferencesClient,
-        database: TokenDatabase
+        database: AdminStore
     ) async -> Outcome {
         let policy = InitiatePolicy()
         var rng = SystemRandomNumberGenerator()
@@ -372,7 +372,7 @@ struct Export: AsyncParsableCommand {
     }
 
     /// With --json, the export's row as it ended (refused or unknown), so a script has its id.
-    private func reportJSON(_ id: Int64, database: TokenDatabase) throws {
+    private func reportJSON(_ id: Int64, database: AdminStore) throws {
         guard json else { return }
         try Output.json(ExportJSON(export: try database.export(id: id), result: "not_started"))
     }
@@ -394,7 +394,7 @@ struct Export: AsyncParsableCommand {
 
     private func settle(abandon id: Int64) async throws {
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let export = try database.abandonExport(id: id, at: Date(), isBeingSent: ExportSender.isAlive)
         if json {
             try Output.json(ExportJSON(export: export, result: "abandoned"))
@@ -411,7 +411,7 @@ struct Export: AsyncParsableCommand {
                 "bad access token '\(segment ?? "")' for --resolve \(id): \(AccessToken.rule)")
         }
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let export = try database.export(id: id)
         guard export.state.isUnsettled || (export.state == .abandoned && export.accessToken == nil) else {
             throw MprefdError.notFound(

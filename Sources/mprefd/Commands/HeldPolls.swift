@@ -13,7 +13,7 @@ struct HeldPolls {
     private let hostKeys: [String: String]
 
     /// - Parameters:
-    ///   - pauses: the pauses in force (`TokenDatabase.pausesInForce()`).
+    ///   - pauses: the pauses in force (`SchedulingReads.pausesInForce(now:)`).
     ///   - configuration: maps each client ID to its host (`base_url`), the subject of a host pause.
     init(pauses: [PauseRecord], configuration: MprefdConfiguration) {
         accountPauses = Dictionary(

@@ -36,7 +36,7 @@ struct HooksList: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         let runs = try database.listHookRuns(state: state?.rawValue, limit: limit)
         if json {
             try Output.json(runs)

@@ -37,7 +37,7 @@ struct HooksRetry: AsyncParsableCommand {
         var seen = Set<Int64>()
         let runIDs = ids.filter { seen.insert($0).inserted }
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         if dead {
             let rearmed = try database.retryHookRuns(ids: nil)
             if rearmed.isEmpty {

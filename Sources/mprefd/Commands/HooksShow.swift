@@ -31,7 +31,7 @@ struct HooksShow: AsyncParsableCommand {
     func run() async throws {
         let runID = id
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         guard let run = try database.hookRun(id: runID) else {
             throw MprefdError.notFound("no hook run \(runID); see `mprefd hooks list`")
         }

@@ -36,7 +36,7 @@ struct List: AsyncParsableCommand {
         let stateFilter = state
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         if json {
             try Output.jsonArray { element in
                 try database.forEachTokenJSON(state: stateFilter, clientID: clientID, element)
@@ -44,7 +44,7 @@ struct List: AsyncParsableCommand {
             return
         }
         let tokens = try database.listTokens(state: stateFilter, clientID: clientID)
-        let held = try HeldPolls(pauses: database.pausesInForce(), configuration: configuration)
+        let held = try await HeldPolls(pauses: database.pausesInForce(), configuration: configuration)
         let downloads = tokens.contains { $0.state == .downloading } ? try database.downloadsInProgress() : [:]
         // A watching token of a client ID without a configured account is never polled (it times
         // out at its deadline); unknowable when no accounts are configured here.

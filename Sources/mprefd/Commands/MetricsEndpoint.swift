@@ -22,7 +22,7 @@ import Synchronization
 final class MetricsEndpoint: Sendable {
     /// The registry every metric of this process goes to.
     let registry: PrometheusCollectorRegistry
-    let database: TokenDatabase
+    let database: ReportStore
     let address: ListenAddress
     let logger: Logger
     /// `StderrLogHandler.droppedLines` as last exported.
@@ -50,10 +50,10 @@ final class MetricsEndpoint: Sendable {
         ]
         MetricsSystem.bootstrap(factory)
         MprefMetrics.registerRareCounters()
-        return MetricsEndpoint(registry: registry, database: database, address: address, logger: logger)
+        return MetricsEndpoint(registry: registry, database: ReportStore(database), address: address, logger: logger)
     }
 
-    init(registry: PrometheusCollectorRegistry, database: TokenDatabase, address: ListenAddress, logger: Logger) {
+    init(registry: PrometheusCollectorRegistry, database: ReportStore, address: ListenAddress, logger: Logger) {
         self.registry = registry
         self.database = database
         self.address = address

@@ -41,7 +41,7 @@ struct Remove: AsyncParsableCommand {
         let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
         let changed = Set(try database.changeState(purge ? .purge : .remove, tokenIDs: records.map(\.id)))
         var lines: [String] = []

@@ -57,7 +57,8 @@ struct Resume: AsyncParsableCommand {
             try hosts.map { (scope: PauseScope.host, subject: try Self.hostKey($0)) }
             + accounts.map { (scope: PauseScope.account, subject: $0.value) }
         let configuration = try await selection.global.loadConfiguration()
-        let database = try selection.global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(
+            try selection.global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let (lifted, remaining) = try database.liftPauses(subjects)
         let lines = lifted.map {
             "lifted \($0.scope) pause \($0.subject) (was until \(Timestamp.format($0.pausedUntil)): \($0.reason))"

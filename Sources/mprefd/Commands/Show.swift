@@ -43,7 +43,7 @@ struct Show: AsyncParsableCommand {
         let tokens = [accessToken]
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readOnly)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         guard let token = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {
             throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
         }

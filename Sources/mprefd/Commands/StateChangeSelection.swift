@@ -28,11 +28,11 @@ struct StateChangeSelection: ParsableArguments {
         }
     }
 
-    func apply(_ change: TokenDatabase.AdminChange, verb: String, eligible: TokenState) async throws {
+    func apply(_ change: AdminStore.AdminChange, verb: String, eligible: TokenState) async throws {
         let tokens = AccessToken.unique(accessTokens)
         let clientID = self.clientID?.value
         let configuration = try await global.loadConfiguration()
-        let database = try global.openDatabase(configuration, mode: .readWrite, requireExisting: true)
+        let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let records =
             all
             ? try database.listTokens(state: eligible, clientID: clientID)

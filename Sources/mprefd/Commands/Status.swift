@@ -58,7 +58,7 @@ struct Status: AsyncParsableCommand {
         let now = Date()
         let report: StatusReport
         do {
-            let database = try global.openDatabase(configuration, mode: .readOnly)
+            let database = ReportStore(try global.openDatabase(configuration, mode: .readOnly))
             let snapshot = try database.statusSnapshot(now: now)
             let health = DaemonHealth.assess(
                 lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,

@@ -26,7 +26,8 @@ enum TokenSelection {
     ///
     /// - Throws: `MprefdError` exit 1 when a token is not watched (naming it), exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
-    static func resolve(_ tokens: [AccessToken], clientID: String?, in database: TokenDatabase) throws -> [TokenRecord]
+    static func resolve(_ tokens: [AccessToken], clientID: String?, in database: some TokenLookup) throws
+        -> [TokenRecord]
     {
         try lookUp(
             tokens, clientID: clientID, in: database,
@@ -34,12 +35,12 @@ enum TokenSelection {
     }
 
     /// The one row per access token, in the order of `tokens`, from one set-based lookup
-    /// (`TokenDatabase.findTokens(accessTokens:clientID:)`).
+    /// (`TokenLookup.findTokens(accessTokens:clientID:)`).
     ///
     /// - Throws: `missing(token)` for the first token without a row, `MprefdError` exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
     static func lookUp(
-        _ tokens: [AccessToken], clientID: String?, in database: TokenDatabase,
+        _ tokens: [AccessToken], clientID: String?, in database: some TokenLookup,
         missing: (AccessToken) -> MprefdError
     ) throws -> [TokenRecord] {
         var found: [AccessToken: [TokenRecord]] = [:]

@@ -83,9 +83,9 @@ struct Wait: AsyncParsableCommand {
         let timeoutSeconds = timeout?.seconds
         let intervalSeconds = interval.seconds
         let configuration = try await global.loadConfiguration()
-        let database: TokenDatabase
+        let database: ReportStore
         do {
-            database = try global.openDatabase(configuration, mode: .readOnly)
+            database = ReportStore(try global.openDatabase(configuration, mode: .readOnly))
         } catch let error as StoreError where error.code == .databaseMissing || error.code == .directoryMissing {
             throw MprefdError(
                 exitCode: ExitCode.notRunning, "\(error.message) (so no daemon runs on it, and no token was added)")
@@ -152,7 +152,7 @@ struct Wait: AsyncParsableCommand {
     }
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
-    private static func resolve(_ tokens: [AccessToken], clientID: String?, in database: TokenDatabase) throws
+    private static func resolve(_ tokens: [AccessToken], clientID: String?, in database: ReportStore) throws
         -> [TokenRecord]
     {
         try TokenSelection.lookUp(tokens, clientID: clientID, in: database) { token in

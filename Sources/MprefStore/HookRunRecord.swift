@@ -8,13 +8,13 @@ package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
     /// Stable across retries of the same event: `MPREFD_EVENT_ID`.
     package var eventID: String
     package var tokenID: TokenID
-    /// `complete`, `failed`, `expired`, `retrieved`, `timed_out`.
-    package var event: String
+    /// The event that queued the run (`complete`, `failed`, …; the `hook_runs.event` CHECK list).
+    package var event: HookEvent
     package var command: String
     /// Runs started so far.
     package var attempt: Int
     /// `pending`, `running`, `succeeded`, `failed` (will retry), `dead` (gave up).
-    package var state: String
+    package var state: HookRunState
     package var createdAt: String
     package var startedAt: String?
     package var finishedAt: String?

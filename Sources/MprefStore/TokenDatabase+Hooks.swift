@@ -151,12 +151,12 @@ extension DaemonStore {
 
 extension AdminStore {
     /// Hook runs, newest first, optionally of one state.
-    package func listHookRuns(state: String? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
+    package func listHookRuns(state: HookRunState? = nil, limit: Int = 1000) throws -> [HookRunRecord] {
         try read { db in
             if let state {
                 return try HookRunRecord.fetchAll(
                     db, sql: HookRunRecord.select + " WHERE h.state = ? ORDER BY h.id DESC LIMIT ?",
-                    arguments: [state, limit])
+                    arguments: [state.rawValue, limit])
             }
             return try HookRunRecord.fetchAll(
                 db, sql: HookRunRecord.select + " ORDER BY h.id DESC LIMIT ?", arguments: [limit])

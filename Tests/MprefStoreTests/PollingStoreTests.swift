@@ -39,7 +39,7 @@ import Testing
         #expect(runs.map(\.command) == ["echo global", "echo mine", "echo only"])
         #expect(runs[0].eventID == runs[1].eventID)
         #expect(runs[0].eventID != runs[2].eventID)
-        #expect(runs.allSatisfy { $0.state == "pending" && $0.event == "complete" && $0.attempt == 0 })
+        #expect(runs.allSatisfy { $0.state == .pending && $0.event == .complete && $0.attempt == 0 })
         let token = try #require(try AdminStore(db).findTokens(accessToken: 1, clientID: "ACME_Co").first)
         #expect(token.state == .complete)
         #expect(token.finishedAt == Timestamp.format(now))
@@ -175,7 +175,7 @@ import Testing
         }
         try await finishing.value
         let runs = try AdminStore(db).listHookRuns()
-        #expect(runs.map(\.state) == ["pending"])
+        #expect(runs.map(\.state) == [.pending])
         #expect(runs.first?.error == "interrupted")
     }
 

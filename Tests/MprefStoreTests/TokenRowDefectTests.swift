@@ -131,7 +131,7 @@ import Testing
         }
         #expect(try await DaemonStore(db).claimDueHookRuns(now: now, limit: 10).isEmpty)
         let run = try #require(try AdminStore(db).listHookRuns().first)
-        #expect(run.state == "dead")
+        #expect(run.state == .dead)
         #expect(run.error?.contains("attempt holds -1") == true)
     }
 }

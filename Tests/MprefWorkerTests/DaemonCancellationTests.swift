@@ -71,13 +71,13 @@ import Testing
         // a deadline, not a wait: a starved 2-core machine can be slow
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            let running = try AdminStore(database).listHookRuns(state: "running").count
+            let running = try AdminStore(database).listHookRuns(state: .running).count
             let tokens = try AdminStore(database).listTokens()
             let attempts: Int = tokens.first(where: { $0.accessToken == 1 }).map { $0.attempt } ?? 0
             if running == 1, attempts >= 3 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(try AdminStore(database).listHookRuns(state: "running").count == 1)
+        #expect(try AdminStore(database).listHookRuns(state: .running).count == 1)
 
         task.cancel()
         let ended = await Self.ends(task, within: .seconds(20))
@@ -87,6 +87,6 @@ import Testing
             try ReportStore(database).statusSnapshot().daemon?.stoppedAt != nil,
             "the stop is recorded even when cancelled")
         // The interrupted hook is re-queued, not left running.
-        #expect(try AdminStore(database).listHookRuns(state: "running").isEmpty)
+        #expect(try AdminStore(database).listHookRuns(state: .running).isEmpty)
     }
 }

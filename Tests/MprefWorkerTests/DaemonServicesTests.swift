@@ -153,7 +153,7 @@ import Testing
         #expect(token.state == .complete, "the poll in flight at the stop was recorded")
         #expect(try AdminStore(scene.database).polls(tokenID: token.id, limit: 10).count == 1)
         let runs = try AdminStore(scene.database).listHookRuns()
-        #expect(runs.count == 1 && runs.allSatisfy { $0.state != "running" }, "\(runs)")
+        #expect(runs.count == 1 && runs.allSatisfy { $0.state != .running }, "\(runs)")
         #expect(try ReportStore(scene.database).statusSnapshot().daemon?.stoppedAt != nil, "the stop is recorded")
     }
 
@@ -178,7 +178,7 @@ import Testing
             func run() async throws {
                 // a deadline, not a wait: a starved 2-core machine can be slow
                 let deadline = ContinuousClock.now + .seconds(120)
-                while ContinuousClock.now < deadline, try AdminStore(database).listHookRuns(state: "running").isEmpty {
+                while ContinuousClock.now < deadline, try AdminStore(database).listHookRuns(state: .running).isEmpty {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 throw Boom()
@@ -191,7 +191,7 @@ import Testing
         #expect(await DaemonCancellationTests.ends(run, within: .seconds(120)))
         await #expect(throws: Boom.self) { try await run.value }
         _ = asked
-        #expect(try AdminStore(database).listHookRuns(state: "running").isEmpty, "the running hook was re-queued")
-        #expect(try AdminStore(database).listHookRuns(state: "pending").count == 1)
+        #expect(try AdminStore(database).listHookRuns(state: .running).isEmpty, "the running hook was re-queued")
+        #expect(try AdminStore(database).listHookRuns(state: .pending).count == 1)
     }
 }

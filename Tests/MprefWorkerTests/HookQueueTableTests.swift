@@ -29,10 +29,10 @@ import Testing
                 Step(advance: .seconds(59), started: 2), Step(advance: .seconds(1), started: 3),
                 Step(advance: .seconds(3600), started: 3),
             ],
-            finalState: "dead")
+            finalState: .dead)
     }
 
-    static func run(maxAttempts: Int, steps: [Step], finalState: String) async throws {
+    static func run(maxAttempts: Int, steps: [Step], finalState: HookRunState) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "mprefd-hook-table-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -37,7 +37,7 @@ struct HooksList: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
-        let runs = try database.listHookRuns(state: state?.rawValue, limit: limit)
+        let runs = try database.listHookRuns(state: state, limit: limit)
         if json {
             try Output.json(runs)
         } else if runs.isEmpty {
@@ -50,10 +50,11 @@ struct HooksList: AsyncParsableCommand {
                     ],
                     rows: runs.map { r in
                         [
-                            String(r.id), "\(r.clientID)/\(r.accessToken)", r.event, r.state, String(r.attempt),
+                            String(r.id), "\(r.clientID)/\(r.accessToken)", r.event.rawValue, r.state.rawValue,
+                            String(r.attempt),
                             Hooks.exitText(r),
                             r.finishedAt ?? "-",
-                            r.state == "pending" || r.state == "failed" ? r.nextAttemptAt ?? "-" : "-",
+                            r.state == .pending || r.state == .failed ? r.nextAttemptAt ?? "-" : "-",
                             TerminalText.escaped(r.command),
                         ]
                     },

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MprefCore
 import MprefStore
 
 /// `mprefd hooks retry`: re-arm dead (or failed) hook runs.
@@ -60,9 +61,10 @@ struct HooksRetry: AsyncParsableCommand {
         }
         let rearmed = Set(try database.retryHookRuns(ids: runIDs))
         let lines = runs.map { run in
-            let what = "hook run \(run.id) (\(run.clientID)/\(run.accessToken) on \(run.event): \(run.command))"
-            if rearmed.contains(run.id) { return "re-armed \(what), was \(run.state)" }
-            return "not re-armed: \(what) is \(run.state); only dead or failed runs can be retried"
+            let what =
+                "hook run \(run.id) (\(run.clientID)/\(run.accessToken) on \(run.event.rawValue): \(run.command))"
+            if rearmed.contains(run.id) { return "re-armed \(what), was \(run.state.rawValue)" }
+            return "not re-armed: \(what) is \(run.state.rawValue); only dead or failed runs can be retried"
         }
         Output.line(lines.joined(separator: "\n"))
     }

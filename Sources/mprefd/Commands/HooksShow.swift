@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MprefCore
 import MprefStore
 
 /// `mprefd hooks show`: one hook run, with the tails of its output.
@@ -42,7 +43,7 @@ struct HooksShow: AsyncParsableCommand {
         func or(_ text: String?) -> String { text ?? "-" }
         let fields: [(String, String)] = [
             ("token", "\(run.clientID)/\(run.accessToken)"),
-            ("event", run.event),
+            ("event", run.event.rawValue),
             ("event id", run.eventID),
             ("command", TerminalText.escaped(run.command)),
             ("attempt", String(run.attempt)),
@@ -51,10 +52,10 @@ struct HooksShow: AsyncParsableCommand {
             ("finished", or(run.finishedAt)),
             ("exit code", or(run.exitCode.map(String.init))),
             ("signal", or(run.signal.map(String.init))),
-            ("next attempt", run.state == "pending" || run.state == "failed" ? or(run.nextAttemptAt) : "-"),
+            ("next attempt", run.state == .pending || run.state == .failed ? or(run.nextAttemptAt) : "-"),
             ("error", or(run.error.map { TerminalText.escaped($0) })),
         ]
-        var lines = ["hook run \(run.id)  \(run.state)"]
+        var lines = ["hook run \(run.id)  \(run.state.rawValue)"]
         for (name, value) in fields {
             lines.append("  " + (name + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value)
         }

@@ -124,21 +124,5 @@ extension Reliability.Lane3 {
                 "answers lost for \(lost.count) tokens, e.g. \(lost.prefix(5)) vs recorded \(lost.keys.prefix(5).map { committed[$0] ?? 0 })"
             )
         }
-
-        /// Writes zeros to `path` until the file system refuses (ENOSPC).
-        private func fillDisk(_ path: String) {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            guard fd >= 0 else { return }
-            defer { close(fd) }
-            let chunk = [UInt8](repeating: 0, count: 64 << 10)
-            var small = false
-            while true {
-                let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, small ? 4096 : chunk.count) }
-                if written <= 0 {
-                    if small { break }
-                    small = true  // fill the last partial chunk too
-                }
-            }
-        }
     }
 }

@@ -249,3 +249,20 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         thread.start()
     }
 }
+
+/// Writes zeros to `path` until the file system refuses (ENOSPC): 64 KiB at a time, then 512 bytes
+/// at a time to fill the last partial chunk too.
+func fillDisk(_ path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let chunk = [UInt8](repeating: 0, count: 64 << 10)
+    var small = false
+    while true {
+        let written = chunk.withUnsafeBytes { write(fd, $0.baseAddress, small ? 512 : chunk.count) }
+        if written <= 0 {
+            if small { break }
+            small = true
+        }
+    }
+}

@@ -155,14 +155,16 @@ let package = Package(
         // swift-log's in-memory log handler.
         .target(
             name: "MprefTestSupport",
-            dependencies: [.product(name: "InMemoryLogging", package: "swift-log")],
+            dependencies: ["MprefCore", .product(name: "InMemoryLogging", package: "swift-log")],
             path: "Tests/MprefTestSupport"
         ),
 
         .testTarget(name: "MprefCoreTests", dependencies: ["MprefCore"]),
         .testTarget(
             name: "MprefStoreTests",
-            dependencies: ["MprefStore", "MprefCore", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "MprefStore", "MprefCore", "MprefTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "MyPreferencesTests",
             dependencies: [

@@ -4,7 +4,7 @@ import GRDB
 
 /// A token to start watching (`mprefd add-token`).
 package struct NewToken: Sendable, Hashable {
-    package var clientID: String
+    package var clientID: ClientID
     package var accessToken: AccessToken
     package var label: String?
     /// When a still-processing export becomes `timed_out`; `nil` for no deadline.
@@ -18,7 +18,7 @@ package struct NewToken: Sendable, Hashable {
     package var segment: SegmentName?
 
     package init(
-        clientID: String, accessToken: AccessToken, label: String? = nil, deadline: Date? = nil,
+        clientID: ClientID, accessToken: AccessToken, label: String? = nil, deadline: Date? = nil,
         hooks: [TokenHook] = [],
         globalHooks: Bool = true,
         download: Bool? = nil, segment: SegmentName? = nil
@@ -133,7 +133,7 @@ extension AdminStore {
 
     /// The access token most recently added for `clientID` (highest `tokens.id`), or `nil` when the
     /// client ID has none. One indexed lookup (`UNIQUE (client_id, access_token)` leads with client_id).
-    package func newestAccessToken(clientID: String) throws -> AccessToken? {
+    package func newestAccessToken(clientID: ClientID) throws -> AccessToken? {
         try read { db in
             try AccessToken.fetchOne(
                 db, sql: "SELECT access_token FROM tokens WHERE client_id = ? ORDER BY id DESC LIMIT 1",
@@ -145,7 +145,7 @@ extension AdminStore {
 
 extension TokenLookup {
     /// Tokens, optionally filtered, ordered by id.
-    package func listTokens(state: TokenState? = nil, clientID: String? = nil) throws -> [TokenRecord] {
+    package func listTokens(state: TokenState? = nil, clientID: ClientID? = nil) throws -> [TokenRecord] {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)
         return try read { db in
             try TokenRecord.fetchAll(
@@ -162,7 +162,7 @@ extension AdminStore {
     /// 100,000 tokens never sit in memory at once. One read transaction: a consistent snapshot.
     /// - Throws: `StoreError` from the read; whatever `body` throws, which ends the read.
     package func forEachTokenJSON(
-        state: TokenState? = nil, clientID: String? = nil, _ body: @Sendable (String) throws -> Void
+        state: TokenState? = nil, clientID: ClientID? = nil, _ body: @Sendable (String) throws -> Void
     ) throws {
         let (filter, arguments) = Self.tokenFilter(state: state, clientID: clientID)
         try read { db in
@@ -175,7 +175,7 @@ extension AdminStore {
 }
 
 extension TokenLookup {
-    static func tokenFilter(state: TokenState?, clientID: String?) -> (
+    static func tokenFilter(state: TokenState?, clientID: ClientID?) -> (
         sql: String, arguments: StatementArguments
     ) {
         var conditions: [String] = []
@@ -192,7 +192,7 @@ extension TokenLookup {
     }
 
     /// The tokens with this access token (one per client ID), optionally of one client ID.
-    package func findTokens(accessToken: AccessToken, clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessToken: AccessToken, clientID: ClientID?) throws -> [TokenRecord] {
         try findTokens(accessTokens: [accessToken], clientID: clientID)
     }
 
@@ -203,7 +203,7 @@ extension TokenLookup {
     /// one JSON array (`json_each`) and each element is found through the `tokens_by_access_token`
     /// index (migration 0007), or the `(client_id, access_token)` unique index with a client ID.
     /// - Throws: `StoreError` (`.busy` after the busy timeout).
-    package func findTokens(accessTokens: [AccessToken], clientID: String?) throws -> [TokenRecord] {
+    package func findTokens(accessTokens: [AccessToken], clientID: ClientID?) throws -> [TokenRecord] {
         guard !accessTokens.isEmpty else { return [] }
         let list = Self.jsonArray(accessTokens)
         return try read { db in

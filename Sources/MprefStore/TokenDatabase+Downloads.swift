@@ -345,7 +345,7 @@ extension AdminStore {
 extension DaemonStore {
     /// Delivered files of `clientID` committed before `cutoff` whose hook runs all succeeded (or that
     /// have none) and that are still on disk: what `download.retention_days` removes, oldest first.
-    package func deliveredFilesToRemove(clientID: String, before cutoff: Date, limit: Int) async throws -> [(
+    package func deliveredFilesToRemove(clientID: ClientID, before cutoff: Date, limit: Int) async throws -> [(
         tokenID: TokenID, file: String
     )] {
         try await asyncRead { db in

@@ -4,7 +4,7 @@ import MprefCore
 
 /// An export about to be initiated (`mprefd export`), as recorded before its request is sent.
 package struct NewExport: Sendable, Hashable {
-    package var clientID: String
+    package var clientID: ClientID
     package var segment: SegmentName
     package var label: String?
     /// Started from the segment's cursor (`--incremental`).
@@ -27,7 +27,7 @@ package struct NewExport: Sendable, Hashable {
     package var callbackID: String?
 
     package init(
-        clientID: String, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?,
+        clientID: ClientID, segment: SegmentName, label: String?, incremental: Bool, windowStart: Date?,
         lastDateTime: String?,
         requestBody: String, deadlineSeconds: Int64?, download: Bool?, globalHooks: Bool, hooks: [TokenHook],
         senderPID: Int32? = nil, senderIdentity: String? = nil, callbackID: String? = nil
@@ -211,7 +211,7 @@ extension TokenLookup {
 
 extension AdminStore {
     /// The cursor of one segment, if any delivery or reset set it.
-    package func cursor(clientID: String, segment: SegmentName) throws -> CursorRecord? {
+    package func cursor(clientID: ClientID, segment: SegmentName) throws -> CursorRecord? {
         try read { db in
             try Row.fetchOne(
                 db,
@@ -223,7 +223,7 @@ extension AdminStore {
     }
 
     /// Every cursor, by client ID then segment.
-    package func cursors(clientID: String? = nil) throws -> [CursorRecord] {
+    package func cursors(clientID: ClientID? = nil) throws -> [CursorRecord] {
         try read { db in
             try Row.fetchAll(
                 db,
@@ -238,7 +238,7 @@ extension AdminStore {
     /// Sets a segment's cursor to `position` (`set_by = 'reset'`: deliveries of exports sent before
     /// `at` no longer move it), or removes it (`position` nil: the next `--incremental` export is a full
     /// one). Returns whether a cursor existed before.
-    package func resetCursor(clientID: String, segment: SegmentName, to position: Date?, at: Date) throws -> Bool {
+    package func resetCursor(clientID: ClientID, segment: SegmentName, to position: Date?, at: Date) throws -> Bool {
         try write { db in
             let existed =
                 try Bool.fetchOne(
@@ -260,7 +260,7 @@ extension AdminStore {
         }
     }
 
-    private static func unsettledExport(clientID: String, segment: String, db: Database) throws -> ExportRecord? {
+    private static func unsettledExport(clientID: ClientID, segment: String, db: Database) throws -> ExportRecord? {
         try Row.fetchOne(
             db,
             sql:
@@ -286,7 +286,7 @@ extension SchedulingReads {
     /// poll (the finish lies between them). Tokens of the segment (`tokens.segment`) whose history
     /// still holds a `Complete` poll; what retention pruned is simply not counted.
     /// - Parameter excluding: a token row left out (the one being predicted).
-    package func segmentDurations(clientID: String, segment: SegmentName, excluding: TokenID? = nil, limit: Int = 30)
+    package func segmentDurations(clientID: ClientID, segment: SegmentName, excluding: TokenID? = nil, limit: Int = 30)
         async throws -> [Double]
     {
         try await asyncRead { db in
@@ -320,7 +320,7 @@ extension SchedulingReads {
 /// A watching token of a segment, for the stuck check.
 package struct SegmentToken: Sendable, Hashable {
     package var id: TokenID
-    package var clientID: String
+    package var clientID: ClientID
     package var accessToken: AccessToken
     package var segment: SegmentName
     package var addedAt: Date
@@ -329,8 +329,8 @@ package struct SegmentToken: Sendable, Hashable {
 }
 
 extension WatchedExportReads {
-    /// Watching tokens that belong to a segment, with their `added_at`; rows whose segment or
-    /// `added_at` cannot be read are left out (they are polled with the backoff, and never "stuck").
+    /// Watching tokens that belong to a segment, with their `added_at`; rows whose client ID, segment
+    /// or `added_at` cannot be read are left out (they are polled with the backoff, and never "stuck").
     /// - Parameter stuckOnly: only those a stuck warning was raised for.
     package func watchingSegmentTokens(stuckOnly: Bool = false) async throws -> [SegmentToken] {
         try await asyncRead { db in
@@ -342,7 +342,7 @@ extension WatchedExportReads {
                     """
             ).compactMap { row in
                 guard let id = try? row.decode(TokenID.self, forColumn: "id"),
-                    let clientID = try? row.decode(String.self, forColumn: "client_id"),
+                    let clientID = (try? row.decode(String.self, forColumn: "client_id")).flatMap(ClientID.init),
                     let accessToken = try? row.decode(AccessToken.self, forColumn: "access_token"),
                     let segment = (try? row.decode(String.self, forColumn: "segment")).flatMap(SegmentName.init),
                     let addedAt = (try? row.decode(String.self, forColumn: "added_at")).flatMap(Timestamp.parse)

@@ -5,7 +5,7 @@ import GRDB
 /// A token the daemon polls, as it keeps it in memory.
 package struct WatchedToken: Sendable, Hashable {
     package var id: TokenID
-    package var clientID: String
+    package var clientID: ClientID
     package var accessToken: AccessToken
     package var attempt: Int
     package var consecutiveErrors: Int
@@ -31,7 +31,7 @@ package struct WatchedToken: Sendable, Hashable {
     package var awaitsCallback: Bool
 
     package init(
-        id: TokenID, clientID: String, accessToken: AccessToken, attempt: Int = 0, consecutiveErrors: Int = 0,
+        id: TokenID, clientID: ClientID, accessToken: AccessToken, attempt: Int = 0, consecutiveErrors: Int = 0,
         consecutiveNotFound: Int = 0, nextPollAt: Date? = nil, deadlineAt: Date? = nil,
         state: TokenState = .watching, download: Bool? = nil, rowCount: Int64? = nil, byteCount: Int64? = nil,
         addedAt: Date? = nil, segment: SegmentName? = nil, awaitsCallback: Bool = false

@@ -23,12 +23,12 @@ extension DaemonStore {
     ///
     /// - Returns: the tokens timed out, and how many hook runs were queued.
     package func timeOutUnconfiguredTokens(
-        configuredClientIDs: [String], now: Date = .now,
+        configuredClientIDs: [ClientID], now: Date = .now,
         hooks planner: @escaping HookPlanner
     ) async throws -> (timedOut: [UnconfiguredTimeout], hookRuns: Int) {
         let nowText = Timestamp.format(now)
         return try await asyncWrite { db in
-            let configured = Set(configuredClientIDs)
+            let configured = Set(configuredClientIDs.map(\.value))
             let due = try Row.fetchAll(
                 db,
                 sql: """
@@ -58,8 +58,8 @@ extension DaemonStore {
 extension ReportStore {
     /// Watching tokens by client ID, for client IDs not in `configuredClientIDs` (the daemon does not
     /// poll them). One `GROUP BY` over the watching tokens.
-    package func watchingTokensWithoutAccount(configuredClientIDs: [String]) throws -> [String: Int] {
-        let configured = Set(configuredClientIDs)
+    package func watchingTokensWithoutAccount(configuredClientIDs: [ClientID]) throws -> [String: Int] {
+        let configured = Set(configuredClientIDs.map(\.value))
         let rows = try read { db in
             try Row.fetchAll(
                 db,

@@ -86,7 +86,7 @@ extension WatchedToken {
     ///
     /// Every column is a public interface (operators have `sqlite3`), so nothing here may trap:
     /// counts must be integers ≥ 0 (huge ones are fine: the policy saturates), timestamps `NULL` or
-    /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (``Timestamp/parse(_:)``), the access token > 0, the client ID text.
+    /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (``Timestamp/parse(_:)``), the access token > 0, the client ID by ``ClientID/rule``.
     package static func decode(_ row: Row) -> Result<WatchedToken, TokenRowDefect> {
         let id = TokenID((try? row.decode(Int64.self, forColumn: "id")) ?? 0)
         let clientID = try? row.decode(String.self, forColumn: "client_id")
@@ -100,8 +100,10 @@ extension WatchedToken {
         }
         // The schema's own CHECKs, which `PRAGMA ignore_check_constraints` lets an operator bypass:
         // such a row could never be written back.
-        guard let clientID, (1...128).contains(clientID.unicodeScalars.count) else {
-            return defect("client_id", "a client ID of 1 to 128 characters")
+        // The client ID names the account's directory of downloads too: the same rule as where it
+        // enters (`ClientID`), not only the schema's length CHECK.
+        guard let text = clientID, let clientID = ClientID(text) else {
+            return defect("client_id", ClientID.rule)
         }
         guard let accessToken, accessToken > 0 else { return defect("access_token", "an integer > 0") }
         func count(_ column: String) -> Int? {

@@ -24,8 +24,8 @@ package final class Daemon: Service {
     private let database: DaemonStore
     private let logger: Logger
     private let version: String
-    private let sources: [String: any StatusSource]?
-    private let reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)?
+    private let sources: [ClientID: any StatusSource]?
+    private let reloadAccount: (@Sendable (ClientID) async throws -> AccountConfiguration)?
     /// Seconds between heartbeats written to the `daemon` table. Default 5 s.
     package let heartbeatInterval: Duration
     /// The running scheduler, for ``pollNow(tokenID:)``; `nil` before `run()` starts it and after it stops.
@@ -39,8 +39,8 @@ package final class Daemon: Service {
     ///     tokens are polled again, so fixed credentials are used at once. `nil`: never re-read.
     package init(
         configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger, version: String,
-        heartbeatInterval: Duration = .seconds(5), sources: [String: any StatusSource]? = nil,
-        reloadAccount: (@Sendable (String) async throws -> AccountConfiguration)? = nil
+        heartbeatInterval: Duration = .seconds(5), sources: [ClientID: any StatusSource]? = nil,
+        reloadAccount: (@Sendable (ClientID) async throws -> AccountConfiguration)? = nil
     ) {
         self.reloadAccount = reloadAccount
         self.configuration = configuration
@@ -102,7 +102,7 @@ package final class Daemon: Service {
                 metadata: [
                     "mprefd.version": "\(version)", "mprefd.pid": "\(getpid())", "db.path": "\(database.path)",
                     "sqlite.version": "\(SQLiteLibrary.version)",
-                    "accounts": "\(configuration.accounts.keys.sorted().joined(separator: ","))",
+                    "accounts": "\(configuration.accounts.keys.sorted().map(\.value).joined(separator: ","))",
                 ])
             let own: [any Service] = [
                 PeriodicService("heartbeat", every: heartbeatInterval) { await heartbeat.beat() },
@@ -138,9 +138,10 @@ package final class Daemon: Service {
     }
 
     /// Each configured account's poll target, with the HTTP client made for it (none for a stand-in).
-    private func makeTargets() async throws -> (clients: [String: ReloadableSource], targets: [String: PollTarget]) {
-        var clients: [String: ReloadableSource] = [:]
-        var targets: [String: PollTarget] = [:]
+    private func makeTargets() async throws -> (clients: [ClientID: ReloadableSource], targets: [ClientID: PollTarget])
+    {
+        var clients: [ClientID: ReloadableSource] = [:]
+        var targets: [ClientID: PollTarget] = [:]
         for (clientID, account) in configuration.accounts {
             let source: any StatusSource
             var downloads: (any DownloadSource)?
@@ -184,8 +185,8 @@ package final class Daemon: Service {
     /// Re-reads the credentials of `clientID` and polls with them from now on; logs the outcome.
     /// A failure (say, the secret file is still unreadable) keeps the old credentials.
     private static func reloadCredentials(
-        of clientID: String, in source: ReloadableSource?,
-        using reload: (@Sendable (String) async throws -> AccountConfiguration)?, logger: Logger
+        of clientID: ClientID, in source: ReloadableSource?,
+        using reload: (@Sendable (ClientID) async throws -> AccountConfiguration)?, logger: Logger
     ) async {
         guard let source, let reload else { return }
         do {

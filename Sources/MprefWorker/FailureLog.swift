@@ -25,7 +25,7 @@ package enum FailureTransition: Sendable, Hashable {
 package final class FailureLog: Sendable {
     private let logger: Logger
     /// Failing token ids by client ID (only tokens seen failing by this process).
-    private let failing = Mutex<[String: Set<TokenID>]>([:])
+    private let failing = Mutex<[ClientID: Set<TokenID>]>([:])
 
     package init(logger: Logger) {
         self.logger = logger

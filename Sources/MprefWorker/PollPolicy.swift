@@ -159,7 +159,8 @@ package struct PollPolicy: Sendable {
             lastError =
                 "404 Not Found for \(tokens) tokens of this account in a row: check its base_url and status_path, then `mprefd resume --account \(token.clientID)`"
             pause = PauseRecord(
-                scope: .account, subject: token.clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                scope: .account, subject: token.clientID.value, pausedUntil: WallClock.adding(wait, to: now),
+                startedAt: now,
                 reason: lastError ?? "404", httpStatus: result.httpStatus, retryAfterS: nil)
         case .notFound:
             notFound = notFound.incrementedSaturating
@@ -232,7 +233,7 @@ extension PollPolicy {
     /// and `.notFound`, whose meaning depends on the request kind. `body` names what was asked for
     /// in error texts (`status`, `page`, `commit`).
     func transientFailure<Answer>(
-        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, body: String, errors: inout Int, clientID: String,
+        _ outcome: RequestOutcome<Answer>, httpStatus: Int?, body: String, errors: inout Int, clientID: ClientID,
         hostKey: String,
         now: Date, using rng: inout some RandomNumberGenerator
     ) -> TransientFailure? {
@@ -285,7 +286,7 @@ extension PollPolicy {
                 text = "401 Unauthorized: check the account's credentials (client ID, user ID, secret)"
             }
             let pause = PauseRecord(
-                scope: .account, subject: clientID, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
+                scope: .account, subject: clientID.value, pausedUntil: WallClock.adding(wait, to: now), startedAt: now,
                 reason: text, httpStatus: httpStatus, retryAfterS: nil)
             return TransientFailure(delay: wait, pause: pause, lastError: text)
         }

@@ -30,7 +30,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
     }
 
     private let database: DaemonStore
-    private let targets: [String: PollTarget]
+    private let targets: [ClientID: PollTarget]
     private let policy: PollPolicy
     private let recorder: PollRecorder
     private let logger: Logger
@@ -46,7 +46,7 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
     /// `SystemRandomNumberGenerator` unless a test injects a seeded one.
     private let makeRandom: @Sendable () -> any RandomNumberGenerator
     private let onHookRunsQueued: @Sendable () -> Void
-    private let beforeAccountLift: @Sendable (String) async -> Void
+    private let beforeAccountLift: @Sendable (ClientID) async -> Void
     /// How often admin changes are looked for.
     package let adminCheckInterval: Duration
     /// The scheduler's loop runs at most once per this interval (default 2 ms); answers, commits and
@@ -58,11 +58,11 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
     package let minimumCycle: Duration
 
     package init(
-        database: DaemonStore, targets: [String: PollTarget], configuration: PollingConfiguration,
+        database: DaemonStore, targets: [ClientID: PollTarget], configuration: PollingConfiguration,
         recorder: PollRecorder,
         logger: Logger, adminCheckInterval: Duration = .milliseconds(500), minimumCycle: Duration = .milliseconds(2),
         wallNow: @escaping @Sendable () -> Date = { Date() }, onHookRunsQueued: @escaping @Sendable () -> Void = {},
-        beforeAccountLift: @escaping @Sendable (String) async -> Void = { _ in }, schedules: SegmentSchedules? = nil,
+        beforeAccountLift: @escaping @Sendable (ClientID) async -> Void = { _ in }, schedules: SegmentSchedules? = nil,
         makeRandom: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() },
         clock: C
     ) {
@@ -221,7 +221,11 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
                     state.apply(changes.tokens, wallNow: wallNow(), now: clock.now, logger: logger)
                     // An account pause is lifted once its credentials are fixed: re-read them
                     // before its tokens are polled again (the old ones would get 401 and a new pause).
-                    for clientID in Set(changes.pauseLifts.filter { $0.scope == .account }.map(\.subject)) {
+                    // An account pause's subject is its client ID (a stored text; one that is no client ID has
+                    // no account to re-read).
+                    for clientID in Set(
+                        changes.pauseLifts.filter { $0.scope == .account }.compactMap { ClientID($0.subject) })
+                    {
                         await beforeAccountLift(clientID)
                     }
                     for lift in state.lift(changes.pauseLifts, now: clock.now) {

@@ -35,7 +35,7 @@ struct SchedulerState {
     }
 
     let configuration: PollingConfiguration
-    let targets: [String: PollTarget]
+    let targets: [ClientID: PollTarget]
     /// Polls launched and not yet settled (answered and committed, failed to commit, or abandoned).
     private(set) var inFlight = 0
     /// Polls whose HTTP exchange is still open: what `maxInFlight` limits. A poll that has its answer
@@ -53,14 +53,14 @@ struct SchedulerState {
     private var hostPauses: [String: PauseSpan] = [:]
     private var accountPauses: [String: PauseSpan] = [:]
     private var pacers: [String: RequestPacer] = [:]
-    private var unconfiguredClientIDs: Set<String> = []
+    private var unconfiguredClientIDs: Set<ClientID> = []
     /// Per client ID: the tokens that answered `404` since the account's last `2xx`.
-    private var notFoundStreaks: [String: Set<TokenID>] = [:]
+    private var notFoundStreaks: [ClientID: Set<TokenID>] = [:]
     /// Spreads tokens resuming after a pause (``spread()``); injected so tests replay it from a seed.
     private var rng: any RandomNumberGenerator
 
     init(
-        configuration: PollingConfiguration, targets: [String: PollTarget],
+        configuration: PollingConfiguration, targets: [ClientID: PollTarget],
         random: any RandomNumberGenerator = SystemRandomNumberGenerator()
     ) {
         self.configuration = configuration
@@ -110,7 +110,8 @@ struct SchedulerState {
                 let target = targets[slot.token.clientID]
             else { continue }
             let held = PauseRule.effectiveDue(
-                planned: now, host: hostPauses[target.hostKey]?.end, account: accountPauses[slot.token.clientID]?.end)
+                planned: now, host: hostPauses[target.hostKey]?.end,
+                account: accountPauses[slot.token.clientID.value]?.end)
             if held.heldBy != nil {
                 schedule(top.tokenID, at: held.due + spread(), booked: false)
                 continue
@@ -326,7 +327,7 @@ struct SchedulerState {
         let accounts = Set(ended.filter { $0.scope != .host }.map(\.subject))
         let waiting = slots.filter { _, slot in
             !slot.inFlight
-                && (accounts.contains(slot.token.clientID)
+                && (accounts.contains(slot.token.clientID.value)
                     || targets[slot.token.clientID].map { hosts.contains($0.hostKey) } == true)
         }
         for id in waiting.keys { schedule(id, at: now, booked: false) }

@@ -1,4 +1,5 @@
 import Logging
+import MprefCore
 import MprefStore
 
 /// Applies the deadlines of tokens whose client ID has no configured account (never polled, so no
@@ -6,7 +7,7 @@ import MprefStore
 /// their `on_failure` hooks are queued. A failure is logged and tried again at the next heartbeat.
 struct UnconfiguredDeadlines: Sendable {
     let database: DaemonStore
-    let configuredClientIDs: [String]
+    let configuredClientIDs: [ClientID]
     let hooks: HookSelection
     let logger: Logger
     let onHookRunsQueued: @Sendable () -> Void

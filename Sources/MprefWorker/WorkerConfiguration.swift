@@ -105,7 +105,7 @@ package struct RetentionConfiguration: Sendable, Hashable {
 /// Everything the daemon needs, assembled and validated by the executable.
 package struct WorkerConfiguration: Sendable {
     /// The accounts, keyed by client ID.
-    package var accounts: [String: AccountConfiguration]
+    package var accounts: [ClientID: AccountConfiguration]
     package var polling: PollingConfiguration
     package var hooks: HookConfiguration
     /// The database path, passed to hooks as `MPREFD_DB`.
@@ -113,10 +113,10 @@ package struct WorkerConfiguration: Sendable {
     /// What the daemon prunes, and when.
     package var retention = RetentionConfiguration()
     /// How each account's completed exports are downloaded, by client ID (absent = download off).
-    package var downloads: [String: DownloadSettings] = [:]
+    package var downloads: [ClientID: DownloadSettings] = [:]
 
     package init(
-        accounts: [String: AccountConfiguration], polling: PollingConfiguration = .init(),
+        accounts: [ClientID: AccountConfiguration], polling: PollingConfiguration = .init(),
         hooks: HookConfiguration = .init(), databasePath: String
     ) {
         self.accounts = accounts

@@ -1,9 +1,10 @@
 import Foundation
+import MprefCore
 
 /// How to reach and authenticate to one MyPreferences account (one client ID).
 package struct AccountConfiguration: Sendable {
     /// The MyPreferences ClientId: the `{clientId}` path parameter.
-    package var clientID: String
+    package var clientID: ClientID
     /// Base URL; default `https://pm.mypreferences.com/Profiles` (staging: `https://pmstg.mypreferences.com/Profiles`).
     package var baseURL: String
     /// Status path template below `baseURL`, with `{clientId}` and `{accessToken}` placeholders (each
@@ -49,7 +50,7 @@ package struct AccountConfiguration: Sendable {
     package static let defaultMaxPageBytes = 67_108_864
 
     package init(
-        clientID: String,
+        clientID: ClientID,
         baseURL: String = Self.defaultBaseURL,
         statusPath: String = Self.defaultStatusPath,
         accept: MediaType = .json,

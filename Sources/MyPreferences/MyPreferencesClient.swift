@@ -93,7 +93,7 @@ package final class MyPreferencesClient: Sendable {
             self.authorizer = .oauth(
                 OAuthTokenSource(
                     httpClient: httpClient, tokenURL: tokenURL, oauthClientID: oauthClientID,
-                    oauthClientSecret: oauthClientSecret, clientID: configuration.clientID, userID: userID,
+                    oauthClientSecret: oauthClientSecret, clientID: configuration.clientID.value, userID: userID,
                     requestTimeout: configuration.requestTimeout, now: now, logger: logger
                 ))
         }
@@ -201,7 +201,7 @@ package final class MyPreferencesClient: Sendable {
         StatusURL.join(
             configuration.baseURL,
             configuration.initiatePath
-                .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID))
+                .replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(configuration.clientID.value))
                 .replacingOccurrences(of: "{segmentName}", with: StatusURL.encodeSegment(segment.value)))
     }
 
@@ -246,7 +246,7 @@ package final class MyPreferencesClient: Sendable {
                 break
             case .pnauthinfo3(let userID, let secret):
                 let header = PNAuthInfo3.header(
-                    secret: secret.value, clientID: configuration.clientID, userID: userID,
+                    secret: secret.value, clientID: configuration.clientID.value, userID: userID,
                     timestamp: PNAuthInfo3.timestamp(for: now())
                 )
                 headers.add(name: "Authorization", value: header)
@@ -366,11 +366,7 @@ package final class MyPreferencesClient: Sendable {
     }
 
     private static func validate(_ configuration: AccountConfiguration, maxConnectionsPerHost: Int) throws {
-        guard !configuration.clientID.isEmpty else {
-            throw ClientConfigurationError(
-                code: .invalidValue, field: "clientID",
-                description: "clientID is empty; set it to the MyPreferences ClientId")
-        }
+        // The client ID is a `ClientID`: checked (never empty) where it entered.
         try StatusURL.validate(
             configuration.baseURL, field: "baseURL", allowInsecureHTTP: configuration.allowInsecureHTTP)
         guard configuration.statusPath.contains("{accessToken}") else {

@@ -15,10 +15,16 @@ package enum StatusURL {
     /// side carries. `{clientId}` and `{accessToken}` are each replaced by one percent-encoded
     /// path segment (only RFC 3986 unreserved characters stay literal; a segment of dots is
     /// encoded too, so it can never mean "this" or "parent" directory).
-    static func make(baseURL: String, template: String, clientID: String, accessToken: AccessToken) -> String {
+    static func make(baseURL: String, template: String, clientID: ClientID, accessToken: AccessToken) -> String {
+        make(baseURL: baseURL, template: template, clientIDText: clientID.value, accessToken: accessToken)
+    }
+
+    /// ``make(baseURL:template:clientID:accessToken:)`` for any text in place of the client ID: the
+    /// encoding holds for text no `ClientID` can carry (tests keep it so, as a second line of defence).
+    static func make(baseURL: String, template: String, clientIDText: String, accessToken: AccessToken) -> String {
         let path =
             template
-            .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientID))
+            .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientIDText))
             .replacingOccurrences(of: "{accessToken}", with: encodeSegment(accessToken.description))
         return join(baseURL, path)
     }
@@ -30,11 +36,11 @@ package enum StatusURL {
         private let head: String
         private let pieces: [String]
 
-        package init(baseURL: String, template: String, clientID: String) {
+        package init(baseURL: String, template: String, clientID: ClientID) {
             var base = Substring(baseURL)
             while base.hasSuffix("/") { base = base.dropLast() }
             var path = Substring(
-                template.replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(clientID)))
+                template.replacingOccurrences(of: "{clientId}", with: StatusURL.encodeSegment(clientID.value)))
             while path.hasPrefix("/") { path = path.dropFirst() }
             head = String(base) + "/"
             pieces = path.components(separatedBy: "{accessToken}")

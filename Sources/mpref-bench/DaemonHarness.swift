@@ -1,4 +1,5 @@
 import Foundation
+import MprefCore
 import Logging
 import MprefStore
 import MprefWorker
@@ -9,13 +10,19 @@ import ServiceLifecycle
 /// `ServiceGroup`, exactly as `mprefd run` wires it, for the duration of `body`; then shuts it
 /// down gracefully and waits for it.
 enum DaemonHarness {
-    static func account(clientID: String = "BENCH", baseURL: String) -> AccountConfiguration {
-        AccountConfiguration(clientID: clientID, baseURL: baseURL)
+    /// The benchmarks' account, `BENCH` (checked like any client ID; it follows the rule).
+    static func clientID() throws -> ClientID {
+        guard let id = ClientID("BENCH") else { throw BenchError("BENCH: \(ClientID.rule)") }
+        return id
+    }
+
+    static func account(baseURL: String) throws -> AccountConfiguration {
+        AccountConfiguration(clientID: try clientID(), baseURL: baseURL)
     }
 
     static func withDaemon<T: Sendable>(
         configuration: WorkerConfiguration, database: TokenDatabase, logger: Logger,
-        sources: [String: any StatusSource]? = nil,
+        sources: [ClientID: any StatusSource]? = nil,
         _ body: @Sendable () async throws -> T
     ) async throws -> T {
         let daemon = Daemon(

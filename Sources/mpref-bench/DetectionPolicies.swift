@@ -28,7 +28,8 @@ enum DetectionPolicies {
         callbackAt: Double? = nil,
         finish: Double, using rng: inout some RandomNumberGenerator
     ) throws -> DetectionOutcome {
-        var token = WatchedToken(id: 1, clientID: "bench", accessToken: 1, awaitsCallback: safetyNet != nil)
+        var token = WatchedToken(
+            id: 1, clientID: try DaemonHarness.clientID(), accessToken: 1, awaitsCallback: safetyNet != nil)
         var t = 0.0
         var polls = 0
         while true {

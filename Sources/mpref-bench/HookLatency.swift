@@ -119,7 +119,7 @@ enum HookLatency {
         polling.deadline = nil
         polling.maxRequestsPerSecondPerHost = 2000
         let hookConfiguration = HookConfiguration()
-        let account = DaemonHarness.account(baseURL: server.baseURL)
+        let account = try DaemonHarness.account(baseURL: server.baseURL)
         let logger = benchLogger("mprefd")
         let sink = CapturingLogHandler.Sink(wanted: ["Hook started", "hook started"])
         var hookLogger = Logger(label: "mprefd.hooks") { _ in CapturingLogHandler(sink: sink, logLevel: .debug) }
@@ -135,7 +135,9 @@ enum HookLatency {
         let recorder = PollRecorder(database: DaemonStore(database), hooks: hookConfiguration, logger: logger)
         let pollingService = PollingService(
             database: DaemonStore(database),
-            targets: ["BENCH": PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))],
+            targets: [
+                try DaemonHarness.clientID(): PollTarget(source: probe, hostKey: PollTarget.hostKey(of: server.baseURL))
+            ],
             configuration: polling, recorder: recorder, logger: logger,
             onHookRunsQueued: {
                 probe.committed(); hooks.wake()

@@ -56,7 +56,8 @@ enum Idle {
         ScanProbe.install()
         let database = try TokenDatabase(path: path, mode: .readWrite)
         let configuration = WorkerConfiguration(
-            accounts: ["BENCH": DaemonHarness.account(baseURL: server.baseURL)], databasePath: path)
+            accounts: [try DaemonHarness.clientID(): try DaemonHarness.account(baseURL: server.baseURL)],
+            databasePath: path)
         let logger = benchLogger("mprefd")
         let (cpu, stats) = try await DaemonHarness.withDaemon(
             configuration: configuration, database: database, logger: logger

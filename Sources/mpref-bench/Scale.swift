@@ -106,14 +106,16 @@ enum Scale {
             polling.multiplier = 1
             polling.deadline = nil
             polling.maxRequestsPerSecondPerHost = 2000
-            let account = DaemonHarness.account(baseURL: server.baseURL)
+            let account = try DaemonHarness.account(baseURL: server.baseURL)
             let logger = benchLogger("mprefd")
             let client = try MyPreferencesClient(
                 configuration: account, logger: logger, maxConnectionsPerHost: polling.maxInFlight)
             let probe = Probe(inner: client, tokens: tokens)
-            let configuration = WorkerConfiguration(accounts: ["BENCH": account], polling: polling, databasePath: path)
+            let configuration = WorkerConfiguration(
+                accounts: [try DaemonHarness.clientID(): account], polling: polling, databasePath: path)
             let (cpu, rssEnd, hwm) = try await DaemonHarness.withDaemon(
-                configuration: configuration, database: database, logger: logger, sources: ["BENCH": probe]
+                configuration: configuration, database: database, logger: logger,
+                sources: [try DaemonHarness.clientID(): probe]
             ) {
                 try await Task.sleep(for: .seconds(5))
                 let c0 = Bench.processCPUSeconds(), m0 = Bench.monotonicSeconds()

@@ -183,11 +183,12 @@ enum Throughput {
         polling.maxInFlight = concurrency
         polling.maxRequestsPerSecondPerHost = 1_000_000
         let configuration = WorkerConfiguration(
-            accounts: ["BENCH": DaemonHarness.account(baseURL: baseURL)], polling: polling, databasePath: path)
+            accounts: [try DaemonHarness.clientID(): try DaemonHarness.account(baseURL: baseURL)], polling: polling,
+            databasePath: path)
         let logger = benchLogger("mprefd")
         // With `--probe`, a timing wrapper in front of a client built like the daemon's own tells how
         // long the HTTP part of each poll takes inside the daemon (diagnosis, not the reported figure).
-        var sources: [String: any StatusSource]? = nil
+        var sources: [ClientID: any StatusSource]? = nil
         var timing: TimingSource? = nil
         if probe {
             let client = try MyPreferencesClient(
@@ -195,7 +196,7 @@ enum Throughput {
                 maxConnectionsPerHost: concurrency)
             let t = TimingSource(inner: client)
             timing = t
-            sources = ["BENCH": t]
+            sources = [try DaemonHarness.clientID(): t]
         }
         let phase = try await DaemonHarness.withDaemon(
             configuration: configuration, database: database, logger: logger, sources: sources

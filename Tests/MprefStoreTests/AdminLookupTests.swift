@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MprefCore
+import MprefTestSupport
 import Testing
 @testable import MprefStore
 

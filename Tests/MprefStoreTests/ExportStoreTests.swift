@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MprefCore
+import MprefTestSupport
 import Testing
 @testable import MprefStore
 
@@ -10,7 +11,7 @@ import Testing
     let start = Date(timeIntervalSince1970: 1_780_000_000)
 
     func newExport(
-        _ segment: String = "Newsletter", clientID: String = "ACME_Co", windowStart: Date? = nil,
+        _ segment: String = "Newsletter", clientID: ClientID = "ACME_Co", windowStart: Date? = nil,
         hooks: [TokenHook] = []
     ) throws -> NewExport {
         NewExport(
@@ -23,7 +24,7 @@ import Testing
 
     /// Starts an export of `segment` at `at` and returns (export id, token row id).
     func started(
-        _ db: TokenDatabase, _ segment: String = "Newsletter", clientID: String = "ACME_Co", token: Int64, at: Date,
+        _ db: TokenDatabase, _ segment: String = "Newsletter", clientID: ClientID = "ACME_Co", token: Int64, at: Date,
         windowStart: Date? = nil
     ) throws -> (Int64, TokenID) {
         guard

@@ -1,6 +1,7 @@
 import Foundation
 import MprefCore
 import GRDB
+import MprefTestSupport
 import Testing
 @testable import MprefStore
 

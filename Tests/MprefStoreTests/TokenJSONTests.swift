@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MprefTestSupport
 import Testing
 @testable import MprefStore
 import GRDB

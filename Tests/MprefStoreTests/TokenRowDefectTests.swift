@@ -1,6 +1,7 @@
 import MprefCore
 import Foundation
 import GRDB
+import MprefTestSupport
 import Testing
 @testable import MprefStore
 
@@ -28,6 +29,8 @@ import Testing
         ("access_token", "-7", false),
         ("client_id", "''", false),
         ("client_id", "printf('%.200c', 'x')", false),
+        // Within the schema's length CHECK, but not a client ID (it would name a directory path).
+        ("client_id", "'a/b'", false),
     ]
 
     @Test(arguments: edits)

@@ -2,6 +2,7 @@ import Foundation
 import MprefCore
 import MprefStore
 import MyPreferences
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 

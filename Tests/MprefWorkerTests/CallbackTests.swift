@@ -3,6 +3,7 @@ import Logging
 import MprefCore
 import MprefStore
 import MyPreferences
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 

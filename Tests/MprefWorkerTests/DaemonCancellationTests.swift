@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MprefStore
 import MyPreferences
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 

@@ -1,6 +1,7 @@
 import Foundation
 import MprefCore
 import MyPreferences
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 
@@ -121,8 +122,9 @@ struct DownloadPolicyTests {
         var settings = DownloadSettings()
         settings.directory = "/data/x"
         #expect(settings.file(clientID: "ACME_Co", accessToken: 42) == "/data/x/ACME_Co/42.ndjson")
+        // A client ID that could name another path is no `ClientID`: it never reaches `file`.
         for bad in ["..", ".", "a/b", "", "a\u{0}b", "ü"] {
-            #expect(settings.file(clientID: bad, accessToken: 42) == nil)
+            #expect(ClientID(bad) == nil, "\(bad)")
         }
         #expect(settings.file(clientID: "ACME", accessToken: 0) == nil)
     }

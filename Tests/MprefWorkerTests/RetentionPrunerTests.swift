@@ -4,6 +4,7 @@ import Logging
 import MprefCore
 @testable import MprefStore
 import Synchronization
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 

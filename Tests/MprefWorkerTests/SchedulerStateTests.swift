@@ -3,6 +3,7 @@ import MprefCore
 import Logging
 import MprefStore
 import MyPreferences
+import MprefTestSupport
 import Testing
 @testable import MprefWorker
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefTestSupport
 import Testing
 @testable import MyPreferences
 import MprefCore
@@ -48,9 +49,6 @@ struct ClientConfigurationTests {
             name: "query in base URL",
             account: AccountConfiguration(clientID: "A", baseURL: "https://pm.mypreferences.com/?x=1"),
             code: .invalidURL, field: "baseURL", mentions: []),
-        Refusal(
-            name: "empty client ID", account: AccountConfiguration(clientID: ""),
-            code: .invalidValue, field: "clientID", mentions: []),
         Refusal(
             name: "template without access token",
             account: AccountConfiguration(clientID: "A", statusPath: "Async/{clientId}/Status"),
@@ -153,18 +151,22 @@ struct ClientConfigurationTests {
     func statusURL(_ path: PathCase) {
         #expect(
             StatusURL.make(
-                baseURL: path.baseURL, template: path.template, clientID: path.clientID, accessToken: path.accessToken)
+                baseURL: path.baseURL, template: path.template, clientIDText: path.clientID,
+                accessToken: path.accessToken)
                 == path.expected)
     }
 
-    @Test func oddClientIDsReachTheServerEncoded() async throws {
+    /// An odd client ID (a space, a slash, `..`, `;`) cannot be configured at all: it is no `ClientID`.
+    /// Every character one may have reaches the server as it is (the encoding of any other text is
+    /// checked in `statusURL`, as a second line of defence).
+    @Test func clientIDsReachTheServerAsTheyAre() async throws {
+        for odd in ["ACME Co/Ünï?#%", "..", "a;b=c&d"] { #expect(ClientID(odd) == nil, "\(odd)") }
         try await withServer({ _ in .json(sampleStatusJSON) }) { server in
             for (clientID, expected) in [
-                ("ACME Co/Ünï?#%", "/Profiles/ACME%20Co%2F%C3%9Cn%C3%AF%3F%23%25/status/Token/42"),
-                ("..", "/Profiles/%2E%2E/status/Token/42"),
-                ("a;b=c&d", "/Profiles/a%3Bb%3Dc%26d/status/Token/42"),
+                ("a.b-c_d", "/Profiles/a.b-c_d/status/Token/42"),
+                ("ACME_Co", "/Profiles/ACME_Co/status/Token/42"),
             ] {
-                let account = loopbackAccount(server, clientID: clientID) {
+                let account = loopbackAccount(server, clientID: try #require(ClientID(clientID))) {
                     $0.baseURL += "/"
                     $0.statusPath = "/{clientId}/status/Token/{accessToken}"
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 @testable import MyPreferences
 import MprefCore

@@ -1,5 +1,6 @@
 import Foundation
 import MprefCore
+import MprefTestSupport
 import Testing
 @testable import MyPreferences
 

@@ -1,4 +1,5 @@
 import Foundation
+import MprefTestSupport
 import Testing
 @testable import mprefd
 import MprefWorker
@@ -94,7 +95,7 @@ import MprefWorker
         let configuration = try await ConfigurationLoader(environment: [:], readsSecretFiles: false)
             .load(path: PackagingTests.exampleConfig, isExplicit: true)
         let table = Dictionary(
-            uniqueKeysWithValues: ConfigKeys.all(accountIDs: configuration.clientIDs).map {
+            uniqueKeysWithValues: ConfigKeys.all(accountIDs: configuration.clientIDs.map(\.value)).map {
                 ($0.path.joined(separator: "."), $0.key)
             })
         let fromFile = configuration.entries.filter { $0.source == .file }

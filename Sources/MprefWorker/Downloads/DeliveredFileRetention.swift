@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MprefCore
 import MprefStore
 import Synchronization
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Synchronization
 /// in batches, so a backlog never holds the loop for long.
 package final class DeliveredFileRetention: Sendable {
     private let database: DaemonStore
-    private let days: [String: Int]
+    private let days: [ClientID: Int]
     private let logger: Logger
     private let lastPass = Mutex<Date?>(nil)
     package let passInterval: TimeInterval
@@ -20,7 +21,7 @@ package final class DeliveredFileRetention: Sendable {
 
     /// - Parameter days: `download.retention_days` by client ID (accounts with 0 are left out).
     package init(
-        database: DaemonStore, days: [String: Int], logger: Logger, passInterval: TimeInterval = 600,
+        database: DaemonStore, days: [ClientID: Int], logger: Logger, passInterval: TimeInterval = 600,
         batchSize: Int = 200
     ) {
         self.database = database

@@ -29,10 +29,10 @@ package struct DownloadSettings: Sendable, Hashable {
     package init() {}
 
     /// The final path of an export's file. Only validated values go in: the client ID (``ClientID/rule``:
-    /// 1–128 of `[A-Za-z0-9_.-]`, not `.` or `..`; checked by the configuration and again here) and the
-    /// positive integer access token, so no path can leave `directory`.
-    package func file(clientID: String, accessToken: AccessToken) -> String? {
-        guard ClientID.isValid(clientID), accessToken > 0 else { return nil }
+    /// 1–128 of `[A-Za-z0-9_.-]`, not `.` or `..`, checked where it entered) and the positive integer
+    /// access token, so no path can leave `directory`.
+    package func file(clientID: ClientID, accessToken: AccessToken) -> String? {
+        guard accessToken > 0 else { return nil }
         return (directory as NSString).appendingPathComponent("\(clientID)/\(accessToken).ndjson")
     }
 }

@@ -13,7 +13,7 @@ import Synchronization
 /// when a token of its segment completes, and at least every ``refreshInterval``.
 package final class SegmentSchedules: Sendable {
     private struct Key: Hashable, Sendable {
-        var clientID: String
+        var clientID: ClientID
         var segment: SegmentName
     }
 
@@ -68,11 +68,11 @@ package final class SegmentSchedules: Sendable {
     }
 
     /// The forecast of a segment's completion times (from its history), or `nil` without enough history.
-    package func forecast(clientID: String, segment: SegmentName) async -> CompletionForecast? {
+    package func forecast(clientID: ClientID, segment: SegmentName) async -> CompletionForecast? {
         await entry(clientID: clientID, segment: segment)?.forecast
     }
 
-    private func entry(clientID: String, segment: SegmentName) async -> Entry? {
+    private func entry(clientID: ClientID, segment: SegmentName) async -> Entry? {
         let key = Key(clientID: clientID, segment: segment)
         let now = monotonicNow()
         if let entry = entries.withLock({ $0[key] }), now - entry.builtAt < refreshInterval {

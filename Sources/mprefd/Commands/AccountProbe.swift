@@ -27,7 +27,7 @@ enum AccountProbe {
             case misconfigured
         }
 
-        var clientID: String
+        var clientID: ClientID
         var accessToken: AccessToken
         var result: Result
         var httpStatus: Int?
@@ -46,7 +46,7 @@ enum AccountProbe {
 
     /// Judges one status answer (pure). `tokenIsKnown`: the access token came from the database or
     /// the operator, so a 404 means the path is wrong rather than the export unknown.
-    static func judge(clientID: String, accessToken: AccessToken, tokenIsKnown: Bool, result: PollResult) -> Verdict {
+    static func judge(clientID: ClientID, accessToken: AccessToken, tokenIsKnown: Bool, result: PollResult) -> Verdict {
         let code = result.httpStatus
         let http = code.map { "HTTP \($0)" } ?? "no answer"
         func verdict(_ r: Verdict.Result, _ detail: String) -> Verdict {

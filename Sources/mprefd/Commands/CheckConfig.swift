@@ -84,7 +84,7 @@ struct CheckConfig: AsyncParsableCommand {
             if probe {
                 root["probe"] = verdicts.map { v -> [String: Any] in
                     [
-                        "client_id": v.clientID, "access_token": v.accessToken.value, "result": v.result.rawValue,
+                        "client_id": v.clientID.value, "access_token": v.accessToken.value, "result": v.result.rawValue,
                         "http_status": v.httpStatus.map { $0 as Any } ?? NSNull(), "detail": v.detail,
                     ]
                 }

@@ -41,7 +41,7 @@ struct CursorsList: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
-        let cursors = try database.cursors(clientID: clientID?.value)
+        let cursors = try database.cursors(clientID: clientID)
         if json {
             try Output.json(cursors)
             return

@@ -83,7 +83,7 @@ struct Download: AsyncParsableCommand {
 
     func run() async throws {
         let tokens = AccessToken.unique(accessTokens)
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         if retry {
             try await rearm(tokens)
             return
@@ -104,15 +104,16 @@ struct Download: AsyncParsableCommand {
         guard let record = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {
             throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
         }
-        guard let account = configuration.accounts[record.clientID] else {
+        guard let recordClientID = ClientID(record.clientID), let account = configuration.accounts[recordClientID]
+        else {
             throw MprefdError.configuration(
                 "no account configured for client ID \(record.clientID); add it under `accounts:` to download its exports"
             )
         }
-        let settings = configuration.downloads[record.clientID] ?? DownloadSettings()
+        let settings = configuration.downloads[recordClientID] ?? DownloadSettings()
         guard
             let file = out.map({ ConfigurationLoader.absolute($0) })
-                ?? settings.file(clientID: record.clientID, accessToken: record.accessToken)
+                ?? settings.file(clientID: recordClientID, accessToken: record.accessToken)
         else {
             throw MprefdError.usage("client ID \(record.clientID) cannot name a file; pass --out")
         }
@@ -166,7 +167,7 @@ struct Download: AsyncParsableCommand {
         }
         guard state == .complete else {
             let reason =
-                try database.findTokens(accessTokens: [record.accessToken], clientID: record.clientID).first?.lastError
+                try database.findTokens(accessTokens: [record.accessToken], clientID: recordClientID).first?.lastError
                 ?? state.rawValue
             throw MprefdError.notFound("download of \(record.accessToken) ended \(state.rawValue): \(reason)")
         }
@@ -180,7 +181,7 @@ struct Download: AsyncParsableCommand {
         account: AccountConfiguration, database: AdminStore
     ) async throws -> TokenState {
         var token = WatchedToken(
-            id: record.id, clientID: record.clientID, accessToken: record.accessToken, state: .downloading,
+            id: record.id, clientID: account.clientID, accessToken: record.accessToken, state: .downloading,
             rowCount: record.rowCount, byteCount: record.byteCount)
         var rng = SystemRandomNumberGenerator()
         var lastProgress = ""
@@ -232,7 +233,7 @@ struct Download: AsyncParsableCommand {
     private func rearm(_ tokens: [AccessToken]) async throws {
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
-        let records = try TokenSelection.resolve(tokens, clientID: clientID?.value, in: database)
+        let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)
         let rearmed = Set(try database.retryDownloads(tokenIDs: records.map(\.id), fromStart: fromStart))
         var lines: [String] = []
         for record in records {

@@ -430,10 +430,16 @@ struct Export: AsyncParsableCommand {
                 "export \(id)'s hooks column is not a JSON array of {\"on_event\", \"command\"}; fix it with sqlite3 (e.g. UPDATE exports SET hooks = '[]' WHERE id = \(id)), then resolve again"
             )
         }
+        guard let clientID = ClientID(export.clientID) else {
+            throw MprefdError(
+                exitCode: ExitCode.dataError,
+                "export \(id)'s client_id '\(TerminalText.escaped(export.clientID))' is not a client ID (\(ClientID.rule)); fix it with sqlite3, then resolve again"
+            )
+        }
         let now = Date()
         let deadline: Int64?? = export.deadlineSeconds.map { $0 == 0 ? .some(nil) : .some($0) } ?? nil
         let token = NewToken(
-            clientID: export.clientID, accessToken: accessToken, label: export.label,
+            clientID: clientID, accessToken: accessToken, label: export.label,
             deadline: WatchOptions.deadline(deadline, configured: configuration.polling.deadline, now: now),
             hooks: export.hooks, globalHooks: export.globalHooks, download: export.download, segment: export.segmentName
         )

@@ -34,7 +34,7 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let stateFilter = state
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         if json {
@@ -49,7 +49,8 @@ struct List: AsyncParsableCommand {
         // A watching token of a client ID without a configured account is never polled (it times
         // out at its deadline); unknowable when no accounts are configured here.
         let unpolled = { (t: TokenRecord) in
-            t.state == .watching && !configuration.accounts.isEmpty && configuration.accounts[t.clientID] == nil
+            t.state == .watching && !configuration.accounts.isEmpty
+                && ClientID(t.clientID).flatMap { configuration.accounts[$0] } == nil
         }
         if tokens.isEmpty {
             Output.note(
@@ -74,7 +75,7 @@ struct List: AsyncParsableCommand {
         }
         // Exports that may have started without a known access token: nothing in the table above
         // watches them, so say so after it (on stderr: the table stays the only stdout).
-        for export in try database.unsettledExports() where clientID == nil || export.clientID == clientID {
+        for export in try database.unsettledExports() where clientID == nil || export.clientID == clientID?.value {
             Output.note(UnsettledExport(export).line)
         }
     }

@@ -39,7 +39,7 @@ struct Remove: AsyncParsableCommand {
 
     func run() async throws {
         let tokens = AccessToken.unique(accessTokens)
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let records = try TokenSelection.resolve(tokens, clientID: clientID, in: database)

@@ -41,7 +41,7 @@ struct Show: AsyncParsableCommand {
 
     func run() async throws {
         let tokens = [accessToken]
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readOnly))
         guard let token = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {

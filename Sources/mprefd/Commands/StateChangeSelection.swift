@@ -30,7 +30,7 @@ struct StateChangeSelection: ParsableArguments {
 
     func apply(_ change: AdminStore.AdminChange, verb: String, eligible: TokenState) async throws {
         let tokens = AccessToken.unique(accessTokens)
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         let configuration = try await global.loadConfiguration()
         let database = AdminStore(try global.openDatabase(configuration, mode: .readWrite, requireExisting: true))
         let records =

@@ -63,7 +63,10 @@ struct Status: AsyncParsableCommand {
             let health = DaemonHealth.assess(
                 lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
                 now: now, staleAfterSeconds: staleAfter)
-            let accountHosts = configuration.accounts.mapValues { PollTarget.hostKey(of: $0.baseURL) }
+            let accountHosts = Dictionary(
+                uniqueKeysWithValues: configuration.accounts.map {
+                    ($0.key.value, PollTarget.hostKey(of: $0.value.baseURL))
+                })
             var full = StatusReport(
                 health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
                 now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts,
@@ -93,7 +96,7 @@ struct Status: AsyncParsableCommand {
             }
             full.stuckExports = try await database.watchingSegmentTokens(stuckOnly: true).map {
                 StatusReport.Stuck(
-                    clientID: $0.clientID, accessToken: $0.accessToken, segment: $0.segment.value,
+                    clientID: $0.clientID.value, accessToken: $0.accessToken, segment: $0.segment.value,
                     stuckAt: $0.stuckAt ?? "")
             }
             if !full.stuckExports.isEmpty {

@@ -26,7 +26,7 @@ enum TokenSelection {
     ///
     /// - Throws: `MprefdError` exit 1 when a token is not watched (naming it), exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
-    static func resolve(_ tokens: [AccessToken], clientID: String?, in database: some TokenLookup) throws
+    static func resolve(_ tokens: [AccessToken], clientID: ClientID?, in database: some TokenLookup) throws
         -> [TokenRecord]
     {
         try lookUp(
@@ -40,7 +40,7 @@ enum TokenSelection {
     /// - Throws: `missing(token)` for the first token without a row, `MprefdError` exit 64 when a token
     ///   exists under several client IDs and `clientID` is `nil` (listing them); `StoreError`.
     static func lookUp(
-        _ tokens: [AccessToken], clientID: String?, in database: some TokenLookup,
+        _ tokens: [AccessToken], clientID: ClientID?, in database: some TokenLookup,
         missing: (AccessToken) -> MprefdError
     ) throws -> [TokenRecord] {
         var found: [AccessToken: [TokenRecord]] = [:]
@@ -62,7 +62,7 @@ enum TokenSelection {
         return records
     }
 
-    static func notFoundMessage(_ token: AccessToken, clientID: String?) -> String {
+    static func notFoundMessage(_ token: AccessToken, clientID: ClientID?) -> String {
         if let clientID { return "no token \(token) (client ID \(clientID)); see `mprefd list`" }
         return "no token \(token) (under any client ID); see `mprefd list`"
     }

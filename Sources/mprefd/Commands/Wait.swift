@@ -79,7 +79,7 @@ struct Wait: AsyncParsableCommand {
 
     func run() async throws {
         let tokens = AccessToken.unique(accessTokens)
-        let clientID = self.clientID?.value
+        let clientID = self.clientID
         let timeoutSeconds = timeout?.seconds
         let intervalSeconds = interval.seconds
         let configuration = try await global.loadConfiguration()
@@ -94,7 +94,8 @@ struct Wait: AsyncParsableCommand {
         // Say why a token will not move: its client ID has no configured account, so the daemon
         // does not poll it (unknowable when this configuration names no accounts).
         if !configuration.accounts.isEmpty {
-            for record in records where record.state == .watching && configuration.accounts[record.clientID] == nil {
+            for record in records
+            where record.state == .watching && ClientID(record.clientID).flatMap { configuration.accounts[$0] } == nil {
                 Output.note(
                     "\(record.clientID)/\(record.accessToken) is not polled: no account is configured for client ID \(record.clientID); "
                         + (record.deadlineAt.map { "it times out at its deadline, \($0)" }
@@ -152,7 +153,7 @@ struct Wait: AsyncParsableCommand {
     }
 
     /// One row per access token; an unknown token is a usage error (exit 64), not "not found".
-    private static func resolve(_ tokens: [AccessToken], clientID: String?, in database: ReportStore) throws
+    private static func resolve(_ tokens: [AccessToken], clientID: ClientID?, in database: ReportStore) throws
         -> [TokenRecord]
     {
         try TokenSelection.lookUp(tokens, clientID: clientID, in: database) { token in

@@ -104,7 +104,7 @@ struct WatchOptions: ParsableArguments {
     /// `--deadline auto` for a token of `segment`: 5 × the segment's 99th-percentile duration (at least
     /// 1 hour) from its history, in seconds; `nil` (with a note on stderr) without enough history
     /// (fewer than 3 completions), so the configured `polling.deadline_s` applies.
-    func autoDeadlineSeconds(clientID: String, segment: SegmentName?, database: AdminStore) async throws -> Int64?? {
+    func autoDeadlineSeconds(clientID: ClientID, segment: SegmentName?, database: AdminStore) async throws -> Int64?? {
         guard autoDeadline else { return deadlineSeconds }
         guard let segment else {
             throw MprefdError.usage(

@@ -11,7 +11,7 @@ struct ConfigurationFile: Sendable {
     /// The path as given.
     var path: String
     /// The client IDs under `accounts:`, in file order.
-    var accountIDs: [String]
+    var accountIDs: [ClientID]
     /// Dotted paths of every value present in the file (`polling.max_delay_s`), to tell where an
     /// effective value came from.
     var valuePaths: Set<String>
@@ -82,7 +82,7 @@ struct ConfigurationFile: Sendable {
 
     private struct Walker {
         let path: String
-        var accountIDs: [String] = []
+        var accountIDs: [ClientID] = []
         var valuePaths: Set<String> = []
 
         init(path: String) { self.path = path }
@@ -138,14 +138,14 @@ struct ConfigurationFile: Sendable {
                     )
                 }
                 for (keyNode, valueNode) in mapping {
-                    guard let clientID = keyNode.scalar?.string, ClientID.isValid(clientID) else {
+                    guard let text = keyNode.scalar?.string, let clientID = ClientID(text) else {
                         let shown = keyNode.scalar?.string ?? kind(keyNode)
                         throw MprefdError.configuration(
                             "\(location(keyNode)): account key '\(shown)' under 'accounts' is not a valid client ID; \(ClientID.rule)"
                         )
                     }
                     accountIDs.append(clientID)
-                    try check(valueNode, shape: account, at: keyPath + [clientID])
+                    try check(valueNode, shape: account, at: keyPath + [clientID.value])
                 }
             }
         }

@@ -43,7 +43,9 @@ struct ConfigurationLoader {
             )
         }
 
-        if let unknown = ConfigEnvironmentCheck.unknownOverride(in: environment, accountIDs: file?.accountIDs ?? []) {
+        if let unknown = ConfigEnvironmentCheck.unknownOverride(
+            in: environment, accountIDs: (file?.accountIDs ?? []).map(\.value))
+        {
             throw unknown
         }
         let environmentProvider = EnvironmentVariablesProvider(
@@ -97,7 +99,7 @@ struct ConfigurationLoader {
         for clientID in file?.accountIDs ?? [] {
             configuration.accounts[clientID] = try readAccount(clientID, &values, configDirectory: configDirectory)
             configuration.downloads[clientID] = try readDownload(
-                ["accounts", clientID, "download"], &values, configDirectory: configDirectory)
+                ["accounts", clientID.value, "download"], &values, configDirectory: configDirectory)
         }
         configuration.entries = values.entries
         return configuration
@@ -184,11 +186,11 @@ struct ConfigurationLoader {
         configuration.hooks = h
     }
 
-    private func readAccount(_ clientID: String, _ values: inout ConfigValueReader, configDirectory: String?) throws
+    private func readAccount(_ clientID: ClientID, _ values: inout ConfigValueReader, configDirectory: String?) throws
         -> AccountConfiguration
     {
         typealias K = ConfigKeys.Account
-        let key = ["accounts", clientID]
+        let key = ["accounts", clientID.value]
         let baseURL = try values.read(key, K.baseURL)
         let allowInsecureHTTP = try values.read(key, K.allowInsecureHTTP)
         if let problem = URLCheck.problem(

@@ -29,15 +29,15 @@ struct MprefdConfiguration: Sendable {
     /// `callbacks.*`; `nil` = no callback listener and no `CallbackURL` sent (the default).
     var callbacks: CallbackConfiguration?
     /// `accounts.*`, keyed by MyPreferences client ID; empty when none are configured.
-    var accounts: [String: AccountConfiguration] = [:]
+    var accounts: [ClientID: AccountConfiguration] = [:]
     /// `accounts.*.download`, keyed by client ID.
-    var downloads: [String: DownloadSettings] = [:]
+    var downloads: [ClientID: DownloadSettings] = [:]
     /// Every key with its effective value (secrets redacted) and where it came from, in
     /// documentation order, for `mprefd check-config`.
     var entries: [ConfigEntry] = []
 
     /// Client IDs of the configured accounts, sorted.
-    var clientIDs: [String] { accounts.keys.sorted() }
+    var clientIDs: [ClientID] { accounts.keys.sorted() }
 
     /// The daemon's view: accounts, polling, hooks and the database path it actually uses.
     func workerConfiguration(databasePath: String) -> WorkerConfiguration {
@@ -55,14 +55,14 @@ struct MprefdConfiguration: Sendable {
     /// - Throws: `MprefdError` exit 64 when `given` is not a valid client ID, is not one of the
     ///   configured accounts (naming them), or is missing while zero or several accounts are configured.
     ///   With no accounts configured at all, any valid client ID is accepted.
-    func resolveClientID(_ given: String?) throws -> String {
-        if let given {
-            guard ClientID.isValid(given) else {
-                throw MprefdError.usage("bad client ID '\(given)': \(ClientID.rule)")
+    func resolveClientID(_ given: String?) throws -> ClientID {
+        if let text = given {
+            guard let given = ClientID(text) else {
+                throw MprefdError.usage("bad client ID '\(text)': \(ClientID.rule)")
             }
             if !accounts.isEmpty, accounts[given] == nil {
                 throw MprefdError.usage(
-                    "client ID '\(given)' is not a configured account; configured: \(clientIDs.joined(separator: ", ")) (see `mprefd check-config`)"
+                    "client ID '\(given)' is not a configured account; configured: \(clientIDs.map(\.value).joined(separator: ", ")) (see `mprefd check-config`)"
                 )
             }
             return given
@@ -76,7 +76,8 @@ struct MprefdConfiguration: Sendable {
             )
         default:
             throw MprefdError.usage(
-                "--client-id is required with several accounts configured: \(clientIDs.joined(separator: ", "))")
+                "--client-id is required with several accounts configured: \(clientIDs.map(\.value).joined(separator: ", "))"
+            )
         }
     }
 }

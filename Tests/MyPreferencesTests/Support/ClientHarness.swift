@@ -1,10 +1,12 @@
 import Foundation
+import MprefTestSupport
 import Logging
+import MprefCore
 @testable import MyPreferences
 
 /// A loopback account for `server` with short timeouts; `edit` adjusts it.
 func loopbackAccount(
-    _ server: LoopbackServer, clientID: String = "ACME_Co", edit: (inout AccountConfiguration) -> Void = { _ in }
+    _ server: LoopbackServer, clientID: ClientID = "ACME_Co", edit: (inout AccountConfiguration) -> Void = { _ in }
 ) -> AccountConfiguration {
     var account = AccountConfiguration(
         clientID: clientID, baseURL: server.baseURL + "/Profiles",

@@ -104,10 +104,15 @@ struct Download: AsyncParsableCommand {
         guard let record = try TokenSelection.resolve(tokens, clientID: clientID, in: database).first else {
             throw MprefdError.notFound(TokenSelection.notFoundMessage(tokens[0], clientID: clientID))
         }
-        guard let recordClientID = ClientID(record.clientID), let account = configuration.accounts[recordClientID]
-        else {
+        guard let recordClientID = ClientID(record.clientID) else {
+            throw MprefdError(
+                exitCode: ExitCode.dataError,
+                "token \(record.accessToken)'s client_id '\(TerminalText.escaped(record.clientID))' is no client ID (\(ClientID.rule)); `mprefd show \(record.accessToken)` says how to repair the row"
+            )
+        }
+        guard let account = configuration.accounts[recordClientID] else {
             throw MprefdError.configuration(
-                "no account configured for client ID \(record.clientID); add it under `accounts:` to download its exports"
+                "no account configured for client ID \(recordClientID); add it under `accounts:` to download its exports"
             )
         }
         let settings = configuration.downloads[recordClientID] ?? DownloadSettings()

@@ -221,6 +221,24 @@ struct HandEditedOutputTests {
         #expect(list.stderr.split(separator: "\n").count == 1, "\(list.stderr)")
     }
 
+    /// A `client_id` within the schema's length CHECK that is no client ID (`a/b` would name a
+    /// directory path): an unusable row for `status`, a bad-data error for `download`, still listed.
+    @Test func aClientIDThatIsNoClientIDIsAnUnusableRow() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "41"]).status == 0)
+        #expect(
+            try await cli.sqlite([cli.databasePath, "UPDATE tokens SET client_id = 'a/b' WHERE access_token = 41"])
+                .status == 0)
+        let status = try #require(try await cli.run(["status", "--json"]).json() as? [String: Any])
+        #expect((status["unusable_rows"] as? [[String: Any]])?.first?["column"] as? String == "client_id", "\(status)")
+        let download = try await cli.run(["download", "41"])
+        #expect(download.status == 65, "\(download.stderr)")
+        #expect(download.stderr.contains("client_id 'a/b' is no client ID"), "\(download.stderr)")
+        let list = try await cli.run(["list"])
+        #expect(list.status == 0 && list.stdout.contains("a/b"), "\(list.stdout)\(list.stderr)")
+    }
+
     @Test func anEmptyNextPollIsAnUnusableRowNotTheNextPoll() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

@@ -112,28 +112,19 @@ package final class Daemon: Service {
             ]
             let group = ServiceGroup(
                 configuration: .init(
-                    services: others
-                        + own.map {
-                            .init(
-                                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
-                                failureTerminationBehavior: .gracefullyShutdownGroup)
-                        },
+                    services: others + own.map(ServiceGroupConfiguration.ServiceConfiguration.stoppingTheGroup),
                     gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
             try await group.run()
         } catch {
             // A failure at the start or of a service: the clients are shut down before the error is
-            // reported; AsyncHTTPClient traps on a client dropped while still running.
-            await Task { [clients] in
-                for client in clients.values { await client.shutdown() }
-            }.value
+            // reported.
+            await Self.shutDown(clients.values)
             throw error
         }
-        // Even when cancelled: the stop is recorded and the clients are shut down (in a task that
-        // does not inherit the cancellation, which would refuse the database write).
-        await Task { [clients, database] in
-            for client in clients.values { await client.shutdown() }
-            try? await database.markDaemonStopped()
-        }.value
+        // Even when cancelled: the stop is recorded (in a task that does not inherit the
+        // cancellation, which would refuse the database write).
+        await Self.shutDown(clients.values)
+        await Task { [database] in try? await database.markDaemonStopped() }.value
         logger.info("mprefd stopped")
     }
 
@@ -155,10 +146,8 @@ package final class Daemon: Service {
                         configuration: account, logger: logger,
                         maxConnectionsPerHost: max(8, configuration.polling.maxInFlight))
                 } catch {
-                    // Those made before this one must be shut down first (AsyncHTTPClient traps otherwise).
-                    await Task { [clients] in
-                        for made in clients.values { await made.shutdown() }
-                    }.value
+                    // Those made before this one must be shut down first.
+                    await Self.shutDown(clients.values)
                     throw error
                 }
                 clients[clientID] = client
@@ -182,6 +171,12 @@ package final class Daemon: Service {
         return true
     }
 
+    /// Shuts `clients` down, also from a cancelled task (in a task the cancellation does not reach):
+    /// AsyncHTTPClient traps on a client dropped while still running.
+    private static func shutDown(_ clients: some Collection<ReloadableSource> & Sendable) async {
+        await Task { for client in clients { await client.shutdown() } }.value
+    }
+
     /// Re-reads the credentials of `clientID` and polls with them from now on; logs the outcome.
     /// A failure (say, the secret file is still unreadable) keeps the old credentials.
     private static func reloadCredentials(
@@ -201,5 +196,15 @@ package final class Daemon: Service {
                     "export.client_id": "\(clientID)", "error": "\(error)",
                 ])
         }
+    }
+}
+
+extension ServiceGroupConfiguration.ServiceConfiguration {
+    /// `service` as a part of the daemon's group: when it ends or fails, the group stops the others
+    /// gracefully (and `run` throws the failure).
+    package static func stoppingTheGroup(_ service: any Service) -> Self {
+        .init(
+            service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+            failureTerminationBehavior: .gracefullyShutdownGroup)
     }
 }

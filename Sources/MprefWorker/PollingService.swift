@@ -219,10 +219,9 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
                         downloadStep.files.forget(change.tokenID)
                     }
                     state.apply(changes.tokens, wallNow: wallNow(), now: clock.now, logger: logger)
-                    // An account pause is lifted once its credentials are fixed: re-read them
-                    // before its tokens are polled again (the old ones would get 401 and a new pause).
-                    // An account pause's subject is its client ID (a stored text; one that is no client ID has
-                    // no account to re-read).
+                    // An account pause is lifted once its credentials are fixed: re-read them before
+                    // its tokens are polled again (the old ones would get 401 and a new pause). The
+                    // pause's subject is stored text; one that is no client ID has no account to re-read.
                     for clientID in Set(
                         changes.pauseLifts.filter { $0.scope == .account }.compactMap { ClientID($0.subject) })
                     {

@@ -14,17 +14,12 @@ package enum StatusURL {
     /// `baseURL` and the expanded `template` joined with exactly one `/`, whatever slashes either
     /// side carries. `{clientId}` and `{accessToken}` are each replaced by one percent-encoded
     /// path segment (only RFC 3986 unreserved characters stay literal; a segment of dots is
-    /// encoded too, so it can never mean "this" or "parent" directory).
-    static func make(baseURL: String, template: String, clientID: ClientID, accessToken: AccessToken) -> String {
-        make(baseURL: baseURL, template: template, clientIDText: clientID.value, accessToken: accessToken)
-    }
-
-    /// ``make(baseURL:template:clientID:accessToken:)`` for any text in place of the client ID: the
-    /// encoding holds for text no `ClientID` can carry (tests keep it so, as a second line of defence).
-    static func make(baseURL: String, template: String, clientIDText: String, accessToken: AccessToken) -> String {
+    /// encoded too, so it can never mean "this" or "parent" directory). `clientID` is any text (the
+    /// reference ``Template`` is checked against, for every text, not only a valid `ClientID`).
+    static func make(baseURL: String, template: String, clientID: String, accessToken: AccessToken) -> String {
         let path =
             template
-            .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientIDText))
+            .replacingOccurrences(of: "{clientId}", with: encodeSegment(clientID))
             .replacingOccurrences(of: "{accessToken}", with: encodeSegment(accessToken.description))
         return join(baseURL, path)
     }

@@ -21,27 +21,6 @@ import Testing
         }
     }
 
-    /// Whether `task` ends within `timeout`: its end raced against the timeout (no polling).
-    static func ends(_ task: Task<Void, any Error>, within timeout: Duration) async -> Bool {
-        // Awaiting `task.result` cannot be cancelled, so it runs detached and signals through a
-        // stream, whose iteration ends when the timeout cancels it.
-        let (ended, signal) = AsyncStream<Void>.makeStream()
-        Task.detached {
-            _ = await task.result; signal.yield(); signal.finish()
-        }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in ended { return true }; return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout); return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-    }
-
     @Test func aCancelledDaemonEndsPromptlyWithEveryLoopBusy() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "mprefd-cancel-\(UUID().uuidString)")
@@ -81,7 +60,7 @@ import Testing
         #expect(try AdminStore(database).listHookRuns(state: .running).count == 1)
 
         task.cancel()
-        let ended = await Self.ends(task, within: .seconds(20))
+        let ended = await ends(task, within: .seconds(20))
         #expect(ended, "the cancelled daemon did not end (a loop spins on the cancelled mailbox)")
         guard ended else { return }
         #expect(

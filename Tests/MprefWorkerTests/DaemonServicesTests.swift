@@ -107,7 +107,7 @@ import Testing
         let run = Task { try await group.run() }
         await group.triggerGracefulShutdown()
         // An hour-long wait: ending at all (well within the bound) means the shutdown cut it short.
-        #expect(await DaemonCancellationTests.ends(run, within: .seconds(60)))
+        #expect(await ends(run, within: .seconds(60)))
         #expect(ticks.withLock { $0 } == 0, "no tick once the group shuts down")
     }
 
@@ -146,7 +146,7 @@ import Testing
         await group.triggerGracefulShutdown()
         for await _ in schedulerStopping { break }
         source.open()
-        #expect(await DaemonCancellationTests.ends(run, within: .seconds(60)))
+        #expect(await ends(run, within: .seconds(60)))
         try await run.value
 
         let token = try #require(try AdminStore(scene.database).listTokens().first)
@@ -165,32 +165,28 @@ import Testing
         hooks.killGrace = .milliseconds(200)
         let scene = try Self.scene("failing", hooks: hooks, tokens: [1, 2])
         defer { try? FileManager.default.removeItem(at: scene.directory) }
-        let (asked, askedSignal) = AsyncStream<Void>.makeStream()
-        let source = GatedSource(asked: askedSignal)
+        let source = GatedSource(asked: AsyncStream<Void>.makeStream().continuation)
         source.open()
+        // The hook queue's "hook started" line: the run is claimed (`running`) and about to be spawned.
+        let started = LogLineCounter(["hook started"])
         let daemon = Daemon(
-            configuration: scene.configuration, database: scene.database, logger: Self.quiet, version: "test",
+            configuration: scene.configuration, database: scene.database,
+            logger: LogLineCounter.logger(started, level: .info), version: "test",
             heartbeatInterval: .milliseconds(50), sources: ["T_Co": source])
         let database = scene.database
-        /// Fails once token 1's hook runs.
+        /// Fails once token 1's hook has started.
         struct Failing: Service {
-            let database: TokenDatabase
+            let started: LogLineCounter
             func run() async throws {
-                // a deadline, not a wait: a starved 2-core machine can be slow
-                let deadline = ContinuousClock.now + .seconds(120)
-                while ContinuousClock.now < deadline, try AdminStore(database).listHookRuns(state: .running).isEmpty {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                await started.wait(for: 1)
                 throw Boom()
             }
         }
-        let failing = ServiceGroupConfiguration.ServiceConfiguration(
-            service: Failing(database: database), successTerminationBehavior: .gracefullyShutdownGroup,
-            failureTerminationBehavior: .gracefullyShutdownGroup)
-        let run = Task { try await daemon.run(beside: [failing], gracefulShutdownSignals: []) }
-        #expect(await DaemonCancellationTests.ends(run, within: .seconds(120)))
+        let run = Task {
+            try await daemon.run(beside: [.stoppingTheGroup(Failing(started: started))], gracefulShutdownSignals: [])
+        }
+        #expect(await ends(run, within: .seconds(120)))
         await #expect(throws: Boom.self) { try await run.value }
-        _ = asked
         #expect(try AdminStore(database).listHookRuns(state: .running).isEmpty, "the running hook was re-queued")
         #expect(try AdminStore(database).listHookRuns(state: .pending).count == 1)
     }

@@ -67,13 +67,13 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             defer { tasks.cancelAll() }
-            try await SchedulerTableTests.within(.seconds(120), "the first run") { await ended.wait(for: 1) }
+            try await withTimeLimit(.seconds(120), "the first run") { await ended.wait(for: 1) }
             for (row, step) in steps.enumerated() {
                 // Idle: the queue looks again at most every recheck interval (1 s); after the clock
                 // passed every such deadline, a sleep of the queue is a fresh one, taken after it
                 // looked at the queue.
                 let bound = clock.now.advanced(by: .seconds(2))
-                _ = try await SchedulerTableTests.within(.seconds(120), "row \(row) \(step): idle") {
+                _ = try await withTimeLimit(.seconds(120), "row \(row) \(step): idle") {
                     await clock.nextDeadline(before: bound)
                 }
                 clock.advance(by: step.advance)
@@ -81,8 +81,8 @@ import Testing
                 if step.started > started.count {
                     // The run ends, or the queue sleeps again: it either started the run before (it
                     // sleeps while the run runs) or did not start it (fails at once).
-                    let ran = try await SchedulerTableTests.within(.seconds(120), "row \(row) \(step): the run") {
-                        await SchedulerTableTests.first(
+                    let ran = try await withTimeLimit(.seconds(120), "row \(row) \(step): the run") {
+                        await firstOf(
                             {
                                 await ended.wait(for: step.started); return true
                             },
@@ -93,12 +93,12 @@ import Testing
                     if !ran {
                         #expect(started.count == step.started, "row \(row) \(step): the run did not start")
                         if started.count < step.started { break }
-                        try await SchedulerTableTests.within(.seconds(120), "row \(row) \(step): the run") {
+                        try await withTimeLimit(.seconds(120), "row \(row) \(step): the run") {
                             await ended.wait(for: step.started)
                         }
                     }
                 } else {
-                    _ = try await SchedulerTableTests.within(.seconds(120), "row \(row) \(step): a look at the queue") {
+                    _ = try await withTimeLimit(.seconds(120), "row \(row) \(step): a look at the queue") {
                         await clock.nextDeadline(before: after)
                     }
                 }

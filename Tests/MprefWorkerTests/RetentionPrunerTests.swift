@@ -3,7 +3,6 @@ import GRDB
 import Logging
 import MprefCore
 @testable import MprefStore
-import Synchronization
 import MprefTestSupport
 import Testing
 @testable import MprefWorker
@@ -41,6 +40,21 @@ struct RetentionPrunerTests {
         return database
     }
 
+    /// History kept 30 days, finished tokens 60; passes 600 s apart, of 2 batches of 100 per call.
+    private static func pruner(_ database: TokenDatabase, log: InMemoryLogHandler) -> RetentionPruner {
+        var retention = RetentionConfiguration()
+        retention.historyDays = 30
+        retention.finishedTokensDays = 60
+        return RetentionPruner(
+            database: DaemonStore(database), retention: retention, logger: Logger(label: "test") { _ in log },
+            passInterval: 600, batchSize: 100, batchesPerCall: 2)
+    }
+
+    /// The messages `log` kept that contain `text`.
+    private static func lines(_ log: InMemoryLogHandler, containing text: String) -> [String] {
+        log.entries.map { "\($0.message)" }.filter { $0.contains(text) }
+    }
+
     private func counts(_ database: TokenDatabase) throws -> (oldPolls: Int, tokens: Int) {
         try database.read { db in
             (
@@ -56,14 +70,8 @@ struct RetentionPrunerTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try seeded(oldPolls: 450, in: directory)
-        let log = LogRecorder()
-        var retention = RetentionConfiguration()
-        retention.historyDays = 30
-        retention.finishedTokensDays = 60
-        let pruner = RetentionPruner(
-            database: DaemonStore(database), retention: retention, logger: log.logger, passInterval: 600,
-            batchSize: 100,
-            batchesPerCall: 2)
+        let log = InMemoryLogHandler()
+        let pruner = Self.pruner(database, log: log)
         // 2 batches of 100 polls per call: 450 old polls take three calls; the finished token goes in the third.
         var seen: [(Int, Int)] = []
         for second in 0..<3 {
@@ -73,7 +81,7 @@ struct RetentionPrunerTests {
         }
         #expect(seen.map(\.0) == [250, 50, 0])
         #expect(seen.map(\.1) == [2, 2, 1])
-        #expect(log.messages(containing: "pruned old history").count == 1, "\(log.messages)")
+        #expect(Self.lines(log, containing: "pruned old history").count == 1, "\(log.entries.map(\.message))")
         // The pass is over: an old poll written now waits for the next pass, `passInterval` after this one began.
         try database.write { db in
             try db.execute(
@@ -85,7 +93,7 @@ struct RetentionPrunerTests {
         #expect(try counts(database).oldPolls == 1)
         await pruner.pruneIfDue(now: Self.now.addingTimeInterval(600))
         #expect(try counts(database).oldPolls == 0)
-        #expect(log.messages(containing: "pruned old history").count == 2)
+        #expect(Self.lines(log, containing: "pruned old history").count == 2)
     }
 
     /// Regression: when the history's last batch of a call was also its last budgeted batch (here 150
@@ -96,47 +104,11 @@ struct RetentionPrunerTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try seeded(oldPolls: 150, in: directory)
-        let log = LogRecorder()
-        var retention = RetentionConfiguration()
-        retention.historyDays = 30
-        retention.finishedTokensDays = 60
-        let pruner = RetentionPruner(
-            database: DaemonStore(database), retention: retention, logger: log.logger, passInterval: 600,
-            batchSize: 100,
-            batchesPerCall: 2)
+        let log = InMemoryLogHandler()
+        let pruner = Self.pruner(database, log: log)
         for second in 0..<3 { await pruner.pruneIfDue(now: Self.now.addingTimeInterval(Double(second) * 5)) }
         #expect(try counts(database).oldPolls == 0)
         #expect(try counts(database).tokens == 1, "the finished token waits for the next pass")
-        #expect(log.messages(containing: "pruned old history").count == 1, "\(log.messages)")
-    }
-}
-
-/// A logger whose messages are kept in memory.
-final class LogRecorder: Sendable {
-    private let store = Mutex<[String]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(recorder: self) }
-    }
-
-    var messages: [String] { store.withLock { $0 } }
-
-    func messages(containing text: String) -> [String] { messages.filter { $0.contains(text) } }
-
-    fileprivate func append(_ message: String) { store.withLock { $0.append(message) } }
-
-    private struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.append("\(event.message)")
-        }
+        #expect(Self.lines(log, containing: "pruned old history").count == 1, "\(log.entries.map(\.message))")
     }
 }

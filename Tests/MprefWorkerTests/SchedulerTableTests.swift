@@ -96,11 +96,11 @@ import Testing
             defer { tasks.cancelAll() }
             let bound = clock.start + adminInterval
             var expected = tokens.count  // every token is due at once
-            try await Self.within(.seconds(120), "the first polls") { [expected] in await lines.wait(for: expected) }
+            try await withTimeLimit(.seconds(120), "the first polls") { [expected] in await lines.wait(for: expected) }
             var seen = source.polled.withLock { $0.count }
             #expect(Set(source.polled.withLock { $0 }) == Set(tokens))
             for (row, step) in steps.enumerated() {
-                let wake = try await Self.within(.seconds(120), "row \(row) \(step): the scheduler's next wake") {
+                let wake = try await withTimeLimit(.seconds(120), "row \(row) \(step): the scheduler's next wake") {
                     await clock.nextDeadline(before: bound)
                 }
                 // Pause ends pass through wall-clock times (`Date`, kept to the millisecond in the
@@ -113,10 +113,10 @@ import Testing
                 clock.advance(to: wake)
                 expected += step.polled.count
                 // The row's polls may come at more than one wake within those 2 ms.
-                while let next = try await Self.within(
+                while let next = try await withTimeLimit(
                     .seconds(10), "row \(row) \(step): its polls",
                     { [expected] in
-                        await Self.first(
+                        await firstOf(
                             {
                                 await lines.wait(for: expected); return nil
                             },
@@ -134,41 +134,6 @@ import Testing
             await group.triggerGracefulShutdown()
         }
     }
-
-    /// `body`'s result, or a failure naming `what` when it takes longer than `limit` of real time (a
-    /// bound against hanging, far above what a correct run needs).
-    static func within<T: Sendable>(
-        _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async -> T
-    ) async throws -> T {
-        try await first(
-            { Result<T, any Error>.success(await body()) },
-            {
-                try? await Task.sleep(for: limit)
-                return Result<T, any Error>.failure(TableFailure(description: "timed out waiting for \(what)"))
-            }
-        ).get()
-    }
-
-    /// The result of whichever of `a` and `b` ends first. The waits here cannot be cancelled, so
-    /// the other one is left behind.
-    static func first<T: Sendable>(
-        _ a: @escaping @Sendable () async -> T, _ b: @escaping @Sendable () async -> T
-    ) async -> T {
-        let settled = Mutex(false)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-            let settle = { @Sendable (value: T) in
-                let isFirst = settled.withLock { done in
-                    defer { done = true }
-                    return !done
-                }
-                if isFirst { continuation.resume(returning: value) }
-            }
-            Task { settle(await a()) }
-            Task { settle(await b()) }
-        }
-    }
-
-    struct TableFailure: Error, CustomStringConvertible { var description: String }
 
     @Test func processingIsPolledAgainAfterEachBackoffDelayUntilComplete() async throws {
         try await Self.run(

@@ -151,7 +151,7 @@ struct ClientConfigurationTests {
     func statusURL(_ path: PathCase) {
         #expect(
             StatusURL.make(
-                baseURL: path.baseURL, template: path.template, clientIDText: path.clientID,
+                baseURL: path.baseURL, template: path.template, clientID: path.clientID,
                 accessToken: path.accessToken)
                 == path.expected)
     }

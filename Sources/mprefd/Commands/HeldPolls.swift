@@ -20,10 +20,7 @@ struct HeldPolls {
             pauses.filter { $0.scope == .account }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
         hostPauses = Dictionary(
             pauses.filter { $0.scope == .host }.map { ($0.subject, $0) }, uniquingKeysWith: { a, _ in a })
-        hostKeys = Dictionary(
-            uniqueKeysWithValues: configuration.accounts.map {
-                ($0.key.value, PollTarget.hostKey(of: $0.value.baseURL))
-            })
+        hostKeys = configuration.accountHosts
     }
 
     /// `next_poll_at` as stored, or the end of the pause that holds the token past it, e.g.

@@ -94,19 +94,14 @@ struct Run: AsyncParsableCommand {
         var endpoints: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listen = configuration.metricsListen {
             endpoints.append(
-                .init(
-                    service: MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service(),
-                    successTerminationBehavior: .gracefullyShutdownGroup,
-                    failureTerminationBehavior: .gracefullyShutdownGroup))
+                .stoppingTheGroup(
+                    MetricsEndpoint.bootstrap(address: listen, database: database, logger: logger).service()))
         }
         if let callbacks = configuration.callbacks {
             endpoints.append(
-                .init(
-                    service: CallbackEndpoint(
-                        configuration: callbacks, database: database, daemon: daemon, logger: logger
-                    ).service(),
-                    successTerminationBehavior: .gracefullyShutdownGroup,
-                    failureTerminationBehavior: .gracefullyShutdownGroup))
+                .stoppingTheGroup(
+                    CallbackEndpoint(configuration: callbacks, database: database, daemon: daemon, logger: logger)
+                        .service()))
         }
         do {
             // SIGHUP (a closed terminal, `kill -HUP`) is a clean stop too; there is nothing to reload.

@@ -63,10 +63,7 @@ struct Status: AsyncParsableCommand {
             let health = DaemonHealth.assess(
                 lock: DaemonLock.holder(databasePath: database.path), record: snapshot.daemon,
                 now: now, staleAfterSeconds: staleAfter)
-            let accountHosts = Dictionary(
-                uniqueKeysWithValues: configuration.accounts.map {
-                    ($0.key.value, PollTarget.hostKey(of: $0.value.baseURL))
-                })
+            let accountHosts = configuration.accountHosts
             var full = StatusReport(
                 health: health, path: database.path, size: database.sizeOnDisk(), snapshot: snapshot,
                 now: now, staleAfterSeconds: staleAfter, accountHosts: accountHosts,

@@ -39,6 +39,12 @@ struct MprefdConfiguration: Sendable {
     /// Client IDs of the configured accounts, sorted.
     var clientIDs: [ClientID] { accounts.keys.sorted() }
 
+    /// Each configured account's host key (`scheme://host:port`, ``PollTarget/hostKey(of:)``: the
+    /// subject of a host pause) by client ID as stored in rows (text), for matching rows and pauses.
+    var accountHosts: [String: String] {
+        Dictionary(uniqueKeysWithValues: accounts.map { ($0.key.value, PollTarget.hostKey(of: $0.value.baseURL)) })
+    }
+
     /// The daemon's view: accounts, polling, hooks and the database path it actually uses.
     func workerConfiguration(databasePath: String) -> WorkerConfiguration {
         var polling = polling

@@ -323,11 +323,10 @@ extension AdminStore {
         try Int64.fetchOne(db, sql: "UPDATE admin_sequence SET value = value + 1 WHERE id = 1 RETURNING value") ?? 1
     }
 
+    /// The row of `id` (a cached statement: `add-token --stdin` reads back every row it writes).
     static func fetchToken(id: TokenID, db: Database) throws -> TokenRecord {
-        guard
-            let token = try TokenRecord.fetchOne(
-                db, sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?", arguments: [id])
-        else {
+        let select = try db.cachedStatement(sql: "SELECT \(TokenRecord.columns) FROM tokens WHERE id = ?")
+        guard let token = try TokenRecord.fetchOne(select, arguments: [id]) else {
             throw StoreError(.notFound, "token row \(id) does not exist")
         }
         return token
@@ -335,9 +334,8 @@ extension AdminStore {
 
     private static func insertHooks(_ hooks: [TokenHook], tokenID: TokenID, db: Database) throws {
         for hook in hooks {
-            try db.execute(
-                sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)",
-                arguments: [tokenID, hook.onEvent, hook.command])
+            try db.cachedStatement(sql: "INSERT INTO token_hooks (token_id, on_event, command) VALUES (?, ?, ?)")
+                .execute(arguments: [tokenID, hook.onEvent, hook.command])
         }
     }
 }

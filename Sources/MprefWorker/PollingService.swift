@@ -111,8 +111,11 @@ package final class PollingService<C: Clock>: Service where C.Instant == Continu
 
     private func schedule() async throws {
         var state = SchedulerState(configuration: policy.configuration, targets: targets, random: makeRandom())
-        let watching = try await database.loadWatchingTokens()
+        // The admin change counter before the tokens: a token added between the two reads is then both
+        // loaded and reported by the first admin check (watching it again is harmless); read the other
+        // way round, it would be in neither and wait for the next restart.
         let startSeq = try await database.currentAdminSeq()
+        let watching = try await database.loadWatchingTokens()
         let pauses = try await database.pausesInForce(now: wallNow())
         state.load(tokens: watching.tokens, pauses: pauses, wallNow: wallNow(), now: clock.now, logger: logger)
         for defect in watching.defects { SchedulerState.logUnusableRow(defect, logger: logger) }

@@ -13,7 +13,10 @@ extension Reliability.Lane1 {
         /// No poll lost: after a graceful stop (every in-flight poll recorded within the grace), the
         /// simulator's answered requests equal the `polls` rows, token by token, and every token's
         /// `attempt` equals its rows. The daemon logs the wait ("database write waited"). While the
-        /// reader holds its snapshot the `-wal` file grows past the daemon's 16 MiB limit and the
+        /// reader holds its snapshot the daemon keeps recording polls, the `-wal` file grows past the
+        /// daemon's 16 MiB limit (an analyst's scratch table of 20 MiB, written by a third session, takes
+        /// it there at once; the daemon's own rows would need about 1,000 polls; the table stays, as a
+        /// dropped one would have the retention's vacuum rewrite its pages through the WAL) and the
         /// daemon warns about "a long-running reader"; once the reader leaves the daemon checkpoints
         /// (TRUNCATE) and the file shrinks back under 1 MiB.
         @Test func aHeldWriteLockAndALongReaderLoseNoPollAndTheWALShrinksBack() async throws {
@@ -21,18 +24,19 @@ extension Reliability.Lane1 {
             defer { Task { await scene.tearDown() } }
             defer { scene.endChildren(); scene.removeDirectory() }
             // The rate keeps the WAL of the 2-minute read near 250 MB; in the fast subset the read lasts until
-            // the WAL has passed the 16 MiB limit and the daemon has warned (about 10 s at 150/s).
+            // the daemon has warned (at its next WAL check, at most 5 s after the scratch table).
             let readerHold: Duration = ReliabilityMode.isFull ? .seconds(120) : .zero
+            let tokenCount = ReliabilityMode.isFull ? 300 : 40
             try scene.writeConfig(polling: [
                 "initial_delay_s: 0.01", "max_delay_s: 0.02", "max_in_flight: 64",
-                "max_requests_per_second_per_host: \(ReliabilityMode.isFull ? 75 : 150)", "shutdown_grace_s: 15",
+                "max_requests_per_second_per_host: \(ReliabilityMode.isFull ? 75 : 40)", "shutdown_grace_s: 15",
             ])
-            let tokens = (0..<300).map { String(20_001 + $0) }
+            let tokens = (0..<tokenCount).map { String(20_001 + $0) }
             try #require(
                 try await scene.mprefd(["add-token", "--stdin"], stdin: tokens.joined(separator: "\n")).status == 0)
             let daemon = try await scene.startDaemon()
-            // Polling at full speed before the lock (300 polls: every token once).
-            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > 300 })
+            // Polling at full speed before the lock (every token once).
+            #expect(try await scene.eventually { try await scene.scalar("SELECT count(*) FROM polls") > tokenCount })
             let dir = scene.directory.path
             let db = scene.databasePath
 
@@ -65,6 +69,14 @@ extension Reliability.Lane1 {
                 logName: "reader")
             #expect(await scene.eventually { FileManager.default.fileExists(atPath: "\(dir)/reading") })
             let readStarted = ContinuousClock.now
+            let polledBeforeRead = try await scene.scalar("SELECT count(*) FROM polls")
+            let scratch = try scene.startChild(
+                "/usr/bin/env",
+                [
+                    "sqlite3", db, ".timeout 30000", "CREATE TABLE analyst_scratch(b BLOB);",
+                    "INSERT INTO analyst_scratch VALUES (zeroblob(20 * 1024 * 1024));",
+                ], logName: "scratch")
+            #expect(await scratch.waitForExit(timeout: .seconds(60)) == 0, "sqlite3 scratch table: \(scratch.log)")
             var largestWAL: Int64 = 0
             var warned = false
             while reader.isRunning, ContinuousClock.now - readStarted < readerHold + .seconds(90) {
@@ -74,16 +86,20 @@ extension Reliability.Lane1 {
                 try await Task.sleep(for: .milliseconds(250))
             }
             largestWAL = max(largestWAL, walSize(db))
+            let polledDuringRead = try await scene.scalar("SELECT count(*) FROM polls") - polledBeforeRead
             FileManager.default.createFile(atPath: "\(dir)/stop-reading", contents: nil)
             #expect(await reader.waitForExit() == 0, "sqlite3 reader: \(reader.log)")
             print(
-                "contention: \(polledDuringLock) polls answered during the 3 s lock; WAL grew to \(largestWAL) bytes during the \(ContinuousClock.now - readStarted) read"
+                "contention: \(polledDuringLock) polls answered during the 3 s lock; WAL grew to \(largestWAL) bytes during the \(ContinuousClock.now - readStarted) read, \(polledDuringRead) polls recorded during it"
             )
             #expect(
                 largestWAL > 16 << 20, "the WAL never passed the daemon's 16 MiB limit; the reader test proves nothing")
             #expect(warned, "no warning about the reader")
+            #expect(polledDuringRead > 0, "no poll was recorded while the reader held its snapshot")
             let shrunk = await scene.eventually(timeout: .seconds(30)) { walSize(db) < 1 << 20 }
-            #expect(shrunk, "WAL still \(walSize(db)) bytes 30 s after the reader left")
+            #expect(
+                shrunk,
+                "WAL still \(walSize(db)) bytes 30 s after the reader left; log tail:\n\(daemon.log.suffix(3000))")
             let checkpointLogged = await scene.eventually(timeout: .seconds(10)) {
                 daemon.log.contains("WAL checkpointed and truncated")
             }
@@ -99,8 +115,8 @@ extension Reliability.Lane1 {
                 lost.isEmpty,
                 "answered but not recorded (token: answered): \(lost.prefix(10)); recorded: \(lost.keys.prefix(10).map { committed[$0] ?? 0 })"
             )
-            // Under load throughout: the 16 MiB of WAL alone take about 550 polls; with the lock and the start, over 1000.
-            #expect(answered.values.reduce(0, +) > 1000)
+            // Under load throughout: polls before, during and after the lock and the read.
+            #expect(answered.values.reduce(0, +) > 2 * tokenCount)
         }
 
         private func walSize(_ db: String) -> Int64 {

@@ -4,7 +4,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane2 {
+extension Reliability.Lane4 {
     /// `kill -9` under load, restart, repeat.
     ///
     /// The load: 1,000 tokens (150 in the fast subset: still

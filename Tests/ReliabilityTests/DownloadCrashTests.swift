@@ -35,7 +35,10 @@ extension Reliability.Lane3 {
             let seed = ReliabilityMode.seed
             let rounds = ReliabilityMode.rounds
             var rng = SplitMix64(seed: seed)
-            let pageSize = Int.random(in: 250...500, using: &rng)
+            // The fast subset keeps the pages (about 5–20 a download, each a place to fault or be killed) and
+            // makes them smaller: a quarter of the records to generate, hash and decode.
+            let pageSize =
+                ReliabilityMode.isFull ? Int.random(in: 250...500, using: &rng) : Int.random(in: 60...125, using: &rng)
             // More rounds, slower pace: the downloads should span most rounds (20 rounds: 4 pages a second).
             let pace = rounds <= 3 ? 50 : max(4, 80 / rounds)
             let tokens: [Int64] = [61_001, 61_002, 61_003, 61_004]
@@ -51,7 +54,9 @@ extension Reliability.Lane3 {
                 Task { await scene.tearDown() }
             }
             for token in tokens {
-                let count = Int64.random(in: 2000...6000, using: &rng)
+                let count =
+                    ReliabilityMode.isFull
+                    ? Int64.random(in: 2000...6000, using: &rng) : Int64.random(in: 500...1500, using: &rng)
                 records[token] = count
                 var faults: [PageFault] = []
                 for page in 0..<pageCount(count, pageSize) where Double.random(in: 0..<1, using: &rng) < 0.3 {
@@ -290,9 +295,9 @@ extension Reliability.Lane3 {
     }
 }
 
-extension Reliability.Lane1 {
-    /// Tests 2–4 of ``Reliability/Lane3/DownloadReliability`` (full disk, 401, dead ends), in a lane of
-    /// their own so that the lanes end together.
+extension Reliability.Lane3 {
+    /// Tests 2–4 of the download's reliability (full disk, 401, dead ends), beside
+    /// ``Reliability/Lane3/DownloadReliability``'s kill rounds.
     @Suite struct DownloadFaults: DownloadScenes {
         static let clientID = ReliabilityScene.clientID
 

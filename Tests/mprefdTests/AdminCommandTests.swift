@@ -91,7 +91,7 @@ import MprefTestSupport
     }
 
     /// Bad values: exit 64, a message naming the value, and nothing written.
-    @Test(arguments: [
+    static let badValues: [(arguments: [String], named: String)] = [
         (["add-token", "--client-id", "ACME_Co", "0"], "'0'"),
         (["add-token", "--client-id", "ACME_Co", "-1"], "-1"),
         (["add-token", "--client-id", "ACME_Co", "--", "-1"], "'-1'"),
@@ -106,26 +106,29 @@ import MprefTestSupport
         (["add-token", "--client-id", "ACME_Co", "5", "--deadline", "5x"], "'5x'"),
         (["add-token", "5"], "--client-id"),
         (["list", "--state", "bogus"], "'bogus'"),
-    ])
-    func badValuesExit64AndWriteNothing(arguments: [String], named: String) async throws {
-        let cli = try CLI()
-        defer { cli.cleanUp() }
-        let result = try await cli.run(arguments)
-        #expect(result.status == 64, "stderr: \(result.stderr)")
-        #expect(result.stderr.contains(named), "stderr: \(result.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+    ]
 
-        // Against an existing database, with good tokens beside the bad one: the tokens table is unchanged.
-        #expect(try await cli.run(["add-token", "--client-id", "ACME_Co", "1"]).status == 0)
-        let before = try await cli.query("SELECT * FROM tokens ORDER BY id")
-        let mixed = arguments.first == "add-token" ? arguments + ["2", "3"] : arguments
-        #expect(try await cli.run(mixed).status == 64)
-        let after = try await cli.query("SELECT * FROM tokens ORDER BY id")
+    /// Each bad value, first with no database (none is created), then against one database holding a
+    /// good token, beside good tokens (the `tokens` table is unchanged after all of them). One database
+    /// for every case: the cases differ in the value, not in the database.
+    @Test func badValuesExit64AndWriteNothing() async throws {
+        let fresh = try CLI(), existing = try CLI()
+        defer { fresh.cleanUp(); existing.cleanUp() }
+        #expect(try await existing.run(["add-token", "--client-id", "ACME_Co", "1"]).status == 0)
+        let before = try await existing.query("SELECT * FROM tokens ORDER BY id")
+        for (arguments, named) in Self.badValues {
+            let result = try await fresh.run(arguments)
+            #expect(result.status == 64, "\(arguments): stderr: \(result.stderr)")
+            #expect(result.stderr.contains(named), "\(arguments): stderr: \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: fresh.databasePath), "\(arguments) created the database")
+            // Against the existing database, with good tokens beside the bad one.
+            let mixed = arguments.first == "add-token" ? arguments + ["2", "3"] : arguments
+            #expect(try await existing.run(mixed).status == 64, "\(mixed)")
+        }
+        let after = try await existing.query("SELECT * FROM tokens ORDER BY id")
         #expect(after.count == 1)
         #expect(NSArray(array: before).isEqual(to: after))
-        if arguments.first == "list" {
-            #expect(try await cli.run(["list", "--state", "complete"]).status == 0)
-        }
+        #expect(try await existing.run(["list", "--state", "complete"]).status == 0)
     }
 
     @Test func aNegativeNumberIsNamedInOneLineWithHowToPassIt() async throws {

@@ -12,7 +12,7 @@ import MprefTestSupport
 /// daemon's listener (`callbacks.listen`) answers 202/404/405/413/429 and polls the token at once,
 /// and the simulator POSTs the callback when the export completes. Polling's own delays are an hour
 /// (`polling.initial_delay_s: 3600`), so a second poll within the test can only come from a callback.
-@Suite(.serialized) struct CallbackEndToEndTests {
+@Suite struct CallbackEndToEndTests {
     struct Listener {
         let callbackPort: Int
         let metricsPort: Int
@@ -215,7 +215,9 @@ import MprefTestSupport
         let scene = try await DaemonScene.start()
         try await segment(
             scene,
-            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 20, "processing_s": 1, "callback_failure_rate": 1}"#
+            // Processing for 5 s: the add-time poll must see it processing even when it takes over a second
+            // on a loaded machine (with 1 s, a slow first poll saw it complete); the safety poll comes at 10 s.
+            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 20, "processing_s": 5, "callback_failure_rate": 1}"#
         )
         let (listener, daemon) = try await start(scene, safetyInterval: 10)
         defer { Task { await scene.finish(daemon) } }

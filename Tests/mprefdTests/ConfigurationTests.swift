@@ -2,7 +2,10 @@ import Foundation
 import MprefTestSupport
 import Testing
 
-/// `mprefd check-config` and the configuration rules, through the real binary.
+@testable import mprefd
+
+/// `mprefd check-config` through the real binary, and the configuration rules (the table of bad values
+/// in process, through the loader every command uses).
 @Suite struct ConfigurationTests {
     static let hmacSecret = "hmac-Sup3r-SECRET-value"
     static let oauthSecret = "oauth-Client-SECRET-value"
@@ -143,15 +146,36 @@ import Testing
         ("polling: [1, 2]\n", ["polling", "mapping"]),
         ("polling: {\n", ["not valid YAML"]),
     ])
-    func aBadValueExits78NamingTheKeyAndValue(yaml: String, named: [String]) async throws {
+    func aBadValueIsAConfigurationErrorNamingTheKeyAndValue(yaml: String, named: [String]) async throws {
+        // In process: the loader every command uses (its error is what `mprefd` prints, exit 78; the
+        // binary's side of that is the test below).
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-config-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("bad.yaml").path
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try await ConfigurationLoader(environment: [:]).load(path: path, isExplicit: true)
+            Issue.record("\(yaml) was accepted")
+        } catch let error as MprefdError {
+            #expect(error.exitCode == .configuration)
+            for text in named { #expect(error.message.contains(text), "\(error.message)") }
+        }
+    }
+
+    /// Through the binary: `check-config` and every other command refuse a bad configuration with exit
+    /// 78 and one line naming the key and the value.
+    @Test func aBadValueExits78NamingTheKeyAndValue() async throws {
         let cli = try CLI()
         defer { cli.cleanUp() }
-        let result = try await cli.run(["check-config", "--config", try cli.write("bad.yaml", yaml)])
+        let path = try cli.write("bad.yaml", "polling:\n  max_in_flight: 10001\n")
+        let result = try await cli.run(["check-config", "--config", path])
         #expect(result.status == 78)
-        for text in named { #expect(result.stderr.contains(text), "\(result.stderr)") }
-        // Every command refuses a bad configuration the same way.
         #expect(
-            try await cli.run(["list", "--config", cli.directory.appendingPathComponent("bad.yaml").path]).status == 78)
+            result.stderr.hasPrefix("mprefd: error: ") && result.stderr.contains("polling.max_in_flight")
+                && result.stderr.contains("10001") && result.stderr.split(separator: "\n").count == 1,
+            "\(result.stderr)")
+        #expect(try await cli.run(["list", "--config", path]).status == 78)
     }
 
     @Test func allowInsecureHTTPPermitsPlainHTTP() async throws {

@@ -105,9 +105,9 @@ import Logging
     }
 }
 
-/// `mprefd run` across pauses, restarts, signals and `kill -9`: the second half of
-/// ``DaemonEndToEndTests``, a serialized suite of its own so that the two halves run side by side.
-@Suite(.serialized) struct DaemonLifecycleEndToEndTests {
+/// `mprefd run` across host and account pauses, and pausing or removing a token while it runs: a
+/// serialized suite of its own beside ``DaemonEndToEndTests`` and ``DaemonLifecycleEndToEndTests``.
+@Suite(.serialized) struct DaemonPauseEndToEndTests {
     @Test func aHostPauseSurvivesARestart() async throws {
         let scene = try await DaemonScene.start(
             scenarios: ScenarioBook(scenarios: [
@@ -222,7 +222,53 @@ import Logging
         #expect(await daemon.stop() == 0)
     }
 
-    @Test func aTokenAddedWhileTheDaemonRunsIsPolledWithinASecond() async throws {
+    /// Paused and removed tokens stop being polled once the daemon has seen the change (it checks every
+    /// 0.5 s, asserted on a manual clock in `AdminChangeTableTests`, and logs "stopped watching
+    /// token"); a third token, polled every 0.1 s throughout, is the clock the "no more polls" check
+    /// waits on, not a fixed sleep.
+    @Test func pausedAndRemovedTokensStopBeingPolled() async throws {
+        let scene = try await DaemonScene.start(
+            scenarios: ScenarioBook(defaultScenario: Scenario([.status("Processing")])))
+        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.1")
+        _ = try await scene.mprefd(["add-token", "8001", "8002", "8003"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        #expect(
+            try await scene.eventually {
+                let a = await scene.requests(for: 8001).count, b = await scene.requests(for: 8002).count
+                return a >= 3 && b >= 3
+            })
+        #expect(try await scene.mprefd(["pause", "8001"]).status == 0)
+        #expect(try await scene.mprefd(["remove", "8002"]).status == 0)
+        let changed = ContinuousClock.now
+        #expect(
+            try await scene.eventually { daemon.log.components(separatedBy: "stopped watching token").count == 3 },
+            "\(daemon.log.suffix(2000))")
+        let noticedAfter = ContinuousClock.now - changed
+        #expect(noticedAfter < .seconds(5), "the daemon saw the pause and the removal \(noticedAfter) after them")
+        // A poll in flight when the change was seen is answered within one of the clock token's polls.
+        func clockTicks(_ ticks: Int) async throws -> Bool {
+            let start = await scene.requests(for: 8003).count
+            return try await scene.eventually { await scene.requests(for: 8003).count >= start + ticks }
+        }
+        #expect(try await clockTicks(1))
+        let pausedCount = await scene.requests(for: 8001).count, removedCount = await scene.requests(for: 8002).count
+        #expect(try await clockTicks(5))
+        #expect(await scene.requests(for: 8001).count == pausedCount, "a paused token was polled")
+        #expect(await scene.requests(for: 8002).count == removedCount, "a removed token was polled")
+        #expect(try await scene.mprefd(["resume", "8001"]).status == 0)
+        #expect(
+            try await scene.eventually(timeout: .seconds(3)) { await scene.requests(for: 8001).count > pausedCount })
+        #expect(await daemon.stop() == 0)
+    }
+}
+
+/// `mprefd run` across restarts, signals and `kill -9`: a serialized suite of its own beside
+/// ``DaemonEndToEndTests`` and ``DaemonPauseEndToEndTests``, so that the three run side by side.
+@Suite(.serialized) struct DaemonLifecycleEndToEndTests {
+    /// The running daemon sees `add-token` (its admin check runs every 0.5 s; that bound is asserted on a
+    /// manual clock in `AdminChangeTableTests`; here, on a machine loaded by the whole suite, within 5 s).
+    @Test func aTokenAddedWhileTheDaemonRunsIsPolledPromptly() async throws {
         let scene = try await DaemonScene.start()
         try scene.writeConfig()
         _ = try await scene.mprefd(["migrate"])
@@ -235,7 +281,7 @@ import Logging
         #expect(try await scene.eventually(timeout: .seconds(5)) { await !scene.requests(for: 4001).isEmpty })
         let first = try #require(await scene.requests(for: 4001).first)
         let lag = first.time.timeIntervalSince(addedAt)
-        #expect(lag < 1.0, "first poll \(lag) s after add-token")
+        #expect(lag < 5.0, "first poll \(lag) s after add-token")
         #expect(await daemon.stop() == 0)
     }
 
@@ -321,31 +367,6 @@ import Logging
             try await scene.eventually { try await scene.count("SELECT count(*) FROM polls") > resumedFrom + 50 },
             "the schedule did not continue after restart")
         #expect(await last.stop() == 0)
-    }
-
-    @Test func pausedAndRemovedTokensStopBeingPolledWithinASecond() async throws {
-        let scene = try await DaemonScene.start(
-            scenarios: ScenarioBook(defaultScenario: Scenario([.status("Processing")])))
-        try scene.writeConfig(polling: "initial_delay_s: 0.1\n  max_delay_s: 0.1")
-        _ = try await scene.mprefd(["add-token", "8001", "8002"])
-        let daemon = try scene.startDaemon()
-        defer { Task { await scene.finish(daemon) } }
-        #expect(
-            try await scene.eventually {
-                let a = await scene.requests(for: 8001).count, b = await scene.requests(for: 8002).count
-                return a >= 3 && b >= 3
-            })
-        #expect(try await scene.mprefd(["pause", "8001"]).status == 0)
-        #expect(try await scene.mprefd(["remove", "8002"]).status == 0)
-        try await Task.sleep(for: .seconds(1))
-        let pausedCount = await scene.requests(for: 8001).count, removedCount = await scene.requests(for: 8002).count
-        try await Task.sleep(for: .seconds(1))
-        #expect(await scene.requests(for: 8001).count == pausedCount, "a paused token was polled")
-        #expect(await scene.requests(for: 8002).count == removedCount, "a removed token was polled")
-        #expect(try await scene.mprefd(["resume", "8001"]).status == 0)
-        #expect(
-            try await scene.eventually(timeout: .seconds(3)) { await scene.requests(for: 8001).count > pausedCount })
-        #expect(await daemon.stop() == 0)
     }
 
     @Test func pnauthinfo3FromACredentialFileWorksAndTheSecretLeaksNowhere() async throws {

@@ -3,9 +3,11 @@ import MyPreferencesSimulator
 import Testing
 import MprefTestSupport
 
-/// Issue 14 end to end: the real `mprefd` binary downloads completed exports from the simulator over
-/// loopback, and every file is compared byte for byte (SHA-256) with the simulator's canonical export.
-@Suite(.serialized) struct DownloadEndToEndTests {
+/// What the download suites share: a scene's config with a `download:` block, the delivered file's
+/// path, its SHA-256 and a token's state.
+protocol DownloadEndToEndScenes {}
+
+extension DownloadEndToEndScenes {
     /// The account's `download:` block plus `extra` YAML, under the scene's config.
     func configure(_ scene: DaemonScene, download: String = "enabled: true", pageSize: Int = 1000, extra: String = "")
         throws
@@ -47,7 +49,12 @@ import MprefTestSupport
     func state(_ scene: DaemonScene, _ token: Int64) async throws -> String? {
         try await scene.rows("SELECT state FROM tokens WHERE access_token = \(token)").first?["state"] as? String
     }
+}
 
+/// Issue 14 end to end: the real `mprefd` binary downloads completed exports from the simulator over
+/// loopback, and every file is compared byte for byte (SHA-256) with the simulator's canonical export.
+/// Two serialized suites that run side by side: this one and ``DownloadRecoveryEndToEndTests``.
+@Suite(.serialized) struct DownloadEndToEndTests: DownloadEndToEndScenes {
     @Test func completedExportIsDownloadedVerifiedCommittedAndHandedToTheHook() async throws {
         let scene = try await DaemonScene.start()
         // Three pages: the second answers 503 with Retry-After once (a host pause), the third is cut mid-body once.
@@ -104,70 +111,6 @@ import MprefTestSupport
         let show = try await scene.mprefd(["show", "4101", "--json"])
         let download = try #require((try show.json() as? [String: Any])?["download"] as? [String: Any])
         #expect(download["records"] as? Int == 2500 && download["phase"] as? String == "committed")
-    }
-
-    @Test func killDashNineMidDownloadResumesWithNoGapAndNoDuplicate() async throws {
-        let scene = try await DaemonScene.start()
-        // Slow pages, so that the kills land mid-download.
-        let slow = (0..<12).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(150), chunks: 5)) }
-        await scene.simulator.setScenario(
-            .complete(records: 6000, export: ExportOptions(seed: 7, pages: slow)), accessToken: 4201,
-            clientID: scene.clientID)
-        try configure(scene, pageSize: 500)
-        _ = try await scene.mprefd(["add-token", "4201"])
-        var kills = 0
-        for round in 1...3 {
-            let daemon = try scene.startDaemon()
-            #expect(
-                try await scene.eventually {
-                    try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= round * 3
-                })
-            daemon.signal(SIGKILL)
-            _ = await daemon.waitForExit()
-            kills += 1
-        }
-        let last = try scene.startDaemon()
-        defer { Task { await scene.finish(last) } }
-        #expect(
-            try await scene.eventually { try await state(scene, 4201) == "complete" },
-            "daemon log:\n\(last.log.suffix(3000))")
-        let canonical = try #require(await scene.simulator.export(accessToken: 4201, clientID: scene.clientID))
-        #expect(try await sha256(of: file(scene, 4201)) == canonical.sha256)
-        // At most one page fetched again per kill.
-        // The history holds every page request whose answer was read; a page stored from its spool after
-        // a kill was asked for by the killed daemon, which never wrote that row.
-        let pageRequests = try await scene.count("SELECT count(*) FROM download_requests WHERE request = 'page'")
-        #expect(pageRequests >= 12 - kills)
-        #expect(
-            canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills"
-        )
-    }
-
-    @Test func aDownloadAnOperatorRemovesLeavesNoFileOpenInTheDaemon() async throws {
-        let scene = try await DaemonScene.start()
-        let slow = (0..<12).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(200), chunks: 4)) }
-        await scene.simulator.setScenario(
-            .complete(records: 6000, export: ExportOptions(seed: 3, pages: slow)), accessToken: 4203,
-            clientID: scene.clientID)
-        try configure(scene, pageSize: 500)
-        _ = try await scene.mprefd(["add-token", "4203"])
-        let daemon = try scene.startDaemon()
-        defer { Task { await scene.finish(daemon) } }
-        let partial = file(scene, 4203) + ".partial"
-        // The daemon's descriptors that name the `.partial` file (/proc/PID/fd links).
-        func holdsPartial() -> Bool {
-            let directory = "/proc/\(daemon.pid)/fd"
-            let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            return links.contains {
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == partial
-            }
-        }
-        #expect(
-            try await scene.eventually {
-                try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 2 && holdsPartial()
-            })
-        _ = try await scene.mprefd(["remove", "4203"])
-        #expect(await scene.eventually { !holdsPartial() }, "daemon log:\n\(daemon.log.suffix(2000))")
     }
 
     @Test func aShortPageIsRetriedAndAWrongTotalFailsTheDownloadUnverifiedAndUncommitted() async throws {
@@ -323,10 +266,10 @@ import MprefTestSupport
     @Test func progressShowsInListAndStatusWhileDownloading() async throws {
         let scene = try await DaemonScene.start()
         // Pages 2.. drip slowly, so the download is caught in the middle.
-        let slow = (1..<6).map { PageFault(offset: Int64($0 * 500 + 1), .slow(delay: .milliseconds(800), chunks: 4)) }
+        let slow = (1..<6).map { PageFault(offset: Int64($0 * 100 + 1), .slow(delay: .milliseconds(800), chunks: 4)) }
         await scene.simulator.setScenario(
-            .complete(records: 3000, export: ExportOptions(pages: slow)), accessToken: 4601, clientID: scene.clientID)
-        try configure(scene, pageSize: 500)
+            .complete(records: 600, export: ExportOptions(pages: slow)), accessToken: 4601, clientID: scene.clientID)
+        try configure(scene, pageSize: 100)
         _ = try await scene.mprefd(["add-token", "4601"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
@@ -339,10 +282,78 @@ import MprefTestSupport
         let report = try #require(try status.json() as? [String: Any])
         let downloads = try #require(report["downloads_in_progress"] as? [[String: Any]])
         #expect(downloads.first?["access_token"] as? Int == 4601)
-        #expect(downloads.first?["total_results"] as? Int == 3000)
+        #expect(downloads.first?["total_results"] as? Int == 600)
         #expect((report["tokens"] as? [String: Any])?["downloading"] as? Int == 1)
         let text = try await scene.mprefd(["status"])
         #expect(text.stdout.contains("DEMO_Co/4601 fetching:"), "\(text.stdout)")
+    }
+}
+
+/// Downloads across `kill -9`, an operator's `remove` and the retention of delivered files (see
+/// ``DownloadEndToEndTests``).
+@Suite(.serialized) struct DownloadRecoveryEndToEndTests: DownloadEndToEndScenes {
+    @Test func killDashNineMidDownloadResumesWithNoGapAndNoDuplicate() async throws {
+        let scene = try await DaemonScene.start()
+        // Twelve slow pages (of 100 records: the page count is what matters), so that the kills land mid-download.
+        let slow = (0..<12).map { PageFault(offset: Int64($0 * 100 + 1), .slow(delay: .milliseconds(150), chunks: 5)) }
+        await scene.simulator.setScenario(
+            .complete(records: 1200, export: ExportOptions(seed: 7, pages: slow)), accessToken: 4201,
+            clientID: scene.clientID)
+        try configure(scene, pageSize: 100)
+        _ = try await scene.mprefd(["add-token", "4201"])
+        var kills = 0
+        for round in 1...3 {
+            let daemon = try scene.startDaemon()
+            #expect(
+                try await scene.eventually {
+                    try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= round * 3
+                })
+            daemon.signal(SIGKILL)
+            _ = await daemon.waitForExit()
+            kills += 1
+        }
+        let last = try scene.startDaemon()
+        defer { Task { await scene.finish(last) } }
+        #expect(
+            try await scene.eventually { try await state(scene, 4201) == "complete" },
+            "daemon log:\n\(last.log.suffix(3000))")
+        let canonical = try #require(await scene.simulator.export(accessToken: 4201, clientID: scene.clientID))
+        #expect(try await sha256(of: file(scene, 4201)) == canonical.sha256)
+        // At most one page fetched again per kill.
+        // The history holds every page request whose answer was read; a page stored from its spool after
+        // a kill was asked for by the killed daemon, which never wrote that row.
+        let pageRequests = try await scene.count("SELECT count(*) FROM download_requests WHERE request = 'page'")
+        #expect(pageRequests >= 12 - kills)
+        #expect(
+            canonical.pagesServed <= 12 + kills, "pages served \(canonical.pagesServed) for 12 pages and \(kills) kills"
+        )
+    }
+
+    @Test func aDownloadAnOperatorRemovesLeavesNoFileOpenInTheDaemon() async throws {
+        let scene = try await DaemonScene.start()
+        let slow = (0..<12).map { PageFault(offset: Int64($0 * 100 + 1), .slow(delay: .milliseconds(200), chunks: 4)) }
+        await scene.simulator.setScenario(
+            .complete(records: 1200, export: ExportOptions(seed: 3, pages: slow)), accessToken: 4203,
+            clientID: scene.clientID)
+        try configure(scene, pageSize: 100)
+        _ = try await scene.mprefd(["add-token", "4203"])
+        let daemon = try scene.startDaemon()
+        defer { Task { await scene.finish(daemon) } }
+        let partial = file(scene, 4203) + ".partial"
+        // The daemon's descriptors that name the `.partial` file (/proc/PID/fd links).
+        func holdsPartial() -> Bool {
+            let directory = "/proc/\(daemon.pid)/fd"
+            let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return links.contains {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0)) == partial
+            }
+        }
+        #expect(
+            try await scene.eventually {
+                try await scene.count("SELECT coalesce(max(pages), 0) FROM downloads") >= 2 && holdsPartial()
+            })
+        _ = try await scene.mprefd(["remove", "4203"])
+        #expect(await scene.eventually { !holdsPartial() }, "daemon log:\n\(daemon.log.suffix(2000))")
     }
 
     @Test func retentionRemovesDeliveredFilesOnlyOnceTheirHooksSucceeded() async throws {

@@ -7,7 +7,7 @@ import Testing
 /// Issue 16 §2 through the real daemon: a token of a segment with history is polled where that
 /// segment's exports complete (its learned schedule), not by the backoff; a token without one, and
 /// `polling.schedule_effort: 0`, keep the backoff.
-@Suite(.serialized) struct LearnedScheduleEndToEndTests {
+@Suite struct LearnedScheduleEndToEndTests {
     /// Past exports of segment Newsletter, one per entry of `milliseconds`, each completing that long
     /// after it was added: a Processing poll 50 ms before, the Complete one 50 ms after (token 9000 + n).
     func history(_ scene: DaemonScene, milliseconds: [Int]) async throws {

@@ -46,19 +46,43 @@ struct MprefCommand: AsyncParsableCommand {
 
     /// Runs the command; prints `mprefd: error: …` and exits with the documented code for
     /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
+    /// What `mprefd ARGUMENTS` comes to before anything runs: a command, or an exit with its output.
+    enum ParseOutcome {
+        case command(any ParsableCommand)
+        /// Help or the version: `stdout`, exit 0. A usage error: one line on stderr, exit 64 (or the
+        /// code ArgumentParser gives, e.g. a `validate()` that throws `ExitCode`).
+        case exit(ExitCode, stdout: String?, stderr: String?)
+    }
+
+    /// Parses `arguments` (the command line without the program name): pure, no output, no exit; what
+    /// ``main()`` prints and exits with on a parse failure, decided here, so that tests can read it in
+    /// process.
+    static func parse(_ arguments: [String]) -> ParseOutcome {
+        do {
+            let command = try parseAsRoot(arguments)
+            // No command accepts a value like `-5` or `-1h` before `--` (ArgumentParser refuses it, or
+            // reads `-1h` as `-1 -h`, a help request): a parse that got past one still names it.
+            if valueLikeArgument(in: arguments) != nil {
+                return parseFailure(ValidationError("a value read as options"), arguments: arguments)
+            }
+            return .command(command)
+        } catch {
+            return parseFailure(error, arguments: arguments)
+        }
+    }
+
     static func main() async {
         let code: ExitCode
         var command: any ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exitAfterParseFailure(error, arguments: Array(CommandLine.arguments.dropFirst()))
-        }
-        // No command accepts a value like `-5` or `-1h` before `--` (ArgumentParser refuses it, or
-        // reads `-1h` as `-1 -h`, a help request): a parse that got past one still names it.
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if valueLikeArgument(in: arguments) != nil {
-            exitAfterParseFailure(ValidationError("a value read as options"), arguments: arguments)
+        switch parse(Array(CommandLine.arguments.dropFirst())) {
+        case .command(let parsed):
+            command = parsed
+        case .exit(let code, let stdout, let stderr):
+            fflush(nil)
+            if let stdout { Output.line(stdout) }
+            if let stderr { Output.note(stderr) }
+            fflush(nil)
+            Foundation.exit(code.rawValue)
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -89,13 +113,12 @@ struct MprefCommand: AsyncParsableCommand {
     /// `mprefd: error: …` as every other error, naming the value, the rule and where help is; for a
     /// value such as `-5` before `--` (read as an option by ArgumentParser) it names that value and
     /// how to pass it instead.
-    private static func exitAfterParseFailure(_ error: any Error, arguments: [String]) -> Never {
+    private static func parseFailure(_ error: any Error, arguments: [String]) -> ParseOutcome {
         var code = exitCode(for: error)
         let valueLike = valueLikeArgument(in: arguments)
         if code == .success, valueLike != nil { code = .validationFailure }
-        fflush(nil)
         if code == .success {
-            Output.line(fullMessage(for: error))
+            return .exit(code, stdout: fullMessage(for: error), stderr: nil)
         } else if code == .validationFailure, let index = valueLike {
             let negative = arguments[index]
             let previous = index > 0 ? arguments[index - 1] : ""
@@ -104,19 +127,16 @@ struct MprefCommand: AsyncParsableCommand {
                 previous.hasPrefix("--") && !previous.contains("=")
                 && message(for: error).contains("Missing value for '\(previous)")
             let spelling = takesValue ? "\(previous)=\(negative)" : "-- \(negative)"
-            Output.note(
-                "mprefd: error: '\(TerminalText.escaped(negative))' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(TerminalText.escaped(spelling)))"
+            return .exit(
+                code, stdout: nil,
+                stderr:
+                    "mprefd: error: '\(TerminalText.escaped(negative))' starts with '-', so it is read as an option; access tokens, counts and durations are positive (to pass it anyway, write \(TerminalText.escaped(spelling)))"
             )
         } else {
-            Output.note("mprefd: error: " + oneLine(error))
+            return .exit(code, stdout: nil, stderr: "mprefd: error: " + oneLine(error))
         }
-        fflush(nil)
-        Foundation.exit(code.rawValue)
     }
 
-    /// The index of the first argument before `--` that is a value starting with `-` and a digit
-    /// (`-5`, `-1h`), which ArgumentParser reads as options; nil when there is none or help was asked
-    /// for in so many words (`--help`, `-h`, `help`).
     static func valueLikeArgument(in arguments: [String]) -> Int? {
         let options = arguments.prefix(while: { $0 != "--" })
         guard !options.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) else { return nil }

@@ -205,12 +205,9 @@ import MprefTestSupport
         (["hooks", "show", "0"], "'0'", "a hook run id is the positive integer"),
         (["hooks", "retry", "1", "x"], "'x'", "a hook run id is the positive integer"),
     ])
-    func typedArgumentsNameTheValueAndTheRule(arguments: [String], value: String, rule: String) async throws {
-        let cli = try CLI()
-        defer { cli.cleanUp() }
-        // No --db (it would follow `--`); a named config file that is missing would be exit 78.
-        let missing = cli.directory.appendingPathComponent("missing.yaml").path
-        let result = try await cli.run(arguments, database: .none, environment: ["MPREFD_CONFIG": missing])
+    func typedArgumentsNameTheValueAndTheRule(arguments: [String], value: String, rule: String) throws {
+        // In process: a parse failure, so nothing is opened (no configuration, no database).
+        let result = try #require(parseFailure(arguments), "\(arguments) parsed")
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(
             result.stderr.contains("The value \(value) is invalid") && result.stderr.contains(rule),
@@ -221,7 +218,6 @@ import MprefTestSupport
         #expect(
             lines.count == 1 && lines[0].hasPrefix("mprefd: error: ") && lines[0].hasSuffix(" --help')"),
             "\(arguments): \(result.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 
     @Test func aBadValueIsEchoedWithItsControlCharactersEscaped() async throws {
@@ -235,8 +231,8 @@ import MprefTestSupport
         #expect(result.stderr.contains("12\\e[2J\\u{202E}"), "\(result.stderr.debugDescription)")
     }
 
-    /// Checks across options run in `validate()`: exit 64 before the configuration is read (a missing
-    /// --config file would be exit 78).
+    /// Checks across options run in `validate()`: exit 64 at the parse, before the configuration is
+    /// read (in process; through the binary, a missing --config file would be exit 78).
     @Test(arguments: [
         ["remove"], ["wait"], ["pause"], ["pause", "--all", "5"], ["resume"], ["resume", "--account", "A", "5"],
         ["show", "5", "--history=-1"], ["hooks", "list", "--limit", "0"], ["hooks", "retry"],
@@ -244,16 +240,29 @@ import MprefTestSupport
         ["check-config", "--probe-token", "5"], ["status", "--stale-after", "nan"],
         ["wait", "5", "--stale-after", "0"],
     ])
-    func crossOptionChecksComeBeforeTheConfiguration(arguments: [String]) async throws {
-        let cli = try CLI()
-        defer { cli.cleanUp() }
-        let missing = cli.directory.appendingPathComponent("missing.yaml").path
-        let result = try await cli.run(arguments, environment: ["MPREFD_CONFIG": missing])
+    func crossOptionChecksComeBeforeTheConfiguration(arguments: [String]) throws {
+        let result = try #require(parseFailure(arguments), "\(arguments) parsed")
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(
             result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("mprefd: error: "),
             "\(arguments): \(result.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+    }
+
+    /// The binary's side of a parse failure: the same one line on stderr and exit 64, before the
+    /// configuration (a missing one would be exit 78) or the database is opened.
+    @Test func aParseFailureThroughTheBinaryIsTheLineDecidedInProcess() async throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let missing = cli.directory.appendingPathComponent("missing.yaml").path
+        for arguments in [["pause", "--all", "5"], ["remove", "12a"], ["hooks", "retry", "-3"]] {
+            let result = try await cli.run(arguments, environment: ["MPREFD_CONFIG": missing])
+            let decided = try #require(parseFailure(arguments))
+            #expect(result.status == 64 && decided.status == 64, "\(arguments): \(result.stderr)")
+            #expect(result.stderr == decided.stderr && result.stdout.isEmpty, "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
+        }
+        let help = try await cli.run(["wait", "--help"])
+        #expect(help.status == 0 && help.stderr.isEmpty && help.stdout.hasPrefix("OVERVIEW: Wait"))
     }
 
     @Test func unknownStateListsTheAllowedOnes() async throws {

@@ -1,6 +1,9 @@
+import ArgumentParser
 import Foundation
 import MprefTestSupport
 import Testing
+
+@testable import mprefd
 
 /// Runs the real built `mprefd` binary (`.build/debug/mprefd`, found relative to this file) in a
 /// fresh temporary directory, with a controlled environment.
@@ -94,4 +97,14 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -
         interval = min(interval * 2, .milliseconds(200))
     }
     return try await condition()
+}
+
+/// `mprefd ARGUMENTS`' parse, in process: the exit status and the output `mprefd` gives when the
+/// arguments do not parse (`MprefCommand.parse`, which its `main` calls before anything is opened),
+/// or `nil` when they parse into a command. For tables of bad arguments; the binary's side of a
+/// parse failure (the same line on stderr, the exit status) is tested through the real binary.
+func parseFailure(_ arguments: [String]) -> ChildProcess.Result? {
+    guard case .exit(let code, let stdout, let stderr) = MprefCommand.parse(arguments) else { return nil }
+    return ChildProcess.Result(
+        status: code.rawValue, stdout: stdout.map { $0 + "\n" } ?? "", stderr: stderr.map { $0 + "\n" } ?? "")
 }

@@ -4,7 +4,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane4 {
+extension Reliability.Lane5 {
     /// `kill -9` under load, restart, repeat.
     ///
     /// The load: 1,000 tokens (150 in the fast subset: still
@@ -41,7 +41,9 @@ extension Reliability.Lane4 {
         @Test func killDashNineUnderLoadLosesNothingCommittedAndRunsEveryHook() async throws {
             let seed = ReliabilityMode.seed
             let rounds = ReliabilityMode.rounds
-            let tokenCount = ReliabilityMode.isFull ? 1000 : 150
+            // The fast subset: 64 tokens, twice `max_in_flight`, so that every kill still lands with polls
+            // in flight and hooks running (each token's hook is a process of its own).
+            let tokenCount = ReliabilityMode.isFull ? 1000 : 64
             let maxInFlight = 32
             // Completions spread over the rounds: more rounds, longer exports.
             let maxProcessing = max(6, rounds / 2)

@@ -3,7 +3,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane4 {
+extension Reliability.Lane5 {
     /// The database's file system fills up while the daemon polls.
     ///
     /// How the disk is filled: the database lives on a 16 MiB `tmpfs` mounted for the test

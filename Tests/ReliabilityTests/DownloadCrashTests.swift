@@ -4,7 +4,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane3 {
+extension Reliability.Lane4 {
     /// Downloads (README "Downloads") under crashes, faults, a full disk and dead ends: the real
     /// `mprefd run` against the in-process simulator, every file compared (SHA-256) with the
     /// simulator's canonical export, the database read with the `sqlite3` CLI.
@@ -295,123 +295,11 @@ extension Reliability.Lane3 {
     }
 }
 
-extension Reliability.Lane3 {
-    /// Tests 2–4 of the download's reliability (full disk, 401, dead ends), beside
-    /// ``Reliability/Lane3/DownloadReliability``'s kill rounds.
+extension Reliability.Lane4 {
+    /// Tests 3 and 4 of the download's reliability (401, dead ends), beside
+    /// ``Reliability/Lane4/DownloadReliability``'s kill rounds.
     @Suite struct DownloadFaults: DownloadScenes {
         static let clientID = ReliabilityScene.clientID
-
-        // MARK: 2. Full disk
-
-        @Test func aFullDiskStopsTheDownloadAtItsCheckpointAndItResumesWhenSpaceReturns() async throws {
-            let token: Int64 = 63_001
-            let scene = try await ReliabilityScene()
-            let mountPoint = scene.directory.appendingPathComponent("tmpfs").path
-            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-            // 80 MiB: mprefd wants ByteCount + 10 % + 64 MiB free before the first page.
-            let mounted = try await scene.run(
-                "/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", mountPoint], stdin: nil,
-                environment: nil)
-            defer {
-                scene.endChildren()
-                if mounted.status == 0 {
-                    _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint])
-                        .waitUntilExit()
-                }
-                Task { await scene.tearDown() }
-            }
-            guard mounted.status == 0 else {
-                // Without a mount there is no full disk for the download directory alone (RLIMIT_FSIZE would fail the
-                // database too, and a read-only directory does not stop an open file): say so rather than pass quietly.
-                Issue.record(
-                    "cannot mount a tmpfs for the download directory (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); run as root"
-                )
-                return
-            }
-            let exports = mountPoint + "/exports"
-            await scene.simulator.setScenario(
-                .complete(records: 6000, export: ExportOptions(seed: 3)), accessToken: token, clientID: Self.clientID)
-            try configure(
-                scene, directory: exports, pageSize: 500, download: ["disk_retry_s: 3"],
-                polling: [
-                    "initial_delay_s: 0.05", "max_delay_s: 0.2", "max_requests_per_second_per_host: 4",
-                    "shutdown_grace_s: 5",
-                ])
-            try #require(try await scene.mprefd(["add-token", "\(token)"]).status == 0)
-            let daemon = try await scene.startDaemon()
-            #expect(
-                try await scene.eventually {
-                    try await scene.scalar("SELECT coalesce(sum(pages), 0) FROM downloads") >= 2
-                })
-
-            let filler = mountPoint + "/filler"
-            fillDisk(filler)
-            let stopped = try await scene.eventually(timeout: .seconds(30)) {
-                (try await scene.query("SELECT last_error FROM downloads").first?["last_error"] as? String)?.contains(
-                    "not enough disk space") == true
-            }
-            let download = try #require(
-                try await scene.query("SELECT phase, pages, bytes, last_error FROM downloads").first)
-            let lastError = download["last_error"] as? String ?? ""
-            print("disk full: the download says: \(lastError)")
-            #expect(
-                stopped && daemon.isRunning,
-                "no disk-full error, or the daemon died; log tail:\n\(daemon.log.suffix(3000))")
-            #expect(lastError.contains("No space left on device"), "\(lastError)")
-            let tokenError = try await scene.query("SELECT state, last_error FROM tokens").first
-            #expect(
-                tokenError?["state"] as? String == "downloading"
-                    && (tokenError?["last_error"] as? String)?.contains("not enough disk space") == true,
-                "\(String(describing: tokenError))")
-            // The checkpoint is kept and the file is cut back to it; nothing is committed or made final.
-            let pages = download["pages"] as? Int ?? -1, bytes = download["bytes"] as? Int ?? -1
-            #expect(download["phase"] as? String == "fetching" && pages >= 2 && pages < 12, "\(download)")
-            #expect(
-                fileSize(file(scene, token, directory: exports) + ".partial") == Int64(bytes),
-                "the .partial file is not at its checkpoint (\(bytes) bytes)")
-            #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports)))
-            #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
-            #expect(
-                logLines(daemon.log, containing: "download waits").count == 1,
-                "logged \(logLines(daemon.log, containing: "download waits").count) times")
-            // It waits (disk_retry_s: 3) rather than fetching pages it cannot store: the next page
-            // request comes no sooner than the retry interval after the one that met the full disk.
-            let requestsAtStop = await pageRequests(scene, token)
-            let storedAtStop = try await scene.scalar("SELECT count(*) FROM download_requests")
-            #expect(
-                await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop },
-                "no retry after 3 s")
-            let times = await scene.simulator.requests().filter {
-                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
-            }.map(\.time)
-            let gap = times[requestsAtStop].timeIntervalSince(times[requestsAtStop - 1])
-            #expect(gap >= 2.5, "pages asked for while the disk is full: the retry came after \(gap) s")
-
-            // One more try while still full, once stored: still one log line, same checkpoint.
-            #expect(
-                try await scene.eventually {
-                    try await scene.scalar("SELECT count(*) FROM download_requests") > storedAtStop
-                })
-            #expect(
-                logLines(daemon.log, containing: "download waits").count == 1,
-                "the full disk is logged again on every retry")
-            #expect(try await scene.scalar("SELECT pages FROM downloads") == pages)
-
-            try FileManager.default.removeItem(atPath: filler)
-            let done = try await scene.eventually(timeout: .seconds(120)) {
-                try await state(scene, token) == "complete"
-            }
-            #expect(done, "the download did not resume; log tail:\n\(daemon.log.suffix(3000))")
-            let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
-            #expect(try await sha256(scene, file(scene, token, directory: exports)) == canonical.sha256)
-            #expect(canonical.isCommitted)
-            #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports) + ".partial"))
-            let cleared = try await scene.query("SELECT last_error FROM tokens").first?["last_error"]
-            #expect(cleared is NSNull, "the disk error stayed: \(String(describing: cleared))")
-            try await checkCommitOrder(scene, token: token, lastOffset: 5501, context: "disk full")
-            daemon.signal(SIGTERM)
-            #expect(await daemon.waitForExit() == 0)
-        }
 
         // MARK: 3. 401 mid-download
 
@@ -545,6 +433,126 @@ extension Reliability.Lane3 {
                 return expected.keys.allSatisfy { text.contains("download_failed \($0)\n") }
             }
             #expect(hooksRan, "the on_failure hooks did not all run")
+        }
+    }
+}
+
+extension Reliability.Lane3 {
+    /// Test 2 of the download's reliability, beside ``Reliability/Lane3/HostWideRetryAfter`` (the lanes
+    /// end together).
+    @Suite struct DownloadDiskFull: DownloadScenes {
+        static let clientID = ReliabilityScene.clientID
+
+        // MARK: 2. Full disk
+
+        @Test func aFullDiskStopsTheDownloadAtItsCheckpointAndItResumesWhenSpaceReturns() async throws {
+            let token: Int64 = 63_001
+            let scene = try await ReliabilityScene()
+            let mountPoint = scene.directory.appendingPathComponent("tmpfs").path
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            // 80 MiB: mprefd wants ByteCount + 10 % + 64 MiB free before the first page.
+            let mounted = try await scene.run(
+                "/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", mountPoint], stdin: nil,
+                environment: nil)
+            defer {
+                scene.endChildren()
+                if mounted.status == 0 {
+                    _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/umount"), arguments: ["-l", mountPoint])
+                        .waitUntilExit()
+                }
+                Task { await scene.tearDown() }
+            }
+            guard mounted.status == 0 else {
+                // Without a mount there is no full disk for the download directory alone (RLIMIT_FSIZE would fail the
+                // database too, and a read-only directory does not stop an open file): say so rather than pass quietly.
+                Issue.record(
+                    "cannot mount a tmpfs for the download directory (\(mounted.output.trimmingCharacters(in: .whitespacesAndNewlines))); run as root"
+                )
+                return
+            }
+            let exports = mountPoint + "/exports"
+            await scene.simulator.setScenario(
+                .complete(records: 6000, export: ExportOptions(seed: 3)), accessToken: token, clientID: Self.clientID)
+            try configure(
+                scene, directory: exports, pageSize: 500, download: ["disk_retry_s: 3"],
+                polling: [
+                    "initial_delay_s: 0.05", "max_delay_s: 0.2", "max_requests_per_second_per_host: 4",
+                    "shutdown_grace_s: 5",
+                ])
+            try #require(try await scene.mprefd(["add-token", "\(token)"]).status == 0)
+            let daemon = try await scene.startDaemon()
+            #expect(
+                try await scene.eventually {
+                    try await scene.scalar("SELECT coalesce(sum(pages), 0) FROM downloads") >= 2
+                })
+
+            let filler = mountPoint + "/filler"
+            fillDisk(filler)
+            let stopped = try await scene.eventually(timeout: .seconds(30)) {
+                (try await scene.query("SELECT last_error FROM downloads").first?["last_error"] as? String)?.contains(
+                    "not enough disk space") == true
+            }
+            let download = try #require(
+                try await scene.query("SELECT phase, pages, bytes, last_error FROM downloads").first)
+            let lastError = download["last_error"] as? String ?? ""
+            print("disk full: the download says: \(lastError)")
+            #expect(
+                stopped && daemon.isRunning,
+                "no disk-full error, or the daemon died; log tail:\n\(daemon.log.suffix(3000))")
+            #expect(lastError.contains("No space left on device"), "\(lastError)")
+            let tokenError = try await scene.query("SELECT state, last_error FROM tokens").first
+            #expect(
+                tokenError?["state"] as? String == "downloading"
+                    && (tokenError?["last_error"] as? String)?.contains("not enough disk space") == true,
+                "\(String(describing: tokenError))")
+            // The checkpoint is kept and the file is cut back to it; nothing is committed or made final.
+            let pages = download["pages"] as? Int ?? -1, bytes = download["bytes"] as? Int ?? -1
+            #expect(download["phase"] as? String == "fetching" && pages >= 2 && pages < 12, "\(download)")
+            #expect(
+                fileSize(file(scene, token, directory: exports) + ".partial") == Int64(bytes),
+                "the .partial file is not at its checkpoint (\(bytes) bytes)")
+            #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports)))
+            #expect(await scene.simulator.export(accessToken: token, clientID: Self.clientID)?.isCommitted == false)
+            #expect(
+                logLines(daemon.log, containing: "download waits").count == 1,
+                "logged \(logLines(daemon.log, containing: "download waits").count) times")
+            // It waits (disk_retry_s: 3) rather than fetching pages it cannot store: the next page
+            // request comes no sooner than the retry interval after the one that met the full disk.
+            let requestsAtStop = await pageRequests(scene, token)
+            let storedAtStop = try await scene.scalar("SELECT count(*) FROM download_requests")
+            #expect(
+                await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop },
+                "no retry after 3 s")
+            let times = await scene.simulator.requests().filter {
+                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
+            }.map(\.time)
+            let gap = times[requestsAtStop].timeIntervalSince(times[requestsAtStop - 1])
+            #expect(gap >= 2.5, "pages asked for while the disk is full: the retry came after \(gap) s")
+
+            // One more try while still full, once stored: still one log line, same checkpoint.
+            #expect(
+                try await scene.eventually {
+                    try await scene.scalar("SELECT count(*) FROM download_requests") > storedAtStop
+                })
+            #expect(
+                logLines(daemon.log, containing: "download waits").count == 1,
+                "the full disk is logged again on every retry")
+            #expect(try await scene.scalar("SELECT pages FROM downloads") == pages)
+
+            try FileManager.default.removeItem(atPath: filler)
+            let done = try await scene.eventually(timeout: .seconds(120)) {
+                try await state(scene, token) == "complete"
+            }
+            #expect(done, "the download did not resume; log tail:\n\(daemon.log.suffix(3000))")
+            let canonical = try #require(await scene.simulator.export(accessToken: token, clientID: Self.clientID))
+            #expect(try await sha256(scene, file(scene, token, directory: exports)) == canonical.sha256)
+            #expect(canonical.isCommitted)
+            #expect(!FileManager.default.fileExists(atPath: file(scene, token, directory: exports) + ".partial"))
+            let cleared = try await scene.query("SELECT last_error FROM tokens").first?["last_error"]
+            #expect(cleared is NSNull, "the disk error stayed: \(String(describing: cleared))")
+            try await checkCommitOrder(scene, token: token, lastOffset: 5501, context: "disk full")
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit() == 0)
         }
     }
 }

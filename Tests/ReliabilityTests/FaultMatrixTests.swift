@@ -214,6 +214,38 @@ extension Reliability.Lane2 {
             }
         }
 
+        private func scheduleProblems(token: Int64, arrivals: [Date], polls: [[String: Any]]) -> [String] {
+            guard arrivals.count == polls.count else {
+                return ["token \(token): \(arrivals.count) requests logged but \(polls.count) polls recorded"]
+            }
+            var problems: [String] = []
+            let sent = polls.map { ($0["polled_at"] as? String).flatMap(parseTimestamp) ?? .distantPast }
+            for i in arrivals.indices.dropFirst() {
+                // Measured from when request n was sent (polled_at): arrival times also include
+                // connection set-up, which the latency of the previous poll does not cover.
+                let gap = arrivals[i].timeIntervalSince(sent[i - 1])
+                let latency = Double(polls[i - 1]["latency_ms"] as? Int ?? 0) / 1000
+                let delay = polls[i - 1]["next_delay_s"] as? Double ?? 0
+                if gap < latency + delay - 0.05 {
+                    problems.append(
+                        "token \(token): request \(i + 1) arrived \(gap) s after request \(i) was sent; latency \(latency) + delay \(delay)"
+                    )
+                }
+                if gap > latency + delay + 3.0 {
+                    problems.append(
+                        "token \(token): request \(i + 1) arrived \(gap) s after request \(i) was sent, late for latency \(latency) + delay \(delay)"
+                    )
+                }
+            }
+            return problems
+        }
+    }
+}
+
+extension Reliability.Lane3 {
+    /// A 503 storm against three hosts, the `Retry-After` in seconds, as an HTTP date and missing: a
+    /// suite of its own beside ``Reliability/Lane2/FaultMatrix``, so that the two run side by side.
+    @Suite struct HostWideRetryAfter {
         @Test func a503StormPausesTheWholeHostForRetryAfterInEveryForm() async throws {
             // One daemon, three simulators (three hosts): Retry-After in seconds, as an HTTP date, and none.
             let book = ScenarioBook(
@@ -317,31 +349,6 @@ extension Reliability.Lane2 {
         }
 
         /// Gaps between consecutive requests of one token that break the schedule its history recorded.
-        private func scheduleProblems(token: Int64, arrivals: [Date], polls: [[String: Any]]) -> [String] {
-            guard arrivals.count == polls.count else {
-                return ["token \(token): \(arrivals.count) requests logged but \(polls.count) polls recorded"]
-            }
-            var problems: [String] = []
-            let sent = polls.map { ($0["polled_at"] as? String).flatMap(parseTimestamp) ?? .distantPast }
-            for i in arrivals.indices.dropFirst() {
-                // Measured from when request n was sent (polled_at): arrival times also include
-                // connection set-up, which the latency of the previous poll does not cover.
-                let gap = arrivals[i].timeIntervalSince(sent[i - 1])
-                let latency = Double(polls[i - 1]["latency_ms"] as? Int ?? 0) / 1000
-                let delay = polls[i - 1]["next_delay_s"] as? Double ?? 0
-                if gap < latency + delay - 0.05 {
-                    problems.append(
-                        "token \(token): request \(i + 1) arrived \(gap) s after request \(i) was sent; latency \(latency) + delay \(delay)"
-                    )
-                }
-                if gap > latency + delay + 3.0 {
-                    problems.append(
-                        "token \(token): request \(i + 1) arrived \(gap) s after request \(i) was sent, late for latency \(latency) + delay \(delay)"
-                    )
-                }
-            }
-            return problems
-        }
     }
 }
 

@@ -4,7 +4,7 @@ import MprefTestSupport
 import MyPreferencesSimulator
 import Testing
 
-extension Reliability.Lane1 {
+extension Reliability.Lane2 {
     /// SIGTERM while polls are in flight and hooks are running.
     ///
     /// "Nothing half-written" is checked as: `PRAGMA integrity_check` ok; every token's `attempt`

@@ -168,7 +168,9 @@ import MprefTestSupport
         let scene = try await DaemonScene.start()
         try await segment(
             scene,
-            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 200, "processing_s": 2, "callback_delay_s": 0.2}"#
+            // Processing for 6 s: the add-time poll must see it processing even when it comes late on a
+            // loaded machine (with 2 s, a late first poll saw it complete and no callback was sent).
+            #"{"name": "Newsletter", "client_id": "DEMO_Co", "records": 200, "processing_s": 6, "callback_delay_s": 0.2}"#
         )
         let (_, daemon) = try await start(scene)
         defer { Task { await scene.finish(daemon) } }
@@ -204,7 +206,7 @@ import MprefTestSupport
                     "finished_at"] as? String).flatMap(Timestamp.parse)
         {
             print(
-                "callback end to end: noticed \(String(format: "%.2f", finished.timeIntervalSince(sent) - 2)) s after completion with \(polls) polls"
+                "callback end to end: noticed \(String(format: "%.2f", finished.timeIntervalSince(sent) - 6)) s after completion with \(polls) polls"
             )
         }
     }

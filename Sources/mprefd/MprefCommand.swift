@@ -44,8 +44,6 @@ struct MprefCommand: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command; prints `mprefd: error: …` and exits with the documented code for
-    /// ``MprefdError`` and `StoreError`; leaves argument errors to ArgumentParser (exit 64).
     /// What `mprefd ARGUMENTS` comes to before anything runs: a command, or an exit with its output.
     enum ParseOutcome {
         case command(any ParsableCommand)
@@ -71,6 +69,9 @@ struct MprefCommand: AsyncParsableCommand {
         }
     }
 
+    /// Parses the command line (``parse(_:)``: help, the version or a usage error is printed here and
+    /// exits), then runs the command; prints `mprefd: error: …` and exits with the documented code for
+    /// ``MprefdError`` and `StoreError`.
     static func main() async {
         let code: ExitCode
         var command: any ParsableCommand
@@ -137,6 +138,9 @@ struct MprefCommand: AsyncParsableCommand {
         }
     }
 
+    /// The index of the first argument before `--` that is a value starting with `-` and a digit
+    /// (`-5`, `-1h`), which ArgumentParser reads as options; nil when there is none or help was asked
+    /// for in so many words (`--help`, `-h`, `help`).
     static func valueLikeArgument(in arguments: [String]) -> Int? {
         let options = arguments.prefix(while: { $0 != "--" })
         guard !options.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) else { return nil }

@@ -16,38 +16,26 @@ import Testing
 /// `DaemonPauseEndToEndTests`, which leave the timing to this test.
 @Suite struct AdminChangeTableTests {
     @Test func aTokenAddedIsPolledAtTheNextAdminCheckAndPausedOrRemovedOnesAreNotPolledAgain() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "mprefd-admin-table-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let database = try TokenDatabase(
-            path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
+        try await SchedulerTableTests.withDatabase("admin") { database in
+            try await run(database)
+        }
+    }
+
+    private func run(_ database: TokenDatabase) async throws {
         let admin = AdminStore(database)
         let clock = ManualClock(wallStart: Date())
         let ids = try admin.addTokens(
             [1, 2].map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false, now: clock.wallNow
-        ).map {
-            result -> TokenID in
+        ).map { result -> TokenID in
             guard case .added(let record) = result else { throw StoreError(.notFound, "not added: \(result)") }
             return record.id
         }
-
-        var polling = PollingConfiguration()
-        polling.initialDelay = .seconds(10)
-        polling.multiplier = 1
-        polling.pauseJitter = .zero
-        polling.deadline = nil
-        polling.scheduleEffort = 0
         let lines = LogLineCounter(["polled"])
-        let logger = LogLineCounter.logger(lines)
         let source = SchedulerTableTests.ScriptedSource([:])
-        let recorder = PollRecorder(database: DaemonStore(database), hooks: HookConfiguration(), logger: logger)
         let adminCheck: Duration = .milliseconds(500)
-        let scheduler = PollingService(
-            database: DaemonStore(database), targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
-            configuration: polling, recorder: recorder, logger: logger, adminCheckInterval: adminCheck,
-            minimumCycle: .zero, wallNow: { clock.wallNow }, makeRandom: { SplitMix64(seed: 1) }, clock: clock)
-        let group = ServiceGroup(services: [recorder, scheduler], logger: DaemonServicesTests.quiet)
+        let group = SchedulerTableTests.daemonCore(
+            database, source: source, polling: SchedulerTableTests.exactPolling, clock: clock,
+            logger: LogLineCounter.logger(lines), adminCheckInterval: adminCheck)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             defer { tasks.cancelAll() }

@@ -57,40 +57,68 @@ import Testing
         }
     }
 
+    /// Runs `body` with a fresh database file in a temporary directory (removed afterwards).
+    static func withDatabase(_ name: String, _ body: (TokenDatabase) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mprefd-table-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(
+            try TokenDatabase(path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite))
+    }
+
+    /// Every backoff draw is the initial delay (10 s); no jitter, no deadline, no learned schedule:
+    /// the tables are exact.
+    static var exactPolling: PollingConfiguration {
+        var polling = PollingConfiguration()
+        polling.initialDelay = .seconds(10)
+        polling.multiplier = 1
+        polling.pauseJitter = .zero
+        polling.deadline = nil
+        polling.scheduleEffort = 0
+        return polling
+    }
+
+    /// The recorder and the scheduler over `database` in one `ServiceGroup`, sleeping on `clock`,
+    /// polling client ID `T_Co` (one host) through `source`.
+    static func daemonCore(
+        _ database: TokenDatabase, source: ScriptedSource, polling: PollingConfiguration, clock: ManualClock,
+        logger: Logger, adminCheckInterval: Duration
+    ) -> ServiceGroup {
+        let recorder = PollRecorder(database: DaemonStore(database), hooks: HookConfiguration(), logger: logger)
+        let scheduler = PollingService(
+            database: DaemonStore(database), targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
+            configuration: polling, recorder: recorder, logger: logger, adminCheckInterval: adminCheckInterval,
+            minimumCycle: .zero, wallNow: { clock.wallNow }, makeRandom: { SplitMix64(seed: 1) }, clock: clock)
+        return ServiceGroup(services: [recorder, scheduler], logger: DaemonServicesTests.quiet)
+    }
+
     /// Runs `steps` against the scheduler; `script` answers by access token.
     static func run(
         _ name: String, tokens: [AccessToken], script: [AccessToken: [RequestOutcome<ExportStatus>]], steps: [Step],
         configure: (inout PollingConfiguration) -> Void = { _ in }
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "mprefd-table-\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let database = try TokenDatabase(
-            path: directory.appendingPathComponent("mprefd.sqlite3").path, mode: .readWrite)
-        _ = try AdminStore(database).addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
+        try await withDatabase(name) { database in
+            try await run(database, tokens: tokens, script: script, steps: steps, configure: configure)
+        }
+    }
 
-        var polling = PollingConfiguration()
-        polling.initialDelay = .seconds(10)
-        polling.multiplier = 1  // every backoff draw is the initial delay: the table is exact
-        polling.pauseJitter = .zero
-        polling.deadline = nil
-        polling.scheduleEffort = 0
+    private static func run(
+        _ database: TokenDatabase, tokens: [AccessToken], script: [AccessToken: [RequestOutcome<ExportStatus>]],
+        steps: [Step], configure: (inout PollingConfiguration) -> Void
+    ) async throws {
+        _ = try AdminStore(database).addTokens(tokens.map { NewToken(clientID: "T_Co", accessToken: $0) }, reset: false)
+        var polling = exactPolling
         configure(&polling)
         let clock = ManualClock(wallStart: Date())
         // The scheduler's log line for each committed poll.
         let lines = LogLineCounter(["polled", "export finished"])
         let logger = LogLineCounter.logger(lines)
         let source = ScriptedSource(script)
-        let recorder = PollRecorder(database: DaemonStore(database), hooks: HookConfiguration(), logger: logger)
         // The admin check sleeps on the clock too; an hour apart, its wakes are never the next wake.
         let adminInterval: Duration = .seconds(3600 * 1000)
-        let scheduler = PollingService(
-            database: DaemonStore(database), targets: ["T_Co": PollTarget(source: source, hostKey: "host")],
-            configuration: polling, recorder: recorder, logger: logger, adminCheckInterval: adminInterval,
-            minimumCycle: .zero, wallNow: { clock.wallNow },
-            makeRandom: { SplitMix64(seed: 1) }, clock: clock)
-        let group = ServiceGroup(services: [recorder, scheduler], logger: DaemonServicesTests.quiet)
+        let group = daemonCore(
+            database, source: source, polling: polling, clock: clock, logger: logger, adminCheckInterval: adminInterval)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             defer { tasks.cancelAll() }

@@ -437,9 +437,8 @@ extension Reliability.Lane4 {
     }
 }
 
-extension Reliability.Lane3 {
-    /// Test 2 of the download's reliability, beside ``Reliability/Lane3/HostWideRetryAfter`` (the lanes
-    /// end together).
+extension Reliability.Lane6 {
+    /// Test 2 of the download's reliability, in a lane of its own.
     @Suite struct DownloadDiskFull: DownloadScenes {
         static let clientID = ReliabilityScene.clientID
 

@@ -10,11 +10,12 @@ import Testing
 @Suite(ReliabilityMode.order) enum Reliability {}
 
 extension Reliability {
-    /// The real-process scenes run in five lanes, one suite at a time in each: at most five of them load
+    /// The real-process scenes run in six lanes, one suite at a time in each: at most six of them load
     /// the machine at once beside the rest of `make test` (the fuzzers run beside them). The lanes are
-    /// balanced by their duration alone (12–20 s each on an idle 2-core machine): contention; the fault
-    /// matrix and shutdown; the host-wide 503 storm and a download on a full disk; the download kill
-    /// rounds and the other download faults; crash recovery and the daemon on a full disk.
+    /// balanced by their duration alone (9–17 s each on an idle 2-core machine), so that the last of
+    /// them ends with the rest of the suite: contention; the fault matrix and shutdown; the host-wide
+    /// 503 storm; the download kill rounds and the other download faults; crash recovery and the
+    /// daemon on a full disk; a download on a full disk.
     @Suite(.serialized) enum Lane1 {}
     /// See ``Lane1``.
     @Suite(.serialized) enum Lane2 {}
@@ -24,6 +25,8 @@ extension Reliability {
     @Suite(.serialized) enum Lane4 {}
     /// See ``Lane1``.
     @Suite(.serialized) enum Lane5 {}
+    /// See ``Lane1``.
+    @Suite(.serialized) enum Lane6 {}
 }
 
 /// How much of the suite runs: `MPREFD_RELIABILITY=full` (`make test-reliability`) runs everything at

@@ -75,16 +75,21 @@ final class OpsScene: @unchecked Sendable {
             CLI.binary, arguments, environment: environment, in: cli.directory, output: .log(logName))
     }
 
-    /// Starts `mprefd run` and waits until `mprefd status` says it is running (exit 0, or 4 when
-    /// degraded, e.g. by a dead hook run left in the database).
+    /// Starts `mprefd run`, waits for its "mprefd started" line, then checks that `mprefd status` says
+    /// it is running (exit 0, or 4 when degraded, e.g. by a dead hook run left in the database).
     @discardableResult
     func startDaemon() async throws -> ChildProcess {
         let daemon = try startMprefd(["run"], logName: "daemon")
         self.daemon = daemon
-        let isUp = try await eventually {
-            [0, 4].contains(try await self.mprefd(["status"]).status) || !daemon.isRunning
+        let started = await eventually { daemon.log.contains("mprefd started") || !daemon.isRunning }
+        guard started, daemon.isRunning else {
+            throw OpsTestFailure("the daemon did not come up; log:\n\(daemon.log)")
         }
-        guard isUp, daemon.isRunning else { throw OpsTestFailure("the daemon did not come up; log:\n\(daemon.log)") }
+        let status = try await mprefd(["status"])
+        guard [0, 4].contains(status.status) else {
+            throw OpsTestFailure(
+                "the daemon started but status says \(status.status): \(status.stdout)\(status.stderr)")
+        }
         return daemon
     }
 

@@ -46,9 +46,10 @@ struct MprefCommand: AsyncParsableCommand {
 
     /// What `mprefd ARGUMENTS` comes to before anything runs: a command, or an exit with its output.
     enum ParseOutcome {
+        /// A command to run; for `--help`, ArgumentParser's help command (running it prints the help).
         case command(any ParsableCommand)
-        /// Help or the version: `stdout`, exit 0. A usage error: one line on stderr, exit 64 (or the
-        /// code ArgumentParser gives, e.g. a `validate()` that throws `ExitCode`).
+        /// `--version`: `stdout`, exit 0. A usage error: one line on stderr, exit 64 (or the code
+        /// ArgumentParser gives, e.g. a `validate()` that throws `ExitCode`).
         case exit(ExitCode, stdout: String?, stderr: String?)
     }
 

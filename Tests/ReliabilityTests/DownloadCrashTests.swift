@@ -517,16 +517,25 @@ extension Reliability.Lane6 {
                 "logged \(logLines(daemon.log, containing: "download waits").count) times")
             // It waits (disk_retry_s: 3) rather than fetching pages it cannot store: the next page
             // request comes no sooner than the retry interval after the one that met the full disk.
+            // The next page's early request may have gone out already (the spool asks for it as soon as
+            // a body arrives), and on a loaded machine it may be answered after this count: at most one
+            // request may follow the one that met the full disk at once; the one after waits.
             let requestsAtStop = await pageRequests(scene, token)
             let storedAtStop = try await scene.scalar("SELECT count(*) FROM download_requests")
+            var gaps: [Double] = []
+            let retried = await scene.eventually(timeout: .seconds(30)) {
+                let times = await scene.simulator.requests().filter {
+                    $0.accessToken == token && $0.method == "GET" && $0.offset != nil
+                }.map(\.time)
+                guard times.count > requestsAtStop else { return false }
+                let after = Array(times[(requestsAtStop - 1)...])
+                gaps = zip(after.dropFirst(), after).map { $0.timeIntervalSince($1) }
+                return gaps.contains { $0 >= 2.5 } || gaps.count >= 3
+            }
+            #expect(retried, "no retry after 3 s")
             #expect(
-                await scene.eventually(timeout: .seconds(30)) { await pageRequests(scene, token) > requestsAtStop },
-                "no retry after 3 s")
-            let times = await scene.simulator.requests().filter {
-                $0.accessToken == token && $0.method == "GET" && $0.offset != nil
-            }.map(\.time)
-            let gap = times[requestsAtStop].timeIntervalSince(times[requestsAtStop - 1])
-            #expect(gap >= 2.5, "pages asked for while the disk is full: the retry came after \(gap) s")
+                gaps.prefix(2).contains { $0 >= 2.5 },
+                "pages asked for while the disk is full: the requests after it came \(gaps) s apart")
 
             // One more try while still full, once stored: still one log line, same checkpoint.
             #expect(

@@ -340,8 +340,11 @@ extension Reliability.Lane3 {
                 switch row["client"] as? String {
                 case "DEMO_Co": #expect(hint == Double(retryAfter))
                 case "DATE_Co":
+                    // Whole seconds, measured against the response's `Date` header, which the simulator's
+                    // HTTP server refreshes once a second: on a loaded machine it can be a second late
+                    // (seen: 5 s for a 3 s Retry-After).
                     #expect(
-                        hint.map { $0 > 0.5 && $0 <= Double(retryAfter) + 1 } == true,
+                        hint.map { $0 > 0.5 && $0 <= Double(retryAfter) + 2 } == true,
                         "HTTP-date hint \(String(describing: hint))")
                 default: #expect(hint == nil)
                 }

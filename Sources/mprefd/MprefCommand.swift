@@ -48,8 +48,9 @@ struct MprefCommand: AsyncParsableCommand {
     enum ParseOutcome {
         /// A command to run; for `--help`, ArgumentParser's help command (running it prints the help).
         case command(any ParsableCommand)
-        /// `--version`: `stdout`, exit 0. A usage error: one line on stderr, exit 64 (or the code
-        /// ArgumentParser gives, e.g. a `validate()` that throws `ExitCode`).
+        /// `--version`: `stdout`, exit 0. A usage error: one line for stderr, exit 64 (or the code
+        /// ArgumentParser gives, e.g. a `validate()` that throws `ExitCode`). Texts without their
+        /// final newline.
         case exit(ExitCode, stdout: String?, stderr: String?)
     }
 
@@ -57,16 +58,18 @@ struct MprefCommand: AsyncParsableCommand {
     /// ``main()`` prints and exits with on a parse failure, decided here, so that tests can read it in
     /// process.
     static func parse(_ arguments: [String]) -> ParseOutcome {
+        let valueLike = valueLikeArgument(in: arguments)
         do {
             let command = try parseAsRoot(arguments)
             // No command accepts a value like `-5` or `-1h` before `--` (ArgumentParser refuses it, or
             // reads `-1h` as `-1 -h`, a help request): a parse that got past one still names it.
-            if valueLikeArgument(in: arguments) != nil {
-                return parseFailure(ValidationError("a value read as options"), arguments: arguments)
+            if valueLike != nil {
+                return parseFailure(
+                    ValidationError("a value read as options"), arguments: arguments, valueLike: valueLike)
             }
             return .command(command)
         } catch {
-            return parseFailure(error, arguments: arguments)
+            return parseFailure(error, arguments: arguments, valueLike: valueLike)
         }
     }
 
@@ -79,12 +82,12 @@ struct MprefCommand: AsyncParsableCommand {
         switch parse(Array(CommandLine.arguments.dropFirst())) {
         case .command(let parsed):
             command = parsed
-        case .exit(let code, let stdout, let stderr):
+        case .exit(let status, let stdout, let stderr):
             fflush(nil)
             if let stdout { Output.line(stdout) }
             if let stderr { Output.note(stderr) }
             fflush(nil)
-            Foundation.exit(code.rawValue)
+            Foundation.exit(status.rawValue)
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -110,14 +113,13 @@ struct MprefCommand: AsyncParsableCommand {
         Foundation.exit(code.rawValue)
     }
 
-    /// Prints ArgumentParser's message for a failed parse and exits with its code (64 for a bad
-    /// argument or value, 0 for `--help`, whose text goes to stdout whole). An error is one line,
-    /// `mprefd: error: …` as every other error, naming the value, the rule and where help is; for a
-    /// value such as `-5` before `--` (read as an option by ArgumentParser) it names that value and
-    /// how to pass it instead.
-    private static func parseFailure(_ error: any Error, arguments: [String]) -> ParseOutcome {
+    /// What a failed parse prints and exits with, from ArgumentParser's error (`error`): exit 64 for a
+    /// bad argument or value, with one line on stderr, `mprefd: error: …` as every other error, naming
+    /// the value, the rule and where help is; for a value such as `-5` before `--` (at `valueLike` in
+    /// `arguments`, read as an option by ArgumentParser) it names that value and how to pass it
+    /// instead. Exit 0 for `--version`, its text on stdout.
+    private static func parseFailure(_ error: any Error, arguments: [String], valueLike: Int?) -> ParseOutcome {
         var code = exitCode(for: error)
-        let valueLike = valueLikeArgument(in: arguments)
         if code == .success, valueLike != nil { code = .validationFailure }
         if code == .success {
             return .exit(code, stdout: fullMessage(for: error), stderr: nil)

@@ -149,11 +149,9 @@ import Testing
     func aBadValueIsAConfigurationErrorNamingTheKeyAndValue(yaml: String, named: [String]) async throws {
         // In process: the loader every command uses (its error is what `mprefd` prints, exit 78; the
         // binary's side of that is the test below).
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mprefd-config-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("bad.yaml").path
-        try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
+        let cli = try CLI()  // its temporary directory only: nothing is run
+        defer { cli.cleanUp() }
+        let path = try cli.write("bad.yaml", yaml)
         do {
             _ = try await ConfigurationLoader(environment: [:]).load(path: path, isExplicit: true)
             Issue.record("\(yaml) was accepted")

@@ -16,7 +16,8 @@ HOOK_TOOLS := $(CURDIR)/.build/hook-tools
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
-	@echo "make test        install missing system packages, then run every test (swift test)"
+	@echo "make test        install missing system packages, then run every test (swift test); the end-to-end"
+	@echo "                 tests run the release mprefd that make install ships (first build ~15 min in all)"
 	@echo "make format      format Sources/, Tests/ and Package.swift to .swift-format (4 spaces, 120 columns)"
 	@echo "make lint        check that formatting (fails on any difference; run by make test)"
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
@@ -44,9 +45,14 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path .build-static
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
 
+# The end-to-end tests start the binary named by MPREFD_BINARY: the release build above, the one users
+# run (a bare `swift test` uses the debug build instead: a quicker edit-and-test loop).
+RELEASE_BINARY = "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/mprefd"
+
 test: deps hook-tools lint
 	$(SWIFT) build --build-tests
-	MPREFD_HOOK_TOOLS=$(HOOK_TOOLS)/bin $(SWIFT) test --skip-build
+	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
+	MPREFD_BINARY=$(RELEASE_BINARY) MPREFD_HOOK_TOOLS=$(HOOK_TOOLS)/bin $(SWIFT) test --skip-build
 
 # The toolchain's swift-format with the repository's .swift-format; the generated
 # EmbeddedMigrations.swift opts out (swift-format-ignore-file).
@@ -96,4 +102,6 @@ bench: deps
 
 # The whole hardening suite (a fast subset of it runs in `make test`). SEED=N replays a run's random choices.
 test-reliability: deps
-	MPREFD_RELIABILITY=full $(SWIFT) test --filter ReliabilityTests
+	$(SWIFT) build --build-tests
+	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
+	MPREFD_BINARY=$(RELEASE_BINARY) MPREFD_RELIABILITY=full $(SWIFT) test --skip-build --filter ReliabilityTests

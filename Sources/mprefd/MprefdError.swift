@@ -44,8 +44,8 @@ extension ExitCode {
               not polled)
           5   `export`: the export may have started but its access token is unknown
               (or an earlier export of the segment's is): `export --resolve/--abandon`
-          64  usage: a bad argument or value (access token, client ID, duration, state);
-              `export`: the server refused the request (400)
+          64  usage: a bad argument or value (access token, client ID, duration,
+              state); `export`: the server refused the request (400)
           65  bad data: the database file is not an SQLite database or is damaged,
               or a row cannot be read (edited outside the schema)
           69  unavailable: database or its directory missing, schema too new or too

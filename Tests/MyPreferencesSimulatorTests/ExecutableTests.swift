@@ -9,9 +9,7 @@ import Testing
 /// Runs the real `mpref-sim` binary that `swift build` / `swift test` leave in `.build/debug`.
 @Suite("mpref-sim executable", .timeLimit(.minutes(2)))
 struct ExecutableTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let binary = packageRoot.appendingPathComponent(".build/debug/mpref-sim")
+    static let binary = URL(fileURLWithPath: BuiltBinaries.mprefSim)
 
     /// Starts `mpref-sim ARGUMENTS`, its stdout and stderr on pipes the test reads.
     static func start(_ arguments: [String]) throws -> ChildProcess {

@@ -54,9 +54,6 @@ struct SceneFailure: Error, CustomStringConvertible {
 /// One scene: a temp directory, an in-process MyPreferences simulator on loopback, a config file
 /// naming the database and the accounts, and the real `mprefd` binary (admin commands, `mprefd run`).
 final class ReliabilityScene: @unchecked Sendable {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let mprefd = packageRoot.appendingPathComponent(".build/debug/mprefd").path
     static let clientID = "DEMO_Co"
 
     let directory: URL
@@ -78,7 +75,7 @@ final class ReliabilityScene: @unchecked Sendable {
         var logger = Logger(label: "sim")
         logger.logLevel = .error
         simulator = try await MyPreferencesSimulator.start(configuration, logger: logger)
-        #expect(FileManager.default.isExecutableFile(atPath: Self.mprefd), "build first: swift build")
+        #expect(FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefd), "build first: swift build")
     }
 
     /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous (it does not wait), for `defer`.
@@ -134,7 +131,7 @@ final class ReliabilityScene: @unchecked Sendable {
     /// `mprefd ARGS` to its end; the exit status and combined output.
     @discardableResult
     func mprefd(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
-        try await run(Self.mprefd, arguments, stdin: stdin, environment: environment)
+        try await run(BuiltBinaries.mprefd, arguments, stdin: stdin, environment: environment)
     }
 
     /// Starts `mprefd run` (optionally through `/bin/sh -c 'PREFIX exec mprefd run'`) and waits until it logs "mprefd started".
@@ -144,11 +141,12 @@ final class ReliabilityScene: @unchecked Sendable {
         if let shellPrefix {
             // Through a pipe: a file-size limit later set on the daemon (`prlimit --pid`) must spare its log.
             child = try ChildProcess(
-                "/bin/sh", ["-c", "\(shellPrefix) exec \(Self.mprefd) run"], environment: environment, in: directory,
+                "/bin/sh", ["-c", "\(shellPrefix) exec \(BuiltBinaries.mprefd) run"], environment: environment,
+                in: directory,
                 output: .logThroughPipe("daemon"))
         } else {
             child = try ChildProcess(
-                Self.mprefd, ["run"], environment: environment, in: directory, output: .log("daemon"))
+                BuiltBinaries.mprefd, ["run"], environment: environment, in: directory, output: .log("daemon"))
         }
         daemons.append(child)
         let up = await eventually(timeout: .seconds(30)) { child.log.contains("scheduler started") || !child.isRunning }

@@ -339,7 +339,7 @@ import MprefTestSupport
 
         // add-token opens the database while the lock is held; it cannot finish before the release.
         let adding = try ChildProcess(
-            CLI.binary, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
+            BuiltBinaries.mprefd, ["add-token", "--client-id", "ACME_Co", "42", "--db", cli.databasePath],
             environment: cli.baseEnvironment(), in: cli.directory, output: .log("add-token"))
         defer { adding.stopNow() }
         let opened = await eventually { !adding.isRunning || Self.hasOpen(cli.databasePath, pid: adding.pid) }

@@ -5,13 +5,9 @@ import Testing
 
 @testable import mprefd
 
-/// Runs the real built `mprefd` binary (`.build/debug/mprefd`, found relative to this file) in a
+/// Runs the real built `mprefd` binary (``BuiltBinaries/mprefd``) in a
 /// fresh temporary directory, with a controlled environment.
 struct CLI {
-    /// The package root: two levels above this file's directory.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let binary = packageRoot.appendingPathComponent(".build/debug/mprefd").path
 
     /// A fresh directory for this test; removed by `cleanUp()`.
     let directory: URL
@@ -25,7 +21,7 @@ struct CLI {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data().write(to: URL(fileURLWithPath: emptyConfigPath))
         #expect(
-            FileManager.default.isExecutableFile(atPath: Self.binary),
+            FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefd),
             "build the binary first: swift build --product mprefd")
     }
 
@@ -64,7 +60,8 @@ struct CLI {
         }
         var environment = baseEnvironment().merging(extra) { _, new in new }
         for name in removing { environment[name] = nil }
-        return try await ChildProcess.run(Self.binary, arguments, environment: environment, in: directory, stdin: stdin)
+        return try await ChildProcess.run(
+            BuiltBinaries.mprefd, arguments, environment: environment, in: directory, stdin: stdin)
     }
 
     /// Runs `sqlite3 ARGUMENTS`.

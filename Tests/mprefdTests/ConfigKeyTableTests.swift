@@ -28,7 +28,7 @@ import MprefWorker
     /// The rows of the README's configuration table: the keys each names (full dotted paths, `…`
     /// kept as the start of a suffix), its default column split at ` / `, and its unit column.
     static func readmeRows() throws -> [(keys: [String], defaults: [String], unit: String)] {
-        let readme = try String(contentsOfFile: PackagingTools.path("README.md"), encoding: .utf8)
+        let readme = try String(contentsOfFile: BuiltBinaries.path("README.md"), encoding: .utf8)
         let lines = readme.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let header = try #require(lines.firstIndex(of: "| key | default | unit / values | meaning |"))
         return lines[(header + 2)...].prefix { $0.hasPrefix("|") }.map { line in

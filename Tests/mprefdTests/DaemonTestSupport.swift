@@ -56,7 +56,7 @@ struct DaemonScene {
     /// `mprefd run --config mprefd.yaml`, its log in a file.
     func startDaemon(environment: [String: String] = [:]) throws -> ChildProcess {
         try ChildProcess(
-            CLI.binary, ["run", "--config", configPath],
+            BuiltBinaries.mprefd, ["run", "--config", configPath],
             environment: cli.baseEnvironment().merging(environment) { _, new in new },
             in: cli.directory, output: .log("daemon"))
     }

@@ -260,7 +260,7 @@ import MprefTestSupport
 
         // After the request: the simulator has started the export; its answer never arrives.
         let after = try ChildProcess(
-            CLI.binary, ["export", "Newsletter", "--config", scene.configPath],
+            BuiltBinaries.mprefd, ["export", "Newsletter", "--config", scene.configPath],
             environment: scene.cli.baseEnvironment(),
             in: scene.cli.directory, output: .log("export"))
         #expect(await scene.eventually { await scene.simulator.initiations().count == 1 || !after.isRunning })
@@ -286,7 +286,8 @@ import MprefTestSupport
         defer { blackHole.close() }
         try configure(scene, download: false, baseURL: "http://127.0.0.1:\(blackHole.port)/Profiles")
         let before = try ChildProcess(
-            CLI.binary, ["export", "Contacts", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
+            BuiltBinaries.mprefd, ["export", "Contacts", "--config", scene.configPath],
+            environment: scene.cli.baseEnvironment(),
             in: scene.cli.directory, output: .log("export"))
         #expect(
             try await scene.eventually {

@@ -295,7 +295,7 @@ struct HandEditedOutputTests {
             """)
         #expect(try await cli.run(["add-token", "4711", "--config", config], database: .none).status == 0)
         let daemon = try ChildProcess(
-            CLI.binary, ["run", "--config", config], environment: cli.baseEnvironment(), in: cli.directory,
+            BuiltBinaries.mprefd, ["run", "--config", config], environment: cli.baseEnvironment(), in: cli.directory,
             output: .log("daemon"))
         defer { daemon.stopNow() }
         // With the pool retrying connects, the first row would come only after connect_timeout_s (60 s).

@@ -63,12 +63,12 @@ struct MetricsEndpointTests {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let environment = PackagingTools.cleanEnvironment()
         let add = try await ChildProcess.run(
-            PackagingTools.mprefd, ["add-token", "--config", configPath, "1", "2", "3", "4"],
+            BuiltBinaries.mprefd, ["add-token", "--config", configPath, "1", "2", "3", "4"],
             environment: environment, in: directory, timeout: .seconds(120))
         try #require(add.status == 0, "add-token: \(add.stderr)")
 
         let daemon = try ChildProcess(
-            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
+            BuiltBinaries.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
             output: .files("mprefd"))
         defer { daemon.signal(SIGTERM) }
         // Wait until the 503 has paused the host, both hook runs have ended, and no poll was sent for
@@ -148,7 +148,7 @@ struct MetricsEndpointTests {
 
         // A second scrape after `mprefd remove` shows the gauge read fresh from the database.
         let remove = try await ChildProcess.run(
-            PackagingTools.mprefd, ["remove", "--config", configPath, "2"], environment: environment,
+            BuiltBinaries.mprefd, ["remove", "--config", configPath, "2"], environment: environment,
             in: directory, timeout: .seconds(120))
         #expect(remove.status == 0, "remove: \(remove.stderr)")
         let again = try await Self.scrape(port: metricsPort)
@@ -162,13 +162,13 @@ struct MetricsEndpointTests {
         let directory = try PackagingTools.temporaryDirectory("mprefd-metrics-off")
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try await ChildProcess.run(
-            PackagingTools.mprefd, ["check-config", "--config", PackagingTools.path("etc/mprefd.yaml.example")],
+            BuiltBinaries.mprefd, ["check-config", "--config", BuiltBinaries.path("etc/mprefd.yaml.example")],
             environment: PackagingTools.cleanEnvironment(), in: directory, timeout: .seconds(120))
         #expect(result.status == 0)
         #expect(result.stdout.contains("listen: \"\""))
         // ":PORT" means loopback.
         let loopback = try await ChildProcess.run(
-            PackagingTools.mprefd, ["check-config", "--config", PackagingTools.path("etc/mprefd.yaml.example")],
+            BuiltBinaries.mprefd, ["check-config", "--config", BuiltBinaries.path("etc/mprefd.yaml.example")],
             environment: PackagingTools.cleanEnvironment().merging(["MPREFD_METRICS_LISTEN": ":9464"]) { $1 },
             in: directory, timeout: .seconds(120))
         #expect(loopback.status == 0, "\(loopback.stderr)")

@@ -7,7 +7,6 @@ import Testing
 ///
 /// Always `defer { scene.tearDown() }` right after creating it.
 final class OpsScene: @unchecked Sendable {
-    static let simulatorBinary = CLI.packageRoot.appendingPathComponent(".build/debug/mpref-sim").path
     let cli: CLI
     let simulator: ChildProcess
     let port: Int
@@ -20,11 +19,11 @@ final class OpsScene: @unchecked Sendable {
     /// `mprefd.yaml` with fast polling and `extraYAML` (top-level sections) appended.
     init(scenarios: String, extraYAML: String = "") async throws {
         cli = try CLI()
-        #expect(FileManager.default.isExecutableFile(atPath: Self.simulatorBinary), "build first: swift build")
+        #expect(FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefSim), "build first: swift build")
         let scenarioPath = try cli.write("scenarios.json", scenarios)
         let portFile = cli.directory.appendingPathComponent("sim.port").path
         simulator = try ChildProcess(
-            Self.simulatorBinary, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
+            BuiltBinaries.mprefSim, ["--port", "0", "--port-file", portFile, "--scenarios", scenarioPath],
             environment: ProcessInfo.processInfo.environment, in: cli.directory, output: .log("sim"))
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(30)
@@ -72,7 +71,7 @@ final class OpsScene: @unchecked Sendable {
         var environment = cli.baseEnvironment()
         environment["MPREFD_CONFIG"] = configPath
         return try ChildProcess(
-            CLI.binary, arguments, environment: environment, in: cli.directory, output: .log(logName))
+            BuiltBinaries.mprefd, arguments, environment: environment, in: cli.directory, output: .log(logName))
     }
 
     /// Starts `mprefd run`, waits for its "mprefd started" line, then checks that `mprefd status` says

@@ -5,10 +5,10 @@ import Testing
 
 /// The files an operator installs: the example configuration, the systemd unit, the example hooks.
 @Suite struct PackagingTests {
-    static let exampleConfig = PackagingTools.path("etc/mprefd.yaml.example")
-    static let unit = PackagingTools.path("etc/systemd/mprefd.service")
-    static let logHook = PackagingTools.path("etc/hooks/log-event.sh")
-    static let etlHook = PackagingTools.path("etc/hooks/etl-complete.sh")
+    static let exampleConfig = BuiltBinaries.path("etc/mprefd.yaml.example")
+    static let unit = BuiltBinaries.path("etc/systemd/mprefd.service")
+    static let logHook = BuiltBinaries.path("etc/hooks/log-event.sh")
+    static let etlHook = BuiltBinaries.path("etc/hooks/etl-complete.sh")
 
     /// Every key of the configuration, from the loader's own table (``ConfigKeys``), as its last
     /// path component under its innermost section (`accounts.<ID>.auth.user_id` → `auth`, `user_id`).
@@ -30,7 +30,7 @@ import Testing
         let directory = try PackagingTools.temporaryDirectory("mprefd-packaging")
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try await ChildProcess.run(
-            PackagingTools.mprefd, ["check-config", "--config", Self.exampleConfig],
+            BuiltBinaries.mprefd, ["check-config", "--config", Self.exampleConfig],
             environment: PackagingTools.cleanEnvironment(), in: directory, timeout: .seconds(120))
         #expect(result.status == 0, "check-config: \(result.stderr)")
         // Its one account points at the local simulator, without authentication.
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func readmeConfigurationTableListsEveryKey() throws {
-        let readme = try String(contentsOfFile: PackagingTools.path("README.md"), encoding: .utf8)
+        let readme = try String(contentsOfFile: BuiltBinaries.path("README.md"), encoding: .utf8)
         for (section, key) in Self.configKeys {
             #expect(readme.contains("\(key)`"), "\(section).\(key) is missing from the README's configuration table")
         }
@@ -137,7 +137,7 @@ import Testing
         let original = try String(contentsOfFile: Self.unit, encoding: .utf8)
         #expect(original.contains("ExecStart=/usr/local/bin/mprefd "))
         let copy = original.replacingOccurrences(
-            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) ")
+            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(BuiltBinaries.mprefd) ")
         let path = directory.appendingPathComponent("mprefd.service").path
         try copy.write(toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
@@ -163,8 +163,8 @@ import Testing
         let directory = try PackagingTools.temporaryDirectory("mprefd-export-unit")
         defer { try? FileManager.default.removeItem(at: directory) }
         let service = try String(
-            contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.service"), encoding: .utf8)
-        let timer = try String(contentsOfFile: PackagingTools.path("etc/systemd/mprefd-export@.timer"), encoding: .utf8)
+            contentsOfFile: BuiltBinaries.path("etc/systemd/mprefd-export@.service"), encoding: .utf8)
+        let timer = try String(contentsOfFile: BuiltBinaries.path("etc/systemd/mprefd-export@.timer"), encoding: .utf8)
         #expect(service.contains("ExecStart=/usr/local/bin/mprefd export %I --incremental "))
         #expect(service.contains("Type=oneshot"))
         for directive in [
@@ -178,7 +178,7 @@ import Testing
         let servicePath = directory.appendingPathComponent("mprefd-export@Newsletter.service").path
         let timerPath = directory.appendingPathComponent("mprefd-export@Newsletter.timer").path
         try service.replacingOccurrences(
-            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(PackagingTools.mprefd) "
+            of: "ExecStart=/usr/local/bin/mprefd ", with: "ExecStart=\(BuiltBinaries.mprefd) "
         )
         .write(toFile: servicePath, atomically: true, encoding: .utf8)
         try timer.write(toFile: timerPath, atomically: true, encoding: .utf8)
@@ -203,7 +203,7 @@ import Testing
         let directory = try PackagingTools.temporaryDirectory("mprefd-unit")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("mprefd.service").path
-        try "[Service]\nExecStart=\(PackagingTools.mprefd) --help\nProtectSystm=strict\n".write(
+        try "[Service]\nExecStart=\(BuiltBinaries.mprefd) --help\nProtectSystm=strict\n".write(
             toFile: path, atomically: true, encoding: .utf8)
         let analyze = try #require(PackagingTools.which("systemd-analyze"))
         let result = try await ChildProcess.run(

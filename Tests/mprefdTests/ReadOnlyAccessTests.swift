@@ -30,14 +30,15 @@ import MprefTestSupport
             _ = chown(path, 0, 65534)
         }
         _ = chmod(root, 0o750)
-        let listed = try await asGroupMember(cli, [CLI.binary, "list", "--json", "--db", db, "--config", config])
+        let listed = try await asGroupMember(
+            cli, [BuiltBinaries.mprefd, "list", "--json", "--db", db, "--config", config])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect((try? listed.json() as? [[String: Any]])?.count == 2)
         let sql = try await asGroupMember(
             cli, ["/usr/bin/sqlite3", "-readonly", db, "SELECT count(*) FROM token_summary"])
         #expect(sql.status == 0 && sql.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(sql.stderr)")
         let write = try await asGroupMember(
-            cli, [CLI.binary, "add-token", "--client-id", "ACME_Co", "3", "--db", db, "--config", config])
+            cli, [BuiltBinaries.mprefd, "add-token", "--client-id", "ACME_Co", "3", "--db", db, "--config", config])
         #expect(write.status == 69)
         #expect(
             write.stderr.contains("read-only for this user") && write.stderr.contains("sudo -u mprefd"),

@@ -43,7 +43,7 @@ import MprefTestSupport
         #expect(check.stdout.contains("# database in use: \(expected) "), "\(check.stdout)")
 
         let daemon = try ChildProcess(
-            CLI.binary, ["run", "--config", configPath], environment: scene.cli.baseEnvironment(),
+            BuiltBinaries.mprefd, ["run", "--config", configPath], environment: scene.cli.baseEnvironment(),
             in: scene.cli.directory, output: .log("daemon"))
         defer { Task { await scene.finish(daemon) } }
         let ran = await scene.eventually { !((try? String(contentsOfFile: hookOutput, encoding: .utf8)) ?? "").isEmpty }

@@ -235,7 +235,7 @@ struct ReportingQueryTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("p.sqlite3").path
         let migrate = try await ChildProcess.run(
-            PackagingTools.mprefd, ["migrate", "--db", database], environment: PackagingTools.cleanEnvironment(),
+            BuiltBinaries.mprefd, ["migrate", "--db", database], environment: PackagingTools.cleanEnvironment(),
             in: directory, timeout: .seconds(120))
         try #require(migrate.status == 0, "mprefd migrate: \(migrate.stderr)")
         let insert = """

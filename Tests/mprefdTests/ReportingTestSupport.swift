@@ -3,17 +3,9 @@ import MprefTestSupport
 import Synchronization
 import Testing
 
-/// Helpers for the packaging, reporting and metrics tests: the built binaries, system tools
+/// Helpers for the packaging, reporting and metrics tests: system tools
 /// (installed with apt-get when missing and possible), the `sqlite3` CLI.
 enum PackagingTools {
-    /// The package root: two levels above this file's directory.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let mprefd = packageRoot.appendingPathComponent(".build/debug/mprefd").path
-    static let mprefSim = packageRoot.appendingPathComponent(".build/debug/mpref-sim").path
-
-    static func path(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }
-
     /// The full path of `command` on `$PATH` (plus the sbin directories), or `nil`.
     static func which(_ command: String) -> String? {
         let path =
@@ -308,7 +300,7 @@ struct ReportingRun: Sendable {
         let environment = PackagingTools.cleanEnvironment()
 
         let add = try await ChildProcess.run(
-            PackagingTools.mprefd,
+            BuiltBinaries.mprefd,
             ["add-token", "--config", configPath, "--label", "nightly"] + allTokens.map(String.init),
             environment: environment, in: directory, timeout: .seconds(120))
         guard add.status == 0 else {
@@ -326,7 +318,7 @@ struct ReportingRun: Sendable {
         }
 
         let daemon = try ChildProcess(
-            PackagingTools.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
+            BuiltBinaries.mprefd, ["run", "--config", configPath], environment: environment, in: directory,
             output: .files("mprefd"))
         var reads = 0
         var failures: [String] = []
@@ -393,7 +385,7 @@ struct SimulatorRun: Sendable {
         let portPath = directory.appendingPathComponent("sim.port").path
         try scenarios.write(toFile: scenarioPath, atomically: true, encoding: .utf8)
         let child = try ChildProcess(
-            PackagingTools.mprefSim, ["--port", "0", "--port-file", portPath, "--scenarios", scenarioPath],
+            BuiltBinaries.mprefSim, ["--port", "0", "--port-file", portPath, "--scenarios", scenarioPath],
             environment: PackagingTools.cleanEnvironment(), in: directory, output: .files("mpref-sim"))
         var port = 0
         do {
@@ -415,7 +407,7 @@ struct SimulatorRun: Sendable {
 
 /// The ```sql blocks of docs/REPORTING.md, by the name after `sql` on the fence.
 enum ReportingDocument {
-    static let path = PackagingTools.path("docs/REPORTING.md")
+    static let path = BuiltBinaries.path("docs/REPORTING.md")
 
     /// name → SQL, in document order.
     static func queries() throws -> [(name: String, sql: String)] {

@@ -16,7 +16,7 @@ import Testing
         #expect(try await scene.mprefd(["add-token", "1751"]).status == 0)
         // `mprefd run` with its stderr on a pipe nobody reads any more: every log write fails with EPIPE.
         let daemon = try ChildProcess(
-            CLI.binary, ["run", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
+            BuiltBinaries.mprefd, ["run", "--config", scene.configPath], environment: scene.cli.baseEnvironment(),
             in: scene.cli.directory, output: .closedStderrPipe)
         defer { daemon.stopNow(grace: .zero) }
         defer { Task { await scene.finish() } }

@@ -9,7 +9,7 @@ import MprefTestSupport
     private func expectRefused(_ scene: DaemonScene, db path: String, _ what: String) async throws -> String {
         let arguments = ["run", "--config", scene.configPath, "--db", path]
         let second = try ChildProcess(
-            CLI.binary, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory,
+            BuiltBinaries.mprefd, arguments, environment: scene.cli.baseEnvironment(), in: scene.cli.directory,
             output: .log("second"))
         let status = await second.waitForExit(timeout: .seconds(15))
         if status == nil { _ = await second.stop() }

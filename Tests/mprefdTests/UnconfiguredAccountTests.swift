@@ -30,7 +30,8 @@ import Testing
         let wait = try ChildProcess(
             "/bin/sh",
             [
-                "-c", "exec \"$0\" \"$@\" 2>'\(waitErr)'", CLI.binary, "wait", "1791", "--timeout", "40s", "--config",
+                "-c", "exec \"$0\" \"$@\" 2>'\(waitErr)'", BuiltBinaries.mprefd, "wait", "1791", "--timeout", "40s",
+                "--config",
                 scene.configPath,
             ],
             environment: scene.cli.baseEnvironment(), in: scene.cli.directory, output: .log("wait"))

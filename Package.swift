@@ -155,10 +155,13 @@ let package = Package(
         ),
 
         // Test support, shared by the test targets (no product): one child-process harness, a manual clock,
-        // swift-log's in-memory log handler.
+        // swift-log's in-memory log handler, the built binaries, in-process reads of a database.
         .target(
             name: "MprefTestSupport",
-            dependencies: ["MprefCore", .product(name: "InMemoryLogging", package: "swift-log")],
+            dependencies: [
+                "MprefCore", .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/MprefTestSupport"
         ),
 

@@ -55,7 +55,8 @@ package struct HookRunRecord: Codable, Sendable, Hashable, FetchableRecord {
 package struct HookJob: Sendable, Hashable {
     package var runID: Int64
     package var eventID: String
-    package var event: String
+    /// The event that queued the run: `MPREFD_EVENT`.
+    package var event: HookEvent
     package var command: String
     /// This run's number, 1-based (`MPREFD_ATTEMPT`).
     package var attempt: Int

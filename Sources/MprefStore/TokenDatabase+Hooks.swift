@@ -71,9 +71,14 @@ extension DaemonStore {
                         throw UnusableHookRow(reason: "attempt holds \(stored); expected an integer >= 0")
                     }
                     let attempt = stored.incrementedSaturating
+                    let eventText = try row.decode(String.self, forColumn: "event")
+                    guard let event = HookEvent(rawValue: eventText) else {
+                        throw UnusableHookRow(
+                            reason: "event holds '\(eventText)'; expected one of "
+                                + HookEvent.allCases.map(\.rawValue).joined(separator: ", "))
+                    }
                     let job = HookJob(
-                        runID: runID, eventID: try row.decode(forColumn: "event_id"),
-                        event: try row.decode(forColumn: "event"),
+                        runID: runID, eventID: try row.decode(forColumn: "event_id"), event: event,
                         command: try row.decode(forColumn: "command"), attempt: attempt,
                         clientID: try row.decode(forColumn: "client_id"),
                         accessToken: try row.decode(forColumn: "access_token"),

@@ -191,6 +191,13 @@ package final class MyPreferencesSimulator: Sendable {
         callbackSender.records
     }
 
+    /// API requests received and not answered yet, e.g. held by a scenario's `delay` (a request is in
+    /// ``requests()`` only once answered). Counted whether recording is on or off, and across a
+    /// ``reset()``.
+    package func requestsInFlight() async -> Int {
+        state.requestsInFlight
+    }
+
     /// Forgets the recorded requests.
     package func clearRequests() async {
         state.clearRecords()

@@ -46,6 +46,8 @@ struct SimulatorRouting: HTTPResponder {
                 time: simulator.now(), method: request.method.rawValue, path: path,
                 authScheme: Authenticator.presentedScheme(request.headers[.authorization]), status: nil
             ))
+        simulator.state.countReceivedRequest()
+        defer { simulator.state.countFinishedRequest() }
         var context = context
         context.record = record
         do {

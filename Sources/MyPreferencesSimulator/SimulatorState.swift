@@ -45,6 +45,9 @@ final class SimulatorState: Sendable {
         var initiations: [Initiation] = []
         var windows: [Window] = []
         var records: RequestRing
+        /// API requests received, and those of them since answered, dropped or failed; never reset.
+        var receivedRequests = 0
+        var finishedRequests = 0
         var nextAccessToken: Int64
         var issuedTokens: [String: IssuedToken] = [:]
         var oauthTokenRequests = 0
@@ -252,6 +255,20 @@ final class SimulatorState: Sendable {
 
     var records: [RecordedRequest] {
         storage.withLock { $0.records.inOrder }
+    }
+
+    func countReceivedRequest() {
+        storage.withLock { $0.receivedRequests += 1 }
+    }
+
+    /// Counts a received request as answered, dropped or failed: no longer in flight.
+    func countFinishedRequest() {
+        storage.withLock { $0.finishedRequests += 1 }
+    }
+
+    /// API requests received and not yet answered (or dropped).
+    var requestsInFlight: Int {
+        storage.withLock { $0.receivedRequests - $0.finishedRequests }
     }
 
     var recordCount: Int {

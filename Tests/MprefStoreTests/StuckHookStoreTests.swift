@@ -70,7 +70,7 @@ import Testing
         let jobs = try await DaemonStore(db).claimDueHookRuns(now: at, limit: 10)
         #expect(jobs.count == 3)
         #expect(
-            jobs.first?.event == "stuck" && jobs.first?.stuckElapsedSeconds == 900 && jobs.first?.stuckP95Seconds == 300
+            jobs.first?.event == .stuck && jobs.first?.stuckElapsedSeconds == 900 && jobs.first?.stuckP95Seconds == 300
         )
         #expect(jobs.first?.segment == "Newsletter")
         #expect(jobs.first?.finishedAt == nil)

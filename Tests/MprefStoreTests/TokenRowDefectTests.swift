@@ -116,9 +116,14 @@ import Testing
     }
 }
 
-/// A hook run edited to a negative attempt is made dead with the reason, never run.
+/// A hook run edited into something unusable (a negative attempt; an event outside the schema's list,
+/// written with CHECKs off) is made dead with the reason, never run.
 @Suite struct UnusableHookRowTests {
-    @Test func aNegativeAttemptMakesTheRunDeadNotRun() async throws {
+    @Test(arguments: [
+        ("-1", "'complete'", "attempt holds -1"),
+        ("0", "'bogus'", "event holds 'bogus'; expected one of complete, failed"),
+    ])
+    func anUnusableRowMakesTheRunDeadNotRun(attempt: String, event: String, reason: String) async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let db = try TokenDatabase(path: dir.databasePath, mode: .readWrite)
@@ -126,15 +131,22 @@ import Testing
         let added = try AdminStore(db).addTokens(
             [NewToken(clientID: "ACME_Co", accessToken: 4)], reset: false, now: now)
         try db.write { db in
+            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
             try db.execute(
                 sql: """
                     INSERT INTO hook_runs (event_id, token_id, event, command, attempt, state, created_at, next_attempt_at)
-                    VALUES ('e2', ?, 'complete', 'true', -1, 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                    VALUES ('e2', ?, \(event), 'true', \(attempt), 'pending', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
                     """, arguments: [added[0].token.id])
+            try db.execute(sql: "PRAGMA ignore_check_constraints = OFF")
         }
         #expect(try await DaemonStore(db).claimDueHookRuns(now: now, limit: 10).isEmpty)
-        let run = try #require(try AdminStore(db).listHookRuns().first)
-        #expect(run.state == .dead)
-        #expect(run.error?.contains("attempt holds -1") == true)
+        let stored = try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT state, error FROM hook_runs").map { row -> [String?] in
+                [row["state"], row["error"]]
+            }
+        }
+        #expect(stored?.first == "dead")
+        let error = (stored?.last ?? nil) ?? ""
+        #expect(error.contains(reason), "\(error)")
     }
 }

@@ -9,7 +9,7 @@ struct HookPayloadTests {
     /// `mprefd`); it must list exactly what a hook gets, or such a hook would be refused with exit 78.
     @Test func variableNamesAreExactlyTheMPREFDVariablesAHookGets() {
         let job = HookJob(
-            runID: 1, eventID: "e-1", event: "complete", command: "true", attempt: 1, clientID: "ACME_Co",
+            runID: 1, eventID: "e-1", event: .complete, command: "true", attempt: 1, clientID: "ACME_Co",
             accessToken: 123, label: nil, status: "Complete", rowCount: nil, byteCount: nil,
             addedAt: "2026-11-29T00:00:00.000Z", finishedAt: nil)
         let environment = HookPayload.environment(
@@ -22,7 +22,7 @@ struct HookPayloadTests {
     /// stdin JSON (numbers there); the other events get them empty / null.
     @Test func aStuckEventCarriesItsElapsedTimeAndTheSegmentsP95() throws {
         var job = HookJob(
-            runID: 1, eventID: "e-1", event: "stuck", command: "true", attempt: 1, clientID: "ACME_Co",
+            runID: 1, eventID: "e-1", event: .stuck, command: "true", attempt: 1, clientID: "ACME_Co",
             accessToken: 123, label: nil, status: "Processing", rowCount: nil, byteCount: nil,
             addedAt: "2026-11-29T00:00:00.000Z", finishedAt: nil, segment: "Newsletter",
             stuckElapsedSeconds: 5423.125, stuckP95Seconds: 1800)
@@ -36,7 +36,7 @@ struct HookPayloadTests {
                 as? [String: Any])
         #expect((stdin["stuck_elapsed_s"] as? NSNumber)?.doubleValue == 5423.125)
         #expect((stdin["stuck_p95_s"] as? NSNumber)?.doubleValue == 1800)
-        job.event = "complete"
+        job.event = .complete
         job.stuckElapsedSeconds = nil
         job.stuckP95Seconds = nil
         #expect(

@@ -163,20 +163,14 @@ final class ReliabilityScene: @unchecked Sendable {
         return child
     }
 
-    /// Rows of `sql` run by the `sqlite3` CLI (`.timeout 20000`), as JSON objects.
+    /// Rows of `sql` as `sqlite3 -json` gives them (``databaseRows(_:in:busyTimeout:)``, in process,
+    /// waiting up to 20 s for a lock).
     func query(_ sql: String) async throws -> [[String: Any]] {
-        let result = try await run(
-            "/usr/bin/env", ["sqlite3", "-json", "-cmd", ".timeout 20000", databasePath, sql], stdin: nil,
-            environment: nil)
-        guard result.status == 0 else {
-            throw SceneFailure("sqlite3 failed (\(result.status)): \(result.output)\nSQL: \(sql)")
+        do {
+            return try await databaseRows(sql, in: databasePath, busyTimeout: 20)
+        } catch {
+            throw SceneFailure("the query failed: \(error)\nSQL: \(sql)")
         }
-        let text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.isEmpty { return [] }
-        guard let rows = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
-            throw SceneFailure("sqlite3 printed no JSON rows: \(text.prefix(500))")
-        }
-        return rows
     }
 
     /// The first column of the first row of `sql`, as an integer (0 when no row).

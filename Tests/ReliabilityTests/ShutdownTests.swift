@@ -61,8 +61,8 @@ extension Reliability.Lane2 {
             let hooksRunning = await scene.eventually { hookPIDFiles(dir).count >= 4 }
             hookGroups = hookPIDs(dir)
             #expect(hooksRunning, "\(daemon.log.suffix(3000))")
-            // Polls of 1.5 s each are in flight now (64 at a time).
-            try await Task.sleep(for: .milliseconds(700))
+            // Polls of 1.5 s each are in flight (up to 64 at a time).
+            #expect(await scene.eventually { await scene.simulator.requestsInFlight() >= 8 })
             let signalled = Date(), started = ContinuousClock.now
             daemon.signal(SIGTERM)
             let status = await daemon.waitForExit(timeout: .seconds(pollGrace + killGrace + 20))
@@ -129,7 +129,8 @@ extension Reliability.Lane2 {
                     ["add-token", "--stdin"], stdin: (0..<100).map { String(42_001 + $0) }.joined(separator: "\n")
                 ).status == 0)
             let daemon = try await scene.startDaemon()
-            try await Task.sleep(for: .seconds(1))
+            // max_in_flight polls of 20 s each, none of them answered within the grace.
+            #expect(await scene.eventually { await scene.simulator.requestsInFlight() == 64 })
             let started = ContinuousClock.now
             daemon.signal(SIGTERM)
             #expect(await daemon.waitForExit(timeout: .seconds(20)) == 0)

@@ -70,14 +70,11 @@ struct CLI {
             "/usr/bin/env", ["sqlite3"] + arguments, environment: ProcessInfo.processInfo.environment, in: directory)
     }
 
-    /// Rows of `sql` run by the `sqlite3` CLI as JSON objects (`[]` for no rows). Waits up to 10 s for
-    /// a lock (a reader right after a `kill -9` recovers the WAL, which needs one; the daemon may hold it).
+    /// Rows of `sql` as `sqlite3 -json` gives them (`[]` for no rows), read in process
+    /// (``databaseRows(_:in:busyTimeout:)``). Waits up to 10 s for a lock (a reader right after a
+    /// `kill -9` recovers the WAL, which needs one; the daemon may hold it).
     func query(_ sql: String, database: String? = nil) async throws -> [[String: Any]] {
-        let result = try await sqlite(["-cmd", ".timeout 10000", "-json", database ?? databasePath, sql])
-        #expect(result.status == 0, "sqlite3 failed: \(result.stderr)")
-        let text = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.isEmpty { return [] }
-        return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+        try await databaseRows(sql, in: database ?? databasePath)
     }
 }
 

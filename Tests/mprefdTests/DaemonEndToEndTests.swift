@@ -307,9 +307,8 @@ import Logging
         _ = try await scene.mprefd(["add-token", "5001"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        // The simulator logs a request once answered; the poll is in flight from ~0.1 s after start.
-        #expect(try await scene.eventually { daemon.log.contains("scheduler started") })
-        try await Task.sleep(for: .milliseconds(700))
+        // The simulator holds the poll for 2 s; it lists a request only once answered.
+        #expect(await scene.eventually { await scene.simulator.requestsInFlight() == 1 })
         #expect(await scene.requests(for: 5001).isEmpty, "the poll must still be in flight")
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit(timeout: .seconds(15)) == 0)
@@ -326,8 +325,7 @@ import Logging
         _ = try await scene.mprefd(["add-token", "5002"])
         let daemon = try scene.startDaemon()
         defer { Task { await scene.finish(daemon) } }
-        #expect(try await scene.eventually { daemon.log.contains("scheduler started") })
-        try await Task.sleep(for: .milliseconds(700))
+        #expect(await scene.eventually { await scene.simulator.requestsInFlight() == 1 })
         let signalled = ContinuousClock.now
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit(timeout: .seconds(15)) == 0)
@@ -442,7 +440,8 @@ import Logging
         #expect(try await scene.eventually { await scene.requests(for: 8102).count >= 2 })
         // Purge the finished token (the newest admin_seq) and the one being polled.
         #expect(try await scene.mprefd(["remove", "--purge", "8101", "8102"]).status == 0)
-        try await Task.sleep(for: .seconds(1))
+        // The daemon drops 8102 at its next admin check (0.5 s); 8101 had finished, nothing to drop.
+        #expect(await scene.eventually { daemon.log.contains("stopped watching token") }, "\(daemon.log.suffix(2000))")
         let purgedPolls = await scene.requests(for: 8102).count
         #expect(try await scene.mprefd(["add-token", "8103"]).status == 0)
         #expect(

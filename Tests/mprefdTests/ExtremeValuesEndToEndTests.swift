@@ -160,7 +160,7 @@ struct ExtremeValuesEndToEndTests {
             (polls.first?["error"] as? String)?.contains("the answer names AccessToken 71, not the polled 70") == true,
             "\(polls)")
         #expect((polls[2]["error"] as? String)?.contains("Status appears more than once") == true, "\(polls)")
-        #expect(try await scene.eventually { (try? String(contentsOf: marker, encoding: .utf8)) == "70\n" })
+        #expect(await scene.eventually { (try? String(contentsOf: marker, encoding: .utf8)) == "70\n" })
         #expect(await daemon.stop() == 0)
     }
 }

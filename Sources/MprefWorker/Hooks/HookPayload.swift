@@ -49,7 +49,7 @@ package enum HookPayload {
     private static func facts(for job: HookJob, databasePath: String) -> [(String, (any Sendable)?)] {
         [
             ("event_id", job.eventID),
-            ("event", job.event),
+            ("event", job.event.rawValue),
             ("client_id", job.clientID),
             ("access_token", job.accessToken.value),
             ("label", job.label),

@@ -98,7 +98,7 @@ package final class HookService<C: Clock>: Service where C.Duration == Duration 
 
     private func execute(_ job: HookJob) async {
         var metadata: Logger.Metadata = [
-            "hook.run_id": "\(job.runID)", "hook.event_id": "\(job.eventID)", "hook.event": "\(job.event)",
+            "hook.run_id": "\(job.runID)", "hook.event_id": "\(job.eventID)", "hook.event": "\(job.event.rawValue)",
             "hook.attempt": "\(job.attempt)", "export.client_id": "\(job.clientID)",
             "export.access_token": "\(job.accessToken)",
         ]

@@ -91,6 +91,28 @@ struct ScenarioTests {
         }
     }
 
+    @Test("a request held by delay_ms is in flight, not recorded, until answered")
+    func heldRequestIsInFlight() async throws {
+        try await withSimulator { sim async throws in
+            await sim.setScenario(Scenario([.status("Processing", delay: .seconds(1))]), accessToken: 1)
+            #expect(await sim.requestsInFlight() == 0)
+            let held = Task { try await sim.pollStatus(accessToken: "1") }
+            var inFlight = 0
+            for _ in 0..<500 where inFlight == 0 {  // until the request reaches the server (≤ 5 s)
+                inFlight = await sim.requestsInFlight()
+                if inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(inFlight == 1)
+            #expect(await sim.requests().isEmpty)
+            _ = try await sim.pollStatus(accessToken: "2")  // answered at once
+            #expect(await sim.requestsInFlight() == 1)
+            #expect(await sim.requests().map(\.accessToken) == [2])
+            #expect(try await held.value.status == 200)
+            #expect(await sim.requestsInFlight() == 0)
+            #expect(await sim.requests().map(\.accessToken) == [2, 1])
+        }
+    }
+
     @Test("raw answers exactly the scripted code, content type and body")
     func raw() async throws {
         try await withSimulator { sim async throws in

@@ -212,7 +212,7 @@ final class ReliabilityScene: @unchecked Sendable {
     }
 
     /// Checks `condition` until it holds or `timeout` passes; whether it held. The checks start 10 ms
-    /// apart and back off to 200 ms (many start a `sqlite3` process).
+    /// apart and back off to 200 ms (many read the database).
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
         var interval = Duration.milliseconds(10)

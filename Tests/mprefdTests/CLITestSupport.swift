@@ -81,7 +81,7 @@ struct CLI {
 /// Checks `condition` until it holds or `timeout` passes; whether it held. The one condition wait of
 /// these tests (a database row, a file, a log line has no event to await). The checks start 10 ms
 /// apart and back off to 200 ms: a quick event is seen at once, a slow one costs few checks (each
-/// may start a `sqlite3` or `mprefd` process, on a 2-core machine that runs every test at once).
+/// may read the database or start an `mprefd` process, on a 2-core machine that runs every test at once).
 func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     var interval = Duration.milliseconds(10)

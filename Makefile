@@ -16,10 +16,11 @@ HOOK_TOOLS := $(CURDIR)/.build/hook-tools
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
-	@echo "make test        install missing system packages, then run every test (swift test); the end-to-end"
-	@echo "                 tests run the release mprefd that make install ships (first build ~15 min in all)"
+	@echo "make test        install missing system packages and the hook tools (PyPI), make lint, then every"
+	@echo "                 test (swift test); the end-to-end tests run the release mprefd that make install"
+	@echo "                 ships (a first make test builds debug and release: ~15-20 min on 2 cores)"
 	@echo "make format      format Sources/, Tests/ and Package.swift to .swift-format (4 spaces, 120 columns)"
-	@echo "make lint        check that formatting (fails on any difference; run by make test)"
+	@echo "make lint        check the formatting (fails on any difference; run by make test)"
 	@echo "make demo        simulator + daemon + hooks + reports, in under a minute; cleans up after itself"
 	@echo "make install     self-contained release build (~10 min) installed under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make migrations  regenerate Sources/MprefStore/EmbeddedMigrations.swift from migrations/*.sql"

@@ -192,8 +192,9 @@ package final class MyPreferencesSimulator: Sendable {
     }
 
     /// API requests received and not answered yet, e.g. held by a scenario's `delay` (a request is in
-    /// ``requests()`` only once answered). Counted whether recording is on or off, and across a
-    /// ``reset()``.
+    /// ``requests()`` only once answered). A request counts as answered once its response is handed
+    /// to the server: a `slow` page fault's body may still be streaming. Counted whether recording is
+    /// on or off, and across a ``reset()``.
     package func requestsInFlight() async -> Int {
         state.requestsInFlight
     }

@@ -17,6 +17,13 @@ package enum BuiltBinaries {
         return debug("mprefd")
     }()
 
+    /// Why ``mprefd`` is not there, and what to do, for a test's failure message.
+    package static var mprefdMissing: String {
+        ProcessInfo.processInfo.environment["MPREFD_BINARY"].map { !$0.isEmpty } == true
+            ? "no executable at \(mprefd), which MPREFD_BINARY names (make test builds it: make release)"
+            : "no executable at \(mprefd): build it first (swift build --product mprefd)"
+    }
+
     /// Absolute path of the debug `mpref-sim` binary.
     package static let mprefSim = debug("mpref-sim")
 

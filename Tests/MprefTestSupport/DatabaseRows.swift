@@ -8,7 +8,9 @@ import GRDB
 /// `sqlite3` process each time cost ~5 ms of CPU.
 ///
 /// Values come as `JSONSerialization` gives them: integers and reals as `NSNumber` (so `as? Int`,
-/// `as? Int64` and `as? Double` all work), text as `String`, NULL as `NSNull`; a blob as `Data`.
+/// `as? Int64` and `as? Double` all work), text as `String`, NULL as `NSNull`. Where it differs from
+/// the CLI: a real is the stored double (the CLI prints 15 significant digits), a blob is `Data`, and
+/// the rows of several statements come as one array (the CLI prints one array per statement).
 ///
 /// The connection is the one the `sqlite3` CLI opens: read-write (the file is created when missing),
 /// no foreign-key enforcement, no transaction around the statement (a write commits at once), and

@@ -75,7 +75,7 @@ final class ReliabilityScene: @unchecked Sendable {
         var logger = Logger(label: "sim")
         logger.logLevel = .error
         simulator = try await MyPreferencesSimulator.start(configuration, logger: logger)
-        #expect(FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefd), "build first: swift build")
+        #expect(FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefd), "\(BuiltBinaries.mprefdMissing)")
     }
 
     /// Ends every child this scene started (SIGTERM, SIGKILL after 5 s); synchronous (it does not wait), for `defer`.

@@ -22,7 +22,7 @@ struct CLI {
         try Data().write(to: URL(fileURLWithPath: emptyConfigPath))
         #expect(
             FileManager.default.isExecutableFile(atPath: BuiltBinaries.mprefd),
-            "build the binary first: swift build --product mprefd")
+            "\(BuiltBinaries.mprefdMissing)")
     }
 
     func cleanUp() {

@@ -12,7 +12,7 @@ APT_PACKAGES := libsqlite3-dev sqlite3 shellcheck systemd python3-venv
 # (tested by LoaderHookTests under `make test`).
 HOOK_TOOLS := $(CURDIR)/.build/hook-tools
 
-.PHONY: help build release test deps demo install migrations clean bench test-reliability hook-tools format lint
+.PHONY: help build release test deps demo install migrations clean bench test-reliability test-builds hook-tools format lint
 
 help:
 	@echo "make build       debug build of mprefd and mpref-sim"
@@ -50,9 +50,12 @@ release: deps
 # run (a bare `swift test` uses the debug build instead: a quicker edit-and-test loop).
 RELEASE_BINARY = "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/mprefd"
 
-test: deps hook-tools lint
+# What `swift test --skip-build` needs: the debug build with the tests, and that release binary.
+test-builds:
 	$(SWIFT) build --build-tests
 	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
+
+test: deps hook-tools lint test-builds
 	MPREFD_BINARY=$(RELEASE_BINARY) MPREFD_HOOK_TOOLS=$(HOOK_TOOLS)/bin $(SWIFT) test --skip-build
 
 # The toolchain's swift-format with the repository's .swift-format; the generated
@@ -102,7 +105,5 @@ bench: deps
 	"$$($(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH) --show-bin-path)/mpref-bench" all $(BENCH_ARGS)
 
 # The whole hardening suite (a fast subset of it runs in `make test`). SEED=N replays a run's random choices.
-test-reliability: deps
-	$(SWIFT) build --build-tests
-	$(SWIFT) build $(RELEASE_FLAGS) --product mprefd
+test-reliability: deps test-builds
 	MPREFD_BINARY=$(RELEASE_BINARY) MPREFD_RELIABILITY=full $(SWIFT) test --skip-build --filter ReliabilityTests

@@ -99,7 +99,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             // Optimized in debug builds too: the tests have it generate and serve tens of megabytes of
-            // export records, about 10 s of CPU per `make test` unoptimized. A test fixture, not product code.
+            // export records, ~5 s more CPU per `make test` unoptimized. A test fixture, not product code.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
 

@@ -32,17 +32,6 @@ struct JSONBytes {
     /// non-ASCII scalar is written as `\uXXXX` (a surrogate pair above U+FFFF).
     mutating func string(_ value: String, asciiOnly: Bool = false) {
         bytes.append(UInt8(ascii: "\""))
-        var value = value
-        // Most strings (keys, vocabulary, digits) are printable ASCII with nothing to escape: copied whole.
-        let isCopied = value.withUTF8 { utf8 in
-            guard utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x80 && $0 != 0x22 && $0 != 0x5C }) else { return false }
-            bytes.append(contentsOf: utf8)
-            return true
-        }
-        if isCopied {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
         for scalar in value.unicodeScalars {
             switch scalar.value {
             case 0x22: raw("\\\"")

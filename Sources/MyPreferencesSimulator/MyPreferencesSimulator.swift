@@ -199,6 +199,13 @@ package final class MyPreferencesSimulator: Sendable {
         state.requestsInFlight
     }
 
+    /// Returns once at least `count` API requests are in flight at the same time (see
+    /// ``requestsInFlight()``; at once if they already are), or once the calling task is cancelled
+    /// (e.g. by a test's time limit): the event a test waits for instead of sleeping.
+    package func waitForRequestsInFlight(_ count: Int) async {
+        await state.waitForRequestsInFlight(count)
+    }
+
     /// Forgets the recorded requests.
     package func clearRequests() async {
         state.clearRecords()

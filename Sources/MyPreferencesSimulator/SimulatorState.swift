@@ -48,6 +48,8 @@ final class SimulatorState: Sendable {
         /// API requests received, and those of them since answered, dropped or failed; never reset.
         var receivedRequests = 0
         var finishedRequests = 0
+        /// Callers of ``waitForRequestsInFlight(_:)``: how many requests each waits for.
+        var inFlightWaiters: [UUID: (count: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
         var nextAccessToken: Int64
         var issuedTokens: [String: IssuedToken] = [:]
         var oauthTokenRequests = 0
@@ -257,8 +259,34 @@ final class SimulatorState: Sendable {
         storage.withLock { $0.records.inOrder }
     }
 
+    /// Counts a received request, and wakes the waiters of ``waitForRequestsInFlight(_:)`` it satisfies.
     func countReceivedRequest() {
-        storage.withLock { $0.receivedRequests += 1 }
+        let woken = storage.withLock { s in
+            s.receivedRequests += 1
+            let inFlight = s.receivedRequests - s.finishedRequests
+            let ready = s.inFlightWaiters.filter { $0.value.count <= inFlight }
+            for id in ready.keys { s.inFlightWaiters[id] = nil }
+            return ready.values.map(\.continuation)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Returns once at least `count` requests are in flight at the same time (at once if they are
+    /// already), or once the calling task is cancelled.
+    func waitForRequestsInFlight(_ count: Int) async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let isReady = storage.withLock { s in
+                    guard s.receivedRequests - s.finishedRequests < count, !Task.isCancelled else { return true }
+                    s.inFlightWaiters[id] = (count, continuation)
+                    return false
+                }
+                if isReady { continuation.resume() }
+            }
+        } onCancel: {
+            storage.withLock { $0.inFlightWaiters.removeValue(forKey: id) }?.continuation.resume()
+        }
     }
 
     /// Counts a received request as answered, dropped or failed: no longer in flight.

@@ -91,19 +91,15 @@ struct ScenarioTests {
         }
     }
 
-    @Test("a request held by delay_ms is in flight, not recorded, until it ends")
+    @Test("a request held by delay_ms is in flight, not recorded, until it ends", .timeLimit(.minutes(1)))
     func heldRequestIsInFlight() async throws {
         try await withSimulator { sim async throws in
             // Held far longer than the test takes: nothing below depends on how fast the machine is.
             await sim.setScenario(Scenario([.status("Processing", delay: .seconds(60))]), accessToken: 1)
             #expect(await sim.requestsInFlight() == 0)
             let held = Task { try await sim.pollStatus(accessToken: "1") }
-            var inFlight = 0
-            for _ in 0..<1000 where inFlight == 0 {  // until the request reaches the server (≤ 10 s)
-                inFlight = await sim.requestsInFlight()
-                if inFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            }
-            #expect(inFlight == 1)
+            await sim.waitForRequestsInFlight(1)
+            #expect(await sim.requestsInFlight() == 1)
             #expect(await sim.requests().isEmpty)
             _ = try await sim.pollStatus(accessToken: "2")  // answered at once: in flight, then not
             #expect(await sim.requestsInFlight() == 1)

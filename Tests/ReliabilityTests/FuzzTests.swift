@@ -82,7 +82,7 @@ enum FuzzCase {
         let body = generator.body()
         if let dump = ReliabilityMode.environment["FUZZ_DUMP"] {
             // Replaying one case: its body, as it is decoded, for a crash the signal handler cannot explain.
-            FileManager.default.createFile(atPath: dump, contents: Data(body.bytes))
+            _ = FileManager.default.createFile(atPath: dump, contents: Data(body.bytes))
         }
         kinds[body.kind, default: 0] += 1
         let excerpt = String(decoding: body.bytes.prefix(120), as: UTF8.self).debugDescription

@@ -97,7 +97,7 @@ extension Reliability.Lane2 {
             #expect(try await scene.scalar("SELECT count(*) FROM daemon WHERE stopped_at IS NOT NULL") == 1)
 
             // The restart runs them again with their event ids.
-            FileManager.default.createFile(atPath: "\(dir)/fast", contents: nil)
+            _ = FileManager.default.createFile(atPath: "\(dir)/fast", contents: nil)
             let again = try await scene.startDaemon()
             #expect(
                 try await scene.eventually {
